@@ -1,0 +1,164 @@
+import { BudgetExceededError } from '../errors.ts';
+import { type State, type StateMachineDefinition, transitions } from './asl.ts';
+
+/** Step Functions quotas (Standard workflows). */
+export const STEP_FUNCTIONS_LIMITS = {
+  definitionBytes: 1_048_576,
+  historyEvents: 25_000,
+  payloadBytes: 262_144,
+} as const;
+
+/** The normalizer trims an alert to this before it enters an execution. */
+export const ALERT_BUDGET_BYTES = 32_768;
+/** Output a step keeps in the state when a later condition reads it. */
+export const DEFAULT_OUTPUT_BUDGET_BYTES = 4_096;
+export const MIN_OUTPUT_BUDGET_BYTES = 256;
+/** Bytes of state that are not step outputs: execution facts, verification, escalation, a failure. */
+const FIXED_STATE_BYTES = 16_384;
+const PER_APPROVAL_BYTES = 1_024;
+const PER_COMPENSATION_ERROR_BYTES = 1_024;
+const PER_LANE_STATUS_BYTES = 96;
+/** A deployed Lambda ARN is longer than the `${…}` placeholder; measure the deployed size. */
+const DEPLOYED_ARN_BYTES = 140;
+
+export interface BudgetReport {
+  definitionBytes: number;
+  historyEvents: number;
+  /** Worst-case execution state: alert, facts, step outputs read by conditions, approvals, errors. */
+  payloadBytes: number;
+  outputBudgetBytes: number;
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KB`;
+}
+
+/**
+ * The bytes each exported step may keep in the execution state so the worst-case state fits 256 KB.
+ * Throws when even the minimum does not fit.
+ */
+export function outputBudget(shape: {
+  runbookId: string;
+  exportedSteps: number;
+  parallelLanes: number;
+  approvals: number;
+  compensations: number;
+}): { perStepBytes: number; worstCaseStateBytes: number } {
+  const fixed =
+    ALERT_BUDGET_BYTES +
+    FIXED_STATE_BYTES +
+    shape.approvals * PER_APPROVAL_BYTES +
+    shape.compensations * PER_COMPENSATION_ERROR_BYTES +
+    shape.parallelLanes * PER_LANE_STATUS_BYTES;
+  const available = STEP_FUNCTIONS_LIMITS.payloadBytes - fixed;
+  if (shape.exportedSteps === 0 && available >= 0)
+    return { perStepBytes: DEFAULT_OUTPUT_BUDGET_BYTES, worstCaseStateBytes: fixed };
+  const perStep = Math.min(
+    DEFAULT_OUTPUT_BUDGET_BYTES,
+    Math.floor(available / Math.max(1, shape.exportedSteps)),
+  );
+  if (perStep < MIN_OUTPUT_BUDGET_BYTES) {
+    const needed = fixed + shape.exportedSteps * MIN_OUTPUT_BUDGET_BYTES;
+    throw new BudgetExceededError(
+      'payload',
+      STEP_FUNCTIONS_LIMITS.payloadBytes,
+      needed,
+      `runbook ${shape.runbookId}: the execution state would need ${kb(needed)}, over the 256 KB payload limit by ${kb(
+        needed - STEP_FUNCTIONS_LIMITS.payloadBytes,
+      )} (${shape.exportedSteps} step outputs read by conditions at ${MIN_OUTPUT_BUDGET_BYTES} bytes each, ${shape.approvals} approvals, ${shape.compensations} compensations, ${shape.parallelLanes} parallel lanes); read fewer step outputs in conditions`,
+    );
+  }
+  return { perStepBytes: perStep, worstCaseStateBytes: fixed + perStep * shape.exportedSteps };
+}
+
+/** Size of the definition as deployed (placeholders replaced by ARNs), compact JSON. */
+export function definitionBytes(definition: StateMachineDefinition): number {
+  const compact = JSON.stringify(definition);
+  const placeholders = compact.match(/\$\{[A-Za-z0-9]+\}/g) ?? [];
+  const placeholderBytes = placeholders.reduce((sum, placeholder) => sum + placeholder.length, 0);
+  return Buffer.byteLength(compact) - placeholderBytes + placeholders.length * DEPLOYED_ARN_BYTES;
+}
+
+function isCallback(state: State): boolean {
+  return state.Type === 'Task' && state.Resource.startsWith('arn:aws:states:::');
+}
+
+/** History events one visit of a state can write, every retry exhausted. */
+function stateEvents(state: State, branchEvents: (definition: StateMachineDefinition) => number): number {
+  switch (state.Type) {
+    case 'Task': {
+      // Entered, Scheduled, Started, (Submitted), Succeeded|Failed, Exited; a retry adds Failed, Scheduled, Started.
+      const perAttempt = isCallback(state) ? 4 : 3;
+      const retries = (state.Retry ?? []).reduce((sum, retrier) => sum + (retrier.MaxAttempts ?? 3), 0);
+      return (isCallback(state) ? 6 : 5) + retries * perAttempt;
+    }
+    case 'Parallel': {
+      const once = 4 + state.Branches.reduce((sum, branch) => sum + branchEvents(branch), 0);
+      const retries = (state.Retry ?? []).reduce((sum, retrier) => sum + (retrier.MaxAttempts ?? 3), 0);
+      return once * (1 + retries);
+    }
+    default:
+      return 2;
+  }
+}
+
+/**
+ * Upper bound of the history events one execution can write: the longest path through the machine
+ * (Next, Choices, Default and Catch edges), every state's retries exhausted, plus start and end.
+ */
+export function worstCaseHistoryEvents(definition: StateMachineDefinition): number {
+  const longest = (machine: StateMachineDefinition): number => {
+    const memo = new Map<string, number>();
+    const visiting = new Set<string>();
+    const visit = (name: string): number => {
+      const cached = memo.get(name);
+      if (cached !== undefined) return cached;
+      const state = machine.States[name];
+      if (!state) throw new Error(`state "${name}" is referenced but not defined`);
+      if (visiting.has(name)) throw new Error(`state "${name}" is part of a cycle`);
+      visiting.add(name);
+      const own = stateEvents(state, longest);
+      const after = Math.max(0, ...transitions(state).map(visit));
+      visiting.delete(name);
+      memo.set(name, own + after);
+      return own + after;
+    };
+    return visit(machine.StartAt);
+  };
+  return 2 + longest(definition);
+}
+
+/** Checks a compiled definition against every budget; throws the first exceeded one with by how much. */
+export function checkBudgets(
+  definition: StateMachineDefinition,
+  runbookId: string,
+  payload: { perStepBytes: number; worstCaseStateBytes: number },
+): BudgetReport {
+  const report: BudgetReport = {
+    definitionBytes: definitionBytes(definition),
+    historyEvents: worstCaseHistoryEvents(definition),
+    payloadBytes: payload.worstCaseStateBytes,
+    outputBudgetBytes: payload.perStepBytes,
+  };
+  if (report.definitionBytes > STEP_FUNCTIONS_LIMITS.definitionBytes) {
+    throw new BudgetExceededError(
+      'definition',
+      STEP_FUNCTIONS_LIMITS.definitionBytes,
+      report.definitionBytes,
+      `runbook ${runbookId}: the compiled definition is ${kb(report.definitionBytes)}, over the 1 MB Step Functions limit by ${kb(
+        report.definitionBytes - STEP_FUNCTIONS_LIMITS.definitionBytes,
+      )}; split the runbook or trim step parameters`,
+    );
+  }
+  if (report.historyEvents > STEP_FUNCTIONS_LIMITS.historyEvents) {
+    throw new BudgetExceededError(
+      'history',
+      STEP_FUNCTIONS_LIMITS.historyEvents,
+      report.historyEvents,
+      `runbook ${runbookId}: a worst-case execution writes ${report.historyEvents} history events, over the 25,000 limit by ${
+        report.historyEvents - STEP_FUNCTIONS_LIMITS.historyEvents
+      }; lower retry maxAttempts or split the runbook`,
+    );
+  }
+  return report;
+}

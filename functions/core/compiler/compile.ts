@@ -1,0 +1,986 @@
+import { AslErrorName, LAMBDA_TRANSIENT_ERRORS } from '../errors.ts';
+import {
+  type ApprovalSpec,
+  type CompensationSpecPayload,
+  type StepSpec,
+  Substitution,
+  stateKey,
+  TaskKind,
+  WAIT_FOR_TASK_TOKEN_RESOURCE,
+} from '../execution-contract.ts';
+import { maxRisk, RISK_RANK, type RiskLevel } from '../policy.ts';
+import { ancestorPhases, compensationOf } from '../runbook/checks.ts';
+import { buildPhaseGraph, type PhaseGraph, topologicalPhases } from '../runbook/graph.ts';
+import {
+  type ApprovalRequirement,
+  BRANCH_END,
+  BRANCH_ESCALATE,
+  type Check,
+  effectiveOnFailure,
+  type Phase,
+  type RetryPolicy,
+  type Runbook,
+  type Step,
+} from '../runbook/model.ts';
+import type { ToolCatalog } from '../tool-catalog.ts';
+import type {
+  Catcher,
+  ChoiceRule,
+  JsonObject,
+  JsonValue,
+  ParallelState,
+  Retrier,
+  State,
+  StateMachineDefinition,
+  TaskState,
+} from './asl.ts';
+import { type BudgetReport, checkBudgets, outputBudget } from './budgets.ts';
+import { compileCondition, conditionSteps } from './conditions.ts';
+
+/** How long a checkpoint may hold a paused execution before it fails into rollback and escalation. */
+export const CHECKPOINT_HOLD_SECONDS = 86_400;
+/** Seconds the runner gets beyond a step's own timeout to report Runbook.StepTimeout itself. */
+export const TASK_TIMEOUT_MARGIN_SECONDS = 15;
+/** One verify-alert invocation waits at most this long before raising Verification.Pending. */
+export const VERIFY_POLL_SECONDS = 60;
+
+const arn = (substitution: Substitution) => `\${${substitution}}`;
+
+/** State names: step ids are kebab-case, structural states are capitalized, so they never collide. */
+export const StateName = {
+  checkpoint: (target: string) => `Checkpoint: ${target}`,
+  approvalGate: (target: string) => `Needs approval: ${target}`,
+  approval: (target: string, index: number, count: number) =>
+    count > 1 ? `Approval: ${target} #${index + 1}` : `Approval: ${target}`,
+  approvalExpired: (target: string) => `Approval expired: ${target}`,
+  parallel: (phase: string) => `Parallel: ${phase}`,
+  branch: (branch: string) => `Branch: ${branch}`,
+  expect: (check: string) => `Expect: ${check}`,
+  unmet: (check: string) => `Unmet: ${check}`,
+  stepFailed: (step: string) => `Step failed: ${step}`,
+  aborted: (step: string) => `Aborted: ${step}`,
+  escalationRequested: (source: string) => `Escalation requested: ${source}`,
+  compensate: (step: string) => `Compensate: ${step}`,
+  rollback: (step: string) => `Rollback: ${step}`,
+  rollbackOutcome: 'Rollback outcome',
+  verifyAlert: 'Verify: alert resolved',
+  escalate: 'Escalate',
+  recordSuccess: 'Record success',
+  recordFailure: 'Record failure',
+  succeeded: 'Succeeded',
+  failed: 'Failed',
+} as const;
+
+export interface CompileOptions {
+  tools: ToolCatalog;
+}
+
+export interface CompiledRunbook {
+  definition: StateMachineDefinition;
+  /** The committed file's text: pretty-printed, deterministic, newline-terminated. */
+  text: string;
+  budgets: BudgetReport;
+}
+
+interface Compensable {
+  step: Step;
+  phaseId: string;
+  index: number;
+  order: number;
+}
+
+/** Where a failure happens, to find which compensations could have something to undo. */
+type FailurePoint =
+  | { kind: 'step'; phaseId: string; stepIndex: number }
+  | { kind: 'before-phase'; phaseId: string }
+  | { kind: 'group'; phaseId: string }
+  | { kind: 'end' };
+
+const TRANSIENT_RETRY: Retrier = {
+  ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS],
+  IntervalSeconds: 2,
+  MaxAttempts: 3,
+  BackoffRate: 2,
+  JitterStrategy: 'FULL',
+};
+
+function stepRetry(policy: RetryPolicy | undefined): Retrier[] {
+  if (!policy || policy.maxAttempts === 0) return [TRANSIENT_RETRY];
+  const retrier: Retrier = {
+    ErrorEquals: policy.on,
+    IntervalSeconds: policy.interval,
+    MaxAttempts: policy.maxAttempts,
+    BackoffRate: policy.backoffRate,
+  };
+  if (policy.maxDelay !== undefined) retrier.MaxDelaySeconds = policy.maxDelay;
+  return [TRANSIENT_RETRY, retrier];
+}
+
+/**
+ * States in reading order: depth-first from the start, the main path before choices, choices before
+ * catches. The main flow reads top to bottom and the failure region follows it.
+ */
+function inFlowOrder(states: Record<string, State>, start: string): Record<string, State> {
+  const ordered: Record<string, State> = {};
+  const stack = [start];
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (name in ordered) continue;
+    const state = states[name];
+    if (!state) throw new Error(`compiler bug: state "${name}" is referenced but was not emitted`);
+    ordered[name] = state;
+    const next: string[] = [];
+    if ('Next' in state && state.Next) next.push(state.Next);
+    if (state.Type === 'Choice') {
+      for (const choice of state.Choices) if (choice.Next) next.push(choice.Next);
+      if (state.Default) next.push(state.Default);
+    }
+    if ('Catch' in state && state.Catch) for (const catcher of state.Catch) next.push(catcher.Next);
+    for (const target of next.reverse()) if (!(target in ordered)) stack.push(target);
+  }
+  const unreachable = Object.keys(states).filter((name) => !(name in ordered));
+  if (unreachable.length > 0) throw new Error(`compiler bug: unreachable states ${unreachable.join(', ')}`);
+  return ordered;
+}
+
+function failureCatch(next: string): Catcher {
+  return { ErrorEquals: [AslErrorName.StatesAll], ResultPath: '$.failure', Next: next };
+}
+
+/**
+ * Compiles a validated runbook into a JSONPath ASL definition. Deterministic: the same runbook gives the
+ * same bytes. Throws BudgetExceededError when the machine would not fit Step Functions' limits.
+ */
+export function compileRunbook(runbook: Runbook, options: CompileOptions): CompiledRunbook {
+  return new RunbookCompiler(runbook, options.tools).compile();
+}
+
+class RunbookCompiler {
+  private readonly states: Record<string, State> = {};
+  private readonly graph: PhaseGraph;
+  private readonly compensables: Compensable[] = [];
+  /** Steps whose result later conditions read; they keep status and output in the state. */
+  private readonly exported = new Set<string>();
+  private readonly resultPaths = new Map<string, string>();
+  private readonly phaseById: Map<string, Phase>;
+  private payload = { perStepBytes: 0, worstCaseStateBytes: 0 };
+
+  constructor(
+    private readonly runbook: Runbook,
+    private readonly tools: ToolCatalog,
+  ) {
+    this.graph = buildPhaseGraph(runbook);
+    this.phaseById = new Map(runbook.phases.map((phase) => [phase.id, phase]));
+  }
+
+  compile(): CompiledRunbook {
+    this.collectExports();
+    this.collectCompensables();
+    this.payload = outputBudget({
+      runbookId: this.runbook.id,
+      exportedSteps: this.exported.size,
+      parallelLanes: this.runbook.phases
+        .filter((phase) => phase.mode === 'parallel')
+        .reduce(
+          (count, phase) => count + Math.min(phase.maxConcurrency ?? phase.steps.length, phase.steps.length),
+          0,
+        ),
+      approvals: this.runbook.approvalRequirements.length,
+      compensations: this.compensables.length,
+    });
+
+    const start = this.compilePrerequisites();
+    for (const phase of this.runbook.phases) this.compilePhase(phase);
+    for (const branch of this.runbook.conditionalBranching) this.compileBranch(branch.id);
+    this.compileVerification();
+    this.compileFailureRegion();
+    this.compileSuccessRegion();
+
+    const definition: StateMachineDefinition = {
+      Comment: `Runbook ${this.runbook.id}@${this.runbook.version}: ${this.runbook.name}. Compiled by runbook-autopilot from runbooks/${this.runbook.id}.yaml; do not edit.`,
+      StartAt: start,
+      States: inFlowOrder(this.states, start),
+    };
+    const budgets = checkBudgets(definition, this.runbook.id, this.payload);
+    return { definition, text: `${JSON.stringify(definition, null, 2)}\n`, budgets };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Analysis
+
+  private collectExports(): void {
+    for (const branch of this.runbook.conditionalBranching) {
+      for (const rule of branch.rules) for (const step of conditionSteps(rule.when)) this.exported.add(step);
+    }
+    for (const check of [...this.runbook.prerequisiteChecks, ...this.runbook.successMetrics.checks]) {
+      if (check.expect) this.exported.add(check.id);
+    }
+    for (const check of [...this.runbook.prerequisiteChecks, ...this.runbook.successMetrics.checks]) {
+      this.resultPaths.set(check.id, `$.steps.${stateKey(check.id)}`);
+    }
+    for (const phase of this.runbook.phases) {
+      for (const step of phase.steps) {
+        this.resultPaths.set(
+          step.id,
+          phase.mode === 'parallel'
+            ? `$.groups.${stateKey(phase.id)}.${stateKey(step.id)}`
+            : `$.steps.${stateKey(step.id)}`,
+        );
+      }
+    }
+  }
+
+  private readonly resultPathOf = (stepId: string): string => {
+    const path = this.resultPaths.get(stepId);
+    if (!path) throw new Error(`no result path for step "${stepId}"`);
+    return path;
+  };
+
+  private collectCompensables(): void {
+    let order = 0;
+    for (const phaseId of topologicalPhases(this.graph)) {
+      const phase = this.phaseById.get(phaseId)!;
+      phase.steps.forEach((step, index) => {
+        if (compensationOf(step, this.tools.get(step.tool)))
+          this.compensables.push({ step, phaseId, index, order: order++ });
+      });
+    }
+  }
+
+  /** Could the step at (phaseId, index) have completed before a failure at `point`? */
+  private mayHaveRun(phaseId: string, index: number, point: FailurePoint): boolean {
+    if (point.kind === 'end') return true;
+    if (ancestorPhases(this.graph, point.phaseId).has(phaseId)) return true;
+    if (phaseId !== point.phaseId) return false;
+    if (point.kind === 'group') return true;
+    return point.kind === 'step' && index < point.stepIndex;
+  }
+
+  /**
+   * Where a failure at `point` rolls back from: the latest compensation that could have something to
+   * undo; else the rollback procedures if any mutating step may have run; else straight to the outcome.
+   */
+  private rollbackEntry(point: FailurePoint): string {
+    const latest = this.compensables
+      .filter((compensable) => this.mayHaveRun(compensable.phaseId, compensable.index, point))
+      .at(-1);
+    if (latest) return StateName.compensate(latest.step.id);
+    const changedSomething = this.runbook.phases.some((phase) =>
+      phase.steps.some(
+        (step, index) => this.tools.get(step.tool)?.mutating && this.mayHaveRun(phase.id, index, point),
+      ),
+    );
+    return changedSomething ? this.rollbackStart() : StateName.rollbackOutcome;
+  }
+
+  private rollbackStart(): string {
+    const first = this.runbook.rollbackProcedures[0]?.steps[0];
+    return first ? StateName.rollback(first.id) : StateName.rollbackOutcome;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Entries and exits
+
+  private phaseEntry(phaseId: string): string {
+    const requirements = this.requirementsFor('phase', phaseId);
+    return requirements.length > 0
+      ? this.approvalEntry(phaseId, requirements)
+      : StateName.checkpoint(phaseId);
+  }
+
+  private target(goto: string, source: string): string {
+    if (goto === BRANCH_END) return this.verificationEntry();
+    if (goto === BRANCH_ESCALATE) return this.escalationRequested(source);
+    return this.phaseEntry(goto);
+  }
+
+  private phaseExit(phase: Phase): string {
+    const branch = this.runbook.conditionalBranching.find((candidate) => candidate.after === phase.id);
+    if (branch) return StateName.branch(branch.id);
+    const successors = this.graph.successors.get(phase.id) ?? [BRANCH_END];
+    return this.target(successors[0]!, phase.id);
+  }
+
+  private verificationEntry(): string {
+    if (this.runbook.successMetrics.alertResolved) return StateName.verifyAlert;
+    const first = this.runbook.successMetrics.checks[0];
+    return first ? first.id : StateName.recordSuccess;
+  }
+
+  private escalationRequested(source: string): string {
+    const name = StateName.escalationRequested(source);
+    this.states[name] ??= {
+      Type: 'Pass',
+      Comment: `The runbook hands over to a human at ${source}.`,
+      Result: {
+        Error: AslErrorName.EscalationRequested,
+        Cause: `runbook ${this.runbook.id} asks for a human at ${source}`,
+      },
+      ResultPath: '$.failure',
+      Next: StateName.escalate,
+    };
+    return name;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Tasks
+
+  private stepSpec(step: Step | Check, type: StepSpec['type'], phaseId?: string): StepSpec {
+    const tool = this.tools.get(step.tool);
+    const risk: RiskLevel = 'risk' in step ? step.risk : 'low';
+    const spec: StepSpec = {
+      id: step.id,
+      name: step.name,
+      ...(phaseId ? { phase: phaseId } : {}),
+      type,
+      tool: step.tool,
+      parameters: step.parameters,
+      risk,
+      mutating: tool?.mutating ?? false,
+      timeoutSeconds: step.timeout,
+      outputBudgetBytes: this.exported.has(step.id) ? this.payload.perStepBytes : 0,
+    };
+    return spec;
+  }
+
+  private stepTask(spec: StepSpec, retry: RetryPolicy | undefined, comment: string): TaskState {
+    return {
+      Type: 'Task',
+      Comment: comment,
+      Resource: arn(spec.mutating ? Substitution.MutatingRunner : Substitution.ReadOnlyRunner),
+      Parameters: {
+        kind: TaskKind.Step,
+        'execution.$': '$.execution',
+        'alert.$': '$.alert',
+        step: spec as unknown as JsonObject,
+      },
+      TimeoutSeconds: spec.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS,
+      Retry: stepRetry(retry),
+    };
+  }
+
+  private checkpoint(target: string, mutating: boolean, next: string, onFailure: string): void {
+    this.states[StateName.checkpoint(target)] = {
+      Type: 'Task',
+      Comment: `Pause, abort and the kill switch take effect here, before ${target}.`,
+      Resource: WAIT_FOR_TASK_TOKEN_RESOURCE,
+      Parameters: {
+        FunctionName: arn(Substitution.ReadOnlyRunner),
+        Payload: {
+          kind: TaskKind.Checkpoint,
+          'taskToken.$': '$$.Task.Token',
+          'execution.$': '$.execution',
+          checkpoint: { before: target, mutating },
+        },
+      },
+      TimeoutSeconds: CHECKPOINT_HOLD_SECONDS,
+      Retry: [TRANSIENT_RETRY],
+      ResultPath: null,
+      Catch: [failureCatch(onFailure)],
+      Next: next,
+    };
+  }
+
+  private requirementsFor(kind: 'phase' | 'step', id: string): ApprovalRequirement[] {
+    return this.runbook.approvalRequirements.filter((requirement) => {
+      const targets = kind === 'phase' ? requirement.phases : requirement.steps;
+      if (!targets.includes(id)) return false;
+      if (!requirement.minRisk) return true;
+      return RISK_RANK[this.targetRisk(kind, id)] >= RISK_RANK[requirement.minRisk];
+    });
+  }
+
+  private targetSteps(kind: 'phase' | 'step', id: string): Step[] {
+    if (kind === 'phase') return this.phaseById.get(id)?.steps ?? [];
+    const step = this.runbook.phases.flatMap((phase) => phase.steps).find((candidate) => candidate.id === id);
+    return step ? [step] : [];
+  }
+
+  private targetRisk(kind: 'phase' | 'step', id: string): RiskLevel {
+    return maxRisk(this.targetSteps(kind, id).map((step) => step.risk));
+  }
+
+  private approvalEntry(target: string, requirements: ApprovalRequirement[]): string {
+    const everywhere = requirements.find((requirement) => !requirement.environments);
+    if (everywhere && requirements.length === 1) return StateName.approval(target, 0, 1);
+    return StateName.approvalGate(target);
+  }
+
+  /** Gate (Choice on environment and policy) -> approval task(s) -> `next`. */
+  private compileApproval(
+    kind: 'phase' | 'step',
+    target: string,
+    requirements: ApprovalRequirement[],
+    next: string,
+    failure: FailurePoint,
+  ): void {
+    const steps = this.targetSteps(kind, target);
+    const risk = this.targetRisk(kind, target);
+    const mutating = steps.some((step) => this.tools.get(step.tool)?.mutating);
+    const rollback = this.rollbackEntry(failure);
+    const expired = StateName.approvalExpired(target);
+    requirements.forEach((requirement, index) => {
+      const approval: ApprovalSpec = {
+        requirement: requirement.id,
+        target: { kind, id: target },
+        approverGroups: requirement.approverGroups,
+        quorum: requirement.quorum,
+        timeoutSeconds: requirement.timeout,
+        risk,
+        plan: steps.map((step) => ({
+          id: step.id,
+          name: step.name,
+          tool: step.tool,
+          risk: step.risk,
+          parameters: step.parameters,
+        })),
+      };
+      this.states[StateName.approval(target, index, requirements.length)] = {
+        Type: 'Task',
+        Comment: `Waits for ${requirement.quorum} approval(s) from ${requirement.approverGroups.join(', ')}.`,
+        Resource: WAIT_FOR_TASK_TOKEN_RESOURCE,
+        Parameters: {
+          FunctionName: arn(Substitution.ApprovalRequest),
+          Payload: {
+            kind: TaskKind.Approval,
+            'taskToken.$': '$$.Task.Token',
+            'execution.$': '$.execution',
+            'alert.$': '$.alert',
+            'steps.$': '$.steps',
+            approval: approval as unknown as JsonObject,
+          },
+        },
+        TimeoutSeconds: requirement.timeout,
+        Retry: [TRANSIENT_RETRY],
+        ResultPath: `$.approvals.${stateKey(target)}`,
+        Catch: [
+          { ErrorEquals: [AslErrorName.StatesTimeout], ResultPath: '$.failure', Next: expired },
+          failureCatch(rollback),
+        ],
+        Next: next,
+      };
+    });
+    this.states[expired] = {
+      Type: 'Pass',
+      Comment: `No decision on ${target} in time.`,
+      Result: {
+        Error: AslErrorName.ApprovalExpired,
+        Cause: `no approval decision on ${target} within the requirement's timeout`,
+      },
+      ResultPath: '$.failure',
+      Next: rollback,
+    };
+    const everywhere = requirements.length === 1 && !requirements[0]!.environments;
+    if (everywhere) return;
+    const choices: ChoiceRule[] = requirements.map((requirement, index) => {
+      const rules: ChoiceRule[] = (requirement.environments ?? []).map((environment) => ({
+        Variable: '$.execution.environment',
+        StringEquals: environment,
+      }));
+      if (!requirement.environments) rules.push({ Variable: '$.execution.environment', IsPresent: true });
+      if (mutating) {
+        rules.push({
+          And: [
+            { Variable: '$.execution.approvalRiskThreshold', IsPresent: true },
+            { Variable: '$.execution.approvalRiskThreshold', NumericLessThanEquals: RISK_RANK[risk] },
+          ],
+        });
+      }
+      const condition: ChoiceRule = rules.length === 1 ? rules[0]! : { Or: rules };
+      return { ...condition, Next: StateName.approval(target, index, requirements.length) };
+    });
+    this.states[StateName.approvalGate(target)] = {
+      Type: 'Choice',
+      Comment: `Approval for ${target} depends on the environment and its policy (risk ${risk}).`,
+      Choices: choices,
+      Default: next,
+    };
+  }
+
+  /**
+   * The result handling of a step: exported results (read by later conditions) land in the state;
+   * the rest only in the store. `keepStatus` keeps a status where a lane needs an output.
+   */
+  private withResult(
+    task: TaskState,
+    stepId: string,
+    resultPath: string | null,
+    keepStatus = false,
+  ): TaskState {
+    if (resultPath && this.exported.has(stepId)) {
+      task.ResultSelector = { 'status.$': '$.status', 'output.$': '$.output' };
+      task.ResultPath = resultPath;
+    } else if (resultPath && keepStatus) {
+      task.ResultSelector = { 'status.$': '$.status' };
+      task.ResultPath = resultPath;
+    } else {
+      task.ResultPath = null;
+    }
+    return task;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Prerequisites
+
+  private compilePrerequisites(): string {
+    const checks = this.runbook.prerequisiteChecks;
+    const firstPhase = this.runbook.phases[0]!.id;
+    const afterChecks = this.phaseEntry(firstPhase);
+    checks.forEach((check, index) => {
+      const next = checks[index + 1]?.id ?? afterChecks;
+      this.compileCheck(check, 'check', next, {
+        failed: StateName.escalate,
+        unmetError: AslErrorName.PrerequisiteFailed,
+        aborted: StateName.recordFailure,
+        comment: `Prerequisite: ${check.name}`,
+      });
+    });
+    return checks[0]?.id ?? afterChecks;
+  }
+
+  private compileCheck(
+    check: Check,
+    type: StepSpec['type'],
+    next: string,
+    routes: { failed: string; unmetError: string; aborted: string; comment: string },
+  ): void {
+    const spec = this.stepSpec(check, type);
+    const task = this.withResult(
+      this.stepTask(spec, check.retry, routes.comment),
+      check.id,
+      check.expect ? this.resultPathOf(check.id) : null,
+    );
+    task.Catch = [
+      { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: routes.aborted },
+      failureCatch(routes.failed),
+    ];
+    if (!check.expect) {
+      task.Next = next;
+      this.states[check.id] = task;
+      return;
+    }
+    task.Next = StateName.expect(check.id);
+    this.states[check.id] = task;
+    this.states[StateName.expect(check.id)] = {
+      Type: 'Choice',
+      Comment: `Is the expectation of ${check.id} met?`,
+      Choices: [{ ...compileCondition(check.expect, this.resultPathOf), Next: next }],
+      Default: StateName.unmet(check.id),
+    };
+    this.states[StateName.unmet(check.id)] = {
+      Type: 'Pass',
+      Result: { Error: routes.unmetError, Cause: `${check.id} (${check.name}): expectation not met` },
+      ResultPath: '$.failure',
+      Next: routes.failed,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Phases
+
+  private compilePhase(phase: Phase): void {
+    const exit = this.phaseExit(phase);
+    const mutating = phase.steps.some((step) => this.tools.get(step.tool)?.mutating);
+    const beforePhase = this.rollbackEntry({ kind: 'before-phase', phaseId: phase.id });
+    const requirements = this.requirementsFor('phase', phase.id);
+    const body =
+      phase.mode === 'parallel' ? this.compileParallel(phase, exit) : this.compileSequential(phase, exit);
+    if (requirements.length > 0) {
+      this.compileApproval('phase', phase.id, requirements, StateName.checkpoint(phase.id), {
+        kind: 'before-phase',
+        phaseId: phase.id,
+      });
+    }
+    this.checkpoint(phase.id, mutating, body, beforePhase);
+  }
+
+  private stepCatches(
+    step: Step,
+    point: FailurePoint,
+    continueTo: { resultPath: string; next: string } | undefined,
+  ): Catcher[] {
+    const aborted: Catcher = {
+      ErrorEquals: [AslErrorName.Aborted],
+      ResultPath: '$.failure',
+      Next: this.rollbackEntry(point),
+    };
+    const onFailure = effectiveOnFailure(step);
+    if (onFailure === 'continue' && continueTo) {
+      return [
+        aborted,
+        { ErrorEquals: [AslErrorName.StatesAll], ResultPath: continueTo.resultPath, Next: continueTo.next },
+      ];
+    }
+    if (onFailure === 'abort') return [aborted, failureCatch(StateName.escalate)];
+    return [aborted, failureCatch(this.rollbackEntry(point))];
+  }
+
+  /** A continued failure keeps `{ status: failed, error, cause }` where the step's result would be. */
+  private continuedFailure(
+    step: Step,
+    resultPath: string,
+    next: string,
+    end: { outputPath?: string } = {},
+  ): string {
+    const name = StateName.stepFailed(step.id);
+    this.states[name] = {
+      Type: 'Pass',
+      Comment: `${step.id} failed; the runbook continues (onFailure: continue).`,
+      InputPath: resultPath,
+      Parameters: { status: 'failed', 'error.$': '$.Error', 'cause.$': '$.Cause' },
+      ResultPath: resultPath,
+      ...(end.outputPath ? { OutputPath: end.outputPath, End: true } : { Next: next }),
+    };
+    return name;
+  }
+
+  private compileSequential(phase: Phase, exit: string): string {
+    const names: string[] = [];
+    // Build back to front so each step knows what follows it.
+    let next = exit;
+    for (let index = phase.steps.length - 1; index >= 0; index--) {
+      const step = phase.steps[index]!;
+      const point: FailurePoint = { kind: 'step', phaseId: phase.id, stepIndex: index };
+      const spec = this.stepSpec(step, step.type, phase.id);
+      const resultPath = this.resultPathOf(step.id);
+      const task = this.withResult(
+        this.stepTask(spec, step.retry, `${step.name} (${step.type}, risk ${step.risk})`),
+        step.id,
+        resultPath,
+      );
+      const continued =
+        effectiveOnFailure(step) === 'continue' ? this.continuedFailure(step, resultPath, next) : undefined;
+      task.Catch = this.stepCatches(step, point, continued ? { resultPath, next: continued } : undefined);
+      task.Next = next;
+      this.states[step.id] = task;
+
+      let entry = step.id;
+      const requirements = this.requirementsFor('step', step.id);
+      if (spec.mutating && (index > 0 || requirements.length > 0)) {
+        this.checkpoint(step.id, true, entry, this.rollbackEntry(point));
+        entry = StateName.checkpoint(step.id);
+      }
+      if (requirements.length > 0) {
+        this.compileApproval('step', step.id, requirements, entry, point);
+        entry = this.approvalEntry(step.id, requirements);
+      }
+      names.unshift(entry);
+      next = entry;
+    }
+    return names[0]!;
+  }
+
+  /**
+   * A parallel group: steps are spread over lanes (at most maxConcurrency run at once), longest
+   * expected duration first onto the least-loaded lane. Lanes return only step statuses and the
+   * outputs later conditions read.
+   */
+  private compileParallel(phase: Phase, exit: string): string {
+    const laneCount = Math.min(phase.maxConcurrency ?? phase.steps.length, phase.steps.length);
+    const lanes: Array<{ load: number; steps: Array<{ step: Step; index: number }> }> = Array.from(
+      { length: laneCount },
+      () => ({ load: 0, steps: [] }),
+    );
+    const byDuration = phase.steps
+      .map((step, index) => ({ step, index }))
+      .sort(
+        (a, b) =>
+          (b.step.expectedDuration ?? b.step.timeout) - (a.step.expectedDuration ?? a.step.timeout) ||
+          a.index - b.index,
+      );
+    for (const entry of byDuration) {
+      const lane = lanes.reduce((least, candidate) => (candidate.load < least.load ? candidate : least));
+      lane.steps.push(entry);
+      lane.load += entry.step.expectedDuration ?? entry.step.timeout;
+    }
+    const point: FailurePoint = { kind: 'group', phaseId: phase.id };
+    const selector: JsonObject = {};
+    const branches: StateMachineDefinition[] = lanes.map((lane, laneIndex) => {
+      const ordered = [...lane.steps].sort((a, b) => a.index - b.index);
+      const states: Record<string, State> = {};
+      ordered.forEach(({ step }, position) => {
+        const last = position === ordered.length - 1;
+        const next = ordered[position + 1]?.step.id;
+        const laneResult = `$.lane.${stateKey(step.id)}`;
+        const task = this.withResult(
+          this.stepTask(
+            this.stepSpec(step, step.type, phase.id),
+            step.retry,
+            `${step.name} (${step.type}, risk ${step.risk})`,
+          ),
+          step.id,
+          laneResult,
+          last,
+        );
+        if (effectiveOnFailure(step) === 'continue') {
+          const failedName = StateName.stepFailed(step.id);
+          const abortedName = StateName.aborted(step.id);
+          task.Catch = [
+            { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: abortedName },
+            { ErrorEquals: [AslErrorName.StatesAll], ResultPath: laneResult, Next: failedName },
+          ];
+          // A Catch cannot leave the Parallel: an abort re-raises from a Fail state in the lane.
+          states[failedName] = this.continuedFailureInLane(step, laneResult, last ? undefined : next!);
+          states[abortedName] = {
+            Type: 'Fail',
+            Comment: 'An abort is never continued: the group fails with it and rolls back.',
+            Error: AslErrorName.Aborted,
+            Cause: `aborted during ${step.id}`,
+          };
+        }
+        if (last) {
+          task.OutputPath = '$.lane';
+          task.End = true;
+        } else {
+          task.Next = next!;
+        }
+        states[step.id] = task;
+        if (this.exported.has(step.id))
+          selector[`${stateKey(step.id)}.$`] = `$[${laneIndex}].${stateKey(step.id)}`;
+      });
+      return { StartAt: ordered[0]!.step.id, States: inFlowOrder(states, ordered[0]!.step.id) };
+    });
+    const name = StateName.parallel(phase.id);
+    const anyRollback = phase.steps.some((step) => effectiveOnFailure(step) === 'rollback');
+    const state: ParallelState = {
+      Type: 'Parallel',
+      Comment: `${phase.name}: ${phase.steps.length} steps, at most ${laneCount} at once.`,
+      Branches: branches,
+      Catch: [
+        { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: this.rollbackEntry(point) },
+        failureCatch(anyRollback ? this.rollbackEntry(point) : StateName.escalate),
+      ],
+      Next: exit,
+    };
+    if (Object.keys(selector).length > 0) {
+      state.ResultSelector = selector;
+      state.ResultPath = `$.groups.${stateKey(phase.id)}`;
+    } else {
+      state.ResultPath = null;
+    }
+    this.states[name] = state;
+    return name;
+  }
+
+  private continuedFailureInLane(step: Step, laneResult: string, next: string | undefined): State {
+    return {
+      Type: 'Pass',
+      Comment: `${step.id} failed; the group continues (onFailure: continue).`,
+      InputPath: laneResult,
+      Parameters: { status: 'failed', 'error.$': '$.Error', 'cause.$': '$.Cause' },
+      ResultPath: laneResult,
+      ...(next ? { Next: next } : { OutputPath: '$.lane', End: true as const }),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Branches
+
+  private compileBranch(branchId: string): void {
+    const branch = this.runbook.conditionalBranching.find((candidate) => candidate.id === branchId)!;
+    this.states[StateName.branch(branch.id)] = {
+      Type: 'Choice',
+      Comment: branch.description ?? `Decides where ${branch.after} leads.`,
+      Choices: branch.rules.map((rule) => ({
+        ...compileCondition(rule.when, this.resultPathOf),
+        Next: this.target(rule.goto, branch.id),
+      })),
+      Default: this.target(branch.default, branch.id),
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Verification, rollback, escalation, record
+
+  private compileVerification(): void {
+    const metrics = this.runbook.successMetrics;
+    const onFailed =
+      metrics.onFailure === 'rollback' ? this.rollbackEntry({ kind: 'end' }) : StateName.escalate;
+    const checks = metrics.checks;
+    const afterAlert = checks[0]?.id ?? StateName.recordSuccess;
+    if (metrics.alertResolved) {
+      const within = metrics.alertResolved.within;
+      this.states[StateName.verifyAlert] = {
+        Type: 'Task',
+        Comment: `Success needs the alert resolved within ${within}s.`,
+        Resource: arn(Substitution.ReadOnlyRunner),
+        Parameters: {
+          kind: TaskKind.VerifyAlert,
+          'execution.$': '$.execution',
+          'alert.$': '$.alert',
+          withinSeconds: within,
+        },
+        TimeoutSeconds: VERIFY_POLL_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS,
+        Retry: [
+          TRANSIENT_RETRY,
+          {
+            ErrorEquals: [AslErrorName.VerificationPending],
+            IntervalSeconds: 1,
+            BackoffRate: 1,
+            MaxAttempts: Math.ceil(within / VERIFY_POLL_SECONDS) + 1,
+          },
+        ],
+        ResultPath: '$.verification',
+        Catch: [
+          {
+            ErrorEquals: [AslErrorName.Aborted],
+            ResultPath: '$.failure',
+            Next: this.rollbackEntry({ kind: 'end' }),
+          },
+          failureCatch(onFailed),
+        ],
+        Next: afterAlert,
+      };
+    }
+    checks.forEach((check, index) => {
+      this.compileCheck(check, 'check', checks[index + 1]?.id ?? StateName.recordSuccess, {
+        failed: onFailed,
+        unmetError: AslErrorName.VerificationFailed,
+        aborted: this.rollbackEntry({ kind: 'end' }),
+        comment: `Success check: ${check.name}`,
+      });
+    });
+  }
+
+  private compileFailureRegion(): void {
+    const chain = [...this.compensables].reverse();
+    const rollbackStart = this.rollbackStart();
+    chain.forEach((compensable, index) => {
+      const next = chain[index + 1] ? StateName.compensate(chain[index + 1]!.step.id) : rollbackStart;
+      const compensation = compensationOf(compensable.step, this.tools.get(compensable.step.tool))!;
+      const payload: CompensationSpecPayload = {
+        id: compensable.step.id,
+        compensates: compensable.step.id,
+        tool: compensation.tool,
+        parameters: compensation.parameters,
+        timeoutSeconds: 'timeout' in compensation ? (compensation.timeout as number) : 120,
+      };
+      this.states[StateName.compensate(compensable.step.id)] = {
+        Type: 'Task',
+        Comment: `Undoes ${compensable.step.id} (${compensable.step.name}) if it completed.`,
+        Resource: arn(Substitution.MutatingRunner),
+        Parameters: {
+          kind: TaskKind.Compensate,
+          'execution.$': '$.execution',
+          'alert.$': '$.alert',
+          compensation: payload as unknown as JsonObject,
+        },
+        TimeoutSeconds: payload.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS,
+        Retry: [
+          TRANSIENT_RETRY,
+          {
+            ErrorEquals: [AslErrorName.ToolFailed, AslErrorName.StepTimeout, AslErrorName.StatesTimeout],
+            IntervalSeconds: 5,
+            MaxAttempts: 3,
+            BackoffRate: 2,
+          },
+        ],
+        ResultPath: null,
+        Catch: [
+          {
+            ErrorEquals: [AslErrorName.StatesAll],
+            ResultPath: `$.rollbackErrors.${stateKey(compensable.step.id)}`,
+            Next: next,
+          },
+        ],
+        Next: next,
+      };
+    });
+
+    const rollbackSteps = this.runbook.rollbackProcedures.flatMap((procedure) => procedure.steps);
+    rollbackSteps.forEach((step, index) => {
+      const next = rollbackSteps[index + 1]
+        ? StateName.rollback(rollbackSteps[index + 1]!.id)
+        : StateName.rollbackOutcome;
+      const task = this.stepTask(
+        this.stepSpec(step, 'rollback'),
+        step.retry,
+        `Rollback procedure: ${step.name}`,
+      );
+      task.ResultPath = null;
+      task.Catch = [
+        {
+          ErrorEquals: [AslErrorName.StatesAll],
+          ResultPath: `$.rollbackErrors.${stateKey(step.id)}`,
+          Next: next,
+        },
+      ];
+      task.Next = next;
+      this.states[StateName.rollback(step.id)] = task;
+    });
+
+    this.states[StateName.rollbackOutcome] = {
+      Type: 'Choice',
+      Comment: 'A failed compensation always escalates; an operator abort that rolled back cleanly does not.',
+      Choices: [
+        { Variable: '$.rollbackErrors', IsPresent: true, Next: StateName.escalate },
+        {
+          And: [
+            { Variable: '$.failure.Error', IsPresent: true },
+            { Variable: '$.failure.Error', StringEquals: AslErrorName.Aborted },
+          ],
+          Next: StateName.recordFailure,
+        },
+      ],
+      Default: StateName.escalate,
+    };
+    this.states[StateName.escalate] = {
+      Type: 'Task',
+      Comment: 'Notifies the escalation targets whose triggers match what happened.',
+      Resource: arn(Substitution.ReadOnlyRunner),
+      Parameters: {
+        kind: TaskKind.Escalate,
+        triggers: this.runbook.escalationTriggers as unknown as JsonValue,
+        'state.$': '$',
+      },
+      TimeoutSeconds: 60,
+      Retry: [
+        TRANSIENT_RETRY,
+        { ErrorEquals: [AslErrorName.ToolFailed], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 },
+      ],
+      ResultPath: '$.escalation',
+      Catch: [
+        {
+          ErrorEquals: [AslErrorName.StatesAll],
+          ResultPath: '$.escalationError',
+          Next: StateName.recordFailure,
+        },
+      ],
+      Next: StateName.recordFailure,
+    };
+    this.states[StateName.recordFailure] = this.recordTask('failed', StateName.failed);
+    this.states[StateName.failed] = {
+      Type: 'Fail',
+      Comment: 'The execution fails with the error that stopped it.',
+      ErrorPath: '$.failure.Error',
+      CausePath: '$.failure.Cause',
+    };
+  }
+
+  private compileSuccessRegion(): void {
+    this.states[StateName.recordSuccess] = this.recordTask('succeeded', StateName.succeeded);
+    this.states[StateName.succeeded] = { Type: 'Succeed' };
+  }
+
+  private recordTask(outcome: 'succeeded' | 'failed', next: string): TaskState {
+    return {
+      Type: 'Task',
+      Comment: 'Writes the execution record the learning loop reads.',
+      Resource: arn(Substitution.ReadOnlyRunner),
+      Parameters: {
+        kind: TaskKind.Record,
+        outcome,
+        recordOutputs: this.runbook.learningHooks.recordOutputs,
+        'state.$': '$',
+      },
+      TimeoutSeconds: 60,
+      Retry: [
+        TRANSIENT_RETRY,
+        { ErrorEquals: [AslErrorName.ToolFailed], IntervalSeconds: 2, MaxAttempts: 3, BackoffRate: 2 },
+      ],
+      ResultPath: null,
+      Catch: [{ ErrorEquals: [AslErrorName.StatesAll], ResultPath: '$.recordError', Next: next }],
+      Next: next,
+    };
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Errors of the domain. Every error has a stable `name`; errors that cross a Step Functions Task boundary
+ * use ASL-style names (`Runbook.StepTimeout`, `Approval.Rejected`) so the compiled Retry/Catch match them
+ * on AWS and in the embedded engine alike.
+ */
+
+/** Error names the compiled state machines match in Retry and Catch. */
+export const AslErrorName = {
+  ToolFailed: 'Runbook.ToolFailed',
+  StepTimeout: 'Runbook.StepTimeout',
+  InvalidParameters: 'Runbook.InvalidParameters',
+  Aborted: 'Runbook.Aborted',
+  PrerequisiteFailed: 'Runbook.PrerequisiteFailed',
+  EscalationRequested: 'Runbook.EscalationRequested',
+  SafetyBlocked: 'Safety.Blocked',
+  KillSwitch: 'Safety.KillSwitch',
+  ApprovalRejected: 'Approval.Rejected',
+  ApprovalExpired: 'Approval.Expired',
+  VerificationPending: 'Verification.Pending',
+  VerificationFailed: 'Verification.Failed',
+  StatesTimeout: 'States.Timeout',
+  StatesAll: 'States.ALL',
+} as const;
+export type AslErrorName = (typeof AslErrorName)[keyof typeof AslErrorName];
+
+/** Lambda service errors Step Functions recommends retrying on every Lambda task. */
+export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+export interface ErrorOptions {
+  cause?: unknown;
+}
+
+/** Base of every error this project throws on purpose. */
+export class RunbookAutopilotError extends Error {
+  override readonly name: string = 'RunbookAutopilotError';
+  constructor(message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/** A problem found in a user-supplied document, with where it is. */
+export interface Problem {
+  /** Dotted path inside the document, e.g. `phases[1].steps[0].tool`. Empty for the document itself. */
+  path: string;
+  message: string;
+  /** 1-based position in the source file, when known. */
+  line?: number;
+  column?: number;
+  /** Name of the check that found it (`schema`, `detectUnknownTools`, …). */
+  check: string;
+}
+
+/** Bad input: carries every problem found, never just the first. */
+export class ValidationError extends RunbookAutopilotError {
+  override readonly name: string = 'ValidationError';
+  readonly problems: Problem[];
+  constructor(message: string, problems: Problem[], options: ErrorOptions = {}) {
+    super(message, options);
+    this.problems = problems;
+  }
+}
+
+/** A runbook that is valid but does not fit a Step Functions budget (definition size, history, payload). */
+export class BudgetExceededError extends RunbookAutopilotError {
+  override readonly name: string = 'BudgetExceededError';
+  readonly budget: string;
+  readonly limit: number;
+  readonly actual: number;
+  constructor(budget: string, limit: number, actual: number, message: string, options: ErrorOptions = {}) {
+    super(message, options);
+    this.budget = budget;
+    this.limit = limit;
+    this.actual = actual;
+  }
+}
+
+/** An error whose name is an ASL error name, so a state machine can Retry/Catch it. */
+export class StateError extends RunbookAutopilotError {
+  override readonly name: string;
+  readonly data: Record<string, unknown> | undefined;
+  constructor(
+    name: AslErrorName | string,
+    message: string,
+    options: ErrorOptions & { data?: Record<string, unknown> } = {},
+  ) {
+    super(message, options);
+    this.name = name;
+    this.data = options.data;
+  }
+}
+
+/** Formats a problem for a terminal: `file:line:col  path: message`. */
+export function formatProblem(file: string, problem: Problem): string {
+  const where = problem.line === undefined ? file : `${file}:${problem.line}:${problem.column ?? 1}`;
+  const path = problem.path === '' ? '' : `${problem.path}: `;
+  return `${where}  ${path}${problem.message}`;
+}

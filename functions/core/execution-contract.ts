@@ -1,0 +1,172 @@
+import { z } from 'zod';
+import { Alert } from './alert.ts';
+import { RiskLevel } from './policy.ts';
+import { EscalationTrigger, StepType } from './runbook/model.ts';
+
+/**
+ * The contract between compiled state machines and the code their Task states run: substitution
+ * variables CDK fills, the execution input, and the payload of each kind of task. The compiler emits
+ * these shapes; the handlers parse them with these schemas (on AWS and in the embedded engine).
+ */
+
+/** `${…}` variables in compiled definitions; CDK substitutes Lambda ARNs, the local engine maps handlers. */
+export const Substitution = {
+  ReadOnlyRunner: 'StepRunnerReadOnlyArn',
+  MutatingRunner: 'StepRunnerMutatingArn',
+  ApprovalRequest: 'ApprovalRequestArn',
+} as const;
+export type Substitution = (typeof Substitution)[keyof typeof Substitution];
+
+/** Task states that wait for a callback use this service integration. */
+export const WAIT_FOR_TASK_TOKEN_RESOURCE = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+
+export const TaskKind = {
+  Step: 'step',
+  Compensate: 'compensate',
+  Checkpoint: 'checkpoint',
+  Approval: 'approval',
+  VerifyAlert: 'verify-alert',
+  Escalate: 'escalate',
+  Record: 'record',
+} as const;
+export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
+
+/** Facts about the execution, set when it starts; steps reference them as `{{ execution.… }}`. */
+export const ExecutionContext = z
+  .object({
+    id: z.string().min(1).describe('execution name; also the id in the store'),
+    runbookId: z.string().min(1),
+    runbookVersion: z.string().min(1),
+    incidentId: z.string().min(1),
+    environment: z.string().min(1),
+    dryRun: z.boolean(),
+    /** Steps with a risk rank at or above this need approval (policy of the environment); 99 = never. */
+    approvalRiskThreshold: z.number().int().min(1),
+    /** Inside a change-freeze window: mutating steps are refused. */
+    changeFreeze: z.boolean(),
+    startedAt: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+export type ExecutionContext = z.infer<typeof ExecutionContext>;
+
+export const ExecutionInput = z
+  .object({
+    execution: ExecutionContext,
+    alert: Alert,
+    steps: z.record(z.string(), z.unknown()),
+    groups: z.record(z.string(), z.unknown()),
+    approvals: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+export type ExecutionInput = z.infer<typeof ExecutionInput>;
+
+/** A step as the compiler bakes it into the Task state's parameters. */
+export const StepSpec = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    phase: z.string().optional(),
+    type: z.union([StepType, z.enum(['check', 'rollback'])]),
+    tool: z.string(),
+    parameters: z.record(z.string(), z.unknown()),
+    risk: RiskLevel,
+    mutating: z.boolean(),
+    timeoutSeconds: z.number().int().positive(),
+    /** Bytes of output the runner may return into the execution state (0: status only). */
+    outputBudgetBytes: z.number().int().min(0),
+  })
+  .strict();
+export type StepSpec = z.infer<typeof StepSpec>;
+
+export const CompensationSpecPayload = z
+  .object({
+    id: z.string(),
+    compensates: z.string(),
+    tool: z.string(),
+    parameters: z.record(z.string(), z.unknown()),
+    timeoutSeconds: z.number().int().positive(),
+  })
+  .strict();
+export type CompensationSpecPayload = z.infer<typeof CompensationSpecPayload>;
+
+export const ApprovalSpec = z
+  .object({
+    requirement: z.string(),
+    target: z.object({ kind: z.enum(['phase', 'step']), id: z.string() }).strict(),
+    approverGroups: z.array(z.string()).min(1),
+    quorum: z.number().int().min(1),
+    timeoutSeconds: z.number().int().positive(),
+    risk: RiskLevel,
+    plan: z.array(
+      z
+        .object({
+          id: z.string(),
+          name: z.string(),
+          tool: z.string(),
+          risk: RiskLevel,
+          parameters: z.record(z.string(), z.unknown()),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+export type ApprovalSpec = z.infer<typeof ApprovalSpec>;
+
+const Execution = { execution: ExecutionContext };
+const WithAlert = { ...Execution, alert: Alert };
+
+export const StepTask = z.object({ kind: z.literal(TaskKind.Step), ...WithAlert, step: StepSpec }).strict();
+export const CompensateTask = z
+  .object({ kind: z.literal(TaskKind.Compensate), ...WithAlert, compensation: CompensationSpecPayload })
+  .strict();
+export const CheckpointTask = z
+  .object({
+    kind: z.literal(TaskKind.Checkpoint),
+    taskToken: z.string().min(1),
+    ...Execution,
+    checkpoint: z.object({ before: z.string(), mutating: z.boolean() }).strict(),
+  })
+  .strict();
+export const ApprovalTask = z
+  .object({
+    kind: z.literal(TaskKind.Approval),
+    taskToken: z.string().min(1),
+    ...WithAlert,
+    steps: z.record(z.string(), z.unknown()),
+    approval: ApprovalSpec,
+  })
+  .strict();
+export const VerifyAlertTask = z
+  .object({ kind: z.literal(TaskKind.VerifyAlert), ...WithAlert, withinSeconds: z.number().int().positive() })
+  .strict();
+export const EscalateTask = z
+  .object({
+    kind: z.literal(TaskKind.Escalate),
+    triggers: z.array(EscalationTrigger),
+    state: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+export const RecordTask = z
+  .object({
+    kind: z.literal(TaskKind.Record),
+    outcome: z.enum(['succeeded', 'failed']),
+    recordOutputs: z.array(z.string()),
+    state: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+
+export const TaskPayload = z.discriminatedUnion('kind', [
+  StepTask,
+  CompensateTask,
+  CheckpointTask,
+  ApprovalTask,
+  VerifyAlertTask,
+  EscalateTask,
+  RecordTask,
+]);
+export type TaskPayload = z.infer<typeof TaskPayload>;
+
+/** Key of a step's entry in `$.steps` / `$.groups` (JSONPath-friendly: ids are kebab-case, keys snake). */
+export function stateKey(id: string): string {
+  return id.replace(/-/g, '_');
+}

@@ -1,0 +1,807 @@
+import { validateEventPattern } from '../event-pattern.ts';
+import { type EnvironmentPolicy, type PolicySet, policyFor, RISK_RANK, type RiskLevel } from '../policy.ts';
+import type { ToolCatalog, ToolDeclaration } from '../tool-catalog.ts';
+import {
+  ancestorPhases,
+  buildPhaseGraph,
+  dominators,
+  findCycles,
+  type PhaseGraph,
+  reachablePhases,
+  TERMINALS,
+} from './graph.ts';
+import {
+  BRANCH_END,
+  type Check,
+  type CompensationSpec,
+  type Condition,
+  type Runbook,
+  type Step,
+} from './model.ts';
+import type { PathSegment } from './source.ts';
+import { findTemplates, type TemplateReference } from './templates.ts';
+
+/** Lambda's hard limit: a step-runner invocation cannot outlive it. */
+export const LAMBDA_MAX_SECONDS = 900;
+
+export interface SemanticProblem {
+  at: PathSegment[];
+  message: string;
+  check: string;
+}
+
+export interface CheckContext {
+  runbook: Runbook;
+  tools: ToolCatalog;
+  policies: PolicySet;
+  graph: PhaseGraph;
+}
+
+export type SemanticCheck = (context: CheckContext) => SemanticProblem[];
+
+/** Where a step sits, for references and ordering. */
+export interface StepLocation {
+  step: Step | Check;
+  at: PathSegment[];
+  kind: 'prerequisite' | 'phase' | 'success-check' | 'rollback';
+  phaseId?: string;
+  phaseIndex?: number;
+  stepIndex: number;
+}
+
+export function stepLocations(runbook: Runbook): StepLocation[] {
+  const locations: StepLocation[] = [];
+  for (const [stepIndex, step] of runbook.prerequisiteChecks.entries()) {
+    locations.push({ step, at: ['prerequisiteChecks', stepIndex], kind: 'prerequisite', stepIndex });
+  }
+  for (const [phaseIndex, phase] of runbook.phases.entries()) {
+    for (const [stepIndex, step] of phase.steps.entries()) {
+      locations.push({
+        step,
+        at: ['phases', phaseIndex, 'steps', stepIndex],
+        kind: 'phase',
+        phaseId: phase.id,
+        phaseIndex,
+        stepIndex,
+      });
+    }
+  }
+  for (const [stepIndex, step] of runbook.successMetrics.checks.entries()) {
+    locations.push({ step, at: ['successMetrics', 'checks', stepIndex], kind: 'success-check', stepIndex });
+  }
+  for (const [procedureIndex, procedure] of runbook.rollbackProcedures.entries()) {
+    for (const [stepIndex, step] of procedure.steps.entries()) {
+      locations.push({
+        step,
+        at: ['rollbackProcedures', procedureIndex, 'steps', stepIndex],
+        kind: 'rollback',
+        stepIndex,
+      });
+    }
+  }
+  return locations;
+}
+
+function isPhaseStep(step: Step | Check): step is Step {
+  return 'type' in step;
+}
+
+/** Levenshtein distance, for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+export function didYouMean(name: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3));
+  return close ? ` (did you mean "${best}"?)` : '';
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Identity
+
+export const detectDuplicateIds: SemanticCheck = ({ runbook }) => {
+  const problems: SemanticProblem[] = [];
+  const claim = (seen: Map<string, string>, id: string, at: PathSegment[], what: string) => {
+    const first = seen.get(id);
+    if (first)
+      problems.push({
+        at,
+        check: 'detectDuplicateIds',
+        message: `${what} id "${id}" is already used at ${first}`,
+      });
+    else seen.set(id, formatAt(at));
+  };
+  const steps = new Map<string, string>();
+  for (const location of stepLocations(runbook))
+    claim(steps, location.step.id, [...location.at, 'id'], 'step');
+  const phases = new Map<string, string>();
+  runbook.phases.forEach((phase, index) => {
+    if (TERMINALS.has(phase.id)) {
+      problems.push({
+        at: ['phases', index, 'id'],
+        check: 'detectDuplicateIds',
+        message: `"${phase.id}" is reserved for branch targets; name the phase differently`,
+      });
+    }
+    claim(phases, phase.id, ['phases', index, 'id'], 'phase');
+  });
+  const groups: Array<[string, Array<{ id: string }>]> = [
+    ['conditionalBranching', runbook.conditionalBranching],
+    ['approvalRequirements', runbook.approvalRequirements],
+    ['escalationTriggers', runbook.escalationTriggers],
+    ['applicabilityRules', runbook.applicabilityRules],
+    ['rollbackProcedures', runbook.rollbackProcedures],
+  ];
+  for (const [field, items] of groups) {
+    const seen = new Map<string, string>();
+    for (const [index, item] of items.entries())
+      claim(seen, item.id, [field, index, 'id'], field.replace(/s$/, ''));
+  }
+  return problems;
+};
+
+function formatAt(at: PathSegment[]): string {
+  return at
+    .map((segment, index) =>
+      typeof segment === 'number' ? `[${segment}]` : index === 0 ? segment : `.${segment}`,
+    )
+    .join('');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// References
+
+function conditionFacts(condition: Condition, at: PathSegment[]): Array<{ fact: string; at: PathSegment[] }> {
+  if ('all' in condition)
+    return condition.all.flatMap((inner, index) => conditionFacts(inner, [...at, 'all', index]));
+  if ('any' in condition)
+    return condition.any.flatMap((inner, index) => conditionFacts(inner, [...at, 'any', index]));
+  if ('not' in condition) return conditionFacts(condition.not, [...at, 'not']);
+  return [{ fact: condition.fact, at: [...at, 'fact'] }];
+}
+
+function factStep(fact: string): string | undefined {
+  return /^steps\.([a-z0-9-]+)\./.exec(fact)?.[1];
+}
+
+export const detectUndefinedReferences: SemanticCheck = ({ runbook }) => {
+  const problems: SemanticProblem[] = [];
+  const phaseIds = runbook.phases.map((phase) => phase.id);
+  const stepIds = stepLocations(runbook).map((location) => location.step.id);
+  const phaseStepIds = runbook.phases.flatMap((phase) => phase.steps.map((step) => step.id));
+  const undefinedPhase = (target: string, at: PathSegment[], allowTerminals: boolean) => {
+    if (phaseIds.includes(target) || (allowTerminals && TERMINALS.has(target))) return;
+    const options = allowTerminals ? [...phaseIds, ...TERMINALS] : phaseIds;
+    problems.push({
+      at,
+      check: 'detectUndefinedReferences',
+      message: `no phase "${target}"${didYouMean(target, options)}${allowTerminals ? '; targets are phase ids, "end" or "escalate"' : ''}`,
+    });
+  };
+  const undefinedStep = (id: string, at: PathSegment[], candidates: string[], what = 'step') => {
+    if (candidates.includes(id)) return;
+    problems.push({
+      at,
+      check: 'detectUndefinedReferences',
+      message: `no ${what} "${id}"${didYouMean(id, candidates)}`,
+    });
+  };
+
+  runbook.phases.forEach((phase, index) => {
+    if (phase.next) undefinedPhase(phase.next, ['phases', index, 'next'], true);
+  });
+  runbook.conditionalBranching.forEach((branch, index) => {
+    undefinedPhase(branch.after, ['conditionalBranching', index, 'after'], false);
+    branch.rules.forEach((rule, ruleIndex) => {
+      undefinedPhase(rule.goto, ['conditionalBranching', index, 'rules', ruleIndex, 'goto'], true);
+      for (const { fact, at } of conditionFacts(rule.when, [
+        'conditionalBranching',
+        index,
+        'rules',
+        ruleIndex,
+        'when',
+      ])) {
+        const step = factStep(fact);
+        if (step) undefinedStep(step, at, stepIds);
+      }
+    });
+    undefinedPhase(branch.default, ['conditionalBranching', index, 'default'], true);
+  });
+  runbook.approvalRequirements.forEach((requirement, index) => {
+    for (const [phaseIndex, phase] of requirement.phases.entries()) {
+      undefinedPhase(phase, ['approvalRequirements', index, 'phases', phaseIndex], false);
+    }
+    for (const [stepIndex, step] of requirement.steps.entries()) {
+      undefinedStep(step, ['approvalRequirements', index, 'steps', stepIndex], phaseStepIds, 'phase step');
+    }
+  });
+  for (const location of stepLocations(runbook)) {
+    const { references } = findTemplates(location.step.parameters, [...location.at, 'parameters']);
+    for (const reference of references) {
+      if (reference.segments[0] === 'steps' && typeof reference.segments[1] === 'string') {
+        undefinedStep(reference.segments[1], reference.at, stepIds);
+      }
+    }
+    if ('expect' in location.step && location.step.expect) {
+      for (const { fact, at } of conditionFacts(location.step.expect, [...location.at, 'expect'])) {
+        const step = factStep(fact);
+        if (step) undefinedStep(step, at, stepIds);
+      }
+    }
+  }
+  runbook.learningHooks.recordOutputs.forEach((fact, index) => {
+    const step = factStep(fact);
+    if (step) undefinedStep(step, ['learningHooks', 'recordOutputs', index], stepIds);
+  });
+  return problems;
+};
+
+export const detectAmbiguousFlow: SemanticCheck = ({ runbook }) => {
+  const problems: SemanticProblem[] = [];
+  const seen = new Map<string, number>();
+  runbook.conditionalBranching.forEach((branch, index) => {
+    const first = seen.get(branch.after);
+    if (first !== undefined) {
+      problems.push({
+        at: ['conditionalBranching', index, 'after'],
+        check: 'detectAmbiguousFlow',
+        message: `phase "${branch.after}" already branches at conditionalBranching[${first}]; merge the rules into one branch`,
+      });
+    } else {
+      seen.set(branch.after, index);
+    }
+    const phaseIndex = runbook.phases.findIndex((phase) => phase.id === branch.after);
+    if (phaseIndex >= 0 && runbook.phases[phaseIndex]!.next) {
+      problems.push({
+        at: ['phases', phaseIndex, 'next'],
+        check: 'detectAmbiguousFlow',
+        message: `phase "${branch.after}" has both next and branch "${branch.id}"; the branch decides where to go, remove next`,
+      });
+    }
+  });
+  return problems;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Flow
+
+export const detectUnreachableSteps: SemanticCheck = ({ runbook, graph }) => {
+  const reachable = reachablePhases(graph);
+  const problems: SemanticProblem[] = [];
+  runbook.phases.forEach((phase, index) => {
+    if (reachable.has(phase.id)) return;
+    problems.push({
+      at: ['phases', index],
+      check: 'detectUnreachableSteps',
+      message: `phase "${phase.id}" is unreachable: no phase or branch leads to it, so its steps (${phase.steps
+        .map((step) => step.id)
+        .join(', ')}) never run`,
+    });
+  });
+  return problems;
+};
+
+export const detectBranchCycles: SemanticCheck = ({ runbook, graph }) =>
+  findCycles(graph).map((cycle) => {
+    const index = runbook.phases.findIndex((phase) => phase.id === cycle[0]);
+    return {
+      at: ['phases', index],
+      check: 'detectBranchCycles',
+      message: `phases loop: ${[...cycle, cycle[0]].join(' -> ')}; a runbook must not cycle (it would run remediations again and again)`,
+    };
+  });
+
+/** Phases that precede `target` on every path, including `end` (for success checks). */
+function precedingPhases(graph: PhaseGraph, target: string): Set<string> {
+  if (target !== BRANCH_END) return dominators(graph).get(target) ?? new Set();
+  const reachable = reachablePhases(graph);
+  const endReachableWithout = (removed: string) => {
+    const seen = reachablePhases(graph, removed);
+    for (const phase of seen) if ((graph.successors.get(phase) ?? []).includes(BRANCH_END)) return true;
+    return false;
+  };
+  return new Set([...reachable].filter((phase) => !endReachableWithout(phase)));
+}
+
+export const detectReferencesOutOfOrder: SemanticCheck = ({ runbook, graph }) => {
+  const problems: SemanticProblem[] = [];
+  const locations = stepLocations(runbook);
+  const byId = new Map(locations.map((location) => [location.step.id, location]));
+  const precedes = (reference: string, from: StepLocation): string | undefined => {
+    const target = byId.get(reference);
+    if (!target) return undefined; // reported as undefined
+    if (target.kind === 'prerequisite') {
+      return from.kind === 'prerequisite' && target.stepIndex >= from.stepIndex
+        ? `runs at or after this check; a prerequisite may only use earlier prerequisites`
+        : undefined;
+    }
+    if (target.kind !== 'phase')
+      return `is a ${target.kind} step; its output is not available to other steps`;
+    if (from.kind === 'rollback')
+      return 'may not have run when a rollback happens; rollback steps may use alert and execution only';
+    if (from.kind === 'prerequisite') return 'runs after the prerequisite checks';
+    if (from.kind === 'success-check') {
+      return precedingPhases(graph, BRANCH_END).has(target.phaseId!)
+        ? undefined
+        : `is in phase "${target.phaseId}", which does not run on every path to verification`;
+    }
+    if (target.phaseId === from.phaseId) {
+      const phase = runbook.phases[from.phaseIndex!]!;
+      if (phase.mode === 'parallel') return `runs in parallel with this step in phase "${phase.id}"`;
+      return target.stepIndex < from.stepIndex ? undefined : 'runs later in the same phase';
+    }
+    return precedingPhases(graph, from.phaseId!).has(target.phaseId!)
+      ? undefined
+      : `is in phase "${target.phaseId}", which does not run before phase "${from.phaseId}" on every path`;
+  };
+
+  for (const location of locations) {
+    const { references } = findTemplates(location.step.parameters, [...location.at, 'parameters']);
+    for (const reference of references) {
+      const root = reference.segments[0];
+      const allowed = location.kind === 'rollback' ? ['alert', 'execution'] : ['alert', 'execution', 'steps'];
+      if (typeof root !== 'string' || !allowed.includes(root)) {
+        problems.push({
+          at: reference.at,
+          check: 'detectReferencesOutOfOrder',
+          message: `{{ ${reference.expression} }}: templates here start with ${allowed.join(', ')}`,
+        });
+        continue;
+      }
+      if (root === 'steps') problems.push(...stepReferenceProblems(reference, location, precedes));
+    }
+  }
+  runbook.conditionalBranching.forEach((branch, index) => {
+    const phase = runbook.phases.find((candidate) => candidate.id === branch.after);
+    if (!phase) return;
+    const before = precedingPhases(graph, phase.id);
+    branch.rules.forEach((rule, ruleIndex) => {
+      for (const { fact, at } of conditionFacts(rule.when, [
+        'conditionalBranching',
+        index,
+        'rules',
+        ruleIndex,
+        'when',
+      ])) {
+        const step = factStep(fact);
+        const target = step ? byId.get(step) : undefined;
+        if (!target || target.kind === 'prerequisite') continue;
+        if (target.kind !== 'phase' || (target.phaseId !== phase.id && !before.has(target.phaseId!))) {
+          problems.push({
+            at,
+            check: 'detectReferencesOutOfOrder',
+            message: `${fact}: step "${step}" does not run before branch "${branch.id}" on every path`,
+          });
+        }
+      }
+    });
+  });
+  for (const location of locations) {
+    if (!('expect' in location.step) || !location.step.expect) continue;
+    for (const { fact, at } of conditionFacts(location.step.expect, [...location.at, 'expect'])) {
+      const step = factStep(fact);
+      if (step && step !== location.step.id) {
+        problems.push({
+          at,
+          check: 'detectReferencesOutOfOrder',
+          message: `${fact}: a check's expect reads its own output (steps.${location.step.id}.output…)`,
+        });
+      }
+    }
+  }
+  return problems;
+};
+
+function stepReferenceProblems(
+  reference: TemplateReference,
+  location: StepLocation,
+  precedes: (reference: string, from: StepLocation) => string | undefined,
+): SemanticProblem[] {
+  const [, step, field] = reference.segments;
+  if (typeof step !== 'string') return [];
+  if (field !== 'output' && field !== 'status') {
+    return [
+      {
+        at: reference.at,
+        check: 'detectReferencesOutOfOrder',
+        message: `{{ ${reference.expression} }}: use steps.${step}.output.… or steps.${step}.status`,
+      },
+    ];
+  }
+  const why = precedes(step, location);
+  return why
+    ? [
+        {
+          at: reference.at,
+          check: 'detectReferencesOutOfOrder',
+          message: `{{ ${reference.expression} }}: step "${step}" ${why}`,
+        },
+      ]
+    : [];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tools
+
+function compensationOf(step: Step, tool: ToolDeclaration | undefined) {
+  if (step.compensation === 'auto') return tool?.compensation;
+  return step.compensation;
+}
+
+export const detectUnknownTools: SemanticCheck = ({ runbook, tools }) => {
+  const problems: SemanticProblem[] = [];
+  const unknown = (name: string, at: PathSegment[]) => {
+    if (tools.get(name)) return;
+    problems.push({
+      at,
+      check: 'detectUnknownTools',
+      message: `unknown tool "${name}"${didYouMean(name, tools.names())}`,
+    });
+  };
+  for (const location of stepLocations(runbook)) {
+    unknown(location.step.tool, [...location.at, 'tool']);
+    if (isPhaseStep(location.step) && location.step.compensation && location.step.compensation !== 'auto') {
+      unknown(location.step.compensation.tool, [...location.at, 'compensation', 'tool']);
+    }
+  }
+  return problems;
+};
+
+/** Validates literal parameter values against the tool's schema; templated values are checked at run time. */
+function parameterProblems(
+  tool: ToolDeclaration,
+  parameters: Record<string, unknown>,
+  at: PathSegment[],
+  check: string,
+): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const shape = tool.parameters.shape as Record<string, unknown>;
+  const literal: Record<string, unknown> = {};
+  const templated = new Set<string>();
+  for (const [key, value] of Object.entries(parameters)) {
+    if (!(key in shape)) {
+      problems.push({
+        at: [...at, key],
+        check,
+        message: `tool "${tool.name}" has no parameter "${key}"${didYouMean(key, Object.keys(shape))}; it takes ${Object.keys(shape).join(', ') || 'no parameters'}`,
+      });
+      continue;
+    }
+    if (findTemplates(value).references.length > 0) templated.add(key);
+    else literal[key] = value;
+  }
+  const result = tool.parameters.safeParse(literal);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = issue.path[0];
+      if (typeof key === 'string' && templated.has(key)) continue;
+      if (issue.code === 'unrecognized_keys') continue;
+      const missing = issue.code === 'invalid_type' && issue.path.length === 1 && !(String(key) in literal);
+      problems.push({
+        at: [...at, ...(issue.path as PathSegment[])],
+        check,
+        message: missing
+          ? `tool "${tool.name}" needs parameter "${String(key)}"`
+          : `tool "${tool.name}": ${issue.message}`,
+      });
+    }
+  }
+  return problems;
+}
+
+export const checkToolParameters: SemanticCheck = ({ runbook, tools }) => {
+  const problems: SemanticProblem[] = [];
+  for (const location of stepLocations(runbook)) {
+    const tool = tools.get(location.step.tool);
+    if (tool) {
+      problems.push(
+        ...parameterProblems(
+          tool,
+          location.step.parameters,
+          [...location.at, 'parameters'],
+          'checkToolParameters',
+        ),
+      );
+    }
+    const { errors } = findTemplates(location.step.parameters, [...location.at, 'parameters']);
+    for (const error of errors)
+      problems.push({ at: error.at, check: 'checkToolParameters', message: error.message });
+    if (!isPhaseStep(location.step)) continue;
+    const compensation = location.step.compensation;
+    if (compensation && compensation !== 'auto') {
+      const compensationTool = tools.get(compensation.tool);
+      if (compensationTool) {
+        problems.push(
+          ...parameterProblems(
+            compensationTool,
+            compensation.parameters,
+            [...location.at, 'compensation', 'parameters'],
+            'checkToolParameters',
+          ),
+        );
+      }
+      const { references } = findTemplates(compensation.parameters, [
+        ...location.at,
+        'compensation',
+        'parameters',
+      ]);
+      for (const reference of references) {
+        if (!['parameters', 'output', 'alert', 'execution'].includes(String(reference.segments[0]))) {
+          problems.push({
+            at: reference.at,
+            check: 'checkToolParameters',
+            message: `{{ ${reference.expression} }}: compensation templates start with parameters, output, alert or execution`,
+          });
+        }
+      }
+    }
+  }
+  return problems;
+};
+
+export const checkCompensations: SemanticCheck = ({ runbook, tools }) => {
+  const problems: SemanticProblem[] = [];
+  for (const location of stepLocations(runbook)) {
+    if (!isPhaseStep(location.step) || !location.step.compensation) continue;
+    const tool = tools.get(location.step.tool);
+    if (!tool) continue;
+    const at = [...location.at, 'compensation'];
+    if (!tool.mutating) {
+      problems.push({
+        at,
+        check: 'checkCompensations',
+        message: `tool "${tool.name}" changes nothing, so there is nothing to compensate; remove the compensation`,
+      });
+    } else if (location.step.compensation === 'auto' && !tool.compensation) {
+      problems.push({
+        at,
+        check: 'checkCompensations',
+        message: `tool "${tool.name}" declares no inverse, so "auto" has nothing to run; name a tool and parameters`,
+      });
+    }
+    if (location.kind === 'rollback') {
+      problems.push({
+        at,
+        check: 'checkCompensations',
+        message: 'rollback steps are not compensated; remove the compensation',
+      });
+    }
+    const compensation = compensationOf(location.step, tool);
+    const compensationTool = compensation ? tools.get(compensation.tool) : undefined;
+    if (compensationTool && !compensationTool.mutating) {
+      problems.push({
+        at,
+        check: 'checkCompensations',
+        message: `compensation tool "${compensationTool.name}" changes nothing; a compensation must undo the step`,
+      });
+    }
+  }
+  return problems;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Safety
+
+function approvalCovers(runbook: Runbook, phaseId: string, step: Step, environment: string): boolean {
+  const phaseRisk =
+    runbook.phases.find((phase) => phase.id === phaseId)?.steps.map((candidate) => candidate.risk) ?? [];
+  return runbook.approvalRequirements.some((requirement) => {
+    if (requirement.environments && !requirement.environments.includes(environment)) return false;
+    const risk = requirement.steps.includes(step.id)
+      ? step.risk
+      : requirement.phases.includes(phaseId)
+        ? phaseRisk.reduce<RiskLevel>(
+            (max, candidate) => (RISK_RANK[candidate] > RISK_RANK[max] ? candidate : max),
+            'low',
+          )
+        : undefined;
+    if (!risk) return false;
+    return !requirement.minRisk || RISK_RANK[risk] >= RISK_RANK[requirement.minRisk];
+  });
+}
+
+export const checkMutatingStepSafety: SemanticCheck = ({ runbook, tools, policies }) => {
+  const problems: SemanticProblem[] = [];
+  for (const location of stepLocations(runbook)) {
+    const tool = tools.get(location.step.tool);
+    if (!tool) continue;
+    const at = location.at;
+    if (!isPhaseStep(location.step)) {
+      if (tool.mutating) {
+        problems.push({
+          at: [...at, 'tool'],
+          check: 'checkMutatingStepSafety',
+          message: `tool "${tool.name}" changes the system; ${location.kind === 'prerequisite' ? 'prerequisite checks' : 'success checks'} must be read-only`,
+        });
+      }
+      continue;
+    }
+    const step = location.step;
+    if (RISK_RANK[step.risk] < RISK_RANK[tool.risk]) {
+      problems.push({
+        at: [...at, 'risk'],
+        check: 'checkMutatingStepSafety',
+        message: `risk "${step.risk}" is below the risk of tool "${tool.name}" ("${tool.risk}"); declare at least "${tool.risk}"`,
+      });
+    }
+    if (!tool.mutating) continue;
+    if (step.type === 'diagnostic' || step.type === 'verification') {
+      problems.push({
+        at: [...at, 'type'],
+        check: 'checkMutatingStepSafety',
+        message: `a ${step.type} step runs read-only, but tool "${tool.name}" changes the system; make it a remediation step`,
+      });
+    }
+    if (location.kind !== 'phase') continue;
+    for (const environment of runbook.environmentConstraints.environments) {
+      const policy: EnvironmentPolicy = policyFor(policies, environment);
+      const approved = approvalCovers(runbook, location.phaseId!, step, environment);
+      const threshold = policy.approval.requiredFromRisk;
+      if (threshold !== 'never' && RISK_RANK[step.risk] >= RISK_RANK[threshold] && !approved) {
+        problems.push({
+          at,
+          check: 'checkMutatingStepSafety',
+          message: `step "${step.id}" (risk ${step.risk}) changes the system in "${environment}", where policy requires approval from risk ${threshold}; cover it with an approvalRequirements entry for "${environment}"`,
+        });
+      } else if (policy.mutatingSteps === 'compensation-or-approval' && !step.compensation && !approved) {
+        problems.push({
+          at,
+          check: 'checkMutatingStepSafety',
+          message: `step "${step.id}" changes the system in "${environment}" with neither a compensation nor an approval; policy requires one (add compensation, or an approvalRequirements entry)`,
+        });
+      }
+    }
+  }
+  return problems;
+};
+
+export const checkTimeouts: SemanticCheck = ({ runbook, tools }) => {
+  const problems: SemanticProblem[] = [];
+  for (const location of stepLocations(runbook)) {
+    const step = location.step;
+    if (step.timeout > LAMBDA_MAX_SECONDS) {
+      problems.push({
+        at: [...location.at, 'timeout'],
+        check: 'checkTimeouts',
+        message: `timeout ${step.timeout}s exceeds the 15m a step can run (AWS Lambda's limit); split the step`,
+      });
+    }
+    if (isPhaseStep(step)) {
+      if (step.expectedDuration !== undefined && step.expectedDuration > step.timeout) {
+        problems.push({
+          at: [...location.at, 'expectedDuration'],
+          check: 'checkTimeouts',
+          message: `expectedDuration ${step.expectedDuration}s is longer than timeout ${step.timeout}s; the step would always time out`,
+        });
+      }
+      const compensation = compensationOf(step, tools.get(step.tool));
+      if (
+        compensation &&
+        'timeout' in compensation &&
+        (compensation.timeout as number) > LAMBDA_MAX_SECONDS
+      ) {
+        problems.push({
+          at: [...location.at, 'compensation', 'timeout'],
+          check: 'checkTimeouts',
+          message: `compensation timeout exceeds the 15m a step can run`,
+        });
+      }
+    }
+  }
+  return problems;
+};
+
+export const checkApprovalRequirements: SemanticCheck = ({ runbook }) => {
+  const problems: SemanticProblem[] = [];
+  runbook.approvalRequirements.forEach((requirement, index) => {
+    if (requirement.environments) {
+      requirement.environments.forEach((environment, environmentIndex) => {
+        if (!runbook.environmentConstraints.environments.includes(environment)) {
+          problems.push({
+            at: ['approvalRequirements', index, 'environments', environmentIndex],
+            check: 'checkApprovalRequirements',
+            message: `environment "${environment}" is not in environmentConstraints.environments (${runbook.environmentConstraints.environments.join(', ')})`,
+          });
+        }
+      });
+    }
+    for (const stepId of requirement.steps) {
+      const phase = runbook.phases.find((candidate) => candidate.steps.some((step) => step.id === stepId));
+      if (phase?.mode === 'parallel') {
+        problems.push({
+          at: ['approvalRequirements', index, 'steps'],
+          check: 'checkApprovalRequirements',
+          message: `step "${stepId}" runs in parallel group "${phase.id}"; ask before the whole phase (phases: [${phase.id}])`,
+        });
+      }
+    }
+    if (requirement.quorum > 1 && requirement.approverGroups.length === 0) {
+      problems.push({
+        at: ['approvalRequirements', index, 'quorum'],
+        check: 'checkApprovalRequirements',
+        message: 'quorum needs approver groups',
+      });
+    }
+  });
+  return problems;
+};
+
+export const checkPhases: SemanticCheck = ({ runbook }) => {
+  const problems: SemanticProblem[] = [];
+  runbook.phases.forEach((phase, index) => {
+    if (phase.maxConcurrency !== undefined && phase.mode !== 'parallel') {
+      problems.push({
+        at: ['phases', index, 'maxConcurrency'],
+        check: 'checkPhases',
+        message: 'maxConcurrency applies to parallel phases only; set mode: parallel or remove it',
+      });
+    }
+  });
+  return problems;
+};
+
+export const checkApplicabilityRules: SemanticCheck = ({ runbook }) =>
+  runbook.applicabilityRules.flatMap((rule, index) =>
+    validateEventPattern(rule.pattern).map((problem) => ({
+      at: ['applicabilityRules', index, 'pattern', ...splitPatternPath(problem.path)],
+      check: 'checkApplicabilityRules',
+      message: problem.message,
+    })),
+  );
+
+function splitPatternPath(path: string): PathSegment[] {
+  if (path === '') return [];
+  const segments: PathSegment[] = [];
+  for (const part of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g))
+    segments.push(part[2] !== undefined ? Number(part[2]) : part[1]!);
+  return segments;
+}
+
+/** The named semantic checks, in the order they run. */
+export const SEMANTIC_CHECKS: ReadonlyArray<SemanticCheck> = [
+  detectDuplicateIds,
+  detectUndefinedReferences,
+  detectAmbiguousFlow,
+  detectUnreachableSteps,
+  detectBranchCycles,
+  detectReferencesOutOfOrder,
+  detectUnknownTools,
+  checkToolParameters,
+  checkCompensations,
+  checkMutatingStepSafety,
+  checkTimeouts,
+  checkApprovalRequirements,
+  checkPhases,
+  checkApplicabilityRules,
+];
+
+export function runSemanticChecks(
+  runbook: Runbook,
+  tools: ToolCatalog,
+  policies: PolicySet,
+): SemanticProblem[] {
+  const context: CheckContext = { runbook, tools, policies, graph: buildPhaseGraph(runbook) };
+  return SEMANTIC_CHECKS.flatMap((check) => check(context));
+}
+
+export type { CompensationSpec };
+export { ancestorPhases, compensationOf };

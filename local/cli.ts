@@ -1,0 +1,280 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { toMermaid } from '../functions/core/compiler/mermaid.ts';
+import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import { runbookJsonSchemaText } from '../functions/core/runbook/schema.ts';
+import { TOOL_CATALOG } from '../functions/tools/declarations.ts';
+import { loadPolicies } from './project.ts';
+import {
+  compileRunbookFiles,
+  formatResults,
+  listRunbookFiles,
+  validateRunbookFiles,
+} from './runbook-files.ts';
+
+export const DEFAULT_RUNBOOKS_DIR = 'runbooks';
+export const DEFAULT_STATEMACHINES_DIR = 'statemachines';
+export const SCHEMA_FILE = join(DEFAULT_RUNBOOKS_DIR, 'schema.json');
+
+/** Where the CLI writes; tests pass their own. */
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  cwd: string;
+}
+
+const defaultIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  cwd: process.cwd(),
+};
+
+/** Exit code carried by an error a command raises on purpose (bad input, stale output). */
+class ExitError extends RunbookAutopilotError {
+  override readonly name = 'ExitError';
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KB`;
+}
+
+function validateCommand(io: Io, paths: string[]): number {
+  const { files, missing } = listRunbookFiles(paths.map((path) => join(io.cwd, path)));
+  for (const path of missing) io.out(`${path}  no such file or directory`);
+  const results = validateRunbookFiles(files, {
+    tools: TOOL_CATALOG,
+    policies: loadPolicies(join(io.cwd, 'cdk.json')),
+  });
+  const lines = formatResults(results, io.cwd);
+  for (const line of lines) io.out(line);
+  const bad = results.filter((result) => result.problems.length > 0).length;
+  if (files.length === 0 && missing.length === 0) {
+    io.err(`no runbook files (*.yaml, *.yml) in ${paths.join(', ')}`);
+    return 1;
+  }
+  if (lines.length > 0 || missing.length > 0) {
+    io.err(
+      `${lines.length + missing.length} problem(s) in ${bad + missing.length} of ${files.length + missing.length} file(s)`,
+    );
+    return 1;
+  }
+  io.err(`${files.length} runbook(s) valid`);
+  return 0;
+}
+
+function compileCommand(io: Io, paths: string[], options: { out: string; check?: boolean }): number {
+  const absolute = paths.map((path) => join(io.cwd, path));
+  const { files, missing } = listRunbookFiles(absolute);
+  for (const path of missing) io.out(`${path}  no such file or directory`);
+  const results = validateRunbookFiles(files, {
+    tools: TOOL_CATALOG,
+    policies: loadPolicies(join(io.cwd, 'cdk.json')),
+  });
+  const problems = formatResults(results, io.cwd);
+  if (problems.length > 0 || missing.length > 0) {
+    for (const line of problems) io.out(line);
+    io.err(`not compiled: fix the ${problems.length + missing.length} problem(s) above first`);
+    return 1;
+  }
+  const outDir = join(io.cwd, options.out);
+  const compiled = compileRunbookFiles(results, outDir, TOOL_CATALOG);
+  let failed = 0;
+  const stale: string[] = [];
+  for (const entry of compiled) {
+    const file = relative(io.cwd, entry.file);
+    if (entry.error) {
+      io.out(`${file}  ${entry.error.budget} budget: ${entry.error.message}`);
+      failed++;
+      continue;
+    }
+    const { text, budgets } = entry.compiled!;
+    const outFile = relative(io.cwd, entry.outFile);
+    const current = existsSync(entry.outFile) ? readFileSync(entry.outFile, 'utf8') : undefined;
+    const summary = `${kb(budgets.definitionBytes)} of 1 MB, ≤ ${budgets.historyEvents} of 25,000 history events, state ≤ ${kb(budgets.payloadBytes)} of 256 KB`;
+    if (options.check) {
+      if (current !== text) stale.push(`${outFile}  is stale: run npm run compile`);
+      continue;
+    }
+    if (current !== text) {
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(entry.outFile, text);
+      io.err(`compiled ${file} -> ${outFile} (${summary})`);
+    } else {
+      io.err(`unchanged ${outFile} (${summary})`);
+    }
+  }
+  // Compiling whole directories also removes machines whose runbook is gone.
+  if (failed === 0 && absolute.every((path) => statSync(path).isDirectory()) && existsSync(outDir)) {
+    const produced = new Set(compiled.map((entry) => entry.outFile));
+    for (const entry of readdirSync(outDir).sort()) {
+      const outFile = join(outDir, entry);
+      if (!entry.endsWith('.asl.json') || produced.has(outFile)) continue;
+      if (options.check) stale.push(`${relative(io.cwd, outFile)}  has no runbook: run npm run compile`);
+      else {
+        rmSync(outFile);
+        io.err(`removed ${relative(io.cwd, outFile)} (no runbook)`);
+      }
+    }
+  }
+  for (const line of stale) io.out(line);
+  if (failed > 0) {
+    io.err(`${failed} runbook(s) over a Step Functions budget`);
+    return 1;
+  }
+  if (stale.length > 0) return 1;
+  if (options.check) io.err(`${compiled.length} state machine(s) up to date`);
+  return 0;
+}
+
+function graphCommand(io: Io, id: string, options: { runbooks: string }): number {
+  const file = [
+    join(io.cwd, options.runbooks, `${id}.yaml`),
+    join(io.cwd, options.runbooks, `${id}.yml`),
+  ].find(existsSync);
+  if (!file) {
+    const { files } = listRunbookFiles([join(io.cwd, options.runbooks)]);
+    const ids = files.map((candidate) => candidate.replace(/^.*\//, '').replace(/\.ya?ml$/, ''));
+    throw new ExitError(1, `no runbook "${id}" in ${options.runbooks}/; known: ${ids.join(', ') || 'none'}`);
+  }
+  const [result] = validateRunbookFiles([file], {
+    tools: TOOL_CATALOG,
+    policies: loadPolicies(join(io.cwd, 'cdk.json')),
+  });
+  const problems = formatResults([result!], io.cwd);
+  if (problems.length > 0) {
+    for (const line of problems) io.out(line);
+    return 1;
+  }
+  const [entry] = compileRunbookFiles([result!], join(io.cwd, DEFAULT_STATEMACHINES_DIR), TOOL_CATALOG);
+  if (entry?.error) throw new ExitError(1, entry.error.message);
+  io.out(
+    toMermaid(
+      entry!.compiled!.definition,
+      `${entry!.runbook.name} (${entry!.runbook.id}@${entry!.runbook.version})`,
+    ).trimEnd(),
+  );
+  return 0;
+}
+
+function schemaCommand(io: Io, options: { out: string; check?: boolean }): number {
+  const file = join(io.cwd, options.out);
+  const text = runbookJsonSchemaText(TOOL_CATALOG.names());
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  if (options.check) {
+    if (current === text) return 0;
+    io.out(`${options.out}  is stale: run npm run compile`);
+    return 1;
+  }
+  if (current !== text) {
+    writeFileSync(file, text);
+    io.err(`wrote ${options.out}`);
+  }
+  return 0;
+}
+
+/** The embedded platform arrives with its own issue; until then `serve` checks and compiles, and says so. */
+function serveCommand(io: Io): number {
+  io.err('runbook serve: the embedded platform (HTTP server, engine, store) is not built yet;');
+  io.err('checking runbooks and state machines instead.');
+  const valid = validateCommand(io, [DEFAULT_RUNBOOKS_DIR]);
+  if (valid !== 0) return valid;
+  return compileCommand(io, [DEFAULT_RUNBOOKS_DIR], { out: DEFAULT_STATEMACHINES_DIR });
+}
+
+export function buildProgram(io: Io, exitCode: { value: number }): Command {
+  const program = new Command('runbook')
+    .description(
+      'runbook-autopilot: validate, compile and run YAML runbooks as AWS Step Functions state machines',
+    )
+    .configureOutput({
+      writeOut: (text) => io.out(text.trimEnd()),
+      writeErr: (text) => io.err(text.trimEnd()),
+    })
+    .exitOverride()
+    .showSuggestionAfterError(true);
+
+  program
+    .command('validate')
+    .description(
+      'check runbook files: YAML, schema, then semantic checks; prints file:line:col  path: message',
+    )
+    .argument('[paths...]', 'runbook files or directories', [DEFAULT_RUNBOOKS_DIR])
+    .action((paths: string[]) => {
+      exitCode.value = validateCommand(io, paths);
+    });
+
+  program
+    .command('compile')
+    .description('compile runbooks to Amazon States Language (statemachines/<id>.asl.json)')
+    .argument('[paths...]', 'runbook files or directories', [DEFAULT_RUNBOOKS_DIR])
+    .addOption(new Option('--out <dir>', 'output directory').default(DEFAULT_STATEMACHINES_DIR))
+    .option('--check', 'write nothing; exit 1 when an output is stale')
+    .action((paths: string[], options: { out: string; check?: boolean }) => {
+      exitCode.value = compileCommand(io, paths, options);
+    });
+
+  program
+    .command('graph')
+    .description('print the compiled state machine of a runbook as a Mermaid flowchart')
+    .argument('<id>', 'runbook id')
+    .addOption(new Option('--runbooks <dir>', 'runbooks directory').default(DEFAULT_RUNBOOKS_DIR))
+    .action((id: string, options: { runbooks: string }) => {
+      exitCode.value = graphCommand(io, id, options);
+    });
+
+  program
+    .command('schema')
+    .description('write the JSON Schema of runbook files (for editors) generated from the model')
+    .addOption(new Option('--out <file>', 'schema file').default(SCHEMA_FILE))
+    .option('--check', 'write nothing; exit 1 when the file is stale')
+    .action((options: { out: string; check?: boolean }) => {
+      exitCode.value = schemaCommand(io, options);
+    });
+
+  program
+    .command('serve')
+    .description('run the embedded platform (for now: validate and compile; the server is not built yet)')
+    .action(() => {
+      exitCode.value = serveCommand(io);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. Never lets a stack trace reach the user. */
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  const exitCode = { value: 0 };
+  const program = buildProgram(io, exitCode);
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+    return exitCode.value;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+        ? 0
+        : error.exitCode === 0
+          ? 0
+          : 2;
+    }
+    if (error instanceof ExitError) {
+      io.err(`runbook: ${error.message}`);
+      return error.exitCode;
+    }
+    if (error instanceof RunbookAutopilotError) {
+      io.err(`runbook: ${error.message}`);
+      return 1;
+    }
+    io.err(`runbook: unexpected error: ${(error as Error)?.message ?? String(error)}`);
+    io.err('this is a bug in runbook-autopilot; please report it with the command you ran');
+    return 70;
+  }
+}

@@ -1,0 +1,50 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import { EnvironmentPolicy, type PolicySet } from '../functions/core/policy.ts';
+import { schemaProblems } from '../functions/core/runbook/validate.ts';
+
+/** The installed package's root (where runbooks/, statemachines/ and cdk.json ship). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const ENVIRONMENTS_CONTEXT_KEY = 'runbook-autopilot:environments';
+
+export class ProjectConfigError extends RunbookAutopilotError {
+  override readonly name = 'ProjectConfigError';
+}
+
+/** Only the part of each environment's config that validation needs; infra validates the rest. */
+const EnvironmentsPolicies = z.record(
+  z.string(),
+  z.object({ policy: EnvironmentPolicy.default(EnvironmentPolicy.parse({})) }).loose(),
+);
+
+/** Where cdk.json is: the working directory's, else the package's. */
+export function cdkJsonPath(cwd = process.cwd()): string {
+  const local = join(cwd, 'cdk.json');
+  return existsSync(local) ? local : join(PACKAGE_ROOT, 'cdk.json');
+}
+
+/** Reads the per-environment safety policies from cdk.json context (one definition for infra and validation). */
+export function loadPolicies(path = cdkJsonPath()): PolicySet {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ProjectConfigError(`${path}: cannot read environment policies: ${(error as Error).message}`);
+  }
+  const environments = (json as { context?: Record<string, unknown> })?.context?.[ENVIRONMENTS_CONTEXT_KEY];
+  if (environments === undefined) return {};
+  const parsed = EnvironmentsPolicies.safeParse(environments);
+  if (!parsed.success) {
+    const [first] = schemaProblems(EnvironmentsPolicies, environments, parsed.error.issues);
+    throw new ProjectConfigError(
+      `${path}: context.${ENVIRONMENTS_CONTEXT_KEY}.${first?.path ?? ''}: ${first?.message ?? 'invalid environment config'}`,
+    );
+  }
+  return Object.fromEntries(
+    Object.entries(parsed.data).map(([name, environment]) => [name, environment.policy]),
+  );
+}
