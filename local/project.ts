@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import { EnvironmentPolicy, type PolicySet } from '../functions/core/policy.ts';
-import { schemaProblems } from '../functions/core/runbook/validate.ts';
+import { schemaProblems } from '../functions/core/runbook/issues.ts';
 
 /** The installed package's root (where runbooks/, statemachines/ and cdk.json ship). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

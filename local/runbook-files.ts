@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
+import { aslProblems } from '../functions/core/compiler/asl-validation.ts';
 import { type CompiledRunbook, compileRunbook } from '../functions/core/compiler/compile.ts';
 import { BudgetExceededError, formatProblem, type Problem } from '../functions/core/errors.ts';
 import type { PolicySet } from '../functions/core/policy.ts';
@@ -108,14 +109,15 @@ export function compileRunbookFiles(
     if (!result.runbook) return [];
     const outFile = join(outDir, `${result.runbook.id}.asl.json`);
     try {
-      return [
-        {
-          file: result.file,
-          runbook: result.runbook,
-          outFile,
-          compiled: compileRunbook(result.runbook, { tools }),
-        },
-      ];
+      const compiled = compileRunbook(result.runbook, { tools });
+      const problems = aslProblems(compiled.definition);
+      if (problems.length > 0) {
+        // The runbook validated, so an invalid machine is our bug, not the author's.
+        throw new Error(
+          `the compiler produced an invalid state machine for ${result.runbook.id}: ${problems.join('; ')}`,
+        );
+      }
+      return [{ file: result.file, runbook: result.runbook, outFile, compiled }];
     } catch (error) {
       if (error instanceof BudgetExceededError)
         return [{ file: result.file, runbook: result.runbook, outFile, error }];

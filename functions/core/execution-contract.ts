@@ -60,7 +60,7 @@ export const ExecutionInput = z
   .strict();
 export type ExecutionInput = z.infer<typeof ExecutionInput>;
 
-/** A step as the compiler bakes it into the Task state's parameters. */
+/** A step as the compiler bakes it into the Task state's parameters (defaults left out). */
 export const StepSpec = z
   .object({
     id: z.string(),
@@ -68,19 +68,18 @@ export const StepSpec = z
     phase: z.string().optional(),
     type: z.union([StepType, z.enum(['check', 'rollback'])]),
     tool: z.string(),
-    parameters: z.record(z.string(), z.unknown()),
-    risk: RiskLevel,
-    mutating: z.boolean(),
+    parameters: z.record(z.string(), z.unknown()).default({}),
+    risk: RiskLevel.default('low'),
+    mutating: z.boolean().default(false),
     timeoutSeconds: z.number().int().positive(),
     /** Bytes of output the runner may return into the execution state (0: status only). */
-    outputBudgetBytes: z.number().int().min(0),
+    outputBudgetBytes: z.number().int().min(0).default(0),
   })
   .strict();
 export type StepSpec = z.infer<typeof StepSpec>;
 
 export const CompensationSpecPayload = z
   .object({
-    id: z.string(),
     compensates: z.string(),
     tool: z.string(),
     parameters: z.record(z.string(), z.unknown()),

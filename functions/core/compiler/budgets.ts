@@ -16,10 +16,9 @@ export const MIN_OUTPUT_BUDGET_BYTES = 256;
 /** Bytes of state that are not step outputs: execution facts, verification, escalation, a failure. */
 const FIXED_STATE_BYTES = 16_384;
 const PER_APPROVAL_BYTES = 1_024;
-const PER_COMPENSATION_ERROR_BYTES = 1_024;
 const PER_LANE_STATUS_BYTES = 96;
-/** A deployed Lambda ARN is longer than the `${…}` placeholder; measure the deployed size. */
-const DEPLOYED_ARN_BYTES = 140;
+/** A deployed Lambda ARN (function names are at most 64 characters) is longer than its placeholder. */
+const DEPLOYED_ARN_BYTES = 120;
 
 export interface BudgetReport {
   definitionBytes: number;
@@ -40,16 +39,15 @@ function kb(bytes: number): string {
 export function outputBudget(shape: {
   runbookId: string;
   exportedSteps: number;
-  parallelLanes: number;
+  /** A Parallel's raw output (one status per lane) exists only until its ResultSelector trims it. */
+  maxParallelLanes: number;
   approvals: number;
-  compensations: number;
 }): { perStepBytes: number; worstCaseStateBytes: number } {
   const fixed =
     ALERT_BUDGET_BYTES +
     FIXED_STATE_BYTES +
     shape.approvals * PER_APPROVAL_BYTES +
-    shape.compensations * PER_COMPENSATION_ERROR_BYTES +
-    shape.parallelLanes * PER_LANE_STATUS_BYTES;
+    shape.maxParallelLanes * PER_LANE_STATUS_BYTES;
   const available = STEP_FUNCTIONS_LIMITS.payloadBytes - fixed;
   if (shape.exportedSteps === 0 && available >= 0)
     return { perStepBytes: DEFAULT_OUTPUT_BUDGET_BYTES, worstCaseStateBytes: fixed };
@@ -65,7 +63,7 @@ export function outputBudget(shape: {
       needed,
       `runbook ${shape.runbookId}: the execution state would need ${kb(needed)}, over the 256 KB payload limit by ${kb(
         needed - STEP_FUNCTIONS_LIMITS.payloadBytes,
-      )} (${shape.exportedSteps} step outputs read by conditions at ${MIN_OUTPUT_BUDGET_BYTES} bytes each, ${shape.approvals} approvals, ${shape.compensations} compensations, ${shape.parallelLanes} parallel lanes); read fewer step outputs in conditions`,
+      )} (${shape.exportedSteps} step outputs read by conditions at ${MIN_OUTPUT_BUDGET_BYTES} bytes each, ${shape.approvals} approvals, ${shape.maxParallelLanes} parallel lanes); read fewer step outputs in conditions`,
     );
   }
   return { perStepBytes: perStep, worstCaseStateBytes: fixed + perStep * shape.exportedSteps };

@@ -179,14 +179,16 @@ class RunbookCompiler {
     this.payload = outputBudget({
       runbookId: this.runbook.id,
       exportedSteps: this.exported.size,
-      parallelLanes: this.runbook.phases
-        .filter((phase) => phase.mode === 'parallel')
-        .reduce(
-          (count, phase) => count + Math.min(phase.maxConcurrency ?? phase.steps.length, phase.steps.length),
-          0,
-        ),
-      approvals: this.runbook.approvalRequirements.length,
-      compensations: this.compensables.length,
+      maxParallelLanes: Math.max(
+        0,
+        ...this.runbook.phases
+          .filter((phase) => phase.mode === 'parallel')
+          .map((phase) => Math.min(phase.maxConcurrency ?? phase.steps.length, phase.steps.length)),
+      ),
+      approvals: this.runbook.approvalRequirements.reduce(
+        (count, requirement) => count + requirement.phases.length + requirement.steps.length,
+        0,
+      ),
     });
 
     const start = this.compilePrerequisites();
@@ -247,10 +249,21 @@ class RunbookCompiler {
     }
   }
 
+  private readonly ancestorCache = new Map<string, Set<string>>();
+
+  private ancestors(phaseId: string): Set<string> {
+    let ancestors = this.ancestorCache.get(phaseId);
+    if (!ancestors) {
+      ancestors = ancestorPhases(this.graph, phaseId);
+      this.ancestorCache.set(phaseId, ancestors);
+    }
+    return ancestors;
+  }
+
   /** Could the step at (phaseId, index) have completed before a failure at `point`? */
   private mayHaveRun(phaseId: string, index: number, point: FailurePoint): boolean {
     if (point.kind === 'end') return true;
-    if (ancestorPhases(this.graph, point.phaseId).has(phaseId)) return true;
+    if (this.ancestors(point.phaseId).has(phaseId)) return true;
     if (phaseId !== point.phaseId) return false;
     if (point.kind === 'group') return true;
     return point.kind === 'step' && index < point.stepIndex;
@@ -261,15 +274,15 @@ class RunbookCompiler {
    * undo; else the rollback procedures if any mutating step may have run; else straight to the outcome.
    */
   private rollbackEntry(point: FailurePoint): string {
-    const latest = this.compensables
-      .filter((compensable) => this.mayHaveRun(compensable.phaseId, compensable.index, point))
-      .at(-1);
-    if (latest) return StateName.compensate(latest.step.id);
-    const changedSomething = this.runbook.phases.some((phase) =>
-      phase.steps.some(
-        (step, index) => this.tools.get(step.tool)?.mutating && this.mayHaveRun(phase.id, index, point),
-      ),
-    );
+    for (let index = this.compensables.length - 1; index >= 0; index--) {
+      const compensable = this.compensables[index]!;
+      if (this.mayHaveRun(compensable.phaseId, compensable.index, point))
+        return StateName.compensate(compensable.step.id);
+    }
+    const changedSomething = this.runbook.phases.some((phase) => {
+      const first = phase.steps.findIndex((step) => this.tools.get(step.tool)?.mutating);
+      return first >= 0 && this.mayHaveRun(phase.id, first, point);
+    });
     return changedSomething ? this.rollbackStart() : StateName.rollbackOutcome;
   }
 
@@ -325,28 +338,29 @@ class RunbookCompiler {
   // -------------------------------------------------------------------------------------------------
   // Tasks
 
+  /** The step as baked into its Task; fields at their default are left out (definitions are capped at 1 MB). */
   private stepSpec(step: Step | Check, type: StepSpec['type'], phaseId?: string): StepSpec {
     const tool = this.tools.get(step.tool);
     const risk: RiskLevel = 'risk' in step ? step.risk : 'low';
-    const spec: StepSpec = {
+    const outputBudgetBytes = this.exported.has(step.id) ? this.payload.perStepBytes : 0;
+    return {
       id: step.id,
       name: step.name,
       ...(phaseId ? { phase: phaseId } : {}),
       type,
       tool: step.tool,
-      parameters: step.parameters,
-      risk,
-      mutating: tool?.mutating ?? false,
+      ...(Object.keys(step.parameters).length > 0 ? { parameters: step.parameters } : {}),
+      ...(risk !== 'low' ? { risk } : {}),
+      ...(tool?.mutating ? { mutating: true } : {}),
       timeoutSeconds: step.timeout,
-      outputBudgetBytes: this.exported.has(step.id) ? this.payload.perStepBytes : 0,
-    };
-    return spec;
+      ...(outputBudgetBytes > 0 ? { outputBudgetBytes } : {}),
+    } as StepSpec;
   }
 
-  private stepTask(spec: StepSpec, retry: RetryPolicy | undefined, comment: string): TaskState {
+  /** A step's Task. No Comment: the step's name travels in its parameters (definitions are capped at 1 MB). */
+  private stepTask(spec: StepSpec, retry: RetryPolicy | undefined): TaskState {
     return {
       Type: 'Task',
-      Comment: comment,
       Resource: arn(spec.mutating ? Substitution.MutatingRunner : Substitution.ReadOnlyRunner),
       Parameters: {
         kind: TaskKind.Step,
@@ -362,7 +376,7 @@ class RunbookCompiler {
   private checkpoint(target: string, mutating: boolean, next: string, onFailure: string): void {
     this.states[StateName.checkpoint(target)] = {
       Type: 'Task',
-      Comment: `Pause, abort and the kill switch take effect here, before ${target}.`,
+      Comment: 'Pause, abort and the kill switch act here.',
       Resource: WAIT_FOR_TASK_TOKEN_RESOURCE,
       Parameters: {
         FunctionName: arn(Substitution.ReadOnlyRunner),
@@ -532,7 +546,6 @@ class RunbookCompiler {
         failed: StateName.escalate,
         unmetError: AslErrorName.PrerequisiteFailed,
         aborted: StateName.recordFailure,
-        comment: `Prerequisite: ${check.name}`,
       });
     });
     return checks[0]?.id ?? afterChecks;
@@ -542,11 +555,11 @@ class RunbookCompiler {
     check: Check,
     type: StepSpec['type'],
     next: string,
-    routes: { failed: string; unmetError: string; aborted: string; comment: string },
+    routes: { failed: string; unmetError: string; aborted: string },
   ): void {
     const spec = this.stepSpec(check, type);
     const task = this.withResult(
-      this.stepTask(spec, check.retry, routes.comment),
+      this.stepTask(spec, check.retry),
       check.id,
       check.expect ? this.resultPathOf(check.id) : null,
     );
@@ -599,11 +612,8 @@ class RunbookCompiler {
     point: FailurePoint,
     continueTo: { resultPath: string; next: string } | undefined,
   ): Catcher[] {
-    const aborted: Catcher = {
-      ErrorEquals: [AslErrorName.Aborted],
-      ResultPath: '$.failure',
-      Next: this.rollbackEntry(point),
-    };
+    const rollback = this.rollbackEntry(point);
+    const aborted: Catcher = { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: rollback };
     const onFailure = effectiveOnFailure(step);
     if (onFailure === 'continue' && continueTo) {
       return [
@@ -612,7 +622,17 @@ class RunbookCompiler {
       ];
     }
     if (onFailure === 'abort') return [aborted, failureCatch(StateName.escalate)];
-    return [aborted, failureCatch(this.rollbackEntry(point))];
+    // An abort and a failure both roll back from here: one catcher does.
+    return [failureCatch(rollback)];
+  }
+
+  /** The kill switch stops forward progress: a refused mutating step hands over to humans, nothing rolls back. */
+  private withKillSwitch(catches: Catcher[], mutating: boolean): Catcher[] {
+    if (!mutating) return catches;
+    return [
+      { ErrorEquals: [AslErrorName.KillSwitch], ResultPath: '$.failure', Next: StateName.escalate },
+      ...catches,
+    ];
   }
 
   /** A continued failure keeps `{ status: failed, error, cause }` where the step's result would be. */
@@ -643,20 +663,20 @@ class RunbookCompiler {
       const point: FailurePoint = { kind: 'step', phaseId: phase.id, stepIndex: index };
       const spec = this.stepSpec(step, step.type, phase.id);
       const resultPath = this.resultPathOf(step.id);
-      const task = this.withResult(
-        this.stepTask(spec, step.retry, `${step.name} (${step.type}, risk ${step.risk})`),
-        step.id,
-        resultPath,
-      );
+      const task = this.withResult(this.stepTask(spec, step.retry), step.id, resultPath);
       const continued =
         effectiveOnFailure(step) === 'continue' ? this.continuedFailure(step, resultPath, next) : undefined;
-      task.Catch = this.stepCatches(step, point, continued ? { resultPath, next: continued } : undefined);
+      task.Catch = this.withKillSwitch(
+        this.stepCatches(step, point, continued ? { resultPath, next: continued } : undefined),
+        spec.mutating,
+      );
       task.Next = next;
       this.states[step.id] = task;
 
       let entry = step.id;
       const requirements = this.requirementsFor('step', step.id);
-      if (spec.mutating && (index > 0 || requirements.length > 0)) {
+      // After a wait for a human, look again: pause, abort and the kill switch may have changed meanwhile.
+      if (requirements.length > 0) {
         this.checkpoint(step.id, true, entry, this.rollbackEntry(point));
         entry = StateName.checkpoint(step.id);
       }
@@ -703,11 +723,7 @@ class RunbookCompiler {
         const next = ordered[position + 1]?.step.id;
         const laneResult = `$.lane.${stateKey(step.id)}`;
         const task = this.withResult(
-          this.stepTask(
-            this.stepSpec(step, step.type, phase.id),
-            step.retry,
-            `${step.name} (${step.type}, risk ${step.risk})`,
-          ),
+          this.stepTask(this.stepSpec(step, step.type, phase.id), step.retry),
           step.id,
           laneResult,
           last,
@@ -746,10 +762,19 @@ class RunbookCompiler {
       Type: 'Parallel',
       Comment: `${phase.name}: ${phase.steps.length} steps, at most ${laneCount} at once.`,
       Branches: branches,
-      Catch: [
-        { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: this.rollbackEntry(point) },
-        failureCatch(anyRollback ? this.rollbackEntry(point) : StateName.escalate),
-      ],
+      Catch: this.withKillSwitch(
+        anyRollback
+          ? [failureCatch(this.rollbackEntry(point))]
+          : [
+              {
+                ErrorEquals: [AslErrorName.Aborted],
+                ResultPath: '$.failure',
+                Next: this.rollbackEntry(point),
+              },
+              failureCatch(StateName.escalate),
+            ],
+        phase.steps.some((step) => this.tools.get(step.tool)?.mutating),
+      ),
       Next: exit,
     };
     if (Object.keys(selector).length > 0) {
@@ -837,7 +862,6 @@ class RunbookCompiler {
         failed: onFailed,
         unmetError: AslErrorName.VerificationFailed,
         aborted: this.rollbackEntry({ kind: 'end' }),
-        comment: `Success check: ${check.name}`,
       });
     });
   }
@@ -849,7 +873,6 @@ class RunbookCompiler {
       const next = chain[index + 1] ? StateName.compensate(chain[index + 1]!.step.id) : rollbackStart;
       const compensation = compensationOf(compensable.step, this.tools.get(compensable.step.tool))!;
       const payload: CompensationSpecPayload = {
-        id: compensable.step.id,
         compensates: compensable.step.id,
         tool: compensation.tool,
         parameters: compensation.parameters,
@@ -857,7 +880,6 @@ class RunbookCompiler {
       };
       this.states[StateName.compensate(compensable.step.id)] = {
         Type: 'Task',
-        Comment: `Undoes ${compensable.step.id} (${compensable.step.name}) if it completed.`,
         Resource: arn(Substitution.MutatingRunner),
         Parameters: {
           kind: TaskKind.Compensate,
@@ -866,20 +888,26 @@ class RunbookCompiler {
           compensation: payload as unknown as JsonObject,
         },
         TimeoutSeconds: payload.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS,
+        // Rollbacks must succeed: every transient and tool error is retried.
         Retry: [
-          TRANSIENT_RETRY,
           {
-            ErrorEquals: [AslErrorName.ToolFailed, AslErrorName.StepTimeout, AslErrorName.StatesTimeout],
+            ErrorEquals: [
+              ...LAMBDA_TRANSIENT_ERRORS,
+              AslErrorName.ToolFailed,
+              AslErrorName.StepTimeout,
+              AslErrorName.StatesTimeout,
+            ],
             IntervalSeconds: 5,
             MaxAttempts: 3,
             BackoffRate: 2,
+            JitterStrategy: 'FULL',
           },
         ],
         ResultPath: null,
         Catch: [
           {
             ErrorEquals: [AslErrorName.StatesAll],
-            ResultPath: `$.rollbackErrors.${stateKey(compensable.step.id)}`,
+            ResultPath: '$.rollbackError',
             Next: next,
           },
         ],
@@ -892,16 +920,12 @@ class RunbookCompiler {
       const next = rollbackSteps[index + 1]
         ? StateName.rollback(rollbackSteps[index + 1]!.id)
         : StateName.rollbackOutcome;
-      const task = this.stepTask(
-        this.stepSpec(step, 'rollback'),
-        step.retry,
-        `Rollback procedure: ${step.name}`,
-      );
+      const task = this.stepTask(this.stepSpec(step, 'rollback'), step.retry);
       task.ResultPath = null;
       task.Catch = [
         {
           ErrorEquals: [AslErrorName.StatesAll],
-          ResultPath: `$.rollbackErrors.${stateKey(step.id)}`,
+          ResultPath: '$.rollbackError',
           Next: next,
         },
       ];
@@ -913,7 +937,8 @@ class RunbookCompiler {
       Type: 'Choice',
       Comment: 'A failed compensation always escalates; an operator abort that rolled back cleanly does not.',
       Choices: [
-        { Variable: '$.rollbackErrors', IsPresent: true, Next: StateName.escalate },
+        // One slot holds the last failure; every compensation's outcome is in the store.
+        { Variable: '$.rollbackError', IsPresent: true, Next: StateName.escalate },
         {
           And: [
             { Variable: '$.failure.Error', IsPresent: true },

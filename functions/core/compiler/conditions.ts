@@ -82,7 +82,8 @@ function compileComparison(comparison: Comparison, stepResultPath: StepResultPat
       { Variable: variable, StringMatches: comparison.matches },
     ]);
   }
-  if (comparison.exists !== undefined) return { Variable: variable, IsPresent: comparison.exists };
+  // `IsPresent: false` means "absent" on AWS, but aws-local-stepfunctions 3 answers false for it; Not works in both.
+  if (comparison.exists !== undefined) return comparison.exists ? present : { Not: present };
   for (const [operator, aslOperator] of Object.entries(NUMERIC_OPERATOR) as Array<
     [keyof typeof NUMERIC_OPERATOR, string]
   >) {

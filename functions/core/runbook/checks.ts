@@ -10,6 +10,7 @@ import {
   reachablePhases,
   TERMINALS,
 } from './graph.ts';
+import { describeIssue, didYouMean } from './issues.ts';
 import {
   BRANCH_END,
   type Check,
@@ -19,7 +20,7 @@ import {
   type Step,
 } from './model.ts';
 import type { PathSegment } from './source.ts';
-import { findTemplates, type TemplateReference } from './templates.ts';
+import { findTemplates, lookup, type TemplateReference } from './templates.ts';
 
 /** Lambda's hard limit: a step-runner invocation cannot outlive it. */
 export const LAMBDA_MAX_SECONDS = 900;
@@ -84,35 +85,6 @@ export function stepLocations(runbook: Runbook): StepLocation[] {
 
 function isPhaseStep(step: Step | Check): step is Step {
   return 'type' in step;
-}
-
-/** Levenshtein distance, for "did you mean". */
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
-
-export function didYouMean(name: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const candidate of candidates) {
-    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  const close = best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3));
-  return close ? ` (did you mean "${best}"?)` : '';
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -270,7 +242,7 @@ export const detectAmbiguousFlow: SemanticCheck = ({ runbook }) => {
       seen.set(branch.after, index);
     }
     const phaseIndex = runbook.phases.findIndex((phase) => phase.id === branch.after);
-    if (phaseIndex >= 0 && runbook.phases[phaseIndex]!.next) {
+    if (first === undefined && phaseIndex >= 0 && runbook.phases[phaseIndex]!.next) {
       problems.push({
         at: ['phases', phaseIndex, 'next'],
         check: 'detectAmbiguousFlow',
@@ -310,16 +282,26 @@ export const detectBranchCycles: SemanticCheck = ({ runbook, graph }) =>
     };
   });
 
-/** Phases that precede `target` on every path, including `end` (for success checks). */
+/**
+ * Phases that precede `target` on every path, including `end` (for success checks). Dominators are
+ * computed once per graph: references are checked per template, and big runbooks have thousands.
+ */
+const precedingCache = new WeakMap<PhaseGraph, Map<string, Set<string>>>();
 function precedingPhases(graph: PhaseGraph, target: string): Set<string> {
-  if (target !== BRANCH_END) return dominators(graph).get(target) ?? new Set();
-  const reachable = reachablePhases(graph);
-  const endReachableWithout = (removed: string) => {
-    const seen = reachablePhases(graph, removed);
-    for (const phase of seen) if ((graph.successors.get(phase) ?? []).includes(BRANCH_END)) return true;
-    return false;
-  };
-  return new Set([...reachable].filter((phase) => !endReachableWithout(phase)));
+  let cache = precedingCache.get(graph);
+  if (!cache) {
+    cache = new Map(dominators(graph));
+    const reachable = reachablePhases(graph);
+    const endReachableWithout = (removed: string) => {
+      for (const phase of reachablePhases(graph, removed)) {
+        if ((graph.successors.get(phase) ?? []).includes(BRANCH_END)) return true;
+      }
+      return false;
+    };
+    cache.set(BRANCH_END, new Set([...reachable].filter((phase) => !endReachableWithout(phase))));
+    precedingCache.set(graph, cache);
+  }
+  return cache.get(target) ?? new Set();
 }
 
 export const detectReferencesOutOfOrder: SemanticCheck = ({ runbook, graph }) => {
@@ -466,6 +448,10 @@ export const detectUnknownTools: SemanticCheck = ({ runbook, tools }) => {
   return problems;
 };
 
+function valueAt(data: unknown, path: PathSegment[]): unknown {
+  return lookup(data, path).value;
+}
+
 /** Validates literal parameter values against the tool's schema; templated values are checked at run time. */
 function parameterProblems(
   tool: ToolDeclaration,
@@ -501,7 +487,7 @@ function parameterProblems(
         check,
         message: missing
           ? `tool "${tool.name}" needs parameter "${String(key)}"`
-          : `tool "${tool.name}": ${issue.message}`,
+          : `tool "${tool.name}": ${describeIssue(issue, valueAt(literal, issue.path as PathSegment[]))}`,
       });
     }
   }

@@ -1,0 +1,345 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Problem } from '../../../../functions/core/errors.ts';
+import { validateRunbookText } from '../../../../functions/core/runbook/validate.ts';
+import { OPTIONS, ROOT } from '../../../support/runbooks.ts';
+
+const INVALID = join(ROOT, 'test/fixtures/runbooks/invalid');
+
+function validateFixture(name: string) {
+  const file = join(INVALID, `${name}.yaml`);
+  const bytes = readFileSync(file);
+  return validateRunbookText(bytes.toString('utf8'), OPTIONS, bytes.length);
+}
+
+interface Expected {
+  check: string;
+  path: string;
+  message: string | RegExp;
+  line?: number;
+}
+
+/** Each named fixture triggers one check (or pass); every problem it must produce, exactly. */
+const FIXTURES: Record<string, Expected[]> = {
+  'yaml-syntax': [{ check: 'yaml', path: '', message: /^YAML syntax: Flow sequence/, line: 3 }],
+  empty: [{ check: 'yaml', path: '', message: /^file is empty/, line: 1 }],
+  binary: [{ check: 'yaml', path: '', message: 'file is binary, not YAML text', line: 1 }],
+  'not-a-mapping': [{ check: 'yaml', path: '', message: /is a YAML mapping/, line: 1 }],
+  'two-documents': [{ check: 'yaml', path: '', message: /holds 2 YAML documents/, line: 2 }],
+  'schema-errors': [
+    { check: 'schema', path: 'version', message: 'must be a semantic version such as 1.4.0', line: 3 },
+    {
+      check: 'schema',
+      path: 'applicabilityRules[0].confidence',
+      message: 'must be at most 1, got 1.5',
+      line: 8,
+    },
+    {
+      check: 'schema',
+      path: 'phases[0].steps[0].type',
+      message: /must be one of "diagnostic".*got "diagnosis"/,
+      line: 16,
+    },
+    { check: 'schema', path: 'phases[0].steps[0].timeout', message: /must be a duration/, line: 19 },
+    {
+      check: 'schema',
+      path: 'phases[0].steps[0].parametres',
+      message: 'unknown field "parametres" (did you mean "parameters"?)',
+      line: 18,
+    },
+  ],
+  'duplicate-ids': [
+    {
+      check: 'detectDuplicateIds',
+      path: 'phases[1].steps[0].id',
+      message: 'step id "probe" is already used at phases[0].steps[0].id',
+      line: 18,
+    },
+    {
+      check: 'detectDuplicateIds',
+      path: 'phases[1].id',
+      message: 'phase id "diagnose" is already used at phases[0].id',
+      line: 15,
+    },
+  ],
+  'undefined-references': [
+    {
+      check: 'detectUndefinedReferences',
+      path: 'conditionalBranching[0].rules[0].goto',
+      message: /no phase "repiar" \(did you mean "repair"\?\)/,
+      line: 28,
+    },
+    {
+      check: 'detectUndefinedReferences',
+      path: 'approvalRequirements[0].steps[0]',
+      message: 'no phase step "restrat" (did you mean "restart"?)',
+      line: 31,
+    },
+    {
+      check: 'detectUndefinedReferences',
+      path: 'phases[0].steps[0].parameters.url',
+      message: 'no step "prob" (did you mean "probe"?)',
+      line: 18,
+    },
+    {
+      check: 'detectUnreachableSteps',
+      path: 'phases[1]',
+      message: /phase "repair" is unreachable/,
+      line: 19,
+    },
+  ],
+  'ambiguous-flow': [
+    {
+      check: 'detectAmbiguousFlow',
+      path: 'phases[0].next',
+      message: /has both next and branch "first"/,
+      line: 13,
+    },
+    {
+      check: 'detectAmbiguousFlow',
+      path: 'conditionalBranching[1].after',
+      message: /already branches at conditionalBranching\[0\]/,
+      line: 22,
+    },
+  ],
+  'unreachable-steps': [
+    {
+      check: 'detectUnreachableSteps',
+      path: 'phases[1]',
+      message: /phase "forgotten" is unreachable.*\(second-probe\) never run/,
+      line: 16,
+    },
+  ],
+  'branch-cycles': [
+    {
+      check: 'detectBranchCycles',
+      path: 'phases[0]',
+      message: /phases loop: diagnose -> repair -> diagnose/,
+      line: 11,
+    },
+  ],
+  'references-out-of-order': [
+    {
+      check: 'detectReferencesOutOfOrder',
+      path: 'phases[0].steps[1].parameters.namespace',
+      message: /"list-pods" runs in parallel with this step/,
+      line: 21,
+    },
+    {
+      check: 'detectReferencesOutOfOrder',
+      path: 'phases[0].steps[1].parameters.pod',
+      message: /"later-step" is in phase "later", which does not run before/,
+      line: 22,
+    },
+  ],
+  'unknown-tools': [
+    {
+      check: 'detectUnknownTools',
+      path: 'phases[0].steps[0].tool',
+      message: 'unknown tool "k8s.node-resource" (did you mean "k8s.node-resources"?)',
+      line: 14,
+    },
+    {
+      check: 'detectUnknownTools',
+      path: 'phases[0].steps[1].tool',
+      message: 'unknown tool "dns.lookup"',
+      line: 15,
+    },
+  ],
+  'tool-parameters': [
+    {
+      check: 'checkToolParameters',
+      path: 'phases[0].steps[0].parameters.tailLine',
+      message: /has no parameter "tailLine" \(did you mean "tailLines"\?\)/,
+      line: 14,
+    },
+    {
+      check: 'checkToolParameters',
+      path: 'phases[0].steps[0].parameters.pod',
+      message: 'tool "k8s.pod-logs" needs parameter "pod"',
+      line: 14,
+    },
+    {
+      check: 'checkToolParameters',
+      path: 'phases[0].steps[1].parameters.timeoutMs',
+      message: 'tool "http.check": expected number, got string',
+      line: 15,
+    },
+  ],
+  compensations: [
+    {
+      check: 'checkCompensations',
+      path: 'phases[0].steps[0].compensation',
+      message: /"http.check" changes nothing/,
+      line: 14,
+    },
+    {
+      check: 'checkCompensations',
+      path: 'phases[0].steps[1].compensation',
+      message: /"k8s.rollout-restart" declares no inverse/,
+      line: 15,
+    },
+  ],
+  'mutating-step-safety': [
+    {
+      check: 'checkMutatingStepSafety',
+      path: 'phases[0].steps[0]',
+      message: /"restart" changes the system in "staging" with neither a compensation nor an approval/,
+    },
+    {
+      check: 'checkMutatingStepSafety',
+      path: 'phases[0].steps[0]',
+      message:
+        /"restart" \(risk medium\) changes the system in "prod", where policy requires approval from risk medium/,
+    },
+    {
+      check: 'checkMutatingStepSafety',
+      path: 'phases[0].steps[1].risk',
+      message: /risk "low" is below the risk of tool "ec2.reboot-instances"/,
+    },
+    {
+      check: 'checkMutatingStepSafety',
+      path: 'phases[0].steps[1].type',
+      message: /a diagnostic step runs read-only/,
+    },
+    {
+      check: 'checkMutatingStepSafety',
+      path: 'phases[0].steps[1]',
+      message: /"reboot" changes the system in "staging"/,
+    },
+    {
+      check: 'checkMutatingStepSafety',
+      path: 'phases[0].steps[1]',
+      message: /"reboot" changes the system in "prod"/,
+    },
+  ],
+  timeouts: [
+    { check: 'checkTimeouts', path: 'phases[0].steps[0].timeout', message: /timeout 1200s exceeds the 15m/ },
+    {
+      check: 'checkTimeouts',
+      path: 'phases[0].steps[1].expectedDuration',
+      message: /expectedDuration 60s is longer than timeout 10s/,
+    },
+  ],
+  'approval-requirements': [
+    {
+      check: 'checkApprovalRequirements',
+      path: 'approvalRequirements[0].environments[0]',
+      message: /environment "production" is not in environmentConstraints.environments/,
+    },
+    {
+      check: 'checkApprovalRequirements',
+      path: 'approvalRequirements[0].steps',
+      message: /runs in parallel group "repair"; ask before the whole phase/,
+    },
+  ],
+  phases: [
+    {
+      check: 'checkPhases',
+      path: 'phases[0].maxConcurrency',
+      message: /applies to parallel phases only/,
+      line: 13,
+    },
+  ],
+  'applicability-rules': [
+    {
+      check: 'checkApplicabilityRules',
+      path: 'applicabilityRules[0].pattern.name[0].prefx',
+      message: /unknown operator "prefx"; did you mean "prefix"/,
+      line: 10,
+    },
+    {
+      check: 'checkApplicabilityRules',
+      path: 'applicabilityRules[0].pattern.labels.severity',
+      message: /must be an array/,
+      line: 11,
+    },
+  ],
+};
+
+function matches(problem: Problem, expected: Expected): boolean {
+  const messageMatches =
+    typeof expected.message === 'string'
+      ? problem.message === expected.message
+      : expected.message.test(problem.message);
+  return (
+    problem.check === expected.check &&
+    problem.path === expected.path &&
+    messageMatches &&
+    (expected.line === undefined || problem.line === expected.line)
+  );
+}
+
+describe('runbook validation', () => {
+  it('has a named fixture for every fixture file and every semantic check', () => {
+    // Prepare
+    const files = readdirSync(INVALID).map((file) => file.replace(/\.yaml$/, ''));
+
+    // Assess
+    expect(new Set(files)).toEqual(new Set(Object.keys(FIXTURES)));
+  });
+
+  it.each(Object.entries(FIXTURES))('reports every problem of %s, each with its place', (name, expected) => {
+    // Act
+    const result = validateFixture(name);
+
+    // Assess
+    const unexpected = result.problems.filter(
+      (problem) => !expected.some((candidate) => matches(problem, candidate)),
+    );
+    const missing = expected.filter(
+      (candidate) => !result.problems.some((problem) => matches(problem, candidate)),
+    );
+    expect({ unexpected, missing }).toEqual({ unexpected: [], missing: [] });
+    for (const problem of result.problems) {
+      expect(problem.line, `${problem.path}: ${problem.message}`).toBeGreaterThan(0);
+      expect(problem.column).toBeGreaterThan(0);
+    }
+  });
+
+  it('refuses 10 MB of junk without reading it as YAML', () => {
+    // Prepare
+    const junk = 'x'.repeat(10 * 1024 * 1024);
+
+    // Act
+    const result = validateRunbookText(junk, OPTIONS);
+
+    // Assess
+    expect(result.problems).toEqual([
+      { check: 'yaml', path: '', message: 'file is 10.0 MB; a runbook must be under 1.0 MB' },
+    ]);
+  });
+
+  it('answers YAML that is valid but not a runbook with schema problems, not a crash', () => {
+    // Act
+    const result = validateRunbookText('just a string\n', OPTIONS);
+
+    // Assess
+    expect(result.problems).toHaveLength(1);
+    expect(result.problems[0]?.message).toMatch(/YAML mapping/);
+  });
+
+  it('reports a missing required field at the parent with what is expected', () => {
+    // Act
+    const result = validateRunbookText('id: x\nname: X\n', OPTIONS);
+
+    // Assess
+    const paths = result.problems.map((problem) => `${problem.path}: ${problem.message}`);
+    expect(paths).toContain('version: is required (expected string)');
+    expect(paths).toContain('phases: is required (expected array)');
+    expect(result.problems.every((problem) => problem.line === 1)).toBe(true);
+  });
+
+  it.each(readdirSync(join(ROOT, 'runbooks')).filter((file) => file.endsWith('.yaml')))(
+    'accepts the shipped runbook %s',
+    (file) => {
+      // Act
+      const result = validateRunbookText(readFileSync(join(ROOT, 'runbooks', file), 'utf8'), OPTIONS);
+
+      // Assess
+      expect(result.problems).toEqual([]);
+      expect(`${result.runbook?.id}.yaml`).toBe(file);
+    },
+  );
+});

@@ -1,0 +1,174 @@
+import { execFile } from 'node:child_process';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../../local/cli.ts';
+import { ROOT } from '../../support/runbooks.ts';
+
+const run = promisify(execFile);
+
+function capture(cwd: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { out: (line: string) => out.push(line), err: (line: string) => err.push(line), cwd },
+    out,
+    err,
+  };
+}
+
+describe('runbook CLI', () => {
+  let workspace: string;
+
+  beforeEach(() => {
+    // Prepare: a project with the shipped runbooks and cdk.json
+    workspace = mkdtempSync(join(tmpdir(), 'runbook-cli-'));
+    cpSync(join(ROOT, 'runbooks'), join(workspace, 'runbooks'), { recursive: true });
+    copyFileSync(join(ROOT, 'cdk.json'), join(workspace, 'cdk.json'));
+  });
+
+  afterEach(() => rmSync(workspace, { recursive: true, force: true }));
+
+  it('validate exits 0 on the shipped runbooks', async () => {
+    const { io, out, err } = capture(workspace);
+    expect(await main(['node', 'runbook', 'validate'], io)).toBe(0);
+    expect(out).toEqual([]);
+    expect(err.at(-1)).toMatch(/^\d+ runbook\(s\) valid$/);
+  });
+
+  it('validate prints file:line:col  path: message for every problem and exits 1', async () => {
+    // Prepare
+    const broken = join(workspace, 'runbooks', 'node-memory-pressure.yaml');
+    writeFileSync(broken, readFileSync(broken, 'utf8').replace('tool: k8s.cordon', 'tool: k8s.cordn'));
+
+    // Act
+    const { io, out, err } = capture(workspace);
+    const code = await main(['node', 'runbook', 'validate', 'runbooks/node-memory-pressure.yaml'], io);
+
+    // Assess
+    expect(code).toBe(1);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(
+      /^runbooks\/node-memory-pressure\.yaml:\d+:\d+ {2}phases\[2\]\.steps\[0\]\.tool: unknown tool "k8s\.cordn" \(did you mean "k8s\.cordon"\?\)$/,
+    );
+    expect(err.at(-1)).toBe('1 problem(s) in 1 of 1 file(s)');
+  });
+
+  it('validate reports every fixture problem in one run', async () => {
+    const { io, out } = capture(ROOT);
+    expect(await main(['node', 'runbook', 'validate', 'test/fixtures/runbooks/invalid'], io)).toBe(1);
+    expect(out.length).toBeGreaterThan(30);
+    for (const line of out)
+      expect(line).toMatch(/^test\/fixtures\/runbooks\/invalid\/[a-z-]+\.yaml(:\d+:\d+)? {2}/);
+  });
+
+  it('validate names a path that does not exist', async () => {
+    const { io, out } = capture(workspace);
+    expect(await main(['node', 'runbook', 'validate', 'nowhere'], io)).toBe(1);
+    expect(out[0]).toMatch(/nowhere {2}no such file or directory$/);
+  });
+
+  it('validate flags a file whose name does not match its id', async () => {
+    copyFileSync(
+      join(workspace, 'runbooks', 'node-memory-pressure.yaml'),
+      join(workspace, 'runbooks', 'memory.yaml'),
+    );
+    const { io, out } = capture(workspace);
+    expect(await main(['node', 'runbook', 'validate'], io)).toBe(1);
+    expect(out.join('\n')).toContain(
+      'runbooks/memory.yaml:1:1  id: file name "memory.yaml" does not match id "node-memory-pressure"',
+    );
+    expect(out.join('\n')).toContain('runbook id "node-memory-pressure" is already used by');
+  });
+
+  it('compile writes one machine per runbook, is idempotent, and --check detects staleness', async () => {
+    // Act
+    const first = capture(workspace);
+    expect(await main(['node', 'runbook', 'compile', '--out', 'out'], first.io)).toBe(0);
+    const second = capture(workspace);
+    expect(await main(['node', 'runbook', 'compile', '--out', 'out'], second.io)).toBe(0);
+
+    // Assess
+    const machine = join(workspace, 'out', 'node-memory-pressure.asl.json');
+    expect(readFileSync(machine, 'utf8')).toBe(
+      readFileSync(join(ROOT, 'statemachines', 'node-memory-pressure.asl.json'), 'utf8'),
+    );
+    expect(second.err.every((line) => line.startsWith('unchanged '))).toBe(true);
+    expect(second.err[0]).toMatch(/of 1 MB, ≤ \d+ of 25,000 history events, state ≤ [\d.]+ KB of 256 KB/);
+
+    writeFileSync(machine, '{}\n');
+    writeFileSync(join(workspace, 'out', 'gone.asl.json'), '{}\n');
+    const check = capture(workspace);
+    expect(await main(['node', 'runbook', 'compile', '--out', 'out', '--check'], check.io)).toBe(1);
+    expect(check.out).toEqual([
+      'out/node-memory-pressure.asl.json  is stale: run npm run compile',
+      'out/gone.asl.json  has no runbook: run npm run compile',
+    ]);
+
+    expect(await main(['node', 'runbook', 'compile', '--out', 'out'], capture(workspace).io)).toBe(0);
+    expect(existsSync(join(workspace, 'out', 'gone.asl.json'))).toBe(false);
+  });
+
+  it('compile refuses invalid runbooks and writes nothing', async () => {
+    writeFileSync(join(workspace, 'runbooks', 'node-memory-pressure.yaml'), 'id: [\n');
+    const { io, err } = capture(workspace);
+    expect(await main(['node', 'runbook', 'compile', '--out', 'out'], io)).toBe(1);
+    expect(err.at(-1)).toMatch(/^not compiled: fix the 1 problem\(s\) above first$/);
+    expect(existsSync(join(workspace, 'out'))).toBe(false);
+  });
+
+  it('graph prints a Mermaid flowchart, and names the known ids for an unknown one', async () => {
+    const good = capture(workspace);
+    expect(await main(['node', 'runbook', 'graph', 'node-memory-pressure'], good.io)).toBe(0);
+    expect(good.out.join('\n')).toMatch(/flowchart TD/);
+
+    const bad = capture(workspace);
+    expect(await main(['node', 'runbook', 'graph', 'nope'], bad.io)).toBe(1);
+    expect(bad.err[0]).toMatch(/^runbook: no runbook "nope" in runbooks\/; known: .*node-memory-pressure/);
+  });
+
+  it('schema --check fails on a stale schema and passes after writing it', async () => {
+    writeFileSync(join(workspace, 'runbooks', 'schema.json'), '{}\n');
+    expect(await main(['node', 'runbook', 'schema', '--check'], capture(workspace).io)).toBe(1);
+    expect(await main(['node', 'runbook', 'schema'], capture(workspace).io)).toBe(0);
+    expect(await main(['node', 'runbook', 'schema', '--check'], capture(workspace).io)).toBe(0);
+  });
+
+  it('answers an unknown command with a suggestion and exit code 2', async () => {
+    const { io, err } = capture(workspace);
+    expect(await main(['node', 'runbook', 'validat'], io)).toBe(2);
+    expect(err.join('\n')).toMatch(/unknown command 'validat'.*\n?.*Did you mean validate\?/s);
+  });
+
+  it('never shows a stack trace, even for a bad cdk.json (the real binary)', async () => {
+    // Prepare
+    writeFileSync(
+      join(workspace, 'cdk.json'),
+      '{ "context": { "runbook-autopilot:environments": { "prod": { "policy": { "approval": { "requiredFromRisk": "extreme" } } } } } }',
+    );
+    mkdirSync(join(workspace, 'node_modules'), { recursive: true });
+
+    // Act
+    const result = await run(process.execPath, [join(ROOT, 'local/bin/runbook.js'), 'validate'], {
+      cwd: workspace,
+    }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+
+    // Assess
+    expect('code' in result ? result.code : 0).toBe(1);
+    expect(result.stderr).toMatch(
+      /cdk\.json: context\.runbook-autopilot:environments\.prod\.policy\.approval\.requiredFromRisk: must be one of/,
+    );
+    expect(result.stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+});

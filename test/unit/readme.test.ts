@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateRunbookText } from '../../functions/core/runbook/validate.ts';
+import { OPTIONS, ROOT } from '../support/runbooks.ts';
+
+describe('README', () => {
+  it('shows a full runbook example that validates', () => {
+    // Prepare
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Runbook format'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+
+    // Act
+    const result = validateRunbookText(example ?? '', OPTIONS);
+
+    // Assess
+    expect(result.problems).toEqual([]);
+    const runbook = result.runbook!;
+    expect(runbook.applicabilityRules.length).toBeGreaterThan(0);
+    expect(runbook.prerequisiteChecks.length).toBeGreaterThan(0);
+    expect(runbook.conditionalBranching.length).toBeGreaterThan(0);
+    expect(runbook.approvalRequirements.length).toBeGreaterThan(0);
+    expect(runbook.rollbackProcedures.length).toBeGreaterThan(0);
+    expect(runbook.escalationTriggers.length).toBeGreaterThan(0);
+    expect(runbook.successMetrics.checks.length).toBeGreaterThan(0);
+  });
+});
