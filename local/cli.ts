@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { toMermaid } from '../functions/core/compiler/mermaid.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import { runbookJsonSchemaText } from '../functions/core/runbook/schema.ts';
 import { TOOL_CATALOG } from '../functions/tools/declarations.ts';
-import { loadPolicies } from './project.ts';
+import { cdkJsonPath, loadPolicies } from './project.ts';
 import {
   compileRunbookFiles,
   formatResults,
@@ -46,11 +46,11 @@ function kb(bytes: number): string {
 }
 
 function validateCommand(io: Io, paths: string[]): number {
-  const { files, missing } = listRunbookFiles(paths.map((path) => join(io.cwd, path)));
+  const { files, missing } = listRunbookFiles(paths.map((path) => resolve(io.cwd, path)));
   for (const path of missing) io.out(`${path}  no such file or directory`);
   const results = validateRunbookFiles(files, {
     tools: TOOL_CATALOG,
-    policies: loadPolicies(join(io.cwd, 'cdk.json')),
+    policies: loadPolicies(cdkJsonPath(io.cwd)),
   });
   const lines = formatResults(results, io.cwd);
   for (const line of lines) io.out(line);
@@ -70,12 +70,12 @@ function validateCommand(io: Io, paths: string[]): number {
 }
 
 function compileCommand(io: Io, paths: string[], options: { out: string; check?: boolean }): number {
-  const absolute = paths.map((path) => join(io.cwd, path));
+  const absolute = paths.map((path) => resolve(io.cwd, path));
   const { files, missing } = listRunbookFiles(absolute);
   for (const path of missing) io.out(`${path}  no such file or directory`);
   const results = validateRunbookFiles(files, {
     tools: TOOL_CATALOG,
-    policies: loadPolicies(join(io.cwd, 'cdk.json')),
+    policies: loadPolicies(cdkJsonPath(io.cwd)),
   });
   const problems = formatResults(results, io.cwd);
   if (problems.length > 0 || missing.length > 0) {
@@ -83,7 +83,7 @@ function compileCommand(io: Io, paths: string[], options: { out: string; check?:
     io.err(`not compiled: fix the ${problems.length + missing.length} problem(s) above first`);
     return 1;
   }
-  const outDir = join(io.cwd, options.out);
+  const outDir = resolve(io.cwd, options.out);
   const compiled = compileRunbookFiles(results, outDir, TOOL_CATALOG);
   let failed = 0;
   const stale: string[] = [];
@@ -135,24 +135,24 @@ function compileCommand(io: Io, paths: string[], options: { out: string; check?:
 
 function graphCommand(io: Io, id: string, options: { runbooks: string }): number {
   const file = [
-    join(io.cwd, options.runbooks, `${id}.yaml`),
-    join(io.cwd, options.runbooks, `${id}.yml`),
+    resolve(io.cwd, options.runbooks, `${id}.yaml`),
+    resolve(io.cwd, options.runbooks, `${id}.yml`),
   ].find(existsSync);
   if (!file) {
-    const { files } = listRunbookFiles([join(io.cwd, options.runbooks)]);
+    const { files } = listRunbookFiles([resolve(io.cwd, options.runbooks)]);
     const ids = files.map((candidate) => candidate.replace(/^.*\//, '').replace(/\.ya?ml$/, ''));
     throw new ExitError(1, `no runbook "${id}" in ${options.runbooks}/; known: ${ids.join(', ') || 'none'}`);
   }
   const [result] = validateRunbookFiles([file], {
     tools: TOOL_CATALOG,
-    policies: loadPolicies(join(io.cwd, 'cdk.json')),
+    policies: loadPolicies(cdkJsonPath(io.cwd)),
   });
   const problems = formatResults([result!], io.cwd);
   if (problems.length > 0) {
     for (const line of problems) io.out(line);
     return 1;
   }
-  const [entry] = compileRunbookFiles([result!], join(io.cwd, DEFAULT_STATEMACHINES_DIR), TOOL_CATALOG);
+  const [entry] = compileRunbookFiles([result!], resolve(io.cwd, DEFAULT_STATEMACHINES_DIR), TOOL_CATALOG);
   if (entry?.error) throw new ExitError(1, entry.error.message);
   io.out(
     toMermaid(
@@ -164,7 +164,7 @@ function graphCommand(io: Io, id: string, options: { runbooks: string }): number
 }
 
 function schemaCommand(io: Io, options: { out: string; check?: boolean }): number {
-  const file = join(io.cwd, options.out);
+  const file = resolve(io.cwd, options.out);
   const text = runbookJsonSchemaText(TOOL_CATALOG.names());
   const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   if (options.check) {

@@ -132,6 +132,7 @@ export const ApprovalTask = z
     taskToken: z.string().min(1),
     ...WithAlert,
     steps: z.record(z.string(), z.unknown()),
+    groups: z.record(z.string(), z.unknown()),
     approval: ApprovalSpec,
   })
   .strict();

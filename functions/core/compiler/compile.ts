@@ -91,7 +91,8 @@ interface Compensable {
 
 /** Where a failure happens, to find which compensations could have something to undo. */
 type FailurePoint =
-  | { kind: 'step'; phaseId: string; stepIndex: number }
+  /** `self`: the step itself failed, and may have changed something before it did. */
+  | { kind: 'step'; phaseId: string; stepIndex: number; self: boolean }
   | { kind: 'before-phase'; phaseId: string }
   | { kind: 'group'; phaseId: string }
   | { kind: 'end' };
@@ -266,7 +267,7 @@ class RunbookCompiler {
     if (this.ancestors(point.phaseId).has(phaseId)) return true;
     if (phaseId !== point.phaseId) return false;
     if (point.kind === 'group') return true;
-    return point.kind === 'step' && index < point.stepIndex;
+    return point.kind === 'step' && (index < point.stepIndex || (point.self && index === point.stepIndex));
   }
 
   /**
@@ -301,9 +302,9 @@ class RunbookCompiler {
       : StateName.checkpoint(phaseId);
   }
 
-  private target(goto: string, source: string): string {
+  private target(goto: string, source: string, why?: string): string {
     if (goto === BRANCH_END) return this.verificationEntry();
-    if (goto === BRANCH_ESCALATE) return this.escalationRequested(source);
+    if (goto === BRANCH_ESCALATE) return this.escalationRequested(source, why);
     return this.phaseEntry(goto);
   }
 
@@ -320,14 +321,15 @@ class RunbookCompiler {
     return first ? first.id : StateName.recordSuccess;
   }
 
-  private escalationRequested(source: string): string {
+  /** One Pass per rule that escalates, so the escalation says which rule fired. */
+  private escalationRequested(source: string, why?: string): string {
     const name = StateName.escalationRequested(source);
     this.states[name] ??= {
       Type: 'Pass',
       Comment: `The runbook hands over to a human at ${source}.`,
       Result: {
         Error: AslErrorName.EscalationRequested,
-        Cause: `runbook ${this.runbook.id} asks for a human at ${source}`,
+        Cause: `runbook ${this.runbook.id} asks for a human (${source})${why ? `: ${why}` : ''}`,
       },
       ResultPath: '$.failure',
       Next: StateName.escalate,
@@ -461,6 +463,7 @@ class RunbookCompiler {
             'execution.$': '$.execution',
             'alert.$': '$.alert',
             'steps.$': '$.steps',
+            'groups.$': '$.groups',
             approval: approval as unknown as JsonObject,
           },
         },
@@ -484,30 +487,42 @@ class RunbookCompiler {
       ResultPath: '$.failure',
       Next: rollback,
     };
-    const everywhere = requirements.length === 1 && !requirements[0]!.environments;
-    if (everywhere) return;
-    const choices: ChoiceRule[] = requirements.map((requirement, index) => {
-      const rules: ChoiceRule[] = (requirement.environments ?? []).map((environment) => ({
-        Variable: '$.execution.environment',
-        StringEquals: environment,
-      }));
-      if (!requirement.environments) rules.push({ Variable: '$.execution.environment', IsPresent: true });
-      if (mutating) {
-        rules.push({
-          And: [
-            { Variable: '$.execution.approvalRiskThreshold', IsPresent: true },
-            { Variable: '$.execution.approvalRiskThreshold', NumericLessThanEquals: RISK_RANK[risk] },
-          ],
-        });
-      }
-      const condition: ChoiceRule = rules.length === 1 ? rules[0]! : { Or: rules };
-      return { ...condition, Next: StateName.approval(target, index, requirements.length) };
-    });
+    const approvalName = (requirement: ApprovalRequirement) =>
+      StateName.approval(target, requirements.indexOf(requirement), requirements.length);
+    const everywhere = requirements.find((requirement) => !requirement.environments);
+    if (everywhere && requirements.length === 1) return;
+    // Exact environment matches first, so a rule for another environment never answers for this one.
+    const choices: ChoiceRule[] = requirements
+      .filter((requirement) => requirement.environments)
+      .map((requirement) => {
+        const rules: ChoiceRule[] = requirement.environments!.map((environment) => ({
+          Variable: '$.execution.environment',
+          StringEquals: environment,
+        }));
+        return { ...(rules.length === 1 ? rules[0]! : { Or: rules }), Next: approvalName(requirement) };
+      });
+    let otherwise = next;
+    if (everywhere) {
+      otherwise = approvalName(everywhere);
+    } else if (mutating) {
+      // An environment no rule names still gets an approval when its policy asks for one at this risk:
+      // from the strictest rule.
+      const strictest = [...requirements].sort(
+        (a, b) => b.quorum - a.quorum || b.approverGroups.length - a.approverGroups.length,
+      )[0]!;
+      choices.push({
+        And: [
+          { Variable: '$.execution.approvalRiskThreshold', IsPresent: true },
+          { Variable: '$.execution.approvalRiskThreshold', NumericLessThanEquals: RISK_RANK[risk] },
+        ],
+        Next: approvalName(strictest),
+      });
+    }
     this.states[StateName.approvalGate(target)] = {
       Type: 'Choice',
       Comment: `Approval for ${target} depends on the environment and its policy (risk ${risk}).`,
       Choices: choices,
-      Default: next,
+      Default: otherwise,
     };
   }
 
@@ -660,7 +675,8 @@ class RunbookCompiler {
     let next = exit;
     for (let index = phase.steps.length - 1; index >= 0; index--) {
       const step = phase.steps[index]!;
-      const point: FailurePoint = { kind: 'step', phaseId: phase.id, stepIndex: index };
+      const point: FailurePoint = { kind: 'step', phaseId: phase.id, stepIndex: index, self: true };
+      const before: FailurePoint = { ...point, self: false };
       const spec = this.stepSpec(step, step.type, phase.id);
       const resultPath = this.resultPathOf(step.id);
       const task = this.withResult(this.stepTask(spec, step.retry), step.id, resultPath);
@@ -677,11 +693,11 @@ class RunbookCompiler {
       const requirements = this.requirementsFor('step', step.id);
       // After a wait for a human, look again: pause, abort and the kill switch may have changed meanwhile.
       if (requirements.length > 0) {
-        this.checkpoint(step.id, true, entry, this.rollbackEntry(point));
+        this.checkpoint(step.id, true, entry, this.rollbackEntry(before));
         entry = StateName.checkpoint(step.id);
       }
       if (requirements.length > 0) {
-        this.compileApproval('step', step.id, requirements, entry, point);
+        this.compileApproval('step', step.id, requirements, entry, before);
         entry = this.approvalEntry(step.id, requirements);
       }
       names.unshift(entry);
@@ -806,11 +822,11 @@ class RunbookCompiler {
     this.states[StateName.branch(branch.id)] = {
       Type: 'Choice',
       Comment: branch.description ?? `Decides where ${branch.after} leads.`,
-      Choices: branch.rules.map((rule) => ({
+      Choices: branch.rules.map((rule, index) => ({
         ...compileCondition(rule.when, this.resultPathOf),
-        Next: this.target(rule.goto, branch.id),
+        Next: this.target(rule.goto, `${branch.id} rule ${index + 1}`, rule.description),
       })),
-      Default: this.target(branch.default, branch.id),
+      Default: this.target(branch.default, `${branch.id} default`, 'no rule matched'),
     };
   }
 

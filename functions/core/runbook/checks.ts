@@ -720,6 +720,26 @@ export const checkApprovalRequirements: SemanticCheck = ({ runbook }) => {
         });
       }
     }
+    for (const [kind, targets] of [
+      ['phase', requirement.phases],
+      ['step', requirement.steps],
+    ] as const) {
+      for (const target of targets) {
+        const earlier = runbook.approvalRequirements.slice(0, index).find((other) => {
+          if (!(kind === 'phase' ? other.phases : other.steps).includes(target)) return false;
+          if (!other.environments || !requirement.environments)
+            return !other.environments && !requirement.environments;
+          return other.environments.some((environment) => requirement.environments!.includes(environment));
+        });
+        if (earlier) {
+          problems.push({
+            at: ['approvalRequirements', index],
+            check: 'checkApprovalRequirements',
+            message: `requirement "${requirement.id}" and "${earlier.id}" both ask before ${kind} "${target}" in the same environment; only one can apply, so give them distinct environments`,
+          });
+        }
+      }
+    }
     if (requirement.quorum > 1 && requirement.approverGroups.length === 0) {
       problems.push({
         at: ['approvalRequirements', index, 'quorum'],

@@ -136,7 +136,7 @@ export const Step = z
     timeout: Duration.default(60),
     retry: RetryPolicy.optional(),
     onFailure: OnFailure.optional().describe(
-      'default: rollback for remediation steps, continue for notifications, abort otherwise',
+      'default: continue for notifications, rollback otherwise (a failure after a change undoes it); abort stops and escalates without undoing',
     ),
     compensation: CompensationSpec.optional(),
   })
@@ -389,10 +389,11 @@ export type Runbook = z.infer<typeof Runbook>;
 /** What an author writes (before defaults and duration parsing). */
 export type RunbookInput = z.input<typeof Runbook>;
 
-/** The failure mode a step gets when it does not say. */
+/**
+ * The failure mode a step gets when it does not say: undo what may have changed (nothing, before the
+ * first change), except notifications, which never stop a run.
+ */
 export function effectiveOnFailure(step: Step): OnFailure {
   if (step.onFailure) return step.onFailure;
-  if (step.type === 'remediation') return 'rollback';
-  if (step.type === 'notification') return 'continue';
-  return 'abort';
+  return step.type === 'notification' ? 'continue' : 'rollback';
 }

@@ -75,10 +75,13 @@ export function parseRunbookSource(text: string, byteLength = Buffer.byteLength(
   if (firstError) {
     const more =
       errors.length > 1 ? ` (${errors.length - 1} more YAML error(s) follow from it or after it)` : '';
+    const flowIndex = /flow-seq|flow map|flow sequence/i.test(firstError.message)
+      ? '; inside { } or [ ], write a list index as .0 instead of [0], or quote the value'
+      : '';
     problems.push({
       check: 'yaml',
       path: '',
-      message: `YAML syntax: ${firstError.message.split('\n')[0]}${more}`,
+      message: `YAML syntax: ${firstError.message.split('\n')[0]}${flowIndex}${more}`,
       ...position(firstError.pos[0]),
     });
   }

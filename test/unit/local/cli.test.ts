@@ -79,6 +79,25 @@ describe('runbook CLI', () => {
     expect(out[0]).toMatch(/nowhere {2}no such file or directory$/);
   });
 
+  it('validate and compile take absolute paths', async () => {
+    const { io, err } = capture(ROOT);
+    const out = join(workspace, 'machines');
+    expect(await main(['node', 'runbook', 'validate', join(workspace, 'runbooks')], io)).toBe(0);
+    expect(await main(['node', 'runbook', 'compile', join(workspace, 'runbooks'), '--out', out], io)).toBe(0);
+    expect(existsSync(join(out, 'node-memory-pressure.asl.json'))).toBe(true);
+    expect(err.some((line) => line.startsWith('compiled '))).toBe(true);
+  });
+
+  it('hints at .0 when a [0] index breaks a YAML flow collection', async () => {
+    writeFileSync(
+      join(workspace, 'runbooks', 'broken.yaml'),
+      'id: broken\nphases: [{ when: { fact: steps.a.output.pods[0].x } }]\n',
+    );
+    const { io, out } = capture(workspace);
+    expect(await main(['node', 'runbook', 'validate', 'runbooks/broken.yaml'], io)).toBe(1);
+    expect(out[0]).toMatch(/write a list index as \.0 instead of \[0\], or quote the value/);
+  });
+
   it('validate flags a file whose name does not match its id', async () => {
     copyFileSync(
       join(workspace, 'runbooks', 'node-memory-pressure.yaml'),

@@ -233,6 +233,12 @@ const FIXTURES: Record<string, Expected[]> = {
       path: 'approvalRequirements[0].steps',
       message: /runs in parallel group "repair"; ask before the whole phase/,
     },
+    {
+      check: 'checkApprovalRequirements',
+      path: 'approvalRequirements[2]',
+      message: /"ask-phase-again" and "ask-phase" both ask before phase "repair" in the same environment/,
+      line: 20,
+    },
   ],
   phases: [
     {
