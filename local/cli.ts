@@ -3,6 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { toMermaid } from '../functions/core/compiler/mermaid.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import { CATALOG_FILE, runbookCatalogText } from '../functions/core/runbook/catalog.ts';
 import { runbookJsonSchemaText } from '../functions/core/runbook/schema.ts';
 import { TOOL_CATALOG } from '../functions/tools/declarations.ts';
 import { cdkJsonPath, loadPolicies } from './project.ts';
@@ -121,6 +122,18 @@ function compileCommand(io: Io, paths: string[], options: { out: string; check?:
         rmSync(outFile);
         io.err(`removed ${relative(io.cwd, outFile)} (no runbook)`);
       }
+    }
+  }
+  // Whole directories also get the runbook catalog the AWS classifier bundles.
+  if (failed === 0 && absolute.every((path) => statSync(path).isDirectory())) {
+    const catalogFile = join(outDir, CATALOG_FILE);
+    const text = runbookCatalogText(compiled.map((entry) => entry.runbook));
+    const current = existsSync(catalogFile) ? readFileSync(catalogFile, 'utf8') : undefined;
+    if (options.check && current !== text) stale.push(`${relative(io.cwd, catalogFile)}  is stale: run npm run compile`);
+    else if (!options.check && current !== text) {
+      mkdirSync(outDir, { recursive: true });
+      writeFileSync(catalogFile, text);
+      io.err(`wrote ${relative(io.cwd, catalogFile)} (${compiled.length} runbooks)`);
     }
   }
   for (const line of stale) io.out(line);

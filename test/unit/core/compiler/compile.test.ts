@@ -10,6 +10,7 @@ import { toMermaid } from '../../../../functions/core/compiler/mermaid.ts';
 import { BudgetExceededError } from '../../../../functions/core/errors.ts';
 import { Substitution } from '../../../../functions/core/execution-contract.ts';
 import type { Runbook } from '../../../../functions/core/runbook/model.ts';
+import { CATALOG_FILE, parseRunbookCatalog, runbookCatalogText } from '../../../../functions/core/runbook/catalog.ts';
 import { runbookJsonSchemaText } from '../../../../functions/core/runbook/schema.ts';
 import { validateRunbookText } from '../../../../functions/core/runbook/validate.ts';
 import { TOOL_CATALOG } from '../../../../functions/tools/declarations.ts';
@@ -50,9 +51,17 @@ describe('compiler output', () => {
   });
 
   it('has no compiled machine without a runbook', () => {
-    const machines = readdirSync(join(ROOT, 'statemachines')).map((file) => file.replace(/\.asl\.json$/, ''));
+    const machines = readdirSync(join(ROOT, 'statemachines'))
+      .filter((file) => file.endsWith('.asl.json'))
+      .map((file) => file.replace(/\.asl\.json$/, ''));
     const runbooks = shipped.map((file) => file.replace(/^runbooks\/|\.yaml$/g, ''));
     expect(machines.sort()).toEqual(runbooks.sort());
+  });
+
+  it('statemachines/runbooks.json (the catalog the AWS classifier bundles) is up to date', () => {
+    const runbooks = shipped.map((file) => loadRunbook(file));
+    expect(readFileSync(join(ROOT, 'statemachines', CATALOG_FILE), 'utf8')).toBe(runbookCatalogText(runbooks));
+    expect(parseRunbookCatalog(JSON.parse(runbookCatalogText(runbooks)))).toEqual(runbooks);
   });
 
   it('runbooks/schema.json is up to date (run `npm run compile` when this fails)', () => {
