@@ -129,7 +129,8 @@ function compileCommand(io: Io, paths: string[], options: { out: string; check?:
     const catalogFile = join(outDir, CATALOG_FILE);
     const text = runbookCatalogText(compiled.map((entry) => entry.runbook));
     const current = existsSync(catalogFile) ? readFileSync(catalogFile, 'utf8') : undefined;
-    if (options.check && current !== text) stale.push(`${relative(io.cwd, catalogFile)}  is stale: run npm run compile`);
+    if (options.check && current !== text)
+      stale.push(`${relative(io.cwd, catalogFile)}  is stale: run npm run compile`);
     else if (!options.check && current !== text) {
       mkdirSync(outDir, { recursive: true });
       writeFileSync(catalogFile, text);

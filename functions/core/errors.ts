@@ -100,3 +100,47 @@ export function formatProblem(file: string, problem: Problem): string {
   const path = problem.path === '' ? '' : `${problem.path}: `;
   return `${where}  ${path}${problem.message}`;
 }
+
+// Errors adapters raise through the ports (the core catches these by class, never by SDK type).
+
+/** The engine refused for now (throttled): try again later. */
+export class EngineThrottledError extends RunbookAutopilotError {
+  override readonly name = 'EngineThrottledError';
+}
+
+/** A task token that no longer opens anything: the task finished, timed out, or never existed. */
+export class TaskTokenExpiredError extends RunbookAutopilotError {
+  override readonly name = 'TaskTokenExpiredError';
+}
+
+/** The notifier could not hand a message over. */
+export class NotificationError extends RunbookAutopilotError {
+  override readonly name = 'NotificationError';
+}
+
+/** Some events could not be published, after retries. */
+export class EventBusError extends RunbookAutopilotError {
+  override readonly name = 'EventBusError';
+  readonly failures: Array<{ detailType: string; code: string; message: string }>;
+  constructor(
+    message: string,
+    failures: Array<{ detailType: string; code: string; message: string }>,
+    options: ErrorOptions = {},
+  ) {
+    super(message, options);
+    this.failures = failures;
+  }
+}
+
+/** Configuration that cannot work (missing table name, bad JSON in an environment variable…). */
+export class ConfigurationError extends RunbookAutopilotError {
+  override readonly name = 'ConfigurationError';
+}
+
+/**
+ * Bad input to a handler: names the field. HTTP handlers answer 400 with it; asynchronous handlers
+ * throw it as a non-retryable error so the event goes to the dead-letter queue.
+ */
+export class InvalidEventError extends ValidationError {
+  override readonly name = 'InvalidEventError';
+}

@@ -9,8 +9,12 @@ import { compileRunbook } from '../../../../functions/core/compiler/compile.ts';
 import { toMermaid } from '../../../../functions/core/compiler/mermaid.ts';
 import { BudgetExceededError } from '../../../../functions/core/errors.ts';
 import { Substitution } from '../../../../functions/core/execution-contract.ts';
+import {
+  CATALOG_FILE,
+  parseRunbookCatalog,
+  runbookCatalogText,
+} from '../../../../functions/core/runbook/catalog.ts';
 import type { Runbook } from '../../../../functions/core/runbook/model.ts';
-import { CATALOG_FILE, parseRunbookCatalog, runbookCatalogText } from '../../../../functions/core/runbook/catalog.ts';
 import { runbookJsonSchemaText } from '../../../../functions/core/runbook/schema.ts';
 import { validateRunbookText } from '../../../../functions/core/runbook/validate.ts';
 import { TOOL_CATALOG } from '../../../../functions/tools/declarations.ts';
@@ -60,7 +64,9 @@ describe('compiler output', () => {
 
   it('statemachines/runbooks.json (the catalog the AWS classifier bundles) is up to date', () => {
     const runbooks = shipped.map((file) => loadRunbook(file));
-    expect(readFileSync(join(ROOT, 'statemachines', CATALOG_FILE), 'utf8')).toBe(runbookCatalogText(runbooks));
+    expect(readFileSync(join(ROOT, 'statemachines', CATALOG_FILE), 'utf8')).toBe(
+      runbookCatalogText(runbooks),
+    );
     expect(parseRunbookCatalog(JSON.parse(runbookCatalogText(runbooks)))).toEqual(runbooks);
   });
 

@@ -1,0 +1,218 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
+import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
+import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
+import { SfnExecutionEngine } from '../adapters/aws/sfn-engine.ts';
+import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import { normalizeOptions } from '../core/classifier/normalize.ts';
+import { RunbookSelector } from '../core/classifier/select.ts';
+import { RuntimeConfig } from '../core/config.ts';
+import { ConfigurationError } from '../core/errors.ts';
+import { parseRunbookCatalog } from '../core/runbook/catalog.ts';
+import { ApprovalService } from '../core/services/approvals.ts';
+import { CheckpointService } from '../core/services/checkpoint.ts';
+import { ClassifierService } from '../core/services/classifier.ts';
+import { ControlService } from '../core/services/control.ts';
+import { EscalationService } from '../core/services/escalation.ts';
+import { LearningService } from '../core/services/learning.ts';
+import { RecordService } from '../core/services/record.ts';
+import { StepRunner } from '../core/services/step-runner.ts';
+import { type Clock, systemClock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { ToolRegistry } from '../ports/tools.ts';
+
+/**
+ * The AWS runtime's wiring: the only module that builds AWS adapters. Everything is built on first use
+ * (importing a handler constructs no client), once per Lambda container.
+ *
+ * Environment (set by infra):
+ *   TABLE_NAME, EVENT_BUS_NAME, APPROVALS_TOPIC_ARN, ESCALATIONS_TOPIC_ARN,
+ *   STATE_MACHINE_ARN_PREFIX (…:stateMachine:<prefix>, the runbook id is appended),
+ *   LINK_SIGNING_KEY_SECRET, INGEST_TOKEN_SECRET (Secrets Manager names; values never in the template),
+ *   RUNBOOK_AUTOPILOT_CONFIG (RuntimeConfig JSON, no secrets).
+ */
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value)
+    throw new ConfigurationError(
+      `environment variable ${name} is not set; the function's infrastructure must set it`,
+    );
+  return value;
+}
+
+function once<T>(build: () => T): () => T {
+  let value: { built: T } | undefined;
+  return () => {
+    value ??= { built: build() };
+    return value.built;
+  };
+}
+
+export const config = once((): RuntimeConfig => {
+  let json: unknown;
+  try {
+    json = JSON.parse(required('RUNBOOK_AUTOPILOT_CONFIG'));
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw error;
+    throw new ConfigurationError(`RUNBOOK_AUTOPILOT_CONFIG is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = RuntimeConfig.safeParse(json);
+  if (!parsed.success) {
+    throw new ConfigurationError(
+      `RUNBOOK_AUTOPILOT_CONFIG: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data;
+});
+
+export const logger = once(
+  (): Logger & PowertoolsLogger =>
+    new PowertoolsLogger({ serviceName: 'runbook-autopilot' }) as Logger & PowertoolsLogger,
+);
+
+const clock: Clock = systemClock;
+
+export const store = once(
+  () =>
+    new DynamoStore({
+      client: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+      clock,
+    }),
+);
+
+export const engine = once(() => {
+  const prefix = required('STATE_MACHINE_ARN_PREFIX');
+  return new SfnExecutionEngine({
+    client: new SFNClient({}),
+    stateMachineArn: (runbookId) => `${prefix}${runbookId}`,
+  });
+});
+
+export const notifier = once(
+  () =>
+    new SnsNotifier({
+      client: new SNSClient({}),
+      approvalsTopicArn: required('APPROVALS_TOPIC_ARN'),
+      escalationsTopicArn: required('ESCALATIONS_TOPIC_ARN'),
+    }),
+);
+
+export const bus = once(
+  () => new EventBridgeBus({ client: new EventBridgeClient({}), eventBusName: required('EVENT_BUS_NAME') }),
+);
+
+/** A secret from Secrets Manager, cached by Powertools for five minutes (rotation without a deploy). */
+export async function secret(variable: 'LINK_SIGNING_KEY_SECRET' | 'INGEST_TOKEN_SECRET'): Promise<string> {
+  const value = await getSecret<string>(required(variable), { maxAge: 300 });
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ConfigurationError(`secret ${process.env[variable]} is empty`);
+  return value;
+}
+
+let tools: ToolRegistry | undefined;
+/** The tool implementations the step runner may call (registered by the tools module). */
+export function registerTools(registry: ToolRegistry): void {
+  tools = registry;
+}
+function toolRegistry(): ToolRegistry {
+  if (!tools) throw new ConfigurationError('no tools are registered in this function');
+  return tools;
+}
+
+const checkpoints = once(
+  () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger() }),
+);
+
+const signingKey = once(async () => Buffer.from(await secret('LINK_SIGNING_KEY_SECRET'), 'utf8'));
+
+/** Per function: each builds only what it uses, so its role needs only those permissions. */
+export const wiring = {
+  stepRunner: once(() => ({
+    runner: new StepRunner({
+      store: store(),
+      engine: engine(),
+      tools: toolRegistry(),
+      clock,
+      logger: logger(),
+      config: config(),
+      checkpoints: checkpoints(),
+      escalations: new EscalationService({ notifier: notifier(), clock, logger: logger(), config: config() }),
+      records: new RecordService({ store: store(), clock, logger: logger() }),
+    }),
+    logger: logger(),
+  })),
+  approvals: once(async () => ({
+    approvals: new ApprovalService({
+      store: store(),
+      engine: engine(),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      signingKey: await signingKey(),
+    }),
+    logger: logger(),
+  })),
+  control: once(() => ({
+    control: new ControlService({
+      store: store(),
+      engine: engine(),
+      checkpoints: checkpoints(),
+      clock,
+      logger: logger(),
+    }),
+    learning: new LearningService({ store: store(), clock, logger: logger() }),
+    logger: logger(),
+  })),
+  learning: once(() => ({
+    learning: new LearningService({ store: store(), clock, logger: logger() }),
+    logger: logger(),
+  })),
+  classifier: once(() => ({
+    classifier: new ClassifierService({
+      store: store(),
+      engine: engine(),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      // The runbooks compiled with the machines this stack deploys (statemachines/runbooks.json).
+      selector: new RunbookSelector(parseRunbookCatalog(catalog)),
+    }),
+    normalize: normalizeOptions(config()),
+    logger: logger(),
+  })),
+  ingest: once(() => ({
+    bus: bus(),
+    normalize: normalizeOptions(config()),
+    auth: async () => ({ token: await secret('INGEST_TOKEN_SECRET') }),
+    clock,
+    logger: logger(),
+  })),
+  runbooks: once(() => parseRunbookCatalog(catalog)),
+};
+
+/** A Lambda handler built on its first invocation (importing a handler module constructs nothing). */
+export function lazyHandler<TEvent, TResult>(
+  build: () =>
+    | Promise<(event: TEvent, context: Context) => Promise<TResult>>
+    | ((event: TEvent, context: Context) => Promise<TResult>),
+): (event: TEvent, context: Context) => Promise<TResult> {
+  let built: Promise<(event: TEvent, context: Context) => Promise<TResult>> | undefined;
+  return async (event, context) => {
+    built ??= Promise.resolve(build());
+    return (await built)(event, context);
+  };
+}

@@ -1,0 +1,484 @@
+import { Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
+import { ALERT_BUDGET_BYTES } from '../compiler/budgets.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { categorize } from './categorize.ts';
+import { stableHash } from './identity.ts';
+import {
+  type AlarmMetric,
+  type AlertmanagerAlert,
+  type CloudWatchAlarmEvent,
+  isZeroTime,
+  parseAlertmanagerWebhook,
+  parseCloudWatchAlarmEvent,
+  toIsoTimestamp,
+} from './payloads.ts';
+
+/**
+ * Every source's payload into the one Alert shape (functions/core/alert.ts). Pure: the callers parse
+ * the HTTP body or take the EventBridge event, these functions validate it (InvalidEventError naming
+ * the field) and return alerts that fit ALERT_BUDGET_BYTES.
+ */
+
+export interface NormalizeOptions {
+  /** Labels that name the environment, first present wins (RuntimeConfig.environmentLabels). */
+  environmentLabels: readonly string[];
+  /** The environment when no such label is present: the deployment's own (RuntimeConfig.environment). */
+  defaultEnvironment: string;
+  /** Size the normalized alert must fit, as compact JSON; default ALERT_BUDGET_BYTES (32 KB). */
+  budgetBytes?: number;
+}
+
+export function normalizeOptions(
+  config: Pick<RuntimeConfig, 'environment' | 'environmentLabels'>,
+): NormalizeOptions {
+  return { environmentLabels: config.environmentLabels, defaultEnvironment: config.environment };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared
+
+/** Severity words seen in the wild, onto our four; anything else is a warning. */
+export const SEVERITY_ALIASES: Readonly<Record<string, Severity>> = {
+  critical: 'critical',
+  crit: 'critical',
+  page: 'critical',
+  emergency: 'critical',
+  emerg: 'critical',
+  fatal: 'critical',
+  disaster: 'critical',
+  p0: 'critical',
+  p1: 'critical',
+  sev0: 'critical',
+  sev1: 'critical',
+  high: 'high',
+  error: 'high',
+  err: 'high',
+  major: 'high',
+  severe: 'high',
+  p2: 'high',
+  sev2: 'high',
+  warning: 'warning',
+  warn: 'warning',
+  medium: 'warning',
+  moderate: 'warning',
+  minor: 'warning',
+  p3: 'warning',
+  sev3: 'warning',
+  info: 'info',
+  informational: 'info',
+  information: 'info',
+  notice: 'info',
+  low: 'info',
+  none: 'info',
+  debug: 'info',
+  ok: 'info',
+  p4: 'info',
+  p5: 'info',
+  sev4: 'info',
+  sev5: 'info',
+};
+
+export function mapSeverity(value: string | undefined): Severity {
+  if (value === undefined) return 'warning';
+  return SEVERITY_ALIASES[value.trim().toLowerCase()] ?? 'warning';
+}
+
+/** The value of the first environment label present (and not empty), else the default. */
+export function environmentOf(labels: Readonly<Record<string, string>>, options: NormalizeOptions): string {
+  for (const name of options.environmentLabels) {
+    const value = labels[name]?.trim();
+    if (value) return value;
+  }
+  return options.defaultEnvironment;
+}
+
+function definedOnly<T extends Record<string, unknown>>(record: T): T {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as T;
+}
+
+function definedStrings(record: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  return definedOnly(record) as Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Alertmanager
+
+const FNV_OFFSET = 14695981039346656037n;
+const FNV_PRIME = 1099511628211n;
+const UINT64 = (1n << 64n) - 1n;
+const LABEL_SEPARATOR = 0xff;
+
+/**
+ * Alertmanager's fingerprint of a label set (prometheus/common model.LabelSet.Fingerprint): FNV-1a 64
+ * over the sorted label names and values, each followed by the byte 0xff, as 16 hex digits. Used only
+ * when the sender left `fingerprint` out, so old and new senders dedupe alike.
+ */
+export function prometheusFingerprint(labels: Readonly<Record<string, string>>): string {
+  let hash = FNV_OFFSET;
+  const add = (byte: number) => {
+    hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & UINT64;
+  };
+  const names = Object.keys(labels).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const name of names) {
+    for (const byte of Buffer.from(name, 'utf8')) add(byte);
+    add(LABEL_SEPARATOR);
+    for (const byte of Buffer.from(labels[name]!, 'utf8')) add(byte);
+    add(LABEL_SEPARATOR);
+  }
+  return hash.toString(16).padStart(16, '0');
+}
+
+/** `10.0.1.23:9100` → `10.0.1.23`, `[fd00::1]:9100` → `fd00::1`, `https://shop.example.com:8443/health` → `shop.example.com`. */
+export function stripPort(instance: string): string {
+  const text = instance.trim();
+  if (text.includes('://')) {
+    try {
+      const host = new URL(text).hostname.replace(/^\[|\]$/g, '');
+      if (host !== '') return host;
+    } catch {
+      // Not a URL after all: fall through to host:port.
+    }
+  }
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text);
+  if (bracketed) return bracketed[1]!;
+  const hostPort = /^([^:]+):\d+$/.exec(text);
+  return hostPort ? hostPort[1]! : text;
+}
+
+/**
+ * Jobs whose every alert is about the host they run on: their `pod`/`namespace` labels name the
+ * exporter's own pod (the scrape target), not what is wrong, so `instance` is the resource.
+ */
+export const HOST_EXPORTER_JOB = /(^|[-_/])(node|windows)[-_]exporter$/;
+
+/**
+ * What a Prometheus alert is about: `node` → k8s-node; else `pod` + `namespace` → k8s-pod (except for
+ * host exporters, see HOST_EXPORTER_JOB); else `instance` without its port → host; else the alert
+ * group (alertname). A `cluster` label scopes every kind.
+ */
+export function alertmanagerResource(labels: Readonly<Record<string, string>>): AlertResource {
+  const cluster = labels.cluster || undefined;
+  const hostExporter = HOST_EXPORTER_JOB.test(labels.job ?? '');
+  if (labels.node) return definedOnly({ type: 'k8s-node', id: labels.node, cluster });
+  if (labels.pod && labels.namespace && !hostExporter) {
+    return definedOnly({ type: 'k8s-pod', id: labels.pod, namespace: labels.namespace, cluster });
+  }
+  const host = labels.instance ? stripPort(labels.instance) : '';
+  if (host !== '') return definedOnly({ type: 'host', id: host, cluster });
+  return definedOnly({ type: 'alert-group', id: labels.alertname ?? 'unknown', cluster });
+}
+
+function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, options: NormalizeOptions): Alert {
+  const labels = { ...alert.labels };
+  const annotations = { ...alert.annotations };
+  const name = labels.alertname!;
+  const endsAt =
+    alert.endsAt !== undefined && !isZeroTime(alert.endsAt) ? toIsoTimestamp(alert.endsAt) : undefined;
+  const normalized = definedOnly({
+    source: 'prometheus' as const,
+    name,
+    status: alert.status,
+    severity: mapSeverity(labels.severity),
+    category: categorize({ name }),
+    summary: annotations.summary || annotations.description || annotations.message || name,
+    description: annotations.description || undefined,
+    environment: environmentOf(labels, options),
+    resource: alertmanagerResource(labels),
+    labels,
+    annotations,
+    fingerprint: alert.fingerprint ?? prometheusFingerprint(labels),
+    startsAt: toIsoTimestamp(alert.startsAt)!,
+    endsAt,
+    generatorURL: alert.generatorURL || undefined,
+  });
+  return fitAlertToBudget(Alert.parse(normalized), options.budgetBytes);
+}
+
+/**
+ * One Alert per alert in an Alertmanager webhook v4 body (a group carries many; each keeps its own
+ * status). Labels and annotations are kept verbatim. Throws InvalidEventError naming the bad field.
+ */
+export function normalizeAlertmanager(body: unknown, options: NormalizeOptions): Alert[] {
+  const webhook = parseAlertmanagerWebhook(body);
+  return webhook.alerts.map((alert) => normalizeAlertmanagerAlert(alert, options));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// CloudWatch
+
+interface AwsScope {
+  alarmArn: string;
+  region: string;
+  account: string;
+}
+
+/**
+ * What an alarm is about, from its metric's dimensions, most specific first: NodeName → k8s-node
+ * (Container Insights node metrics also carry InstanceId, and the node is what the runbooks act on),
+ * PodName + Namespace → k8s-pod, ClusterName + ServiceName → ecs-service, InstanceId → ec2-instance,
+ * FunctionName → lambda-function, LoadBalancer → load-balancer, AutoScalingGroupName →
+ * autoscaling-group; otherwise the alarm itself (id: its ARN). Region and account are always set.
+ */
+export function cloudWatchResource(
+  dimensions: Readonly<Record<string, string>>,
+  scope: AwsScope,
+): AlertResource {
+  const aws = { region: scope.region, account: scope.account };
+  const cluster = dimensions.ClusterName || undefined;
+  if (dimensions.NodeName) return definedOnly({ type: 'k8s-node', id: dimensions.NodeName, cluster, ...aws });
+  if (dimensions.PodName && dimensions.Namespace) {
+    return definedOnly({
+      type: 'k8s-pod',
+      id: dimensions.PodName,
+      namespace: dimensions.Namespace,
+      cluster,
+      ...aws,
+    });
+  }
+  if (cluster && dimensions.ServiceName)
+    return { type: 'ecs-service', id: dimensions.ServiceName, cluster, ...aws };
+  if (dimensions.InstanceId) return { type: 'ec2-instance', id: dimensions.InstanceId, ...aws };
+  if (dimensions.FunctionName) return { type: 'lambda-function', id: dimensions.FunctionName, ...aws };
+  if (dimensions.LoadBalancer) return { type: 'load-balancer', id: dimensions.LoadBalancer, ...aws };
+  if (dimensions.AutoScalingGroupName)
+    return { type: 'autoscaling-group', id: dimensions.AutoScalingGroupName, ...aws };
+  return { type: 'alarm', id: scope.alarmArn, ...aws };
+}
+
+/** The metric an alarm watches: the first metric with a metricStat (for metric math, the first input). */
+export function primaryMetric(metrics: readonly AlarmMetric[]): AlarmMetric | undefined {
+  return metrics.find((metric) => metric.metricStat !== undefined);
+}
+
+/**
+ * ALARM is firing and OK resolved. INSUFFICIENT_DATA is neither, and we must not call it a recovery (an
+ * instance that died stops sending data) nor a new problem (a quiet function stops sending data): after
+ * ALARM it stays firing (joins the open incident, never verifies a fix), after anything else it is
+ * resolved (closes nothing, starts nothing).
+ */
+export function alarmStatus(event: CloudWatchAlarmEvent): AlertStatus {
+  const { state, previousState } = event.detail;
+  if (state.value === 'ALARM') return 'firing';
+  if (state.value === 'INSUFFICIENT_DATA' && previousState?.value === 'ALARM') return 'firing';
+  return 'resolved';
+}
+
+const REASON_DATA_FIELDS = [
+  'threshold',
+  'recentDatapoints',
+  'recentLowerThresholds',
+  'recentUpperThresholds',
+  'statistic',
+  'period',
+  'unit',
+  'queryDate',
+  'startDate',
+] as const;
+
+/** The facts in `reasonData` (a JSON string) as annotations; text that is not JSON is kept, never thrown. */
+export function reasonDataAnnotations(reasonData: string | undefined): Record<string, string> {
+  if (reasonData === undefined || reasonData === '') return {};
+  const annotations: Record<string, string> = { reasonData };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(reasonData);
+  } catch (error) {
+    annotations.reasonDataError = `reasonData is not valid JSON (${(error as Error).message}); kept as text`;
+    return annotations;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    annotations.reasonDataError = 'reasonData is not a JSON object; kept as text';
+    return annotations;
+  }
+  const data = parsed as Record<string, unknown>;
+  for (const field of REASON_DATA_FIELDS) {
+    const value = data[field];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      annotations[field] = String(value);
+    } else if (
+      Array.isArray(value) &&
+      value.every((item) => typeof item === 'number' || typeof item === 'string')
+    ) {
+      annotations[field] = value.join(',');
+    }
+  }
+  if (Array.isArray(data.evaluatedDatapoints))
+    annotations.evaluatedDatapoints = String(data.evaluatedDatapoints.length);
+  return annotations;
+}
+
+function consoleUrl(alarmArn: string, region: string, alarmName: string): string {
+  const partition = /^arn:(aws[a-z-]*):/.exec(alarmArn)?.[1] ?? 'aws';
+  const host =
+    partition === 'aws-cn'
+      ? 'console.amazonaws.cn'
+      : partition === 'aws-us-gov'
+        ? 'console.amazonaws-us-gov.com'
+        : `${region}.console.aws.amazon.com`;
+  return `https://${host}/cloudwatch/home?region=${region}#alarmsV2:alarm/${encodeURIComponent(alarmName)}`;
+}
+
+/**
+ * An EventBridge `CloudWatch Alarm State Change` event as an Alert. Labels: the alarm's tags (when it
+ * propagates them), then every dimension of its metric under its own name, then `alarmName`,
+ * `namespace`, `metricName`, `statistic`, `region`, `account` (later wins). The fingerprint hashes the
+ * alarm ARN, so ALARM and OK of one alarm meet in one incident.
+ */
+export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptions): Alert {
+  const event = parseCloudWatchAlarmEvent(input);
+  const { detail } = event;
+  const alarmArn =
+    event.resources.find((resource) => /^arn:aws[a-z-]*:cloudwatch:/.test(resource)) ??
+    `arn:aws:cloudwatch:${event.region}:${event.account}:alarm:${detail.alarmName}`;
+  const metric = primaryMetric(detail.configuration.metrics)?.metricStat;
+  const expression = detail.configuration.metrics.find((candidate) => candidate.expression)?.expression;
+  const dimensions = metric?.metric.dimensions ?? {};
+  const labels: Record<string, string> = {
+    ...(detail.alarmTags ?? {}),
+    ...dimensions,
+    ...definedStrings({
+      alarmName: detail.alarmName,
+      namespace: metric?.metric.namespace,
+      metricName: metric?.metric.name,
+      statistic: metric?.stat,
+      region: event.region,
+      account: event.account,
+    }),
+  };
+  const status = alarmStatus(event);
+  const { state, previousState } = detail;
+  // A resolution (or a gap in data after ALARM) carries the ALARM's start, as Alertmanager does.
+  const alarmStartedAt = previousState?.value === 'ALARM' ? previousState.timestamp : state.timestamp;
+  const startsAt = state.value === 'ALARM' ? state.timestamp : alarmStartedAt;
+  const description = detail.configuration.description || undefined;
+  const annotations: Record<string, string> = definedStrings({
+    description,
+    reason: state.reason || undefined,
+    alarmArn,
+    alarmState: state.value,
+    previousAlarmState: previousState?.value,
+    expression,
+    alarmRule: detail.configuration.alarmRule,
+    ...reasonDataAnnotations(state.reasonData),
+  });
+  const normalized = definedOnly({
+    source: 'cloudwatch' as const,
+    name: detail.alarmName,
+    status,
+    severity: mapSeverity(labels.severity ?? labels.Severity),
+    category: categorize({
+      name: detail.alarmName,
+      metricName: metric?.metric.name,
+      namespace: metric?.metric.namespace,
+    }),
+    summary: state.reason || description || detail.alarmName,
+    description,
+    environment: environmentOf(labels, options),
+    resource: cloudWatchResource(dimensions, { alarmArn, region: event.region, account: event.account }),
+    labels,
+    annotations,
+    fingerprint: stableHash([alarmArn], 16),
+    startsAt: toIsoTimestamp(startsAt)!,
+    endsAt: status === 'resolved' && state.value === 'OK' ? toIsoTimestamp(state.timestamp) : undefined,
+    generatorURL: consoleUrl(alarmArn, event.region, detail.alarmName),
+  });
+  return fitAlertToBudget(Alert.parse(normalized), options.budgetBytes);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Budget
+
+/** Appended where text was cut; says how long it was. */
+export function truncationMarker(originalBytes: number): string {
+  return `…[truncated from ${originalBytes} bytes]`;
+}
+const TRUNCATED = /…\[truncated from (\d+) bytes\]$/;
+
+function byteLength(value: unknown): number {
+  return Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
+}
+
+/** Text cut to at most `maxBytes` of UTF-8 (marker included), never inside a character. */
+export function truncateText(text: string, maxBytes: number): string {
+  if (byteLength(text) <= maxBytes) return text;
+  // Cut again, the marker keeps telling the original length.
+  const earlier = TRUNCATED.exec(text);
+  const body = earlier ? text.slice(0, earlier.index) : text;
+  const marker = truncationMarker(earlier ? Number(earlier[1]) : byteLength(text));
+  const encoded = Buffer.from(body, 'utf8');
+  let end = Math.max(0, maxBytes - byteLength(marker));
+  while (end > 0 && (encoded[end]! & 0xc0) === 0x80) end--;
+  return encoded.subarray(0, end).toString('utf8') + marker;
+}
+
+/** Labels kept when every other way to fit the budget failed: what names the alert and its resource. */
+const ESSENTIAL_LABELS = new Set([
+  'alertname',
+  'severity',
+  'environment',
+  'env',
+  'cluster',
+  'namespace',
+  'node',
+  'pod',
+  'container',
+  'instance',
+  'job',
+  'alarmName',
+  'metricName',
+  'statistic',
+  'region',
+  'account',
+]);
+
+/**
+ * The alert cut down to `budgetBytes` of compact JSON, as gently as it takes: long annotations first
+ * (longest first, to 4 KB, then 1 KB, then 256 bytes), with description and summary; then long label
+ * values; then annotations other than summary and description; then labels that name nothing
+ * essential. Text keeps its start and a marker saying how long it was.
+ */
+export function fitAlertToBudget(alert: Alert, budgetBytes: number = ALERT_BUDGET_BYTES): Alert {
+  if (byteLength(alert) <= budgetBytes) return alert;
+  let current: Alert = { ...alert, labels: { ...alert.labels }, annotations: { ...alert.annotations } };
+  const fits = () => byteLength(current) <= budgetBytes;
+
+  for (const cap of [4_096, 1_024, 256]) {
+    const names = Object.keys(current.annotations).sort(
+      (a, b) => byteLength(current.annotations[b]!) - byteLength(current.annotations[a]!),
+    );
+    for (const name of names) {
+      current.annotations[name] = truncateText(current.annotations[name]!, cap);
+      if (fits()) return current;
+    }
+    if (current.description !== undefined) current.description = truncateText(current.description, cap);
+    current.summary = truncateText(current.summary, Math.max(cap, 1_024));
+    if (current.generatorURL !== undefined && byteLength(current.generatorURL) > cap)
+      delete current.generatorURL;
+    if (fits()) return current;
+  }
+  for (const cap of [1_024, 256]) {
+    for (const name of Object.keys(current.labels))
+      current.labels[name] = truncateText(current.labels[name]!, cap);
+    if (fits()) return current;
+  }
+  const kept = Object.fromEntries(
+    Object.entries(current.annotations).filter(([name]) => name === 'summary' || name === 'description'),
+  );
+  current = {
+    ...current,
+    annotations: { ...kept, truncated: 'annotations dropped to fit the alert budget' },
+  };
+  if (fits()) return current;
+  const labels = Object.fromEntries(
+    Object.entries(current.labels).filter(([name]) => ESSENTIAL_LABELS.has(name)),
+  );
+  current = {
+    ...current,
+    labels,
+    annotations: {
+      ...current.annotations,
+      truncated: 'annotations and labels dropped to fit the alert budget',
+    },
+  };
+  return current;
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { EnvironmentPolicy } from './policy.ts';
+
+/** A named set of people: approver groups and escalation targets. */
+const People = z.array(z.email()).min(1);
+
+/**
+ * What a running deployment needs to know about its environment. On AWS, infra passes it to every
+ * Lambda as JSON in RUNBOOK_AUTOPILOT_CONFIG (no secrets in it); locally it comes from cdk.json.
+ */
+export const RuntimeConfig = z
+  .object({
+    /** The environment this deployment serves (dev, staging, prod…). */
+    environment: z.string().min(1),
+    /** Base of the links in approval e-mails (Function URL or the local server). */
+    publicBaseUrl: z.url(),
+    policy: EnvironmentPolicy.default(EnvironmentPolicy.parse({})),
+    approverGroups: z.record(z.string(), People).default({}),
+    escalationTargets: z.record(z.string(), People).default({}),
+    /** Approval links expire after this (or when the approval times out, if sooner). */
+    approvalLinkTtlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(3_600),
+    /** How long incidents, executions and approvals are kept (DynamoDB TTL on AWS). */
+    retentionDays: z.number().int().min(1).max(3_650).default(90),
+    /** Start every execution as a dry run (rehearse in production without changing anything). */
+    dryRun: z.boolean().default(false),
+    /** Alert labels that name the environment, first match wins; otherwise `environment`. */
+    environmentLabels: z.array(z.string()).default(['environment', 'env']),
+  })
+  .strict();
+export type RuntimeConfig = z.infer<typeof RuntimeConfig>;

@@ -1,0 +1,304 @@
+import type {
+  ExecutionRecord,
+  LearningAggregate,
+  StepOutcome,
+  StepStatistics,
+  UnmatchedAlertSummary,
+} from '../records.ts';
+import type { Runbook } from '../runbook/model.ts';
+
+/**
+ * Learning math, pure: aggregates recomputed from execution records (so recording twice never counts
+ * twice), the factor selection uses, and the report with measured design targets and suggestions.
+ */
+
+function percentile(sorted: number[], fraction: number): number {
+  if (sorted.length === 0) return 0;
+  const index = Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1);
+  return sorted[Math.max(0, index)]!;
+}
+
+function mean(values: number[]): number | undefined {
+  return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+export function stepStatistics(outcomesByExecution: StepOutcome[][]): StepStatistics[] {
+  const byStep = new Map<string, StepOutcome[]>();
+  for (const outcomes of outcomesByExecution) {
+    // The final attempt of each step tells whether it worked; durations count every attempt.
+    const last = new Map<string, StepOutcome>();
+    for (const outcome of outcomes) {
+      if (outcome.kind !== 'step' && outcome.kind !== 'check') continue;
+      if (outcome.status === 'running') continue;
+      last.set(outcome.stepId, outcome);
+    }
+    for (const outcome of last.values())
+      byStep.set(outcome.stepId, [...(byStep.get(outcome.stepId) ?? []), outcome]);
+  }
+  return [...byStep.entries()]
+    .map(([stepId, outcomes]) => {
+      const durations = outcomes
+        .flatMap((outcome) => (outcome.durationMs === undefined ? [] : [outcome.durationMs]))
+        .sort((a, b) => a - b);
+      return {
+        stepId,
+        runs: outcomes.filter((outcome) => outcome.status !== 'skipped').length,
+        failures: outcomes.filter((outcome) => ['failed', 'timed-out'].includes(outcome.status)).length,
+        skipped: outcomes.filter((outcome) => outcome.status === 'skipped').length,
+        meanDurationMs: Math.round(mean(durations) ?? 0),
+        p90DurationMs: percentile(durations, 0.9),
+      };
+    })
+    .sort((a, b) => a.stepId.localeCompare(b.stepId));
+}
+
+/** Recomputes a runbook's aggregate from its finished executions (idempotent by construction). */
+export function aggregateRunbook(
+  runbookId: string,
+  executions: ExecutionRecord[],
+  outcomesByExecution: StepOutcome[][],
+  now: Date,
+): LearningAggregate {
+  const finished = executions.filter((execution) => execution.outcome && !execution.dryRun);
+  const byAlert: LearningAggregate['byAlert'] = {};
+  for (const execution of finished) {
+    const entry = byAlert[execution.alert.name] ?? { executions: 0, succeeded: 0 };
+    byAlert[execution.alert.name] = entry;
+    entry.executions++;
+    if (execution.outcome!.status === 'succeeded') entry.succeeded++;
+  }
+  const recover = finished.flatMap((execution) =>
+    execution.outcome!.timeToRecoverMs === undefined ? [] : [execution.outcome!.timeToRecoverMs],
+  );
+  const approvalWaits = finished
+    .filter((execution) => execution.outcome!.approvals > 0)
+    .map((execution) => execution.outcome!.approvalWaitMs / execution.outcome!.approvals);
+  const meanRecover = mean(recover);
+  const meanApproval = mean(approvalWaits);
+  return {
+    runbookId,
+    executions: finished.length,
+    succeeded: finished.filter((execution) => execution.outcome!.status === 'succeeded').length,
+    failed: finished.filter((execution) => execution.outcome!.status === 'failed').length,
+    aborted: finished.filter((execution) => execution.outcome!.status === 'aborted').length,
+    withoutHuman: finished.filter(
+      (execution) => execution.outcome!.status === 'succeeded' && !execution.outcome!.humanIntervention,
+    ).length,
+    humanIntervention: finished.filter((execution) => execution.outcome!.humanIntervention).length,
+    rollbacks: finished.filter((execution) => execution.outcome!.rolledBack).length,
+    rollbackFailures: finished.filter((execution) => execution.outcome!.rollbackFailed).length,
+    ...(meanRecover === undefined ? {} : { meanTimeToRecoverMs: Math.round(meanRecover) }),
+    ...(meanApproval === undefined ? {} : { meanApprovalWaitMs: Math.round(meanApproval) }),
+    byAlert,
+    steps: stepStatistics(outcomesByExecution),
+    updatedAt: now.toISOString(),
+  };
+}
+
+export interface TargetMeasure {
+  target: string;
+  goal: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+export interface LearningReport {
+  generatedAt: string;
+  totals: {
+    executions: number;
+    succeeded: number;
+    withoutHumanRate?: number;
+    humanInterventionRate?: number;
+    rollbacks: number;
+    rollbackSuccessRate?: number;
+    meanTimeToRecoverMs?: number;
+    meanApprovalWaitMs?: number;
+  };
+  targets: TargetMeasure[];
+  runbooks: Array<LearningAggregate & { successRate?: number; suggestions: string[] }>;
+  unmatched: UnmatchedAlertSummary[];
+  suggestions: string[];
+}
+
+const FIVE_MINUTES = 5 * 60_000;
+
+function rate(part: number, whole: number): number | undefined {
+  return whole === 0 ? undefined : part / whole;
+}
+
+function percent(value: number | undefined): string {
+  return value === undefined ? 'no data' : `${(value * 100).toFixed(1)}%`;
+}
+
+function minutes(ms: number | undefined): string {
+  return ms === undefined ? 'no data' : `${(ms / 60_000).toFixed(1)} min`;
+}
+
+/** Suggestions for one runbook from its statistics and its own targets. */
+export function runbookSuggestions(aggregate: LearningAggregate, runbook: Runbook | undefined): string[] {
+  const suggestions: string[] = [];
+  for (const step of aggregate.steps) {
+    if (step.runs >= 3 && step.failures / step.runs >= 0.3) {
+      suggestions.push(
+        `${step.stepId} fails in ${step.failures} of ${step.runs} runs: add a retry, a prerequisite check, or onFailure: continue if it is optional`,
+      );
+    }
+    if (step.skipped >= 3 && step.runs === 0)
+      suggestions.push(`${step.stepId} was skipped in all ${step.skipped} runs: is it still needed?`);
+    const declared = runbook?.phases
+      .flatMap((phase) => phase.steps)
+      .find((candidate) => candidate.id === step.stepId);
+    if (
+      declared?.expectedDuration &&
+      step.runs >= 3 &&
+      step.p90DurationMs > declared.expectedDuration * 1_000 * 1.5
+    ) {
+      suggestions.push(
+        `${step.stepId} takes ${Math.round(step.p90DurationMs / 1000)}s at p90, over its expectedDuration of ${declared.expectedDuration}s: update it so parallel lanes balance`,
+      );
+    }
+  }
+  if (aggregate.meanApprovalWaitMs !== undefined && aggregate.meanApprovalWaitMs > FIVE_MINUTES) {
+    suggestions.push(
+      `approvals take ${minutes(aggregate.meanApprovalWaitMs)} on average, over the 5-minute target: add approvers or lower the risk that needs one`,
+    );
+  }
+  const successRate = rate(aggregate.succeeded, aggregate.executions);
+  const target = runbook?.optimizationTargets.successRate;
+  if (
+    target !== undefined &&
+    successRate !== undefined &&
+    aggregate.executions >= 5 &&
+    successRate < target
+  ) {
+    suggestions.push(`success rate ${percent(successRate)} is under the runbook's target ${percent(target)}`);
+  }
+  const mttr = runbook?.optimizationTargets.mttr;
+  if (
+    mttr !== undefined &&
+    aggregate.meanTimeToRecoverMs !== undefined &&
+    aggregate.meanTimeToRecoverMs > mttr * 1_000
+  ) {
+    suggestions.push(
+      `mean time to recover ${minutes(aggregate.meanTimeToRecoverMs)} is over the runbook's target of ${minutes(mttr * 1_000)}`,
+    );
+  }
+  if (aggregate.rollbackFailures > 0)
+    suggestions.push(
+      `${aggregate.rollbackFailures} rollback(s) failed: check the compensations' tools and permissions`,
+    );
+  return suggestions;
+}
+
+/** The learning report: totals, the design targets as measured, per-runbook statistics and suggestions. */
+export function learningReport(
+  aggregates: LearningAggregate[],
+  runbooks: Runbook[],
+  unmatched: UnmatchedAlertSummary[],
+  now: Date,
+): LearningReport {
+  const byId = new Map(runbooks.map((runbook) => [runbook.id, runbook]));
+  const sum = (pick: (aggregate: LearningAggregate) => number) =>
+    aggregates.reduce((total, aggregate) => total + pick(aggregate), 0);
+  const executions = sum((aggregate) => aggregate.executions);
+  const weighted = (
+    pick: (aggregate: LearningAggregate) => number | undefined,
+    weight: (aggregate: LearningAggregate) => number,
+  ) => {
+    const parts = aggregates.flatMap((aggregate) => {
+      const value = pick(aggregate);
+      return value === undefined ? [] : [[value, weight(aggregate)] as const];
+    });
+    const total = parts.reduce((acc, [, w]) => acc + w, 0);
+    return total === 0 ? undefined : parts.reduce((acc, [value, w]) => acc + value * w, 0) / total;
+  };
+  const withoutHumanRate = rate(
+    sum((aggregate) => aggregate.withoutHuman),
+    executions,
+  );
+  const humanInterventionRate = rate(
+    sum((aggregate) => aggregate.humanIntervention),
+    executions,
+  );
+  const rollbacks = sum((aggregate) => aggregate.rollbacks);
+  const rollbackSuccessRate = rate(rollbacks - sum((aggregate) => aggregate.rollbackFailures), rollbacks);
+  const meanTimeToRecoverMs = weighted(
+    (aggregate) => aggregate.meanTimeToRecoverMs,
+    (aggregate) => aggregate.succeeded,
+  );
+  const meanApprovalWaitMs = weighted(
+    (aggregate) => aggregate.meanApprovalWaitMs,
+    (aggregate) => aggregate.humanIntervention,
+  );
+  const targets: TargetMeasure[] = [
+    {
+      target: 'runs that succeed with no human',
+      goal: '≥ 90%',
+      measured: percent(withoutHumanRate),
+      met: withoutHumanRate === undefined ? undefined : withoutHumanRate >= 0.9,
+    },
+    {
+      target: 'runs that need a human',
+      goal: '< 20%',
+      measured: percent(humanInterventionRate),
+      met: humanInterventionRate === undefined ? undefined : humanInterventionRate < 0.2,
+    },
+    {
+      target: 'approval answered',
+      goal: '< 5 min',
+      measured: minutes(meanApprovalWaitMs),
+      met: meanApprovalWaitMs === undefined ? undefined : meanApprovalWaitMs < FIVE_MINUTES,
+    },
+    {
+      target: 'rollbacks that succeed',
+      goal: '100%',
+      measured: percent(rollbackSuccessRate),
+      met: rollbackSuccessRate === undefined ? undefined : rollbackSuccessRate === 1,
+    },
+    {
+      target: 'mean time to recover',
+      goal: 'per runbook (optimizationTargets.mttr)',
+      measured: minutes(meanTimeToRecoverMs),
+      met: undefined,
+    },
+  ];
+  const perRunbook = aggregates
+    .map((aggregate) => {
+      const successRate = rate(aggregate.succeeded, aggregate.executions);
+      return {
+        ...aggregate,
+        ...(successRate === undefined ? {} : { successRate }),
+        suggestions: runbookSuggestions(aggregate, byId.get(aggregate.runbookId)),
+      };
+    })
+    .sort((a, b) => a.runbookId.localeCompare(b.runbookId));
+  const suggestions = [
+    ...unmatched
+      .filter((alert) => alert.count >= 3)
+      .sort((a, b) => b.count - a.count)
+      .map(
+        (alert) =>
+          `no runbook matches ${alert.source} alert "${alert.name}" (seen ${alert.count} times): write one, or add an applicability rule`,
+      ),
+    ...perRunbook.flatMap((runbook) =>
+      runbook.suggestions.map((suggestion) => `${runbook.runbookId}: ${suggestion}`),
+    ),
+  ];
+  return {
+    generatedAt: now.toISOString(),
+    totals: {
+      executions,
+      succeeded: sum((aggregate) => aggregate.succeeded),
+      ...(withoutHumanRate === undefined ? {} : { withoutHumanRate }),
+      ...(humanInterventionRate === undefined ? {} : { humanInterventionRate }),
+      rollbacks,
+      ...(rollbackSuccessRate === undefined ? {} : { rollbackSuccessRate }),
+      ...(meanTimeToRecoverMs === undefined ? {} : { meanTimeToRecoverMs: Math.round(meanTimeToRecoverMs) }),
+      ...(meanApprovalWaitMs === undefined ? {} : { meanApprovalWaitMs: Math.round(meanApprovalWaitMs) }),
+    },
+    targets,
+    runbooks: perRunbook,
+    unmatched,
+    suggestions,
+  };
+}

@@ -1,0 +1,304 @@
+import { z } from 'zod';
+import { Alert, Severity, SymptomCategory } from './alert.ts';
+import { RiskLevel } from './policy.ts';
+
+/**
+ * What the platform keeps: incidents, executions, step outcomes, approvals, learning aggregates. The
+ * Store port reads and writes these; the DynamoDB adapter maps them onto one table.
+ */
+
+const IsoTime = z.iso.datetime({ offset: true });
+
+/** The few alert facts every list and page shows, without the whole alert. */
+export const AlertSummary = z
+  .object({
+    source: Alert.shape.source,
+    name: z.string(),
+    status: Alert.shape.status,
+    severity: Severity,
+    summary: z.string(),
+    environment: z.string(),
+    resource: Alert.shape.resource,
+    fingerprint: z.string(),
+    startsAt: IsoTime,
+  })
+  .strict();
+export type AlertSummary = z.infer<typeof AlertSummary>;
+
+export function summarizeAlert(alert: Alert): AlertSummary {
+  return {
+    source: alert.source,
+    name: alert.name,
+    status: alert.status,
+    severity: alert.severity,
+    summary: alert.summary,
+    environment: alert.environment,
+    resource: alert.resource,
+    fingerprint: alert.fingerprint,
+    startsAt: alert.startsAt,
+  };
+}
+
+/** Incident priority: P1 is the most urgent. */
+export const Priority = z.enum(['P1', 'P2', 'P3', 'P4']);
+export type Priority = z.infer<typeof Priority>;
+
+/** What the classifier decided for an alert. */
+/** `pending`: the classifier opened the incident and is starting automation (a crash leaves it for a retry). */
+export const IncidentDecision = z.enum(['pending', 'started', 'joined', 'unmatched', 'blocked', 'resolved']);
+export type IncidentDecision = z.infer<typeof IncidentDecision>;
+
+export const IncidentRecord = z
+  .object({
+    id: z.string(),
+    fingerprint: z.string(),
+    status: z.enum(['open', 'resolved']),
+    alert: Alert,
+    category: SymptomCategory,
+    priority: Priority,
+    firstSeenAt: IsoTime,
+    lastSeenAt: IsoTime,
+    occurrences: z.number().int().min(1),
+    decision: IncidentDecision,
+    /** Why automation did not start (kill switch, rate limit, cooldown, environment…). */
+    blockedReason: z.string().optional(),
+    runbookId: z.string().optional(),
+    executionId: z.string().optional(),
+    resolvedAt: IsoTime.optional(),
+  })
+  .strict();
+export type IncidentRecord = z.infer<typeof IncidentRecord>;
+
+export const ExecutionStatus = z.enum([
+  'running',
+  'paused',
+  'succeeded',
+  'failed',
+  'aborted',
+  /** The process running it stopped and it could not be resumed safely; an operator decides. */
+  'interrupted',
+]);
+export type ExecutionStatus = z.infer<typeof ExecutionStatus>;
+
+export const TERMINAL_STATUSES: ReadonlySet<ExecutionStatus> = new Set(['succeeded', 'failed', 'aborted']);
+
+export const ExecutionOutcome = z
+  .object({
+    status: z.enum(['succeeded', 'failed', 'aborted']),
+    error: z.string().optional(),
+    cause: z.string().optional(),
+    rolledBack: z.boolean(),
+    rollbackFailed: z.boolean(),
+    escalated: z.boolean(),
+    /** A human had to act: an approval, an escalation, an abort, a pause. */
+    humanIntervention: z.boolean(),
+    approvals: z.number().int().min(0),
+    approvalWaitMs: z.number().int().min(0),
+    /** Alert start to verified recovery, when it recovered. */
+    timeToRecoverMs: z.number().int().min(0).optional(),
+    recordedOutputs: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type ExecutionOutcome = z.infer<typeof ExecutionOutcome>;
+
+export const ExecutionRecord = z
+  .object({
+    id: z.string(),
+    runbookId: z.string(),
+    runbookVersion: z.string(),
+    incidentId: z.string(),
+    environment: z.string(),
+    dryRun: z.boolean(),
+    status: ExecutionStatus,
+    alert: AlertSummary,
+    /** Where the engine knows it: the execution ARN on AWS, the local engine's id locally. */
+    engineRef: z.string().optional(),
+    startedAt: IsoTime,
+    stoppedAt: IsoTime.optional(),
+    /** Resource key the safety limits count against. */
+    resourceKey: z.string(),
+    control: z
+      .object({
+        pauseRequested: z.boolean(),
+        abortRequested: z.boolean(),
+        requestedBy: z.string().optional(),
+        requestedAt: IsoTime.optional(),
+        reason: z.string().optional(),
+      })
+      .strict(),
+    /** A checkpoint holding the execution (paused, or the kill switch), with the token that releases it. */
+    heldCheckpoint: z
+      .object({ before: z.string(), taskToken: z.string(), heldAt: IsoTime })
+      .strict()
+      .optional(),
+    /** The last state the engine entered (live progress). */
+    currentState: z.string().optional(),
+    outcome: ExecutionOutcome.optional(),
+  })
+  .strict();
+export type ExecutionRecord = z.infer<typeof ExecutionRecord>;
+
+export const StepOutcomeStatus = z.enum([
+  'running',
+  'succeeded',
+  'failed',
+  'timed-out',
+  'aborted',
+  /** Not run: the alert resolved, a compensation had nothing to undo, a freeze window. */
+  'skipped',
+  /** Run as a dry run: the tool said what it would do. */
+  'dry-run',
+  'compensated',
+]);
+export type StepOutcomeStatus = z.infer<typeof StepOutcomeStatus>;
+
+export const StepOutcome = z
+  .object({
+    executionId: z.string(),
+    stepId: z.string(),
+    kind: z.enum(['step', 'check', 'rollback', 'compensation']),
+    name: z.string(),
+    phase: z.string().optional(),
+    tool: z.string(),
+    mutating: z.boolean(),
+    risk: RiskLevel,
+    attempt: z.number().int().min(1),
+    status: StepOutcomeStatus,
+    startedAt: IsoTime,
+    finishedAt: IsoTime.optional(),
+    durationMs: z.number().int().min(0).optional(),
+    /** Parameters after templates were resolved. */
+    parameters: z.record(z.string(), z.unknown()),
+    output: z.unknown().optional(),
+    outputTruncated: z.boolean().optional(),
+    error: z.object({ name: z.string(), message: z.string() }).strict().optional(),
+    dryRun: z.boolean(),
+    /** Why a step was skipped. */
+    reason: z.string().optional(),
+  })
+  .strict();
+export type StepOutcome = z.infer<typeof StepOutcome>;
+
+export const ApprovalDecision = z
+  .object({
+    approver: z.string(),
+    decision: z.enum(['approve', 'reject']),
+    comment: z.string().max(2_000).optional(),
+    at: IsoTime,
+  })
+  .strict();
+export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
+
+export const ApprovalRecord = z
+  .object({
+    /** Public id, used in links: names the execution and the request. */
+    id: z.string(),
+    executionId: z.string(),
+    runbookId: z.string(),
+    requirement: z.string(),
+    target: z.object({ kind: z.enum(['phase', 'step']), id: z.string() }).strict(),
+    environment: z.string(),
+    risk: RiskLevel,
+    approverGroups: z.array(z.string()),
+    /** The people who may decide (resolved from the groups); each gets a link of their own. */
+    approvers: z.array(z.string()),
+    quorum: z.number().int().min(1),
+    status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']),
+    decisions: z.array(ApprovalDecision),
+    requestedAt: IsoTime,
+    expiresAt: IsoTime,
+    decidedAt: IsoTime.optional(),
+    /** Step Functions task token: stays server-side, never in a link. */
+    taskToken: z.string(),
+    plan: z.array(
+      z
+        .object({
+          id: z.string(),
+          name: z.string(),
+          tool: z.string(),
+          risk: RiskLevel,
+          parameters: z.record(z.string(), z.unknown()),
+        })
+        .strict(),
+    ),
+    alert: AlertSummary,
+  })
+  .strict();
+export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
+
+export const KillSwitchState = z
+  .object({
+    engaged: z.boolean(),
+    changedBy: z.string().optional(),
+    changedAt: IsoTime.optional(),
+    reason: z.string().optional(),
+  })
+  .strict();
+export type KillSwitchState = z.infer<typeof KillSwitchState>;
+
+/** Alerts no runbook matched, grouped by name: the learning report suggests runbooks for them. */
+export const UnmatchedAlertSummary = z
+  .object({
+    name: z.string(),
+    source: Alert.shape.source,
+    count: z.number().int().min(1),
+    firstSeenAt: IsoTime,
+    lastSeenAt: IsoTime,
+    lastAlert: AlertSummary,
+  })
+  .strict();
+export type UnmatchedAlertSummary = z.infer<typeof UnmatchedAlertSummary>;
+
+export const StepStatistics = z
+  .object({
+    stepId: z.string(),
+    runs: z.number().int().min(0),
+    failures: z.number().int().min(0),
+    skipped: z.number().int().min(0),
+    meanDurationMs: z.number().min(0),
+    p90DurationMs: z.number().min(0),
+  })
+  .strict();
+export type StepStatistics = z.infer<typeof StepStatistics>;
+
+/** Learning aggregates of one runbook, recomputed from its execution records (idempotent). */
+export const LearningAggregate = z
+  .object({
+    runbookId: z.string(),
+    executions: z.number().int().min(0),
+    succeeded: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    aborted: z.number().int().min(0),
+    withoutHuman: z.number().int().min(0),
+    humanIntervention: z.number().int().min(0),
+    rollbacks: z.number().int().min(0),
+    rollbackFailures: z.number().int().min(0),
+    meanTimeToRecoverMs: z.number().min(0).optional(),
+    meanApprovalWaitMs: z.number().min(0).optional(),
+    /** Success rate per alert name: what worked before, for selection. */
+    byAlert: z.record(
+      z.string(),
+      z.object({ executions: z.number().int(), succeeded: z.number().int() }).strict(),
+    ),
+    steps: z.array(StepStatistics),
+    updatedAt: IsoTime,
+  })
+  .strict();
+export type LearningAggregate = z.infer<typeof LearningAggregate>;
+
+/** A notification as the notifier sent it (the local outbox keeps these). */
+export const Notification = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['approval-request', 'escalation', 'message', 'automation-blocked']),
+    to: z.array(z.string()),
+    subject: z.string(),
+    text: z.string(),
+    /** Links in the message (approval links), for the local outbox and tests. */
+    links: z.array(z.object({ label: z.string(), url: z.string() }).strict()).default([]),
+    severity: z.enum(['page', 'ticket', 'info']).optional(),
+    executionId: z.string().optional(),
+    sentAt: IsoTime,
+  })
+  .strict();
+export type Notification = z.infer<typeof Notification>;

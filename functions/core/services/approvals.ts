@@ -1,0 +1,289 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import type { Clock } from '../../ports/clock.ts';
+import type { ExecutionEngine } from '../../ports/execution-engine.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Notifier } from '../../ports/notifier.ts';
+import type { DecideApprovalRefusal, Store } from '../../ports/store.ts';
+import {
+  approvalLinkUrl,
+  approvalPublicId,
+  type LinkRefusal,
+  parseApprovalPublicId,
+  verifyApprovalLink,
+} from '../approval-links.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { formatDuration } from '../duration.ts';
+import { AslErrorName, StateError, TaskTokenExpiredError } from '../errors.ts';
+import type { ApprovalTask } from '../execution-contract.ts';
+import { type ApprovalRecord, type ExecutionRecord, type StepOutcome, summarizeAlert } from '../records.ts';
+import { resolveTemplates } from '../runbook/templates.ts';
+
+export interface ApprovalServiceOptions {
+  store: Store;
+  engine: ExecutionEngine;
+  notifier: Notifier;
+  clock: Clock;
+  logger: Logger;
+  config: RuntimeConfig;
+  signingKey: Buffer;
+}
+
+export interface LinkParameters {
+  approver?: string | undefined;
+  exp?: string | undefined;
+  sig?: string | undefined;
+}
+
+/** Everything an approver needs to decide, shown by GET and never containing the task token. */
+export interface ApprovalView {
+  approval: Omit<ApprovalRecord, 'taskToken'>;
+  approver: string;
+  execution?: ExecutionRecord;
+  /** Latest outcome of every step so far: the diagnostics the approver decides on. */
+  steps: StepOutcome[];
+  /** Whether this approver may still decide. */
+  canDecide: boolean;
+  alreadyDecided?: 'approve' | 'reject';
+}
+
+export type ApprovalRefusal = LinkRefusal | DecideApprovalRefusal | 'too-late';
+
+export type ViewResult = { ok: true; view: ApprovalView } | { ok: false; reason: ApprovalRefusal };
+export type DecideResult =
+  | { ok: true; approval: Omit<ApprovalRecord, 'taskToken'>; settled: boolean }
+  | { ok: false; reason: ApprovalRefusal; approval?: Omit<ApprovalRecord, 'taskToken'> };
+
+function withoutToken(approval: ApprovalRecord): Omit<ApprovalRecord, 'taskToken'> {
+  const { taskToken: _token, ...rest } = approval;
+  return rest;
+}
+
+/** Human-readable words for refusals (shown on the page and in API errors). */
+export const REFUSAL_MESSAGES: Record<ApprovalRefusal, string> = {
+  malformed: 'This approval link is incomplete. Open the link from the e-mail as it was sent.',
+  'bad-signature': 'This approval link is not valid. Open the link from the e-mail as it was sent.',
+  expired: 'This approval link has expired.',
+  'not-found': 'There is no such approval request.',
+  'not-pending': 'This approval was already settled.',
+  'not-an-approver': 'You are not one of the approvers of this request.',
+  'already-decided': 'You have already decided on this request.',
+  'too-late': 'The execution no longer waits for this approval (it timed out or was aborted).',
+};
+
+/**
+ * Approvals: the request (stored with its task token, e-mailed with a signed link per approver),
+ * the page an approver sees, and the decision (once per approver, quorum, then the token is sent).
+ */
+export class ApprovalService {
+  constructor(private readonly options: ApprovalServiceOptions) {}
+
+  approversFor(groups: readonly string[]): string[] {
+    return [...new Set(groups.flatMap((group) => this.options.config.approverGroups[group] ?? []))].sort();
+  }
+
+  async request(
+    payload: z.infer<typeof ApprovalTask>,
+  ): Promise<{ approvalId: string; approvers: string[]; created: boolean }> {
+    const { store, notifier, clock, config, signingKey, logger } = this.options;
+    const { execution, alert, approval } = payload;
+    const approvers = this.approversFor(approval.approverGroups);
+    if (approvers.length === 0) {
+      const error = new StateError(
+        'Approval.Unroutable',
+        `no approver configured for group(s) ${approval.approverGroups.join(', ')} in ${config.environment}; add them to approverGroups`,
+      );
+      error.stack = `${error.name}: ${error.message}`;
+      throw error;
+    }
+    if (approvers.length < approval.quorum) {
+      const error = new StateError(
+        'Approval.Unroutable',
+        `quorum ${approval.quorum} cannot be met: group(s) ${approval.approverGroups.join(', ')} have ${approvers.length} approver(s)`,
+      );
+      error.stack = `${error.name}: ${error.message}`;
+      throw error;
+    }
+    // One approval per task token: a retried invocation finds it and does not e-mail twice.
+    const approvalKey = `${approval.target.kind}-${approval.target.id}-${createHash('sha256').update(payload.taskToken).digest('hex').slice(0, 10)}`;
+    const approvalId = approvalPublicId(execution.id, approvalKey);
+    const now = clock.now();
+    const expiresAt = new Date(now.getTime() + approval.timeoutSeconds * 1_000);
+    const outcomes = await store.listStepOutcomes(execution.id);
+    const steps = Object.fromEntries(
+      outcomes
+        .filter((outcome) => outcome.kind !== 'compensation')
+        .map((outcome) => [outcome.stepId, { status: outcome.status, output: outcome.output ?? null }]),
+    );
+    const plan = approval.plan.map((step) => {
+      let parameters = step.parameters;
+      try {
+        parameters = resolveTemplates(step.parameters, { alert, execution, steps });
+      } catch {
+        // Shown as written; the step resolves them when it runs.
+      }
+      return { ...step, parameters };
+    });
+    const record: ApprovalRecord = {
+      id: approvalId,
+      executionId: execution.id,
+      runbookId: execution.runbookId,
+      requirement: approval.requirement,
+      target: approval.target,
+      environment: execution.environment,
+      risk: approval.risk,
+      approverGroups: approval.approverGroups,
+      approvers,
+      quorum: approval.quorum,
+      status: 'pending',
+      decisions: [],
+      requestedAt: now.toISOString(),
+      expiresAt: expiresAt.toISOString(),
+      taskToken: payload.taskToken,
+      plan,
+      alert: summarizeAlert(alert),
+    };
+    const created = await store.createApproval(record);
+    if (!created) return { approvalId, approvers, created: false };
+
+    const linkExpiry = Math.floor(
+      Math.min(expiresAt.getTime(), now.getTime() + config.approvalLinkTtlSeconds * 1_000) / 1_000,
+    );
+    const what =
+      approval.target.kind === 'phase' ? `phase "${approval.target.id}"` : `step "${approval.target.id}"`;
+    for (const approver of approvers) {
+      const url = approvalLinkUrl(
+        config.publicBaseUrl,
+        { approvalId, approver, expiresAt: linkExpiry },
+        signingKey,
+      );
+      const text = [
+        `runbook-autopilot asks for your approval before ${what} of runbook ${execution.runbookId} (risk ${approval.risk}).`,
+        '',
+        `Alert:       ${alert.name} (${alert.severity}) — ${alert.summary}`,
+        `Resource:    ${alert.resource.type} ${alert.resource.id}`,
+        `Environment: ${execution.environment}${execution.dryRun ? ' (dry run)' : ''}`,
+        `Execution:   ${execution.id}`,
+        `Quorum:      ${approval.quorum} of ${approvers.length} approver(s)`,
+        `Expires:     in ${formatDuration(approval.timeoutSeconds)} (${expiresAt.toISOString()})`,
+        '',
+        'It will run:',
+        ...plan.map(
+          (step) => `  - ${step.name} [${step.tool}, risk ${step.risk}] ${JSON.stringify(step.parameters)}`,
+        ),
+        '',
+        'Review the diagnostics and decide (the page asks you to confirm; opening it decides nothing):',
+        url,
+        '',
+        'This link is yours alone, works once and expires. Do not forward it.',
+      ].join('\n');
+      await notifier.send({
+        id: randomUUID(),
+        kind: 'approval-request',
+        to: [approver],
+        subject: `Approve ${execution.runbookId} on ${alert.resource.id} (${execution.environment})?`,
+        text,
+        links: [{ label: 'Review and decide', url }],
+        executionId: execution.id,
+        sentAt: now.toISOString(),
+      });
+    }
+    logger.info('approval requested', { executionId: execution.id, approvalId, approvers: approvers.length });
+    return { approvalId, approvers, created: true };
+  }
+
+  private checkLink(
+    approvalId: string,
+    link: LinkParameters,
+  ):
+    | { ok: true; approver: string; executionId: string; approvalKey: string }
+    | { ok: false; reason: ApprovalRefusal } {
+    const parsed = parseApprovalPublicId(approvalId);
+    if (!parsed) return { ok: false, reason: 'not-found' };
+    const verified = verifyApprovalLink(
+      { approvalId, ...link },
+      this.options.signingKey,
+      Math.floor(this.options.clock.now().getTime() / 1_000),
+    );
+    if (!verified.ok) return verified;
+    return { ok: true, approver: verified.claims.approver, ...parsed };
+  }
+
+  async view(approvalId: string, link: LinkParameters): Promise<ViewResult> {
+    const checked = this.checkLink(approvalId, link);
+    if (!checked.ok) return checked;
+    const { store } = this.options;
+    const approval = await store.getApproval(checked.executionId, checked.approvalKey);
+    if (!approval) return { ok: false, reason: 'not-found' };
+    if (!approval.approvers.includes(checked.approver)) return { ok: false, reason: 'not-an-approver' };
+    const [execution, outcomes] = await Promise.all([
+      store.getExecution(approval.executionId),
+      store.listStepOutcomes(approval.executionId),
+    ]);
+    const latest = new Map<string, StepOutcome>();
+    for (const outcome of outcomes) latest.set(`${outcome.kind}:${outcome.stepId}`, outcome);
+    const mine = approval.decisions.find((decision) => decision.approver === checked.approver);
+    const expired = this.options.clock.now().getTime() >= new Date(approval.expiresAt).getTime();
+    return {
+      ok: true,
+      view: {
+        approval: withoutToken(approval),
+        approver: checked.approver,
+        ...(execution ? { execution } : {}),
+        steps: [...latest.values()],
+        canDecide: approval.status === 'pending' && !mine && !expired,
+        ...(mine ? { alreadyDecided: mine.decision } : {}),
+      },
+    };
+  }
+
+  async decide(
+    approvalId: string,
+    link: LinkParameters,
+    decision: 'approve' | 'reject',
+    comment?: string,
+  ): Promise<DecideResult> {
+    const checked = this.checkLink(approvalId, link);
+    if (!checked.ok) return checked;
+    const { store, engine, clock, logger } = this.options;
+    const now = clock.now().toISOString();
+    const result = await store.decideApproval({
+      executionId: checked.executionId,
+      approvalKey: checked.approvalKey,
+      decision: { approver: checked.approver, decision, ...(comment ? { comment } : {}), at: now },
+      now,
+    });
+    if (!result.ok)
+      return {
+        ok: false,
+        reason: result.reason,
+        ...(result.approval ? { approval: withoutToken(result.approval) } : {}),
+      };
+    const approval = result.approval;
+    if (approval.status === 'pending') return { ok: true, approval: withoutToken(approval), settled: false };
+    try {
+      if (approval.status === 'approved') {
+        await engine.sendTaskSuccess(approval.taskToken, {
+          approvedBy: approval.decisions
+            .filter((entry) => entry.decision === 'approve')
+            .map((entry) => entry.approver),
+          decidedAt: approval.decidedAt ?? now,
+        });
+      } else {
+        const rejection = approval.decisions.find((entry) => entry.decision === 'reject');
+        await engine.sendTaskFailure(approval.taskToken, {
+          error: AslErrorName.ApprovalRejected,
+          cause: `rejected by ${rejection?.approver ?? checked.approver}${rejection?.comment ? `: ${rejection.comment}` : ''}`,
+        });
+      }
+    } catch (error) {
+      if (error instanceof TaskTokenExpiredError) {
+        logger.warn('approval decided after the execution stopped waiting', { approvalId });
+        return { ok: false, reason: 'too-late', approval: withoutToken(approval) };
+      }
+      throw error;
+    }
+    logger.info('approval settled', { approvalId, status: approval.status });
+    return { ok: true, approval: withoutToken(approval), settled: true };
+  }
+}

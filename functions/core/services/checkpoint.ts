@@ -1,0 +1,88 @@
+import type { Clock } from '../../ports/clock.ts';
+import type { ExecutionEngine } from '../../ports/execution-engine.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
+import { AslErrorName, StateError } from '../errors.ts';
+import type { ExecutionContext } from '../execution-contract.ts';
+
+/**
+ * Checkpoints (before each phase, after each approval) are `.waitForTaskToken` tasks. Arriving, an
+ * execution passes straight on, or is held (paused, or the kill switch is engaged) with its token
+ * stored, or fails with Runbook.Aborted. Resume and the kill switch's release send the token back.
+ */
+export class CheckpointService {
+  constructor(
+    private readonly deps: { store: Store; engine: ExecutionEngine; clock: Clock; logger: Logger },
+  ) {}
+
+  async arrive(
+    execution: ExecutionContext,
+    checkpoint: { before: string; mutating: boolean },
+    taskToken: string,
+  ): Promise<unknown> {
+    const { store, engine, clock } = this.deps;
+    const hold = await this.holdReason(execution.id);
+    if (hold === 'abort') {
+      const record = await store.getExecution(execution.id);
+      const error = new StateError(
+        AslErrorName.Aborted,
+        `aborted by ${record?.control.requestedBy ?? 'an operator'} before ${checkpoint.before}`,
+      );
+      error.stack = `${error.name}: ${error.message}`;
+      throw error;
+    }
+    if (!hold) {
+      await store
+        .updateExecution(execution.id, { currentState: `Checkpoint: ${checkpoint.before}` })
+        .catch(() => undefined);
+      await engine.sendTaskSuccess(taskToken, { passed: checkpoint.before });
+      return { held: false };
+    }
+    await store.holdCheckpoint(execution.id, {
+      before: checkpoint.before,
+      taskToken,
+      heldAt: clock.now().toISOString(),
+    });
+    await store.updateExecution(execution.id, {
+      status: 'paused',
+      currentState: `Checkpoint: ${checkpoint.before}`,
+    });
+    this.deps.logger.info('execution held at checkpoint', {
+      executionId: execution.id,
+      before: checkpoint.before,
+      reason: hold,
+    });
+    // A resume may have landed between the check and the hold: look again, and release if so.
+    const again = await this.holdReason(execution.id);
+    if (!again) await this.release(execution.id);
+    else if (again === 'abort') await this.failHeld(execution.id, 'aborted while held');
+    return { held: true, reason: hold };
+  }
+
+  private async holdReason(executionId: string): Promise<'abort' | 'pause' | 'kill-switch' | undefined> {
+    const { store } = this.deps;
+    const [record, killSwitch] = await Promise.all([store.getExecution(executionId), store.getKillSwitch()]);
+    if (record?.control.abortRequested) return 'abort';
+    if (record?.control.pauseRequested) return 'pause';
+    if (killSwitch.engaged) return 'kill-switch';
+    return undefined;
+  }
+
+  /** Lets a held execution continue; false when nothing was held. */
+  async release(executionId: string): Promise<boolean> {
+    const held = await this.deps.store.releaseCheckpoint(executionId);
+    if (!held) return false;
+    await this.deps.store.updateExecution(executionId, { status: 'running' });
+    await this.deps.engine.sendTaskSuccess(held.taskToken, { passed: held.before, heldFor: held.heldAt });
+    return true;
+  }
+
+  /** Fails a held execution into its rollback path. */
+  async failHeld(executionId: string, cause: string): Promise<boolean> {
+    const held = await this.deps.store.releaseCheckpoint(executionId);
+    if (!held) return false;
+    await this.deps.store.updateExecution(executionId, { status: 'running' });
+    await this.deps.engine.sendTaskFailure(held.taskToken, { error: AslErrorName.Aborted, cause });
+    return true;
+  }
+}

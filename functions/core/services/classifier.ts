@@ -1,0 +1,342 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../../ports/clock.ts';
+import type { ExecutionEngine } from '../../ports/execution-engine.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Notifier } from '../../ports/notifier.ts';
+import type { Store } from '../../ports/store.ts';
+import type { Alert } from '../alert.ts';
+import { categorize } from '../classifier/categorize.ts';
+import { executionName, incidentId, resourceKey } from '../classifier/identity.ts';
+import { incidentPriority } from '../classifier/priority.ts';
+import { type LimitAnswers, planLimitChecks, safetyGate } from '../classifier/safety.ts';
+import type { ConsideredRunbook, RunbookSelector } from '../classifier/select.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { ConfigurationError } from '../errors.ts';
+import type { ExecutionInput } from '../execution-contract.ts';
+import { approvalRiskThreshold } from '../policy.ts';
+import {
+  type ExecutionRecord,
+  type IncidentDecision,
+  type IncidentRecord,
+  type LearningAggregate,
+  summarizeAlert,
+} from '../records.ts';
+import type { Runbook } from '../runbook/model.ts';
+
+/** A pending incident older than this was left by a classifier that died: the next one takes over. */
+export const PENDING_TAKEOVER_MS = 60_000;
+/** Learning aggregates are re-read at most this often by one classifier. */
+const LEARNING_CACHE_MS = 60_000;
+
+export interface ClassifierResult {
+  alert: { name: string; fingerprint: string; status: Alert['status']; environment: string };
+  decision: IncidentDecision;
+  incidentId?: string;
+  runbookId?: string;
+  executionId?: string;
+  /** Why automation did not start (blocked), or what was chosen. */
+  reason?: string;
+  considered?: ConsideredRunbook[];
+}
+
+export interface ClassifierOptions {
+  store: Store;
+  engine: ExecutionEngine;
+  notifier: Notifier;
+  clock: Clock;
+  logger: Logger;
+  config: RuntimeConfig;
+  selector: RunbookSelector;
+}
+
+/**
+ * The classifier: a normalized alert in, a decision out. A resolved alert resolves its incident; a
+ * firing one joins its open incident (no second execution, whatever the storm) or opens one, picks the
+ * runbook by applicability × what worked before, passes the safety gate, and starts the execution
+ * under a deterministic name, so a retry never starts twice.
+ */
+export class ClassifierService {
+  private learning: { at: number; aggregates: Map<string, LearningAggregate> } | undefined;
+
+  constructor(private readonly options: ClassifierOptions) {}
+
+  async classify(alert: Alert): Promise<ClassifierResult> {
+    const { store, clock } = this.options;
+    const now = clock.now();
+    const summary = {
+      name: alert.name,
+      fingerprint: alert.fingerprint,
+      status: alert.status,
+      environment: alert.environment,
+    };
+    if (alert.status === 'resolved') {
+      const incident = await store.resolveIncident(alert.fingerprint, alert, now.toISOString());
+      return {
+        alert: summary,
+        decision: 'resolved',
+        ...(incident
+          ? {
+              incidentId: incident.id,
+              ...(incident.executionId ? { executionId: incident.executionId } : {}),
+            }
+          : { reason: 'no open incident for this alert' }),
+      };
+    }
+
+    const category = alert.category;
+    const opened = await store.openIncident({
+      id: incidentId(alert),
+      fingerprint: alert.fingerprint,
+      status: 'open',
+      alert,
+      category,
+      priority: incidentPriority({
+        severity: alert.severity,
+        environment: alert.environment,
+        category: category ?? categorize({ name: alert.name }),
+      }),
+      firstSeenAt: now.toISOString(),
+      lastSeenAt: now.toISOString(),
+      occurrences: 1,
+      decision: 'pending',
+    });
+    const incident = opened.incident;
+    if (!opened.created) {
+      const abandoned =
+        incident.decision === 'pending' &&
+        !incident.executionId &&
+        now.getTime() - new Date(incident.firstSeenAt).getTime() > PENDING_TAKEOVER_MS;
+      if (!abandoned) {
+        return {
+          alert: summary,
+          decision: 'joined',
+          incidentId: incident.id,
+          ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
+          ...(incident.executionId ? { executionId: incident.executionId } : {}),
+        };
+      }
+      this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
+    }
+    return this.decide(alert, incident, summary);
+  }
+
+  private async learningAggregates(): Promise<Map<string, LearningAggregate>> {
+    const now = this.options.clock.now().getTime();
+    if (!this.learning || now - this.learning.at > LEARNING_CACHE_MS) {
+      const aggregates = await this.options.store.listLearningAggregates();
+      this.learning = {
+        at: now,
+        aggregates: new Map(aggregates.map((aggregate) => [aggregate.runbookId, aggregate])),
+      };
+    }
+    return this.learning.aggregates;
+  }
+
+  private async decide(
+    alert: Alert,
+    incident: IncidentRecord,
+    summary: ClassifierResult['alert'],
+  ): Promise<ClassifierResult> {
+    const { store, selector } = this.options;
+    const selection = selector.select(alert, await this.learningAggregates());
+    if (!selection.selected) {
+      await store.recordUnmatched(alert, this.options.clock.now().toISOString());
+      await store.updateIncident(incident.id, { decision: 'unmatched' });
+      this.options.logger.info('no runbook matched', { alert: alert.name, incidentId: incident.id });
+      return {
+        alert: summary,
+        decision: 'unmatched',
+        incidentId: incident.id,
+        considered: selection.considered,
+        reason: 'no runbook matched this alert',
+      };
+    }
+    const runbook = selector.runbook(selection.selected.runbookId);
+    if (!runbook)
+      throw new ConfigurationError(`runbook ${selection.selected.runbookId} was selected but is not loaded`);
+    const name = executionName(runbook.id, incident.id);
+    const base = {
+      alert: summary,
+      incidentId: incident.id,
+      runbookId: runbook.id,
+      considered: selection.considered,
+    };
+
+    const gate = await this.passGate(runbook, alert, incident.id, name);
+    if (!gate.allowed) {
+      await store.updateIncident(incident.id, {
+        decision: 'blocked',
+        blockedReason: gate.reason,
+        runbookId: runbook.id,
+      });
+      await this.notifyBlocked(alert, runbook, gate.reason);
+      return { ...base, decision: 'blocked', reason: gate.reason };
+    }
+
+    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
+    if (!started.ok) {
+      await store.releaseSlot(
+        planLimitChecks(runbook, alert, this.options.clock.now()).concurrency.key,
+        name,
+      );
+      await store.updateIncident(incident.id, {
+        decision: 'blocked',
+        blockedReason: started.reason,
+        runbookId: runbook.id,
+      });
+      await this.notifyBlocked(alert, runbook, started.reason);
+      return { ...base, decision: 'blocked', reason: started.reason };
+    }
+    await store.updateIncident(incident.id, {
+      decision: 'started',
+      runbookId: runbook.id,
+      executionId: name,
+    });
+    this.options.logger.info('execution started', {
+      executionId: name,
+      runbookId: runbook.id,
+      incidentId: incident.id,
+      alreadyStarted: started.alreadyStarted,
+    });
+    return {
+      ...base,
+      decision: 'started',
+      executionId: name,
+      reason: `${runbook.id} (rule ${selection.selected.rule}, score ${selection.selected.score.toFixed(2)})${gate.changeFreeze ? '; change freeze: diagnostics only' : ''}`,
+    };
+  }
+
+  /** Cheap checks first; then the store's counters in order, stopping at the first refusal. */
+  private async passGate(runbook: Runbook, alert: Alert, member: string, executionId: string) {
+    const { store, clock } = this.options;
+    const now = clock.now();
+    const killSwitch = await store.getKillSwitch();
+    const first = safetyGate({ runbook, alert, now, killSwitch });
+    if (!first.allowed) return first;
+    const plan = planLimitChecks(runbook, alert, now);
+    const limits: LimitAnswers = {};
+    limits.runbookRate = {
+      allowed: await store.acquireRate(
+        plan.runbookRate.key,
+        plan.runbookRate.windowStart,
+        plan.runbookRate.max,
+        plan.runbookRate.expiresAt,
+        member,
+      ),
+    };
+    if (limits.runbookRate.allowed) {
+      limits.resourceRate = {
+        allowed: await store.acquireRate(
+          plan.resourceRate.key,
+          plan.resourceRate.windowStart,
+          plan.resourceRate.max,
+          plan.resourceRate.expiresAt,
+          member,
+        ),
+      };
+    }
+    if (limits.resourceRate?.allowed)
+      limits.concurrency = {
+        allowed: await store.acquireSlot(plan.concurrency.key, executionId, plan.concurrency.max),
+      };
+    if (limits.concurrency?.allowed) {
+      limits.cooldown = {
+        allowed: await store.claimCooldown(plan.cooldown.key, now.toISOString(), plan.cooldown.until, member),
+      };
+      if (!limits.cooldown.allowed) await store.releaseSlot(plan.concurrency.key, executionId);
+    }
+    return safetyGate({ runbook, alert, now, killSwitch, limits });
+  }
+
+  private async start(
+    runbook: Runbook,
+    alert: Alert,
+    incident: IncidentRecord,
+    name: string,
+    changeFreeze: boolean,
+  ) {
+    const { store, engine, clock, config } = this.options;
+    const startedAt = clock.now().toISOString();
+    const execution = {
+      id: name,
+      runbookId: runbook.id,
+      runbookVersion: runbook.version,
+      incidentId: incident.id,
+      environment: alert.environment,
+      dryRun: config.dryRun,
+      approvalRiskThreshold: approvalRiskThreshold(config.policy),
+      changeFreeze,
+      startedAt,
+    };
+    const record: ExecutionRecord = {
+      id: name,
+      runbookId: runbook.id,
+      runbookVersion: runbook.version,
+      incidentId: incident.id,
+      environment: alert.environment,
+      dryRun: config.dryRun,
+      status: 'running',
+      alert: summarizeAlert(alert),
+      startedAt,
+      resourceKey: resourceKey(alert),
+      control: { pauseRequested: false, abortRequested: false },
+      currentState: 'starting',
+    };
+    await store.createExecution(record);
+    const input: ExecutionInput = { execution, alert, steps: {}, groups: {}, approvals: {} };
+    try {
+      const started = await engine.start({ runbookId: runbook.id, name, input });
+      await store.updateExecution(name, { engineRef: started.engineRef });
+      return { ok: true as const, alreadyStarted: started.alreadyStarted };
+    } catch (error) {
+      // A machine that does not exist will not appear on retry: stop and say so. Anything else retries.
+      if (!(error instanceof ConfigurationError)) throw error;
+      await store.updateExecution(name, {
+        status: 'failed',
+        stoppedAt: clock.now().toISOString(),
+        outcome: {
+          status: 'failed',
+          error: 'Runbook.NotDeployed',
+          cause: error.message,
+          rolledBack: false,
+          rollbackFailed: false,
+          escalated: true,
+          humanIntervention: true,
+          approvals: 0,
+          approvalWaitMs: 0,
+          recordedOutputs: {},
+        },
+      });
+      return { ok: false as const, reason: `could not start ${runbook.id}: ${error.message}` };
+    }
+  }
+
+  private async notifyBlocked(alert: Alert, runbook: Runbook, reason: string): Promise<void> {
+    const { notifier, config, clock, logger } = this.options;
+    const to = config.escalationTargets.default ?? [];
+    if (to.length === 0) {
+      logger.warn('automation blocked and no default escalation target to tell', {
+        alert: alert.name,
+        reason,
+      });
+      return;
+    }
+    await notifier.send({
+      id: randomUUID(),
+      kind: 'automation-blocked',
+      to,
+      subject: `Automation blocked: ${alert.name} on ${alert.resource.id}`,
+      text: [
+        `runbook-autopilot did not run ${runbook.id} for ${alert.name} (${alert.severity}) on ${alert.resource.type} ${alert.resource.id} in ${alert.environment}.`,
+        '',
+        `Why: ${reason}`,
+        '',
+        `Alert: ${alert.summary}`,
+        'A human needs to handle this alert.',
+      ].join('\n'),
+      links: [],
+      severity: 'page',
+      sentAt: clock.now().toISOString(),
+    });
+  }
+}

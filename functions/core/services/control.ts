@@ -1,0 +1,203 @@
+import type { Clock } from '../../ports/clock.ts';
+import type { ExecutionEngine } from '../../ports/execution-engine.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
+import { parseApprovalPublicId } from '../approval-links.ts';
+import { AslErrorName, RunbookAutopilotError, TaskTokenExpiredError } from '../errors.ts';
+import {
+  type ApprovalRecord,
+  type ExecutionRecord,
+  type IncidentRecord,
+  type KillSwitchState,
+  type StepOutcome,
+  TERMINAL_STATUSES,
+} from '../records.ts';
+import type { CheckpointService } from './checkpoint.ts';
+
+/** An operator asked for something the execution's state does not allow (HTTP 409). */
+export class ControlConflictError extends RunbookAutopilotError {
+  override readonly name = 'ControlConflictError';
+}
+
+/** No such execution (HTTP 404). */
+export class NotFoundError extends RunbookAutopilotError {
+  override readonly name = 'NotFoundError';
+}
+
+export interface ExecutionDetail {
+  execution: ExecutionRecord;
+  incident?: IncidentRecord;
+  steps: StepOutcome[];
+  approvals: Array<Omit<ApprovalRecord, 'taskToken'>>;
+}
+
+/**
+ * What operators do: look at executions, pause, resume, abort, and the kill switch. Pause and the
+ * kill switch hold executions at their next checkpoint; abort fails a held checkpoint or a pending
+ * approval at once and stops a running step through its abort signal (polled every few seconds).
+ */
+export class ControlService {
+  constructor(
+    private readonly deps: {
+      store: Store;
+      engine: ExecutionEngine;
+      checkpoints: CheckpointService;
+      clock: Clock;
+      logger: Logger;
+    },
+  ) {}
+
+  listExecutions(limit: number, cursor?: string) {
+    return this.deps.store.listExecutions({ limit, ...(cursor ? { cursor } : {}) });
+  }
+
+  async describe(executionId: string): Promise<ExecutionDetail> {
+    const { store } = this.deps;
+    const execution = await store.getExecution(executionId);
+    if (!execution) throw new NotFoundError(`no execution "${executionId}"`);
+    const [incident, steps, approvals] = await Promise.all([
+      store.getIncident(execution.incidentId),
+      store.listStepOutcomes(executionId),
+      store.listApprovals(executionId),
+    ]);
+    return {
+      execution: {
+        ...execution,
+        ...(execution.heldCheckpoint
+          ? { heldCheckpoint: { ...execution.heldCheckpoint, taskToken: '(held)' } }
+          : {}),
+      },
+      ...(incident ? { incident } : {}),
+      steps,
+      approvals: approvals.map(({ taskToken: _token, ...approval }) => approval),
+    };
+  }
+
+  private async live(executionId: string): Promise<ExecutionRecord> {
+    const execution = await this.deps.store.getExecution(executionId);
+    if (!execution) throw new NotFoundError(`no execution "${executionId}"`);
+    if (TERMINAL_STATUSES.has(execution.status)) {
+      throw new ControlConflictError(
+        `execution ${executionId} already ${execution.status}; nothing to change`,
+      );
+    }
+    return execution;
+  }
+
+  async pause(executionId: string, by: string, reason?: string): Promise<ExecutionRecord> {
+    const execution = await this.live(executionId);
+    if (execution.control.abortRequested)
+      throw new ControlConflictError(`execution ${executionId} is being aborted`);
+    return this.deps.store.updateExecution(executionId, {
+      control: {
+        ...execution.control,
+        pauseRequested: true,
+        requestedBy: by,
+        requestedAt: this.deps.clock.now().toISOString(),
+        ...(reason ? { reason } : {}),
+      },
+    });
+  }
+
+  async resume(executionId: string, by: string): Promise<ExecutionRecord> {
+    const execution = await this.live(executionId);
+    if (execution.control.abortRequested)
+      throw new ControlConflictError(`execution ${executionId} is being aborted`);
+    await this.deps.store.updateExecution(executionId, {
+      control: {
+        ...execution.control,
+        pauseRequested: false,
+        requestedBy: by,
+        requestedAt: this.deps.clock.now().toISOString(),
+      },
+    });
+    const killSwitch = await this.deps.store.getKillSwitch();
+    // Held by the kill switch, it stays held until the switch is released.
+    if (!killSwitch.engaged) await this.deps.checkpoints.release(executionId);
+    return (await this.deps.store.getExecution(executionId))!;
+  }
+
+  async abort(executionId: string, by: string, reason?: string): Promise<ExecutionRecord> {
+    const execution = await this.live(executionId);
+    await this.deps.store.updateExecution(executionId, {
+      control: {
+        ...execution.control,
+        abortRequested: true,
+        requestedBy: by,
+        requestedAt: this.deps.clock.now().toISOString(),
+        ...(reason ? { reason } : {}),
+      },
+    });
+    const cause = `aborted by ${by}${reason ? `: ${reason}` : ''}`;
+    // Held at a checkpoint or waiting for a human: fail the task now, into rollback.
+    await this.deps.checkpoints.failHeld(executionId, cause);
+    await this.cancelPendingApprovals(executionId, by);
+    this.deps.logger.info('abort requested', { executionId, by });
+    return (await this.deps.store.getExecution(executionId))!;
+  }
+
+  /** An abort cancels the execution's pending approvals and fails the tasks waiting on them. */
+  private async cancelPendingApprovals(executionId: string, by: string): Promise<number> {
+    const { store, engine, clock, logger } = this.deps;
+    let cancelled = 0;
+    for (const approval of await store.listApprovals(executionId)) {
+      if (approval.status !== 'pending') continue;
+      const key = parseApprovalPublicId(approval.id)?.approvalKey;
+      if (!key) continue;
+      const closed = await store.closeApproval(executionId, key, 'cancelled', clock.now().toISOString());
+      if (!closed) continue;
+      cancelled++;
+      await engine
+        .sendTaskFailure(approval.taskToken, {
+          error: AslErrorName.Aborted,
+          cause: `aborted by ${by} while waiting for approval`,
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof TaskTokenExpiredError)) throw error;
+          logger.info('cancelled approval was no longer awaited', { executionId });
+        });
+    }
+    return cancelled;
+  }
+
+  getKillSwitch(): Promise<KillSwitchState> {
+    return this.deps.store.getKillSwitch();
+  }
+
+  /** Engaging holds every execution at its next checkpoint; releasing lets held ones go on unless paused. */
+  async setKillSwitch(
+    engaged: boolean,
+    by: string,
+    reason?: string,
+  ): Promise<KillSwitchState & { released: number }> {
+    const state: KillSwitchState = {
+      engaged,
+      changedBy: by,
+      changedAt: this.deps.clock.now().toISOString(),
+      ...(reason ? { reason } : {}),
+    };
+    await this.deps.store.setKillSwitch(state);
+    this.deps.logger.warn(engaged ? 'kill switch engaged' : 'kill switch released', { by, reason });
+    let released = 0;
+    if (!engaged) {
+      // A checkpoint holds for at most a day, so only executions started within two days can be held.
+      const horizon = this.deps.clock.now().getTime() - 2 * 86_400_000;
+      let cursor: string | undefined;
+      do {
+        const page = await this.deps.store.listExecutions({ limit: 100, ...(cursor ? { cursor } : {}) });
+        for (const execution of page.executions) {
+          if (
+            execution.heldCheckpoint &&
+            !execution.control.pauseRequested &&
+            !execution.control.abortRequested
+          ) {
+            if (await this.deps.checkpoints.release(execution.id)) released++;
+          }
+        }
+        const oldest = page.executions.at(-1);
+        cursor = oldest && new Date(oldest.startedAt).getTime() >= horizon ? page.cursor : undefined;
+      } while (cursor);
+    }
+    return { ...state, released };
+  }
+}

@@ -1,0 +1,96 @@
+import type { Clock } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
+import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
+import type { Runbook } from '../runbook/model.ts';
+import { deriveOutcome, slotKey } from './record.ts';
+
+/** The engine's word on an execution that stopped (Step Functions Execution Status Change). */
+export interface ExecutionStatusChange {
+  executionId: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+  engineRef: string;
+  stoppedAt?: string;
+  error?: string;
+  cause?: string;
+}
+
+/** How far back aggregates look, and how many executions' steps feed step statistics. */
+export const LEARNING_WINDOW_DAYS = 90;
+export const STEP_STATISTICS_EXECUTIONS = 50;
+
+/**
+ * The learning loop: every execution that stops is recorded (also those that never reached their
+ * Record task: stopped, timed out), its concurrency slot is given back, and its runbook's aggregate
+ * is recomputed from the records — so a redelivered event changes nothing.
+ */
+export class LearningService {
+  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger }) {}
+
+  async executionStopped(change: ExecutionStatusChange): Promise<{ recorded: boolean; runbookId?: string }> {
+    const { store, clock, logger } = this.deps;
+    if (change.status === 'RUNNING' || change.status === 'PENDING_REDRIVE') return { recorded: false };
+    const execution = await store.getExecution(change.executionId);
+    if (!execution) {
+      logger.warn('status change for an execution the store does not know', {
+        executionId: change.executionId,
+      });
+      return { recorded: false };
+    }
+    if (!execution.outcome) {
+      const [outcomes, approvals] = await Promise.all([
+        store.listStepOutcomes(execution.id),
+        store.listApprovals(execution.id),
+      ]);
+      const status =
+        change.status === 'SUCCEEDED' ? 'succeeded' : change.status === 'ABORTED' ? 'aborted' : 'failed';
+      const now = clock.now();
+      const outcome = deriveOutcome(
+        status,
+        {
+          ...(change.error
+            ? { error: change.error }
+            : change.status === 'TIMED_OUT'
+              ? { error: 'States.Timeout' }
+              : {}),
+          ...(change.cause ? { cause: change.cause } : {}),
+        },
+        execution,
+        outcomes,
+        approvals,
+        { escalated: false, rollbackFailed: false },
+        now,
+      );
+      await store.updateExecution(execution.id, {
+        status,
+        stoppedAt: change.stoppedAt ?? now.toISOString(),
+        outcome,
+        engineRef: change.engineRef,
+      });
+    }
+    await store.releaseSlot(slotKey(execution.runbookId), execution.id);
+    await this.recompute(execution.runbookId);
+    return { recorded: true, runbookId: execution.runbookId };
+  }
+
+  async recompute(runbookId: string): Promise<void> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const since = new Date(now.getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
+    const executions = await store.listExecutionsByRunbook(runbookId, since);
+    const recent = executions
+      .filter((execution) => execution.outcome)
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+      .slice(0, STEP_STATISTICS_EXECUTIONS);
+    const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
+    await store.putLearningAggregate(aggregateRunbook(runbookId, executions, outcomes, now));
+  }
+
+  async report(runbooks: Runbook[]): Promise<LearningReport> {
+    const [aggregates, unmatched] = await Promise.all([
+      this.deps.store.listLearningAggregates(),
+      this.deps.store.listUnmatched(),
+    ]);
+    return learningReport(aggregates, runbooks, unmatched, this.deps.clock.now());
+  }
+}

@@ -1,0 +1,121 @@
+import type { Clock } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
+import { concurrencySlotKey } from '../classifier/identity.ts';
+import { AslErrorName } from '../errors.ts';
+import type { ExecutionOutcome, ExecutionRecord, StepOutcome } from '../records.ts';
+import { lookup, parseReference } from '../runbook/templates.ts';
+import type { MachineState } from './escalation.ts';
+
+/** The concurrency slot an execution holds while it runs (planLimitChecks takes it, this gives it back). */
+export function slotKey(runbookId: string): string {
+  return concurrencySlotKey(runbookId);
+}
+
+/** Outcome facts from what the store knows about an execution (shared by Record and the learning recorder). */
+export function deriveOutcome(
+  status: ExecutionOutcome['status'],
+  failure: { error?: string; cause?: string },
+  execution: ExecutionRecord,
+  outcomes: StepOutcome[],
+  approvals: Array<{ status: string; requestedAt: string; decidedAt?: string }>,
+  state: { escalated: boolean; rollbackFailed: boolean },
+  now: Date,
+  recordedOutputs: Record<string, unknown> = {},
+): ExecutionOutcome {
+  const approved = approvals.filter((approval) => approval.decidedAt);
+  const approvalWaitMs = approved.reduce(
+    (sum, approval) =>
+      sum + (new Date(approval.decidedAt!).getTime() - new Date(approval.requestedAt).getTime()),
+    0,
+  );
+  const rolledBack = outcomes.some(
+    (outcome) => outcome.kind === 'compensation' && outcome.status === 'compensated',
+  );
+  const rollbackFailed =
+    state.rollbackFailed ||
+    outcomes.some(
+      (outcome) =>
+        outcome.kind === 'compensation' &&
+        ['failed', 'timed-out'].includes(outcome.status) &&
+        outcome ===
+          outcomes.filter((other) => other.kind === 'compensation' && other.stepId === outcome.stepId).at(-1),
+    );
+  const controlled = execution.control.abortRequested || execution.control.pauseRequested;
+  return {
+    status,
+    ...(failure.error ? { error: failure.error } : {}),
+    ...(failure.cause ? { cause: failure.cause } : {}),
+    rolledBack,
+    rollbackFailed,
+    escalated: state.escalated,
+    humanIntervention: approvals.length > 0 || state.escalated || controlled || status === 'aborted',
+    approvals: approvals.length,
+    approvalWaitMs: Math.max(0, approvalWaitMs),
+    ...(status === 'succeeded'
+      ? { timeToRecoverMs: Math.max(0, now.getTime() - new Date(execution.alert.startsAt).getTime()) }
+      : {}),
+    recordedOutputs,
+  };
+}
+
+/**
+ * The Record task at the end of every machine: writes the execution's outcome, gives back its
+ * concurrency slot. The learning recorder (on the engine's status-change event) does the same for
+ * executions that never reached it, and recomputes the aggregates.
+ */
+export class RecordService {
+  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger }) {}
+
+  async record(outcome: 'succeeded' | 'failed', recordOutputs: string[], rawState: Record<string, unknown>) {
+    const state = rawState as MachineState;
+    const executionId = state.execution?.id;
+    if (!executionId) return { recorded: false, reason: 'no execution in state' };
+    const { store, clock } = this.deps;
+    const [execution, outcomes, approvals] = await Promise.all([
+      store.getExecution(executionId),
+      store.listStepOutcomes(executionId),
+      store.listApprovals(executionId),
+    ]);
+    if (!execution) return { recorded: false, reason: `execution ${executionId} is not in the store` };
+    const steps: Record<string, { status: string; output: unknown }> = {};
+    for (const step of outcomes)
+      if (step.kind !== 'compensation')
+        steps[step.stepId] = { status: step.status, output: step.output ?? null };
+    const recordedOutputs: Record<string, unknown> = {};
+    for (const fact of recordOutputs) {
+      const segments = parseReference(fact);
+      const found = segments ? lookup({ steps }, segments) : { found: false, value: undefined };
+      if (found.found) recordedOutputs[fact] = found.value;
+    }
+    const status =
+      outcome === 'succeeded'
+        ? 'succeeded'
+        : state.failure?.Error === AslErrorName.Aborted
+          ? 'aborted'
+          : 'failed';
+    const now = clock.now();
+    const derived = deriveOutcome(
+      status,
+      {
+        ...(state.failure?.Error ? { error: state.failure.Error } : {}),
+        ...(state.failure?.Cause ? { cause: state.failure.Cause } : {}),
+      },
+      execution,
+      outcomes,
+      approvals,
+      { escalated: state.escalation !== undefined, rollbackFailed: state.rollbackError !== undefined },
+      now,
+      recordedOutputs,
+    );
+    await store.updateExecution(executionId, {
+      status,
+      stoppedAt: now.toISOString(),
+      outcome: derived,
+      currentState: outcome === 'succeeded' ? 'Succeeded' : 'Failed',
+    });
+    await store.releaseSlot(slotKey(execution.runbookId), executionId);
+    this.deps.logger.info('execution recorded', { executionId, status });
+    return { recorded: true, status };
+  }
+}

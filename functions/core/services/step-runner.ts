@@ -1,0 +1,599 @@
+import type { Clock } from '../../ports/clock.ts';
+import type { ExecutionEngine } from '../../ports/execution-engine.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { Store } from '../../ports/store.ts';
+import type { ToolImplementation, ToolRegistry } from '../../ports/tools.ts';
+import type { Alert } from '../alert.ts';
+import type { RuntimeConfig } from '../config.ts';
+import { AslErrorName, StateError } from '../errors.ts';
+import type {
+  CompensationSpecPayload,
+  ExecutionContext,
+  StepSpec,
+  TaskPayload,
+} from '../execution-contract.ts';
+import { jsonBytes, trimToBudget } from '../output-budget.ts';
+import { RISK_RANK } from '../policy.ts';
+import type { StepOutcome } from '../records.ts';
+import { resolveTemplates, TemplateResolutionError } from '../runbook/templates.ts';
+import type { ApprovalService } from './approvals.ts';
+import type { CheckpointService } from './checkpoint.ts';
+import type { EscalationService } from './escalation.ts';
+import type { RecordService } from './record.ts';
+
+/** The store keeps at most this much of a step's output (DynamoDB items are capped at 400 KB). */
+export const STORED_OUTPUT_BYTES = 300_000;
+/** Messages in errors that cross into Step Functions stay short (Cause is shown in consoles and e-mails). */
+const MAX_ERROR_MESSAGE = 600;
+/** Parameters that say where a tool acts; a compensation inherits them from the step it undoes. */
+const CONTEXT_PARAMETERS = ['region', 'cluster', 'prometheus'] as const;
+/** Leave the runner this much of the Lambda's time to record the outcome after a step times out. */
+const DEADLINE_MARGIN_MS = 5_000;
+
+export interface StepRunnerOptions {
+  store: Store;
+  engine: ExecutionEngine;
+  tools: ToolRegistry;
+  clock: Clock;
+  logger: Logger;
+  config: RuntimeConfig;
+  checkpoints: CheckpointService;
+  /** Only where one process runs everything (locally); on AWS approvals have their own function. */
+  approvals?: ApprovalService;
+  escalations: EscalationService;
+  records: RecordService;
+  /** How often a running tool looks for an operator abort (the 30 s override target). */
+  abortPollMs?: number;
+  /** How long one verify-alert invocation waits for the alert to resolve. */
+  verifyPollSeconds?: number;
+}
+
+export interface InvocationContext {
+  /** Epoch ms by which the invocation must return (Lambda's remaining time); Infinity locally. */
+  deadline: number;
+}
+
+function shortMessage(message: string): string {
+  return message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE)}…` : message;
+}
+
+/** Raise with an ASL name so the compiled Retry/Catch can match, and no stack to leak into a Cause. */
+function fail(name: string, message: string, cause?: unknown): never {
+  const error = new StateError(name, shortMessage(message), cause === undefined ? {} : { cause });
+  error.stack = `${error.name}: ${error.message}`;
+  throw error;
+}
+
+/** Step outputs by step id (latest attempt) for `{{ steps.<id>.… }}` templates. */
+function stepScope(outcomes: StepOutcome[]): Record<string, { status: string; output: unknown }> {
+  const scope: Record<string, { status: string; output: unknown }> = {};
+  for (const outcome of outcomes) {
+    if (outcome.kind === 'compensation') continue;
+    scope[outcome.stepId] = { status: outcome.status, output: outcome.output ?? null };
+  }
+  return scope;
+}
+
+/**
+ * Runs the Task states of every compiled runbook: steps (with templates, validated parameters, the
+ * step timeout, dry-run, output caps, pause/abort/kill switch), compensations, checkpoints, approval
+ * requests, alert verification, escalation and the final record. Throws errors with ASL names.
+ */
+export class StepRunner {
+  private readonly abortPollMs: number;
+  private readonly verifyPollSeconds: number;
+
+  constructor(private readonly options: StepRunnerOptions) {
+    this.abortPollMs = options.abortPollMs ?? 2_000;
+    this.verifyPollSeconds = options.verifyPollSeconds ?? 60;
+  }
+
+  async handle(
+    payload: TaskPayload,
+    invocation: InvocationContext = { deadline: Number.POSITIVE_INFINITY },
+  ): Promise<unknown> {
+    switch (payload.kind) {
+      case 'step':
+        return this.runStep(payload.execution, payload.alert, payload.step, invocation);
+      case 'compensate':
+        return this.compensate(payload.execution, payload.alert, payload.compensation, invocation);
+      case 'checkpoint':
+        return this.options.checkpoints.arrive(payload.execution, payload.checkpoint, payload.taskToken);
+      case 'approval':
+        // Approval tasks invoke the approval-request function; the runner never sees them on AWS.
+        if (!this.options.approvals)
+          fail(AslErrorName.InvalidParameters, 'approval tasks go to the approval-request function');
+        return this.options.approvals.request(payload);
+      case 'verify-alert':
+        return this.verifyAlert(payload.execution, payload.withinSeconds, invocation);
+      case 'escalate':
+        return this.options.escalations.escalate(payload.triggers, payload.state);
+      case 'record':
+        return this.options.records.record(payload.outcome, payload.recordOutputs, payload.state);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Steps
+
+  private async runStep(
+    execution: ExecutionContext,
+    alert: Alert,
+    step: StepSpec,
+    invocation: InvocationContext,
+  ) {
+    const { store, clock, tools } = this.options;
+    const tool = tools.get(step.tool);
+    if (!tool)
+      fail(
+        AslErrorName.InvalidParameters,
+        `step ${step.id}: tool "${step.tool}" is not available in this runtime`,
+      );
+
+    const [record, outcomes] = await Promise.all([
+      store.getExecution(execution.id),
+      store.listStepOutcomes(execution.id),
+    ]);
+    if (record?.control.abortRequested)
+      fail(
+        AslErrorName.Aborted,
+        `aborted by ${record.control.requestedBy ?? 'an operator'} before ${step.id}`,
+      );
+
+    const attempt =
+      outcomes.filter((outcome) => outcome.stepId === step.id && outcome.kind !== 'compensation').length + 1;
+    const kind = step.type === 'check' ? 'check' : step.type === 'rollback' ? 'rollback' : 'step';
+    const base = {
+      executionId: execution.id,
+      stepId: step.id,
+      kind,
+      name: step.name,
+      ...(step.phase ? { phase: step.phase } : {}),
+      tool: step.tool,
+      mutating: tool.declaration.mutating,
+      risk: step.risk,
+      attempt,
+      dryRun: execution.dryRun,
+    } as const;
+
+    const startedAt = clock.now();
+    let parameters: Record<string, unknown>;
+    try {
+      const resolved = resolveTemplates(step.parameters, { alert, execution, steps: stepScope(outcomes) });
+      parameters = this.validateParameters(tool, step, resolved);
+    } catch (error) {
+      const message =
+        error instanceof TemplateResolutionError || error instanceof StateError
+          ? error.message
+          : String(error);
+      await this.putOutcome({
+        ...base,
+        status: 'failed',
+        parameters: step.parameters,
+        startedAt,
+        error: { name: AslErrorName.InvalidParameters, message },
+      });
+      fail(AslErrorName.InvalidParameters, `step ${step.id}: ${message}`);
+    }
+
+    if (tool.declaration.mutating && kind !== 'rollback') {
+      const refusal = await this.refuseChange(execution, step);
+      if (refusal?.skip) {
+        await this.putOutcome({ ...base, status: 'skipped', parameters, startedAt, reason: refusal.message });
+        return { status: 'skipped', output: null };
+      }
+      if (refusal) {
+        await this.putOutcome({
+          ...base,
+          status: 'failed',
+          parameters,
+          startedAt,
+          error: { name: refusal.name, message: refusal.message },
+        });
+        fail(refusal.name, refusal.message);
+      }
+    }
+
+    await this.putOutcome({ ...base, status: 'running', parameters, startedAt });
+    await store.updateExecution(execution.id, { currentState: step.id }).catch(() => undefined);
+    const result = await this.runTool(
+      tool,
+      parameters,
+      execution,
+      step.timeoutSeconds,
+      invocation,
+      `step ${step.id}`,
+    );
+    const finishedAt = clock.now();
+    const timing = {
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+    };
+    if (!result.ok) {
+      await this.putOutcome({
+        ...base,
+        status: result.status,
+        parameters,
+        startedAt,
+        ...timing,
+        error: { name: result.name, message: result.message },
+      });
+      fail(result.name, result.message);
+    }
+    const stored = trimToBudget(result.output, STORED_OUTPUT_BYTES);
+    await this.putOutcome({
+      ...base,
+      status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
+      parameters,
+      startedAt,
+      ...timing,
+      output: stored.value,
+      ...(stored.truncated ? { outputTruncated: true } : {}),
+    });
+    const forState =
+      step.outputBudgetBytes > 0 ? trimToBudget(result.output, step.outputBudgetBytes).value : null;
+    return {
+      status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
+      output: forState,
+    };
+  }
+
+  private validateParameters(
+    tool: ToolImplementation,
+    step: StepSpec,
+    resolved: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const parsed = tool.declaration.parameters.safeParse(resolved);
+    if (parsed.success) return parsed.data as Record<string, unknown>;
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.') || '(parameters)'}: ${issue.message}`)
+      .join('; ');
+    fail(
+      AslErrorName.InvalidParameters,
+      `step ${step.id}: parameters for ${step.tool} are invalid after templates: ${problems}`,
+    );
+  }
+
+  /** Why a change must not start now: kill switch, freeze, policy, or the alert already resolved. */
+  private async refuseChange(
+    execution: ExecutionContext,
+    step: StepSpec,
+  ): Promise<{ name: string; message: string; skip?: boolean } | undefined> {
+    const { store } = this.options;
+    const [killSwitch, incident, approvals] = await Promise.all([
+      store.getKillSwitch(),
+      store.getIncident(execution.incidentId),
+      store.listApprovals(execution.id),
+    ]);
+    if (killSwitch.engaged) {
+      return {
+        name: AslErrorName.KillSwitch,
+        message: `kill switch engaged${killSwitch.changedBy ? ` by ${killSwitch.changedBy}` : ''}: ${step.id} not started`,
+      };
+    }
+    if (execution.changeFreeze)
+      return {
+        name: AslErrorName.SafetyBlocked,
+        message: `change freeze: ${step.id} changes the system and was not started`,
+      };
+    if (incident?.status === 'resolved')
+      return { name: 'skipped', message: 'the alert resolved before this change', skip: true };
+    // Defence in depth: the compiled gates ask for approval; if policy demands one and none was given, stop.
+    if (RISK_RANK[step.risk] >= execution.approvalRiskThreshold) {
+      const approved = approvals.some(
+        (approval) =>
+          approval.status === 'approved' &&
+          (approval.target.id === step.id || approval.target.id === step.phase),
+      );
+      if (!approved) {
+        return {
+          name: AslErrorName.SafetyBlocked,
+          message: `${step.id} (risk ${step.risk}) needs an approval in ${execution.environment} and none was given`,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Runs a tool with the step's timeout and an operator abort (polled), both through one AbortSignal.
+   */
+  private async runTool(
+    tool: ToolImplementation,
+    parameters: Record<string, unknown>,
+    execution: ExecutionContext,
+    timeoutSeconds: number,
+    invocation: InvocationContext,
+    label: string,
+    options: { ignoreAbort?: boolean } = {},
+  ): Promise<
+    | { ok: true; output: unknown }
+    | { ok: false; status: StepOutcome['status']; name: string; message: string }
+  > {
+    const { store, clock, logger } = this.options;
+    const controller = new AbortController();
+    const deadline = Math.min(
+      clock.now().getTime() + timeoutSeconds * 1_000,
+      invocation.deadline - DEADLINE_MARGIN_MS,
+    );
+    const budgetMs = Math.max(0, deadline - clock.now().getTime());
+    let stopReason: 'timeout' | 'abort' | undefined;
+    const timer = setTimeout(() => {
+      stopReason ??= 'timeout';
+      controller.abort(new Error(`${label} timed out after ${timeoutSeconds}s`));
+    }, budgetMs);
+    const poll = options.ignoreAbort
+      ? undefined
+      : setInterval(() => {
+          store
+            .getExecution(execution.id)
+            .then((record) => {
+              if (record?.control.abortRequested && !controller.signal.aborted) {
+                stopReason ??= 'abort';
+                controller.abort(
+                  new Error(`${label} aborted by ${record.control.requestedBy ?? 'an operator'}`),
+                );
+              }
+            })
+            .catch((error: unknown) => logger.warn('abort poll failed', { error: String(error) }));
+        }, this.abortPollMs);
+    const stopped = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    try {
+      const output = await Promise.race([
+        tool.run(parameters, {
+          signal: controller.signal,
+          dryRun: execution.dryRun,
+          execution,
+          deadline,
+          log: (message, data) =>
+            logger.info(message, { ...data, executionId: execution.id, tool: tool.declaration.name }),
+        }),
+        stopped,
+      ]);
+      return { ok: true, output: output ?? null };
+    } catch (error) {
+      if (stopReason === 'timeout')
+        return {
+          ok: false,
+          status: 'timed-out',
+          name: AslErrorName.StepTimeout,
+          message: `${label} timed out after ${timeoutSeconds}s`,
+        };
+      if (stopReason === 'abort')
+        return {
+          ok: false,
+          status: 'aborted',
+          name: AslErrorName.Aborted,
+          message: (controller.signal.reason as Error).message,
+        };
+      const named = error instanceof StateError ? error.name : AslErrorName.ToolFailed;
+      const message = error instanceof Error ? error.message : String(error);
+      return { ok: false, status: 'failed', name: named, message: `${label}: ${message}` };
+    } finally {
+      clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      // A tool that ignores its signal must not keep the process busy forever.
+      stopped.catch(() => undefined);
+    }
+  }
+
+  private async putOutcome(
+    outcome: Omit<StepOutcome, 'startedAt' | 'finishedAt'> & { startedAt: Date; finishedAt?: string },
+  ) {
+    const { startedAt, ...rest } = outcome;
+    const record = { ...rest, startedAt: startedAt.toISOString() } as StepOutcome;
+    if (jsonBytes(record.parameters) > 50_000)
+      record.parameters = trimToBudget(record.parameters, 50_000).value as Record<string, unknown>;
+    await this.options.store.putStepOutcome(record);
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Compensations
+
+  private async compensate(
+    execution: ExecutionContext,
+    alert: Alert,
+    compensation: CompensationSpecPayload,
+    invocation: InvocationContext,
+  ) {
+    const { store, tools, clock } = this.options;
+    const outcomes = await store.listStepOutcomes(execution.id);
+    const attempts = outcomes.filter(
+      (outcome) => outcome.stepId === compensation.compensates && outcome.kind === 'step',
+    );
+    const latest = attempts.at(-1);
+    const attempt =
+      outcomes.filter(
+        (outcome) => outcome.stepId === compensation.compensates && outcome.kind === 'compensation',
+      ).length + 1;
+    const tool = tools.get(compensation.tool);
+    const startedAt = clock.now();
+    const base = {
+      executionId: execution.id,
+      stepId: compensation.compensates,
+      kind: 'compensation',
+      name: `Undo ${latest?.name ?? compensation.compensates}`,
+      ...(latest?.phase ? { phase: latest.phase } : {}),
+      tool: compensation.tool,
+      mutating: true,
+      risk: latest?.risk ?? 'low',
+      attempt,
+      dryRun: execution.dryRun,
+    } as const;
+
+    // Only a step that may have changed something is undone: it succeeded, ran dry, or stopped midway.
+    const changed =
+      latest &&
+      ['succeeded', 'dry-run', 'timed-out', 'failed', 'aborted'].includes(latest.status) &&
+      latest.status !== 'skipped';
+    const appliedNothing =
+      latest?.status === 'failed' && latest.error?.name === AslErrorName.InvalidParameters;
+    if (!changed || appliedNothing) {
+      const reason = latest
+        ? `nothing to undo: ${compensation.compensates} ${latest.status === 'failed' ? 'failed before changing anything' : latest.status}`
+        : `nothing to undo: ${compensation.compensates} did not run`;
+      await this.putOutcome({
+        ...base,
+        status: 'skipped',
+        parameters: compensation.parameters,
+        startedAt,
+        reason,
+      });
+      return { status: 'skipped', reason };
+    }
+    if (!tool)
+      fail(
+        AslErrorName.InvalidParameters,
+        `compensation of ${compensation.compensates}: tool "${compensation.tool}" is not available`,
+      );
+
+    let parameters: Record<string, unknown>;
+    try {
+      const resolved = resolveTemplates(compensation.parameters, {
+        parameters: latest.parameters,
+        output: latest.output ?? {},
+        alert,
+        execution,
+      });
+      // Undo where the step acted: its region or cluster carries over unless the compensation sets one.
+      const accepted = tool.declaration.parameters.shape as Record<string, unknown>;
+      for (const key of CONTEXT_PARAMETERS) {
+        if (resolved[key] === undefined && latest.parameters[key] !== undefined && key in accepted)
+          resolved[key] = latest.parameters[key];
+      }
+      const parsed = tool.declaration.parameters.safeParse(resolved);
+      if (!parsed.success) {
+        throw new Error(
+          parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+        );
+      }
+      parameters = parsed.data as Record<string, unknown>;
+    } catch (error) {
+      // The step stopped before saying what it changed: a human must look (this pages).
+      const message = `cannot undo ${compensation.compensates}: ${(error as Error).message}`;
+      await this.putOutcome({
+        ...base,
+        status: 'failed',
+        parameters: compensation.parameters,
+        startedAt,
+        error: { name: AslErrorName.InvalidParameters, message },
+      });
+      fail(AslErrorName.InvalidParameters, message);
+    }
+
+    const result = await this.runTool(
+      tool,
+      parameters,
+      execution,
+      compensation.timeoutSeconds,
+      invocation,
+      `compensation of ${compensation.compensates}`,
+      {
+        ignoreAbort: true,
+      },
+    );
+    const finishedAt = clock.now();
+    const timing = {
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+    };
+    if (!result.ok) {
+      await this.putOutcome({
+        ...base,
+        status: result.status,
+        parameters,
+        startedAt,
+        ...timing,
+        error: { name: result.name, message: result.message },
+      });
+      fail(result.name, result.message);
+    }
+    const stored = trimToBudget(result.output, STORED_OUTPUT_BYTES);
+    await this.putOutcome({
+      ...base,
+      status: execution.dryRun ? 'dry-run' : 'compensated',
+      parameters,
+      startedAt,
+      ...timing,
+      output: stored.value,
+    });
+    return { status: execution.dryRun ? 'dry-run' : 'compensated' };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Verification
+
+  /** Success needs the alert resolved within `withinSeconds` of the first check. */
+  private async verifyAlert(
+    execution: ExecutionContext,
+    withinSeconds: number,
+    invocation: InvocationContext,
+  ) {
+    const { store, clock } = this.options;
+    const stepId = 'verify-alert-resolved';
+    const outcomes = (await store.listStepOutcomes(execution.id)).filter(
+      (outcome) => outcome.stepId === stepId,
+    );
+    const firstStart = outcomes[0] ? new Date(outcomes[0].startedAt) : clock.now();
+    const verifyDeadline = firstStart.getTime() + withinSeconds * 1_000;
+    const startedAt = clock.now();
+    const base = {
+      executionId: execution.id,
+      stepId,
+      kind: 'check',
+      name: 'The alert resolved',
+      tool: 'incident.status',
+      mutating: false,
+      risk: 'low',
+      attempt: outcomes.length + 1,
+      dryRun: execution.dryRun,
+      parameters: { withinSeconds },
+    } as const;
+    const waitUntil = Math.min(
+      verifyDeadline,
+      startedAt.getTime() + this.verifyPollSeconds * 1_000,
+      invocation.deadline - DEADLINE_MARGIN_MS,
+    );
+    for (;;) {
+      const incident = await store.getIncident(execution.incidentId);
+      if (incident?.status === 'resolved') {
+        const output = { resolved: true, resolvedAt: incident.resolvedAt };
+        await this.putOutcome({
+          ...base,
+          status: 'succeeded',
+          startedAt,
+          finishedAt: clock.now().toISOString(),
+          output,
+        });
+        return output;
+      }
+      const now = clock.now().getTime();
+      if (now >= verifyDeadline) {
+        const message = `the alert ${incident?.alert.name ?? ''} is still firing ${Math.round((now - firstStart.getTime()) / 1000)}s after verification began (limit ${withinSeconds}s)`;
+        await this.putOutcome({
+          ...base,
+          status: 'failed',
+          startedAt,
+          finishedAt: clock.now().toISOString(),
+          error: { name: AslErrorName.VerificationFailed, message },
+        });
+        fail(AslErrorName.VerificationFailed, message);
+      }
+      if (now >= waitUntil) {
+        await this.putOutcome({
+          ...base,
+          status: 'running',
+          startedAt,
+          reason: 'still firing; checking again',
+        });
+        fail(
+          AslErrorName.VerificationPending,
+          `the alert is still firing; ${Math.round((verifyDeadline - now) / 1000)}s left`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, waitUntil - now)));
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import middy from '@middy/core';
+import * as aws from '../composition/aws.ts';
+import { ApprovalTask } from '../core/execution-contract.ts';
+import type { ApprovalService } from '../core/services/approvals.ts';
+import type { Logger } from '../ports/logger.ts';
+import { parseValue } from './http.ts';
+import { taskErrors } from './task.ts';
+
+/**
+ * The approval-request Lambda (`.waitForTaskToken`): stores the request with its token and e-mails
+ * each approver a signed link. The execution waits until the approval-web function sends the token.
+ */
+export function createApprovalRequestHandler(options: { approvals: ApprovalService; logger: Logger }) {
+  return middy(async (event: unknown) => {
+    const payload = parseValue(ApprovalTask, event, 'the approval task payload');
+    return options.approvals.request(payload);
+  }).use(taskErrors(options.logger, 'approval request'));
+}
+
+/** The Lambda entry point, wired on first use from composition/aws.ts. */
+export const handler = aws.lazyHandler(async () =>
+  createApprovalRequestHandler(await aws.wiring.approvals()),
+);

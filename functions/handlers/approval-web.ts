@@ -1,0 +1,145 @@
+import middy from '@middy/core';
+import httpRouterHandler from '@middy/http-router';
+import { z } from 'zod';
+import * as aws from '../composition/aws.ts';
+import { type ApprovalRefusal, type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
+import type { Logger } from '../ports/logger.ts';
+import { approvalPage, refusalPage } from './approval-page.ts';
+import {
+  type HttpEvent,
+  type HttpResult,
+  header,
+  html,
+  httpErrors,
+  json,
+  parseValue,
+  readBody,
+} from './http.ts';
+
+const BODY_LIMIT = 8 * 1024;
+
+const Decision = z
+  .object({
+    decision: z.enum(['approve', 'reject']),
+    comment: z.string().max(2_000).optional(),
+    approver: z.string().optional(),
+    exp: z.string().optional(),
+    sig: z.string().optional(),
+  })
+  .strict();
+
+const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
+  malformed: 400,
+  'bad-signature': 403,
+  expired: 410,
+  'not-found': 404,
+  'not-pending': 409,
+  'not-an-approver': 403,
+  'already-decided': 409,
+  'too-late': 409,
+};
+
+function wantsJson(event: HttpEvent): boolean {
+  return (
+    (header(event, 'accept') ?? '').includes('application/json') ||
+    (header(event, 'content-type') ?? '').includes('application/json')
+  );
+}
+
+function linkOf(
+  event: HttpEvent,
+  body?: { approver?: string | undefined; exp?: string | undefined; sig?: string | undefined },
+) {
+  const query = event.queryStringParameters ?? {};
+  return {
+    approver: query.approver ?? body?.approver,
+    exp: query.exp ?? body?.exp,
+    sig: query.sig ?? body?.sig,
+  };
+}
+
+function formAction(event: HttpEvent): string {
+  return `${event.rawPath}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`;
+}
+
+/**
+ * The approval pages. GET shows the full context and never decides (mail scanners follow links);
+ * POST decides, once per approver, with the same signed link parameters.
+ */
+export function createApprovalWebHandler(options: { approvals: ApprovalService; logger: Logger }) {
+  const { approvals } = options;
+  const routes = [
+    {
+      method: 'GET' as const,
+      path: '/approvals/{id}',
+      handler: async (event: HttpEvent): Promise<HttpResult> => {
+        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const result = await approvals.view(id, linkOf(event));
+        if (!result.ok) {
+          const status = REFUSAL_STATUS[result.reason];
+          return wantsJson(event)
+            ? json(status, { error: REFUSAL_MESSAGES[result.reason], reason: result.reason })
+            : html(status, refusalPage(REFUSAL_MESSAGES[result.reason]));
+        }
+        return wantsJson(event)
+          ? json(200, result.view)
+          : html(200, approvalPage(result.view, formAction(event)));
+      },
+    },
+    {
+      method: 'POST' as const,
+      path: '/approvals/{id}',
+      handler: async (event: HttpEvent): Promise<HttpResult> => {
+        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const text = readBody(event, BODY_LIMIT);
+        const raw = wantsJson(event)
+          ? (() => {
+              try {
+                return JSON.parse(text) as unknown;
+              } catch {
+                return undefined;
+              }
+            })()
+          : Object.fromEntries(new URLSearchParams(text));
+        const body = parseValue(Decision, raw, 'the decision');
+        const result = await approvals.decide(
+          id,
+          linkOf(event, body),
+          body.decision,
+          body.comment?.trim() || undefined,
+        );
+        if (!result.ok) {
+          const status = REFUSAL_STATUS[result.reason];
+          if (wantsJson(event))
+            return json(status, { error: REFUSAL_MESSAGES[result.reason], reason: result.reason });
+          const view = await approvals.view(id, linkOf(event, body));
+          return view.ok
+            ? html(
+                status,
+                approvalPage(view.view, formAction(event), {
+                  kind: 'bad',
+                  text: REFUSAL_MESSAGES[result.reason],
+                }),
+              )
+            : html(status, refusalPage(REFUSAL_MESSAGES[result.reason]));
+        }
+        const text2 = result.settled
+          ? result.approval.status === 'approved'
+            ? 'Approved. The runbook continues.'
+            : 'Rejected. The runbook rolls back what it did and hands over to the on-call engineer.'
+          : `Your ${body.decision === 'approve' ? 'approval' : 'decision'} is recorded; ${result.approval.quorum - result.approval.decisions.filter((decision) => decision.decision === 'approve').length} more approval(s) needed.`;
+        if (wantsJson(event)) return json(200, { message: text2, approval: result.approval });
+        const view = await approvals.view(id, linkOf(event, body));
+        return view.ok
+          ? html(200, approvalPage(view.view, formAction(event), { kind: 'ok', text: text2 }))
+          : html(200, refusalPage(text2));
+      },
+    },
+  ];
+  return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes)).use(
+    httpErrors(options.logger),
+  );
+}
+
+/** The Lambda entry point, wired on first use from composition/aws.ts. */
+export const handler = aws.lazyHandler(async () => createApprovalWebHandler(await aws.wiring.approvals()));

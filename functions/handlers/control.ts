@@ -1,0 +1,112 @@
+import middy from '@middy/core';
+import httpRouterHandler from '@middy/http-router';
+import { z } from 'zod';
+import * as aws from '../composition/aws.ts';
+import type { Runbook } from '../core/runbook/model.ts';
+import type { ControlService } from '../core/services/control.ts';
+import type { LearningService } from '../core/services/learning.ts';
+import type { Logger } from '../ports/logger.ts';
+import { bearerAuth } from './auth.ts';
+import { type HttpEvent, type HttpResult, httpErrors, json, parseJsonBody, parseValue } from './http.ts';
+
+const BODY_LIMIT = 16 * 1024;
+const ControlBody = z
+  .object({ reason: z.string().max(1_000).optional(), by: z.string().max(200).optional() })
+  .strict();
+const KillSwitchBody = z
+  .object({
+    engaged: z.boolean(),
+    reason: z.string().max(1_000).optional(),
+    by: z.string().max(200).optional(),
+  })
+  .strict();
+const ListQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().max(2_000).optional(),
+  })
+  .strict();
+
+export interface ControlHandlerOptions {
+  control: ControlService;
+  learning: LearningService;
+  runbooks: () => Promise<Runbook[]> | Runbook[];
+  logger: Logger;
+  /** Require `Authorization: Bearer <token>` (the local server's --token). On AWS the Function URL uses IAM auth. */
+  token?: string;
+}
+
+/** Who asked: the IAM principal on AWS, else what the body says, else "operator". */
+function operator(event: HttpEvent, claimed?: string): string {
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
+    ?.userArn;
+  return iam ?? claimed ?? 'operator';
+}
+
+function optionalBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer<T> {
+  return event.body ? parseJsonBody(event, schema, BODY_LIMIT) : parseValue(schema, {}, 'the body');
+}
+
+/** The control API: executions, pause/resume/abort, the kill switch, the learning report. */
+export function createControlHandler(options: ControlHandlerOptions) {
+  const { control, learning } = options;
+  const routes = [
+    {
+      method: 'GET' as const,
+      path: '/api/executions',
+      handler: async (event: HttpEvent): Promise<HttpResult> => {
+        const query = parseValue(ListQuery, event.queryStringParameters ?? {}, 'the query');
+        return json(200, await control.listExecutions(query.limit, query.cursor));
+      },
+    },
+    {
+      method: 'GET' as const,
+      path: '/api/executions/{id}',
+      handler: async (event: HttpEvent): Promise<HttpResult> =>
+        json(200, await control.describe(decodeURIComponent(event.pathParameters?.id ?? ''))),
+    },
+    ...(['pause', 'resume', 'abort'] as const).map((action) => ({
+      method: 'POST' as const,
+      path: `/api/executions/{id}/${action}`,
+      handler: async (event: HttpEvent): Promise<HttpResult> => {
+        const body = optionalBody(event, ControlBody);
+        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const by = operator(event, body.by);
+        const execution =
+          action === 'pause'
+            ? await control.pause(id, by, body.reason)
+            : action === 'resume'
+              ? await control.resume(id, by)
+              : await control.abort(id, by, body.reason);
+        return json(202, { execution });
+      },
+    })),
+    {
+      method: 'GET' as const,
+      path: '/api/kill-switch',
+      handler: async (): Promise<HttpResult> => json(200, await control.getKillSwitch()),
+    },
+    {
+      method: 'POST' as const,
+      path: '/api/kill-switch',
+      handler: async (event: HttpEvent): Promise<HttpResult> => {
+        const body = parseJsonBody(event, KillSwitchBody, BODY_LIMIT);
+        return json(200, await control.setKillSwitch(body.engaged, operator(event, body.by), body.reason));
+      },
+    },
+    {
+      method: 'GET' as const,
+      path: '/api/learning',
+      handler: async (): Promise<HttpResult> => json(200, await learning.report(await options.runbooks())),
+    },
+  ];
+  return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes))
+    .use(httpErrors(options.logger))
+    .use(bearerAuth(options.token));
+}
+
+/** The Lambda entry point (Function URL with IAM auth), wired on first use from composition/aws.ts. */
+export const handler = aws.lazyHandler(async () => {
+  const wiring = aws.wiring.control();
+  return createControlHandler({ ...wiring, runbooks: aws.wiring.runbooks });
+});

@@ -1,0 +1,130 @@
+import type middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import { InvalidEventError, RunbookAutopilotError, ValidationError } from '../core/errors.ts';
+import { schemaProblems } from '../core/runbook/issues.ts';
+import { ControlConflictError, NotFoundError } from '../core/services/control.ts';
+import type { Logger } from '../ports/logger.ts';
+
+/** HTTP handlers take Lambda Function URL events (payload format 2.0); the local server builds the same. */
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export class PayloadTooLargeError extends RunbookAutopilotError {
+  override readonly name = 'PayloadTooLargeError';
+}
+
+export class UnauthorizedError extends RunbookAutopilotError {
+  override readonly name = 'UnauthorizedError';
+}
+
+const JSON_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/** Pages carry links with signatures: no caching, no referrer, no framing, no inline scripts. */
+export function html(statusCode: number, body: string): HttpResult {
+  return {
+    statusCode,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy':
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    },
+    body,
+  };
+}
+
+export function header(event: HttpEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {}))
+    if (key.toLowerCase() === wanted) return value;
+  return undefined;
+}
+
+/** The raw body, decoded, refused (413) over `limitBytes` before anything parses it. */
+export function readBody(event: HttpEvent, limitBytes: number): string {
+  const raw = event.body ?? '';
+  const bytes = event.isBase64Encoded ? Math.floor((raw.length * 3) / 4) : Buffer.byteLength(raw);
+  if (bytes > limitBytes) {
+    throw new PayloadTooLargeError(`the body is ${bytes} bytes; the limit is ${limitBytes} bytes`);
+  }
+  return event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+}
+
+/** A JSON body checked against a schema; every problem names its field. */
+export function parseJsonBody<T extends z.ZodType>(
+  event: HttpEvent,
+  schema: T,
+  limitBytes: number,
+): z.infer<T> {
+  const text = readBody(event, limitBytes);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidEventError('the body is not JSON', [
+      { check: 'json', path: '', message: `not JSON: ${(error as Error).message}` },
+    ]);
+  }
+  return parseValue(schema, value, 'the body');
+}
+
+export function parseValue<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problems = schemaProblems(schema, value, parsed.error.issues);
+  throw new InvalidEventError(
+    `${what} is invalid: ${problems.map((problem) => `${problem.path || '(root)'}: ${problem.message}`).join('; ')}`,
+    problems,
+  );
+}
+
+/**
+ * Turns errors into answers: 400 naming the fields, 401, 404, 409, 413; anything else 500 without
+ * details (logged with the request id). Users never see a stack trace.
+ */
+export function httpErrors(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpResult> {
+  return {
+    onError: async function httpErrorsOnError(request) {
+      const error = request.error as Error & { statusCode?: number };
+      const requestId = request.event.requestContext?.requestId;
+      if (error instanceof ValidationError) {
+        request.response = json(400, {
+          error: error.message,
+          problems: error.problems.map((problem) => ({ path: problem.path, message: problem.message })),
+        });
+      } else if (error instanceof PayloadTooLargeError) {
+        request.response = json(413, { error: error.message });
+      } else if (error instanceof UnauthorizedError) {
+        request.response = json(401, { error: error.message }, { 'www-authenticate': 'Bearer' });
+      } else if (error instanceof NotFoundError) {
+        request.response = json(404, { error: error.message });
+      } else if (error instanceof ControlConflictError) {
+        request.response = json(409, { error: error.message });
+      } else if (error.statusCode === 404) {
+        request.response = json(404, {
+          error: `no route ${request.event.requestContext?.http?.method ?? ''} ${request.event.rawPath ?? ''}`,
+        });
+      } else {
+        logger.error('request failed', {
+          requestId,
+          error: error.message,
+          name: error.name,
+          stack: error.stack,
+        });
+        request.response = json(500, { error: 'internal error', requestId });
+      }
+    },
+  };
+}

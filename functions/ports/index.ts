@@ -1,0 +1,21 @@
+export type { Clock } from './clock.ts';
+export type { BusEvent, EventBus, PublishResult } from './event-bus.ts';
+export type {
+  EngineStatus,
+  ExecutionDescription,
+  ExecutionEngine,
+  StartExecutionRequest,
+  StartedExecution,
+  TaskFailure,
+} from './execution-engine.ts';
+export type { Logger } from './logger.ts';
+export type { Notifier } from './notifier.ts';
+export type {
+  DecideApprovalRefusal,
+  DecideApprovalRequest,
+  DecideApprovalResult,
+  ExecutionPatch,
+  OpenIncidentResult,
+  Store,
+} from './store.ts';
+export type { ToolContext, ToolImplementation, ToolRegistry } from './tools.ts';
