@@ -28,6 +28,30 @@ export const RuntimeConfig = z
     retentionDays: z.number().int().min(1).max(3_650).default(90),
     /** Start every execution as a dry run (rehearse in production without changing anything). */
     dryRun: z.boolean().default(false),
+    /** Where tools act, per deployment. */
+    tools: z
+      .object({
+        /** Prometheus base URL for prometheus.* tools that do not name one. */
+        prometheusUrl: z.url().optional(),
+        /** AWS region for AWS tools that do not name one (default: the function's region). */
+        defaultRegion: z.string().optional(),
+        kubernetes: z
+          .object({
+            /** Kubeconfig file (local runtime); on AWS the in-cluster/IRSA-style config of the role. */
+            kubeconfig: z.string().optional(),
+            /** Cluster name (as alerts label it) to kubeconfig context. */
+            contexts: z.record(z.string(), z.string()).default({}),
+          })
+          .strict()
+          .default({ contexts: {} }),
+        /** The local shell tool: off unless enabled, and then only allow-listed commands. */
+        shell: z
+          .object({ enabled: z.boolean().default(false), allow: z.array(z.string().min(1)).default([]) })
+          .strict()
+          .default({ enabled: false, allow: [] }),
+      })
+      .strict()
+      .default({ kubernetes: { contexts: {} }, shell: { enabled: false, allow: [] } }),
     /** Alert labels that name the environment, first match wins; otherwise `environment`. */
     environmentLabels: z.array(z.string()).default(['environment', 'env']),
   })

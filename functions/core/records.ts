@@ -92,7 +92,10 @@ export const ExecutionOutcome = z
     escalated: z.boolean(),
     /** A human had to act: an approval, an escalation, an abort, a pause. */
     humanIntervention: z.boolean(),
+    /** Approval requests, and how many a human answered (the rest expired or were cancelled). */
     approvals: z.number().int().min(0),
+    approvalsAnswered: z.number().int().min(0).default(0),
+    /** Summed time from request to decision of the answered approvals. */
     approvalWaitMs: z.number().int().min(0),
     /** Alert start to verified recovery, when it recovered. */
     timeToRecoverMs: z.number().int().min(0).optional(),
@@ -274,6 +277,9 @@ export const LearningAggregate = z
     rollbacks: z.number().int().min(0),
     rollbackFailures: z.number().int().min(0),
     meanTimeToRecoverMs: z.number().min(0).optional(),
+    approvalsRequested: z.number().int().min(0).default(0),
+    approvalsAnswered: z.number().int().min(0).default(0),
+    /** Mean time to an answer, over answered approvals. */
     meanApprovalWaitMs: z.number().min(0).optional(),
     /** Success rate per alert name: what worked before, for selection. */
     byAlert: z.record(

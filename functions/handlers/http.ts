@@ -1,7 +1,13 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import { InvalidEventError, RunbookAutopilotError, ValidationError } from '../core/errors.ts';
+import {
+  EngineThrottledError,
+  EventBusError,
+  InvalidEventError,
+  RunbookAutopilotError,
+  ValidationError,
+} from '../core/errors.ts';
 import { schemaProblems } from '../core/runbook/issues.ts';
 import { ControlConflictError, NotFoundError } from '../core/services/control.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -112,6 +118,10 @@ export function httpErrors(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpR
         request.response = json(404, { error: error.message });
       } else if (error instanceof ControlConflictError) {
         request.response = json(409, { error: error.message });
+      } else if (error instanceof EventBusError || error instanceof EngineThrottledError) {
+        // Nothing was half-done: the sender (Alertmanager) retries on a 5xx.
+        logger.warn('request deferred', { requestId, error: error.message });
+        request.response = json(503, { error: `${error.message}; try again` }, { 'retry-after': '30' });
       } else if (error.statusCode === 404) {
         request.response = json(404, {
           error: `no route ${request.event.requestContext?.http?.method ?? ''} ${request.event.rawPath ?? ''}`,

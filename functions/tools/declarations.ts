@@ -481,3 +481,12 @@ export const TOOL_DECLARATIONS = [
 export type ToolName = (typeof TOOL_DECLARATIONS)[number]['name'];
 
 export const TOOL_CATALOG: ToolCatalog = toolCatalog(TOOL_DECLARATIONS);
+
+type Declaration = (typeof TOOL_DECLARATIONS)[number];
+
+/** A declaration by name, with its parameter schema's type kept (for the implementations). */
+export function declarationOf<Name extends ToolName>(name: Name): Extract<Declaration, { name: Name }> {
+  const found = TOOL_DECLARATIONS.find((declaration) => declaration.name === name);
+  if (!found) throw new Error(`no tool declaration "${name}"`);
+  return found as Extract<Declaration, { name: Name }>;
+}

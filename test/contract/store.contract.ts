@@ -416,6 +416,7 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreCo
             escalated: false,
             humanIntervention: true,
             approvals: 1,
+            approvalsAnswered: 1,
             approvalWaitMs: 60_000,
             timeToRecoverMs: 600_000,
             recordedOutputs: { freedBytes: 1_000_000 },

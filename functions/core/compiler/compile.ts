@@ -468,7 +468,11 @@ class RunbookCompiler {
           },
         },
         TimeoutSeconds: requirement.timeout,
-        Retry: [TRANSIENT_RETRY],
+        // An e-mail that did not go out is asked again (with a new token, so a new request).
+        Retry: [
+          TRANSIENT_RETRY,
+          { ErrorEquals: ['NotificationError'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
+        ],
         ResultPath: `$.approvals.${stateKey(target)}`,
         Catch: [
           { ErrorEquals: [AslErrorName.StatesTimeout], ResultPath: '$.failure', Next: expired },
@@ -910,6 +914,7 @@ class RunbookCompiler {
             ErrorEquals: [
               ...LAMBDA_TRANSIENT_ERRORS,
               AslErrorName.ToolFailed,
+              AslErrorName.ToolThrottled,
               AslErrorName.StepTimeout,
               AslErrorName.StatesTimeout,
             ],

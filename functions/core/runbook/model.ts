@@ -96,8 +96,10 @@ export const RetryPolicy = z
     on: z
       .array(z.string().min(1))
       .min(1)
-      .default(['Runbook.ToolFailed', 'Runbook.StepTimeout'])
-      .describe('error names to retry; tools raise Runbook.ToolFailed and Runbook.StepTimeout'),
+      .default(['Runbook.ToolFailed', 'Runbook.StepTimeout', 'Tool.Throttled'])
+      .describe(
+        'error names to retry; tools raise Runbook.ToolFailed, Tool.Throttled, Tool.AccessDenied, Tool.NotFound, Tool.Refused; a slow step Runbook.StepTimeout',
+      ),
   })
   .strict();
 export type RetryPolicy = z.infer<typeof RetryPolicy>;

@@ -145,6 +145,13 @@ export class ApprovalService {
     };
     const created = await store.createApproval(record);
     if (!created) return { approvalId, approvers, created: false };
+    // A new token for the same target (the task was retried) makes the older requests dead: say so.
+    for (const older of await store.listApprovals(execution.id)) {
+      if (older.id === approvalId || older.status !== 'pending') continue;
+      if (older.target.kind !== approval.target.kind || older.target.id !== approval.target.id) continue;
+      const olderKey = parseApprovalPublicId(older.id)?.approvalKey;
+      if (olderKey) await store.closeApproval(execution.id, olderKey, 'cancelled', now.toISOString());
+    }
 
     const linkExpiry = Math.floor(
       Math.min(expiresAt.getTime(), now.getTime() + config.approvalLinkTtlSeconds * 1_000) / 1_000,
@@ -253,14 +260,38 @@ export class ApprovalService {
       decision: { approver: checked.approver, decision, ...(comment ? { comment } : {}), at: now },
       now,
     });
-    if (!result.ok)
+    if (!result.ok) {
+      // A settled approval whose token may not have reached the engine (a throttled earlier send): this
+      // approver's repeat sends it again; Step Functions refuses a token twice, which is harmless.
+      const settled = result.approval;
+      const decidedHere = settled?.decisions.some((entry) => entry.approver === checked.approver);
+      if (settled && decidedHere && (settled.status === 'approved' || settled.status === 'rejected')) {
+        const resent = await this.deliver(settled, checked.approver, now);
+        if (resent === 'delivered') return { ok: true, approval: withoutToken(settled), settled: true };
+      }
       return {
         ok: false,
         reason: result.reason,
         ...(result.approval ? { approval: withoutToken(result.approval) } : {}),
       };
+    }
     const approval = result.approval;
     if (approval.status === 'pending') return { ok: true, approval: withoutToken(approval), settled: false };
+    if ((await this.deliver(approval, checked.approver, now)) === 'too-late') {
+      logger.warn('approval decided after the execution stopped waiting', { approvalId });
+      return { ok: false, reason: 'too-late', approval: withoutToken(approval) };
+    }
+    logger.info('approval settled', { approvalId, status: approval.status });
+    return { ok: true, approval: withoutToken(approval), settled: true };
+  }
+
+  /** Sends a settled approval's token to the engine: success with the approvers, or Approval.Rejected. */
+  private async deliver(
+    approval: ApprovalRecord,
+    approver: string,
+    now: string,
+  ): Promise<'delivered' | 'too-late'> {
+    const { engine } = this.options;
     try {
       if (approval.status === 'approved') {
         await engine.sendTaskSuccess(approval.taskToken, {
@@ -273,17 +304,13 @@ export class ApprovalService {
         const rejection = approval.decisions.find((entry) => entry.decision === 'reject');
         await engine.sendTaskFailure(approval.taskToken, {
           error: AslErrorName.ApprovalRejected,
-          cause: `rejected by ${rejection?.approver ?? checked.approver}${rejection?.comment ? `: ${rejection.comment}` : ''}`,
+          cause: `rejected by ${rejection?.approver ?? approver}${rejection?.comment ? `: ${rejection.comment}` : ''}`,
         });
       }
+      return 'delivered';
     } catch (error) {
-      if (error instanceof TaskTokenExpiredError) {
-        logger.warn('approval decided after the execution stopped waiting', { approvalId });
-        return { ok: false, reason: 'too-late', approval: withoutToken(approval) };
-      }
+      if (error instanceof TaskTokenExpiredError) return 'too-late';
       throw error;
     }
-    logger.info('approval settled', { approvalId, status: approval.status });
-    return { ok: true, approval: withoutToken(approval), settled: true };
   }
 }

@@ -303,6 +303,7 @@ export class ClassifierService {
           escalated: true,
           humanIntervention: true,
           approvals: 0,
+          approvalsAnswered: 0,
           approvalWaitMs: 0,
           recordedOutputs: {},
         },

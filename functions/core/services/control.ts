@@ -19,6 +19,13 @@ export class ControlConflictError extends RunbookAutopilotError {
   override readonly name = 'ControlConflictError';
 }
 
+/** An execution as the API shows it: a held checkpoint's task token stays server-side. */
+export function withoutToken(execution: ExecutionRecord): ExecutionRecord {
+  return execution.heldCheckpoint
+    ? { ...execution, heldCheckpoint: { ...execution.heldCheckpoint, taskToken: '(held)' } }
+    : execution;
+}
+
 /** No such execution (HTTP 404). */
 export class NotFoundError extends RunbookAutopilotError {
   override readonly name = 'NotFoundError';
@@ -47,8 +54,9 @@ export class ControlService {
     },
   ) {}
 
-  listExecutions(limit: number, cursor?: string) {
-    return this.deps.store.listExecutions({ limit, ...(cursor ? { cursor } : {}) });
+  async listExecutions(limit: number, cursor?: string) {
+    const page = await this.deps.store.listExecutions({ limit, ...(cursor ? { cursor } : {}) });
+    return { ...page, executions: page.executions.map(withoutToken) };
   }
 
   async describe(executionId: string): Promise<ExecutionDetail> {
@@ -61,12 +69,7 @@ export class ControlService {
       store.listApprovals(executionId),
     ]);
     return {
-      execution: {
-        ...execution,
-        ...(execution.heldCheckpoint
-          ? { heldCheckpoint: { ...execution.heldCheckpoint, taskToken: '(held)' } }
-          : {}),
-      },
+      execution: withoutToken(execution),
       ...(incident ? { incident } : {}),
       steps,
       approvals: approvals.map(({ taskToken: _token, ...approval }) => approval),
@@ -88,7 +91,7 @@ export class ControlService {
     const execution = await this.live(executionId);
     if (execution.control.abortRequested)
       throw new ControlConflictError(`execution ${executionId} is being aborted`);
-    return this.deps.store.updateExecution(executionId, {
+    const updated = await this.deps.store.updateExecution(executionId, {
       control: {
         ...execution.control,
         pauseRequested: true,
@@ -97,6 +100,7 @@ export class ControlService {
         ...(reason ? { reason } : {}),
       },
     });
+    return withoutToken(updated);
   }
 
   async resume(executionId: string, by: string): Promise<ExecutionRecord> {
@@ -114,7 +118,7 @@ export class ControlService {
     const killSwitch = await this.deps.store.getKillSwitch();
     // Held by the kill switch, it stays held until the switch is released.
     if (!killSwitch.engaged) await this.deps.checkpoints.release(executionId);
-    return (await this.deps.store.getExecution(executionId))!;
+    return withoutToken((await this.deps.store.getExecution(executionId))!);
   }
 
   async abort(executionId: string, by: string, reason?: string): Promise<ExecutionRecord> {
@@ -133,7 +137,7 @@ export class ControlService {
     await this.deps.checkpoints.failHeld(executionId, cause);
     await this.cancelPendingApprovals(executionId, by);
     this.deps.logger.info('abort requested', { executionId, by });
-    return (await this.deps.store.getExecution(executionId))!;
+    return withoutToken((await this.deps.store.getExecution(executionId))!);
   }
 
   /** An abort cancels the execution's pending approvals and fails the tasks waiting on them. */

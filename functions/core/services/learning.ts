@@ -3,7 +3,7 @@ import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import type { Runbook } from '../runbook/model.ts';
-import { deriveOutcome, slotKey } from './record.ts';
+import { closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
 /** The engine's word on an execution that stopped (Step Functions Execution Status Change). */
 export interface ExecutionStatusChange {
@@ -38,6 +38,7 @@ export class LearningService {
       return { recorded: false };
     }
     if (!execution.outcome) {
+      await closeOpenApprovals(store, execution.id, clock.now());
       const [outcomes, approvals] = await Promise.all([
         store.listStepOutcomes(execution.id),
         store.listApprovals(execution.id),

@@ -1,6 +1,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
+import { parseApprovalPublicId } from '../approval-links.ts';
 import { concurrencySlotKey } from '../classifier/identity.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionOutcome, ExecutionRecord, StepOutcome } from '../records.ts';
@@ -23,7 +24,10 @@ export function deriveOutcome(
   now: Date,
   recordedOutputs: Record<string, unknown> = {},
 ): ExecutionOutcome {
-  const approved = approvals.filter((approval) => approval.decidedAt);
+  // Only approvals a human answered have a wait; expired and cancelled ones count as requested.
+  const approved = approvals.filter(
+    (approval) => approval.decidedAt && (approval.status === 'approved' || approval.status === 'rejected'),
+  );
   const approvalWaitMs = approved.reduce(
     (sum, approval) =>
       sum + (new Date(approval.decidedAt!).getTime() - new Date(approval.requestedAt).getTime()),
@@ -32,15 +36,12 @@ export function deriveOutcome(
   const rolledBack = outcomes.some(
     (outcome) => outcome.kind === 'compensation' && outcome.status === 'compensated',
   );
+  const lastCompensation = new Map<string, StepOutcome>();
+  for (const outcome of outcomes)
+    if (outcome.kind === 'compensation') lastCompensation.set(outcome.stepId, outcome);
   const rollbackFailed =
     state.rollbackFailed ||
-    outcomes.some(
-      (outcome) =>
-        outcome.kind === 'compensation' &&
-        ['failed', 'timed-out'].includes(outcome.status) &&
-        outcome ===
-          outcomes.filter((other) => other.kind === 'compensation' && other.stepId === outcome.stepId).at(-1),
-    );
+    [...lastCompensation.values()].some((outcome) => ['failed', 'timed-out'].includes(outcome.status));
   const controlled = execution.control.abortRequested || execution.control.pauseRequested;
   return {
     status,
@@ -51,12 +52,27 @@ export function deriveOutcome(
     escalated: state.escalated,
     humanIntervention: approvals.length > 0 || state.escalated || controlled || status === 'aborted',
     approvals: approvals.length,
+    approvalsAnswered: approved.length,
     approvalWaitMs: Math.max(0, approvalWaitMs),
     ...(status === 'succeeded'
       ? { timeToRecoverMs: Math.max(0, now.getTime() - new Date(execution.alert.startsAt).getTime()) }
       : {}),
     recordedOutputs,
   };
+}
+
+/**
+ * Settles the approvals an execution left pending when it stopped: expired when their time ran out,
+ * else cancelled (the execution failed or was stopped elsewhere). Their links then say so.
+ */
+export async function closeOpenApprovals(store: Store, executionId: string, now: Date): Promise<void> {
+  for (const approval of await store.listApprovals(executionId)) {
+    if (approval.status !== 'pending') continue;
+    const key = parseApprovalPublicId(approval.id)?.approvalKey;
+    if (!key) continue;
+    const status = new Date(approval.expiresAt).getTime() <= now.getTime() ? 'expired' : 'cancelled';
+    await store.closeApproval(executionId, key, status, now.toISOString());
+  }
 }
 
 /**
@@ -72,6 +88,7 @@ export class RecordService {
     const executionId = state.execution?.id;
     if (!executionId) return { recorded: false, reason: 'no execution in state' };
     const { store, clock } = this.deps;
+    await closeOpenApprovals(store, executionId, clock.now());
     const [execution, outcomes, approvals] = await Promise.all([
       store.getExecution(executionId),
       store.listStepOutcomes(executionId),

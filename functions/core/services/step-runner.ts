@@ -25,6 +25,13 @@ import type { RecordService } from './record.ts';
 export const STORED_OUTPUT_BYTES = 300_000;
 /** Messages in errors that cross into Step Functions stay short (Cause is shown in consoles and e-mails). */
 const MAX_ERROR_MESSAGE = 600;
+/** Failures raised before a step's tool ran: nothing to undo. */
+const REFUSED_BEFORE_RUNNING: ReadonlySet<string> = new Set([
+  AslErrorName.InvalidParameters,
+  AslErrorName.SafetyBlocked,
+  AslErrorName.KillSwitch,
+  AslErrorName.Aborted,
+]);
 /** Parameters that say where a tool acts; a compensation inherits them from the step it undoes. */
 const CONTEXT_PARAMETERS = ['region', 'cluster', 'prometheus'] as const;
 /** Leave the runner this much of the Lambda's time to record the outcome after a step times out. */
@@ -59,7 +66,11 @@ function shortMessage(message: string): string {
 
 /** Raise with an ASL name so the compiled Retry/Catch can match, and no stack to leak into a Cause. */
 function fail(name: string, message: string, cause?: unknown): never {
-  const error = new StateError(name, shortMessage(message), cause === undefined ? {} : { cause });
+  const error = new StateError(
+    name,
+    shortMessage(message.replace(/\s*\n\s*/g, ' ')),
+    cause === undefined ? {} : { cause },
+  );
   error.stack = `${error.name}: ${error.message}`;
   throw error;
 }
@@ -173,7 +184,10 @@ export class StepRunner {
         startedAt,
         error: { name: AslErrorName.InvalidParameters, message },
       });
-      fail(AslErrorName.InvalidParameters, `step ${step.id}: ${message}`);
+      fail(
+        AslErrorName.InvalidParameters,
+        message.startsWith(`step ${step.id}:`) ? message : `step ${step.id}: ${message}`,
+      );
     }
 
     if (tool.declaration.mutating && kind !== 'rollback') {
@@ -312,15 +326,18 @@ export class StepRunner {
   > {
     const { store, clock, logger } = this.options;
     const controller = new AbortController();
-    const deadline = Math.min(
-      clock.now().getTime() + timeoutSeconds * 1_000,
-      invocation.deadline - DEADLINE_MARGIN_MS,
-    );
-    const budgetMs = Math.max(0, deadline - clock.now().getTime());
+    // The invocation deadline is wall-clock time (Lambda's remaining time); the step timeout may be shorter.
+    const invocationLeftMs = invocation.deadline - Date.now() - DEADLINE_MARGIN_MS;
+    const budgetMs = Math.max(0, Math.min(timeoutSeconds * 1_000, invocationLeftMs));
+    const deadline = clock.now().getTime() + budgetMs;
+    const timeoutMessage =
+      budgetMs < timeoutSeconds * 1_000
+        ? `${label} ran out of the function's time after ${(budgetMs / 1000).toFixed(1)}s (its timeout is ${timeoutSeconds}s; the function's is shorter)`
+        : `${label} timed out after ${timeoutSeconds}s`;
     let stopReason: 'timeout' | 'abort' | undefined;
     const timer = setTimeout(() => {
       stopReason ??= 'timeout';
-      controller.abort(new Error(`${label} timed out after ${timeoutSeconds}s`));
+      controller.abort(new Error(timeoutMessage));
     }, budgetMs);
     const poll = options.ignoreAbort
       ? undefined
@@ -359,7 +376,7 @@ export class StepRunner {
           ok: false,
           status: 'timed-out',
           name: AslErrorName.StepTimeout,
-          message: `${label} timed out after ${timeoutSeconds}s`,
+          message: timeoutMessage,
         };
       if (stopReason === 'abort')
         return {
@@ -423,13 +440,13 @@ export class StepRunner {
       dryRun: execution.dryRun,
     } as const;
 
-    // Only a step that may have changed something is undone: it succeeded, ran dry, or stopped midway.
+    // Only a step that may have changed something is undone: it succeeded, ran dry, or stopped midway
+    // (timed out, aborted, failed in the tool, or still 'running' because its function died). A step
+    // refused before its tool ran (bad parameters, kill switch, freeze, missing approval) changed nothing.
     const changed =
-      latest &&
-      ['succeeded', 'dry-run', 'timed-out', 'failed', 'aborted'].includes(latest.status) &&
-      latest.status !== 'skipped';
+      latest && ['succeeded', 'dry-run', 'timed-out', 'failed', 'aborted', 'running'].includes(latest.status);
     const appliedNothing =
-      latest?.status === 'failed' && latest.error?.name === AslErrorName.InvalidParameters;
+      latest?.status === 'failed' && REFUSED_BEFORE_RUNNING.has(latest.error?.name ?? '');
     if (!changed || appliedNothing) {
       const reason = latest
         ? `nothing to undo: ${compensation.compensates} ${latest.status === 'failed' ? 'failed before changing anything' : latest.status}`

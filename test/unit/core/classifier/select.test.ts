@@ -57,6 +57,8 @@ function aggregate(
     humanIntervention: 0,
     rollbacks: 0,
     rollbackFailures: 0,
+    approvalsRequested: 0,
+    approvalsAnswered: 0,
     byAlert,
     steps: [],
     updatedAt: '2026-11-25T00:00:00.000Z',
