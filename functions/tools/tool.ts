@@ -16,7 +16,11 @@ export type ToolErrorKind = (typeof ToolErrorKind)[keyof typeof ToolErrorKind];
 
 /** A tool's failure, named for the state machine; the message says what and where, never a stack. */
 export class ToolError extends StateError {
-  constructor(kind: ToolErrorKind, message: string, options: { cause?: unknown; data?: Record<string, unknown> } = {}) {
+  constructor(
+    kind: ToolErrorKind,
+    message: string,
+    options: { cause?: unknown; data?: Record<string, unknown> } = {},
+  ) {
     super(kind, message, options);
     this.stack = `${kind}: ${message}`;
   }
@@ -24,7 +28,8 @@ export class ToolError extends StateError {
 
 /** Throws the signal's reason if the step was aborted or timed out: call between a tool's actions. */
 export function throwIfAborted(context: ToolContext): void {
-  if (context.signal.aborted) throw context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted');
+  if (context.signal.aborted)
+    throw context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted');
 }
 
 /** A sleep that ends early when the step is aborted. */

@@ -252,7 +252,7 @@ export class ApprovalService {
   ): Promise<DecideResult> {
     const checked = this.checkLink(approvalId, link);
     if (!checked.ok) return checked;
-    const { store, engine, clock, logger } = this.options;
+    const { store, clock, logger } = this.options;
     const now = clock.now().toISOString();
     const result = await store.decideApproval({
       executionId: checked.executionId,
