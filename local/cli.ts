@@ -5,7 +5,8 @@ import { toMermaid } from '../functions/core/compiler/mermaid.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import { CATALOG_FILE, runbookCatalogText } from '../functions/core/runbook/catalog.ts';
 import { runbookJsonSchemaText } from '../functions/core/runbook/schema.ts';
-import { TOOL_CATALOG } from '../functions/tools/declarations.ts';
+import { TOOL_CATALOG, TOOL_DECLARATIONS } from '../functions/tools/declarations.ts';
+import { spliceToolReference, toolReferenceMarkdown } from '../functions/tools/reference.ts';
 import { cdkJsonPath, loadPolicies } from './project.ts';
 import {
   compileRunbookFiles,
@@ -193,6 +194,23 @@ function schemaCommand(io: Io, options: { out: string; check?: boolean }): numbe
   return 0;
 }
 
+function docsCommand(io: Io, options: { readme: string; check?: boolean }): number {
+  const file = resolve(io.cwd, options.readme);
+  if (!existsSync(file)) throw new ExitError(1, `no ${options.readme} here`);
+  const current = readFileSync(file, 'utf8');
+  const text = spliceToolReference(current, toolReferenceMarkdown(TOOL_DECLARATIONS));
+  if (options.check) {
+    if (current === text) return 0;
+    io.out(`${options.readme}  the tool reference is stale: run npm run compile`);
+    return 1;
+  }
+  if (current !== text) {
+    writeFileSync(file, text);
+    io.err(`wrote the tool reference in ${options.readme}`);
+  }
+  return 0;
+}
+
 /** The embedded platform arrives with its own issue; until then `serve` checks and compiles, and says so. */
 function serveCommand(io: Io): number {
   io.err('runbook serve: the embedded platform (HTTP server, engine, store) is not built yet;');
@@ -250,6 +268,15 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     .option('--check', 'write nothing; exit 1 when the file is stale')
     .action((options: { out: string; check?: boolean }) => {
       exitCode.value = schemaCommand(io, options);
+    });
+
+  program
+    .command('docs')
+    .description("write the README's tool reference, generated from the tool declarations")
+    .addOption(new Option('--readme <file>', 'the README to update').default('README.md'))
+    .option('--check', 'write nothing; exit 1 when the reference is stale')
+    .action((options: { readme: string; check?: boolean }) => {
+      exitCode.value = docsCommand(io, options);
     });
 
   program

@@ -27,6 +27,7 @@ import { StepRunner } from '../core/services/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
+import { createToolRegistry } from '../tools/index.ts';
 
 /**
  * The AWS runtime's wiring: the only module that builds AWS adapters. Everything is built on first use
@@ -121,15 +122,17 @@ export async function secret(variable: 'LINK_SIGNING_KEY_SECRET' | 'INGEST_TOKEN
   return value;
 }
 
-let tools: ToolRegistry | undefined;
-/** The tool implementations the step runner may call (registered by the tools module). */
-export function registerTools(registry: ToolRegistry): void {
-  tools = registry;
-}
-function toolRegistry(): ToolRegistry {
-  if (!tools) throw new ConfigurationError('no tools are registered in this function');
-  return tools;
-}
+/** The tools the step runner may call, built on first use (their clients too). */
+const toolRegistry = once(
+  (): ToolRegistry =>
+    createToolRegistry({
+      runtime: 'aws',
+      config: config(),
+      clock,
+      notifier: notifier(),
+      fetch: globalThis.fetch,
+    }),
+);
 
 const checkpoints = once(
   () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger() }),

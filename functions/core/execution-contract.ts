@@ -84,6 +84,8 @@ export const CompensationSpecPayload = z
     tool: z.string(),
     parameters: z.record(z.string(), z.unknown()),
     timeoutSeconds: z.number().int().positive(),
+    /** When this field of the step's output is true, the step changed nothing to undo. */
+    skipWhenOutput: z.string().optional(),
   })
   .strict();
 export type CompensationSpecPayload = z.infer<typeof CompensationSpecPayload>;

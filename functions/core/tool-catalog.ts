@@ -37,7 +37,13 @@ export interface ToolDeclaration<Params extends z.ZodObject = z.ZodObject> {
    * The inverse a step gets with `compensation: auto`. Parameter values may reference the compensated
    * step's resolved parameters (`{{ parameters.x }}`) and its output (`{{ output.x }}`).
    */
-  compensation?: { tool: string; parameters: Record<string, unknown>; description: string };
+  compensation?: {
+    tool: string;
+    parameters: Record<string, unknown>;
+    description: string;
+    /** A field of the step's output that, when true, means there is nothing to undo (the state was already so). */
+    skipWhenOutput?: string;
+  };
   permissions: ToolPermissions;
   /** Runtimes the tool can run in; default both. The local shell is `['local']`. */
   runtimes?: ReadonlyArray<'aws' | 'local'>;

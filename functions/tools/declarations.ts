@@ -46,7 +46,16 @@ export const TOOL_DECLARATIONS = [
           .min(1)
           .default('Average')
           .describe('Average, Sum, Maximum, Minimum, SampleCount or pNN'),
-        periodSeconds: z.number().int().min(1).max(86_400).default(60),
+        periodSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(86_400)
+          .refine(
+            (seconds) => [1, 5, 10, 30].includes(seconds) || seconds % 60 === 0,
+            'must be 1, 5, 10, 30 or a multiple of 60 (CloudWatch periods)',
+          )
+          .default(60),
         lookbackMinutes: z.number().int().min(1).max(1_440).default(15),
         region: awsRegion,
       })
@@ -79,7 +88,8 @@ export const TOOL_DECLARATIONS = [
     parameters: z
       .object({
         instanceIds,
-        documentName: z.string().min(1).default('AWS-RunShellScript'),
+        // Single-step documents whose `commands` parameter the tool sets and whose one plugin it reads.
+        documentName: z.enum(['AWS-RunShellScript', 'AWS-RunPowerShellScript']).default('AWS-RunShellScript'),
         commands: z.array(z.string().min(1)).min(1).max(100),
         executionTimeoutSeconds: z.number().int().min(30).max(840).default(120),
         region: awsRegion,
@@ -88,7 +98,9 @@ export const TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'returns the document, targets and commands it would send, sends nothing',
-    permissions: { iam: ['ssm:SendCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'] },
+    permissions: {
+      iam: ['ssm:SendCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ssm:CancelCommand'],
+    },
   },
   {
     name: 'ec2.describe-instance-status',
@@ -249,6 +261,8 @@ export const TOOL_DECLARATIONS = [
     permissions: {
       kubernetes: [
         { apiGroup: '', resources: ['pods'], verbs: ['list'] },
+        { apiGroup: '', resources: ['nodes'], verbs: ['get'] },
+        { apiGroup: 'apps', resources: ['replicasets'], verbs: ['get'] },
         { apiGroup: 'metrics.k8s.io', resources: ['pods'], verbs: ['list'] },
       ],
     },
@@ -269,7 +283,12 @@ export const TOOL_DECLARATIONS = [
     mutating: false,
     risk: 'low',
     dryRun: 'reads the log (read-only tools run for real in dry-run)',
-    permissions: { kubernetes: [{ apiGroup: '', resources: ['pods/log'], verbs: ['get'] }] },
+    permissions: {
+      kubernetes: [
+        { apiGroup: '', resources: ['pods/log'], verbs: ['get'] },
+        { apiGroup: '', resources: ['pods'], verbs: ['get'] },
+      ],
+    },
   },
   {
     name: 'k8s.workload-status',
@@ -288,6 +307,8 @@ export const TOOL_DECLARATIONS = [
     permissions: {
       kubernetes: [
         { apiGroup: 'apps', resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get'] },
+        { apiGroup: 'apps', resources: ['replicasets', 'controllerrevisions'], verbs: ['list'] },
+        { apiGroup: 'apps', resources: ['controllerrevisions'], verbs: ['get'] },
         { apiGroup: '', resources: ['pods'], verbs: ['list'] },
       ],
     },
@@ -358,7 +379,8 @@ export const TOOL_DECLARATIONS = [
     compensation: {
       tool: 'k8s.uncordon',
       parameters: { node: '{{ parameters.node }}' },
-      description: 'makes the node schedulable again',
+      description: 'makes the node schedulable again (unless it was cordoned before the runbook)',
+      skipWhenOutput: 'wasUnschedulable',
     },
     permissions: { kubernetes: [{ apiGroup: '', resources: ['nodes'], verbs: ['get', 'patch'] }] },
   },
@@ -437,10 +459,14 @@ export const TOOL_DECLARATIONS = [
   // ---------------------------------------------------------------------------------------- Built-in
   {
     name: 'notify.message',
-    description: 'Sends a message to an escalation target or the approvers (SNS on AWS, the outbox locally).',
+    description:
+      'Sends a message to one of the environment’s escalation targets (SNS on AWS, the outbox locally).',
     parameters: z
       .object({
-        target: z.string().min(1).describe('escalation target name, or "approvers"'),
+        target: z
+          .string()
+          .min(1)
+          .describe('escalation target name (escalationTargets in the environment’s config)'),
         subject: z.string().min(1).max(100),
         message: z.string().min(1).max(10_000),
       })

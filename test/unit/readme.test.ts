@@ -26,3 +26,12 @@ describe('README', () => {
     expect(runbook.successMetrics.checks.length).toBeGreaterThan(0);
   });
 });
+
+describe('README tool reference', () => {
+  it('is the one generated from the tool declarations (run `npm run compile` when this fails)', async () => {
+    const { spliceToolReference, toolReferenceMarkdown } = await import('../../functions/tools/reference.ts');
+    const { TOOL_DECLARATIONS } = await import('../../functions/tools/declarations.ts');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(spliceToolReference(readme, toolReferenceMarkdown(TOOL_DECLARATIONS))).toBe(readme);
+  });
+});

@@ -897,6 +897,9 @@ class RunbookCompiler {
         tool: compensation.tool,
         parameters: compensation.parameters,
         timeoutSeconds: 'timeout' in compensation ? (compensation.timeout as number) : 120,
+        ...('skipWhenOutput' in compensation && compensation.skipWhenOutput
+          ? { skipWhenOutput: compensation.skipWhenOutput }
+          : {}),
       };
       this.states[StateName.compensate(compensable.step.id)] = {
         Type: 'Task',

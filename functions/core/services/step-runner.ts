@@ -15,7 +15,7 @@ import type {
 import { jsonBytes, trimToBudget } from '../output-budget.ts';
 import { RISK_RANK } from '../policy.ts';
 import type { StepOutcome } from '../records.ts';
-import { resolveTemplates, TemplateResolutionError } from '../runbook/templates.ts';
+import { lookup, parseReference, resolveTemplates, TemplateResolutionError } from '../runbook/templates.ts';
 import type { ApprovalService } from './approvals.ts';
 import type { CheckpointService } from './checkpoint.ts';
 import type { EscalationService } from './escalation.ts';
@@ -459,6 +459,34 @@ export class StepRunner {
         reason,
       });
       return { status: 'skipped', reason };
+    }
+    if (compensation.skipWhenOutput) {
+      const already = lookup(latest?.output ?? {}, parseReference(compensation.skipWhenOutput) ?? []);
+      if (already.found && already.value === true) {
+        const reason = `nothing to undo: ${compensation.compensates} found it already so (${compensation.skipWhenOutput})`;
+        await this.putOutcome({
+          ...base,
+          status: 'skipped',
+          parameters: compensation.parameters,
+          startedAt,
+          reason,
+        });
+        return { status: 'skipped', reason };
+      }
+    }
+    if (compensation.skipWhenOutput) {
+      const already = lookup(latest?.output ?? {}, parseReference(compensation.skipWhenOutput) ?? []);
+      if (already.found && already.value === true) {
+        const reason = `nothing to undo: ${compensation.compensates} found it already so (${compensation.skipWhenOutput})`;
+        await this.putOutcome({
+          ...base,
+          status: 'skipped',
+          parameters: compensation.parameters,
+          startedAt,
+          reason,
+        });
+        return { status: 'skipped', reason };
+      }
     }
     if (!tool)
       fail(

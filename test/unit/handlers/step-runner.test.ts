@@ -892,6 +892,29 @@ describe('step-runner handler', () => {
       expect(tools['k8s.scale'].calls.at(-1)?.parameters).toMatchObject({ replicas: 3 });
     });
 
+    it('does not uncordon a node that was already cordoned before the runbook (a human did it)', async () => {
+      // Prepare
+      await approve(NODE_MEMORY, 'Approval: relieve-node');
+      tools['k8s.cordon'].resolves({
+        node: 'ip-10-0-1-23',
+        unschedulable: true,
+        wasUnschedulable: true,
+        changed: false,
+        dryRun: false,
+      });
+      await invoke(taskPayload(NODE_MEMORY, 'cordon-node', state));
+
+      // Act
+      const result = await invoke(taskPayload(NODE_MEMORY, 'Compensate: cordon-node', state));
+
+      // Assess
+      expect(result).toMatchObject({
+        status: 'skipped',
+        reason: expect.stringMatching(/found it already so \(wasUnschedulable\)/),
+      });
+      expect(tools['k8s.uncordon'].calls).toHaveLength(0);
+    });
+
     it('fails with Runbook.InvalidParameters, so the machine pages, when the output lacks what the undo needs', async () => {
       // Prepare: the scale call failed midway, so nobody knows the previous replica count
       await approve(NODE_MEMORY, 'Approval: relieve-node');

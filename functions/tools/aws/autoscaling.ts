@@ -1,0 +1,150 @@
+import {
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  SetDesiredCapacityCommand,
+} from '@aws-sdk/client-auto-scaling';
+import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import { declarationOf } from '../declarations.ts';
+import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
+import { type AwsToolDeps, regionOf } from './deps.ts';
+import { callAws } from './errors.ts';
+
+/** Instances listed in the output; counts cover all of them. */
+export const MAX_OUTPUT_INSTANCES = 100;
+
+export interface GroupInstanceOutput {
+  instanceId: string;
+  /** Pending, InService, Terminating, Standby, Warmed:*… */
+  lifecycleState: string;
+  /** Healthy or Unhealthy. */
+  healthStatus: string;
+  availabilityZone: string | null;
+}
+
+export interface DescribeGroupOutput {
+  groupName: string;
+  desiredCapacity: number;
+  minSize: number;
+  maxSize: number;
+  /** InService and Healthy. */
+  healthyInServiceCount: number;
+  instanceCount: number;
+  instances: GroupInstanceOutput[];
+}
+
+export interface SetDesiredCapacityOutput {
+  groupName: string;
+  /** What the inverse restores. */
+  previousDesiredCapacity: number;
+  desiredCapacity: number;
+  minSize: number;
+  maxSize: number;
+  dryRun: boolean;
+}
+
+async function describeGroup(
+  deps: AwsToolDeps,
+  context: ToolContext,
+  tool: string,
+  groupName: string,
+  region: string | undefined,
+): Promise<AutoScalingGroup> {
+  const response = await callAws(
+    {
+      tool,
+      action: 'autoscaling:DescribeAutoScalingGroups',
+      resource: `Auto Scaling group ${groupName}`,
+      region,
+    },
+    context,
+    (abortSignal) =>
+      deps.clients
+        .autoScaling(region)
+        .send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }), { abortSignal }),
+  );
+  const group = response.AutoScalingGroups?.find((candidate) => candidate.AutoScalingGroupName === groupName);
+  if (!group) {
+    throw new ToolError(
+      ToolErrorKind.NotFound,
+      `${tool}: Auto Scaling group ${groupName} not found in ${region ?? 'the default region'}; check the name and the region`,
+      { data: { groupName } },
+    );
+  }
+  return group;
+}
+
+function groupOutput(group: AutoScalingGroup, groupName: string): DescribeGroupOutput {
+  const instances = group.Instances ?? [];
+  return {
+    groupName,
+    desiredCapacity: group.DesiredCapacity ?? 0,
+    minSize: group.MinSize ?? 0,
+    maxSize: group.MaxSize ?? 0,
+    healthyInServiceCount: instances.filter(
+      (instance) => instance.LifecycleState === 'InService' && instance.HealthStatus === 'Healthy',
+    ).length,
+    instanceCount: instances.length,
+    instances: instances.slice(0, MAX_OUTPUT_INSTANCES).map((instance) => ({
+      instanceId: instance.InstanceId ?? 'unknown',
+      lifecycleState: instance.LifecycleState ?? 'unknown',
+      healthStatus: instance.HealthStatus ?? 'unknown',
+      availabilityZone: instance.AvailabilityZone ?? null,
+    })),
+  };
+}
+
+export function describeGroupTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('autoscaling.describe-group');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const group = await describeGroup(deps, context, declaration.name, parameters.groupName, region);
+    return groupOutput(group, parameters.groupName);
+  });
+}
+
+export function setDesiredCapacityTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('autoscaling.set-desired-capacity');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { groupName, desiredCapacity, honorCooldown } = parameters;
+    const group = await describeGroup(deps, context, declaration.name, groupName, region);
+    const { desiredCapacity: previous, minSize, maxSize } = groupOutput(group, groupName);
+    if (desiredCapacity < minSize || desiredCapacity > maxSize) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: desired capacity ${desiredCapacity} is outside the limits of Auto Scaling group ${groupName} (min ${minSize}, max ${maxSize}) in ${region ?? 'the default region'}; ask for a value within them or change the group's size limits first`,
+        { data: { groupName, desiredCapacity, minSize, maxSize } },
+      );
+    }
+    const output: SetDesiredCapacityOutput = {
+      groupName,
+      previousDesiredCapacity: previous,
+      desiredCapacity,
+      minSize,
+      maxSize,
+      dryRun: context.dryRun,
+    };
+    if (context.dryRun) return output;
+
+    await callAws(
+      {
+        tool: declaration.name,
+        action: 'autoscaling:SetDesiredCapacity',
+        resource: `Auto Scaling group ${groupName}`,
+        region,
+      },
+      context,
+      (abortSignal) =>
+        deps.clients.autoScaling(region).send(
+          new SetDesiredCapacityCommand({
+            AutoScalingGroupName: groupName,
+            DesiredCapacity: desiredCapacity,
+            HonorCooldown: honorCooldown,
+          }),
+          { abortSignal },
+        ),
+    );
+    context.log('set desired capacity', { groupName, previousDesiredCapacity: previous, desiredCapacity });
+    return output;
+  });
+}

@@ -1,0 +1,148 @@
+import {
+  DescribeInstanceStatusCommand,
+  type InstanceStatus,
+  type InstanceStatusEvent,
+  RebootInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import type { ToolImplementation } from '../../ports/tools.ts';
+import { declarationOf } from '../declarations.ts';
+import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
+import { type AwsToolDeps, regionOf } from './deps.ts';
+import { type AwsCallSite, awsErrorCode, callAws } from './errors.ts';
+import { isoOrNull, keepHead, listForMessage } from './output.ts';
+
+/** Scheduled events AWS has finished or called off stay listed for days with this prefix: not pending. */
+const SETTLED_EVENT = /^\[(Completed|Canceled|Cancelled)\]/i;
+
+export interface InstanceStatusOutput {
+  instanceId: string;
+  /** pending, running, shutting-down, terminated, stopping, stopped. */
+  state: string;
+  availabilityZone: string | null;
+  /** ok, impaired, initializing, insufficient-data, not-applicable (also for a stopped instance). */
+  systemStatus: string;
+  instanceStatus: string;
+  attachedEbsStatus: string;
+  /** Scheduled events still ahead (empty when none). */
+  events: Array<{ code: string; description: string; notBefore: string | null }>;
+}
+
+export interface DescribeInstanceStatusOutput {
+  /** In the order the step named them. */
+  instances: InstanceStatusOutput[];
+}
+
+export interface RebootInstancesOutput {
+  instanceIds: string[];
+  rebooted: boolean;
+  dryRun: boolean;
+}
+
+function pendingEvents(events: InstanceStatusEvent[] | undefined): InstanceStatusOutput['events'] {
+  return (events ?? [])
+    .filter((event) => !SETTLED_EVENT.test(event.Description ?? ''))
+    .map((event) => ({
+      code: event.Code ?? 'unknown',
+      description: keepHead(event.Description ?? '', 300),
+      notBefore: isoOrNull(event.NotBefore),
+    }));
+}
+
+function instanceStatusOf(status: InstanceStatus, instanceId: string): InstanceStatusOutput {
+  return {
+    instanceId,
+    state: status.InstanceState?.Name ?? 'unknown',
+    availabilityZone: status.AvailabilityZone ?? null,
+    systemStatus: status.SystemStatus?.Status ?? 'not-applicable',
+    instanceStatus: status.InstanceStatus?.Status ?? 'not-applicable',
+    attachedEbsStatus: status.AttachedEbsStatus?.Status ?? 'not-applicable',
+    events: pendingEvents(status.Events),
+  };
+}
+
+export function describeInstanceStatusTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('ec2.describe-instance-status');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const client = deps.clients.ec2(region);
+    const site: AwsCallSite = {
+      tool: declaration.name,
+      action: 'ec2:DescribeInstanceStatus',
+      resource: `instances ${listForMessage(parameters.instanceIds)}`,
+      region,
+    };
+    const found = new Map<string, InstanceStatus>();
+    let nextToken: string | undefined;
+    do {
+      const page = await callAws(site, context, (abortSignal) =>
+        client.send(
+          new DescribeInstanceStatusCommand({
+            InstanceIds: parameters.instanceIds,
+            // Without it, only running instances are listed and a stopped one would look missing.
+            IncludeAllInstances: true,
+            NextToken: nextToken,
+          }),
+          { abortSignal },
+        ),
+      );
+      for (const status of page.InstanceStatuses ?? []) {
+        if (status.InstanceId) found.set(status.InstanceId, status);
+      }
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+
+    const missing = parameters.instanceIds.filter((id) => !found.has(id));
+    if (missing.length > 0) {
+      throw new ToolError(
+        ToolErrorKind.NotFound,
+        `${declaration.name}: DescribeInstanceStatus returned no status for ${listForMessage(missing)} in ${region ?? 'the default region'}; check the instance ids and the region`,
+        { data: { missing } },
+      );
+    }
+    const output: DescribeInstanceStatusOutput = {
+      instances: parameters.instanceIds.map((id) => instanceStatusOf(found.get(id)!, id)),
+    };
+    return output;
+  });
+}
+
+export function rebootInstancesTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('ec2.reboot-instances');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const client = deps.clients.ec2(region);
+    const site: AwsCallSite = {
+      tool: declaration.name,
+      action: 'ec2:RebootInstances',
+      resource: `instances ${listForMessage(parameters.instanceIds)}`,
+      region,
+    };
+    await callAws(site, context, async (abortSignal) => {
+      try {
+        await client.send(
+          new RebootInstancesCommand({ InstanceIds: parameters.instanceIds, DryRun: context.dryRun }),
+          { abortSignal },
+        );
+      } catch (error) {
+        // With DryRun=true, EC2 answers "would have succeeded" as this error; anything else is real.
+        if (context.dryRun && awsErrorCode(error) === 'DryRunOperation') return;
+        throw error;
+      }
+      if (context.dryRun) {
+        throw new ToolError(
+          ToolErrorKind.Failed,
+          `${declaration.name}: RebootInstances with DryRun=true for ${site.resource} answered without DryRunOperation; not knowing what happened, the step stops here`,
+        );
+      }
+    });
+    context.log(context.dryRun ? 'reboot would succeed (dry run)' : 'rebooted instances', {
+      instanceIds: parameters.instanceIds,
+    });
+    const output: RebootInstancesOutput = {
+      instanceIds: parameters.instanceIds,
+      rebooted: !context.dryRun,
+      dryRun: context.dryRun,
+    };
+    return output;
+  });
+}

@@ -1,0 +1,205 @@
+import {
+  DeleteFunctionConcurrencyCommand,
+  GetAccountSettingsCommand,
+  GetFunctionConcurrencyCommand,
+  PutFunctionConcurrencyCommand,
+} from '@aws-sdk/client-lambda';
+import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import { declarationOf } from '../declarations.ts';
+import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
+import { type AwsToolDeps, regionOf } from './deps.ts';
+import { callAws } from './errors.ts';
+
+/** Lambda keeps this many concurrent executions unreserved: no reservation may take them. */
+export const UNRESERVED_MINIMUM = 100;
+
+export interface ConcurrencyOutput {
+  functionName: string;
+  hasReservation: boolean;
+  /** null: no reservation, the function draws from the account's unreserved pool. 0: switched off. */
+  reservedConcurrency: number | null;
+  unreservedConcurrentExecutions: number;
+  accountConcurrentExecutionsLimit: number;
+  /** How much more any function could reserve: unreserved − 100, never below 0. */
+  headroomForReservation: number;
+  /** min(2 × reserved, reserved + headroom) when that raises the reservation; else null. */
+  proposedReservedConcurrency: number | null;
+}
+
+export interface PutReservedConcurrencyOutput {
+  functionName: string;
+  /** What the inverse restores; null: there was no reservation (the inverse removes it). */
+  previousReservedConcurrency: number | null;
+  reservedConcurrency: number;
+  dryRun: boolean;
+}
+
+export interface RestoreReservedConcurrencyOutput {
+  functionName: string;
+  /** null: the reservation was removed. */
+  reservedConcurrency: number | null;
+  dryRun: boolean;
+}
+
+/** The reservation to propose, or null when doubling within the spare pool would not raise it. */
+export function proposeReservation(reserved: number | null, headroom: number): number | null {
+  if (reserved === null) return null;
+  const proposed = Math.min(2 * reserved, reserved + headroom);
+  return proposed > reserved ? proposed : null;
+}
+
+async function reservedConcurrencyOf(
+  deps: AwsToolDeps,
+  context: ToolContext,
+  tool: string,
+  functionName: string,
+  region: string | undefined,
+): Promise<number | null> {
+  const response = await callAws(
+    { tool, action: 'lambda:GetFunctionConcurrency', resource: `function ${functionName}`, region },
+    context,
+    (abortSignal) =>
+      deps.clients
+        .lambda(region)
+        .send(new GetFunctionConcurrencyCommand({ FunctionName: functionName }), { abortSignal }),
+  );
+  return response.ReservedConcurrentExecutions ?? null;
+}
+
+export function getConcurrencyTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('lambda.get-concurrency');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { functionName } = parameters;
+    const [reserved, settings] = await Promise.all([
+      reservedConcurrencyOf(deps, context, declaration.name, functionName, region),
+      callAws(
+        { tool: declaration.name, action: 'lambda:GetAccountSettings', resource: 'the account', region },
+        context,
+        (abortSignal) => deps.clients.lambda(region).send(new GetAccountSettingsCommand({}), { abortSignal }),
+      ),
+    ]);
+    const limit = settings.AccountLimit;
+    if (limit?.UnreservedConcurrentExecutions === undefined || limit.ConcurrentExecutions === undefined) {
+      throw new ToolError(
+        ToolErrorKind.Failed,
+        `${declaration.name}: GetAccountSettings in ${region ?? 'the default region'} returned no concurrency limits`,
+      );
+    }
+    const headroom = Math.max(0, limit.UnreservedConcurrentExecutions - UNRESERVED_MINIMUM);
+    const output: ConcurrencyOutput = {
+      functionName,
+      hasReservation: reserved !== null,
+      reservedConcurrency: reserved,
+      unreservedConcurrentExecutions: limit.UnreservedConcurrentExecutions,
+      accountConcurrentExecutionsLimit: limit.ConcurrentExecutions,
+      headroomForReservation: headroom,
+      proposedReservedConcurrency: proposeReservation(reserved, headroom),
+    };
+    return output;
+  });
+}
+
+async function putReservation(
+  deps: AwsToolDeps,
+  context: ToolContext,
+  tool: string,
+  functionName: string,
+  value: number,
+  region: string | undefined,
+): Promise<number> {
+  const response = await callAws(
+    { tool, action: 'lambda:PutFunctionConcurrency', resource: `function ${functionName}`, region },
+    context,
+    (abortSignal) =>
+      deps.clients.lambda(region).send(
+        new PutFunctionConcurrencyCommand({
+          FunctionName: functionName,
+          ReservedConcurrentExecutions: value,
+        }),
+        {
+          abortSignal,
+        },
+      ),
+  );
+  return response.ReservedConcurrentExecutions ?? value;
+}
+
+export function putReservedConcurrencyTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('lambda.put-reserved-concurrency');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { functionName, reservedConcurrency } = parameters;
+    const previous = await reservedConcurrencyOf(deps, context, declaration.name, functionName, region);
+    if (context.dryRun) {
+      const output: PutReservedConcurrencyOutput = {
+        functionName,
+        previousReservedConcurrency: previous,
+        reservedConcurrency,
+        dryRun: true,
+      };
+      return output;
+    }
+    const applied = await putReservation(
+      deps,
+      context,
+      declaration.name,
+      functionName,
+      reservedConcurrency,
+      region,
+    );
+    context.log('set reserved concurrency', { functionName, previousReservedConcurrency: previous, applied });
+    const output: PutReservedConcurrencyOutput = {
+      functionName,
+      previousReservedConcurrency: previous,
+      reservedConcurrency: applied,
+      dryRun: false,
+    };
+    return output;
+  });
+}
+
+export function restoreReservedConcurrencyTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('lambda.restore-reserved-concurrency');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { functionName, reservedConcurrency } = parameters;
+    if (context.dryRun) {
+      const output: RestoreReservedConcurrencyOutput = { functionName, reservedConcurrency, dryRun: true };
+      return output;
+    }
+    let restored: number | null;
+    if (reservedConcurrency === null) {
+      await callAws(
+        {
+          tool: declaration.name,
+          action: 'lambda:DeleteFunctionConcurrency',
+          resource: `function ${functionName}`,
+          region,
+        },
+        context,
+        (abortSignal) =>
+          deps.clients
+            .lambda(region)
+            .send(new DeleteFunctionConcurrencyCommand({ FunctionName: functionName }), { abortSignal }),
+      );
+      restored = null;
+    } else {
+      restored = await putReservation(
+        deps,
+        context,
+        declaration.name,
+        functionName,
+        reservedConcurrency,
+        region,
+      );
+    }
+    context.log('restored reserved concurrency', { functionName, reservedConcurrency: restored });
+    const output: RestoreReservedConcurrencyOutput = {
+      functionName,
+      reservedConcurrency: restored,
+      dryRun: false,
+    };
+    return output;
+  });
+}

@@ -1,0 +1,22 @@
+import type { ToolImplementation } from '../ports/tools.ts';
+import { httpCheckTool } from './http-check.ts';
+import { notifyMessageTool } from './notify.ts';
+import { prometheusQueryRangeTool, prometheusQueryTool } from './prometheus.ts';
+import type { ToolRuntime } from './registry.ts';
+import { shellExecTool } from './shell.ts';
+import { runbookWaitTool } from './wait.ts';
+
+/**
+ * The tools that need no cloud SDK: Prometheus, HTTP checks, messages, waits, and (on the embedded
+ * platform only) the allow-listed local shell.
+ */
+export function genericTools(runtime: ToolRuntime): ToolImplementation[] {
+  return [
+    prometheusQueryTool(runtime),
+    prometheusQueryRangeTool(runtime),
+    httpCheckTool(runtime),
+    notifyMessageTool(runtime),
+    runbookWaitTool(runtime),
+    ...(runtime.runtime === 'local' ? [shellExecTool(runtime)] : []),
+  ];
+}

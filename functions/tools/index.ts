@@ -1,0 +1,42 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ToolRegistry } from '../ports/tools.ts';
+import { awsClients, awsTools } from './aws/index.ts';
+import { TOOL_DECLARATIONS } from './declarations.ts';
+import { genericTools } from './generic.ts';
+import { kubernetesClients, kubernetesTools } from './kubernetes/index.ts';
+import { type ToolRuntime, toolRegistryOf } from './registry.ts';
+
+/**
+ * Every tool a runtime can run: AWS (SDK v3), Kubernetes (@kubernetes/client-node), Prometheus, HTTP,
+ * notifications, waits, and the local shell on the embedded platform only. Clients are built on first
+ * use, so a registry costs nothing until a step calls a tool.
+ */
+export function createToolRegistry(
+  runtime: ToolRuntime,
+  options: { kubeConfigFactory?: () => KubeConfig } = {},
+): ToolRegistry {
+  const { config } = runtime;
+  const kubernetes = kubernetesClients({
+    ...(config.tools.kubernetes.kubeconfig ? { kubeconfig: config.tools.kubernetes.kubeconfig } : {}),
+    contexts: config.tools.kubernetes.contexts,
+    ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
+  });
+  const registry = toolRegistryOf([
+    ...awsTools({
+      clients: awsClients(config.tools.defaultRegion ? { defaultRegion: config.tools.defaultRegion } : {}),
+      runtime,
+    }),
+    ...kubernetesTools({ clients: kubernetes, runtime }),
+    ...genericTools(runtime),
+  ]);
+  const missing = TOOL_DECLARATIONS.filter(
+    (declaration) =>
+      !registry.get(declaration.name) &&
+      (declaration as { runtimes?: readonly string[] }).runtimes?.includes(runtime.runtime) !== false,
+  );
+  if (missing.length > 0)
+    throw new Error(
+      `tools declared but not implemented: ${missing.map((declaration) => declaration.name).join(', ')}`,
+    );
+  return registry;
+}

@@ -1,0 +1,155 @@
+import {
+  AppsV1Api,
+  type ConfigurationOptions,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  PatchStrategy,
+  PolicyV1Api,
+  type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import { ConfigurationError } from '../../core/errors.ts';
+
+/** The API clients of one cluster, all bound to one kubeconfig context. */
+export interface KubernetesClusterClients {
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  policy: PolicyV1Api;
+  custom: CustomObjectsApi;
+  kubeConfig: KubeConfig;
+  /** The kubeconfig context the clients use. */
+  context: string;
+  /** The API server URL (for messages). */
+  server: string;
+}
+
+export interface KubernetesClients {
+  /**
+   * Clients for a cluster: `cluster` is looked up in `contexts` (cluster name → kubeconfig context),
+   * then taken as a context name; without it, the kubeconfig's current context (in-cluster on AWS).
+   */
+  forCluster(cluster?: string): KubernetesClusterClients;
+}
+
+export interface KubernetesClientsOptions {
+  /** Kubeconfig file; without it `KubeConfig.loadFromDefault()` (KUBECONFIG, ~/.kube/config, in-cluster). */
+  kubeconfig?: string;
+  /** Cluster name (as alerts label it) → kubeconfig context. */
+  contexts: Record<string, string>;
+  /** Builds a fresh KubeConfig (tests point one at a local API server). Called once per context. */
+  kubeConfigFactory?: () => KubeConfig;
+}
+
+function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
+  const kubeConfig = new KubeConfig();
+  try {
+    if (kubeconfig) kubeConfig.loadFromFile(kubeconfig);
+    else kubeConfig.loadFromDefault();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigurationError(
+      `cannot load ${kubeconfig ? `kubeconfig ${kubeconfig} (tools.kubernetes.kubeconfig)` : 'the default kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster)'}: ${message}`,
+      { cause: error },
+    );
+  }
+  return kubeConfig;
+}
+
+/**
+ * Clients per kubeconfig context, built on first use and kept: credentials plugins (EKS `aws eks
+ * get-token`, IRSA tokens) refresh themselves per request, so a cached client stays valid.
+ */
+export function kubernetesClients(options: KubernetesClientsOptions): KubernetesClients {
+  const factory = options.kubeConfigFactory ?? (() => loadKubeConfig(options.kubeconfig));
+  const byContext = new Map<string, KubernetesClusterClients>();
+  let resolver: KubeConfig | undefined;
+  const source = options.kubeconfig ? `kubeconfig ${options.kubeconfig}` : 'the default kubeconfig';
+
+  function contextFor(kubeConfig: KubeConfig, cluster: string | undefined): string {
+    if (cluster === undefined) {
+      const current = kubeConfig.getCurrentContext();
+      if (!current) {
+        throw new ConfigurationError(
+          `no Kubernetes context: ${source} has no current context; set tools.kubernetes.kubeconfig or name a cluster in tools.kubernetes.contexts`,
+        );
+      }
+      return current;
+    }
+    const mapped = options.contexts[cluster];
+    const candidate = mapped ?? cluster;
+    if (kubeConfig.getContextObject(candidate)) return candidate;
+    const known = kubeConfig
+      .getContexts()
+      .map((context) => context.name)
+      .join(', ');
+    throw new ConfigurationError(
+      mapped
+        ? `tools.kubernetes.contexts maps cluster "${cluster}" to context "${mapped}", which ${source} does not have (contexts: ${known || 'none'})`
+        : `cluster "${cluster}" is neither in tools.kubernetes.contexts (${Object.keys(options.contexts).join(', ') || 'empty'}) nor a context of ${source} (contexts: ${known || 'none'})`,
+    );
+  }
+
+  return {
+    forCluster(cluster) {
+      resolver ??= factory();
+      const context = contextFor(resolver, cluster);
+      const cached = byContext.get(context);
+      if (cached) return cached;
+      // One KubeConfig per context: a client reads the current context's credentials at request time.
+      const kubeConfig = factory();
+      kubeConfig.setCurrentContext(context);
+      const server = kubeConfig.getCurrentCluster()?.server;
+      if (!server) throw new ConfigurationError(`kubeconfig context "${context}" names no cluster server`);
+      const clients: KubernetesClusterClients = {
+        core: kubeConfig.makeApiClient(CoreV1Api),
+        apps: kubeConfig.makeApiClient(AppsV1Api),
+        policy: kubeConfig.makeApiClient(PolicyV1Api),
+        custom: kubeConfig.makeApiClient(CustomObjectsApi),
+        kubeConfig,
+        context,
+        server,
+      };
+      byContext.set(context, clients);
+      return clients;
+    },
+  };
+}
+
+/** A middleware that hands the step's AbortSignal to the HTTP request (node-fetch aborts it). */
+function signalMiddleware(signal: AbortSignal): ObservableMiddleware {
+  return {
+    pre: (request: RequestContext) => {
+      request.setSignal(signal);
+      return new Observable(Promise.resolve(request));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+}
+
+function headerMiddleware(name: string, value: string): ObservableMiddleware {
+  return {
+    pre: (request: RequestContext) => {
+      request.setHeaderParam(name, value);
+      return new Observable(Promise.resolve(request));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+}
+
+/**
+ * Per-request options: the abort signal and, for a PATCH, its content type (the generated client
+ * would send JSON Patch otherwise).
+ */
+export function requestOptions(
+  signal: AbortSignal,
+  patch?: (typeof PatchStrategy)[keyof typeof PatchStrategy],
+): ConfigurationOptions {
+  const middleware = [signalMiddleware(signal)];
+  if (patch) middleware.push(headerMiddleware('Content-Type', patch));
+  return { middleware, middlewareMergeStrategy: 'append' };
+}
+
+export { PatchStrategy };

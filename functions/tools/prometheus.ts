@@ -1,0 +1,359 @@
+import type { ToolContext, ToolImplementation } from '../ports/tools.ts';
+import { declarationOf } from './declarations.ts';
+import type { ToolRuntime } from './registry.ts';
+import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
+
+/**
+ * prometheus.query and prometheus.query-range against the Prometheus HTTP API (v1). Outputs are shaped
+ * for runbook conditions: `value` is a plain number (or null), labels are a flat object.
+ */
+
+/** Prometheus refuses range queries with more points per series than this. */
+export const MAX_POINTS_PER_SERIES = 11_000;
+/** Above this URL length the query goes in a form-encoded POST body (Prometheus accepts both). */
+const MAX_GET_URL_LENGTH = 4_000;
+/** Error bodies are quoted up to this many characters. */
+const MAX_QUOTED_BODY = 300;
+
+export type Labels = Record<string, string>;
+
+export interface InstantSeries {
+  labels: Labels;
+  /** The sample's value; null for NaN, ±Inf or a native-histogram sample. */
+  value: number | null;
+  /** Only for matrix results (an instant query of a range selector): samples in the window. */
+  samples?: number;
+}
+
+export interface PrometheusQueryOutput {
+  resultType: 'vector' | 'matrix' | 'scalar' | 'string';
+  /** The first sample's value as a number; null when there is no result or it is NaN/±Inf. */
+  value: number | null;
+  series: InstantSeries[];
+  /** The string of a `string` result. */
+  text?: string;
+  warnings?: string[];
+}
+
+export interface RangeSeries {
+  labels: Labels;
+  samples: number;
+  first: number | null;
+  last: number | null;
+  /** Over the finite samples; null when there are none. */
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+}
+
+export interface PrometheusQueryRangeOutput {
+  /** The first series' last value. */
+  value: number | null;
+  series: RangeSeries[];
+  start: string;
+  end: string;
+  stepSeconds: number;
+  warnings?: string[];
+}
+
+type SamplePair = [number, string];
+interface PrometheusSuccess {
+  status: 'success';
+  data: { resultType: string; result: unknown };
+  warnings?: string[];
+}
+interface PrometheusFailure {
+  status: 'error';
+  errorType?: string;
+  error?: string;
+}
+
+/** Prometheus encodes sample values as strings ("1.5", "NaN", "+Inf"); conditions need numbers. */
+export function sampleValue(raw: unknown): number | null {
+  if (typeof raw !== 'string' && typeof raw !== 'number') return null;
+  const parsed = typeof raw === 'number' ? raw : Number(raw);
+  return Number.isFinite(parsed) ? parsed : null;
+}
+
+function quote(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > MAX_QUOTED_BODY ? `${flat.slice(0, MAX_QUOTED_BODY)}…` : flat;
+}
+
+/** The Prometheus base URL of a step: its `prometheus` parameter, else the environment's. */
+export function prometheusBaseUrl(tool: string, parameter: string | undefined, runtime: ToolRuntime): URL {
+  const configured = parameter ?? runtime.config.tools.prometheusUrl;
+  if (!configured) {
+    throw new ToolError(
+      ToolErrorKind.Failed,
+      `${tool}: no Prometheus to ask: give the step a "prometheus" parameter (base URL) or set ` +
+        `tools.prometheusUrl in the ${runtime.config.environment} environment's config`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(configured);
+  } catch {
+    throw new ToolError(ToolErrorKind.Failed, `${tool}: Prometheus URL "${configured}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ToolError(
+      ToolErrorKind.Failed,
+      `${tool}: Prometheus URL "${configured}" must be http or https, not ${url.protocol}`,
+    );
+  // A base with a path prefix (https://host/prometheus) keeps it: the API path is appended, not replaced.
+  if (!url.pathname.endsWith('/')) url.pathname = `${url.pathname}/`;
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
+/** Calls one Prometheus API endpoint and returns its `data` and warnings, or throws a ToolError. */
+async function callApi(
+  tool: string,
+  runtime: ToolRuntime,
+  base: URL,
+  endpoint: 'query' | 'query_range',
+  params: Record<string, string>,
+  context: ToolContext,
+): Promise<PrometheusSuccess> {
+  const url = new URL(`api/v1/${endpoint}`, base);
+  const form = new URLSearchParams(params);
+  const getUrl = `${url.toString()}?${form.toString()}`;
+  const usePost = getUrl.length > MAX_GET_URL_LENGTH;
+  const where = `${url.origin}${url.pathname}`;
+  let response: Response;
+  try {
+    response = await runtime.fetch(usePost ? url : getUrl, {
+      method: usePost ? 'POST' : 'GET',
+      headers: {
+        accept: 'application/json',
+        ...(usePost ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      ...(usePost ? { body: form.toString() } : {}),
+      signal: context.signal,
+    });
+  } catch (error) {
+    if (context.signal.aborted) throw context.signal.reason;
+    const reason = error instanceof Error ? describeFetchError(error) : String(error);
+    throw new ToolError(ToolErrorKind.Failed, `${tool}: cannot reach Prometheus at ${where}: ${reason}`, {
+      cause: error,
+    });
+  }
+
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    if (context.signal.aborted) throw context.signal.reason;
+    throw new ToolError(ToolErrorKind.Failed, `${tool}: reading the answer of ${where} failed: ${error}`, {
+      cause: error,
+    });
+  }
+  let body: PrometheusSuccess | PrometheusFailure | undefined;
+  try {
+    body = JSON.parse(text) as PrometheusSuccess | PrometheusFailure;
+  } catch {
+    body = undefined;
+  }
+
+  const failure =
+    body?.status === 'error'
+      ? `${body.errorType ?? 'error'}: ${body.error ?? '(no message)'}`
+      : `HTTP ${response.status}${text ? `: ${quote(text)}` : ''}`;
+  const data = {
+    url: where,
+    httpStatus: response.status,
+    ...(body?.status === 'error' ? { errorType: body.errorType, error: body.error } : {}),
+  };
+  if (response.status === 429 || response.status === 503) {
+    throw new ToolError(
+      ToolErrorKind.Throttled,
+      `${tool}: Prometheus at ${where} is overloaded or unavailable (HTTP ${response.status}): ${failure}`,
+      { data },
+    );
+  }
+  if (body?.status === 'error') {
+    throw new ToolError(
+      ToolErrorKind.Failed,
+      `${tool}: Prometheus at ${where} refused the query: ${failure}`,
+      {
+        data,
+      },
+    );
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new ToolError(
+      ToolErrorKind.AccessDenied,
+      `${tool}: Prometheus at ${where} denied access (HTTP ${response.status}); check the credentials of ` +
+        'the proxy in front of it',
+      { data },
+    );
+  }
+  if (!response.ok || body?.status !== 'success' || typeof body.data !== 'object' || body.data === null) {
+    throw new ToolError(
+      ToolErrorKind.Failed,
+      `${tool}: ${where} did not answer like the Prometheus API (${failure}); is the base URL right?`,
+      { data },
+    );
+  }
+  return body;
+}
+
+function describeFetchError(error: Error): string {
+  const cause = error.cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: string }).code;
+    return code && !cause.message.includes(code) ? `${code} ${cause.message}` : cause.message;
+  }
+  return error.message;
+}
+
+function malformed(tool: string, what: string): ToolError {
+  return new ToolError(ToolErrorKind.Failed, `${tool}: unexpected Prometheus answer: ${what}`);
+}
+
+function labelsOf(metric: unknown): Labels {
+  if (metric === null || typeof metric !== 'object') return {};
+  const labels: Labels = {};
+  for (const [name, value] of Object.entries(metric)) labels[name] = String(value);
+  return labels;
+}
+
+function isSamplePair(value: unknown): value is SamplePair {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'number';
+}
+
+/** Shapes an instant query's `data` for runbooks. */
+export function instantOutput(tool: string, success: PrometheusSuccess): PrometheusQueryOutput {
+  const { resultType, result } = success.data;
+  const warnings = success.warnings?.length ? { warnings: success.warnings } : {};
+  switch (resultType) {
+    case 'vector': {
+      if (!Array.isArray(result)) throw malformed(tool, 'vector result is not a list');
+      const series = result.map((item: { metric?: unknown; value?: unknown }) => ({
+        labels: labelsOf(item.metric),
+        // A native-histogram sample has `histogram` instead of `value`: it has no single number.
+        value: isSamplePair(item.value) ? sampleValue(item.value[1]) : null,
+      }));
+      return { resultType, value: series[0]?.value ?? null, series, ...warnings };
+    }
+    case 'matrix': {
+      if (!Array.isArray(result)) throw malformed(tool, 'matrix result is not a list');
+      const series = result.map((item: { metric?: unknown; values?: unknown }) => {
+        const values = Array.isArray(item.values) ? item.values.filter(isSamplePair) : [];
+        const last = values.at(-1);
+        return {
+          labels: labelsOf(item.metric),
+          value: last ? sampleValue(last[1]) : null,
+          samples: values.length,
+        };
+      });
+      return { resultType, value: series[0]?.value ?? null, series, ...warnings };
+    }
+    case 'scalar': {
+      if (!isSamplePair(result)) throw malformed(tool, 'scalar result is not a [time, value] pair');
+      const value = sampleValue(result[1]);
+      return { resultType, value, series: [{ labels: {}, value }], ...warnings };
+    }
+    case 'string': {
+      if (!isSamplePair(result)) throw malformed(tool, 'string result is not a [time, value] pair');
+      return { resultType, value: null, series: [], text: String(result[1]), ...warnings };
+    }
+    default:
+      throw malformed(tool, `unknown resultType "${resultType}"`);
+  }
+}
+
+/** Summarizes a range query's matrix per series. */
+export function rangeSeries(tool: string, success: PrometheusSuccess): RangeSeries[] {
+  const { resultType, result } = success.data;
+  if (resultType !== 'matrix' || !Array.isArray(result))
+    throw malformed(tool, `a range query answered resultType "${resultType}" instead of a matrix`);
+  return result.map((item: { metric?: unknown; values?: unknown }) => {
+    const values = Array.isArray(item.values) ? item.values.filter(isSamplePair) : [];
+    const numbers = values.map((pair) => sampleValue(pair[1]));
+    const finite = numbers.filter((value): value is number => value !== null);
+    return {
+      labels: labelsOf(item.metric),
+      samples: values.length,
+      first: numbers[0] ?? null,
+      last: numbers.at(-1) ?? null,
+      min: finite.length > 0 ? Math.min(...finite) : null,
+      max: finite.length > 0 ? Math.max(...finite) : null,
+      mean: finite.length > 0 ? finite.reduce((sum, value) => sum + value, 0) / finite.length : null,
+    };
+  });
+}
+
+/** Asks Prometheus to give up evaluating when the step would have to answer anyway. */
+function evaluationTimeout(runtime: ToolRuntime, context: ToolContext): Record<string, string> {
+  if (!Number.isFinite(context.deadline)) return {};
+  const seconds = Math.floor((context.deadline - runtime.clock.now().getTime()) / 1_000);
+  return seconds >= 1 ? { timeout: `${seconds}s` } : {};
+}
+
+export function prometheusQueryTool(runtime: ToolRuntime): ToolImplementation {
+  const declaration = declarationOf('prometheus.query');
+  return defineTool(declaration, async (parameters, context) => {
+    const base = prometheusBaseUrl(declaration.name, parameters.prometheus, runtime);
+    const answer = await callApi(
+      declaration.name,
+      runtime,
+      base,
+      'query',
+      {
+        query: parameters.query,
+        ...(parameters.time ? { time: parameters.time } : {}),
+        ...evaluationTimeout(runtime, context),
+      },
+      context,
+    );
+    const output = instantOutput(declaration.name, answer);
+    context.log('prometheus query answered', { resultType: output.resultType, series: output.series.length });
+    return output;
+  });
+}
+
+export function prometheusQueryRangeTool(runtime: ToolRuntime): ToolImplementation {
+  const declaration = declarationOf('prometheus.query-range');
+  return defineTool(declaration, async (parameters, context) => {
+    const points = Math.floor((parameters.lookbackMinutes * 60) / parameters.stepSeconds) + 1;
+    if (points > MAX_POINTS_PER_SERIES) {
+      const minimumStep = Math.ceil((parameters.lookbackMinutes * 60) / (MAX_POINTS_PER_SERIES - 1));
+      throw new ToolError(
+        ToolErrorKind.Failed,
+        `${declaration.name}: ${parameters.lookbackMinutes} minutes at a ${parameters.stepSeconds}s step is ` +
+          `${points} points per series; Prometheus allows ${MAX_POINTS_PER_SERIES}: use stepSeconds ≥ ${minimumStep}`,
+      );
+    }
+    const base = prometheusBaseUrl(declaration.name, parameters.prometheus, runtime);
+    const endMs = runtime.clock.now().getTime();
+    const startMs = endMs - parameters.lookbackMinutes * 60_000;
+    const answer = await callApi(
+      declaration.name,
+      runtime,
+      base,
+      'query_range',
+      {
+        query: parameters.query,
+        start: (startMs / 1_000).toFixed(3),
+        end: (endMs / 1_000).toFixed(3),
+        step: String(parameters.stepSeconds),
+        ...evaluationTimeout(runtime, context),
+      },
+      context,
+    );
+    const series = rangeSeries(declaration.name, answer);
+    context.log('prometheus range query answered', { series: series.length });
+    const output: PrometheusQueryRangeOutput = {
+      value: series[0]?.last ?? null,
+      series,
+      start: new Date(startMs).toISOString(),
+      end: new Date(endMs).toISOString(),
+      stepSeconds: parameters.stepSeconds,
+      ...(answer.warnings?.length ? { warnings: answer.warnings } : {}),
+    };
+    return output;
+  });
+}

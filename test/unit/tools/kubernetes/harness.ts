@@ -1,0 +1,121 @@
+import { RuntimeConfig } from '../../../../functions/core/config.ts';
+import type { ExecutionContext } from '../../../../functions/core/execution-contract.ts';
+import { resolveTemplates } from '../../../../functions/core/runbook/templates.ts';
+import type { ToolContext, ToolImplementation } from '../../../../functions/ports/tools.ts';
+import { type KubernetesClients, kubernetesClients } from '../../../../functions/tools/kubernetes/client.ts';
+import { kubernetesTools } from '../../../../functions/tools/kubernetes/index.ts';
+import type { ToolRuntime } from '../../../../functions/tools/registry.ts';
+import { FakeKubeApi, type FakeKubeApiOptions } from '../../../support/fake-kube-api.ts';
+
+/** The k8s.* tools wired to a FakeKubeApi through the real @kubernetes/client-node. */
+
+export const NOW = new Date('2026-03-02T10:00:00Z');
+
+export interface Cluster {
+  api: FakeKubeApi;
+  clients: KubernetesClients;
+  runtime: ToolRuntime;
+  tools: Map<string, ToolImplementation>;
+  logs: Array<{ message: string; data?: Record<string, unknown> }>;
+  /** Validates the parameters with the declaration's schema (as the step runner does), then runs. */
+  run(tool: string, parameters: Record<string, unknown>, options?: RunOptions): Promise<unknown>;
+  /** Runs a tool's declared inverse with the forward step's parameters and output. */
+  compensate(tool: string, parameters: Record<string, unknown>, output: unknown): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export interface RunOptions {
+  dryRun?: boolean;
+  signal?: AbortSignal;
+}
+
+export function runtimeOf(
+  contexts: Record<string, string> = {},
+  environment = 'dev',
+  now: () => Date = () => NOW,
+): ToolRuntime {
+  return {
+    runtime: 'local',
+    config: RuntimeConfig.parse({
+      environment,
+      publicBaseUrl: 'http://127.0.0.1:8787',
+      tools: { kubernetes: { contexts } },
+    }),
+    clock: { now },
+    notifier: { send: async () => undefined },
+    fetch,
+  };
+}
+
+export function toolContext(options: RunOptions = {}, logs: Cluster['logs'] = []): ToolContext {
+  const execution: ExecutionContext = {
+    id: 'exec-k8s-1',
+    runbookId: 'node-memory-pressure',
+    runbookVersion: '1.0.0',
+    incidentId: 'inc-1',
+    environment: 'dev',
+    dryRun: options.dryRun ?? false,
+    approvalRiskThreshold: 4,
+    changeFreeze: false,
+    startedAt: NOW.toISOString(),
+  };
+  return {
+    signal: options.signal ?? new AbortController().signal,
+    dryRun: options.dryRun ?? false,
+    execution,
+    deadline: Date.now() + 30_000,
+    log: (message, data) => logs.push({ message, ...(data ? { data } : {}) }),
+  };
+}
+
+export async function startCluster(
+  options: FakeKubeApiOptions = {},
+  client: { token?: string } = {},
+): Promise<Cluster> {
+  const api = await FakeKubeApi.start({ now: () => NOW, ...options });
+  const clients = kubernetesClients({
+    contexts: {},
+    kubeConfigFactory: () => api.kubeConfig(client.token ? { token: client.token } : {}),
+  });
+  const runtime = runtimeOf();
+  const tools = new Map(
+    kubernetesTools({ clients, runtime }).map((implementation) => [
+      implementation.declaration.name,
+      implementation,
+    ]),
+  );
+  const logs: Cluster['logs'] = [];
+  const run = async (name: string, parameters: Record<string, unknown>, runOptions: RunOptions = {}) => {
+    const tool = tools.get(name);
+    if (!tool) throw new Error(`no tool ${name}`);
+    const parsed = tool.declaration.parameters.parse(parameters) as Record<string, unknown>;
+    return tool.run(parsed, toolContext(runOptions, logs));
+  };
+  return {
+    api,
+    clients,
+    runtime,
+    tools,
+    logs,
+    run,
+    compensate: async (name, parameters, output) => {
+      const compensation = tools.get(name)?.declaration.compensation;
+      if (!compensation) throw new Error(`${name} declares no compensation`);
+      const resolved = resolveTemplates(compensation.parameters, { parameters, output });
+      return run(compensation.tool, resolved);
+    },
+    stop: () => api.stop(),
+  };
+}
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejectionOf(
+  promise: Promise<unknown>,
+): Promise<Error & { data?: Record<string, unknown> }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error & { data?: Record<string, unknown> };
+  }
+  throw new Error('expected the tool to fail, but it succeeded');
+}

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { ToolDeclaration } from '../../../functions/core/tool-catalog.ts';
+import { TOOL_DECLARATIONS } from '../../../functions/tools/declarations.ts';
+import {
+  spliceToolReference,
+  TOOL_REFERENCE_BEGIN,
+  TOOL_REFERENCE_END,
+  toolReferenceMarkdown,
+} from '../../../functions/tools/reference.ts';
+
+function rowOf(markdown: string, tool: string): string[] {
+  const row = markdown.split('\n').find((line) => line.startsWith(`| \`${tool}\` |`));
+  if (!row) throw new Error(`no row for ${tool}`);
+  // Split on unescaped pipes only.
+  return row
+    .slice(2, -2)
+    .split(/(?<!\\) \| /)
+    .map((cell) => cell.trim());
+}
+
+describe('toolReferenceMarkdown', () => {
+  const markdown = toolReferenceMarkdown(TOOL_DECLARATIONS);
+
+  it('is one table between the markers with a row per tool, in declaration order', () => {
+    // Assess
+    const lines = markdown.split('\n');
+    expect(lines[0]).toBe(TOOL_REFERENCE_BEGIN);
+    expect(lines.at(-1)).toBe(TOOL_REFERENCE_END);
+    expect(lines[2]).toBe(
+      '| Tool | What it does | Parameters | Mutating | Risk | Dry run | Needs | Inverse for `compensation: auto` |',
+    );
+    const tools = lines
+      .filter((line) => line.startsWith('| `'))
+      .map((line) => /^\| `([^`]+)`/.exec(line)?.[1]);
+    expect(tools).toEqual(TOOL_DECLARATIONS.map((declaration) => declaration.name));
+    for (const line of lines.filter((candidate) => candidate.startsWith('| `')))
+      expect(line.split(/(?<!\\)\|/).length).toBe(10);
+  });
+
+  it('is deterministic', () => {
+    // Assess
+    expect(toolReferenceMarkdown(TOOL_DECLARATIONS)).toBe(markdown);
+    expect(toolReferenceMarkdown([...TOOL_DECLARATIONS])).toBe(markdown);
+  });
+
+  it('describes parameters with types, limits, defaults and descriptions', () => {
+    // Act
+    const [, , parameters] = rowOf(markdown, 'http.check');
+    const [, , scale] = rowOf(markdown, 'k8s.scale');
+    const [, , restore] = rowOf(markdown, 'lambda.restore-reserved-concurrency');
+
+    // Assess
+    expect(parameters!.split('<br>')).toEqual([
+      '`url` URL, required',
+      '`method` one of GET, HEAD, default `"GET"`',
+      '`expectStatus` list of integer 100–599 (at least 1 item), default `[200]`',
+      '`maxLatencyMs` integer 1–60000, optional',
+      '`bodyContains` string, optional',
+      '`timeoutMs` integer 100–60000, default `5000`',
+    ]);
+    expect(scale).toContain(
+      '`cluster` string, optional: kubeconfig context; default: the environment’s cluster',
+    );
+    expect(restore).toContain('`reservedConcurrency` integer 0–100000 or null, required');
+  });
+
+  it('shows mutating, risk, dry run, permissions and the inverse', () => {
+    // Act
+    const cordon = rowOf(markdown, 'k8s.cordon');
+    const metric = rowOf(markdown, 'cloudwatch.get-metric-data');
+    const shell = rowOf(markdown, 'shell.exec');
+    const reboot = rowOf(markdown, 'ec2.reboot-instances');
+
+    // Assess
+    expect(cordon.slice(3)).toEqual([
+      'yes',
+      'medium',
+      'sends the patch with dryRun=All: the API server validates it and persists nothing',
+      'Kubernetes `get, patch` nodes',
+      '`k8s.uncordon` with `node: {{ parameters.node }}`: makes the node schedulable again (unless it was cordoned before the runbook)',
+    ]);
+    expect(metric.slice(3)).toEqual([
+      'no',
+      'low',
+      'reads the metric (read-only tools run for real in dry-run)',
+      'IAM `cloudwatch:GetMetricData`',
+      '—',
+    ]);
+    expect(shell[1]).toMatch(/Runs only in the local runtime\.$/);
+    expect(shell[6]).toBe('runs a local process (embedded platform only)');
+    expect(reboot[7]).toBe('none: the step needs its own `compensation` or an approval');
+  });
+
+  it('keeps a table cell on one line and escapes pipes', () => {
+    // Prepare
+    const odd: ToolDeclaration = {
+      name: 'test.odd',
+      description: 'Splits a|b\nacross lines',
+      parameters: z.object({ pattern: z.string().default('a|b').describe('regex, e.g. x|y') }).strict(),
+      mutating: false,
+      risk: 'low',
+      dryRun: 'runs',
+      permissions: {},
+    };
+
+    // Act
+    const text = toolReferenceMarkdown([odd]);
+
+    // Assess
+    const row = text.split('\n').find((line) => line.startsWith('| `test.odd`'));
+    expect(row).toBe(
+      '| `test.odd` | Splits a\\|b across lines | `pattern` string, default `"a\\|b"`: regex, e.g. x\\|y | no | low | runs | nothing | — |',
+    );
+  });
+});
+
+describe('spliceToolReference', () => {
+  it('replaces the section between the markers and leaves the rest', () => {
+    // Prepare
+    const readme = `# Title\n\n## Tools\n\n${TOOL_REFERENCE_BEGIN}\nstale\n${TOOL_REFERENCE_END}\n\n## Next\n`;
+
+    // Act
+    const updated = spliceToolReference(readme, toolReferenceMarkdown(TOOL_DECLARATIONS));
+
+    // Assess
+    expect(updated.startsWith('# Title\n\n## Tools\n\n')).toBe(true);
+    expect(updated.endsWith(`${TOOL_REFERENCE_END}\n\n## Next\n`)).toBe(true);
+    expect(updated).not.toContain('stale');
+    expect(spliceToolReference(updated, toolReferenceMarkdown(TOOL_DECLARATIONS))).toBe(updated);
+  });
+
+  it('says what to add when the markers are missing', () => {
+    // Assess
+    expect(() => spliceToolReference('# Title\n', 'x')).toThrow(/README has no tool reference section/);
+  });
+});
