@@ -211,13 +211,49 @@ function docsCommand(io: Io, options: { readme: string; check?: boolean }): numb
   return 0;
 }
 
-/** The embedded platform arrives with its own issue; until then `serve` checks and compiles, and says so. */
-function serveCommand(io: Io): number {
-  io.err('runbook serve: the embedded platform (HTTP server, engine, store) is not built yet;');
-  io.err('checking runbooks and state machines instead.');
-  const valid = validateCommand(io, [DEFAULT_RUNBOOKS_DIR]);
-  if (valid !== 0) return valid;
-  return compileCommand(io, [DEFAULT_RUNBOOKS_DIR], { out: DEFAULT_STATEMACHINES_DIR });
+export interface ServeOptions {
+  port: string;
+  data: string;
+  token?: string;
+  env: string;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ExitError(2, `--port must be a port number (0-65535), got "${value}"`);
+  return port;
+}
+
+/** Runs until SIGINT/SIGTERM; resolves with the exit code. */
+async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
+  const { startPlatform } = await import('./platform.ts');
+  const running = await startPlatform({
+    cwd: io.cwd,
+    port: parsePort(options.port),
+    dataDir: resolve(io.cwd, options.data),
+    ...(options.token ? { token: options.token } : {}),
+    environment: options.env,
+    print: io.out,
+  });
+  const runnable = running.catalog().filter((entry) => entry.definition).length;
+  io.out(
+    `runbook-autopilot is running on ${running.url} (environment ${options.env}, data in ${options.data}, ${runnable} runbooks)`,
+  );
+  io.out(`  dashboard      ${running.url}`);
+  io.out(
+    `  alertmanager   POST ${running.url}webhooks/alertmanager${options.token ? ' (Authorization: Bearer <token>)' : ''}`,
+  );
+  io.out(`  events         POST ${running.url}events (EventBridge envelopes, e.g. CloudWatch alarms)`);
+  io.out('  stop with Ctrl-C; executions in flight resume at the next start');
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  io.out('stopping…');
+  await running.stop();
+  return 0;
 }
 
 export function buildProgram(io: Io, exitCode: { value: number }): Command {
@@ -281,9 +317,19 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
 
   program
     .command('serve')
-    .description('run the embedded platform (for now: validate and compile; the server is not built yet)')
-    .action(() => {
-      exitCode.value = serveCommand(io);
+    .description('run the embedded platform: engine, store, dashboard and the HTTP API on 127.0.0.1')
+    .addOption(new Option('--port <port>', 'port on 127.0.0.1').default('8787'))
+    .addOption(
+      new Option('--data <dir>', 'data directory (database, engine journal, secrets)').default('.runbook'),
+    )
+    .option('--token <token>', 'require Authorization: Bearer <token> on webhooks and the API')
+    .addOption(
+      new Option('--env <environment>', 'environment from cdk.json whose policy and people apply').default(
+        'dev',
+      ),
+    )
+    .action(async (options: ServeOptions) => {
+      exitCode.value = await serveCommand(io, options);
     });
 
   return program;

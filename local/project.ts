@@ -48,3 +48,37 @@ export function loadPolicies(path = cdkJsonPath()): PolicySet {
     Object.entries(parsed.data).map(([name, environment]) => [name, environment.policy]),
   );
 }
+
+/** The people and policy of one environment, from cdk.json (infra validates the rest of its config). */
+const EnvironmentPeople = z
+  .object({
+    policy: EnvironmentPolicy.default(EnvironmentPolicy.parse({})),
+    approverGroups: z.record(z.string(), z.array(z.email()).min(1)).default({}),
+    escalationTargets: z.record(z.string(), z.array(z.email()).min(1)).default({}),
+  })
+  .loose();
+
+export function loadEnvironmentConfig(path: string, environment: string): z.infer<typeof EnvironmentPeople> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ProjectConfigError(`${path}: cannot read: ${(error as Error).message}`);
+  }
+  const environments = ((json as { context?: Record<string, unknown> })?.context?.[
+    ENVIRONMENTS_CONTEXT_KEY
+  ] ?? {}) as Record<string, unknown>;
+  if (!(environment in environments)) {
+    throw new ProjectConfigError(
+      `${path}: no environment "${environment}" in context.${ENVIRONMENTS_CONTEXT_KEY} (known: ${Object.keys(environments).join(', ') || 'none'})`,
+    );
+  }
+  const parsed = EnvironmentPeople.safeParse(environments[environment]);
+  if (!parsed.success) {
+    const [first] = schemaProblems(EnvironmentPeople, environments[environment], parsed.error.issues);
+    throw new ProjectConfigError(
+      `${path}: context.${ENVIRONMENTS_CONTEXT_KEY}.${environment}.${first?.path ?? ''}: ${first?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
+}

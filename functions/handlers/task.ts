@@ -20,7 +20,14 @@ export function taskErrors<TEvent, TResult>(
     onError: async function taskErrorsOnError(request) {
       const error = request.error;
       if (!error) return;
-      logger.warn(`${what} failed`, { error: error.message, name: error.name });
+      // A named failure (a tool failed, an approval was rejected) is the machine's business: info.
+      const expected =
+        /^(Runbook|Tool|Safety|Approval|Verification)\./.test(error.name) ||
+        error.name === 'InvalidEventError';
+      (expected ? logger.info : logger.warn).call(logger, `${what} failed`, {
+        error: error.message,
+        name: error.name,
+      });
       error.stack = `${error.name}: ${error.message}`;
     },
   };

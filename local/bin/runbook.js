@@ -2,6 +2,10 @@
 // The `runbook` command. Runs the TypeScript sources through tsx, so a fresh clone needs no build step.
 import { register } from 'tsx/esm/api';
 
+// The AWS SDK warns on Node 20 that releases from 2027 need Node 22; the lockfile pins today's
+// versions and Lambda runs nodejs22.x, so for the CLI the warning is only noise (the SDK's own switch).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 register();
 await import('../../functions/adapters/local/polyfills.ts');
 const { main } = await import('../cli.ts');

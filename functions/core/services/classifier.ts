@@ -162,6 +162,17 @@ export class ClassifierService {
       considered: selection.considered,
     };
 
+    // One deployment serves one environment: its policy and its people do not apply to another's alerts.
+    if (alert.environment !== this.options.config.environment) {
+      const reason = `this deployment serves environment "${this.options.config.environment}"; the alert is from "${alert.environment}" (its environment label)`;
+      await store.updateIncident(incident.id, {
+        decision: 'blocked',
+        blockedReason: reason,
+        runbookId: runbook.id,
+      });
+      await this.notifyBlocked(alert, runbook, reason);
+      return { ...base, decision: 'blocked', reason };
+    }
     const gate = await this.passGate(runbook, alert, incident.id, name);
     if (!gate.allowed) {
       await store.updateIncident(incident.id, {

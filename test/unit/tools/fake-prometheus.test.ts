@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { FakePrometheus, parseSelector } from '../../support/fake-prometheus.ts';
+import { FakePrometheus, parseSelector } from '../../../local/demo/fake-prometheus.ts';
 
 /** The fake answers with the bodies Prometheus documents; the tools' tests rely on that. */
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AslErrorName } from '../../../functions/core/errors.ts';
 import { prometheusQueryRangeTool, prometheusQueryTool } from '../../../functions/tools/prometheus.ts';
 import { ToolError } from '../../../functions/tools/tool.ts';
-import { FakePrometheus } from '../../support/fake-prometheus.ts';
+import { FakePrometheus } from '../../../local/demo/fake-prometheus.ts';
 import { rejectionOf, runTool, toolContext, toolRuntime } from './generic-harness.ts';
 
 const NOW = Date.parse('2026-05-04T12:00:00.000Z');

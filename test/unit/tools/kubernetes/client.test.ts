@@ -4,7 +4,7 @@ import { AslErrorName } from '../../../../functions/core/errors.ts';
 import { TOOL_DECLARATIONS } from '../../../../functions/tools/declarations.ts';
 import { kubernetesClients } from '../../../../functions/tools/kubernetes/client.ts';
 import { kubernetesTools, type NodeResourcesOutput } from '../../../../functions/tools/kubernetes/index.ts';
-import { FakeKubeApi } from '../../../support/fake-kube-api.ts';
+import { FakeKubeApi } from '../../../../local/demo/fake-kube-api.ts';
 import { NOW, rejectionOf, runtimeOf, toolContext } from './harness.ts';
 
 let prod: FakeKubeApi;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FakeKubeApi, mergePatch, parseLabelSelector } from '../../../support/fake-kube-api.ts';
+import { FakeKubeApi, mergePatch, parseLabelSelector } from '../../../../local/demo/fake-kube-api.ts';
 import { NOW } from './harness.ts';
 
 /** The fake API server answers in the API's shapes; the demo's simulated cluster builds on it. */

@@ -5,7 +5,7 @@ import type { ToolContext, ToolImplementation } from '../../../../functions/port
 import { type KubernetesClients, kubernetesClients } from '../../../../functions/tools/kubernetes/client.ts';
 import { kubernetesTools } from '../../../../functions/tools/kubernetes/index.ts';
 import type { ToolRuntime } from '../../../../functions/tools/registry.ts';
-import { FakeKubeApi, type FakeKubeApiOptions } from '../../../support/fake-kube-api.ts';
+import { FakeKubeApi, type FakeKubeApiOptions } from '../../../../local/demo/fake-kube-api.ts';
 
 /** The k8s.* tools wired to a FakeKubeApi through the real @kubernetes/client-node. */
 

@@ -1,0 +1,526 @@
+import './polyfills.ts';
+import { randomUUID } from 'node:crypto';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { type State, type StateMachineDefinition, transitions, walkStates } from '../../core/compiler/asl.ts';
+import { ConfigurationError, TaskTokenExpiredError } from '../../core/errors.ts';
+import { Substitution, WAIT_FOR_TASK_TOKEN_RESOURCE } from '../../core/execution-contract.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type {
+  EngineStatus,
+  ExecutionDescription,
+  ExecutionEngine,
+  StartExecutionRequest,
+  StartedExecution,
+  TaskFailure,
+} from '../../ports/execution-engine.ts';
+import type { Logger } from '../../ports/logger.ts';
+import { EngineJournal, type JournalEntry } from './journal.ts';
+
+/** Fake ARNs for the local engine's validation, shaped like the ones CDK substitutes. */
+const LOCAL_ACCOUNT = '000000000000';
+const LOCAL_REGION = 'local';
+
+export function localExecutionArn(runbookId: string, executionId: string): string {
+  return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:runbook-autopilot-local-${runbookId}:${executionId}`;
+}
+
+export function localStateMachineArn(runbookId: string): string {
+  return `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:runbook-autopilot-local-${runbookId}`;
+}
+
+/** What the engine tells about an execution as it runs (the terminal and the dashboard show it). */
+export type EngineEvent =
+  | {
+      type: 'state-entered';
+      executionId: string;
+      runbookId: string;
+      state: string;
+      topLevel: boolean;
+      at: number;
+    }
+  | {
+      type: 'state-exited';
+      executionId: string;
+      runbookId: string;
+      state: string;
+      topLevel: boolean;
+      at: number;
+      durationMs?: number;
+    }
+  | {
+      type: 'state-failed';
+      executionId: string;
+      runbookId: string;
+      state: string;
+      error: string;
+      cause: string;
+      at: number;
+    }
+  | {
+      type: 'state-retried';
+      executionId: string;
+      runbookId: string;
+      state: string;
+      attempt: number;
+      at: number;
+    }
+  | {
+      type: 'execution-finished';
+      executionId: string;
+      runbookId: string;
+      status: EngineStatus;
+      error?: string;
+      cause?: string;
+      at: number;
+    };
+
+/** The Step Functions Execution Status Change detail, as EventBridge would carry it. */
+export interface StatusChangeDetail {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: EngineStatus;
+  startDate: number;
+  stopDate: number | null;
+  input: string | null;
+  output: string | null;
+  error?: string | null;
+  cause?: string | null;
+}
+
+/** The functions Task states invoke, as Lambda would: the event in, the result out, errors by name. */
+export interface LocalTaskHandlers {
+  stepRunner: (event: unknown) => Promise<unknown>;
+  approvalRequest: (event: unknown) => Promise<unknown>;
+}
+
+export interface LocalEngineOptions {
+  definitions: (runbookId: string) => StateMachineDefinition | undefined;
+  handlers: LocalTaskHandlers;
+  dataDir: string;
+  clock: Clock;
+  logger: Logger;
+  onEvent?: (event: EngineEvent) => void;
+  /** Like EventBridge's status-change events: the learning recorder listens. */
+  onStatusChange?: (detail: StatusChangeDetail) => Promise<void>;
+  /** The platform marks an execution it could not resume safely. */
+  onInterrupted?: (executionId: string, reason: string) => Promise<void>;
+  /** Tests shorten Retry intervals (milliseconds); the platform keeps the real ones. */
+  retryIntervalMs?: number;
+}
+
+interface Run {
+  runbookId: string;
+  abort: () => void;
+  done: Promise<void>;
+  stoppedBy?: TaskFailure;
+  /** The platform is stopping: record nothing, so the journal resumes it next time. */
+  detached?: boolean;
+}
+
+interface PendingToken {
+  executionId: string;
+  resolve: (output: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  error.stack = `${name}: ${message}`;
+  return error;
+}
+
+/** A definition CDK would deploy, with the Lambda placeholders replaced by local ARNs. */
+function substitute(definition: StateMachineDefinition): StateMachineDefinition {
+  const text = JSON.stringify(definition).replace(
+    /\$\{([A-Za-z0-9]+)\}/g,
+    (_match, name: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`,
+  );
+  return JSON.parse(text) as StateMachineDefinition;
+}
+
+/** The definition resumed at `state`: StartAt moved, states it can no longer reach dropped. */
+export function rootedAt(definition: StateMachineDefinition, state: string): StateMachineDefinition {
+  if (!definition.States[state]) throw new ConfigurationError(`state "${state}" is not in the definition`);
+  const reachable = new Set<string>();
+  const stack = [state];
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (reachable.has(name)) continue;
+    reachable.add(name);
+    const next = definition.States[name];
+    if (next) stack.push(...transitions(next));
+  }
+  return {
+    ...definition,
+    StartAt: state,
+    States: Object.fromEntries(Object.entries(definition.States).filter(([name]) => reachable.has(name))),
+  };
+}
+
+function isMutatingStep(state: State): boolean {
+  if (state.Type === 'Task') {
+    return (
+      state.Resource === `\${${Substitution.MutatingRunner}}` &&
+      (state.Parameters as { kind?: string } | undefined)?.kind === 'step'
+    );
+  }
+  if (state.Type === 'Parallel')
+    return state.Branches.some((branch) => Object.values(branch.States).some(isMutatingStep));
+  return false;
+}
+
+/**
+ * The embedded ExecutionEngine: runs the compiled ASL with aws-local-stepfunctions, every Task state
+ * calling the same handler code as on AWS. `.waitForTaskToken` is emulated: the engine mints the token,
+ * gives it to the handler, and waits until sendTaskSuccess/Failure. A journal lets a restarted
+ * platform resume executions (or mark them interrupted when re-running a step would be unsafe).
+ */
+export class LocalExecutionEngine implements ExecutionEngine {
+  private readonly runs = new Map<string, Run>();
+  private readonly tokens = new Map<string, PendingToken>();
+  private readonly journal: EngineJournal;
+
+  constructor(private readonly options: LocalEngineOptions) {
+    this.journal = new EngineJournal(options.dataDir);
+  }
+
+  private definition(runbookId: string): StateMachineDefinition {
+    const definition = this.options.definitions(runbookId);
+    if (!definition)
+      throw new ConfigurationError(
+        `no compiled state machine for runbook "${runbookId}" (statemachines/${runbookId}.asl.json)`,
+      );
+    return definition;
+  }
+
+  async start(request: StartExecutionRequest): Promise<StartedExecution> {
+    const definition = this.definition(request.runbookId);
+    const existing = this.journal.read(request.name);
+    const engineRef = localExecutionArn(request.runbookId, request.name);
+    if (existing)
+      return { executionId: request.name, engineRef, startedAt: existing.startedAt, alreadyStarted: true };
+    const startedAt = this.options.clock.now().toISOString();
+    this.journal.write({
+      executionId: request.name,
+      runbookId: request.runbookId,
+      status: 'RUNNING',
+      input: request.input,
+      startedAt,
+      resumed: 0,
+    });
+    this.launch(request.runbookId, request.name, definition, request.input);
+    return { executionId: request.name, engineRef, startedAt, alreadyStarted: false };
+  }
+
+  private launch(
+    runbookId: string,
+    executionId: string,
+    definition: StateMachineDefinition,
+    input: unknown,
+  ): void {
+    const machineDefinition = substitute(definition);
+    const topLevel = new Set(Object.keys(machineDefinition.States));
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    const retryIntervalOverrides: Record<string, number> = {};
+    for (const [name, state] of walkStates(machineDefinition)) {
+      if (
+        this.options.retryIntervalMs !== undefined &&
+        (state.Type === 'Task' || state.Type === 'Parallel')
+      ) {
+        retryIntervalOverrides[name] = this.options.retryIntervalMs;
+      }
+      if (state.Type === 'Task')
+        handlers[name] = (taskInput) => this.invokeTask(executionId, state, taskInput);
+    }
+    const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
+    const journalEntry = this.journal.read(executionId);
+    const execution = machine.run(input as never, {
+      noThrowOnAbort: true,
+      context: {
+        Task: { Token: 'local' },
+        Execution: {
+          Id: localExecutionArn(runbookId, executionId),
+          Name: executionId,
+          Input: input as never,
+          StartTime: journalEntry?.startedAt ?? this.options.clock.now().toISOString(),
+        },
+      },
+      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
+    });
+    const entered = new Map<string, number>();
+    const progress = (async () => {
+      for await (const event of execution.eventLogs) {
+        const at = event.timestamp;
+        if (event.type === 'StateEntered') {
+          const isTop = topLevel.has(event.state.name);
+          entered.set(event.state.name, at);
+          if (isTop) {
+            this.journal.update(executionId, (entry) => ({
+              ...entry,
+              inFlight: {
+                state: event.state.name,
+                input: event.state.input,
+                enteredAt: new Date(at).toISOString(),
+              },
+            }));
+          }
+          this.options.onEvent?.({
+            type: 'state-entered',
+            executionId,
+            runbookId,
+            state: event.state.name,
+            topLevel: isTop,
+            at,
+          });
+        } else if (event.type === 'StateExited') {
+          const started = entered.get(event.state.name);
+          this.options.onEvent?.({
+            type: 'state-exited',
+            executionId,
+            runbookId,
+            state: event.state.name,
+            topLevel: topLevel.has(event.state.name),
+            at,
+            ...(started === undefined ? {} : { durationMs: at - started }),
+          });
+        } else if (event.type === 'StateFailed') {
+          this.options.onEvent?.({
+            type: 'state-failed',
+            executionId,
+            runbookId,
+            state: event.state.name,
+            error: event.Error,
+            cause: String(event.Cause ?? ''),
+            at,
+          });
+        } else if (event.type === 'StateRetried') {
+          this.options.onEvent?.({
+            type: 'state-retried',
+            executionId,
+            runbookId,
+            state: event.state.name,
+            attempt: event.retry.attempt,
+            at,
+          });
+        }
+      }
+    })().catch((error: unknown) =>
+      this.options.logger.warn('engine progress stream failed', { executionId, error: String(error) }),
+    );
+
+    const run: Run = { runbookId, abort: () => execution.abort(), done: Promise.resolve() };
+    run.done = (async () => {
+      let status: EngineStatus = 'SUCCEEDED';
+      let output: unknown;
+      let error: string | undefined;
+      let cause: string | undefined;
+      try {
+        output = await execution.result;
+        if (run.stoppedBy) {
+          status = 'ABORTED';
+          error = run.stoppedBy.error;
+          cause = run.stoppedBy.cause;
+        }
+      } catch (failure) {
+        status = 'FAILED';
+        const inner = (failure as { cause?: Error }).cause ?? (failure as Error);
+        error = inner.name;
+        cause = inner.message;
+      }
+      await progress;
+      if (run.detached) return;
+      this.rejectTokens(executionId, namedError('States.Runtime', `execution ${executionId} stopped`));
+      this.runs.delete(executionId);
+      const stoppedAt = this.options.clock.now().toISOString();
+      const entry = this.journal.update(executionId, (current) => ({
+        ...current,
+        status,
+        stoppedAt,
+        ...(error ? { error } : {}),
+        ...(cause ? { cause } : {}),
+        ...(output === undefined ? {} : { output }),
+      }));
+      this.options.onEvent?.({
+        type: 'execution-finished',
+        executionId,
+        runbookId,
+        status,
+        ...(error ? { error } : {}),
+        ...(cause ? { cause } : {}),
+        at: Date.now(),
+      });
+      if (this.options.onStatusChange && entry) {
+        await this.options
+          .onStatusChange({
+            executionArn: localExecutionArn(runbookId, executionId),
+            stateMachineArn: localStateMachineArn(runbookId),
+            name: executionId,
+            status,
+            startDate: new Date(entry.startedAt).getTime(),
+            stopDate: new Date(stoppedAt).getTime(),
+            input: JSON.stringify(entry.input),
+            output: output === undefined || output === null ? null : JSON.stringify(output),
+            error: error ?? null,
+            cause: cause ?? null,
+          })
+          .catch((failure: unknown) =>
+            this.options.logger.error('status change delivery failed', {
+              executionId,
+              error: String(failure),
+            }),
+          );
+      }
+    })();
+    this.runs.set(executionId, run);
+  }
+
+  /** Invokes a Task state's function; a `.waitForTaskToken` task then waits for its token. */
+  private async invokeTask(
+    executionId: string,
+    state: State & { Type: 'Task' },
+    input: unknown,
+  ): Promise<unknown> {
+    const { handlers } = this.options;
+    if (state.Resource !== WAIT_FOR_TASK_TOKEN_RESOURCE) return handlers.stepRunner(input);
+    const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
+    const token = `local:${executionId}:${randomUUID()}`;
+    const waiting = new Promise<unknown>((resolve, reject) => {
+      this.tokens.set(token, { executionId, resolve, reject });
+    });
+    const handler = FunctionName.endsWith(`:${Substitution.ApprovalRequest}`)
+      ? handlers.approvalRequest
+      : handlers.stepRunner;
+    try {
+      await handler({ ...Payload, taskToken: token });
+    } catch (error) {
+      this.tokens.delete(token);
+      throw error;
+    }
+    try {
+      return await waiting;
+    } finally {
+      this.tokens.delete(token);
+    }
+  }
+
+  private rejectTokens(executionId: string, error: Error): void {
+    for (const [token, pending] of this.tokens) {
+      if (pending.executionId !== executionId) continue;
+      this.tokens.delete(token);
+      pending.reject(error);
+    }
+  }
+
+  async stop(_runbookId: string, executionId: string, reason: TaskFailure): Promise<void> {
+    const run = this.runs.get(executionId);
+    if (!run) return;
+    run.stoppedBy = reason;
+    run.abort();
+    this.rejectTokens(executionId, namedError(reason.error, reason.cause));
+    await run.done;
+  }
+
+  async describe(runbookId: string, executionId: string): Promise<ExecutionDescription | undefined> {
+    const entry = this.journal.read(executionId);
+    if (!entry || entry.runbookId !== runbookId) return undefined;
+    return {
+      executionId,
+      engineRef: localExecutionArn(runbookId, executionId),
+      status: entry.status === 'INTERRUPTED' ? 'RUNNING' : entry.status,
+      startedAt: entry.startedAt,
+      ...(entry.stoppedAt ? { stoppedAt: entry.stoppedAt } : {}),
+      ...(entry.error ? { error: entry.error } : {}),
+      ...(entry.cause ? { cause: entry.cause } : {}),
+    };
+  }
+
+  async sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
+    const pending = this.tokens.get(taskToken);
+    if (!pending)
+      throw new TaskTokenExpiredError(
+        `task token …${taskToken.slice(-8)} is not awaited (the task finished, timed out or never existed)`,
+      );
+    this.tokens.delete(taskToken);
+    pending.resolve(output);
+  }
+
+  async sendTaskFailure(taskToken: string, failure: TaskFailure): Promise<void> {
+    const pending = this.tokens.get(taskToken);
+    if (!pending)
+      throw new TaskTokenExpiredError(
+        `task token …${taskToken.slice(-8)} is not awaited (the task finished, timed out or never existed)`,
+      );
+    this.tokens.delete(taskToken);
+    pending.reject(namedError(failure.error, failure.cause));
+  }
+
+  /**
+   * After a restart: every execution the journal says was running is resumed at the top-level state it
+   * was in, with that state's input, unless that state changes something (re-running it could repeat
+   * a change): then it is marked interrupted, and resumeInterrupted() re-runs it on an operator's word.
+   */
+  async recover(): Promise<{ resumed: string[]; interrupted: string[] }> {
+    const resumed: string[] = [];
+    const interrupted: string[] = [];
+    for (const entry of this.journal.all()) {
+      if (entry.status !== 'RUNNING' || this.runs.has(entry.executionId)) continue;
+      const definition = this.options.definitions(entry.runbookId);
+      const state = entry.inFlight?.state;
+      const unsafe = !definition
+        ? `its runbook ${entry.runbookId} is no longer compiled`
+        : state && definition.States[state] && isMutatingStep(definition.States[state]!)
+          ? `the platform stopped while "${state}" was changing something; re-running it could repeat the change`
+          : undefined;
+      if (unsafe) {
+        this.journal.write({ ...entry, status: 'INTERRUPTED', interruptedReason: unsafe });
+        await this.options.onInterrupted?.(entry.executionId, unsafe);
+        interrupted.push(entry.executionId);
+        continue;
+      }
+      this.resume(entry, definition!);
+      resumed.push(entry.executionId);
+    }
+    return { resumed, interrupted };
+  }
+
+  /** Re-runs an interrupted execution from the state it was in (an operator decided it is safe). */
+  async resumeInterrupted(executionId: string): Promise<boolean> {
+    const entry = this.journal.read(executionId);
+    if (!entry || entry.status !== 'INTERRUPTED') return false;
+    const definition = this.options.definitions(entry.runbookId);
+    if (!definition) return false;
+    this.resume(entry, definition);
+    return true;
+  }
+
+  private resume(entry: JournalEntry, definition: StateMachineDefinition): void {
+    const state = entry.inFlight?.state;
+    const input = state ? entry.inFlight!.input : entry.input;
+    const rooted = state && definition.States[state] ? rootedAt(definition, state) : definition;
+    this.journal.write({ ...entry, status: 'RUNNING', resumed: entry.resumed + 1 });
+    this.options.logger.info('resuming execution', {
+      executionId: entry.executionId,
+      state: state ?? rooted.StartAt,
+    });
+    this.launch(entry.runbookId, entry.executionId, rooted, input);
+  }
+
+  /** Executions running in this process. */
+  running(): string[] {
+    return [...this.runs.keys()];
+  }
+
+  /** Stops every run without recording a stop (the platform is shutting down; the journal resumes them). */
+  async shutdown(): Promise<void> {
+    const runs = [...this.runs.entries()];
+    this.runs.clear();
+    for (const [executionId, run] of runs) {
+      run.detached = true;
+      run.abort();
+      this.rejectTokens(executionId, namedError('States.Runtime', 'the platform is stopping'));
+    }
+    await Promise.all(runs.map(([, run]) => run.done));
+  }
+}

@@ -1,0 +1,259 @@
+import '../adapters/local/polyfills.ts';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { KubeConfig } from '@kubernetes/client-node';
+import dynalite from 'dynalite';
+import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
+import { createTableInput } from '../adapters/aws/table-design.ts';
+import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
+import {
+  type EngineEvent,
+  LocalExecutionEngine,
+  type StatusChangeDetail,
+} from '../adapters/local/local-engine.ts';
+import { OutboxNotifier } from '../adapters/local/outbox-notifier.ts';
+import { normalizeOptions } from '../core/classifier/normalize.ts';
+import { RunbookSelector } from '../core/classifier/select.ts';
+import type { StateMachineDefinition } from '../core/compiler/asl.ts';
+import { RuntimeConfig } from '../core/config.ts';
+import type { Notification } from '../core/records.ts';
+import { routeRules } from '../core/routing.ts';
+import type { Runbook } from '../core/runbook/model.ts';
+import { ApprovalService } from '../core/services/approvals.ts';
+import { CheckpointService } from '../core/services/checkpoint.ts';
+import { ClassifierService } from '../core/services/classifier.ts';
+import { ControlService } from '../core/services/control.ts';
+import { EscalationService } from '../core/services/escalation.ts';
+import { LearningService } from '../core/services/learning.ts';
+import { RecordService } from '../core/services/record.ts';
+import { StepRunner } from '../core/services/step-runner.ts';
+import { createApprovalRequestHandler } from '../handlers/approval-request.ts';
+import { createApprovalWebHandler } from '../handlers/approval-web.ts';
+import { createClassifierHandler } from '../handlers/classifier.ts';
+import { createControlHandler } from '../handlers/control.ts';
+import { createIngestHandler } from '../handlers/ingest.ts';
+import { createLearningRecorderHandler } from '../handlers/learning-recorder.ts';
+import { createStepRunnerHandler } from '../handlers/step-runner.ts';
+import { type Clock, systemClock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import { createToolRegistry } from '../tools/index.ts';
+
+/**
+ * The embedded platform's wiring: the only module that builds local adapters. dynalite (on disk, in
+ * the data directory) is the DynamoDB; aws-local-stepfunctions runs the compiled machines; the
+ * notifier writes an outbox; the bus routes with the rules infra deploys. Handlers and services are the
+ * same code as on AWS.
+ */
+
+export interface LocalPlatformOptions {
+  dataDir: string;
+  /** Keep the database in memory (tests). */
+  inMemory?: boolean;
+  /** Where the server is reachable, for approval links. */
+  publicBaseUrl: string;
+  /** Require this bearer token on webhooks and the API. */
+  token?: string;
+  config: Omit<RuntimeConfig, 'publicBaseUrl'> | RuntimeConfig;
+  runbooks: () => Runbook[];
+  definitions: (runbookId: string) => StateMachineDefinition | undefined;
+  logger: Logger;
+  clock?: Clock;
+  onEngineEvent?: (event: EngineEvent) => void;
+  onNotification?: (notification: Notification) => void;
+  retryIntervalMs?: number;
+  kubeConfigFactory?: () => KubeConfig;
+}
+
+const TABLE_NAME = 'runbook-autopilot';
+
+async function startDatabase(dataDir: string, inMemory: boolean) {
+  const server = dynalite({
+    ...(inMemory ? {} : { path: join(dataDir, 'dynamodb') }),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  await new Promise<void>((resolve, reject) =>
+    server.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
+  );
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    await client.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
+  } catch (error) {
+    if (
+      !(error instanceof ResourceNotFoundException) &&
+      (error as Error).name !== 'ResourceNotFoundException'
+    )
+      throw error;
+    await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
+  }
+  return {
+    client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+    async stop() {
+      client.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** The link-signing key: made once, kept in the data directory (mode 600), never in code or config. */
+function signingKey(dataDir: string, inMemory: boolean): Buffer {
+  if (inMemory) return randomBytes(32);
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { linkSigningKey?: string };
+    if (parsed.linkSigningKey) return Buffer.from(parsed.linkSigningKey, 'base64');
+  }
+  const key = randomBytes(32);
+  writeFileSync(file, JSON.stringify({ linkSigningKey: key.toString('base64') }), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return key;
+}
+
+export async function createLocalPlatform(options: LocalPlatformOptions) {
+  const inMemory = options.inMemory ?? false;
+  mkdirSync(options.dataDir, { recursive: true });
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  const config = RuntimeConfig.parse({ ...options.config, publicBaseUrl: options.publicBaseUrl });
+  const database = await startDatabase(options.dataDir, inMemory);
+  const store = new DynamoStore({
+    client: database.client,
+    tableName: TABLE_NAME,
+    retentionDays: config.retentionDays,
+    clock,
+  });
+  const notifier = new OutboxNotifier(store, options.onNotification);
+
+  // The engine calls the handlers, and the handlers need the engine: bind through these late references.
+  const taskHandlers: {
+    stepRunner?: (event: unknown) => Promise<unknown>;
+    approvalRequest?: (event: unknown) => Promise<unknown>;
+  } = {};
+  const targets: {
+    classifier?: (event: EventEnvelope) => Promise<unknown>;
+    learning?: (event: EventEnvelope) => Promise<unknown>;
+  } = {};
+  const bus = new LocalEventBus(
+    routeRules(),
+    {
+      classifier: (event) => targets.classifier!(event),
+      'learning-recorder': (event) => targets.learning!(event),
+    },
+    { clock, logger },
+  );
+  const statusChange = async (detail: StatusChangeDetail) => {
+    await bus.deliver({
+      ...bus.envelope({
+        source: 'aws.states',
+        detailType: 'Step Functions Execution Status Change',
+        detail: { ...detail },
+      }),
+      resources: [detail.executionArn],
+    });
+  };
+  const engine = new LocalExecutionEngine({
+    definitions: options.definitions,
+    handlers: {
+      stepRunner: (event) => taskHandlers.stepRunner!(event),
+      approvalRequest: (event) => taskHandlers.approvalRequest!(event),
+    },
+    dataDir: options.dataDir,
+    clock,
+    logger,
+    ...(options.onEngineEvent ? { onEvent: options.onEngineEvent } : {}),
+    onStatusChange: statusChange,
+    onInterrupted: async (executionId, reason) => {
+      const execution = await store.getExecution(executionId);
+      if (execution)
+        await store.updateExecution(executionId, {
+          status: 'interrupted',
+          currentState: `interrupted: ${reason}`,
+        });
+    },
+    ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
+  });
+
+  const common = { store, engine, clock, logger };
+  const checkpoints = new CheckpointService(common);
+  const approvals = new ApprovalService({
+    ...common,
+    notifier,
+    config,
+    signingKey: signingKey(options.dataDir, inMemory),
+  });
+  const escalations = new EscalationService({ notifier, clock, logger, config });
+  const records = new RecordService({ store, clock, logger });
+  const learning = new LearningService({ store, clock, logger });
+  const control = new ControlService({ ...common, checkpoints });
+  const tools = createToolRegistry(
+    { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
+    options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {},
+  );
+  const runner = new StepRunner({ ...common, tools, config, checkpoints, approvals, escalations, records });
+  let selector = new RunbookSelector(options.runbooks());
+  const classifier = new ClassifierService({
+    ...common,
+    notifier,
+    config,
+    get selector() {
+      return selector;
+    },
+  } as ConstructorParameters<typeof ClassifierService>[0]);
+  const normalize = normalizeOptions(config);
+  const localContext = {} as never;
+
+  const handlers = {
+    stepRunner: createStepRunnerHandler({ runner, logger }),
+    approvalRequest: createApprovalRequestHandler({ approvals, logger }),
+    approvalWeb: createApprovalWebHandler({ approvals, logger }),
+    classifier: createClassifierHandler({ classifier, normalize, logger }),
+    learningRecorder: createLearningRecorderHandler({ learning, logger }),
+    ingest: createIngestHandler({ bus, normalize, auth: () => ({ token: options.token }), clock, logger }),
+    control: createControlHandler({
+      control,
+      learning,
+      runbooks: options.runbooks,
+      logger,
+      ...(options.token ? { token: options.token } : {}),
+    }),
+  };
+  taskHandlers.stepRunner = (event) => handlers.stepRunner(event, localContext);
+  taskHandlers.approvalRequest = (event) => handlers.approvalRequest(event, localContext);
+  targets.classifier = (event) => handlers.classifier(event, localContext);
+  targets.learning = (event) => handlers.learningRecorder(event, localContext);
+
+  return {
+    config,
+    store,
+    engine,
+    bus,
+    notifier,
+    handlers,
+    services: { checkpoints, approvals, escalations, records, learning, control, classifier, runner },
+    /** Runbooks changed on disk: select among the new set from now on. */
+    reloadRunbooks() {
+      selector = new RunbookSelector(options.runbooks());
+    },
+    async stop() {
+      await engine.shutdown();
+      await database.stop();
+    },
+  };
+}
+
+export type LocalPlatform = Awaited<ReturnType<typeof createLocalPlatform>>;

@@ -1,0 +1,129 @@
+import { join, resolve } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createLocalPlatform, type LocalPlatform } from '../functions/composition/local.ts';
+import { RuntimeConfig } from '../functions/core/config.ts';
+import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import type { Logger } from '../functions/ports/logger.ts';
+import { cdkJsonPath, loadEnvironmentConfig, loadPolicies } from './project.ts';
+import { loadRunbookCatalog, type RunbookCatalogEntry } from './runbook-catalog.ts';
+import { startHttpServer } from './server.ts';
+import { notificationLines, ProgressPrinter } from './terminal.ts';
+
+export interface PlatformOptions {
+  cwd: string;
+  port: number;
+  /** Always 127.0.0.1 unless a test says otherwise; the platform is not meant to be exposed. */
+  host?: string;
+  dataDir: string;
+  inMemory?: boolean;
+  token?: string;
+  environment: string;
+  runbooksDir?: string;
+  statemachinesDir?: string;
+  /** Tool endpoints and other overrides (the demo points tools at its simulated environment). */
+  configOverrides?: Partial<RuntimeConfig>;
+  kubeConfigFactory?: () => KubeConfig;
+  retryIntervalMs?: number;
+  /** One line of terminal output. */
+  print: (line: string) => void;
+  /** Structured logs (default: warnings and errors printed). */
+  logger?: Logger;
+}
+
+export interface RunningPlatform {
+  url: string;
+  platform: LocalPlatform;
+  catalog: () => RunbookCatalogEntry[];
+  recovery: { resumed: string[]; interrupted: string[] };
+  stop: () => Promise<void>;
+}
+
+/** Starts the embedded platform: database, engine, handlers, HTTP server; resumes what was running. */
+export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
+  const host = options.host ?? '127.0.0.1';
+  const print = options.print;
+  const cdkJson = cdkJsonPath(options.cwd);
+  const environment = loadEnvironmentConfig(cdkJson, options.environment);
+  const catalog = loadRunbookCatalog({
+    cwd: options.cwd,
+    runbooksDir: resolve(options.cwd, options.runbooksDir ?? 'runbooks'),
+    statemachinesDir: resolve(options.cwd, options.statemachinesDir ?? 'statemachines'),
+    policies: loadPolicies(cdkJson),
+    log: print,
+  });
+  const runnable = catalog.filter((entry) => entry.runbook && entry.definition);
+  if (runnable.length === 0)
+    throw new RunbookAutopilotError('no valid runbook to run; fix the problems above (npx runbook validate)');
+  const logger: Logger = options.logger ?? {
+    debug: () => {},
+    info: () => {},
+    warn: (message, data) => print(`warn   ${message}${data ? ` ${JSON.stringify(data)}` : ''}`),
+    error: (message, data) => print(`error  ${message}${data ? ` ${JSON.stringify(data)}` : ''}`),
+  };
+  // The public base URL needs the port, known only once the server listens: reserve it first.
+  const placeholder = `http://${host}:${options.port || 1}/`;
+  const baseConfig = RuntimeConfig.parse({
+    environment: options.environment,
+    publicBaseUrl: placeholder,
+    policy: environment.policy,
+    approverGroups: environment.approverGroups,
+    escalationTargets: environment.escalationTargets,
+    ...options.configOverrides,
+  });
+  let platform: LocalPlatform | undefined;
+  const progress = new ProgressPrinter();
+  const server = await startHttpServer({
+    get platform() {
+      if (!platform) throw new Error('the platform is starting');
+      return platform;
+    },
+    host,
+    port: options.port,
+    ...(options.token ? { token: options.token } : {}),
+    runbooks: () => catalog,
+    log: print,
+  });
+  try {
+    platform = await createLocalPlatform({
+      dataDir: options.dataDir,
+      inMemory: options.inMemory ?? false,
+      publicBaseUrl: server.url,
+      ...(options.token ? { token: options.token } : {}),
+      config: baseConfig,
+      runbooks: () => runnable.map((entry) => entry.runbook!),
+      definitions: (runbookId) => runnable.find((entry) => entry.id === runbookId)?.definition,
+      logger,
+      onEngineEvent: (event) => {
+        const line = progress.line(event);
+        if (line) print(line);
+      },
+      onNotification: (notification) => {
+        for (const line of notificationLines(notification)) print(line);
+      },
+      ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
+      ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
+    });
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  const recovery = await platform.engine.recover();
+  for (const id of recovery.resumed) print(`resumed ${id} where it stopped`);
+  for (const id of recovery.interrupted)
+    print(`interrupted ${id}: resume it with POST /api/executions/${id}/resume, or abort it`);
+  const started = platform;
+  return {
+    url: server.url,
+    platform: started,
+    catalog: () => catalog,
+    recovery,
+    async stop() {
+      await server.close();
+      await started.stop();
+    },
+  };
+}
+
+export function defaultDataDir(cwd: string): string {
+  return join(cwd, '.runbook');
+}
