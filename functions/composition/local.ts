@@ -232,10 +232,20 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       ...(options.token ? { token: options.token } : {}),
     }),
   };
-  taskHandlers.stepRunner = (event) => handlers.stepRunner(event, localContext);
-  taskHandlers.approvalRequest = (event) => handlers.approvalRequest(event, localContext);
-  targets.classifier = (event) => handlers.classifier(event, localContext);
-  targets.learning = (event) => handlers.learningRecorder(event, localContext);
+  // Work in flight, so stopping waits for it before closing the database under it.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    inFlight.add(work);
+    void work.then(
+      () => inFlight.delete(work),
+      () => inFlight.delete(work),
+    );
+    return work;
+  };
+  taskHandlers.stepRunner = (event) => track(handlers.stepRunner(event, localContext));
+  taskHandlers.approvalRequest = (event) => track(handlers.approvalRequest(event, localContext));
+  targets.classifier = (event) => track(handlers.classifier(event, localContext));
+  targets.learning = (event) => track(handlers.learningRecorder(event, localContext));
 
   return {
     config,
@@ -251,6 +261,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     },
     async stop() {
       await engine.shutdown();
+      // Steps that were running get up to five seconds to finish writing (a stuck tool is abandoned).
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+      ]);
       await database.stop();
     },
   };
