@@ -232,7 +232,12 @@ export class LocalExecutionEngine implements ExecutionEngine {
         retryIntervalOverrides[name] = this.options.retryIntervalMs;
       }
       if (state.Type === 'Task')
-        handlers[name] = (taskInput) => this.invokeTask(executionId, state, taskInput);
+        handlers[name] = (taskInput) => {
+          const task = this.invokeTask(executionId, state, taskInput);
+          // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
+          task.catch(() => undefined);
+          return task;
+        };
     }
     const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
     const journalEntry = this.journal.read(executionId);
