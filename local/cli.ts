@@ -306,6 +306,28 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       exitCode.value = schemaCommand(io, options);
     });
 
+  const learn = program.command('learn').description('what the platform learned from its executions');
+  learn
+    .command('report')
+    .description('the learning report: design targets as measured, per-runbook statistics, suggestions')
+    .option('--json', 'print the report as JSON')
+    .addOption(new Option('--url <url>', 'the running platform').default('http://127.0.0.1:8787/'))
+    .addOption(new Option('--data <dir>', 'data directory, read when no platform runs').default('.runbook'))
+    .option('--token <token>', 'bearer token of the platform')
+    .action(async (options: { json?: boolean; url: string; data: string; token?: string }) => {
+      const { fetchLearningReport, formatLearningReport } = await import('./learn.ts');
+      const report = await fetchLearningReport({
+        url: options.url,
+        dataDir: resolve(io.cwd, options.data),
+        runbooksDir: resolve(io.cwd, DEFAULT_RUNBOOKS_DIR),
+        cwd: io.cwd,
+        ...(options.token ? { token: options.token } : {}),
+      });
+      if (options.json) io.out(JSON.stringify(report, null, 2));
+      else for (const line of formatLearningReport(report)) io.out(line);
+      exitCode.value = 0;
+    });
+
   program
     .command('docs')
     .description("write the README's tool reference, generated from the tool declarations")

@@ -195,7 +195,7 @@ export async function startHttpServer(
           { 'www-authenticate': 'Bearer' },
         );
       return json(200, {
-        runbooks: options.runbooks().map(({ definition: _definition, ...entry }) => entry),
+        runbooks: options.runbooks().map(({ definition: _definition, runbook: _runbook, ...entry }) => entry),
       });
     }
     const graph = /^\/api\/runbooks\/([a-z0-9-]+)\/graph$/.exec(path);
@@ -218,7 +218,7 @@ export async function startHttpServer(
       const body = method === 'POST' ? await readBody(request, BODY_LIMITS.other) : Buffer.alloc(0);
       return (await platform.handlers.control(functionUrlEvent(request, url, body), context)) as Result;
     }
-    if (method === 'GET' && (path === '/' || path.startsWith('/executions/') || path === '/runbooks')) {
+    if (method === 'GET' && DASHBOARD_PAGES.test(path)) {
       return {
         ...staticFile(join(DASHBOARD_DIR, 'index.html'), 'text/html; charset=utf-8'),
         headers: dashboardHeaders(),
@@ -277,6 +277,9 @@ export async function startHttpServer(
   };
 }
 
+/** Paths the dashboard page answers (it routes on the client): list, execution, runbooks, learning. */
+const DASHBOARD_PAGES = /^\/(?:|executions\/[^/]+|runbooks|learning)$/;
+
 /** The dashboard runs its own script and the bundled mermaid; nothing inline, nothing remote. */
 function dashboardHeaders(): Record<string, string> {
   return {
@@ -286,6 +289,6 @@ function dashboardHeaders(): Record<string, string> {
     'x-frame-options': 'DENY',
     'referrer-policy': 'no-referrer',
     'content-security-policy':
-      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   };
 }

@@ -2,17 +2,9 @@ import '../adapters/local/polyfills.ts';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceNotFoundException,
-} from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { KubeConfig } from '@kubernetes/client-node';
-import dynalite from 'dynalite';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
-import { createTableInput } from '../adapters/aws/table-design.ts';
+import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
 import {
   type EngineEvent,
@@ -72,44 +64,6 @@ export interface LocalPlatformOptions {
   kubeConfigFactory?: () => KubeConfig;
 }
 
-const TABLE_NAME = 'runbook-autopilot';
-
-async function startDatabase(dataDir: string, inMemory: boolean) {
-  const server = dynalite({
-    ...(inMemory ? {} : { path: join(dataDir, 'dynamodb') }),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  });
-  await new Promise<void>((resolve, reject) =>
-    server.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
-  );
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  const client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  try {
-    await client.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
-  } catch (error) {
-    if (
-      !(error instanceof ResourceNotFoundException) &&
-      (error as Error).name !== 'ResourceNotFoundException'
-    )
-      throw error;
-    await client.send(new CreateTableCommand(createTableInput(TABLE_NAME)));
-  }
-  return {
-    client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
-    async stop() {
-      client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 /** The link-signing key: made once, kept in the data directory (mode 600), never in code or config. */
 function signingKey(dataDir: string, inMemory: boolean): Buffer {
   if (inMemory) return randomBytes(32);
@@ -130,10 +84,10 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
   const config = RuntimeConfig.parse({ ...options.config, publicBaseUrl: options.publicBaseUrl });
-  const database = await startDatabase(options.dataDir, inMemory);
+  const database = await startLocalDatabase(inMemory ? {} : { path: join(options.dataDir, 'dynamodb') });
   const store = new DynamoStore({
     client: database.client,
-    tableName: TABLE_NAME,
+    tableName: database.tableName,
     retentionDays: config.retentionDays,
     clock,
   });

@@ -1,1 +1,1569 @@
-document.getElementById('app').textContent = 'runbook-autopilot';
+// The embedded platform's dashboard: one ES module, no build step, no framework, nothing remote.
+// Every piece of data reaches the page through textContent or a sanitized attribute, never innerHTML.
+
+const POLL_MS = 2_000;
+const TOKEN_KEY = 'runbook-autopilot.api-token';
+const STATUS_CLASSES = new Set([
+  'running',
+  'paused',
+  'succeeded',
+  'failed',
+  'aborted',
+  'interrupted',
+  'timed-out',
+  'skipped',
+  'dry-run',
+  'compensated',
+  'pending',
+  'approved',
+  'rejected',
+  'expired',
+  'cancelled',
+]);
+
+// ---------------------------------------------------------------------------------------------------
+// DOM building
+
+/** Only http(s) and same-origin links: a `javascript:` URL in data must never become clickable. */
+function safeUrl(value) {
+  try {
+    const url = new URL(String(value), window.location.origin);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : '#';
+  } catch {
+    return '#';
+  }
+}
+
+/** What a link points at, short: the path on this platform, the whole URL elsewhere. */
+function linkPath(value) {
+  const href = safeUrl(value);
+  if (href === '#') return String(value);
+  const url = new URL(href);
+  return url.origin === window.location.origin ? url.pathname : url.href;
+}
+
+/** Creates an element; props set attributes and listeners, children become text nodes unless they are nodes. */
+function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') element.className = value;
+    else if (key === 'text') element.textContent = String(value);
+    else if (key.startsWith('on') && typeof value === 'function')
+      element.addEventListener(key.slice(2), value);
+    else if (key === 'href') element.setAttribute('href', safeUrl(value));
+    else if (key === 'vars')
+      for (const [name, v] of Object.entries(value)) element.style.setProperty(name, v);
+    else element.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+}
+
+function statusPill(status, label = status) {
+  const known = STATUS_CLASSES.has(status) ? status : 'unknown';
+  return h('span', { class: `pill status-${known}` }, label ?? 'unknown');
+}
+
+function timeElement(iso) {
+  if (!iso) return h('span', { class: 'muted' }, '—');
+  return h('time', { datetime: iso, title: iso }, formatTime(iso));
+}
+
+function definitionList(rows) {
+  const list = h('dl', { class: 'facts' });
+  for (const [term, value] of rows) {
+    if (value === undefined || value === null || value === '') continue;
+    list.append(h('div', {}, h('dt', {}, term), h('dd', {}, value)));
+  }
+  return list;
+}
+
+function json(value) {
+  return h('pre', { class: 'json' }, JSON.stringify(value, null, 2));
+}
+
+function tableOf(headers, rows, props = {}) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      props,
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          headers.map((header) => h('th', { scope: 'col' }, header)),
+        ),
+      ),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function cell(label, ...content) {
+  // One wrapper, so the phone layout's label column stays a two-column grid whatever the content.
+  return h('td', { 'data-label': label }, h('div', { class: 'cell' }, ...content));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Formatting
+
+function pad(value) {
+  return String(value).padStart(2, '0');
+}
+
+function formatTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const today = new Date();
+  const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  if (date.toDateString() === today.toDateString()) return clock;
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock}`;
+}
+
+function formatDuration(ms) {
+  if (ms === undefined || ms === null || Number.isNaN(ms)) return '—';
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1_000)} s`;
+  return `${Math.floor(ms / 3_600_000)} h ${Math.round((ms % 3_600_000) / 60_000)} min`;
+}
+
+function formatPercent(rate) {
+  return rate === undefined || rate === null ? 'no data' : `${(rate * 100).toFixed(1)}%`;
+}
+
+function formatKb(bytes) {
+  return bytes === undefined ? '—' : `${(bytes / 1024).toFixed(1)} KB`;
+}
+
+function elapsed(startIso, stopIso) {
+  const start = Date.parse(startIso);
+  const stop = stopIso ? Date.parse(stopIso) : Date.now();
+  return Number.isNaN(start) || Number.isNaN(stop) ? undefined : Math.max(0, stop - start);
+}
+
+function resourceText(resource) {
+  if (!resource) return '—';
+  const where = [resource.cluster, resource.namespace, resource.region, resource.account].filter(Boolean);
+  return `${resource.type} ${resource.id}${where.length ? ` (${where.join(', ')})` : ''}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Dialogs (native <dialog>: focus trapped, Escape cancels)
+
+/**
+ * Asks the operator for confirmation and/or values. Resolves with the field values, or null when
+ * cancelled. Fields: { name, label, type, required, placeholder, hint }.
+ */
+function ask({ title, message, fields = [], confirm = 'OK', danger = false }) {
+  return new Promise((resolve) => {
+    const inputs = fields.map((field) =>
+      h('input', {
+        id: `dialog-${field.name}`,
+        name: field.name,
+        type: field.type ?? 'text',
+        required: field.required ?? false,
+        placeholder: field.placeholder,
+        autocomplete: 'off',
+        maxlength: 1000,
+      }),
+    );
+    const form = h(
+      'form',
+      { method: 'dialog' },
+      h('h2', { id: 'dialog-title' }, title),
+      message ? h('p', {}, message) : null,
+      fields.map((field, index) =>
+        h(
+          'p',
+          { class: 'field' },
+          h('label', { for: `dialog-${field.name}` }, field.label),
+          inputs[index],
+          field.hint ? h('small', { class: 'muted' }, field.hint) : null,
+        ),
+      ),
+      h(
+        'div',
+        { class: 'dialog-actions' },
+        h(
+          'button',
+          { type: 'button', value: 'cancel', class: 'secondary', 'data-action': 'cancel' },
+          'Cancel',
+        ),
+        h('button', { type: 'submit', value: 'confirm', class: danger ? 'danger' : 'primary' }, confirm),
+      ),
+    );
+    const dialog = h('dialog', { 'aria-labelledby': 'dialog-title' }, form);
+    form.querySelector('[data-action="cancel"]').addEventListener('click', () => dialog.close('cancel'));
+    dialog.addEventListener('close', () => {
+      const confirmed = dialog.returnValue === 'confirm';
+      const values = Object.fromEntries(inputs.map((input) => [input.name, input.value.trim()]));
+      dialog.remove();
+      resolve(confirmed ? values : null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    (inputs[0] ?? form.querySelector('button[type="submit"]')).focus();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Messages
+
+let noticeTimer;
+function notice(text, kind = 'ok') {
+  const element = document.getElementById('notice');
+  element.textContent = text;
+  element.className = `notice ${kind}`;
+  element.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => {
+    element.hidden = true;
+  }, 6_000);
+}
+
+/** The page-wide banner: the platform cannot be reached, or the API token is missing. */
+function banner(text, action) {
+  const element = document.getElementById('banner');
+  if (!text) {
+    element.hidden = true;
+    element.replaceChildren();
+    return;
+  }
+  element.replaceChildren(h('span', {}, text), action ?? null);
+  element.hidden = false;
+}
+
+function errorBox(error) {
+  return h(
+    'p',
+    { class: 'inline-error', role: 'alert' },
+    error instanceof Error ? error.message : String(error),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// API
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+  }
+}
+
+let tokenPrompt;
+let tokenRefused = false;
+
+/** Asks once for the API token (the platform was started with --token); concurrent 401s share the dialog. */
+function askToken(rejected) {
+  if (tokenRefused) return Promise.resolve(null);
+  tokenPrompt ??= ask({
+    title: 'API token',
+    message: rejected
+      ? 'The platform did not accept that token. Enter the token `npx runbook serve --token …` was started with.'
+      : 'This platform was started with --token. Enter the token to use the dashboard; it is kept for this tab only.',
+    fields: [{ name: 'token', label: 'Token', type: 'password', required: true }],
+    confirm: 'Use token',
+  }).then((values) => {
+    tokenPrompt = undefined;
+    if (!values?.token) {
+      tokenRefused = true;
+      banner(
+        'The API needs a token: the dashboard shows nothing until you enter it.',
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'secondary',
+            onclick: () => {
+              tokenRefused = false;
+              banner();
+              refreshAll();
+            },
+          },
+          'Enter token',
+        ),
+      );
+      return null;
+    }
+    sessionStorage.setItem(TOKEN_KEY, values.token);
+    banner();
+    return values.token;
+  });
+  return tokenPrompt;
+}
+
+/** Calls the API; on 401 asks for the token and retries; errors carry the API's own message. */
+async function api(path, { method = 'GET', body, text = false } = {}) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    const headers = { accept: text ? 'text/plain' : 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        cache: 'no-store',
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new ApiError(
+        0,
+        `the platform did not answer ${method} ${path} (${error.message}); is it still running?`,
+      );
+    }
+    if (response.status === 401) {
+      if (token) sessionStorage.removeItem(TOKEN_KEY);
+      const entered = await askToken(Boolean(token));
+      if (!entered) throw new ApiError(401, 'the API needs a token (the platform runs with --token)');
+      continue;
+    }
+    const raw = await response.text();
+    if (!response.ok) {
+      let message = raw || response.statusText;
+      try {
+        message = JSON.parse(raw).error ?? message;
+      } catch {
+        // Not JSON: the text is the message.
+      }
+      throw new ApiError(response.status, `${response.status} ${response.statusText}: ${message}`);
+    }
+    if (text) return raw;
+    try {
+      return JSON.parse(raw);
+    } catch {
+      throw new ApiError(response.status, `${method} ${path} answered something that is not JSON`);
+    }
+  }
+  throw new ApiError(401, 'the API did not accept the token');
+}
+
+const executionPath = (id) => `/api/executions/${encodeURIComponent(id)}`;
+
+// ---------------------------------------------------------------------------------------------------
+// Polling: one loop per view, no overlapping requests, paused while the tab is hidden
+
+const pollers = new Set();
+
+function poll(task, interval = POLL_MS) {
+  let timer;
+  let busy = false;
+  let stopped = false;
+  const run = async () => {
+    if (stopped || busy) return;
+    if (document.hidden) {
+      timer = setTimeout(run, interval);
+      return;
+    }
+    busy = true;
+    try {
+      await task();
+    } finally {
+      busy = false;
+      if (!stopped) timer = setTimeout(run, interval);
+    }
+  };
+  const poller = {
+    now() {
+      clearTimeout(timer);
+      run();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      pollers.delete(poller);
+    },
+  };
+  pollers.add(poller);
+  run();
+  return poller;
+}
+
+function refreshAll() {
+  for (const poller of pollers) poller.now();
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) refreshAll();
+});
+
+/** Renders only when the data changed, keeping which <details> are open and where focus was. */
+function stableRender(container, state, signature, build) {
+  if (state.signature === signature) return;
+  state.signature = signature;
+  const focusedKey = document.activeElement?.closest?.('[data-key]')?.dataset.key;
+  container.replaceChildren();
+  append(container, [build()]);
+  for (const details of container.querySelectorAll('details[data-key]')) {
+    const open = state.open.get(details.dataset.key);
+    if (open !== undefined) details.open = open;
+    details.addEventListener('toggle', () => state.open.set(details.dataset.key, details.open));
+  }
+  if (focusedKey) {
+    const target = [...container.querySelectorAll('[data-key]')].find(
+      (node) => node.dataset.key === focusedKey,
+    );
+    const focusable = target?.matches('details')
+      ? target.querySelector('summary')
+      : target?.querySelector('a[href], button, summary');
+    (focusable ?? target)?.focus?.();
+  }
+}
+
+function renderState() {
+  return { signature: undefined, open: new Map() };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Kill switch (header, every page)
+
+const killSwitch = { engaged: undefined };
+
+function renderKillSwitch(state) {
+  const bar = document.getElementById('topbar');
+  const label = document.getElementById('kill-state');
+  const button = document.getElementById('kill-toggle');
+  killSwitch.engaged = state.engaged;
+  bar.classList.toggle('engaged', state.engaged);
+  const by = [
+    state.changedBy && `by ${state.changedBy}`,
+    state.changedAt && `at ${formatTime(state.changedAt)}`,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  label.textContent = state.engaged
+    ? `Kill switch ENGAGED${state.reason ? `: ${state.reason}` : ''}`
+    : 'Kill switch released';
+  label.title = by || '';
+  label.dataset.engaged = String(state.engaged);
+  button.textContent = state.engaged ? 'Release kill switch' : 'Engage kill switch';
+  button.className = `kill-toggle ${state.engaged ? 'secondary' : 'danger'}`;
+  button.disabled = false;
+}
+
+async function loadKillSwitch() {
+  try {
+    renderKillSwitch(await api('/api/kill-switch'));
+    if (!tokenRefused) banner();
+  } catch (error) {
+    document.getElementById('kill-state').textContent = 'Kill switch: unknown';
+    if (error.status === 0) banner(`${error.message} Retrying every ${POLL_MS / 1000} s.`);
+  }
+}
+
+async function toggleKillSwitch() {
+  const engage = !killSwitch.engaged;
+  const values = await ask(
+    engage
+      ? {
+          title: 'Engage the kill switch?',
+          message:
+            'Every running execution stops at its next checkpoint and no new automation starts until the switch is released.',
+          fields: [
+            {
+              name: 'reason',
+              label: 'Reason',
+              required: true,
+              placeholder: 'e.g. incident INC-123: hands off the cluster',
+            },
+          ],
+          confirm: 'Engage kill switch',
+          danger: true,
+        }
+      : {
+          title: 'Release the kill switch?',
+          message:
+            'Held executions go on from their checkpoint (unless paused) and new alerts start runbooks again.',
+          fields: [{ name: 'reason', label: 'Reason (optional)' }],
+          confirm: 'Release kill switch',
+        },
+  );
+  if (!values) return;
+  try {
+    const state = await api('/api/kill-switch', {
+      method: 'POST',
+      body: { engaged: engage, ...(values.reason ? { reason: values.reason } : {}) },
+    });
+    renderKillSwitch(state);
+    notice(
+      engage
+        ? 'Kill switch engaged: executions hold at their next checkpoint.'
+        : `Kill switch released${state.released ? `; ${state.released} held execution(s) go on` : ''}.`,
+    );
+    refreshAll();
+  } catch (error) {
+    notice(`The kill switch did not change: ${error.message}`, 'error');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Executions list and outbox (/)
+
+function controlText(execution) {
+  const parts = [];
+  if (execution.control?.abortRequested) parts.push('abort requested');
+  else if (execution.control?.pauseRequested) parts.push('pause requested');
+  if (execution.heldCheckpoint) parts.push(`held before ${execution.heldCheckpoint.before}`);
+  return parts.join('; ');
+}
+
+function executionRow(execution) {
+  const href = `/executions/${encodeURIComponent(execution.id)}`;
+  const control = controlText(execution);
+  const row = h(
+    'tr',
+    { class: 'clickable', 'data-key': `row:${execution.id}` },
+    cell(
+      'Status',
+      statusPill(execution.status),
+      execution.dryRun ? h('span', { class: 'tag' }, 'dry run') : null,
+    ),
+    cell(
+      'Runbook',
+      h('a', { href, class: 'row-link' }, execution.runbookId),
+      h('small', { class: 'muted block' }, execution.id),
+    ),
+    cell(
+      'Alert',
+      h('strong', {}, execution.alert?.name ?? '—'),
+      h('small', { class: 'muted block' }, execution.alert?.severity ?? ''),
+    ),
+    cell('Resource', h('span', { class: 'wrap' }, resourceText(execution.alert?.resource))),
+    cell('Environment', execution.environment),
+    cell('Started', timeElement(execution.startedAt)),
+    cell('Duration', formatDuration(elapsed(execution.startedAt, execution.stoppedAt))),
+    cell(
+      'Current state',
+      h('code', {}, execution.currentState ?? '—'),
+      control ? h('small', { class: 'warn block' }, control) : null,
+    ),
+  );
+  row.addEventListener('click', (event) => {
+    if (event.target.closest('a, button, summary')) return;
+    navigate(href);
+  });
+  return row;
+}
+
+function notificationItem(notification) {
+  return h(
+    'li',
+    { class: `notification kind-${notification.kind}`, 'data-key': `note:${notification.id}` },
+    h(
+      'div',
+      { class: 'notification-head' },
+      h('span', { class: 'tag' }, notification.kind),
+      notification.severity ? h('span', { class: 'tag' }, notification.severity) : null,
+      h('strong', {}, notification.subject),
+    ),
+    h(
+      'div',
+      { class: 'muted small' },
+      `to ${(notification.to ?? []).join(', ')} · `,
+      timeElement(notification.sentAt),
+    ),
+    notification.links?.length
+      ? h(
+          'div',
+          { class: 'links' },
+          notification.links.map((link) =>
+            h('a', { href: link.url, class: 'button-link' }, link.label, ' → ', linkPath(link.url)),
+          ),
+        )
+      : null,
+    h(
+      'details',
+      { 'data-key': `note-text:${notification.id}` },
+      h('summary', {}, 'Message'),
+      h('pre', { class: 'message' }, notification.text),
+    ),
+  );
+}
+
+/** Approval requests first (they wait for someone), then the newest. */
+function sortNotifications(notifications) {
+  return [...notifications].sort((a, b) => {
+    const approvalFirst = (b.kind === 'approval-request') - (a.kind === 'approval-request');
+    return approvalFirst || String(b.sentAt).localeCompare(String(a.sentAt));
+  });
+}
+
+function mountExecutions(main) {
+  const list = h('div', { class: 'list-body' }, h('p', { class: 'muted' }, 'Loading executions…'));
+  const listError = h('div');
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load older executions');
+  const outbox = h('div', {}, h('p', { class: 'muted' }, 'Loading the outbox…'));
+  const outboxError = h('div');
+  main.replaceChildren(
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'executions-title' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h1', { id: 'executions-title' }, 'Executions'),
+        h('span', { class: 'live muted small' }, `live, every ${POLL_MS / 1000} s`),
+      ),
+      listError,
+      list,
+      more,
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'outbox-title' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h2', { id: 'outbox-title' }, 'Outbox'),
+        h('span', { class: 'muted small' }, 'what the local notifier sent; approval requests first'),
+      ),
+      outboxError,
+      outbox,
+    ),
+  );
+  const listState = renderState();
+  const outboxState = renderState();
+  let older = [];
+  let cursor;
+  let firstCursor;
+
+  function drawList(executions) {
+    const rows = [...executions];
+    const seen = new Set(rows.map((execution) => execution.id));
+    for (const execution of older) if (!seen.has(execution.id)) rows.push(execution);
+    more.hidden = !(older.length ? cursor : firstCursor);
+    const running = rows.some((execution) => !execution.stoppedAt);
+    stableRender(
+      list,
+      listState,
+      // Running executions' durations tick: draw every poll while any runs.
+      `${JSON.stringify(rows)}${running ? Date.now() : ''}`,
+      () =>
+        rows.length === 0
+          ? h(
+              'p',
+              { class: 'empty' },
+              'No executions yet. Post an alert to /webhooks/alertmanager or /events; ',
+              h('code', {}, 'npx runbook demo'),
+              ' shows one end to end.',
+            )
+          : tableOf(
+              [
+                'Status',
+                'Runbook',
+                'Alert',
+                'Resource',
+                'Environment',
+                'Started',
+                'Duration',
+                'Current state',
+              ],
+              rows.map(executionRow),
+              { class: 'executions' },
+            ),
+    );
+  }
+
+  let latest = [];
+  const listPoller = poll(async () => {
+    try {
+      const page = await api('/api/executions?limit=50');
+      latest = page.executions;
+      firstCursor = page.cursor;
+      listError.replaceChildren();
+      drawList(latest);
+    } catch (error) {
+      listError.replaceChildren(errorBox(error));
+      if (listState.signature === undefined) list.replaceChildren();
+    }
+  });
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const from = older.length ? cursor : firstCursor;
+      const page = await api(`/api/executions?limit=50&cursor=${encodeURIComponent(from)}`);
+      older = [...older, ...page.executions];
+      cursor = page.cursor;
+      drawList(latest);
+    } catch (error) {
+      listError.replaceChildren(errorBox(error));
+    } finally {
+      more.disabled = false;
+    }
+  });
+  const outboxPoller = poll(async () => {
+    try {
+      const { notifications } = await api('/api/outbox?limit=20');
+      outboxError.replaceChildren();
+      stableRender(outbox, outboxState, JSON.stringify(notifications), () =>
+        notifications.length === 0
+          ? h('p', { class: 'empty' }, 'Nothing sent yet.')
+          : h('ul', { class: 'notifications' }, sortNotifications(notifications).map(notificationItem)),
+      );
+    } catch (error) {
+      outboxError.replaceChildren(errorBox(error));
+      if (outboxState.signature === undefined) outbox.replaceChildren();
+    }
+  });
+  return () => {
+    listPoller.stop();
+    outboxPoller.stop();
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One execution (/executions/:id)
+
+function stepTimeline(steps, execution) {
+  if (steps.length === 0)
+    return h(
+      'p',
+      { class: 'empty' },
+      'No step has run yet.',
+      execution.currentState ? ` Now at ${execution.currentState}.` : '',
+    );
+  const ordered = [...steps].sort(
+    (a, b) => String(a.startedAt).localeCompare(String(b.startedAt)) || a.attempt - b.attempt,
+  );
+  const start = Date.parse(execution.startedAt);
+  const ends = ordered.map((step) => Date.parse(step.finishedAt ?? '') || Date.now());
+  const end = Math.max(Date.parse(execution.stoppedAt ?? '') || 0, ...ends, start + 1);
+  const span = Math.max(1, end - start);
+  return h(
+    'ol',
+    { class: 'timeline' },
+    ordered.map((step) => {
+      const key = `${step.stepId}:${step.kind}:${step.attempt}`;
+      const duration = step.durationMs ?? elapsed(step.startedAt, step.finishedAt);
+      const offset = Math.min(100, Math.max(0, ((Date.parse(step.startedAt) - start) / span) * 100));
+      const width = Math.max(0.8, Math.min(100 - offset, ((duration ?? 0) / span) * 100));
+      return h(
+        'li',
+        {
+          class: `step step-${STATUS_CLASSES.has(step.status) ? step.status : 'unknown'}`,
+          'data-key': `step:${key}`,
+        },
+        h(
+          'div',
+          { class: 'step-head' },
+          statusPill(step.status),
+          h('strong', { class: 'step-name' }, step.name),
+          h('code', {}, step.stepId),
+          h('span', { class: 'duration' }, formatDuration(duration)),
+        ),
+        h(
+          'div',
+          { class: 'step-meta muted small' },
+          [
+            step.phase && `phase ${step.phase}`,
+            step.kind,
+            step.tool,
+            `attempt ${step.attempt}`,
+            `risk ${step.risk}`,
+            step.mutating ? 'mutating' : 'read-only',
+            step.dryRun ? 'dry run' : '',
+            step.outputTruncated ? 'output truncated' : '',
+          ]
+            .filter(Boolean)
+            .join(' · '),
+          ' · started ',
+          timeElement(step.startedAt),
+        ),
+        h(
+          'div',
+          {
+            class: 'bar-track',
+            role: 'img',
+            'aria-label': `${formatDuration(duration)}, from ${formatDuration(Date.parse(step.startedAt) - start)} after the start`,
+          },
+          h('div', { class: 'bar', vars: { '--offset': `${offset}%`, '--width': `${width}%` } }),
+        ),
+        step.reason ? h('p', { class: 'small' }, `Why: ${step.reason}`) : null,
+        step.error
+          ? h(
+              'details',
+              { class: 'error-details', open: true, 'data-key': `error:${key}` },
+              h('summary', {}, `Error: ${step.error.name}`),
+              h('pre', { class: 'message' }, step.error.message),
+            )
+          : null,
+        h(
+          'details',
+          { 'data-key': `parameters:${key}` },
+          h('summary', {}, `Parameters (${Object.keys(step.parameters ?? {}).length})`),
+          json(step.parameters ?? {}),
+        ),
+        step.output === undefined
+          ? null
+          : h('details', { 'data-key': `output:${key}` }, h('summary', {}, 'Output'), json(step.output)),
+      );
+    }),
+  );
+}
+
+function approvalCard(approval, notifications) {
+  const path = `/approvals/${encodeURIComponent(approval.id)}`;
+  const links = notifications
+    .filter((notification) => notification.kind === 'approval-request')
+    .flatMap((notification) =>
+      (notification.links ?? [])
+        .filter((link) => {
+          try {
+            return new URL(link.url, window.location.origin).pathname === path;
+          } catch {
+            return false;
+          }
+        })
+        .map((link) => ({ ...link, to: notification.to.join(', ') })),
+    );
+  return h(
+    'article',
+    { class: 'approval', 'data-key': `approval:${approval.id}` },
+    h(
+      'div',
+      { class: 'step-head' },
+      statusPill(approval.status),
+      h('strong', {}, approval.requirement),
+      h('span', { class: 'muted' }, `${approval.target.kind} ${approval.target.id}`),
+    ),
+    definitionList([
+      ['Risk', approval.risk],
+      ['Quorum', `${approval.quorum} of ${approval.approvers.length}`],
+      ['Approvers', approval.approvers.join(', ')],
+      ['Groups', approval.approverGroups.join(', ')],
+      ['Requested', timeElement(approval.requestedAt)],
+      ['Expires', timeElement(approval.expiresAt)],
+      ['Decided', approval.decidedAt ? timeElement(approval.decidedAt) : undefined],
+    ]),
+    approval.decisions.length
+      ? h(
+          'ul',
+          { class: 'decisions' },
+          approval.decisions.map((decision) =>
+            h(
+              'li',
+              {},
+              h('span', { class: `pill decision-${decision.decision}` }, decision.decision),
+              ` ${decision.approver} at `,
+              timeElement(decision.at),
+              decision.comment ? h('q', {}, decision.comment) : null,
+            ),
+          ),
+        )
+      : h('p', { class: 'muted small' }, 'No decision yet.'),
+    approval.status === 'pending'
+      ? links.length
+        ? h(
+            'div',
+            { class: 'links' },
+            links.map((link) =>
+              h('a', { href: link.url, class: 'button-link primary' }, `${link.label} (${link.to})`),
+            ),
+          )
+        : h(
+            'p',
+            { class: 'muted small' },
+            'The approval links are in the approvers’ e-mail (not in the local outbox).',
+          )
+      : null,
+    h(
+      'details',
+      { 'data-key': `plan:${approval.id}` },
+      h('summary', {}, `Plan (${approval.plan.length} step(s))`),
+      h(
+        'ol',
+        {},
+        approval.plan.map((step) =>
+          h('li', {}, h('strong', {}, step.name), ` ${step.tool}, risk ${step.risk} `, json(step.parameters)),
+        ),
+      ),
+    ),
+  );
+}
+
+function executionHead(detail) {
+  const { execution } = detail;
+  return h(
+    'div',
+    { class: 'exec-head' },
+    h(
+      'h1',
+      { id: 'execution-title' },
+      `${execution.runbookId} `,
+      h('small', { class: 'muted' }, `v${execution.runbookVersion}`),
+    ),
+    statusPill(execution.status),
+    execution.dryRun ? h('span', { class: 'tag' }, 'dry run') : null,
+    h('code', { class: 'exec-id' }, execution.id),
+  );
+}
+
+function executionBody(detail, notifications) {
+  const { execution, incident, steps, approvals } = detail;
+  const alert = incident?.alert ?? execution.alert;
+  const outcome = execution.outcome;
+  const control = controlText(execution);
+  return [
+    h(
+      'section',
+      { class: 'panel grid-2' },
+      h(
+        'div',
+        {},
+        h('h2', {}, 'Execution'),
+        definitionList([
+          ['Status', statusPill(execution.status)],
+          ['Environment', execution.environment],
+          ['Started', timeElement(execution.startedAt)],
+          ['Stopped', execution.stoppedAt ? timeElement(execution.stoppedAt) : 'still running'],
+          ['Duration', formatDuration(elapsed(execution.startedAt, execution.stoppedAt))],
+          ['Current state', h('code', {}, execution.currentState ?? '—')],
+          ['Control', control || undefined],
+          [
+            'Requested by',
+            execution.control?.requestedBy
+              ? `${execution.control.requestedBy}${execution.control.reason ? `: ${execution.control.reason}` : ''}`
+              : undefined,
+          ],
+          ['Error', outcome?.error ? h('code', {}, outcome.error) : undefined],
+          ['Cause', outcome?.cause],
+          [
+            'Outcome',
+            outcome
+              ? [
+                  outcome.rolledBack ? 'rolled back' : 'not rolled back',
+                  outcome.rollbackFailed ? 'rollback FAILED' : '',
+                  outcome.escalated ? 'escalated' : '',
+                  outcome.humanIntervention ? 'a human acted' : 'no human needed',
+                  outcome.timeToRecoverMs !== undefined
+                    ? `recovered in ${formatDuration(outcome.timeToRecoverMs)}`
+                    : '',
+                ]
+                  .filter(Boolean)
+                  .join(' · ')
+              : undefined,
+          ],
+        ]),
+      ),
+      h(
+        'div',
+        {},
+        h('h2', {}, 'Alert and incident'),
+        definitionList([
+          ['Alert', h('strong', {}, `${alert.name} (${alert.severity}, ${alert.status})`)],
+          ['Summary', alert.summary],
+          ['Description', alert.description],
+          ['Source', alert.source],
+          ['Resource', resourceText(alert.resource)],
+          ['Alert started', timeElement(alert.startsAt)],
+          ['Fingerprint', h('code', {}, alert.fingerprint)],
+          ['Incident', incident ? h('code', {}, incident.id) : execution.incidentId],
+          [
+            'Incident state',
+            incident
+              ? `${incident.status}, ${incident.priority}, ${incident.category}, decision ${incident.decision}, seen ${incident.occurrences}×`
+              : undefined,
+          ],
+          ['Blocked', incident?.blockedReason],
+          ['First seen', incident ? timeElement(incident.firstSeenAt) : undefined],
+          ['Last seen', incident ? timeElement(incident.lastSeenAt) : undefined],
+          [
+            'Source link',
+            alert.generatorURL ? h('a', { href: alert.generatorURL, rel: 'noreferrer' }, 'graph') : undefined,
+          ],
+        ]),
+        alert.labels
+          ? h(
+              'details',
+              { 'data-key': 'labels' },
+              h('summary', {}, `Labels (${Object.keys(alert.labels).length})`),
+              json(alert.labels),
+            )
+          : null,
+        alert.annotations && Object.keys(alert.annotations).length
+          ? h(
+              'details',
+              { 'data-key': 'annotations' },
+              h('summary', {}, 'Annotations'),
+              json(alert.annotations),
+            )
+          : null,
+      ),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'steps-title' },
+      h('h2', { id: 'steps-title' }, `Steps (${steps.length} attempt${steps.length === 1 ? '' : 's'})`),
+      stepTimeline(steps, execution),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'approvals-title' },
+      h('h2', { id: 'approvals-title' }, `Approvals (${approvals.length})`),
+      approvals.length
+        ? approvals.map((approval) => approvalCard(approval, notifications))
+        : h('p', { class: 'empty' }, 'No approval was requested.'),
+    ),
+    notifications.length
+      ? h(
+          'section',
+          { class: 'panel', 'aria-labelledby': 'sent-title' },
+          h('h2', { id: 'sent-title' }, 'Notifications sent'),
+          h('ul', { class: 'notifications' }, sortNotifications(notifications).map(notificationItem)),
+        )
+      : null,
+  ];
+}
+
+function mountExecution(main, id) {
+  const head = h('div', {}, h('h1', { id: 'execution-title' }, 'Execution ', h('code', {}, id)));
+  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const loadError = h('div');
+  const result = h('p', { class: 'action-result', role: 'status', 'aria-live': 'polite' });
+  const headState = renderState();
+  const bodyState = renderState();
+  let poller;
+
+  async function act(action, payload) {
+    result.className = 'action-result';
+    result.textContent = `${action}…`;
+    try {
+      const answer = await api(`${executionPath(id)}/${action}`, { method: 'POST', body: payload ?? {} });
+      const execution = answer.execution ?? {};
+      result.className = 'action-result ok';
+      result.textContent = `${action} accepted: the execution is ${execution.status ?? 'updated'}${controlText(execution) ? ` (${controlText(execution)})` : ''}.`;
+      poller.now();
+    } catch (error) {
+      result.className = 'action-result error';
+      result.textContent = `${action} refused: ${error.message}`;
+    }
+  }
+
+  const controls = h(
+    'div',
+    { class: 'controls', role: 'group', 'aria-label': 'Execution controls' },
+    h('button', { type: 'button', class: 'secondary', onclick: () => act('pause') }, 'Pause'),
+    h('button', { type: 'button', class: 'secondary', onclick: () => act('resume') }, 'Resume'),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        onclick: async () => {
+          const values = await ask({
+            title: 'Abort this execution?',
+            message:
+              'The running step is stopped, pending approvals are cancelled and the completed steps are compensated in reverse order.',
+            fields: [{ name: 'reason', label: 'Reason', required: true, placeholder: 'why it must stop' }],
+            confirm: 'Abort execution',
+            danger: true,
+          });
+          if (values) await act('abort', { reason: values.reason });
+        },
+      },
+      'Abort…',
+    ),
+    result,
+  );
+  main.replaceChildren(
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '/' }, '← Executions')),
+    head,
+    controls,
+    loadError,
+    body,
+  );
+  poller = poll(async () => {
+    try {
+      const [detail, outbox] = await Promise.all([
+        api(executionPath(id)),
+        api(`/api/outbox?limit=100&executionId=${encodeURIComponent(id)}`),
+      ]);
+      loadError.replaceChildren();
+      document.title = `${detail.execution.runbookId} ${detail.execution.status} · runbook-autopilot`;
+      const running = !detail.execution.stoppedAt;
+      const signature = `${JSON.stringify([detail, outbox.notifications])}${running ? Date.now() : ''}`;
+      stableRender(head, headState, JSON.stringify(detail.execution), () => executionHead(detail));
+      stableRender(body, bodyState, signature, () => executionBody(detail, outbox.notifications));
+    } catch (error) {
+      loadError.replaceChildren(errorBox(error));
+      if (bodyState.signature === undefined) body.replaceChildren();
+    }
+  });
+  return () => poller.stop();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Runbooks (/runbooks, /runbooks?id=…)
+
+let mermaidLoading;
+function loadMermaid() {
+  mermaidLoading ??= new Promise((resolve, reject) => {
+    const script = h('script', { src: '/assets/mermaid.min.js' });
+    script.addEventListener('load', () => {
+      const mermaid = window.mermaid;
+      if (!mermaid) {
+        reject(new Error('/assets/mermaid.min.js loaded but defined no mermaid'));
+        return;
+      }
+      mermaid.initialize({ startOnLoad: false, securityLevel: 'strict', flowchart: { useMaxWidth: false } });
+      resolve(mermaid);
+    });
+    script.addEventListener('error', () => {
+      mermaidLoading = undefined;
+      reject(new Error('could not load /assets/mermaid.min.js'));
+    });
+    document.head.append(script);
+  });
+  return mermaidLoading;
+}
+
+let graphCounter = 0;
+async function renderGraph(container, id, isCurrent) {
+  container.replaceChildren(h('p', { class: 'muted' }, 'Rendering the graph…'));
+  try {
+    const [mermaid, text] = await Promise.all([
+      loadMermaid(),
+      api(`/api/runbooks/${encodeURIComponent(id)}/graph`, { text: true }),
+    ]);
+    const { svg } = await mermaid.render(`runbook-graph-${++graphCounter}`, text);
+    if (!isCurrent()) return;
+    // mermaid (securityLevel strict) sanitizes its SVG; parse it into nodes rather than assigning HTML.
+    const parsed = new DOMParser().parseFromString(svg, 'text/html').querySelector('svg');
+    if (!parsed) throw new Error('mermaid produced no SVG');
+    parsed.setAttribute('role', 'img');
+    parsed.setAttribute('aria-label', `State machine of runbook ${id}`);
+    const scroller = h(
+      'div',
+      { class: 'graph-scroll fit', tabindex: 0, 'aria-label': 'Graph (scrollable)' },
+      document.importNode(parsed, true),
+    );
+    const zoom = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Actual size');
+    zoom.addEventListener('click', () => {
+      const fit = scroller.classList.toggle('fit');
+      zoom.setAttribute('aria-pressed', String(!fit));
+      zoom.textContent = fit ? 'Actual size' : 'Fit to width';
+    });
+    container.replaceChildren(
+      h(
+        'div',
+        { class: 'graph-tools' },
+        zoom,
+        h('span', { class: 'muted small' }, 'Solid arrows: the normal path; dotted: errors caught.'),
+      ),
+      scroller,
+      h('details', {}, h('summary', {}, 'Mermaid source'), h('pre', { class: 'message' }, text)),
+    );
+  } catch (error) {
+    if (isCurrent())
+      container.replaceChildren(errorBox(`The graph of ${id} could not be shown: ${error.message}`));
+  }
+}
+
+function runbookRow(runbook, selected) {
+  const invalid = runbook.problems.length > 0;
+  const budgets = runbook.budgets;
+  return h(
+    'tr',
+    {
+      class: invalid ? 'invalid' : '',
+      'aria-current': selected ? 'true' : undefined,
+      'data-key': `runbook:${runbook.id}`,
+    },
+    cell(
+      'Runbook',
+      h('a', { href: `/runbooks?id=${encodeURIComponent(runbook.id)}` }, runbook.name ?? runbook.id),
+      h('small', { class: 'muted block' }, runbook.id),
+    ),
+    cell('Version', runbook.version ?? '—'),
+    cell('Category', runbook.category ?? '—'),
+    cell(
+      'Environments',
+      (runbook.environments ?? []).map((environment) => h('span', { class: 'tag' }, environment)),
+    ),
+    cell(
+      'Problems',
+      invalid
+        ? [
+            h('span', { class: 'pill status-failed' }, 'invalid, not run'),
+            h(
+              'ul',
+              { class: 'problems' },
+              runbook.problems.map((problem) => h('li', {}, problem)),
+            ),
+          ]
+        : h('span', { class: 'pill status-succeeded' }, 'valid'),
+    ),
+    cell(
+      'Budgets',
+      budgets
+        ? h(
+            'span',
+            { class: 'small' },
+            `definition ${formatKb(budgets.definitionBytes)} of 1 MB · ${budgets.historyEvents} history events of 25,000 · payload ${formatKb(budgets.payloadBytes)} of 256 KB · ${formatKb(budgets.outputBudgetBytes)} per step output`,
+          )
+        : '—',
+    ),
+  );
+}
+
+function mountRunbooks(main, selectedId, isCurrent) {
+  const listBox = h('div', {}, h('p', { class: 'muted' }, 'Loading runbooks…'));
+  const graphBox = h('div');
+  const graphSection = h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'graph-title', hidden: !selectedId },
+    h('h2', { id: 'graph-title' }, 'State machine: ', h('code', {}, selectedId ?? '')),
+    graphBox,
+  );
+  main.replaceChildren(
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'runbooks-title' },
+      h('div', { class: 'section-head' }, h('h1', { id: 'runbooks-title' }, 'Runbooks')),
+      listBox,
+    ),
+    graphSection,
+  );
+  api('/api/runbooks')
+    .then(({ runbooks }) => {
+      if (!isCurrent()) return;
+      const invalid = runbooks.filter((runbook) => runbook.problems.length > 0).length;
+      listBox.replaceChildren(
+        h(
+          'p',
+          { class: 'muted small' },
+          `${runbooks.length} runbook(s)${invalid ? `, ${invalid} invalid (listed, not run)` : ', all valid'}. Select one to see its compiled state machine.`,
+        ),
+        tableOf(
+          ['Runbook', 'Version', 'Category', 'Environments', 'Problems', 'Budgets'],
+          runbooks.map((runbook) => runbookRow(runbook, runbook.id === selectedId)),
+          { class: 'runbooks' },
+        ),
+      );
+      const selected = runbooks.find((runbook) => runbook.id === selectedId);
+      if (selectedId && selected?.problems.length)
+        graphBox.replaceChildren(errorBox(`${selectedId} is invalid, so it has no compiled state machine.`));
+    })
+    .catch((error) => isCurrent() && listBox.replaceChildren(errorBox(error)));
+  if (selectedId) {
+    renderGraph(graphBox, selectedId, isCurrent);
+    if (isCurrent.navigated) graphSection.scrollIntoView({ block: 'start' });
+  }
+  return () => {};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Learning (/learning)
+
+function targetStatus(met) {
+  if (met === true) return h('span', { class: 'pill status-succeeded' }, 'met');
+  if (met === false) return h('span', { class: 'pill status-failed' }, 'not met');
+  return h('span', { class: 'pill status-unknown' }, 'no data');
+}
+
+function measuredDuration(ms) {
+  return ms === undefined ? 'no data' : formatDuration(ms);
+}
+
+function learningBody(report) {
+  const totals = report.totals;
+  const stat = (label, value) =>
+    h(
+      'div',
+      { class: 'stat' },
+      h('span', { class: 'stat-value' }, value),
+      h('span', { class: 'stat-label' }, label),
+    );
+  return [
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'totals-title' },
+      h('h2', { id: 'totals-title' }, 'Totals'),
+      h(
+        'div',
+        { class: 'stats' },
+        stat('executions', String(totals.executions)),
+        stat('succeeded', String(totals.succeeded)),
+        stat('succeeded with no human', formatPercent(totals.withoutHumanRate)),
+        stat('needed a human', formatPercent(totals.humanInterventionRate)),
+        stat('rollbacks', String(totals.rollbacks)),
+        stat('rollbacks that worked', formatPercent(totals.rollbackSuccessRate)),
+        stat('mean time to recover', measuredDuration(totals.meanTimeToRecoverMs)),
+        stat('mean approval wait', measuredDuration(totals.meanApprovalWaitMs)),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'targets-title' },
+      h('h2', { id: 'targets-title' }, 'Design targets, as measured'),
+      tableOf(
+        ['Target', 'Goal', 'Measured', 'Status'],
+        report.targets.map((target) =>
+          h(
+            'tr',
+            { class: 'target' },
+            cell('Target', target.target),
+            cell('Goal', target.goal),
+            cell('Measured', target.measured),
+            cell('Status', targetStatus(target.met)),
+          ),
+        ),
+        { class: 'targets' },
+      ),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'suggestions-title' },
+      h('h2', { id: 'suggestions-title' }, 'Suggestions'),
+      report.suggestions.length
+        ? h(
+            'ul',
+            { class: 'suggestions' },
+            report.suggestions.map((suggestion) => h('li', {}, suggestion)),
+          )
+        : h('p', { class: 'empty' }, 'No suggestions yet: they come with more executions.'),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'per-runbook-title' },
+      h('h2', { id: 'per-runbook-title' }, 'Per runbook'),
+      report.runbooks.length
+        ? [
+            tableOf(
+              [
+                'Runbook',
+                'Runs',
+                'Succeeded',
+                'Failed',
+                'Aborted',
+                'Success rate',
+                'No human',
+                'Rollbacks',
+                'MTTR',
+                'Approvals',
+              ],
+              report.runbooks.map((runbook) =>
+                h(
+                  'tr',
+                  {},
+                  cell(
+                    'Runbook',
+                    h(
+                      'a',
+                      { href: `/runbooks?id=${encodeURIComponent(runbook.runbookId)}` },
+                      runbook.runbookId,
+                    ),
+                  ),
+                  cell('Runs', String(runbook.executions)),
+                  cell('Succeeded', String(runbook.succeeded)),
+                  cell('Failed', String(runbook.failed)),
+                  cell('Aborted', String(runbook.aborted)),
+                  cell('Success rate', formatPercent(runbook.successRate)),
+                  cell('No human', String(runbook.withoutHuman)),
+                  cell(
+                    'Rollbacks',
+                    `${runbook.rollbacks}${runbook.rollbackFailures ? ` (${runbook.rollbackFailures} failed)` : ''}`,
+                  ),
+                  cell('MTTR', measuredDuration(runbook.meanTimeToRecoverMs)),
+                  cell(
+                    'Approvals',
+                    `${runbook.approvalsAnswered ?? 0}/${runbook.approvalsRequested ?? 0} answered${runbook.meanApprovalWaitMs !== undefined ? `, ${formatDuration(runbook.meanApprovalWaitMs)} mean` : ''}`,
+                  ),
+                ),
+              ),
+              { class: 'learning-runbooks' },
+            ),
+            report.runbooks.map((runbook) =>
+              h(
+                'details',
+                { 'data-key': `learn:${runbook.runbookId}`, class: 'runbook-stats' },
+                h('summary', {}, `${runbook.runbookId}: steps, alerts, suggestions`),
+                runbook.steps.length
+                  ? tableOf(
+                      ['Step', 'Runs', 'Failures', 'Skipped', 'Mean', 'p90'],
+                      runbook.steps.map((step) =>
+                        h(
+                          'tr',
+                          {},
+                          cell('Step', h('code', {}, step.stepId)),
+                          cell('Runs', String(step.runs)),
+                          cell('Failures', String(step.failures)),
+                          cell('Skipped', String(step.skipped)),
+                          cell('Mean', formatDuration(step.meanDurationMs)),
+                          cell('p90', formatDuration(step.p90DurationMs)),
+                        ),
+                      ),
+                    )
+                  : h('p', { class: 'muted' }, 'No step statistics yet.'),
+                h(
+                  'ul',
+                  { class: 'small' },
+                  Object.entries(runbook.byAlert ?? {}).map(([name, entry]) =>
+                    h('li', {}, `${name}: ${entry.succeeded} of ${entry.executions} succeeded`),
+                  ),
+                ),
+                runbook.suggestions.length
+                  ? h(
+                      'ul',
+                      { class: 'suggestions' },
+                      runbook.suggestions.map((suggestion) => h('li', {}, suggestion)),
+                    )
+                  : h('p', { class: 'muted small' }, 'No suggestion for this runbook.'),
+              ),
+            ),
+          ]
+        : h('p', { class: 'empty' }, 'No finished execution yet.'),
+    ),
+    report.unmatched?.length
+      ? h(
+          'section',
+          { class: 'panel', 'aria-labelledby': 'unmatched-title' },
+          h('h2', { id: 'unmatched-title' }, 'Alerts no runbook matched'),
+          tableOf(
+            ['Alert', 'Source', 'Seen', 'Last seen'],
+            report.unmatched.map((alert) =>
+              h(
+                'tr',
+                {},
+                cell('Alert', alert.name),
+                cell('Source', alert.source),
+                cell('Seen', `${alert.count}×`),
+                cell('Last seen', timeElement(alert.lastSeenAt)),
+              ),
+            ),
+          ),
+        )
+      : null,
+  ];
+}
+
+function mountLearning(main) {
+  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading the learning report…'));
+  const loadError = h('div');
+  const generated = h('span', { class: 'muted small' });
+  const state = renderState();
+  main.replaceChildren(
+    h('div', { class: 'section-head page-head' }, h('h1', {}, 'Learning'), generated),
+    loadError,
+    body,
+  );
+  const poller = poll(async () => {
+    try {
+      const report = await api('/api/learning');
+      loadError.replaceChildren();
+      generated.textContent = `report of ${formatTime(report.generatedAt)}`;
+      const { generatedAt: _generatedAt, ...content } = report;
+      stableRender(body, state, JSON.stringify(content), () => learningBody(report));
+    } catch (error) {
+      loadError.replaceChildren(errorBox(error));
+      if (state.signature === undefined) body.replaceChildren();
+    }
+  }, 5_000);
+  return () => poller.stop();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Routing (history API)
+
+function currentRoute() {
+  const url = new URL(window.location.href);
+  const execution = /^\/executions\/([^/]+)\/?$/.exec(url.pathname);
+  if (execution) return { section: 'executions', view: 'execution', id: decodeURIComponent(execution[1]) };
+  if (url.pathname === '/runbooks' || url.pathname === '/runbooks/')
+    return { section: 'runbooks', view: 'runbooks', id: url.searchParams.get('id') ?? undefined };
+  if (url.pathname === '/learning')
+    return { section: 'learning', view: 'learning' };
+  return { section: 'executions', view: 'executions' };
+}
+
+/** Paths this page draws itself; anything else (approval pages, the API) is a real navigation. */
+function isAppPath(url) {
+  return (
+    url.origin === window.location.origin &&
+    (url.pathname === '/' ||
+      url.pathname === '/runbooks' ||
+      url.pathname === '/learning' ||
+      /^\/executions\/[^/]+$/.test(url.pathname))
+  );
+}
+
+let unmount = () => {};
+let generation = 0;
+
+function render(navigated = false) {
+  unmount();
+  const main = document.getElementById('main');
+  const route = currentRoute();
+  const mine = ++generation;
+  const isCurrent = () => mine === generation;
+  isCurrent.navigated = navigated;
+  for (const link of document.querySelectorAll('nav.sections a')) {
+    if (link.dataset.section === route.section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  const titles = {
+    executions: 'Executions',
+    execution: 'Execution',
+    runbooks: 'Runbooks',
+    learning: 'Learning',
+  };
+  document.title = `${titles[route.view]} · runbook-autopilot`;
+  if (route.view === 'execution') unmount = mountExecution(main, route.id);
+  else if (route.view === 'runbooks') unmount = mountRunbooks(main, route.id, isCurrent);
+  else if (route.view === 'learning') unmount = mountLearning(main);
+  else unmount = mountExecutions(main);
+  if (navigated) {
+    main.focus({ preventScroll: true });
+    if (!(route.view === 'runbooks' && route.id)) window.scrollTo(0, 0);
+  }
+}
+
+function navigate(href) {
+  const url = new URL(href, window.location.origin);
+  if (!isAppPath(url)) {
+    window.location.assign(url.href);
+    return;
+  }
+  if (url.href !== window.location.href) window.history.pushState(null, '', url.href);
+  render(true);
+}
+
+document.addEventListener('click', (event) => {
+  if (
+    event.defaultPrevented ||
+    event.button !== 0 ||
+    event.metaKey ||
+    event.ctrlKey ||
+    event.shiftKey ||
+    event.altKey
+  )
+    return;
+  const link = event.target.closest?.('a[href]');
+  if (!link || link.target || link.hasAttribute('download')) return;
+  const url = new URL(link.href, window.location.origin);
+  if (!isAppPath(url)) return;
+  event.preventDefault();
+  navigate(url.href);
+});
+
+window.addEventListener('popstate', () => render(true));
+
+document.getElementById('kill-toggle').addEventListener('click', toggleKillSwitch);
+poll(loadKillSwitch);
+render();

@@ -2,9 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../local/cli.ts';
 import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { Json } from '../support/json.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -102,7 +104,7 @@ function alertmanagerBody(
     readFileSync(join(ROOT, 'test/fixtures/alerts/alertmanager-node-memory-pressure.json'), 'utf8'),
   );
   body.status = status;
-  body.alerts = body.alerts.slice(0, 1).map((alert: Record<string, any>) => ({
+  body.alerts = body.alerts.slice(0, 1).map((alert: Json) => ({
     ...alert,
     status,
     labels: {
@@ -123,12 +125,12 @@ async function post(url: string, path: string, body: unknown, headers: Record<st
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
-  return { status: response.status, body: (await response.json()) as any };
+  return { status: response.status, body: (await response.json()) as Json };
 }
 
 async function get(url: string, path: string) {
   const response = await fetch(new URL(path, url));
-  return { status: response.status, body: (await response.json()) as any };
+  return { status: response.status, body: (await response.json()) as Json };
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
@@ -157,7 +159,7 @@ async function approvalLink(url: string, executionId: string): Promise<URL> {
   const link = await until('an approval e-mail in the outbox', async () => {
     const { body } = await get(url, `/api/outbox?executionId=${encodeURIComponent(executionId)}`);
     const requests = body.notifications.filter(
-      (notification: any) =>
+      (notification: Json) =>
         notification.kind === 'approval-request' && notification.links[0]?.url.startsWith(url),
     );
     return requests[0]?.links[0].url as string | undefined;
@@ -181,6 +183,7 @@ describe('the embedded platform', () => {
 
     // Act: the alert arrives
     const fired = await post(url, '/webhooks/alertmanager', alertmanagerBody('firing'));
+    expect(fired.body.results?.[0]?.result, JSON.stringify(fired.body)).toBeDefined();
     const executionId: string = fired.body.results[0].result.executionId;
 
     // the approver opens the link from the e-mail (GET decides nothing), then approves
@@ -219,7 +222,7 @@ describe('the embedded platform', () => {
     expect(decided.status).toBe(200);
     expect(resolved.status).toBe(202);
     expect(detail.execution.status).toBe('succeeded');
-    expect(detail.steps.map((step: any) => `${step.stepId}:${step.status}`)).toEqual(
+    expect(detail.steps.map((step: Json) => `${step.stepId}:${step.status}`)).toEqual(
       expect.arrayContaining([
         'node-resources:succeeded',
         'top-pods:succeeded',
@@ -315,6 +318,51 @@ describe('the embedded platform', () => {
     expect(report.unmatched).toEqual([expect.objectContaining({ name: 'KubeQuotaAlmostFull', count: 1 })]);
   });
 
+  it('prints the learning report with `runbook learn report`, from the server or from its data when stopped', async () => {
+    // Prepare: one unmatched alert recorded, kept in a data directory that outlives the platform
+    const dataDir = mkdtempSync(join(tmpdir(), 'runbook-learn-'));
+    started.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const { url, platform } = await startEnvironment({ dataDir });
+    await post(
+      url,
+      '/webhooks/alertmanager',
+      alertmanagerBody('firing', { alertname: 'KubeQuotaAlmostFull' }),
+    );
+    const report = async (args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(['node', 'runbook', 'learn', 'report', ...args], {
+        out: (line) => out.push(line),
+        err: (line) => err.push(line),
+        cwd: ROOT,
+      });
+      return { code, out, err };
+    };
+
+    // Act
+    const live = await report(['--url', url]);
+    const liveJson = await report(['--url', url, '--json']);
+    await platform.stop();
+    const offline = await report(['--url', 'http://127.0.0.1:9/', '--data', dataDir, '--json']);
+    const nothing = await report(['--url', 'http://127.0.0.1:9/', '--data', join(dataDir, 'missing')]);
+
+    // Assess
+    expect(live.code).toBe(0);
+    expect(live.out).toContain('Alerts no runbook matched');
+    expect(live.out.join('\n')).toMatch(/prometheus\/KubeQuotaAlmostFull: 1 time\(s\)/);
+    expect(JSON.parse(liveJson.out.join('\n')).unmatched).toEqual([
+      expect.objectContaining({ name: 'KubeQuotaAlmostFull', count: 1 }),
+    ]);
+    expect(offline.code).toBe(0);
+    expect(JSON.parse(offline.out.join('\n')).unmatched).toEqual([
+      expect.objectContaining({ name: 'KubeQuotaAlmostFull', count: 1 }),
+    ]);
+    expect(nothing.code).not.toBe(0);
+    expect(nothing.err.join('\n')).toMatch(
+      /no server at http:\/\/127\.0\.0\.1:9\/ and no data in .*missing: run npm start first/,
+    );
+  });
+
   it('aborts mid-run: the running eviction stops and the cordon is undone', async () => {
     // Prepare: the eviction hangs long enough to be aborted while it runs
     const { url, kube, lines } = await startEnvironment();
@@ -329,6 +377,7 @@ describe('the embedded platform', () => {
       }
     };
     const fired = await post(url, '/webhooks/alertmanager', alertmanagerBody('firing'));
+    expect(fired.body.results?.[0]?.result, JSON.stringify(fired.body)).toBeDefined();
     const executionId: string = fired.body.results[0].result.executionId;
     await approve(await approvalLink(url, executionId));
     await eviction;
@@ -352,10 +401,11 @@ describe('the embedded platform', () => {
       error: 'Runbook.Aborted',
     });
     expect(
-      detail.steps.find((step: any) => step.stepId === 'evict-heaviest-pod' && step.kind === 'step')?.status,
+      detail.steps.find((step: Json) => step.stepId === 'evict-heaviest-pod' && step.kind === 'step')?.status,
     ).toBe('aborted');
     expect(
-      detail.steps.find((step: any) => step.kind === 'compensation' && step.stepId === 'cordon-node')?.status,
+      detail.steps.find((step: Json) => step.kind === 'compensation' && step.stepId === 'cordon-node')
+        ?.status,
     ).toBe('compensated');
     expect(kube.nodes.get(NODE)?.spec?.unschedulable ?? false).toBe(false);
   });
@@ -373,6 +423,7 @@ describe('the embedded platform', () => {
     });
     const first = await startEnvironment({ dataDir, kube, prometheus });
     const fired = await post(first.url, '/webhooks/alertmanager', alertmanagerBody('firing'));
+    expect(fired.body.results?.[0]?.result, JSON.stringify(fired.body)).toBeDefined();
     const executionId: string = fired.body.results[0].result.executionId;
     await approvalLink(first.url, executionId);
 
@@ -394,7 +445,7 @@ describe('the embedded platform', () => {
     expect(second.platform.recovery.resumed).toEqual([executionId]);
     expect(decided.status).toBe(200);
     expect(detail.execution.status).toBe('succeeded');
-    expect(detail.approvals.map((approval: any) => approval.status).sort()).toEqual([
+    expect(detail.approvals.map((approval: Json) => approval.status).sort()).toEqual([
       'approved',
       'cancelled',
     ]);
@@ -427,7 +478,7 @@ describe('the embedded platform', () => {
     );
     expect(tooLarge.status).toBe(413);
     expect(badEvent.status).toBe(400);
-    expect(badEvent.body.problems.map((problem: any) => problem.path)).toEqual(
+    expect(badEvent.body.problems.map((problem: Json) => problem.path)).toEqual(
       expect.arrayContaining(['detail-type']),
     );
     expect(healthy).toEqual({ status: 200, body: { ok: true } });

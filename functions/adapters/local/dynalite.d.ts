@@ -1,4 +1,6 @@
 declare module 'dynalite' {
+  import type { Server } from 'node:http';
+
   interface DynaliteOptions {
     path?: string;
     createTableMs?: number;
@@ -6,11 +8,7 @@ declare module 'dynalite' {
     updateTableMs?: number;
     maxItemSizeKb?: number;
   }
-  interface DynaliteServer {
-    listen(port: number, host: string, callback: (error?: Error) => void): void;
-    close(callback?: (error?: Error) => void): void;
-    address(): { port: number } | string | null;
-  }
-  function dynalite(options?: DynaliteOptions): DynaliteServer;
+  /** dynalite's server is a plain node:http Server speaking the DynamoDB API. */
+  function dynalite(options?: DynaliteOptions): Server;
   export default dynalite;
 }

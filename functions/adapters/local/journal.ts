@@ -27,6 +27,8 @@ export const JournalEntry = z
     /** How many times the execution was resumed after the platform stopped. */
     resumed: z.number().int().min(0).default(0),
     interruptedReason: z.string().optional(),
+    /** A mutating step whose function is running: a crash now leaves the change half-known. */
+    runningChange: z.string().optional(),
   })
   .strict();
 export type JournalEntry = z.infer<typeof JournalEntry>;

@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { EventBusError } from '../../core/errors.ts';
 import { compileEventPattern } from '../../core/event-pattern.ts';
 import type { RouteRule, RuleTarget } from '../../core/routing.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { BusEvent, EventBus, PublishResult } from '../../ports/event-bus.ts';
 import type { Logger } from '../../ports/logger.ts';
+
+/** EventBridge's limit for one PutEvents entry. */
+const MAX_ENTRY_BYTES = 256 * 1024;
 
 /** An event in EventBridge's envelope, as a rule's target receives it. */
 export interface EventEnvelope {
@@ -57,10 +61,32 @@ export class LocalEventBus implements EventBus {
     };
   }
 
+  /** Publishes what EventBridge would accept; an entry over 256 KB is refused by name, the others still go. */
   async publish(events: BusEvent[]): Promise<PublishResult> {
     const deliveries: Delivery[] = [];
-    for (const event of events) deliveries.push(...(await this.deliver(this.envelope(event))));
-    return { published: events.length, deliveries };
+    const failures: Array<{ detailType: string; code: string; message: string }> = [];
+    let published = 0;
+    for (const [index, event] of events.entries()) {
+      const envelope = this.envelope(event);
+      const bytes = Buffer.byteLength(JSON.stringify(envelope));
+      if (bytes > MAX_ENTRY_BYTES) {
+        failures.push({
+          detailType: event.detailType,
+          code: 'EntryTooLarge',
+          message: `event ${index} (${event.detailType}) is ${bytes} bytes; EventBridge takes at most 256 KB`,
+        });
+        continue;
+      }
+      deliveries.push(...(await this.deliver(envelope)));
+      published++;
+    }
+    if (failures.length > 0) {
+      throw new EventBusError(
+        `${failures.length} of ${events.length} event(s) not published: ${failures.map((failure) => failure.message).join('; ')}`,
+        failures,
+      );
+    }
+    return { published, deliveries };
   }
 
   /** Routes one envelope to every matching rule's target; a target's failure is reported, not thrown. */

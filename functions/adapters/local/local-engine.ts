@@ -2,7 +2,7 @@ import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { type State, type StateMachineDefinition, transitions, walkStates } from '../../core/compiler/asl.ts';
-import { ConfigurationError, TaskTokenExpiredError } from '../../core/errors.ts';
+import { BudgetExceededError, ConfigurationError, TaskTokenExpiredError } from '../../core/errors.ts';
 import { Substitution, WAIT_FOR_TASK_TOKEN_RESOURCE } from '../../core/execution-contract.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type {
@@ -118,6 +118,28 @@ interface Run {
   detached?: boolean;
 }
 
+/** Step Functions' limits, which the embedded engine enforces the same way. */
+const PAYLOAD_LIMIT = 262_144;
+const ERROR_LIMIT = 256;
+const CAUSE_LIMIT = 32_768;
+
+/** Refuses a payload Step Functions would refuse (States.DataLimitExceeded: 256 KiB of UTF-8 JSON). */
+function assertPayload(value: unknown, what: string): void {
+  const size = Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
+  if (size > PAYLOAD_LIMIT)
+    throw new BudgetExceededError(
+      'payload',
+      PAYLOAD_LIMIT,
+      size,
+      `${what} is ${size} bytes; Step Functions accepts at most ${PAYLOAD_LIMIT}`,
+    );
+}
+
+/** Step Functions truncates error names and causes; so does the embedded engine. */
+function trim(text: string, limit: number): string {
+  return text.length <= limit ? text : text.slice(0, limit);
+}
+
 interface PendingToken {
   executionId: string;
   resolve: (output: unknown) => void;
@@ -197,6 +219,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
 
   async start(request: StartExecutionRequest): Promise<StartedExecution> {
     const definition = this.definition(request.runbookId);
+    assertPayload(request.input, `the input of ${request.name}`);
     const existing = this.journal.read(request.name);
     const engineRef = localExecutionArn(request.runbookId, request.name);
     if (existing)
@@ -221,6 +244,10 @@ export class LocalExecutionEngine implements ExecutionEngine {
     input: unknown,
   ): void {
     const machineDefinition = substitute(definition);
+    // Judged on the definition as compiled: substitution replaces the placeholders isMutatingStep reads.
+    const mutating = new Set(
+      [...walkStates(definition)].filter(([, state]) => isMutatingStep(state)).map(([name]) => name),
+    );
     const topLevel = new Set(Object.keys(machineDefinition.States));
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
@@ -233,7 +260,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       }
       if (state.Type === 'Task')
         handlers[name] = (taskInput) => {
-          const task = this.invokeTask(executionId, state, taskInput);
+          const task = this.invokeTask(executionId, name, state, taskInput, mutating.has(name));
           // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
           task.catch(() => undefined);
           return task;
@@ -347,66 +374,79 @@ export class LocalExecutionEngine implements ExecutionEngine {
         ...(cause ? { cause } : {}),
         ...(output === undefined ? {} : { output }),
       }));
-      this.options.onEvent?.({
-        type: 'execution-finished',
-        executionId,
-        runbookId,
-        status,
-        ...(error ? { error } : {}),
-        ...(cause ? { cause } : {}),
-        at: Date.now(),
-      });
-      if (this.options.onStatusChange && entry) {
-        await this.options
-          .onStatusChange({
-            executionArn: localExecutionArn(runbookId, executionId),
-            stateMachineArn: localStateMachineArn(runbookId),
-            name: executionId,
-            status,
-            startDate: new Date(entry.startedAt).getTime(),
-            stopDate: new Date(stoppedAt).getTime(),
-            input: JSON.stringify(entry.input),
-            output: output === undefined || output === null ? null : JSON.stringify(output),
-            error: error ?? null,
-            cause: cause ?? null,
-          })
-          .catch((failure: unknown) =>
-            this.options.logger.error('status change delivery failed', {
-              executionId,
-              error: String(failure),
-            }),
-          );
-      }
+      if (entry) await this.finished(runbookId, entry, output);
     })();
     this.runs.set(executionId, run);
+  }
+
+  /** Tells the terminal, the dashboard and the learning recorder that an execution stopped. */
+  private async finished(runbookId: string, entry: JournalEntry, output: unknown): Promise<void> {
+    const { executionId, status, error, cause } = entry;
+    if (status === 'RUNNING' || status === 'INTERRUPTED') return;
+    this.options.onEvent?.({
+      type: 'execution-finished',
+      executionId,
+      runbookId,
+      status,
+      ...(error ? { error } : {}),
+      ...(cause ? { cause } : {}),
+      at: Date.now(),
+    });
+    if (!this.options.onStatusChange) return;
+    await this.options
+      .onStatusChange({
+        executionArn: localExecutionArn(runbookId, executionId),
+        stateMachineArn: localStateMachineArn(runbookId),
+        name: executionId,
+        status,
+        startDate: new Date(entry.startedAt).getTime(),
+        stopDate: new Date(entry.stoppedAt ?? entry.startedAt).getTime(),
+        input: JSON.stringify(entry.input),
+        output: output === undefined || output === null ? null : JSON.stringify(output),
+        error: error ?? null,
+        cause: cause ?? null,
+      })
+      .catch((failure: unknown) =>
+        this.options.logger.error('status change delivery failed', { executionId, error: String(failure) }),
+      );
   }
 
   /** Invokes a Task state's function; a `.waitForTaskToken` task then waits for its token. */
   private async invokeTask(
     executionId: string,
+    name: string,
     state: State & { Type: 'Task' },
     input: unknown,
+    changing: boolean,
   ): Promise<unknown> {
     const { handlers } = this.options;
-    if (state.Resource !== WAIT_FOR_TASK_TOKEN_RESOURCE) return handlers.stepRunner(input);
-    const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
-    const token = `local:${executionId}:${randomUUID()}`;
-    const waiting = new Promise<unknown>((resolve, reject) => {
-      this.tokens.set(token, { executionId, resolve, reject });
-    });
-    const handler = FunctionName.endsWith(`:${Substitution.ApprovalRequest}`)
-      ? handlers.approvalRequest
-      : handlers.stepRunner;
+    // Journal a change before its function runs: a crash mid-change must not look like a safe state.
+    if (changing) this.journal.update(executionId, (entry) => ({ ...entry, runningChange: name }));
     try {
-      await handler({ ...Payload, taskToken: token });
-    } catch (error) {
-      this.tokens.delete(token);
-      throw error;
-    }
-    try {
-      return await waiting;
+      if (state.Resource !== WAIT_FOR_TASK_TOKEN_RESOURCE) return await handlers.stepRunner(input);
+      const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
+      const token = `local:${executionId}:${randomUUID()}`;
+      const waiting = new Promise<unknown>((resolve, reject) => {
+        this.tokens.set(token, { executionId, resolve, reject });
+      });
+      waiting.catch(() => undefined);
+      const handler = FunctionName.endsWith(`:${Substitution.ApprovalRequest}`)
+        ? handlers.approvalRequest
+        : handlers.stepRunner;
+      try {
+        await handler({ ...Payload, taskToken: token });
+        return await waiting;
+      } finally {
+        this.tokens.delete(token);
+      }
     } finally {
-      this.tokens.delete(token);
+      if (changing) {
+        this.journal.update(executionId, (entry) => {
+          if (entry.runningChange !== name) return entry;
+          const { runningChange: _done, ...rest } = entry;
+          return rest;
+        });
+      }
     }
   }
 
@@ -418,13 +458,26 @@ export class LocalExecutionEngine implements ExecutionEngine {
     }
   }
 
-  async stop(_runbookId: string, executionId: string, reason: TaskFailure): Promise<void> {
+  async stop(runbookId: string, executionId: string, reason: TaskFailure): Promise<void> {
     const run = this.runs.get(executionId);
-    if (!run) return;
-    run.stoppedBy = reason;
-    run.abort();
-    this.rejectTokens(executionId, namedError(reason.error, reason.cause));
-    await run.done;
+    if (run) {
+      run.stoppedBy = { error: trim(reason.error, ERROR_LIMIT), cause: trim(reason.cause, CAUSE_LIMIT) };
+      run.abort();
+      this.rejectTokens(executionId, namedError(reason.error, reason.cause));
+      await run.done;
+      return;
+    }
+    // Interrupted by a restart and not resumed: an operator may still stop it for good.
+    const entry = this.journal.read(executionId);
+    if (entry?.status !== 'INTERRUPTED') return;
+    const stopped = this.journal.update(executionId, (current) => ({
+      ...current,
+      status: 'ABORTED',
+      stoppedAt: this.options.clock.now().toISOString(),
+      error: trim(reason.error, ERROR_LIMIT),
+      cause: trim(reason.cause, CAUSE_LIMIT),
+    }))!;
+    await this.finished(runbookId, stopped, null);
   }
 
   async describe(runbookId: string, executionId: string): Promise<ExecutionDescription | undefined> {
@@ -441,30 +494,34 @@ export class LocalExecutionEngine implements ExecutionEngine {
     };
   }
 
-  async sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
+  private pending(taskToken: string): PendingToken {
     const pending = this.tokens.get(taskToken);
     if (!pending)
       throw new TaskTokenExpiredError(
         `task token …${taskToken.slice(-8)} is not awaited (the task finished, timed out or never existed)`,
       );
+    return pending;
+  }
+
+  async sendTaskSuccess(taskToken: string, output: unknown): Promise<void> {
+    const pending = this.pending(taskToken);
+    assertPayload(output, `the output for task token …${taskToken.slice(-8)}`);
     this.tokens.delete(taskToken);
     pending.resolve(output);
   }
 
   async sendTaskFailure(taskToken: string, failure: TaskFailure): Promise<void> {
-    const pending = this.tokens.get(taskToken);
-    if (!pending)
-      throw new TaskTokenExpiredError(
-        `task token …${taskToken.slice(-8)} is not awaited (the task finished, timed out or never existed)`,
-      );
+    const pending = this.pending(taskToken);
     this.tokens.delete(taskToken);
-    pending.reject(namedError(failure.error, failure.cause));
+    pending.reject(namedError(trim(failure.error, ERROR_LIMIT), trim(failure.cause, CAUSE_LIMIT)));
   }
 
   /**
    * After a restart: every execution the journal says was running is resumed at the top-level state it
-   * was in, with that state's input, unless that state changes something (re-running it could repeat
-   * a change): then it is marked interrupted, and resumeInterrupted() re-runs it on an operator's word.
+   * was in, with that state's input, unless a change was running (re-running it could repeat the change)
+   * or that state no longer exists (the runbook was recompiled): then it is marked interrupted, and
+   * resumeInterrupted() re-runs it on an operator's word. A compensation in flight is re-run: undoing
+   * again is how a rollback finishes.
    */
   async recover(): Promise<{ resumed: string[]; interrupted: string[] }> {
     const resumed: string[] = [];
@@ -475,9 +532,13 @@ export class LocalExecutionEngine implements ExecutionEngine {
       const state = entry.inFlight?.state;
       const unsafe = !definition
         ? `its runbook ${entry.runbookId} is no longer compiled`
-        : state && definition.States[state] && isMutatingStep(definition.States[state]!)
-          ? `the platform stopped while "${state}" was changing something; re-running it could repeat the change`
-          : undefined;
+        : entry.runningChange
+          ? `the platform stopped while "${entry.runningChange}" was changing something; re-running it could repeat the change`
+          : state && !definition.States[state]
+            ? `the runbook was recompiled and no longer has the state "${state}" the execution was in`
+            : state && isMutatingStep(definition.States[state]!)
+              ? `the platform stopped while "${state}" was changing something; re-running it could repeat the change`
+              : undefined;
       if (unsafe) {
         this.journal.write({ ...entry, status: 'INTERRUPTED', interruptedReason: unsafe });
         await this.options.onInterrupted?.(entry.executionId, unsafe);
@@ -493,9 +554,10 @@ export class LocalExecutionEngine implements ExecutionEngine {
   /** Re-runs an interrupted execution from the state it was in (an operator decided it is safe). */
   async resumeInterrupted(executionId: string): Promise<boolean> {
     const entry = this.journal.read(executionId);
-    if (!entry || entry.status !== 'INTERRUPTED') return false;
+    if (entry?.status !== 'INTERRUPTED') return false;
     const definition = this.options.definitions(entry.runbookId);
-    if (!definition) return false;
+    const state = entry.inFlight?.state;
+    if (!definition || (state && !definition.States[state])) return false;
     this.resume(entry, definition);
     return true;
   }
@@ -503,8 +565,9 @@ export class LocalExecutionEngine implements ExecutionEngine {
   private resume(entry: JournalEntry, definition: StateMachineDefinition): void {
     const state = entry.inFlight?.state;
     const input = state ? entry.inFlight!.input : entry.input;
-    const rooted = state && definition.States[state] ? rootedAt(definition, state) : definition;
-    this.journal.write({ ...entry, status: 'RUNNING', resumed: entry.resumed + 1 });
+    const rooted = state ? rootedAt(definition, state) : definition;
+    const { runningChange: _stale, ...rest } = entry;
+    this.journal.write({ ...rest, status: 'RUNNING', resumed: entry.resumed + 1 });
     this.options.logger.info('resuming execution', {
       executionId: entry.executionId,
       state: state ?? rooted.StartAt,

@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import type { LearningReport } from '../functions/core/learning/aggregate.ts';
+
+/**
+ * `runbook learn report`: the learning report of the embedded platform — asked of the running server
+ * (the database is its to hold), or read from the data directory when no server runs.
+ */
+export async function fetchLearningReport(options: {
+  url: string;
+  dataDir: string;
+  token?: string;
+  runbooksDir: string;
+  cwd: string;
+}): Promise<LearningReport> {
+  try {
+    const response = await fetch(new URL('api/learning', options.url), {
+      headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (response.status === 401)
+      throw new RunbookAutopilotError(`the server at ${options.url} needs --token`);
+    if (!response.ok)
+      throw new RunbookAutopilotError(`the server at ${options.url} answered ${response.status}`);
+    return (await response.json()) as LearningReport;
+  } catch (error) {
+    if (error instanceof RunbookAutopilotError) throw error;
+    if (!existsSync(join(options.dataDir, 'dynamodb'))) {
+      throw new RunbookAutopilotError(
+        `no server at ${options.url} and no data in ${options.dataDir}: run npm start first`,
+      );
+    }
+    return readReportFromData(options);
+  }
+}
+
+async function readReportFromData(options: {
+  dataDir: string;
+  runbooksDir: string;
+  cwd: string;
+}): Promise<LearningReport> {
+  const [
+    { startLocalDatabase },
+    { DynamoStore },
+    { LearningService },
+    { systemClock },
+    project,
+    files,
+    tools,
+  ] = await Promise.all([
+    import('../functions/adapters/local/database.ts'),
+    import('../functions/adapters/aws/dynamo-store.ts'),
+    import('../functions/core/services/learning.ts'),
+    import('../functions/ports/clock.ts'),
+    import('./project.ts'),
+    import('./runbook-files.ts'),
+    import('../functions/tools/declarations.ts'),
+  ]);
+  const database = await startLocalDatabase({ path: join(options.dataDir, 'dynamodb') });
+  try {
+    const store = new DynamoStore({
+      client: database.client,
+      tableName: database.tableName,
+      retentionDays: 90,
+    });
+    const learning = new LearningService({
+      store,
+      clock: systemClock,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    const results = files.validateRunbookFiles(files.listRunbookFiles([options.runbooksDir]).files, {
+      tools: tools.TOOL_CATALOG,
+      policies: project.loadPolicies(project.cdkJsonPath(options.cwd)),
+    });
+    return await learning.report(results.flatMap((result) => (result.runbook ? [result.runbook] : [])));
+  } finally {
+    await database.stop();
+  }
+}
+
+function percent(value: number | undefined): string {
+  return value === undefined ? '—' : `${(value * 100).toFixed(0)}%`;
+}
+
+/** The report for a terminal. */
+export function formatLearningReport(report: LearningReport): string[] {
+  const lines = [
+    `Learning report (${report.generatedAt}): ${report.totals.executions} execution(s), ${report.totals.succeeded} succeeded`,
+    '',
+    'Design targets',
+    ...report.targets.map(
+      (target) =>
+        `  ${target.met === undefined ? '·' : target.met ? '✓' : '✗'} ${target.target.padEnd(34)} ${target.measured.padEnd(24)} goal ${target.goal}`,
+    ),
+    '',
+    'Runbooks',
+    ...(report.runbooks.length === 0
+      ? ['  no finished execution yet']
+      : report.runbooks.map(
+          (runbook) =>
+            `  ${runbook.runbookId.padEnd(28)} ${String(runbook.executions).padStart(4)} runs  success ${percent(runbook.successRate).padStart(4)}  no human ${percent(runbook.executions ? runbook.withoutHuman / runbook.executions : undefined).padStart(4)}  rollbacks ${runbook.rollbacks}`,
+        )),
+  ];
+  if (report.unmatched.length > 0) {
+    lines.push(
+      '',
+      'Alerts no runbook matched',
+      ...report.unmatched.map(
+        (alert) => `  ${alert.source}/${alert.name}: ${alert.count} time(s), last ${alert.lastSeenAt}`,
+      ),
+    );
+  }
+  if (report.suggestions.length > 0)
+    lines.push('', 'Suggestions', ...report.suggestions.map((suggestion) => `  - ${suggestion}`));
+  return lines;
+}
