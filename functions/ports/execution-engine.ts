@@ -44,4 +44,10 @@ export interface ExecutionEngine {
   describe(runbookId: string, executionId: string): Promise<ExecutionDescription | undefined>;
   sendTaskSuccess(taskToken: string, output: unknown): Promise<void>;
   sendTaskFailure(taskToken: string, failure: TaskFailure): Promise<void>;
+  /**
+   * Re-runs an execution the runtime marked interrupted (the embedded engine, after a restart stopped it
+   * mid-change), from the state it was in. False when it is not interrupted or cannot be resumed (its
+   * runbook was recompiled without that state). Step Functions never interrupts executions: absent there.
+   */
+  resumeInterrupted?(executionId: string): Promise<boolean>;
 }

@@ -395,7 +395,8 @@ export const TOOL_DECLARATIONS = [
   },
   {
     name: 'k8s.evict-pod',
-    description: 'Evicts a pod through the Eviction API, which respects PodDisruptionBudgets.',
+    description:
+      'Evicts a pod through the Eviction API, which respects PodDisruptionBudgets. A pod already gone counts as evicted (`alreadyGone`), as in kubectl drain.',
     parameters: z
       .object({
         namespace: k8sName,

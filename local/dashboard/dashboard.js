@@ -1487,8 +1487,7 @@ function currentRoute() {
   if (execution) return { section: 'executions', view: 'execution', id: decodeURIComponent(execution[1]) };
   if (url.pathname === '/runbooks' || url.pathname === '/runbooks/')
     return { section: 'runbooks', view: 'runbooks', id: url.searchParams.get('id') ?? undefined };
-  if (url.pathname === '/learning')
-    return { section: 'learning', view: 'learning' };
+  if (url.pathname === '/learning') return { section: 'learning', view: 'learning' };
   return { section: 'executions', view: 'executions' };
 }
 

@@ -451,6 +451,89 @@ describe('the embedded platform', () => {
     ]);
   });
 
+  /** The platform stops while the eviction (a change) runs, and starts again on the same data. */
+  async function interruptedMidEviction() {
+    const dataDir = mkdtempSync(join(tmpdir(), 'runbook-interrupted-'));
+    started.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const kube = await cluster();
+    const prometheus = new FakePrometheus();
+    await prometheus.start();
+    started.push(async () => {
+      await kube.stop();
+      await prometheus.stop();
+    });
+    const first = await startEnvironment({ dataDir, kube, prometheus });
+    let evictionArrived!: () => void;
+    const eviction = new Promise<void>((resolve) => {
+      evictionArrived = resolve;
+    });
+    kube.onRequest = (request) => {
+      if (request.method === 'POST' && request.path.endsWith('/eviction')) {
+        kube.latencyMs = 3_000;
+        evictionArrived();
+      }
+    };
+    const fired = await post(first.url, '/webhooks/alertmanager', alertmanagerBody('firing'));
+    expect(fired.body.results?.[0]?.result, JSON.stringify(fired.body)).toBeDefined();
+    const executionId: string = fired.body.results[0].result.executionId;
+    await approve(await approvalLink(first.url, executionId));
+    await eviction;
+    await first.platform.stop();
+    started.splice(started.length - 1, 1);
+    kube.onRequest = undefined;
+    kube.latencyMs = 0;
+    const second = await startEnvironment({ dataDir, kube, prometheus });
+    return { ...second, executionId };
+  }
+
+  it('marks an execution stopped mid-change interrupted; abort then rolls it back', async () => {
+    // Prepare
+    const { url, kube, platform, executionId } = await interruptedMidEviction();
+    const before = await execution(url, executionId);
+
+    // Act
+    const aborted = await post(url, `/api/executions/${executionId}/abort`, { by: 'alice', reason: 'gone' });
+    const detail = await finished(url, executionId);
+
+    // Assess
+    expect(platform.recovery.interrupted).toEqual([executionId]);
+    expect(before.execution.status).toBe('interrupted');
+    expect(before.execution.currentState).toMatch(/evict-heaviest-pod.*could repeat the change/);
+    expect(aborted.status).toBe(202);
+    expect(detail.execution.status).toBe('aborted');
+    expect(detail.execution.outcome).toMatchObject({ status: 'aborted', rolledBack: true });
+    expect(
+      detail.steps.find((step: Json) => step.kind === 'compensation' && step.stepId === 'cordon-node')
+        ?.status,
+    ).toBe('compensated');
+    expect(kube.nodes.get(NODE)?.spec?.unschedulable ?? false).toBe(false);
+  });
+
+  it("resumes an interrupted execution on an operator's word, re-running the change it was in", async () => {
+    // Prepare
+    const { url, kube, executionId } = await interruptedMidEviction();
+    const evictionRequests = () =>
+      kube.requests.filter((request) => request.path.endsWith('/eviction')).length;
+    const before = evictionRequests();
+
+    // Act
+    const resumed = await post(url, `/api/executions/${executionId}/resume`, { by: 'alice' });
+    await until('the eviction again', async () => (evictionRequests() > before ? true : undefined));
+    const node = kube.nodes.get(NODE)!;
+    node.status!.conditions = node.status!.conditions!.map((condition) =>
+      condition.type === 'MemoryPressure' ? { ...condition, status: 'False' } : condition,
+    );
+    await post(url, '/webhooks/alertmanager', alertmanagerBody('resolved'));
+    const detail = await finished(url, executionId);
+
+    // Assess
+    expect(resumed.status).toBe(202);
+    expect(resumed.body.execution ?? resumed.body).toMatchObject({ status: 'running' });
+    expect(detail.execution.status).toBe('succeeded');
+    const evictions = detail.steps.filter((step: Json) => step.stepId === 'evict-heaviest-pod');
+    expect(evictions.at(-1)).toMatchObject({ status: 'succeeded', attempt: evictions.length });
+  });
+
   it('answers malformed bodies with 400 naming the field, 413 when too large, and keeps serving', async () => {
     // Prepare
     const { url } = await startEnvironment();

@@ -249,6 +249,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       [...walkStates(definition)].filter(([, state]) => isMutatingStep(state)).map(([name]) => name),
     );
     const topLevel = new Set(Object.keys(machineDefinition.States));
+    const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
     for (const [name, state] of walkStates(machineDefinition)) {
@@ -260,7 +261,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       }
       if (state.Type === 'Task')
         handlers[name] = (taskInput) => {
-          const task = this.invokeTask(executionId, name, state, taskInput, mutating.has(name));
+          const task = this.invokeTask(run, executionId, name, state, taskInput, mutating.has(name));
           // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
           task.catch(() => undefined);
           return task;
@@ -342,7 +343,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       this.options.logger.warn('engine progress stream failed', { executionId, error: String(error) }),
     );
 
-    const run: Run = { runbookId, abort: () => execution.abort(), done: Promise.resolve() };
+    run.abort = () => execution.abort();
     run.done = (async () => {
       let status: EngineStatus = 'SUCCEEDED';
       let output: unknown;
@@ -413,6 +414,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
 
   /** Invokes a Task state's function; a `.waitForTaskToken` task then waits for its token. */
   private async invokeTask(
+    run: Run,
     executionId: string,
     name: string,
     state: State & { Type: 'Task' },
@@ -440,7 +442,9 @@ export class LocalExecutionEngine implements ExecutionEngine {
         this.tokens.delete(token);
       }
     } finally {
-      if (changing) {
+      // Finished after the platform detached the run (it is stopping): the journal keeps the change as
+      // running, so the next start marks the execution interrupted rather than trusting it half-seen.
+      if (changing && !run.detached) {
         this.journal.update(executionId, (entry) => {
           if (entry.runningChange !== name) return entry;
           const { runningChange: _done, ...rest } = entry;

@@ -107,6 +107,19 @@ export class ControlService {
     const execution = await this.live(executionId);
     if (execution.control.abortRequested)
       throw new ControlConflictError(`execution ${executionId} is being aborted`);
+    if (execution.status === 'interrupted') {
+      const control = {
+        ...execution.control,
+        pauseRequested: false,
+        requestedBy: by,
+        requestedAt: this.deps.clock.now().toISOString(),
+      };
+      if (!(await this.restartInterrupted(execution, by, control)))
+        throw new ControlConflictError(
+          `execution ${executionId} was interrupted and cannot be resumed: its runbook no longer has the state it was in; abort it`,
+        );
+      return withoutToken((await this.deps.store.getExecution(executionId))!);
+    }
     await this.deps.store.updateExecution(executionId, {
       control: {
         ...execution.control,
@@ -133,11 +146,55 @@ export class ControlService {
       },
     });
     const cause = `aborted by ${by}${reason ? `: ${reason}` : ''}`;
+    if (execution.status === 'interrupted') {
+      // Nothing runs it: resumed with the abort requested, its next step fails into rollback. When it
+      // cannot be resumed, the engine stops it for good (no rollback: say so).
+      const control = {
+        ...execution.control,
+        abortRequested: true,
+        requestedBy: by,
+        requestedAt: this.deps.clock.now().toISOString(),
+        ...(reason ? { reason } : {}),
+      };
+      if (!(await this.restartInterrupted(execution, by, control))) {
+        this.deps.logger.warn('interrupted execution stopped without rollback', { executionId });
+        await this.deps.engine.stop(execution.runbookId, executionId, {
+          error: AslErrorName.Aborted,
+          cause: `${cause} (interrupted; it could not be resumed, so nothing was rolled back)`,
+        });
+      }
+      return withoutToken((await this.deps.store.getExecution(executionId))!);
+    }
     // Held at a checkpoint or waiting for a human: fail the task now, into rollback.
     await this.deps.checkpoints.failHeld(executionId, cause);
     await this.cancelPendingApprovals(executionId, by);
     this.deps.logger.info('abort requested', { executionId, by });
     return withoutToken((await this.deps.store.getExecution(executionId))!);
+  }
+
+  /** Resumes an interrupted execution with `control` set; false when the runtime cannot resume it. */
+  private async restartInterrupted(
+    execution: ExecutionRecord,
+    by: string,
+    control: ExecutionRecord['control'],
+  ): Promise<boolean> {
+    const { store, engine, logger } = this.deps;
+    if (!engine.resumeInterrupted) return false;
+    const before = {
+      status: execution.status,
+      ...(execution.currentState ? { currentState: execution.currentState } : {}),
+    };
+    await store.updateExecution(execution.id, {
+      status: 'running',
+      currentState: `resumed by ${by} after an interruption`,
+      control,
+    });
+    if (await engine.resumeInterrupted(execution.id)) {
+      logger.info('interrupted execution resumed', { executionId: execution.id, by });
+      return true;
+    }
+    await store.updateExecution(execution.id, { ...before, control });
+    return false;
   }
 
   /** An abort cancels the execution's pending approvals and fails the tasks waiting on them. */

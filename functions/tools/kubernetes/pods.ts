@@ -31,6 +31,8 @@ export interface EvictPodOutput {
   pod: string;
   /** The pod was evicted (false in a dry run: the API server only checked the eviction). */
   evicted: boolean;
+  /** The pod no longer existed: what the eviction wants is already so (as `kubectl drain` counts it). */
+  alreadyGone: boolean;
   dryRun: boolean;
 }
 
@@ -129,16 +131,19 @@ export function podTools(deps: KubernetesToolDeps): ToolImplementation[] {
           }
         : {}),
     };
-    await session.request(
+    // A pod that is gone is evicted enough: a step re-run after an interruption finds it so.
+    const answer = await session.optional(
       target,
       (options) =>
         session.core.createNamespacedPodEviction(
           { namespace, name: pod, body, ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}) },
           options,
         ),
+      [404],
       { interpret: (error) => disruptionBudgetRefusal(error, session.action(target)) },
     );
-    const output: EvictPodOutput = { namespace, pod, evicted: !dryRun, dryRun };
+    const alreadyGone = 'absent' in answer;
+    const output: EvictPodOutput = { namespace, pod, evicted: !dryRun && !alreadyGone, alreadyGone, dryRun };
     return output;
   });
 

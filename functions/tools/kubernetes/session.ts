@@ -85,6 +85,7 @@ export class KubernetesSession {
     target: KubernetesTarget,
     call: (options: ConfigurationOptions) => Promise<T>,
     absentOn: readonly number[] = [404],
+    how: { interpret?: (error: ApiException<unknown>) => ToolError | undefined } = {},
   ): Promise<{ value: T } | { absent: string }> {
     throwIfAborted(this.context);
     try {
@@ -97,7 +98,8 @@ export class KubernetesSession {
           absent: `${target.group ? `${target.group}/` : ''}${target.resource} answered ${error.code}${said ? ` (${said})` : ''}`,
         };
       }
-      throw toToolError(error, target, this.scope());
+      const specific = error instanceof ApiException && how.interpret ? how.interpret(error) : undefined;
+      throw specific ?? toToolError(error, target, this.scope());
     }
   }
 

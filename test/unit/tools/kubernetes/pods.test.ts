@@ -162,7 +162,13 @@ describe('k8s.evict-pod', () => {
       pod: crashing,
     })) as EvictPodOutput;
 
-    expect(output).toEqual({ namespace: 'shop', pod: crashing, evicted: true, dryRun: false });
+    expect(output).toEqual({
+      namespace: 'shop',
+      pod: crashing,
+      evicted: true,
+      alreadyGone: false,
+      dryRun: false,
+    });
     const [post] = cluster.api.requestsTo('POST', `/api/v1/namespaces/shop/pods/${crashing}/eviction`);
     expect(post?.body).toEqual({
       apiVersion: 'policy/v1',
@@ -187,7 +193,13 @@ describe('k8s.evict-pod', () => {
       { dryRun: true },
     )) as EvictPodOutput;
 
-    expect(output).toEqual({ namespace: 'shop', pod: crashing, evicted: false, dryRun: true });
+    expect(output).toEqual({
+      namespace: 'shop',
+      pod: crashing,
+      evicted: false,
+      alreadyGone: false,
+      dryRun: true,
+    });
     const [post] = cluster.api.requestsTo('POST');
     expect(post?.query.dryRun).toBe('All');
     expect(post?.body).toMatchObject({ deleteOptions: { dryRun: ['All'] } });
@@ -248,11 +260,35 @@ describe('k8s.evict-pod', () => {
     expect(error.name).toBe(AslErrorName.ToolThrottled);
   });
 
-  it('fails NotFound for a pod that is gone', async () => {
-    const error = await rejectionOf(cluster.run('k8s.evict-pod', { namespace: 'shop', pod: 'cart-gone' }));
+  it('counts a pod that is already gone as evicted (alreadyGone), as kubectl drain does', async () => {
+    const output = (await cluster.run('k8s.evict-pod', {
+      namespace: 'shop',
+      pod: 'cart-gone',
+    })) as EvictPodOutput;
 
-    expect(error.name).toBe(AslErrorName.ToolNotFound);
-    expect(error.message).toContain('k8s.evict-pod: cannot create pods/eviction shop/cart-gone');
+    expect(output).toEqual({
+      namespace: 'shop',
+      pod: 'cart-gone',
+      evicted: false,
+      alreadyGone: true,
+      dryRun: false,
+    });
+    expect(cluster.api.requestsTo('POST', '/api/v1/namespaces/shop/pods/cart-gone/eviction')).toHaveLength(1);
+    expect(cluster.api.evicted).toEqual([]);
+  });
+
+  it('evicting the same pod twice (a step re-run) succeeds both times and evicts once', async () => {
+    const first = (await cluster.run('k8s.evict-pod', {
+      namespace: 'shop',
+      pod: crashing,
+    })) as EvictPodOutput;
+    const second = (await cluster.run('k8s.evict-pod', {
+      namespace: 'shop',
+      pod: crashing,
+    })) as EvictPodOutput;
+
+    expect([first.evicted, second.evicted, second.alreadyGone]).toEqual([true, false, true]);
+    expect(cluster.api.evicted).toEqual([`shop/${crashing}`]);
   });
 
   it('fails AccessDenied when the role may not create evictions', async () => {
