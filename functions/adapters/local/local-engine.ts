@@ -202,6 +202,8 @@ function isMutatingStep(state: State): boolean {
 export class LocalExecutionEngine implements ExecutionEngine {
   private readonly runs = new Map<string, Run>();
   private readonly tokens = new Map<string, PendingToken>();
+  /** Definitions aws-local-stepfunctions has validated already (as compiled, before substitution). */
+  private readonly validated = new WeakSet<StateMachineDefinition>();
   private readonly journal: EngineJournal;
 
   constructor(private readonly options: LocalEngineOptions) {
@@ -267,7 +269,12 @@ export class LocalExecutionEngine implements ExecutionEngine {
           return task;
         };
     }
-    const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
+    // Validating a definition takes 100-450 ms of blocked event loop: once per definition is enough.
+    const validated = this.validated.has(definition);
+    const machine = new StateMachine(machineDefinition as never, {
+      validationOptions: validated ? { noValidate: true } : { checkArn: false },
+    });
+    this.validated.add(definition);
     const journalEntry = this.journal.read(executionId);
     const execution = machine.run(input as never, {
       noThrowOnAbort: true,

@@ -99,10 +99,44 @@ export class StepRunner {
     this.verifyPollSeconds = options.verifyPollSeconds ?? 60;
   }
 
+  /** Tools running now, so a stopping process can stop them (the embedded platform's shutdown). */
+  private readonly running = new Set<AbortController>();
+  private readonly active = new Set<Promise<unknown>>();
+  private stopping = false;
+
   async handle(
     payload: TaskPayload,
     invocation: InvocationContext = { deadline: Number.POSITIVE_INFINITY },
   ): Promise<unknown> {
+    if (this.stopping) fail(AslErrorName.Aborted, 'the platform is stopping');
+    const call = this.dispatch(payload, invocation);
+    this.active.add(call);
+    try {
+      return await call;
+    } finally {
+      this.active.delete(call);
+    }
+  }
+
+  /**
+   * Stops every running tool (its abort signal fires with `reason`) and waits, at most `graceMs`, for
+   * the calls in progress to record how they ended. Used when the embedded platform stops; a Lambda
+   * never needs it.
+   */
+  async shutdown(reason = 'the platform is stopping', graceMs = 5_000): Promise<void> {
+    this.stopping = true;
+    for (const controller of this.running) controller.abort(new Error(reason));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.active]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async dispatch(payload: TaskPayload, invocation: InvocationContext): Promise<unknown> {
     switch (payload.kind) {
       case 'step':
         return this.runStep(payload.execution, payload.alert, payload.step, invocation);
@@ -145,7 +179,8 @@ export class StepRunner {
       store.getExecution(execution.id),
       store.listStepOutcomes(execution.id),
     ]);
-    if (record?.control.abortRequested)
+    // A rollback procedure is how an abort ends: it runs although the abort was requested.
+    if (record?.control.abortRequested && step.type !== 'rollback')
       fail(
         AslErrorName.Aborted,
         `aborted by ${record.control.requestedBy ?? 'an operator'} before ${step.id}`,
@@ -191,7 +226,10 @@ export class StepRunner {
     }
 
     if (tool.declaration.mutating && kind !== 'rollback') {
-      const refusal = await this.refuseChange(execution, step);
+      const changesMade = outcomes.some(
+        (outcome) => outcome.kind === 'step' && outcome.mutating && outcome.status === 'succeeded',
+      );
+      const refusal = await this.refuseChange(execution, step, changesMade);
       if (refusal?.skip) {
         await this.putOutcome({ ...base, status: 'skipped', parameters, startedAt, reason: refusal.message });
         return { status: 'skipped', output: null };
@@ -268,10 +306,15 @@ export class StepRunner {
     );
   }
 
-  /** Why a change must not start now: kill switch, freeze, policy, or the alert already resolved. */
+  /**
+   * Why a change must not start now: kill switch, freeze, policy, or the alert already resolved. A
+   * resolved alert skips changes only until the first one is made: a plan half carried out (a node
+   * cordoned, not yet uncordoned) is finished, not abandoned.
+   */
   private async refuseChange(
     execution: ExecutionContext,
     step: StepSpec,
+    changesMade: boolean,
   ): Promise<{ name: string; message: string; skip?: boolean } | undefined> {
     const { store } = this.options;
     const [killSwitch, incident, approvals] = await Promise.all([
@@ -290,8 +333,12 @@ export class StepRunner {
         name: AslErrorName.SafetyBlocked,
         message: `change freeze: ${step.id} changes the system and was not started`,
       };
-    if (incident?.status === 'resolved')
-      return { name: 'skipped', message: 'the alert resolved before this change', skip: true };
+    if (incident?.status === 'resolved' && !changesMade)
+      return {
+        name: 'skipped',
+        message: 'the alert resolved before any change was made; nothing changed',
+        skip: true,
+      };
     // Defence in depth: the compiled gates ask for approval; if policy demands one and none was given, stop.
     if (RISK_RANK[step.risk] >= execution.approvalRiskThreshold) {
       const approved = approvals.some(
@@ -326,6 +373,7 @@ export class StepRunner {
   > {
     const { store, clock, logger } = this.options;
     const controller = new AbortController();
+    this.running.add(controller);
     // The invocation deadline is wall-clock time (Lambda's remaining time); the step timeout may be shorter.
     const invocationLeftMs = invocation.deadline - Date.now() - DEADLINE_MARGIN_MS;
     const budgetMs = Math.max(0, Math.min(timeoutSeconds * 1_000, invocationLeftMs));
@@ -378,7 +426,7 @@ export class StepRunner {
           name: AslErrorName.StepTimeout,
           message: timeoutMessage,
         };
-      if (stopReason === 'abort')
+      if (stopReason === 'abort' || this.stopping)
         return {
           ok: false,
           status: 'aborted',
@@ -389,6 +437,7 @@ export class StepRunner {
       const message = error instanceof Error ? error.message : String(error);
       return { ok: false, status: 'failed', name: named, message: `${label}: ${message}` };
     } finally {
+      this.running.delete(controller);
       clearTimeout(timer);
       if (poll) clearInterval(poll);
       // A tool that ignores its signal must not keep the process busy forever.
@@ -602,7 +651,24 @@ export class StepRunner {
       invocation.deadline - DEADLINE_MARGIN_MS,
     );
     for (;;) {
-      const incident = await store.getIncident(execution.incidentId);
+      const [incident, record] = await Promise.all([
+        store.getIncident(execution.incidentId),
+        store.getExecution(execution.id),
+      ]);
+      // Waiting for the alert is no reason to keep an operator's abort (or a stopping platform) waiting.
+      if ((record?.control.abortRequested || this.stopping) && incident?.status !== 'resolved') {
+        const message = this.stopping
+          ? 'the platform is stopping'
+          : `aborted by ${record?.control.requestedBy ?? 'an operator'} while waiting for the alert to resolve`;
+        await this.putOutcome({
+          ...base,
+          status: 'aborted',
+          startedAt,
+          finishedAt: clock.now().toISOString(),
+          error: { name: AslErrorName.Aborted, message },
+        });
+        fail(AslErrorName.Aborted, message);
+      }
       if (incident?.status === 'resolved') {
         const output = { resolved: true, resolvedAt: incident.resolvedAt };
         await this.putOutcome({

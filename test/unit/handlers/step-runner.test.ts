@@ -170,6 +170,7 @@ const TOOL_NAMES = [
   'prometheus.query-range',
   'autoscaling.set-desired-capacity',
   'runbook.wait',
+  'notify.message',
 ] as const;
 type ToolName = (typeof TOOL_NAMES)[number];
 
@@ -589,6 +590,46 @@ describe('step-runner handler', () => {
       });
     });
 
+    it('runs the rollback procedure although an abort was requested (it is how the abort ends)', async () => {
+      // Prepare
+      await requestAbort();
+      tools['notify.message'].resolves({ sent: 1 });
+
+      // Act
+      const result = await invoke(taskPayload(NODE_MEMORY, 'Rollback: notify-rollback', state));
+
+      // Assess
+      expect(result).toMatchObject({ status: 'succeeded' });
+      expect(tools['notify.message'].calls).toHaveLength(1);
+      expect((await outcomesOf('notify-rollback'))[0]).toMatchObject({
+        kind: 'rollback',
+        status: 'succeeded',
+      });
+    });
+
+    it('stops running tools when the process shuts down, records them aborted, and starts nothing after', async () => {
+      // Prepare
+      tools['k8s.node-resources'].hangsUntilAborted();
+      const running = invoke(taskPayload(NODE_MEMORY, 'node-resources', state));
+      running.catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      // Act
+      await harness.services.runner.shutdown('the platform is stopping', 2_000);
+      const after = invoke(taskPayload(NODE_MEMORY, 'top-pods', state));
+      after.catch(() => undefined);
+
+      // Assess
+      await expect(running).rejects.toMatchObject({
+        name: AslErrorName.Aborted,
+        message: 'the platform is stopping',
+      });
+      expect(tools['k8s.node-resources'].calls[0]?.context.signal.aborted).toBe(true);
+      expect((await outcomesOf('node-resources'))[0]).toMatchObject({ status: 'aborted' });
+      await expect(after).rejects.toMatchObject({ name: AslErrorName.Aborted });
+      expect(tools['k8s.pods-on-node'].calls).toHaveLength(0);
+    });
+
     it('does not start a step once an abort was requested', async () => {
       // Prepare
       await requestAbort();
@@ -656,8 +697,29 @@ describe('step-runner handler', () => {
       expect(result).toEqual({ status: 'skipped', output: null });
       expect(tools['k8s.cordon'].calls).toHaveLength(0);
       expect(await outcomesOf('cordon-node')).toMatchObject([
-        { status: 'skipped', reason: 'the alert resolved before this change' },
+        { status: 'skipped', reason: 'the alert resolved before any change was made; nothing changed' },
       ]);
+    });
+
+    it('finishes a plan it started when the alert resolves midway (the node cordoned gets its eviction)', async () => {
+      // Prepare: the cordon is made, then the alert resolves
+      await runTopPods();
+      await approve(NODE_MEMORY, 'Approval: relieve-node');
+      tools['k8s.cordon'].resolves({ node: 'ip-10-0-1-23', wasUnschedulable: false });
+      await invoke(taskPayload(NODE_MEMORY, 'cordon-node', state));
+      await harness.store.resolveIncident(
+        state.alert.fingerprint,
+        { ...state.alert, status: 'resolved', endsAt: harness.clock.now().toISOString() },
+        harness.clock.now().toISOString(),
+      );
+      tools['k8s.evict-pod'].resolves({ evicted: true, alreadyGone: false, dryRun: false });
+
+      // Act
+      const result = await invoke(taskPayload(NODE_MEMORY, 'evict-heaviest-pod', state));
+
+      // Assess
+      expect(result).toMatchObject({ status: 'succeeded' });
+      expect(tools['k8s.evict-pod'].calls).toHaveLength(1);
     });
 
     it('refuses a change at or above the approval threshold that nobody approved', async () => {
@@ -1065,6 +1127,25 @@ describe('step-runner handler', () => {
       expect(result).toEqual({ resolved: true, resolvedAt });
       expect(await outcomesOf('verify-alert-resolved')).toMatchObject([
         { kind: 'check', status: 'succeeded', parameters: { withinSeconds: 600 } },
+      ]);
+    });
+
+    it('stops waiting for the alert when an operator aborts: Runbook.Aborted, recorded aborted', async () => {
+      // Prepare
+      const payload = taskPayload(NODE_MEMORY, 'Verify: alert resolved', state);
+      const abort = setTimeout(() => void requestAbort(), 50);
+
+      // Act
+      const aborted = await invoke(payload).catch((error: unknown) => error);
+      clearTimeout(abort);
+
+      // Assess
+      expect(aborted).toMatchObject({
+        name: AslErrorName.Aborted,
+        message: 'aborted by alice@example.com while waiting for the alert to resolve',
+      });
+      expect(await outcomesOf('verify-alert-resolved')).toMatchObject([
+        { status: 'aborted', error: { name: AslErrorName.Aborted } },
       ]);
     });
 
