@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import { EnvironmentPolicy, type PolicySet } from '../functions/core/policy.ts';
 import { schemaProblems } from '../functions/core/runbook/issues.ts';
+import { FreezeWindow } from '../functions/core/runbook/model.ts';
 
 /** The installed package's root (where runbooks/, statemachines/ and cdk.json ship). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,6 +56,7 @@ const EnvironmentPeople = z
     policy: EnvironmentPolicy.default(EnvironmentPolicy.parse({})),
     approverGroups: z.record(z.string(), z.array(z.email()).min(1)).default({}),
     escalationTargets: z.record(z.string(), z.array(z.email()).min(1)).default({}),
+    changeFreezeWindows: z.array(FreezeWindow).default([]),
   })
   .loose();
 

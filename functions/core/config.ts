@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EnvironmentPolicy } from './policy.ts';
+import { FreezeWindow } from './runbook/model.ts';
 
 /** A named set of people: approver groups and escalation targets. */
 const People = z.array(z.email()).min(1);
@@ -14,6 +15,21 @@ export const RuntimeConfig = z
     environment: z.string().min(1),
     /** Base of the links in approval e-mails (Function URL or the local server). */
     publicBaseUrl: z.url(),
+    /**
+     * Where an execution can be looked at, for the links in escalations and notifications: a URL with
+     * `{executionId}` (and optionally `{runbookId}`), e.g. the local dashboard or the Step Functions
+     * console. Absent: messages name the execution without a link.
+     */
+    executionLinkTemplate: z
+      .string()
+      .refine((value) => value.includes('{executionId}'), 'must contain {executionId}')
+      .refine(
+        (value) => URL.canParse(value.replaceAll('{executionId}', 'x').replaceAll('{runbookId}', 'x')),
+        'must be a URL once {executionId} and {runbookId} are filled in',
+      )
+      .optional(),
+    /** Change-freeze windows of the whole environment, on top of each runbook's own. */
+    changeFreezeWindows: z.array(FreezeWindow).default([]),
     policy: EnvironmentPolicy.default(EnvironmentPolicy.parse({})),
     approverGroups: z.record(z.string(), People).default({}),
     escalationTargets: z.record(z.string(), People).default({}),
@@ -57,3 +73,14 @@ export const RuntimeConfig = z
   })
   .strict();
 export type RuntimeConfig = z.infer<typeof RuntimeConfig>;
+
+/** The link to an execution, when the deployment says where executions are shown. */
+export function executionLink(
+  config: Pick<RuntimeConfig, 'executionLinkTemplate'>,
+  execution: { id: string; runbookId: string },
+): string | undefined {
+  if (!config.executionLinkTemplate) return undefined;
+  return config.executionLinkTemplate
+    .replaceAll('{executionId}', encodeURIComponent(execution.id))
+    .replaceAll('{runbookId}', encodeURIComponent(execution.runbookId));
+}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { executionLink } from '../core/config.ts';
 import type { Notification } from '../core/records.ts';
 import type { ToolImplementation } from '../ports/tools.ts';
 import { declarationOf } from './declarations.ts';
@@ -22,11 +23,6 @@ export interface NotifyMessageOutput {
   text?: string;
 }
 
-function executionLink(publicBaseUrl: string, executionId: string): string {
-  const base = publicBaseUrl.endsWith('/') ? publicBaseUrl : `${publicBaseUrl}/`;
-  return new URL(`executions/${encodeURIComponent(executionId)}`, base).toString();
-}
-
 export function notifyMessageTool(runtime: ToolRuntime): ToolImplementation {
   const declaration = declarationOf('notify.message');
   const tool = declaration.name;
@@ -47,9 +43,9 @@ export function notifyMessageTool(runtime: ToolRuntime): ToolImplementation {
       );
     }
     const { execution } = context;
-    const link = executionLink(config.publicBaseUrl, execution.id);
+    const link = executionLink(config, execution);
     // SNS delivers text only: the link to the execution goes in the message as well as in `links`.
-    const text = `${message}\n\nRunbook ${execution.runbookId}, execution ${execution.id}: ${link}`;
+    const text = `${message}\n\nRunbook ${execution.runbookId}, execution ${execution.id}${link ? `: ${link}` : ''}`;
     if (context.dryRun) {
       const dryRun: NotifyMessageOutput = { target, recipients, sent: false, dryRun: true, subject, text };
       return dryRun;
@@ -60,7 +56,7 @@ export function notifyMessageTool(runtime: ToolRuntime): ToolImplementation {
       to: [...recipients],
       subject,
       text,
-      links: [{ label: 'Execution', url: link }],
+      links: link ? [{ label: 'Execution', url: link }] : [],
       severity: 'info',
       executionId: execution.id,
       sentAt: runtime.clock.now().toISOString(),

@@ -77,6 +77,7 @@ export function toolRegistry(tools: ToolImplementation[]): ToolRegistry {
 export const TEST_CONFIG: RuntimeConfig = RuntimeConfig.parse({
   environment: 'prod',
   publicBaseUrl: 'https://autopilot.example.com/',
+  executionLinkTemplate: 'https://autopilot.example.com/executions/{executionId}',
   policy: { approval: { requiredFromRisk: 'medium' }, mutatingSteps: 'compensation-or-approval' },
   approverGroups: {
     'sre-oncall': ['alice@example.com', 'bob@example.com'],

@@ -177,6 +177,8 @@ export interface SafetyGateInput {
   now: Date;
   killSwitch: KillSwitchState;
   limits?: LimitAnswers;
+  /** The environment's own freeze windows (RuntimeConfig.changeFreezeWindows), on top of the runbook's. */
+  environmentFreezeWindows?: readonly FreezeWindow[];
 }
 
 function refuse(refusal: SafetyRefusal, reason: string): SafetyDecision {
@@ -243,7 +245,10 @@ export function safetyGate(input: SafetyGateInput): SafetyDecision {
     return refuse('cooldown', `cooldown on ${resource} ${until}: ${runbook.id} ran on it recently`);
   }
 
-  const freeze = activeFreezeWindow(runbook.environmentConstraints.changeFreezeWindows, now);
+  const freeze = activeFreezeWindow(
+    [...runbook.environmentConstraints.changeFreezeWindows, ...(input.environmentFreezeWindows ?? [])],
+    now,
+  );
   return freeze
     ? { allowed: true, changeFreeze: true, freezeWindow: freeze.name }
     : { allowed: true, changeFreeze: false };

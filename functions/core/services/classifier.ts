@@ -222,7 +222,8 @@ export class ClassifierService {
     const { store, clock } = this.options;
     const now = clock.now();
     const killSwitch = await store.getKillSwitch();
-    const first = safetyGate({ runbook, alert, now, killSwitch });
+    const environmentFreezeWindows = this.options.config.changeFreezeWindows;
+    const first = safetyGate({ runbook, alert, now, killSwitch, environmentFreezeWindows });
     if (!first.allowed) return first;
     const plan = planLimitChecks(runbook, alert, now);
     const limits: LimitAnswers = {};
@@ -256,7 +257,7 @@ export class ClassifierService {
       };
       if (!limits.cooldown.allowed) await store.releaseSlot(plan.concurrency.key, executionId);
     }
-    return safetyGate({ runbook, alert, now, killSwitch, limits });
+    return safetyGate({ runbook, alert, now, killSwitch, limits, environmentFreezeWindows });
   }
 
   private async start(

@@ -3,7 +3,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier } from '../../ports/notifier.ts';
 import type { Alert } from '../alert.ts';
-import type { RuntimeConfig } from '../config.ts';
+import { executionLink, type RuntimeConfig } from '../config.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
 import type { EscalationEvent, EscalationTrigger } from '../runbook/model.ts';
@@ -67,12 +67,7 @@ export class EscalationService {
     const unknown = targets.filter((target) => !config.escalationTargets[target]);
     if (unknown.length > 0)
       logger.warn('escalation targets not configured', { targets: unknown, environment: config.environment });
-    const link = execution
-      ? new URL(
-          `executions/${encodeURIComponent(execution.id)}`,
-          config.publicBaseUrl.endsWith('/') ? config.publicBaseUrl : `${config.publicBaseUrl}/`,
-        ).toString()
-      : undefined;
+    const link = execution ? executionLink(config, execution) : undefined;
     const lines = [
       `${event.replace(/-/g, ' ')}: runbook ${execution?.runbookId ?? '?'} needs a human.`,
       '',

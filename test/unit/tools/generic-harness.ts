@@ -45,6 +45,7 @@ export function toolRuntime(
     config: RuntimeConfig.parse({
       environment: 'staging',
       publicBaseUrl: 'https://runbooks.example.com',
+      executionLinkTemplate: 'https://runbooks.example.com/executions/{executionId}',
       ...options.config,
     }),
     clock: options.clock ?? systemClock,

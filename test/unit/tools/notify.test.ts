@@ -10,9 +10,9 @@ const escalationTargets = {
   'sre-pager': ['oncall@example.com', 'secondary@example.com'],
 };
 
-function setUp() {
+function setUp(config: { executionLinkTemplate?: string } = {}) {
   const notifier = new RecordingNotifier();
-  const tool = notifyMessageTool(toolRuntime({ clock, notifier, config: { escalationTargets } }));
+  const tool = notifyMessageTool(toolRuntime({ clock, notifier, config: { escalationTargets, ...config } }));
   return { notifier, tool };
 }
 
@@ -52,6 +52,23 @@ describe('notify.message', () => {
       recipients: ['oncall@example.com', 'secondary@example.com'],
       sent: true,
       notificationId: sent.id,
+    });
+  });
+
+  it('names the execution without a link where the deployment shows executions nowhere', async () => {
+    // Prepare: a config without executionLinkTemplate
+    const notifier = new RecordingNotifier();
+    const runtime = toolRuntime({ clock, notifier, config: { escalationTargets } });
+    const { executionLinkTemplate: _none, ...config } = runtime.config;
+    const tool = notifyMessageTool({ ...runtime, config });
+
+    // Act
+    await runTool(tool, parameters);
+
+    // Assess
+    expect(notifier.sent[0]).toMatchObject({
+      text: 'Execution exec-0001 stopped cleaning / on 10.0.1.23:9100.\n\nRunbook node-filesystem-filling, execution exec-0001',
+      links: [],
     });
   });
 

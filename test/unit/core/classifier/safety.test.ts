@@ -254,6 +254,21 @@ describe('safetyGate', () => {
     });
   });
 
+  it("applies the environment's own freeze windows on top of the runbook's", () => {
+    const environmentFreezeWindows: FreezeWindow[] = [
+      { name: 'platform migration', start: '2026-11-25T08:00:00Z', end: '2026-11-25T18:00:00Z' },
+    ];
+    expect(gate({ environmentFreezeWindows })).toEqual({
+      allowed: true,
+      changeFreeze: true,
+      freezeWindow: 'platform migration',
+    });
+    expect(gate({ environmentFreezeWindows, now: at('2026-11-25T19:00:00Z') })).toEqual({
+      allowed: true,
+      changeFreeze: false,
+    });
+  });
+
   it("applies a shipped runbook's absolute freeze windows", () => {
     const alb = loadRunbook('runbooks/alb-target-5xx.yaml');
     const albAlert = { ...alert!, environment: 'prod' };
