@@ -216,6 +216,7 @@ export interface ServeOptions {
   data: string;
   token?: string;
   env: string;
+  live?: boolean;
 }
 
 function parsePort(value: string): number {
@@ -223,6 +224,17 @@ function parsePort(value: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new ExitError(2, `--port must be a port number (0-65535), got "${value}"`);
   return port;
+}
+
+/** `--wait-scale`: a factor greater than 0 and at most 1 (waits are only ever shortened). */
+function parseWaitScale(value: string): number {
+  const factor = Number(value);
+  if (value.trim() === '' || !Number.isFinite(factor) || factor <= 0 || factor > 1)
+    throw new ExitError(
+      2,
+      `--wait-scale must be a number greater than 0 and at most 1 (0.1 shortens every runbook wait to a tenth, 1 waits in full), got "${value}"`,
+    );
+  return factor;
 }
 
 /** Runs until SIGINT/SIGTERM; resolves with the exit code. */
@@ -234,6 +246,7 @@ async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
     dataDir: resolve(io.cwd, options.data),
     ...(options.token ? { token: options.token } : {}),
     environment: options.env,
+    live: options.live === true,
     print: io.out,
   });
   const runnable = running.catalog().filter((entry) => entry.definition).length;
@@ -245,6 +258,11 @@ async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
     `  alertmanager   POST ${running.url}webhooks/alertmanager${options.token ? ' (Authorization: Bearer <token>)' : ''}`,
   );
   io.out(`  events         POST ${running.url}events (EventBridge envelopes, e.g. CloudWatch alarms)`);
+  io.out(
+    options.live
+      ? '  live: steps that change something act on the clusters and accounts your credentials reach'
+      : '  dry run: read-only steps run for real; changes are only checked, never made (--live makes them)',
+  );
   io.out('  stop with Ctrl-C; executions in flight resume at the next start');
   await new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
@@ -350,8 +368,43 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
         'dev',
       ),
     )
+    .option(
+      '--live',
+      'make changes (default: dry run, where mutating steps only check what they would do and change nothing)',
+    )
     .action(async (options: ServeOptions) => {
       exitCode.value = await serveCommand(io, options);
+    });
+
+  program
+    .command('demo')
+    .description(
+      'the whole loop against a simulated environment: serve, a demo target process, three sample alerts',
+    )
+    .addOption(new Option('--port <port>', 'port of the platform on 127.0.0.1').default('8787'))
+    .addOption(
+      new Option(
+        '--data <dir>',
+        'data directory, emptied at every start (refuses a non-empty one without the .runbook-demo marker)',
+      ).default(join('.runbook', 'demo')),
+    )
+    .option('--auto-approve', 'approve through the links by HTTP POST instead of waiting for your click')
+    .addOption(
+      new Option(
+        '--wait-scale <factor>',
+        'shortens runbook waits by this factor, 0 < factor ≤ 1 (0.1: about a minute in all; 1: the real waits)',
+      ).default('0.1'),
+    )
+    .action(async (options: { port: string; data: string; autoApprove?: boolean; waitScale: string }) => {
+      const port = parsePort(options.port);
+      const waitScale = parseWaitScale(options.waitScale);
+      const { demoCommand } = await import('./demo/demo.ts');
+      exitCode.value = await demoCommand(io, {
+        port,
+        dataDir: options.data,
+        autoApprove: options.autoApprove === true,
+        waitScale,
+      });
     });
 
   return program;

@@ -1,6 +1,10 @@
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createLocalPlatform, type LocalPlatform } from '../functions/composition/local.ts';
+import {
+  createLocalPlatform,
+  type LocalPlatform,
+  type LocalPlatformOptions,
+} from '../functions/composition/local.ts';
 import { RuntimeConfig } from '../functions/core/config.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import type { Logger } from '../functions/ports/logger.ts';
@@ -18,11 +22,20 @@ export interface PlatformOptions {
   inMemory?: boolean;
   token?: string;
   environment: string;
+  /**
+   * Make changes. Without it every execution is a dry run: read-only steps run for real, mutating
+   * tools only check what they would do (Kubernetes dryRun=All, EC2 DryRun, …) and change nothing.
+   */
+  live: boolean;
   runbooksDir?: string;
   statemachinesDir?: string;
   /** Tool endpoints and other overrides (the demo points tools at its simulated environment). */
   configOverrides?: Partial<RuntimeConfig>;
   kubeConfigFactory?: () => KubeConfig;
+  /** Shortens runbook.wait, 0 < scale ≤ 1 (`runbook demo --wait-scale`); default: full waits. */
+  waitScale?: number;
+  /** AWS client endpoints and credentials (the demo's simulated AWS); default: the SDK's own. */
+  aws?: LocalPlatformOptions['aws'];
   retryIntervalMs?: number;
   /** One line of terminal output. */
   print: (line: string) => void;
@@ -68,7 +81,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     policy: environment.policy,
     approverGroups: environment.approverGroups,
     escalationTargets: environment.escalationTargets,
+    changeFreezeWindows: environment.changeFreezeWindows,
     ...options.configOverrides,
+    dryRun: !options.live,
   });
   let platform: LocalPlatform | undefined;
   const progress = new ProgressPrinter();
@@ -102,6 +117,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       },
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
       ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
+      ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
+      ...(options.aws ? { aws: options.aws } : {}),
     });
   } catch (error) {
     await server.close();

@@ -9,7 +9,7 @@ import type { LocalPlatform } from '../functions/composition/local.ts';
 import { secretsEqual } from '../functions/core/approval-links.ts';
 import { parseEventBridgeEvent } from '../functions/core/classifier/payloads.ts';
 import { toMermaid } from '../functions/core/compiler/mermaid.ts';
-import { InvalidEventError, ValidationError } from '../functions/core/errors.ts';
+import { InvalidEventError, RunbookAutopilotError, ValidationError } from '../functions/core/errors.ts';
 import type { RunbookCatalogEntry } from './runbook-catalog.ts';
 
 /** Request bodies over these are answered 413 without reading further. */
@@ -261,7 +261,22 @@ export async function startHttpServer(
   });
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = `${options.host}:${options.port}`;
+      if (error.code === 'EADDRINUSE')
+        reject(
+          new RunbookAutopilotError(
+            `port ${options.port} on ${options.host} is in use (another runbook serve or demo?): stop it, or choose another port with --port`,
+          ),
+        );
+      else if (error.code === 'EACCES')
+        reject(
+          new RunbookAutopilotError(
+            `not allowed to listen on ${where}: choose a port above 1023 with --port`,
+          ),
+        );
+      else reject(error);
+    });
     server.listen(options.port, options.host, () => resolve());
   });
   const address = server.address();

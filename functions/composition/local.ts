@@ -36,7 +36,7 @@ import { createLearningRecorderHandler } from '../handlers/learning-recorder.ts'
 import { createStepRunnerHandler } from '../handlers/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import { createToolRegistry } from '../tools/index.ts';
+import { createToolRegistry, type ToolRegistryOptions } from '../tools/index.ts';
 
 /**
  * The embedded platform's wiring: the only module that builds local adapters. dynalite (on disk, in
@@ -62,6 +62,10 @@ export interface LocalPlatformOptions {
   onNotification?: (notification: Notification) => void;
   retryIntervalMs?: number;
   kubeConfigFactory?: () => KubeConfig;
+  /** Shortens runbook.wait (0 < scale ≤ 1): the demo's simulated environment settles faster. Local only. */
+  waitScale?: number;
+  /** AWS client endpoints and credentials (the demo points every service at its simulated environment). */
+  aws?: ToolRegistryOptions['aws'];
 }
 
 /** The link-signing key: made once, kept in the data directory (mode 600), never in code or config. */
@@ -83,7 +87,14 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   mkdirSync(options.dataDir, { recursive: true });
   const clock = options.clock ?? systemClock;
   const logger = options.logger;
-  const config = RuntimeConfig.parse({ ...options.config, publicBaseUrl: options.publicBaseUrl });
+  const config = RuntimeConfig.parse({
+    // Executions are shown on this server's dashboard.
+    executionLinkTemplate: new URL('executions/{executionId}', options.publicBaseUrl)
+      .toString()
+      .replace(/%7B(\w+)%7D/g, '{$1}'),
+    ...options.config,
+    publicBaseUrl: options.publicBaseUrl,
+  });
   const database = await startLocalDatabase(inMemory ? {} : { path: join(options.dataDir, 'dynamodb') });
   const store = new DynamoStore({
     client: database.client,
@@ -156,7 +167,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   const control = new ControlService({ ...common, checkpoints });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
-    options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {},
+    {
+      ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
+      ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
+      ...(options.aws ? { aws: options.aws } : {}),
+    },
   );
   const runner = new StepRunner({ ...common, tools, config, checkpoints, approvals, escalations, records });
   let selector = new RunbookSelector(options.runbooks());
@@ -215,7 +230,9 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     },
     async stop() {
       await engine.shutdown();
-      // Steps that were running get up to five seconds to finish writing (a stuck tool is abandoned).
+      // Running tools are stopped through their abort signal; steps get up to five seconds to record
+      // how they ended (a tool that ignores its signal is abandoned).
+      await runner.shutdown();
       await Promise.race([
         Promise.allSettled([...inFlight]),
         new Promise((resolve) => setTimeout(resolve, 5_000).unref()),

@@ -1,21 +1,30 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ToolRegistry } from '../ports/tools.ts';
-import { awsClients, awsTools } from './aws/index.ts';
+import { type AwsClientsOptions, awsClients, awsTools } from './aws/index.ts';
 import { TOOL_DECLARATIONS } from './declarations.ts';
 import { genericTools } from './generic.ts';
 import { kubernetesClients, kubernetesTools } from './kubernetes/index.ts';
 import { type ToolRuntime, toolRegistryOf } from './registry.ts';
+
+export interface ToolRegistryOptions {
+  kubeConfigFactory?: () => KubeConfig;
+  /** Shortens runbook.wait, 0 < scale ≤ 1 (embedded platform only: `runbook demo --wait-scale`). */
+  waitScale?: number;
+  /** Endpoints and credentials of the AWS clients (embedded platform only: the demo's simulated AWS). */
+  aws?: Pick<AwsClientsOptions, 'endpoints' | 'credentials'>;
+}
 
 /**
  * Every tool a runtime can run: AWS (SDK v3), Kubernetes (@kubernetes/client-node), Prometheus, HTTP,
  * notifications, waits, and the local shell on the embedded platform only. Clients are built on first
  * use, so a registry costs nothing until a step calls a tool.
  */
-export function createToolRegistry(
-  runtime: ToolRuntime,
-  options: { kubeConfigFactory?: () => KubeConfig } = {},
-): ToolRegistry {
+export function createToolRegistry(runtime: ToolRuntime, options: ToolRegistryOptions = {}): ToolRegistry {
   const { config } = runtime;
+  if (runtime.runtime !== 'local' && (options.aws?.endpoints || options.aws?.credentials))
+    throw new Error(
+      'AWS client endpoints and credentials are for the embedded platform only; on AWS the tools use the Lambda role',
+    );
   const kubernetes = kubernetesClients({
     ...(config.tools.kubernetes.kubeconfig ? { kubeconfig: config.tools.kubernetes.kubeconfig } : {}),
     contexts: config.tools.kubernetes.contexts,
@@ -23,11 +32,15 @@ export function createToolRegistry(
   });
   const registry = toolRegistryOf([
     ...awsTools({
-      clients: awsClients(config.tools.defaultRegion ? { defaultRegion: config.tools.defaultRegion } : {}),
+      clients: awsClients({
+        ...(config.tools.defaultRegion ? { defaultRegion: config.tools.defaultRegion } : {}),
+        ...(options.aws?.endpoints ? { endpoints: options.aws.endpoints } : {}),
+        ...(options.aws?.credentials ? { credentials: options.aws.credentials } : {}),
+      }),
       runtime,
     }),
     ...kubernetesTools({ clients: kubernetes, runtime }),
-    ...genericTools(runtime),
+    ...genericTools(runtime, options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
   ]);
   const missing = TOOL_DECLARATIONS.filter(
     (declaration) =>

@@ -1,3 +1,4 @@
+import { RunbookAutopilotError } from '../core/errors.ts';
 import type { ToolImplementation } from '../ports/tools.ts';
 import { declarationOf } from './declarations.ts';
 import type { ToolRuntime } from './registry.ts';
@@ -15,12 +16,37 @@ export interface RunbookWaitOutput {
   waitedSeconds: number;
   /** Set when the step's deadline cut the wait short. */
   clamped?: true;
+  /** Set when the embedded platform shortens waits (`runbook demo --wait-scale`): the factor applied. */
+  scale?: number;
 }
 
-export function runbookWaitTool(runtime: ToolRuntime): ToolImplementation {
+export interface RunbookWaitOptions {
+  /**
+   * Multiplies every requested wait: 0 < scale ≤ 1, default 1. Only the embedded platform passes one
+   * (the demo, against a simulated environment that settles faster); it is in no RuntimeConfig, so
+   * nothing can shorten the waits of a deployed runbook.
+   */
+  scale?: number;
+}
+
+/** Checks a wait scale: a number greater than 0 and at most 1 (waits are only ever shortened). */
+export function checkWaitScale(scale: number, where = 'wait scale'): number {
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale <= 0 || scale > 1)
+    throw new RunbookAutopilotError(
+      `${where} must be a number greater than 0 and at most 1 (0.1 makes runbook.wait wait a tenth of the requested time, 1 the full time), got ${String(scale)}`,
+    );
+  return scale;
+}
+
+export function runbookWaitTool(runtime: ToolRuntime, options: RunbookWaitOptions = {}): ToolImplementation {
+  const scale = checkWaitScale(options.scale ?? 1, 'runbook.wait: the wait scale');
+  if (scale !== 1 && runtime.runtime !== 'local')
+    throw new RunbookAutopilotError(
+      `runbook.wait: a wait scale (${scale}) is for the embedded platform only; on AWS runbooks always wait the full time`,
+    );
   const declaration = declarationOf('runbook.wait');
   return defineTool(declaration, async (parameters, context) => {
-    const requestedMs = parameters.seconds * 1_000;
+    const requestedMs = Math.round(parameters.seconds * 1_000 * scale);
     const remainingMs = context.deadline - runtime.clock.now().getTime() - WAIT_DEADLINE_MARGIN_MS;
     const waitMs = Math.max(0, Math.min(requestedMs, remainingMs));
     const clamped = waitMs < requestedMs;
@@ -30,6 +56,7 @@ export function runbookWaitTool(runtime: ToolRuntime): ToolImplementation {
     const output: RunbookWaitOutput = {
       waitedSeconds: waitMs / 1_000,
       ...(clamped ? { clamped: true } : {}),
+      ...(scale === 1 ? {} : { scale }),
     };
     return output;
   });

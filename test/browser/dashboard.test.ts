@@ -88,6 +88,7 @@ function platformOptions(dataDir: string, token?: string) {
     dataDir,
     inMemory: true,
     environment: 'dev',
+    live: true,
     print: () => {},
     ...(token ? { token } : {}),
   };
@@ -168,7 +169,13 @@ describe('dashboard in Chromium', () => {
 
     expect(await error.locator('summary').textContent()).toContain('Runbook.ToolFailed');
     expect(await error.locator('pre').isVisible()).toBe(true);
-    expect(await error.locator('pre').textContent()).toContain('cannot get nodes ip-10-0-1-23');
+    // The step's error as the API recorded it (it names what was missing on this machine).
+    const detail = (await (await fetch(`${platform.url}api/executions/${executionId}`)).json()) as {
+      steps: Array<{ stepId: string; error?: { message: string } }>;
+    };
+    const recorded = detail.steps.find((step) => step.stepId === 'node-registered')?.error?.message;
+    expect(recorded).toMatch(/^step node-registered: k8s\.node-resources: /);
+    expect(await error.locator('pre').textContent()).toContain(recorded);
     expect(await page.locator('.exec-head').textContent()).toMatch(/node-memory-pressure.*failed/i);
     expect(await page.getByText(HOSTILE_SUMMARY, { exact: true }).isVisible()).toBe(true);
     expect(await page.locator('main img').count()).toBe(0);

@@ -76,6 +76,7 @@ async function startEnvironment(
     port: 0,
     dataDir,
     environment: ENVIRONMENT,
+    live: true,
     configOverrides: {
       tools: {
         prometheusUrl: prometheus.url,
@@ -398,8 +399,13 @@ describe('the embedded platform', () => {
     expect(detail.execution.outcome).toMatchObject({
       status: 'aborted',
       rolledBack: true,
+      rollbackFailed: false,
       error: 'Runbook.Aborted',
     });
+    expect(
+      detail.steps.find((step: Json) => step.kind === 'rollback' && step.stepId === 'notify-rollback')
+        ?.status,
+    ).toBe('succeeded');
     expect(
       detail.steps.find((step: Json) => step.stepId === 'evict-heaviest-pod' && step.kind === 'step')?.status,
     ).toBe('aborted');
@@ -501,7 +507,11 @@ describe('the embedded platform', () => {
     expect(before.execution.currentState).toMatch(/evict-heaviest-pod.*could repeat the change/);
     expect(aborted.status).toBe(202);
     expect(detail.execution.status).toBe('aborted');
-    expect(detail.execution.outcome).toMatchObject({ status: 'aborted', rolledBack: true });
+    expect(detail.execution.outcome).toMatchObject({
+      status: 'aborted',
+      rolledBack: true,
+      rollbackFailed: false,
+    });
     expect(
       detail.steps.find((step: Json) => step.kind === 'compensation' && step.stepId === 'cordon-node')
         ?.status,
@@ -532,6 +542,29 @@ describe('the embedded platform', () => {
     expect(detail.execution.status).toBe('succeeded');
     const evictions = detail.steps.filter((step: Json) => step.stepId === 'evict-heaviest-pod');
     expect(evictions.at(-1)).toMatchObject({ status: 'succeeded', attempt: evictions.length });
+  });
+
+  it('refuses a port already in use with a message that says so, and leaves nothing running', async () => {
+    // Prepare
+    const { url } = await startEnvironment();
+    const port = Number(new URL(url).port);
+    const dataDir = mkdtempSync(join(tmpdir(), 'runbook-port-'));
+    started.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+
+    // Act
+    const second = startPlatform({
+      cwd: ROOT,
+      port,
+      dataDir,
+      environment: ENVIRONMENT,
+      live: false,
+      print: () => {},
+    });
+
+    // Assess
+    await expect(second).rejects.toThrow(
+      `port ${port} on 127.0.0.1 is in use (another runbook serve or demo?): stop it, or choose another port with --port`,
+    );
   });
 
   it('answers malformed bodies with 400 naming the field, 413 when too large, and keeps serving', async () => {

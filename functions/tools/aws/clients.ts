@@ -5,6 +5,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { RunbookAutopilotError } from '../../core/errors.ts';
 
 /**
  * The SDK clients AWS tools call, one per service and region. A region left out means the factory's
@@ -20,35 +21,88 @@ export interface AwsClients {
   lambda(region?: string): LambdaClient;
 }
 
+export type AwsService = keyof AwsClients;
+
+/** Every service AwsClients builds a client for. */
+export const AWS_SERVICES = [
+  'cloudWatch',
+  'logs',
+  'ssm',
+  'ec2',
+  'autoScaling',
+  'ecs',
+  'lambda',
+] as const satisfies readonly AwsService[];
+
 export interface AwsClientsOptions {
   /** Region for calls that name none (config `tools.defaultRegion`); absent: the SDK's default. */
   defaultRegion?: string;
+  /**
+   * A service's endpoint instead of AWS's (the embedded platform's demo points every service at its
+   * simulated environment). Never set on AWS: the composition for Lambda passes none.
+   */
+  endpoints?: Partial<Record<AwsService, string>>;
+  /** Fixed credentials instead of the SDK's chain (a simulated endpoint takes dummy ones). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-type ClientConfig = { region?: string };
+type ClientConfig = {
+  region?: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+};
+
+/** Refuses an endpoint for a service AwsClients does not know (a typo) and one that is not an http(s) URL. */
+function checkedEndpoints(
+  endpoints: AwsClientsOptions['endpoints'] = {},
+): Partial<Record<AwsService, string>> {
+  for (const [service, endpoint] of Object.entries(endpoints)) {
+    if (!(AWS_SERVICES as readonly string[]).includes(service))
+      throw new RunbookAutopilotError(
+        `AWS client endpoints: unknown service "${service}"; the services are ${AWS_SERVICES.join(', ')}`,
+      );
+    let url: URL | undefined;
+    try {
+      url = new URL(String(endpoint));
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new RunbookAutopilotError(
+        `AWS client endpoints.${service}: "${String(endpoint)}" is not an http(s) URL such as http://127.0.0.1:4566`,
+      );
+  }
+  return endpoints;
+}
 
 /** Clients cached per region and built on first use: importing or wiring this constructs nothing. */
 export function awsClients(options: AwsClientsOptions = {}): AwsClients {
-  const perRegion = <Client>(construct: (config: ClientConfig) => Client) => {
+  const endpoints = checkedEndpoints(options.endpoints);
+  const perRegion = <Client>(service: AwsService, construct: (config: ClientConfig) => Client) => {
     const cache = new Map<string, Client>();
+    const endpoint = endpoints[service];
     return (region?: string): Client => {
       const resolved = region || options.defaultRegion || undefined;
       const key = resolved ?? '';
       let client = cache.get(key);
       if (!client) {
-        client = construct(resolved ? { region: resolved } : {});
+        client = construct({
+          ...(resolved ? { region: resolved } : {}),
+          ...(endpoint ? { endpoint } : {}),
+          ...(options.credentials ? { credentials: { ...options.credentials } } : {}),
+        });
         cache.set(key, client);
       }
       return client;
     };
   };
   return {
-    cloudWatch: perRegion((config) => new CloudWatchClient(config)),
-    logs: perRegion((config) => new CloudWatchLogsClient(config)),
-    ssm: perRegion((config) => new SSMClient(config)),
-    ec2: perRegion((config) => new EC2Client(config)),
-    autoScaling: perRegion((config) => new AutoScalingClient(config)),
-    ecs: perRegion((config) => new ECSClient(config)),
-    lambda: perRegion((config) => new LambdaClient(config)),
+    cloudWatch: perRegion('cloudWatch', (config) => new CloudWatchClient(config)),
+    logs: perRegion('logs', (config) => new CloudWatchLogsClient(config)),
+    ssm: perRegion('ssm', (config) => new SSMClient(config)),
+    ec2: perRegion('ec2', (config) => new EC2Client(config)),
+    autoScaling: perRegion('autoScaling', (config) => new AutoScalingClient(config)),
+    ecs: perRegion('ecs', (config) => new ECSClient(config)),
+    lambda: perRegion('lambda', (config) => new LambdaClient(config)),
   };
 }

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import {
   AppsV1Api,
   type ConfigurationOptions,
@@ -47,7 +50,20 @@ function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
   const kubeConfig = new KubeConfig();
   try {
     if (kubeconfig) kubeConfig.loadFromFile(kubeconfig);
-    else kubeConfig.loadFromDefault();
+    else {
+      // With nothing to load, the client library makes up a context for http://localhost:8080, and
+      // every step would fail with a confusing connection error: say what is missing instead.
+      const home = homedir();
+      const found =
+        Boolean(process.env.KUBECONFIG) ||
+        (home !== '' && existsSync(join(home, '.kube', 'config'))) ||
+        Boolean(process.env.KUBERNETES_SERVICE_HOST);
+      if (!found)
+        throw new Error(
+          'none found: KUBECONFIG is not set, ~/.kube/config does not exist and this is not running in a pod',
+        );
+      kubeConfig.loadFromDefault();
+    }
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ConfigurationError(

@@ -164,6 +164,43 @@ describe('runbook CLI', () => {
     expect(await main(['node', 'runbook', 'schema', '--check'], capture(workspace).io)).toBe(0);
   });
 
+  it('lists the demo command in --help, with its options in demo --help', async () => {
+    // Act
+    const top = capture(workspace);
+    const topCode = await main(['node', 'runbook', '--help'], top.io);
+    const demo = capture(workspace);
+    const demoCode = await main(['node', 'runbook', 'demo', '--help'], demo.io);
+
+    // Assess
+    expect(topCode).toBe(0);
+    expect(top.out.join('\n')).toMatch(
+      /^\s+demo \[options\]\s+the whole loop against a simulated environment/m,
+    );
+    expect(demoCode).toBe(0);
+    const help = demo.out.join('\n');
+    for (const option of ['--port <port>', '--data <dir>', '--auto-approve', '--wait-scale <factor>'])
+      expect(help).toContain(option);
+    expect(help).toContain('(default: "0.1")');
+    expect(help).toContain('(default: ".runbook/demo")');
+  });
+
+  it.each(['0', '1.5', '-1', 'fast', ''])(
+    'refuses demo --wait-scale "%s" with exit code 2 before starting anything',
+    async (factor) => {
+      // Act
+      const { io, out, err } = capture(workspace);
+      const code = await main(['node', 'runbook', 'demo', '--wait-scale', factor, '--data', 'demo-data'], io);
+
+      // Assess
+      expect(code).toBe(2);
+      expect(err).toEqual([
+        `runbook: --wait-scale must be a number greater than 0 and at most 1 (0.1 shortens every runbook wait to a tenth, 1 waits in full), got "${factor}"`,
+      ]);
+      expect(out).toEqual([]);
+      expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
+    },
+  );
+
   it('answers an unknown command with a suggestion and exit code 2', async () => {
     const { io, err } = capture(workspace);
     expect(await main(['node', 'runbook', 'validat'], io)).toBe(2);

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AslErrorName } from '../../../../functions/core/errors.ts';
@@ -87,6 +90,26 @@ describe('kubernetesClients', () => {
     expect(() => clients.forCluster('prod-eu')).toThrow(
       'tools.kubernetes.contexts maps cluster "prod-eu" to context "prod-admin", which kubeconfig /etc/runbook/kubeconfig does not have',
     );
+  });
+
+  it('says no kubeconfig was found, instead of trying http://localhost:8080, when there is none', () => {
+    // Prepare: no KUBECONFIG, a home without ~/.kube, not in a pod
+    const saved = { ...process.env };
+    const home = mkdtempSync(join(tmpdir(), 'no-kube-'));
+    try {
+      delete process.env.KUBECONFIG;
+      delete process.env.KUBERNETES_SERVICE_HOST;
+      process.env.HOME = home;
+      const clients = kubernetesClients({ contexts: {} });
+
+      // Act, Assess
+      expect(() => clients.forCluster()).toThrow(
+        'cannot load the default kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster): none found: KUBECONFIG is not set, ~/.kube/config does not exist and this is not running in a pod',
+      );
+    } finally {
+      process.env = saved;
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it('refuses a kubeconfig without a current context when no cluster is named', () => {
