@@ -1,0 +1,153 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+import { RuntimeConfig } from '../../functions/core/config.ts';
+import { Duration } from '../../functions/core/duration.ts';
+import { DEFAULT_POLICY, EnvironmentPolicy } from '../../functions/core/policy.ts';
+import { FreezeWindow } from '../../functions/core/runbook/model.ts';
+
+/**
+ * One environment's deployment, as written in cdk.json under
+ * `context["runbook-autopilot:environments"].<name>`. `policy`, `approverGroups` and
+ * `escalationTargets` are the keys local/project.ts also reads (same shapes); everything else is
+ * infra's. Parsed with zod at synth time: a bad value fails synth with one line naming the field.
+ */
+
+/** Environment names become stack, state machine and secret names: short and DNS-like. */
+export const EnvironmentName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be lowercase letters, digits and hyphens, at most 16 characters');
+
+const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+const People = z.array(z.email({ error: 'must be an e-mail address' })).min(1);
+const PeopleGroupName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'must be letters, digits, dots, underscores and hyphens');
+
+/** CloudWatch Logs accepts only these retention periods (days). */
+export const LOG_RETENTION_DAYS: readonly number[] = Object.values(RetentionDays)
+  .filter((value): value is number => typeof value === 'number' && value !== RetentionDays.INFINITE)
+  .sort((a, b) => a - b);
+
+const LogRetentionDays = z
+  .number()
+  .int()
+  .refine((days) => LOG_RETENTION_DAYS.includes(days), {
+    message: `must be one of the CloudWatch Logs retention periods: ${LOG_RETENTION_DAYS.join(', ')}`,
+  });
+
+/** A count threshold and the window it is counted over. */
+const Threshold = (threshold: number, period: number) =>
+  z
+    .object({
+      threshold: z.number().int().min(1).default(threshold),
+      period: Duration.default(period).refine(
+        (seconds) => seconds % 60 === 0 && seconds <= 86_400,
+        'must be whole minutes, at most 1d (CloudWatch alarm periods)',
+      ),
+    })
+    .strict()
+    .prefault({});
+
+export const FUNCTION_URL = 'function-url';
+
+export const EnvironmentConfig = z
+  .object({
+    account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
+    region: z.string().regex(AWS_REGION, 'must be an AWS region such as eu-west-1'),
+    /** Which risk levels need approval and what a mutating step must have (runbook validation and runtime). */
+    policy: EnvironmentPolicy.default(DEFAULT_POLICY),
+    /** Approver group name to e-mails: each e-mail gets an SNS subscription filtered to its own approvals. */
+    approverGroups: z.record(PeopleGroupName, People).default({}),
+    /** Escalation target name to e-mails; `default` hears when automation is blocked. */
+    escalationTargets: z.record(PeopleGroupName, People).refine((targets) => 'default' in targets, {
+      message: 'needs a "default" target: the classifier tells it when automation is blocked',
+    }),
+    approvals: z
+      .object({
+        /** Every approval requirement that applies here must ask for at least this many approvers (checked at synth). */
+        minimumQuorum: z.number().int().min(1).max(10).default(1),
+        /** Approval links expire after this (or when the approval times out, if sooner). */
+        linkTtl: Duration.default(3_600).refine(
+          (seconds) => seconds >= 60 && seconds <= 7 * 86_400,
+          'must be between 1m and 7d',
+        ),
+      })
+      .strict()
+      .prefault({}),
+    /** Environment-wide change-freeze windows (same shape as a runbook's changeFreezeWindows). */
+    changeFreezeWindows: z.array(FreezeWindow).default([]),
+    /** Start every execution as a dry run. */
+    dryRun: z.boolean().default(false),
+    /** Powertools log level of every function. */
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    retention: z
+      .object({
+        /** Incidents, executions, approvals (DynamoDB TTL). */
+        recordsDays: z.number().int().min(1).max(3_650).default(90),
+        /** Function and state machine logs. */
+        logDays: LogRetentionDays.default(RetentionDays.ONE_MONTH),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Base of the links in approval and escalation e-mails: `function-url` (the approval-web Function
+     * URL) or an https URL you route to it (a custom domain in front of the Function URL).
+     */
+    publicBaseUrl: z
+      .union([
+        z.literal(FUNCTION_URL),
+        z.url({ protocol: /^https$/, error: 'must be "function-url" or an https URL' }),
+      ])
+      .default(FUNCTION_URL),
+    /** Deletion protection and RETAIN on the table, secrets, key and logs (prod). */
+    protectData: z.boolean().default(false),
+    stateMachines: z
+      .object({
+        /** Log execution input/output (alerts, step outputs) with every state machine event. */
+        includeExecutionData: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    alarms: z
+      .object({
+        /** Escalation targets whose people get the platform's own alarms. */
+        notify: z.array(z.string().min(1)).min(1).default(['default']),
+        /** Messages in any dead-letter queue. */
+        deadLetters: z
+          .object({ threshold: z.number().int().min(1).default(1) })
+          .strict()
+          .prefault({}),
+        /** Errors of one function. */
+        handlerErrors: Threshold(1, 300),
+        /** Failed or timed-out executions of one runbook. */
+        failedExecutions: Threshold(1, 900),
+        /** Approvals that expired without a decision (their runbook's timeout is the SLA). */
+        expiredApprovals: Threshold(1, 3_600),
+      })
+      .strict()
+      .prefault({}),
+    /** Where tools act (RuntimeConfig.tools); the local shell is never available on AWS. */
+    tools: RuntimeConfig.shape.tools,
+    environmentLabels: RuntimeConfig.shape.environmentLabels,
+  })
+  .strict()
+  .superRefine((config, context) => {
+    config.alarms.notify.forEach((target, index) => {
+      if (!(target in config.escalationTargets)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['alarms', 'notify', index],
+          message: `"${target}" is not one of escalationTargets (${Object.keys(config.escalationTargets).join(', ')})`,
+        });
+      }
+    });
+    if (config.tools.shell.enabled) {
+      context.addIssue({
+        code: 'custom',
+        path: ['tools', 'shell', 'enabled'],
+        message: 'the shell tool runs on the embedded platform only; set it to false',
+      });
+    }
+  });
+export type EnvironmentConfig = z.infer<typeof EnvironmentConfig>;

@@ -1,0 +1,124 @@
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+/** The repository root: handlers, the lockfile and statemachines/ are resolved from it. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The handler modules in functions/handlers/ (each exports `handler`). */
+export const HandlerEntry = {
+  Ingest: 'ingest',
+  Classifier: 'classifier',
+  StepRunner: 'step-runner',
+  ApprovalRequest: 'approval-request',
+  ApprovalWeb: 'approval-web',
+  Control: 'control',
+  LearningRecorder: 'learning-recorder',
+} as const;
+export type HandlerEntry = (typeof HandlerEntry)[keyof typeof HandlerEntry];
+
+export const LAMBDA_RUNTIME = Runtime.NODEJS_22_X;
+export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
+
+/**
+ * ESM bundles: some dependencies are CommonJS and `require` Node built-ins, which an ESM bundle only
+ * has through createRequire.
+ */
+const ESM_REQUIRE_SHIM =
+  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
+
+export interface HandlerFunctionProps {
+  entry: HandlerEntry;
+  description: string;
+  environment: Record<string, string>;
+  timeout: Duration;
+  memorySize: number;
+  logLevel: string;
+  logRetention: logs.RetentionDays;
+  removalPolicy: RemovalPolicy;
+  /** Asynchronous invocations (EventBridge targets): retries and where a failed event goes. */
+  async?: { retryAttempts: number; maxEventAge: Duration; onFailure: IDestination };
+}
+
+/**
+ * One Lambda function from functions/handlers/<entry>.ts: bundled by esbuild (minified, source maps,
+ * the AWS SDK from the lockfile), arm64 on nodejs22.x, X-Ray tracing, its own log group and its own
+ * role that starts with nothing but writing to that log group.
+ */
+export class HandlerFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${Stack.of(this).stackName} ${id}: ${props.description}`.slice(0, 1000),
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: join(PROJECT_ROOT, 'functions', 'handlers', `${props.entry}.ts`),
+      handler: 'handler',
+      description: props.description,
+      runtime: LAMBDA_RUNTIME,
+      architecture: LAMBDA_ARCHITECTURE,
+      memorySize: props.memorySize,
+      timeout: props.timeout,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: Tracing.ACTIVE,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      environment: {
+        ...props.environment,
+        POWERTOOLS_LOG_LEVEL: props.logLevel,
+        // Stack traces in the logs point into functions/, not into the minified bundle.
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        target: 'node22',
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_SHIM,
+        bundleAwsSDK: true,
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+      ...(props.async
+        ? {
+            retryAttempts: props.async.retryAttempts,
+            maxEventAge: props.async.maxEventAge,
+            onFailure: props.async.onFailure,
+          }
+        : {}),
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is the runtime this project targets and tests (DESIGN.md: the Lambda runtime is nodejs22.x, a supported LTS); moving to a newer major is a deliberate upgrade, not a side effect of a deploy.',
+    });
+  }
+}
+
+export function retainedWhen(protect: boolean): RemovalPolicy {
+  return protect ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+}

@@ -1,0 +1,459 @@
+import { CfnOutput, Duration, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { TABLE_DESIGN } from '../../functions/adapters/aws/table-design.ts';
+import { Substitution } from '../../functions/core/execution-contract.ts';
+import { type EnvironmentConfig, FUNCTION_URL } from '../config/environment.ts';
+import { EnvironmentConfigError } from '../config/load.ts';
+import { checkRunbooksFit } from '../config/runbook-fit.ts';
+import { consoleExecutionLinkTemplate, runtimeConfigOf, UNUSED_LINK_BASE } from '../config/runtime.ts';
+import { deadLetterQueue, EventRouting } from '../constructs/event-routing.ts';
+import { HandlerEntry, HandlerFunction, retainedWhen } from '../constructs/handler-function.ts';
+import { Notifications } from '../constructs/notifications.ts';
+import { PlatformAlarms } from '../constructs/platform-alarms.ts';
+import { type CompiledRunbook, loadCompiledRunbooks } from '../constructs/runbook-artifacts.ts';
+import { RunbookStateMachines } from '../constructs/runbook-state-machines.ts';
+import { type PermissionScope, toolPolicy } from '../constructs/tool-permissions.ts';
+
+export interface RunbookAutopilotStackProps extends StackProps {
+  environmentName: string;
+  config: EnvironmentConfig;
+  /** The runbooks to deploy; default: statemachines/ (the committed, compiled machines). */
+  runbooks?: readonly CompiledRunbook[];
+}
+
+/** Lambda allows 4 KB of environment variables per function; keep room for the ARNs and names. */
+const ENVIRONMENT_BYTES_LIMIT = 4_096;
+const ENVIRONMENT_BYTES_FOR_OTHERS = 1_200;
+
+/** DynamoDB actions the Store issues (functions/adapters/aws/dynamo-store.ts); no Scan, no batch writes. */
+export const STORE_ACTIONS = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+] as const;
+
+export type FunctionKey =
+  | 'ingest'
+  | 'classifier'
+  | 'stepRunnerReadOnly'
+  | 'stepRunnerMutating'
+  | 'approvalRequest'
+  | 'approvalWeb'
+  | 'control'
+  | 'learningRecorder';
+
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/**
+ * Everything one environment runs on AWS: the table, the secrets, the topics, one function per
+ * handler (two step runners), one Standard state machine per runbook, the EventBridge bus and rules,
+ * the Function URLs and the platform's own alarms.
+ */
+export class RunbookAutopilotStack extends Stack {
+  readonly environmentName: string;
+  readonly functions: Record<FunctionKey, HandlerFunction>;
+  readonly table: dynamodb.Table;
+  readonly notifications: Notifications;
+  readonly stateMachines: RunbookStateMachines;
+  readonly routing: EventRouting;
+  readonly alarms: PlatformAlarms;
+  readonly runbooks: readonly CompiledRunbook[];
+  /** `arn:…:stateMachine:<stack>-`: a runbook's machine is this plus its id. */
+  readonly stateMachineArnPrefix: string;
+
+  constructor(scope: Construct, id: string, props: RunbookAutopilotStackProps) {
+    const { config, environmentName: name } = props;
+    super(scope, id, {
+      ...props,
+      env: { account: config.account, region: config.region },
+      description: `runbook-autopilot (${name}): automated runbook execution`,
+      terminationProtection: config.protectData,
+    });
+    this.environmentName = name;
+    Tags.of(this).add('runbook-autopilot:environment', name);
+    const removalPolicy = retainedWhen(config.protectData);
+    const logRetention = config.retention.logDays;
+    const partition = partitionOf(config.region);
+    const namePrefix = `${this.stackName}-`;
+    this.stateMachineArnPrefix = `arn:${partition}:states:${config.region}:${config.account}:stateMachine:${namePrefix}`;
+    this.runbooks = props.runbooks ?? loadCompiledRunbooks();
+    checkRunbooksFit(
+      name,
+      config,
+      this.runbooks.map((compiled) => compiled.runbook),
+    );
+    // Built from names, not Refs: roles of the functions the machines invoke must not depend on the machines.
+    const stateMachineArns = this.runbooks.map((runbook) => `${this.stateMachineArnPrefix}${runbook.id}`);
+    const executionArns = this.runbooks.map(
+      (runbook) =>
+        `arn:${partition}:states:${config.region}:${config.account}:execution:${namePrefix}${runbook.id}:*`,
+    );
+
+    // ----------------------------------------------------------------------------------- data and secrets
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: TABLE_DESIGN.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_DESIGN.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TABLE_DESIGN.ttlAttribute,
+      deletionProtection: config.protectData,
+      removalPolicy,
+    });
+    for (const index of TABLE_DESIGN.globalIndexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      });
+    }
+    // Secrets Manager generates the values: they are never in the template or the repository.
+    const secretNameOf = (what: string) => `runbook-autopilot/${name}/${what}`;
+    const secret = (secretId: string, what: string, length: number) =>
+      new secretsmanager.Secret(this, secretId, {
+        secretName: secretNameOf(what),
+        description: `runbook-autopilot ${name}: ${what} (rotate with put-secret-value; functions re-read it within 5 minutes)`,
+        generateSecretString: { passwordLength: length, excludePunctuation: true, includeSpace: false },
+        removalPolicy,
+      });
+    const ingestToken = secret('IngestToken', 'ingest-token', 48);
+    const linkSigningKey = secret('LinkSigningKey', 'link-signing-key', 64);
+    for (const [owner, why] of [
+      [ingestToken, 'Alertmanager holds the same token in its config: rotating it is a coordinated change'],
+      [linkSigningKey, 'rotating it invalidates every approval link in flight'],
+    ] as const) {
+      Validations.of(owner).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: `Rotated by operators with put-secret-value, not on a schedule: ${why}. The functions cache it for 5 minutes, so a rotation needs no deploy.`,
+      });
+    }
+
+    // ----------------------------------------------------------------------------------- notifications
+    const everyone = (groups: Record<string, string[]>, names?: readonly string[]) =>
+      (names ?? Object.keys(groups)).flatMap((group) => groups[group] ?? []);
+    this.notifications = new Notifications(this, 'Notifications', {
+      approvers: everyone(config.approverGroups),
+      escalationRecipients: everyone(config.escalationTargets),
+      alarmRecipients: everyone(config.escalationTargets, config.alarms.notify),
+      removalPolicy,
+    });
+    const { approvals, escalations } = this.notifications;
+
+    // ----------------------------------------------------------------------------------- functions
+    const classifierFailures = deadLetterQueue(this, 'ClassifierFailures', removalPolicy);
+    const learningFailures = deadLetterQueue(this, 'LearningRecorderFailures', removalPolicy);
+    const busName = `runbook-autopilot-${name}`;
+    const common = { TABLE_NAME: this.table.tableName, STATE_MACHINE_ARN_PREFIX: this.stateMachineArnPrefix };
+    const topics = { APPROVALS_TOPIC_ARN: approvals.topicArn, ESCALATIONS_TOPIC_ARN: escalations.topicArn };
+    const asyncTarget = (onFailure: typeof classifierFailures) => ({
+      // A malformed event fails the same way every time: straight to the queue, no retry loop.
+      retryAttempts: 0,
+      maxEventAge: Duration.hours(6),
+      onFailure: new SqsDestination(onFailure),
+    });
+    const make = (
+      key: FunctionKey,
+      entry: HandlerEntry,
+      description: string,
+      environment: Record<string, string>,
+      options: { timeout?: Duration; memorySize?: number; async?: ReturnType<typeof asyncTarget> } = {},
+    ) =>
+      new HandlerFunction(this, pascal(key), {
+        entry,
+        description,
+        environment,
+        timeout: options.timeout ?? Duration.seconds(30),
+        memorySize: options.memorySize ?? 512,
+        logLevel: config.logLevel,
+        logRetention,
+        removalPolicy,
+        ...(options.async ? { async: options.async } : {}),
+      });
+
+    // approval-web first: its Function URL is the default base of every link the others build.
+    const configJson = (publicBaseUrl: string) => {
+      const runtime = runtimeConfigOf(
+        name,
+        config,
+        publicBaseUrl,
+        consoleExecutionLinkTemplate(config.region, config.account, namePrefix),
+      );
+      checkEnvironmentSize(name, runtime);
+      return this.toJsonString(runtime);
+    };
+    const explicitBase = config.publicBaseUrl === FUNCTION_URL ? undefined : config.publicBaseUrl;
+    const approvalWeb = make(
+      'approvalWeb',
+      HandlerEntry.ApprovalWeb,
+      'Approval pages: GET shows the context, POST decides (signed links)',
+      {
+        ...common,
+        ...topics,
+        LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
+        RUNBOOK_AUTOPILOT_CONFIG: configJson(explicitBase ?? UNUSED_LINK_BASE),
+      },
+    );
+    // Public: every request is checked against the HMAC-signed link (approver, expiry) server-side.
+    const approvalWebUrl = approvalWeb.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    const runtimeConfig = configJson(explicitBase ?? approvalWebUrl.url);
+
+    const fns: Record<FunctionKey, HandlerFunction> = {
+      approvalWeb,
+      ingest: make('ingest', HandlerEntry.Ingest, 'Alertmanager webhook in, normalized alert events out', {
+        EVENT_BUS_NAME: busName,
+        INGEST_TOKEN_SECRET: secretNameOf('ingest-token'),
+        RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
+      }),
+      classifier: make(
+        'classifier',
+        HandlerEntry.Classifier,
+        'Alerts in: dedupe, select a runbook, safety gate, start its execution',
+        { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        { timeout: Duration.seconds(60), async: asyncTarget(classifierFailures) },
+      ),
+      stepRunnerReadOnly: make(
+        'stepRunnerReadOnly',
+        HandlerEntry.StepRunner,
+        'Runbook tasks that change nothing: diagnostics, checks, checkpoints, escalation, record',
+        { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        { timeout: Duration.minutes(15), memorySize: 1_024 },
+      ),
+      stepRunnerMutating: make(
+        'stepRunnerMutating',
+        HandlerEntry.StepRunner,
+        'Runbook steps that change things, and their compensations',
+        { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        { timeout: Duration.minutes(15), memorySize: 1_024 },
+      ),
+      approvalRequest: make(
+        'approvalRequest',
+        HandlerEntry.ApprovalRequest,
+        'Stores an approval request with its task token and e-mails signed links',
+        {
+          ...common,
+          ...topics,
+          LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
+          RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
+        },
+        { timeout: Duration.seconds(60) },
+      ),
+      control: make('control', HandlerEntry.Control, 'Operator API: pause, resume, abort, kill switch', {
+        ...common,
+        RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
+      }),
+      learningRecorder: make(
+        'learningRecorder',
+        HandlerEntry.LearningRecorder,
+        'Execution status changes in: final record, aggregates',
+        { TABLE_NAME: this.table.tableName, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        { timeout: Duration.seconds(60), async: asyncTarget(learningFailures) },
+      ),
+    };
+    this.functions = fns;
+
+    // ----------------------------------------------------------------------------------- permissions
+    const allow = (fn: HandlerFunction, sid: string, actions: string[], resources: string[]) =>
+      fn.role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources }));
+    const tableResources = [
+      this.table.tableArn,
+      ...TABLE_DESIGN.globalIndexes.map((index) => `${this.table.tableArn}/index/${index.name}`),
+    ];
+    const publish = (fn: HandlerFunction, topic: typeof approvals, sid: string) => {
+      allow(fn, sid, ['sns:Publish'], [topic.topicArn]);
+      allow(fn, `${sid}Encrypted`, ['kms:Decrypt', 'kms:GenerateDataKey'], [this.notifications.key.keyArn]);
+    };
+    for (const key of [
+      'classifier',
+      'stepRunnerReadOnly',
+      'stepRunnerMutating',
+      'approvalRequest',
+      'approvalWeb',
+      'control',
+      'learningRecorder',
+    ] as const) {
+      allow(fns[key], 'Store', [...STORE_ACTIONS], tableResources);
+    }
+    for (const key of ['stepRunnerReadOnly', 'approvalWeb', 'control'] as const) {
+      allow(
+        fns[key],
+        'AnswerWaitingTasks',
+        ['states:SendTaskFailure', 'states:SendTaskSuccess'],
+        stateMachineArns,
+      );
+    }
+    allow(fns.classifier, 'StartExecutions', ['states:StartExecution'], stateMachineArns);
+    allow(fns.classifier, 'DescribeExecutions', ['states:DescribeExecution'], executionArns);
+    for (const arn of executionArns) {
+      Validations.of(fns.classifier.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arn}]`,
+        reason:
+          'states:DescribeExecution (idempotent start by name): execution names are made at run time; the ARN pins this stack’s state machine.',
+      });
+    }
+    publish(fns.classifier, escalations, 'PublishEscalations');
+    publish(fns.stepRunnerReadOnly, escalations, 'PublishEscalations');
+    publish(fns.approvalRequest, approvals, 'PublishApprovals');
+    allow(
+      fns.approvalRequest,
+      'ReadLinkSigningKey',
+      ['secretsmanager:GetSecretValue'],
+      [linkSigningKey.secretArn],
+    );
+    allow(
+      fns.approvalWeb,
+      'ReadLinkSigningKey',
+      ['secretsmanager:GetSecretValue'],
+      [linkSigningKey.secretArn],
+    );
+    allow(fns.ingest, 'ReadIngestToken', ['secretsmanager:GetSecretValue'], [ingestToken.secretArn]);
+
+    const permissionScope: PermissionScope = {
+      partition,
+      account: config.account,
+      escalationsTopicArn: escalations.topicArn,
+    };
+    const readOnlyTools = this.runbooks.flatMap((runbook) => runbook.tools[Substitution.ReadOnlyRunner]);
+    const mutatingTools = this.runbooks.flatMap((runbook) => runbook.tools[Substitution.MutatingRunner]);
+    const runnerPolicies = {
+      stepRunnerReadOnly: toolPolicy(readOnlyTools, 'read-only', permissionScope),
+      stepRunnerMutating: toolPolicy(mutatingTools, 'mutating', permissionScope),
+    };
+    for (const [key, policy] of Object.entries(runnerPolicies) as Array<
+      [keyof typeof runnerPolicies, (typeof runnerPolicies)[keyof typeof runnerPolicies]]
+    >) {
+      for (const [index, grant] of policy.grants.entries()) {
+        allow(fns[key], `Tools${index + 1}`, grant.actions, grant.resources);
+      }
+      for (const wildcard of policy.wildcards.filter((candidate) => candidate.resource !== '*')) {
+        Validations.of(fns[key].role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${wildcard.resource}]`,
+          reason: `Tool permissions derived from the runbooks' tool declarations: ${wildcard.reasons.join('; ')}.`,
+        });
+      }
+    }
+    // Remediation must never throttle or unthrottle the platform's own functions (named after this stack).
+    const lambdaChanges = runnerPolicies.stepRunnerMutating.actions.filter((action) =>
+      /^lambda:(Put|Delete)/.test(action),
+    );
+    if (lambdaChanges.length > 0) {
+      fns.stepRunnerMutating.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'NeverChangeThePlatform',
+          effect: iam.Effect.DENY,
+          actions: lambdaChanges,
+          resources: [`arn:${partition}:lambda:*:${config.account}:function:${namePrefix}*`],
+        }),
+      );
+    }
+
+    // ----------------------------------------------------------------------------------- state machines
+    this.stateMachines = new RunbookStateMachines(this, 'StateMachines', {
+      runbooks: this.runbooks,
+      namePrefix,
+      functions: {
+        [Substitution.ReadOnlyRunner]: fns.stepRunnerReadOnly.function,
+        [Substitution.MutatingRunner]: fns.stepRunnerMutating.function,
+        [Substitution.ApprovalRequest]: fns.approvalRequest.function,
+      },
+      includeExecutionData: config.stateMachines.includeExecutionData,
+      logRetention,
+      removalPolicy,
+    });
+
+    // ----------------------------------------------------------------------------------- events
+    this.routing = new EventRouting(this, 'Events', {
+      busName,
+      stateMachineArnPrefix: this.stateMachineArnPrefix,
+      handlers: { classifier: fns.classifier.function, 'learning-recorder': fns.learningRecorder.function },
+      removalPolicy,
+    });
+    allow(fns.ingest, 'PublishAlerts', ['events:PutEvents'], [this.routing.bus.eventBusArn]);
+
+    // ----------------------------------------------------------------------------------- endpoints
+    // Public: the handler demands the bearer token (from Secrets Manager) on every request.
+    const ingestUrl = fns.ingest.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    const controlUrl = fns.control.function.addFunctionUrl({ authType: FunctionUrlAuthType.AWS_IAM });
+
+    // ----------------------------------------------------------------------------------- alarms
+    this.alarms = new PlatformAlarms(this, 'Alarms', {
+      environment: name,
+      thresholds: config.alarms,
+      topic: this.notifications.platformAlarms,
+      deadLetterQueues: {
+        'event-delivery': this.routing.deliveryDeadLetters,
+        'classifier-failures': classifierFailures,
+        'learning-recorder-failures': learningFailures,
+      },
+      functions: Object.fromEntries(
+        Object.entries(fns).map(([key, fn]) => [kebab(key), fn.function] as const),
+      ),
+      stateMachines: Object.fromEntries(
+        this.stateMachines.machines.map(({ runbook, stateMachine }) => [runbook.id, stateMachine] as const),
+      ),
+      stateMachineLogs: this.stateMachines.logGroup,
+    });
+
+    const xray =
+      'X-Ray tracing (added by CDK for Tracing.ACTIVE): xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions';
+    for (const [key, fn] of Object.entries(fns) as Array<[FunctionKey, HandlerFunction]>) {
+      const tools =
+        key === 'stepRunnerReadOnly' || key === 'stepRunnerMutating'
+          ? runnerPolicies[key].wildcards.find((wildcard) => wildcard.resource === '*')?.reasons
+          : undefined;
+      Validations.of(fn.role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: tools
+          ? `${xray}. Tool actions on "*" (from the runbooks' tool declarations): ${tools.join('; ')}.`
+          : `${xray}.`,
+      });
+    }
+
+    // ----------------------------------------------------------------------------------- outputs
+    const output = (outputId: string, value: string, description: string) =>
+      new CfnOutput(this, outputId, { value, description });
+    output('IngestWebhookUrl', `${ingestUrl.url}webhooks/alertmanager`, 'Alertmanager webhook_configs url');
+    output(
+      'IngestTokenSecretName',
+      secretNameOf('ingest-token'),
+      'Secrets Manager secret with the ingest bearer token',
+    );
+    output('ApprovalsUrl', explicitBase ?? approvalWebUrl.url, 'Base of the approval links in e-mails');
+    output(
+      'ControlApiUrl',
+      controlUrl.url,
+      'Operator API (IAM auth: sign requests with SigV4, service lambda)',
+    );
+    output('EventBusName', this.routing.bus.eventBusName, 'Bus of ingested alerts');
+    output('TableName', this.table.tableName, 'DynamoDB table');
+    output('PlatformAlarmsTopicArn', this.notifications.platformAlarms.topicArn, 'Platform alarms');
+  }
+}
+
+function checkEnvironmentSize(environment: string, runtime: object): void {
+  const bytes = Buffer.byteLength(JSON.stringify(runtime), 'utf8');
+  if (bytes + ENVIRONMENT_BYTES_FOR_OTHERS > ENVIRONMENT_BYTES_LIMIT) {
+    throw new EnvironmentConfigError(
+      `cdk.json context "runbook-autopilot:environments".${environment}: RUNBOOK_AUTOPILOT_CONFIG would be ${bytes} bytes; Lambda allows ${ENVIRONMENT_BYTES_LIMIT} bytes of environment variables per function (about ${ENVIRONMENT_BYTES_LIMIT - ENVIRONMENT_BYTES_FOR_OTHERS} for it): use fewer approvers or targets`,
+    );
+  }
+}
+
+function pascal(key: string): string {
+  return key.charAt(0).toUpperCase() + key.slice(1);
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}

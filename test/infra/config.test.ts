@@ -1,0 +1,341 @@
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { executionLink, RuntimeConfig } from '../../functions/core/config.ts';
+import { EnvironmentConfig } from '../../infra/config/environment.ts';
+import {
+  ENVIRONMENTS_CONTEXT_KEY,
+  EnvironmentConfigError,
+  parseEnvironments,
+  selectEnvironments,
+} from '../../infra/config/load.ts';
+import { checkRunbooksFit, escalationTargetsOf } from '../../infra/config/runbook-fit.ts';
+import { consoleExecutionLinkTemplate, runtimeConfigOf } from '../../infra/config/runtime.ts';
+import { PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
+import { loadCompiledRunbooks } from '../../infra/constructs/runbook-artifacts.ts';
+import { loadEnvironmentConfig, loadPolicies } from '../../local/project.ts';
+import { CDK_JSON } from './support.ts';
+
+const ENVIRONMENTS = CDK_JSON.context[ENVIRONMENTS_CONTEXT_KEY] as Record<string, Record<string, unknown>>;
+const RUNBOOKS = loadCompiledRunbooks().map((compiled) => compiled.runbook);
+
+/** cdk.json's environments with one change to `prod`. */
+function withProd(change: (prod: Record<string, unknown>) => void): Record<string, unknown> {
+  const environments = structuredClone(ENVIRONMENTS);
+  change(environments.prod!);
+  return environments;
+}
+
+function problemOf(raw: unknown): string {
+  try {
+    parseEnvironments(raw);
+  } catch (error) {
+    expect(error).toBeInstanceOf(EnvironmentConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+const WHERE = 'cdk.json context "runbook-autopilot:environments"';
+
+describe('environment configuration (cdk.json context)', () => {
+  it('parses the shipped dev, staging and prod environments', () => {
+    // Act
+    const environments = parseEnvironments(ENVIRONMENTS);
+
+    // Assess
+    expect(Object.keys(environments)).toEqual(['dev', 'staging', 'prod']);
+    expect(environments.prod!.protectData).toBe(true);
+    expect(environments.dev!.protectData).toBe(false);
+    expect(environments.dev!.logLevel).toBe('DEBUG');
+    expect(environments.prod!.approvals.linkTtl).toBe(1_800);
+  });
+
+  it('keeps the keys the embedded platform reads from the same file compatible', () => {
+    // Prepare
+    const cdkJson = join(PROJECT_ROOT, 'cdk.json');
+    const environments = parseEnvironments(ENVIRONMENTS);
+
+    // Act
+    const policies = loadPolicies(cdkJson);
+
+    // Assess: policy, approver groups and escalation targets mean the same to local/project.ts and infra
+    for (const [name, config] of Object.entries(environments)) {
+      const local = loadEnvironmentConfig(cdkJson, name);
+      expect(policies[name]).toEqual(config.policy);
+      expect(local.approverGroups).toEqual(config.approverGroups);
+      expect(local.escalationTargets).toEqual(config.escalationTargets);
+    }
+  });
+
+  it('fills defaults for an environment that names only its account, region and default target', () => {
+    // Act
+    const config = EnvironmentConfig.parse({
+      account: '444444444444',
+      region: 'us-east-1',
+      escalationTargets: { default: ['oncall@example.com'] },
+    });
+
+    // Assess
+    expect(config).toMatchObject({
+      policy: { approval: { requiredFromRisk: 'high' }, mutatingSteps: 'compensation-or-approval' },
+      approvals: { minimumQuorum: 1, linkTtl: 3_600 },
+      retention: { recordsDays: 90, logDays: 30 },
+      logLevel: 'INFO',
+      publicBaseUrl: 'function-url',
+      protectData: false,
+      alarms: {
+        notify: ['default'],
+        deadLetters: { threshold: 1 },
+        handlerErrors: { threshold: 1, period: 300 },
+        failedExecutions: { threshold: 1, period: 900 },
+        expiredApprovals: { threshold: 1, period: 3_600 },
+      },
+    });
+  });
+
+  it.each([
+    [
+      'a region that is not one',
+      (prod: Record<string, unknown>) => {
+        prod.region = 'eu-west';
+      },
+      `${WHERE}.prod.region: must be an AWS region such as eu-west-1 (got "eu-west")`,
+    ],
+    [
+      'an account id that is a number',
+      (prod: Record<string, unknown>) => {
+        prod.account = 333333333333;
+      },
+      `${WHERE}.prod.account: expected string, got number`,
+    ],
+    [
+      'an unknown log level',
+      (prod: Record<string, unknown>) => {
+        prod.logLevel = 'LOUD';
+      },
+      `${WHERE}.prod.logLevel: must be one of "DEBUG", "INFO", "WARN", "ERROR", got "LOUD"`,
+    ],
+    [
+      'a log retention CloudWatch does not offer',
+      (prod: Record<string, unknown>) => {
+        prod.retention = { logDays: 10 };
+      },
+      `${WHERE}.prod.retention.logDays: must be one of the CloudWatch Logs retention periods: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653 (got 10)`,
+    ],
+    [
+      'an approver that is not an e-mail address',
+      (prod: Record<string, unknown>) => {
+        (prod.approverGroups as Record<string, string[]>)['sre-oncall'] = ['alice'];
+      },
+      `${WHERE}.prod.approverGroups.sre-oncall[0]: must be an e-mail address (got "alice")`,
+    ],
+    [
+      'a misspelled key',
+      (prod: Record<string, unknown>) => {
+        prod.alarmz = {};
+      },
+      `${WHERE}.prod.alarmz: unknown field "alarmz" (did you mean "alarms"?)`,
+    ],
+    [
+      'no default escalation target',
+      (prod: Record<string, unknown>) => {
+        delete (prod.escalationTargets as Record<string, unknown>).default;
+      },
+      `${WHERE}.prod.escalationTargets: needs a "default" target: the classifier tells it when automation is blocked`,
+    ],
+    [
+      'platform alarms for a target that does not exist',
+      (prod: Record<string, unknown>) => {
+        prod.alarms = { notify: ['nobody'] };
+      },
+      `${WHERE}.prod.alarms.notify[0]: "nobody" is not one of escalationTargets (default, sre-pager, sre-ticket, sre-chat, app-ticket, storefront-pager, storefront-ticket, storefront-chat)`,
+    ],
+    [
+      'a plain-http link base',
+      (prod: Record<string, unknown>) => {
+        prod.publicBaseUrl = 'http://approvals.example.com/';
+      },
+      `${WHERE}.prod.publicBaseUrl: must be "function-url" or an https URL (got "http://approvals.example.com/")`,
+    ],
+    [
+      'a risk level that does not exist',
+      (prod: Record<string, unknown>) => {
+        prod.policy = { approval: { requiredFromRisk: 'hgih' } };
+      },
+      `${WHERE}.prod.policy.approval.requiredFromRisk: must be one of "low", "medium", "high", "critical", got "hgih"`,
+    ],
+    [
+      'a freeze window with a bad time',
+      (prod: Record<string, unknown>) => {
+        prod.changeFreezeWindows = [{ name: 'nightly', days: ['mon'], from: '25:00', to: '01:00' }];
+      },
+      `${WHERE}.prod.changeFreezeWindows[0].from: must be HH:MM (24h) (got "25:00")`,
+    ],
+    [
+      'an alarm period that is not whole minutes',
+      (prod: Record<string, unknown>) => {
+        prod.alarms = { handlerErrors: { period: '90s' } };
+      },
+      `${WHERE}.prod.alarms.handlerErrors.period: must be whole minutes, at most 1d (CloudWatch alarm periods) (got "90s")`,
+    ],
+    [
+      'the local shell enabled on AWS',
+      (prod: Record<string, unknown>) => {
+        prod.tools = { shell: { enabled: true } };
+      },
+      `${WHERE}.prod.tools.shell.enabled: the shell tool runs on the embedded platform only; set it to false (got true)`,
+    ],
+  ])('refuses %s with one line naming the field', (_what, change, expected) => {
+    // Act
+    const message = problemOf(withProd(change));
+
+    // Assess
+    expect(message).toBe(expected);
+    expect(message).not.toContain('\n');
+  });
+
+  it('refuses a bad environment name, no environments, and a missing context', () => {
+    expect(problemOf({ ...ENVIRONMENTS, 'Prod!': ENVIRONMENTS.prod })).toBe(
+      `${WHERE}: environment name "Prod!" must be lowercase letters, digits and hyphens, at most 16 characters`,
+    );
+    expect(problemOf({})).toMatch(
+      /^cdk\.json context "runbook-autopilot:environments" names no environment: /,
+    );
+    expect(problemOf(undefined)).toMatch(/^cdk\.json context "runbook-autopilot:environments" is missing: /);
+  });
+});
+
+describe('selecting environments (-c env=…)', () => {
+  const appWith = (context: Record<string, unknown>) =>
+    new App({ context: { [ENVIRONMENTS_CONTEXT_KEY]: ENVIRONMENTS, ...context } });
+
+  it('selects every environment without -c env, and exactly one with it', () => {
+    expect(selectEnvironments(appWith({}).node).map(([name]) => name)).toEqual(['dev', 'staging', 'prod']);
+    expect(selectEnvironments(appWith({ env: 'prod' }).node).map(([name]) => name)).toEqual(['prod']);
+  });
+
+  it('names the known environments when -c env names none of them', () => {
+    expect(() => selectEnvironments(appWith({ env: 'qa' }).node)).toThrow(
+      new EnvironmentConfigError(
+        '-c env=qa: no such environment in cdk.json context "runbook-autopilot:environments" (known: dev, staging, prod)',
+      ),
+    );
+  });
+});
+
+describe('RUNBOOK_AUTOPILOT_CONFIG', () => {
+  const environments = parseEnvironments(ENVIRONMENTS);
+
+  it.each(['dev', 'staging', 'prod'])(
+    'is a RuntimeConfig the functions accept, with no secrets (%s)',
+    (name) => {
+      // Act
+      const runtime = runtimeConfigOf(name, environments[name]!, 'https://approvals.example.com/');
+
+      // Assess
+      expect(RuntimeConfig.parse(runtime)).toEqual(runtime);
+      expect(runtime).toMatchObject({
+        environment: name,
+        policy: environments[name]!.policy,
+        approverGroups: environments[name]!.approverGroups,
+        escalationTargets: environments[name]!.escalationTargets,
+        approvalLinkTtlSeconds: environments[name]!.approvals.linkTtl,
+        retentionDays: environments[name]!.retention.recordsDays,
+      });
+      expect(JSON.stringify(runtime)).not.toMatch(/secret|token|password|key"/i);
+    },
+  );
+
+  it('carries environment-wide freeze windows to the functions, which enforce them at the safety gate', () => {
+    // Prepare
+    const windows = [{ name: 'weekend', days: ['sat', 'sun'], from: '00:00', to: '00:00' }];
+    const config = EnvironmentConfig.parse({ ...ENVIRONMENTS.prod, changeFreezeWindows: windows });
+
+    // Act
+    const runtime = runtimeConfigOf('prod', config, 'https://approvals.example.com/');
+
+    // Assess
+    expect(runtime.changeFreezeWindows).toEqual([
+      expect.objectContaining({ name: 'weekend', days: ['sat', 'sun'] }),
+    ]);
+  });
+
+  it('links escalations to the execution in the Step Functions console of its region', () => {
+    // Act
+    const template = consoleExecutionLinkTemplate('eu-west-1', '123456789012', 'runbook-autopilot-prod-');
+    const runtime = runtimeConfigOf('prod', environments.prod!, 'https://approvals.example.com/', template);
+
+    // Assess
+    expect(
+      executionLink(runtime, { id: 'node-memory-pressure-abc', runbookId: 'node-memory-pressure' }),
+    ).toBe(
+      'https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/arn:aws:states:eu-west-1:123456789012:execution:runbook-autopilot-prod-node-memory-pressure:node-memory-pressure-abc',
+    );
+    expect(consoleExecutionLinkTemplate('cn-north-1', '123456789012', 'x-')).toBeUndefined();
+  });
+});
+
+describe('runbooks fit the environment (checked at synth)', () => {
+  const environments = parseEnvironments(ENVIRONMENTS);
+
+  it.each(['dev', 'staging', 'prod'])(
+    'every shipped runbook can reach its approvers and targets in %s',
+    (name) => {
+      expect(() => checkRunbooksFit(name, environments[name]!, RUNBOOKS)).not.toThrow();
+    },
+  );
+
+  it('refuses an approval whose quorum the approver groups cannot meet', () => {
+    // Prepare: ec2-status-check-failed needs two approvers from sre-oncall and service-owners in prod
+    const config = EnvironmentConfig.parse({
+      ...ENVIRONMENTS.prod,
+      approverGroups: {
+        ...(ENVIRONMENTS.prod!.approverGroups as object),
+        'sre-oncall': ['alice@example.com'],
+      },
+    });
+    const lonely = {
+      ...config,
+      approverGroups: { ...config.approverGroups, 'service-owners': ['alice@example.com'] },
+    };
+
+    // Act / Assess
+    expect(() => checkRunbooksFit('prod', lonely, RUNBOOKS)).toThrow(
+      `${WHERE}.prod.approverGroups: runbook ec2-status-check-failed approval "prod-two-person-reboot" needs 2 approver(s) from sre-oncall, service-owners, but prod has 1`,
+    );
+  });
+
+  it('refuses a runbook approval below the environment minimum quorum', () => {
+    // Prepare
+    const config = EnvironmentConfig.parse({ ...ENVIRONMENTS.prod, approvals: { minimumQuorum: 2 } });
+
+    // Act / Assess
+    expect(() => checkRunbooksFit('prod', config, RUNBOOKS)).toThrow(
+      /prod\.approvals\.minimumQuorum: runbook alb-target-5xx approval "prod-remediation" has quorum 1, below prod's minimum of 2/,
+    );
+  });
+
+  it('refuses a runbook that notifies a target the environment lacks', () => {
+    // Prepare
+    const targets = { ...(ENVIRONMENTS.prod!.escalationTargets as Record<string, string[]>) };
+    delete targets['sre-pager'];
+    const config = EnvironmentConfig.parse({
+      ...ENVIRONMENTS.prod,
+      escalationTargets: targets,
+      alarms: { notify: ['default'] },
+    });
+
+    // Act / Assess
+    expect(() => checkRunbooksFit('prod', config, RUNBOOKS)).toThrow(
+      /notifies "sre-pager", which prod does not define/,
+    );
+  });
+
+  it('reads targets from escalation triggers and from notify.message steps', () => {
+    const memory = RUNBOOKS.find((runbook) => runbook.id === 'node-memory-pressure')!;
+    expect(escalationTargetsOf(memory)).toEqual(
+      expect.arrayContaining(['sre-chat', 'sre-pager', 'sre-ticket']),
+    );
+  });
+});
