@@ -57,7 +57,7 @@ function once<T>(build: () => T): () => T {
   };
 }
 
-export const config = once((): RuntimeConfig => {
+export const config = /* @__PURE__ */ once((): RuntimeConfig => {
   let json: unknown;
   try {
     json = JSON.parse(required('RUNBOOK_AUTOPILOT_CONFIG'));
@@ -74,14 +74,14 @@ export const config = once((): RuntimeConfig => {
   return parsed.data;
 });
 
-export const logger = once(
+export const logger = /* @__PURE__ */ once(
   (): Logger & PowertoolsLogger =>
     new PowertoolsLogger({ serviceName: 'runbook-autopilot' }) as Logger & PowertoolsLogger,
 );
 
 const clock: Clock = systemClock;
 
-export const store = once(
+export const store = /* @__PURE__ */ once(
   () =>
     new DynamoStore({
       client: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
@@ -93,7 +93,7 @@ export const store = once(
     }),
 );
 
-export const engine = once(() => {
+export const engine = /* @__PURE__ */ once(() => {
   const prefix = required('STATE_MACHINE_ARN_PREFIX');
   return new SfnExecutionEngine({
     client: new SFNClient({}),
@@ -101,7 +101,7 @@ export const engine = once(() => {
   });
 });
 
-export const notifier = once(
+export const notifier = /* @__PURE__ */ once(
   () =>
     new SnsNotifier({
       client: new SNSClient({}),
@@ -110,7 +110,7 @@ export const notifier = once(
     }),
 );
 
-export const bus = once(
+export const bus = /* @__PURE__ */ once(
   () => new EventBridgeBus({ client: new EventBridgeClient({}), eventBusName: required('EVENT_BUS_NAME') }),
 );
 
@@ -123,7 +123,7 @@ export async function secret(variable: 'LINK_SIGNING_KEY_SECRET' | 'INGEST_TOKEN
 }
 
 /** The tools the step runner may call, built on first use (their clients too). */
-const toolRegistry = once(
+const toolRegistry = /* @__PURE__ */ once(
   (): ToolRegistry =>
     createToolRegistry({
       runtime: 'aws',
@@ -134,78 +134,90 @@ const toolRegistry = once(
     }),
 );
 
-const checkpoints = once(
+const checkpoints = /* @__PURE__ */ once(
   () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger() }),
 );
 
-const signingKey = once(async () => Buffer.from(await secret('LINK_SIGNING_KEY_SECRET'), 'utf8'));
+const signingKey = /* @__PURE__ */ once(async () =>
+  Buffer.from(await secret('LINK_SIGNING_KEY_SECRET'), 'utf8'),
+);
 
-/** Per function: each builds only what it uses, so its role needs only those permissions. */
-export const wiring = {
-  stepRunner: once(() => ({
-    runner: new StepRunner({
-      store: store(),
-      engine: engine(),
-      tools: toolRegistry(),
-      clock,
-      logger: logger(),
-      config: config(),
-      checkpoints: checkpoints(),
-      escalations: new EscalationService({ notifier: notifier(), clock, logger: logger(), config: config() }),
-      records: new RecordService({ store: store(), clock, logger: logger() }),
-    }),
-    logger: logger(),
-  })),
-  approvals: once(async () => ({
-    approvals: new ApprovalService({
-      store: store(),
-      engine: engine(),
-      notifier: notifier(),
-      clock,
-      logger: logger(),
-      config: config(),
-      signingKey: await signingKey(),
-    }),
-    logger: logger(),
-  })),
-  control: once(() => ({
-    control: new ControlService({
-      store: store(),
-      engine: engine(),
-      checkpoints: checkpoints(),
-      clock,
-      logger: logger(),
-    }),
-    learning: new LearningService({ store: store(), clock, logger: logger() }),
-    logger: logger(),
-  })),
-  learning: once(() => ({
-    learning: new LearningService({ store: store(), clock, logger: logger() }),
-    logger: logger(),
-  })),
-  classifier: once(() => ({
-    classifier: new ClassifierService({
-      store: store(),
-      engine: engine(),
-      notifier: notifier(),
-      clock,
-      logger: logger(),
-      config: config(),
-      // The runbooks compiled with the machines this stack deploys (statemachines/runbooks.json).
-      selector: new RunbookSelector(parseRunbookCatalog(catalog)),
-    }),
-    normalize: normalizeOptions(config()),
-    logger: logger(),
-  })),
-  ingest: once(() => ({
-    bus: bus(),
-    normalize: normalizeOptions(config()),
-    auth: async () => ({ token: await secret('INGEST_TOKEN_SECRET') }),
+/*
+ * Per function: each builds only what it uses, so its role needs only those permissions, and each is
+ * its own export marked pure, so esbuild leaves out of a function's bundle what only other functions
+ * use (the tools and their SDK clients are in the step runner's bundle alone). package.json lists the
+ * modules with side effects, so the bundler may drop every other module nothing uses.
+ */
+
+export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
+  runner: new StepRunner({
+    store: store(),
+    engine: engine(),
+    tools: toolRegistry(),
     clock,
     logger: logger(),
-  })),
-  runbooks: once(() => parseRunbookCatalog(catalog)),
-};
+    config: config(),
+    checkpoints: checkpoints(),
+    escalations: new EscalationService({ notifier: notifier(), clock, logger: logger(), config: config() }),
+    records: new RecordService({ store: store(), clock, logger: logger() }),
+  }),
+  logger: logger(),
+}));
+
+export const approvalsWiring = /* @__PURE__ */ once(async () => ({
+  approvals: new ApprovalService({
+    store: store(),
+    engine: engine(),
+    notifier: notifier(),
+    clock,
+    logger: logger(),
+    config: config(),
+    signingKey: await signingKey(),
+  }),
+  logger: logger(),
+}));
+
+export const controlWiring = /* @__PURE__ */ once(() => ({
+  control: new ControlService({
+    store: store(),
+    engine: engine(),
+    checkpoints: checkpoints(),
+    clock,
+    logger: logger(),
+  }),
+  learning: new LearningService({ store: store(), clock, logger: logger() }),
+  logger: logger(),
+}));
+
+export const learningWiring = /* @__PURE__ */ once(() => ({
+  learning: new LearningService({ store: store(), clock, logger: logger() }),
+  logger: logger(),
+}));
+
+/** The runbooks compiled with the machines this stack deploys (statemachines/runbooks.json). */
+export const runbooks = /* @__PURE__ */ once(() => parseRunbookCatalog(catalog));
+
+export const classifierWiring = /* @__PURE__ */ once(() => ({
+  classifier: new ClassifierService({
+    store: store(),
+    engine: engine(),
+    notifier: notifier(),
+    clock,
+    logger: logger(),
+    config: config(),
+    selector: new RunbookSelector(runbooks()),
+  }),
+  normalize: normalizeOptions(config()),
+  logger: logger(),
+}));
+
+export const ingestWiring = /* @__PURE__ */ once(() => ({
+  bus: bus(),
+  normalize: normalizeOptions(config()),
+  auth: async () => ({ token: await secret('INGEST_TOKEN_SECRET') }),
+  clock,
+  logger: logger(),
+}));
 
 /** A Lambda handler built on its first invocation (importing a handler module constructs nothing). */
 export function lazyHandler<TEvent, TResult>(

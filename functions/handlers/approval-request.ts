@@ -18,6 +18,4 @@ export function createApprovalRequestHandler(options: { approvals: ApprovalServi
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () =>
-  createApprovalRequestHandler(await aws.wiring.approvals()),
-);
+export const handler = aws.lazyHandler(async () => createApprovalRequestHandler(await aws.approvalsWiring()));

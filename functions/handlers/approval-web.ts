@@ -142,4 +142,4 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createApprovalWebHandler(await aws.wiring.approvals()));
+export const handler = aws.lazyHandler(async () => createApprovalWebHandler(await aws.approvalsWiring()));

@@ -50,4 +50,4 @@ export function createClassifierHandler(options: {
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createClassifierHandler(aws.wiring.classifier()));
+export const handler = aws.lazyHandler(async () => createClassifierHandler(aws.classifierWiring()));

@@ -107,6 +107,6 @@ export function createControlHandler(options: ControlHandlerOptions) {
 
 /** The Lambda entry point (Function URL with IAM auth), wired on first use from composition/aws.ts. */
 export const handler = aws.lazyHandler(async () => {
-  const wiring = aws.wiring.control();
-  return createControlHandler({ ...wiring, runbooks: aws.wiring.runbooks });
+  const wiring = aws.controlWiring();
+  return createControlHandler({ ...wiring, runbooks: aws.runbooks });
 });

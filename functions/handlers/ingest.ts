@@ -73,4 +73,4 @@ export function createIngestHandler(options: IngestHandlerOptions) {
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createIngestHandler(aws.wiring.ingest()));
+export const handler = aws.lazyHandler(async () => createIngestHandler(aws.ingestWiring()));

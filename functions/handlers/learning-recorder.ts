@@ -21,4 +21,4 @@ export function createLearningRecorderHandler(options: { learning: LearningServi
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createLearningRecorderHandler(aws.wiring.learning()));
+export const handler = aws.lazyHandler(async () => createLearningRecorderHandler(aws.learningWiring()));

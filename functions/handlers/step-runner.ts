@@ -16,4 +16,4 @@ export function createStepRunnerHandler(options: { runner: StepRunner; logger: L
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createStepRunnerHandler(aws.wiring.stepRunner()));
+export const handler = aws.lazyHandler(async () => createStepRunnerHandler(aws.stepRunnerWiring()));

@@ -1,16 +1,20 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandlerEntry } from '../../infra/constructs/handler-function.ts';
 import type { FunctionKey, RunbookAutopilotStack } from '../../infra/stacks/runbook-autopilot-stack.ts';
+import { functionUrlEvent } from '../support/aws-harness.ts';
+import { startDynalite } from '../support/dynalite.ts';
 import {
   type Json,
   logicalIdOf,
   propertiesOf,
   removeOutput,
+  resolvedValue,
   type Synthesized,
   synthesize,
 } from './support.ts';
@@ -91,4 +95,88 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
     // Assess
     expect(stdout.trim().split('\n')).toEqual(ENTRIES.map(() => 'function'));
   });
+
+  it('only the step runner bundles the tools and their clients; the others stay small', () => {
+    // Prepare
+    const sourcesOf = (key: FunctionKey) =>
+      (
+        JSON.parse(readFileSync(join(assetDirectoryOf(key), 'index.mjs.map'), 'utf8')) as {
+          sources: string[];
+        }
+      ).sources;
+    const sizeOf = (key: FunctionKey) => statSync(join(assetDirectoryOf(key), 'index.mjs')).size;
+    const toolCode = (sources: string[]) =>
+      sources.filter(
+        (source) =>
+          source.includes('@kubernetes/client-node') ||
+          source.includes('@aws-sdk/client-ec2') ||
+          /functions\/tools\/(kubernetes|aws)\//.test(source),
+      );
+
+    // Act
+    const stepRunner = sourcesOf('stepRunnerReadOnly');
+    const others = ENTRIES.filter(([key]) => key !== 'stepRunnerReadOnly');
+
+    // Assess: the step runner runs the tools; every other function leaves them out (composition/aws.ts
+    // exports each function's wiring as a pure call, package.json names the modules with side effects)
+    expect(toolCode(stepRunner).length).toBeGreaterThan(10);
+    for (const [key] of others) {
+      expect(toolCode(sourcesOf(key)), key).toEqual([]);
+      expect(sizeOf(key), key).toBeLessThan(sizeOf('stepRunnerReadOnly') / 2);
+    }
+  });
+
+  it('the control bundle, tree-shaken, serves the kill switch from a real DynamoDB API', async () => {
+    // Prepare: dynalite as DynamoDB, the function's own synthesized environment, the SDK pointed at it
+    const database = await startDynalite();
+    try {
+      const template = synthesized.templates.dev!.toJSON();
+      const resource = template.Resources[logicalIdOf(stack.functions.control.function)] as Json;
+      const variables = (propertiesOf(resource).Environment as Json).Variables as Record<string, unknown>;
+      const env: Record<string, string> = {
+        PATH: process.env.PATH ?? '',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ENDPOINT_URL_DYNAMODB: database.endpoint,
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        TABLE_NAME: database.tableName,
+        STATE_MACHINE_ARN_PREFIX: 'arn:aws:states:eu-west-1:111111111111:stateMachine:runbook-autopilot-dev-',
+        RUNBOOK_AUTOPILOT_CONFIG: resolvedValue(variables.RUNBOOK_AUTOPILOT_CONFIG),
+      };
+      const bundle = pathToFileURL(join(assetDirectoryOf('control'), 'index.mjs')).href;
+      const request = (method: string, path: string, body?: unknown) =>
+        JSON.stringify(
+          functionUrlEvent(method, path, body === undefined ? {} : { body: JSON.stringify(body) }),
+        );
+      const script = `
+        const { handler } = await import(${JSON.stringify(bundle)});
+        const context = { getRemainingTimeInMillis: () => 30000, awsRequestId: 'bundle-test' };
+        const engaged = await handler(${request('POST', '/api/kill-switch', { engaged: true, reason: 'bundle test', by: 'vitest' })}, context);
+        const read = await handler(${request('GET', '/api/kill-switch')}, context);
+        const runbooks = await handler(${request('GET', '/api/learning')}, context);
+        console.log(JSON.stringify({ engaged, read, runbooks }));`;
+
+      // Act: a Node process of its own, as Lambda runs the bundle
+      const { stdout } = await run(process.execPath, ['--input-type=module', '--eval', script], {
+        cwd: synthesized.outdir,
+        env,
+      });
+      const answers = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<
+        string,
+        { statusCode: number; body: string }
+      >;
+
+      // Assess: the write went through the bundled SDK to DynamoDB, and reads back
+      expect(answers.engaged!.statusCode).toBe(200);
+      expect(answers.read!.statusCode).toBe(200);
+      expect(JSON.parse(answers.read!.body)).toMatchObject({ engaged: true, reason: 'bundle test' });
+      expect(answers.runbooks!.statusCode).toBe(200);
+      const stored = await database.client.send(new ScanCommand({ TableName: database.tableName }));
+      expect(stored.Items?.length).toBeGreaterThan(0);
+    } finally {
+      await database.stop();
+    }
+  }, 60_000);
 });

@@ -5,6 +5,7 @@ import {
   logicalIdOf,
   propertiesOf,
   removeOutput,
+  resolvedValue,
   type Synthesized,
   synthesize,
 } from './support.ts';
@@ -27,16 +28,16 @@ type Composition = typeof import('../../functions/composition/aws.ts');
 
 const WIRING: Record<FunctionKey, (aws: Composition) => Promise<unknown>> = {
   ingest: async (aws) => {
-    const wiring = aws.wiring.ingest();
+    const wiring = aws.ingestWiring();
     return { ...wiring, auth: await wiring.auth() };
   },
-  classifier: async (aws) => aws.wiring.classifier(),
-  stepRunnerReadOnly: async (aws) => aws.wiring.stepRunner(),
-  stepRunnerMutating: async (aws) => aws.wiring.stepRunner(),
-  approvalRequest: async (aws) => aws.wiring.approvals(),
-  approvalWeb: async (aws) => aws.wiring.approvals(),
-  control: async (aws) => ({ ...aws.wiring.control(), runbooks: aws.wiring.runbooks() }),
-  learningRecorder: async (aws) => aws.wiring.learning(),
+  classifier: async (aws) => aws.classifierWiring(),
+  stepRunnerReadOnly: async (aws) => aws.stepRunnerWiring(),
+  stepRunnerMutating: async (aws) => aws.stepRunnerWiring(),
+  approvalRequest: async (aws) => aws.approvalsWiring(),
+  approvalWeb: async (aws) => aws.approvalsWiring(),
+  control: async (aws) => ({ ...aws.controlWiring(), runbooks: aws.runbooks() }),
+  learningRecorder: async (aws) => aws.learningWiring(),
 };
 
 /** Every variable composition/aws.ts reads (cleared first, so only the function's own count). */
@@ -50,20 +51,6 @@ const WIRED_VARIABLES = [
   'INGEST_TOKEN_SECRET',
   'RUNBOOK_AUTOPILOT_CONFIG',
 ];
-
-/** Deploy-time values stand in for CloudFormation references. */
-function resolved(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const object = value as Json;
-  if (object['Fn::Join']) {
-    const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
-    return parts
-      .map((part) => (typeof part === 'string' ? part : 'https://abc.lambda-url.eu-west-1.on.aws/'))
-      .join(separator);
-  }
-  if (object.Ref) return `arn:aws:sns:eu-west-1:111111111111:${String(object.Ref)}`;
-  throw new Error(`unexpected value ${JSON.stringify(value)}`);
-}
 
 let synthesized: Synthesized;
 let stack: RunbookAutopilotStack;
@@ -93,7 +80,7 @@ describe('function environments satisfy the AWS composition', () => {
         unknown
       >;
       for (const name of WIRED_VARIABLES) delete process.env[name];
-      for (const [name, value] of Object.entries(variables)) process.env[name] = resolved(value);
+      for (const [name, value] of Object.entries(variables)) process.env[name] = resolvedValue(value);
       vi.resetModules();
       const aws = (await import('../../functions/composition/aws.ts')) as Composition;
 
