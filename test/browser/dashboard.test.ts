@@ -284,7 +284,7 @@ describe('dashboard in Chromium', () => {
     const targets = page.locator('table.targets tbody tr');
     await targets.first().waitFor({ timeout: 5_000 });
 
-    expect(await targets.count()).toBe(5);
+    expect(await targets.count()).toBe(6);
     expect(await targets.first().textContent()).toMatch(
       /runs that succeed with no human.*≥ 90%.*0\.0%.*not met/,
     );

@@ -120,12 +120,32 @@ export interface LearningReport {
     meanApprovalWaitMs?: number;
   };
   targets: TargetMeasure[];
-  runbooks: Array<LearningAggregate & { successRate?: number; suggestions: string[] }>;
+  runbooks: Array<
+    LearningAggregate & {
+      successRate?: number;
+      /** 1 − mean time to recover ÷ the runbook's optimizationTargets.baselineMttr (by hand). */
+      mttrReduction?: number;
+      suggestions: string[];
+    }
+  >;
   unmatched: UnmatchedAlertSummary[];
   suggestions: string[];
 }
 
 const FIVE_MINUTES = 5 * 60_000;
+/** The design target: mean time to recover at least 60% below recovery by hand. */
+const MTTR_REDUCTION_GOAL = 0.6;
+
+/** How much faster than by hand this runbook recovers, when it declares a baseline and has data. */
+export function mttrReduction(
+  aggregate: LearningAggregate,
+  runbook: Runbook | undefined,
+): number | undefined {
+  const baseline = runbook?.optimizationTargets.baselineMttr;
+  if (baseline === undefined || baseline <= 0 || aggregate.meanTimeToRecoverMs === undefined)
+    return undefined;
+  return 1 - aggregate.meanTimeToRecoverMs / (baseline * 1_000);
+}
 
 function rate(part: number, whole: number): number | undefined {
   return whole === 0 ? undefined : part / whole;
@@ -188,11 +208,80 @@ export function runbookSuggestions(aggregate: LearningAggregate, runbook: Runboo
       `mean time to recover ${minutes(aggregate.meanTimeToRecoverMs)} is over the runbook's target of ${minutes(mttr * 1_000)}`,
     );
   }
+  const reduction = mttrReduction(aggregate, runbook);
+  if (reduction !== undefined && reduction < MTTR_REDUCTION_GOAL) {
+    suggestions.push(
+      `mean time to recover ${minutes(aggregate.meanTimeToRecoverMs)} is ${reduction < 0 ? `${percent(-reduction)} slower than` : `only ${percent(reduction)} below`} the ${minutes(runbook!.optimizationTargets.baselineMttr! * 1_000)} it took by hand (target: ${percent(MTTR_REDUCTION_GOAL)} below): look at the slowest steps and the approval wait`,
+    );
+  }
   if (aggregate.rollbackFailures > 0)
     suggestions.push(
       `${aggregate.rollbackFailures} rollback(s) failed: check the compensations' tools and permissions`,
     );
   return suggestions;
+}
+
+/**
+ * MTTR against recovery by hand, over the runbooks that declare a baseline: the mean time to recover
+ * and the baseline, each weighted by the runbook's successful runs.
+ */
+function mttrReductionTarget(aggregates: LearningAggregate[], byId: Map<string, Runbook>): TargetMeasure {
+  let recovered = 0;
+  let byHand = 0;
+  let weight = 0;
+  let runbooks = 0;
+  let declared = 0;
+  for (const aggregate of aggregates) {
+    const baseline = byId.get(aggregate.runbookId)?.optimizationTargets.baselineMttr;
+    if (baseline === undefined) continue;
+    declared++;
+    if (aggregate.meanTimeToRecoverMs === undefined || aggregate.succeeded === 0) continue;
+    runbooks++;
+    recovered += aggregate.meanTimeToRecoverMs * aggregate.succeeded;
+    byHand += baseline * 1_000 * aggregate.succeeded;
+    weight += aggregate.succeeded;
+  }
+  const goal = `≥ ${percent(MTTR_REDUCTION_GOAL)} below recovery by hand`;
+  const target = 'mean time to recover, against recovery by hand';
+  if (runbooks === 0 || byHand === 0) {
+    return {
+      target,
+      goal,
+      measured:
+        declared === 0
+          ? 'no baseline: set optimizationTargets.baselineMttr in the runbooks'
+          : 'no recovered run of a runbook with a baseline yet',
+      met: undefined,
+    };
+  }
+  const reduction = 1 - recovered / byHand;
+  return {
+    target,
+    goal,
+    measured: `${reduction < 0 ? `${percent(-reduction)} slower` : `${percent(reduction)} below`}: ${minutes(recovered / weight)} against ${minutes(byHand / weight)} by hand (${runbooks} runbook(s))`,
+    met: reduction >= MTTR_REDUCTION_GOAL,
+  };
+}
+
+/** The mean time to recover against each runbook's own optimizationTargets.mttr. */
+function mttrTarget(
+  aggregates: LearningAggregate[],
+  byId: Map<string, Runbook>,
+  meanTimeToRecoverMs: number | undefined,
+): TargetMeasure {
+  const judged = aggregates.flatMap((aggregate) => {
+    const target = byId.get(aggregate.runbookId)?.optimizationTargets.mttr;
+    return target === undefined || aggregate.meanTimeToRecoverMs === undefined
+      ? []
+      : [aggregate.meanTimeToRecoverMs <= target * 1_000];
+  });
+  const over = judged.filter((within) => !within).length;
+  return {
+    target: 'mean time to recover',
+    goal: "within each runbook's optimizationTargets.mttr",
+    measured: `${minutes(meanTimeToRecoverMs)}${judged.length === 0 ? '' : `; ${over} of ${judged.length} runbook(s) over target`}`,
+    met: judged.length === 0 ? undefined : over === 0,
+  };
 }
 
 /** The learning report: totals, the design targets as measured, per-runbook statistics and suggestions. */
@@ -265,19 +354,17 @@ export function learningReport(
       measured: percent(rollbackSuccessRate),
       met: rollbackSuccessRate === undefined ? undefined : rollbackSuccessRate === 1,
     },
-    {
-      target: 'mean time to recover',
-      goal: 'per runbook (optimizationTargets.mttr)',
-      measured: minutes(meanTimeToRecoverMs),
-      met: undefined,
-    },
+    mttrReductionTarget(aggregates, byId),
+    mttrTarget(aggregates, byId, meanTimeToRecoverMs),
   ];
   const perRunbook = aggregates
     .map((aggregate) => {
       const successRate = rate(aggregate.succeeded, aggregate.executions);
+      const reduction = mttrReduction(aggregate, byId.get(aggregate.runbookId));
       return {
         ...aggregate,
         ...(successRate === undefined ? {} : { successRate }),
+        ...(reduction === undefined ? {} : { mttrReduction: reduction }),
         suggestions: runbookSuggestions(aggregate, byId.get(aggregate.runbookId)),
       };
     })

@@ -1,3 +1,4 @@
+import { formatDuration } from '../duration.ts';
 import { validateEventPattern } from '../event-pattern.ts';
 import { type EnvironmentPolicy, type PolicySet, policyFor, RISK_RANK, type RiskLevel } from '../policy.ts';
 import type { ToolCatalog, ToolDeclaration } from '../tool-catalog.ts';
@@ -765,6 +766,18 @@ export const checkPhases: SemanticCheck = ({ runbook }) => {
   return problems;
 };
 
+export const checkOptimizationTargets: SemanticCheck = ({ runbook }) => {
+  const { mttr, baselineMttr } = runbook.optimizationTargets;
+  if (mttr === undefined || baselineMttr === undefined || mttr < baselineMttr) return [];
+  return [
+    {
+      at: ['optimizationTargets', 'mttr'],
+      check: 'checkOptimizationTargets',
+      message: `the mttr target (${formatDuration(mttr)}) is not below baselineMttr (${formatDuration(baselineMttr)}, recovery by hand): a runbook should recover faster than a human does; lower the target or correct the baseline`,
+    },
+  ];
+};
+
 export const checkApplicabilityRules: SemanticCheck = ({ runbook }) =>
   runbook.applicabilityRules.flatMap((rule, index) =>
     validateEventPattern(rule.pattern).map((problem) => ({
@@ -798,6 +811,7 @@ export const SEMANTIC_CHECKS: ReadonlyArray<SemanticCheck> = [
   checkApprovalRequirements,
   checkPhases,
   checkApplicabilityRules,
+  checkOptimizationTargets,
 ];
 
 export function runSemanticChecks(

@@ -330,6 +330,9 @@ export const LearningHooks = z
 export const OptimizationTargets = z
   .object({
     mttr: Duration.optional().describe('target time from alert to verified recovery'),
+    baselineMttr: Duration.optional().describe(
+      'how long recovery took by hand before this runbook, from your incident history: the MTTR reduction (design target: 60% or more) is measured against it',
+    ),
     successRate: z.number().min(0).max(1).optional(),
     maxHumanInterventionRate: z.number().min(0).max(1).optional(),
   })

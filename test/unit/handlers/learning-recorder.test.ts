@@ -323,6 +323,88 @@ describe('learning-recorder handler', () => {
     ]);
   });
 
+  /** Three runs of node-memory-pressure (baselineMttr 40m, mttr 15m), each recovered `minutes` after the alert. */
+  async function recoveredRuns(minutes: number) {
+    const ids = [0, 1, 2].map((index) => `node-memory-pressure-mttr-${index}`);
+    for (const [index, id] of ids.entries())
+      await harness.store.createExecution(
+        executionRecord(alert, id, {
+          startedAt: new Date(Date.parse(alert.startsAt) + 60_000 + index).toISOString(),
+        }),
+      );
+    harness.clock.set(new Date(Date.parse(alert.startsAt) + minutes * 60_000).toISOString());
+    for (const id of ids) await handler(statusEvent({ name: id }), lambdaContext());
+  }
+
+  it('measures the MTTR reduction against recovery by hand (optimizationTargets.baselineMttr)', async () => {
+    // Prepare: recovered 12 minutes after the alert; by hand it took 40
+    await recoveredRuns(12);
+
+    // Act
+    const report = await harness.services.learning.report(harness.runbooks);
+
+    // Assess: 1 − 12/40 = 70%, past the 60% design target; within the runbook's own 15m target
+    const target = (name: string) => report.targets.find((entry) => entry.target === name);
+    expect(target('mean time to recover, against recovery by hand')).toEqual({
+      target: 'mean time to recover, against recovery by hand',
+      goal: '≥ 60.0% below recovery by hand',
+      measured: '70.0% below: 12.0 min against 40.0 min by hand (1 runbook(s))',
+      met: true,
+    });
+    expect(target('mean time to recover')).toMatchObject({
+      measured: '12.0 min; 0 of 1 runbook(s) over target',
+      met: true,
+    });
+    expect(report.runbooks[0]!.mttrReduction).toBeCloseTo(0.7, 6);
+    expect(report.suggestions.filter((line) => line.includes('time to recover'))).toEqual([]);
+  });
+
+  it('suggests work when the MTTR is not 60% below recovery by hand', async () => {
+    // Prepare: 30 minutes after the alert, against 40 by hand and a 15m target
+    await recoveredRuns(30);
+
+    // Act
+    const report = await harness.services.learning.report(harness.runbooks);
+
+    // Assess
+    const target = (name: string) => report.targets.find((entry) => entry.target === name);
+    expect(target('mean time to recover, against recovery by hand')).toMatchObject({
+      measured: '25.0% below: 30.0 min against 40.0 min by hand (1 runbook(s))',
+      met: false,
+    });
+    expect(target('mean time to recover')).toMatchObject({
+      measured: '30.0 min; 1 of 1 runbook(s) over target',
+      met: false,
+    });
+    expect(report.suggestions).toEqual(
+      expect.arrayContaining([
+        "node-memory-pressure: mean time to recover 30.0 min is over the runbook's target of 15.0 min",
+        'node-memory-pressure: mean time to recover 30.0 min is only 25.0% below the 40.0 min it took by hand (target: 60.0% below): look at the slowest steps and the approval wait',
+      ]),
+    );
+  });
+
+  it('says what is missing when no runbook declares a baseline', async () => {
+    // Prepare: the same runs, runbooks without baselineMttr
+    await recoveredRuns(12);
+    const withoutBaseline = harness.runbooks.map((runbook) => {
+      const { baselineMttr: _dropped, ...targets } = runbook.optimizationTargets;
+      return { ...runbook, optimizationTargets: targets };
+    });
+
+    // Act
+    const report = await harness.services.learning.report(withoutBaseline);
+
+    // Assess
+    expect(
+      report.targets.find((entry) => entry.target === 'mean time to recover, against recovery by hand'),
+    ).toMatchObject({
+      measured: 'no baseline: set optimizationTargets.baselineMttr in the runbooks',
+      met: undefined,
+    });
+    expect(report.runbooks[0]).not.toHaveProperty('mttrReduction');
+  });
+
   it('reports targets missed when too many runs need a human', async () => {
     // Prepare: 5 runs, 2 aborted by an operator, 3 succeeded alone
     for (let index = 0; index < 5; index++) {

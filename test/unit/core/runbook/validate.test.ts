@@ -248,6 +248,14 @@ const FIXTURES: Record<string, Expected[]> = {
       line: 13,
     },
   ],
+  'optimization-targets': [
+    {
+      check: 'checkOptimizationTargets',
+      path: 'optimizationTargets.mttr',
+      message: /the mttr target \(30m\) is not below baselineMttr \(20m, recovery by hand\)/,
+      line: 16,
+    },
+  ],
   'applicability-rules': [
     {
       check: 'checkApplicabilityRules',
