@@ -7,6 +7,7 @@ import { CATALOG_FILE, runbookCatalogText } from '../functions/core/runbook/cata
 import { runbookJsonSchemaText } from '../functions/core/runbook/schema.ts';
 import { TOOL_CATALOG, TOOL_DECLARATIONS } from '../functions/tools/declarations.ts';
 import { spliceToolReference, toolReferenceMarkdown } from '../functions/tools/reference.ts';
+import { matchCommand } from './match.ts';
 import { cdkJsonPath, loadPolicies } from './project.ts';
 import {
   compileRunbookFiles,
@@ -322,6 +323,23 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     .option('--check', 'write nothing; exit 1 when the file is stale')
     .action((options: { out: string; check?: boolean }) => {
       exitCode.value = schemaCommand(io, options);
+    });
+
+  program
+    .command('match')
+    .description(
+      'which runbook an alert payload (Alertmanager webhook or CloudWatch alarm event) would start, and why not the others',
+    )
+    .argument('<file>', 'a JSON payload as Alertmanager posts it or EventBridge delivers it')
+    .addOption(new Option('--runbooks <dir>', 'runbooks directory').default(DEFAULT_RUNBOOKS_DIR))
+    .addOption(
+      new Option('--env <environment>', 'environment of alerts that carry no environment label').default(
+        'dev',
+      ),
+    )
+    .option('--json', 'print the normalized alerts and selections as JSON')
+    .action((file: string, options: { runbooks: string; env: string; json?: boolean }) => {
+      exitCode.value = matchCommand(io, file, options);
     });
 
   const learn = program.command('learn').description('what the platform learned from its executions');

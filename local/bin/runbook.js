@@ -6,6 +6,15 @@ import { register } from 'tsx/esm/api';
 // versions and Lambda runs nodejs22.x, so for the CLI the warning is only noise (the SDK's own switch).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// `runbook graph … | head`: a reader that closes the pipe early ends the command quietly, as with any
+// Unix tool, instead of an EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 register();
 await import('../../functions/adapters/local/polyfills.ts');
 const { main } = await import('../cli.ts');

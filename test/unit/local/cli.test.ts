@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
   copyFileSync,
   cpSync,
@@ -201,10 +201,126 @@ describe('runbook CLI', () => {
     },
   );
 
+  describe('match', () => {
+    const fixture = (name: string) => join(ROOT, 'test/fixtures/alerts', name);
+
+    it('names the runbook an Alertmanager alert would start, and why each other would not', async () => {
+      const { io, out } = capture(workspace);
+      const code = await main(
+        ['node', 'runbook', 'match', join(ROOT, 'local/examples/alertmanager-node-memory-pressure.json')],
+        io,
+      );
+      expect(code).toBe(0);
+      expect(out[0]).toMatch(
+        /^KubeNodeMemoryPressure \(prometheus, firing, critical, environment \w+, k8s-node /,
+      );
+      expect(out[1]).toMatch(
+        /✓ node-memory-pressure +selected: rule kube-node-memory-pressure matched: confidence 0\.95 × learned 1\.00 = 0\.95/,
+      );
+      expect(out.filter((line) => line.includes('no-rule-matched'))).toHaveLength(5);
+    });
+
+    it('takes a CloudWatch alarm event as EventBridge delivers it, and prints JSON with --json', async () => {
+      const { io, out } = capture(workspace);
+      const code = await main(
+        ['node', 'runbook', 'match', fixture('cloudwatch-alarm-alb-5xx.json'), '--json', '--env', 'prod'],
+        io,
+      );
+      expect(code).toBe(0);
+      const [result] = JSON.parse(out.join('\n')) as Array<{
+        alert: { source: string; name: string; resource: { type: string } };
+        selection: { selected?: { runbookId: string; rule: string } };
+      }>;
+      expect(result!.alert).toMatchObject({ source: 'cloudwatch', resource: { type: 'load-balancer' } });
+      expect(result!.selection.selected).toMatchObject({
+        runbookId: 'alb-target-5xx',
+        rule: 'storefront-target-5xx-alarm',
+      });
+    });
+
+    it('exits 1 when a firing alert would start nothing (usable in CI)', async () => {
+      // Prepare: an alert no shipped runbook covers
+      const body = JSON.parse(
+        readFileSync(join(ROOT, 'local/examples/alertmanager-node-memory-pressure.json'), 'utf8'),
+      );
+      body.alerts[0].labels.alertname = 'KafkaConsumerLagHigh';
+      body.commonLabels.alertname = 'KafkaConsumerLagHigh';
+      writeFileSync(join(workspace, 'lag.json'), JSON.stringify(body));
+
+      // Act
+      const { io, out } = capture(workspace);
+      const code = await main(['node', 'runbook', 'match', 'lag.json'], io);
+
+      // Assess
+      expect(code).toBe(1);
+      expect(out.at(-1)).toBe('  no runbook would start: it would be recorded as unmatched');
+    });
+
+    it('names the file and the field of a malformed payload, without a stack trace', async () => {
+      const { io, out, err } = capture(workspace);
+      const code = await main(
+        ['node', 'runbook', 'match', fixture('malformed/alertmanager-missing-alertname.json')],
+        io,
+      );
+      expect(code).toBe(1);
+      expect(out).toEqual([]);
+      expect(err).toEqual([
+        expect.stringMatching(
+          /^runbook: .*alertmanager-missing-alertname\.json: invalid Alertmanager webhook body: alerts\[1\]\.labels\.alertname: expected an alertname label/,
+        ),
+      ]);
+    });
+
+    it('refuses what is not an alert payload, and a file that is not JSON', async () => {
+      writeFileSync(join(workspace, 'broken.json'), '{ "alerts": [');
+      const cases: Array<[string, RegExp]> = [
+        [fixture('stepfunctions-status-change.json'), /only CloudWatch alarm state changes/],
+        [join(ROOT, 'package.json'), /neither an Alertmanager webhook body .* nor an EventBridge event/],
+        ['broken.json', /^runbook: broken\.json: not JSON: /],
+        ['missing.json', /^runbook: missing\.json: no such file$/],
+      ];
+      for (const [file, message] of cases) {
+        const { io, err } = capture(workspace);
+        expect(await main(['node', 'runbook', 'match', file], io), file).toBe(1);
+        expect(err.join('\n'), file).toMatch(message);
+      }
+    });
+  });
+
   it('answers an unknown command with a suggestion and exit code 2', async () => {
     const { io, err } = capture(workspace);
     expect(await main(['node', 'runbook', 'validat'], io)).toBe(2);
     expect(err.join('\n')).toMatch(/unknown command 'validat'.*\n?.*Did you mean validate\?/s);
+  });
+
+  it('ends quietly when the reader closes the pipe early, as `| head` does (the real binary)', async () => {
+    // Prepare: 400 alerts, about 400 KB of lines, far more than a pipe holds
+    const body = JSON.parse(
+      readFileSync(join(ROOT, 'local/examples/alertmanager-node-memory-pressure.json'), 'utf8'),
+    );
+    body.alerts = Array.from({ length: 400 }, (_, index) => ({
+      ...body.alerts[0],
+      labels: { ...body.alerts[0].labels, node: `ip-10-0-${Math.floor(index / 250)}-${index % 250}` },
+      fingerprint: index.toString(16).padStart(16, '0'),
+    }));
+    writeFileSync(join(workspace, 'many.json'), JSON.stringify(body));
+    const child = spawn(process.execPath, [join(ROOT, 'local/bin/runbook.js'), 'match', 'many.json'], {
+      cwd: workspace,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+
+    // Act: read the first chunk, then close the pipe while the command still writes
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    // Assess
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('never shows a stack trace, even for a bad cdk.json (the real binary)', async () => {
