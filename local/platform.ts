@@ -37,6 +37,8 @@ export interface PlatformOptions {
   /** AWS client endpoints and credentials (the demo's simulated AWS); default: the SDK's own. */
   aws?: LocalPlatformOptions['aws'];
   retryIntervalMs?: number;
+  /** How often approval reminders are due-checked; default 15 s. */
+  reminderIntervalMs?: number;
   /** One line of terminal output. */
   print: (line: string) => void;
   /** Structured logs (default: warnings and errors printed). */
@@ -82,6 +84,15 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     approverGroups: environment.approverGroups,
     escalationTargets: environment.escalationTargets,
     changeFreezeWindows: environment.changeFreezeWindows,
+    ...(environment.approvals.linkTtl === undefined
+      ? {}
+      : { approvalLinkTtlSeconds: environment.approvals.linkTtl }),
+    ...(environment.approvals.reminderAfter === undefined
+      ? {}
+      : {
+          approvalReminderSeconds:
+            environment.approvals.reminderAfter === 'off' ? 0 : environment.approvals.reminderAfter,
+        }),
     ...options.configOverrides,
     dryRun: !options.live,
   });
@@ -116,6 +127,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         for (const line of notificationLines(notification)) print(line);
       },
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
+      ...(options.reminderIntervalMs === undefined ? {} : { reminderIntervalMs: options.reminderIntervalMs }),
       ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
       ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
       ...(options.aws ? { aws: options.aws } : {}),

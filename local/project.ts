@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { Duration } from '../functions/core/duration.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import { EnvironmentPolicy, type PolicySet } from '../functions/core/policy.ts';
 import { schemaProblems } from '../functions/core/runbook/issues.ts';
@@ -57,6 +58,14 @@ const EnvironmentPeople = z
     approverGroups: z.record(z.string(), z.array(z.email()).min(1)).default({}),
     escalationTargets: z.record(z.string(), z.array(z.email()).min(1)).default({}),
     changeFreezeWindows: z.array(FreezeWindow).default([]),
+    /** The embedded platform honours the same link lifetime and reminder as a deployment. */
+    approvals: z
+      .object({
+        linkTtl: Duration.optional(),
+        reminderAfter: z.union([z.literal('off'), Duration]).optional(),
+      })
+      .loose()
+      .default({}),
   })
   .loose();
 

@@ -66,6 +66,8 @@ export interface LocalPlatformOptions {
   waitScale?: number;
   /** AWS client endpoints and credentials (the demo points every service at its simulated environment). */
   aws?: ToolRegistryOptions['aws'];
+  /** How often approval reminders are due-checked (AWS: every minute); default 15 s. */
+  reminderIntervalMs?: number;
 }
 
 /** The link-signing key: made once, kept in the data directory (mode 600), never in code or config. */
@@ -216,6 +218,21 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   targets.classifier = (event) => track(handlers.classifier(event, localContext));
   targets.learning = (event) => track(handlers.learningRecorder(event, localContext));
 
+  // The approval reminder schedule: the same event EventBridge sends the approval-request function.
+  let reminding: Promise<unknown> | undefined;
+  const reminders = setInterval(() => {
+    if (reminding) return;
+    const event = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+    reminding = track(handlers.approvalRequest(event, localContext))
+      .catch((error: unknown) =>
+        logger.error('approval reminders failed', { error: (error as Error).message }),
+      )
+      .finally(() => {
+        reminding = undefined;
+      });
+  }, options.reminderIntervalMs ?? 15_000);
+  reminders.unref();
+
   return {
     config,
     store,
@@ -229,6 +246,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       selector = new RunbookSelector(options.runbooks());
     },
     async stop() {
+      clearInterval(reminders);
       await engine.shutdown();
       // Running tools are stopped through their abort signal; steps get up to five seconds to record
       // how they ended (a tool that ignores its signal is abandoned).

@@ -40,6 +40,11 @@ export const RuntimeConfig = z
       .min(60)
       .max(7 * 86_400)
       .default(3_600),
+    /**
+     * Approvers who have not answered after this long get one reminder (with fresh links); 0: never.
+     * The design target is an answer within 5 minutes.
+     */
+    approvalReminderSeconds: z.number().int().min(0).max(86_400).default(300),
     /** How long incidents, executions and approvals are kept (DynamoDB TTL on AWS). */
     retentionDays: z.number().int().min(1).max(3_650).default(90),
     /** Start every execution as a dry run (rehearse in production without changing anything). */

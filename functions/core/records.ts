@@ -211,6 +211,8 @@ export const ApprovalRecord = z
     requestedAt: IsoTime,
     expiresAt: IsoTime,
     decidedAt: IsoTime.optional(),
+    /** When the approvers who had not answered were reminded (once per approval). */
+    remindedAt: IsoTime.optional(),
     /** Step Functions task token: stays server-side, never in a link. */
     taskToken: z.string(),
     plan: z.array(

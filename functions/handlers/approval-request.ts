@@ -6,12 +6,20 @@ import type { Logger } from '../ports/logger.ts';
 import { parseValue } from './http.ts';
 import { taskErrors } from './task.ts';
 
+/** The EventBridge schedule's event (every minute): time to remind approvers who have not answered. */
+export function isReminderSchedule(event: unknown): boolean {
+  const candidate = event as { source?: unknown; 'detail-type'?: unknown } | null;
+  return candidate?.source === 'aws.events' && candidate['detail-type'] === 'Scheduled Event';
+}
+
 /**
  * The approval-request Lambda (`.waitForTaskToken`): stores the request with its token and e-mails
  * each approver a signed link. The execution waits until the approval-web function sends the token.
+ * Its schedule (an EventBridge rule, every minute) reminds approvers who have not answered in time.
  */
 export function createApprovalRequestHandler(options: { approvals: ApprovalService; logger: Logger }) {
   return middy(async (event: unknown) => {
+    if (isReminderSchedule(event)) return options.approvals.remindOverdue();
     const payload = parseValue(ApprovalTask, event, 'the approval task payload');
     return options.approvals.request(payload);
   }).use(taskErrors(options.logger, 'approval request'));

@@ -99,6 +99,12 @@ export interface Store {
     at: string,
   ): Promise<ApprovalRecord | undefined>;
 
+  /**
+   * Claims the one reminder of a pending approval: true for exactly one caller, false when it is no
+   * longer pending, was reminded already, or does not exist.
+   */
+  markApprovalReminded(executionId: string, approvalKey: string, at: string): Promise<boolean>;
+
   // Safety ------------------------------------------------------------------------------------------
   getKillSwitch(): Promise<KillSwitchState>;
   setKillSwitch(state: KillSwitchState): Promise<void>;

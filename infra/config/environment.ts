@@ -72,6 +72,14 @@ export const EnvironmentConfig = z
           (seconds) => seconds >= 60 && seconds <= 7 * 86_400,
           'must be between 1m and 7d',
         ),
+        /**
+         * Approvers who have not answered after this long get one reminder with fresh links (the design
+         * target is an answer within 5 minutes); `off`: none, and no schedule is deployed.
+         */
+        reminderAfter: z
+          .union([z.literal('off'), Duration])
+          .default(300)
+          .refine((value) => value === 'off' || value <= 86_400, 'must be at most 1d, or off'),
       })
       .strict()
       .prefault({}),

@@ -43,6 +43,7 @@ export function runtimeConfigOf(
     approverGroups: config.approverGroups,
     escalationTargets: config.escalationTargets,
     approvalLinkTtlSeconds: config.approvals.linkTtl,
+    approvalReminderSeconds: config.approvals.reminderAfter === 'off' ? 0 : config.approvals.reminderAfter,
     retentionDays: config.retention.recordsDays,
     dryRun: config.dryRun,
     tools: config.tools,

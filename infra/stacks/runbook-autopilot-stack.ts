@@ -1,5 +1,7 @@
 import { CfnOutput, Duration, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -69,6 +71,8 @@ export class RunbookAutopilotStack extends Stack {
   readonly stateMachines: RunbookStateMachines;
   readonly routing: EventRouting;
   readonly alarms: PlatformAlarms;
+  /** The schedule that reminds approvers (absent when approvals.reminderAfter is off). */
+  readonly approvalReminders?: events.Rule;
   readonly runbooks: readonly CompiledRunbook[];
   /** `arn:…:stateMachine:<stack>-`: a runbook's machine is this plus its id. */
   readonly stateMachineArnPrefix: string;
@@ -380,6 +384,17 @@ export class RunbookAutopilotStack extends Stack {
       removalPolicy,
     });
     allow(fns.ingest, 'PublishAlerts', ['events:PutEvents'], [this.routing.bus.eventBusArn]);
+
+    // Approval reminders: every minute, the approval-request function reminds approvers who have not
+    // answered within approvals.reminderAfter (schedules live on the default bus).
+    if (config.approvals.reminderAfter !== 'off') {
+      this.approvalReminders = new events.Rule(this, 'ApprovalReminders', {
+        ruleName: `${namePrefix}approval-reminders`,
+        description: `Every minute: remind approvers who have not answered within ${config.approvals.reminderAfter}s`,
+        schedule: events.Schedule.rate(Duration.minutes(1)),
+        targets: [new eventTargets.LambdaFunction(fns.approvalRequest.function, { retryAttempts: 0 })],
+      });
+    }
 
     // ----------------------------------------------------------------------------------- endpoints
     // Public: the handler demands the bearer token (from Secrets Manager) on every request.

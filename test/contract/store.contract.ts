@@ -774,6 +774,32 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreCo
         expect(stored?.decisions).toHaveLength(3);
       });
 
+      it('claims the reminder of a pending approval once, even when asked concurrently', async () => {
+        // Prepare
+        await store.createApproval(contractApproval({ approvalKey: 'pending' }));
+        await store.createApproval(contractApproval({ approvalKey: 'closed' }));
+        await store.closeApproval('exec-0001', 'closed', 'cancelled', '2024-05-02T17:03:00Z');
+
+        // Act
+        const claims = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            store.markApprovalReminded('exec-0001', 'pending', '2024-05-02T17:05:00Z'),
+          ),
+        );
+        const later = await store.markApprovalReminded('exec-0001', 'pending', '2024-05-02T17:06:00Z');
+        const closed = await store.markApprovalReminded('exec-0001', 'closed', '2024-05-02T17:05:00Z');
+        const missing = await store.markApprovalReminded('exec-0001', 'missing', '2024-05-02T17:05:00Z');
+
+        // Assess
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        expect([later, closed, missing]).toEqual([false, false, false]);
+        expect(await store.getApproval('exec-0001', 'pending')).toMatchObject({
+          status: 'pending',
+          remindedAt: '2024-05-02T17:05:00Z',
+        });
+        expect((await store.getApproval('exec-0001', 'closed'))?.remindedAt).toBeUndefined();
+      });
+
       it('closes a pending approval once, and never a settled one', async () => {
         // Prepare
         await store.createApproval(contractApproval({ approvalKey: 'pending' }));

@@ -64,7 +64,12 @@ async function cluster(): Promise<FakeKubeApi> {
 }
 
 async function startEnvironment(
-  options: { dataDir?: string; kube?: FakeKubeApi; prometheus?: FakePrometheus } = {},
+  options: {
+    dataDir?: string;
+    kube?: FakeKubeApi;
+    prometheus?: FakePrometheus;
+    approvalReminderSeconds?: number;
+  } = {},
 ): Promise<Environment> {
   const kube = options.kube ?? (await cluster());
   const prometheus = options.prometheus ?? new FakePrometheus();
@@ -83,9 +88,13 @@ async function startEnvironment(
         kubernetes: { contexts: {} },
         shell: { enabled: false, allow: [] },
       },
+      ...(options.approvalReminderSeconds === undefined
+        ? {}
+        : { approvalReminderSeconds: options.approvalReminderSeconds }),
     },
     kubeConfigFactory: () => kube.kubeConfig(),
     retryIntervalMs: 20,
+    reminderIntervalMs: 100,
     print: (line) => lines.push(line),
   });
   started.push(async () => {
@@ -239,6 +248,39 @@ describe('the embedded platform', () => {
     expect(kube.requestsTo('PATCH', `/api/v1/nodes/${NODE}`).length).toBeGreaterThan(0);
     expect(learning.totals).toMatchObject({ executions: 1, succeeded: 1 });
     expect(learning.runbooks[0]).toMatchObject({ runbookId: 'node-memory-pressure', approvalsAnswered: 1 });
+  });
+
+  it('reminds the approvers who have not answered, once, and the reminder link approves', async () => {
+    // Prepare: reminders due after 1 s (the default is 5 minutes)
+    const { url, kube } = await startEnvironment({ approvalReminderSeconds: 1 });
+    const fired = await post(url, '/webhooks/alertmanager', alertmanagerBody('firing'));
+    const executionId: string = fired.body.results[0].result.executionId;
+    await approvalLink(url, executionId);
+
+    // Act: the schedule finds the approval overdue
+    const outbox = async () =>
+      (await get(url, `/api/outbox?executionId=${encodeURIComponent(executionId)}`)).body
+        .notifications as Json[];
+    const reminders = await until('the reminders', async () => {
+      const sent = (await outbox()).filter((notification) => notification.subject.startsWith('Reminder,'));
+      return sent.length > 0 ? sent : undefined;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const decided = await approve(new URL(reminders[0]!.links[0].url));
+    await until('the eviction', async () => (kube.evicted.length > 0 ? true : undefined));
+
+    // Assess: one reminder per approver, however many times the schedule ran
+    const all = (await outbox()).filter((notification) => notification.subject.startsWith('Reminder,'));
+    const requests = (await outbox()).filter(
+      (notification) =>
+        notification.kind === 'approval-request' && !notification.subject.startsWith('Reminder,'),
+    );
+    expect(all.map((notification) => notification.to[0]).sort()).toEqual(
+      requests.map((notification) => notification.to[0]).sort(),
+    );
+    expect(all[0]!.subject).toMatch(/^Reminder, waiting \d+[sm]: approve node-memory-pressure on /);
+    expect(decided.status).toBe(200);
+    expect((await execution(url, executionId)).approvals[0]).toMatchObject({ status: 'approved' });
   });
 
   it('starts exactly one execution for 1,000 duplicate firings (an alert storm)', async () => {

@@ -79,7 +79,7 @@ describe('environment configuration (cdk.json context)', () => {
     // Assess
     expect(config).toMatchObject({
       policy: { approval: { requiredFromRisk: 'high' }, mutatingSteps: 'compensation-or-approval' },
-      approvals: { minimumQuorum: 1, linkTtl: 3_600 },
+      approvals: { minimumQuorum: 1, linkTtl: 3_600, reminderAfter: 300 },
       retention: { recordsDays: 90, logDays: 30 },
       logLevel: 'INFO',
       publicBaseUrl: 'function-url',
@@ -241,6 +241,7 @@ describe('RUNBOOK_AUTOPILOT_CONFIG', () => {
         approverGroups: environments[name]!.approverGroups,
         escalationTargets: environments[name]!.escalationTargets,
         approvalLinkTtlSeconds: environments[name]!.approvals.linkTtl,
+        approvalReminderSeconds: environments[name]!.approvals.reminderAfter,
         retentionDays: environments[name]!.retention.recordsDays,
       });
       expect(JSON.stringify(runtime)).not.toMatch(/secret|token|password|key"/i);

@@ -19,6 +19,7 @@ import {
   logicalIdOf,
   propertiesOf,
   removeOutput,
+  resolvedValue,
   resourcesOf,
   runNag,
   type Synthesized,
@@ -360,7 +361,9 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
   describe('events', () => {
     it('deploys the routing rules the embedded platform matches with, each target with retries and a DLQ', () => {
       const { stack, template } = deployment(environment);
-      const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule')).map(propertiesOf);
+      const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'))
+        .map(propertiesOf)
+        .filter((rule) => rule.EventPattern !== undefined);
       const routes = routeRules({ stateMachineArnPrefix: stack.stateMachineArnPrefix });
       expect(rules).toHaveLength(routes.length);
       for (const route of routes) {
@@ -383,6 +386,32 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         ]);
       }
       template.hasResourceProperties('AWS::Events::EventBus', { Name: `runbook-autopilot-${environment}` });
+    });
+
+    it('reminds approvers on a schedule: every minute, the approval-request function, no retries', () => {
+      const { stack, template, config } = deployment(environment);
+      const schedules = Object.values(resourcesOf(template, 'AWS::Events::Rule'))
+        .map(propertiesOf)
+        .filter((rule) => rule.ScheduleExpression !== undefined);
+      expect(config.approvals.reminderAfter).toBe(300);
+      expect(schedules).toEqual([
+        expect.objectContaining({
+          Name: `runbook-autopilot-${environment}-approval-reminders`,
+          ScheduleExpression: 'rate(1 minute)',
+          State: 'ENABLED',
+          Targets: [
+            expect.objectContaining({
+              Arn: { 'Fn::GetAtt': [logicalIdOf(stack.functions.approvalRequest.function), 'Arn'] },
+              RetryPolicy: { MaximumRetryAttempts: 0 },
+            }),
+          ],
+        }),
+      ]);
+      expect(schedules[0]!.EventBusName).toBeUndefined();
+      const runtime = RuntimeConfig.parse(
+        JSON.parse(resolvedValue(variablesOf(template, stack, 'approvalRequest').RUNBOOK_AUTOPILOT_CONFIG)),
+      );
+      expect(runtime.approvalReminderSeconds).toBe(300);
     });
 
     it('hears only its own executions stopping', () => {
@@ -574,6 +603,29 @@ describe('synthesis', () => {
       pluginReports: unknown[];
     };
     expect(report.pluginReports).toEqual([]);
+  });
+
+  it('approvals.reminderAfter: off deploys no reminder schedule and tells the functions so', () => {
+    // Prepare
+    const environments = structuredClone(CDK_JSON.context[ENVIRONMENTS_CONTEXT_KEY]) as Record<string, Json>;
+    (environments.dev!.approvals as Json).reminderAfter = 'off';
+
+    // Act
+    const only = synthesize({ context: { env: 'dev', [ENVIRONMENTS_CONTEXT_KEY]: environments } });
+
+    // Assess
+    const template = only.templates.dev!;
+    const schedules = Object.values(resourcesOf(template, 'AWS::Events::Rule'))
+      .map(propertiesOf)
+      .filter((rule) => rule.ScheduleExpression !== undefined);
+    expect(schedules).toEqual([]);
+    const stack = only.stacks[0]!;
+    expect(stack.approvalReminders).toBeUndefined();
+    const runtime = RuntimeConfig.parse(
+      JSON.parse(resolvedValue(variablesOf(template, stack, 'approvalRequest').RUNBOOK_AUTOPILOT_CONFIG)),
+    );
+    expect(runtime.approvalReminderSeconds).toBe(0);
+    removeOutput(only);
   });
 
   it('-c env=prod synthesizes the prod stack only', () => {

@@ -766,21 +766,47 @@ export class DynamoStore implements Store {
   ): Promise<ApprovalRecord | undefined> {
     const closedAt = this.validInput(IsoTime, at, 'closeApproval(at)');
     const key = Keys.approval(executionId, approvalKey);
+    const result = await this.updatePendingApproval(
+      key,
+      (expression) =>
+        `${expression.name('status')} = ${expression.value(status)}, ${expression.name('decidedAt')} = ${expression.value(closedAt)}`,
+    );
+    if (!result) return undefined; // none, or settled already
+    return this.parseRecord(ApprovalRecord, 'ApprovalRecord', key, result.Attributes ?? {});
+  }
+
+  async markApprovalReminded(executionId: string, approvalKey: string, at: string): Promise<boolean> {
+    const remindedAt = this.validInput(IsoTime, at, 'markApprovalReminded(at)');
+    const result = await this.updatePendingApproval(
+      Keys.approval(executionId, approvalKey),
+      (expression) => `${expression.name('remindedAt')} = ${expression.value(remindedAt)}`,
+      (expression) => `attribute_not_exists(${expression.name('remindedAt')})`,
+    );
+    return result !== undefined;
+  }
+
+  /** SET on an approval that is still pending (and meets `also`); undefined when it is not, or absent. */
+  private updatePendingApproval(
+    key: ItemKey,
+    set: (expression: Expression) => string,
+    also?: (expression: Expression) => string,
+  ) {
     const expression = new Expression();
-    const result = await this.conditional('UpdateItem', key, () =>
+    const update = `SET ${set(expression)}`;
+    const pending = `${expression.name('status')} = ${expression.value('pending')}`;
+    const condition = also ? `${pending} AND ${also(expression)}` : pending;
+    return this.conditional('UpdateItem', key, () =>
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: key,
-          UpdateExpression: `SET ${expression.name('status')} = ${expression.value(status)}, ${expression.name('decidedAt')} = ${expression.value(closedAt)}`,
-          ConditionExpression: `${expression.name('status')} = ${expression.value('pending')}`,
+          UpdateExpression: update,
+          ConditionExpression: condition,
           ReturnValues: 'ALL_NEW',
           ...expression.attributes(),
         }),
       ),
     );
-    if (!result) return undefined; // none, or settled already
-    return this.parseRecord(ApprovalRecord, 'ApprovalRecord', key, result.Attributes ?? {});
   }
 
   // Safety ------------------------------------------------------------------------------------------

@@ -16,7 +16,13 @@ import type { RuntimeConfig } from '../config.ts';
 import { formatDuration } from '../duration.ts';
 import { AslErrorName, StateError, TaskTokenExpiredError } from '../errors.ts';
 import type { ApprovalTask } from '../execution-contract.ts';
-import { type ApprovalRecord, type ExecutionRecord, type StepOutcome, summarizeAlert } from '../records.ts';
+import {
+  type ApprovalRecord,
+  type ExecutionRecord,
+  type StepOutcome,
+  summarizeAlert,
+  TERMINAL_STATUSES,
+} from '../records.ts';
 import { resolveTemplates } from '../runbook/templates.ts';
 
 export interface ApprovalServiceOptions {
@@ -57,6 +63,19 @@ export type DecideResult =
 function withoutToken(approval: ApprovalRecord): Omit<ApprovalRecord, 'taskToken'> {
   const { taskToken: _token, ...rest } = approval;
   return rest;
+}
+
+/** How far back the reminder sweep looks for running executions (an approval waits at most this long in practice). */
+const REMINDER_HORIZON_MS = 2 * 86_400_000;
+
+/** The end of every approval e-mail: the approver's own link and how to treat it. */
+function linkLines(url: string): string[] {
+  return [
+    'Review the diagnostics and decide (the page asks you to confirm; opening it decides nothing):',
+    url,
+    '',
+    'This link is yours alone, works once and expires. Do not forward it.',
+  ];
 }
 
 /** Human-readable words for refusals (shown on the page and in API errors). */
@@ -179,10 +198,7 @@ export class ApprovalService {
           (step) => `  - ${step.name} [${step.tool}, risk ${step.risk}] ${JSON.stringify(step.parameters)}`,
         ),
         '',
-        'Review the diagnostics and decide (the page asks you to confirm; opening it decides nothing):',
-        url,
-        '',
-        'This link is yours alone, works once and expires. Do not forward it.',
+        ...linkLines(url),
       ].join('\n');
       await notifier.send({
         id: randomUUID(),
@@ -197,6 +213,88 @@ export class ApprovalService {
     }
     logger.info('approval requested', { executionId: execution.id, approvalId, approvers: approvers.length });
     return { approvalId, approvers, created: true };
+  }
+
+  /**
+   * Reminds the approvers who have not answered an approval pending longer than
+   * config.approvalReminderSeconds, once per approval, with fresh links. Runs on a schedule (every
+   * minute on AWS, every 15 s locally); concurrent runs remind once (the store's claim decides).
+   */
+  async remindOverdue(): Promise<{ reminded: number; approvers: number }> {
+    const { store, notifier, clock, config, signingKey, logger } = this.options;
+    const counts = { reminded: 0, approvers: 0 };
+    if (config.approvalReminderSeconds === 0) return counts;
+    const now = clock.now();
+    // Executions still running, newest first, back to the oldest an approval could still wait in.
+    const horizon = now.getTime() - REMINDER_HORIZON_MS;
+    let cursor: string | undefined;
+    do {
+      const page = await store.listExecutions({ limit: 100, ...(cursor ? { cursor } : {}) });
+      for (const execution of page.executions) {
+        if (TERMINAL_STATUSES.has(execution.status)) continue;
+        for (const approval of await store.listApprovals(execution.id)) {
+          const waitedMs = now.getTime() - Date.parse(approval.requestedAt);
+          if (approval.status !== 'pending' || approval.remindedAt) continue;
+          if (waitedMs < config.approvalReminderSeconds * 1_000) continue;
+          if (Date.parse(approval.expiresAt) <= now.getTime()) continue;
+          const approvalKey = parseApprovalPublicId(approval.id)?.approvalKey;
+          if (!approvalKey) continue;
+          if (!(await store.markApprovalReminded(execution.id, approvalKey, now.toISOString()))) continue;
+          const waiting = approval.approvers.filter(
+            (approver) => !approval.decisions.some((decision) => decision.approver === approver),
+          );
+          const linkExpiry = Math.floor(
+            Math.min(Date.parse(approval.expiresAt), now.getTime() + config.approvalLinkTtlSeconds * 1_000) /
+              1_000,
+          );
+          const what =
+            approval.target.kind === 'phase'
+              ? `phase "${approval.target.id}"`
+              : `step "${approval.target.id}"`;
+          const approved = approval.decisions.filter((decision) => decision.decision === 'approve').length;
+          const expiresIn = Math.max(0, Math.round((Date.parse(approval.expiresAt) - now.getTime()) / 1_000));
+          for (const approver of waiting) {
+            const url = approvalLinkUrl(
+              config.publicBaseUrl,
+              { approvalId: approval.id, approver, expiresAt: linkExpiry },
+              signingKey,
+            );
+            await notifier.send({
+              id: randomUUID(),
+              kind: 'approval-request',
+              to: [approver],
+              subject: `Reminder, waiting ${formatDuration(Math.round(waitedMs / 60_000) * 60 || 60)}: approve ${approval.runbookId} on ${approval.alert.resource.id} (${approval.environment})?`,
+              text: [
+                `runbook-autopilot has waited ${formatDuration(Math.round(waitedMs / 60_000) * 60 || 60)} for an approval before ${what} of runbook ${approval.runbookId} (risk ${approval.risk}).`,
+                '',
+                `Alert:       ${approval.alert.name} (${approval.alert.severity}) — ${approval.alert.summary}`,
+                `Resource:    ${approval.alert.resource.type} ${approval.alert.resource.id}`,
+                `Environment: ${approval.environment}`,
+                `Execution:   ${approval.executionId}`,
+                `Quorum:      ${approved} of ${approval.quorum} so far`,
+                `Expires:     in ${formatDuration(expiresIn || 1)} (${approval.expiresAt}); then it escalates`,
+                '',
+                ...linkLines(url),
+              ].join('\n'),
+              links: [{ label: 'Review and decide', url }],
+              executionId: approval.executionId,
+              sentAt: now.toISOString(),
+            });
+            counts.approvers++;
+          }
+          counts.reminded++;
+          logger.info('approval reminder sent', {
+            executionId: approval.executionId,
+            approvalId: approval.id,
+            approvers: waiting.length,
+            waitedMs,
+          });
+        }
+      }
+      const last = page.executions.at(-1);
+      cursor = last && Date.parse(last.startedAt) >= horizon ? page.cursor : undefined;
+    } while (cursor);
+    return counts;
   }
 
   private checkLink(

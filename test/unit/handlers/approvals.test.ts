@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
+import type { Context } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../functions/core/alert.ts';
 import { approvalLinkUrl, approvalPublicId } from '../../../functions/core/approval-links.ts';
@@ -9,6 +10,7 @@ import { normalizeAlertmanager } from '../../../functions/core/classifier/normal
 import { InvalidEventError } from '../../../functions/core/errors.ts';
 import type { ExecutionContext } from '../../../functions/core/execution-contract.ts';
 import { type ExecutionRecord, type StepOutcome, summarizeAlert } from '../../../functions/core/records.ts';
+import type { ApprovalService } from '../../../functions/core/services/approvals.ts';
 import { createApprovalRequestHandler } from '../../../functions/handlers/approval-request.ts';
 import { createApprovalWebHandler } from '../../../functions/handlers/approval-web.ts';
 import type { HttpEvent, HttpResult } from '../../../functions/handlers/http.ts';
@@ -169,12 +171,32 @@ function jsonRequest(method: 'GET' | 'POST', link: URL, body?: unknown): HttpEve
   }) as HttpEvent;
 }
 
+type Requested = Awaited<ReturnType<ApprovalService['request']>>;
+
+/** What the EventBridge schedule (rate 1 minute) delivers to the approval-request function. */
+function scheduledEvent() {
+  return {
+    version: '0',
+    id: '53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa',
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '333333333333',
+    time: '2026-11-25T10:05:00Z',
+    region: 'eu-west-1',
+    resources: ['arn:aws:events:eu-west-1:333333333333:rule/runbook-autopilot-prod-approval-reminders'],
+    detail: {},
+  };
+}
+
 const bodyOf = (result: HttpResult) => JSON.parse(result.body ?? '') as Record<string, unknown>;
 
 describe('approval handlers', () => {
   let harness: AwsHarness;
   let alert: Alert;
-  let requestApproval: ReturnType<typeof createApprovalRequestHandler>;
+  /** The approval-request handler, as the state machine's task invokes it. */
+  let requestApproval: (event: unknown, context: Context) => Promise<Requested>;
+  /** The same handler, as its EventBridge schedule invokes it. */
+  let remind: () => Promise<unknown>;
   let web: ReturnType<typeof createApprovalWebHandler>;
 
   beforeEach(async () => {
@@ -204,10 +226,12 @@ describe('approval handlers', () => {
         allocatableMemoryBytes: 16_106_127_360,
       }),
     );
-    requestApproval = createApprovalRequestHandler({
+    const approvalRequest = createApprovalRequestHandler({
       approvals: harness.services.approvals,
       logger: harness.logger,
     });
+    requestApproval = async (event, context) => (await approvalRequest(event, context)) as Requested;
+    remind = () => approvalRequest(scheduledEvent(), lambdaContext());
     web = createApprovalWebHandler({ approvals: harness.services.approvals, logger: harness.logger });
   });
   afterEach(() => harness.stop());
@@ -345,6 +369,99 @@ describe('approval handlers', () => {
       // Assess
       await expect(act).rejects.toBeInstanceOf(InvalidEventError);
       await expect(requestApproval(payload, lambdaContext())).rejects.toThrow(/taskToken/);
+    });
+  });
+
+  describe('approval reminders (the schedule)', () => {
+    const reminders = () =>
+      publishedMessages(harness).filter((input) => input.Subject?.startsWith('Reminder,'));
+    const recipients = (messages: ReturnType<typeof publishedMessages>) =>
+      messages.map((input) => input.MessageAttributes?.recipient?.StringValue).sort();
+
+    it('reminds the approvers once, when the approval has waited approvalReminderSeconds, with working links', async () => {
+      // Prepare: requested at 10:00:00; the reminder is due at 10:05:00
+      await requestApproval(approvalPayload(alert), lambdaContext());
+
+      // Act
+      harness.clock.advance(4 * 60_000 + 59_000);
+      const early = await remind();
+      harness.clock.advance(1_000);
+      const due = await remind();
+      harness.clock.advance(60_000);
+      const again = await remind();
+
+      // Assess
+      expect(early).toEqual({ reminded: 0, approvers: 0 });
+      expect(due).toEqual({ reminded: 1, approvers: 2 });
+      expect(again).toEqual({ reminded: 0, approvers: 0 });
+      const sent = reminders();
+      expect(recipients(sent)).toEqual([ALICE, BOB]);
+      expect(sent.map((input) => input.TopicArn)).toEqual([APPROVALS_TOPIC, APPROVALS_TOPIC]);
+      expect(sent[0]!.Subject).toMatch(/^Reminder, waiting 5m: approve node-memory-pressure on ip-10-0-1-23/);
+      expect(sent[0]!.Message).toContain('has waited 5m for an approval before phase "restart-workload"');
+      expect(sent[0]!.Message).not.toContain(TASK_TOKEN);
+      const [approval] = await harness.store.listApprovals(EXECUTION_ID);
+      expect(approval?.remindedAt).toBe('2026-11-25T10:05:00.000Z');
+      // The reminder's link opens the approval page (fresh expiry: an hour from now, within the timeout)
+      const link = new URL(sent[0]!.Message!.match(LINK)![0]!);
+      expect(Number(link.searchParams.get('exp'))).toBe(Date.parse('2026-11-25T10:15:00Z') / 1000);
+      const page = await web(browserRequest('GET', link), lambdaContext());
+      expect(page.statusCode).toBe(200);
+    });
+
+    it('with quorum 2, reminds only the approver who has not decided', async () => {
+      // Prepare
+      const requested = await requestApproval(approvalPayload(alert, { quorum: 2 }), lambdaContext());
+      await web(browserRequest('POST', linkFor(harness, ALICE), { decision: 'approve' }), lambdaContext());
+      expect((await harness.store.listApprovals(EXECUTION_ID))[0]?.id).toBe(requested.approvalId);
+
+      // Act
+      harness.clock.advance(5 * 60_000);
+      const result = await remind();
+
+      // Assess
+      expect(result).toEqual({ reminded: 1, approvers: 1 });
+      expect(recipients(reminders())).toEqual([BOB]);
+      expect(reminders()[0]!.Message).toContain('Quorum:      1 of 2 so far');
+    });
+
+    it('reminds nobody about a settled or expired approval, or one of a stopped execution', async () => {
+      // Prepare: one approval approved, then a second execution whose approval outlived its timeout
+      await requestApproval(approvalPayload(alert), lambdaContext());
+      await web(browserRequest('POST', linkFor(harness, ALICE), { decision: 'approve' }), lambdaContext());
+      await harness.store.updateExecution(EXECUTION_ID, { status: 'running' });
+
+      // Act: past the approval's 15-minute timeout, and with the execution stopped
+      harness.clock.advance(5 * 60_000);
+      const settled = await remind();
+      await requestApproval(approvalPayload(alert, { token: `${TASK_TOKEN}-2` }), lambdaContext());
+      await harness.store.updateExecution(EXECUTION_ID, { status: 'aborted' });
+      harness.clock.advance(6 * 60_000);
+      const stopped = await remind();
+      await harness.store.updateExecution(EXECUTION_ID, { status: 'running' });
+      harness.clock.advance(15 * 60_000);
+      const expired = await remind();
+
+      // Assess
+      expect([settled, stopped, expired]).toEqual([
+        { reminded: 0, approvers: 0 },
+        { reminded: 0, approvers: 0 },
+        { reminded: 0, approvers: 0 },
+      ]);
+      expect(reminders()).toEqual([]);
+    });
+
+    it('two schedules firing at the same moment remind once', async () => {
+      // Prepare
+      await requestApproval(approvalPayload(alert), lambdaContext());
+      harness.clock.advance(5 * 60_000);
+
+      // Act
+      const results = await Promise.all([remind(), remind(), remind()]);
+
+      // Assess
+      expect(results.map((result) => (result as { reminded: number }).reminded).sort()).toEqual([0, 0, 1]);
+      expect(recipients(reminders())).toEqual([ALICE, BOB]);
     });
   });
 
