@@ -175,7 +175,18 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       ...(options.aws ? { aws: options.aws } : {}),
     },
   );
-  const runner = new StepRunner({ ...common, tools, config, checkpoints, approvals, escalations, records });
+  const runner = new StepRunner({
+    ...common,
+    tools,
+    config,
+    checkpoints,
+    approvals,
+    escalations,
+    records,
+    // A local database read costs nothing: an abort reaches a running tool within a quarter second
+    // (on AWS every 2 s, a DynamoDB read per running step).
+    abortPollMs: 250,
+  });
   let selector = new RunbookSelector(options.runbooks());
   const classifier = new ClassifierService({
     ...common,
