@@ -3,10 +3,13 @@ import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { toMermaid } from '../functions/core/compiler/mermaid.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import { Substitution } from '../functions/core/execution-contract.ts';
 import { CATALOG_FILE, runbookCatalogText } from '../functions/core/runbook/catalog.ts';
 import { runbookJsonSchemaText } from '../functions/core/runbook/schema.ts';
 import { TOOL_CATALOG, TOOL_DECLARATIONS } from '../functions/tools/declarations.ts';
+import { rbacManifest } from '../functions/tools/kubernetes/rbac.ts';
 import { spliceToolReference, toolReferenceMarkdown } from '../functions/tools/reference.ts';
+import { runnerToolsOf } from '../infra/constructs/runbook-artifacts.ts';
 import { matchCommand } from './match.ts';
 import { cdkJsonPath, loadPolicies } from './project.ts';
 import {
@@ -179,6 +182,49 @@ function graphCommand(io: Io, id: string, options: { runbooks: string }): number
   return 0;
 }
 
+/**
+ * `runbook rbac`: the Kubernetes RBAC the step runners need, for `kubectl apply -f -`. The runbooks are
+ * validated and compiled in memory (as `compile` does) and each runner's tools read from the compiled
+ * machines the way infra derives their IAM; stdout carries the manifest only.
+ */
+function rbacCommand(io: Io, options: { runbooks: string }): number {
+  const dir = resolve(io.cwd, options.runbooks);
+  const { files, missing } = listRunbookFiles([dir]);
+  if (missing.length > 0) throw new ExitError(1, `no runbooks directory ${options.runbooks}`);
+  if (files.length === 0) throw new ExitError(1, `no runbook files (*.yaml, *.yml) in ${options.runbooks}`);
+  const results = validateRunbookFiles(files, {
+    tools: TOOL_CATALOG,
+    policies: loadPolicies(cdkJsonPath(io.cwd)),
+  });
+  const problems = formatResults(results, io.cwd);
+  if (problems.length > 0) {
+    for (const line of problems) io.err(line);
+    throw new ExitError(1, `no RBAC printed: fix the ${problems.length} problem(s) above first`);
+  }
+  const statemachines = resolve(io.cwd, DEFAULT_STATEMACHINES_DIR);
+  const compiled = compileRunbookFiles(results, statemachines, TOOL_CATALOG);
+  const failed = compiled.find((entry) => entry.error);
+  if (failed) throw new ExitError(1, `${relative(io.cwd, failed.file)}  ${failed.error!.message}`);
+  const readOnly: string[] = [];
+  const mutating: string[] = [];
+  const stale: string[] = [];
+  for (const entry of compiled) {
+    const tools = runnerToolsOf(entry.compiled!.definition);
+    readOnly.push(...tools[Substitution.ReadOnlyRunner]);
+    mutating.push(...tools[Substitution.MutatingRunner]);
+    if (existsSync(entry.outFile) && readFileSync(entry.outFile, 'utf8') !== entry.compiled!.text) {
+      stale.push(relative(io.cwd, entry.outFile));
+    }
+  }
+  if (stale.length > 0) {
+    io.err(
+      `runbook: warning: ${stale.join(', ')} ${stale.length === 1 ? 'is' : 'are'} stale: this RBAC follows ${options.runbooks}/, the deployed stack follows ${DEFAULT_STATEMACHINES_DIR}/ (run npm run compile, then deploy)`,
+    );
+  }
+  io.out(rbacManifest({ readOnly, mutating }, TOOL_CATALOG).trimEnd());
+  return 0;
+}
+
 function schemaCommand(io: Io, options: { out: string; check?: boolean }): number {
   const file = resolve(io.cwd, options.out);
   const text = runbookJsonSchemaText(TOOL_CATALOG.names());
@@ -340,6 +386,16 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     .option('--json', 'print the normalized alerts and selections as JSON')
     .action((file: string, options: { runbooks: string; env: string; json?: boolean }) => {
       exitCode.value = matchCommand(io, file, options);
+    });
+
+  program
+    .command('rbac')
+    .description(
+      "print the Kubernetes RBAC the step runners need on Amazon EKS, derived from the runbooks' tools: npx runbook rbac | kubectl apply -f -",
+    )
+    .addOption(new Option('--runbooks <dir>', 'runbooks directory').default(DEFAULT_RUNBOOKS_DIR))
+    .action((options: { runbooks: string }) => {
+      exitCode.value = rbacCommand(io, options);
     });
 
   const learn = program.command('learn').description('what the platform learned from its executions');

@@ -84,6 +84,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     approverGroups: environment.approverGroups,
     escalationTargets: environment.escalationTargets,
     changeFreezeWindows: environment.changeFreezeWindows,
+    ...(environment.tools ? { tools: environment.tools } : {}),
     ...(environment.approvals.linkTtl === undefined
       ? {}
       : { approvalLinkTtlSeconds: environment.approvals.linkTtl }),

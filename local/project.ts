@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { RuntimeConfig } from '../functions/core/config.ts';
 import { Duration } from '../functions/core/duration.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import { EnvironmentPolicy, type PolicySet } from '../functions/core/policy.ts';
@@ -58,6 +59,8 @@ const EnvironmentPeople = z
     approverGroups: z.record(z.string(), z.array(z.email()).min(1)).default({}),
     escalationTargets: z.record(z.string(), z.array(z.email()).min(1)).default({}),
     changeFreezeWindows: z.array(FreezeWindow).default([]),
+    /** Where tools act: the same clusters (kubeconfig contexts, EKS), Prometheus and region as a deployment. */
+    tools: RuntimeConfig.shape.tools.optional(),
     /** The embedded platform honours the same link lifetime and reminder as a deployment. */
     approvals: z
       .object({

@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
@@ -28,6 +29,7 @@ import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
 import { createToolRegistry } from '../tools/index.ts';
+import { EksTokenSource } from '../tools/kubernetes/eks.ts';
 
 /**
  * The AWS runtime's wiring: the only module that builds AWS adapters. Everything is built on first use
@@ -125,13 +127,22 @@ export async function secret(variable: 'LINK_SIGNING_KEY_SECRET' | 'INGEST_TOKEN
 /** The tools the step runner may call, built on first use (their clients too). */
 const toolRegistry = /* @__PURE__ */ once(
   (): ToolRegistry =>
-    createToolRegistry({
-      runtime: 'aws',
-      config: config(),
-      clock,
-      notifier: notifier(),
-      fetch: globalThis.fetch,
-    }),
+    createToolRegistry(
+      {
+        runtime: 'aws',
+        config: config(),
+        clock,
+        notifier: notifier(),
+        fetch: globalThis.fetch,
+      },
+      {
+        // EKS tokens from the function's own role (its access entry maps it to Kubernetes groups).
+        eksTokens: new EksTokenSource(
+          defaultProvider(),
+          () => config().tools.defaultRegion ?? process.env.AWS_REGION,
+        ),
+      },
+    ),
 );
 
 const checkpoints = /* @__PURE__ */ once(

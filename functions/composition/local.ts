@@ -2,6 +2,7 @@ import '../adapters/local/polyfills.ts';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
@@ -37,6 +38,7 @@ import { createStepRunnerHandler } from '../handlers/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import { createToolRegistry, type ToolRegistryOptions } from '../tools/index.ts';
+import { EksTokenSource } from '../tools/kubernetes/eks.ts';
 
 /**
  * The embedded platform's wiring: the only module that builds local adapters. dynalite (on disk, in
@@ -173,6 +175,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
       ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
       ...(options.aws ? { aws: options.aws } : {}),
+      // EKS clusters in tools.kubernetes.eks are reached with your AWS credentials, as on Lambda.
+      eksTokens: new EksTokenSource(
+        options.aws?.credentials ? async () => ({ ...options.aws!.credentials! }) : defaultProvider(),
+        () => config.tools.defaultRegion ?? process.env.AWS_REGION,
+      ),
     },
   );
   const runner = new StepRunner({

@@ -62,9 +62,35 @@ export const RuntimeConfig = z
             kubeconfig: z.string().optional(),
             /** Cluster name (as alerts label it) to kubeconfig context. */
             contexts: z.record(z.string(), z.string()).default({}),
+            /**
+             * Amazon EKS clusters the tools reach without a kubeconfig (on Lambda): cluster name as
+             * alerts label it → the cluster's API endpoint and CA. Requests carry an EKS token
+             * (a presigned STS GetCallerIdentity) made from the function's own role; an EKS access
+             * entry maps that role to Kubernetes groups (infra creates it).
+             */
+            eks: z
+              .record(
+                z.string().min(1),
+                z
+                  .object({
+                    /** The EKS cluster's name (its `x-k8s-aws-id`); default: the key. */
+                    clusterName: z
+                      .string()
+                      .regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name')
+                      .optional(),
+                    /** Region of the cluster; default: the function's region (AWS_REGION). */
+                    region: z.string().min(1).optional(),
+                    /** The API server endpoint, `aws eks describe-cluster … --query cluster.endpoint`. */
+                    endpoint: z.url().refine((url) => url.startsWith('https://'), 'must be an https URL'),
+                    /** Base64 CA bundle, `… --query cluster.certificateAuthority.data`. */
+                    certificateAuthorityData: z.base64(),
+                  })
+                  .strict(),
+              )
+              .default({}),
           })
           .strict()
-          .default({ contexts: {} }),
+          .default({ contexts: {}, eks: {} }),
         /** The local shell tool: off unless enabled, and then only allow-listed commands. */
         shell: z
           .object({ enabled: z.boolean().default(false), allow: z.array(z.string().min(1)).default([]) })
@@ -72,7 +98,7 @@ export const RuntimeConfig = z
           .default({ enabled: false, allow: [] }),
       })
       .strict()
-      .default({ kubernetes: { contexts: {} }, shell: { enabled: false, allow: [] } }),
+      .default({ kubernetes: { contexts: {}, eks: {} }, shell: { enabled: false, allow: [] } }),
     /** Alert labels that name the environment, first match wins; otherwise `environment`. */
     environmentLabels: z.array(z.string()).default(['environment', 'env']),
   })

@@ -24,7 +24,9 @@ const cluster = z
   .string()
   .min(1)
   .optional()
-  .describe('kubeconfig context; default: the environment’s cluster');
+  .describe(
+    'cluster name (tools.kubernetes.contexts or .eks) or kubeconfig context; default: the environment’s cluster',
+  );
 const prometheus = z
   .string()
   .min(1)

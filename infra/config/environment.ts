@@ -51,6 +51,36 @@ const Threshold = (threshold: number, period: number) =>
 
 export const FUNCTION_URL = 'function-url';
 
+const AwsId = (prefix: string, what: string) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^${prefix}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`),
+      `must be ${what} id such as ${prefix}-0123456789abcdef0`,
+    );
+
+/** A list of ids: at least one, each once. */
+const AwsIds = (prefix: string, what: string) =>
+  z
+    .array(AwsId(prefix, what))
+    .min(1)
+    .refine((ids) => new Set(ids).size === ids.length, 'must name each id once');
+
+/**
+ * The VPC the step runners run in, to reach private Kubernetes API endpoints (Amazon EKS) and other
+ * private targets. Imported by id (synth stays offline): nothing here is created or changed.
+ */
+export const NetworkConfig = z
+  .object({
+    vpcId: AwsId('vpc', 'a VPC'),
+    /** Private subnets with a route to the AWS APIs (NAT gateway or VPC endpoints). */
+    subnetIds: AwsIds('subnet', 'a subnet'),
+    /** Security groups of the step runners; the cluster's security group must allow them on 443. */
+    securityGroupIds: AwsIds('sg', 'a security group'),
+  })
+  .strict();
+export type NetworkConfig = z.infer<typeof NetworkConfig>;
+
 export const EnvironmentConfig = z
   .object({
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
@@ -135,6 +165,8 @@ export const EnvironmentConfig = z
       })
       .strict()
       .prefault({}),
+    /** Absent: every function runs outside any VPC. Set: both step runners run in this VPC. */
+    network: NetworkConfig.optional(),
     /** Where tools act (RuntimeConfig.tools); the local shell is never available on AWS. */
     tools: RuntimeConfig.shape.tools,
     environmentLabels: RuntimeConfig.shape.environmentLabels,

@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -43,7 +44,33 @@ export interface HandlerFunctionProps {
   removalPolicy: RemovalPolicy;
   /** Asynchronous invocations (EventBridge targets): retries and where a failed event goes. */
   async?: { retryAttempts: number; maxEventAge: Duration; onFailure: IDestination };
+  /** Run in these subnets of a VPC with these security groups (imported: nothing is created). */
+  vpc?: FunctionNetwork;
 }
+
+export interface FunctionNetwork {
+  vpc: ec2.IVpc;
+  subnets: ec2.ISubnet[];
+  securityGroups: ec2.ISecurityGroup[];
+}
+
+/**
+ * What Lambda needs in the execution role to attach a function to a VPC (its Hyperplane network
+ * interfaces): the actions of the AWS managed policy AWSLambdaVPCAccessExecutionRole, granted inline
+ * because the role is the function's own and managed policies are not used here.
+ */
+export const VPC_NETWORK_INTERFACE_ACTIONS = [
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:CreateNetworkInterface',
+  'ec2:DeleteNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:UnassignPrivateIpAddresses',
+] as const;
+
+/** Why those actions are on `*` (carried into the cdk-nag acknowledgement). */
+export const VPC_NETWORK_INTERFACE_REASON =
+  "VPC access (network.vpcId): Lambda creates and deletes the function's network interfaces with the execution role, and the Lambda documentation requires ec2:DescribeNetworkInterfaces on all resources; the interface ids are made by Lambda at run time, so the ENI actions (the inline equivalent of AWSLambdaVPCAccessExecutionRole) cannot name them";
 
 /**
  * One Lambda function from functions/handlers/<entry>.ts: bundled by esbuild (minified, source maps,
@@ -54,6 +81,8 @@ export class HandlerFunction extends Construct {
   readonly function: NodejsFunction;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
+  /** Whether the function runs in a VPC (its role then holds VPC_NETWORK_INTERFACE_ACTIONS). */
+  readonly inVpc: boolean;
 
   constructor(scope: Construct, id: string, props: HandlerFunctionProps) {
     super(scope, id);
@@ -72,6 +101,16 @@ export class HandlerFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
+    this.inVpc = props.vpc !== undefined;
+    if (props.vpc) {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'VpcNetworkInterfaces',
+          actions: [...VPC_NETWORK_INTERFACE_ACTIONS],
+          resources: ['*'],
+        }),
+      );
+    }
     this.function = new NodejsFunction(this, 'Function', {
       entry: join(PROJECT_ROOT, 'functions', 'handlers', `${props.entry}.ts`),
       handler: 'handler',
@@ -103,6 +142,13 @@ export class HandlerFunction extends Construct {
         externalModules: [],
         forceDockerBundling: false,
       },
+      ...(props.vpc
+        ? {
+            vpc: props.vpc.vpc,
+            vpcSubnets: { subnets: props.vpc.subnets },
+            securityGroups: props.vpc.securityGroups,
+          }
+        : {}),
       ...(props.async
         ? {
             retryAttempts: props.async.retryAttempts,

@@ -1,18 +1,25 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type StateMachineDefinition, walkStates } from '../../functions/core/compiler/asl.ts';
 import { RunbookAutopilotError } from '../../functions/core/errors.ts';
 import { Substitution } from '../../functions/core/execution-contract.ts';
 import { CATALOG_FILE, parseRunbookCatalog } from '../../functions/core/runbook/catalog.ts';
 import type { Runbook } from '../../functions/core/runbook/model.ts';
-import { PROJECT_ROOT } from './handler-function.ts';
 
 /** What statemachines/ holds that infra cannot deploy (stale, hand-edited or missing files). */
 export class RunbookArtifactError extends RunbookAutopilotError {
   override readonly name = 'RunbookArtifactError';
 }
 
-export const STATEMACHINES_DIR = join(PROJECT_ROOT, 'statemachines');
+/**
+ * The repository's statemachines/ (resolved here rather than from handler-function.ts: the `runbook
+ * rbac` command reads what this module reads, and the CLI must not load aws-cdk-lib).
+ */
+export const STATEMACHINES_DIR = join(
+  resolve(dirname(fileURLToPath(import.meta.url)), '../..'),
+  'statemachines',
+);
 const ASL_SUFFIX = '.asl.json';
 const SUBSTITUTION_NAMES: readonly string[] = Object.values(Substitution);
 
@@ -53,6 +60,22 @@ export function compiledRunbook(file: string, runbook: Runbook): CompiledRunbook
       `${file}: unknown substitution(s) ${unknown.map((name) => `\${${name}}`).join(', ')}; infra fills only ${SUBSTITUTION_NAMES.map((name) => `\${${name}}`).join(', ')} (recompile with npm run compile)`,
     );
   }
+  return {
+    id: runbook.id,
+    file,
+    definition,
+    runbook,
+    substitutions: used as Substitution[],
+    tools: runnerToolsOf(definition),
+  };
+}
+
+/**
+ * The tools each Lambda variant runs in a compiled machine: the `step.tool` or `compensation.tool` of
+ * every Task state that invokes that variant (approvals run none). Pure: infra derives IAM from it, and
+ * `runbook rbac` the Kubernetes RBAC.
+ */
+export function runnerToolsOf(definition: StateMachineDefinition): Record<Substitution, string[]> {
   const tools: Record<Substitution, Set<string>> = {
     [Substitution.ReadOnlyRunner]: new Set(),
     [Substitution.MutatingRunner]: new Set(),
@@ -68,16 +91,9 @@ export function compiledRunbook(file: string, runbook: Runbook): CompiledRunbook
     if (tool) tools[target].add(tool);
   }
   return {
-    id: runbook.id,
-    file,
-    definition,
-    runbook,
-    substitutions: used as Substitution[],
-    tools: {
-      [Substitution.ReadOnlyRunner]: [...tools[Substitution.ReadOnlyRunner]].sort(),
-      [Substitution.MutatingRunner]: [...tools[Substitution.MutatingRunner]].sort(),
-      [Substitution.ApprovalRequest]: [],
-    },
+    [Substitution.ReadOnlyRunner]: [...tools[Substitution.ReadOnlyRunner]].sort(),
+    [Substitution.MutatingRunner]: [...tools[Substitution.MutatingRunner]].sort(),
+    [Substitution.ApprovalRequest]: [],
   };
 }
 

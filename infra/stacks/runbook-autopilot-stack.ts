@@ -1,20 +1,28 @@
-import { CfnOutput, Duration, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Fn, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import { TABLE_DESIGN } from '../../functions/adapters/aws/table-design.ts';
 import { Substitution } from '../../functions/core/execution-contract.ts';
 import { type EnvironmentConfig, FUNCTION_URL } from '../config/environment.ts';
 import { EnvironmentConfigError } from '../config/load.ts';
 import { checkRunbooksFit } from '../config/runbook-fit.ts';
 import { consoleExecutionLinkTemplate, runtimeConfigOf, UNUSED_LINK_BASE } from '../config/runtime.ts';
+import { ClusterAccess } from '../constructs/cluster-access.ts';
 import { deadLetterQueue, EventRouting } from '../constructs/event-routing.ts';
-import { HandlerEntry, HandlerFunction, retainedWhen } from '../constructs/handler-function.ts';
+import {
+  type FunctionNetwork,
+  HandlerEntry,
+  HandlerFunction,
+  retainedWhen,
+  VPC_NETWORK_INTERFACE_REASON,
+} from '../constructs/handler-function.ts';
 import { Notifications } from '../constructs/notifications.ts';
 import { PlatformAlarms } from '../constructs/platform-alarms.ts';
 import { type CompiledRunbook, loadCompiledRunbooks } from '../constructs/runbook-artifacts.ts';
@@ -73,6 +81,8 @@ export class RunbookAutopilotStack extends Stack {
   readonly alarms: PlatformAlarms;
   /** The schedule that reminds approvers (absent when approvals.reminderAfter is off). */
   readonly approvalReminders?: events.Rule;
+  /** EKS access entries of the step runners (absent when tools.kubernetes.eks names no cluster). */
+  readonly clusterAccess?: ClusterAccess;
   readonly runbooks: readonly CompiledRunbook[];
   /** `arn:…:stateMachine:<stack>-`: a runbook's machine is this plus its id. */
   readonly stateMachineArnPrefix: string;
@@ -167,12 +177,19 @@ export class RunbookAutopilotStack extends Stack {
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(onFailure),
     });
+    // The step runners reach private cluster endpoints from the VPC of `network`; the others need no VPC.
+    const network = config.network ? importedNetwork(this, config.network) : undefined;
     const make = (
       key: FunctionKey,
       entry: HandlerEntry,
       description: string,
       environment: Record<string, string>,
-      options: { timeout?: Duration; memorySize?: number; async?: ReturnType<typeof asyncTarget> } = {},
+      options: {
+        timeout?: Duration;
+        memorySize?: number;
+        async?: ReturnType<typeof asyncTarget>;
+        vpc?: FunctionNetwork;
+      } = {},
     ) =>
       new HandlerFunction(this, pascal(key), {
         entry,
@@ -184,6 +201,7 @@ export class RunbookAutopilotStack extends Stack {
         logRetention,
         removalPolicy,
         ...(options.async ? { async: options.async } : {}),
+        ...(options.vpc ? { vpc: options.vpc } : {}),
       });
 
     // approval-web first: its Function URL is the default base of every link the others build.
@@ -232,14 +250,14 @@ export class RunbookAutopilotStack extends Stack {
         HandlerEntry.StepRunner,
         'Runbook tasks that change nothing: diagnostics, checks, checkpoints, escalation, record',
         { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
-        { timeout: Duration.minutes(15), memorySize: 1_024 },
+        { timeout: Duration.minutes(15), memorySize: 1_024, ...(network ? { vpc: network } : {}) },
       ),
       stepRunnerMutating: make(
         'stepRunnerMutating',
         HandlerEntry.StepRunner,
         'Runbook steps that change things, and their compensations',
         { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
-        { timeout: Duration.minutes(15), memorySize: 1_024 },
+        { timeout: Duration.minutes(15), memorySize: 1_024, ...(network ? { vpc: network } : {}) },
       ),
       approvalRequest: make(
         'approvalRequest',
@@ -362,6 +380,17 @@ export class RunbookAutopilotStack extends Stack {
       );
     }
 
+    // Amazon EKS: each runner's role becomes a Kubernetes group; `runbook rbac` says what the group may do.
+    const clusters = config.tools.kubernetes.eks;
+    if (Object.keys(clusters).length > 0) {
+      this.clusterAccess = new ClusterAccess(this, 'ClusterAccess', {
+        clusters,
+        region: config.region,
+        readOnlyRole: fns.stepRunnerReadOnly.role,
+        mutatingRole: fns.stepRunnerMutating.role,
+      });
+    }
+
     // ----------------------------------------------------------------------------------- state machines
     this.stateMachines = new RunbookStateMachines(this, 'StateMachines', {
       runbooks: this.runbooks,
@@ -427,11 +456,14 @@ export class RunbookAutopilotStack extends Stack {
         key === 'stepRunnerReadOnly' || key === 'stepRunnerMutating'
           ? runnerPolicies[key].wildcards.find((wildcard) => wildcard.resource === '*')?.reasons
           : undefined;
+      const reasons = [
+        xray,
+        ...(fn.inVpc ? [VPC_NETWORK_INTERFACE_REASON] : []),
+        ...(tools ? [`Tool actions on "*" (from the runbooks' tool declarations): ${tools.join('; ')}`] : []),
+      ];
       Validations.of(fn.role).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: tools
-          ? `${xray}. Tool actions on "*" (from the runbooks' tool declarations): ${tools.join('; ')}.`
-          : `${xray}.`,
+        reason: `${reasons.join('. ')}.`,
       });
     }
 
@@ -453,7 +485,59 @@ export class RunbookAutopilotStack extends Stack {
     output('EventBusName', this.routing.bus.eventBusName, 'Bus of ingested alerts');
     output('TableName', this.table.tableName, 'DynamoDB table');
     output('PlatformAlarmsTopicArn', this.notifications.platformAlarms.topicArn, 'Platform alarms');
+    if (this.clusterAccess) {
+      const names = [
+        ...this.clusterAccess.clusters.map((cluster) => cluster.clusterName),
+        ...this.clusterAccess.elsewhere.map((cluster) => `${cluster.clusterName} (${cluster.region})`),
+      ];
+      output(
+        'KubernetesRbac',
+        `npx runbook rbac | kubectl apply -f -   # against each cluster: ${names.join(', ')}`,
+        'What the step runners may do in Kubernetes: apply this RBAC to every EKS cluster (and again when the runbooks change)',
+      );
+      output(
+        'ReadOnlyRunnerRoleArn',
+        fns.stepRunnerReadOnly.role.roleArn,
+        'IAM role of the read-only step runner (EKS access entry: group runbook-autopilot-read)',
+      );
+      output(
+        'MutatingRunnerRoleArn',
+        fns.stepRunnerMutating.role.roleArn,
+        'IAM role of the mutating step runner (EKS access entry: group runbook-autopilot-change)',
+      );
+    }
   }
+}
+
+/** The VPC, subnets and security groups of `network`, imported by id: synth stays offline. */
+function importedNetwork(
+  scope: Construct,
+  network: NonNullable<EnvironmentConfig['network']>,
+): FunctionNetwork {
+  const imports = new Construct(scope, 'Network');
+  // The subnets are passed explicitly, so the VPC's zones are never read: the region's, as a token.
+  const vpc = ec2.Vpc.fromVpcAttributes(imports, 'Vpc', {
+    vpcId: network.vpcId,
+    availabilityZones: Fn.getAzs(),
+  });
+  const imported: FunctionNetwork = {
+    vpc,
+    subnets: network.subnetIds.map((subnetId) => ec2.Subnet.fromSubnetId(imports, subnetId, subnetId)),
+    securityGroups: network.securityGroupIds.map((securityGroupId) =>
+      // The security groups are yours: this stack adds no rule to them.
+      ec2.SecurityGroup.fromSecurityGroupId(imports, securityGroupId, securityGroupId, { mutable: false }),
+    ),
+  };
+  const annotations = Annotations.of(imports);
+  annotations.acknowledgeWarning(
+    '@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
+    "Only the step runners use the VPC, with their subnets named explicitly: the VPC's zones are never read.",
+  );
+  annotations.acknowledgeWarning(
+    '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+    'The subnets only place the step runners; nothing here reads or changes their route tables.',
+  );
+  return imported;
 }
 
 function checkEnvironmentSize(environment: string, runtime: object): void {

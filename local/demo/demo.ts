@@ -324,6 +324,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
             kubernetes: {
               kubeconfig: target.endpoints.kubeconfig,
               contexts: { [DEMO_ENVIRONMENT]: DEMO_CONTEXT, [DEMO_CLUSTER]: DEMO_CONTEXT },
+              eks: {},
             },
             shell: { enabled: false, allow: [] },
           },

@@ -180,7 +180,7 @@ export class Lab {
       configOverrides: {
         tools: {
           prometheusUrl: this.prometheus.url,
-          kubernetes: { contexts: {} },
+          kubernetes: { contexts: {}, eks: {} },
           shell: { enabled: false, allow: [] },
         },
       },

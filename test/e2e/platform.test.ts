@@ -85,7 +85,7 @@ async function startEnvironment(
     configOverrides: {
       tools: {
         prometheusUrl: prometheus.url,
-        kubernetes: { contexts: {} },
+        kubernetes: { contexts: {}, eks: {} },
         shell: { enabled: false, allow: [] },
       },
       ...(options.approvalReminderSeconds === undefined

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
@@ -65,6 +67,38 @@ describe('environment configuration (cdk.json context)', () => {
       expect(policies[name]).toEqual(config.policy);
       expect(local.approverGroups).toEqual(config.approverGroups);
       expect(local.escalationTargets).toEqual(config.escalationTargets);
+    }
+  });
+
+  it('gives the embedded platform the same tools, link lifetime and reminder as the deployment', () => {
+    // Prepare: prod with an EKS cluster and no reminders, in a cdk.json of its own
+    const eks = {
+      'prod-eu': {
+        clusterName: 'prod-eu',
+        endpoint: 'https://0123456789ABCDEF0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com',
+        certificateAuthorityData: Buffer.from('-----BEGIN CERTIFICATE-----').toString('base64'),
+      },
+    };
+    const environments = withProd((prod) => {
+      prod.tools = { kubernetes: { eks }, prometheusUrl: 'https://prometheus.example.com/' };
+      prod.approvals = { ...(prod.approvals as object), reminderAfter: 'off' };
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'runbook-cdk-json-'));
+    const file = join(dir, 'cdk.json');
+    writeFileSync(file, JSON.stringify({ context: { [ENVIRONMENTS_CONTEXT_KEY]: environments } }));
+
+    try {
+      // Act
+      const local = loadEnvironmentConfig(file, 'prod');
+      const deployed = parseEnvironments(environments).prod!;
+
+      // Assess
+      expect(local.tools).toEqual(deployed.tools);
+      expect(local.tools?.kubernetes.eks).toEqual(eks);
+      expect(local.approvals).toMatchObject({ linkTtl: deployed.approvals.linkTtl, reminderAfter: 'off' });
+      expect(deployed.approvals.reminderAfter).toBe('off');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

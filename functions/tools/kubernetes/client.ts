@@ -15,6 +15,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { ConfigurationError } from '../../core/errors.ts';
+import type { EksTokenSource } from './eks.ts';
 
 /** The API clients of one cluster, all bound to one kubeconfig context. */
 export interface KubernetesClusterClients {
@@ -44,6 +45,54 @@ export interface KubernetesClientsOptions {
   contexts: Record<string, string>;
   /** Builds a fresh KubeConfig (tests point one at a local API server). Called once per context. */
   kubeConfigFactory?: () => KubeConfig;
+  /** Amazon EKS clusters reached with a token from the runtime's AWS credentials (tools.kubernetes.eks). */
+  eks?: Record<string, EksClusterConfig>;
+  /** Makes the EKS tokens; without it an EKS cluster cannot be reached (the embedded platform's default). */
+  eksTokens?: Pick<EksTokenSource, 'token'>;
+}
+
+export interface EksClusterConfig {
+  clusterName?: string | undefined;
+  region?: string | undefined;
+  endpoint: string;
+  certificateAuthorityData: string;
+}
+
+/** A kubeconfig for one EKS cluster whose bearer token is made (and refreshed) per request. */
+class EksKubeConfig extends KubeConfig {
+  constructor(private readonly bearer: () => Promise<string>) {
+    super();
+  }
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    context.setHeaderParam('Authorization', `Bearer ${await this.bearer()}`);
+  }
+}
+
+function eksKubeConfig(
+  key: string,
+  cluster: EksClusterConfig,
+  tokens: Pick<EksTokenSource, 'token'>,
+): KubeConfig {
+  const clusterName = cluster.clusterName ?? key;
+  const kubeConfig = new EksKubeConfig(() => tokens.token(clusterName, cluster.region));
+  const context = `eks:${key}`;
+  kubeConfig.loadFromOptions({
+    clusters: [
+      {
+        name: key,
+        server: cluster.endpoint,
+        caData: cluster.certificateAuthorityData,
+        // The config accepts https endpoints only (verified against the cluster's CA); the client
+        // library refuses plain http unless told, which only a local test API server uses.
+        skipTLSVerify: cluster.endpoint.startsWith('http://'),
+      },
+    ],
+    users: [{ name: `runbook-autopilot@${clusterName}` }],
+    contexts: [{ name: context, cluster: key, user: `runbook-autopilot@${clusterName}` }],
+    currentContext: context,
+  });
+  return kubeConfig;
 }
 
 function loadKubeConfig(kubeconfig: string | undefined): KubeConfig {
@@ -108,8 +157,23 @@ export function kubernetesClients(options: KubernetesClientsOptions): Kubernetes
     );
   }
 
+  function eksClients(key: string, cluster: EksClusterConfig): KubernetesClusterClients {
+    const cached = byContext.get(`eks:${key}`);
+    if (cached) return cached;
+    if (!options.eksTokens)
+      throw new ConfigurationError(
+        `cluster "${key}" is an EKS cluster (tools.kubernetes.eks), which this runtime cannot sign tokens for; on the embedded platform map it to a kubeconfig context in tools.kubernetes.contexts instead`,
+      );
+    const clients = clientsOf(eksKubeConfig(key, cluster, options.eksTokens), `eks:${key}`, cluster.endpoint);
+    byContext.set(clients.context, clients);
+    return clients;
+  }
+
   return {
     forCluster(cluster) {
+      const eks = cluster === undefined ? undefined : options.eks?.[cluster];
+      if (cluster !== undefined && eks && !Object.hasOwn(options.contexts, cluster))
+        return eksClients(cluster, eks);
       resolver ??= factory();
       const context = contextFor(resolver, cluster);
       const cached = byContext.get(context);
@@ -119,18 +183,23 @@ export function kubernetesClients(options: KubernetesClientsOptions): Kubernetes
       kubeConfig.setCurrentContext(context);
       const server = kubeConfig.getCurrentCluster()?.server;
       if (!server) throw new ConfigurationError(`kubeconfig context "${context}" names no cluster server`);
-      const clients: KubernetesClusterClients = {
-        core: kubeConfig.makeApiClient(CoreV1Api),
-        apps: kubeConfig.makeApiClient(AppsV1Api),
-        policy: kubeConfig.makeApiClient(PolicyV1Api),
-        custom: kubeConfig.makeApiClient(CustomObjectsApi),
-        kubeConfig,
-        context,
-        server,
-      };
+      const clients = clientsOf(kubeConfig, context, server);
       byContext.set(context, clients);
       return clients;
     },
+  };
+}
+
+/** The API clients the tools use, bound to one kubeconfig (one context). */
+function clientsOf(kubeConfig: KubeConfig, context: string, server: string): KubernetesClusterClients {
+  return {
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    apps: kubeConfig.makeApiClient(AppsV1Api),
+    policy: kubeConfig.makeApiClient(PolicyV1Api),
+    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    kubeConfig,
+    context,
+    server,
   };
 }
 

@@ -117,12 +117,16 @@ export interface KubernetesToolDeps {
 
 /**
  * The cluster a step acts on: the one it names, else the deployment's environment when
- * `tools.kubernetes.contexts` maps it ("default: the environment's cluster"), else the current context.
+ * `tools.kubernetes.contexts` or `tools.kubernetes.eks` names it ("default: the environment's
+ * cluster"), else the kubeconfig's current context.
  */
 export function defaultCluster(runtime: ToolRuntime, cluster: string | undefined): string | undefined {
   if (cluster !== undefined) return cluster;
   const { environment, tools } = runtime.config;
-  return Object.hasOwn(tools.kubernetes.contexts, environment) ? environment : undefined;
+  return Object.hasOwn(tools.kubernetes.contexts, environment) ||
+    Object.hasOwn(tools.kubernetes.eks, environment)
+    ? environment
+    : undefined;
 }
 
 /** Opens a session on the cluster a step names (or the environment's default). */

@@ -13,6 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { Substitution } from '../../../functions/core/execution-contract.ts';
+import { TOOL_CATALOG } from '../../../functions/tools/declarations.ts';
+import { rbacManifest } from '../../../functions/tools/kubernetes/rbac.ts';
+import { loadCompiledRunbooks } from '../../../infra/constructs/runbook-artifacts.ts';
 import { main } from '../../../local/cli.ts';
 import { ROOT } from '../../support/runbooks.ts';
 
@@ -284,6 +289,112 @@ describe('runbook CLI', () => {
         expect(await main(['node', 'runbook', 'match', file], io), file).toBe(1);
         expect(err.join('\n'), file).toMatch(message);
       }
+    });
+  });
+
+  describe('rbac', () => {
+    const deployed = () => {
+      const runbooks = loadCompiledRunbooks();
+      return rbacManifest(
+        {
+          readOnly: runbooks.flatMap((runbook) => runbook.tools[Substitution.ReadOnlyRunner]),
+          mutating: runbooks.flatMap((runbook) => runbook.tools[Substitution.MutatingRunner]),
+        },
+        TOOL_CATALOG,
+      );
+    };
+
+    it('prints the four RBAC documents for kubectl apply -f - and exits 0', async () => {
+      // Act
+      const { io, out, err } = capture(workspace);
+      const code = await main(['node', 'runbook', 'rbac'], io);
+
+      // Assess: the RBAC of the tools the deployed machines (statemachines/) run, and nothing else on stdout
+      expect(code).toBe(0);
+      expect(err).toEqual([]);
+      const text = `${out.join('\n')}\n`;
+      expect(text).toBe(deployed());
+      const documents = parseAllDocuments(text);
+      expect(documents.map((document) => document.errors)).toEqual([[], [], [], []]);
+      expect(
+        documents.map((document) => document.toJS() as { kind: string; metadata: { name: string } }),
+      ).toEqual([
+        expect.objectContaining({
+          kind: 'ClusterRole',
+          metadata: expect.objectContaining({ name: 'runbook-autopilot-read' }),
+        }),
+        expect.objectContaining({
+          kind: 'ClusterRoleBinding',
+          metadata: expect.objectContaining({ name: 'runbook-autopilot-read' }),
+        }),
+        expect.objectContaining({
+          kind: 'ClusterRole',
+          metadata: expect.objectContaining({ name: 'runbook-autopilot-change' }),
+        }),
+        expect.objectContaining({
+          kind: 'ClusterRoleBinding',
+          metadata: expect.objectContaining({ name: 'runbook-autopilot-change' }),
+        }),
+      ]);
+    });
+
+    it('follows the runbooks of --runbooks: fewer Kubernetes tools, fewer rules', async () => {
+      // Prepare: only the runbooks that run no Kubernetes tool
+      const only = join(workspace, 'aws-only');
+      mkdirSync(only);
+      for (const id of ['ec2-status-check-failed', 'lambda-throttling'])
+        copyFileSync(join(workspace, 'runbooks', `${id}.yaml`), join(only, `${id}.yaml`));
+
+      // Act
+      const { io, out } = capture(workspace);
+      const code = await main(['node', 'runbook', 'rbac', '--runbooks', 'aws-only'], io);
+
+      // Assess
+      expect(code).toBe(0);
+      const roles = parseAllDocuments(out.join('\n')).map(
+        (document) => document.toJS() as { rules?: unknown[] },
+      );
+      expect(roles).toHaveLength(4);
+      expect(roles[0]!.rules).toEqual([]);
+      expect(roles[2]!.rules).toEqual([]);
+    });
+
+    it('warns on stderr when statemachines/ is stale, and still prints the manifest', async () => {
+      // Prepare
+      cpSync(join(ROOT, 'statemachines'), join(workspace, 'statemachines'), { recursive: true });
+      writeFileSync(join(workspace, 'statemachines', 'pod-crash-looping.asl.json'), '{}\n');
+
+      // Act
+      const { io, out, err } = capture(workspace);
+      const code = await main(['node', 'runbook', 'rbac'], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(err).toEqual([
+        'runbook: warning: statemachines/pod-crash-looping.asl.json is stale: this RBAC follows runbooks/, the deployed stack follows statemachines/ (run npm run compile, then deploy)',
+      ]);
+      expect(`${out.join('\n')}\n`).toBe(deployed());
+    });
+
+    it('prints nothing on stdout and exits 1, in one line each, for an invalid runbook or a missing directory', async () => {
+      // Prepare
+      const broken = join(workspace, 'runbooks', 'node-memory-pressure.yaml');
+      writeFileSync(broken, readFileSync(broken, 'utf8').replace('tool: k8s.cordon', 'tool: k8s.cordn'));
+
+      // Act
+      const invalid = capture(workspace);
+      const invalidCode = await main(['node', 'runbook', 'rbac'], invalid.io);
+      const missing = capture(workspace);
+      const missingCode = await main(['node', 'runbook', 'rbac', '--runbooks', 'nope'], missing.io);
+
+      // Assess
+      expect(invalidCode).toBe(1);
+      expect(invalid.out).toEqual([]);
+      expect(invalid.err[0]).toMatch(/^runbooks\/node-memory-pressure\.yaml:\d+:\d+ .*k8s\.cordn/);
+      expect(invalid.err.at(-1)).toMatch(/^runbook: no RBAC printed: fix the \d+ problem\(s\) above first$/);
+      expect(missingCode).toBe(1);
+      expect(missing.out).toEqual([]);
+      expect(missing.err).toEqual(['runbook: no runbooks directory nope']);
     });
   });
 

@@ -60,7 +60,7 @@ describe('toolReferenceMarkdown', () => {
       '`timeoutMs` integer 100–60000, default `5000`',
     ]);
     expect(scale).toContain(
-      '`cluster` string, optional: kubeconfig context; default: the environment’s cluster',
+      '`cluster` string, optional: cluster name (tools.kubernetes.contexts or .eks) or kubeconfig context; default: the environment’s cluster',
     );
     expect(restore).toContain('`reservedConcurrency` integer 0–100000 or null, required');
   });
