@@ -9,6 +9,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { TABLE_DESIGN } from '../../functions/adapters/aws/table-design.ts';
+import type { RuntimeConfig } from '../../functions/core/config.ts';
 import { Substitution } from '../../functions/core/execution-contract.ts';
 import { type EnvironmentConfig, FUNCTION_URL } from '../config/environment.ts';
 import { EnvironmentConfigError } from '../config/load.ts';
@@ -540,11 +541,16 @@ function importedNetwork(
   return imported;
 }
 
-function checkEnvironmentSize(environment: string, runtime: object): void {
+function checkEnvironmentSize(environment: string, runtime: RuntimeConfig): void {
   const bytes = Buffer.byteLength(JSON.stringify(runtime), 'utf8');
   if (bytes + ENVIRONMENT_BYTES_FOR_OTHERS > ENVIRONMENT_BYTES_LIMIT) {
+    const clusters = Object.keys(runtime.tools.kubernetes.eks).length;
+    const advice =
+      clusters > 0
+        ? `each of the ${clusters} EKS cluster(s) in tools.kubernetes.eks carries its CA (about 1.5 KB): deploy one stack per cluster group, or use fewer approvers or targets`
+        : 'use fewer approvers or targets';
     throw new EnvironmentConfigError(
-      `cdk.json context "runbook-autopilot:environments".${environment}: RUNBOOK_AUTOPILOT_CONFIG would be ${bytes} bytes; Lambda allows ${ENVIRONMENT_BYTES_LIMIT} bytes of environment variables per function (about ${ENVIRONMENT_BYTES_LIMIT - ENVIRONMENT_BYTES_FOR_OTHERS} for it): use fewer approvers or targets`,
+      `cdk.json context "runbook-autopilot:environments".${environment}: RUNBOOK_AUTOPILOT_CONFIG would be ${bytes} bytes; Lambda allows ${ENVIRONMENT_BYTES_LIMIT} bytes of environment variables per function (about ${ENVIRONMENT_BYTES_LIMIT - ENVIRONMENT_BYTES_FOR_OTHERS} for it): ${advice}`,
     );
   }
 }

@@ -333,3 +333,32 @@ describe('a bad network in cdk.json', () => {
     expect(failed.stdout).toBe('');
   });
 });
+
+describe('EKS clusters that do not fit in a function’s environment', () => {
+  it('fail synth with one line that says why and what to do', () => {
+    // Prepare: three clusters, each with a CA of a real one's size (about 1.5 KB of base64)
+    const realSizeCa = Buffer.alloc(1_100, 7).toString('base64');
+    const environments = structuredClone(ENVIRONMENTS);
+    environments.prod!.tools = {
+      kubernetes: {
+        eks: Object.fromEntries(
+          ['shop-prod', 'payments-prod', 'search-prod'].map((name, index) => [
+            name,
+            {
+              endpoint: `https://${index}0123ABCD.gr7.eu-west-1.eks.amazonaws.com`,
+              certificateAuthorityData: realSizeCa,
+            },
+          ]),
+        ),
+      },
+    };
+
+    // Act
+    const act = () => synthesize({ context: { env: 'prod', [ENVIRONMENTS_CONTEXT_KEY]: environments } });
+
+    // Assess
+    expect(act).toThrow(
+      /^cdk\.json context "runbook-autopilot:environments"\.prod: RUNBOOK_AUTOPILOT_CONFIG would be \d+ bytes; Lambda allows 4096 bytes of environment variables per function \(about 2896 for it\): each of the 3 EKS cluster\(s\) in tools\.kubernetes\.eks carries its CA/,
+    );
+  });
+});
