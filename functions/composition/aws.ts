@@ -29,7 +29,7 @@ import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
 import { createToolRegistry } from '../tools/index.ts';
-import { EksTokenSource } from '../tools/kubernetes/eks.ts';
+import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 
 /**
  * The AWS runtime's wiring: the only module that builds AWS adapters. Everything is built on first use
@@ -136,11 +136,13 @@ const toolRegistry = /* @__PURE__ */ once(
         fetch: globalThis.fetch,
       },
       {
-        // EKS tokens from the function's own role (its access entry maps it to Kubernetes groups).
-        eksTokens: new EksTokenSource(
-          defaultProvider(),
-          () => config().tools.defaultRegion ?? process.env.AWS_REGION,
-        ),
+        // EKS tokens from the function's own role (its access entry maps it to Kubernetes groups);
+        // endpoints the config leaves out are read with eks:DescribeCluster.
+        eksAccess: new EksAccess({
+          credentials: defaultProvider(),
+          defaultRegion: () => config().tools.defaultRegion ?? process.env.AWS_REGION,
+          describe: describeWithSdk(),
+        }),
       },
     ),
 );

@@ -38,7 +38,7 @@ import { createStepRunnerHandler } from '../handlers/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import { createToolRegistry, type ToolRegistryOptions } from '../tools/index.ts';
-import { EksTokenSource } from '../tools/kubernetes/eks.ts';
+import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 
 /**
  * The embedded platform's wiring: the only module that builds local adapters. dynalite (on disk, in
@@ -176,10 +176,16 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
       ...(options.aws ? { aws: options.aws } : {}),
       // EKS clusters in tools.kubernetes.eks are reached with your AWS credentials, as on Lambda.
-      eksTokens: new EksTokenSource(
-        options.aws?.credentials ? async () => ({ ...options.aws!.credentials! }) : defaultProvider(),
-        () => config.tools.defaultRegion ?? process.env.AWS_REGION,
-      ),
+      eksAccess: (() => {
+        const credentials = options.aws?.credentials
+          ? async () => ({ ...options.aws!.credentials! })
+          : defaultProvider();
+        return new EksAccess({
+          credentials,
+          defaultRegion: () => config.tools.defaultRegion ?? process.env.AWS_REGION,
+          describe: describeWithSdk({ credentials }),
+        });
+      })(),
     },
   );
   const runner = new StepRunner({

@@ -80,12 +80,23 @@ export const RuntimeConfig = z
                       .optional(),
                     /** Region of the cluster; default: the function's region (AWS_REGION). */
                     region: z.string().min(1).optional(),
-                    /** The API server endpoint, `aws eks describe-cluster … --query cluster.endpoint`. */
-                    endpoint: z.url().refine((url) => url.startsWith('https://'), 'must be an https URL'),
-                    /** Base64 CA bundle, `… --query cluster.certificateAuthority.data`. */
-                    certificateAuthorityData: z.base64(),
+                    /**
+                     * The API server endpoint and its base64 CA bundle, as `aws eks describe-cluster`
+                     * prints them; both or neither: without them the runtime reads them with
+                     * eks:DescribeCluster (and keeps them).
+                     */
+                    endpoint: z
+                      .url()
+                      .refine((url) => url.startsWith('https://'), 'must be an https URL')
+                      .optional(),
+                    certificateAuthorityData: z.base64().optional(),
                   })
-                  .strict(),
+                  .strict()
+                  .refine(
+                    (cluster) =>
+                      (cluster.endpoint === undefined) === (cluster.certificateAuthorityData === undefined),
+                    'give both endpoint and certificateAuthorityData, or neither (then eks:DescribeCluster reads them)',
+                  ),
               )
               .default({}),
           })

@@ -3,7 +3,7 @@ import type { ToolRegistry } from '../ports/tools.ts';
 import { type AwsClientsOptions, awsClients, awsTools } from './aws/index.ts';
 import { TOOL_DECLARATIONS } from './declarations.ts';
 import { genericTools } from './generic.ts';
-import type { EksTokenSource } from './kubernetes/eks.ts';
+import type { EksAccess } from './kubernetes/eks.ts';
 import { kubernetesClients, kubernetesTools } from './kubernetes/index.ts';
 import { type ToolRuntime, toolRegistryOf } from './registry.ts';
 
@@ -13,8 +13,8 @@ export interface ToolRegistryOptions {
   waitScale?: number;
   /** Endpoints and credentials of the AWS clients (embedded platform only: the demo's simulated AWS). */
   aws?: Pick<AwsClientsOptions, 'endpoints' | 'credentials'>;
-  /** Signs tokens for the clusters in tools.kubernetes.eks (built by the runtime's wiring). */
-  eksTokens?: Pick<EksTokenSource, 'token'>;
+  /** Tokens and endpoints for the clusters in tools.kubernetes.eks (built by the runtime's wiring). */
+  eksAccess?: Pick<EksAccess, 'token' | 'endpoint'>;
 }
 
 /**
@@ -32,7 +32,7 @@ export function createToolRegistry(runtime: ToolRuntime, options: ToolRegistryOp
     ...(config.tools.kubernetes.kubeconfig ? { kubeconfig: config.tools.kubernetes.kubeconfig } : {}),
     contexts: config.tools.kubernetes.contexts,
     eks: config.tools.kubernetes.eks,
-    ...(options.eksTokens ? { eksTokens: options.eksTokens } : {}),
+    ...(options.eksAccess ? { eksAccess: options.eksAccess } : {}),
     ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
   });
   const registry = toolRegistryOf([

@@ -34,7 +34,7 @@ export interface ClusterEntries {
  */
 export class ClusterAccess extends Construct {
   readonly clusters: ClusterEntries[] = [];
-  /** Clusters in another region: this stack cannot create their entries (see infra/README-eks.md). */
+  /** Clusters in another region: this stack cannot create their entries (see the README, Kubernetes (Amazon EKS)). */
   readonly elsewhere: Array<{ clusterName: string; region: string }> = [];
 
   constructor(scope: Construct, id: string, props: ClusterAccessProps) {
@@ -71,7 +71,7 @@ export class ClusterAccess extends Construct {
     for (const { clusterName, region } of this.elsewhere) {
       Annotations.of(this).addWarningV2(
         `runbook-autopilot:eks-access-entry-elsewhere:${clusterName}`,
-        `EKS cluster ${clusterName} is in ${region}, not ${props.region}: this stack cannot create its access entries; create them there with aws eks create-access-entry (see infra/README-eks.md)`,
+        `EKS cluster ${clusterName} is in ${region}, not ${props.region}: this stack cannot create its access entries; create them there with aws eks create-access-entry (see the README, Kubernetes (Amazon EKS))`,
       );
     }
   }

@@ -390,6 +390,21 @@ export class RunbookAutopilotStack extends Stack {
         readOnlyRole: fns.stepRunnerReadOnly.role,
         mutatingRole: fns.stepRunnerMutating.role,
       });
+      // Clusters named without endpoint and CA: the runners read them once with eks:DescribeCluster.
+      const described = [
+        ...new Set(
+          Object.entries(clusters)
+            .filter(([, cluster]) => cluster.endpoint === undefined)
+            .map(
+              ([key, cluster]) =>
+                `arn:${partition}:eks:${cluster.region ?? config.region}:${config.account}:cluster/${cluster.clusterName ?? key}`,
+            ),
+        ),
+      ].sort();
+      if (described.length > 0) {
+        for (const key of ['stepRunnerReadOnly', 'stepRunnerMutating'] as const)
+          allow(fns[key], 'ReadEksClusters', ['eks:DescribeCluster'], described);
+      }
     }
 
     // ----------------------------------------------------------------------------------- state machines
@@ -544,10 +559,12 @@ function importedNetwork(
 function checkEnvironmentSize(environment: string, runtime: RuntimeConfig): void {
   const bytes = Buffer.byteLength(JSON.stringify(runtime), 'utf8');
   if (bytes + ENVIRONMENT_BYTES_FOR_OTHERS > ENVIRONMENT_BYTES_LIMIT) {
-    const clusters = Object.keys(runtime.tools.kubernetes.eks).length;
+    const withCa = Object.values(runtime.tools.kubernetes.eks).filter(
+      (cluster) => cluster.certificateAuthorityData !== undefined,
+    ).length;
     const advice =
-      clusters > 0
-        ? `each of the ${clusters} EKS cluster(s) in tools.kubernetes.eks carries its CA (about 1.5 KB): deploy one stack per cluster group, or use fewer approvers or targets`
+      withCa > 0
+        ? `${withCa} EKS cluster(s) in tools.kubernetes.eks carry their CA (about 1.5 KB each): name them without endpoint and certificateAuthorityData and the functions read both with eks:DescribeCluster`
         : 'use fewer approvers or targets';
     throw new EnvironmentConfigError(
       `cdk.json context "runbook-autopilot:environments".${environment}: RUNBOOK_AUTOPILOT_CONFIG would be ${bytes} bytes; Lambda allows ${ENVIRONMENT_BYTES_LIMIT} bytes of environment variables per function (about ${ENVIRONMENT_BYTES_LIMIT - ENVIRONMENT_BYTES_FOR_OTHERS} for it): ${advice}`,

@@ -238,6 +238,59 @@ describe('Kubernetes on Amazon EKS: network and tools.kubernetes.eks in an envir
   });
 });
 
+describe('EKS clusters named without endpoint and CA', () => {
+  it('let both step runners read exactly those clusters with eks:DescribeCluster, nothing more', () => {
+    // Prepare: one cluster by name only (in the stack's region), one by name in another region, one complete
+    const environments = structuredClone(ENVIRONMENTS);
+    environments.prod!.tools = {
+      kubernetes: {
+        eks: {
+          'shop-prod': {},
+          'shop-us': { clusterName: 'shop-us-1', region: 'us-east-1' },
+          payments: EKS.payments,
+        },
+      },
+    };
+
+    // Act
+    const synthesized = synthesize({ context: { env: 'prod', [ENVIRONMENTS_CONTEXT_KEY]: environments } });
+
+    try {
+      // Assess
+      const stack = synthesized.stacks[0]!;
+      const template = synthesized.templates.prod!;
+      const account = (ENVIRONMENTS.prod as { account: string }).account;
+      for (const key of STEP_RUNNERS) {
+        const statements = statementsOf(template, logicalIdOf(stack.functions[key].role));
+        const eksStatements = statements.filter((statement) =>
+          list(statement.Action).some((action) => String(action).startsWith('eks:')),
+        );
+        expect(eksStatements, key).toEqual([
+          expect.objectContaining({
+            Sid: 'ReadEksClusters',
+            Action: 'eks:DescribeCluster',
+            Resource: [
+              `arn:aws:eks:eu-west-1:${account}:cluster/shop-prod`,
+              `arn:aws:eks:us-east-1:${account}:cluster/shop-us-1`,
+            ],
+          }),
+        ]);
+      }
+      for (const key of OTHERS) {
+        const actions = statementsOf(template, logicalIdOf(stack.functions[key].role)).flatMap((statement) =>
+          list(statement.Action).map(String),
+        );
+        expect(
+          actions.filter((action) => action.startsWith('eks:')),
+          key,
+        ).toEqual([]);
+      }
+    } finally {
+      removeOutput(synthesized);
+    }
+  });
+});
+
 describe('without network and tools.kubernetes.eks (the shipped cdk.json)', () => {
   let synthesized: Synthesized;
 
@@ -358,7 +411,7 @@ describe('EKS clusters that do not fit in a function’s environment', () => {
 
     // Assess
     expect(act).toThrow(
-      /^cdk\.json context "runbook-autopilot:environments"\.prod: RUNBOOK_AUTOPILOT_CONFIG would be \d+ bytes; Lambda allows 4096 bytes of environment variables per function \(about 2896 for it\): each of the 3 EKS cluster\(s\) in tools\.kubernetes\.eks carries its CA/,
+      /^cdk\.json context "runbook-autopilot:environments"\.prod: RUNBOOK_AUTOPILOT_CONFIG would be \d+ bytes; Lambda allows 4096 bytes of environment variables per function \(about 2896 for it\): 3 EKS cluster\(s\) in tools\.kubernetes\.eks carry their CA \(about 1\.5 KB each\): name them without endpoint and certificateAuthorityData/,
     );
   });
 });

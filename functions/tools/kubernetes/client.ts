@@ -15,7 +15,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { ConfigurationError } from '../../core/errors.ts';
-import type { EksTokenSource } from './eks.ts';
+import type { EksAccess, EksEndpoint } from './eks.ts';
 
 /** The API clients of one cluster, all bound to one kubeconfig context. */
 export interface KubernetesClusterClients {
@@ -35,7 +35,7 @@ export interface KubernetesClients {
    * Clients for a cluster: `cluster` is looked up in `contexts` (cluster name → kubeconfig context),
    * then taken as a context name; without it, the kubeconfig's current context (in-cluster on AWS).
    */
-  forCluster(cluster?: string): KubernetesClusterClients;
+  forCluster(cluster?: string): Promise<KubernetesClusterClients>;
 }
 
 export interface KubernetesClientsOptions {
@@ -47,15 +47,15 @@ export interface KubernetesClientsOptions {
   kubeConfigFactory?: () => KubeConfig;
   /** Amazon EKS clusters reached with a token from the runtime's AWS credentials (tools.kubernetes.eks). */
   eks?: Record<string, EksClusterConfig>;
-  /** Makes the EKS tokens; without it an EKS cluster cannot be reached (the embedded platform's default). */
-  eksTokens?: Pick<EksTokenSource, 'token'>;
+  /** Tokens (and endpoints left out of the config) for EKS clusters; without it they cannot be reached. */
+  eksAccess?: Pick<EksAccess, 'token' | 'endpoint'>;
 }
 
 export interface EksClusterConfig {
   clusterName?: string | undefined;
   region?: string | undefined;
-  endpoint: string;
-  certificateAuthorityData: string;
+  endpoint?: string | undefined;
+  certificateAuthorityData?: string | undefined;
 }
 
 /** A kubeconfig for one EKS cluster whose bearer token is made (and refreshed) per request. */
@@ -71,11 +71,11 @@ class EksKubeConfig extends KubeConfig {
 
 function eksKubeConfig(
   key: string,
-  cluster: EksClusterConfig,
-  tokens: Pick<EksTokenSource, 'token'>,
+  cluster: EksClusterConfig & EksEndpoint,
+  access: Pick<EksAccess, 'token'>,
 ): KubeConfig {
   const clusterName = cluster.clusterName ?? key;
-  const kubeConfig = new EksKubeConfig(() => tokens.token(clusterName, cluster.region));
+  const kubeConfig = new EksKubeConfig(() => access.token(clusterName, cluster.region));
   const context = `eks:${key}`;
   kubeConfig.loadFromOptions({
     clusters: [
@@ -157,23 +157,37 @@ export function kubernetesClients(options: KubernetesClientsOptions): Kubernetes
     );
   }
 
-  function eksClients(key: string, cluster: EksClusterConfig): KubernetesClusterClients {
-    const cached = byContext.get(`eks:${key}`);
-    if (cached) return cached;
-    if (!options.eksTokens)
+  const eksPending = new Map<string, Promise<KubernetesClusterClients>>();
+
+  async function eksClients(key: string, cluster: EksClusterConfig): Promise<KubernetesClusterClients> {
+    const access = options.eksAccess;
+    if (!access)
       throw new ConfigurationError(
         `cluster "${key}" is an EKS cluster (tools.kubernetes.eks), which this runtime cannot sign tokens for; on the embedded platform map it to a kubeconfig context in tools.kubernetes.contexts instead`,
       );
-    const clients = clientsOf(eksKubeConfig(key, cluster, options.eksTokens), `eks:${key}`, cluster.endpoint);
-    byContext.set(clients.context, clients);
-    return clients;
+    const clusterName = cluster.clusterName ?? key;
+    const where =
+      cluster.endpoint && cluster.certificateAuthorityData
+        ? { endpoint: cluster.endpoint, certificateAuthorityData: cluster.certificateAuthorityData }
+        : await access.endpoint(clusterName, cluster.region);
+    return clientsOf(eksKubeConfig(key, { ...cluster, ...where }, access), `eks:${key}`, where.endpoint);
   }
 
   return {
-    forCluster(cluster) {
+    async forCluster(cluster) {
       const eks = cluster === undefined ? undefined : options.eks?.[cluster];
-      if (cluster !== undefined && eks && !Object.hasOwn(options.contexts, cluster))
-        return eksClients(cluster, eks);
+      if (cluster !== undefined && eks && !Object.hasOwn(options.contexts, cluster)) {
+        // Built once per cluster; a failure (DescribeCluster denied) is not kept.
+        let pending = eksPending.get(cluster);
+        if (!pending) {
+          pending = eksClients(cluster, eks);
+          eksPending.set(cluster, pending);
+          pending.catch(() => {
+            if (eksPending.get(cluster) === pending) eksPending.delete(cluster);
+          });
+        }
+        return pending;
+      }
       resolver ??= factory();
       const context = contextFor(resolver, cluster);
       const cached = byContext.get(context);

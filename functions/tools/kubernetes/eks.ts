@@ -1,4 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { type Cluster, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
 
@@ -81,34 +82,120 @@ export async function eksToken(
   return `${EKS_TOKEN_PREFIX}${Buffer.from(url, 'utf8').toString('base64url')}`;
 }
 
-/** Makes tokens per cluster and reuses each for 10 minutes (they are valid for 15). */
-export class EksTokenSource {
-  private readonly cache = new Map<string, { token: Promise<string>; madeAt: number }>();
+export interface EksAccessOptions {
+  /** The credentials tokens are signed with: the function's role on Lambda. */
+  credentials: AwsCredentialIdentityProvider;
+  /** Region of clusters that do not name one. */
+  defaultRegion: () => string | undefined;
+  /** Reads endpoint and CA of clusters configured without them (eks:DescribeCluster). */
+  describe?: DescribeEksCluster;
+  now?: () => Date;
+}
 
-  constructor(
-    private readonly credentials: AwsCredentialIdentityProvider,
-    private readonly defaultRegion: () => string | undefined,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+/**
+ * What the Kubernetes clients need to reach EKS clusters: tokens per cluster, each reused for 10
+ * minutes (they are valid for 15), and endpoints read once when the config leaves them out.
+ */
+export class EksAccess {
+  private readonly tokens = new Map<string, { value: Promise<string>; madeAt: number }>();
+  private readonly endpoints = new Map<string, { value: Promise<EksEndpoint> }>();
+  private readonly now: () => Date;
 
-  token(clusterName: string, region?: string): Promise<string> {
-    const resolved = region ?? this.defaultRegion();
+  constructor(private readonly options: EksAccessOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private regionOf(clusterName: string, region: string | undefined): string {
+    const resolved = region ?? this.options.defaultRegion();
     if (!resolved)
-      return Promise.reject(
-        new Error(
-          `no region for EKS cluster "${clusterName}": set its region in tools.kubernetes.eks or AWS_REGION`,
-        ),
+      throw new Error(
+        `no region for EKS cluster "${clusterName}": set its region in tools.kubernetes.eks or AWS_REGION`,
+      );
+    return resolved;
+  }
+
+  async token(clusterName: string, region?: string): Promise<string> {
+    const key = `${this.regionOf(clusterName, region)}/${clusterName}`;
+    const now = this.now();
+    const cached = this.tokens.get(key);
+    if (cached && now.getTime() - cached.madeAt < TOKEN_REUSE_MS) return cached.value;
+    const value = eksToken({ clusterName, region: key.split('/')[0]! }, this.options.credentials, now);
+    this.tokens.set(key, { value, madeAt: now.getTime() });
+    return forgetOnFailure(this.tokens, key, value);
+  }
+
+  /** The endpoint and CA of a cluster configured without them, read once (a failure is not kept). */
+  async endpoint(clusterName: string, region?: string): Promise<EksEndpoint> {
+    const resolved = this.regionOf(clusterName, region);
+    const { describe } = this.options;
+    if (!describe)
+      throw new Error(
+        `EKS cluster "${clusterName}" has no endpoint and CA in tools.kubernetes.eks, and this runtime cannot read them: add both`,
       );
     const key = `${resolved}/${clusterName}`;
-    const now = this.now();
-    const cached = this.cache.get(key);
-    if (cached && now.getTime() - cached.madeAt < TOKEN_REUSE_MS) return cached.token;
-    const token = eksToken({ clusterName, region: resolved }, this.credentials, now);
-    this.cache.set(key, { token, madeAt: now.getTime() });
-    // A failed signing (no credentials yet) is not kept: the next request tries again.
-    token.catch(() => {
-      if (this.cache.get(key)?.token === token) this.cache.delete(key);
-    });
-    return token;
+    const cached = this.endpoints.get(key);
+    if (cached) return cached.value;
+    const value = describe(clusterName, resolved);
+    this.endpoints.set(key, { value });
+    return forgetOnFailure(this.endpoints, key, value);
   }
+}
+
+/** Keeps a pending answer for others to share, and drops it if it fails: the next caller tries again. */
+function forgetOnFailure<T>(
+  cache: Map<string, { value: Promise<T> }>,
+  key: string,
+  value: Promise<T>,
+): Promise<T> {
+  value.catch(() => {
+    if (cache.get(key)?.value === value) cache.delete(key);
+  });
+  return value;
+}
+
+/** Where an EKS cluster's API server is, and the CA its certificate chains to. */
+export interface EksEndpoint {
+  endpoint: string;
+  certificateAuthorityData: string;
+}
+
+export type DescribeEksCluster = (clusterName: string, region: string) => Promise<EksEndpoint>;
+
+/**
+ * eks:DescribeCluster through the AWS SDK: the endpoint and CA of a cluster the config names without
+ * them. One client per region; the answers are kept by the caller (they change only if the cluster is
+ * replaced).
+ */
+export function describeWithSdk(
+  options: { credentials?: AwsCredentialIdentityProvider; endpoint?: string } = {},
+): DescribeEksCluster {
+  const clients = new Map<string, EKSClient>();
+  return async (clusterName, region) => {
+    let client = clients.get(region);
+    if (!client) {
+      client = new EKSClient({
+        region,
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      });
+      clients.set(region, client);
+    }
+    let cluster: Cluster | undefined;
+    try {
+      cluster = (await client.send(new DescribeClusterCommand({ name: clusterName }))).cluster;
+    } catch (error) {
+      const { name, message } = error as Error;
+      throw new Error(
+        `cannot read EKS cluster "${clusterName}" in ${region} (eks:DescribeCluster): ${name}: ${message}`,
+        { cause: error },
+      );
+    }
+    const endpoint = cluster?.endpoint;
+    const certificateAuthorityData = cluster?.certificateAuthority?.data;
+    if (!endpoint || !certificateAuthorityData)
+      throw new Error(
+        `EKS cluster "${clusterName}" in ${region} has no endpoint or CA yet (status ${cluster?.status ?? 'unknown'})`,
+      );
+    return { endpoint, certificateAuthorityData };
+  };
 }

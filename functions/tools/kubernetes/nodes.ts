@@ -249,7 +249,7 @@ async function setUnschedulable(
 
 export function nodeTools(deps: KubernetesToolDeps): ToolImplementation[] {
   const nodeResources = defineTool(declarationOf('k8s.node-resources'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.node-resources', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.node-resources', parameters.cluster, context);
     const { node } = parameters;
     const object = await readNode(session, node);
     const [pods, metrics] = await Promise.all([
@@ -302,7 +302,7 @@ export function nodeTools(deps: KubernetesToolDeps): ToolImplementation[] {
   });
 
   const podsOnNode = defineTool(declarationOf('k8s.pods-on-node'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.pods-on-node', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.pods-on-node', parameters.cluster, context);
     const { node, sortBy, limit } = parameters;
     // The node first: a missing node is NotFound (an empty pod list would hide it), and its allocatable
     // memory is what memoryShare divides by.
@@ -358,12 +358,12 @@ export function nodeTools(deps: KubernetesToolDeps): ToolImplementation[] {
   });
 
   const cordon = defineTool(declarationOf('k8s.cordon'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.cordon', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.cordon', parameters.cluster, context);
     return setUnschedulable(session, parameters.node, true);
   });
 
   const uncordon = defineTool(declarationOf('k8s.uncordon'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.uncordon', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.uncordon', parameters.cluster, context);
     return setUnschedulable(session, parameters.node, false);
   });
 

@@ -60,7 +60,7 @@ function disruptionBudgetRefusal(error: ApiException<unknown>, action: string): 
 
 export function podTools(deps: KubernetesToolDeps): ToolImplementation[] {
   const podLogs = defineTool(declarationOf('k8s.pod-logs'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.pod-logs', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.pod-logs', parameters.cluster, context);
     const { namespace, pod, tailLines, previous } = parameters;
     let container = parameters.container;
     if (container === undefined) {
@@ -113,7 +113,7 @@ export function podTools(deps: KubernetesToolDeps): ToolImplementation[] {
   });
 
   const evictPod = defineTool(declarationOf('k8s.evict-pod'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.evict-pod', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.evict-pod', parameters.cluster, context);
     const { namespace, pod, gracePeriodSeconds } = parameters;
     const { dryRun } = context;
     const target = { verb: 'create', resource: 'pods/eviction', namespace, name: pod } as const;

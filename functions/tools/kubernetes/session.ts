@@ -130,18 +130,18 @@ export function defaultCluster(runtime: ToolRuntime, cluster: string | undefined
 }
 
 /** Opens a session on the cluster a step names (or the environment's default). */
-export function openSession(
+export async function openSession(
   deps: KubernetesToolDeps,
   tool: string,
   requested: string | undefined,
   context: ToolContext,
-): KubernetesSession {
+): Promise<KubernetesSession> {
   throwIfAborted(context);
   const cluster = defaultCluster(deps.runtime, requested);
   const { clients } = deps;
   let clusterClients: KubernetesClusterClients;
   try {
-    clusterClients = clients.forCluster(cluster);
+    clusterClients = await clients.forCluster(cluster);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ToolError(ToolErrorKind.Failed, `${tool}: ${message}`, { cause: error });

@@ -262,7 +262,7 @@ function rfc3339(date: Date): string {
 
 export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
   const workloadStatus = defineTool(declarationOf('k8s.workload-status'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.workload-status', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.workload-status', parameters.cluster, context);
     const { namespace, kind, name } = parameters;
     const workload = await readWorkload(session, kind, namespace, name);
     const { pods, revisionCreated } = await podsAndRevision(session, workload, namespace);
@@ -285,7 +285,7 @@ export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
   });
 
   const rolloutRestart = defineTool(declarationOf('k8s.rollout-restart'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.rollout-restart', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.rollout-restart', parameters.cluster, context);
     const { namespace, kind, name } = parameters;
     const { dryRun } = context;
     const workload = await readWorkload(session, kind, namespace, name);
@@ -319,7 +319,7 @@ export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
   });
 
   const scale = defineTool(declarationOf('k8s.scale'), async (parameters, context) => {
-    const session = openSession(deps, 'k8s.scale', parameters.cluster, context);
+    const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
     const { namespace, kind, name, replicas } = parameters;
     const { dryRun } = context;
     const resource = `${RESOURCE[kind]}/scale`;

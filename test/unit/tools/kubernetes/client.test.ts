@@ -45,15 +45,21 @@ function nodeResources(environment: string) {
 }
 
 describe('kubernetesClients', () => {
-  it('maps a cluster name to its kubeconfig context, and accepts a context name as is', () => {
+  it('maps a cluster name to its kubeconfig context, and accepts a context name as is', async () => {
     const clients = kubernetesClients({ contexts, kubeConfigFactory: factory });
 
-    expect(clients.forCluster('prod-eu')).toMatchObject({ context: contexts['prod-eu'], server: prod.url });
-    expect(clients.forCluster(contexts['staging-eu'])).toMatchObject({ server: staging.url });
-    expect(clients.forCluster()).toMatchObject({ context: contexts['staging-eu'], server: staging.url });
+    await expect(clients.forCluster('prod-eu')).resolves.toMatchObject({
+      context: contexts['prod-eu'],
+      server: prod.url,
+    });
+    await expect(clients.forCluster(contexts['staging-eu'])).resolves.toMatchObject({ server: staging.url });
+    await expect(clients.forCluster()).resolves.toMatchObject({
+      context: contexts['staging-eu'],
+      server: staging.url,
+    });
   });
 
-  it('builds the clients of a context once', () => {
+  it('builds the clients of a context once', async () => {
     let built = 0;
     const clients = kubernetesClients({
       contexts,
@@ -63,36 +69,36 @@ describe('kubernetesClients', () => {
       },
     });
 
-    const first = clients.forCluster('prod-eu');
-    const again = clients.forCluster('prod-eu');
-    clients.forCluster(contexts['prod-eu']);
+    const first = await clients.forCluster('prod-eu');
+    const again = await clients.forCluster('prod-eu');
+    await clients.forCluster(contexts['prod-eu']);
 
     expect(again).toBe(first);
     // One to resolve names, one for the prod context.
     expect(built).toBe(2);
   });
 
-  it('names the configured clusters and the kubeconfig’s contexts when a cluster is unknown', () => {
+  it('names the configured clusters and the kubeconfig’s contexts when a cluster is unknown', async () => {
     const clients = kubernetesClients({ contexts, kubeConfigFactory: factory });
 
-    expect(() => clients.forCluster('dev-eu')).toThrow(
+    await expect(clients.forCluster('dev-eu')).rejects.toThrow(
       'cluster "dev-eu" is neither in tools.kubernetes.contexts (prod-eu, staging-eu) nor a context of the default kubeconfig (contexts: arn:aws:eks:eu-west-1:111122223333:cluster/staging, arn:aws:eks:eu-west-1:111122223333:cluster/prod)',
     );
   });
 
-  it('says which mapping is wrong when a mapped context is missing from the kubeconfig', () => {
+  it('says which mapping is wrong when a mapped context is missing from the kubeconfig', async () => {
     const clients = kubernetesClients({
       kubeconfig: '/etc/runbook/kubeconfig',
       contexts: { 'prod-eu': 'prod-admin' },
       kubeConfigFactory: factory,
     });
 
-    expect(() => clients.forCluster('prod-eu')).toThrow(
+    await expect(clients.forCluster('prod-eu')).rejects.toThrow(
       'tools.kubernetes.contexts maps cluster "prod-eu" to context "prod-admin", which kubeconfig /etc/runbook/kubeconfig does not have',
     );
   });
 
-  it('says no kubeconfig was found, instead of trying http://localhost:8080, when there is none', () => {
+  it('says no kubeconfig was found, instead of trying http://localhost:8080, when there is none', async () => {
     // Prepare: no KUBECONFIG, a home without ~/.kube, not in a pod
     const saved = { ...process.env };
     const home = mkdtempSync(join(tmpdir(), 'no-kube-'));
@@ -103,7 +109,7 @@ describe('kubernetesClients', () => {
       const clients = kubernetesClients({ contexts: {} });
 
       // Act, Assess
-      expect(() => clients.forCluster()).toThrow(
+      await expect(clients.forCluster()).rejects.toThrow(
         'cannot load the default kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster): none found: KUBECONFIG is not set, ~/.kube/config does not exist and this is not running in a pod',
       );
     } finally {
@@ -112,10 +118,10 @@ describe('kubernetesClients', () => {
     }
   });
 
-  it('refuses a kubeconfig without a current context when no cluster is named', () => {
+  it('refuses a kubeconfig without a current context when no cluster is named', async () => {
     const clients = kubernetesClients({ contexts: {}, kubeConfigFactory: () => new KubeConfig() });
 
-    expect(() => clients.forCluster()).toThrow(/has no current context/);
+    await expect(clients.forCluster()).rejects.toThrow(/has no current context/);
   });
 });
 
@@ -177,10 +183,10 @@ describe('kubernetesTools', () => {
 });
 
 describe('loading the kubeconfig', () => {
-  it('names the file and the setting when tools.kubernetes.kubeconfig cannot be read', () => {
+  it('names the file and the setting when tools.kubernetes.kubeconfig cannot be read', async () => {
     const clients = kubernetesClients({ kubeconfig: '/nonexistent/kubeconfig.yaml', contexts: {} });
 
-    expect(() => clients.forCluster()).toThrow(
+    await expect(clients.forCluster()).rejects.toThrow(
       /^cannot load kubeconfig \/nonexistent\/kubeconfig\.yaml \(tools\.kubernetes\.kubeconfig\): ENOENT/,
     );
   });

@@ -1,9 +1,16 @@
 import { createHash, createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeConfig } from '../../../../functions/core/config.ts';
-import { ConfigurationError } from '../../../../functions/core/errors.ts';
+import { AslErrorName, ConfigurationError } from '../../../../functions/core/errors.ts';
 import { kubernetesClients } from '../../../../functions/tools/kubernetes/client.ts';
-import { EKS_TOKEN_PREFIX, EksTokenSource, eksToken } from '../../../../functions/tools/kubernetes/eks.ts';
+import {
+  describeWithSdk,
+  EKS_TOKEN_PREFIX,
+  EksAccess,
+  eksToken,
+} from '../../../../functions/tools/kubernetes/eks.ts';
 import { kubernetesTools, type NodeResourcesOutput } from '../../../../functions/tools/kubernetes/index.ts';
 import type { ToolRuntime } from '../../../../functions/tools/registry.ts';
 import { FakeKubeApi } from '../../../../local/demo/fake-kube-api.ts';
@@ -101,15 +108,15 @@ describe('EKS tokens', () => {
     let now = SIGNED_AT;
     let calls = 0;
     let failing = true;
-    const source = new EksTokenSource(
-      async () => {
+    const source = new EksAccess({
+      credentials: async () => {
         calls++;
         if (failing) throw new Error('no credentials yet');
         return CREDENTIALS;
       },
-      () => 'eu-west-1',
-      () => now,
-    );
+      defaultRegion: () => 'eu-west-1',
+      now: () => now,
+    });
 
     // Act
     const failed = await source.token('prod-eu').catch((error: Error) => error.message);
@@ -129,7 +136,7 @@ describe('EKS tokens', () => {
   });
 
   it('say which region is missing', async () => {
-    const source = new EksTokenSource(credentials, () => undefined);
+    const source = new EksAccess({ credentials, defaultRegion: () => undefined });
     await expect(source.token('prod-eu')).rejects.toThrow(
       'no region for EKS cluster "prod-eu": set its region in tools.kubernetes.eks or AWS_REGION',
     );
@@ -139,11 +146,7 @@ describe('EKS tokens', () => {
 describe('Kubernetes tools on an EKS cluster (tools.kubernetes.eks)', () => {
   let api: FakeKubeApi;
   let token: string;
-  const source = new EksTokenSource(
-    credentials,
-    () => 'eu-west-1',
-    () => SIGNED_AT,
-  );
+  const source = new EksAccess({ credentials, defaultRegion: () => 'eu-west-1', now: () => SIGNED_AT });
 
   beforeAll(async () => {
     // The fake API server accepts exactly the token the cluster's authenticator would verify
@@ -176,7 +179,7 @@ describe('Kubernetes tools on an EKS cluster (tools.kubernetes.eks)', () => {
     const eks = { prod: { clusterName: 'prod-eu-cluster', endpoint: api.url, certificateAuthorityData: CA } };
     const runtime = runtimeFor('prod', {});
     runtime.config.tools.kubernetes.eks = eks;
-    const clients = kubernetesClients({ contexts: {}, eks, eksTokens: source });
+    const clients = kubernetesClients({ contexts: {}, eks, eksAccess: source });
     const tool = kubernetesTools({ clients, runtime }).find(
       (implementation) => implementation.declaration.name === 'k8s.node-resources',
     )!;
@@ -190,7 +193,91 @@ describe('Kubernetes tools on an EKS cluster (tools.kubernetes.eks)', () => {
     // Assess
     expect(output.name).toBe('ip-10-1-0-1');
     expect(api.requestsTo('GET', '/api/v1/nodes/ip-10-1-0-1')).toHaveLength(1);
-    expect(clients.forCluster('prod')).toMatchObject({ context: 'eks:prod', server: api.url });
+    await expect(clients.forCluster('prod')).resolves.toMatchObject({ context: 'eks:prod', server: api.url });
+  });
+
+  describe('a cluster configured by name only (endpoint and CA from eks:DescribeCluster)', () => {
+    const eksApi = mockClient(EKSClient);
+    afterEach(() => eksApi.reset());
+    afterAll(() => eksApi.restore());
+
+    /** Tokens as the step runner signs them, endpoints read through the SDK (EKS mocked). */
+    const describingAccess = () =>
+      new EksAccess({
+        credentials,
+        defaultRegion: () => 'eu-west-1',
+        describe: describeWithSdk({ credentials }),
+        now: () => SIGNED_AT,
+      });
+
+    function nodeResourcesOn(access: EksAccess) {
+      const eks = { prod: { clusterName: 'prod-eu-cluster' } };
+      const runtime = runtimeFor('prod', eks);
+      const clients = kubernetesClients({ contexts: {}, eks, eksAccess: access });
+      const tool = kubernetesTools({ clients, runtime }).find(
+        (implementation) => implementation.declaration.name === 'k8s.node-resources',
+      )!;
+      return () =>
+        tool.run(
+          tool.declaration.parameters.parse({ node: 'ip-10-1-0-1' }) as Record<string, unknown>,
+          toolContext(),
+        ) as Promise<NodeResourcesOutput>;
+    }
+
+    it('reads the endpoint and CA once, then every step talks to the cluster', async () => {
+      // Prepare: EKS answers as DescribeCluster does (the fake API stands in for the endpoint)
+      eksApi.on(DescribeClusterCommand, { name: 'prod-eu-cluster' }).resolves({
+        cluster: {
+          name: 'prod-eu-cluster',
+          status: 'ACTIVE',
+          endpoint: api.url,
+          certificateAuthority: { data: CA },
+        },
+      });
+      const run = nodeResourcesOn(describingAccess());
+
+      // Act
+      const first = await run();
+      const second = await run();
+
+      // Assess
+      expect([first.name, second.name]).toEqual(['ip-10-1-0-1', 'ip-10-1-0-1']);
+      expect(eksApi.commandCalls(DescribeClusterCommand).map((call) => call.args[0].input)).toEqual([
+        { name: 'prod-eu-cluster' },
+      ]);
+    });
+
+    it('fails the step with what was refused, and asks again at the next step', async () => {
+      // Prepare: the role may not describe the cluster (yet)
+      eksApi
+        .on(DescribeClusterCommand)
+        .rejectsOnce(
+          Object.assign(
+            new Error(
+              'User: arn:aws:sts::111122223333:assumed-role/runner is not authorized to perform: eks:DescribeCluster',
+            ),
+            {
+              name: 'AccessDeniedException',
+            },
+          ),
+        )
+        .resolves({ cluster: { status: 'ACTIVE', endpoint: api.url, certificateAuthority: { data: CA } } });
+      const run = nodeResourcesOn(describingAccess());
+
+      // Act
+      const refused = await run().catch((error: Error) => error);
+      const retried = await run();
+
+      // Assess
+      expect(refused).toMatchObject({
+        name: AslErrorName.ToolFailed,
+        message: expect.stringContaining(
+          'cannot read EKS cluster "prod-eu-cluster" in eu-west-1 (eks:DescribeCluster): AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/runner is not authorized',
+        ),
+      });
+      expect(retried.name).toBe('ip-10-1-0-1');
+      expect(eksApi.commandCalls(DescribeClusterCommand)).toHaveLength(2);
+    });
   });
 
   it('accepts only https endpoints and base64 CA data in the config', () => {
@@ -210,23 +297,23 @@ describe('Kubernetes tools on an EKS cluster (tools.kubernetes.eks)', () => {
     ]);
   });
 
-  it('says so when a runtime cannot sign tokens, and lets a kubeconfig context take precedence', () => {
+  it('says so when a runtime cannot sign tokens, and lets a kubeconfig context take precedence', async () => {
     const eks = {
       prod: { endpoint: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com', certificateAuthorityData: CA },
     };
 
     const unsigned = kubernetesClients({ contexts: {}, eks });
-    expect(() => unsigned.forCluster('prod')).toThrow(ConfigurationError);
-    expect(() => unsigned.forCluster('prod')).toThrow(
+    await expect(unsigned.forCluster('prod')).rejects.toThrow(ConfigurationError);
+    await expect(unsigned.forCluster('prod')).rejects.toThrow(
       /cluster "prod" is an EKS cluster \(tools\.kubernetes\.eks\)/,
     );
 
     const local = kubernetesClients({
       contexts: { prod: 'local-prod' },
       eks,
-      eksTokens: source,
+      eksAccess: source,
       kubeConfigFactory: () => FakeKubeApi.kubeConfigOf([{ api, context: 'local-prod' }]),
     });
-    expect(local.forCluster('prod')).toMatchObject({ context: 'local-prod', server: api.url });
+    await expect(local.forCluster('prod')).resolves.toMatchObject({ context: 'local-prod', server: api.url });
   });
 });
