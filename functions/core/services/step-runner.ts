@@ -496,10 +496,8 @@ export class StepRunner {
       latest && ['succeeded', 'dry-run', 'timed-out', 'failed', 'aborted', 'running'].includes(latest.status);
     const appliedNothing =
       latest?.status === 'failed' && REFUSED_BEFORE_RUNNING.has(latest.error?.name ?? '');
-    if (!changed || appliedNothing) {
-      const reason = latest
-        ? `nothing to undo: ${compensation.compensates} ${latest.status === 'failed' ? 'failed before changing anything' : latest.status}`
-        : `nothing to undo: ${compensation.compensates} did not run`;
+    /** Records the compensation as skipped, with why. */
+    const skip = async (reason: string) => {
       await this.putOutcome({
         ...base,
         status: 'skipped',
@@ -507,35 +505,20 @@ export class StepRunner {
         startedAt,
         reason,
       });
-      return { status: 'skipped', reason };
-    }
+      return { status: 'skipped' as const, reason };
+    };
+    if (!changed || appliedNothing)
+      return skip(
+        latest
+          ? `nothing to undo: ${compensation.compensates} ${latest.status === 'failed' ? 'failed before changing anything' : latest.status}`
+          : `nothing to undo: ${compensation.compensates} did not run`,
+      );
     if (compensation.skipWhenOutput) {
       const already = lookup(latest?.output ?? {}, parseReference(compensation.skipWhenOutput) ?? []);
-      if (already.found && already.value === true) {
-        const reason = `nothing to undo: ${compensation.compensates} found it already so (${compensation.skipWhenOutput})`;
-        await this.putOutcome({
-          ...base,
-          status: 'skipped',
-          parameters: compensation.parameters,
-          startedAt,
-          reason,
-        });
-        return { status: 'skipped', reason };
-      }
-    }
-    if (compensation.skipWhenOutput) {
-      const already = lookup(latest?.output ?? {}, parseReference(compensation.skipWhenOutput) ?? []);
-      if (already.found && already.value === true) {
-        const reason = `nothing to undo: ${compensation.compensates} found it already so (${compensation.skipWhenOutput})`;
-        await this.putOutcome({
-          ...base,
-          status: 'skipped',
-          parameters: compensation.parameters,
-          startedAt,
-          reason,
-        });
-        return { status: 'skipped', reason };
-      }
+      if (already.found && already.value === true)
+        return skip(
+          `nothing to undo: ${compensation.compensates} found it already so (${compensation.skipWhenOutput})`,
+        );
     }
     if (!tool)
       fail(
