@@ -411,16 +411,11 @@ export class DynamoStore implements Store {
       return;
     }
     const expression = new Expression();
-    const updated = await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: patchUpdate(expression, valid),
-          ConditionExpression: `attribute_exists(${expression.name('pk')})`,
-          ...expression.attributes(),
-        }),
-      ),
+    const updated = await this.updateIf(
+      key,
+      expression,
+      patchUpdate(expression, valid),
+      `attribute_exists(${expression.name('pk')})`,
     );
     if (!updated) throw this.notFound('updateIncident', 'incident', id, key);
   }
@@ -445,17 +440,12 @@ export class DynamoStore implements Store {
     ];
     if (alert.endsAt !== undefined)
       sets.push(`${expression.name('alert.endsAt')} = ${expression.value(alert.endsAt)}`);
-    const result = await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: `attribute_exists(${expression.name('pk')}) AND ${expression.name('status')} = ${expression.value('open')}`,
-          ReturnValues: 'ALL_NEW',
-          ...expression.attributes(),
-        }),
-      ),
+    const result = await this.updateIf(
+      key,
+      expression,
+      `SET ${sets.join(', ')}`,
+      `attribute_exists(${expression.name('pk')}) AND ${expression.name('status')} = ${expression.value('open')}`,
+      'ALL_NEW',
     );
     await this.deleteLock(fingerprint, lock.incidentId);
     if (!result) return undefined; // resolved concurrently by another caller
@@ -525,17 +515,12 @@ export class DynamoStore implements Store {
     const valid = this.validPatch(ExecutionPatchSchema, patch, `updateExecution(${id})`);
     const key = Keys.execution(id);
     const expression = new Expression();
-    const result = await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: patchUpdate(expression, { ...valid, [TTL_ATTRIBUTE]: this.ttl() }),
-          ConditionExpression: `attribute_exists(${expression.name('pk')})`,
-          ReturnValues: 'ALL_NEW',
-          ...expression.attributes(),
-        }),
-      ),
+    const result = await this.updateIf(
+      key,
+      expression,
+      patchUpdate(expression, { ...valid, [TTL_ATTRIBUTE]: this.ttl() }),
+      `attribute_exists(${expression.name('pk')})`,
+      'ALL_NEW',
     );
     if (!result) throw this.notFound('updateExecution', 'execution', id, key);
     return this.parseRecord(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {});
@@ -589,19 +574,13 @@ export class DynamoStore implements Store {
     const key = Keys.execution(executionId);
     const expression = new Expression();
     const held = expression.name('heldCheckpoint');
-    const updated = await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: `SET ${held} = ${expression.value(hold)}, ${expression.name(TTL_ATTRIBUTE)} = ${expression.value(this.ttl())}`,
-          // Idempotent for the same token; never overwrites another token (that execution would hang).
-          ConditionExpression:
-            `attribute_exists(${expression.name('pk')}) AND ` +
-            `(attribute_not_exists(${held}) OR ${expression.name('heldCheckpoint.taskToken')} = ${expression.value(hold.taskToken)})`,
-          ...expression.attributes(),
-        }),
-      ),
+    const updated = await this.updateIf(
+      key,
+      expression,
+      // Idempotent for the same token; never overwrites another token (that execution would hang).
+      `SET ${held} = ${expression.value(hold)}, ${expression.name(TTL_ATTRIBUTE)} = ${expression.value(this.ttl())}`,
+      `attribute_exists(${expression.name('pk')}) AND ` +
+        `(attribute_not_exists(${held}) OR ${expression.name('heldCheckpoint.taskToken')} = ${expression.value(hold.taskToken)})`,
     );
     if (updated) return;
     const current = await this.getExecution(executionId);
@@ -619,17 +598,12 @@ export class DynamoStore implements Store {
   ): Promise<NonNullable<ExecutionRecord['heldCheckpoint']> | undefined> {
     const key = Keys.execution(executionId);
     const expression = new Expression();
-    const result = await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: `REMOVE ${expression.name('heldCheckpoint')}`,
-          ConditionExpression: `attribute_exists(${expression.name('heldCheckpoint')})`,
-          ReturnValues: 'ALL_OLD',
-          ...expression.attributes(),
-        }),
-      ),
+    const result = await this.updateIf(
+      key,
+      expression,
+      `REMOVE ${expression.name('heldCheckpoint')}`,
+      `attribute_exists(${expression.name('heldCheckpoint')})`,
+      'ALL_OLD',
     );
     if (!result) return undefined;
     const old = this.parseRecord(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {});
@@ -728,20 +702,14 @@ export class DynamoStore implements Store {
         `${expression.name('status')} = ${expression.value(status)}`,
       ];
       if (status !== 'pending') sets.push(`${expression.name('decidedAt')} = ${expression.value(now)}`);
-      const result = await this.conditional('UpdateItem', key, () =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: `SET ${sets.join(', ')}`,
-            // Optimistic: applies only to the version read above (still pending, same number of decisions).
-            ConditionExpression:
-              `${expression.name('status')} = ${expression.value('pending')} AND ` +
-              `size(${expression.name('decisions')}) = ${expression.value(approval.decisions.length)}`,
-            ReturnValues: 'ALL_NEW',
-            ...expression.attributes(),
-          }),
-        ),
+      const result = await this.updateIf(
+        key,
+        expression,
+        // Optimistic: applies only to the version read above (still pending, same number of decisions).
+        `SET ${sets.join(', ')}`,
+        `${expression.name('status')} = ${expression.value('pending')} AND ` +
+          `size(${expression.name('decisions')}) = ${expression.value(approval.decisions.length)}`,
+        'ALL_NEW',
       );
       if (result)
         return {
@@ -794,18 +762,12 @@ export class DynamoStore implements Store {
     const expression = new Expression();
     const update = `SET ${set(expression)}`;
     const pending = `${expression.name('status')} = ${expression.value('pending')}`;
-    const condition = also ? `${pending} AND ${also(expression)}` : pending;
-    return this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ReturnValues: 'ALL_NEW',
-          ...expression.attributes(),
-        }),
-      ),
+    return this.updateIf(
+      key,
+      expression,
+      update,
+      also ? `${pending} AND ${also(expression)}` : pending,
+      'ALL_NEW',
     );
   }
 
@@ -837,22 +799,15 @@ export class DynamoStore implements Store {
     const key = Keys.rateWindow(rateKey, windowStart);
     const expression = new Expression();
     const members = expression.name('members');
-    const result = await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression:
-            `ADD ${members} ${expression.value(new Set([member]))} SET ${expression.name('entity')} = ${expression.value('RateWindow')}, ` +
-            `${expression.name('expiresAt')} = ${expression.value(until)}, ` +
-            `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(epochSeconds(until))}`,
-          // Counting the same member again is a no-op success: a retried classification uses no extra quota.
-          ConditionExpression:
-            `attribute_not_exists(${members}) OR size(${members}) < ${expression.value(max)} OR ` +
-            `contains(${members}, ${expression.value(member)})`,
-          ...expression.attributes(),
-        }),
-      ),
+    const result = await this.updateIf(
+      key,
+      expression,
+      // Counting the same member again is a no-op success: a retried classification uses no extra quota.
+      `ADD ${members} ${expression.value(new Set([member]))} SET ${expression.name('entity')} = ${expression.value('RateWindow')}, ` +
+        `${expression.name('expiresAt')} = ${expression.value(until)}, ` +
+        `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(epochSeconds(until))}`,
+      `attribute_not_exists(${members}) OR size(${members}) < ${expression.value(max)} OR ` +
+        `contains(${members}, ${expression.value(member)})`,
     );
     return result !== undefined;
   }
@@ -863,19 +818,13 @@ export class DynamoStore implements Store {
     const key = Keys.slots(slotKey);
     const expression = new Expression();
     const holders = expression.name('holders');
-    const result = await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: `ADD ${holders} ${expression.value(new Set([executionId]))} SET ${expression.name('entity')} = ${expression.value('Slots')}`,
-          // Taking a slot it holds already is a no-op success (a retried step).
-          ConditionExpression:
-            `attribute_not_exists(${holders}) OR size(${holders}) < ${expression.value(max)} OR ` +
-            `contains(${holders}, ${expression.value(executionId)})`,
-          ...expression.attributes(),
-        }),
-      ),
+    const result = await this.updateIf(
+      key,
+      expression,
+      // Taking a slot it holds already is a no-op success (a retried step).
+      `ADD ${holders} ${expression.value(new Set([executionId]))} SET ${expression.name('entity')} = ${expression.value('Slots')}`,
+      `attribute_not_exists(${holders}) OR size(${holders}) < ${expression.value(max)} OR ` +
+        `contains(${holders}, ${expression.value(executionId)})`,
     );
     return result !== undefined;
   }
@@ -883,17 +832,12 @@ export class DynamoStore implements Store {
   async releaseSlot(slotKey: string, executionId: string): Promise<void> {
     const key = Keys.slots(slotKey);
     const expression = new Expression();
-    await this.conditional('UpdateItem', key, () =>
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: key,
-          UpdateExpression: `DELETE ${expression.name('holders')} ${expression.value(new Set([executionId]))}`,
-          // Without the condition, releasing a never-taken key would create an empty item.
-          ConditionExpression: `attribute_exists(${expression.name('pk')})`,
-          ...expression.attributes(),
-        }),
-      ),
+    await this.updateIf(
+      key,
+      expression,
+      // Without the condition, releasing a never-taken key would create an empty item.
+      `DELETE ${expression.name('holders')} ${expression.value(new Set([executionId]))}`,
+      `attribute_exists(${expression.name('pk')})`,
     );
   }
 
@@ -1026,19 +970,13 @@ export class DynamoStore implements Store {
     const key = Keys.incident(lock.incidentId);
     for (let attempt = 0; attempt < 3; attempt++) {
       const expression = new Expression();
-      const result = await this.conditional('UpdateItem', key, () =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression:
-              `ADD ${expression.name('occurrences')} ${expression.value(1)} ` +
-              `SET ${expression.name('lastSeenAt')} = ${expression.value(seenAt)}`,
-            ConditionExpression: `attribute_exists(${expression.name('pk')}) AND ${expression.name('status')} = ${expression.value('open')}`,
-            ReturnValues: 'ALL_NEW',
-            ...expression.attributes(),
-          }),
-        ),
+      const result = await this.updateIf(
+        key,
+        expression,
+        `ADD ${expression.name('occurrences')} ${expression.value(1)} ` +
+          `SET ${expression.name('lastSeenAt')} = ${expression.value(seenAt)}`,
+        `attribute_exists(${expression.name('pk')}) AND ${expression.name('status')} = ${expression.value('open')}`,
+        'ALL_NEW',
       );
       if (result) return this.parseRecord(IncidentRecord, 'IncidentRecord', key, result.Attributes ?? {});
       const current = await this.getIncident(lock.incidentId);
@@ -1286,6 +1224,28 @@ export class DynamoStore implements Store {
   }
 
   /** Like `call`, but a failed condition is an answer (undefined), not an error. */
+  /** An UpdateItem that applies only when `condition` holds; undefined when it does not. */
+  private updateIf(
+    key: ItemKey,
+    expression: Expression,
+    update: string,
+    condition: string,
+    returnValues?: 'ALL_NEW' | 'ALL_OLD',
+  ) {
+    return this.conditional('UpdateItem', key, () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ...(returnValues ? { ReturnValues: returnValues } : {}),
+          ...expression.attributes(),
+        }),
+      ),
+    );
+  }
+
   private async conditional<T>(
     operation: string,
     key: ItemKey,
