@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Alert } from './alert.ts';
 import { RiskLevel } from './policy.ts';
+import { PlannedStep } from './records.ts';
 import { EscalationTrigger, StepType } from './runbook/model.ts';
 
 /**
@@ -98,17 +99,7 @@ export const ApprovalSpec = z
     quorum: z.number().int().min(1),
     timeoutSeconds: z.number().int().positive(),
     risk: RiskLevel,
-    plan: z.array(
-      z
-        .object({
-          id: z.string(),
-          name: z.string(),
-          tool: z.string(),
-          risk: RiskLevel,
-          parameters: z.record(z.string(), z.unknown()),
-        })
-        .strict(),
-    ),
+    plan: z.array(PlannedStep),
   })
   .strict();
 export type ApprovalSpec = z.infer<typeof ApprovalSpec>;

@@ -192,6 +192,17 @@ export const ApprovalDecision = z
   .strict();
 export type ApprovalDecision = z.infer<typeof ApprovalDecision>;
 
+/** A step an approval covers, as the approver sees it (parameters resolved where they could be). */
+export const PlannedStep = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    tool: z.string(),
+    risk: RiskLevel,
+    parameters: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+
 export const ApprovalRecord = z
   .object({
     /** Public id, used in links: names the execution and the request. */
@@ -215,17 +226,7 @@ export const ApprovalRecord = z
     remindedAt: IsoTime.optional(),
     /** Step Functions task token: stays server-side, never in a link. */
     taskToken: z.string(),
-    plan: z.array(
-      z
-        .object({
-          id: z.string(),
-          name: z.string(),
-          tool: z.string(),
-          risk: RiskLevel,
-          parameters: z.record(z.string(), z.unknown()),
-        })
-        .strict(),
-    ),
+    plan: z.array(PlannedStep),
     alert: AlertSummary,
   })
   .strict();
