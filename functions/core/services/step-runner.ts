@@ -90,6 +90,11 @@ function stepScope(outcomes: StepOutcome[]): Record<string, { status: string; ou
  * step timeout, dry-run, output caps, pause/abort/kill switch), compensations, checkpoints, approval
  * requests, alert verification, escalation and the final record. Throws errors with ASL names.
  */
+/** How one tool run ended: its output, or the outcome status and the named error. */
+type ToolRunResult =
+  | { ok: true; output: unknown }
+  | { ok: false; status: StepOutcome['status']; name: string; message: string };
+
 export class StepRunner {
   private readonly abortPollMs: number;
   private readonly verifyPollSeconds: number;
@@ -256,23 +261,8 @@ export class StepRunner {
       invocation,
       `step ${step.id}`,
     );
-    const finishedAt = clock.now();
-    const timing = {
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-    };
-    if (!result.ok) {
-      await this.putOutcome({
-        ...base,
-        status: result.status,
-        parameters,
-        startedAt,
-        ...timing,
-        error: { name: result.name, message: result.message },
-      });
-      fail(result.name, result.message);
-    }
-    const stored = trimToBudget(result.output, STORED_OUTPUT_BYTES);
+    const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
+    const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
     await this.putOutcome({
       ...base,
       status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
@@ -282,8 +272,7 @@ export class StepRunner {
       output: stored.value,
       ...(stored.truncated ? { outputTruncated: true } : {}),
     });
-    const forState =
-      step.outputBudgetBytes > 0 ? trimToBudget(result.output, step.outputBudgetBytes).value : null;
+    const forState = step.outputBudgetBytes > 0 ? trimToBudget(output, step.outputBudgetBytes).value : null;
     return {
       status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
       output: forState,
@@ -367,10 +356,7 @@ export class StepRunner {
     invocation: InvocationContext,
     label: string,
     options: { ignoreAbort?: boolean } = {},
-  ): Promise<
-    | { ok: true; output: unknown }
-    | { ok: false; status: StepOutcome['status']; name: string; message: string }
-  > {
+  ): Promise<ToolRunResult> {
     const { store, clock, logger } = this.options;
     const controller = new AbortController();
     this.running.add(controller);
@@ -443,6 +429,35 @@ export class StepRunner {
       // A tool that ignores its signal must not keep the process busy forever.
       stopped.catch(() => undefined);
     }
+  }
+
+  /**
+   * When a tool run ended, and its output; a failed run is recorded with its error and thrown, named
+   * as the state machine matches it.
+   */
+  private async recordFailure(
+    base: Omit<StepOutcome, 'startedAt' | 'finishedAt' | 'status' | 'parameters'>,
+    parameters: Record<string, unknown>,
+    startedAt: Date,
+    result: ToolRunResult,
+  ): Promise<{ timing: { finishedAt: string; durationMs: number }; output: unknown }> {
+    const finishedAt = this.options.clock.now();
+    const timing = {
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+    };
+    if (!result.ok) {
+      await this.putOutcome({
+        ...base,
+        status: result.status,
+        parameters,
+        startedAt,
+        ...timing,
+        error: { name: result.name, message: result.message },
+      });
+      fail(result.name, result.message);
+    }
+    return { timing, output: result.output };
   }
 
   private async putOutcome(
@@ -571,23 +586,8 @@ export class StepRunner {
         ignoreAbort: true,
       },
     );
-    const finishedAt = clock.now();
-    const timing = {
-      finishedAt: finishedAt.toISOString(),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-    };
-    if (!result.ok) {
-      await this.putOutcome({
-        ...base,
-        status: result.status,
-        parameters,
-        startedAt,
-        ...timing,
-        error: { name: result.name, message: result.message },
-      });
-      fail(result.name, result.message);
-    }
-    const stored = trimToBudget(result.output, STORED_OUTPUT_BYTES);
+    const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
+    const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
     await this.putOutcome({
       ...base,
       status: execution.dryRun ? 'dry-run' : 'compensated',
