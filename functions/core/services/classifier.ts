@@ -162,27 +162,23 @@ export class ClassifierService {
       considered: selection.considered,
     };
 
-    // One deployment serves one environment: its policy and its people do not apply to another's alerts.
-    if (alert.environment !== this.options.config.environment) {
-      const reason = `this deployment serves environment "${this.options.config.environment}"; the alert is from "${alert.environment}" (its environment label)`;
+    /** Automation may not start: the incident says why, and the default escalation target hears it. */
+    const block = async (reason: string) => {
       await store.updateIncident(incident.id, {
         decision: 'blocked',
         blockedReason: reason,
         runbookId: runbook.id,
       });
       await this.notifyBlocked(alert, runbook, reason);
-      return { ...base, decision: 'blocked', reason };
-    }
+      return { ...base, decision: 'blocked' as const, reason };
+    };
+    // One deployment serves one environment: its policy and its people do not apply to another's alerts.
+    if (alert.environment !== this.options.config.environment)
+      return block(
+        `this deployment serves environment "${this.options.config.environment}"; the alert is from "${alert.environment}" (its environment label)`,
+      );
     const gate = await this.passGate(runbook, alert, incident.id, name);
-    if (!gate.allowed) {
-      await store.updateIncident(incident.id, {
-        decision: 'blocked',
-        blockedReason: gate.reason,
-        runbookId: runbook.id,
-      });
-      await this.notifyBlocked(alert, runbook, gate.reason);
-      return { ...base, decision: 'blocked', reason: gate.reason };
-    }
+    if (!gate.allowed) return block(gate.reason);
 
     const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
     if (!started.ok) {
@@ -190,13 +186,7 @@ export class ClassifierService {
         planLimitChecks(runbook, alert, this.options.clock.now()).concurrency.key,
         name,
       );
-      await store.updateIncident(incident.id, {
-        decision: 'blocked',
-        blockedReason: started.reason,
-        runbookId: runbook.id,
-      });
-      await this.notifyBlocked(alert, runbook, started.reason);
-      return { ...base, decision: 'blocked', reason: started.reason };
+      return block(started.reason);
     }
     await store.updateIncident(incident.id, {
       decision: 'started',
