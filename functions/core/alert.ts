@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AlertResource } from './resource.ts';
 
 /** Where an alert came from. */
 export const AlertSource = z.enum(['prometheus', 'cloudwatch']);
@@ -24,18 +25,7 @@ export const SymptomCategory = z.enum([
 ]);
 export type SymptomCategory = z.infer<typeof SymptomCategory>;
 
-/** What the alert is about, as specific as the source allows. */
-export const AlertResource = z
-  .object({
-    type: z.string().min(1).describe('e.g. k8s-node, k8s-pod, ec2-instance, load-balancer, lambda-function'),
-    id: z.string().min(1).describe('the resource identity: node name, pod name, instance id, ARN…'),
-    region: z.string().optional(),
-    account: z.string().optional(),
-    cluster: z.string().optional(),
-    namespace: z.string().optional(),
-  })
-  .strict();
-export type AlertResource = z.infer<typeof AlertResource>;
+export { AlertResource } from './resource.ts';
 
 /**
  * One alert in the one shape every source is normalized into. Runbook applicability rules are

@@ -27,6 +27,11 @@ export interface ToolDeclaration<Params extends z.ZodObject = z.ZodObject> {
   name: string;
   description: string;
   parameters: Params;
+  /**
+   * What the tool returns. Validation resolves every `steps.<id>.output…` path against it (with "did you
+   * mean"), the docs list it, and the tools' tests check real outputs against it.
+   */
+  output: z.ZodType;
   /** Changes the system it touches. Mutating steps run under the remediation role, behind checkpoints. */
   mutating: boolean;
   /** The lowest risk a step using this tool may declare. */

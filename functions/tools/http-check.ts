@@ -1,4 +1,5 @@
 import type { ToolImplementation } from '../ports/tools.ts';
+import type { HttpCheckOutput } from './declarations/generic.ts';
 import { declarationOf } from './declarations.ts';
 import type { ToolRuntime } from './registry.ts';
 import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
@@ -10,16 +11,6 @@ import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
 
 /** The body is searched up to this many bytes; the rest is not downloaded. */
 export const MAX_BODY_BYTES = 1_048_576;
-
-export interface HttpCheckOutput {
-  url: string;
-  status: number;
-  /** From sending the request to the end of the body (or of the headers for HEAD). */
-  latencyMs: number;
-  ok: true;
-  /** Present when `bodyContains` was given. */
-  bodyMatched?: boolean;
-}
 
 /** Reads the body until `needle` is found or the cap is reached, then stops downloading. */
 async function bodyContains(response: Response, needle: string): Promise<boolean> {
@@ -129,3 +120,5 @@ export function httpCheckTool(runtime: ToolRuntime): ToolImplementation {
     return output;
   });
 }
+
+export type { HttpCheckOutput } from './declarations/generic.ts';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { executionLink } from '../core/config.ts';
 import type { Notification } from '../core/records.ts';
 import type { ToolImplementation } from '../ports/tools.ts';
+import type { NotifyMessageOutput } from './declarations/generic.ts';
 import { declarationOf } from './declarations.ts';
 import type { ToolRuntime } from './registry.ts';
 import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
@@ -10,18 +11,6 @@ import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
  * notify.message: a message from a runbook step to one of the environment's escalation targets (SNS on
  * AWS, the outbox locally). Approvers are asked through approval requests, never through this tool.
  */
-
-export interface NotifyMessageOutput {
-  target: string;
-  recipients: string[];
-  sent: boolean;
-  /** Id of the notification sent (absent in a dry run). */
-  notificationId?: string;
-  /** In a dry run: what would have been sent. */
-  dryRun?: true;
-  subject?: string;
-  text?: string;
-}
 
 export function notifyMessageTool(runtime: ToolRuntime): ToolImplementation {
   const declaration = declarationOf('notify.message');
@@ -80,3 +69,5 @@ export function notifyMessageTool(runtime: ToolRuntime): ToolImplementation {
     return output;
   });
 }
+
+export type { NotifyMessageOutput } from './declarations/generic.ts';

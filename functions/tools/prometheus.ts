@@ -1,4 +1,10 @@
 import type { ToolContext, ToolImplementation } from '../ports/tools.ts';
+import type {
+  Labels,
+  PrometheusQueryOutput,
+  PrometheusQueryRangeOutput,
+  RangeSeries,
+} from './declarations/observability.ts';
 import { declarationOf } from './declarations.ts';
 import type { ToolRuntime } from './registry.ts';
 import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
@@ -14,47 +20,6 @@ export const MAX_POINTS_PER_SERIES = 11_000;
 const MAX_GET_URL_LENGTH = 4_000;
 /** Error bodies are quoted up to this many characters. */
 const MAX_QUOTED_BODY = 300;
-
-export type Labels = Record<string, string>;
-
-export interface InstantSeries {
-  labels: Labels;
-  /** The sample's value; null for NaN, ±Inf or a native-histogram sample. */
-  value: number | null;
-  /** Only for matrix results (an instant query of a range selector): samples in the window. */
-  samples?: number;
-}
-
-export interface PrometheusQueryOutput {
-  resultType: 'vector' | 'matrix' | 'scalar' | 'string';
-  /** The first sample's value as a number; null when there is no result or it is NaN/±Inf. */
-  value: number | null;
-  series: InstantSeries[];
-  /** The string of a `string` result. */
-  text?: string;
-  warnings?: string[];
-}
-
-export interface RangeSeries {
-  labels: Labels;
-  samples: number;
-  first: number | null;
-  last: number | null;
-  /** Over the finite samples; null when there are none. */
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-}
-
-export interface PrometheusQueryRangeOutput {
-  /** The first series' last value. */
-  value: number | null;
-  series: RangeSeries[];
-  start: string;
-  end: string;
-  stepSeconds: number;
-  warnings?: string[];
-}
 
 type SamplePair = [number, string];
 interface PrometheusSuccess {
@@ -357,3 +322,11 @@ export function prometheusQueryRangeTool(runtime: ToolRuntime): ToolImplementati
     return output;
   });
 }
+
+export type {
+  InstantSeries,
+  Labels,
+  PrometheusQueryOutput,
+  PrometheusQueryRangeOutput,
+  RangeSeries,
+} from './declarations/observability.ts';

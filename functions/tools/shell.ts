@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { isAbsolute } from 'node:path';
 import type { ToolImplementation } from '../ports/tools.ts';
+import type { ShellExecDryRunOutput, ShellExecOutput } from './declarations/generic.ts';
 import { declarationOf } from './declarations.ts';
 import type { ToolRuntime } from './registry.ts';
 import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
@@ -19,26 +20,6 @@ export const KILL_GRACE_MS = 2_000;
 const STDERR_TAIL_CHARS = 500;
 /** Messages quote this much of the command line, so the stderr tail still fits in an error's Cause. */
 const COMMAND_LINE_CHARS = 120;
-
-export interface ShellExecOutput {
-  command: string;
-  args: string[];
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  /** Set when a stream produced more than MAX_STREAM_BYTES. */
-  stdoutTruncated?: boolean;
-  stderrTruncated?: boolean;
-}
-
-export interface ShellExecDryRunOutput {
-  dryRun: true;
-  command: string;
-  args: string[];
-  /** The command line, quoted for a POSIX shell (for people to read; it is never run by a shell). */
-  commandLine: string;
-}
 
 /** Quotes a word for display as a POSIX shell would need it. */
 function shellQuote(word: string): string {
@@ -227,3 +208,5 @@ export function shellExecTool(runtime: ToolRuntime): ToolImplementation {
     });
   });
 }
+
+export type { ShellExecDryRunOutput, ShellExecOutput } from './declarations/generic.ts';

@@ -1,5 +1,6 @@
 import { RunbookAutopilotError } from '../core/errors.ts';
 import type { ToolImplementation } from '../ports/tools.ts';
+import type { RunbookWaitOutput } from './declarations/generic.ts';
 import { declarationOf } from './declarations.ts';
 import type { ToolRuntime } from './registry.ts';
 import { defineTool, sleep } from './tool.ts';
@@ -11,14 +12,6 @@ import { defineTool, sleep } from './tool.ts';
 
 /** Finish this long before the deadline so the wait succeeds instead of timing the step out. */
 export const WAIT_DEADLINE_MARGIN_MS = 500;
-
-export interface RunbookWaitOutput {
-  waitedSeconds: number;
-  /** Set when the step's deadline cut the wait short. */
-  clamped?: true;
-  /** Set when the embedded platform shortens waits (`runbook demo --wait-scale`): the factor applied. */
-  scale?: number;
-}
 
 export interface RunbookWaitOptions {
   /**
@@ -61,3 +54,5 @@ export function runbookWaitTool(runtime: ToolRuntime, options: RunbookWaitOption
     return output;
   });
 }
+
+export type { RunbookWaitOutput } from './declarations/generic.ts';

@@ -1,6 +1,7 @@
 import { Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
 import { ALERT_BUDGET_BYTES } from '../compiler/budgets.ts';
 import type { RuntimeConfig } from '../config.ts';
+import { KUBERNETES_CLUSTER_OBJECT_LABELS, KUBERNETES_OBJECT_LABELS } from '../resource.ts';
 import { categorize } from './categorize.ts';
 import { stableHash } from './identity.ts';
 import {
@@ -152,19 +153,102 @@ export function stripPort(instance: string): string {
 export const HOST_EXPORTER_JOB = /(^|[-_/])(node|windows)[-_]exporter$/;
 
 /**
- * What a Prometheus alert is about: `node` → k8s-node; else `pod` + `namespace` → k8s-pod (except for
- * host exporters, see HOST_EXPORTER_JOB); else `instance` without its port → host; else the alert
- * group (alertname). A `cluster` label scopes every kind.
+ * Exporters of other objects' state. Scraped with honorLabels (kube-prometheus-stack does), an object's
+ * own `namespace`/`pod`/`container` labels win; where the object has none (a Deployment, a node), the
+ * alert still carries the exporter's own `pod`, `container` and `instance`: they are not the resource.
+ */
+export const OBJECT_EXPORTER_JOB = /(^|[-_/])kube-state-metrics$/;
+
+/** The `pod` label names the exporter's own pod (kube-state-metrics' pod on an object alert). */
+function isExporterPod(labels: Readonly<Record<string, string>>): boolean {
+  const job = labels.job ?? '';
+  if (!OBJECT_EXPORTER_JOB.test(job) && !HOST_EXPORTER_JOB.test(job)) return false;
+  const exporter = job.replace(/^.*[/]/, '');
+  return labels.container === exporter || (labels.pod ?? '').includes(exporter);
+}
+
+/** Scrape jobs of the Kubernetes control plane: their alerts are about the cluster, not a pod. */
+const CONTROL_PLANE_JOB =
+  /^(apiserver|kube-scheduler|kube-controller-manager|kube-proxy|kubelet|coredns|kube-etcd|etcd)$/;
+
+/**
+ * What a Prometheus alert is about, from its labels, most specific first:
+ *
+ * - an object kube-state-metrics names (`horizontalpodautoscaler`, `persistentvolumeclaim`, `job_name`,
+ *   `deployment`, …) in its `namespace` → that object (k8s-hpa, k8s-pvc, k8s-job, k8s-deployment…), even
+ *   though the alert also carries kube-state-metrics' own `pod`/`container`/`instance`;
+ * - `node` → k8s-node; `persistentvolume` → k8s-pv;
+ * - `pod` + `namespace` → k8s-pod (with `container`), unless the pod is the exporter's own;
+ * - a host exporter's `instance` (node-exporter names hosts by IP) → host, address without the port;
+ *   the node is resolved at run time from node addresses;
+ * - `service` + `namespace` → k8s-service (TargetDown: the scrape `job` is kept);
+ * - another `instance` → host; `namespace` → k8s-namespace; a control-plane `job` or a bare `cluster`
+ *   → k8s-cluster; otherwise the alert group (alertname).
+ *
+ * A `cluster` label scopes every kind.
  */
 export function alertmanagerResource(labels: Readonly<Record<string, string>>): AlertResource {
   const cluster = labels.cluster || undefined;
+  const namespace = labels.namespace || undefined;
   const hostExporter = HOST_EXPORTER_JOB.test(labels.job ?? '');
-  if (labels.node) return definedOnly({ type: 'k8s-node', id: labels.node, cluster });
-  if (labels.pod && labels.namespace && !hostExporter) {
-    return definedOnly({ type: 'k8s-pod', id: labels.pod, namespace: labels.namespace, cluster });
+  const exporterPod = isExporterPod(labels);
+  const container = exporterPod ? undefined : labels.container || undefined;
+  for (const { label, kind, type } of KUBERNETES_OBJECT_LABELS) {
+    const name = labels[label];
+    if (name && namespace) return definedOnly({ type, id: name, kind, name, namespace, cluster });
+  }
+  if (labels.node) {
+    return definedOnly({
+      type: 'k8s-node',
+      id: labels.node,
+      kind: 'Node',
+      name: labels.node,
+      node: labels.node,
+      cluster,
+    });
+  }
+  for (const { label, kind, type } of KUBERNETES_CLUSTER_OBJECT_LABELS) {
+    const name = labels[label];
+    if (name) return definedOnly({ type, id: name, kind, name, cluster });
+  }
+  if (labels.pod && namespace && !hostExporter && !exporterPod) {
+    return definedOnly({
+      type: 'k8s-pod',
+      id: labels.pod,
+      kind: 'Pod',
+      name: labels.pod,
+      namespace,
+      container,
+      cluster,
+    });
   }
   const host = labels.instance ? stripPort(labels.instance) : '';
-  if (host !== '') return definedOnly({ type: 'host', id: host, cluster });
+  if (host !== '' && hostExporter) return definedOnly({ type: 'host', id: host, address: host, cluster });
+  if (labels.service && namespace && !CONTROL_PLANE_JOB.test(labels.job ?? '')) {
+    return definedOnly({
+      type: 'k8s-service',
+      id: labels.service,
+      kind: 'Service',
+      name: labels.service,
+      namespace,
+      job: labels.job || undefined,
+      cluster,
+    });
+  }
+  if (host !== '' && !exporterPod) return definedOnly({ type: 'host', id: host, address: host, cluster });
+  if (CONTROL_PLANE_JOB.test(labels.job ?? '')) {
+    return definedOnly({ type: 'k8s-cluster', id: cluster ?? labels.job!, job: labels.job, cluster });
+  }
+  if (namespace)
+    return definedOnly({
+      type: 'k8s-namespace',
+      id: namespace,
+      kind: 'Namespace',
+      name: namespace,
+      namespace,
+      cluster,
+    });
+  if (cluster) return definedOnly({ type: 'k8s-cluster', id: cluster, cluster });
   return definedOnly({ type: 'alert-group', id: labels.alertname ?? 'unknown', cluster });
 }
 
@@ -212,37 +296,174 @@ interface AwsScope {
   account: string;
 }
 
+const arnOf = (scope: AwsScope, service: string, resource: string, regional = true) =>
+  `arn:${partitionOf(scope.alarmArn)}:${service}:${regional ? scope.region : ''}:${scope.account}:${resource}`;
+
+function partitionOf(arn: string): string {
+  return /^arn:(aws[a-z-]*):/.exec(arn)?.[1] ?? 'aws';
+}
+
+/** `targetgroup/web/73e2d6bc24d8a067` → `web`; `app/shop-alb/50dc6c495c0c9188` → `shop-alb`. */
+function elbName(dimension: string): string {
+  const parts = dimension.split('/');
+  return parts.length >= 3 ? parts[parts.length - 2]! : dimension;
+}
+
 /**
- * What an alarm is about, from its metric's dimensions, most specific first: NodeName → k8s-node
- * (Container Insights node metrics also carry InstanceId, and the node is what the runbooks act on),
- * PodName + Namespace → k8s-pod, ClusterName + ServiceName → ecs-service, InstanceId → ec2-instance,
- * FunctionName → lambda-function, LoadBalancer → load-balancer, AutoScalingGroupName →
- * autoscaling-group; otherwise the alarm itself (id: its ARN). Region and account are always set.
+ * What an alarm is about, from its metric's dimensions (and namespace), most specific first. Container
+ * Insights: NodeName → k8s-node (it also carries InstanceId, kept), PodName + Namespace → k8s-pod,
+ * ClusterName alone → k8s-cluster. ALB: TargetGroup → target-group (LoadBalancer kept), LoadBalancer →
+ * load-balancer. ClusterName + ServiceName → ecs-service; InstanceId → ec2-instance; FunctionName →
+ * lambda-function; DBInstanceIdentifier → rds-instance; DBClusterIdentifier → rds-cluster; QueueName →
+ * sqs-queue; TableName → dynamodb-table; ApiName/ApiId + Stage → apigateway-stage; CacheClusterId →
+ * elasticache-cluster; StreamName → kinesis-stream; VolumeId → ebs-volume; NatGatewayId → nat-gateway;
+ * AutoScalingGroupName → autoscaling-group; otherwise the alarm itself (id: its ARN). Region and
+ * account are always set, the ARN wherever the dimensions determine it. The ECS services, Auto Scaling
+ * group or instances behind a target group are resolved at run time.
  */
 export function cloudWatchResource(
   dimensions: Readonly<Record<string, string>>,
   scope: AwsScope,
+  namespace = '',
 ): AlertResource {
   const aws = { region: scope.region, account: scope.account };
-  const cluster = dimensions.ClusterName || undefined;
-  if (dimensions.NodeName) return definedOnly({ type: 'k8s-node', id: dimensions.NodeName, cluster, ...aws });
-  if (dimensions.PodName && dimensions.Namespace) {
+  const d = dimensions;
+  const identifiers = Object.keys(d).length > 0 ? { ...d } : undefined;
+  const kubernetes = namespace === 'ContainerInsights';
+  const cluster = d.ClusterName || undefined;
+  if (d.NodeName) {
     return definedOnly({
-      type: 'k8s-pod',
-      id: dimensions.PodName,
-      namespace: dimensions.Namespace,
+      type: 'k8s-node',
+      id: d.NodeName,
+      kind: 'Node',
+      name: d.NodeName,
+      node: d.NodeName,
       cluster,
+      identifiers,
       ...aws,
     });
   }
-  if (cluster && dimensions.ServiceName)
-    return { type: 'ecs-service', id: dimensions.ServiceName, cluster, ...aws };
-  if (dimensions.InstanceId) return { type: 'ec2-instance', id: dimensions.InstanceId, ...aws };
-  if (dimensions.FunctionName) return { type: 'lambda-function', id: dimensions.FunctionName, ...aws };
-  if (dimensions.LoadBalancer) return { type: 'load-balancer', id: dimensions.LoadBalancer, ...aws };
-  if (dimensions.AutoScalingGroupName)
-    return { type: 'autoscaling-group', id: dimensions.AutoScalingGroupName, ...aws };
-  return { type: 'alarm', id: scope.alarmArn, ...aws };
+  if (d.PodName && d.Namespace) {
+    return definedOnly({
+      type: 'k8s-pod',
+      id: d.PodName,
+      kind: 'Pod',
+      name: d.PodName,
+      namespace: d.Namespace,
+      cluster,
+      identifiers,
+      ...aws,
+    });
+  }
+  if (d.TargetGroup) {
+    return definedOnly({
+      type: 'target-group',
+      id: d.TargetGroup,
+      name: elbName(d.TargetGroup),
+      service: 'elasticloadbalancing',
+      arn: arnOf(scope, 'elasticloadbalancing', d.TargetGroup),
+      identifiers,
+      ...aws,
+    });
+  }
+  if (d.LoadBalancer) {
+    return definedOnly({
+      type: 'load-balancer',
+      id: d.LoadBalancer,
+      name: elbName(d.LoadBalancer),
+      service: 'elasticloadbalancing',
+      arn: arnOf(scope, 'elasticloadbalancing', `loadbalancer/${d.LoadBalancer}`),
+      identifiers,
+      ...aws,
+    });
+  }
+  if (cluster && d.ServiceName) {
+    return definedOnly({
+      type: 'ecs-service',
+      id: d.ServiceName,
+      name: d.ServiceName,
+      cluster,
+      service: 'ecs',
+      arn: arnOf(scope, 'ecs', `service/${cluster}/${d.ServiceName}`),
+      identifiers,
+      ...aws,
+    });
+  }
+  if (d.InstanceId) {
+    return definedOnly({
+      type: 'ec2-instance',
+      id: d.InstanceId,
+      name: d.InstanceId,
+      cluster,
+      service: 'ec2',
+      arn: arnOf(scope, 'ec2', `instance/${d.InstanceId}`),
+      identifiers,
+      ...aws,
+    });
+  }
+  const named = (type: string, service: string, name: string, arn?: string) =>
+    definedOnly({ type, id: name, name, service, arn, identifiers, ...aws });
+  if (d.FunctionName) {
+    return named(
+      'lambda-function',
+      'lambda',
+      d.FunctionName,
+      arnOf(scope, 'lambda', `function:${d.FunctionName}`),
+    );
+  }
+  if (d.DBInstanceIdentifier) {
+    return named(
+      'rds-instance',
+      'rds',
+      d.DBInstanceIdentifier,
+      arnOf(scope, 'rds', `db:${d.DBInstanceIdentifier}`),
+    );
+  }
+  if (d.DBClusterIdentifier) {
+    return named(
+      'rds-cluster',
+      'rds',
+      d.DBClusterIdentifier,
+      arnOf(scope, 'rds', `cluster:${d.DBClusterIdentifier}`),
+    );
+  }
+  if (d.QueueName) return named('sqs-queue', 'sqs', d.QueueName, arnOf(scope, 'sqs', d.QueueName));
+  if (d.TableName) {
+    return named('dynamodb-table', 'dynamodb', d.TableName, arnOf(scope, 'dynamodb', `table/${d.TableName}`));
+  }
+  if ((d.ApiName || d.ApiId) && d.Stage) {
+    return definedOnly({
+      type: 'apigateway-stage',
+      id: `${d.ApiName ?? d.ApiId}/${d.Stage}`,
+      name: d.ApiName ?? d.ApiId,
+      service: 'apigateway',
+      identifiers,
+      ...aws,
+    });
+  }
+  if (d.ApiName || d.ApiId) return named('apigateway-api', 'apigateway', (d.ApiName ?? d.ApiId)!);
+  if (d.CacheClusterId)
+    return named(
+      'elasticache-cluster',
+      'elasticache',
+      d.CacheClusterId,
+      arnOf(scope, 'elasticache', `cluster:${d.CacheClusterId}`),
+    );
+  if (d.StreamName)
+    return named(
+      'kinesis-stream',
+      'kinesis',
+      d.StreamName,
+      arnOf(scope, 'kinesis', `stream/${d.StreamName}`),
+    );
+  if (d.VolumeId) return named('ebs-volume', 'ec2', d.VolumeId, arnOf(scope, 'ec2', `volume/${d.VolumeId}`));
+  if (d.NatGatewayId)
+    return named('nat-gateway', 'ec2', d.NatGatewayId, arnOf(scope, 'ec2', `natgateway/${d.NatGatewayId}`));
+  if (d.AutoScalingGroupName) return named('autoscaling-group', 'autoscaling', d.AutoScalingGroupName);
+  if (cluster && kubernetes)
+    return definedOnly({ type: 'k8s-cluster', id: cluster, cluster, identifiers, ...aws });
+  if (cluster) return named('ecs-cluster', 'ecs', cluster, arnOf(scope, 'ecs', `cluster/${cluster}`));
+  return { type: 'alarm', id: scope.alarmArn, arn: scope.alarmArn, service: 'cloudwatch', ...aws };
 }
 
 /** The metric an alarm watches: the first metric with a metricStat (for metric math, the first input). */
@@ -374,7 +595,11 @@ export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptio
     summary: state.reason || description || detail.alarmName,
     description,
     environment: environmentOf(labels, options),
-    resource: cloudWatchResource(dimensions, { alarmArn, region: event.region, account: event.account }),
+    resource: cloudWatchResource(
+      dimensions,
+      { alarmArn, region: event.region, account: event.account },
+      metric?.metric.namespace,
+    ),
     labels,
     annotations,
     fingerprint: stableHash([alarmArn], 16),
@@ -424,6 +649,13 @@ const ESSENTIAL_LABELS = new Set([
   'container',
   'instance',
   'job',
+  'job_name',
+  'deployment',
+  'statefulset',
+  'daemonset',
+  'horizontalpodautoscaler',
+  'persistentvolumeclaim',
+  'service',
   'alarmName',
   'metricName',
   'statistic',

@@ -4,6 +4,7 @@ import {
   SetDesiredCapacityCommand,
 } from '@aws-sdk/client-auto-scaling';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type { DescribeGroupOutput, SetDesiredCapacityOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
@@ -11,36 +12,6 @@ import { callAws } from './errors.ts';
 
 /** Instances listed in the output; counts cover all of them. */
 export const MAX_OUTPUT_INSTANCES = 100;
-
-export interface GroupInstanceOutput {
-  instanceId: string;
-  /** Pending, InService, Terminating, Standby, Warmed:*… */
-  lifecycleState: string;
-  /** Healthy or Unhealthy. */
-  healthStatus: string;
-  availabilityZone: string | null;
-}
-
-export interface DescribeGroupOutput {
-  groupName: string;
-  desiredCapacity: number;
-  minSize: number;
-  maxSize: number;
-  /** InService and Healthy. */
-  healthyInServiceCount: number;
-  instanceCount: number;
-  instances: GroupInstanceOutput[];
-}
-
-export interface SetDesiredCapacityOutput {
-  groupName: string;
-  /** What the inverse restores. */
-  previousDesiredCapacity: number;
-  desiredCapacity: number;
-  minSize: number;
-  maxSize: number;
-  dryRun: boolean;
-}
 
 async function describeGroup(
   deps: AwsToolDeps,
@@ -148,3 +119,9 @@ export function setDesiredCapacityTool(deps: AwsToolDeps): ToolImplementation {
     return output;
   });
 }
+
+export type {
+  DescribeGroupOutput,
+  GroupInstanceOutput,
+  SetDesiredCapacityOutput,
+} from '../declarations/aws.ts';

@@ -7,6 +7,7 @@ import {
   StopQueryCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type { LogsInsightsOutput, LogsRow } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, cleanupSignal, pollUntil, regionOf } from './deps.ts';
@@ -19,16 +20,6 @@ export const MAX_FIELD_CHARS = 1_000;
 const FINISHED = new Set(['Complete', 'Failed', 'Cancelled', 'Timeout', 'Unknown']);
 /** A plain decimal Insights returned as text (stats, counts, status codes); long digit strings stay text. */
 const NUMERIC = /^-?(0|[1-9]\d{0,14})(\.\d+)?$/;
-
-export type LogsRow = Record<string, string | number | null>;
-
-export interface LogsInsightsOutput {
-  queryId: string;
-  status: 'Complete';
-  /** One object per result row, keyed by the query's field names (`@ptr` left out). */
-  rows: LogsRow[];
-  statistics: { recordsMatched: number; recordsScanned: number; bytesScanned: number };
-}
 
 function fieldValue(value: string | undefined): string | number | null {
   if (value === undefined) return null;
@@ -141,3 +132,5 @@ export function logsInsightsTool(deps: AwsToolDeps): ToolImplementation {
     return output;
   });
 }
+
+export type { LogsInsightsOutput, LogsRow } from '../declarations/aws.ts';

@@ -1,5 +1,6 @@
 import { GetMetricDataCommand, type MetricDataResult } from '@aws-sdk/client-cloudwatch';
 import type { ToolImplementation } from '../../ports/tools.ts';
+import type { MetricDataOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import type { AwsToolDeps } from './deps.ts';
@@ -12,25 +13,6 @@ export const MAX_OUTPUT_DATAPOINTS = 240;
 const MAX_PAGES = 20;
 /** Periods CloudWatch accepts below a minute (high-resolution metrics); above, multiples of 60. */
 const SUB_MINUTE_PERIODS = [1, 5, 10, 30];
-
-export interface MetricDataOutput {
-  namespace: string;
-  metricName: string;
-  dimensions: Record<string, string>;
-  stat: string;
-  periodSeconds: number;
-  /** Oldest first; the newest MAX_OUTPUT_DATAPOINTS when there are more. */
-  datapoints: Array<{ timestamp: string; value: number }>;
-  /** Datapoints in the window (may exceed datapoints.length). */
-  datapointCount: number;
-  /** 0 when there are no datapoints: CloudWatch emits nothing for a zero 5xx or Throttles count. */
-  sum: number;
-  average: number | null;
-  maximum: number | null;
-  minimum: number | null;
-  latest: number | null;
-  latestTimestamp: string | null;
-}
 
 function describeMetric(namespace: string, metricName: string, dimensions: Record<string, string>): string {
   const pairs = Object.entries(dimensions).map(([name, value]) => `${name}=${value}`);
@@ -154,3 +136,5 @@ export function getMetricDataTool(deps: AwsToolDeps): ToolImplementation {
     return output;
   });
 }
+
+export type { MetricDataOutput } from '../declarations/aws.ts';

@@ -5,6 +5,11 @@ import {
   RebootInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { ToolImplementation } from '../../ports/tools.ts';
+import type {
+  DescribeInstanceStatusOutput,
+  InstanceStatusOutput,
+  RebootInstancesOutput,
+} from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
@@ -13,30 +18,6 @@ import { isoOrNull, keepHead, listForMessage } from './output.ts';
 
 /** Scheduled events AWS has finished or called off stay listed for days with this prefix: not pending. */
 const SETTLED_EVENT = /^\[(Completed|Canceled|Cancelled)\]/i;
-
-export interface InstanceStatusOutput {
-  instanceId: string;
-  /** pending, running, shutting-down, terminated, stopping, stopped. */
-  state: string;
-  availabilityZone: string | null;
-  /** ok, impaired, initializing, insufficient-data, not-applicable (also for a stopped instance). */
-  systemStatus: string;
-  instanceStatus: string;
-  attachedEbsStatus: string;
-  /** Scheduled events still ahead (empty when none). */
-  events: Array<{ code: string; description: string; notBefore: string | null }>;
-}
-
-export interface DescribeInstanceStatusOutput {
-  /** In the order the step named them. */
-  instances: InstanceStatusOutput[];
-}
-
-export interface RebootInstancesOutput {
-  instanceIds: string[];
-  rebooted: boolean;
-  dryRun: boolean;
-}
 
 function pendingEvents(events: InstanceStatusEvent[] | undefined): InstanceStatusOutput['events'] {
   return (events ?? [])
@@ -146,3 +127,9 @@ export function rebootInstancesTool(deps: AwsToolDeps): ToolImplementation {
     return output;
   });
 }
+
+export type {
+  DescribeInstanceStatusOutput,
+  InstanceStatusOutput,
+  RebootInstancesOutput,
+} from '../declarations/aws.ts';

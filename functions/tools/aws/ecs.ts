@@ -1,5 +1,6 @@
 import { DescribeServicesCommand, type Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type { DescribeServicesOutput, ForceNewDeploymentOutput, ServiceOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
@@ -9,40 +10,6 @@ import { isoOrNull, keepHead, listForMessage } from './output.ts';
 /** Service events kept per service (ECS lists them newest first). */
 export const SERVICE_EVENTS_KEPT = 5;
 const MAX_EVENT_CHARS = 300;
-
-export interface ServiceOutput {
-  serviceName: string;
-  /** ACTIVE, DRAINING or INACTIVE. */
-  status: string;
-  desiredCount: number;
-  runningCount: number;
-  pendingCount: number;
-  taskDefinition: string | null;
-  /** Of the PRIMARY deployment: IN_PROGRESS, COMPLETED or FAILED; null when ECS reports none. */
-  rolloutState: string | null;
-  rolloutStateReason: string | null;
-  /** Whole minutes since the PRIMARY (newest) deployment started; null when there is none. */
-  lastDeploymentMinutesAgo: number | null;
-  /** Deployments ECS still tracks (more than one while a rollout runs). */
-  deploymentCount: number;
-  /** The newest first. */
-  events: Array<{ createdAt: string | null; message: string }>;
-}
-
-export interface DescribeServicesOutput {
-  /** In the order the step named them. */
-  services: ServiceOutput[];
-}
-
-export interface ForceNewDeploymentOutput {
-  cluster: string;
-  service: string;
-  /** The new PRIMARY deployment; null in a dry run. */
-  deploymentId: string | null;
-  previousTaskDefinition: string | null;
-  taskDefinition: string | null;
-  dryRun: boolean;
-}
 
 function matches(service: Service, requested: string): boolean {
   return (
@@ -199,3 +166,5 @@ export function forceNewDeploymentTool(deps: AwsToolDeps): ToolImplementation {
     return output;
   });
 }
+
+export type { DescribeServicesOutput, ForceNewDeploymentOutput, ServiceOutput } from '../declarations/aws.ts';

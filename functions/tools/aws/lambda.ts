@@ -5,6 +5,11 @@ import {
   PutFunctionConcurrencyCommand,
 } from '@aws-sdk/client-lambda';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type {
+  ConcurrencyOutput,
+  PutReservedConcurrencyOutput,
+  RestoreReservedConcurrencyOutput,
+} from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
@@ -12,34 +17,6 @@ import { callAws } from './errors.ts';
 
 /** Lambda keeps this many concurrent executions unreserved: no reservation may take them. */
 export const UNRESERVED_MINIMUM = 100;
-
-export interface ConcurrencyOutput {
-  functionName: string;
-  hasReservation: boolean;
-  /** null: no reservation, the function draws from the account's unreserved pool. 0: switched off. */
-  reservedConcurrency: number | null;
-  unreservedConcurrentExecutions: number;
-  accountConcurrentExecutionsLimit: number;
-  /** How much more any function could reserve: unreserved − 100, never below 0. */
-  headroomForReservation: number;
-  /** min(2 × reserved, reserved + headroom) when that raises the reservation; else null. */
-  proposedReservedConcurrency: number | null;
-}
-
-export interface PutReservedConcurrencyOutput {
-  functionName: string;
-  /** What the inverse restores; null: there was no reservation (the inverse removes it). */
-  previousReservedConcurrency: number | null;
-  reservedConcurrency: number;
-  dryRun: boolean;
-}
-
-export interface RestoreReservedConcurrencyOutput {
-  functionName: string;
-  /** null: the reservation was removed. */
-  reservedConcurrency: number | null;
-  dryRun: boolean;
-}
 
 /** The reservation to propose, or null when doubling within the spare pool would not raise it. */
 export function proposeReservation(reserved: number | null, headroom: number): number | null {
@@ -203,3 +180,9 @@ export function restoreReservedConcurrencyTool(deps: AwsToolDeps): ToolImplement
     return output;
   });
 }
+
+export type {
+  ConcurrencyOutput,
+  PutReservedConcurrencyOutput,
+  RestoreReservedConcurrencyOutput,
+} from '../declarations/aws.ts';

@@ -7,6 +7,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type { InvocationOutput, RunCommandDryRunOutput, RunCommandOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, cleanupSignal, pollUntil, regionOf } from './deps.ts';
@@ -23,36 +24,6 @@ const MIN_DELIVERY_TIMEOUT_SECONDS = 30;
 const MAX_DELIVERY_TIMEOUT_SECONDS = 600;
 /** SendCommand's Comment is at most 100 characters. */
 const MAX_COMMENT_CHARS = 100;
-
-export interface InvocationOutput {
-  instanceId: string;
-  /** Success, Failed, TimedOut, Cancelled. */
-  status: string;
-  /** Why, in SSM's words: Success, Failed, Undeliverable, DeliveryTimedOut, ExecutionTimedOut, Terminated… */
-  statusDetails: string;
-  /** Exit code of the script; -1 when it never ran. */
-  responseCode: number;
-  /** The end of stdout, trimmed. */
-  output: string;
-  /** The end of stderr, trimmed; '' when there was none. */
-  error: string;
-}
-
-export interface RunCommandOutput {
-  commandId: string;
-  documentName: string;
-  invocations: InvocationOutput[];
-}
-
-export interface RunCommandDryRunOutput {
-  dryRun: true;
-  commandId: null;
-  documentName: string;
-  instanceIds: string[];
-  commands: string[];
-  executionTimeoutSeconds: number;
-  invocations: [];
-}
 
 async function listInvocations(
   client: SSMClient,
@@ -226,3 +197,5 @@ export function runCommandTool(deps: AwsToolDeps): ToolImplementation {
     return output;
   });
 }
+
+export type { InvocationOutput, RunCommandDryRunOutput, RunCommandOutput } from '../declarations/aws.ts';

@@ -1,5 +1,14 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ToolImplementation } from '../../ports/tools.ts';
+import {
+  type CordonOutput,
+  NODE_CONDITIONS,
+  type NodeConditionType,
+  type NodeResourceAmounts,
+  type NodeResourcesOutput,
+  type PodOnNode,
+  type PodsOnNodeOutput,
+} from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool } from '../tool.ts';
 import {
@@ -22,74 +31,6 @@ import {
 } from './session.ts';
 
 /** k8s.node-resources, k8s.pods-on-node, k8s.cordon and k8s.uncordon. */
-
-export const NODE_CONDITIONS = [
-  'Ready',
-  'MemoryPressure',
-  'DiskPressure',
-  'PIDPressure',
-  'NetworkUnavailable',
-] as const;
-export type NodeConditionType = (typeof NODE_CONDITIONS)[number];
-
-export interface NodeResourceAmounts {
-  cpuCores: number;
-  memoryBytes: number;
-  pods: number;
-  ephemeralStorageBytes: number;
-}
-
-export interface NodeResourcesOutput {
-  name: string;
-  ready: boolean;
-  unschedulable: boolean;
-  /** Each condition's status is True (a missing condition, or Unknown, is false). */
-  conditions: Record<NodeConditionType, boolean>;
-  memoryPressure: boolean;
-  diskPressure: boolean;
-  capacity: NodeResourceAmounts;
-  allocatable: NodeResourceAmounts;
-  /** From metrics.k8s.io; absent when the API is not installed or has no sample for the node yet. */
-  usage?: { cpuCores: number; memoryBytes: number; cpuPercent: number; memoryPercent: number };
-  /** Pods on the node that are neither Succeeded nor Failed. */
-  podCount: number;
-  kubeletVersion: string | null;
-}
-
-export interface PodOnNode {
-  namespace: string;
-  name: string;
-  /** The top-level controller: a ReplicaSet's Deployment, else the direct controller; null for a bare pod. */
-  ownerKind: string | null;
-  ownerName: string | null;
-  phase: string | null;
-  memoryBytes: number;
-  cpuCores: number;
-  /** memoryBytes / the node's allocatable memory, 0..1. */
-  memoryShare: number;
-  restarts: number;
-  /** Where memoryBytes and cpuCores come from: metrics.k8s.io, or the pod's requests without it. */
-  usageSource: 'metrics' | 'requests';
-}
-
-export interface PodsOnNodeOutput {
-  node: string;
-  sortBy: 'memory' | 'cpu' | 'restarts';
-  pods: PodOnNode[];
-  /** Pods on the node before the limit. */
-  total: number;
-  /** Some pod's usage came from metrics.k8s.io (false: the API is absent, or there are no pods). */
-  metricsAvailable: boolean;
-}
-
-export interface CordonOutput {
-  node: string;
-  unschedulable: boolean;
-  wasUnschedulable: boolean;
-  /** False when the node already was in the wanted state (nothing was sent). */
-  changed: boolean;
-  dryRun: boolean;
-}
 
 /** Per-namespace PodMetrics lists up to this many namespaces; above it, one cluster-wide list. */
 const MAX_NAMESPACED_METRICS_LISTS = 8;
@@ -369,3 +310,12 @@ export function nodeTools(deps: KubernetesToolDeps): ToolImplementation[] {
 
   return [nodeResources, podsOnNode, cordon, uncordon];
 }
+
+export type {
+  CordonOutput,
+  NodeConditionType,
+  NodeResourceAmounts,
+  NodeResourcesOutput,
+  PodOnNode,
+  PodsOnNodeOutput,
+} from '../declarations/kubernetes.ts';

@@ -1,5 +1,6 @@
 import type { ApiException, V1Eviction } from '@kubernetes/client-node';
 import type { ToolImplementation } from '../../ports/tools.ts';
+import type { EvictPodOutput, PodLogsOutput } from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { statusOf } from './errors.ts';
@@ -12,29 +13,6 @@ export const MAX_LOG_CHARACTERS = 64 * 1024;
 
 /** The annotation kubectl reads to choose a pod's container when none is named. */
 const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container';
-
-export interface PodLogsOutput {
-  namespace: string;
-  pod: string;
-  container: string;
-  previous: boolean;
-  /** Lines in `text`. */
-  lines: number;
-  /** The tail of the log, trailing whitespace trimmed. */
-  text: string;
-  /** The tail was longer than MAX_LOG_CHARACTERS and its beginning was cut. */
-  truncated: boolean;
-}
-
-export interface EvictPodOutput {
-  namespace: string;
-  pod: string;
-  /** The pod was evicted (false in a dry run: the API server only checked the eviction). */
-  evicted: boolean;
-  /** The pod no longer existed: what the eviction wants is already so (as `kubectl drain` counts it). */
-  alreadyGone: boolean;
-  dryRun: boolean;
-}
 
 /** The two ways the Eviction API refuses for a PodDisruptionBudget (429, and 500 for overlapping PDBs). */
 function disruptionBudgetRefusal(error: ApiException<unknown>, action: string): ToolError | undefined {
@@ -149,3 +127,5 @@ export function podTools(deps: KubernetesToolDeps): ToolImplementation[] {
 
   return [podLogs, evictPod];
 }
+
+export type { EvictPodOutput, PodLogsOutput } from '../declarations/kubernetes.ts';

@@ -10,6 +10,7 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { ToolImplementation } from '../../ports/tools.ts';
+import type { RolloutRestartOutput, ScaleOutput, WorkloadStatusOutput } from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolErrorKind } from '../tool.ts';
 import { isCrashLooping, isOwnedBy, labelSelectorString, minutesSince, restartsOf } from './objects.ts';
@@ -34,47 +35,6 @@ const RESOURCE: Record<WorkloadKind, string> = {
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 const DEPLOYMENT_REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
-
-export interface WorkloadStatusOutput {
-  kind: WorkloadKind;
-  name: string;
-  namespace: string;
-  /** Desired replicas (a DaemonSet: the nodes it should run on). */
-  replicas: number;
-  readyReplicas: number;
-  availableReplicas: number;
-  updatedReplicas: number;
-  unavailableReplicas: number;
-  /** Not every replica runs the latest revision yet, or the controller has not seen the latest spec. */
-  rolloutInProgress: boolean;
-  /** Minutes since the current revision (ReplicaSet / ControllerRevision) was created; null if unknown. */
-  lastRolloutMinutesAgo: number | null;
-  /** How many of its pods have a container waiting in CrashLoopBackOff (conditions compare a number). */
-  crashLoopingPods: number;
-  crashLoopingPodNames: string[];
-  /** Its pods, and their container restarts summed. */
-  podCount: number;
-  podRestarts: number;
-}
-
-export interface RolloutRestartOutput {
-  kind: WorkloadKind;
-  name: string;
-  namespace: string;
-  restartedAt: string;
-  dryRun: boolean;
-}
-
-export interface ScaleOutput {
-  kind: 'Deployment' | 'StatefulSet';
-  name: string;
-  namespace: string;
-  previousReplicas: number;
-  replicas: number;
-  /** False when the workload already had that many replicas (nothing was sent). */
-  changed: boolean;
-  dryRun: boolean;
-}
 
 type Workload =
   | { kind: 'Deployment'; object: V1Deployment }
@@ -372,3 +332,5 @@ export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
 
   return [workloadStatus, rolloutRestart, scale];
 }
+
+export type { RolloutRestartOutput, ScaleOutput, WorkloadStatusOutput } from '../declarations/kubernetes.ts';

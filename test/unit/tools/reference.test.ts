@@ -98,6 +98,7 @@ describe('toolReferenceMarkdown', () => {
       name: 'test.odd',
       description: 'Splits a|b\nacross lines',
       parameters: z.object({ pattern: z.string().default('a|b').describe('regex, e.g. x|y') }).strict(),
+      output: z.object({ matched: z.boolean() }),
       mutating: false,
       risk: 'low',
       dryRun: 'runs',

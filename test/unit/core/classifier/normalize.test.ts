@@ -63,6 +63,9 @@ describe('normalizeAlertmanager', () => {
       resource: {
         type: 'k8s-node',
         id: 'ip-10-0-1-23.eu-west-1.compute.internal',
+        kind: 'Node',
+        name: 'ip-10-0-1-23.eu-west-1.compute.internal',
+        node: 'ip-10-0-1-23.eu-west-1.compute.internal',
         cluster: 'prod-eks-eu-west-1',
       },
       labels: body.alerts[0]!.labels,
@@ -245,7 +248,7 @@ describe('alertmanagerResource', () => {
     ],
     [{ alertname: 'Watchdog' }, { type: 'alert-group', id: 'Watchdog' }],
   ])('%j → %j', (labels, resource) => {
-    expect(alertmanagerResource(labels)).toEqual(resource);
+    expect(alertmanagerResource(labels)).toMatchObject(resource);
   });
 });
 
@@ -320,12 +323,19 @@ describe('normalizeCloudWatchAlarm', () => {
     expect(resolved.endsAt).toBe('2026-11-25T10:42:12.621Z');
   });
 
-  it('labels an ALB alarm with its load balancer and target group', () => {
+  it('makes an ALB target alarm about the target group, with its ARN and the load balancer kept', () => {
     const alert = normalizeCloudWatchAlarm(payload('cloudwatch-alarm-alb-5xx.json'), OPTIONS);
     expect(alert.category).toBe('error-rate');
     expect(alert.resource).toEqual({
-      type: 'load-balancer',
-      id: 'app/storefront-alb/50dc6c495c0c9188',
+      type: 'target-group',
+      id: 'targetgroup/storefront-web/73e2d6bc24d8a067',
+      name: 'storefront-web',
+      service: 'elasticloadbalancing',
+      arn: 'arn:aws:elasticloadbalancing:eu-west-1:333333333333:targetgroup/storefront-web/73e2d6bc24d8a067',
+      identifiers: {
+        LoadBalancer: 'app/storefront-alb/50dc6c495c0c9188',
+        TargetGroup: 'targetgroup/storefront-web/73e2d6bc24d8a067',
+      },
       region: 'eu-west-1',
       account: '333333333333',
     });
@@ -384,7 +394,15 @@ describe('normalizeCloudWatchAlarm', () => {
     expect(alert.resource).toEqual({
       type: 'k8s-node',
       id: 'ip-10-0-1-23.eu-west-1.compute.internal',
+      kind: 'Node',
+      name: 'ip-10-0-1-23.eu-west-1.compute.internal',
+      node: 'ip-10-0-1-23.eu-west-1.compute.internal',
       cluster: 'prod-eks-eu-west-1',
+      identifiers: {
+        ClusterName: 'prod-eks-eu-west-1',
+        InstanceId: 'i-0f1e2d3c4b5a69788',
+        NodeName: 'ip-10-0-1-23.eu-west-1.compute.internal',
+      },
       region: 'eu-west-1',
       account: '333333333333',
     });
@@ -411,7 +429,14 @@ describe('normalizeCloudWatchAlarm', () => {
     event.resources = [];
     const alert = normalizeCloudWatchAlarm(event, OPTIONS);
     const arn = 'arn:aws:cloudwatch:eu-west-1:333333333333:alarm:storefront-web-5xx-rate';
-    expect(alert.resource).toEqual({ type: 'alarm', id: arn, region: 'eu-west-1', account: '333333333333' });
+    expect(alert.resource).toEqual({
+      type: 'alarm',
+      id: arn,
+      arn,
+      service: 'cloudwatch',
+      region: 'eu-west-1',
+      account: '333333333333',
+    });
     expect(alert.labels).toEqual({
       alarmName: 'storefront-web-5xx-rate',
       region: 'eu-west-1',
@@ -467,7 +492,15 @@ describe('cloudWatchResource', () => {
     [{ FunctionName: 'f' }, { type: 'lambda-function', id: 'f' }],
     [
       { LoadBalancer: 'app/lb/1', TargetGroup: 'targetgroup/tg/2' },
-      { type: 'load-balancer', id: 'app/lb/1' },
+      { type: 'target-group', id: 'targetgroup/tg/2' },
+    ],
+    [{ LoadBalancer: 'app/lb/1' }, { type: 'load-balancer', id: 'app/lb/1' }],
+    [{ DBInstanceIdentifier: 'orders-db' }, { type: 'rds-instance', id: 'orders-db' }],
+    [{ QueueName: 'orders' }, { type: 'sqs-queue', id: 'orders' }],
+    [{ TableName: 'carts', Operation: 'PutItem' }, { type: 'dynamodb-table', id: 'carts' }],
+    [
+      { ApiName: 'shop-api', Stage: 'prod' },
+      { type: 'apigateway-stage', id: 'shop-api/prod' },
     ],
     [{ AutoScalingGroupName: 'asg' }, { type: 'autoscaling-group', id: 'asg' }],
     [
@@ -489,7 +522,7 @@ describe('cloudWatchResource', () => {
     [{ ServiceName: 's' }, { type: 'alarm', id: scope.alarmArn }],
     [{}, { type: 'alarm', id: scope.alarmArn }],
   ])('%j → %j', (dimensions, resource) => {
-    expect(cloudWatchResource(dimensions, scope)).toEqual({
+    expect(cloudWatchResource(dimensions, scope)).toMatchObject({
       ...resource,
       region: 'eu-west-1',
       account: '333333333333',
