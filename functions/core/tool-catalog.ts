@@ -50,6 +50,8 @@ export interface ToolDeclaration<Params extends z.ZodObject = z.ZodObject> {
     skipWhenOutput?: string;
   };
   permissions: ToolPermissions;
+  /** Parameters that hold PromQL: validation parses them with Prometheus' own grammar. */
+  promql?: readonly string[];
   /** Runtimes the tool can run in; default both. The local shell is `['local']`. */
   runtimes?: ReadonlyArray<'aws' | 'local'>;
 }

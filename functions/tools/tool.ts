@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { AslErrorName, StateError } from '../core/errors.ts';
+import { undeclaredPaths } from '../core/runbook/schema-paths.ts';
 import type { ToolDeclaration } from '../core/tool-catalog.ts';
 import type { ToolContext, ToolImplementation } from '../ports/tools.ts';
 
@@ -51,13 +52,46 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * With RUNBOOK_AUTOPILOT_CHECK_TOOL_OUTPUTS=1 (the test suite sets it) every tool's output is checked
+ * against its declared output schema, undeclared fields included: what runbooks may reference
+ * (validation reads the declaration) is what the tools really return.
+ */
+const CHECK_OUTPUTS = process.env.RUNBOOK_AUTOPILOT_CHECK_TOOL_OUTPUTS === '1';
+
+export class ToolOutputMismatchError extends Error {
+  override readonly name = 'ToolOutputMismatchError';
+}
+
+export function checkToolOutput(declaration: ToolDeclaration, output: unknown): void {
+  const parsed = declaration.output.safeParse(output);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(output)'}: ${issue.message}`);
+  const undeclared = undeclaredPaths(declaration.output, output);
+  if (problems.length + undeclared.length === 0) return;
+  throw new ToolOutputMismatchError(
+    `${declaration.name} returned an output its declaration does not describe: ${[
+      ...problems,
+      ...undeclared.map((path) => `${path}: not declared`),
+    ].join('; ')}`,
+  );
+}
+
 /** Binds a declaration to the code that runs it; parameters arrive validated by the declaration's schema. */
 export function defineTool<Params extends z.ZodObject>(
   declaration: ToolDeclaration<Params>,
   run: (parameters: z.infer<Params>, context: ToolContext) => Promise<unknown>,
 ): ToolImplementation {
+  const generic = declaration as unknown as ToolDeclaration;
   return {
-    declaration: declaration as unknown as ToolDeclaration,
-    run: (parameters, context) => run(parameters as z.infer<Params>, context),
+    declaration: generic,
+    run: CHECK_OUTPUTS
+      ? async (parameters, context) => {
+          const output = await run(parameters as z.infer<Params>, context);
+          checkToolOutput(generic, output);
+          return output;
+        }
+      : (parameters, context) => run(parameters as z.infer<Params>, context),
   };
 }

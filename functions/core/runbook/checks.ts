@@ -17,9 +17,11 @@ import {
   type Check,
   type CompensationSpec,
   type Condition,
+  RESOLVE_STEP_ID,
   type Runbook,
   type Step,
 } from './model.ts';
+import { checkPromql, checkReferencePaths } from './reference-checks.ts';
 import type { PathSegment } from './source.ts';
 import { findTemplates, lookup, type TemplateReference } from './templates.ts';
 
@@ -320,7 +322,7 @@ export const detectReferencesOutOfOrder: SemanticCheck = ({ runbook, graph }) =>
     if (target.kind !== 'phase')
       return `is a ${target.kind} step; its output is not available to other steps`;
     if (from.kind === 'rollback')
-      return 'may not have run when a rollback happens; rollback steps may use alert and execution only';
+      return 'may not have run when a rollback happens; rollback steps may use prerequisite checks, alert, resource, parameters and execution';
     if (from.kind === 'prerequisite') return 'runs after the prerequisite checks';
     if (from.kind === 'success-check') {
       return precedingPhases(graph, BRANCH_END).has(target.phaseId!)
@@ -341,16 +343,39 @@ export const detectReferencesOutOfOrder: SemanticCheck = ({ runbook, graph }) =>
     const { references } = findTemplates(location.step.parameters, [...location.at, 'parameters']);
     for (const reference of references) {
       const root = reference.segments[0];
-      const allowed = location.kind === 'rollback' ? ['alert', 'execution'] : ['alert', 'execution', 'steps'];
-      if (typeof root !== 'string' || !allowed.includes(root)) {
+      if (typeof root !== 'string' || !STEP_TEMPLATE_ROOTS.includes(root)) {
         problems.push({
           at: reference.at,
           check: 'detectReferencesOutOfOrder',
-          message: `{{ ${reference.expression} }}: templates here start with ${allowed.join(', ')}`,
+          message: `{{ ${reference.expression} }}: templates here start with ${STEP_TEMPLATE_ROOTS.join(', ')}`,
         });
         continue;
       }
       if (root === 'steps') problems.push(...stepReferenceProblems(reference, location, precedes));
+    }
+    // A compensation sees what its step saw: the outputs of every step completed before the step it undoes.
+    const compensation = isPhaseStep(location.step) ? location.step.compensation : undefined;
+    if (compensation && compensation !== 'auto') {
+      const at = [...location.at, 'compensation', 'parameters'];
+      for (const reference of findTemplates(compensation.parameters, at).references) {
+        const root = reference.segments[0];
+        if (typeof root !== 'string' || !COMPENSATION_TEMPLATE_ROOTS.includes(root)) {
+          problems.push({
+            at: reference.at,
+            check: 'detectReferencesOutOfOrder',
+            message: `{{ ${reference.expression} }}: compensation templates start with ${COMPENSATION_TEMPLATE_ROOTS.join(', ')}`,
+          });
+          continue;
+        }
+        if (root === 'steps' && reference.segments[1] !== location.step.id) {
+          problems.push(
+            ...stepReferenceProblems(reference, location, precedes).map((problem) => ({
+              ...problem,
+              message: `${problem.message} (a compensation may use the steps completed before the step it undoes)`,
+            })),
+          );
+        }
+      }
     }
   }
   runbook.conditionalBranching.forEach((branch, index) => {
@@ -393,6 +418,11 @@ export const detectReferencesOutOfOrder: SemanticCheck = ({ runbook, graph }) =>
   }
   return problems;
 };
+
+/** Where step parameters may read from (rollback procedures too: a step they name must be a prerequisite). */
+export const STEP_TEMPLATE_ROOTS = ['alert', 'resource', 'parameters', 'runbook', 'execution', 'steps'];
+/** A compensation also sees the step it undoes: its resolved `parameters` and its `output`. */
+export const COMPENSATION_TEMPLATE_ROOTS = ['parameters', 'output', ...STEP_TEMPLATE_ROOTS.slice(1)];
 
 function stepReferenceProblems(
   reference: TemplateReference,
@@ -525,20 +555,6 @@ export const checkToolParameters: SemanticCheck = ({ runbook, tools }) => {
             'checkToolParameters',
           ),
         );
-      }
-      const { references } = findTemplates(compensation.parameters, [
-        ...location.at,
-        'compensation',
-        'parameters',
-      ]);
-      for (const reference of references) {
-        if (!['parameters', 'output', 'alert', 'execution'].includes(String(reference.segments[0]))) {
-          problems.push({
-            at: reference.at,
-            check: 'checkToolParameters',
-            message: `{{ ${reference.expression} }}: compensation templates start with parameters, output, alert or execution`,
-          });
-        }
       }
     }
   }
@@ -778,14 +794,36 @@ export const checkOptimizationTargets: SemanticCheck = ({ runbook }) => {
   ];
 };
 
-export const checkApplicabilityRules: SemanticCheck = ({ runbook }) =>
-  runbook.applicabilityRules.flatMap((rule, index) =>
+export const checkApplicabilityRules: SemanticCheck = ({ runbook }) => [
+  ...(runbook.applicabilityRules.length === 0 &&
+  (runbook.answers?.alerts.length ?? 0) + (runbook.answers?.runbookUrls.length ?? 0) === 0
+    ? [
+        {
+          at: ['applicabilityRules'],
+          check: 'checkApplicabilityRules',
+          message:
+            'no alert would select this runbook: add an applicability rule, or list the alerts it answers under answers.alerts',
+        },
+      ]
+    : []),
+  ...runbook.applicabilityRules.flatMap((rule, index) =>
     validateEventPattern(rule.pattern).map((problem) => ({
       at: ['applicabilityRules', index, 'pattern', ...splitPatternPath(problem.path)],
       check: 'checkApplicabilityRules',
       message: problem.message,
     })),
-  );
+  ),
+];
+
+/** `resource` is the id the resolution step records under. */
+export const checkReservedIds: SemanticCheck = ({ runbook }) =>
+  stepLocations(runbook)
+    .filter((location) => location.step.id === RESOLVE_STEP_ID)
+    .map((location) => ({
+      at: [...location.at, 'id'],
+      check: 'checkReservedIds',
+      message: `step id "${RESOLVE_STEP_ID}" is reserved for the resolution of the alert's resource ({{ resource.… }}); rename the step`,
+    }));
 
 function splitPatternPath(path: string): PathSegment[] {
   if (path === '') return [];
@@ -812,6 +850,9 @@ export const SEMANTIC_CHECKS: ReadonlyArray<SemanticCheck> = [
   checkPhases,
   checkApplicabilityRules,
   checkOptimizationTargets,
+  checkReferencePaths,
+  checkPromql,
+  checkReservedIds,
 ];
 
 export function runSemanticChecks(

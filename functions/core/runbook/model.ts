@@ -17,14 +17,18 @@ export const Id = z
 
 const SEMVER_PATTERN = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
 
-/** Where a condition reads from: the alert, an earlier step's output, or the execution. */
-const FACT_PATTERN = /^(alert|execution|steps\.[a-z][a-z0-9-]*\.(output|status))(\.[A-Za-z0-9_-]+|\[\d+\])*$/;
+/**
+ * Where a condition reads from: the alert, the resolved resource, the runbook's parameters, an earlier
+ * step's output, or the execution.
+ */
+const FACT_PATTERN =
+  /^(alert|execution|resource|parameters|runbook\.parameters|steps\.[a-z][a-z0-9-]*\.(output|status))(\.[A-Za-z0-9_-]+|\[\d+\])*$/;
 // `pods.0.name` and `pods[0].name` both index a list; the first is easier inside YAML { } and [ ].
 export const Fact = z
   .string()
   .regex(
     FACT_PATTERN,
-    'must start with alert., execution., steps.<step-id>.output or steps.<step-id>.status (e.g. steps.node-resources.output.memoryPercent)',
+    'must start with alert., resource., parameters., execution., steps.<step-id>.output or steps.<step-id>.status (e.g. steps.node-resources.output.memoryPercent)',
   );
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -84,7 +88,10 @@ export const Condition: z.ZodType<Condition> = z.lazy(() =>
   ]),
 );
 
-/** Parameter values may hold `{{ alert.… }}`, `{{ execution.… }}` and `{{ steps.<id>.output.… }}` templates. */
+/**
+ * Parameter values may hold `{{ alert.… }}`, `{{ resource.… }}`, `{{ parameters.… }}`, `{{ execution.… }}`
+ * and `{{ steps.<id>.output.… }}` templates.
+ */
 const Parameters = z.record(z.string(), z.unknown()).default({});
 
 export const RetryPolicy = z
@@ -110,7 +117,7 @@ export const CompensationSpec = z.union([
     .object({
       tool: z.string().min(1),
       parameters: Parameters.describe(
-        'may reference {{ parameters.… }} and {{ output.… }} of the compensated step',
+        'may reference {{ parameters.… }} and {{ output.… }} of the compensated step, the outputs of steps completed before it ({{ steps.<id>.output.… }}), {{ resource.… }}, {{ runbook.parameters.… }}, alert and execution',
       ),
       timeout: Duration.default(120),
       description: z.string().optional(),
@@ -350,6 +357,95 @@ export const ApplicabilityRule = z
   .strict();
 export type ApplicabilityRule = z.infer<typeof ApplicabilityRule>;
 
+/** The step id `resource.resolve` runs under; no runbook step may take it. */
+export const RESOLVE_STEP_ID = 'resource';
+
+const PARAMETER_NAME = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
+
+/**
+ * A per-team value a runbook reads as `{{ parameters.<name> }}` (bounds, allowed namespaces, a maximum
+ * scale): the runbook's default, overridden by the environment (cdk.json
+ * `runbookParameters.<runbook-id>.<name>`), then by a tag (AWS) or annotation/label (Kubernetes) on the
+ * resource: `runbook-autopilot.io/<runbook-id>.<name>` or `runbook-autopilot.io/<name>`.
+ */
+export const RunbookParameter = z
+  .object({
+    description: z.string().min(1),
+    type: z.enum(['string', 'number', 'integer', 'boolean', 'list']),
+    default: z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]),
+    minimum: z.number().optional().describe('numbers: overrides below this are refused'),
+    maximum: z.number().optional().describe('numbers: overrides above this are refused'),
+    allowed: z.array(z.string()).min(1).optional().describe('strings: the values an override may take'),
+    overridableBy: z
+      .array(z.enum(['environment', 'resource']))
+      .default(['environment', 'resource'])
+      .describe('who may override the default: the environment’s config, a tag or label on the resource'),
+  })
+  .strict();
+export type RunbookParameter = z.infer<typeof RunbookParameter>;
+
+export const RunbookParameters = z
+  .record(
+    z.string().regex(PARAMETER_NAME, 'parameter names are letters, digits and _, starting with a letter'),
+    RunbookParameter,
+  )
+  .default({});
+
+/**
+ * The alerts a runbook answers, by name or by the `runbook_url` annotation every kube-prometheus-stack
+ * rule carries: selection treats them as rules (name: `answers.confidence`, URL: +0.05), and
+ * `runbook coverage` reads them.
+ */
+export const Answers = z
+  .object({
+    alerts: z.array(z.string().min(1)).default([]).describe('alert names (alertname or alarm name)'),
+    runbookUrls: z
+      .array(z.url())
+      .default([])
+      .describe('runbook_url annotations that point at what this runbook does'),
+    confidence: z.number().min(0).max(1).default(0.8),
+  })
+  .strict();
+export type Answers = z.infer<typeof Answers>;
+
+/**
+ * An alert the runbook is written for, as its source sends it: per-runbook checks normalize it, check
+ * that it selects this runbook, and rehearse the runbook with it against the simulated environment.
+ */
+export const ExampleAlert = z.union([
+  z
+    .object({
+      name: z.string().min(1),
+      description: z.string().optional(),
+      alertmanager: z
+        .object({
+          labels: z.record(z.string(), z.string()),
+          annotations: z.record(z.string(), z.string()).default({}),
+        })
+        .strict(),
+    })
+    .strict(),
+  z
+    .object({
+      name: z.string().min(1),
+      description: z.string().optional(),
+      cloudwatch: z
+        .object({
+          alarmName: z.string().min(1),
+          namespace: z.string().min(1),
+          metricName: z.string().min(1),
+          dimensions: z.record(z.string(), z.string()).default({}),
+          statistic: z.string().default('Average'),
+          tags: z.record(z.string(), z.string()).default({}),
+          region: z.string().default('eu-west-1'),
+          account: z.string().default('111111111111'),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+export type ExampleAlert = z.infer<typeof ExampleAlert>;
+
 export const RollbackProcedure = z
   .object({
     id: Id,
@@ -376,7 +472,10 @@ export const Runbook = z
     category: SymptomCategory,
     owner: Owner,
     tags: z.array(z.string()).default([]),
-    applicabilityRules: z.array(ApplicabilityRule).min(1),
+    parameters: RunbookParameters,
+    applicabilityRules: z.array(ApplicabilityRule).default([]),
+    answers: Answers.optional(),
+    examples: z.array(ExampleAlert).default([]).describe('alerts this runbook is written for'),
     prerequisiteChecks: z.array(Check).default([]),
     environmentConstraints: EnvironmentConstraints,
     phases: z.array(Phase).min(1),

@@ -55,6 +55,7 @@ export const OBSERVABILITY_TOOL_DECLARATIONS = [
       .object({ query: z.string().min(1).max(10_000), time: z.string().optional(), prometheus })
       .strict(),
     output: PrometheusQueryOutput,
+    promql: ['query'],
     mutating: false,
     risk: 'low',
     dryRun: 'runs the query (read-only tools run for real in dry-run)',
@@ -72,6 +73,7 @@ export const OBSERVABILITY_TOOL_DECLARATIONS = [
       })
       .strict(),
     output: PrometheusQueryRangeOutput,
+    promql: ['query'],
     mutating: false,
     risk: 'low',
     dryRun: 'runs the query (read-only tools run for real in dry-run)',

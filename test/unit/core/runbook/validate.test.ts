@@ -256,6 +256,54 @@ const FIXTURES: Record<string, Expected[]> = {
       line: 16,
     },
   ],
+  'reference-paths': [
+    {
+      check: 'checkReferencePaths',
+      path: 'phases[0].steps[1].parameters.pod',
+      message:
+        '{{ steps.top-pods.output.pods[0].ownerNam }}: the output of k8s.pods-on-node (step top-pods) has no "ownerNam" at pods[0] (did you mean "ownerName"?); there it is an object with namespace, name, ownerKind, ownerName, phase, memoryBytes, cpuCores, memoryShare, …',
+      line: 23,
+    },
+    {
+      check: 'checkReferencePaths',
+      path: 'phases[0].steps[1].parameters.container',
+      message: /\{\{ resource\.workloads\.name \}\}: the resource has no "workloads" \(did you mean "workload"\?\)/,
+      line: 24,
+    },
+    {
+      check: 'checkReferencePaths',
+      path: 'phases[1].steps[0].parameters.name',
+      message: /\{\{ alert\.lables\.deployment \}\}: the alert has no "lables" \(did you mean "labels"\?\)/,
+      line: 35,
+    },
+    {
+      check: 'checkReferencePaths',
+      path: 'phases[1].steps[0].parameters.replicas',
+      message:
+        '{{ parameters.maxReplica }}: the runbook declares no parameter "maxReplica" (did you mean "maxReplicas"?); it declares maxReplicas',
+      line: 36,
+    },
+    {
+      check: 'checkReferencePaths',
+      path: 'phases[1].steps[0].compensation.parameters.replicas',
+      message: /\{\{ output\.previousReplica \}\}: the output of k8s\.scale has no "previousReplica" \(did you mean "previousReplicas"\?\)/,
+      line: 42,
+    },
+    {
+      check: 'checkReferencePaths',
+      path: 'conditionalBranching[0].rules[0].when.fact',
+      message: /steps\.top-pods\.output\.pods\.0\.memoryShar: the output of k8s\.pods-on-node \(step top-pods\) has no "memoryShar" at pods\[0\] \(did you mean "memoryShare"\?\)/,
+      line: 47,
+    },
+  ],
+  promql: [
+    {
+      check: 'checkPromql',
+      path: 'phases[0].steps[0].parameters.query',
+      message: /^PromQL syntax error at line 1, column 124 of the query: …od="\{\{ resource\.name \}\}"\}\[1h\]\)⟨here⟩/,
+      line: 19,
+    },
+  ],
   'applicability-rules': [
     {
       check: 'checkApplicabilityRules',
