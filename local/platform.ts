@@ -85,6 +85,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     escalationTargets: environment.escalationTargets,
     changeFreezeWindows: environment.changeFreezeWindows,
     ...(environment.tools ? { tools: environment.tools } : {}),
+    runbookParameters: environment.runbookParameters,
     ...(environment.approvals.linkTtl === undefined
       ? {}
       : { approvalLinkTtlSeconds: environment.approvals.linkTtl }),

@@ -61,6 +61,8 @@ const EnvironmentPeople = z
     changeFreezeWindows: z.array(FreezeWindow).default([]),
     /** Where tools act: the same clusters (kubeconfig contexts, EKS), Prometheus and region as a deployment. */
     tools: RuntimeConfig.shape.tools.optional(),
+    /** The same per-team runbook parameters as a deployment of this environment. */
+    runbookParameters: RuntimeConfig.shape.runbookParameters,
     /** The embedded platform honours the same link lifetime and reminder as a deployment. */
     approvals: z
       .object({

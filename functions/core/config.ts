@@ -9,6 +9,14 @@ const People = z.array(z.email()).min(1);
  * What a running deployment needs to know about its environment. On AWS, infra passes it to every
  * Lambda as JSON in RUNBOOK_AUTOPILOT_CONFIG (no secrets in it); locally it comes from cdk.json.
  */
+/** `runbookParameters` in cdk.json and the runtime config. */
+export const RunbookParameterValues = z
+  .record(
+    z.string().min(1),
+    z.record(z.string().min(1), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])),
+  )
+  .default({});
+
 export const RuntimeConfig = z
   .object({
     /** The environment this deployment serves (dev, staging, prod…). */
@@ -49,6 +57,11 @@ export const RuntimeConfig = z
     retentionDays: z.number().int().min(1).max(3_650).default(90),
     /** Start every execution as a dry run (rehearse in production without changing anything). */
     dryRun: z.boolean().default(false),
+    /**
+     * Per-team values of the runbooks deployed here: runbook id → parameter name → value. They override
+     * the runbook's defaults (and are overridden by a tag or label on the resource, where allowed).
+     */
+    runbookParameters: RunbookParameterValues,
     /** Where tools act, per deployment. */
     tools: z
       .object({

@@ -3,6 +3,7 @@ import { AWS_TOOL_DECLARATIONS } from './declarations/aws.ts';
 import { GENERIC_TOOL_DECLARATIONS } from './declarations/generic.ts';
 import { KUBERNETES_TOOL_DECLARATIONS } from './declarations/kubernetes.ts';
 import { OBSERVABILITY_TOOL_DECLARATIONS } from './declarations/observability.ts';
+import { RESOLVE_TOOL_DECLARATIONS } from './declarations/resolve.ts';
 
 /**
  * Declarations of every tool a runbook can call: parameters, output, whether it changes anything, its
@@ -15,6 +16,7 @@ export const TOOL_DECLARATIONS = [
   ...KUBERNETES_TOOL_DECLARATIONS,
   ...OBSERVABILITY_TOOL_DECLARATIONS,
   ...GENERIC_TOOL_DECLARATIONS,
+  ...RESOLVE_TOOL_DECLARATIONS,
 ] as const;
 
 export type ToolName = (typeof TOOL_DECLARATIONS)[number]['name'];

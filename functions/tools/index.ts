@@ -5,7 +5,9 @@ import { TOOL_DECLARATIONS } from './declarations.ts';
 import { genericTools } from './generic.ts';
 import type { EksAccess } from './kubernetes/eks.ts';
 import { kubernetesClients, kubernetesTools } from './kubernetes/index.ts';
+import { kubernetesResolver } from './kubernetes/resolve.ts';
 import { type ToolRuntime, toolRegistryOf } from './registry.ts';
+import { resolveTools } from './resolve/index.ts';
 
 export interface ToolRegistryOptions {
   kubeConfigFactory?: () => KubeConfig;
@@ -45,6 +47,7 @@ export function createToolRegistry(runtime: ToolRuntime, options: ToolRegistryOp
       runtime,
     }),
     ...kubernetesTools({ clients: kubernetes, runtime }),
+    ...resolveTools([kubernetesResolver({ clients: kubernetes, runtime })], runtime),
     ...genericTools(runtime, options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
   ]);
   const missing = TOOL_DECLARATIONS.filter(

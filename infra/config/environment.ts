@@ -169,6 +169,8 @@ export const EnvironmentConfig = z
     network: NetworkConfig.optional(),
     /** Where tools act (RuntimeConfig.tools); the local shell is never available on AWS. */
     tools: RuntimeConfig.shape.tools,
+    /** Per-team values of the runbooks' parameters in this environment (RuntimeConfig.runbookParameters). */
+    runbookParameters: RuntimeConfig.shape.runbookParameters,
     environmentLabels: RuntimeConfig.shape.environmentLabels,
   })
   .strict()

@@ -47,6 +47,7 @@ export function runtimeConfigOf(
     retentionDays: config.retention.recordsDays,
     dryRun: config.dryRun,
     tools: config.tools,
+    runbookParameters: config.runbookParameters,
     environmentLabels: config.environmentLabels,
     changeFreezeWindows: config.changeFreezeWindows,
     ...(executionLinkTemplate ? { executionLinkTemplate } : {}),

@@ -88,6 +88,8 @@ interface WorkloadOptionsBase {
   containers: ContainerOptions[];
   /** When the current revision was created; default 3 days ago. */
   rolloutMinutesAgo?: number;
+  /** Annotations of the workload object (not its pods). */
+  annotations?: Record<string, string>;
 }
 
 export interface DeploymentOptions extends WorkloadOptionsBase {
@@ -760,7 +762,10 @@ export class FakeKubeApi {
       kind: 'Deployment',
       metadata: this.meta(options.name, options.namespace, {
         labels: { ...labels },
-        annotations: { 'deployment.kubernetes.io/revision': String(options.revision ?? 1) },
+        annotations: {
+          ...options.annotations,
+          'deployment.kubernetes.io/revision': String(options.revision ?? 1),
+        },
         generation: 1,
       }),
       spec: {

@@ -57,9 +57,7 @@ export function generateRunbook(
       branches.push({
         id: `branch-${phaseIndex}`,
         after: `phase-${phaseIndex}`,
-        rules: [
-          { when: { fact: `steps.p${phaseIndex}-s0.output.healthy`, equals: false }, goto: 'escalate' },
-        ],
+        rules: [{ when: { fact: `steps.p${phaseIndex}-s0.output.ok`, equals: false }, goto: 'escalate' }],
         default: `phase-${phaseIndex + 1}`,
       });
     }

@@ -42,9 +42,12 @@ export function outputBudget(shape: {
   /** A Parallel's raw output (one status per lane) exists only until its ResultSelector trims it. */
   maxParallelLanes: number;
   approvals: number;
+  /** Bytes the resolution step keeps at $.resolved (0 without one). */
+  resolvedBytes?: number;
 }): { perStepBytes: number; worstCaseStateBytes: number } {
   const fixed =
     ALERT_BUDGET_BYTES +
+    (shape.resolvedBytes ?? 0) +
     FIXED_STATE_BYTES +
     shape.approvals * PER_APPROVAL_BYTES +
     shape.maxParallelLanes * PER_LANE_STATUS_BYTES;

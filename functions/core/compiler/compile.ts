@@ -18,10 +18,12 @@ import {
   type Check,
   effectiveOnFailure,
   type Phase,
+  RESOLVE_STEP_ID,
   type RetryPolicy,
   type Runbook,
   type Step,
 } from '../runbook/model.ts';
+import { referenceSites } from '../runbook/reference-checks.ts';
 import type { ToolCatalog } from '../tool-catalog.ts';
 import type {
   Catcher,
@@ -35,12 +37,27 @@ import type {
   TaskState,
 } from './asl.ts';
 import { type BudgetReport, checkBudgets, outputBudget } from './budgets.ts';
-import { compileCondition, conditionSteps } from './conditions.ts';
+import { compileCondition, conditionSteps, RESOLVED_PATH } from './conditions.ts';
 
 /** How long a checkpoint may hold a paused execution before it fails into rollback and escalation. */
 export const CHECKPOINT_HOLD_SECONDS = 86_400;
 /** Seconds the runner gets beyond a step's own timeout to report Runbook.StepTimeout itself. */
 export const TASK_TIMEOUT_MARGIN_SECONDS = 15;
+/** The tool of the resolution step, and its limits: a handful of reads, an output that stays in the state. */
+export const RESOLVE_TOOL = 'resource.resolve';
+const RESOLVE_TIMEOUT_SECONDS = 60;
+export const RESOLVED_BUDGET_BYTES = 16_384;
+
+/** Does the runbook read the resolved resource or its parameters anywhere? */
+export function needsResolution(runbook: Runbook): boolean {
+  if (Object.keys(runbook.parameters).length > 0) return true;
+  return referenceSites(runbook).some((site) => {
+    const root = site.segments[0];
+    if (site.compensates && (root === 'parameters' || root === 'output')) return false;
+    return root === 'resource' || root === 'parameters' || root === 'runbook';
+  });
+}
+
 /** One verify-alert invocation waits at most this long before raising Verification.Pending. */
 export const VERIFY_POLL_SECONDS = 60;
 
@@ -64,6 +81,7 @@ export const StateName = {
   rollback: (step: string) => `Rollback: ${step}`,
   rollbackOutcome: 'Rollback outcome',
   verifyAlert: 'Verify: alert resolved',
+  resolve: 'Resolve: resource',
   escalate: 'Escalate',
   recordSuccess: 'Record success',
   recordFailure: 'Record failure',
@@ -186,13 +204,14 @@ class RunbookCompiler {
           .filter((phase) => phase.mode === 'parallel')
           .map((phase) => Math.min(phase.maxConcurrency ?? phase.steps.length, phase.steps.length)),
       ),
+      resolvedBytes: needsResolution(this.runbook) ? RESOLVED_BUDGET_BYTES : 0,
       approvals: this.runbook.approvalRequirements.reduce(
         (count, requirement) => count + requirement.phases.length + requirement.steps.length,
         0,
       ),
     });
 
-    const start = this.compilePrerequisites();
+    const start = this.compileResolution(this.compilePrerequisites());
     for (const phase of this.runbook.phases) this.compilePhase(phase);
     for (const branch of this.runbook.conditionalBranching) this.compileBranch(branch.id);
     this.compileVerification();
@@ -550,6 +569,53 @@ class RunbookCompiler {
       task.ResultPath = null;
     }
     return task;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Resolution
+
+  /**
+   * `Resolve: resource` first, when the runbook reads `{{ resource.… }}` or `{{ parameters.… }}`: the
+   * read-only runner asks the APIs what the alert's resource is (a pod's Deployment, a node behind an
+   * IP, the ECS service behind a target group) and settles the runbook's parameters (default,
+   * environment, tag). The result ({ status, output }) stays in the state at $.resolved, where
+   * conditions read it.
+   */
+  private compileResolution(next: string): string {
+    if (!needsResolution(this.runbook)) return next;
+    const spec: StepSpec = {
+      id: RESOLVE_STEP_ID,
+      name: 'Resolve the alert’s resource and the runbook’s parameters',
+      type: 'check',
+      tool: RESOLVE_TOOL,
+      parameters: {
+        resource: '{{ alert.resource }}',
+        labels: '{{ alert.labels }}',
+        runbook: this.runbook.id,
+        ...(Object.keys(this.runbook.parameters).length > 0
+          ? { parameters: this.runbook.parameters as unknown as JsonObject }
+          : {}),
+      },
+      risk: 'low',
+      mutating: false,
+      timeoutSeconds: RESOLVE_TIMEOUT_SECONDS,
+      outputBudgetBytes: RESOLVED_BUDGET_BYTES,
+    };
+    const task = this.stepTask(spec, {
+      maxAttempts: 2,
+      interval: 2,
+      backoffRate: 2,
+      on: [AslErrorName.ToolFailed, AslErrorName.ToolThrottled],
+    });
+    // The whole result, no ResultSelector: a missing field must make conditions false, not fail the run.
+    task.ResultPath = RESOLVED_PATH;
+    task.Catch = [
+      { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: StateName.recordFailure },
+      failureCatch(StateName.escalate),
+    ];
+    task.Next = next;
+    this.states[StateName.resolve] = task;
+    return StateName.resolve;
   }
 
   // -------------------------------------------------------------------------------------------------

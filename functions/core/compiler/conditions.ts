@@ -2,6 +2,9 @@ import type { Comparison, Condition } from '../runbook/model.ts';
 import { parseReference } from '../runbook/templates.ts';
 import type { ChoiceRule } from './asl.ts';
 
+/** Where the compiled machine keeps `resource.resolve`'s result: `{ status, output: { resource, parameters } }`. */
+export const RESOLVED_PATH = '$.resolved';
+
 /** Maps `steps.<id>` facts to where the compiled machine keeps that step's result. */
 export type StepResultPath = (stepId: string) => string;
 
@@ -25,6 +28,11 @@ export function factPath(fact: string, stepResultPath: StepResultPath): string {
     const [, stepId, ...rest] = segments;
     return `${stepResultPath(String(stepId))}${segmentPath(rest)}`;
   }
+  // The resolution step keeps its result ({ status, output: { resource, parameters } }) at $.resolved.
+  if (segments[0] === 'resource' || segments[0] === 'parameters')
+    return `${RESOLVED_PATH}.output${segmentPath(segments)}`;
+  if (segments[0] === 'runbook' && segments[1] === 'parameters')
+    return `${RESOLVED_PATH}.output${segmentPath(segments.slice(1))}`;
   return `$${segmentPath(segments)}`;
 }
 

@@ -15,6 +15,7 @@ import type {
 import { jsonBytes, trimToBudget } from '../output-budget.ts';
 import { RISK_RANK } from '../policy.ts';
 import type { StepOutcome } from '../records.ts';
+import { RESOLVE_STEP_ID } from '../runbook/model.ts';
 import { lookup, parseReference, resolveTemplates, TemplateResolutionError } from '../runbook/templates.ts';
 import type { ApprovalService } from './approvals.ts';
 import type { CheckpointService } from './checkpoint.ts';
@@ -79,10 +80,36 @@ function fail(name: string, message: string, cause?: unknown): never {
 function stepScope(outcomes: StepOutcome[]): Record<string, { status: string; output: unknown }> {
   const scope: Record<string, { status: string; output: unknown }> = {};
   for (const outcome of outcomes) {
-    if (outcome.kind === 'compensation') continue;
+    if (outcome.kind === 'compensation' || outcome.stepId === RESOLVE_STEP_ID) continue;
     scope[outcome.stepId] = { status: outcome.status, output: outcome.output ?? null };
   }
   return scope;
+}
+
+/**
+ * What templates see: the alert, the execution, earlier steps' outputs, and, once `resource.resolve`
+ * ran, the resolved resource and the runbook's effective parameters (before it, the alert's own
+ * resource and no parameters).
+ */
+export function templateScope(
+  alert: Alert,
+  execution: ExecutionContext,
+  outcomes: StepOutcome[],
+): Record<string, unknown> {
+  const resolution = [...outcomes]
+    .reverse()
+    .find((outcome) => outcome.stepId === RESOLVE_STEP_ID && outcome.status === 'succeeded')?.output as
+    | { resource?: unknown; parameters?: Record<string, unknown> }
+    | undefined;
+  const parameters = resolution?.parameters ?? {};
+  return {
+    alert,
+    execution,
+    steps: stepScope(outcomes),
+    resource: resolution?.resource ?? { ...alert.resource, resolution: [], unresolved: [] },
+    parameters,
+    runbook: { parameters },
+  };
 }
 
 /**
@@ -210,13 +237,22 @@ export class StepRunner {
     const startedAt = clock.now();
     let parameters: Record<string, unknown>;
     try {
-      const resolved = resolveTemplates(step.parameters, { alert, execution, steps: stepScope(outcomes) });
+      const resolved = resolveTemplates(step.parameters, templateScope(alert, execution, outcomes));
       parameters = this.validateParameters(tool, step, resolved);
     } catch (error) {
-      const message =
+      let message =
         error instanceof TemplateResolutionError || error instanceof StateError
           ? error.message
           : String(error);
+      // A resource field the resolution could not find: say why it could not.
+      const unresolved = (templateScope(alert, execution, outcomes).resource as { unresolved?: string[] })
+        .unresolved;
+      if (
+        error instanceof TemplateResolutionError &&
+        error.expression.startsWith('resource.') &&
+        unresolved?.length
+      )
+        message = `${message} (the resource's resolution: ${unresolved.join('; ')})`;
       await this.putOutcome({
         ...base,
         status: 'failed',
@@ -543,11 +579,11 @@ export class StepRunner {
 
     let parameters: Record<string, unknown>;
     try {
+      // What the compensated step saw, and its own parameters and output (these win over the runbook's).
       const resolved = resolveTemplates(compensation.parameters, {
+        ...templateScope(alert, execution, outcomes),
         parameters: latest.parameters,
         output: latest.output ?? {},
-        alert,
-        execution,
       });
       // Undo where the step acted: its region or cluster carries over unless the compensation sets one.
       const accepted = tool.declaration.parameters.shape as Record<string, unknown>;

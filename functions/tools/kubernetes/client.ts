@@ -3,6 +3,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   AppsV1Api,
+  AutoscalingV2Api,
+  BatchV1Api,
   type ConfigurationOptions,
   CoreV1Api,
   CustomObjectsApi,
@@ -21,6 +23,8 @@ import type { EksAccess, EksEndpoint } from './eks.ts';
 export interface KubernetesClusterClients {
   core: CoreV1Api;
   apps: AppsV1Api;
+  batch: BatchV1Api;
+  autoscaling: AutoscalingV2Api;
   policy: PolicyV1Api;
   custom: CustomObjectsApi;
   kubeConfig: KubeConfig;
@@ -209,6 +213,8 @@ function clientsOf(kubeConfig: KubeConfig, context: string, server: string): Kub
   return {
     core: kubeConfig.makeApiClient(CoreV1Api),
     apps: kubeConfig.makeApiClient(AppsV1Api),
+    batch: kubeConfig.makeApiClient(BatchV1Api),
+    autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
     policy: kubeConfig.makeApiClient(PolicyV1Api),
     custom: kubeConfig.makeApiClient(CustomObjectsApi),
     kubeConfig,

@@ -236,7 +236,7 @@ describe('runbook CLI', () => {
         alert: { source: string; name: string; resource: { type: string } };
         selection: { selected?: { runbookId: string; rule: string } };
       }>;
-      expect(result!.alert).toMatchObject({ source: 'cloudwatch', resource: { type: 'load-balancer' } });
+      expect(result!.alert).toMatchObject({ source: 'cloudwatch', resource: { type: 'target-group' } });
       expect(result!.selection.selected).toMatchObject({
         runbookId: 'alb-target-5xx',
         rule: 'storefront-target-5xx-alarm',

@@ -497,7 +497,10 @@ describe('cloudWatchResource', () => {
     [{ LoadBalancer: 'app/lb/1' }, { type: 'load-balancer', id: 'app/lb/1' }],
     [{ DBInstanceIdentifier: 'orders-db' }, { type: 'rds-instance', id: 'orders-db' }],
     [{ QueueName: 'orders' }, { type: 'sqs-queue', id: 'orders' }],
-    [{ TableName: 'carts', Operation: 'PutItem' }, { type: 'dynamodb-table', id: 'carts' }],
+    [
+      { TableName: 'carts', Operation: 'PutItem' },
+      { type: 'dynamodb-table', id: 'carts' },
+    ],
     [
       { ApiName: 'shop-api', Stage: 'prod' },
       { type: 'apigateway-stage', id: 'shop-api/prod' },

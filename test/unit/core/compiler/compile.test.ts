@@ -202,9 +202,7 @@ describe('budgets', () => {
       .map((phase, index) => ({
         id: `read-${index}`,
         after: phase.id,
-        rules: [
-          { when: { fact: `steps.${phase.steps[0]!.id}.output.healthy`, equals: false }, goto: 'escalate' },
-        ],
+        rules: [{ when: { fact: `steps.${phase.steps[0]!.id}.status`, equals: 'failed' }, goto: 'escalate' }],
         default: (input.phases ?? [])[index * 2 + 1]!.id,
       }));
     const result = validateRunbookText(stringify(input), OPTIONS);

@@ -267,7 +267,8 @@ const FIXTURES: Record<string, Expected[]> = {
     {
       check: 'checkReferencePaths',
       path: 'phases[0].steps[1].parameters.container',
-      message: /\{\{ resource\.workloads\.name \}\}: the resource has no "workloads" \(did you mean "workload"\?\)/,
+      message:
+        /\{\{ resource\.workloads\.name \}\}: the resource has no "workloads" \(did you mean "workload"\?\)/,
       line: 24,
     },
     {
@@ -286,13 +287,15 @@ const FIXTURES: Record<string, Expected[]> = {
     {
       check: 'checkReferencePaths',
       path: 'phases[1].steps[0].compensation.parameters.replicas',
-      message: /\{\{ output\.previousReplica \}\}: the output of k8s\.scale has no "previousReplica" \(did you mean "previousReplicas"\?\)/,
+      message:
+        /\{\{ output\.previousReplica \}\}: the output of k8s\.scale has no "previousReplica" \(did you mean "previousReplicas"\?\)/,
       line: 42,
     },
     {
       check: 'checkReferencePaths',
       path: 'conditionalBranching[0].rules[0].when.fact',
-      message: /steps\.top-pods\.output\.pods\.0\.memoryShar: the output of k8s\.pods-on-node \(step top-pods\) has no "memoryShar" at pods\[0\] \(did you mean "memoryShare"\?\)/,
+      message:
+        /steps\.top-pods\.output\.pods\.0\.memoryShar: the output of k8s\.pods-on-node \(step top-pods\) has no "memoryShar" at pods\[0\] \(did you mean "memoryShare"\?\)/,
       line: 47,
     },
   ],
@@ -300,7 +303,8 @@ const FIXTURES: Record<string, Expected[]> = {
     {
       check: 'checkPromql',
       path: 'phases[0].steps[0].parameters.query',
-      message: /^PromQL syntax error at line 1, column 124 of the query: …od="\{\{ resource\.name \}\}"\}\[1h\]\)⟨here⟩/,
+      message:
+        /^PromQL syntax error at line 1, column 124 of the query: …od="\{\{ resource\.name \}\}"\}\[1h\]\)⟨here⟩/,
       line: 19,
     },
   ],
