@@ -261,6 +261,8 @@ function docsCommand(io: Io, options: { readme: string; check?: boolean }): numb
 export interface ServeOptions {
   port: string;
   data: string;
+  runbooks: string;
+  statemachines: string;
   token?: string;
   env: string;
   live?: boolean;
@@ -291,6 +293,8 @@ async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
     cwd: io.cwd,
     port: parsePort(options.port),
     dataDir: resolve(io.cwd, options.data),
+    runbooksDir: resolve(io.cwd, options.runbooks),
+    statemachinesDir: resolve(io.cwd, options.statemachines),
     ...(options.token ? { token: options.token } : {}),
     environment: options.env,
     live: options.live === true,
@@ -405,20 +409,27 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     .option('--json', 'print the report as JSON')
     .addOption(new Option('--url <url>', 'the running platform').default('http://127.0.0.1:8787/'))
     .addOption(new Option('--data <dir>', 'data directory, read when no platform runs').default('.runbook'))
+    .addOption(
+      new Option('--runbooks <dir>', 'runbooks directory (read when no platform runs)').default(
+        DEFAULT_RUNBOOKS_DIR,
+      ),
+    )
     .option('--token <token>', 'bearer token of the platform')
-    .action(async (options: { json?: boolean; url: string; data: string; token?: string }) => {
-      const { fetchLearningReport, formatLearningReport } = await import('./learn.ts');
-      const report = await fetchLearningReport({
-        url: options.url,
-        dataDir: resolve(io.cwd, options.data),
-        runbooksDir: resolve(io.cwd, DEFAULT_RUNBOOKS_DIR),
-        cwd: io.cwd,
-        ...(options.token ? { token: options.token } : {}),
-      });
-      if (options.json) io.out(JSON.stringify(report, null, 2));
-      else for (const line of formatLearningReport(report)) io.out(line);
-      exitCode.value = 0;
-    });
+    .action(
+      async (options: { json?: boolean; url: string; data: string; runbooks: string; token?: string }) => {
+        const { fetchLearningReport, formatLearningReport } = await import('./learn.ts');
+        const report = await fetchLearningReport({
+          url: options.url,
+          dataDir: resolve(io.cwd, options.data),
+          runbooksDir: resolve(io.cwd, options.runbooks),
+          cwd: io.cwd,
+          ...(options.token ? { token: options.token } : {}),
+        });
+        if (options.json) io.out(JSON.stringify(report, null, 2));
+        else for (const line of formatLearningReport(report)) io.out(line);
+        exitCode.value = 0;
+      },
+    );
 
   program
     .command('docs')
@@ -441,6 +452,13 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       new Option('--env <environment>', 'environment from cdk.json whose policy and people apply').default(
         'dev',
       ),
+    )
+    .addOption(new Option('--runbooks <dir>', 'runbooks directory').default(DEFAULT_RUNBOOKS_DIR))
+    .addOption(
+      new Option(
+        '--statemachines <dir>',
+        'where the compiled machines are (compiled there when stale)',
+      ).default('statemachines'),
     )
     .option(
       '--live',

@@ -4,6 +4,8 @@ import { loadCompiledRunbooks } from '../constructs/runbook-artifacts.ts';
 import { RunbookAutopilotStack } from './runbook-autopilot-stack.ts';
 
 export const STACK_NAME_PREFIX = 'runbook-autopilot-';
+/** Context key: deploy the compiled machines of another directory than statemachines/ (`-c runbook-autopilot:statemachines=DIR`). */
+export const STATEMACHINES_CONTEXT_KEY = 'runbook-autopilot:statemachines';
 
 /** The stack name of an environment: `runbook-autopilot-<env>`. */
 export function stackNameOf(environment: string): string {
@@ -16,7 +18,8 @@ export function stackNameOf(environment: string): string {
  */
 export function addEnvironmentStacks(app: App): RunbookAutopilotStack[] {
   const environments = selectEnvironments(app.node);
-  const runbooks = loadCompiledRunbooks();
+  const directory = app.node.tryGetContext(STATEMACHINES_CONTEXT_KEY) as unknown;
+  const runbooks = loadCompiledRunbooks(typeof directory === 'string' && directory !== '' ? directory : undefined);
   return environments.map(
     ([environmentName, config]) =>
       new RunbookAutopilotStack(app, stackNameOf(environmentName), { environmentName, config, runbooks }),

@@ -7,6 +7,7 @@ import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import type { Json } from '../support/json.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -173,6 +174,8 @@ export class Lab {
     dataDirs.add(this.dataDir);
     this.platform = await startPlatform({
       cwd: ROOT,
+      runbooksDir: LIBRARY_RUNBOOKS_DIR,
+      statemachinesDir: libraryStatemachinesDir(),
       port: 0,
       dataDir: this.dataDir,
       environment: ENVIRONMENT,

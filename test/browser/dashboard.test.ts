@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -84,6 +85,8 @@ function alertmanagerBody(): unknown {
 function platformOptions(dataDir: string, token?: string) {
   return {
     cwd: ROOT,
+    runbooksDir: LIBRARY_RUNBOOKS_DIR,
+    statemachinesDir: libraryStatemachinesDir(),
     port: 0,
     dataDir,
     inMemory: true,

@@ -7,6 +7,7 @@ import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import type { Json } from '../support/json.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -78,6 +79,8 @@ async function startEnvironment(
   const lines: string[] = [];
   const platform = await startPlatform({
     cwd: ROOT,
+    runbooksDir: LIBRARY_RUNBOOKS_DIR,
+    statemachinesDir: libraryStatemachinesDir(),
     port: 0,
     dataDir,
     environment: ENVIRONMENT,
@@ -374,11 +377,14 @@ describe('the embedded platform', () => {
     const report = async (args: string[]) => {
       const out: string[] = [];
       const err: string[] = [];
-      const code = await main(['node', 'runbook', 'learn', 'report', ...args], {
-        out: (line) => out.push(line),
-        err: (line) => err.push(line),
-        cwd: ROOT,
-      });
+      const code = await main(
+        ['node', 'runbook', 'learn', 'report', '--runbooks', LIBRARY_RUNBOOKS_DIR, ...args],
+        {
+          out: (line) => out.push(line),
+          err: (line) => err.push(line),
+          cwd: ROOT,
+        },
+      );
       return { code, out, err };
     };
 
@@ -596,6 +602,8 @@ describe('the embedded platform', () => {
     // Act
     const second = startPlatform({
       cwd: ROOT,
+      runbooksDir: LIBRARY_RUNBOOKS_DIR,
+      statemachinesDir: libraryStatemachinesDir(),
       port,
       dataDir,
       environment: ENVIRONMENT,

@@ -16,10 +16,11 @@ import { consoleExecutionLinkTemplate, runtimeConfigOf } from '../../infra/confi
 import { PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
 import { loadCompiledRunbooks } from '../../infra/constructs/runbook-artifacts.ts';
 import { loadEnvironmentConfig, loadPolicies } from '../../local/project.ts';
+import { libraryStatemachinesDir } from '../support/library.ts';
 import { CDK_JSON } from './support.ts';
 
 const ENVIRONMENTS = CDK_JSON.context[ENVIRONMENTS_CONTEXT_KEY] as Record<string, Record<string, unknown>>;
-const RUNBOOKS = loadCompiledRunbooks().map((compiled) => compiled.runbook);
+const RUNBOOKS = loadCompiledRunbooks(libraryStatemachinesDir()).map((compiled) => compiled.runbook);
 
 /** cdk.json's environments with one change to `prod`. */
 function withProd(change: (prod: Record<string, unknown>) => void): Record<string, unknown> {

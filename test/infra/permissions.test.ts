@@ -18,13 +18,14 @@ import {
   ToolPermissionError,
   toolPolicy,
 } from '../../infra/constructs/tool-permissions.ts';
+import { libraryStatemachinesDir } from '../support/library.ts';
 
 const SCOPE: PermissionScope = {
   partition: 'aws',
   account: '111111111111',
   escalationsTopicArn: 'arn:aws:sns:eu-west-1:111111111111:escalations',
 };
-const RUNBOOKS = loadCompiledRunbooks();
+const RUNBOOKS = loadCompiledRunbooks(libraryStatemachinesDir());
 const AWS_DECLARATIONS: ToolDeclaration[] = (TOOL_DECLARATIONS as readonly ToolDeclaration[]).filter(
   (declaration) => declaration.runtimes?.includes('aws') !== false,
 );
@@ -63,12 +64,12 @@ describe('compiled runbooks as infra deploys them', () => {
   it('refuses a machine with a substitution infra does not fill, and a machine without a catalog entry', () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'statemachines-'));
-    const source = join(STATEMACHINES_DIR, 'lambda-throttling.asl.json');
+    const source = join(libraryStatemachinesDir(), 'lambda-throttling.asl.json');
     writeFileSync(
       join(dir, 'bad.asl.json'),
       readFileSync(source, 'utf8').replace(`\${${Substitution.ReadOnlyRunner}}`, '$${SomethingElseArn}'),
     );
-    copyFileSync(join(STATEMACHINES_DIR, 'runbooks.json'), join(dir, 'runbooks.json'));
+    copyFileSync(join(libraryStatemachinesDir(), 'runbooks.json'), join(dir, 'runbooks.json'));
 
     // Act / Assess
     expect(() => compiledRunbook(join(dir, 'bad.asl.json'), RUNBOOKS[0]!.runbook)).toThrow(

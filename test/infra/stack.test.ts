@@ -13,6 +13,7 @@ import { ENVIRONMENTS_CONTEXT_KEY, parseEnvironments } from '../../infra/config/
 import { UNUSED_LINK_BASE } from '../../infra/config/runtime.ts';
 import { type CompiledRunbook, loadCompiledRunbooks } from '../../infra/constructs/runbook-artifacts.ts';
 import type { FunctionKey, RunbookAutopilotStack } from '../../infra/stacks/runbook-autopilot-stack.ts';
+import { libraryStatemachinesDir } from '../support/library.ts';
 import {
   CDK_JSON,
   type Json,
@@ -28,7 +29,7 @@ import {
 
 const ENVIRONMENT_NAMES = ['dev', 'staging', 'prod'] as const;
 const CONFIGS = parseEnvironments(CDK_JSON.context[ENVIRONMENTS_CONTEXT_KEY]);
-const RUNBOOKS = loadCompiledRunbooks();
+const RUNBOOKS = loadCompiledRunbooks(libraryStatemachinesDir());
 const FUNCTION_KEYS: FunctionKey[] = [
   'ingest',
   'classifier',

@@ -6,8 +6,9 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
-import { addEnvironmentStacks } from '../../infra/stacks/deployment.ts';
+import { addEnvironmentStacks, STATEMACHINES_CONTEXT_KEY } from '../../infra/stacks/deployment.ts';
 import type { RunbookAutopilotStack } from '../../infra/stacks/runbook-autopilot-stack.ts';
+import { libraryStatemachinesDir } from '../support/library.ts';
 
 export const CDK_JSON = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as {
   context: Record<string, unknown>;
@@ -43,6 +44,8 @@ export function synthesize(options: SynthOptions = {}): Synthesized {
     builtinCloudFormationValidation: options.cloudFormationValidation ?? false,
     context: {
       ...CDK_JSON.context,
+      // The project's tests deploy their own runbook library, not runbooks/ (the team's).
+      [STATEMACHINES_CONTEXT_KEY]: libraryStatemachinesDir(),
       ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
       ...options.context,
     },

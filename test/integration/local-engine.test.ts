@@ -34,7 +34,7 @@ const MEMORY = 'node-memory-pressure';
 const CAPACITY = 'capacity-rehearsal';
 
 const MACHINES: Record<string, StateMachineDefinition> = {
-  [MEMORY]: compileFile('runbooks/node-memory-pressure.yaml').definition,
+  [MEMORY]: compileFile('test/fixtures/library/runbooks/node-memory-pressure.yaml').definition,
   [CAPACITY]: compileFile('test/fixtures/runbooks/valid/capacity-rehearsal.yaml').definition,
 };
 

@@ -151,9 +151,9 @@ export async function startAwsHarness(options: HarnessOptions = {}) {
   const control = new ControlService({ ...common, checkpoints });
   const runbooks = (
     options.runbooks ?? [
-      'runbooks/node-memory-pressure.yaml',
-      'runbooks/ec2-status-check-failed.yaml',
-      'runbooks/alb-target-5xx.yaml',
+      'test/fixtures/library/runbooks/node-memory-pressure.yaml',
+      'test/fixtures/library/runbooks/ec2-status-check-failed.yaml',
+      'test/fixtures/library/runbooks/alb-target-5xx.yaml',
     ]
   ).map(loadRunbook);
   const classifier = new ClassifierService({

@@ -22,6 +22,7 @@ import {
   SIGNING_KEY,
   startAwsHarness,
 } from '../../support/aws-harness.ts';
+import { libraryStatemachinesDir } from '../../support/library.ts';
 import { ROOT } from '../../support/runbooks.ts';
 
 // A task token as Step Functions mints them: long, opaque, base64-ish with `+`, `/` and `=`.
@@ -76,7 +77,9 @@ function approvalPayload(
   alert: Alert,
   changes: { token?: string; quorum?: number; approverGroups?: string[] } = {},
 ): Record<string, unknown> & { approval: Record<string, unknown> } {
-  const asl = readJson('statemachines/node-memory-pressure.asl.json') as { States: Record<string, State> };
+  const asl = JSON.parse(
+    readFileSync(join(libraryStatemachinesDir(), 'node-memory-pressure.asl.json'), 'utf8'),
+  ) as { States: Record<string, State> };
   const state = findState(asl.States, 'Approval: restart-workload');
   if (!state) throw new Error('node-memory-pressure has no state "Approval: restart-workload"; recompile');
   const template = (state.Parameters as { Payload: Record<string, unknown> }).Payload;

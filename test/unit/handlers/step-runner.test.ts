@@ -24,6 +24,7 @@ import {
   lambdaContext,
   startAwsHarness,
 } from '../../support/aws-harness.ts';
+import { libraryStatemachinesDir } from '../../support/library.ts';
 import { ROOT } from '../../support/runbooks.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ const definitions = new Map<string, Record<string, AslState>>();
 function compiledStates(runbookId: string): Record<string, AslState> {
   let states = definitions.get(runbookId);
   if (!states) {
-    const path = join(ROOT, 'statemachines', `${runbookId}.asl.json`);
+    const path = join(libraryStatemachinesDir(), `${runbookId}.asl.json`);
     states = (JSON.parse(readFileSync(path, 'utf8')) as { States: Record<string, AslState> }).States;
     definitions.set(runbookId, states);
   }

@@ -19,6 +19,7 @@ import { TOOL_CATALOG } from '../../../functions/tools/declarations.ts';
 import { rbacManifest } from '../../../functions/tools/kubernetes/rbac.ts';
 import { loadCompiledRunbooks } from '../../../infra/constructs/runbook-artifacts.ts';
 import { main } from '../../../local/cli.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../../support/library.ts';
 import { ROOT } from '../../support/runbooks.ts';
 
 const run = promisify(execFile);
@@ -37,15 +38,16 @@ describe('runbook CLI', () => {
   let workspace: string;
 
   beforeEach(() => {
-    // Prepare: a project with the shipped runbooks and cdk.json
+    // Prepare: a project with the test library's runbooks and cdk.json
     workspace = mkdtempSync(join(tmpdir(), 'runbook-cli-'));
-    cpSync(join(ROOT, 'runbooks'), join(workspace, 'runbooks'), { recursive: true });
+    cpSync(join(ROOT, LIBRARY_RUNBOOKS_DIR), join(workspace, 'runbooks'), { recursive: true });
+    copyFileSync(join(ROOT, 'runbooks', 'schema.json'), join(workspace, 'runbooks', 'schema.json'));
     copyFileSync(join(ROOT, 'cdk.json'), join(workspace, 'cdk.json'));
   });
 
   afterEach(() => rmSync(workspace, { recursive: true, force: true }));
 
-  it('validate exits 0 on the shipped runbooks', async () => {
+  it('validate exits 0 on valid runbooks', async () => {
     const { io, out, err } = capture(workspace);
     expect(await main(['node', 'runbook', 'validate'], io)).toBe(0);
     expect(out).toEqual([]);
@@ -59,7 +61,10 @@ describe('runbook CLI', () => {
 
     // Act
     const { io, out, err } = capture(workspace);
-    const code = await main(['node', 'runbook', 'validate', 'runbooks/node-memory-pressure.yaml'], io);
+    const code = await main(
+      ['node', 'runbook', 'validate', 'runbooks/node-memory-pressure.yaml'],
+      io,
+    );
 
     // Assess
     expect(code).toBe(1);
@@ -126,7 +131,7 @@ describe('runbook CLI', () => {
     // Assess
     const machine = join(workspace, 'out', 'node-memory-pressure.asl.json');
     expect(readFileSync(machine, 'utf8')).toBe(
-      readFileSync(join(ROOT, 'statemachines', 'node-memory-pressure.asl.json'), 'utf8'),
+      readFileSync(join(libraryStatemachinesDir(), 'node-memory-pressure.asl.json'), 'utf8'),
     );
     expect(second.err.every((line) => line.startsWith('unchanged '))).toBe(true);
     expect(second.err[0]).toMatch(/of 1 MB, ≤ \d+ of 25,000 history events, state ≤ [\d.]+ KB of 256 KB/);
@@ -294,7 +299,7 @@ describe('runbook CLI', () => {
 
   describe('rbac', () => {
     const deployed = () => {
-      const runbooks = loadCompiledRunbooks();
+      const runbooks = loadCompiledRunbooks(libraryStatemachinesDir());
       return rbacManifest(
         {
           readOnly: runbooks.flatMap((runbook) => runbook.tools[Substitution.ReadOnlyRunner]),

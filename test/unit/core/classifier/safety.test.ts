@@ -134,7 +134,7 @@ describe('freeze windows', () => {
 });
 
 describe('safetyGate', () => {
-  const runbook = loadRunbook('runbooks/node-memory-pressure.yaml');
+  const runbook = loadRunbook('test/fixtures/library/runbooks/node-memory-pressure.yaml');
   const [alert] = normalizeAlertmanager(payload('alertmanager-node-memory-pressure.json'), OPTIONS);
   const now = at('2026-11-25T10:20:00Z');
   const off: KillSwitchState = { engaged: false };
@@ -270,7 +270,7 @@ describe('safetyGate', () => {
   });
 
   it("applies a shipped runbook's absolute freeze windows", () => {
-    const alb = loadRunbook('runbooks/alb-target-5xx.yaml');
+    const alb = loadRunbook('test/fixtures/library/runbooks/alb-target-5xx.yaml');
     const albAlert = { ...alert!, environment: 'prod' };
     expect(
       safetyGate({ runbook: alb, alert: albAlert, now: at('2026-11-28T12:00:00Z'), killSwitch: off }),
@@ -284,7 +284,7 @@ describe('safetyGate', () => {
 
 describe('planLimitChecks', () => {
   it("derives the store checks from the runbook's safety limits", () => {
-    const runbook = loadRunbook('runbooks/node-memory-pressure.yaml');
+    const runbook = loadRunbook('test/fixtures/library/runbooks/node-memory-pressure.yaml');
     const [alert] = normalizeAlertmanager(payload('alertmanager-node-memory-pressure.json'), OPTIONS);
     const resource = 'k8s-node/prod-eks-eu-west-1/ip-10-0-1-23.eu-west-1.compute.internal';
     expect(planLimitChecks(runbook, alert!, at('2026-11-25T10:20:00Z'))).toEqual({

@@ -14,15 +14,16 @@ import {
 } from '../../../../functions/core/classifier/select.ts';
 import type { LearningAggregate } from '../../../../functions/core/records.ts';
 import type { Runbook } from '../../../../functions/core/runbook/model.ts';
+import { LIBRARY_RUNBOOKS_DIR } from '../../../support/library.ts';
 import { loadRunbook, ROOT } from '../../../support/runbooks.ts';
 import { OPTIONS, payload } from './fixtures.ts';
 
-const RUNBOOK_FILES = readdirSync(join(ROOT, 'runbooks'))
+const RUNBOOK_FILES = readdirSync(join(ROOT, LIBRARY_RUNBOOKS_DIR))
   .filter((file) => file.endsWith('.yaml'))
   .sort();
-const RUNBOOKS = RUNBOOK_FILES.map((file) => loadRunbook(`runbooks/${file}`));
+const RUNBOOKS = RUNBOOK_FILES.map((file) => loadRunbook(`${LIBRARY_RUNBOOKS_DIR}/${file}`));
 
-/** The fixtures each shipped runbook must be selected for. A new runbook needs an entry (and a fixture). */
+/** The fixtures each library runbook must be selected for. */
 const FIXTURES_BY_RUNBOOK: Record<string, string[]> = {
   'alb-target-5xx': ['cloudwatch-alarm-alb-5xx.json', 'cloudwatch-alarm-expression.json'],
   'ec2-status-check-failed': ['cloudwatch-alarm-ec2-status-check.json'],

@@ -221,7 +221,7 @@ describe('budgets', () => {
 describe('graph', () => {
   it('renders every state, with catches as dotted edges', () => {
     // Prepare
-    const { definition } = compileFile('runbooks/node-memory-pressure.yaml');
+    const { definition } = compileFile('test/fixtures/library/runbooks/node-memory-pressure.yaml');
 
     // Act
     const mermaid = toMermaid(definition, 'Node memory pressure');

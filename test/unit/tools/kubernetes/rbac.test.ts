@@ -14,9 +14,10 @@ import {
   rbacRules,
 } from '../../../../functions/tools/kubernetes/rbac.ts';
 import { loadCompiledRunbooks } from '../../../../infra/constructs/runbook-artifacts.ts';
+import { libraryStatemachinesDir } from '../../../support/library.ts';
 
 // The tools each step runner runs in the shipped, compiled runbooks: what infra derives IAM from.
-const RUNBOOKS = loadCompiledRunbooks();
+const RUNBOOKS = loadCompiledRunbooks(libraryStatemachinesDir());
 const READ_ONLY = RUNBOOKS.flatMap((runbook) => runbook.tools[Substitution.ReadOnlyRunner]);
 const MUTATING = RUNBOOKS.flatMap((runbook) => runbook.tools[Substitution.MutatingRunner]);
 

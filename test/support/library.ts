@@ -1,0 +1,42 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CATALOG_FILE, runbookCatalogText } from '../../functions/core/runbook/catalog.ts';
+import { TOOL_CATALOG } from '../../functions/tools/declarations.ts';
+import { compileRunbookFiles, listRunbookFiles, validateRunbookFiles } from '../../local/runbook-files.ts';
+import { OPTIONS, ROOT } from './runbooks.ts';
+
+/**
+ * The project's own tests run against a fixed library of runbooks (test/fixtures/library/runbooks), not
+ * runbooks/: runbooks/ belongs to the team that uses the platform, and changing it must not break the
+ * project's tests. Per-runbook checks (test/library/) run for whatever runbooks/ holds.
+ */
+
+export const LIBRARY_RUNBOOKS_DIR = 'test/fixtures/library/runbooks';
+
+/** `test/fixtures/library/runbooks/<id>.yaml`, relative to the repository. */
+export function libraryFile(id: string): string {
+  return `${LIBRARY_RUNBOOKS_DIR}/${id}.yaml`;
+}
+
+let compiled: string | undefined;
+
+/**
+ * The library compiled as `runbook compile` would (machines and runbooks.json) into a temporary
+ * directory, once per test process: what infra synthesizes and the embedded platform runs in tests.
+ */
+export function libraryStatemachinesDir(): string {
+  if (compiled) return compiled;
+  const out = mkdtempSync(join(tmpdir(), 'runbook-library-'));
+  mkdirSync(out, { recursive: true });
+  const { files } = listRunbookFiles([join(ROOT, LIBRARY_RUNBOOKS_DIR)]);
+  const results = validateRunbookFiles(files, OPTIONS);
+  const machines = compileRunbookFiles(results, out, TOOL_CATALOG);
+  for (const machine of machines) {
+    if (!machine.compiled) throw new Error(`${machine.file}: ${String(machine.error)}`);
+    writeFileSync(machine.outFile, machine.compiled.text);
+  }
+  writeFileSync(join(out, CATALOG_FILE), runbookCatalogText(machines.map((machine) => machine.runbook)));
+  compiled = out;
+  return out;
+}
