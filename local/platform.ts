@@ -86,6 +86,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     changeFreezeWindows: environment.changeFreezeWindows,
     ...(environment.tools ? { tools: environment.tools } : {}),
     runbookParameters: environment.runbookParameters,
+    ignoredAlerts: environment.ignoredAlerts,
     ...(environment.approvals.linkTtl === undefined
       ? {}
       : { approvalLinkTtlSeconds: environment.approvals.linkTtl }),

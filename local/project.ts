@@ -63,6 +63,7 @@ const EnvironmentPeople = z
     tools: RuntimeConfig.shape.tools.optional(),
     /** The same per-team runbook parameters as a deployment of this environment. */
     runbookParameters: RuntimeConfig.shape.runbookParameters,
+    ignoredAlerts: RuntimeConfig.shape.ignoredAlerts,
     /** The embedded platform honours the same link lifetime and reminder as a deployment. */
     approvals: z
       .object({

@@ -58,6 +58,12 @@ export const RuntimeConfig = z
     /** Start every execution as a dry run (rehearse in production without changing anything). */
     dryRun: z.boolean().default(false),
     /**
+     * Alerts that are meant to fire and need no runbook: kube-prometheus-stack's `Watchdog` (proves the
+     * pipeline works) and `InfoInhibitor` (only inhibits info alerts). Recognized, recorded as ignored,
+     * never matched against runbooks.
+     */
+    ignoredAlerts: z.array(z.string().min(1)).default(['Watchdog', 'InfoInhibitor']),
+    /**
      * Per-team values of the runbooks deployed here: runbook id → parameter name → value. They override
      * the runbook's defaults (and are overridden by a tag or label on the resource, where allowed).
      */

@@ -45,7 +45,15 @@ export type Priority = z.infer<typeof Priority>;
 
 /** What the classifier decided for an alert. */
 /** `pending`: the classifier opened the incident and is starting automation (a crash leaves it for a retry). */
-export const IncidentDecision = z.enum(['pending', 'started', 'joined', 'unmatched', 'blocked', 'resolved']);
+export const IncidentDecision = z.enum([
+  'pending',
+  'started',
+  'joined',
+  'unmatched',
+  'blocked',
+  'resolved',
+  'ignored',
+]);
 export type IncidentDecision = z.infer<typeof IncidentDecision>;
 
 export const IncidentRecord = z

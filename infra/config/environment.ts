@@ -171,6 +171,8 @@ export const EnvironmentConfig = z
     tools: RuntimeConfig.shape.tools,
     /** Per-team values of the runbooks' parameters in this environment (RuntimeConfig.runbookParameters). */
     runbookParameters: RuntimeConfig.shape.runbookParameters,
+    /** Alerts recorded as ignored, never matched (RuntimeConfig.ignoredAlerts). */
+    ignoredAlerts: RuntimeConfig.shape.ignoredAlerts,
     environmentLabels: RuntimeConfig.shape.environmentLabels,
   })
   .strict()

@@ -48,6 +48,7 @@ export function runtimeConfigOf(
     dryRun: config.dryRun,
     tools: config.tools,
     runbookParameters: config.runbookParameters,
+    ignoredAlerts: config.ignoredAlerts,
     environmentLabels: config.environmentLabels,
     changeFreezeWindows: config.changeFreezeWindows,
     ...(executionLinkTemplate ? { executionLinkTemplate } : {}),

@@ -19,7 +19,9 @@ export function stackNameOf(environment: string): string {
 export function addEnvironmentStacks(app: App): RunbookAutopilotStack[] {
   const environments = selectEnvironments(app.node);
   const directory = app.node.tryGetContext(STATEMACHINES_CONTEXT_KEY) as unknown;
-  const runbooks = loadCompiledRunbooks(typeof directory === 'string' && directory !== '' ? directory : undefined);
+  const runbooks = loadCompiledRunbooks(
+    typeof directory === 'string' && directory !== '' ? directory : undefined,
+  );
   return environments.map(
     ([environmentName, config]) =>
       new RunbookAutopilotStack(app, stackNameOf(environmentName), { environmentName, config, runbooks }),

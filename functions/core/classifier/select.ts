@@ -84,8 +84,42 @@ export interface RunbookSelection {
   considered: ConsideredRunbook[];
 }
 
+/**
+ * The rules `answers` stands for: the alert names it lists (at its confidence), and the `runbook_url`
+ * annotations it lists (compared ignoring case, a little more confident: the alert's author pointed
+ * there).
+ */
+export function answersRules(runbook: Runbook): ApplicabilityRule[] {
+  const answers = runbook.answers;
+  if (!answers) return [];
+  const rules: ApplicabilityRule[] = [];
+  if (answers.alerts.length > 0)
+    rules.push({
+      id: 'answers-alert-name',
+      pattern: { name: answers.alerts },
+      confidence: answers.confidence,
+    });
+  if (answers.runbookUrls.length > 0)
+    rules.push({
+      id: 'answers-runbook-url',
+      pattern: {
+        annotations: {
+          runbook_url: answers.runbookUrls.flatMap((url) => {
+            const bare = url.replace(/\/+$/, '');
+            return [{ 'equals-ignore-case': bare }, { 'equals-ignore-case': `${bare}/` }];
+          }),
+        },
+      },
+      confidence: Math.min(1, answers.confidence + 0.05),
+    });
+  return rules;
+}
+
 export function compileRules(runbook: Runbook): CompiledRule[] {
-  return runbook.applicabilityRules.map((rule) => ({ rule, matches: compileEventPattern(rule.pattern) }));
+  return [...runbook.applicabilityRules, ...answersRules(runbook)].map((rule) => ({
+    rule,
+    matches: compileEventPattern(rule.pattern),
+  }));
 }
 
 function round(value: number): string {
@@ -113,7 +147,9 @@ export function selectRunbook(
       rejected.push({
         runbookId: runbook.id,
         outcome: 'no-rule-matched',
-        reason: `no applicability rule matched (${runbook.applicabilityRules.map((candidate) => candidate.id).join(', ')})`,
+        reason: `no applicability rule matched (${[...runbook.applicabilityRules, ...answersRules(runbook)]
+          .map((candidate) => candidate.id)
+          .join(', ')})`,
       });
       continue;
     }

@@ -83,6 +83,7 @@ export class ClassifierService {
       };
     }
 
+    const ignored = this.options.config.ignoredAlerts.includes(alert.name);
     const category = alert.category;
     const opened = await store.openIncident({
       id: incidentId(alert),
@@ -101,6 +102,16 @@ export class ClassifierService {
       decision: 'pending',
     });
     const incident = opened.incident;
+    if (ignored) {
+      // Meant to fire (Watchdog) or only to inhibit (InfoInhibitor): recorded as ignored, nothing runs.
+      if (opened.created) await store.updateIncident(incident.id, { decision: 'ignored' });
+      return {
+        alert: summary,
+        decision: 'ignored',
+        incidentId: incident.id,
+        reason: `${alert.name} is one of the alerts this environment ignores on purpose (ignoredAlerts)`,
+      };
+    }
     if (!opened.created) {
       const abandoned =
         incident.decision === 'pending' &&

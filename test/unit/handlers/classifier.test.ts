@@ -173,6 +173,64 @@ describe('classifier handler', () => {
     expect((await harness.store.listUnmatched()).map((entry) => entry.name)).toHaveLength(1);
   });
 
+  it('recognizes Watchdog, records it as ignored on purpose and matches nothing, however often it fires', async () => {
+    // Prepare
+    const watchdog = (startsAt: string) => ({
+      version: '4',
+      groupKey: '{}:{alertname="Watchdog"}',
+      status: 'firing',
+      receiver: 'runbook-autopilot',
+      groupLabels: { alertname: 'Watchdog' },
+      commonLabels: {},
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager:9093',
+      truncatedAlerts: 0,
+      alerts: [
+        {
+          status: 'firing',
+          labels: {
+            alertname: 'Watchdog',
+            severity: 'none',
+            prometheus: 'monitoring/kube-prometheus-stack-prometheus',
+          },
+          annotations: {
+            summary:
+              'An alert that should always be firing to certify that Alertmanager is working properly.',
+          },
+          startsAt,
+          endsAt: '0001-01-01T00:00:00Z',
+          generatorURL: 'http://prometheus:9090/graph?g0.expr=vector%281%29',
+          fingerprint: 'e5b3a5b0c3f4d2a1',
+        },
+      ],
+    });
+
+    const { normalizeAlertmanager } = await import('../../../functions/core/classifier/normalize.ts');
+    const [alert] = normalizeAlertmanager(watchdog('2026-11-25T10:00:00Z'), harness.normalize);
+    const event = {
+      version: '0',
+      id: 'e-watchdog',
+      'detail-type': ALERT_DETAIL_TYPE,
+      source: INGEST_SOURCE,
+      account: '333333333333',
+      time: '2026-11-25T10:00:00Z',
+      region: 'eu-west-1',
+      resources: [],
+      detail: { alert },
+    };
+
+    // Act
+    const first = await handler(event, lambdaContext());
+    const again = await handler({ ...event, id: 'e-watchdog-repeat' }, lambdaContext());
+
+    // Assess
+    expect(first).toMatchObject({ decision: 'ignored', reason: expect.stringMatching(/ignores on purpose/) });
+    expect(again.decision).toBe('ignored');
+    expect((await harness.store.getIncident(first.incidentId!))?.decision).toBe('ignored');
+    expect(await harness.store.listUnmatched()).toEqual([]);
+    expect(harness.sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
   it('refuses to start while the kill switch is engaged, and tells the default escalation target', async () => {
     // Prepare
     await harness.store.setKillSwitch({

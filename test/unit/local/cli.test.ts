@@ -61,10 +61,7 @@ describe('runbook CLI', () => {
 
     // Act
     const { io, out, err } = capture(workspace);
-    const code = await main(
-      ['node', 'runbook', 'validate', 'runbooks/node-memory-pressure.yaml'],
-      io,
-    );
+    const code = await main(['node', 'runbook', 'validate', 'runbooks/node-memory-pressure.yaml'], io);
 
     // Assess
     expect(code).toBe(1);

@@ -77,10 +77,10 @@ function rivalOf(runbook: Runbook, confidence: number): Runbook {
   };
 }
 
-describe('every shipped runbook is selected by its own fixture', () => {
+describe('every library runbook is selected by its own fixture', () => {
   const selector = new RunbookSelector(RUNBOOKS);
 
-  it('has a fixture for every runbook in runbooks/', () => {
+  it('has a fixture for every runbook of the library', () => {
     expect(Object.keys(FIXTURES_BY_RUNBOOK).sort()).toEqual(RUNBOOKS.map((runbook) => runbook.id).sort());
   });
 
@@ -228,6 +228,66 @@ describe('selectRunbook', () => {
     expect(selector.candidates.every((candidate) => candidate.compiledPatterns.length > 0)).toBe(true);
     expect(selector.runbook('pod-crash-looping')?.name).toBe('Pod crash looping');
     expect(selector.runbook('missing')).toBeUndefined();
+  });
+});
+
+describe('answers: the alerts a runbook says it answers', () => {
+  const answering = loadRunbook('test/fixtures/runbooks/valid/resolved-workload.yaml');
+  const crashLoop = (labels: Record<string, string>, annotations: Record<string, string> = {}) =>
+    normalizeAlertmanager(
+      {
+        version: '4',
+        groupKey: '{}:{alertname="X"}',
+        status: 'firing',
+        receiver: 'runbook-autopilot',
+        groupLabels: {},
+        commonLabels: {},
+        commonAnnotations: {},
+        externalURL: 'http://alertmanager:9093',
+        alerts: [
+          {
+            status: 'firing',
+            labels: { namespace: 'shop', pod: 'checkout-1', environment: 'dev', ...labels },
+            annotations,
+            startsAt: '2026-11-25T10:00:00Z',
+            endsAt: '0001-01-01T00:00:00Z',
+            generatorURL: 'http://prometheus:9090/graph',
+            fingerprint: 'a1b2c3d4e5f60718',
+          },
+        ],
+        truncatedAlerts: 0,
+      },
+      OPTIONS,
+    )[0]!;
+
+  it('selects a runbook by an alert name it lists, at its confidence', () => {
+    const selection = selectRunbook(crashLoop({ alertname: 'KubePodCrashLooping' }), [
+      { runbook: answering },
+    ]);
+    expect(selection.selected).toMatchObject({
+      runbookId: 'resolved-workload',
+      rule: 'answers-alert-name',
+      confidence: 0.8,
+    });
+  });
+
+  it('selects a runbook by the runbook_url annotation, ignoring case and a trailing slash, a little more confidently', () => {
+    const selection = selectRunbook(
+      crashLoop(
+        { alertname: 'MyTeamsCrashLoop' },
+        { runbook_url: 'https://runbooks.prometheus-operator.dev/runbooks/kubernetes/KubePodCrashLooping/' },
+      ),
+      [{ runbook: answering }],
+    );
+    expect(selection.selected).toMatchObject({ rule: 'answers-runbook-url', confidence: 0.85 });
+  });
+
+  it('does not select it for another alert, and names its implicit rules in the reason', () => {
+    const selection = selectRunbook(crashLoop({ alertname: 'KubePodNotReady' }), [{ runbook: answering }]);
+    expect(selection.selected).toBeUndefined();
+    expect(selection.considered[0]!.reason).toBe(
+      'no applicability rule matched (answers-alert-name, answers-runbook-url)',
+    );
   });
 });
 
