@@ -110,7 +110,7 @@ export function answersRules(runbook: Runbook): ApplicabilityRule[] {
           }),
         },
       },
-      confidence: Math.min(1, answers.confidence + 0.05),
+      confidence: Math.min(1, Math.round((answers.confidence + 0.05) * 100) / 100),
     });
   return rules;
 }
