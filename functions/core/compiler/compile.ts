@@ -97,11 +97,10 @@ type FailurePoint =
   | { kind: 'group'; phaseId: string }
   | { kind: 'end' };
 
+/** MaxAttempts 3 and BackoffRate 2.0 are the ASL defaults, left out: every Task carries this (1 MB cap). */
 const TRANSIENT_RETRY: Retrier = {
   ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS],
   IntervalSeconds: 2,
-  MaxAttempts: 3,
-  BackoffRate: 2,
   JitterStrategy: 'FULL',
 };
 

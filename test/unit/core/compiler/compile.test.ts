@@ -116,6 +116,23 @@ describe('compiler output', () => {
     }
   });
 
+  it('retries every Lambda Task on the Lambda service errors Step Functions says to retry', () => {
+    // The Step Functions best practice "Handle Lambda service exceptions" lists these four
+    const serviceErrors = [
+      'Lambda.ClientExecutionTimeoutException',
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+    ];
+    for (const file of [...shipped, ...fixtures]) {
+      for (const [name, state] of walkStates(compileFile(file).definition)) {
+        if (state.Type !== 'Task') continue;
+        const retried = (state.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals);
+        expect(retried, `${file}: ${name}`).toEqual(expect.arrayContaining(serviceErrors));
+      }
+    }
+  });
+
   it('uses the mutating runner only for steps whose tool changes something', () => {
     const readOnly = `\${${Substitution.ReadOnlyRunner}}`;
     const mutating = `\${${Substitution.MutatingRunner}}`;
