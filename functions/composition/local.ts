@@ -36,6 +36,7 @@ import { createIngestHandler } from '../handlers/ingest.ts';
 import { createLearningRecorderHandler } from '../handlers/learning-recorder.ts';
 import { createStepRunnerHandler } from '../handlers/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import { fixedLinkSigningKeys } from '../ports/link-signing-keys.ts';
 import type { Logger } from '../ports/logger.ts';
 import { createToolRegistry, type ToolRegistryOptions } from '../tools/index.ts';
 import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
@@ -163,7 +164,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     ...common,
     notifier,
     config,
-    signingKey: signingKey(options.dataDir, inMemory),
+    signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
   });
   const escalations = new EscalationService({ notifier, clock, logger, config });
   const records = new RecordService({ store, clock, logger });
