@@ -60,6 +60,8 @@ export const StateName = {
   stepFailed: (step: string) => `Step failed: ${step}`,
   aborted: (step: string) => `Aborted: ${step}`,
   escalationRequested: (source: string) => `Escalation requested: ${source}`,
+  wait: (step: string) => `Wait: ${step}`,
+  waited: (step: string) => `Waited: ${step}`,
   compensate: (step: string) => `Compensate: ${step}`,
   rollback: (step: string) => `Rollback: ${step}`,
   rollbackOutcome: 'Rollback outcome',
@@ -143,6 +145,44 @@ function inFlowOrder(states: Record<string, State>, start: string): Record<strin
   return ordered;
 }
 
+/** The tool whose steps compile to a Wait state. */
+export const WAIT_TOOL = 'runbook.wait';
+
+/**
+ * Splits every runbook.wait step's Task into three states: the Task records the wait and returns at
+ * once (its retries and catches), a Wait state waits the step's seconds (billed as one transition,
+ * however long), and `Waited: <step>` records the end and carries what the step's Task carried (result,
+ * catches, next). No Lambda function sleeps.
+ */
+function splitWaits(states: Record<string, State>): void {
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type !== 'Task' || state.Parameters?.kind !== TaskKind.Step) continue;
+    const spec = state.Parameters.step as JsonObject;
+    if (spec.waitState !== true) continue;
+    const seconds = (spec.parameters as JsonObject).seconds;
+    if (typeof seconds !== 'number')
+      throw new Error(
+        `compiler bug: runbook.wait step "${name}" has no literal seconds (validation refuses templates)`,
+      );
+    const { Type, Resource, Parameters, TimeoutSeconds, Retry, Catch } = state;
+    states[name] = {
+      Type,
+      Resource,
+      Parameters,
+      TimeoutSeconds,
+      ...(Retry ? { Retry } : {}),
+      ...(Catch ? { Catch } : {}),
+      ResultPath: null,
+      Next: StateName.wait(name),
+    };
+    states[StateName.wait(name)] = { Type: 'Wait', Seconds: seconds, Next: StateName.waited(name) };
+    states[StateName.waited(name)] = {
+      ...state,
+      Parameters: { kind: TaskKind.Waited, 'execution.$': '$.execution', step: spec },
+    };
+  }
+}
+
 function failureCatch(next: string): Catcher {
   return { ErrorEquals: [AslErrorName.StatesAll], ResultPath: '$.failure', Next: next };
 }
@@ -198,6 +238,7 @@ class RunbookCompiler {
     this.compileFailureRegion();
     this.compileSuccessRegion();
 
+    splitWaits(this.states);
     const definition: StateMachineDefinition = {
       Comment: `Runbook ${this.runbook.id}@${this.runbook.version}: ${this.runbook.name}. Compiled by runbook-autopilot from runbooks/${this.runbook.id}.yaml; do not edit.`,
       StartAt: start,
@@ -355,6 +396,7 @@ class RunbookCompiler {
       ...(tool?.mutating ? { mutating: true } : {}),
       timeoutSeconds: step.timeout,
       ...(outputBudgetBytes > 0 ? { outputBudgetBytes } : {}),
+      ...(step.tool === WAIT_TOOL ? { waitState: true } : {}),
     } as StepSpec;
   }
 
@@ -773,6 +815,7 @@ class RunbookCompiler {
         if (this.exported.has(step.id))
           selector[`${stateKey(step.id)}.$`] = `$[${laneIndex}].${stateKey(step.id)}`;
       });
+      splitWaits(states);
       return { StartAt: ordered[0]!.step.id, States: inFlowOrder(states, ordered[0]!.step.id) };
     });
     const name = StateName.parallel(phase.id);
