@@ -325,6 +325,36 @@ async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
   return 0;
 }
 
+async function confirmSubscriptionCommand(
+  io: Io,
+  link: string | undefined,
+  options: { topicArn?: string; token?: string },
+): Promise<number> {
+  const { ConfirmationInputError, confirmSubscription, confirmationRequest } = await import(
+    './confirm-subscription.ts'
+  );
+  let request: ReturnType<typeof confirmationRequest>;
+  try {
+    request = confirmationRequest(link, options);
+  } catch (error) {
+    if (error instanceof ConfirmationInputError) throw new ExitError(2, error.message);
+    throw error;
+  }
+  const { SNSClient } = await import('@aws-sdk/client-sns');
+  const sns = new SNSClient({ region: request.region });
+  try {
+    const { subscriptionArn, endpoint } = await confirmSubscription(sns, request);
+    io.out(`confirmed ${endpoint} on ${request.topicArn}`);
+    io.out(`  ${subscriptionArn}`);
+    io.out(
+      '  unsubscribing now needs AWS credentials of the topic or subscription owner (AuthenticateOnUnsubscribe)',
+    );
+    return 0;
+  } finally {
+    sns.destroy();
+  }
+}
+
 export function buildProgram(io: Io, exitCode: { value: number }): Command {
   const program = new Command('runbook')
     .description(
@@ -430,6 +460,18 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
         exitCode.value = 0;
       },
     );
+
+  program
+    .command('confirm-subscription')
+    .description(
+      "confirm an approver's SNS e-mail subscription so only AWS-authenticated callers can unsubscribe it (AuthenticateOnUnsubscribe)",
+    )
+    .argument('[link]', 'the "Confirm subscription" link of the e-mail SNS sent (in quotes; do not open it)')
+    .option('--topic-arn <arn>', 'the topic (instead of the link)')
+    .option('--token <token>', 'the confirmation token (instead of the link)')
+    .action(async (link: string | undefined, options: { topicArn?: string; token?: string }) => {
+      exitCode.value = await confirmSubscriptionCommand(io, link, options);
+    });
 
   program
     .command('docs')

@@ -5,6 +5,7 @@ import {
   type LocalPlatform,
   type LocalPlatformOptions,
 } from '../functions/composition/local.ts';
+import { walkStates } from '../functions/core/compiler/asl.ts';
 import { RuntimeConfig } from '../functions/core/config.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import type { Logger } from '../functions/ports/logger.ts';
@@ -100,7 +101,15 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     dryRun: !options.live,
   });
   let platform: LocalPlatform | undefined;
-  const progress = new ProgressPrinter();
+  // runbook.wait steps: a Task whose next state is the Wait state the compiler put after it.
+  const waitSteps = new Set(
+    runnable.flatMap((entry) =>
+      [...walkStates(entry.definition!)]
+        .filter(([, state]) => state.Type === 'Task' && state.Next?.startsWith('Wait: '))
+        .map(([name]) => `${entry.id}\u0000${name}`),
+    ),
+  );
+  const progress = new ProgressPrinter((runbookId, state) => waitSteps.has(`${runbookId}\u0000${state}`));
   const server = await startHttpServer({
     get platform() {
       if (!platform) throw new Error('the platform is starting');

@@ -24,12 +24,33 @@ function isStep(state: string): boolean {
   return /^[a-z][a-z0-9-]*$/.test(state);
 }
 
-/** Keeps what a line needs from earlier events: a state that failed and was caught exits without a ✓. */
+/**
+ * Keeps what a line needs from earlier events: a state that failed and was caught exits without a ✓;
+ * a runbook.wait step (its Task, a Wait state, `Waited: <step>`) shows as one step that waits.
+ */
 export class ProgressPrinter {
   private readonly failed = new Set<string>();
+  private readonly waitStarted = new Map<string, number>();
+
+  /** `isWait(runbookId, state)`: the state is a runbook.wait step's Task, followed by a Wait state. */
+  constructor(private readonly isWait: (runbookId: string, state: string) => boolean = () => false) {}
 
   line(event: EngineEvent): string | undefined {
     const key = `${event.executionId}\u0000${'state' in event ? event.state : ''}`;
+    if ('state' in event && 'runbookId' in event && this.isWait(event.runbookId, event.state)) {
+      const prefix = `${dim(time(event.at))}  ${dim(shortId(event.executionId))}`;
+      if (event.type === 'state-entered') this.waitStarted.set(key, event.at);
+      if (event.type === 'state-exited' && !this.failed.has(key))
+        return `${prefix}  ${yellow('⏳')} ${event.state}: waiting (a Wait state: nothing runs meanwhile)`;
+    }
+    if (event.type === 'state-exited' && event.state.startsWith('Waited: ') && !this.failed.has(key)) {
+      const step = event.state.slice('Waited: '.length);
+      const startKey = `${event.executionId}\u0000${step}`;
+      const started = this.waitStarted.get(startKey);
+      this.waitStarted.delete(startKey);
+      const prefix = `${dim(time(event.at))}  ${dim(shortId(event.executionId))}`;
+      return `${prefix}  ${green('✓')} ${step}${started === undefined ? '' : dim(` ${((event.at - started) / 1000).toFixed(1)}s`)}`;
+    }
     if (event.type === 'state-entered') this.failed.delete(key);
     if (event.type === 'state-failed') this.failed.add(key);
     if (event.type === 'state-exited' && this.failed.has(key)) {
@@ -63,7 +84,8 @@ export function engineEventLine(event: EngineEvent): string | undefined {
       if (
         !isStep(event.state) &&
         !event.state.startsWith('Compensate: ') &&
-        !event.state.startsWith('Approval: ')
+        !event.state.startsWith('Approval: ') &&
+        !event.state.startsWith('Waited: ')
       )
         return undefined;
       return `${prefix}  ${red('✗')} ${event.state}: ${event.error}${event.cause ? dim(` — ${event.cause.slice(0, 160)}`) : ''}`;

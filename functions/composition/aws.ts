@@ -2,6 +2,7 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
@@ -10,6 +11,10 @@ import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
+import {
+  SECRET_MAX_AGE_SECONDS,
+  SecretsManagerLinkSigningKeys,
+} from '../adapters/aws/secrets-manager-link-keys.ts';
 import { SfnExecutionEngine } from '../adapters/aws/sfn-engine.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
@@ -117,8 +122,8 @@ export const bus = /* @__PURE__ */ once(
 );
 
 /** A secret from Secrets Manager, cached by Powertools for five minutes (rotation without a deploy). */
-export async function secret(variable: 'LINK_SIGNING_KEY_SECRET' | 'INGEST_TOKEN_SECRET'): Promise<string> {
-  const value = await getSecret<string>(required(variable), { maxAge: 300 });
+export async function secret(variable: 'INGEST_TOKEN_SECRET'): Promise<string> {
+  const value = await getSecret<string>(required(variable), { maxAge: SECRET_MAX_AGE_SECONDS });
   if (typeof value !== 'string' || value.length === 0)
     throw new ConfigurationError(`secret ${process.env[variable]} is empty`);
   return value;
@@ -151,8 +156,15 @@ const checkpoints = /* @__PURE__ */ once(
   () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger() }),
 );
 
-const signingKey = /* @__PURE__ */ once(async () =>
-  Buffer.from(await secret('LINK_SIGNING_KEY_SECRET'), 'utf8'),
+/** The link-signing key, read again within 5 minutes of a rotation; the previous one accepted for a link's lifetime. */
+export const linkSigningKeys = /* @__PURE__ */ once(
+  () =>
+    new SecretsManagerLinkSigningKeys({
+      client: new SecretsManagerClient({}),
+      secretId: required('LINK_SIGNING_KEY_SECRET'),
+      clock,
+      linkTtlSeconds: config().approvalLinkTtlSeconds,
+    }),
 );
 
 /*
@@ -177,7 +189,7 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
   logger: logger(),
 }));
 
-export const approvalsWiring = /* @__PURE__ */ once(async () => ({
+export const approvalsWiring = /* @__PURE__ */ once(() => ({
   approvals: new ApprovalService({
     store: store(),
     engine: engine(),
@@ -185,7 +197,7 @@ export const approvalsWiring = /* @__PURE__ */ once(async () => ({
     clock,
     logger: logger(),
     config: config(),
-    signingKey: await signingKey(),
+    signingKeys: linkSigningKeys(),
   }),
   logger: logger(),
 }));

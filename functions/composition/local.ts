@@ -36,9 +36,11 @@ import { createIngestHandler } from '../handlers/ingest.ts';
 import { createLearningRecorderHandler } from '../handlers/learning-recorder.ts';
 import { createStepRunnerHandler } from '../handlers/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import { fixedLinkSigningKeys } from '../ports/link-signing-keys.ts';
 import type { Logger } from '../ports/logger.ts';
 import { createToolRegistry, type ToolRegistryOptions } from '../tools/index.ts';
 import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
+import { checkWaitScale } from '../tools/wait.ts';
 
 /**
  * The embedded platform's wiring: the only module that builds local adapters. dynalite (on disk, in
@@ -155,6 +157,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
         });
     },
     ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
+    ...(options.waitScale === undefined ? {} : { waitScale: checkWaitScale(options.waitScale) }),
   });
 
   const common = { store, engine, clock, logger };
@@ -163,7 +166,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     ...common,
     notifier,
     config,
-    signingKey: signingKey(options.dataDir, inMemory),
+    signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
   });
   const escalations = new EscalationService({ notifier, clock, logger, config });
   const records = new RecordService({ store, clock, logger });
@@ -199,6 +202,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     // A local database read costs nothing: an abort reaches a running tool within a quarter second
     // (on AWS every 2 s, a DynamoDB read per running step).
     abortPollMs: 250,
+    ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
   });
   let selector = new RunbookSelector(options.runbooks());
   const classifier = new ClassifierService({

@@ -27,8 +27,12 @@ export const AslErrorName = {
 } as const;
 export type AslErrorName = (typeof AslErrorName)[keyof typeof AslErrorName];
 
-/** Lambda service errors Step Functions recommends retrying on every Lambda task. */
+/**
+ * Lambda service errors Step Functions recommends retrying on every Lambda task ("Handle Lambda
+ * service exceptions"), and throttling.
+ */
 export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',

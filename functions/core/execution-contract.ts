@@ -29,6 +29,8 @@ export const TaskKind = {
   VerifyAlert: 'verify-alert',
   Escalate: 'escalate',
   Record: 'record',
+  /** After a runbook.wait step's Wait state: records that the wait ended. */
+  Waited: 'waited',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -75,6 +77,11 @@ export const StepSpec = z
     timeoutSeconds: z.number().int().positive(),
     /** Bytes of output the runner may return into the execution state (0: status only). */
     outputBudgetBytes: z.number().int().min(0).default(0),
+    /**
+     * runbook.wait compiled to a Wait state: the runner records the wait and returns, the Wait state
+     * waits (costing nothing meanwhile), and a `waited` Task records the end.
+     */
+    waitState: z.literal(true).optional(),
   })
   .strict();
 export type StepSpec = z.infer<typeof StepSpec>;
@@ -148,8 +155,13 @@ export const RecordTask = z
   })
   .strict();
 
+export const WaitedTask = z
+  .object({ kind: z.literal(TaskKind.Waited), ...Execution, step: StepSpec })
+  .strict();
+
 export const TaskPayload = z.discriminatedUnion('kind', [
   StepTask,
+  WaitedTask,
   CompensateTask,
   CheckpointTask,
   ApprovalTask,

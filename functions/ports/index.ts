@@ -8,6 +8,7 @@ export type {
   StartedExecution,
   TaskFailure,
 } from './execution-engine.ts';
+export type { LinkSigningKeys } from './link-signing-keys.ts';
 export type { Logger } from './logger.ts';
 export type { Notifier } from './notifier.ts';
 export type {

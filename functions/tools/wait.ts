@@ -6,8 +6,10 @@ import type { ToolRuntime } from './registry.ts';
 import { defineTool, sleep } from './tool.ts';
 
 /**
- * runbook.wait: lets a change settle before the next check. It never outlives its step: the wait is
- * cut short to finish just before the step's deadline, and an abort ends it at once.
+ * runbook.wait: lets a change settle before the next check. A runbook step never runs this tool: it
+ * compiles to a Wait state (the step runner only records the wait). The tool runs where the compiler
+ * cannot put a Wait state, as a compensation: it never outlives its step (the wait is cut short to
+ * finish just before the step's deadline), and an abort ends it at once.
  */
 
 /** Finish this long before the deadline so the wait succeeds instead of timing the step out. */

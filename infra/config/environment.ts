@@ -18,6 +18,7 @@ export const EnvironmentName = z
   .regex(/^[a-z][a-z0-9-]{0,15}$/, 'must be lowercase letters, digits and hyphens, at most 16 characters');
 
 const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const Region = z.string().regex(AWS_REGION, 'must be an AWS region such as eu-west-1');
 
 const People = z.array(z.email({ error: 'must be an e-mail address' })).min(1);
 const PeopleGroupName = z
@@ -50,6 +51,9 @@ const Threshold = (threshold: number, period: number) =>
     .prefault({});
 
 export const FUNCTION_URL = 'function-url';
+
+/** Concurrent requests an endpoint may serve: at least 1 (0 would switch it off). */
+const ConcurrencyCap = z.number().int().min(1).max(1_000);
 
 const AwsId = (prefix: string, what: string) =>
   z
@@ -84,7 +88,45 @@ export type NetworkConfig = z.infer<typeof NetworkConfig>;
 export const EnvironmentConfig = z
   .object({
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
-    region: z.string().regex(AWS_REGION, 'must be an AWS region such as eu-west-1'),
+    region: Region,
+    /**
+     * Regions the step runners' tools may act in (each is named in their IAM resources); default: the
+     * stack's region. A step that names another region is refused by IAM.
+     */
+    regions: z
+      .array(Region)
+      .min(1)
+      .refine((regions) => new Set(regions).size === regions.length, 'must name each region once')
+      .optional(),
+    /**
+     * Changes only on resources with this tag (aws:ResourceTag condition on every mutating action whose
+     * resource IAM can check tags on: instances, Auto Scaling groups, ECS services, Lambda functions).
+     */
+    mutatingResourceTag: z
+      .object({
+        key: z.string().regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u, 'must be a tag key (1–128 characters)'),
+        value: z
+          .string()
+          .regex(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u, 'must be a tag value (up to 256 characters)'),
+      })
+      .strict()
+      .optional(),
+    /**
+     * Concurrent requests the public Function URLs may serve (reserved concurrency): a flood of requests
+     * is throttled (429) there instead of taking the concurrency the step runners need.
+     */
+    reservedConcurrency: z
+      .object({
+        ingest: ConcurrencyCap.default(10),
+        approvalWeb: ConcurrencyCap.default(5),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * What synth does with a runbook whose tools cannot reach anything here (no tools.prometheusUrl, no
+     * EKS cluster): `error` refuses the deployment, `warn` deploys it with a warning.
+     */
+    toolReachability: z.enum(['error', 'warn']).default('error'),
     /** Which risk levels need approval and what a mutating step must have (runbook validation and runtime). */
     policy: EnvironmentPolicy.default(DEFAULT_POLICY),
     /** Approver group name to e-mails: each e-mail gets an SNS subscription filtered to its own approvals. */
@@ -158,8 +200,12 @@ export const EnvironmentConfig = z
           .prefault({}),
         /** Errors of one function. */
         handlerErrors: Threshold(1, 300),
-        /** Failed or timed-out executions of one runbook. */
+        /** Throttled invocations of one function (Lambda counts them apart from Errors). */
+        throttles: Threshold(1, 300),
+        /** Failed executions of one runbook (each was rolled back and escalated). */
         failedExecutions: Threshold(1, 900),
+        /** Executions of one runbook stopped (StopExecution) or timed out: no rollback, no escalation ran. */
+        stoppedExecutions: Threshold(1, 900),
         /** Approvals that expired without a decision (their runbook's timeout is the SLA). */
         expiredApprovals: Threshold(1, 3_600),
       })
@@ -186,6 +232,22 @@ export const EnvironmentConfig = z
         });
       }
     });
+    const regions = config.regions ?? [config.region];
+    if (!regions.includes(config.region)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['regions'],
+        message: `must include the stack's own region ${config.region} (the platform's functions and alarms are there)`,
+      });
+    }
+    const defaultRegion = config.tools.defaultRegion;
+    if (defaultRegion !== undefined && !regions.includes(defaultRegion)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['tools', 'defaultRegion'],
+        message: `"${defaultRegion}" is not one of the regions tools may act in (${regions.join(', ')}); add it to regions`,
+      });
+    }
     if (config.tools.shell.enabled) {
       context.addIssue({
         code: 'custom',
@@ -195,3 +257,8 @@ export const EnvironmentConfig = z
     }
   });
 export type EnvironmentConfig = z.infer<typeof EnvironmentConfig>;
+
+/** The regions an environment's tools may act in: `regions`, else the stack's own. */
+export function regionsOf(config: Pick<EnvironmentConfig, 'region' | 'regions'>): string[] {
+  return config.regions ?? [config.region];
+}

@@ -46,6 +46,8 @@ export interface HandlerFunctionProps {
   async?: { retryAttempts: number; maxEventAge: Duration; onFailure: IDestination };
   /** Run in these subnets of a VPC with these security groups (imported: nothing is created). */
   vpc?: FunctionNetwork;
+  /** At most this many instances at once, reserved from the account's pool (public endpoints). */
+  reservedConcurrency?: number;
 }
 
 export interface FunctionNetwork {
@@ -149,6 +151,9 @@ export class HandlerFunction extends Construct {
             securityGroups: props.vpc.securityGroups,
           }
         : {}),
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       ...(props.async
         ? {
             retryAttempts: props.async.retryAttempts,

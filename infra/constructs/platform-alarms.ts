@@ -26,10 +26,11 @@ export const METRIC_NAMESPACE = 'RunbookAutopilot';
 
 /**
  * Alarms on the platform itself, each notifying the platform-alarms topic (and again when it clears):
- * messages in a dead-letter queue, function errors, failed or timed-out executions per runbook, and
- * approvals that expired without a decision — read from the state machines' logs, where every
- * `Approval expired: <target>` Pass state the compiler emits is entered exactly when an approval task
- * timed out (the runbook's approval timeout is its SLA).
+ * messages in a dead-letter queue, function errors, throttled invocations (Lambda counts them apart
+ * from errors), failed executions per runbook, executions stopped or timed out per runbook (they end
+ * without the runbook's rollback and escalation), and approvals that expired without a decision —
+ * read from the state machines' logs, where every `Approval expired: <target>` Pass state the compiler
+ * emits is entered exactly when an approval task timed out (the runbook's approval timeout is its SLA).
  */
 export class PlatformAlarms extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -64,7 +65,7 @@ export class PlatformAlarms extends Construct {
     for (const [functionName, fn] of Object.entries(props.functions)) {
       add(`${functionName}-Errors`, {
         alarmName: name(`errors-${functionName}`),
-        alarmDescription: `The ${functionName} function failed (errors, timeouts, throttles surfacing as errors). See its log group.`,
+        alarmDescription: `The ${functionName} function failed (an error or a timeout). See its log group.`,
         metric: fn.metricErrors({
           period: Duration.seconds(thresholds.handlerErrors.period),
           statistic: cloudwatch.Stats.SUM,
@@ -74,23 +75,45 @@ export class PlatformAlarms extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+      add(`${functionName}-Throttles`, {
+        alarmName: name(`throttles-${functionName}`),
+        alarmDescription: `Invocations of the ${functionName} function were throttled (concurrency exhausted: its reserved concurrency or the account's). Lambda counts these apart from Errors; events are retried, Function URL callers got 429.`,
+        metric: fn.metricThrottles({
+          period: Duration.seconds(thresholds.throttles.period),
+          statistic: cloudwatch.Stats.SUM,
+        }),
+        threshold: thresholds.throttles.threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
     }
 
-    const period = Duration.seconds(thresholds.failedExecutions.period);
+    const failedPeriod = Duration.seconds(thresholds.failedExecutions.period);
+    const stoppedPeriod = Duration.seconds(thresholds.stoppedExecutions.period);
     for (const [runbookId, stateMachine] of Object.entries(props.stateMachines)) {
       add(`${runbookId}-FailedExecutions`, {
         alarmName: name(`failed-${runbookId}`),
-        alarmDescription: `Executions of runbook ${runbookId} failed or timed out (each was escalated; see the executions).`,
-        metric: new cloudwatch.MathExpression({
-          expression: 'FILL(failed, 0) + FILL(timedOut, 0)',
-          usingMetrics: {
-            failed: stateMachine.metricFailed({ period, statistic: cloudwatch.Stats.SUM }),
-            timedOut: stateMachine.metricTimedOut({ period, statistic: cloudwatch.Stats.SUM }),
-          },
-          period,
-          label: `failed or timed-out executions of ${runbookId}`,
-        }),
+        alarmDescription: `Executions of runbook ${runbookId} failed (each was rolled back where it had changed something, and escalated; see the executions).`,
+        metric: stateMachine.metricFailed({ period: failedPeriod, statistic: cloudwatch.Stats.SUM }),
         threshold: thresholds.failedExecutions.threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      add(`${runbookId}-StoppedExecutions`, {
+        alarmName: name(`stopped-${runbookId}`),
+        alarmDescription: `Executions of runbook ${runbookId} were stopped (StopExecution: the console, the API, an interrupted run that could not resume) or timed out. Neither runs the runbook's rollback or escalation: check what each had changed.`,
+        metric: new cloudwatch.MathExpression({
+          expression: 'FILL(aborted, 0) + FILL(timedOut, 0)',
+          usingMetrics: {
+            aborted: stateMachine.metricAborted({ period: stoppedPeriod, statistic: cloudwatch.Stats.SUM }),
+            timedOut: stateMachine.metricTimedOut({ period: stoppedPeriod, statistic: cloudwatch.Stats.SUM }),
+          },
+          period: stoppedPeriod,
+          label: `stopped or timed-out executions of ${runbookId}`,
+        }),
+        threshold: thresholds.stoppedExecutions.threshold,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,

@@ -5,9 +5,11 @@ import { declarationOf, TOOL_CATALOG } from '../../functions/tools/declarations.
 /**
  * Least-privilege IAM for the step runners, derived from what the deployed runbooks run: each tool
  * declares the IAM actions it needs (functions/tools/declarations.ts); this module says where each
- * action may act. Tools may name any region (`region` parameter), so ARNs keep the region open and
- * pin the partition and account. An action whose API has no resource-level permissions gets `*`, and
- * the reason is written here once, per action, and carried into the cdk-nag acknowledgement.
+ * action may act. ARNs name each region the environment lets tools act in (`regions`), the partition
+ * and the account; with `mutatingResourceTag`, every change whose resource IAM can read tags on
+ * (aws:ResourceTag) is allowed on tagged resources only. An action whose API has no resource-level
+ * permissions gets `*`, and the reason is written here once, per action, and carried into the cdk-nag
+ * acknowledgement.
  */
 
 export class ToolPermissionError extends RunbookAutopilotError {
@@ -17,23 +19,43 @@ export class ToolPermissionError extends RunbookAutopilotError {
 export interface PermissionScope {
   partition: string;
   account: string;
+  /** Regions tools may act in (the environment's `regions`, else the stack's region). */
+  regions: readonly string[];
   /** The topic `notify.message` publishes to (the escalations topic). */
   escalationsTopicArn: string;
+  /** Changes only on resources carrying this tag (the environment's `mutatingResourceTag`). */
+  resourceTag?: { key: string; value: string };
+}
+
+/** Resources of one action: `tagged` ones get the resource-tag condition when the environment sets one. */
+interface Resources {
+  arns: string[];
+  tagged?: true;
 }
 
 interface ActionRule {
-  resources: (scope: PermissionScope) => string[];
+  resources: (scope: PermissionScope) => Resources[];
   /** Why the resource is as wide as it is (shown in the cdk-nag acknowledgement). */
   why: string;
 }
 
 const NO_RESOURCE_LEVEL = (what: string): ActionRule => ({
-  resources: () => ['*'],
+  resources: () => [{ arns: ['*'] }],
   why: `${what} has no resource-level permissions`,
 });
 
-const any = (service: string, resource: string) => (scope: PermissionScope) => [
-  `arn:${scope.partition}:${service}:*:${scope.account}:${resource}`,
+/** `resource` of this account in each of the environment's regions. */
+const inRegions = (service: string, resource: string) => (scope: PermissionScope) =>
+  scope.regions.map((region) => `arn:${scope.partition}:${service}:${region}:${scope.account}:${resource}`);
+
+/** Resources only read: never conditioned on tags (a diagnosis may look at anything). */
+const read = (service: string, resource: string) => (scope: PermissionScope) => [
+  { arns: inRegions(service, resource)(scope) },
+];
+
+/** Resources changed: IAM checks aws:ResourceTag on them, so the environment may require a tag. */
+const changed = (service: string, resource: string) => (scope: PermissionScope) => [
+  { arns: inRegions(service, resource)(scope), tagged: true as const },
 ];
 
 /** The Run Command documents `ssm.run-command` accepts (its `documentName` enum). */
@@ -46,15 +68,22 @@ export function runCommandDocuments(): string[] {
 export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
   'cloudwatch:GetMetricData': NO_RESOURCE_LEVEL('GetMetricData'),
   'logs:StartQuery': {
-    resources: any('logs', 'log-group:*'),
-    why: 'queries name their log groups at run time (any log group of this account, any region)',
+    resources: read('logs', 'log-group:*'),
+    why: "queries name their log groups at run time (any log group of this account in the environment's regions)",
   },
   'logs:GetQueryResults': NO_RESOURCE_LEVEL('GetQueryResults (a query id has no ARN)'),
   'logs:StopQuery': NO_RESOURCE_LEVEL('StopQuery (a query id has no ARN)'),
   'ssm:SendCommand': {
     resources: (scope) => [
-      ...any('ec2', 'instance/*')(scope),
-      ...runCommandDocuments().map((document) => `arn:${scope.partition}:ssm:*::document/${document}`),
+      ...changed('ec2', 'instance/*')(scope),
+      // AWS-owned documents carry no tags of ours: pinned by name instead.
+      {
+        arns: scope.regions.flatMap((region) =>
+          runCommandDocuments().map(
+            (document) => `arn:${scope.partition}:ssm:${region}::document/${document}`,
+          ),
+        ),
+      },
     ],
     why: 'instances come from the alert at run time (this account only); documents are pinned to the ones the tool allows',
   },
@@ -63,45 +92,47 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
   'ssm:CancelCommand': NO_RESOURCE_LEVEL('CancelCommand (a command id has no ARN)'),
   'ec2:DescribeInstanceStatus': NO_RESOURCE_LEVEL('DescribeInstanceStatus (EC2 Describe* calls)'),
   'ec2:RebootInstances': {
-    resources: any('ec2', 'instance/*'),
+    resources: changed('ec2', 'instance/*'),
     why: 'the instance comes from the alert at run time (this account only)',
   },
   'autoscaling:DescribeAutoScalingGroups': NO_RESOURCE_LEVEL('DescribeAutoScalingGroups'),
   'autoscaling:SetDesiredCapacity': {
-    resources: any('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*'),
+    resources: changed('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*'),
     why: 'the group is named by the runbook or the alert at run time (this account only)',
   },
   'ecs:DescribeServices': {
-    resources: any('ecs', 'service/*/*'),
+    resources: read('ecs', 'service/*/*'),
     why: 'cluster and service are named by the runbook or the alert at run time (this account only)',
   },
   'ecs:UpdateService': {
-    resources: any('ecs', 'service/*/*'),
+    resources: changed('ecs', 'service/*/*'),
     why: 'cluster and service are named by the runbook or the alert at run time (this account only)',
   },
   'lambda:GetFunctionConcurrency': {
-    resources: any('lambda', 'function:*'),
+    resources: read('lambda', 'function:*'),
     why: 'the function comes from the alert at run time (this account only)',
   },
   'lambda:GetAccountSettings': NO_RESOURCE_LEVEL('GetAccountSettings'),
   'lambda:PutFunctionConcurrency': {
-    resources: any('lambda', 'function:*'),
+    resources: changed('lambda', 'function:*'),
     why: "the function comes from the alert at run time (this account only; the platform's own functions are denied)",
   },
   'lambda:DeleteFunctionConcurrency': {
-    resources: any('lambda', 'function:*'),
+    resources: changed('lambda', 'function:*'),
     why: "the function comes from the alert at run time (this account only; the platform's own functions are denied)",
   },
   'sns:Publish': {
-    resources: (scope) => [scope.escalationsTopicArn],
+    resources: (scope) => [{ arns: [scope.escalationsTopicArn] }],
     why: 'notify.message publishes to the escalations topic only',
   },
 };
 
-/** One statement's worth: actions that share their resources. */
+/** One statement's worth: actions that share their resources (and condition). */
 export interface ToolGrant {
   actions: string[];
   resources: string[];
+  /** The resource-tag condition, on changes to resources IAM can read tags on. */
+  condition?: { StringEquals: Record<string, string> };
 }
 
 export interface ToolPolicy {
@@ -130,7 +161,12 @@ export function toolPolicy(
   variant: 'read-only' | 'mutating',
   scope: PermissionScope,
 ): ToolPolicy {
-  const byResources = new Map<string, { resources: string[]; actions: Set<string> }>();
+  const byResources = new Map<
+    string,
+    { resources: string[]; condition?: ToolGrant['condition']; actions: Set<string> }
+  >();
+  const tag = scope.resourceTag;
+  const condition = tag ? { StringEquals: { [`aws:ResourceTag/${tag.key}`]: tag.value } } : undefined;
   const wildcardReasons = new Map<string, Set<string>>();
   const actions = new Set<string>();
   for (const tool of [...new Set(tools)].sort()) {
@@ -153,22 +189,37 @@ export function toolPolicy(
         );
       }
       actions.add(action);
-      const resources = rule.resources(scope);
-      const key = resources.join('\n');
-      const entry = byResources.get(key) ?? { resources, actions: new Set<string>() };
-      entry.actions.add(action);
-      byResources.set(key, entry);
-      for (const resource of resources.filter((candidate) => candidate.includes('*'))) {
-        const reasons = wildcardReasons.get(resource) ?? new Set<string>();
-        reasons.add(`${action}: ${rule.why}`);
-        wildcardReasons.set(resource, reasons);
+      for (const group of rule.resources(scope)) {
+        const conditioned = group.tagged && condition ? condition : undefined;
+        const key = `${group.arns.join('\n')}${conditioned ? '\ntagged' : ''}`;
+        const entry = byResources.get(key) ?? {
+          resources: group.arns,
+          ...(conditioned ? { condition: conditioned } : {}),
+          actions: new Set<string>(),
+        };
+        entry.actions.add(action);
+        byResources.set(key, entry);
+        for (const resource of group.arns.filter((candidate) => candidate.includes('*'))) {
+          const reasons = wildcardReasons.get(resource) ?? new Set<string>();
+          reasons.add(`${action}: ${rule.why}`);
+          wildcardReasons.set(resource, reasons);
+        }
       }
     }
   }
   return {
     grants: [...byResources.values()]
-      .map((entry) => ({ actions: [...entry.actions].sort(), resources: entry.resources }))
-      .sort((a, b) => a.actions[0]!.localeCompare(b.actions[0]!)),
+      .map((entry) => ({
+        actions: [...entry.actions].sort(),
+        resources: entry.resources,
+        ...(entry.condition ? { condition: entry.condition } : {}),
+      }))
+      .sort(
+        (a, b) =>
+          a.actions[0]!.localeCompare(b.actions[0]!) ||
+          a.actions.length - b.actions.length ||
+          a.resources.join().localeCompare(b.resources.join()),
+      ),
     wildcards: [...wildcardReasons.entries()]
       .map(([resource, reasons]) => ({ resource, reasons: [...reasons].sort() }))
       .sort((a, b) => a.resource.localeCompare(b.resource)),

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { TABLE_DESIGN } from '../../functions/adapters/aws/table-design.ts';
 import type { RuntimeConfig } from '../../functions/core/config.ts';
 import { Substitution } from '../../functions/core/execution-contract.ts';
-import { type EnvironmentConfig, FUNCTION_URL } from '../config/environment.ts';
+import { type EnvironmentConfig, FUNCTION_URL, regionsOf } from '../config/environment.ts';
 import { EnvironmentConfigError } from '../config/load.ts';
 import { checkRunbooksFit } from '../config/runbook-fit.ts';
 import { consoleExecutionLinkTemplate, runtimeConfigOf, UNUSED_LINK_BASE } from '../config/runtime.ts';
@@ -36,6 +36,9 @@ export interface RunbookAutopilotStackProps extends StackProps {
   /** The runbooks to deploy; default: statemachines/ (the committed, compiled machines). */
   runbooks?: readonly CompiledRunbook[];
 }
+
+/** Lambda's retries of a failed asynchronous invocation (the classifier and learning recorder): 3 attempts in all. */
+export const ASYNC_RETRY_ATTEMPTS = 2;
 
 /** Lambda allows 4 KB of environment variables per function; keep room for the ARNs and names. */
 const ENVIRONMENT_BYTES_LIMIT = 4_096;
@@ -104,11 +107,14 @@ export class RunbookAutopilotStack extends Stack {
     const namePrefix = `${this.stackName}-`;
     this.stateMachineArnPrefix = `arn:${partition}:states:${config.region}:${config.account}:stateMachine:${namePrefix}`;
     this.runbooks = props.runbooks ?? loadCompiledRunbooks();
-    checkRunbooksFit(
+    // toolReachability: warn deploys runbooks whose tools reach nothing here, and says so.
+    const unreachable = checkRunbooksFit(
       name,
       config,
       this.runbooks.map((compiled) => compiled.runbook),
     );
+    for (const [index, line] of unreachable.entries())
+      Annotations.of(this).addWarningV2(`runbook-autopilot:tool-unreachable:${index}`, line);
     // Built from names, not Refs: roles of the functions the machines invoke must not depend on the machines.
     const stateMachineArns = this.runbooks.map((runbook) => `${this.stateMachineArnPrefix}${runbook.id}`);
     const executionArns = this.runbooks.map(
@@ -173,8 +179,8 @@ export class RunbookAutopilotStack extends Stack {
     const common = { TABLE_NAME: this.table.tableName, STATE_MACHINE_ARN_PREFIX: this.stateMachineArnPrefix };
     const topics = { APPROVALS_TOPIC_ARN: approvals.topicArn, ESCALATIONS_TOPIC_ARN: escalations.topicArn };
     const asyncTarget = (onFailure: typeof classifierFailures) => ({
-      // A malformed event fails the same way every time: straight to the queue, no retry loop.
-      retryAttempts: 0,
+      // Lambda retries a failed event twice (a throttled store, a timeout), then it goes to the queue.
+      retryAttempts: ASYNC_RETRY_ATTEMPTS,
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(onFailure),
     });
@@ -190,6 +196,7 @@ export class RunbookAutopilotStack extends Stack {
         memorySize?: number;
         async?: ReturnType<typeof asyncTarget>;
         vpc?: FunctionNetwork;
+        reservedConcurrency?: number;
       } = {},
     ) =>
       new HandlerFunction(this, pascal(key), {
@@ -203,6 +210,9 @@ export class RunbookAutopilotStack extends Stack {
         removalPolicy,
         ...(options.async ? { async: options.async } : {}),
         ...(options.vpc ? { vpc: options.vpc } : {}),
+        ...(options.reservedConcurrency === undefined
+          ? {}
+          : { reservedConcurrency: options.reservedConcurrency }),
       });
 
     // approval-web first: its Function URL is the default base of every link the others build.
@@ -227,6 +237,8 @@ export class RunbookAutopilotStack extends Stack {
         LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
         RUNBOOK_AUTOPILOT_CONFIG: configJson(explicitBase ?? UNUSED_LINK_BASE),
       },
+      // Public: a flood of requests is throttled here rather than taking the step runners' concurrency.
+      { reservedConcurrency: config.reservedConcurrency.approvalWeb },
     );
     // Public: every request is checked against the HMAC-signed link (approver, expiry) server-side.
     const approvalWebUrl = approvalWeb.function.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
@@ -234,11 +246,17 @@ export class RunbookAutopilotStack extends Stack {
 
     const fns: Record<FunctionKey, HandlerFunction> = {
       approvalWeb,
-      ingest: make('ingest', HandlerEntry.Ingest, 'Alertmanager webhook in, normalized alert events out', {
-        EVENT_BUS_NAME: busName,
-        INGEST_TOKEN_SECRET: secretNameOf('ingest-token'),
-        RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
-      }),
+      ingest: make(
+        'ingest',
+        HandlerEntry.Ingest,
+        'Alertmanager webhook in, normalized alert events out',
+        {
+          EVENT_BUS_NAME: busName,
+          INGEST_TOKEN_SECRET: secretNameOf('ingest-token'),
+          RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
+        },
+        { reservedConcurrency: config.reservedConcurrency.ingest },
+      ),
       classifier: make(
         'classifier',
         HandlerEntry.Classifier,
@@ -345,7 +363,9 @@ export class RunbookAutopilotStack extends Stack {
     const permissionScope: PermissionScope = {
       partition,
       account: config.account,
+      regions: regionsOf(config),
       escalationsTopicArn: escalations.topicArn,
+      ...(config.mutatingResourceTag ? { resourceTag: config.mutatingResourceTag } : {}),
     };
     const readOnlyTools = this.runbooks.flatMap((runbook) => runbook.tools[Substitution.ReadOnlyRunner]);
     const mutatingTools = this.runbooks.flatMap((runbook) => runbook.tools[Substitution.MutatingRunner]);
@@ -357,7 +377,14 @@ export class RunbookAutopilotStack extends Stack {
       [keyof typeof runnerPolicies, (typeof runnerPolicies)[keyof typeof runnerPolicies]]
     >) {
       for (const [index, grant] of policy.grants.entries()) {
-        allow(fns[key], `Tools${index + 1}`, grant.actions, grant.resources);
+        fns[key].role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            sid: `Tools${index + 1}`,
+            actions: grant.actions,
+            resources: grant.resources,
+            ...(grant.condition ? { conditions: grant.condition } : {}),
+          }),
+        );
       }
       for (const wildcard of policy.wildcards.filter((candidate) => candidate.resource !== '*')) {
         Validations.of(fns[key].role).acknowledge({
@@ -497,6 +524,11 @@ export class RunbookAutopilotStack extends Stack {
       'ControlApiUrl',
       controlUrl.url,
       'Operator API (IAM auth: sign requests with SigV4, service lambda)',
+    );
+    output(
+      'ControlFunctionArn',
+      fns.control.function.functionArn,
+      "Resource of the operators' policy: lambda:InvokeFunctionUrl and lambda:InvokeFunction (via the URL)",
     );
     output('EventBusName', this.routing.bus.eventBusName, 'Bus of ingested alerts');
     output('TableName', this.table.tableName, 'DynamoDB table');

@@ -123,10 +123,16 @@ describe('environment configuration (cdk.json context)', () => {
         notify: ['default'],
         deadLetters: { threshold: 1 },
         handlerErrors: { threshold: 1, period: 300 },
+        throttles: { threshold: 1, period: 300 },
         failedExecutions: { threshold: 1, period: 900 },
+        stoppedExecutions: { threshold: 1, period: 900 },
         expiredApprovals: { threshold: 1, period: 3_600 },
       },
+      reservedConcurrency: { ingest: 10, approvalWeb: 5 },
+      toolReachability: 'error',
     });
+    expect(config.regions).toBeUndefined();
+    expect(config.mutatingResourceTag).toBeUndefined();
   });
 
   it.each([
@@ -220,6 +226,41 @@ describe('environment configuration (cdk.json context)', () => {
         prod.tools = { shell: { enabled: true } };
       },
       `${WHERE}.prod.tools.shell.enabled: the shell tool runs on the embedded platform only; set it to false (got true)`,
+    ],
+    [
+      'a reserved concurrency of 0 (it would switch the endpoint off)',
+      (prod: Record<string, unknown>) => {
+        prod.reservedConcurrency = { ingest: 0 };
+      },
+      `${WHERE}.prod.reservedConcurrency.ingest: must be at least 1, got 0`,
+    ],
+    [
+      'a region list with something that is not a region',
+      (prod: Record<string, unknown>) => {
+        prod.regions = ['eu-west-1', 'europe'];
+      },
+      `${WHERE}.prod.regions[1]: must be an AWS region such as eu-west-1 (got "europe")`,
+    ],
+    [
+      'a region list without the stack’s own region',
+      (prod: Record<string, unknown>) => {
+        prod.regions = ['us-east-1'];
+      },
+      `${WHERE}.prod.regions: must include the stack's own region eu-west-1 (the platform's functions and alarms are there)`,
+    ],
+    [
+      'a default tool region outside the regions tools may act in',
+      (prod: Record<string, unknown>) => {
+        prod.tools = { ...(prod.tools as object), defaultRegion: 'us-east-1' };
+      },
+      `${WHERE}.prod.tools.defaultRegion: "us-east-1" is not one of the regions tools may act in (eu-west-1); add it to regions`,
+    ],
+    [
+      'a resource tag condition without a value',
+      (prod: Record<string, unknown>) => {
+        prod.mutatingResourceTag = { key: 'runbook-autopilot' };
+      },
+      `${WHERE}.prod.mutatingResourceTag.value: is required (expected string)`,
     ],
   ])('refuses %s with one line naming the field', (_what, change, expected) => {
     // Act
@@ -366,6 +407,101 @@ describe('runbooks fit the environment (checked at synth)', () => {
     expect(() => checkRunbooksFit('prod', config, RUNBOOKS)).toThrow(
       /notifies "sre-pager", which prod does not define/,
     );
+  });
+
+  it.each(['dev', 'staging', 'prod'])(
+    'the shipped %s environment configures the Prometheus and EKS cluster its runbooks use',
+    (name) => {
+      expect(environments[name]!.toolReachability).toBe('error');
+      expect(environments[name]!.tools.prometheusUrl).toMatch(/^https:\/\//);
+      expect(Object.keys(environments[name]!.tools.kubernetes.eks)).toContain(name);
+      expect(checkRunbooksFit(name, environments[name]!, RUNBOOKS)).toEqual([]);
+    },
+  );
+
+  it('refuses a runbook whose Prometheus tools the environment cannot reach, naming runbook, step, tool and setting', () => {
+    // Prepare
+    const config = EnvironmentConfig.parse({
+      ...ENVIRONMENTS.prod,
+      tools: { ...(ENVIRONMENTS.prod!.tools as object), prometheusUrl: undefined },
+    });
+
+    // Act / Assess
+    expect(() => checkRunbooksFit('prod', config, RUNBOOKS)).toThrow(
+      /^cdk\.json context "runbook-autopilot:environments"\.prod\.tools\.prometheusUrl: runbook node-filesystem-filling step [a-z0-9-]+ uses prometheus\.query(-range)?, which needs tools\.prometheusUrl \(or a "prometheus" parameter on the step\); prod sets none$/,
+    );
+  });
+
+  it('accepts a Prometheus step that names its own Prometheus', () => {
+    // Prepare: one runbook, one step, the URL on the step
+    const config = EnvironmentConfig.parse({
+      ...ENVIRONMENTS.prod,
+      tools: { ...(ENVIRONMENTS.prod!.tools as object), prometheusUrl: undefined },
+    });
+    const memory = structuredClone(RUNBOOKS.find((runbook) => runbook.id === 'node-memory-pressure')!);
+    const trend = memory.phases
+      .flatMap((phase) => phase.steps)
+      .find((step) => step.tool.startsWith('prometheus.'))!;
+    trend.parameters = { ...trend.parameters, prometheus: 'https://prometheus.internal.example.com/' };
+
+    // Act / Assess: the Kubernetes steps are still reachable, the one Prometheus step names its URL
+    expect(checkRunbooksFit('prod', config, [memory])).toEqual([]);
+  });
+
+  it('refuses a runbook whose Kubernetes tools have no EKS cluster for the environment', () => {
+    // Prepare
+    const config = EnvironmentConfig.parse({
+      ...ENVIRONMENTS.prod,
+      tools: { ...(ENVIRONMENTS.prod!.tools as object), kubernetes: { eks: {} } },
+    });
+
+    // Act / Assess
+    expect(() => checkRunbooksFit('prod', config, RUNBOOKS)).toThrow(
+      /^cdk\.json context "runbook-autopilot:environments"\.prod\.tools\.kubernetes\.eks: runbook node-filesystem-filling step [a-z0-9-]+ uses k8s\.[a-z-]+, which needs an EKS cluster named "prod" in tools\.kubernetes\.eks \(the step names no cluster, so the environment's is used\); prod names none$/,
+    );
+  });
+
+  it('only warns about unreachable tools when the environment says toolReachability: warn', () => {
+    // Prepare
+    const config = EnvironmentConfig.parse({
+      ...ENVIRONMENTS.prod,
+      toolReachability: 'warn',
+      tools: { kubernetes: { eks: {} } },
+    });
+
+    // Act
+    const warnings = checkRunbooksFit('prod', config, RUNBOOKS);
+
+    // Assess: one line per runbook and tool, each naming the setting
+    expect(warnings.length).toBeGreaterThanOrEqual(3);
+    expect(warnings.some((line) => /runbook pod-crash-looping step .* uses k8s\./.test(line))).toBe(true);
+    expect(warnings.some((line) => /runbook node-memory-pressure step .* uses prometheus\./.test(line))).toBe(
+      true,
+    );
+    for (const line of warnings) expect(line).toMatch(/tools\.(prometheusUrl|kubernetes\.eks)/);
+  });
+
+  it('refuses a tool that runs on the embedded platform only, whatever toolReachability says', () => {
+    // Prepare
+    const config = EnvironmentConfig.parse({ ...ENVIRONMENTS.prod, toolReachability: 'warn' });
+    const runbook = structuredClone(RUNBOOKS.find((candidate) => candidate.id === 'lambda-throttling')!);
+    const step = runbook.phases[0]!.steps[0]!;
+    step.tool = 'shell.exec';
+    step.parameters = { command: 'uptime' };
+
+    // Act / Assess
+    expect(() => checkRunbooksFit('prod', config, [runbook])).toThrow(
+      `${WHERE}.prod: runbook lambda-throttling step ${step.id} uses shell.exec, which runs on the embedded platform only and can never run on AWS; use another tool or keep the runbook out of prod (environmentConstraints.environments)`,
+    );
+  });
+
+  it('refuses an unknown toolReachability with one line naming the field', () => {
+    const message = problemOf(
+      withProd((prod) => {
+        prod.toolReachability = 'ignore';
+      }),
+    );
+    expect(message).toBe(`${WHERE}.prod.toolReachability: must be one of "error", "warn", got "ignore"`);
   });
 
   it('reads targets from escalation triggers and from notify.message steps', () => {

@@ -48,6 +48,12 @@ const CA = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-
 const EKS = {
   // The key is the cluster name alerts carry; by default also the EKS cluster's name.
   'shop-prod': { endpoint: 'https://0123ABCD.gr7.eu-west-1.eks.amazonaws.com', certificateAuthorityData: CA },
+  // The environment's own cluster (steps that name none): the same cluster again.
+  prod: {
+    clusterName: 'shop-prod',
+    endpoint: 'https://0123ABCD.gr7.eu-west-1.eks.amazonaws.com',
+    certificateAuthorityData: CA,
+  },
   // Another alert name for a cluster named otherwise, in the stack's region (stated explicitly).
   payments: {
     clusterName: 'payments-prod-v2',
@@ -93,7 +99,7 @@ describe('Kubernetes on Amazon EKS: network and tools.kubernetes.eks in an envir
     // Prepare: prod with a VPC for the step runners and four alert names for three EKS clusters
     const environments = structuredClone(ENVIRONMENTS);
     environments.prod!.network = NETWORK;
-    environments.prod!.tools = { kubernetes: { eks: EKS } };
+    environments.prod!.tools = { ...(environments.prod!.tools as Json), kubernetes: { eks: EKS } };
 
     // Act
     synthesized = synthesize({ context: { env: 'prod', [ENVIRONMENTS_CONTEXT_KEY]: environments } });
@@ -243,9 +249,11 @@ describe('EKS clusters named without endpoint and CA', () => {
     // Prepare: one cluster by name only (in the stack's region), one by name in another region, one complete
     const environments = structuredClone(ENVIRONMENTS);
     environments.prod!.tools = {
+      ...(environments.prod!.tools as Json),
       kubernetes: {
         eks: {
           'shop-prod': {},
+          prod: { clusterName: 'shop-prod' },
           'shop-us': { clusterName: 'shop-us-1', region: 'us-east-1' },
           payments: EKS.payments,
         },
@@ -291,11 +299,17 @@ describe('EKS clusters named without endpoint and CA', () => {
   });
 });
 
-describe('without network and tools.kubernetes.eks (the shipped cdk.json)', () => {
+describe('without network and tools.kubernetes.eks', () => {
   let synthesized: Synthesized;
 
   beforeAll(() => {
-    synthesized = synthesize();
+    // Prepare: every environment without clusters; their Kubernetes runbooks then only warn
+    const environments = structuredClone(ENVIRONMENTS);
+    for (const environment of Object.values(environments)) {
+      environment.tools = { ...(environment.tools as Json), kubernetes: { eks: {} } };
+      environment.toolReachability = 'warn';
+    }
+    synthesized = synthesize({ context: { [ENVIRONMENTS_CONTEXT_KEY]: environments } });
   });
 
   afterAll(() => removeOutput(synthesized));
@@ -320,6 +334,24 @@ describe('without network and tools.kubernetes.eks (the shipped cdk.json)', () =
       expect(actions, environment).not.toContain('ec2:CreateNetworkInterface');
     }
     for (const stack of synthesized.stacks) expect(stack.clusterAccess).toBeUndefined();
+  });
+
+  it('warns, per runbook and tool, that the Kubernetes steps cannot reach a cluster (toolReachability: warn)', () => {
+    for (const stack of synthesized.stacks) {
+      const warnings = Annotations.fromStack(stack)
+        .findWarning(`/${stack.stackName}`, Match.anyValue())
+        .map((warning) => String(warning.entry.data));
+      expect(warnings, stack.environmentName).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(
+            new RegExp(
+              `^cdk\\.json context "runbook-autopilot:environments"\\.${stack.environmentName}\\.tools\\.kubernetes\\.eks: runbook pod-crash-looping step [a-z0-9-]+ uses k8s\\.`,
+            ),
+          ),
+        ]),
+      );
+      expect(warnings.every((warning) => !warning.includes('prometheus'))).toBe(true);
+    }
   });
 });
 
@@ -393,9 +425,10 @@ describe('EKS clusters that do not fit in a function’s environment', () => {
     const realSizeCa = Buffer.alloc(1_100, 7).toString('base64');
     const environments = structuredClone(ENVIRONMENTS);
     environments.prod!.tools = {
+      ...(environments.prod!.tools as Json),
       kubernetes: {
         eks: Object.fromEntries(
-          ['shop-prod', 'payments-prod', 'search-prod'].map((name, index) => [
+          ['prod', 'payments-prod', 'search-prod'].map((name, index) => [
             name,
             {
               endpoint: `https://${index}0123ABCD.gr7.eu-west-1.eks.amazonaws.com`,

@@ -34,8 +34,8 @@ const WIRING: Record<FunctionKey, (aws: Composition) => Promise<unknown>> = {
   classifier: async (aws) => aws.classifierWiring(),
   stepRunnerReadOnly: async (aws) => aws.stepRunnerWiring(),
   stepRunnerMutating: async (aws) => aws.stepRunnerWiring(),
-  approvalRequest: async (aws) => aws.approvalsWiring(),
-  approvalWeb: async (aws) => aws.approvalsWiring(),
+  approvalRequest: async (aws) => ({ ...aws.approvalsWiring(), keys: aws.linkSigningKeys() }),
+  approvalWeb: async (aws) => ({ ...aws.approvalsWiring(), keys: aws.linkSigningKeys() }),
   control: async (aws) => ({ ...aws.controlWiring(), runbooks: aws.runbooks() }),
   learningRecorder: async (aws) => aws.learningWiring(),
 };
@@ -92,7 +92,10 @@ describe('function environments satisfy the AWS composition', () => {
       expect(aws.config().environment).toBe('dev');
       if (key === 'ingest') expect(secrets.asked).toEqual(['runbook-autopilot/dev/ingest-token']);
       if (key === 'approvalRequest' || key === 'approvalWeb') {
-        expect(secrets.asked).toEqual(['runbook-autopilot/dev/link-signing-key']);
+        // Read on first use and again after a rotation (test/unit/handlers/link-signing-key.test.ts)
+        expect((built as { keys: { secretId: string } }).keys.secretId).toBe(
+          'runbook-autopilot/dev/link-signing-key',
+        );
       }
     },
   );

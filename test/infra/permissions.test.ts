@@ -23,6 +23,7 @@ import { libraryStatemachinesDir } from '../support/library.ts';
 const SCOPE: PermissionScope = {
   partition: 'aws',
   account: '111111111111',
+  regions: ['eu-west-1'],
   escalationsTopicArn: 'arn:aws:sns:eu-west-1:111111111111:escalations',
 };
 const RUNBOOKS = loadCompiledRunbooks(libraryStatemachinesDir());
@@ -132,17 +133,17 @@ describe('step runner permissions derived from tool declarations', () => {
 
     // Assess
     expect(policy.grants).toEqual([
-      { actions: ['ec2:RebootInstances'], resources: ['arn:aws:ec2:*:111111111111:instance/*'] },
+      {
+        actions: ['ec2:RebootInstances', 'ssm:SendCommand'],
+        resources: ['arn:aws:ec2:eu-west-1:111111111111:instance/*'],
+      },
       {
         actions: ['ssm:CancelCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'],
         resources: ['*'],
       },
       {
         actions: ['ssm:SendCommand'],
-        resources: [
-          'arn:aws:ec2:*:111111111111:instance/*',
-          ...runCommandDocuments().map((document) => `arn:aws:ssm:*::document/${document}`),
-        ],
+        resources: runCommandDocuments().map((document) => `arn:aws:ssm:eu-west-1::document/${document}`),
       },
     ]);
     const star = policy.wildcards.find((wildcard) => wildcard.resource === '*')!;
@@ -151,6 +152,64 @@ describe('step runner permissions derived from tool declarations', () => {
       'ssm:GetCommandInvocation: GetCommandInvocation (a command id has no ARN) has no resource-level permissions',
       'ssm:ListCommandInvocations: ListCommandInvocations (a command id has no ARN) has no resource-level permissions',
     ]);
+  });
+
+  it('names each region tools may act in, never any region, and with a resource tag allows changes only on tagged resources', () => {
+    // Prepare
+    const scope: PermissionScope = {
+      ...SCOPE,
+      regions: ['eu-west-1', 'eu-central-1'],
+      resourceTag: { key: 'runbook-autopilot', value: 'enabled' },
+    };
+    const tagged = { StringEquals: { 'aws:ResourceTag/runbook-autopilot': 'enabled' } };
+    const everyMutatingTool = AWS_DECLARATIONS.filter((declaration) => declaration.mutating).map(
+      (declaration) => declaration.name,
+    );
+
+    // Act
+    const policy = toolPolicy(['ec2.reboot-instances', 'ssm.run-command'], 'mutating', scope);
+    const everything = toolPolicy(everyMutatingTool, 'mutating', scope);
+
+    // Assess: the instance is the tag's subject; the AWS-owned documents carry no tag
+    expect(policy.grants).toEqual([
+      {
+        actions: ['ec2:RebootInstances', 'ssm:SendCommand'],
+        resources: [
+          'arn:aws:ec2:eu-west-1:111111111111:instance/*',
+          'arn:aws:ec2:eu-central-1:111111111111:instance/*',
+        ],
+        condition: tagged,
+      },
+      {
+        actions: ['ssm:CancelCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'],
+        resources: ['*'],
+      },
+      {
+        actions: ['ssm:SendCommand'],
+        resources: ['eu-west-1', 'eu-central-1'].flatMap((region) =>
+          runCommandDocuments().map((document) => `arn:aws:ssm:${region}::document/${document}`),
+        ),
+      },
+    ]);
+    const resources = everything.grants.flatMap((grant) => grant.resources);
+    expect(resources.filter((resource) => /^arn:[^:]+:[^:]+:\*:/.test(resource))).toEqual([]);
+    // Every action that changes something and can be scoped by a tag is
+    for (const action of [
+      'autoscaling:SetDesiredCapacity',
+      'ec2:RebootInstances',
+      'ecs:UpdateService',
+      'lambda:DeleteFunctionConcurrency',
+      'lambda:PutFunctionConcurrency',
+      'ssm:SendCommand',
+    ]) {
+      expect(
+        everything.grants.some((grant) => grant.actions.includes(action) && grant.condition !== undefined),
+        action,
+      ).toBe(true);
+    }
+    // …and nothing only reads under the condition
+    for (const grant of everything.grants.filter((candidate) => candidate.condition))
+      expect(grant.actions.filter((action) => /:(Describe|Get|List)/.test(action))).toEqual([]);
   });
 
   it('refuses a mutating tool on the read-only runner, a local-only tool, and an unknown tool', () => {

@@ -262,7 +262,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       );
     });
 
-    it('the classifier and learning recorder send a failed event to their queue at once (no async retries)', () => {
+    it('the classifier and learning recorder retry a failed event twice, then send it to their queue', () => {
       const { stack, template } = deployment(environment);
       for (const [key, queue] of [
         ['classifier', 'ClassifierFailures'],
@@ -270,7 +270,8 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       ] as const) {
         template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
           FunctionName: { Ref: logicalIdOf(stack.functions[key].function) },
-          MaximumRetryAttempts: 0,
+          MaximumRetryAttempts: 2,
+          MaximumEventAgeInSeconds: 21_600,
           DestinationConfig: {
             OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${queue}`), 'Arn'] } },
           },
@@ -291,6 +292,51 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         });
       }
       template.resourceCountIs('AWS::Lambda::Url', 3);
+      // Since October 2025 a Function URL needs both actions: the public two grant them to anyone
+      const permissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission')).map(propertiesOf);
+      for (const key of ['ingest', 'approvalWeb'] as const) {
+        const mine = permissions.filter(
+          (permission) =>
+            JSON.stringify(permission.FunctionName) ===
+              JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(stack.functions[key].function), 'Arn'] }) &&
+            permission.Principal === '*',
+        );
+        expect(
+          mine
+            .map((permission) => [
+              permission.Action,
+              permission.FunctionUrlAuthType,
+              permission.InvokedViaFunctionUrl,
+            ])
+            .sort(),
+        ).toEqual([
+          ['lambda:InvokeFunction', undefined, true],
+          ['lambda:InvokeFunctionUrl', 'NONE', undefined],
+        ]);
+      }
+      expect(
+        permissions.filter((permission) =>
+          JSON.stringify(permission.FunctionName).includes(logicalIdOf(stack.functions.control.function)),
+        ),
+      ).toEqual([]);
+      expect(template.findOutputs('ControlFunctionArn')).toEqual({
+        ControlFunctionArn: expect.objectContaining({
+          Value: { 'Fn::GetAtt': [logicalIdOf(stack.functions.control.function), 'Arn'] },
+        }),
+      });
+    });
+
+    it('caps the public Function URLs with reserved concurrency, so a flood cannot starve the step runners', () => {
+      const { stack, template, config } = deployment(environment);
+      const reserved = (key: FunctionKey) =>
+        propertiesOf(functionResource(template, stack, key)).ReservedConcurrentExecutions;
+      expect(reserved('ingest')).toBe(config.reservedConcurrency.ingest);
+      expect(reserved('approvalWeb')).toBe(config.reservedConcurrency.approvalWeb);
+      expect(config.reservedConcurrency.ingest).toBeGreaterThan(0);
+      expect(config.reservedConcurrency.approvalWeb).toBeGreaterThan(0);
+      // Everything else draws on the account's unreserved pool, which the caps leave to them
+      for (const key of FUNCTION_KEYS.filter((key) => key !== 'ingest' && key !== 'approvalWeb'))
+        expect(reserved(key), key).toBeUndefined();
     });
   });
 
@@ -312,7 +358,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action) as string[],
       );
       const platform =
-        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$)/;
+        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$)/;
       const readOnlyToolActions = new Set(
         TOOL_CATALOG.names()
           .map((name) => TOOL_CATALOG.get(name)!)
@@ -338,6 +384,27 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         expect.objectContaining({
           Effect: 'Deny',
           Resource: `arn:aws:lambda:*:${config.account}:function:runbook-autopilot-${environment}-*`,
+        }),
+      );
+    });
+
+    it('lets the step runners act in the environment’s regions only, never in any region', () => {
+      const { stack, template, config } = deployment(environment);
+      for (const key of ['stepRunnerReadOnly', 'stepRunnerMutating'] as const) {
+        const allowed = statementsOf(template, logicalIdOf(stack.functions[key].role))
+          .filter((statement) => statement.Effect !== 'Deny')
+          .flatMap((statement) => list(statement.Resource))
+          .filter((resource): resource is string => typeof resource === 'string');
+        expect(
+          allowed.filter((resource) => /^arn:[^:]+:[^:]+:\*:/.test(resource)),
+          key,
+        ).toEqual([]);
+      }
+      const mutating = statementsOf(template, logicalIdOf(stack.functions.stepRunnerMutating.role));
+      expect(mutating).toContainEqual(
+        expect.objectContaining({
+          Action: expect.arrayContaining(['ec2:RebootInstances']),
+          Resource: `arn:aws:ec2:${config.region}:${config.account}:instance/*`,
         }),
       );
     });
@@ -501,7 +568,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       const { stack, template, config } = deployment(environment);
       const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm')).map(propertiesOf);
       const topic = { Ref: logicalIdOf(stack.notifications.platformAlarms) };
-      expect(alarms).toHaveLength(3 + FUNCTION_KEYS.length + RUNBOOKS.length + 1);
+      expect(alarms).toHaveLength(3 + 2 * FUNCTION_KEYS.length + 2 * RUNBOOKS.length + 1);
       for (const alarm of alarms) {
         expect(alarm.AlarmActions).toEqual([topic]);
         expect(alarm.OKActions).toEqual([topic]);
@@ -517,9 +584,42 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         Threshold: config.alarms.handlerErrors.threshold,
         Period: config.alarms.handlerErrors.period,
       });
+      // Errors and throttles are separate metrics: a throttled invocation is never counted in Errors
+      expect(named('errors-step-runner-mutating').AlarmDescription).not.toMatch(/throttl/i);
+      for (const key of FUNCTION_KEYS) {
+        const fn = { Ref: logicalIdOf(stack.functions[key].function) };
+        expect(named(`throttles-${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)).toMatchObject({
+          Namespace: 'AWS/Lambda',
+          MetricName: 'Throttles',
+          Statistic: 'Sum',
+          Dimensions: [{ Name: 'FunctionName', Value: fn }],
+          Threshold: config.alarms.throttles.threshold,
+          Period: config.alarms.throttles.period,
+        });
+      }
       expect(named('failed-ec2-status-check-failed').Threshold).toBe(
         config.alarms.failedExecutions.threshold,
       );
+      // Executions stopped from outside (StopExecution) or over their time end without rollback or escalation
+      for (const { runbook, stateMachine } of stack.stateMachines.machines) {
+        const stopped = named(`stopped-${runbook.id}`);
+        expect(stopped.Threshold).toBe(config.alarms.stoppedExecutions.threshold);
+        const metrics = stopped.Metrics as Json[];
+        const stat = (name: string) =>
+          metrics.find((metric) => ((metric.MetricStat as Json)?.Metric as Json)?.MetricName === name)
+            ?.MetricStat as Json | undefined;
+        for (const name of ['ExecutionsAborted', 'ExecutionsTimedOut']) {
+          expect(stat(name), `${runbook.id} ${name}`).toMatchObject({
+            Metric: {
+              Namespace: 'AWS/States',
+              Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: logicalIdOf(stateMachine) } }],
+            },
+            Stat: 'Sum',
+            Period: config.alarms.stoppedExecutions.period,
+          });
+        }
+        expect(metrics.find((metric) => metric.Expression !== undefined)?.ReturnData).not.toBe(false);
+      }
       expect(named('expired-approvals')).toMatchObject({
         Namespace: `RunbookAutopilot/${environment}`,
         MetricName: 'ExpiredApprovals',
@@ -626,6 +726,34 @@ describe('synthesis', () => {
       JSON.parse(resolvedValue(variablesOf(template, stack, 'approvalRequest').RUNBOOK_AUTOPILOT_CONFIG)),
     );
     expect(runtime.approvalReminderSeconds).toBe(0);
+    removeOutput(only);
+  });
+
+  it('regions and mutatingResourceTag scope what the mutating step runner may change', () => {
+    // Prepare
+    const environments = structuredClone(CDK_JSON.context[ENVIRONMENTS_CONTEXT_KEY]) as Record<string, Json>;
+    environments.dev!.regions = ['eu-west-1', 'eu-central-1'];
+    environments.dev!.mutatingResourceTag = { key: 'runbook-autopilot', value: 'enabled' };
+
+    // Act
+    const only = synthesize({ context: { env: 'dev', [ENVIRONMENTS_CONTEXT_KEY]: environments } });
+
+    // Assess
+    const stack = only.stacks[0]!;
+    const statements = statementsOf(
+      only.templates.dev!,
+      logicalIdOf(stack.functions.stepRunnerMutating.role),
+    );
+    const reboot = statements.find((statement) => list(statement.Action).includes('ec2:RebootInstances'))!;
+    expect(reboot.Resource).toEqual([
+      'arn:aws:ec2:eu-west-1:111111111111:instance/*',
+      'arn:aws:ec2:eu-central-1:111111111111:instance/*',
+    ]);
+    expect(reboot.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/runbook-autopilot': 'enabled' } });
+    const reads = statements.filter((statement) =>
+      list(statement.Action).some((action) => String(action).startsWith('ec2:Describe')),
+    );
+    for (const statement of reads) expect(statement.Condition).toBeUndefined();
     removeOutput(only);
   });
 

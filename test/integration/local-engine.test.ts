@@ -58,6 +58,9 @@ const STEP_OUTPUTS: Record<string, unknown> = {
 
 type Payload = Record<string, unknown> & { kind: string; taskToken?: string };
 
+/** How much shorter Wait states run here (the demo's --wait-scale). */
+const WAIT_SCALE = 0.001;
+
 interface TaskCall {
   executionId: string;
   /** `step:<id>`, `checkpoint:<before>`, `approval:<target>`, `compensate:<step>`, or the kind. */
@@ -77,6 +80,8 @@ function keyOf(payload: Payload): string {
       return `approval:${String((field('approval').target as { id: string }).id)}`;
     case 'compensate':
       return `compensate:${String(field('compensation').compensates)}`;
+    case 'waited':
+      return `waited:${String(field('step').id)}`;
     default:
       return payload.kind;
   }
@@ -131,6 +136,8 @@ class EngineHarness {
         this.interruptions.push({ executionId, reason });
       },
       retryIntervalMs: 0,
+      // Wait states (runbook.wait) as the demo shortens them: a 60 s wait takes 60 ms
+      waitScale: WAIT_SCALE,
     });
   }
 
@@ -155,6 +162,8 @@ class EngineHarness {
         return { resolved: true };
       case 'compensate':
         return { status: 'compensated' };
+      case 'waited':
+        return { status: 'succeeded', output: null };
       case 'escalate':
         return { notified: ['sre-pager'] };
       case 'record':
@@ -256,10 +265,17 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
         'checkpoint:restart-workload',
         'step:restart-top-workload',
         'step:wait-for-rollout',
+        'waited:wait-for-rollout',
         'verify-alert',
         'step:pressure-cleared',
         'record',
       ]);
+      // The Wait state between them waited the runbook's 60 s, shortened by the wait scale
+      const waited = run.events.find(
+        (event) => event.type === 'state-exited' && event.state === 'Wait: wait-for-rollout',
+      ) as { durationMs?: number } | undefined;
+      expect(waited?.durationMs).toBeGreaterThanOrEqual(60_000 * WAIT_SCALE - 5);
+      expect(waited?.durationMs).toBeLessThan(60_000 * WAIT_SCALE + 2_000);
       const { statusChanges } = run;
       expect(statusChanges).toHaveLength(1);
       const [change] = statusChanges;
@@ -632,6 +648,7 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
         'checkpoint:restart-workload',
         'step:restart-top-workload',
         'step:wait-for-rollout',
+        'waited:wait-for-rollout',
         'verify-alert',
         'step:pressure-cleared',
         'record',

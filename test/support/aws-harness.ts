@@ -24,6 +24,7 @@ import { LearningService } from '../../functions/core/services/learning.ts';
 import { RecordService } from '../../functions/core/services/record.ts';
 import { StepRunner } from '../../functions/core/services/step-runner.ts';
 import type { Clock } from '../../functions/ports/clock.ts';
+import { fixedLinkSigningKeys } from '../../functions/ports/link-signing-keys.ts';
 import type { Logger } from '../../functions/ports/logger.ts';
 import type { ToolImplementation, ToolRegistry } from '../../functions/ports/tools.ts';
 import { startDynalite } from './dynalite.ts';
@@ -144,7 +145,12 @@ export async function startAwsHarness(options: HarnessOptions = {}) {
   });
   const common = { store, engine, clock, logger };
   const checkpoints = new CheckpointService(common);
-  const approvals = new ApprovalService({ ...common, notifier, config, signingKey: SIGNING_KEY });
+  const approvals = new ApprovalService({
+    ...common,
+    notifier,
+    config,
+    signingKeys: fixedLinkSigningKeys(SIGNING_KEY),
+  });
   const escalations = new EscalationService({ notifier, clock, logger, config });
   const records = new RecordService({ store, clock, logger });
   const learning = new LearningService({ store, clock, logger });

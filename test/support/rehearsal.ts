@@ -112,9 +112,12 @@ export async function rehearse(
   const calls: RehearsalResult['calls'] = [];
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
   const retryIntervalOverrides: Record<string, number> = {};
+  // A rehearsal asserts the path, not the clock: Wait states (runbook.wait) end at once.
+  const waitTimeOverrides: Record<string, number> = {};
 
   for (const [name, state] of walkStates(machineDefinition)) {
     if (state.Type === 'Task' || state.Type === 'Parallel') retryIntervalOverrides[name] = 0;
+    if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
     if (state.Type !== 'Task') continue;
     handlers[name] = async (raw) => {
       const payload = payloadOf(state, raw as Record<string, unknown>);
@@ -159,6 +162,9 @@ export async function rehearse(
           return { resolved: true };
         case 'escalate':
           return { notified: ['sre-pager'] };
+        case 'waited':
+          // After a Wait state (runbook.wait): the wait ended.
+          return { status: 'succeeded', output: {} };
         case 'record':
           return {};
         default:
@@ -172,7 +178,7 @@ export async function rehearse(
   });
   const execution = machine.run(input as never, {
     context: { Task: { Token: 'rehearsal-token' } },
-    overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
+    overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides, waitTimeOverrides },
   });
   const entered: string[] = [];
   const logs = (async () => {

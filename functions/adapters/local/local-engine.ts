@@ -107,6 +107,11 @@ export interface LocalEngineOptions {
   onInterrupted?: (executionId: string, reason: string) => Promise<void>;
   /** Tests shorten Retry intervals (milliseconds); the platform keeps the real ones. */
   retryIntervalMs?: number;
+  /**
+   * Shortens every Wait state (runbook.wait) by this factor, 0 < scale ≤ 1 (`runbook demo
+   * --wait-scale`): the embedded platform's option only; Step Functions waits what the definition says.
+   */
+  waitScale?: number;
 }
 
 interface Run {
@@ -254,7 +259,11 @@ export class LocalExecutionEngine implements ExecutionEngine {
     const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
+    const waitTimeOverrides: Record<string, number> = {};
     for (const [name, state] of walkStates(machineDefinition)) {
+      const scale = this.options.waitScale;
+      if (state.Type === 'Wait' && scale !== undefined && scale !== 1)
+        waitTimeOverrides[name] = Math.round(state.Seconds * 1_000 * scale);
       if (
         this.options.retryIntervalMs !== undefined &&
         (state.Type === 'Task' || state.Type === 'Parallel')
@@ -287,7 +296,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
           StartTime: journalEntry?.startedAt ?? this.options.clock.now().toISOString(),
         },
       },
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
+      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides, waitTimeOverrides },
     });
     const entered = new Map<string, number>();
     const progress = (async () => {

@@ -76,7 +76,19 @@ export interface FailState {
   CausePath?: string;
 }
 
-export type State = TaskState | ParallelState | PassState | ChoiceState | SucceedState | FailState;
+export interface WaitState extends Flow {
+  Type: 'Wait';
+  Seconds: number;
+}
+
+export type State =
+  | TaskState
+  | ParallelState
+  | PassState
+  | ChoiceState
+  | WaitState
+  | SucceedState
+  | FailState;
 
 export interface StateMachineDefinition {
   Comment?: string;

@@ -77,6 +77,8 @@ export const StateName = {
   stepFailed: (step: string) => `Step failed: ${step}`,
   aborted: (step: string) => `Aborted: ${step}`,
   escalationRequested: (source: string) => `Escalation requested: ${source}`,
+  wait: (step: string) => `Wait: ${step}`,
+  waited: (step: string) => `Waited: ${step}`,
   compensate: (step: string) => `Compensate: ${step}`,
   rollback: (step: string) => `Rollback: ${step}`,
   rollbackOutcome: 'Rollback outcome',
@@ -115,11 +117,10 @@ type FailurePoint =
   | { kind: 'group'; phaseId: string }
   | { kind: 'end' };
 
+/** MaxAttempts 3 and BackoffRate 2.0 are the ASL defaults, left out: every Task carries this (1 MB cap). */
 const TRANSIENT_RETRY: Retrier = {
   ErrorEquals: [...LAMBDA_TRANSIENT_ERRORS],
   IntervalSeconds: 2,
-  MaxAttempts: 3,
-  BackoffRate: 2,
   JitterStrategy: 'FULL',
 };
 
@@ -160,6 +161,44 @@ function inFlowOrder(states: Record<string, State>, start: string): Record<strin
   const unreachable = Object.keys(states).filter((name) => !(name in ordered));
   if (unreachable.length > 0) throw new Error(`compiler bug: unreachable states ${unreachable.join(', ')}`);
   return ordered;
+}
+
+/** The tool whose steps compile to a Wait state. */
+export const WAIT_TOOL = 'runbook.wait';
+
+/**
+ * Splits every runbook.wait step's Task into three states: the Task records the wait and returns at
+ * once (its retries and catches), a Wait state waits the step's seconds (billed as one transition,
+ * however long), and `Waited: <step>` records the end and carries what the step's Task carried (result,
+ * catches, next). No Lambda function sleeps.
+ */
+function splitWaits(states: Record<string, State>): void {
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type !== 'Task' || state.Parameters?.kind !== TaskKind.Step) continue;
+    const spec = state.Parameters.step as JsonObject;
+    if (spec.waitState !== true) continue;
+    const seconds = (spec.parameters as JsonObject).seconds;
+    if (typeof seconds !== 'number')
+      throw new Error(
+        `compiler bug: runbook.wait step "${name}" has no literal seconds (validation refuses templates)`,
+      );
+    const { Type, Resource, Parameters, TimeoutSeconds, Retry, Catch } = state;
+    states[name] = {
+      Type,
+      Resource,
+      Parameters,
+      TimeoutSeconds,
+      ...(Retry ? { Retry } : {}),
+      ...(Catch ? { Catch } : {}),
+      ResultPath: null,
+      Next: StateName.wait(name),
+    };
+    states[StateName.wait(name)] = { Type: 'Wait', Seconds: seconds, Next: StateName.waited(name) };
+    states[StateName.waited(name)] = {
+      ...state,
+      Parameters: { kind: TaskKind.Waited, 'execution.$': '$.execution', step: spec },
+    };
+  }
 }
 
 function failureCatch(next: string): Catcher {
@@ -218,6 +257,7 @@ class RunbookCompiler {
     this.compileFailureRegion();
     this.compileSuccessRegion();
 
+    splitWaits(this.states);
     const definition: StateMachineDefinition = {
       Comment: `Runbook ${this.runbook.id}@${this.runbook.version}: ${this.runbook.name}. Compiled by runbook-autopilot from runbooks/${this.runbook.id}.yaml; do not edit.`,
       StartAt: start,
@@ -375,6 +415,7 @@ class RunbookCompiler {
       ...(tool?.mutating ? { mutating: true } : {}),
       timeoutSeconds: step.timeout,
       ...(outputBudgetBytes > 0 ? { outputBudgetBytes } : {}),
+      ...(step.tool === WAIT_TOOL ? { waitState: true } : {}),
     } as StepSpec;
   }
 
@@ -840,6 +881,7 @@ class RunbookCompiler {
         if (this.exported.has(step.id))
           selector[`${stateKey(step.id)}.$`] = `$[${laneIndex}].${stateKey(step.id)}`;
       });
+      splitWaits(states);
       return { StartAt: ordered[0]!.step.id, States: inFlowOrder(states, ordered[0]!.step.id) };
     });
     const name = StateName.parallel(phase.id);

@@ -27,6 +27,8 @@ export function toMermaid(definition: StateMachineDefinition, title?: string): s
         return `${id}((${label(name)}))`;
       case 'Parallel':
         return `${id}[[${label(name)}]]`;
+      case 'Wait':
+        return `${id}>${label(name)}]`;
       default:
         return state.Resource.includes('waitForTaskToken')
           ? `${id}[/${label(name)}/]`

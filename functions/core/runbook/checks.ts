@@ -542,6 +542,18 @@ export const checkToolParameters: SemanticCheck = ({ runbook, tools }) => {
     const { errors } = findTemplates(location.step.parameters, [...location.at, 'parameters']);
     for (const error of errors)
       problems.push({ at: error.at, check: 'checkToolParameters', message: error.message });
+    // A wait compiles to a Step Functions Wait state, whose seconds are fixed in the definition.
+    if (
+      location.step.tool === 'runbook.wait' &&
+      findTemplates(location.step.parameters.seconds).references.length > 0
+    ) {
+      problems.push({
+        at: [...location.at, 'parameters', 'seconds'],
+        check: 'checkToolParameters',
+        message:
+          'runbook.wait takes a number of seconds here, not a template: the wait compiles to a Step Functions Wait state whose seconds are fixed when the runbook is compiled',
+      });
+    }
     if (!isPhaseStep(location.step)) continue;
     const compensation = location.step.compensation;
     if (compensation && compensation !== 'auto') {

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
+import type { LinkSigningKeys } from '../../ports/link-signing-keys.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier } from '../../ports/notifier.ts';
 import type { DecideApprovalRefusal, Store } from '../../ports/store.ts';
@@ -9,6 +10,7 @@ import {
   approvalLinkUrl,
   approvalPublicId,
   type LinkRefusal,
+  type LinkVerification,
   parseApprovalPublicId,
   verifyApprovalLink,
 } from '../approval-links.ts';
@@ -32,7 +34,8 @@ export interface ApprovalServiceOptions {
   clock: Clock;
   logger: Logger;
   config: RuntimeConfig;
-  signingKey: Buffer;
+  /** Links are signed with the current key and checked against every key still accepted (rotation). */
+  signingKeys: LinkSigningKeys;
 }
 
 export interface LinkParameters {
@@ -104,7 +107,7 @@ export class ApprovalService {
   async request(
     payload: z.infer<typeof ApprovalTask>,
   ): Promise<{ approvalId: string; approvers: string[]; created: boolean }> {
-    const { store, notifier, clock, config, signingKey, logger } = this.options;
+    const { store, notifier, clock, config, signingKeys, logger } = this.options;
     const { execution, alert, approval } = payload;
     const approvers = this.approversFor(approval.approverGroups);
     if (approvers.length === 0) {
@@ -175,6 +178,7 @@ export class ApprovalService {
     const linkExpiry = Math.floor(
       Math.min(expiresAt.getTime(), now.getTime() + config.approvalLinkTtlSeconds * 1_000) / 1_000,
     );
+    const signingKey = await signingKeys.signing();
     const what =
       approval.target.kind === 'phase' ? `phase "${approval.target.id}"` : `step "${approval.target.id}"`;
     for (const approver of approvers) {
@@ -221,7 +225,7 @@ export class ApprovalService {
    * minute on AWS, every 15 s locally); concurrent runs remind once (the store's claim decides).
    */
   async remindOverdue(): Promise<{ reminded: number; approvers: number }> {
-    const { store, notifier, clock, config, signingKey, logger } = this.options;
+    const { store, notifier, clock, config, signingKeys, logger } = this.options;
     const counts = { reminded: 0, approvers: 0 };
     if (config.approvalReminderSeconds === 0) return counts;
     const now = clock.now();
@@ -253,6 +257,7 @@ export class ApprovalService {
               : `step "${approval.target.id}"`;
           const approved = approval.decisions.filter((decision) => decision.decision === 'approve').length;
           const expiresIn = Math.max(0, Math.round((Date.parse(approval.expiresAt) - now.getTime()) / 1_000));
+          const signingKey = await signingKeys.signing();
           for (const approver of waiting) {
             const url = approvalLinkUrl(
               config.publicBaseUrl,
@@ -297,25 +302,36 @@ export class ApprovalService {
     return counts;
   }
 
-  private checkLink(
+  private async checkLink(
     approvalId: string,
     link: LinkParameters,
-  ):
+  ): Promise<
     | { ok: true; approver: string; executionId: string; approvalKey: string }
-    | { ok: false; reason: ApprovalRefusal } {
+    | { ok: false; reason: ApprovalRefusal }
+  > {
     const parsed = parseApprovalPublicId(approvalId);
     if (!parsed) return { ok: false, reason: 'not-found' };
-    const verified = verifyApprovalLink(
-      { approvalId, ...link },
-      this.options.signingKey,
-      Math.floor(this.options.clock.now().getTime() / 1_000),
-    );
+    const { signingKeys, clock } = this.options;
+    const verifyWith = (keys: readonly Buffer[]): LinkVerification => {
+      const nowSeconds = Math.floor(clock.now().getTime() / 1_000);
+      let refused: LinkVerification = { ok: false, reason: 'bad-signature' };
+      for (const key of keys) {
+        refused = verifyApprovalLink({ approvalId, ...link }, key, nowSeconds);
+        // Only a wrong signature may be another key's: malformed and expired are final.
+        if (refused.ok || refused.reason !== 'bad-signature') return refused;
+      }
+      return refused;
+    };
+    let verified = verifyWith(await signingKeys.verifying());
+    // Signed with a key this reader has not seen yet (rotated meanwhile): ask the key store again.
+    if (!verified.ok && verified.reason === 'bad-signature')
+      verified = verifyWith(await signingKeys.verifying({ recheck: true }));
     if (!verified.ok) return verified;
     return { ok: true, approver: verified.claims.approver, ...parsed };
   }
 
   async view(approvalId: string, link: LinkParameters): Promise<ViewResult> {
-    const checked = this.checkLink(approvalId, link);
+    const checked = await this.checkLink(approvalId, link);
     if (!checked.ok) return checked;
     const { store } = this.options;
     const approval = await store.getApproval(checked.executionId, checked.approvalKey);
@@ -348,7 +364,7 @@ export class ApprovalService {
     decision: 'approve' | 'reject',
     comment?: string,
   ): Promise<DecideResult> {
-    const checked = this.checkLink(approvalId, link);
+    const checked = await this.checkLink(approvalId, link);
     if (!checked.ok) return checked;
     const { store, clock, logger } = this.options;
     const now = clock.now().toISOString();

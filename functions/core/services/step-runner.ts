@@ -54,6 +54,11 @@ export interface StepRunnerOptions {
   abortPollMs?: number;
   /** How long one verify-alert invocation waits for the alert to resolve. */
   verifyPollSeconds?: number;
+  /**
+   * The factor the embedded engine shortens Wait states by (`runbook demo --wait-scale`), recorded with
+   * each wait; the AWS wiring never sets it (Step Functions waits what the definition says).
+   */
+  waitScale?: number;
 }
 
 export interface InvocationContext {
@@ -172,6 +177,8 @@ export class StepRunner {
     switch (payload.kind) {
       case 'step':
         return this.runStep(payload.execution, payload.alert, payload.step, invocation);
+      case 'waited':
+        return this.endWait(payload.execution, payload.step);
       case 'compensate':
         return this.compensate(payload.execution, payload.alert, payload.compensation, invocation);
       case 'checkpoint':
@@ -266,6 +273,8 @@ export class StepRunner {
       );
     }
 
+    if (step.waitState) return this.startWait(base, parameters, startedAt, execution.id, step.id);
+
     if (tool.declaration.mutating && kind !== 'rollback') {
       const changesMade = outcomes.some(
         (outcome) => outcome.kind === 'step' && outcome.mutating && outcome.status === 'succeeded',
@@ -312,6 +321,84 @@ export class StepRunner {
     return {
       status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
       output: forState,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Waits: the compiled Wait state waits; these two Tasks record it
+
+  /** Before the Wait state: the wait is recorded as running, with when it ends. */
+  private async startWait(
+    base: Omit<StepOutcome, 'startedAt' | 'finishedAt' | 'status' | 'parameters'>,
+    parameters: Record<string, unknown>,
+    startedAt: Date,
+    executionId: string,
+    stepId: string,
+  ) {
+    const scale = this.options.waitScale ?? 1;
+    const waitSeconds = (parameters.seconds as number) * scale;
+    await this.putOutcome({
+      ...base,
+      status: 'running',
+      parameters,
+      startedAt,
+      output: {
+        waitSeconds,
+        until: new Date(startedAt.getTime() + waitSeconds * 1_000).toISOString(),
+        ...(scale === 1 ? {} : { scale }),
+      },
+    });
+    await this.options.store.updateExecution(executionId, { currentState: stepId }).catch(() => undefined);
+    return { status: 'waiting', output: null };
+  }
+
+  /** After the Wait state: the wait succeeded, or an abort that came meanwhile fails it into rollback. */
+  private async endWait(execution: ExecutionContext, step: StepSpec) {
+    const { store, clock } = this.options;
+    const [record, outcomes] = await Promise.all([
+      store.getExecution(execution.id),
+      store.listStepOutcomes(execution.id),
+    ]);
+    const kind = step.type === 'check' ? 'check' : step.type === 'rollback' ? 'rollback' : 'step';
+    const started = outcomes
+      .filter(
+        (outcome) => outcome.stepId === step.id && outcome.kind === kind && outcome.status === 'running',
+      )
+      .at(-1);
+    if (!started)
+      fail(AslErrorName.InvalidParameters, `step ${step.id}: no wait of this step was recorded as started`);
+    const finishedAt = clock.now();
+    const { waitSeconds, scale } = (started.output ?? {}) as { waitSeconds?: number; scale?: number };
+    const timing = {
+      finishedAt: finishedAt.toISOString(),
+      durationMs: finishedAt.getTime() - Date.parse(started.startedAt),
+    };
+    const { startedAt, finishedAt: _unfinished, output: _planned, ...rest } = started;
+    if (record?.control.abortRequested && step.type !== 'rollback') {
+      const message = `aborted by ${record.control.requestedBy ?? 'an operator'} during ${step.id}`;
+      await this.putOutcome({
+        ...rest,
+        startedAt: new Date(startedAt),
+        status: 'aborted',
+        ...timing,
+        error: { name: AslErrorName.Aborted, message },
+      });
+      fail(AslErrorName.Aborted, message);
+    }
+    const output = {
+      waitedSeconds: waitSeconds ?? (step.parameters.seconds as number),
+      ...(scale === undefined ? {} : { scale }),
+    };
+    await this.putOutcome({
+      ...rest,
+      startedAt: new Date(startedAt),
+      status: 'succeeded',
+      ...timing,
+      output,
+    });
+    return {
+      status: 'succeeded',
+      output: step.outputBudgetBytes > 0 ? trimToBudget(output, step.outputBudgetBytes).value : null,
     };
   }
 

@@ -92,7 +92,8 @@ export const GENERIC_TOOL_DECLARATIONS = [
   },
   {
     name: 'runbook.wait',
-    description: 'Waits, e.g. for a restarted workload to settle before the next check.',
+    description:
+      'Waits, e.g. for a restarted workload to settle before the next check. A step compiles to a Step Functions Wait state: no function runs while it waits.',
     parameters: z.object({ seconds: z.number().int().min(1).max(840) }).strict(),
     output: RunbookWaitOutput,
     mutating: false,

@@ -648,6 +648,70 @@ describe('step-runner handler', () => {
   });
 
   // -------------------------------------------------------------------------------------------------
+  describe('waits (runbook.wait runs as a Wait state)', () => {
+    it('records the wait and returns at once (the Wait state waits, not the function); the next Task records its end', async () => {
+      // Prepare: the machine reached wait-for-rollout
+      const startedAt = harness.clock.now();
+
+      // Act
+      const started = await invoke(taskPayload(NODE_MEMORY, 'wait-for-rollout', state));
+
+      // Assess: nothing sleeps in the function; the dashboard sees the wait and when it ends
+      expect(started).toEqual({ status: 'waiting', output: null });
+      expect(tools['runbook.wait'].calls).toEqual([]);
+      expect(await outcomesOf('wait-for-rollout')).toEqual([
+        expect.objectContaining({
+          status: 'running',
+          attempt: 1,
+          parameters: { seconds: 60 },
+          startedAt: startedAt.toISOString(),
+          output: { waitSeconds: 60, until: new Date(startedAt.getTime() + 60_000).toISOString() },
+        }),
+      ]);
+
+      // Act: the Wait state ends a minute later
+      harness.clock.advance(60_000);
+      const ended = await invoke(taskPayload(NODE_MEMORY, 'Waited: wait-for-rollout', state));
+
+      // Assess: the same attempt, succeeded, with its real duration
+      expect(ended).toEqual({ status: 'succeeded', output: null });
+      expect(await outcomesOf('wait-for-rollout')).toEqual([
+        expect.objectContaining({
+          status: 'succeeded',
+          attempt: 1,
+          startedAt: startedAt.toISOString(),
+          finishedAt: harness.clock.now().toISOString(),
+          durationMs: 60_000,
+          output: { waitedSeconds: 60 },
+        }),
+      ]);
+    });
+
+    it('an abort that came during the wait fails the step as aborted when the wait ends, into rollback', async () => {
+      // Prepare
+      await invoke(taskPayload(NODE_MEMORY, 'wait-for-rollout', state));
+      harness.clock.advance(20_000);
+      await requestAbort();
+      harness.clock.advance(40_000);
+
+      // Act
+      const ended = invoke(taskPayload(NODE_MEMORY, 'Waited: wait-for-rollout', state));
+
+      // Assess
+      await expect(ended).rejects.toMatchObject({ name: AslErrorName.Aborted });
+      await expect(ended).rejects.toThrow(/aborted by alice@example\.com during wait-for-rollout/);
+      expect(await outcomesOf('wait-for-rollout')).toEqual([
+        expect.objectContaining({
+          status: 'aborted',
+          attempt: 1,
+          durationMs: 60_000,
+          error: { name: AslErrorName.Aborted, message: expect.stringMatching(/alice@example\.com/) },
+        }),
+      ]);
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------------
   describe('mutating steps', () => {
     it('refuses to start while the kill switch is engaged', async () => {
       // Prepare

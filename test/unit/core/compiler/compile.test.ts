@@ -116,6 +116,65 @@ describe('compiler output', () => {
     }
   });
 
+  it('retries every Lambda Task on the Lambda service errors Step Functions says to retry', () => {
+    // The Step Functions best practice "Handle Lambda service exceptions" lists these four
+    const serviceErrors = [
+      'Lambda.ClientExecutionTimeoutException',
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+    ];
+    for (const file of [...shipped, ...fixtures]) {
+      for (const [name, state] of walkStates(compileFile(file).definition)) {
+        if (state.Type !== 'Task') continue;
+        const retried = (state.Retry ?? []).flatMap((retrier) => retrier.ErrorEquals);
+        expect(retried, `${file}: ${name}`).toEqual(expect.arrayContaining(serviceErrors));
+      }
+    }
+  });
+
+  it('compiles every runbook.wait step to a Wait state: no Lambda function sleeps', () => {
+    let waits = 0;
+    for (const file of [...shipped, ...fixtures]) {
+      const runbook = loadRunbook(file);
+      const { definition } = compileFile(file);
+      const states = Object.fromEntries(walkStates(definition));
+      const waitSteps = [
+        ...runbook.phases.flatMap((phase) => phase.steps),
+        ...runbook.rollbackProcedures.flatMap((procedure) => procedure.steps),
+      ].filter((step) => step.tool === 'runbook.wait');
+      for (const step of waitSteps) {
+        waits++;
+        // The step's Task records the wait (its parameters, when it ends) and returns at once…
+        const task = states[step.id];
+        expect(task?.Type, `${file}: ${step.id}`).toBe('Task');
+        if (task?.Type !== 'Task') continue;
+        expect(task.Parameters?.step).toMatchObject({ id: step.id, tool: 'runbook.wait', waitState: true });
+        // …a Wait state waits the step's seconds, which costs nothing while it waits…
+        expect(task.Next).toBe(`Wait: ${step.id}`);
+        expect(states[`Wait: ${step.id}`]).toEqual({
+          Type: 'Wait',
+          Seconds: step.parameters.seconds,
+          Next: `Waited: ${step.id}`,
+        });
+        // …and a Task records that it ended (or fails it into rollback when an abort came meanwhile)
+        const waited = states[`Waited: ${step.id}`];
+        expect(waited).toMatchObject({
+          Type: 'Task',
+          Parameters: { kind: 'waited', step: { id: step.id, waitState: true } },
+        });
+        expect((waited as { Catch?: unknown }).Catch).toEqual(task.Catch);
+      }
+      // No Task runs the wait tool without its Wait state
+      for (const [name, state] of walkStates(definition)) {
+        const spec =
+          state.Type === 'Task' ? (state.Parameters?.step as { tool?: string } | undefined) : undefined;
+        if (spec?.tool === 'runbook.wait') expect(name, file).toMatch(/^(Waited: )?[a-z0-9-]+$/);
+      }
+    }
+    expect(waits).toBeGreaterThanOrEqual(9);
+  });
+
   it('uses the mutating runner only for steps whose tool changes something', () => {
     const readOnly = `\${${Substitution.ReadOnlyRunner}}`;
     const mutating = `\${${Substitution.MutatingRunner}}`;

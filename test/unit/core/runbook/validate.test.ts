@@ -166,6 +166,13 @@ const FIXTURES: Record<string, Expected[]> = {
       message: 'tool "http.check": expected number, got string',
       line: 15,
     },
+    {
+      check: 'checkToolParameters',
+      path: 'phases[0].steps[2].parameters.seconds',
+      message:
+        /runbook\.wait takes a number of seconds here, not a template: the wait compiles to a Step Functions Wait state/,
+      line: 16,
+    },
   ],
   compensations: [
     {
