@@ -1,7 +1,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseQuantity } from '../../functions/tools/kubernetes/quantity.ts';
 import { FakeKubeApi, type NodeOptions, type RecordedRequest } from '../demo/fake-kube-api.ts';
-import { cpuModeShares, GI, type Host, MI, RateCounter } from './host.ts';
+import { cpuModeShares, GI, type Host, MI, RateCounter, type Volume } from './host.ts';
 
 /**
  * The simulated world: a Kubernetes cluster (served by FakeKubeApi, its controllers on) and the
@@ -69,6 +69,8 @@ export class World {
   /** `namespace/pod/container` → CFS periods and throttled periods. */
   private readonly cfsCounters = new Map<string, { periods: RateCounter; throttled: RateCounter }>();
   private readonly memoryPressure = new Map<string, boolean>();
+  /** `namespace/claim` → the volume bound to it and the pod that mounts it (kubelet_volume_stats_*). */
+  readonly volumes = new Map<string, { namespace: string; claim: string; pod: string; volume: Volume }>();
   private readonly tickHooks: Array<(now: number) => void> = [];
   private readonly requestHooks: Array<(request: RecordedRequest) => void> = [];
   private stopped = false;
@@ -194,6 +196,11 @@ export class World {
 
   hasMemoryPressure(node: string): boolean {
     return this.memoryPressure.get(node) === true;
+  }
+
+  /** The volume bound to a PersistentVolumeClaim, mounted by a pod (its node's kubelet reports it). */
+  attachVolume(namespace: string, claim: string, pod: string, volume: Volume): void {
+    this.volumes.set(`${namespace}/${claim}`, { namespace, claim, pod, volume });
   }
 
   // ------------------------------------------------------------------------------------- pods
