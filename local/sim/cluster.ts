@@ -96,16 +96,13 @@ export function seedCluster(world: World): void {
     );
     host.filesystems.push(
       rootFilesystem(world),
-      new NodeFilesystem(
-        '/dev/nvme0n1p128',
-        'vfat',
-        '/boot/efi',
-        10 * MI,
-        1.3 * MI,
-        0,
-        world.startedAt,
-        { journalBytes: 0, rotatedLogBytes: 0, unusedImageBytes: 0, imagesInUse: 0, unusedImages: 0 },
-      ),
+      new NodeFilesystem('/dev/nvme0n1p128', 'vfat', '/boot/efi', 10 * MI, 1.3 * MI, 0, world.startedAt, {
+        journalBytes: 0,
+        rotatedLogBytes: 0,
+        unusedImageBytes: 0,
+        imagesInUse: 0,
+        unusedImages: 0,
+      }),
       new NodeFilesystem('tmpfs', 'tmpfs', '/run', 3.1 * GI, 4.6 * MI, 0, world.startedAt, {
         journalBytes: 0,
         rotatedLogBytes: 0,
@@ -295,7 +292,12 @@ export function seedCluster(world: World): void {
     ],
   });
   kube.addPersistentVolumeClaim({ namespace: 'shop', name: 'data-orders-db-0', storage: '20Gi' });
-  world.attachVolume('shop', 'data-orders-db-0', 'orders-db-0', new Volume(20 * GI, 7.4 * GI, 0, world.startedAt));
+  world.attachVolume(
+    'shop',
+    'data-orders-db-0',
+    'orders-db-0',
+    new Volume(20 * GI, 7.4 * GI, 0, world.startedAt),
+  );
 
   kube.addJob({
     namespace: 'shop',

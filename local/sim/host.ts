@@ -123,7 +123,6 @@ export class NodeFilesystem extends Volume {
     super(sizeBytes, usedAtStart, bytesPerSecond, since);
   }
 
-
   /** The journal grows with the volume: journald is what fills it. */
   journalBytes(time: number): number {
     return Math.max(0, this.contents.journalBytes + this.grownBy(time) - this.journalRemoved);

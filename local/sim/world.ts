@@ -332,7 +332,9 @@ export class World {
         const restarts = this.restartModels.get(`${key}/${container.name}`);
         const status = pod.status?.containerStatuses?.find((candidate) => candidate.name === container.name);
         if (restarts && status) status.restartCount = restarts(now);
-        this.cpuCounters.get(`${key}/${container.name}`)?.setRate(this.containerCpu(pod, container.name), now);
+        this.cpuCounters
+          .get(`${key}/${container.name}`)
+          ?.setRate(this.containerCpu(pod, container.name), now);
         const cfs = this.cfsCounters.get(`${key}/${container.name}`);
         const limit = container.resources?.limits?.cpu;
         if (cfs && limit)

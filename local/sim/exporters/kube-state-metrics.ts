@@ -42,9 +42,7 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   kube_pod_container_status_terminated: D(
     '[STABLE] Describes whether the container is currently in terminated state.',
   ),
-  kube_pod_container_status_ready: D(
-    '[STABLE] Describes whether the containers readiness check succeeded.',
-  ),
+  kube_pod_container_status_ready: D('[STABLE] Describes whether the containers readiness check succeeded.'),
   kube_pod_container_status_restarts_total: D(
     '[STABLE] The number of container restarts per container.',
     'counter',
@@ -62,8 +60,12 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
     'The number of requested limit resource by a container. It is recommended to use the kube_pod_resource_limits metric exposed by kube-scheduler instead, as it is more precise.',
   ),
   kube_deployment_created: D('[STABLE] Unix creation timestamp'),
-  kube_deployment_metadata_generation: D('[STABLE] Sequence number representing a specific generation of the desired state.'),
-  kube_deployment_spec_paused: D('[STABLE] Whether the deployment is paused and will not be processed by the deployment controller.'),
+  kube_deployment_metadata_generation: D(
+    '[STABLE] Sequence number representing a specific generation of the desired state.',
+  ),
+  kube_deployment_spec_paused: D(
+    '[STABLE] Whether the deployment is paused and will not be processed by the deployment controller.',
+  ),
   kube_deployment_spec_replicas: D('[STABLE] Number of desired pods for a deployment.'),
   kube_deployment_status_observed_generation: D(
     '[STABLE] The generation observed by the deployment controller.',
@@ -76,7 +78,7 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   ),
   kube_deployment_status_replicas_updated: D('[STABLE] The number of updated replicas per deployment.'),
   kube_deployment_status_condition: D('[STABLE] The current status conditions of a deployment.'),
-  kube_replicaset_owner: D('[STABLE] Information about the ReplicaSet\'s owner.'),
+  kube_replicaset_owner: D("[STABLE] Information about the ReplicaSet's owner."),
   kube_replicaset_spec_replicas: D('[STABLE] Number of desired pods for a ReplicaSet.'),
   kube_replicaset_status_replicas: D('[STABLE] The number of replicas per ReplicaSet.'),
   kube_replicaset_status_ready_replicas: D('[STABLE] The number of ready replicas per ReplicaSet.'),
@@ -89,12 +91,8 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   ),
   kube_statefulset_status_replicas: D('[STABLE] The number of replicas per StatefulSet.'),
   kube_statefulset_status_replicas_ready: D('[STABLE] The number of ready replicas per StatefulSet.'),
-  kube_statefulset_status_replicas_current: D(
-    '[STABLE] The number of current replicas per StatefulSet.',
-  ),
-  kube_statefulset_status_replicas_updated: D(
-    '[STABLE] The number of updated replicas per StatefulSet.',
-  ),
+  kube_statefulset_status_replicas_current: D('[STABLE] The number of current replicas per StatefulSet.'),
+  kube_statefulset_status_replicas_updated: D('[STABLE] The number of updated replicas per StatefulSet.'),
   kube_statefulset_status_current_revision: D(
     'Indicates the version of the StatefulSet used to generate Pods in the sequence [0,currentReplicas).',
   ),
@@ -130,17 +128,23 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   ),
   kube_poddisruptionbudget_status_current_healthy: D('[STABLE] Current number of healthy pods'),
   kube_poddisruptionbudget_status_desired_healthy: D('[STABLE] Minimum desired number of healthy pods'),
-  kube_poddisruptionbudget_status_expected_pods: D('[STABLE] Total number of pods counted by this disruption budget'),
+  kube_poddisruptionbudget_status_expected_pods: D(
+    '[STABLE] Total number of pods counted by this disruption budget',
+  ),
   kube_poddisruptionbudget_status_pod_disruptions_allowed: D(
     '[STABLE] Number of pod disruptions that are currently allowed',
   ),
   kube_storageclass_info: D('[STABLE] Information about storageclass.'),
   kube_persistentvolumeclaim_info: D('[STABLE] Information about persistent volume claim.'),
-  kube_persistentvolumeclaim_status_phase: D('[STABLE] The phase the persistent volume claim is currently in.'),
+  kube_persistentvolumeclaim_status_phase: D(
+    '[STABLE] The phase the persistent volume claim is currently in.',
+  ),
   kube_persistentvolumeclaim_resource_requests_storage_bytes: D(
     '[STABLE] The capacity of storage requested by the persistent volume claim.',
   ),
-  kube_persistentvolumeclaim_access_mode: D('[STABLE] The access mode(s) specified by the persistent volume claim.'),
+  kube_persistentvolumeclaim_access_mode: D(
+    '[STABLE] The access mode(s) specified by the persistent volume claim.',
+  ),
   kube_horizontalpodautoscaler_info: D('Information about this autoscaler.'),
   kube_horizontalpodautoscaler_metadata_generation: D(
     '[STABLE] The generation observed by the HorizontalPodAutoscaler controller.',
@@ -168,8 +172,12 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   ),
   kube_job_status_active: D('[STABLE] The number of actively running pods.'),
   kube_job_status_succeeded: D('[STABLE] The number of pods which reached Phase Succeeded.'),
-  kube_job_status_failed: D('[STABLE] The number of pods which reached Phase Failed and the reason for failure.'),
-  kube_job_status_start_time: D('[STABLE] StartTime represents time when the job was acknowledged by the Job Manager.'),
+  kube_job_status_failed: D(
+    '[STABLE] The number of pods which reached Phase Failed and the reason for failure.',
+  ),
+  kube_job_status_start_time: D(
+    '[STABLE] StartTime represents time when the job was acknowledged by the Job Manager.',
+  ),
   kube_job_status_completion_time: D('[STABLE] CompletionTime represents time when the job was completed.'),
   kube_job_complete: D('[STABLE] The job has completed its execution.'),
   kube_job_failed: D('[STABLE] The job has failed its execution.'),
@@ -209,7 +217,12 @@ function resourceSeries(
   since: number,
 ): void {
   for (const [resource, quantity] of Object.entries(amounts ?? {})) {
-    const unit = resource === 'cpu' ? 'core' : resource === 'memory' || resource.includes('storage') ? 'byte' : 'integer';
+    const unit =
+      resource === 'cpu'
+        ? 'core'
+        : resource === 'memory' || resource.includes('storage')
+          ? 'byte'
+          : 'integer';
     set.add(name, { ...labels, resource: resource.replace(/-/g, '_'), unit }, parseQuantity(quantity), since);
   }
 }
@@ -265,8 +278,20 @@ function podSeries(set: FamilySet, world: World, pod: V1Pod): void {
       1,
       since,
     );
-    resourceSeries(set, 'kube_pod_container_resource_requests', { ...labels, node }, container.resources?.requests, since);
-    resourceSeries(set, 'kube_pod_container_resource_limits', { ...labels, node }, container.resources?.limits, since);
+    resourceSeries(
+      set,
+      'kube_pod_container_resource_requests',
+      { ...labels, node },
+      container.resources?.requests,
+      since,
+    );
+    resourceSeries(
+      set,
+      'kube_pod_container_resource_limits',
+      { ...labels, node },
+      container.resources?.limits,
+      since,
+    );
     if (!status) continue;
     const waiting = status.state?.waiting;
     set.add('kube_pod_container_status_waiting', labels, waiting ? 1 : 0, since);
@@ -275,10 +300,20 @@ function podSeries(set: FamilySet, world: World, pod: V1Pod): void {
     set.add('kube_pod_container_status_running', labels, status.state?.running ? 1 : 0, since);
     set.add('kube_pod_container_status_terminated', labels, status.state?.terminated ? 1 : 0, since);
     set.add('kube_pod_container_status_ready', labels, status.ready ? 1 : 0, since);
-    set.add('kube_pod_container_status_restarts_total', labels, world.containerRestarts(pod, container.name), since);
+    set.add(
+      'kube_pod_container_status_restarts_total',
+      labels,
+      world.containerRestarts(pod, container.name),
+      since,
+    );
     const last = status.lastState?.terminated;
     if (last?.reason) {
-      set.add('kube_pod_container_status_last_terminated_reason', { ...labels, reason: last.reason }, 1, since);
+      set.add(
+        'kube_pod_container_status_last_terminated_reason',
+        { ...labels, reason: last.reason },
+        1,
+        since,
+      );
       set.add('kube_pod_container_status_last_terminated_exitcode', labels, last.exitCode ?? 0, since);
     }
   }
@@ -315,7 +350,12 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
     );
     set.add('kube_node_created', { node: name }, seconds(node.metadata?.creationTimestamp));
     for (const condition of node.status?.conditions ?? [])
-      triState(set, 'kube_node_status_condition', { node: name, condition: condition.type }, condition.status);
+      triState(
+        set,
+        'kube_node_status_condition',
+        { node: name, condition: condition.type },
+        condition.status,
+      );
     set.add('kube_node_spec_unschedulable', { node: name }, node.spec?.unschedulable ? 1 : 0);
     for (const taint of node.spec?.taints ?? [])
       set.add(
@@ -344,11 +384,20 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
     set.add('kube_deployment_status_replicas_unavailable', labels, status.unavailableReplicas ?? 0);
     set.add('kube_deployment_status_replicas_updated', labels, status.updatedReplicas ?? 0);
     for (const condition of status.conditions ?? [])
-      triState(set, 'kube_deployment_status_condition', { ...labels, condition: condition.type }, condition.status);
+      triState(
+        set,
+        'kube_deployment_status_condition',
+        { ...labels, condition: condition.type },
+        condition.status,
+      );
   }
   for (const replicaSet of kube.replicaSets.values()) {
     const labels = { namespace: replicaSet.metadata!.namespace!, replicaset: replicaSet.metadata!.name! };
-    set.add('kube_replicaset_owner', { ...labels, ...ownerLabels(replicaSet.metadata?.ownerReferences?.[0]) }, 1);
+    set.add(
+      'kube_replicaset_owner',
+      { ...labels, ...ownerLabels(replicaSet.metadata?.ownerReferences?.[0]) },
+      1,
+    );
     set.add('kube_replicaset_spec_replicas', labels, replicaSet.spec?.replicas ?? 0);
     set.add('kube_replicaset_status_replicas', labels, replicaSet.status?.replicas ?? 0);
     set.add('kube_replicaset_status_ready_replicas', labels, replicaSet.status?.readyReplicas ?? 0);
@@ -402,7 +451,11 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
     set.add('kube_poddisruptionbudget_status_current_healthy', labels, healthy);
     set.add('kube_poddisruptionbudget_status_desired_healthy', labels, Math.max(0, desired));
     set.add('kube_poddisruptionbudget_status_expected_pods', labels, expected);
-    set.add('kube_poddisruptionbudget_status_pod_disruptions_allowed', labels, Math.max(0, healthy - desired));
+    set.add(
+      'kube_poddisruptionbudget_status_pod_disruptions_allowed',
+      labels,
+      Math.max(0, healthy - desired),
+    );
   }
   for (const storageClass of kube.storageClasses.values()) {
     set.add(
@@ -429,7 +482,11 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
       1,
     );
     for (const phase of ['Lost', 'Bound', 'Pending'])
-      set.add('kube_persistentvolumeclaim_status_phase', { ...labels, phase }, claim.status?.phase === phase ? 1 : 0);
+      set.add(
+        'kube_persistentvolumeclaim_status_phase',
+        { ...labels, phase },
+        claim.status?.phase === phase ? 1 : 0,
+      );
     set.add(
       'kube_persistentvolumeclaim_resource_requests_storage_bytes',
       labels,
@@ -482,7 +539,8 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
     set.add('kube_job_status_succeeded', labels, status.succeeded ?? 0);
     set.add('kube_job_status_failed', labels, status.failed ?? 0);
     if (status.startTime) set.add('kube_job_status_start_time', labels, seconds(status.startTime));
-    if (status.completionTime) set.add('kube_job_status_completion_time', labels, seconds(status.completionTime));
+    if (status.completionTime)
+      set.add('kube_job_status_completion_time', labels, seconds(status.completionTime));
     const complete = status.conditions?.find((condition) => condition.type === 'Complete');
     const failed = status.conditions?.find((condition) => condition.type === 'Failed');
     if (complete) triState(set, 'kube_job_complete', labels, complete.status, 'condition');

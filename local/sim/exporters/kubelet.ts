@@ -14,7 +14,7 @@ import { podCreated, type World } from '../world.ts';
 const D = (help: string, type: MetricType = 'gauge') => ({ help, type });
 
 const KUBELET: Record<string, { help: string; type: MetricType }> = {
-  kubelet_node_name: D('[ALPHA] The node\'s name. The count is always 1.'),
+  kubelet_node_name: D("[ALPHA] The node's name. The count is always 1."),
   kubelet_running_pods: D('[ALPHA] Number of pods that have a running pod sandbox'),
   kubelet_running_containers: D('[ALPHA] Number of containers currently running'),
   kubelet_volume_stats_available_bytes: D('[ALPHA] Number of available bytes in the volume'),
@@ -28,7 +28,9 @@ const KUBELET: Record<string, { help: string; type: MetricType }> = {
 const CADVISOR: Record<string, { help: string; type: MetricType }> = {
   container_memory_working_set_bytes: D('Current working set of the container in bytes'),
   container_memory_rss: D('Size of RSS in bytes.'),
-  container_memory_usage_bytes: D('Current memory usage in bytes, including all memory regardless of when it was accessed'),
+  container_memory_usage_bytes: D(
+    'Current memory usage in bytes, including all memory regardless of when it was accessed',
+  ),
   container_spec_memory_limit_bytes: D('Memory limit for the container.'),
   container_cpu_usage_seconds_total: D('Cumulative cpu time consumed in seconds.', 'counter'),
   container_cpu_cfs_periods_total: D('Number of elapsed enforcement period intervals.', 'counter'),
@@ -53,7 +55,8 @@ export function kubeletMetrics(world: World, host: Host): MetricFamily[] {
     'kubelet_running_containers',
     { container_state: 'running' },
     pods.reduce(
-      (sum, pod) => sum + (pod.status?.containerStatuses ?? []).filter((status) => status.state?.running).length,
+      (sum, pod) =>
+        sum + (pod.status?.containerStatuses ?? []).filter((status) => status.state?.running).length,
       0,
     ),
   );

@@ -12,10 +12,12 @@ const D = (help: string, type: MetricType = 'gauge') => ({ help, type });
 
 const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   node_exporter_build_info: D(
-    'A metric with a constant \'1\' value labeled by version, revision, branch, goversion from which node_exporter was built, and the goos and goarch for the build.',
+    "A metric with a constant '1' value labeled by version, revision, branch, goversion from which node_exporter was built, and the goos and goarch for the build.",
   ),
   node_uname_info: D('Labeled system information as provided by the uname system call.'),
-  node_os_info: D('A metric with a constant \'1\' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.'),
+  node_os_info: D(
+    "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, name, pretty_name, variant, variant_id, version, version_codename, version_id.",
+  ),
   node_boot_time_seconds: D('Node boot time, in unixtime.'),
   node_time_seconds: D('System time in seconds since epoch (1970).'),
   node_timex_offset_seconds: D('Time offset in between local system and reference clock.'),
@@ -46,7 +48,7 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   node_network_transmit_bytes_total: D('Network device statistic transmit_bytes.', 'counter'),
   node_network_receive_errs_total: D('Network device statistic receive_errs.', 'counter'),
   node_network_transmit_errs_total: D('Network device statistic transmit_errs.', 'counter'),
-  node_network_up: D('Value is 1 if operstate is \'up\', 0 otherwise.'),
+  node_network_up: D("Value is 1 if operstate is 'up', 0 otherwise."),
   node_nf_conntrack_entries: D('Number of currently allocated flow entries for connection tracking.'),
   node_nf_conntrack_entries_limit: D('Maximum size of connection tracking table.'),
   node_textfile_scrape_error: D('1 if there was an error opening or reading a file, 0 otherwise'),
@@ -120,30 +122,45 @@ export function nodeExporterMetrics(world: World, host: Host): MetricFamily[] {
   const used = (time: number) => world.nodeMemoryUsed(host.name, time);
   set.add('node_memory_MemTotal_bytes', {}, host.memoryBytes);
   set.add('node_memory_MemAvailable_bytes', {}, (time) => Math.max(0, host.memoryBytes - used(time)));
-  set.add('node_memory_MemFree_bytes', {}, (time) => Math.max(0, Math.round((host.memoryBytes - used(time)) * 0.35)));
+  set.add('node_memory_MemFree_bytes', {}, (time) =>
+    Math.max(0, Math.round((host.memoryBytes - used(time)) * 0.35)),
+  );
   set.add('node_memory_Buffers_bytes', {}, 3.2 * 2 ** 20);
-  set.add('node_memory_Cached_bytes', {}, (time) => Math.max(0, Math.round((host.memoryBytes - used(time)) * 0.6)));
+  set.add('node_memory_Cached_bytes', {}, (time) =>
+    Math.max(0, Math.round((host.memoryBytes - used(time)) * 0.6)),
+  );
   set.add('node_memory_SwapTotal_bytes', {}, 0);
   set.add('node_memory_SwapFree_bytes', {}, 0);
   set.add('node_vmstat_pgmajfault', {}, (time) => Math.round(host.majorPageFaults.at(time)));
 
   for (const filesystem of host.filesystems) {
-    const labels = { device: filesystem.device, fstype: filesystem.fstype, mountpoint: filesystem.mountpoint };
-    const reserved = filesystem.fstype === 'tmpfs' || filesystem.fstype === 'vfat' ? 0 : ROOT_RESERVED_FRACTION;
+    const labels = {
+      device: filesystem.device,
+      fstype: filesystem.fstype,
+      mountpoint: filesystem.mountpoint,
+    };
+    const reserved =
+      filesystem.fstype === 'tmpfs' || filesystem.fstype === 'vfat' ? 0 : ROOT_RESERVED_FRACTION;
     set.add('node_filesystem_size_bytes', labels, filesystem.sizeBytes);
     set.add('node_filesystem_avail_bytes', labels, (time) => filesystem.availAt(time));
     set.add('node_filesystem_free_bytes', labels, (time) =>
       Math.min(filesystem.sizeBytes, Math.round(filesystem.availAt(time) + reserved * filesystem.sizeBytes)),
     );
     set.add('node_filesystem_files', labels, filesystem.inodes);
-    set.add('node_filesystem_files_free', labels, (time) => filesystem.inodes - filesystem.inodesUsedAt(time));
+    set.add(
+      'node_filesystem_files_free',
+      labels,
+      (time) => filesystem.inodes - filesystem.inodesUsedAt(time),
+    );
     set.add('node_filesystem_readonly', labels, filesystem.readonly ? 1 : 0);
     set.add('node_filesystem_device_error', labels, 0);
   }
   set.add('node_filefd_allocated', {}, 2_816);
-  set.add('node_filefd_maximum', {}, 9_223_372_036_854_775_807);
+  set.add('node_filefd_maximum', {}, 9.223372036854776e18);
   const network = { device: 'ens5' };
-  set.add('node_network_receive_bytes_total', network, (time) => Math.round(host.network.receiveBytes.at(time)));
+  set.add('node_network_receive_bytes_total', network, (time) =>
+    Math.round(host.network.receiveBytes.at(time)),
+  );
   set.add('node_network_transmit_bytes_total', network, (time) =>
     Math.round(host.network.transmitBytes.at(time)),
   );

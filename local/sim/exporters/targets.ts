@@ -1,11 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MONITORING } from '../cluster.ts';
-import { type MetricFamily, renderExposition, type Sample, type StoredSeries, storedLabels } from '../exposition.ts';
+import {
+  type MetricFamily,
+  renderExposition,
+  type Sample,
+  type StoredSeries,
+  storedLabels,
+} from '../exposition.ts';
 import type { Host } from '../host.ts';
 import { nowSeconds, type World } from '../world.ts';
-import { cadvisorMetrics, kubeletMetrics } from './kubelet.ts';
 import { kubeStateMetrics } from './kube-state-metrics.ts';
+import { cadvisorMetrics, kubeletMetrics } from './kubelet.ts';
 import { nodeExporterMetrics } from './node-exporter.ts';
 
 /**
@@ -152,7 +158,10 @@ export class ScrapeTargets {
     const nodeExporters = new Map<string, ExporterServer>();
     const kubelets = new Map<string, ExporterServer>();
     for (const host of world.hosts.values()) {
-      nodeExporters.set(host.name, await ExporterServer.start({ '/metrics': () => nodeExporterMetrics(world, host) }));
+      nodeExporters.set(
+        host.name,
+        await ExporterServer.start({ '/metrics': () => nodeExporterMetrics(world, host) }),
+      );
       kubelets.set(
         host.name,
         await ExporterServer.start({
@@ -307,7 +316,9 @@ export class ScrapeTargets {
 
   private nodeExporterTarget(host: Host, exporter: ExporterServer): ScrapeTarget {
     const pod = this.world.kube
-      .podsMatching(MONITORING.namespace, { matchLabels: { 'app.kubernetes.io/name': 'prometheus-node-exporter' } })
+      .podsMatching(MONITORING.namespace, {
+        matchLabels: { 'app.kubernetes.io/name': 'prometheus-node-exporter' },
+      })
       .find((candidate) => candidate.spec?.nodeName === host.name);
     return {
       job: 'node-exporter',

@@ -77,7 +77,11 @@ export function alertmanagerConfig(receiverUrl: string | undefined): string {
           target_matchers: ['severity = info'],
           equal: ['namespace', 'alertname'],
         },
-        { source_matchers: ['alertname = InfoInhibitor'], target_matchers: ['severity = info'], equal: ['namespace'] },
+        {
+          source_matchers: ['alertname = InfoInhibitor'],
+          target_matchers: ['severity = info'],
+          equal: ['namespace'],
+        },
         { target_matchers: ['alertname = InfoInhibitor'] },
       ],
       receivers: [

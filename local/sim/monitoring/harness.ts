@@ -3,8 +3,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
-import { renderBackfill } from '../exposition.ts';
 import type { ScrapeTargets } from '../exporters/targets.ts';
+import { renderBackfill } from '../exposition.ts';
 import { nowSeconds } from '../world.ts';
 import type { MonitoringBinaries } from './binaries.ts';
 import { alertmanagerConfig, prometheusConfig } from './config.ts';
@@ -77,7 +77,8 @@ export const DEFAULT_BACKFILL: BackfillWindow = {
 export function backfillTimes(end: number, window: BackfillWindow): number[] {
   const times: number[] = [];
   const fineFrom = end - window.fineSeconds;
-  for (let time = end - window.windowSeconds; time < fineFrom; time += window.coarseStepSeconds) times.push(time);
+  for (let time = end - window.windowSeconds; time < fineFrom; time += window.coarseStepSeconds)
+    times.push(time);
   for (let time = fineFrom; time <= end; time += window.stepSeconds) times.push(time);
   return times;
 }
@@ -130,7 +131,13 @@ export class Monitoring {
     let samples = 0;
     if (backfill) {
       const started = Date.now();
-      samples = await backfillHistory(binaries.promtool, options.targets, tsdb, join(dataDir, 'backfill.om'), backfill);
+      samples = await backfillHistory(
+        binaries.promtool,
+        options.targets,
+        tsdb,
+        join(dataDir, 'backfill.om'),
+        backfill,
+      );
       print(
         `backfilled ${samples} samples (${Math.round(backfill.windowSeconds / 3_600)}h of history) in ${Date.now() - started} ms`,
       );
@@ -173,7 +180,15 @@ export class Monitoring {
     print(
       `prometheus ${prometheusUrl} (pid ${prometheus.pid}) and alertmanager ${alertmanagerUrl} (pid ${alertmanager.pid}) ready`,
     );
-    return new Monitoring(options, prometheusUrl, alertmanagerUrl, prometheus, alertmanager, alertmanagerFile, samples);
+    return new Monitoring(
+      options,
+      prometheusUrl,
+      alertmanagerUrl,
+      prometheus,
+      alertmanager,
+      alertmanagerFile,
+      samples,
+    );
   }
 
   get pids(): { prometheus: number; alertmanager: number } {
@@ -196,7 +211,9 @@ export class Monitoring {
 
   /** The alerts Alertmanager holds now. */
   async alerts(): Promise<AlertmanagerApiAlert[]> {
-    const response = await fetch(`${this.alertmanagerUrl}/api/v2/alerts`, { signal: AbortSignal.timeout(10_000) });
+    const response = await fetch(`${this.alertmanagerUrl}/api/v2/alerts`, {
+      signal: AbortSignal.timeout(10_000),
+    });
     if (!response.ok) throw new MonitoringError(`alertmanager /api/v2/alerts answered ${response.status}`);
     return (await response.json()) as AlertmanagerApiAlert[];
   }

@@ -76,10 +76,14 @@ export class MonitoringProcess {
     const log = openSync(options.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', WATCHDOG, `${options.name}-watchdog`, options.binary, ...options.args], {
-        stdio: ['pipe', log, log],
-        detached: true,
-      });
+      child = spawn(
+        '/bin/sh',
+        ['-c', WATCHDOG, `${options.name}-watchdog`, options.binary, ...options.args],
+        {
+          stdio: ['pipe', log, log],
+          detached: true,
+        },
+      );
     } finally {
       closeSync(log);
     }

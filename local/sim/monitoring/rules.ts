@@ -18,7 +18,9 @@ export interface AlertRule {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   /** What the chart ships, for reference and for the test that checks only durations changed. */
-  upstream: { expr: string; for: string };
+  upstream: { alert: string; expr: string; for: string };
+  /** Why this rule differs from the chart's beyond durations (a name or matcher a runbook needs). */
+  deviation?: string;
 }
 
 /**
@@ -32,6 +34,8 @@ export function chartRule(
     /** The `for:` to use in the simulation. */
     simulatedFor: string;
     windows?: Record<string, string>;
+    /** A rule that is not the chart's as is: the chart's alert it derives from, and why. */
+    derivedFrom?: { alert: string; expr: string; why: string };
   },
 ): AlertRule {
   let expr = rule.expr;
@@ -43,7 +47,12 @@ export function chartRule(
     for: rule.simulatedFor,
     labels: rule.labels,
     annotations: rule.annotations,
-    upstream: { expr: rule.expr, for: rule.for },
+    upstream: {
+      alert: rule.derivedFrom?.alert ?? rule.alert,
+      expr: rule.derivedFrom?.expr ?? rule.expr,
+      for: rule.for,
+    },
+    ...(rule.derivedFrom ? { deviation: rule.derivedFrom.why } : {}),
   };
 }
 
