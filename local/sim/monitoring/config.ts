@@ -20,6 +20,8 @@ export interface PrometheusConfigOptions {
   alertmanager: string;
   externalLabels: Record<string, string>;
   ruleFile: string;
+  /** Prometheus logs every query here (JSON lines): how the environment shows what the runbooks asked. */
+  queryLogFile?: string;
 }
 
 export function prometheusConfig(options: PrometheusConfigOptions): string {
@@ -30,6 +32,7 @@ export function prometheusConfig(options: PrometheusConfigOptions): string {
         scrape_timeout: SCRAPE_INTERVAL,
         evaluation_interval: SCRAPE_INTERVAL,
         external_labels: options.externalLabels,
+        ...(options.queryLogFile ? { query_log_file: options.queryLogFile } : {}),
       },
       rule_files: [options.ruleFile],
       alerting: {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
@@ -66,6 +66,14 @@ export interface BackfillWindow {
 }
 
 /** Six hours (the longest range the shipped runbooks and rules look at), the last one every minute. */
+/** A query from Prometheus' query log, shaped like FakePrometheus' recorded requests. */
+export interface PrometheusQuery {
+  at: string;
+  method: string;
+  path: string;
+  params: Record<string, string>;
+}
+
 export const DEFAULT_BACKFILL: BackfillWindow = {
   windowSeconds: 6 * 3_600,
   stepSeconds: 60,
@@ -122,6 +130,7 @@ export class Monitoring {
         alertmanager: `127.0.0.1:${alertmanagerPort}`,
         externalLabels: options.externalLabels,
         ruleFile,
+        queryLogFile: join(dataDir, 'queries.log'),
       }),
     );
     writeFileSync(alertmanagerFile, alertmanagerConfig(options.receiverUrl));
@@ -228,6 +237,39 @@ export class Monitoring {
       sent: counter('alertmanager_notifications_total'),
       failed: counter('alertmanager_notifications_failed_total'),
     };
+  }
+
+  /** The queries Prometheus answered over its API (its query log; rule evaluations left out). */
+  queries(): PrometheusQuery[] {
+    const file = join(this.options.dataDir, 'queries.log');
+    if (!existsSync(file)) return [];
+    const queries: PrometheusQuery[] = [];
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const entry = JSON.parse(line) as {
+          params?: { query?: string; start?: string; end?: string; step?: number };
+          httpRequest?: { path?: string; method?: string };
+          ruleGroup?: unknown;
+          ts?: string;
+        };
+        if (entry.ruleGroup || !entry.httpRequest) continue;
+        queries.push({
+          at: entry.ts ?? '',
+          method: entry.httpRequest.method ?? 'GET',
+          path: entry.httpRequest.path ?? '',
+          params: {
+            query: entry.params?.query ?? '',
+            ...(entry.params?.start ? { start: entry.params.start } : {}),
+            ...(entry.params?.end ? { end: entry.params.end } : {}),
+            ...(entry.params?.step ? { step: String(entry.params.step) } : {}),
+          },
+        });
+      } catch {
+        // a line being written
+      }
+    }
+    return queries;
   }
 
   async stop(): Promise<void> {

@@ -35,6 +35,8 @@ export const crashLoop: Scenario = {
   alertname: 'KubePodCrashLooping',
   runbookId: 'pod-crash-looping',
   inDefaultSet: true,
+  waits: 'the runbook gives the replacement pod 180 s (wait-for-replacement) before it checks the workload',
+  waitSeconds: 180,
   rules: [KUBE_POD_CRASH_LOOPING],
   setup(world) {
     const { kube } = world;
@@ -95,9 +97,6 @@ export const crashLoop: Scenario = {
         'cut short by an interrupted write, and it exits reading it. The other two serve. A new pod gets an',
         'empty volume and rebuilds the cache, so replacing that one pod is the fix.',
       ],
-      waits:
-        'the runbook gives the replacement pod 180 s (wait-for-replacement) before it checks the workload',
-      waitSeconds: 180,
       alertSeries: {
         metric: 'kube_pod_container_status_waiting_reason',
         labels: { namespace: 'shop', pod: name, container: 'checkout', reason: 'CrashLoopBackOff' },

@@ -36,6 +36,8 @@ export const diskFilling: Scenario = {
   alertname: 'NodeFilesystemSpaceFillingUp',
   runbookId: 'node-filesystem-filling',
   inDefaultSet: true,
+  waits: 'the runbook waits 90 s (settle-after-routine) for node-exporter to see the new free space',
+  waitSeconds: 90,
   rules: [NODE_FILESYSTEM_SPACE_FILLING_UP],
   setup(world) {
     const node = DEMO_NODES.disk;
@@ -59,8 +61,6 @@ export const diskFilling: Scenario = {
         `${(root.journalBytes(world.startedAt) / GI).toFixed(1)} GiB and / has ${root.freePercent(world.startedAt).toFixed(1)}% free, full in about ${FULL_IN_HOURS} hours.`,
         `The runbook vacuums the journal over SSM Run Command on ${node.instanceId}.`,
       ],
-      waits: 'the runbook waits 90 s (settle-after-routine) for node-exporter to see the new free space',
-      waitSeconds: 90,
       alertSeries: {
         metric: 'node_filesystem_avail_bytes',
         labels: { instance, mountpoint: '/', device: root.device, fstype: root.fstype },

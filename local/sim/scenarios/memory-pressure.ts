@@ -42,6 +42,8 @@ export const memoryPressure: Scenario = {
   alertname: 'KubeNodeMemoryPressure',
   runbookId: 'node-memory-pressure',
   inDefaultSet: true,
+  waits: 'the runbook lets the new pods settle for 60 s (wait-for-rollout) before it verifies',
+  waitSeconds: 60,
   rules: [KUBE_NODE_MEMORY_PRESSURE],
   setup(world) {
     const node = DEMO_NODES.memory.name;
@@ -60,8 +62,6 @@ export const memoryPressure: Scenario = {
         `${node} holds ${(LEAK_NOW_BYTES / GI).toFixed(1)} GiB after ${LEAK_DAYS} days and the kubelet reports MemoryPressure.`,
         'A rolling restart gives cart fresh pods (the leak itself needs a fix and a limit).',
       ],
-      waits: 'the runbook lets the new pods settle for 60 s (wait-for-rollout) before it verifies',
-      waitSeconds: 60,
       alertSeries: {
         metric: 'kube_node_status_condition',
         labels: { node, condition: 'MemoryPressure', status: 'true' },

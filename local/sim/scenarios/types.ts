@@ -19,6 +19,9 @@ export interface Scenario {
   inDefaultSet: boolean;
   /** The alerting rules that notice it (shared rules may appear in several scenarios: loaded once). */
   rules: AlertRule[];
+  /** The runbook's waits on the expected path, for the terminal (before `--wait-scale`). */
+  waits: string;
+  waitSeconds: number;
   /**
    * Breaks the healthy cluster (called after the cluster is seeded and before monitoring starts, so
    * the history its models describe is backfilled) and says how to recognise its alert.
@@ -31,9 +34,6 @@ export interface ScenarioInstance {
   title: string;
   /** What is going on, a few lines. */
   story: string[];
-  /** The runbook's waits on the expected path, for the terminal (before `--wait-scale`). */
-  waits: string;
-  waitSeconds: number;
   /**
    * The series the rule's expression keeps for this scenario's alert: its metric name and the labels
    * that single it out. The alert's labels are that series' labels as Prometheus stores them, plus the
