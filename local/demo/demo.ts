@@ -234,6 +234,22 @@ export function demoAwsOptions(endpoint: string): {
   };
 }
 
+/** The platform's tools pointed at the demo target: its Prometheus, its kubeconfig, no shell. */
+export function demoToolConfig(endpoints: Pick<DemoTargetEndpoints, 'prometheus' | 'kubeconfig'>) {
+  return {
+    tools: {
+      prometheusUrl: endpoints.prometheus,
+      defaultRegion: DEMO_REGION,
+      kubernetes: {
+        kubeconfig: endpoints.kubeconfig,
+        contexts: { [DEMO_ENVIRONMENT]: DEMO_CONTEXT, [DEMO_CLUSTER]: DEMO_CONTEXT },
+        eks: {},
+      },
+      shell: { enabled: false, allow: [] },
+    },
+  };
+}
+
 /** What the wait scale does, for the terminal: the waits of the scenarios chosen. */
 function waitScaleLine(scale: number, waitSeconds: number[]): string {
   const listed = (values: string[]) =>
@@ -352,18 +368,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
         live: true,
         waitScale,
         aws,
-        configOverrides: {
-          tools: {
-            prometheusUrl: target.endpoints.prometheus,
-            defaultRegion: DEMO_REGION,
-            kubernetes: {
-              kubeconfig: target.endpoints.kubeconfig,
-              contexts: { [DEMO_ENVIRONMENT]: DEMO_CONTEXT, [DEMO_CLUSTER]: DEMO_CONTEXT },
-              eks: {},
-            },
-            shell: { enabled: false, allow: [] },
-          },
-        },
+        configOverrides: demoToolConfig(target.endpoints),
         print: platformPrint,
       });
     } catch (error) {
