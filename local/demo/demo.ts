@@ -116,6 +116,7 @@ export interface RunningDemo {
     mode: LaunchedDemoTarget['mode'];
     requests: LaunchedDemoTarget['requests'];
     alerts: LaunchedDemoTarget['alerts'];
+    alertmanagerNotifications: LaunchedDemoTarget['alertmanagerNotifications'];
   };
   scenarios: ScenarioResult[];
   /** GET /api/learning at the end. */
@@ -419,6 +420,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
         mode: target.mode,
         requests: target.requests,
         alerts: target.alerts,
+        alertmanagerNotifications: target.alertmanagerNotifications,
       },
       scenarios: results,
       learning,

@@ -132,6 +132,8 @@ export interface LaunchedDemoTarget {
   setReceiver(url: string): Promise<void>;
   requests(): Promise<EnvironmentRequests>;
   alerts(): Promise<SeenAlert[]>;
+  /** The real Alertmanager's webhook notifications, sent and failed (undefined in the fallback). */
+  alertmanagerNotifications(): Promise<{ sent: number; failed: number } | undefined>;
   /** Stops the process (SIGTERM, then SIGKILL after a few seconds). */
   stop(): Promise<void>;
 }
@@ -220,6 +222,8 @@ export async function launchDemoTarget(options: {
     },
     requests: () => control<EnvironmentRequests>('/requests'),
     alerts: async () => (await control<{ alerts: SeenAlert[] }>('/alerts')).alerts,
+    alertmanagerNotifications: async () =>
+      (await control<{ notifications?: { sent: number; failed: number } }>('/alerts')).notifications,
     stop: () => {
       stopping ??= (async () => {
         if (child.exitCode !== null || child.signalCode !== null) return;

@@ -388,7 +388,7 @@ export class SimulatedEnvironment {
           'GET /scenarios',
           'PUT /receiver {"url"}',
           'GET /state',
-          'GET /alerts',
+          'GET /alerts (and, with the real Alertmanager, its webhook notification counters)',
           'GET /requests',
           'GET /events',
         ],
@@ -397,7 +397,10 @@ export class SimulatedEnvironment {
       return sendJson(response, 200, { scenarios: this.scenarios() });
     if (method === 'GET' && url.pathname === '/state') return sendJson(response, 200, this.state());
     if (method === 'GET' && url.pathname === '/alerts')
-      return sendJson(response, 200, { alerts: this.alerts() });
+      return sendJson(response, 200, {
+        alerts: this.alerts(),
+        ...(this.monitoring ? { notifications: await this.monitoring.notifications() } : {}),
+      });
     if (method === 'GET' && url.pathname === '/requests') return sendJson(response, 200, this.requests());
     if (method === 'GET' && url.pathname === '/events')
       return sendJson(response, 200, { events: this.events });

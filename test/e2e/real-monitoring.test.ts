@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEMO_ENVIRONMENT, demoAwsOptions, demoToolConfig } from '../../local/demo/demo.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { PACKAGE_ROOT } from '../../local/project.ts';
-import { DEMO_NODES, MONITORING as CHART } from '../../local/sim/cluster.ts';
+import { MONITORING as CHART, DEMO_NODES } from '../../local/sim/cluster.ts';
 import { SimulatedEnvironment } from '../../local/sim/environment.ts';
 import type { Json } from '../support/json.ts';
 import { describeWithMonitoring } from '../support/monitoring.ts';
@@ -130,7 +130,9 @@ describeWithMonitoring('a scenario through the real Prometheus and Alertmanager'
       severity: 'warning',
     });
     expect(data.result[0].metric.pod).toMatch(/^kube-prometheus-stack-prometheus-node-exporter-/);
-    const rule = rules.groups.flatMap((group: Json) => group.rules).find((r: Json) => r.name === 'NodeFilesystemSpaceFillingUp');
+    const rule = rules.groups
+      .flatMap((group: Json) => group.rules)
+      .find((r: Json) => r.name === 'NodeFilesystemSpaceFillingUp');
     expect(rule.query).toContain('predict_linear(node_filesystem_avail_bytes');
     expect(rule.annotations.runbook_url).toBe(
       'https://runbooks.prometheus-operator.dev/runbooks/node/nodefilesystemspacefillingup',
@@ -144,9 +146,15 @@ describeWithMonitoring('a scenario through the real Prometheus and Alertmanager'
 
     // Assess: the fingerprint Alertmanager computed, the generator URL of our Prometheus, the external labels
     expect(seen?.fingerprint).toBe(detail.execution.alert.fingerprint);
-    expect(detail.execution.alert).toMatchObject({ source: 'prometheus', name: 'NodeFilesystemSpaceFillingUp' });
+    expect(detail.execution.alert).toMatchObject({
+      source: 'prometheus',
+      name: 'NodeFilesystemSpaceFillingUp',
+    });
     const incident = await platform.platform.store.getIncident(detail.execution.incidentId);
-    expect(incident?.alert.labels).toMatchObject({ cluster: 'staging-eks-eu-west-1', environment: 'staging' });
+    expect(incident?.alert.labels).toMatchObject({
+      cluster: 'staging-eks-eu-west-1',
+      environment: 'staging',
+    });
     expect(incident?.alert.labels.prometheus_replica).toBeUndefined();
     // firing, then resolved; none failed
     expect(notifications.sent).toBeGreaterThanOrEqual(2);
@@ -188,9 +196,9 @@ describeWithMonitoring('a scenario through the real Prometheus and Alertmanager'
     // Assess
     expect(step('verify-alert-resolved')).toMatchObject({ status: 'succeeded', output: { resolved: true } });
     expect(incident).toMatchObject({ status: 'resolved' });
-    expect(environment.alerts().find((alert) => alert.alertname === 'NodeFilesystemSpaceFillingUp')?.state).toBe(
-      'resolved',
-    );
+    expect(
+      environment.alerts().find((alert) => alert.alertname === 'NodeFilesystemSpaceFillingUp')?.state,
+    ).toBe('resolved');
   });
 
   it('stops Prometheus and Alertmanager with the environment', async () => {

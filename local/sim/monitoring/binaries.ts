@@ -30,8 +30,7 @@ function executable(path: string): boolean {
   }
 }
 
-function which(names: string[], searchPath: string): string | undefined {
-  const directories = [...searchPath.split(delimiter).filter(Boolean), '/usr/bin', '/usr/local/bin'];
+function which(names: string[], directories: string[]): string | undefined {
   for (const name of names)
     for (const directory of directories) {
       const candidate = join(directory, name);
@@ -41,11 +40,15 @@ function which(names: string[], searchPath: string): string | undefined {
 }
 
 /** Finds the binaries on PATH (and in /usr/bin, /usr/local/bin); says what is missing and how to install it. */
-export function findMonitoringBinaries(searchPath = process.env.PATH ?? ''): MonitoringAvailability {
-  const prometheus = which(['prometheus'], searchPath);
-  const promtool = which(['promtool'], searchPath);
-  const alertmanager = which(['prometheus-alertmanager', 'alertmanager'], searchPath);
-  const amtool = which(['amtool'], searchPath);
+export function findMonitoringBinaries(
+  searchPath = process.env.PATH ?? '',
+  alsoIn: string[] = ['/usr/bin', '/usr/local/bin'],
+): MonitoringAvailability {
+  const directories = [...searchPath.split(delimiter).filter(Boolean), ...alsoIn];
+  const prometheus = which(['prometheus'], directories);
+  const promtool = which(['promtool'], directories);
+  const alertmanager = which(['prometheus-alertmanager', 'alertmanager'], directories);
+  const amtool = which(['amtool'], directories);
   const missing = [
     ...(prometheus ? [] : ['prometheus']),
     ...(promtool ? [] : ['promtool']),
