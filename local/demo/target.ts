@@ -81,6 +81,7 @@ async function main(args: string[]): Promise<void> {
     environment = await SimulatedEnvironment.start({
       dataDir: options.dataDir,
       monitoring: options.monitoring,
+      monitoringInBackground: true,
       ...(options.scenarios ? { scenarios: options.scenarios } : {}),
       ...(options.receiverUrl ? { receiverUrl: options.receiverUrl } : {}),
       print: (line) => process.stdout.write(`${line}\n`),

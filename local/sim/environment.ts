@@ -11,6 +11,7 @@ import { ScrapeTargets } from './exporters/targets.ts';
 import { type AlertDelivery, type AlertmanagerBody, FallbackMonitoring } from './fallback/fake-monitoring.ts';
 import { findMonitoringBinaries, INSTALL_HINT } from './monitoring/binaries.ts';
 import { type AlertmanagerApiAlert, type BackfillWindow, Monitoring } from './monitoring/harness.ts';
+import { freePort } from './monitoring/process.ts';
 import { selectScenarios } from './scenarios/index.ts';
 import type { Scenario, ScenarioInstance } from './scenarios/types.ts';
 import { isCrashLooping, nowSeconds, podKey, World, type WorldEvent } from './world.ts';
@@ -47,6 +48,11 @@ export interface EnvironmentOptions {
   tickMs?: number;
   /** History backfilled into the real Prometheus (default six hours). */
   backfill?: BackfillWindow | false;
+  /**
+   * Resolve as soon as the endpoints are known, while Prometheus and Alertmanager still start (the
+   * demo starts the platform meanwhile); `setReceiver` waits for them and fails if they did not start.
+   */
+  monitoringInBackground?: boolean;
 }
 
 export interface EnvironmentEndpoints {
@@ -111,6 +117,8 @@ export class SimulatedEnvironment {
   private readonly seen = new Map<string, SeenAlert>();
   private watchTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The real Prometheus and Alertmanager once they run. */
+  monitoring: Monitoring | undefined;
 
   private constructor(
     readonly world: World,
@@ -122,9 +130,17 @@ export class SimulatedEnvironment {
     /** Why the fallback runs (what is missing and how to install it). */
     readonly fallbackReason: string | undefined,
     private readonly running: Array<{ scenario: Scenario; instance: ScenarioInstance }>,
-    readonly monitoring: Monitoring | undefined,
+    /** Settles when the real monitoring has started (or failed to); undefined in the fallback. */
+    private readonly monitoringStarted: Promise<Monitoring> | undefined,
     readonly fallback: FallbackMonitoring | undefined,
-  ) {}
+  ) {
+    void monitoringStarted?.then(
+      (monitoring) => {
+        this.monitoring = monitoring;
+      },
+      () => {},
+    );
+  }
 
   static async start(options: EnvironmentOptions): Promise<SimulatedEnvironment> {
     const print = options.print ?? (() => {});
@@ -164,20 +180,35 @@ export class SimulatedEnvironment {
       started.push(() => closeServer(control));
       const controlUrl = `http://127.0.0.1:${(control.address() as AddressInfo).port}`;
 
-      let monitoring: Monitoring | undefined;
+      let monitoringStarted: Promise<Monitoring> | undefined;
+      let monitoringUrls: { prometheus: string; alertmanager: string } | undefined;
       let fallback: FallbackMonitoring | undefined;
       if (mode === 'real' && binaries.available) {
-        monitoring = await Monitoring.start({
-          binaries: binaries.binaries,
-          dataDir: join(options.dataDir, 'monitoring'),
-          targets,
-          rules: running.flatMap(({ scenario }) => scenario.rules),
-          externalLabels: ENVIRONMENT_LABELS,
-          ...(options.receiverUrl ? { receiverUrl: options.receiverUrl } : {}),
-          ...(options.backfill === undefined ? {} : { backfill: options.backfill }),
-          print: (line) => world.note(`monitoring: ${line}`),
-        });
-        started.push(() => monitoring!.stop());
+        const ports = { prometheus: await freePort(), alertmanager: await freePort() };
+        monitoringUrls = {
+          prometheus: `http://127.0.0.1:${ports.prometheus}`,
+          alertmanager: `http://127.0.0.1:${ports.alertmanager}`,
+        };
+        monitoringStarted = Monitoring.start(
+          {
+            binaries: binaries.binaries,
+            dataDir: join(options.dataDir, 'monitoring'),
+            targets,
+            rules: running.flatMap(({ scenario }) => scenario.rules),
+            externalLabels: ENVIRONMENT_LABELS,
+            ...(options.receiverUrl ? { receiverUrl: options.receiverUrl } : {}),
+            ...(options.backfill === undefined ? {} : { backfill: options.backfill }),
+            print: (line) => world.note(`monitoring: ${line}`),
+          },
+          ports,
+        );
+        const starting = monitoringStarted;
+        started.push(async () => (await starting.catch(() => undefined))?.stop());
+        if (!options.monitoringInBackground) await monitoringStarted;
+        else
+          monitoringStarted.catch((error: unknown) =>
+            world.note(`monitoring: did not start: ${(error as Error).message}`),
+          );
       } else {
         const { prometheus_replica: _replica, ...external } = ENVIRONMENT_LABELS;
         fallback = await FallbackMonitoring.start({
@@ -206,8 +237,8 @@ export class SimulatedEnvironment {
         control,
         {
           kubeApi: world.kube.url,
-          prometheus: monitoring?.prometheusUrl ?? fallback!.prometheusUrl,
-          ...(monitoring ? { alertmanager: monitoring.alertmanagerUrl } : {}),
+          prometheus: monitoringUrls?.prometheus ?? fallback!.prometheusUrl,
+          ...(monitoringUrls ? { alertmanager: monitoringUrls.alertmanager } : {}),
           ssm: ssm.url,
           control: controlUrl,
           kubeconfig,
@@ -215,14 +246,18 @@ export class SimulatedEnvironment {
         mode,
         fallbackReason,
         running,
-        monitoring,
+        monitoringStarted,
         fallback,
       );
       environment.receiverUrl = options.receiverUrl;
       if (options.receiverUrl) fallback?.setReceiver(options.receiverUrl);
       world.onKubeRequest((request) => environment!.narrate(request));
       world.run(options.tickMs ?? 500);
-      if (monitoring) environment.watchAlerts();
+      if (monitoringStarted)
+        void monitoringStarted.then(
+          () => environment!.watchAlerts(),
+          () => {},
+        );
       return environment;
     } catch (error) {
       for (const stop of started.reverse()) await stop().catch(() => {});
@@ -240,9 +275,20 @@ export class SimulatedEnvironment {
     return `DEMO TARGET (simulated environment, nothing real is touched): kubernetes-api ${kubeApi}  ${monitoring}  ssm ${ssm}  control ${control}  kubeconfig ${kubeconfig}`;
   }
 
+  /** Points the webhooks at `url`; with real monitoring, once it runs (and fails if it could not start). */
   async setReceiver(url: string): Promise<void> {
     this.receiverUrl = url;
-    if (this.monitoring) await this.monitoring.setReceiver(url);
+    if (this.monitoringStarted) {
+      let monitoring: Monitoring;
+      try {
+        monitoring = await this.monitoringStarted;
+      } catch (error) {
+        throw new EnvironmentError(`Prometheus and Alertmanager did not start: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      await monitoring.setReceiver(url);
+    }
     this.fallback?.setReceiver(url);
   }
 
@@ -314,13 +360,14 @@ export class SimulatedEnvironment {
     if (this.stopped) return;
     this.stopped = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
-    await this.monitoring?.stop();
+    await (await this.monitoringStarted?.catch(() => undefined))?.stop();
     await this.fallback?.stop();
     await Promise.all([this.world.stop(), this.targets.stop(), this.ssm.stop(), closeServer(this.control)]);
   }
 
   /** Follows Alertmanager's alerts: what fires, and what resolves (gone from its API). */
   private watchAlerts(): void {
+    if (this.stopped) return;
     const poll = async () => {
       if (this.stopped || !this.monitoring) return;
       let current: AlertmanagerApiAlert[];

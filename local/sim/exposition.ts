@@ -121,10 +121,15 @@ export function storedLabels(
 }
 
 /**
- * OpenMetrics with timestamps for backfilling: every series of `series` sampled at each time in
- * `times` (ascending), grouped by metric name as the format requires, closed with `# EOF`.
+ * OpenMetrics with timestamps for backfilling: every series sampled at each time in `times`
+ * (ascending), except series with a constant value, sampled at `constantTimes` only (history of what
+ * never changed costs samples and tells nothing); grouped by metric name, closed with `# EOF`.
  */
-export function renderBackfill(series: StoredSeries[], times: number[]): string {
+export function renderBackfill(
+  series: StoredSeries[],
+  times: number[],
+  constantTimes: number[] = times,
+): string {
   const byName = new Map<string, StoredSeries[]>();
   for (const entry of series) {
     const name = entry.labels.__name__!;
@@ -137,7 +142,7 @@ export function renderBackfill(series: StoredSeries[], times: number[]): string 
     for (const { labels, sample } of members) {
       const { __name__: _name, ...rest } = labels;
       const prefix = `${name}${labelText(rest)} `;
-      for (const time of times) {
+      for (const time of typeof sample.value === 'function' ? times : constantTimes) {
         const value = sampleAt(sample, time);
         if (value === null) continue;
         lines.push(`${prefix}${formatValue(value)} ${time.toFixed(3)}`);

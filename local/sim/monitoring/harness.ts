@@ -57,12 +57,17 @@ export interface AlertmanagerApiAlert {
   receivers: Array<{ name: string }>;
 }
 
-/** How far back to backfill, every `stepSeconds` for the last `fineSeconds` and every `coarseStepSeconds` before. */
+/**
+ * How far back to backfill: series that change over time `windowSeconds`, every `stepSeconds` for the
+ * last `fineSeconds` and every `coarseStepSeconds` before; constant series only the last
+ * `constantSeconds`, every `stepSeconds` (enough for rules to see them before the first scrape).
+ */
 export interface BackfillWindow {
   windowSeconds: number;
   stepSeconds: number;
   fineSeconds: number;
   coarseStepSeconds: number;
+  constantSeconds: number;
 }
 
 /** Six hours (the longest range the shipped runbooks and rules look at), the last one every minute. */
@@ -107,7 +112,11 @@ export class Monitoring {
     this.receiverUrl = options.receiverUrl;
   }
 
-  static async start(options: MonitoringOptions): Promise<Monitoring> {
+  /** Starts both; `ports` when the caller already told others where they will listen. */
+  static async start(
+    options: MonitoringOptions,
+    ports?: { prometheus: number; alertmanager: number },
+  ): Promise<Monitoring> {
     const print = options.print ?? (() => {});
     const { binaries, dataDir } = options;
     rmSync(dataDir, { recursive: true, force: true });
@@ -115,7 +124,8 @@ export class Monitoring {
     const alertmanagerData = join(dataDir, 'alertmanager-data');
     mkdirSync(tsdb, { recursive: true });
     mkdirSync(alertmanagerData, { recursive: true });
-    const [prometheusPort, alertmanagerPort] = [await freePort(), await freePort()];
+    const prometheusPort = ports?.prometheus ?? (await freePort());
+    const alertmanagerPort = ports?.alertmanager ?? (await freePort());
     const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
     const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
 
@@ -306,8 +316,13 @@ async function backfillHistory(
   file: string,
   window: BackfillWindow,
 ): Promise<number> {
-  const times = backfillTimes(Math.floor(nowSeconds()) - 1, window);
-  const text = renderBackfill(targets.storedSeries(), times);
+  const end = Math.floor(nowSeconds()) - 1;
+  const times = backfillTimes(end, window);
+  const text = renderBackfill(
+    targets.storedSeries(),
+    times,
+    times.filter((time) => time >= end - window.constantSeconds),
+  );
   writeFileSync(file, text);
   try {
     await run(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, tsdb], {

@@ -73,6 +73,26 @@ describe('exposition', () => {
     expect(onlyTarget).toMatchObject({ node: 'n1', namespace: 'monitoring', pod: 'ksm-0' });
   });
 
+  it('backfills a constant series over the short window only', () => {
+    // Act
+    const text = renderBackfill(
+      families().flatMap((family) =>
+        family.samples.map((sample) => ({
+          labels: storedLabels(family.name, sample.labels, {}, false),
+          sample,
+        })),
+      ),
+      [150, 160, 170],
+      [170],
+    );
+
+    // Assess: the counter (a function of time) at every time, the constant once
+    expect(text.split('\n').filter((line) => line.startsWith('demo_requests_total'))).toHaveLength(3);
+    expect(text.split('\n').filter((line) => line.startsWith('demo_info'))).toEqual([
+      'demo_info{version="1.0"} 1 170.000',
+    ]);
+  });
+
   it('writes OpenMetrics with timestamps, grouped by metric, ending in # EOF', () => {
     // Act
     const text = renderBackfill(
