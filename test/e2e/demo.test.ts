@@ -66,7 +66,7 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
       });
       elapsedMs = Date.now() - started;
     },
-    REAL_WAITS ? 600_000 : 90_000,
+    REAL_WAITS ? 600_000 : 120_000,
   );
 
   afterAll(async () => {
@@ -222,7 +222,8 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
     for (const runbook of report.runbooks)
       expect(runbook).toMatchObject({ executions: 1, succeeded: 1, approvalsAnswered: 1 });
     expect(lines.join('\n')).toContain('learning report');
-    expect(elapsedMs).toBeLessThan(REAL_WAITS ? 600_000 : 60_000);
+    // About 50 s here with real monitoring (its start overlaps the platform's); the margin is for a busy machine.
+    expect(elapsedMs).toBeLessThan(REAL_WAITS ? 600_000 : 90_000);
   });
 
   it('answers AWS services it does not simulate with a clear error, so no call can reach AWS', async () => {
