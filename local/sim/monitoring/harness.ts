@@ -70,7 +70,6 @@ export interface BackfillWindow {
   constantSeconds: number;
 }
 
-/** Six hours (the longest range the shipped runbooks and rules look at), the last one every minute. */
 /** A query from Prometheus' query log, shaped like FakePrometheus' recorded requests. */
 export interface PrometheusQuery {
   at: string;
@@ -79,11 +78,17 @@ export interface PrometheusQuery {
   params: Record<string, string>;
 }
 
+/**
+ * Six hours (the longest range the shipped runbooks and rules look at): the last half hour every
+ * minute, before that every five minutes (still inside the 5-minute lookback of a query at any time);
+ * constant series the last ten minutes.
+ */
 export const DEFAULT_BACKFILL: BackfillWindow = {
   windowSeconds: 6 * 3_600,
   stepSeconds: 60,
-  fineSeconds: 3_600,
+  fineSeconds: 1_800,
   coarseStepSeconds: 300,
+  constantSeconds: 600,
 };
 
 /** Sample times of a backfill ending at `end`, ascending. */

@@ -223,7 +223,9 @@ describe('runbook CLI', () => {
     expect(code).toBe(0);
     expect(out[0]).toMatch(/^scenarios \(runbook demo --scenario NAME/);
     expect(out.join('\n')).toMatch(/^ {2}\* crash-loop +KubePodCrashLooping → pod-crash-looping: /m);
-    expect(out.join('\n')).toMatch(/^ {2}\* disk-filling +NodeFilesystemSpaceFillingUp → node-filesystem-filling: /m);
+    expect(out.join('\n')).toMatch(
+      /^ {2}\* disk-filling +NodeFilesystemSpaceFillingUp → node-filesystem-filling: /m,
+    );
   });
 
   it('refuses an unknown --scenario with exit code 2, naming the known ones, before starting anything', async () => {
