@@ -36,29 +36,20 @@ export class RateCounter {
 /** Disk space that grows at a steady rate and drops when something is deleted. */
 export class Volume {
   private readonly releases: Array<{ at: number; bytes: number }> = [];
-  private readonly growth: Array<{ from: number; bytesPerSecond: number }>;
 
   constructor(
     readonly sizeBytes: number,
     /** Bytes in use at `start`. */
     private readonly usedAtStart: number,
-    bytesPerSecond: number,
+    /** The steady growth (0: a volume that is not filling). */
+    readonly bytesPerSecond: number,
     private readonly start: number,
     readonly inodes = Math.round(sizeBytes / 16_384),
-  ) {
-    this.growth = [{ from: start, bytesPerSecond }];
-  }
+  ) {}
 
-  /** Bytes written since `start` (negative before it): growth is piecewise linear, the first rate extends back. */
+  /** Bytes written since `start` (negative before it: the same rate extends back in time). */
   grownBy(time: number): number {
-    let grown = 0;
-    for (const [index, segment] of this.growth.entries()) {
-      const from = index === 0 ? this.start : segment.from;
-      const to = Math.min(time, this.growth[index + 1]?.from ?? Number.POSITIVE_INFINITY);
-      if (index === 0) grown += segment.bytesPerSecond * (to - from);
-      else if (to > from) grown += segment.bytesPerSecond * (to - from);
-    }
-    return grown;
+    return this.bytesPerSecond * (time - this.start);
   }
 
   usedAt(time: number): number {
@@ -73,15 +64,6 @@ export class Volume {
 
   freePercent(time: number): number {
     return (100 * this.availAt(time)) / this.sizeBytes;
-  }
-
-  /** The current growth rate in bytes per second. */
-  get bytesPerSecond(): number {
-    return this.growth.at(-1)!.bytesPerSecond;
-  }
-
-  setGrowth(bytesPerSecond: number, now: number): void {
-    this.growth.push({ from: now, bytesPerSecond });
   }
 
   release(time: number, bytes: number): void {

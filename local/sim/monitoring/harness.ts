@@ -111,8 +111,6 @@ export class Monitoring {
     private readonly prometheus: MonitoringProcess,
     private readonly alertmanager: MonitoringProcess,
     private readonly alertmanagerConfigFile: string,
-    /** How many samples the backfill wrote (0 without one). */
-    readonly backfilledSamples: number,
   ) {
     this.receiverUrl = options.receiverUrl;
   }
@@ -152,10 +150,9 @@ export class Monitoring {
     await checkConfigs(binaries, prometheusFile, alertmanagerFile);
 
     const backfill = options.backfill === undefined ? DEFAULT_BACKFILL : options.backfill;
-    let samples = 0;
     if (backfill) {
       const started = Date.now();
-      samples = await backfillHistory(
+      const samples = await backfillHistory(
         binaries.promtool,
         options.targets,
         tsdb,
@@ -211,7 +208,6 @@ export class Monitoring {
       prometheus,
       alertmanager,
       alertmanagerFile,
-      samples,
     );
   }
 
