@@ -513,7 +513,7 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
   program
     .command('demo')
     .description(
-      'the whole loop against a simulated environment: serve, a demo target process, three sample alerts',
+      "the whole loop against a simulated environment: serve, a demo target process with real Prometheus and Alertmanager when installed, the scenarios' alerts",
     )
     .addOption(new Option('--port <port>', 'port of the platform on 127.0.0.1').default('8787'))
     .addOption(
@@ -529,17 +529,63 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
         'shortens runbook waits by this factor, 0 < factor ≤ 1 (0.1: about a minute in all; 1: the real waits)',
       ).default('0.1'),
     )
-    .action(async (options: { port: string; data: string; autoApprove?: boolean; waitScale: string }) => {
-      const port = parsePort(options.port);
-      const waitScale = parseWaitScale(options.waitScale);
-      const { demoCommand } = await import('./demo/demo.ts');
-      exitCode.value = await demoCommand(io, {
-        port,
-        dataDir: options.data,
-        autoApprove: options.autoApprove === true,
-        waitScale,
-      });
-    });
+    .addOption(
+      new Option(
+        '--scenario <name>',
+        'a scenario to run (repeatable, or comma-separated; default: the default set; --list-scenarios shows them)',
+      ).argParser((value: string, previous: string[] | undefined) => [
+        ...(previous ?? []),
+        ...value
+          .split(',')
+          .map((name) => name.trim())
+          .filter(Boolean),
+      ]),
+    )
+    .option('--list-scenarios', 'list the scenarios and exit')
+    .addOption(
+      new Option(
+        '--monitoring <mode>',
+        'real: Prometheus and Alertmanager must be installed; fallback: canned PromQL answers; auto: real when installed',
+      )
+        .choices(['auto', 'real', 'fallback'])
+        .default('auto'),
+    )
+    .action(
+      async (options: {
+        port: string;
+        data: string;
+        autoApprove?: boolean;
+        waitScale: string;
+        scenario?: string[];
+        listScenarios?: boolean;
+        monitoring: 'auto' | 'real' | 'fallback';
+      }) => {
+        const { demoCommand, scenarioListLines } = await import('./demo/demo.ts');
+        if (options.listScenarios) {
+          for (const line of scenarioListLines()) io.out(line);
+          return;
+        }
+        const port = parsePort(options.port);
+        const waitScale = parseWaitScale(options.waitScale);
+        if (options.scenario) {
+          const { selectScenarios, UnknownScenarioError } = await import('./sim/scenarios/index.ts');
+          try {
+            selectScenarios(options.scenario);
+          } catch (error) {
+            if (error instanceof UnknownScenarioError) throw new ExitError(2, `--scenario: ${error.message}`);
+            throw error;
+          }
+        }
+        exitCode.value = await demoCommand(io, {
+          port,
+          dataDir: options.data,
+          autoApprove: options.autoApprove === true,
+          waitScale,
+          monitoring: options.monitoring,
+          ...(options.scenario ? { scenarios: options.scenario } : {}),
+        });
+      },
+    );
 
   return program;
 }

@@ -7,6 +7,8 @@ import { AWS_SERVICES, type AwsService } from '../../functions/tools/aws/clients
 import { checkWaitScale } from '../../functions/tools/wait.ts';
 import { type RunningPlatform, startPlatform } from '../platform.ts';
 import { PACKAGE_ROOT } from '../project.ts';
+import { INSTALL_HINT } from '../sim/monitoring/binaries.ts';
+import { DEFAULT_SCENARIOS, SCENARIOS, selectScenarios } from '../sim/scenarios/index.ts';
 import {
   DEMO_CLUSTER,
   DEMO_CONTEXT,
@@ -18,13 +20,15 @@ import {
 } from './target.ts';
 
 /**
- * `runbook demo`: the whole loop on one machine. Forks the demo target (a simulated cluster,
- * Prometheus, SSM endpoint and Alertmanager on 127.0.0.1), starts the embedded platform in the staging
- * environment with its tools pointed at the target (every AWS client too, with dummy credentials, so
- * nothing reaches AWS), and posts the target's three firing alerts one after the other: classify →
- * diagnose → approval link → approve in the browser → remediate → the target heals and sends
- * `resolved` → verify → learning. The shipped runbooks run unchanged; only their runbook.wait steps
- * are shortened by the wait scale (the embedded platform's option, which no deployed config has).
+ * `runbook demo`: the whole loop on one machine. Forks the demo target (local/sim: a simulated
+ * cluster with its exporters, the real Prometheus and Alertmanager when installed, an SSM endpoint, on
+ * 127.0.0.1), starts the embedded platform in the staging environment with its tools pointed at the
+ * target (every AWS client too, with dummy credentials, so nothing reaches AWS), and follows each
+ * scenario: a rule fires → Alertmanager's webhook → classify → diagnose → approval link → approve in
+ * the browser → remediate → the target heals, Alertmanager sends `resolved` → verify → learning.
+ * Without Prometheus the fallback answers the runbooks' queries from canned shapes and the demo posts
+ * each firing alert itself. The shipped runbooks run unchanged; only their runbook.wait steps are
+ * shortened by the wait scale (the embedded platform's option, which no deployed config has).
  */
 
 /** Staging: cdk.json requires approvals from risk high, and each demo runbook asks for one in staging. */
@@ -73,6 +77,10 @@ export interface DemoOptions {
   signal?: AbortSignal;
   /** Give up on a scenario's execution after this long (default 30 minutes: approvals time out at 15–20). */
   scenarioTimeoutMs?: number;
+  /** Scenario ids to run, in registry order (default: the default set). */
+  scenarios?: readonly string[];
+  /** `auto` (default): the real Prometheus and Alertmanager when installed, else the fallback. */
+  monitoring?: 'auto' | 'real' | 'fallback';
 }
 
 export interface ApprovalResult {
@@ -87,7 +95,7 @@ export interface ApprovalResult {
 }
 
 export interface ScenarioResult {
-  scenario: DemoScenario['id'];
+  scenario: string;
   title: string;
   expectedRunbookId: string;
   /** The classifier's decision (started, blocked, unmatched…). */
@@ -102,7 +110,14 @@ export interface ScenarioResult {
 export interface RunningDemo {
   /** The platform (dashboard, API, approval pages). */
   url: string;
-  target: { pid: number; endpoints: DemoTargetEndpoints; requests: LaunchedDemoTarget['requests'] };
+  target: {
+    pid: number;
+    endpoints: DemoTargetEndpoints;
+    mode: LaunchedDemoTarget['mode'];
+    requests: LaunchedDemoTarget['requests'];
+    alerts: LaunchedDemoTarget['alerts'];
+    alertmanagerNotifications: LaunchedDemoTarget['alertmanagerNotifications'];
+  };
   scenarios: ScenarioResult[];
   /** GET /api/learning at the end. */
   learning: LearningReportSummary;
@@ -220,11 +235,31 @@ export function demoAwsOptions(endpoint: string): {
   };
 }
 
-/** What the wait scale does, for the terminal. */
-function waitScaleLine(scale: number): string {
+/** The platform's tools pointed at the demo target: its Prometheus, its kubeconfig, no shell. */
+export function demoToolConfig(endpoints: Pick<DemoTargetEndpoints, 'prometheus' | 'kubeconfig'>) {
+  return {
+    tools: {
+      prometheusUrl: endpoints.prometheus,
+      defaultRegion: DEMO_REGION,
+      kubernetes: {
+        kubeconfig: endpoints.kubeconfig,
+        contexts: { [DEMO_ENVIRONMENT]: DEMO_CONTEXT, [DEMO_CLUSTER]: DEMO_CONTEXT },
+        eks: {},
+      },
+      shell: { enabled: false, allow: [] },
+    },
+  };
+}
+
+/** What the wait scale does, for the terminal: the waits of the scenarios chosen. */
+function waitScaleLine(scale: number, waitSeconds: number[]): string {
+  const listed = (values: string[]) =>
+    values.length <= 1 ? (values[0] ?? '') : `${values.slice(0, -1).join(', ')} and ${values.at(-1)}`;
+  const asked = listed(waitSeconds.map((value) => `${value} s`));
+  const total = waitSeconds.reduce((sum, value) => sum + value, 0);
   if (scale === 1)
-    return '  waits    runbook.wait waits the full time the runbooks ask (60 s, 180 s, 90 s): about 6 minutes';
-  return `  waits    runbook.wait shortened ×${factor(scale)} (--wait-scale ${factor(scale)}): the runbooks' 60 s, 180 s and 90 s waits take ${seconds(60 * scale)}, ${seconds(180 * scale)} and ${seconds(90 * scale)}; --wait-scale 1 waits in full`;
+    return `  waits    runbook.wait waits the full time the runbooks ask (${asked}): about ${minutesAndSeconds(total * 1_000)} of waiting`;
+  return `  waits    runbook.wait shortened ×${factor(scale)} (--wait-scale ${factor(scale)}): the runbooks' ${asked} waits take ${listed(waitSeconds.map((value) => seconds(value * scale)))}; --wait-scale 1 waits in full`;
 }
 
 function factor(scale: number): string {
@@ -262,7 +297,10 @@ async function http<T>(url: string | URL, init: RequestInit = {}): Promise<{ sta
   return { status: response.status, body: body as T };
 }
 
-/** Starts the demo and runs its three scenarios; resolves with everything still running (call stop()). */
+/** How long the demo waits for a scenario's rule to fire and Alertmanager's webhook to start a runbook. */
+const ALERT_TIMEOUT_MS = 90_000;
+
+/** Starts the demo and runs its scenarios; resolves with everything still running (call stop()). */
 export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const signal = options.signal;
@@ -275,17 +313,31 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   } catch (error) {
     throw new DemoError((error as Error).message);
   }
+  const chosen = selectScenarios(options.scenarios ?? DEFAULT_SCENARIOS);
   if (signal?.aborted) throw new DemoStopped();
 
   prepareDemoDataDir(dataDir);
   print('runbook-autopilot demo: the whole loop on this machine, against a simulated environment');
   const shown = relative(cwd, dataDir);
   print(`  data in ${shown && !shown.startsWith('..') ? shown : dataDir} (emptied at every start)`);
-  print(waitScaleLine(waitScale));
+  print(`  scenarios ${chosen.map((scenario) => scenario.id).join(', ')} (--list-scenarios shows them all)`);
+  print(
+    waitScaleLine(
+      waitScale,
+      chosen.map((scenario) => scenario.waitSeconds),
+    ),
+  );
   const target = await launchDemoTarget({
     dataDir: join(dataDir, 'target'),
     print: (line) => print(`  target │ ${line}`),
+    scenarios: chosen.map((scenario) => scenario.id),
+    monitoring: options.monitoring ?? 'auto',
   });
+  print(
+    target.mode === 'real'
+      ? `  monitoring real: Prometheus ${target.endpoints.prometheus} scrapes the simulated exporters and evaluates the scenarios' rules; Alertmanager ${target.endpoints.alertmanager} posts its webhooks to the platform`
+      : `  monitoring fallback: ${target.fallbackReason ?? 'asked for'}; canned PromQL answers and a stand-in Alertmanager (the demo posts each alert itself). For the real thing: ${INSTALL_HINT}`,
+  );
   const aws = demoAwsOptions(target.endpoints.ssm);
   let platform: RunningPlatform | undefined;
   let stopped: Promise<void> | undefined;
@@ -317,18 +369,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
         live: true,
         waitScale,
         aws,
-        configOverrides: {
-          tools: {
-            prometheusUrl: target.endpoints.prometheus,
-            defaultRegion: DEMO_REGION,
-            kubernetes: {
-              kubeconfig: target.endpoints.kubeconfig,
-              contexts: { [DEMO_ENVIRONMENT]: DEMO_CONTEXT, [DEMO_CLUSTER]: DEMO_CONTEXT },
-              eks: {},
-            },
-            shell: { enabled: false, allow: [] },
-          },
-        },
+        configOverrides: demoToolConfig(target.endpoints),
         print: platformPrint,
       });
     } catch (error) {
@@ -351,6 +392,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
         await runScenario({
           url,
           platform,
+          target,
           scenario,
           index,
           count: scenarios.length,
@@ -372,7 +414,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
     );
     return {
       url,
-      target: { pid: target.pid, endpoints: target.endpoints, requests: target.requests },
+      target: {
+        pid: target.pid,
+        endpoints: target.endpoints,
+        mode: target.mode,
+        requests: target.requests,
+        alerts: target.alerts,
+        alertmanagerNotifications: target.alertmanagerNotifications,
+      },
       scenarios: results,
       learning,
       ok,
@@ -422,6 +471,7 @@ async function abortInFlight(url: string, print: (line: string) => void): Promis
 interface ScenarioContext {
   url: string;
   platform: RunningPlatform;
+  target: LaunchedDemoTarget;
   scenario: DemoScenario;
   index: number;
   count: number;
@@ -449,32 +499,15 @@ async function runScenario(context: ScenarioContext): Promise<ScenarioResult> {
       `   note: ${scenario.runbookId} is inside its change-freeze window "${freeze.name}" now: diagnostics run, every change is refused (the safety gate at work)`,
     );
 
-  const posted = await http<{
-    results?: Array<{
-      result?: { decision?: string; runbookId?: string; executionId?: string; reason?: string };
-    }>;
-    error?: string;
-  }>(new URL('webhooks/alertmanager', url), {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(scenario.alert),
-  });
-  const classified = posted.body.results?.[0]?.result;
   const base = {
     scenario: scenario.id,
     title: scenario.title,
     expectedRunbookId: scenario.runbookId,
     approvals: [],
   };
-  if (posted.status !== 202 || !classified) {
-    print(
-      `   ✗ the platform answered ${posted.status}: ${posted.body.error ?? JSON.stringify(posted.body).slice(0, 300)}`,
-    );
-    return { ...base, decision: 'refused', status: 'not-started' };
-  }
+  const classified = scenario.alert ? await postAlert(context) : await alertFromAlertmanager(context);
+  if (!classified) return { ...base, decision: 'refused', status: 'not-started' };
   const decision = classified.decision ?? 'unknown';
-  const why = classified.reason ?? (classified.runbookId ? `runbook ${classified.runbookId}` : '');
-  print(`   → Alertmanager webhook accepted (202); classified: ${decision}${why ? ` → ${why}` : ''}`);
   if (classified.runbookId && classified.runbookId !== scenario.runbookId)
     print(`   note: the demo expected ${scenario.runbookId}`);
   if (!classified.executionId) return { ...base, decision, status: 'not-started' };
@@ -517,6 +550,86 @@ async function runScenario(context: ScenarioContext): Promise<ScenarioResult> {
         status: 'gave-up',
         approvals: [...approvals.values()],
       };
+    }
+    await sleep(POLL_MS, signal);
+  }
+}
+
+interface Classified {
+  decision?: string;
+  runbookId?: string;
+  executionId?: string;
+  reason?: string;
+}
+
+/** Fallback: posts the stand-in Alertmanager's firing body, as Alertmanager would. */
+async function postAlert(context: ScenarioContext): Promise<Classified | undefined> {
+  const { url, scenario, print } = context;
+  const posted = await http<{ results?: Array<{ result?: Classified }>; error?: string }>(
+    new URL('webhooks/alertmanager', url),
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(scenario.alert),
+    },
+  );
+  const classified = posted.body.results?.[0]?.result;
+  if (posted.status !== 202 || !classified) {
+    print(
+      `   ✗ the platform answered ${posted.status}: ${posted.body.error ?? JSON.stringify(posted.body).slice(0, 300)}`,
+    );
+    return undefined;
+  }
+  const why = classified.reason ?? (classified.runbookId ? `runbook ${classified.runbookId}` : '');
+  print(
+    `   → Alertmanager webhook accepted (202); classified: ${classified.decision ?? 'unknown'}${why ? ` → ${why}` : ''}`,
+  );
+  return classified;
+}
+
+/**
+ * Real monitoring: waits for the scenario's rule to fire in Prometheus and reach Alertmanager, then
+ * for the incident Alertmanager's webhook opened on the platform, and reads what the classifier decided.
+ */
+async function alertFromAlertmanager(context: ScenarioContext): Promise<Classified | undefined> {
+  const { scenario, print, signal, target, platform } = context;
+  const deadline = Date.now() + ALERT_TIMEOUT_MS;
+  const matches = (labels: Record<string, string>) =>
+    Object.entries(scenario.alertLabels).every(([name, value]) => labels[name] === value);
+  let fingerprint: string | undefined;
+  while (!fingerprint) {
+    fingerprint = (await target.alerts()).find(
+      (alert) => alert.state === 'firing' && matches(alert.labels),
+    )?.fingerprint;
+    if (fingerprint) break;
+    if (Date.now() > deadline) {
+      print(
+        `   ✗ ${scenario.alertname} did not fire within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: see its rule at ${target.endpoints.prometheus}/alerts and the target's log`,
+      );
+      return undefined;
+    }
+    await sleep(POLL_MS, signal);
+  }
+  print(
+    `   → Prometheus fired ${scenario.alertname} from its rule; Alertmanager posts the webhook (fingerprint ${fingerprint})`,
+  );
+  for (;;) {
+    const incident = await platform.platform.store.findOpenIncident(fingerprint);
+    if (incident && incident.decision !== 'pending') {
+      const why = incident.blockedReason ?? (incident.runbookId ? `runbook ${incident.runbookId}` : '');
+      print(`   → webhook received; classified: ${incident.decision}${why ? ` → ${why}` : ''}`);
+      return {
+        decision: incident.decision,
+        ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
+        ...(incident.executionId ? { executionId: incident.executionId } : {}),
+        ...(incident.blockedReason ? { reason: incident.blockedReason } : {}),
+      };
+    }
+    if (Date.now() > deadline) {
+      print(
+        `   ✗ no incident for ${scenario.alertname} within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: did Alertmanager reach the platform? (${target.endpoints.alertmanager})`,
+      );
+      return undefined;
     }
     await sleep(POLL_MS, signal);
   }
@@ -667,7 +780,14 @@ function learningLines(report: LearningReportSummary, url: string): string[] {
  */
 export async function demoCommand(
   io: { out: (line: string) => void; err: (line: string) => void; cwd: string },
-  options: { port: number; dataDir: string; autoApprove: boolean; waitScale: number },
+  options: {
+    port: number;
+    dataDir: string;
+    autoApprove: boolean;
+    waitScale: number;
+    scenarios?: readonly string[];
+    monitoring?: 'auto' | 'real' | 'fallback';
+  },
 ): Promise<number> {
   const controller = new AbortController();
   const onSignal = () => controller.abort();
@@ -680,6 +800,8 @@ export async function demoCommand(
       dataDir: options.dataDir,
       autoApprove: options.autoApprove,
       waitScale: options.waitScale,
+      ...(options.scenarios ? { scenarios: options.scenarios } : {}),
+      ...(options.monitoring ? { monitoring: options.monitoring } : {}),
       print: io.out,
       signal: controller.signal,
     });
@@ -705,4 +827,16 @@ export async function demoCommand(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** `runbook demo --list-scenarios`: every scenario, the alert it raises and the runbook that takes it. */
+export function scenarioListLines(): string[] {
+  const width = Math.max(...SCENARIOS.map((scenario) => scenario.id.length));
+  return [
+    'scenarios (runbook demo --scenario NAME, repeatable or comma-separated; * = in the default set):',
+    ...SCENARIOS.map(
+      (scenario) =>
+        `  ${scenario.inDefaultSet ? '*' : ' '} ${scenario.id.padEnd(width)}  ${scenario.alertname} → ${scenario.runbookId}: ${scenario.summary}`,
+    ),
+  ];
 }

@@ -6,16 +6,20 @@ import {
   type V1ControllerRevision,
   type V1DaemonSet,
   type V1Deployment,
+  type V1Job,
   type V1LabelSelector,
   type V1Node,
   type V1NodeCondition,
   type V1ObjectMeta,
   type V1OwnerReference,
+  type V1PersistentVolumeClaim,
   type V1Pod,
   type V1PodDisruptionBudget,
   type V1PodTemplateSpec,
   type V1ReplicaSet,
   type V1StatefulSet,
+  type V1StorageClass,
+  type V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import { parseQuantity } from '../../functions/tools/kubernetes/quantity.ts';
 
@@ -23,7 +27,8 @@ import { parseQuantity } from '../../functions/tools/kubernetes/quantity.ts';
  * A Kubernetes API server for tests and the demo: a real HTTP server on 127.0.0.1 that answers the
  * endpoints the k8s.* tools use with the API's documented shapes (objects, lists, Status errors,
  * metrics.k8s.io, text logs), keeps a small cluster (nodes, pods, workloads with their ReplicaSets
- * and ControllerRevisions, PodDisruptionBudgets, metrics, logs), applies patches (dryRun=All
+ * and ControllerRevisions, PodDisruptionBudgets, metrics, logs; PersistentVolumeClaims,
+ * StorageClasses, HorizontalPodAutoscalers and Jobs as stored objects), applies patches (dryRun=All
  * persists nothing), and records every request. Controllers do not run by themselves: `reconcile()`
  * performs what the Deployment/StatefulSet/DaemonSet/ReplicaSet controllers would (or pass
  * `autoReconcile`).
@@ -132,6 +137,55 @@ export interface PdbOptions {
   maxUnavailable?: number | string;
 }
 
+export interface PvcOptions {
+  namespace: string;
+  name: string;
+  /** Requested size, e.g. `20Gi`; the bound volume has it as capacity. */
+  storage: string;
+  storageClassName?: string;
+  volumeName?: string;
+  accessModes?: string[];
+  phase?: 'Pending' | 'Bound' | 'Lost';
+}
+
+export interface StorageClassOptions {
+  name: string;
+  provisioner?: string;
+  allowVolumeExpansion?: boolean;
+  isDefault?: boolean;
+}
+
+export interface HpaOptions {
+  namespace: string;
+  name: string;
+  /** The scale target (a Deployment or StatefulSet in the same namespace). */
+  target: { kind: 'Deployment' | 'StatefulSet'; name: string };
+  minReplicas?: number;
+  maxReplicas: number;
+  /** Target average CPU utilization (percent of requests). */
+  cpuUtilization?: number;
+  currentReplicas?: number;
+  desiredReplicas?: number;
+  /** Current average CPU utilization (percent). */
+  currentCpuUtilization?: number;
+}
+
+export interface JobOptions {
+  namespace: string;
+  name: string;
+  containers: ContainerOptions[];
+  completions?: number;
+  backoffLimit?: number;
+  /** Finished pods: how many succeeded, how many failed. */
+  succeeded?: number;
+  failed?: number;
+  /** Minutes ago the Job started; default 30. */
+  startedMinutesAgo?: number;
+  /** Owning CronJob, if any. */
+  cronJob?: string;
+  node?: string;
+}
+
 export interface FakeKubeApiOptions {
   /** Bearer token the server accepts; requests without it get 401. */
   token?: string;
@@ -176,6 +230,15 @@ const KIND_OF_RESOURCE = {
 } as const;
 type AppsResource = keyof typeof KIND_OF_RESOURCE;
 type Workload = V1Deployment | V1StatefulSet | V1DaemonSet | V1ReplicaSet;
+type StoredObject = V1PersistentVolumeClaim | V1StorageClass | V2HorizontalPodAutoscaler | V1Job;
+interface StoredKind {
+  group: string;
+  resource: string;
+  kind: string;
+  apiVersion: string;
+  namespaced: boolean;
+  store: Map<string, StoredObject>;
+}
 
 class HttpError extends Error {
   constructor(
@@ -485,6 +548,11 @@ export class FakeKubeApi {
   readonly replicaSets = new Map<string, V1ReplicaSet>();
   readonly controllerRevisions = new Map<string, V1ControllerRevision>();
   readonly pdbs = new Map<string, V1PodDisruptionBudget>();
+  readonly persistentVolumeClaims = new Map<string, V1PersistentVolumeClaim>();
+  /** Cluster-scoped: keyed by name. */
+  readonly storageClasses = new Map<string, V1StorageClass>();
+  readonly horizontalPodAutoscalers = new Map<string, V2HorizontalPodAutoscaler>();
+  readonly jobs = new Map<string, V1Job>();
   readonly nodeUsage = new Map<string, ResourceAmounts>();
   /** `namespace/pod` → container → usage. */
   readonly podUsage = new Map<string, Map<string, ResourceAmounts>>();
@@ -504,6 +572,7 @@ export class FakeKubeApi {
   private readonly failures: InjectedFailure[] = [];
   private resourceVersion = 1000;
   private nameCounter = 0;
+  private podAddressCounter = 0;
   private readonly now: () => Date;
   private readonly token: string;
   private readonly user: string;
@@ -730,9 +799,7 @@ export class FakeKubeApi {
               })),
             }
           : {}),
-        ...(options.node
-          ? { hostIP: '10.0.1.10', podIP: `10.0.${this.nameCounter % 250}.${(this.nameCounter * 7) % 250}` }
-          : {}),
+        ...(options.node ? this.addressesOn(options.node) : {}),
         startTime: at,
         qosClass: 'Burstable',
       },
@@ -893,6 +960,223 @@ export class FakeKubeApi {
     return clone(pdb);
   }
 
+  // ------------------------------------------------------------- builders: storage, autoscaling, batch
+
+  addStorageClass(options: StorageClassOptions): V1StorageClass {
+    const storageClass: V1StorageClass = {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'StorageClass',
+      metadata: this.meta(options.name, undefined, {
+        ...(options.isDefault
+          ? { annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } }
+          : {}),
+      }),
+      provisioner: options.provisioner ?? 'ebs.csi.aws.com',
+      reclaimPolicy: 'Delete',
+      volumeBindingMode: 'WaitForFirstConsumer',
+      allowVolumeExpansion: options.allowVolumeExpansion ?? false,
+      parameters: { type: 'gp3' },
+    };
+    this.storageClasses.set(options.name, storageClass);
+    return clone(storageClass);
+  }
+
+  addPersistentVolumeClaim(options: PvcOptions): V1PersistentVolumeClaim {
+    const phase = options.phase ?? 'Bound';
+    const accessModes = options.accessModes ?? ['ReadWriteOnce'];
+    const pvc: V1PersistentVolumeClaim = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: this.meta(options.name, options.namespace, {
+        annotations: { 'pv.kubernetes.io/bind-completed': 'yes' },
+        finalizers: ['kubernetes.io/pvc-protection'],
+      }),
+      spec: {
+        accessModes,
+        resources: { requests: { storage: options.storage } },
+        storageClassName: options.storageClassName ?? 'gp3',
+        volumeMode: 'Filesystem',
+        ...(phase === 'Bound' ? { volumeName: options.volumeName ?? `pvc-${randomUUID()}` } : {}),
+      },
+      status: {
+        phase,
+        ...(phase === 'Bound' ? { accessModes, capacity: { storage: options.storage } } : {}),
+      },
+    };
+    this.persistentVolumeClaims.set(`${options.namespace}/${options.name}`, pvc);
+    return clone(pvc);
+  }
+
+  addHorizontalPodAutoscaler(options: HpaOptions): V2HorizontalPodAutoscaler {
+    const current = options.currentReplicas ?? options.minReplicas ?? 1;
+    const hpa: V2HorizontalPodAutoscaler = {
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: this.meta(options.name, options.namespace, { generation: 1 }),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: options.target.kind, name: options.target.name },
+        minReplicas: options.minReplicas ?? 1,
+        maxReplicas: options.maxReplicas,
+        metrics: [
+          {
+            type: 'Resource',
+            resource: {
+              name: 'cpu',
+              target: { type: 'Utilization', averageUtilization: options.cpuUtilization ?? 70 },
+            },
+          },
+        ],
+      },
+      status: {
+        observedGeneration: 1,
+        currentReplicas: current,
+        desiredReplicas: options.desiredReplicas ?? current,
+        lastScaleTime: this.minutesAgo(42),
+        currentMetrics: [
+          {
+            type: 'Resource',
+            resource: {
+              name: 'cpu',
+              current: { averageUtilization: options.currentCpuUtilization ?? 45 },
+            },
+          },
+        ],
+        conditions: [
+          {
+            type: 'AbleToScale',
+            status: 'True',
+            reason: 'ReadyForNewScale',
+            message: 'recommended size matches current size',
+            lastTransitionTime: this.minutesAgo(42),
+          },
+          {
+            type: 'ScalingActive',
+            status: 'True',
+            reason: 'ValidMetricFound',
+            message:
+              'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)',
+            lastTransitionTime: this.minutesAgo(60 * 24),
+          },
+          {
+            type: 'ScalingLimited',
+            status: current >= options.maxReplicas ? 'True' : 'False',
+            reason: current >= options.maxReplicas ? 'TooManyReplicas' : 'DesiredWithinRange',
+            message:
+              current >= options.maxReplicas
+                ? 'the desired replica count is more than the maximum replica count'
+                : 'the desired count is within the acceptable range',
+            lastTransitionTime: this.minutesAgo(42),
+          },
+        ],
+      },
+    };
+    this.horizontalPodAutoscalers.set(`${options.namespace}/${options.name}`, hpa);
+    return clone(hpa);
+  }
+
+  /** A Job with its finished pods: `succeeded` Completed ones, `failed` Error ones. */
+  addJob(options: JobOptions): V1Job {
+    const labels = { 'job-name': options.name, 'batch.kubernetes.io/job-name': options.name };
+    const started = this.minutesAgo(options.startedMinutesAgo ?? 30);
+    const succeeded = options.succeeded ?? 0;
+    const failed = options.failed ?? 0;
+    const completions = options.completions ?? 1;
+    const backoffLimit = options.backoffLimit ?? 6;
+    const complete = succeeded >= completions;
+    const failedOut = !complete && failed > backoffLimit;
+    const finished = new Date(started.getTime() + 4 * 60_000);
+    const job: V1Job = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: this.meta(
+        options.name,
+        options.namespace,
+        {
+          labels: { ...labels },
+          generation: 1,
+          ...(options.cronJob
+            ? {
+                ownerReferences: [
+                  {
+                    apiVersion: 'batch/v1',
+                    kind: 'CronJob',
+                    name: options.cronJob,
+                    uid: randomUUID(),
+                    controller: true,
+                    blockOwnerDeletion: true,
+                  },
+                ],
+              }
+            : {}),
+        },
+        started,
+      ),
+      spec: {
+        completions,
+        parallelism: 1,
+        backoffLimit,
+        selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': randomUUID() } },
+        template: {
+          ...templateOf(labels, options.containers),
+          spec: { ...templateOf(labels, options.containers).spec!, restartPolicy: 'Never' },
+        },
+      },
+      status: {
+        startTime: started,
+        ...(succeeded ? { succeeded } : {}),
+        ...(failed ? { failed } : {}),
+        ...(complete ? { completionTime: finished } : {}),
+        ...(complete || failedOut
+          ? {
+              conditions: [
+                complete
+                  ? {
+                      type: 'Complete',
+                      status: 'True',
+                      lastProbeTime: finished,
+                      lastTransitionTime: finished,
+                    }
+                  : {
+                      type: 'Failed',
+                      status: 'True',
+                      reason: 'BackoffLimitExceeded',
+                      message: 'Job has reached the specified backoff limit',
+                      lastProbeTime: finished,
+                      lastTransitionTime: finished,
+                    },
+              ],
+            }
+          : { active: 1 }),
+      },
+    };
+    this.jobs.set(`${options.namespace}/${options.name}`, job);
+    const owner: V1OwnerReference = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      name: options.name,
+      uid: job.metadata!.uid!,
+      controller: true,
+      blockOwnerDeletion: true,
+    };
+    const node = options.node ?? this.placement(undefined, 1)[0];
+    for (const [phase, count] of [
+      ['Succeeded', succeeded],
+      ['Failed', failed],
+    ] as const) {
+      for (let index = 0; index < count; index += 1)
+        this.addPod({
+          namespace: options.namespace,
+          name: `${options.name}-${this.suffix(options.name)}`,
+          node,
+          labels: { ...labels },
+          containers: options.containers,
+          owner,
+          phase,
+        });
+    }
+    return clone(job);
+  }
+
   setNodeUsage(node: string, usage: ResourceAmounts): void {
     this.nodeUsage.set(node, usage);
   }
@@ -916,7 +1200,7 @@ export class FakeKubeApi {
   }
 
   /** Edits a stored object in place (for states the builders do not make, such as a rollout midway). */
-  edit<T extends V1Node | V1Pod | Workload | V1ControllerRevision>(
+  edit<T extends V1Node | V1Pod | Workload | V1ControllerRevision | StoredObject>(
     store: Map<string, T>,
     key: string,
     change: (object: T) => void,
@@ -1203,6 +1487,16 @@ export class FakeKubeApi {
     return shortHash(`${seed}-${this.nameCounter}`, 5);
   }
 
+  /** The node's InternalIP as hostIP, and a pod IP from the node's /24 (as the VPC CNI hands them out). */
+  private addressesOn(node: string): { hostIP: string; podIP: string } {
+    const hostIP =
+      this.nodes.get(node)?.status?.addresses?.find((address) => address.type === 'InternalIP')?.address ??
+      '10.0.1.10';
+    this.podAddressCounter += 1;
+    const prefix = hostIP.split('.').slice(0, 3).join('.');
+    return { hostIP, podIP: `${prefix}.${100 + (this.podAddressCounter % 150)}` };
+  }
+
   private ownerReference(owner: Workload, kind: string): V1OwnerReference {
     return {
       apiVersion: 'apps/v1',
@@ -1450,6 +1744,8 @@ export class FakeKubeApi {
     if (group === 'apps' && resource in KIND_OF_RESOURCE) {
       return this.routeApps(request, resource as AppsResource, namespace, name, subresource);
     }
+    const stored = this.storedKind(group, resource);
+    if (stored) return this.routeStored(request, stored, namespace, name, subresource);
     if (group === 'policy' && resource === 'poddisruptionbudgets' && request.method === 'GET') {
       const items = [...this.pdbs.values()].filter(
         (pdb) => !namespace || pdb.metadata!.namespace === namespace,
@@ -1469,6 +1765,74 @@ export class FakeKubeApi {
       };
     }
     throw NO_SUCH_RESOURCE();
+  }
+
+  /** Kinds kept as stored objects: read, listed, patched; no controller acts on them. */
+  private storedKind(group: string, resource: string): StoredKind | undefined {
+    const kinds: StoredKind[] = [
+      {
+        group: '',
+        resource: 'persistentvolumeclaims',
+        kind: 'PersistentVolumeClaim',
+        apiVersion: 'v1',
+        namespaced: true,
+        store: this.persistentVolumeClaims,
+      },
+      {
+        group: 'storage.k8s.io',
+        resource: 'storageclasses',
+        kind: 'StorageClass',
+        apiVersion: 'storage.k8s.io/v1',
+        namespaced: false,
+        store: this.storageClasses,
+      },
+      {
+        group: 'autoscaling',
+        resource: 'horizontalpodautoscalers',
+        kind: 'HorizontalPodAutoscaler',
+        apiVersion: 'autoscaling/v2',
+        namespaced: true,
+        store: this.horizontalPodAutoscalers,
+      },
+      {
+        group: 'batch',
+        resource: 'jobs',
+        kind: 'Job',
+        apiVersion: 'batch/v1',
+        namespaced: true,
+        store: this.jobs,
+      },
+    ];
+    return kinds.find((kind) => kind.group === group && kind.resource === resource);
+  }
+
+  private routeStored(
+    request: RecordedRequest,
+    stored: StoredKind,
+    namespace: string | undefined,
+    name: string | undefined,
+    subresource: string | undefined,
+  ) {
+    if (subresource) throw NO_SUCH_RESOURCE();
+    const store = stored.store as Map<string, StoredObject>;
+    if (!name) {
+      if (request.method !== 'GET')
+        throw new HttpError(405, statusBody(405, 'MethodNotAllowed', 'method not allowed'));
+      const items = [...store.values()].filter(
+        (object) =>
+          (!stored.namespaced || !namespace || object.metadata!.namespace === namespace) &&
+          matchesFieldSelector(object, request.query.fieldSelector) &&
+          matchesRequirements(object.metadata?.labels, parseLabelSelector(request.query.labelSelector ?? '')),
+      );
+      return { body: listOf(`${stored.kind}List`, stored.apiVersion, items, this.resourceVersion) };
+    }
+    const key = stored.namespaced ? `${namespace}/${name}` : name;
+    const object = store.get(key);
+    if (!object) throw notFound(stored.resource, stored.group, name);
+    if (request.method === 'GET') return { body: object };
+    if (request.method === 'PATCH')
+      return { body: this.patchObject(store, key, object, request, stored.kind, stored.group) };
+    throw new HttpError(405, statusBody(405, 'MethodNotAllowed', 'method not allowed'));
   }
 
   private routeNodes(request: RecordedRequest, name: string | undefined) {
@@ -1745,7 +2109,7 @@ export class FakeKubeApi {
     }
   }
 
-  private patchObject<T extends V1Node | Workload | V1ControllerRevision>(
+  private patchObject<T extends V1Node | Workload | V1ControllerRevision | StoredObject>(
     store: Map<string, T>,
     key: string,
     object: T,

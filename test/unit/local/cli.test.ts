@@ -185,7 +185,15 @@ describe('runbook CLI', () => {
     );
     expect(demoCode).toBe(0);
     const help = demo.out.join('\n');
-    for (const option of ['--port <port>', '--data <dir>', '--auto-approve', '--wait-scale <factor>'])
+    for (const option of [
+      '--port <port>',
+      '--data <dir>',
+      '--auto-approve',
+      '--wait-scale <factor>',
+      '--scenario <name>',
+      '--list-scenarios',
+      '--monitoring <mode>',
+    ])
       expect(help).toContain(option);
     expect(help).toContain('(default: "0.1")');
     expect(help).toContain('(default: ".runbook/demo")');
@@ -207,6 +215,37 @@ describe('runbook CLI', () => {
       expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
     },
   );
+
+  it('lists the scenarios with their alert and runbook, the default set marked', async () => {
+    // Act
+    const { io, out } = capture(workspace);
+    const code = await main(['node', 'runbook', 'demo', '--list-scenarios'], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(out[0]).toMatch(/^scenarios \(runbook demo --scenario NAME/);
+    expect(out.join('\n')).toMatch(/^ {2}\* crash-loop +KubePodCrashLooping → pod-crash-looping: /m);
+    expect(out.join('\n')).toMatch(
+      /^ {2}\* disk-filling +NodeFilesystemSpaceFillingUp → node-filesystem-filling: /m,
+    );
+  });
+
+  it('refuses an unknown --scenario with exit code 2, naming the known ones, before starting anything', async () => {
+    // Act
+    const { io, out, err } = capture(workspace);
+    const code = await main(
+      ['node', 'runbook', 'demo', '--scenario', 'crash-loop,disk-full', '--data', 'demo-data'],
+      io,
+    );
+
+    // Assess
+    expect(code).toBe(2);
+    expect(err).toEqual([
+      'runbook: --scenario: unknown scenario "disk-full"; the scenarios are memory-pressure, crash-loop, disk-filling (runbook demo --list-scenarios describes them)',
+    ]);
+    expect(out).toEqual([]);
+    expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
+  });
 
   describe('match', () => {
     const fixture = (name: string) => join(ROOT, 'test/fixtures/alerts', name);

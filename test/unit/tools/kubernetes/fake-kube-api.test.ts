@@ -139,3 +139,94 @@ describe('FakeKubeApi', () => {
     });
   });
 });
+
+describe('FakeKubeApi stored kinds: PersistentVolumeClaims, StorageClasses, HPAs, Jobs', () => {
+  beforeEach(() => {
+    api.addStorageClass({ name: 'gp3', allowVolumeExpansion: true, isDefault: true });
+    api.addPersistentVolumeClaim({ namespace: 'shop', name: 'data-db-0', storage: '20Gi' });
+    api.addHorizontalPodAutoscaler({
+      namespace: 'shop',
+      name: 'cart',
+      target: { kind: 'Deployment', name: 'cart' },
+      minReplicas: 2,
+      maxReplicas: 4,
+      currentReplicas: 4,
+    });
+    api.addJob({
+      namespace: 'shop',
+      name: 'report-1',
+      failed: 7,
+      backoffLimit: 6,
+      node: 'node-a',
+      containers: [{ name: 'report' }],
+    });
+  });
+
+  it('serves them in their API groups, namespaced or not, listed and one by one', async () => {
+    // Act
+    const claims = await get('/api/v1/namespaces/shop/persistentvolumeclaims');
+    const storageClass = await get('/apis/storage.k8s.io/v1/storageclasses/gp3');
+    const hpa = await get('/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/cart');
+    const jobs = await get('/apis/batch/v1/namespaces/shop/jobs?labelSelector=job-name%3Dreport-1');
+    const missing = await get('/apis/batch/v1/namespaces/shop/jobs/nope');
+
+    // Assess
+    expect(claims.body).toMatchObject({
+      kind: 'PersistentVolumeClaimList',
+      apiVersion: 'v1',
+      items: [
+        {
+          metadata: { name: 'data-db-0', namespace: 'shop' },
+          spec: { resources: { requests: { storage: '20Gi' } }, storageClassName: 'gp3' },
+          status: { phase: 'Bound', capacity: { storage: '20Gi' } },
+        },
+      ],
+    });
+    expect(storageClass.body).toMatchObject({ kind: 'StorageClass', allowVolumeExpansion: true });
+    expect(hpa.body).toMatchObject({
+      kind: 'HorizontalPodAutoscaler',
+      spec: { minReplicas: 2, maxReplicas: 4, scaleTargetRef: { kind: 'Deployment', name: 'cart' } },
+      status: { currentReplicas: 4 },
+    });
+    expect(
+      hpa.body.status.conditions.find((condition: { type: string }) => condition.type === 'ScalingLimited'),
+    ).toMatchObject({
+      status: 'True',
+      reason: 'TooManyReplicas',
+    });
+    expect(jobs.body.items).toHaveLength(1);
+    expect(jobs.body.items[0].status).toMatchObject({
+      failed: 7,
+      conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }],
+    });
+    expect(missing.status).toBe(404);
+    expect(
+      [...api.pods.values()]
+        .filter((pod) => pod.metadata?.labels?.['job-name'] === 'report-1')
+        .map((pod) => pod.status?.phase),
+    ).toEqual(Array(7).fill('Failed'));
+  });
+
+  it('patches them (merge patch), dry runs persisting nothing', async () => {
+    // Act
+    const patch = (dryRun: boolean) =>
+      fetch(
+        `${api.url}/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/cart${dryRun ? '?dryRun=All' : ''}`,
+        {
+          method: 'PATCH',
+          headers: { authorization: 'Bearer fake-token', 'content-type': 'application/merge-patch+json' },
+          body: JSON.stringify({ spec: { maxReplicas: dryRun ? 9 : 6 } }),
+        },
+      );
+    const dry = await patch(true);
+    const afterDry = api.horizontalPodAutoscalers.get('shop/cart')?.spec?.maxReplicas;
+    const real = await patch(false);
+
+    // Assess
+    expect(dry.status).toBe(200);
+    expect(((await dry.json()) as { spec: { maxReplicas: number } }).spec.maxReplicas).toBe(9);
+    expect(afterDry).toBe(4);
+    expect(real.status).toBe(200);
+    expect(api.horizontalPodAutoscalers.get('shop/cart')?.spec?.maxReplicas).toBe(6);
+  });
+});

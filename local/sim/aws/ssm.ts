@@ -1,0 +1,569 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DEMO_ACCOUNT, DEMO_REGION } from '../cluster.ts';
+import { GI, MI } from '../host.ts';
+import { nowSeconds, type World } from '../world.ts';
+
+/**
+ * AWS on the simulated side: SSM Run Command over AWS JSON 1.1 (SendCommand, ListCommandInvocations,
+ * GetCommandInvocation, CancelCommand) whose AWS-RunShellScript runs the few commands the disk
+ * runbook sends (df, journalctl, find … -delete, crictl) against the nodes' filesystems. Every other
+ * AWS service gets an UnknownOperation error in its own protocol's shape, so the demo points every AWS
+ * client here and nothing can reach AWS.
+ */
+
+export interface SsmRequest {
+  at: string;
+  /** The X-Amz-Target operation, e.g. SendCommand; `service:Action` for a service it does not simulate. */
+  operation: string;
+  body: unknown;
+  status: number;
+}
+
+/** SSM Run Command: an invocation is Pending, then InProgress, then done. */
+const SSM_IN_PROGRESS_AFTER_MS = 300;
+const SSM_DONE_AFTER_MS = 1_500;
+
+const iso = (seconds: number) => new Date(seconds * 1_000).toISOString();
+
+/** df -h style: powers of 1024, one decimal under 10. */
+export function humanBytes(bytes: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  if (unit === 0) return `${Math.round(value)}B`;
+  return value < 10
+    ? `${(Math.ceil(value * 10) / 10).toFixed(1)}${units[unit]}`
+    : `${Math.ceil(value)}${units[unit]}`;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / GI).toFixed(1)} GiB`;
+}
+
+function sizeArgument(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([KMGT]?)$/i.exec(text);
+  if (!match) return Number.NaN;
+  const power = { '': 0, K: 1, M: 2, G: 3, T: 4 }[match[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Number(match[1]) * 1024 ** power;
+}
+
+async function readBody(request: IncomingMessage, limit = 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error(`the body is over ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export class SsmEndpoint {
+  readonly requests: SsmRequest[] = [];
+  private readonly commands = new Map<string, SsmCommand>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  private constructor(
+    private readonly world: World,
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(world: World): Promise<SsmEndpoint> {
+    let endpoint: SsmEndpoint | undefined;
+    const server = createServer((request, response) => {
+      endpoint!.handle(request, response).catch((error: unknown) => {
+        if (!response.headersSent) ssmError(response, 500, 'InternalServerError', String(error));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    endpoint = new SsmEndpoint(world, server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    return endpoint;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.stopped) run();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const operation = String(request.headers['x-amz-target'] ?? '').replace(/^AmazonSSM\./, '');
+    const text = await readBody(request);
+    const service = signedService(request);
+    const amzTarget = String(request.headers['x-amz-target'] ?? '');
+    if (
+      (service !== undefined && service !== 'ssm') ||
+      (amzTarget !== '' && !amzTarget.startsWith('AmazonSSM.'))
+    ) {
+      this.refuseService(request, response, service, text);
+      return;
+    }
+    let body: Record<string, unknown> = {};
+    try {
+      body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    } catch {
+      this.ssmAnswer(response, operation, body, 400, {
+        __type: 'SerializationException',
+        message: 'the body is not JSON',
+      });
+      return;
+    }
+    if (
+      request.method !== 'POST' ||
+      !String(request.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.')
+    ) {
+      this.ssmAnswer(response, operation || `${request.method} ${request.url}`, body, 400, {
+        __type: 'UnknownOperationException',
+        message: 'the demo target only speaks AmazonSSM over AWS JSON 1.1 (POST / with X-Amz-Target)',
+      });
+      return;
+    }
+    if (!String(request.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')) {
+      this.ssmAnswer(response, operation, body, 400, {
+        __type: 'MissingAuthenticationTokenException',
+        message: 'Request is missing Authentication Token',
+      });
+      return;
+    }
+    switch (operation) {
+      case 'SendCommand':
+        return this.sendCommand(response, body);
+      case 'ListCommandInvocations':
+        return this.listCommandInvocations(response, body);
+      case 'GetCommandInvocation':
+        return this.getCommandInvocation(response, body);
+      case 'CancelCommand':
+        return this.cancelCommand(response, body);
+      default:
+        this.ssmAnswer(response, operation, body, 400, {
+          __type: 'UnknownOperationException',
+          message: `the demo target does not simulate AmazonSSM.${operation}`,
+        });
+        return;
+    }
+  }
+
+  /**
+   * The platform points every AWS client at this endpoint so that nothing in the demo reaches AWS. A
+   * call to a service it does not simulate gets that service's own error shape (JSON, REST-JSON, EC2
+   * Query, AWS Query XML), so the SDK raises a readable UnknownOperation error instead of a parse error.
+   */
+  private refuseService(
+    request: IncomingMessage,
+    response: ServerResponse,
+    service: string | undefined,
+    text: string,
+  ): void {
+    const amzTarget = String(request.headers['x-amz-target'] ?? '');
+    const form = String(request.headers['content-type'] ?? '').startsWith(
+      'application/x-www-form-urlencoded',
+    );
+    const action = amzTarget
+      ? amzTarget.slice(amzTarget.indexOf('.') + 1)
+      : form
+        ? (new URLSearchParams(text).get('Action') ?? 'unknown action')
+        : `${request.method} ${(request.url ?? '/').split('?')[0]}`;
+    const name = `${service ?? amzTarget.split('.')[0] ?? 'unknown service'}:${action}`;
+    const message = `the demo target simulates AWS Systems Manager (SSM Run Command) only; ${name} is not simulated, and nothing was sent to AWS`;
+    const requestId = randomUUID();
+    const code = service === 'ec2' ? 'UnsupportedOperation' : 'UnknownOperationException';
+    this.requests.push({ at: new Date().toISOString(), operation: name, body: text, status: 400 });
+    this.world.note(`aws: refused ${name} (not simulated; the demo target answers SSM Run Command only)`);
+    if (form && service === 'ec2') {
+      response.writeHead(400, { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId });
+      response.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${xmlText(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
+      );
+      return;
+    }
+    if (form) {
+      response.writeHead(400, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+      response.end(
+        `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${xmlText(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+      );
+      return;
+    }
+    response.writeHead(400, {
+      'content-type': amzTarget ? 'application/x-amz-json-1.1' : 'application/json',
+      'x-amzn-requestid': requestId,
+      'x-amzn-errortype': code,
+    });
+    response.end(JSON.stringify({ __type: code, message }));
+  }
+
+  private ssmAnswer(
+    response: ServerResponse,
+    operation: string,
+    requestBody: unknown,
+    status: number,
+    answer: unknown,
+  ): void {
+    this.requests.push({ at: new Date().toISOString(), operation, body: requestBody, status });
+    const type = (answer as { __type?: string }).__type;
+    response.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': randomUUID(),
+      ...(type ? { 'x-amzn-errortype': type } : {}),
+    });
+    response.end(JSON.stringify(answer));
+  }
+
+  private sendCommand(response: ServerResponse, body: Record<string, unknown>): void {
+    const instanceIds = Array.isArray(body.InstanceIds) ? (body.InstanceIds as string[]) : [];
+    const documentName = String(body.DocumentName ?? '');
+    const parameters = (body.Parameters ?? {}) as Record<string, string[]>;
+    const commands = parameters.commands ?? [];
+    if (documentName !== 'AWS-RunShellScript') {
+      this.ssmAnswer(response, 'SendCommand', body, 400, {
+        __type: 'InvalidDocument',
+        message: `Document ${documentName} does not exist in your account (the demo target has AWS-RunShellScript only)`,
+      });
+      return;
+    }
+    const unknown = instanceIds.filter((id) => !this.world.hostByInstanceId(id));
+    if (instanceIds.length === 0 || unknown.length > 0) {
+      this.ssmAnswer(response, 'SendCommand', body, 400, {
+        __type: 'InvalidInstanceId',
+        message: `Instances [[${unknown.join(', ')}]] not in a valid state for account ${DEMO_ACCOUNT}`,
+      });
+      return;
+    }
+    if (commands.length === 0) {
+      this.ssmAnswer(response, 'SendCommand', body, 400, {
+        __type: 'InvalidParameters',
+        message: 'the parameter commands is required',
+      });
+      return;
+    }
+    const requested = nowSeconds();
+    const command: SsmCommand = {
+      id: randomUUID(),
+      documentName,
+      comment: String(body.Comment ?? ''),
+      parameters,
+      instanceIds,
+      requested,
+      timeoutSeconds: Number(body.TimeoutSeconds ?? 3_600),
+      invocations: new Map(
+        instanceIds.map((instanceId) => [
+          instanceId,
+          { instanceId, status: 'Pending', stdout: '', stderr: '', responseCode: -1 } as SsmInvocation,
+        ]),
+      ),
+    };
+    this.commands.set(command.id, command);
+    this.world.note(
+      `ssm: SendCommand ${documentName} to ${instanceIds.join(', ')} (${commands.length} command lines) ${command.id}`,
+    );
+    this.later(SSM_IN_PROGRESS_AFTER_MS, () => {
+      for (const invocation of command.invocations.values())
+        if (invocation.status === 'Pending') {
+          invocation.status = 'InProgress';
+          invocation.started = nowSeconds();
+        }
+    });
+    this.later(SSM_DONE_AFTER_MS, () => {
+      for (const invocation of command.invocations.values()) {
+        if (invocation.status !== 'InProgress' && invocation.status !== 'Pending') continue;
+        invocation.started ??= nowSeconds();
+        const result = this.runScript(invocation.instanceId, commands);
+        Object.assign(invocation, result, { ended: nowSeconds() });
+      }
+    });
+    this.ssmAnswer(response, 'SendCommand', body, 200, { Command: this.commandShape(command) });
+  }
+
+  private commandShape(command: SsmCommand) {
+    const invocations = [...command.invocations.values()];
+    const done = invocations.filter((invocation) => TERMINAL_SSM.has(invocation.status));
+    const failed = done.filter((invocation) => invocation.status !== 'Success');
+    const status =
+      done.length < invocations.length
+        ? invocations.some((invocation) => invocation.status === 'InProgress')
+          ? 'InProgress'
+          : 'Pending'
+        : failed.length > 0
+          ? 'Failed'
+          : 'Success';
+    return {
+      CommandId: command.id,
+      DocumentName: command.documentName,
+      DocumentVersion: '$DEFAULT',
+      Comment: command.comment,
+      ExpiresAfter: command.requested + command.timeoutSeconds,
+      Parameters: command.parameters,
+      InstanceIds: command.instanceIds,
+      Targets: [],
+      RequestedDateTime: command.requested,
+      Status: status,
+      StatusDetails: status,
+      OutputS3Region: DEMO_REGION,
+      OutputS3BucketName: '',
+      OutputS3KeyPrefix: '',
+      MaxConcurrency: '50',
+      MaxErrors: '0',
+      TargetCount: invocations.length,
+      CompletedCount: done.length,
+      ErrorCount: failed.length,
+      DeliveryTimedOutCount: 0,
+      ServiceRole: '',
+      NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      TimeoutSeconds: command.timeoutSeconds,
+    };
+  }
+
+  private listCommandInvocations(response: ServerResponse, body: Record<string, unknown>): void {
+    const command = this.commands.get(String(body.CommandId ?? ''));
+    if (!command) {
+      this.ssmAnswer(response, 'ListCommandInvocations', body, 400, {
+        __type: 'InvalidCommandId',
+        message: `no command ${String(body.CommandId ?? '')}`,
+      });
+      return;
+    }
+    const only = body.InstanceId === undefined ? undefined : String(body.InstanceId);
+    const details = body.Details === true;
+    const invocations = [...command.invocations.values()]
+      .filter((invocation) => only === undefined || invocation.instanceId === only)
+      .map((invocation) => ({
+        CommandId: command.id,
+        InstanceId: invocation.instanceId,
+        InstanceName: this.world.hostByInstanceId(invocation.instanceId)?.name ?? '',
+        Comment: command.comment,
+        DocumentName: command.documentName,
+        DocumentVersion: '$DEFAULT',
+        RequestedDateTime: command.requested,
+        Status: invocation.status,
+        StatusDetails: invocation.status === 'Failed' ? 'Failed' : invocation.status,
+        TraceOutput: '',
+        StandardOutputUrl: '',
+        StandardErrorUrl: '',
+        CommandPlugins: details
+          ? [
+              {
+                Name: 'aws:runShellScript',
+                Status: invocation.status,
+                StatusDetails: invocation.status,
+                ResponseCode: invocation.responseCode,
+                Output: invocation.stdout.slice(-2_500),
+                OutputS3Region: DEMO_REGION,
+              },
+            ]
+          : [],
+        ServiceRole: '',
+        NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+        CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+      }));
+    this.ssmAnswer(response, 'ListCommandInvocations', body, 200, { CommandInvocations: invocations });
+  }
+
+  private getCommandInvocation(response: ServerResponse, body: Record<string, unknown>): void {
+    const command = this.commands.get(String(body.CommandId ?? ''));
+    const invocation = command?.invocations.get(String(body.InstanceId ?? ''));
+    if (!command || !invocation) {
+      this.ssmAnswer(response, 'GetCommandInvocation', body, 400, {
+        __type: 'InvocationDoesNotExist',
+        message: `no invocation of command ${String(body.CommandId ?? '')} on ${String(body.InstanceId ?? '')}`,
+      });
+      return;
+    }
+    const elapsed =
+      invocation.started !== undefined && invocation.ended !== undefined
+        ? `PT${(invocation.ended - invocation.started).toFixed(3)}S`
+        : '';
+    this.ssmAnswer(response, 'GetCommandInvocation', body, 200, {
+      CommandId: command.id,
+      InstanceId: invocation.instanceId,
+      Comment: command.comment,
+      DocumentName: command.documentName,
+      DocumentVersion: '$DEFAULT',
+      PluginName: 'aws:runShellScript',
+      ResponseCode: invocation.responseCode,
+      ExecutionStartDateTime: invocation.started === undefined ? '' : iso(invocation.started),
+      ExecutionElapsedTime: elapsed,
+      ExecutionEndDateTime: invocation.ended === undefined ? '' : iso(invocation.ended),
+      Status: invocation.status,
+      StatusDetails: invocation.status,
+      StandardOutputContent: invocation.stdout.slice(-24_000),
+      StandardOutputUrl: '',
+      StandardErrorContent: invocation.stderr.slice(-8_000),
+      StandardErrorUrl: '',
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+    });
+  }
+
+  private cancelCommand(response: ServerResponse, body: Record<string, unknown>): void {
+    const command = this.commands.get(String(body.CommandId ?? ''));
+    if (!command) {
+      this.ssmAnswer(response, 'CancelCommand', body, 400, {
+        __type: 'InvalidCommandId',
+        message: `no command ${String(body.CommandId ?? '')}`,
+      });
+      return;
+    }
+    const only = Array.isArray(body.InstanceIds) ? (body.InstanceIds as string[]) : undefined;
+    for (const invocation of command.invocations.values()) {
+      if (only && !only.includes(invocation.instanceId)) continue;
+      if (TERMINAL_SSM.has(invocation.status)) continue;
+      invocation.status = 'Cancelled';
+      invocation.ended = nowSeconds();
+    }
+    this.world.note(`ssm: CancelCommand ${command.id}`);
+    this.ssmAnswer(response, 'CancelCommand', body, 200, {});
+  }
+
+  /**
+   * Runs an AWS-RunShellScript script on the simulated host: `set -eu`, df, journalctl, find … -delete
+   * and crictl, acting on the filesystem model; any other command is not found (exit 127), and the
+   * script stops at the first failure as `set -e` would.
+   */
+  private runScript(
+    instanceId: string,
+    commands: string[],
+  ): Pick<SsmInvocation, 'status' | 'stdout' | 'stderr' | 'responseCode'> {
+    const node = this.world.hostByInstanceId(instanceId)!;
+    const root = node.filesystems.find((filesystem) => filesystem.mountpoint === '/')!;
+    const out: string[] = [];
+    const err: string[] = [];
+    const freedBefore = root.availAt(nowSeconds());
+    let line = 0;
+    for (const raw of commands.flatMap((command) => command.split('\n'))) {
+      line += 1;
+      const command = raw.trim();
+      if (command === '' || command.startsWith('#') || /^set -[eux]+$/.test(command)) continue;
+      const time = nowSeconds();
+      if (/^df\b/.test(command)) {
+        const avail = root.availAt(time);
+        const used = root.sizeBytes - avail;
+        out.push(
+          'Filesystem       Size  Used Avail Use% Mounted on',
+          `${root.device.padEnd(16)} ${humanBytes(root.sizeBytes).padStart(4)} ${humanBytes(used).padStart(5)} ${humanBytes(avail).padStart(5)} ${String(Math.ceil((100 * used) / root.sizeBytes)).padStart(3)}% /`,
+          '/dev/nvme0n1p128   10M  1.3M  8.7M  13% /boot/efi',
+        );
+        continue;
+      }
+      if (/^journalctl --disk-usage$/.test(command)) {
+        out.push(
+          `Archived and active journals take up ${humanBytes(root.journalBytes(time))} in the file system.`,
+        );
+        continue;
+      }
+      const vacuum = /^journalctl\b.*--vacuum-size=(\S+)/.exec(command);
+      if (vacuum) {
+        const keep = sizeArgument(vacuum[1]!);
+        if (!Number.isFinite(keep)) {
+          err.push(`Failed to parse size value: ${vacuum[1]}`);
+          return { status: 'Failed', stdout: out.join('\n'), stderr: err.join('\n'), responseCode: 1 };
+        }
+        const freed = root.vacuumJournal(time, keep);
+        const files = Math.floor(freed / (128 * MI));
+        for (let index = 0; index < files; index += 1) {
+          out.push(
+            `Deleted archived journal /var/log/journal/ec2a5f1c9b8d4e7f8a9b0c1d2e3f4a5b/system@8f2c${index.toString(16).padStart(4, '0')}-00000000000${index}.journal (128.0M).`,
+          );
+        }
+        out.push(
+          `Vacuuming done, freed ${humanBytes(freed)} of archived journals from /var/log/journal/ec2a5f1c9b8d4e7f8a9b0c1d2e3f4a5b.`,
+        );
+        out.push('Vacuuming done, freed 0B of archived journals from /run/log/journal.');
+        continue;
+      }
+      if (/^find \/var\/log\b.*-delete$/s.test(command.replace(/\s+/g, ' '))) {
+        const removed = root.deleteRotatedLogs(time);
+        if (removed > 0)
+          out.push(
+            '/var/log/aws-routed-eni/ipamd.log.2024-11-02-09',
+            '/var/log/aws-routed-eni/plugin.log.2024-11-02-09',
+            '/var/log/amazon/ssm/amazon-ssm-agent.log.1',
+            '/var/log/dnf.log.1',
+          );
+        continue;
+      }
+      if (/crictl\b.*\bimages \| wc -l$/.test(command)) {
+        out.push(String(root.imageCount()));
+        continue;
+      }
+      if (/crictl\b.*\brmi --prune$/.test(command)) {
+        const removed = root.pruneImages(time);
+        if (removed > 0)
+          out.push(
+            'Deleted: registry.example.com/shop/cart:2.11.0',
+            'Deleted: registry.example.com/shop/checkout:3.15.0',
+          );
+        continue;
+      }
+      const name = command.split(/\s+/)[0];
+      err.push(
+        `/var/lib/amazon/ssm/${instanceId}/document/orchestration/script.sh: line ${line}: ${name}: command not found (the demo target simulates df, journalctl, find and crictl only)`,
+      );
+      return { status: 'Failed', stdout: out.join('\n'), stderr: err.join('\n'), responseCode: 127 };
+    }
+    const freed = root.availAt(nowSeconds()) - freedBefore;
+    if (freed > 0)
+      this.world.note(
+        `ssm: ${node.name}: freed ${gib(freed)}; ${root.mountpoint} is now ${root.freePercent(nowSeconds()).toFixed(1)}% free`,
+      );
+    return { status: 'Success', stdout: out.join('\n'), stderr: err.join('\n'), responseCode: 0 };
+  }
+}
+
+interface SsmInvocation {
+  instanceId: string;
+  status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelled' | 'TimedOut';
+  stdout: string;
+  stderr: string;
+  responseCode: number;
+  started?: number;
+  ended?: number;
+}
+
+interface SsmCommand {
+  id: string;
+  documentName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  instanceIds: string[];
+  requested: number;
+  timeoutSeconds: number;
+  invocations: Map<string, SsmInvocation>;
+}
+
+const TERMINAL_SSM = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut']);
+
+/** The service a SigV4-signed request is for: `ec2` in `Credential=AKID/20260504/eu-west-1/ec2/aws4_request`. */
+function signedService(request: IncomingMessage): string | undefined {
+  const match = /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(
+    String(request.headers.authorization ?? ''),
+  );
+  return match?.[1];
+}
+
+function xmlText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function ssmError(response: ServerResponse, status: number, type: string, message: string): void {
+  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type });
+  response.end(JSON.stringify({ __type: type, message }));
+}

@@ -1,0 +1,342 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
+import type { ScrapeTargets } from '../exporters/targets.ts';
+import { renderBackfill } from '../exposition.ts';
+import { nowSeconds } from '../world.ts';
+import type { MonitoringBinaries } from './binaries.ts';
+import { alertmanagerConfig, prometheusConfig } from './config.ts';
+import { freePort, MonitoringProcess } from './process.ts';
+import { type AlertRule, renderRuleFile } from './rules.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The real Prometheus and Alertmanager for the simulated environment, as child processes on free
+ * 127.0.0.1 ports with their own storage under `dataDir`:
+ *
+ * 1. writes prometheus.yml (the exporters' jobs over HTTP service discovery), the rules file and
+ *    alertmanager.yml, and has promtool and amtool check them;
+ * 2. backfills the exporters' history (their models know the past: a leak's growth, a disk filling)
+ *    into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, so `deriv(…[6h])` and
+ *    `increase(…[1h])` see hours of data at once;
+ * 3. starts Alertmanager (no gossip: `--cluster.listen-address=`) and Prometheus, and waits until both
+ *    are ready. Alertmanager posts its webhooks to the receiver once it is set (`setReceiver`).
+ */
+
+export class MonitoringError extends RunbookAutopilotError {
+  override readonly name = 'MonitoringError';
+}
+
+export interface MonitoringOptions {
+  binaries: MonitoringBinaries;
+  /** Emptied and used for configs, logs, the TSDB and Alertmanager's state. */
+  dataDir: string;
+  targets: ScrapeTargets;
+  rules: AlertRule[];
+  /** Labels Prometheus adds to every alert (cluster, environment, prometheus). */
+  externalLabels: Record<string, string>;
+  /** Alertmanager's webhook receiver (the platform's POST /webhooks/alertmanager); can be set later. */
+  receiverUrl?: string;
+  /** History to backfill before Prometheus starts; false for none. */
+  backfill?: BackfillWindow | false;
+  print?: (line: string) => void;
+}
+
+/** Alertmanager's view of an alert (GET /api/v2/alerts). */
+export interface AlertmanagerApiAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  fingerprint: string;
+  generatorURL: string;
+  status: { state: 'active' | 'suppressed' | 'unprocessed'; silencedBy: string[]; inhibitedBy: string[] };
+  receivers: Array<{ name: string }>;
+}
+
+/**
+ * How far back to backfill: series that change over time `windowSeconds`, every `stepSeconds` for the
+ * last `fineSeconds` and every `coarseStepSeconds` before; constant series only the last
+ * `constantSeconds`, every `stepSeconds` (enough for rules to see them before the first scrape).
+ */
+export interface BackfillWindow {
+  windowSeconds: number;
+  stepSeconds: number;
+  fineSeconds: number;
+  coarseStepSeconds: number;
+  constantSeconds: number;
+}
+
+/** A query from Prometheus' query log, shaped like FakePrometheus' recorded requests. */
+export interface PrometheusQuery {
+  at: string;
+  method: string;
+  path: string;
+  params: Record<string, string>;
+}
+
+/**
+ * Six hours (the longest range the shipped runbooks and rules look at): the last half hour every
+ * minute, before that every five minutes (still inside the 5-minute lookback of a query at any time);
+ * constant series the last ten minutes.
+ */
+export const DEFAULT_BACKFILL: BackfillWindow = {
+  windowSeconds: 6 * 3_600,
+  stepSeconds: 60,
+  fineSeconds: 1_800,
+  coarseStepSeconds: 300,
+  constantSeconds: 600,
+};
+
+/** Sample times of a backfill ending at `end`, ascending. */
+export function backfillTimes(end: number, window: BackfillWindow): number[] {
+  const times: number[] = [];
+  const fineFrom = end - window.fineSeconds;
+  for (let time = end - window.windowSeconds; time < fineFrom; time += window.coarseStepSeconds)
+    times.push(time);
+  for (let time = fineFrom; time <= end; time += window.stepSeconds) times.push(time);
+  return times;
+}
+
+export class Monitoring {
+  private receiverUrl: string | undefined;
+
+  private constructor(
+    private readonly options: MonitoringOptions,
+    readonly prometheusUrl: string,
+    readonly alertmanagerUrl: string,
+    private readonly prometheus: MonitoringProcess,
+    private readonly alertmanager: MonitoringProcess,
+    private readonly alertmanagerConfigFile: string,
+  ) {
+    this.receiverUrl = options.receiverUrl;
+  }
+
+  /** Starts both; `ports` when the caller already told others where they will listen. */
+  static async start(
+    options: MonitoringOptions,
+    ports?: { prometheus: number; alertmanager: number },
+  ): Promise<Monitoring> {
+    const print = options.print ?? (() => {});
+    const { binaries, dataDir } = options;
+    rmSync(dataDir, { recursive: true, force: true });
+    const tsdb = join(dataDir, 'prometheus-data');
+    const alertmanagerData = join(dataDir, 'alertmanager-data');
+    mkdirSync(tsdb, { recursive: true });
+    mkdirSync(alertmanagerData, { recursive: true });
+    const prometheusPort = ports?.prometheus ?? (await freePort());
+    const alertmanagerPort = ports?.alertmanager ?? (await freePort());
+    const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
+    const alertmanagerUrl = `http://127.0.0.1:${alertmanagerPort}`;
+
+    const ruleFile = join(dataDir, 'rules.yml');
+    const prometheusFile = join(dataDir, 'prometheus.yml');
+    const alertmanagerFile = join(dataDir, 'alertmanager.yml');
+    writeFileSync(ruleFile, renderRuleFile(options.rules));
+    writeFileSync(
+      prometheusFile,
+      prometheusConfig({
+        discovery: (job) => options.targets.sdUrl(job),
+        alertmanager: `127.0.0.1:${alertmanagerPort}`,
+        externalLabels: options.externalLabels,
+        ruleFile,
+        queryLogFile: join(dataDir, 'queries.log'),
+      }),
+    );
+    writeFileSync(alertmanagerFile, alertmanagerConfig(options.receiverUrl));
+    await checkConfigs(binaries, prometheusFile, alertmanagerFile);
+
+    const backfill = options.backfill === undefined ? DEFAULT_BACKFILL : options.backfill;
+    if (backfill) {
+      const started = Date.now();
+      const samples = await backfillHistory(
+        binaries.promtool,
+        options.targets,
+        tsdb,
+        join(dataDir, 'backfill.om'),
+        backfill,
+      );
+      print(
+        `backfilled ${samples} samples (${Math.round(backfill.windowSeconds / 3_600)}h of history) in ${Date.now() - started} ms`,
+      );
+    }
+
+    options.targets.addSelfMonitoring({ job: 'alertmanager', address: `127.0.0.1:${alertmanagerPort}` });
+    options.targets.addSelfMonitoring({ job: 'prometheus', address: `127.0.0.1:${prometheusPort}` });
+    const alertmanager = await MonitoringProcess.start({
+      name: 'alertmanager',
+      binary: binaries.alertmanager,
+      args: [
+        `--config.file=${alertmanagerFile}`,
+        `--storage.path=${alertmanagerData}`,
+        `--web.listen-address=127.0.0.1:${alertmanagerPort}`,
+        `--web.external-url=${alertmanagerUrl}`,
+        '--cluster.listen-address=',
+      ],
+      logFile: join(dataDir, 'alertmanager.log'),
+      readyUrl: `${alertmanagerUrl}/-/ready`,
+    });
+    let prometheus: MonitoringProcess;
+    try {
+      prometheus = await MonitoringProcess.start({
+        name: 'prometheus',
+        binary: binaries.prometheus,
+        args: [
+          `--config.file=${prometheusFile}`,
+          `--storage.tsdb.path=${tsdb}`,
+          `--web.listen-address=127.0.0.1:${prometheusPort}`,
+          `--web.external-url=${prometheusUrl}`,
+          '--web.enable-lifecycle',
+        ],
+        logFile: join(dataDir, 'prometheus.log'),
+        readyUrl: `${prometheusUrl}/-/ready`,
+      });
+    } catch (error) {
+      await alertmanager.stop();
+      throw error;
+    }
+    print(
+      `prometheus ${prometheusUrl} (pid ${prometheus.pid}) and alertmanager ${alertmanagerUrl} (pid ${alertmanager.pid}) ready`,
+    );
+    return new Monitoring(
+      options,
+      prometheusUrl,
+      alertmanagerUrl,
+      prometheus,
+      alertmanager,
+      alertmanagerFile,
+    );
+  }
+
+  get pids(): { prometheus: number; alertmanager: number } {
+    return { prometheus: this.prometheus.pid, alertmanager: this.alertmanager.pid };
+  }
+
+  /** Points Alertmanager's webhook at the platform: rewrites its configuration and reloads it. */
+  async setReceiver(url: string): Promise<void> {
+    if (url === this.receiverUrl) return;
+    writeFileSync(this.alertmanagerConfigFile, alertmanagerConfig(url));
+    await checkConfigs(this.options.binaries, undefined, this.alertmanagerConfigFile);
+    const response = await fetch(`${this.alertmanagerUrl}/-/reload`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new MonitoringError(`alertmanager refused the new receiver ${url}: ${text}`);
+    this.receiverUrl = url;
+  }
+
+  /** The alerts Alertmanager holds now. */
+  async alerts(): Promise<AlertmanagerApiAlert[]> {
+    const response = await fetch(`${this.alertmanagerUrl}/api/v2/alerts`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!response.ok) throw new MonitoringError(`alertmanager /api/v2/alerts answered ${response.status}`);
+    return (await response.json()) as AlertmanagerApiAlert[];
+  }
+
+  /** Webhook notifications Alertmanager sent and failed to send (its own counters). */
+  async notifications(): Promise<{ sent: number; failed: number }> {
+    const response = await fetch(`${this.alertmanagerUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+    const text = await response.text();
+    const counter = (name: string) =>
+      Number(new RegExp(`^${name}\\{integration="webhook"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return {
+      sent: counter('alertmanager_notifications_total'),
+      failed: counter('alertmanager_notifications_failed_total'),
+    };
+  }
+
+  /** The queries Prometheus answered over its API (its query log; rule evaluations left out). */
+  queries(): PrometheusQuery[] {
+    const file = join(this.options.dataDir, 'queries.log');
+    if (!existsSync(file)) return [];
+    const queries: PrometheusQuery[] = [];
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const entry = JSON.parse(line) as {
+          params?: { query?: string; start?: string; end?: string; step?: number };
+          httpRequest?: { path?: string; method?: string };
+          ruleGroup?: unknown;
+          ts?: string;
+        };
+        if (entry.ruleGroup || !entry.httpRequest) continue;
+        queries.push({
+          at: entry.ts ?? '',
+          method: entry.httpRequest.method ?? 'GET',
+          path: entry.httpRequest.path ?? '',
+          params: {
+            query: entry.params?.query ?? '',
+            ...(entry.params?.start ? { start: entry.params.start } : {}),
+            ...(entry.params?.end ? { end: entry.params.end } : {}),
+            ...(entry.params?.step ? { step: String(entry.params.step) } : {}),
+          },
+        });
+      } catch {
+        // a line being written
+      }
+    }
+    return queries;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.prometheus.stop(), this.alertmanager.stop()]);
+  }
+}
+
+async function checkConfigs(
+  binaries: MonitoringBinaries,
+  prometheusFile: string | undefined,
+  alertmanagerFile: string,
+): Promise<void> {
+  const checks: Array<[string, string[]]> = [];
+  // `promtool check config` checks the rule files it names too.
+  if (prometheusFile) checks.push([binaries.promtool, ['check', 'config', prometheusFile]]);
+  if (binaries.amtool) checks.push([binaries.amtool, ['check-config', alertmanagerFile]]);
+  for (const [binary, args] of checks) {
+    try {
+      await run(binary, args, { timeout: 30_000 });
+    } catch (error) {
+      const failure = error as { stdout?: string; stderr?: string; message: string };
+      throw new MonitoringError(
+        `${binary} ${args.join(' ')} rejected the generated configuration: ${(failure.stdout ?? '') + (failure.stderr ?? '') || failure.message}`,
+      );
+    }
+  }
+}
+
+/** Samples every simulated series over the window into OpenMetrics and has promtool cut TSDB blocks. */
+async function backfillHistory(
+  promtool: string,
+  targets: ScrapeTargets,
+  tsdb: string,
+  file: string,
+  window: BackfillWindow,
+): Promise<number> {
+  const end = Math.floor(nowSeconds()) - 1;
+  const times = backfillTimes(end, window);
+  const text = renderBackfill(
+    targets.storedSeries(),
+    times,
+    times.filter((time) => time >= end - window.constantSeconds),
+  );
+  writeFileSync(file, text);
+  try {
+    await run(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, tsdb], {
+      timeout: 120_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string; message: string };
+    throw new MonitoringError(
+      `promtool could not backfill the simulated history from ${file}: ${(failure.stderr ?? '') || failure.message}`,
+    );
+  } finally {
+    rmSync(file, { force: true });
+  }
+  return text.split('\n').length - 2;
+}

@@ -1,0 +1,29 @@
+import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
+import { crashLoop } from './crash-loop.ts';
+import { diskFilling } from './disk-filling.ts';
+import { memoryPressure } from './memory-pressure.ts';
+import type { Scenario } from './types.ts';
+
+/** Every scenario the simulated environment can play, in the order the demo runs them. */
+export const SCENARIOS: readonly Scenario[] = [memoryPressure, crashLoop, diskFilling];
+
+export const DEFAULT_SCENARIOS: readonly string[] = SCENARIOS.filter((scenario) => scenario.inDefaultSet).map(
+  (scenario) => scenario.id,
+);
+
+export class UnknownScenarioError extends RunbookAutopilotError {
+  override readonly name = 'UnknownScenarioError';
+}
+
+/** The scenarios named (in registry order, each once); an unknown name is an error listing the known ones. */
+export function selectScenarios(names: readonly string[] = DEFAULT_SCENARIOS): Scenario[] {
+  const wanted = new Set(names);
+  const unknown = [...wanted].filter((name) => !SCENARIOS.some((scenario) => scenario.id === name));
+  if (unknown.length > 0)
+    throw new UnknownScenarioError(
+      `unknown scenario ${unknown.map((name) => `"${name}"`).join(', ')}; the scenarios are ${SCENARIOS.map((scenario) => scenario.id).join(', ')} (runbook demo --list-scenarios describes them)`,
+    );
+  if (wanted.size === 0)
+    throw new UnknownScenarioError('no scenario selected; runbook demo --list-scenarios lists them');
+  return SCENARIOS.filter((scenario) => wanted.has(scenario.id));
+}
