@@ -9,7 +9,6 @@ import {
   compiledRunbook,
   loadCompiledRunbooks,
   RunbookArtifactError,
-  STATEMACHINES_DIR,
 } from '../../infra/constructs/runbook-artifacts.ts';
 import {
   ACTION_RULES,
