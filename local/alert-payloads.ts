@@ -349,8 +349,10 @@ export function catalogLabels(entry: PrometheusCatalogEntry, environment: string
   // keeps the scrape target's own.
   const podLevel = !namesObject && entry.labels.includes('pod') && target === KSM;
   const cadvisor = entry.name === 'CPUThrottlingHigh';
+  // Some groups' alerts come from kube-state-metrics series (KubeNodeNotReady): its labels fill the gaps.
   const values: Record<string, string> = {
     ...OTHER_VALUES,
+    ...KSM,
     ...target,
     ...(podLevel || cadvisor ? APP_POD : {}),
     ...(entry.name === 'KubeContainerWaiting' ? { reason: 'ImagePullBackOff' } : {}),

@@ -423,6 +423,27 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     });
 
   program
+    .command('coverage')
+    .description(
+      'which runbook takes each alert (default: the built-in catalog of kube-prometheus-stack and AWS recommended alerts), remediation or investigation, and the totals',
+    )
+    .argument(
+      '[files...]',
+      'JSON payloads (or arrays of them) as Alertmanager posts them or EventBridge delivers them',
+    )
+    .addOption(new Option('--runbooks <dir>', 'runbooks directory').default(DEFAULT_RUNBOOKS_DIR))
+    .addOption(
+      new Option('--env <environment>', 'environment of alerts that carry no environment label').default(
+        'prod',
+      ),
+    )
+    .option('--json', 'print the report as JSON')
+    .action(async (files: string[], options: { runbooks: string; env: string; json?: boolean }) => {
+      const { coverageCommand } = await import('./coverage.ts');
+      exitCode.value = coverageCommand(io, files, options);
+    });
+
+  program
     .command('rbac')
     .description(
       "print the Kubernetes RBAC the step runners need on Amazon EKS, derived from the runbooks' tools: npx runbook rbac | kubectl apply -f -",
