@@ -25,7 +25,7 @@ const GIB = 1024 ** 3;
 const SECRET_PENDING = new Set(['MasterUserPassword']);
 const MAX_EVENT_PAGES = 20;
 /** RDS adds storage in steps of at least 10%. */
-const MIN_STORAGE_INCREASE = 0.1;
+const MIN_STORAGE_INCREASE_PERCENT = 10;
 
 function where(identifier: string, region: string | undefined): string {
   return `DB instance ${identifier} in ${region ?? 'the default region'}`;
@@ -242,7 +242,8 @@ export function rebootInstanceTool(deps: AwsToolDeps): ToolImplementation {
 
 /** The storage an increase of `percent` asks for: whole GiB, at least RDS's minimum step. */
 export function grownStorage(currentGiB: number, percent: number): number {
-  return Math.ceil(currentGiB * (1 + Math.max(percent / 100, MIN_STORAGE_INCREASE)));
+  // Integer arithmetic: 100 × 1.1 is 110.00000000000001 in floating point, which would round up to 111.
+  return Math.ceil((currentGiB * (100 + Math.max(percent, MIN_STORAGE_INCREASE_PERCENT))) / 100);
 }
 
 export function increaseAllocatedStorageTool(deps: AwsToolDeps): ToolImplementation {
