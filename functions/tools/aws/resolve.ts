@@ -251,7 +251,10 @@ class AwsResolution {
           client.send(new DescribeServicesCommand({ cluster, services: batch }), { abortSignal }),
       );
       for (const service of described.services ?? [])
-        if ((service.loadBalancers ?? []).some((balancer) => balancer.targetGroupArn === targetGroupArn))
+        if (
+          (service.loadBalancers ?? []).some((balancer) => balancer.targetGroupArn === targetGroupArn) &&
+          !matches.some((match) => match.service.serviceArn === service.serviceArn)
+        )
           matches.push({ cluster, service });
     }
     this.lastScan = `no ECS service registers into target group ${groupName} (scanned ${scanned.length} service(s) in ${Math.min(clusters.length, MAX_SCANNED_CLUSTERS)} cluster(s)${capped ? ', stopped at the scan limit' : ''})`;

@@ -59,7 +59,12 @@ describe('apigateway.stage-status', () => {
     apiExists();
     cloudWatch.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
-        { Id: 'm0', StatusCode: 'Complete', Timestamps: [minutesAgo(2), minutesAgo(1)], Values: [900, 1_100] },
+        {
+          Id: 'm0',
+          StatusCode: 'Complete',
+          Timestamps: [minutesAgo(2), minutesAgo(1)],
+          Values: [900, 1_100],
+        },
         { Id: 'm1', StatusCode: 'Complete', Timestamps: [minutesAgo(2), minutesAgo(1)], Values: [40, 60] },
         { Id: 'm2', StatusCode: 'Complete', Timestamps: [minutesAgo(1)], Values: [12] },
         { Id: 'm3', StatusCode: 'Complete', Timestamps: [minutesAgo(2), minutesAgo(1)], Values: [120, 180] },
@@ -120,17 +125,23 @@ describe('apigateway.stage-status', () => {
         { id: 'z9y8x7w6v5', name: 'orders-api' },
       ],
     });
-    const shared = await rejectionOf(tools.run('apigateway.stage-status', { restApi: 'orders-api', stage: 'prod' }));
+    const shared = await rejectionOf(
+      tools.run('apigateway.stage-status', { restApi: 'orders-api', stage: 'prod' }),
+    );
     expect(shared.message).toContain('2 REST APIs are named orders-api');
     expect(shared.message).toContain('pass the id instead');
 
-    const none = await rejectionOf(tools.run('apigateway.stage-status', { restApi: 'ordres-api', stage: 'prod' }));
+    const none = await rejectionOf(
+      tools.run('apigateway.stage-status', { restApi: 'ordres-api', stage: 'prod' }),
+    );
     expect(none.name).toBe('Tool.NotFound');
 
     apiGateway
       .on(GetStageCommand)
       .rejects(new NotFoundException({ message: 'Invalid stage identifier specified', $metadata: {} }));
-    const stage = await rejectionOf(tools.run('apigateway.stage-status', { restApi: 'a1b2c3d4e5', stage: 'prd' }));
+    const stage = await rejectionOf(
+      tools.run('apigateway.stage-status', { restApi: 'a1b2c3d4e5', stage: 'prd' }),
+    );
     expect(stage.name).toBe('Tool.NotFound');
   });
 });
@@ -148,7 +159,9 @@ describe('apigateway.rollback-stage', () => {
     })) as RollbackStageOutput;
     // AWS now serves dep222 from the stage (one page of APIs this time).
     apiGateway.on(GetRestApisCommand).resolves({ items: [{ id: 'a1b2c3d4e5', name: 'orders-api' }] });
-    apiGateway.on(GetStageCommand).resolves({ stageName: 'prod', deploymentId: 'dep222', lastUpdatedDate: NOW });
+    apiGateway
+      .on(GetStageCommand)
+      .resolves({ stageName: 'prod', deploymentId: 'dep222', lastUpdatedDate: NOW });
     const inverse = await tools.runInverse('apigateway.rollback-stage', {
       parameters: { restApi: 'orders-api', stage: 'prod' },
       output,
@@ -164,9 +177,19 @@ describe('apigateway.rollback-stage', () => {
       unchanged: false,
       dryRun: false,
     });
-    expect(inverse.parameters).toEqual({ restApi: 'orders-api', stage: 'prod', targetDeploymentId: 'dep333' });
-    expect(inverse.output).toMatchObject({ previousDeploymentId: 'dep222', deploymentId: 'dep333', unchanged: false });
-    expect(apiGateway.commandCalls(UpdateStageCommand).map((call) => call.args[0].input.patchOperations)).toEqual([
+    expect(inverse.parameters).toEqual({
+      restApi: 'orders-api',
+      stage: 'prod',
+      targetDeploymentId: 'dep333',
+    });
+    expect(inverse.output).toMatchObject({
+      previousDeploymentId: 'dep222',
+      deploymentId: 'dep333',
+      unchanged: false,
+    });
+    expect(
+      apiGateway.commandCalls(UpdateStageCommand).map((call) => call.args[0].input.patchOperations),
+    ).toEqual([
       [{ op: 'replace', path: '/deploymentId', value: 'dep222' }],
       [{ op: 'replace', path: '/deploymentId', value: 'dep333' }],
     ]);
@@ -190,7 +213,9 @@ describe('apigateway.rollback-stage', () => {
     apiGateway.on(GetRestApisCommand).resolves({ items: [{ id: 'a1b2c3d4e5', name: 'orders-api' }] });
     apiGateway.on(GetStageCommand).resolves({ stageName: 'prod', deploymentId: 'dep111' });
     apiGateway.on(GetDeploymentsCommand).resolves({ items: [{ id: 'dep111', createdDate: hoursAgo(300) }] });
-    const first = await rejectionOf(tools.run('apigateway.rollback-stage', { restApi: 'orders-api', stage: 'prod' }));
+    const first = await rejectionOf(
+      tools.run('apigateway.rollback-stage', { restApi: 'orders-api', stage: 'prod' }),
+    );
     expect(first.name).toBe('Tool.Refused');
     expect(first.message).toContain('no deployment was created before it');
 
@@ -200,11 +225,15 @@ describe('apigateway.rollback-stage', () => {
         { id: 'dep000', createdDate: hoursAgo(400) },
       ],
     });
-    apiGateway
-      .on(UpdateStageCommand)
-      .rejects(new ConflictException({ message: 'Unable to complete operation due to concurrent modification.', $metadata: {} }));
-    expect((await rejectionOf(tools.run('apigateway.rollback-stage', { restApi: 'orders-api', stage: 'prod' }))).name).toBe(
-      'Tool.Throttled',
+    apiGateway.on(UpdateStageCommand).rejects(
+      new ConflictException({
+        message: 'Unable to complete operation due to concurrent modification.',
+        $metadata: {},
+      }),
     );
+    expect(
+      (await rejectionOf(tools.run('apigateway.rollback-stage', { restApi: 'orders-api', stage: 'prod' })))
+        .name,
+    ).toBe('Tool.Throttled');
   });
 });

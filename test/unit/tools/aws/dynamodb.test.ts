@@ -23,7 +23,10 @@ function metricsAnswer(sums: Record<string, number[]>) {
   cloudWatch.on(GetMetricDataCommand).callsFake((input: { MetricDataQueries: MetricDataQuery[] }) => ({
     MetricDataResults: input.MetricDataQueries.map((query) => {
       const metric = query.MetricStat!.Metric!;
-      const key = [metric.MetricName, ...(metric.Dimensions ?? []).slice(1).map((dimension) => dimension.Value)].join('/');
+      const key = [
+        metric.MetricName,
+        ...(metric.Dimensions ?? []).slice(1).map((dimension) => dimension.Value),
+      ].join('/');
       const values = sums[key] ?? [];
       return {
         Id: query.Id,
@@ -57,7 +60,11 @@ describe('dynamodb.table-capacity', () => {
           {
             IndexName: 'by-customer',
             IndexStatus: 'ACTIVE',
-            ProvisionedThroughput: { ReadCapacityUnits: 20, WriteCapacityUnits: 50, NumberOfDecreasesToday: 0 },
+            ProvisionedThroughput: {
+              ReadCapacityUnits: 20,
+              WriteCapacityUnits: 50,
+              NumberOfDecreasesToday: 0,
+            },
           },
         ],
       },
@@ -101,7 +108,9 @@ describe('dynamodb.table-capacity', () => {
         },
       ],
     });
-    scaling.on(DescribeScalingPoliciesCommand, { ResourceId: 'table/orders/index/by-customer' }).resolves({ ScalingPolicies: [] });
+    scaling
+      .on(DescribeScalingPoliciesCommand, { ResourceId: 'table/orders/index/by-customer' })
+      .resolves({ ScalingPolicies: [] });
     metricsAnswer({
       ConsumedReadCapacityUnits: [5_400, 6_600],
       ConsumedWriteCapacityUnits: [2_700, 2_700],
@@ -113,7 +122,9 @@ describe('dynamodb.table-capacity', () => {
     });
 
     // Act
-    const output = (await tools.run('dynamodb.table-capacity', { tableName: 'orders' })) as TableCapacityOutput;
+    const output = (await tools.run('dynamodb.table-capacity', {
+      tableName: 'orders',
+    })) as TableCapacityOutput;
 
     // Assess
     expect(output).toEqual({
@@ -131,8 +142,20 @@ describe('dynamodb.table-capacity', () => {
       writeThrottleEvents: 0,
       throttledRequestsByOperation: { PutItem: 12 },
       autoScaling: [
-        { resource: 'table', dimension: 'read', minCapacity: 50, maxCapacity: 400, targetUtilizationPercent: 70 },
-        { resource: 'index/by-customer', dimension: 'write', minCapacity: 10, maxCapacity: 50, targetUtilizationPercent: null },
+        {
+          resource: 'table',
+          dimension: 'read',
+          minCapacity: 50,
+          maxCapacity: 400,
+          targetUtilizationPercent: 70,
+        },
+        {
+          resource: 'index/by-customer',
+          dimension: 'write',
+          minCapacity: 10,
+          maxCapacity: 50,
+          targetUtilizationPercent: null,
+        },
       ],
       indexes: [
         {
@@ -150,7 +173,9 @@ describe('dynamodb.table-capacity', () => {
       ServiceNamespace: 'dynamodb',
       ResourceIds: ['table/orders', 'table/orders/index/by-customer'],
     });
-    expect(cloudWatch.commandCalls(GetMetricDataCommand)[0]?.args[0].input.MetricDataQueries).toHaveLength(4 + 4 + 10);
+    expect(cloudWatch.commandCalls(GetMetricDataCommand)[0]?.args[0].input.MetricDataQueries).toHaveLength(
+      4 + 4 + 10,
+    );
   });
 
   it('reports an on-demand table without provisioned capacity', async () => {
@@ -166,7 +191,9 @@ describe('dynamodb.table-capacity', () => {
     scaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: [] });
     metricsAnswer({ 'ThrottledRequests/GetItem': [2] });
 
-    const output = (await tools.run('dynamodb.table-capacity', { tableName: 'sessions' })) as TableCapacityOutput;
+    const output = (await tools.run('dynamodb.table-capacity', {
+      tableName: 'sessions',
+    })) as TableCapacityOutput;
 
     expect(output).toMatchObject({
       billingMode: 'PAY_PER_REQUEST',
@@ -180,13 +207,18 @@ describe('dynamodb.table-capacity', () => {
   });
 
   it('is NotFound for an unknown table; throttling is Throttled', async () => {
-    dynamo
-      .on(DescribeTableCommand)
-      .rejects(new ResourceNotFoundException({ message: 'Requested resource not found: Table: ordres not found', $metadata: {} }));
+    dynamo.on(DescribeTableCommand).rejects(
+      new ResourceNotFoundException({
+        message: 'Requested resource not found: Table: ordres not found',
+        $metadata: {},
+      }),
+    );
     expect((await rejectionOf(tools.run('dynamodb.table-capacity', { tableName: 'ordres' }))).name).toBe(
       'Tool.NotFound',
     );
-    dynamo.on(DescribeTableCommand).rejects(awsError('ThrottlingException', 'Rate of requests exceeds the allowed throughput.'));
+    dynamo
+      .on(DescribeTableCommand)
+      .rejects(awsError('ThrottlingException', 'Rate of requests exceeds the allowed throughput.'));
     expect((await rejectionOf(tools.run('dynamodb.table-capacity', { tableName: 'orders' }))).name).toBe(
       'Tool.Throttled',
     );

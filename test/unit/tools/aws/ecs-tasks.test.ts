@@ -76,8 +76,16 @@ function service(overrides: Partial<Service> = {}): Service {
         message:
           '(service storefront-web) (port 8080) is unhealthy in (target-group arn:aws:elasticloadbalancing:eu-west-1:333333333333:targetgroup/storefront-web/73e2d6bc24d8a067) due to (reason Health checks failed with these codes: [502]).',
       },
-      { id: 'e-1', createdAt: minutesAgo(9), message: '(service storefront-web) has started 1 tasks: (task 6f0e).' },
-      { id: 'e-3', createdAt: minutesAgo(1), message: '(service storefront-web) has stopped 1 running tasks: (task 5d4c).' },
+      {
+        id: 'e-1',
+        createdAt: minutesAgo(9),
+        message: '(service storefront-web) has started 1 tasks: (task 6f0e).',
+      },
+      {
+        id: 'e-3',
+        createdAt: minutesAgo(1),
+        message: '(service storefront-web) has stopped 1 running tasks: (task 5d4c).',
+      },
     ],
     ...overrides,
   };
@@ -224,13 +232,20 @@ describe('ecs.set-desired-count', () => {
   it('maps access denied on UpdateService and throttling of Application Auto Scaling', async () => {
     ecs.on(DescribeServicesCommand).resolves({ services: [service()] });
     scaling.on(DescribeScalableTargetsCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
-    const parameters = { cluster: 'storefront', service: 'storefront-web', desiredCount: 6, maxDesiredCount: 10 };
+    const parameters = {
+      cluster: 'storefront',
+      service: 'storefront-web',
+      desiredCount: 6,
+      maxDesiredCount: 10,
+    };
     expect((await rejectionOf(tools.run('ecs.set-desired-count', parameters))).name).toBe('Tool.Throttled');
 
     scaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: [] });
     ecs
       .on(UpdateServiceCommand)
-      .rejects(new AccessDeniedException({ message: 'not authorized to perform: ecs:UpdateService', $metadata: {} }));
+      .rejects(
+        new AccessDeniedException({ message: 'not authorized to perform: ecs:UpdateService', $metadata: {} }),
+      );
     const denied = await rejectionOf(tools.run('ecs.set-desired-count', parameters));
     expect(denied.name).toBe('Tool.AccessDenied');
     expect(denied.message).toContain('needs ecs:UpdateService');
@@ -275,7 +290,9 @@ describe('ecs.service-events', () => {
       services: [],
       failures: [{ arn: `arn:aws:ecs:eu-west-1:${ACCOUNT}:service/storefront/gone`, reason: 'MISSING' }],
     });
-    const error = await rejectionOf(tools.run('ecs.service-events', { cluster: 'storefront', service: 'gone' }));
+    const error = await rejectionOf(
+      tools.run('ecs.service-events', { cluster: 'storefront', service: 'gone' }),
+    );
     expect(error.name).toBe('Tool.NotFound');
   });
 });
@@ -315,7 +332,10 @@ describe('ecs.stopped-tasks', () => {
     const ids = ['a1', 'b2', 'c3'];
     ecs
       .on(ListTasksCommand)
-      .resolvesOnce({ taskArns: ids.slice(0, 2).map((id) => `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/storefront/${id}`), nextToken: 'page-2' })
+      .resolvesOnce({
+        taskArns: ids.slice(0, 2).map((id) => `arn:aws:ecs:eu-west-1:${ACCOUNT}:task/storefront/${id}`),
+        nextToken: 'page-2',
+      })
       .resolvesOnce({ taskArns: [`arn:aws:ecs:eu-west-1:${ACCOUNT}:task/storefront/c3`] });
     ecs.on(DescribeTasksCommand).resolves({
       tasks: [
@@ -339,15 +359,31 @@ describe('ecs.stopped-tasks', () => {
 
     // Assess
     expect(ecs.commandCalls(ListTasksCommand).map((call) => call.args[0].input)).toEqual([
-      { cluster: 'storefront', serviceName: 'storefront-web', desiredStatus: 'STOPPED', maxResults: 100, nextToken: undefined },
-      { cluster: 'storefront', serviceName: 'storefront-web', desiredStatus: 'STOPPED', maxResults: 100, nextToken: 'page-2' },
+      {
+        cluster: 'storefront',
+        serviceName: 'storefront-web',
+        desiredStatus: 'STOPPED',
+        maxResults: 100,
+        nextToken: undefined,
+      },
+      {
+        cluster: 'storefront',
+        serviceName: 'storefront-web',
+        desiredStatus: 'STOPPED',
+        maxResults: 100,
+        nextToken: 'page-2',
+      },
     ]);
     expect(ecs.commandCalls(DescribeTasksCommand)[0]?.args[0].input.tasks).toHaveLength(3);
     expect(output.taskCount).toBe(3);
     expect(output.tasks.map((task) => task.taskArn.split('/').at(-1))).toEqual(['b2', 'c3', 'a1']);
     expect(output.reasons).toEqual([
       { stopCode: 'EssentialContainerExited', stoppedReason: 'Essential container in task exited', count: 2 },
-      { stopCode: 'TaskFailedToStart', stoppedReason: expect.stringContaining('CannotPullContainerError'), count: 1 },
+      {
+        stopCode: 'TaskFailedToStart',
+        stoppedReason: expect.stringContaining('CannotPullContainerError'),
+        count: 1,
+      },
     ]);
     expect(output.containerExits[0]).toEqual({
       container: 'app',
@@ -355,7 +391,12 @@ describe('ecs.stopped-tasks', () => {
       reason: 'OutOfMemoryError: Container killed due to memory usage',
       count: 2,
     });
-    expect(output.containerExits).toContainEqual({ container: 'app', exitCode: null, reason: null, count: 1 });
+    expect(output.containerExits).toContainEqual({
+      container: 'app',
+      exitCode: null,
+      reason: null,
+      count: 1,
+    });
   });
 
   it('reads the whole cluster without a service, and nothing when none stopped', async () => {
@@ -377,7 +418,9 @@ describe('ecs.stopped-tasks', () => {
 
   it('maps a missing cluster and throttling', async () => {
     ecs.on(ListTasksCommand).rejects(awsError('ClusterNotFoundException', 'Cluster not found.'));
-    expect((await rejectionOf(tools.run('ecs.stopped-tasks', { cluster: 'nope' }))).name).toBe('Tool.NotFound');
+    expect((await rejectionOf(tools.run('ecs.stopped-tasks', { cluster: 'nope' }))).name).toBe(
+      'Tool.NotFound',
+    );
     ecs.on(ListTasksCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
     expect((await rejectionOf(tools.run('ecs.stopped-tasks', { cluster: 'storefront' }))).name).toBe(
       'Tool.Throttled',

@@ -53,12 +53,24 @@ describe('elasticache.describe-cluster', () => {
       .resolvesOnce({
         Parameters: [
           { ParameterName: 'activedefrag', ParameterValue: 'no', DataType: 'string', Source: 'system' },
-          { ParameterName: 'maxmemory-policy', ParameterValue: 'volatile-lru', DataType: 'string', Source: 'user' },
+          {
+            ParameterName: 'maxmemory-policy',
+            ParameterValue: 'volatile-lru',
+            DataType: 'string',
+            Source: 'user',
+          },
         ],
         Marker: 'next',
       })
       .resolvesOnce({
-        Parameters: [{ ParameterName: 'reserved-memory-percent', ParameterValue: '25', DataType: 'integer', Source: 'system' }],
+        Parameters: [
+          {
+            ParameterName: 'reserved-memory-percent',
+            ParameterValue: '25',
+            DataType: 'integer',
+            Source: 'system',
+          },
+        ],
         Marker: 'more-we-do-not-need',
       });
 
@@ -85,7 +97,12 @@ describe('elasticache.describe-cluster', () => {
       maxmemoryPolicy: 'volatile-lru',
       reservedMemoryPercent: '25',
       nodes: [
-        { cacheNodeId: '0001', status: 'available', availabilityZone: 'eu-west-1a', createdAt: created.toISOString() },
+        {
+          cacheNodeId: '0001',
+          status: 'available',
+          availabilityZone: 'eu-west-1a',
+          createdAt: created.toISOString(),
+        },
       ],
       pendingModifications: {},
     });
@@ -99,7 +116,10 @@ describe('elasticache.describe-cluster', () => {
           Engine: 'memcached',
           CacheClusterStatus: 'available',
           NumCacheNodes: 2,
-          CacheParameterGroup: { CacheParameterGroupName: 'default.memcached1.6', ParameterApplyStatus: 'in-sync' },
+          CacheParameterGroup: {
+            CacheParameterGroupName: 'default.memcached1.6',
+            ParameterApplyStatus: 'in-sync',
+          },
         },
       ],
     });
@@ -112,8 +132,8 @@ describe('elasticache.describe-cluster', () => {
     elastiCache
       .on(DescribeCacheClustersCommand)
       .rejects(new CacheClusterNotFoundFault({ message: 'CacheCluster not found: nope', $metadata: {} }));
-    expect((await rejectionOf(tools.run('elasticache.describe-cluster', { cacheClusterId: 'nope' }))).name).toBe(
-      'Tool.NotFound',
-    );
+    expect(
+      (await rejectionOf(tools.run('elasticache.describe-cluster', { cacheClusterId: 'nope' }))).name,
+    ).toBe('Tool.NotFound');
   });
 });

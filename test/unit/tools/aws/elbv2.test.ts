@@ -68,7 +68,11 @@ describe('elbv2.target-health', () => {
         },
         {
           Target: { Id: 'i-0c3d4e5f607182930', Port: 8080, AvailabilityZone: 'eu-west-1c' },
-          TargetHealth: { State: 'draining', Reason: 'Target.DeregistrationInProgress', Description: 'Target deregistration is in progress' },
+          TargetHealth: {
+            State: 'draining',
+            Reason: 'Target.DeregistrationInProgress',
+            Description: 'Target deregistration is in progress',
+          },
         },
       ],
     });
@@ -80,7 +84,9 @@ describe('elbv2.target-health', () => {
     expect(elbv2.commandCalls(DescribeTargetGroupsCommand)[0]?.args[0].input).toEqual({
       Names: ['storefront-web'],
     });
-    expect(elbv2.commandCalls(DescribeTargetHealthCommand)[0]?.args[0].input).toEqual({ TargetGroupArn: TG_ARN });
+    expect(elbv2.commandCalls(DescribeTargetHealthCommand)[0]?.args[0].input).toEqual({
+      TargetGroupArn: TG_ARN,
+    });
     expect(output).toMatchObject({
       targetGroupArn: TG_ARN,
       targetGroupName: 'storefront-web',
@@ -109,8 +115,16 @@ describe('elbv2.target-health', () => {
 
     const output = (await tools.run('elbv2.target-health', { targetGroup: TG_ARN })) as TargetHealthOutput;
 
-    expect(elbv2.commandCalls(DescribeTargetGroupsCommand)[0]?.args[0].input).toEqual({ TargetGroupArns: [TG_ARN] });
-    expect(output).toMatchObject({ targetType: 'ip', targetCount: 0, healthyCount: 0, unhealthyCount: 0, targets: [] });
+    expect(elbv2.commandCalls(DescribeTargetGroupsCommand)[0]?.args[0].input).toEqual({
+      TargetGroupArns: [TG_ARN],
+    });
+    expect(output).toMatchObject({
+      targetType: 'ip',
+      targetCount: 0,
+      healthyCount: 0,
+      unhealthyCount: 0,
+      targets: [],
+    });
   });
 
   it('is NotFound when a group of that name has another id, and when ELB knows none', async () => {
@@ -124,7 +138,9 @@ describe('elbv2.target-health', () => {
     elbv2.reset();
     elbv2
       .on(DescribeTargetGroupsCommand)
-      .rejects(new TargetGroupNotFoundException({ message: 'One or more target groups not found', $metadata: {} }));
+      .rejects(
+        new TargetGroupNotFoundException({ message: 'One or more target groups not found', $metadata: {} }),
+      );
     const missing = await rejectionOf(tools.run('elbv2.target-health', { targetGroup: 'storefront-wbe' }));
     expect(missing.name).toBe('Tool.NotFound');
     expect(missing.message).toContain('target group storefront-wbe not found in eu-west-1');
@@ -146,7 +162,11 @@ describe('elbv2.target-health', () => {
 
   it('tells an ARN, a dimension and a name apart', () => {
     expect(targetGroupReference(TG_ARN)).toEqual({ kind: 'arn', arn: TG_ARN });
-    expect(targetGroupReference(DIMENSION)).toEqual({ kind: 'dimension', name: 'storefront-web', suffix: DIMENSION });
+    expect(targetGroupReference(DIMENSION)).toEqual({
+      kind: 'dimension',
+      name: 'storefront-web',
+      suffix: DIMENSION,
+    });
     expect(targetGroupReference('storefront-web')).toEqual({ kind: 'name', name: 'storefront-web' });
   });
 });

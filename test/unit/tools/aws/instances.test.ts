@@ -47,7 +47,10 @@ describe('ec2.describe-instances', () => {
   it('reads instances across reservations and pages, in the order asked, with their Auto Scaling group', async () => {
     ec2
       .on(DescribeInstancesCommand)
-      .resolvesOnce({ Reservations: [{ ReservationId: 'r-1', Instances: [instance(WEB_2)] }], NextToken: 'next' })
+      .resolvesOnce({
+        Reservations: [{ ReservationId: 'r-1', Instances: [instance(WEB_2)] }],
+        NextToken: 'next',
+      })
       .resolvesOnce({
         Reservations: [
           {
@@ -55,7 +58,10 @@ describe('ec2.describe-instances', () => {
             Instances: [
               instance(WEB_1, {
                 State: { Code: 80, Name: 'stopped' },
-                StateReason: { Code: 'Server.SpotInstanceTermination', Message: 'Server.SpotInstanceTermination: Spot instance termination' },
+                StateReason: {
+                  Code: 'Server.SpotInstanceTermination',
+                  Message: 'Server.SpotInstanceTermination: Spot instance termination',
+                },
                 Tags: [{ Key: 'Name', Value: 'batch' }],
               }),
             ],
@@ -63,7 +69,9 @@ describe('ec2.describe-instances', () => {
         ],
       });
 
-    const output = (await tools.run('ec2.describe-instances', { instanceIds: [WEB_1, WEB_2] })) as DescribeInstancesOutput;
+    const output = (await tools.run('ec2.describe-instances', {
+      instanceIds: [WEB_1, WEB_2],
+    })) as DescribeInstancesOutput;
 
     expect(ec2.commandCalls(DescribeInstancesCommand)[1]?.args[0].input).toEqual({
       InstanceIds: [WEB_1, WEB_2],
@@ -116,7 +124,9 @@ describe('autoscaling.set-instance-health', () => {
     autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(member());
     autoScaling.on(SetInstanceHealthCommand).resolves({});
 
-    const output = (await tools.run('autoscaling.set-instance-health', { instanceId: WEB_1 })) as SetInstanceHealthOutput;
+    const output = (await tools.run('autoscaling.set-instance-health', {
+      instanceId: WEB_1,
+    })) as SetInstanceHealthOutput;
 
     expect(autoScaling.commandCalls(SetInstanceHealthCommand)[0]?.args[0].input).toEqual({
       InstanceId: WEB_1,
@@ -142,7 +152,9 @@ describe('autoscaling.set-instance-health', () => {
     expect(alone.name).toBe('Tool.Refused');
     expect(alone.message).toContain('is not in an Auto Scaling group');
 
-    autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(member({ LifecycleState: 'Terminating:Wait' }));
+    autoScaling
+      .on(DescribeAutoScalingInstancesCommand)
+      .resolves(member({ LifecycleState: 'Terminating:Wait' }));
     const leaving = await rejectionOf(tools.run('autoscaling.set-instance-health', { instanceId: WEB_1 }));
     expect(leaving.name).toBe('Tool.Refused');
     expect(leaving.message).toContain('is Terminating:Wait, not InService');
@@ -159,7 +171,9 @@ describe('autoscaling.set-instance-health', () => {
     expect(dry).toMatchObject({ dryRun: true, unchanged: false });
 
     autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(member({ HealthStatus: 'UNHEALTHY' }));
-    const already = (await tools.run('autoscaling.set-instance-health', { instanceId: WEB_1 })) as SetInstanceHealthOutput;
+    const already = (await tools.run('autoscaling.set-instance-health', {
+      instanceId: WEB_1,
+    })) as SetInstanceHealthOutput;
     expect(already).toMatchObject({ previousHealthStatus: 'UNHEALTHY', unchanged: true });
     expect(autoScaling.commandCalls(SetInstanceHealthCommand)).toHaveLength(0);
   });
@@ -168,9 +182,11 @@ describe('autoscaling.set-instance-health', () => {
     autoScaling.on(DescribeAutoScalingInstancesCommand).resolves(member());
     autoScaling
       .on(SetInstanceHealthCommand)
-      .rejects(awsError('ResourceContention', 'You already have a pending update to an Auto Scaling resource.', 500));
-    expect((await rejectionOf(tools.run('autoscaling.set-instance-health', { instanceId: WEB_1 }))).name).toBe(
-      'Tool.Throttled',
-    );
+      .rejects(
+        awsError('ResourceContention', 'You already have a pending update to an Auto Scaling resource.', 500),
+      );
+    expect(
+      (await rejectionOf(tools.run('autoscaling.set-instance-health', { instanceId: WEB_1 }))).name,
+    ).toBe('Tool.Throttled');
   });
 });

@@ -62,14 +62,21 @@ describe('lambda.recent-errors', () => {
       .resolvesOnce({ events: [event(EXIT, 2, '4'), event(TYPE_ERROR, 1, '5')], searchedLogStreams: [] });
     cloudWatch.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
-        { Id: 'm0', StatusCode: 'Complete', Timestamps: [new Date(at(10)), new Date(at(5))], Values: [600, 400] },
+        {
+          Id: 'm0',
+          StatusCode: 'Complete',
+          Timestamps: [new Date(at(10)), new Date(at(5))],
+          Values: [600, 400],
+        },
         { Id: 'm1', StatusCode: 'Complete', Timestamps: [new Date(at(10)), new Date(at(5))], Values: [3, 2] },
         { Id: 'm2', StatusCode: 'Complete', Timestamps: [], Values: [] },
       ],
     });
 
     // Act
-    const output = (await tools.run('lambda.recent-errors', { functionName: 'orders-api' })) as RecentErrorsOutput;
+    const output = (await tools.run('lambda.recent-errors', {
+      functionName: 'orders-api',
+    })) as RecentErrorsOutput;
 
     // Assess
     expect(logs.commandCalls(FilterLogEventsCommand).map((call) => call.args[0].input)).toEqual([
@@ -107,15 +114,29 @@ describe('lambda.recent-errors', () => {
         type: 'TypeError',
         count: 3,
         lastSeen: new Date(at(1)).toISOString(),
-        sample: expect.stringContaining(`"errorMessage":"Cannot read properties of undefined (reading 'id')"`),
+        sample: expect.stringContaining(
+          `"errorMessage":"Cannot read properties of undefined (reading 'id')"`,
+        ),
       },
-      { type: 'Runtime.OutOfMemory', count: 1, lastSeen: new Date(at(2)).toISOString(), sample: expect.any(String) },
-      { type: 'Timeout', count: 1, lastSeen: new Date(at(9)).toISOString(), sample: expect.stringContaining('Task timed out') },
+      {
+        type: 'Runtime.OutOfMemory',
+        count: 1,
+        lastSeen: new Date(at(2)).toISOString(),
+        sample: expect.any(String),
+      },
+      {
+        type: 'Timeout',
+        count: 1,
+        lastSeen: new Date(at(9)).toISOString(),
+        sample: expect.stringContaining('Task timed out'),
+      },
     ]);
   });
 
   it('stops at maxLogEvents and says the result is truncated', async () => {
-    logs.on(FilterLogEventsCommand).resolves({ events: [event(TIMEOUT, 3, '1'), event(TIMEOUT, 2, '2')], nextToken: 'more' });
+    logs
+      .on(FilterLogEventsCommand)
+      .resolves({ events: [event(TIMEOUT, 3, '1'), event(TIMEOUT, 2, '2')], nextToken: 'more' });
     cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
 
     const output = (await tools.run('lambda.recent-errors', {
@@ -124,16 +145,25 @@ describe('lambda.recent-errors', () => {
     })) as RecentErrorsOutput;
 
     expect(logs.commandCalls(FilterLogEventsCommand)).toHaveLength(1);
-    expect(output).toMatchObject({ matchedLogEvents: 2, truncated: true, invocations: 0, errorRatePercent: null });
+    expect(output).toMatchObject({
+      matchedLogEvents: 2,
+      truncated: true,
+      invocations: 0,
+      errorRatePercent: null,
+    });
   });
 
   it('reports a function without a log group as having logged nothing', async () => {
     logs
       .on(FilterLogEventsCommand)
-      .rejects(new ResourceNotFoundException({ message: 'The specified log group does not exist.', $metadata: {} }));
+      .rejects(
+        new ResourceNotFoundException({ message: 'The specified log group does not exist.', $metadata: {} }),
+      );
     cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
 
-    const output = (await tools.run('lambda.recent-errors', { functionName: 'orders-api' })) as RecentErrorsOutput;
+    const output = (await tools.run('lambda.recent-errors', {
+      functionName: 'orders-api',
+    })) as RecentErrorsOutput;
 
     expect(output).toMatchObject({ logGroupFound: false, matchedLogEvents: 0, errorTypes: [] });
   });
@@ -150,9 +180,9 @@ describe('lambda.recent-errors', () => {
     expect(errorTypeOf(TIMEOUT)).toBe('Timeout');
     expect(errorTypeOf(EXIT)).toBe('Runtime.OutOfMemory');
     expect(errorTypeOf(`[ERROR] KeyError: 'order_id'\nTraceback (most recent call last):`)).toBe('KeyError');
-    expect(errorTypeOf('com.example.orders.PaymentDeclinedException: card expired\n\tat com.example.Handler')).toBe(
-      'com.example.orders.PaymentDeclinedException',
-    );
+    expect(
+      errorTypeOf('com.example.orders.PaymentDeclinedException: card expired\n\tat com.example.Handler'),
+    ).toBe('com.example.orders.PaymentDeclinedException');
     expect(errorTypeOf(`2026-11-25T09:58:12.345Z\t${REQUEST}\tERROR\tupstream said no`)).toBe('Unclassified');
   });
 });

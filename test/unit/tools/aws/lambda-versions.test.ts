@@ -11,7 +11,10 @@ import {
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { AliasRollbackOutput, DescribeFunctionOutput } from '../../../../functions/tools/declarations/aws/lambda.ts';
+import type {
+  AliasRollbackOutput,
+  DescribeFunctionOutput,
+} from '../../../../functions/tools/declarations/aws/lambda.ts';
 import { awsToolset, rejectionOf, testContext } from './tool-context.ts';
 
 const lambda = mockClient(LambdaClient);
@@ -36,7 +39,10 @@ function version(number: string, lastModified: string, description = ''): Functi
 function versionsExist(...pages: FunctionConfiguration[][]) {
   const stub = lambda.on(ListVersionsByFunctionCommand);
   pages.forEach((page, index) => {
-    stub.resolvesOnce({ Versions: page, ...(index < pages.length - 1 ? { NextMarker: `page-${index + 2}` } : {}) });
+    stub.resolvesOnce({
+      Versions: page,
+      ...(index < pages.length - 1 ? { NextMarker: `page-${index + 2}` } : {}),
+    });
   });
 }
 
@@ -60,12 +66,18 @@ describe('lambda.describe', () => {
         Architectures: ['arm64'],
         LoggingConfig: { LogFormat: 'JSON', LogGroup: '/shared/orders-logs' },
       },
-      Code: { RepositoryType: 'S3', Location: 'https://awslambda-eu-west-1-tasks.s3.eu-west-1.amazonaws.com/snapshots/x' },
+      Code: {
+        RepositoryType: 'S3',
+        Location: 'https://awslambda-eu-west-1-tasks.s3.eu-west-1.amazonaws.com/snapshots/x',
+      },
       Concurrency: { ReservedConcurrentExecutions: 50 },
     });
     versionsExist(
       [version('$LATEST', '2026-11-25T09:12:44.000+0000'), version('1', '2026-10-01T08:00:00.000+0000')],
-      [version('2', '2026-11-20T08:00:00.000+0000', 'release 2026.11.20'), version('3', '2026-11-25T09:12:44.000+0000', 'release 2026.11.25')],
+      [
+        version('2', '2026-11-20T08:00:00.000+0000', 'release 2026.11.20'),
+        version('3', '2026-11-25T09:12:44.000+0000', 'release 2026.11.25'),
+      ],
     );
     lambda.on(ListAliasesCommand).resolves({
       Aliases: [
@@ -79,7 +91,9 @@ describe('lambda.describe', () => {
       ],
     });
 
-    const output = (await tools.run('lambda.describe', { functionName: 'orders-api' })) as DescribeFunctionOutput;
+    const output = (await tools.run('lambda.describe', {
+      functionName: 'orders-api',
+    })) as DescribeFunctionOutput;
 
     expect(output).toEqual({
       functionName: 'orders-api',
@@ -114,7 +128,9 @@ describe('lambda.describe', () => {
   it('is NotFound for an unknown function', async () => {
     lambda
       .on(GetFunctionCommand)
-      .rejects(new ResourceNotFoundException({ message: `Function not found: ${FUNCTION_ARN}x`, $metadata: {} }));
+      .rejects(
+        new ResourceNotFoundException({ message: `Function not found: ${FUNCTION_ARN}x`, $metadata: {} }),
+      );
     expect((await rejectionOf(tools.run('lambda.describe', { functionName: 'orders-apix' }))).name).toBe(
       'Tool.NotFound',
     );
@@ -140,7 +156,10 @@ describe('lambda.alias-rollback', () => {
     );
     // The inverse checks that version 12 exists: a third listing.
     lambda.on(ListVersionsByFunctionCommand).resolves({
-      Versions: [version('11', '2026-11-20T00:00:00.000+0000'), version('12', '2026-11-25T09:00:00.000+0000')],
+      Versions: [
+        version('11', '2026-11-20T00:00:00.000+0000'),
+        version('12', '2026-11-25T09:00:00.000+0000'),
+      ],
     });
     lambda.on(UpdateAliasCommand).resolves(alias('11'));
 
@@ -211,9 +230,14 @@ describe('lambda.alias-rollback', () => {
 
     lambda.reset();
     lambda.on(GetAliasCommand).resolves(alias('7'));
-    lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: [version('7', '2026-11-01T00:00:00.000+0000')] });
+    lambda
+      .on(ListVersionsByFunctionCommand)
+      .resolves({ Versions: [version('7', '2026-11-01T00:00:00.000+0000')] });
     lambda.on(UpdateAliasCommand).resolves(alias('7', { '8': 0.1 }));
-    await tools.runInverse('lambda.alias-rollback', { parameters: { functionName: 'orders-api', alias: 'live' }, output });
+    await tools.runInverse('lambda.alias-rollback', {
+      parameters: { functionName: 'orders-api', alias: 'live' },
+      output,
+    });
     expect(lambda.commandCalls(UpdateAliasCommand)[0]?.args[0].input).toMatchObject({
       FunctionVersion: '7',
       RoutingConfig: { AdditionalVersionWeights: { '8': 0.1 } },
@@ -223,9 +247,14 @@ describe('lambda.alias-rollback', () => {
   it('refuses when no older version exists, and NotFound for a target version the function lacks', async () => {
     lambda.on(GetAliasCommand).resolves(alias('1'));
     lambda.on(ListVersionsByFunctionCommand).resolves({
-      Versions: [version('$LATEST', '2026-11-25T09:00:00.000+0000'), version('1', '2026-11-25T09:00:00.000+0000')],
+      Versions: [
+        version('$LATEST', '2026-11-25T09:00:00.000+0000'),
+        version('1', '2026-11-25T09:00:00.000+0000'),
+      ],
     });
-    const first = await rejectionOf(tools.run('lambda.alias-rollback', { functionName: 'orders-api', alias: 'live' }));
+    const first = await rejectionOf(
+      tools.run('lambda.alias-rollback', { functionName: 'orders-api', alias: 'live' }),
+    );
     expect(first.name).toBe('Tool.Refused');
     expect(first.message).toContain('no published version is older');
 
@@ -239,7 +268,10 @@ describe('lambda.alias-rollback', () => {
   it('dry run changes nothing; a concurrent change of the alias is retried as Throttled', async () => {
     lambda.on(GetAliasCommand).resolves(alias('12'));
     lambda.on(ListVersionsByFunctionCommand).resolves({
-      Versions: [version('11', '2026-11-20T00:00:00.000+0000'), version('12', '2026-11-25T09:00:00.000+0000')],
+      Versions: [
+        version('11', '2026-11-20T00:00:00.000+0000'),
+        version('12', '2026-11-25T09:00:00.000+0000'),
+      ],
     });
     const dry = (await tools.run(
       'lambda.alias-rollback',
@@ -249,11 +281,15 @@ describe('lambda.alias-rollback', () => {
     expect(dry).toMatchObject({ previousVersion: '12', newVersion: '11', dryRun: true });
     expect(lambda.commandCalls(UpdateAliasCommand)).toHaveLength(0);
 
-    lambda
-      .on(UpdateAliasCommand)
-      .rejects(new PreconditionFailedException({ message: 'The RevisionId provided does not match the latest RevisionId.', $metadata: {} }));
-    expect((await rejectionOf(tools.run('lambda.alias-rollback', { functionName: 'orders-api', alias: 'live' }))).name).toBe(
-      'Tool.Throttled',
+    lambda.on(UpdateAliasCommand).rejects(
+      new PreconditionFailedException({
+        message: 'The RevisionId provided does not match the latest RevisionId.',
+        $metadata: {},
+      }),
     );
+    expect(
+      (await rejectionOf(tools.run('lambda.alias-rollback', { functionName: 'orders-api', alias: 'live' })))
+        .name,
+    ).toBe('Tool.Throttled');
   });
 });

@@ -64,8 +64,18 @@ describe('rds.describe-instance', () => {
     });
     cloudWatch.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
-        { Id: 'm0', StatusCode: 'Complete', Timestamps: [minutesAgo(2), minutesAgo(1)], Values: [9 * GIB, 8 * GIB] },
-        { Id: 'm1', StatusCode: 'Complete', Timestamps: [minutesAgo(2), minutesAgo(1)], Values: [71.5, 88.25] },
+        {
+          Id: 'm0',
+          StatusCode: 'Complete',
+          Timestamps: [minutesAgo(2), minutesAgo(1)],
+          Values: [9 * GIB, 8 * GIB],
+        },
+        {
+          Id: 'm1',
+          StatusCode: 'Complete',
+          Timestamps: [minutesAgo(2), minutesAgo(1)],
+          Values: [71.5, 88.25],
+        },
         { Id: 'm2', StatusCode: 'Complete', Timestamps: [minutesAgo(1)], Values: [412] },
         { Id: 'm3', StatusCode: 'Complete', Timestamps: [], Values: [] },
       ],
@@ -102,7 +112,9 @@ describe('rds.describe-instance', () => {
       freeableMemoryBytes: null,
     });
     const query = cloudWatch.commandCalls(GetMetricDataCommand)[0]!.args[0].input;
-    expect(query.MetricDataQueries?.map((entry) => [entry.MetricStat?.Metric?.MetricName, entry.MetricStat?.Stat])).toEqual([
+    expect(
+      query.MetricDataQueries?.map((entry) => [entry.MetricStat?.Metric?.MetricName, entry.MetricStat?.Stat]),
+    ).toEqual([
       ['FreeStorageSpace', 'Minimum'],
       ['CPUUtilization', 'Average'],
       ['DatabaseConnections', 'Average'],
@@ -117,7 +129,9 @@ describe('rds.describe-instance', () => {
     rds
       .on(DescribeDBInstancesCommand)
       .rejects(new DBInstanceNotFoundFault({ message: 'DBInstance orders-dbb not found.', $metadata: {} }));
-    const error = await rejectionOf(tools.run('rds.describe-instance', { dbInstanceIdentifier: 'orders-dbb' }));
+    const error = await rejectionOf(
+      tools.run('rds.describe-instance', { dbInstanceIdentifier: 'orders-dbb' }),
+    );
     expect(error.name).toBe('Tool.NotFound');
     expect(error.message).toContain('DB instance orders-dbb not found in eu-west-1');
   });
@@ -170,8 +184,16 @@ describe('rds.events', () => {
     expect(calls[1]?.Marker).toBe('next-page');
     expect(output.eventCount).toBe(2);
     expect(output.events).toEqual([
-      { date: minutesAgo(38).toISOString(), message: 'Multi-AZ instance failover completed.', categories: ['failover'] },
-      { date: minutesAgo(40).toISOString(), message: 'Multi-AZ instance failover started.', categories: ['failover'] },
+      {
+        date: minutesAgo(38).toISOString(),
+        message: 'Multi-AZ instance failover completed.',
+        categories: ['failover'],
+      },
+      {
+        date: minutesAgo(40).toISOString(),
+        message: 'Multi-AZ instance failover started.',
+        categories: ['failover'],
+      },
     ]);
   });
 });
@@ -213,7 +235,9 @@ describe('rds.reboot-instance', () => {
     expect(single.name).toBe('Tool.Refused');
     expect(single.message).toContain('is not Multi-AZ');
 
-    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ DBInstanceStatus: 'backing-up' })] });
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [instance({ DBInstanceStatus: 'backing-up' })] });
     const busy = await rejectionOf(tools.run('rds.reboot-instance', { dbInstanceIdentifier: 'orders-db' }));
     expect(busy.name).toBe('Tool.Refused');
     expect(busy.message).toContain('is backing-up');
@@ -232,10 +256,12 @@ describe('rds.reboot-instance', () => {
 
     rds
       .on(RebootDBInstanceCommand)
-      .rejects(new InvalidDBInstanceStateFault({ message: 'Instance orders-db is not available.', $metadata: {} }));
-    expect((await rejectionOf(tools.run('rds.reboot-instance', { dbInstanceIdentifier: 'orders-db' }))).name).toBe(
-      'Tool.Refused',
-    );
+      .rejects(
+        new InvalidDBInstanceStateFault({ message: 'Instance orders-db is not available.', $metadata: {} }),
+      );
+    expect(
+      (await rejectionOf(tools.run('rds.reboot-instance', { dbInstanceIdentifier: 'orders-db' }))).name,
+    ).toBe('Tool.Refused');
   });
 });
 
@@ -245,7 +271,10 @@ describe('rds.increase-allocated-storage', () => {
   it('grows storage by the percentage, immediately', async () => {
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance()] });
     rds.on(ModifyDBInstanceCommand).resolves({
-      DBInstance: instance({ DBInstanceStatus: 'modifying', PendingModifiedValues: { AllocatedStorage: 125 } }),
+      DBInstance: instance({
+        DBInstanceStatus: 'modifying',
+        PendingModifiedValues: { AllocatedStorage: 125 },
+      }),
     });
 
     const output = (await tools.run('rds.increase-allocated-storage', {
@@ -303,7 +332,9 @@ describe('rds.increase-allocated-storage', () => {
   });
 
   it('grows a storage-full instance in a dry run without changing it; throttling is Throttled', async () => {
-    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ DBInstanceStatus: 'storage-full' })] });
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolves({ DBInstances: [instance({ DBInstanceStatus: 'storage-full' })] });
     const dry = (await tools.run(
       'rds.increase-allocated-storage',
       { dbInstanceIdentifier: 'orders-db', maxAllowedStorageGiB: 400 },
@@ -316,7 +347,10 @@ describe('rds.increase-allocated-storage', () => {
     expect(
       (
         await rejectionOf(
-          tools.run('rds.increase-allocated-storage', { dbInstanceIdentifier: 'orders-db', maxAllowedStorageGiB: 400 }),
+          tools.run('rds.increase-allocated-storage', {
+            dbInstanceIdentifier: 'orders-db',
+            maxAllowedStorageGiB: 400,
+          }),
         )
       ).name,
     ).toBe('Tool.Throttled');

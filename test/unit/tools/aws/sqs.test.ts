@@ -102,10 +102,17 @@ describe('sqs.queue-status', () => {
     lambda
       .on(ListEventSourceMappingsCommand)
       .resolvesOnce({ EventSourceMappings: [mapping()], NextMarker: 'more' })
-      .resolvesOnce({ EventSourceMappings: [mapping({ UUID: 'b'.repeat(8), State: 'Disabled', ScalingConfig: undefined })] });
+      .resolvesOnce({
+        EventSourceMappings: [mapping({ UUID: 'b'.repeat(8), State: 'Disabled', ScalingConfig: undefined })],
+      });
     cloudWatch.on(GetMetricDataCommand).resolves({
       MetricDataResults: [
-        { Id: 'm0', StatusCode: 'Complete', Timestamps: [minutesAgo(3), minutesAgo(1)], Values: [1_500, 1_620] },
+        {
+          Id: 'm0',
+          StatusCode: 'Complete',
+          Timestamps: [minutesAgo(3), minutesAgo(1)],
+          Values: [1_500, 1_620],
+        },
         { Id: 'm1', StatusCode: 'Complete', Timestamps: [minutesAgo(1)], Values: [86_000] },
       ],
     });
@@ -127,7 +134,12 @@ describe('sqs.queue-status', () => {
       visibilityTimeoutSeconds: 30,
       messageRetentionSeconds: 345_600,
       redrivePolicy: { deadLetterTargetArn: DLQ_ARN, maxReceiveCount: 5 },
-      deadLetterQueue: { queueUrl: DLQ_URL, queueName: 'orders-dlq', visibleMessages: 37, ageOfOldestMessageSeconds: 86_000 },
+      deadLetterQueue: {
+        queueUrl: DLQ_URL,
+        queueName: 'orders-dlq',
+        visibleMessages: 37,
+        ageOfOldestMessageSeconds: 86_000,
+      },
       deadLetterSourceQueueUrls: [],
       consumers: [
         {
@@ -259,7 +271,9 @@ describe('sqs.redrive-dlq', () => {
       QueueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/orders-replay`,
     });
     sqs
-      .on(GetQueueAttributesCommand, { QueueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/orders-replay` })
+      .on(GetQueueAttributesCommand, {
+        QueueUrl: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/orders-replay`,
+      })
       .resolves(attributes(`arn:aws:sqs:eu-west-1:${ACCOUNT}:orders-replay`, 0));
 
     const dry = (await tools.run(
@@ -290,13 +304,24 @@ describe('sqs.cancel-redrive', () => {
   it('cancels the running move and says how much had moved', async () => {
     sqs.on(GetQueueAttributesCommand).resolves(attributes(DLQ_ARN, 20));
     sqs.on(ListMessageMoveTasksCommand).resolves({
-      Results: [{ TaskHandle: 'running-handle', Status: 'RUNNING', SourceArn: DLQ_ARN, ApproximateNumberOfMessagesMoved: 17 }],
+      Results: [
+        {
+          TaskHandle: 'running-handle',
+          Status: 'RUNNING',
+          SourceArn: DLQ_ARN,
+          ApproximateNumberOfMessagesMoved: 17,
+        },
+      ],
     });
     sqs.on(CancelMessageMoveTaskCommand).resolves({ ApproximateNumberOfMessagesMoved: 18 });
 
-    const output = (await tools.run('sqs.cancel-redrive', { deadLetterQueue: DLQ_URL })) as CancelRedriveOutput;
+    const output = (await tools.run('sqs.cancel-redrive', {
+      deadLetterQueue: DLQ_URL,
+    })) as CancelRedriveOutput;
 
-    expect(sqs.commandCalls(CancelMessageMoveTaskCommand)[0]?.args[0].input).toEqual({ TaskHandle: 'running-handle' });
+    expect(sqs.commandCalls(CancelMessageMoveTaskCommand)[0]?.args[0].input).toEqual({
+      TaskHandle: 'running-handle',
+    });
     expect(output).toEqual({
       taskHandle: 'running-handle',
       cancelled: true,
@@ -316,7 +341,12 @@ describe('sqs.cancel-redrive', () => {
       taskHandle: 'done-handle',
     })) as CancelRedriveOutput;
 
-    expect(output).toEqual({ taskHandle: null, cancelled: false, approximateNumberOfMessagesMoved: null, dryRun: false });
+    expect(output).toEqual({
+      taskHandle: null,
+      cancelled: false,
+      approximateNumberOfMessagesMoved: null,
+      dryRun: false,
+    });
     expect(sqs.commandCalls(CancelMessageMoveTaskCommand)).toHaveLength(0);
   });
 });
@@ -379,10 +409,17 @@ describe('lambda.set-event-source-concurrency', () => {
     expect(lambda.commandCalls(GetEventSourceMappingCommand)).toHaveLength(0);
 
     lambda.on(GetEventSourceMappingCommand).resolves(
-      mapping({ EventSourceArn: `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/clicks`, ScalingConfig: undefined }),
+      mapping({
+        EventSourceArn: `arn:aws:kinesis:eu-west-1:${ACCOUNT}:stream/clicks`,
+        ScalingConfig: undefined,
+      }),
     );
     const kinesis = await rejectionOf(
-      tools.run('lambda.set-event-source-concurrency', { uuid: MAPPING, maximumConcurrency: 10, maxAllowedConcurrency: 50 }),
+      tools.run('lambda.set-event-source-concurrency', {
+        uuid: MAPPING,
+        maximumConcurrency: 10,
+        maxAllowedConcurrency: 50,
+      }),
     );
     expect(kinesis.name).toBe('Tool.Refused');
     expect(kinesis.message).toContain('not an SQS queue');
@@ -390,9 +427,12 @@ describe('lambda.set-event-source-concurrency', () => {
   });
 
   it('is NotFound for an unknown mapping; Refused while Lambda updates it', async () => {
-    lambda
-      .on(GetEventSourceMappingCommand)
-      .rejects(new ResourceNotFoundException({ message: 'The resource you requested does not exist.', $metadata: {} }));
+    lambda.on(GetEventSourceMappingCommand).rejects(
+      new ResourceNotFoundException({
+        message: 'The resource you requested does not exist.',
+        $metadata: {},
+      }),
+    );
     const parameters = { uuid: MAPPING, maximumConcurrency: 10, maxAllowedConcurrency: 50 };
     expect((await rejectionOf(tools.run('lambda.set-event-source-concurrency', parameters))).name).toBe(
       'Tool.NotFound',
@@ -401,7 +441,9 @@ describe('lambda.set-event-source-concurrency', () => {
     lambda.on(GetEventSourceMappingCommand).resolves(mapping());
     lambda
       .on(UpdateEventSourceMappingCommand)
-      .rejects(awsError('ResourceInUseException', 'Cannot update the event source mapping because it is in use.'));
+      .rejects(
+        awsError('ResourceInUseException', 'Cannot update the event source mapping because it is in use.'),
+      );
     expect((await rejectionOf(tools.run('lambda.set-event-source-concurrency', parameters))).name).toBe(
       'Tool.Refused',
     );
