@@ -1,6 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ToolRegistry } from '../ports/tools.ts';
 import { type AwsClientsOptions, awsClients, awsTools } from './aws/index.ts';
+import { awsResolver } from './aws/resolve.ts';
 import { TOOL_DECLARATIONS } from './declarations.ts';
 import { genericTools } from './generic.ts';
 import type { EksAccess } from './kubernetes/eks.ts';
@@ -37,17 +38,18 @@ export function createToolRegistry(runtime: ToolRuntime, options: ToolRegistryOp
     ...(options.eksAccess ? { eksAccess: options.eksAccess } : {}),
     ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
   });
-  const registry = toolRegistryOf([
-    ...awsTools({
-      clients: awsClients({
-        ...(config.tools.defaultRegion ? { defaultRegion: config.tools.defaultRegion } : {}),
-        ...(options.aws?.endpoints ? { endpoints: options.aws.endpoints } : {}),
-        ...(options.aws?.credentials ? { credentials: options.aws.credentials } : {}),
-      }),
-      runtime,
+  const aws = {
+    clients: awsClients({
+      ...(config.tools.defaultRegion ? { defaultRegion: config.tools.defaultRegion } : {}),
+      ...(options.aws?.endpoints ? { endpoints: options.aws.endpoints } : {}),
+      ...(options.aws?.credentials ? { credentials: options.aws.credentials } : {}),
     }),
+    runtime,
+  };
+  const registry = toolRegistryOf([
+    ...awsTools(aws),
     ...kubernetesTools({ clients: kubernetes, runtime }),
-    ...resolveTools([kubernetesResolver({ clients: kubernetes, runtime })], runtime),
+    ...resolveTools([kubernetesResolver({ clients: kubernetes, runtime }), awsResolver(aws)], runtime),
     ...genericTools(runtime, options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
   ]);
   const missing = TOOL_DECLARATIONS.filter(

@@ -121,6 +121,137 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
     resources: changed('lambda', 'function:*'),
     why: "the function comes from the alert at run time (this account only; the platform's own functions are denied)",
   },
+  'ec2:DescribeInstances': NO_RESOURCE_LEVEL('DescribeInstances (EC2 Describe* calls)'),
+  'ec2:DescribeTags': NO_RESOURCE_LEVEL('DescribeTags (EC2 Describe* calls)'),
+  'autoscaling:DescribeAutoScalingInstances': NO_RESOURCE_LEVEL('DescribeAutoScalingInstances'),
+  'autoscaling:SetInstanceHealth': {
+    resources: any('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*'),
+    why: 'the instance and its group come from the alert at run time (this account only)',
+  },
+  'elasticloadbalancing:DescribeTargetGroups': NO_RESOURCE_LEVEL(
+    'DescribeTargetGroups (ELB Describe* calls)',
+  ),
+  'elasticloadbalancing:DescribeTargetHealth': NO_RESOURCE_LEVEL(
+    'DescribeTargetHealth (ELB Describe* calls)',
+  ),
+  'elasticloadbalancing:DescribeTags': NO_RESOURCE_LEVEL('DescribeTags (ELB Describe* calls)'),
+  'ecs:ListClusters': NO_RESOURCE_LEVEL('ListClusters'),
+  'ecs:ListServices': NO_RESOURCE_LEVEL('ListServices (scoped by the ecs:cluster condition only)'),
+  'ecs:ListTasks': NO_RESOURCE_LEVEL('ListTasks (scoped by the ecs:cluster condition only)'),
+  'ecs:DescribeTasks': {
+    resources: any('ecs', 'task/*/*'),
+    why: 'the cluster comes from the runbook or the alert at run time (this account only)',
+  },
+  'ecs:DescribeCapacityProviders': {
+    resources: any('ecs', 'capacity-provider/*'),
+    why: 'the capacity providers are those of the service the alert names (this account only)',
+  },
+  'application-autoscaling:DescribeScalableTargets': NO_RESOURCE_LEVEL('DescribeScalableTargets'),
+  'application-autoscaling:DescribeScalingPolicies': NO_RESOURCE_LEVEL('DescribeScalingPolicies'),
+  'lambda:GetFunction': {
+    resources: any('lambda', 'function:*'),
+    why: 'the function comes from the alert at run time (this account only)',
+  },
+  'lambda:GetFunctionConfiguration': {
+    resources: any('lambda', 'function:*'),
+    why: 'the function comes from the alert at run time (this account only)',
+  },
+  'lambda:ListVersionsByFunction': {
+    resources: any('lambda', 'function:*'),
+    why: 'the function comes from the alert at run time (this account only)',
+  },
+  'lambda:ListAliases': {
+    resources: any('lambda', 'function:*'),
+    why: 'the function comes from the alert at run time (this account only)',
+  },
+  'lambda:ListTags': {
+    resources: any('lambda', 'function:*'),
+    why: 'the function comes from the alert at run time (this account only)',
+  },
+  'lambda:GetAlias': {
+    resources: any('lambda', 'function:*'),
+    why: 'the function and alias come from the runbook or the alert at run time (this account only)',
+  },
+  'lambda:UpdateAlias': {
+    resources: any('lambda', 'function:*'),
+    why: "the function and alias come from the runbook or the alert at run time (this account only; the platform's own functions are denied)",
+  },
+  'lambda:ListEventSourceMappings': NO_RESOURCE_LEVEL('ListEventSourceMappings'),
+  'lambda:GetEventSourceMapping': {
+    resources: any('lambda', 'event-source-mapping:*'),
+    why: 'the mapping is the one reading the queue the alert names (this account only)',
+  },
+  'lambda:UpdateEventSourceMapping': {
+    resources: any('lambda', 'event-source-mapping:*'),
+    why: 'the mapping is the one reading the queue the alert names (this account only)',
+  },
+  'logs:FilterLogEvents': {
+    resources: any('logs', 'log-group:*'),
+    why: "the log group is the alerting function's, known at run time (this account only)",
+  },
+  ...Object.fromEntries(
+    [
+      'sqs:GetQueueUrl',
+      'sqs:GetQueueAttributes',
+      'sqs:ListQueueTags',
+      'sqs:ListDeadLetterSourceQueues',
+      'sqs:ListMessageMoveTasks',
+      'sqs:StartMessageMoveTask',
+      'sqs:CancelMessageMoveTask',
+      'sqs:ReceiveMessage',
+      'sqs:DeleteMessage',
+      'sqs:SendMessage',
+    ].map((action) => [
+      action,
+      {
+        resources: any('sqs', '*'),
+        why: 'the queue (and a redrive’s source queues) come from the alert at run time (this account only)',
+      },
+    ]),
+  ),
+  ...Object.fromEntries(
+    [
+      'rds:DescribeDBInstances',
+      'rds:ListTagsForResource',
+      'rds:RebootDBInstance',
+      'rds:ModifyDBInstance',
+    ].map((action) => [
+      action,
+      {
+        resources: any('rds', 'db:*'),
+        why: 'the DB instance comes from the alert at run time (this account only)',
+      },
+    ]),
+  ),
+  'rds:DescribeEvents': NO_RESOURCE_LEVEL('DescribeEvents'),
+  'dynamodb:DescribeTable': {
+    resources: any('dynamodb', 'table/*'),
+    why: 'the table comes from the alert at run time (this account only)',
+  },
+  'dynamodb:ListTagsOfResource': {
+    resources: any('dynamodb', 'table/*'),
+    why: 'the table comes from the alert at run time (this account only)',
+  },
+  // API Gateway ARNs carry no account: the role's own account is the only one it can reach.
+  'apigateway:GET': {
+    resources: (scope) => [
+      `arn:${scope.partition}:apigateway:*::/restapis`,
+      `arn:${scope.partition}:apigateway:*::/restapis/*`,
+    ],
+    why: 'the REST API and stage come from the alert at run time',
+  },
+  'apigateway:PATCH': {
+    resources: (scope) => [`arn:${scope.partition}:apigateway:*::/restapis/*/stages/*`],
+    why: 'the stage comes from the alert at run time; only stages may be changed',
+  },
+  'elasticache:DescribeCacheClusters': {
+    resources: any('elasticache', 'cluster:*'),
+    why: 'the cluster comes from the alert at run time (this account only)',
+  },
+  'elasticache:DescribeCacheParameters': {
+    resources: any('elasticache', 'parametergroup:*'),
+    why: "the parameter group is the alerting cluster's (this account only)",
+  },
   'sns:Publish': {
     resources: (scope) => [{ arns: [scope.escalationsTopicArn] }],
     why: 'notify.message publishes to the escalations topic only',

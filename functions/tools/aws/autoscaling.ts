@@ -1,9 +1,12 @@
 import {
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   SetDesiredCapacityCommand,
+  SetInstanceHealthCommand,
 } from '@aws-sdk/client-auto-scaling';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type { SetInstanceHealthOutput } from '../declarations/aws/ec2.ts';
 import type { DescribeGroupOutput, SetDesiredCapacityOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
@@ -120,6 +123,76 @@ export function setDesiredCapacityTool(deps: AwsToolDeps): ToolImplementation {
   });
 }
 
+export function setInstanceHealthTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('autoscaling.set-instance-health');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { instanceId, respectGracePeriod } = parameters;
+    const response = await callAws(
+      {
+        tool: declaration.name,
+        action: 'autoscaling:DescribeAutoScalingInstances',
+        resource: `instance ${instanceId}`,
+        region,
+      },
+      context,
+      (abortSignal) =>
+        deps.clients
+          .autoScaling(region)
+          .send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal }),
+    );
+    const member = response.AutoScalingInstances?.find((candidate) => candidate.InstanceId === instanceId);
+    if (!member?.AutoScalingGroupName) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: instance ${instanceId} is not in an Auto Scaling group in ${region ?? 'the default region'}; nothing would replace it, so it is not marked unhealthy`,
+        { data: { instanceId } },
+      );
+    }
+    const lifecycleState = member.LifecycleState ?? 'unknown';
+    if (lifecycleState !== 'InService') {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: instance ${instanceId} of Auto Scaling group ${member.AutoScalingGroupName} is ${lifecycleState}, not InService; the group replaces only in-service instances`,
+        { data: { instanceId, lifecycleState } },
+      );
+    }
+    // DescribeAutoScalingInstances reports HEALTHY/UNHEALTHY, DescribeAutoScalingGroups Healthy/Unhealthy.
+    const previous = member.HealthStatus ?? 'unknown';
+    const output: SetInstanceHealthOutput = {
+      instanceId,
+      autoScalingGroup: member.AutoScalingGroupName,
+      lifecycleState,
+      previousHealthStatus: previous,
+      healthStatus: 'Unhealthy',
+      unchanged: previous.toLowerCase() === 'unhealthy',
+      dryRun: context.dryRun,
+    };
+    if (context.dryRun || output.unchanged) return output;
+    await callAws(
+      {
+        tool: declaration.name,
+        action: 'autoscaling:SetInstanceHealth',
+        resource: `instance ${instanceId} of Auto Scaling group ${member.AutoScalingGroupName}`,
+        region,
+      },
+      context,
+      (abortSignal) =>
+        deps.clients.autoScaling(region).send(
+          new SetInstanceHealthCommand({
+            InstanceId: instanceId,
+            HealthStatus: 'Unhealthy',
+            ShouldRespectGracePeriod: respectGracePeriod,
+          }),
+          { abortSignal },
+        ),
+    );
+    context.log('marked instance unhealthy', { instanceId, group: member.AutoScalingGroupName });
+    return output;
+  });
+}
+
+export type { SetInstanceHealthOutput } from '../declarations/aws/ec2.ts';
 export type {
   DescribeGroupOutput,
   GroupInstanceOutput,

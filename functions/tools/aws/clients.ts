@@ -1,9 +1,16 @@
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { RDSClient } from '@aws-sdk/client-rds';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { RunbookAutopilotError } from '../../core/errors.ts';
 
@@ -19,6 +26,13 @@ export interface AwsClients {
   autoScaling(region?: string): AutoScalingClient;
   ecs(region?: string): ECSClient;
   lambda(region?: string): LambdaClient;
+  elbv2(region?: string): ElasticLoadBalancingV2Client;
+  rds(region?: string): RDSClient;
+  sqs(region?: string): SQSClient;
+  dynamoDb(region?: string): DynamoDBClient;
+  applicationAutoScaling(region?: string): ApplicationAutoScalingClient;
+  apiGateway(region?: string): APIGatewayClient;
+  elastiCache(region?: string): ElastiCacheClient;
 }
 
 export type AwsService = keyof AwsClients;
@@ -32,6 +46,13 @@ export const AWS_SERVICES = [
   'autoScaling',
   'ecs',
   'lambda',
+  'elbv2',
+  'rds',
+  'sqs',
+  'dynamoDb',
+  'applicationAutoScaling',
+  'apiGateway',
+  'elastiCache',
 ] as const satisfies readonly AwsService[];
 
 export interface AwsClientsOptions {
@@ -104,5 +125,15 @@ export function awsClients(options: AwsClientsOptions = {}): AwsClients {
     autoScaling: perRegion('autoScaling', (config) => new AutoScalingClient(config)),
     ecs: perRegion('ecs', (config) => new ECSClient(config)),
     lambda: perRegion('lambda', (config) => new LambdaClient(config)),
+    elbv2: perRegion('elbv2', (config) => new ElasticLoadBalancingV2Client(config)),
+    rds: perRegion('rds', (config) => new RDSClient(config)),
+    sqs: perRegion('sqs', (config) => new SQSClient(config)),
+    dynamoDb: perRegion('dynamoDb', (config) => new DynamoDBClient(config)),
+    applicationAutoScaling: perRegion(
+      'applicationAutoScaling',
+      (config) => new ApplicationAutoScalingClient(config),
+    ),
+    apiGateway: perRegion('apiGateway', (config) => new APIGatewayClient(config)),
+    elastiCache: perRegion('elastiCache', (config) => new ElastiCacheClient(config)),
   };
 }

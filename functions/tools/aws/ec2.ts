@@ -1,10 +1,13 @@
 import {
   DescribeInstanceStatusCommand,
+  DescribeInstancesCommand,
+  type Instance,
   type InstanceStatus,
   type InstanceStatusEvent,
   RebootInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import type { ToolImplementation } from '../../ports/tools.ts';
+import type { DescribeInstancesOutput, InstanceOutput } from '../declarations/aws/ec2.ts';
 import type {
   DescribeInstanceStatusOutput,
   InstanceStatusOutput,
@@ -128,6 +131,81 @@ export function rebootInstancesTool(deps: AwsToolDeps): ToolImplementation {
   });
 }
 
+/** The tag EC2 Auto Scaling puts on the instances it launches. */
+export const AUTOSCALING_GROUP_TAG = 'aws:autoscaling:groupName';
+/** EC2 allows 50 tags per resource: a full set fits. */
+const MAX_TAGS = 50;
+
+export function tagsOf(
+  tags: ReadonlyArray<{ Key?: string; Value?: string }> | undefined,
+): Record<string, string> {
+  return Object.fromEntries(
+    (tags ?? [])
+      .filter((tag) => tag.Key !== undefined)
+      .slice(0, MAX_TAGS)
+      .map((tag) => [tag.Key!, tag.Value ?? '']),
+  );
+}
+
+function instanceOutput(instance: Instance, instanceId: string): InstanceOutput {
+  const tags = tagsOf(instance.Tags);
+  return {
+    instanceId,
+    state: instance.State?.Name ?? 'unknown',
+    stateReason: instance.StateReason?.Message ?? instance.StateTransitionReason ?? null,
+    instanceType: instance.InstanceType ?? null,
+    launchTime: isoOrNull(instance.LaunchTime),
+    availabilityZone: instance.Placement?.AvailabilityZone ?? null,
+    privateIpAddress: instance.PrivateIpAddress ?? null,
+    imageId: instance.ImageId ?? null,
+    autoScalingGroup: tags[AUTOSCALING_GROUP_TAG] ?? null,
+    tags,
+  };
+}
+
+export function describeInstancesTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('ec2.describe-instances');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const client = deps.clients.ec2(region);
+    const site: AwsCallSite = {
+      tool: declaration.name,
+      action: 'ec2:DescribeInstances',
+      resource: `instances ${listForMessage(parameters.instanceIds)}`,
+      region,
+    };
+    const found = new Map<string, Instance>();
+    let nextToken: string | undefined;
+    do {
+      const page = await callAws(site, context, (abortSignal) =>
+        client.send(
+          new DescribeInstancesCommand({ InstanceIds: parameters.instanceIds, NextToken: nextToken }),
+          {
+            abortSignal,
+          },
+        ),
+      );
+      for (const reservation of page.Reservations ?? [])
+        for (const instance of reservation.Instances ?? [])
+          if (instance.InstanceId) found.set(instance.InstanceId, instance);
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+    const missing = parameters.instanceIds.filter((id) => !found.has(id));
+    if (missing.length > 0) {
+      throw new ToolError(
+        ToolErrorKind.NotFound,
+        `${declaration.name}: DescribeInstances returned nothing for ${listForMessage(missing)} in ${region ?? 'the default region'}; check the instance ids and the region`,
+        { data: { missing } },
+      );
+    }
+    const output: DescribeInstancesOutput = {
+      instances: parameters.instanceIds.map((id) => instanceOutput(found.get(id)!, id)),
+    };
+    return output;
+  });
+}
+
+export type { DescribeInstancesOutput, InstanceOutput } from '../declarations/aws/ec2.ts';
 export type {
   DescribeInstanceStatusOutput,
   InstanceStatusOutput,

@@ -1,5 +1,21 @@
-import { DescribeServicesCommand, type Service, UpdateServiceCommand } from '@aws-sdk/client-ecs';
+import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
+import {
+  type Deployment,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ListTasksCommand,
+  type Service,
+  type Task,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type {
+  EcsDeploymentOutput,
+  ServiceEventsOutput,
+  SetDesiredCountOutput,
+  StoppedTaskOutput,
+  StoppedTasksOutput,
+} from '../declarations/aws/ecs.ts';
 import type { DescribeServicesOutput, ForceNewDeploymentOutput, ServiceOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
@@ -20,7 +36,7 @@ function matches(service: Service, requested: string): boolean {
 }
 
 /** DescribeServices, answered in the order asked; a service ECS reports missing is NotFound. */
-async function describeServices(
+export async function describeServices(
   deps: AwsToolDeps,
   context: ToolContext,
   tool: string,
@@ -167,4 +183,280 @@ export function forceNewDeploymentTool(deps: AwsToolDeps): ToolImplementation {
   });
 }
 
+/** `arn:aws:ecs:…:cluster/shop` → `shop`; a name stays a name. */
+export function ecsNameOf(nameOrArn: string): string {
+  return nameOrArn.startsWith('arn:') ? (nameOrArn.split('/').at(-1) ?? nameOrArn) : nameOrArn;
+}
+
+/** The service's Application Auto Scaling range, or null when none is registered. */
+async function scalableRange(
+  deps: AwsToolDeps,
+  context: ToolContext,
+  tool: string,
+  cluster: string,
+  service: string,
+  region: string | undefined,
+): Promise<SetDesiredCountOutput['autoScaling']> {
+  const resourceId = `service/${cluster}/${service}`;
+  const response = await callAws(
+    {
+      tool,
+      action: 'application-autoscaling:DescribeScalableTargets',
+      resource: `scalable target ${resourceId}`,
+      region,
+    },
+    context,
+    (abortSignal) =>
+      deps.clients.applicationAutoScaling(region).send(
+        new DescribeScalableTargetsCommand({
+          ServiceNamespace: 'ecs',
+          ResourceIds: [resourceId],
+          ScalableDimension: 'ecs:service:DesiredCount',
+        }),
+        { abortSignal },
+      ),
+  );
+  const target = response.ScalableTargets?.find((candidate) => candidate.ResourceId === resourceId);
+  return target ? { minCapacity: target.MinCapacity ?? 0, maxCapacity: target.MaxCapacity ?? 0 } : null;
+}
+
+export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('ecs.set-desired-count');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { desiredCount, maxDesiredCount } = parameters;
+    const where = `ECS service ${parameters.service} in cluster ${parameters.cluster} in ${region ?? 'the default region'}`;
+    if (desiredCount > maxDesiredCount) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: desired count ${desiredCount} for ${where} is above the bound ${maxDesiredCount} the step allows; raise the runbook parameter that sets maxDesiredCount, or ask for less`,
+        { data: { desiredCount, maxDesiredCount } },
+      );
+    }
+    const [service] = await describeServices(
+      deps,
+      context,
+      declaration.name,
+      parameters.cluster,
+      [parameters.service],
+      region,
+    );
+    if (service?.status !== 'ACTIVE') {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: ${where} is ${service?.status ?? 'in an unknown state'}, not ACTIVE; only an active service can be scaled`,
+      );
+    }
+    const clusterName = ecsNameOf(service.clusterArn ?? parameters.cluster);
+    const serviceName = service.serviceName ?? ecsNameOf(parameters.service);
+    const autoScaling = await scalableRange(
+      deps,
+      context,
+      declaration.name,
+      clusterName,
+      serviceName,
+      region,
+    );
+    if (autoScaling && (desiredCount < autoScaling.minCapacity || desiredCount > autoScaling.maxCapacity)) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: desired count ${desiredCount} for ${where} is outside its Application Auto Scaling range (min ${autoScaling.minCapacity}, max ${autoScaling.maxCapacity}), which would scale it back; change the scalable target's range first, or ask for a value within it`,
+        { data: { desiredCount, ...autoScaling } },
+      );
+    }
+    const previous = service.desiredCount ?? 0;
+    const output: SetDesiredCountOutput = {
+      cluster: parameters.cluster,
+      service: parameters.service,
+      previousDesiredCount: previous,
+      desiredCount,
+      runningCount: service.runningCount ?? 0,
+      maxDesiredCount,
+      autoScaling,
+      unchanged: previous === desiredCount,
+      dryRun: context.dryRun,
+    };
+    if (context.dryRun || output.unchanged) return output;
+    await callAws(
+      {
+        tool: declaration.name,
+        action: 'ecs:UpdateService',
+        resource: `service ${parameters.service} in cluster ${parameters.cluster}`,
+        region,
+      },
+      context,
+      (abortSignal) =>
+        deps.clients.ecs(region).send(
+          new UpdateServiceCommand({
+            cluster: parameters.cluster,
+            service: parameters.service,
+            desiredCount,
+          }),
+          { abortSignal },
+        ),
+    );
+    context.log('set desired count', {
+      cluster: parameters.cluster,
+      service: parameters.service,
+      previous,
+      desiredCount,
+    });
+    return output;
+  });
+}
+
+function deploymentOutput(deployment: Deployment): EcsDeploymentOutput {
+  return {
+    id: deployment.id ?? 'unknown',
+    status: deployment.status ?? 'unknown',
+    taskDefinition: deployment.taskDefinition ?? null,
+    desiredCount: deployment.desiredCount ?? 0,
+    runningCount: deployment.runningCount ?? 0,
+    pendingCount: deployment.pendingCount ?? 0,
+    failedTasks: deployment.failedTasks ?? 0,
+    rolloutState: deployment.rolloutState ?? null,
+    rolloutStateReason: deployment.rolloutStateReason
+      ? keepHead(deployment.rolloutStateReason, MAX_EVENT_CHARS)
+      : null,
+    createdAt: isoOrNull(deployment.createdAt),
+    updatedAt: isoOrNull(deployment.updatedAt),
+  };
+}
+
+export function serviceEventsTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('ecs.service-events');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const [service] = await describeServices(
+      deps,
+      context,
+      declaration.name,
+      parameters.cluster,
+      [parameters.service],
+      region,
+    );
+    const deployments = [...(service?.deployments ?? [])].sort(
+      (a, b) => Number(b.status === 'PRIMARY') - Number(a.status === 'PRIMARY'),
+    );
+    const output: ServiceEventsOutput = {
+      cluster: parameters.cluster,
+      service: parameters.service,
+      status: service?.status ?? 'unknown',
+      desiredCount: service?.desiredCount ?? 0,
+      runningCount: service?.runningCount ?? 0,
+      pendingCount: service?.pendingCount ?? 0,
+      events: [...(service?.events ?? [])]
+        .sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))
+        .slice(0, parameters.limit)
+        .map((event) => ({
+          createdAt: isoOrNull(event.createdAt),
+          message: keepHead(event.message ?? '', MAX_EVENT_CHARS),
+        })),
+      deployments: deployments.map(deploymentOutput),
+    };
+    return output;
+  });
+}
+
+/** DescribeTasks takes at most 100 tasks. */
+const DESCRIBE_TASKS_BATCH = 100;
+
+function stoppedTaskOutput(task: Task): StoppedTaskOutput {
+  return {
+    taskArn: task.taskArn ?? 'unknown',
+    taskDefinition: task.taskDefinitionArn ?? null,
+    group: task.group ?? null,
+    stopCode: task.stopCode ?? null,
+    stoppedReason: task.stoppedReason ? keepHead(task.stoppedReason, MAX_EVENT_CHARS) : null,
+    startedAt: isoOrNull(task.startedAt),
+    stoppedAt: isoOrNull(task.stoppedAt),
+    containers: (task.containers ?? []).map((container) => ({
+      name: container.name ?? 'unknown',
+      exitCode: container.exitCode ?? null,
+      reason: container.reason ? keepHead(container.reason, MAX_EVENT_CHARS) : null,
+      lastStatus: container.lastStatus ?? null,
+    })),
+  };
+}
+
+/** Counts of equal keys, the most frequent first. */
+function tally<T>(items: readonly T[], keyOf: (item: T) => string): Array<{ item: T; count: number }> {
+  const counts = new Map<string, { item: T; count: number }>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const entry = counts.get(key);
+    if (entry) entry.count += 1;
+    else counts.set(key, { item, count: 1 });
+  }
+  return [...counts.values()].sort((a, b) => b.count - a.count);
+}
+
+export function stoppedTasksTool(deps: AwsToolDeps): ToolImplementation {
+  const declaration = declarationOf('ecs.stopped-tasks');
+  return defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { cluster, service, limit } = parameters;
+    const client = deps.clients.ecs(region);
+    const resource = service ? `service ${service} in cluster ${cluster}` : `cluster ${cluster}`;
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await callAws(
+        { tool: declaration.name, action: 'ecs:ListTasks', resource, region },
+        context,
+        (abortSignal) =>
+          client.send(
+            new ListTasksCommand({
+              cluster,
+              ...(service ? { serviceName: ecsNameOf(service) } : {}),
+              desiredStatus: 'STOPPED',
+              maxResults: 100,
+              nextToken,
+            }),
+            { abortSignal },
+          ),
+      );
+      arns.push(...(page.taskArns ?? []));
+      nextToken = page.nextToken || undefined;
+    } while (nextToken && arns.length < limit);
+
+    const tasks: Task[] = [];
+    const wanted = arns.slice(0, limit);
+    for (let index = 0; index < wanted.length; index += DESCRIBE_TASKS_BATCH) {
+      const batch = wanted.slice(index, index + DESCRIBE_TASKS_BATCH);
+      const described = await callAws(
+        { tool: declaration.name, action: 'ecs:DescribeTasks', resource, region },
+        context,
+        (abortSignal) => client.send(new DescribeTasksCommand({ cluster, tasks: batch }), { abortSignal }),
+      );
+      tasks.push(...(described.tasks ?? []));
+    }
+    tasks.sort((a, b) => (b.stoppedAt?.getTime() ?? 0) - (a.stoppedAt?.getTime() ?? 0));
+    const outputs = tasks.map(stoppedTaskOutput);
+    const exits = outputs.flatMap((task) => task.containers);
+    const output: StoppedTasksOutput = {
+      cluster,
+      service: service ?? null,
+      taskCount: outputs.length,
+      tasks: outputs,
+      reasons: tally(outputs, (task) => `${task.stopCode}\u0000${task.stoppedReason}`).map(
+        ({ item, count }) => ({
+          stopCode: item.stopCode,
+          stoppedReason: item.stoppedReason ?? '',
+          count,
+        }),
+      ),
+      containerExits: tally(exits, (exit) => `${exit.name}\u0000${exit.exitCode}\u0000${exit.reason}`).map(
+        ({ item, count }) => ({ container: item.name, exitCode: item.exitCode, reason: item.reason, count }),
+      ),
+    };
+    return output;
+  });
+}
+
+export type {
+  ServiceEventsOutput,
+  SetDesiredCountOutput,
+  StoppedTasksOutput,
+} from '../declarations/aws/ecs.ts';
 export type { DescribeServicesOutput, ForceNewDeploymentOutput, ServiceOutput } from '../declarations/aws.ts';

@@ -37,6 +37,10 @@ const THROTTLED = new Set([
   'ResourceConflictException',
   // SSM: too many updates of the same resource at once.
   'TooManyUpdates',
+  // Lambda: the alias or mapping changed since it was read (RevisionId); read again and retry.
+  'PreconditionFailedException',
+  // API Gateway: another update of the same stage is in flight.
+  'ConflictException',
 ]);
 
 /** Error codes that mean the caller's identity or permissions are not enough. */
@@ -69,6 +73,11 @@ const NOT_FOUND = new Set([
   'InvalidInstanceId',
   'InvocationDoesNotExist',
   'InvalidCommandId',
+  // SQS: the JSON protocol's name and the query protocol's wire code for a missing queue.
+  'QueueDoesNotExist',
+  'AWS.SimpleQueueService.NonExistentQueue',
+  // Application Auto Scaling.
+  'ObjectNotFoundException',
 ]);
 
 /** Error codes that mean AWS refused the change in the resource's current state. */
@@ -81,6 +90,16 @@ const REFUSED = new Set([
   'IncorrectInstanceState',
   'ServiceNotActiveException',
   'UpdateInProgressException',
+  // RDS: the instance is not in a state that allows the change (rebooting, modifying, storage-optimization).
+  'InvalidDBInstanceState',
+  'InvalidDBInstanceStateFault',
+  'StorageQuotaExceeded',
+  'StorageQuotaExceededFault',
+  // Lambda: the event source mapping is being created, updated or deleted.
+  'ResourceInUseException',
+  // SQS: a message move task is already running on the queue, or the queue is not a dead-letter queue.
+  'UnsupportedOperation',
+  'AWS.SimpleQueueService.UnsupportedOperation',
 ]);
 
 const MAX_AWS_MESSAGE = 300;

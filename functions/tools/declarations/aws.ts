@@ -1,8 +1,20 @@
 import { z } from 'zod';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';
+import { APIGATEWAY_TOOL_DECLARATIONS } from './aws/apigateway.ts';
+import { DYNAMODB_TOOL_DECLARATIONS } from './aws/dynamodb.ts';
+import { AUTOSCALING_TOOL_DECLARATIONS, EC2_TOOL_DECLARATIONS } from './aws/ec2.ts';
+import { ECS_TOOL_DECLARATIONS } from './aws/ecs.ts';
+import { ELASTICACHE_TOOL_DECLARATIONS } from './aws/elasticache.ts';
+import { ELBV2_TOOL_DECLARATIONS } from './aws/elbv2.ts';
+import { LAMBDA_TOOL_DECLARATIONS } from './aws/lambda.ts';
+import { RDS_TOOL_DECLARATIONS } from './aws/rds.ts';
+import { SQS_TOOL_DECLARATIONS } from './aws/sqs.ts';
 import { awsRegion, dryRunFlag, instanceIds, isoTimestamp, stringMap } from './shared.ts';
 
-/** Declarations of the AWS tools (functions/tools/aws): parameters, outputs, permissions. */
+/**
+ * Declarations of the AWS tools (functions/tools/aws): parameters, outputs, permissions. The first
+ * tools are here; those of each further service are in aws/<service>.ts, listed here in README order.
+ */
 
 // ------------------------------------------------------------------------------------------- outputs
 
@@ -285,6 +297,7 @@ export const AWS_TOOL_DECLARATIONS = [
     dryRun: 'calls RebootInstances with DryRun=true, which checks permissions and changes nothing',
     permissions: { iam: ['ec2:RebootInstances'] },
   },
+  ...EC2_TOOL_DECLARATIONS,
   {
     name: 'autoscaling.describe-group',
     description: 'Reads an Auto Scaling group: capacity, instances and their health.',
@@ -320,6 +333,8 @@ export const AWS_TOOL_DECLARATIONS = [
     },
     permissions: { iam: ['autoscaling:SetDesiredCapacity', 'autoscaling:DescribeAutoScalingGroups'] },
   },
+  ...AUTOSCALING_TOOL_DECLARATIONS,
+  ...ELBV2_TOOL_DECLARATIONS,
   {
     name: 'ecs.describe-services',
     description: 'Reads ECS services: desired/running counts, deployments and recent events.',
@@ -348,6 +363,7 @@ export const AWS_TOOL_DECLARATIONS = [
     dryRun: 'reads the service and returns the deployment it would start, changes nothing',
     permissions: { iam: ['ecs:UpdateService', 'ecs:DescribeServices'] },
   },
+  ...ECS_TOOL_DECLARATIONS,
   {
     name: 'lambda.get-concurrency',
     description: 'Reads a Lambda function’s reserved concurrency and the account’s concurrency limits.',
@@ -399,4 +415,10 @@ export const AWS_TOOL_DECLARATIONS = [
     dryRun: 'returns the setting it would restore, changes nothing',
     permissions: { iam: ['lambda:PutFunctionConcurrency', 'lambda:DeleteFunctionConcurrency'] },
   },
+  ...LAMBDA_TOOL_DECLARATIONS,
+  ...SQS_TOOL_DECLARATIONS,
+  ...RDS_TOOL_DECLARATIONS,
+  ...DYNAMODB_TOOL_DECLARATIONS,
+  ...APIGATEWAY_TOOL_DECLARATIONS,
+  ...ELASTICACHE_TOOL_DECLARATIONS,
 ] as const satisfies ReadonlyArray<ToolDeclaration>;

@@ -36,6 +36,27 @@ export const RESOLVE_TOOL_DECLARATIONS = [
     risk: 'low',
     dryRun: 'reads (read-only tools run for real in dry-run)',
     permissions: {
+      // Every call the AWS family makes (functions/tools/aws/resolve.ts); all read-only.
+      iam: [
+        'elasticloadbalancing:DescribeTargetGroups',
+        'elasticloadbalancing:DescribeTargetHealth',
+        'elasticloadbalancing:DescribeTags',
+        'ecs:ListClusters',
+        'ecs:ListServices',
+        'ecs:DescribeServices',
+        'ecs:DescribeCapacityProviders',
+        'autoscaling:DescribeAutoScalingInstances',
+        'autoscaling:DescribeAutoScalingGroups',
+        'ec2:DescribeTags',
+        'sqs:GetQueueUrl',
+        'sqs:GetQueueAttributes',
+        'sqs:ListQueueTags',
+        'lambda:ListEventSourceMappings',
+        'lambda:ListTags',
+        'apigateway:GET',
+        'rds:ListTagsForResource',
+        'dynamodb:ListTagsOfResource',
+      ],
       kubernetes: [
         {
           apiGroup: '',
