@@ -125,7 +125,7 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
   'ec2:DescribeTags': NO_RESOURCE_LEVEL('DescribeTags (EC2 Describe* calls)'),
   'autoscaling:DescribeAutoScalingInstances': NO_RESOURCE_LEVEL('DescribeAutoScalingInstances'),
   'autoscaling:SetInstanceHealth': {
-    resources: any('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*'),
+    resources: changed('autoscaling', 'autoScalingGroup:*:autoScalingGroupName/*'),
     why: 'the instance and its group come from the alert at run time (this account only)',
   },
   'elasticloadbalancing:DescribeTargetGroups': NO_RESOURCE_LEVEL(
@@ -139,54 +139,54 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
   'ecs:ListServices': NO_RESOURCE_LEVEL('ListServices (scoped by the ecs:cluster condition only)'),
   'ecs:ListTasks': NO_RESOURCE_LEVEL('ListTasks (scoped by the ecs:cluster condition only)'),
   'ecs:DescribeTasks': {
-    resources: any('ecs', 'task/*/*'),
+    resources: read('ecs', 'task/*/*'),
     why: 'the cluster comes from the runbook or the alert at run time (this account only)',
   },
   'ecs:DescribeCapacityProviders': {
-    resources: any('ecs', 'capacity-provider/*'),
+    resources: read('ecs', 'capacity-provider/*'),
     why: 'the capacity providers are those of the service the alert names (this account only)',
   },
   'application-autoscaling:DescribeScalableTargets': NO_RESOURCE_LEVEL('DescribeScalableTargets'),
   'application-autoscaling:DescribeScalingPolicies': NO_RESOURCE_LEVEL('DescribeScalingPolicies'),
   'lambda:GetFunction': {
-    resources: any('lambda', 'function:*'),
+    resources: read('lambda', 'function:*'),
     why: 'the function comes from the alert at run time (this account only)',
   },
   'lambda:GetFunctionConfiguration': {
-    resources: any('lambda', 'function:*'),
+    resources: read('lambda', 'function:*'),
     why: 'the function comes from the alert at run time (this account only)',
   },
   'lambda:ListVersionsByFunction': {
-    resources: any('lambda', 'function:*'),
+    resources: read('lambda', 'function:*'),
     why: 'the function comes from the alert at run time (this account only)',
   },
   'lambda:ListAliases': {
-    resources: any('lambda', 'function:*'),
+    resources: read('lambda', 'function:*'),
     why: 'the function comes from the alert at run time (this account only)',
   },
   'lambda:ListTags': {
-    resources: any('lambda', 'function:*'),
+    resources: read('lambda', 'function:*'),
     why: 'the function comes from the alert at run time (this account only)',
   },
   'lambda:GetAlias': {
-    resources: any('lambda', 'function:*'),
+    resources: read('lambda', 'function:*'),
     why: 'the function and alias come from the runbook or the alert at run time (this account only)',
   },
   'lambda:UpdateAlias': {
-    resources: any('lambda', 'function:*'),
+    resources: changed('lambda', 'function:*'),
     why: "the function and alias come from the runbook or the alert at run time (this account only; the platform's own functions are denied)",
   },
   'lambda:ListEventSourceMappings': NO_RESOURCE_LEVEL('ListEventSourceMappings'),
   'lambda:GetEventSourceMapping': {
-    resources: any('lambda', 'event-source-mapping:*'),
+    resources: read('lambda', 'event-source-mapping:*'),
     why: 'the mapping is the one reading the queue the alert names (this account only)',
   },
   'lambda:UpdateEventSourceMapping': {
-    resources: any('lambda', 'event-source-mapping:*'),
-    why: 'the mapping is the one reading the queue the alert names (this account only)',
+    resources: read('lambda', 'event-source-mapping:*'),
+    why: 'the mapping is the one reading the queue the alert names (this account only; mappings are not tagged like the resources they connect, so no tag condition)',
   },
   'logs:FilterLogEvents': {
-    resources: any('logs', 'log-group:*'),
+    resources: read('logs', 'log-group:*'),
     why: "the log group is the alerting function's, known at run time (this account only)",
   },
   ...Object.fromEntries(
@@ -204,7 +204,7 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
     ].map((action) => [
       action,
       {
-        resources: any('sqs', '*'),
+        resources: /^sqs:(Start|Cancel|Delete|Send)/.test(action) ? changed('sqs', '*') : read('sqs', '*'),
         why: 'the queue (and a redrive’s source queues) come from the alert at run time (this account only)',
       },
     ]),
@@ -218,38 +218,49 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
     ].map((action) => [
       action,
       {
-        resources: any('rds', 'db:*'),
+        resources: /^rds:(Reboot|Modify)/.test(action) ? changed('rds', 'db:*') : read('rds', 'db:*'),
         why: 'the DB instance comes from the alert at run time (this account only)',
       },
     ]),
   ),
   'rds:DescribeEvents': NO_RESOURCE_LEVEL('DescribeEvents'),
   'dynamodb:DescribeTable': {
-    resources: any('dynamodb', 'table/*'),
+    resources: read('dynamodb', 'table/*'),
     why: 'the table comes from the alert at run time (this account only)',
   },
   'dynamodb:ListTagsOfResource': {
-    resources: any('dynamodb', 'table/*'),
+    resources: read('dynamodb', 'table/*'),
     why: 'the table comes from the alert at run time (this account only)',
   },
   // API Gateway ARNs carry no account: the role's own account is the only one it can reach.
   'apigateway:GET': {
     resources: (scope) => [
-      `arn:${scope.partition}:apigateway:*::/restapis`,
-      `arn:${scope.partition}:apigateway:*::/restapis/*`,
+      {
+        arns: scope.regions.flatMap((region) => [
+          `arn:${scope.partition}:apigateway:${region}::/restapis`,
+          `arn:${scope.partition}:apigateway:${region}::/restapis/*`,
+        ]),
+      },
     ],
     why: 'the REST API and stage come from the alert at run time',
   },
   'apigateway:PATCH': {
-    resources: (scope) => [`arn:${scope.partition}:apigateway:*::/restapis/*/stages/*`],
+    resources: (scope) => [
+      {
+        arns: scope.regions.map(
+          (region) => `arn:${scope.partition}:apigateway:${region}::/restapis/*/stages/*`,
+        ),
+        tagged: true as const,
+      },
+    ],
     why: 'the stage comes from the alert at run time; only stages may be changed',
   },
   'elasticache:DescribeCacheClusters': {
-    resources: any('elasticache', 'cluster:*'),
+    resources: read('elasticache', 'cluster:*'),
     why: 'the cluster comes from the alert at run time (this account only)',
   },
   'elasticache:DescribeCacheParameters': {
-    resources: any('elasticache', 'parametergroup:*'),
+    resources: read('elasticache', 'parametergroup:*'),
     why: "the parameter group is the alerting cluster's (this account only)",
   },
   'sns:Publish': {
