@@ -827,6 +827,34 @@ export const checkApplicabilityRules: SemanticCheck = ({ runbook }) => [
   ),
 ];
 
+/**
+ * A tool that runs only on the embedded platform (the local shell) cannot run where an AWS environment
+ * deploys the runbook: every environment of cdk.json is one. Synth refuses it too; validate says so first.
+ */
+export const checkToolRuntimes: SemanticCheck = ({ runbook, tools, policies }) => {
+  const deployed = runbook.environmentConstraints.environments.filter((environment) =>
+    Object.hasOwn(policies, environment),
+  );
+  if (deployed.length === 0) return [];
+  const problems: SemanticProblem[] = [];
+  const check = (name: string, at: PathSegment[]) => {
+    const runtimes = tools.get(name)?.runtimes;
+    if (!runtimes || runtimes.includes('aws')) return;
+    problems.push({
+      at,
+      check: 'checkToolRuntimes',
+      message: `tool "${name}" runs on the embedded platform only, and environment${deployed.length > 1 ? 's' : ''} ${deployed.map((environment) => `"${environment}"`).join(', ')} deploy${deployed.length > 1 ? '' : 's'} this runbook to AWS; use another tool or keep those environments out of environmentConstraints.environments`,
+    });
+  };
+  for (const location of stepLocations(runbook)) {
+    check(location.step.tool, [...location.at, 'tool']);
+    const compensation = isPhaseStep(location.step) ? location.step.compensation : undefined;
+    if (compensation && compensation !== 'auto')
+      check(compensation.tool, [...location.at, 'compensation', 'tool']);
+  }
+  return problems;
+};
+
 /** `resource` is the id the resolution step records under. */
 export const checkReservedIds: SemanticCheck = ({ runbook }) =>
   stepLocations(runbook)
@@ -865,6 +893,7 @@ export const SEMANTIC_CHECKS: ReadonlyArray<SemanticCheck> = [
   checkReferencePaths,
   checkPromql,
   checkReservedIds,
+  checkToolRuntimes,
 ];
 
 export function runSemanticChecks(

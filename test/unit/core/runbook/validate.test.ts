@@ -306,6 +306,15 @@ const FIXTURES: Record<string, Expected[]> = {
       line: 47,
     },
   ],
+  'tool-runtimes': [
+    {
+      check: 'checkToolRuntimes',
+      path: 'phases[0].steps[0].tool',
+      message:
+        'tool "shell.exec" runs on the embedded platform only, and environment "dev" deploys this runbook to AWS; use another tool or keep those environments out of environmentConstraints.environments',
+      line: 17,
+    },
+  ],
   promql: [
     {
       check: 'checkPromql',
