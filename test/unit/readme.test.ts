@@ -27,6 +27,24 @@ describe('README', () => {
   });
 });
 
+describe('README: writing a runbook for a new alert', () => {
+  it('ends with a runbook that validates, reads the resolved resource and a parameter, and answers its alert', () => {
+    // Prepare
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Writing a runbook for a new alert'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+
+    // Act
+    const result = validateRunbookText(example ?? '', OPTIONS);
+
+    // Assess
+    expect(result.problems).toEqual([]);
+    expect(result.runbook?.answers?.alerts).toEqual(['OrdersApiErrorBudgetBurn']);
+    expect(example).toContain('{{ resource.workload.name }}');
+    expect(example).toContain('{{ parameters.errorRatioThreshold }}');
+  });
+});
+
 describe('README tool reference', () => {
   it('is the one generated from the tool declarations (run `npm run compile` when this fails)', async () => {
     const { spliceToolReference, toolReferenceMarkdown } = await import('../../functions/tools/reference.ts');
