@@ -81,6 +81,9 @@ export interface DemoOptions {
   scenarios?: readonly string[];
   /** `auto` (default): the real Prometheus and Alertmanager when installed, else the fallback. */
   monitoring?: 'auto' | 'real' | 'fallback';
+  /** The runbooks the platform serves (default: the package's runbooks/ and statemachines/). */
+  runbooksDir?: string;
+  statemachinesDir?: string;
 }
 
 export interface ApprovalResult {
@@ -363,6 +366,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
     try {
       platform = await startPlatform({
         cwd: PACKAGE_ROOT,
+        ...(options.runbooksDir ? { runbooksDir: options.runbooksDir } : {}),
+        ...(options.statemachinesDir ? { statemachinesDir: options.statemachinesDir } : {}),
         port,
         dataDir,
         environment: DEMO_ENVIRONMENT,

@@ -16,8 +16,9 @@ import {
 } from '../../local/demo/demo.ts';
 import { DEMO_NODES, DEMO_REGION } from '../../local/demo/target.ts';
 import type { Json } from '../support/json.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { MONITORING } from '../support/monitoring.ts';
-import { loadRunbook } from '../support/runbooks.ts';
+import { loadRunbook, ROOT } from '../support/runbooks.ts';
 
 /**
  * `runbook demo` end to end: the demo target runs as its own process, the platform's real tools talk
@@ -36,7 +37,7 @@ const RUNBOOKS = ['node-memory-pressure', 'pod-crash-looping', 'node-filesystem-
 const frozen = RUNBOOKS.map((id) => ({
   id,
   window: activeFreezeWindow(
-    loadRunbook(`runbooks/${id}.yaml`).environmentConstraints.changeFreezeWindows,
+    loadRunbook(`${LIBRARY_RUNBOOKS_DIR}/${id}.yaml`).environmentConstraints.changeFreezeWindows,
     new Date(),
   ),
 })).filter((entry) => entry.window);
@@ -62,6 +63,8 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
         port: 0,
         dataDir,
         waitScale: WAIT_SCALE,
+        runbooksDir: join(ROOT, LIBRARY_RUNBOOKS_DIR),
+        statemachinesDir: libraryStatemachinesDir(),
         print: (line) => lines.push(line),
       });
       elapsedMs = Date.now() - started;
@@ -291,6 +294,8 @@ describe.skipIf(frozen.some((entry) => entry.id === 'pod-crash-looping'))(
         waitScale: WAIT_SCALE,
         scenarios: ['crash-loop'],
         monitoring: 'fallback',
+        runbooksDir: join(ROOT, LIBRARY_RUNBOOKS_DIR),
+        statemachinesDir: libraryStatemachinesDir(),
         print: (line) => lines.push(line),
       });
     }, 90_000);

@@ -8,6 +8,7 @@ import { PACKAGE_ROOT } from '../../local/project.ts';
 import { MONITORING as CHART, DEMO_NODES } from '../../local/sim/cluster.ts';
 import { SimulatedEnvironment } from '../../local/sim/environment.ts';
 import type { Json } from '../support/json.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { describeWithMonitoring } from '../support/monitoring.ts';
 
 /**
@@ -57,6 +58,8 @@ describeWithMonitoring('a scenario through the real Prometheus and Alertmanager'
     timings.environment = Date.now() - started;
     platform = await startPlatform({
       cwd: PACKAGE_ROOT,
+      runbooksDir: LIBRARY_RUNBOOKS_DIR,
+      statemachinesDir: libraryStatemachinesDir(),
       port: 0,
       dataDir: join(dataDir, 'platform'),
       environment: DEMO_ENVIRONMENT,
