@@ -767,6 +767,22 @@ describe('approval handlers', () => {
       expect(successes()).toHaveLength(0);
     });
 
+    it('a link whose exp is spelled another way (a leading zero) answers 400 and decides nothing', async () => {
+      // Prepare: the same number as issued, written as 0<exp>
+      const { alice } = await requested();
+      const respelled = new URL(alice);
+      respelled.searchParams.set('exp', `0${alice.searchParams.get('exp')}`);
+
+      // Act
+      const post = await web(jsonRequest('POST', respelled, { decision: 'approve' }), lambdaContext());
+
+      // Assess
+      expect(post.statusCode).toBe(400);
+      expect(bodyOf(post)).toMatchObject({ reason: 'malformed' });
+      expect(successes()).toHaveLength(0);
+      expect((await stored())?.decisions).toEqual([]);
+    });
+
     it("another approver's link with my name swapped in answers 403", async () => {
       // Prepare: bob's link, with alice's name in it
       const { bob } = await requested({ quorum: 2 });
