@@ -10,6 +10,8 @@ import { secretsEqual } from '../functions/core/approval-links.ts';
 import { parseEventBridgeEvent } from '../functions/core/classifier/payloads.ts';
 import { toMermaid } from '../functions/core/compiler/mermaid.ts';
 import { InvalidEventError, RunbookAutopilotError, ValidationError } from '../functions/core/errors.ts';
+import { parseJsonText } from '../functions/core/json-limits.ts';
+import { checkExecutionId } from '../functions/handlers/http.ts';
 import type { RunbookCatalogEntry } from './runbook-catalog.ts';
 
 /** Request bodies over these are answered 413 without reading further. */
@@ -145,16 +147,9 @@ export async function startHttpServer(
           { 'www-authenticate': 'Bearer' },
         );
       const body = await readBody(request, BODY_LIMITS.events);
-      let value: unknown;
-      try {
-        value = JSON.parse(body.toString('utf8'));
-      } catch (error) {
-        return json(400, {
-          error: 'the body is not JSON',
-          problems: [{ path: '', message: `not JSON: ${(error as Error).message}` }],
-        });
-      }
-      const envelope = parseEventBridgeEvent(value) as unknown as EventEnvelope;
+      const envelope = parseEventBridgeEvent(
+        parseJsonText(body.toString('utf8')),
+      ) as unknown as EventEnvelope;
       const deliveries = await platform.bus.deliver(envelope);
       if (deliveries.length === 0)
         return json(202, {
@@ -164,7 +159,17 @@ export async function startHttpServer(
         });
       const failed = deliveries.find((delivery) => delivery.error);
       if (failed?.error && failed.error.name === 'InvalidEventError')
-        return json(400, { error: failed.error.message });
+        return json(400, {
+          error: failed.error.message,
+          ...(failed.error.problems ? { problems: failed.error.problems } : {}),
+        });
+      // Nothing kept it: the sender must not take the event as accepted; it may send it again.
+      if (failed?.error)
+        return json(
+          503,
+          { error: `the event was not processed (${failed.error.message}); try again`, results: deliveries },
+          { 'retry-after': '30' },
+        );
       return json(202, { accepted: 1, results: deliveries });
     }
     if (path.startsWith('/approvals/')) {
@@ -179,7 +184,8 @@ export async function startHttpServer(
           { 'www-authenticate': 'Bearer' },
         );
       const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? '50') || 50));
-      const executionId = url.searchParams.get('executionId') ?? undefined;
+      const given = url.searchParams.get('executionId');
+      const executionId = given === null ? undefined : checkExecutionId(given, 'executionId');
       return json(200, {
         notifications: await platform.store.listNotifications({
           limit,

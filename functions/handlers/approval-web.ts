@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import { z } from 'zod';
 import * as aws from '../composition/aws.ts';
+import { parseJsonText } from '../core/json-limits.ts';
 import { type ApprovalRefusal, type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
 import type { Logger } from '../ports/logger.ts';
 import { approvalPage, refusalPage } from './approval-page.ts';
@@ -13,6 +14,7 @@ import {
   httpErrors,
   json,
   parseValue,
+  pathParameter,
   readBody,
 } from './http.ts';
 
@@ -73,7 +75,7 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
       method: 'GET' as const,
       path: '/approvals/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
-        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const id = pathParameter(event, 'id', 'approval id');
         const result = await approvals.view(id, linkOf(event));
         if (!result.ok) {
           const status = REFUSAL_STATUS[result.reason];
@@ -90,16 +92,10 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
       method: 'POST' as const,
       path: '/approvals/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
-        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const id = pathParameter(event, 'id', 'approval id');
         const text = readBody(event, BODY_LIMIT);
         const raw = wantsJson(event)
-          ? (() => {
-              try {
-                return JSON.parse(text) as unknown;
-              } catch {
-                return undefined;
-              }
-            })()
+          ? parseJsonText(text, 'the decision')
           : Object.fromEntries(new URLSearchParams(text));
         const body = parseValue(Decision, raw, 'the decision');
         const result = await approvals.decide(

@@ -7,7 +7,16 @@ import type { ControlService } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
 import type { Logger } from '../ports/logger.ts';
 import { bearerAuth } from './auth.ts';
-import { type HttpEvent, type HttpResult, httpErrors, json, parseJsonBody, parseValue } from './http.ts';
+import {
+  checkExecutionId,
+  type HttpEvent,
+  type HttpResult,
+  httpErrors,
+  json,
+  parseJsonBody,
+  parseValue,
+  pathParameter,
+} from './http.ts';
 
 const BODY_LIMIT = 16 * 1024;
 const ControlBody = z
@@ -43,6 +52,11 @@ function operator(event: HttpEvent, claimed?: string): string {
   return iam ?? claimed ?? 'operator';
 }
 
+/** The execution id in the path: an execution name (1–80 of A–Z a–z 0–9 - _), else 400 before any lookup. */
+function executionIdOf(event: HttpEvent): string {
+  return checkExecutionId(pathParameter(event, 'id', 'execution id'), 'id');
+}
+
 function optionalBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer<T> {
   return event.body ? parseJsonBody(event, schema, BODY_LIMIT) : parseValue(schema, {}, 'the body');
 }
@@ -63,14 +77,14 @@ export function createControlHandler(options: ControlHandlerOptions) {
       method: 'GET' as const,
       path: '/api/executions/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> =>
-        json(200, await control.describe(decodeURIComponent(event.pathParameters?.id ?? ''))),
+        json(200, await control.describe(executionIdOf(event))),
     },
     ...(['pause', 'resume', 'abort'] as const).map((action) => ({
       method: 'POST' as const,
       path: `/api/executions/{id}/${action}`,
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const body = optionalBody(event, ControlBody);
-        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const id = executionIdOf(event);
         const by = operator(event, body.by);
         const execution =
           action === 'pause'

@@ -178,8 +178,30 @@ const TABLE_ATTRIBUTES = new Set<string>([
   ...Object.values(GlobalIndex).flatMap((index) => [index.partitionKey, index.sortKey]),
 ]);
 
+/** Keys in messages stay short: an over-long id must not turn into a megabyte of log. */
 function describeKey(key: ItemKey): string {
-  return `pk "${key.pk}", sk "${key.sk}"`;
+  const short = (text: string) =>
+    text.length > 120 ? `${text.slice(0, 100)}…(${text.length} characters)` : text;
+  return `pk "${short(key.pk)}", sk "${short(key.sk)}"`;
+}
+
+/** DynamoDB's key sizes: partition keys at most 2048 bytes, sort keys 1024. */
+const MAX_PARTITION_KEY_BYTES = 2048;
+const MAX_SORT_KEY_BYTES = 1024;
+
+/** A key DynamoDB would refuse is the caller's input (an id too long), not a store failure: say so. */
+function checkKeySize(operation: string, key: ItemKey): void {
+  const pk = Buffer.byteLength(key.pk, 'utf8');
+  const sk = Buffer.byteLength(key.sk, 'utf8');
+  if (pk <= MAX_PARTITION_KEY_BYTES && sk <= MAX_SORT_KEY_BYTES) return;
+  const which =
+    pk > MAX_PARTITION_KEY_BYTES
+      ? `partition key (${pk} bytes, at most ${MAX_PARTITION_KEY_BYTES})`
+      : `sort key (${sk} bytes, at most ${MAX_SORT_KEY_BYTES})`;
+  throw new ValidationError(
+    `${operation}: an id is too long for a DynamoDB ${which} at ${describeKey(key)}`,
+    [{ check: 'key-size', path: '', message: `too long for a DynamoDB ${which}` }],
+  );
 }
 
 // Expressions -------------------------------------------------------------------------------------
@@ -1210,6 +1232,7 @@ export class DynamoStore implements Store {
 
   /** Sends a request; any failure becomes a StoreError naming the operation, table and key. */
   private async call<T>(operation: string, key: ItemKey | undefined, send: () => Promise<T>): Promise<T> {
+    if (key) checkKeySize(`DynamoDB ${operation}`, key);
     try {
       return await send();
     } catch (error) {
@@ -1251,6 +1274,7 @@ export class DynamoStore implements Store {
     key: ItemKey,
     send: () => Promise<T>,
   ): Promise<T | undefined> {
+    checkKeySize(`DynamoDB ${operation}`, key);
     try {
       return await send();
     } catch (error) {

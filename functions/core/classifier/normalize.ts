@@ -1,12 +1,14 @@
-import { Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
+import { ALERT_LIMITS, Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
 import { ALERT_BUDGET_BYTES } from '../compiler/budgets.ts';
 import type { RuntimeConfig } from '../config.ts';
+import { InvalidEventError, type Problem } from '../errors.ts';
 import { categorize } from './categorize.ts';
 import { stableHash } from './identity.ts';
 import {
   type AlarmMetric,
   type AlertmanagerAlert,
   type CloudWatchAlarmEvent,
+  DetailType,
   isZeroTime,
   parseAlertmanagerWebhook,
   parseCloudWatchAlarmEvent,
@@ -200,7 +202,102 @@ function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, options: Normalize
  */
 export function normalizeAlertmanager(body: unknown, options: NormalizeOptions): Alert[] {
   const webhook = parseAlertmanagerWebhook(body);
+  const problems = webhook.alerts.flatMap((alert, index) => alertmanagerLimitProblems(alert, index, options));
+  throwLimitProblems(problems, 'Alertmanager webhook body');
   return webhook.alerts.map((alert) => normalizeAlertmanagerAlert(alert, options));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Limits (ALERT_LIMITS): what names an alert goes into keys and events, so it is refused, never cut
+
+type LimitProblem = Omit<Problem, 'line' | 'column'>;
+
+function tooLong(path: string, what: string, value: string, limit: number): LimitProblem[] {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  return bytes <= limit
+    ? []
+    : [{ check: 'limit', path, message: `${what} is ${bytes} bytes; at most ${limit} are accepted` }];
+}
+
+function longNames(path: string, what: string, record: Readonly<Record<string, string>>): LimitProblem[] {
+  const names = Object.keys(record).filter(
+    (name) => Buffer.byteLength(name, 'utf8') > ALERT_LIMITS.fieldNameBytes,
+  );
+  if (names.length === 0) return [];
+  const first = names[0]!;
+  return [
+    {
+      check: 'limit',
+      path,
+      message: `a ${what} name is ${Buffer.byteLength(first, 'utf8')} bytes ("${first.slice(0, 20)}…"); names of at most ${ALERT_LIMITS.fieldNameBytes} bytes are accepted`,
+    },
+  ];
+}
+
+/** Labels that become the alert's resource or environment (see alertmanagerResource, environmentOf). */
+const IDENTITY_LABELS = ['node', 'pod', 'namespace', 'instance', 'cluster'] as const;
+
+function alertmanagerLimitProblems(
+  alert: AlertmanagerAlert,
+  index: number,
+  options: NormalizeOptions,
+): LimitProblem[] {
+  const at = `alerts[${index}]`;
+  const labels = alert.labels;
+  return [
+    ...tooLong(`${at}.labels.alertname`, 'the alertname', labels.alertname ?? '', ALERT_LIMITS.nameBytes),
+    ...(alert.fingerprint === undefined
+      ? []
+      : tooLong(`${at}.fingerprint`, 'the fingerprint', alert.fingerprint, ALERT_LIMITS.fingerprintBytes)),
+    ...[...IDENTITY_LABELS, ...options.environmentLabels].flatMap((name) =>
+      labels[name] === undefined
+        ? []
+        : tooLong(`${at}.labels.${name}`, `the ${name} label`, labels[name], ALERT_LIMITS.resourceFieldBytes),
+    ),
+    ...longNames(`${at}.labels`, 'label', labels),
+    ...longNames(`${at}.annotations`, 'annotation', alert.annotations),
+  ];
+}
+
+function cloudWatchLimitProblems(event: CloudWatchAlarmEvent, options: NormalizeOptions): LimitProblem[] {
+  const { detail } = event;
+  const problems: LimitProblem[] = [
+    ...tooLong('detail.alarmName', 'the alarm name', detail.alarmName, ALERT_LIMITS.nameBytes),
+    ...event.resources.flatMap((resource, index) =>
+      tooLong(`resources[${index}]`, 'the resource ARN', resource, ALERT_LIMITS.resourceFieldBytes),
+    ),
+  ];
+  for (const [index, metric] of detail.configuration.metrics.entries()) {
+    const dimensions = metric.metricStat?.metric.dimensions ?? {};
+    const at = `detail.configuration.metrics[${index}].metricStat.metric.dimensions`;
+    problems.push(...longNames(at, 'dimension', dimensions));
+    for (const [name, value] of Object.entries(dimensions))
+      if (Buffer.byteLength(name, 'utf8') <= ALERT_LIMITS.fieldNameBytes)
+        problems.push(
+          ...tooLong(`${at}.${name}`, `the ${name} dimension`, value, ALERT_LIMITS.resourceFieldBytes),
+        );
+  }
+  const tags = detail.alarmTags ?? {};
+  problems.push(...longNames('detail.alarmTags', 'tag', tags));
+  for (const name of options.environmentLabels)
+    if (tags[name] !== undefined)
+      problems.push(
+        ...tooLong(
+          `detail.alarmTags.${name}`,
+          `the ${name} tag`,
+          tags[name],
+          ALERT_LIMITS.resourceFieldBytes,
+        ),
+      );
+  return problems;
+}
+
+function throwLimitProblems(problems: LimitProblem[], what: string): void {
+  if (problems.length === 0) return;
+  const first = problems[0]!;
+  const more =
+    problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  throw new InvalidEventError(`invalid ${what}: ${first.path}: ${first.message}${more}`, problems);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -326,6 +423,10 @@ function consoleUrl(alarmArn: string, region: string, alarmName: string): string
  */
 export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptions): Alert {
   const event = parseCloudWatchAlarmEvent(input);
+  throwLimitProblems(
+    cloudWatchLimitProblems(event, options),
+    `${DetailType.CloudWatchAlarmStateChange} event`,
+  );
   const { detail } = event;
   const alarmArn =
     event.resources.find((resource) => /^arn:aws[a-z-]*:cloudwatch:/.test(resource)) ??
