@@ -532,35 +532,51 @@ const ESSENTIAL_LABELS = new Set([
   'account',
 ]);
 
+/** Bytes a string takes as a JSON string value (quotes and escapes included). */
+function jsonStringBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text), 'utf8');
+}
+
 /**
  * The alert cut down to `budgetBytes` of compact JSON, as gently as it takes: long annotations first
  * (longest first, to 4 KB, then 1 KB, then 256 bytes), with description and summary; then long label
  * values; then annotations other than summary and description; then labels that name nothing
- * essential. Text keeps its start and a marker saying how long it was.
+ * essential. Text keeps its start and a marker saying how long it was. Linear in the alert's size:
+ * the size is tracked as values change, and the whole alert is measured only a fixed number of times.
  */
 export function fitAlertToBudget(alert: Alert, budgetBytes: number = ALERT_BUDGET_BYTES): Alert {
-  if (byteLength(alert) <= budgetBytes) return alert;
+  let size = byteLength(alert);
+  if (size <= budgetBytes) return alert;
   let current: Alert = { ...alert, labels: { ...alert.labels }, annotations: { ...alert.annotations } };
-  const fits = () => byteLength(current) <= budgetBytes;
+  const fits = () => size <= budgetBytes;
+  const measure = () => {
+    size = byteLength(current);
+    return fits();
+  };
 
   for (const cap of [4_096, 1_024, 256]) {
-    const names = Object.keys(current.annotations).sort(
-      (a, b) => byteLength(current.annotations[b]!) - byteLength(current.annotations[a]!),
-    );
+    const annotations = current.annotations;
+    const bytes = new Map(Object.entries(annotations).map(([name, value]) => [name, byteLength(value)]));
+    const names = [...bytes.keys()].sort((a, b) => bytes.get(b)! - bytes.get(a)!);
     for (const name of names) {
-      current.annotations[name] = truncateText(current.annotations[name]!, cap);
+      // Sorted longest first: once one fits under the cap, every later one does too.
+      if (bytes.get(name)! <= cap) break;
+      const before = annotations[name]!;
+      const after = truncateText(before, cap);
+      annotations[name] = after;
+      size += jsonStringBytes(after) - jsonStringBytes(before);
       if (fits()) return current;
     }
     if (current.description !== undefined) current.description = truncateText(current.description, cap);
     current.summary = truncateText(current.summary, Math.max(cap, 1_024));
     if (current.generatorURL !== undefined && byteLength(current.generatorURL) > cap)
       delete current.generatorURL;
-    if (fits()) return current;
+    if (measure()) return current;
   }
   for (const cap of [1_024, 256]) {
     for (const name of Object.keys(current.labels))
       current.labels[name] = truncateText(current.labels[name]!, cap);
-    if (fits()) return current;
+    if (measure()) return current;
   }
   const kept = Object.fromEntries(
     Object.entries(current.annotations).filter(([name]) => name === 'summary' || name === 'description'),
@@ -569,7 +585,7 @@ export function fitAlertToBudget(alert: Alert, budgetBytes: number = ALERT_BUDGE
     ...current,
     annotations: { ...kept, truncated: 'annotations dropped to fit the alert budget' },
   };
-  if (fits()) return current;
+  if (measure()) return current;
   const labels = Object.fromEntries(
     Object.entries(current.labels).filter(([name]) => ESSENTIAL_LABELS.has(name)),
   );
