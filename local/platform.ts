@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -21,6 +22,8 @@ export interface PlatformOptions {
   dataDir: string;
   inMemory?: boolean;
   token?: string;
+  /** Names besides 127.0.0.1/localhost/[::1] the server answers for (`--allowed-host`). */
+  allowedHosts?: readonly string[];
   environment: string;
   /**
    * Make changes. Without it every execution is a dry run: read-only steps run for real, mutating
@@ -99,6 +102,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   });
   let platform: LocalPlatform | undefined;
   const progress = new ProgressPrinter();
+  // One per start: the dashboard and the approval pages carry it; a browser change without it is refused.
+  const csrfToken = randomBytes(32).toString('base64url');
   const server = await startHttpServer({
     get platform() {
       if (!platform) throw new Error('the platform is starting');
@@ -107,6 +112,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     host,
     port: options.port,
     ...(options.token ? { token: options.token } : {}),
+    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+    csrfToken,
     runbooks: () => catalog,
     log: print,
   });
@@ -116,6 +123,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       inMemory: options.inMemory ?? false,
       publicBaseUrl: server.url,
       ...(options.token ? { token: options.token } : {}),
+      formToken: csrfToken,
       config: baseConfig,
       runbooks: () => runnable.map((entry) => entry.runbook!),
       definitions: (runbookId) => runnable.find((entry) => entry.id === runbookId)?.definition,

@@ -55,6 +55,8 @@ export interface LocalPlatformOptions {
   publicBaseUrl: string;
   /** Require this bearer token on webhooks and the API. */
   token?: string;
+  /** The server's CSRF token, put in the approval page's form (the local server checks it). */
+  formToken?: string;
   config: Omit<RuntimeConfig, 'publicBaseUrl'> | RuntimeConfig;
   runbooks: () => Runbook[];
   definitions: (runbookId: string) => StateMachineDefinition | undefined;
@@ -215,7 +217,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   const handlers = {
     stepRunner: createStepRunnerHandler({ runner, logger }),
     approvalRequest: createApprovalRequestHandler({ approvals, logger }),
-    approvalWeb: createApprovalWebHandler({ approvals, logger }),
+    approvalWeb: createApprovalWebHandler({
+      approvals,
+      logger,
+      ...(options.formToken ? { formToken: options.formToken } : {}),
+    }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
     learningRecorder: createLearningRecorderHandler({ learning, logger }),
     ingest: createIngestHandler({ bus, normalize, auth: () => ({ token: options.token }), clock, logger }),

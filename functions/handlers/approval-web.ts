@@ -3,7 +3,12 @@ import httpRouterHandler from '@middy/http-router';
 import { z } from 'zod';
 import * as aws from '../composition/aws.ts';
 import { parseJsonText } from '../core/json-limits.ts';
-import { type ApprovalRefusal, type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
+import {
+  type ApprovalRefusal,
+  type ApprovalService,
+  type ApprovalView,
+  REFUSAL_MESSAGES,
+} from '../core/services/approvals.ts';
 import type { Logger } from '../ports/logger.ts';
 import { approvalPage, refusalPage } from './approval-page.ts';
 import {
@@ -27,6 +32,8 @@ const Decision = z
     approver: z.string().optional(),
     exp: z.string().optional(),
     sig: z.string().optional(),
+    /** The page's CSRF token (the local server checks it; the handler does not use it). */
+    csrf: z.string().max(200).optional(),
   })
   .strict();
 
@@ -68,8 +75,15 @@ function formAction(event: HttpEvent): string {
  * The approval pages. GET shows the full context and never decides (mail scanners follow links);
  * POST decides, once per approver, with the same signed link parameters.
  */
-export function createApprovalWebHandler(options: { approvals: ApprovalService; logger: Logger }) {
-  const { approvals } = options;
+export function createApprovalWebHandler(options: {
+  approvals: ApprovalService;
+  logger: Logger;
+  /** A token the page's form sends back as the field `csrf` (the embedded platform's server checks it). */
+  formToken?: string;
+}) {
+  const { approvals, formToken } = options;
+  const page = (view: ApprovalView, action: string, message?: Parameters<typeof approvalPage>[2]) =>
+    approvalPage(view, action, message, formToken);
   const routes = [
     {
       method: 'GET' as const,
@@ -83,9 +97,7 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
             ? json(status, { error: REFUSAL_MESSAGES[result.reason], reason: result.reason })
             : html(status, refusalPage(REFUSAL_MESSAGES[result.reason]));
         }
-        return wantsJson(event)
-          ? json(200, result.view)
-          : html(200, approvalPage(result.view, formAction(event)));
+        return wantsJson(event) ? json(200, result.view) : html(200, page(result.view, formAction(event)));
       },
     },
     {
@@ -112,7 +124,7 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
           return view.ok
             ? html(
                 status,
-                approvalPage(view.view, formAction(event), {
+                page(view.view, formAction(event), {
                   kind: 'bad',
                   text: REFUSAL_MESSAGES[result.reason],
                 }),
@@ -127,7 +139,7 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
         if (wantsJson(event)) return json(200, { message: text2, approval: result.approval });
         const view = await approvals.view(id, linkOf(event, body));
         return view.ok
-          ? html(200, approvalPage(view.view, formAction(event), { kind: 'ok', text: text2 }))
+          ? html(200, page(view.view, formAction(event), { kind: 'ok', text: text2 }))
           : html(200, refusalPage(text2));
       },
     },

@@ -307,6 +307,11 @@ function askToken(rejected) {
   return tokenPrompt;
 }
 
+/** The CSRF token the server embedded in this page (a meta element; the CSP allows no inline script). */
+function csrfToken() {
+  return document.querySelector('meta[name="runbook-csrf"]')?.getAttribute('content') ?? '';
+}
+
 /** Calls the API; on 401 asks for the token and retries; errors carry the API's own message. */
 async function api(path, { method = 'GET', body, text = false } = {}) {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -314,6 +319,8 @@ async function api(path, { method = 'GET', body, text = false } = {}) {
     const headers = { accept: text ? 'text/plain' : 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // The page token the server put in this page: it refuses changes from a browser without it (CSRF).
+    if (method !== 'GET') headers['x-runbook-csrf'] = csrfToken();
     let response;
     try {
       response = await fetch(path, {
