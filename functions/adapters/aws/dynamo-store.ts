@@ -38,6 +38,7 @@ import type {
   DecideApprovalResult,
   ExecutionPatch,
   OpenIncidentResult,
+  RateAcquisition,
   Store,
 } from '../../ports/store.ts';
 import { GlobalIndex, TableKey, TTL_ATTRIBUTE } from './table-design.ts';
@@ -814,7 +815,7 @@ export class DynamoStore implements Store {
     max: number,
     expiresAt: string,
     member: string,
-  ): Promise<boolean> {
+  ): Promise<RateAcquisition> {
     this.validCount(max, 'acquireRate(max)');
     const until = this.validInput(IsoTime, expiresAt, 'acquireRate(expiresAt)');
     if (max === 0) return false;
@@ -830,8 +831,24 @@ export class DynamoStore implements Store {
         `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(epochSeconds(until))}`,
       `attribute_not_exists(${members}) OR size(${members}) < ${expression.value(max)} OR ` +
         `contains(${members}, ${expression.value(member)})`,
+      'ALL_OLD',
     );
-    return result !== undefined;
+    if (result === undefined) return false;
+    // The set before this update says whether this use is new (the caller may give a new one back).
+    const before = (result.Attributes?.members as Set<string> | undefined) ?? new Set<string>();
+    return before.has(member) ? 'already-counted' : 'counted';
+  }
+
+  async releaseRate(rateKey: string, windowStart: string, member: string): Promise<void> {
+    const key = Keys.rateWindow(rateKey, windowStart);
+    const expression = new Expression();
+    await this.updateIf(
+      key,
+      expression,
+      `DELETE ${expression.name('members')} ${expression.value(new Set([member]))}`,
+      // Without the condition, releasing in a window never used would create an empty item.
+      `attribute_exists(${expression.name('pk')})`,
+    );
   }
 
   async acquireSlot(slotKey: string, executionId: string, max: number): Promise<boolean> {
