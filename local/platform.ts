@@ -12,7 +12,7 @@ import type { Logger } from '../functions/ports/logger.ts';
 import { cdkJsonPath, loadEnvironmentConfig, loadPolicies } from './project.ts';
 import { loadRunbookCatalog, type RunbookCatalogEntry } from './runbook-catalog.ts';
 import { startHttpServer } from './server.ts';
-import { notificationLines, ProgressPrinter } from './terminal.ts';
+import { notificationLines, ProgressPrinter, terminalLine } from './terminal.ts';
 
 export interface PlatformOptions {
   cwd: string;
@@ -59,7 +59,8 @@ export interface RunningPlatform {
 /** Starts the embedded platform: database, engine, handlers, HTTP server; resumes what was running. */
 export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
   const host = options.host ?? '127.0.0.1';
-  const print = options.print;
+  // Every line, whatever it carries (a label value, an error with an id in it), fits a terminal.
+  const print = (line: string) => options.print(terminalLine(line));
   const cdkJson = cdkJsonPath(options.cwd);
   const environment = loadEnvironmentConfig(cdkJson, options.environment);
   const catalog = loadRunbookCatalog({

@@ -84,9 +84,11 @@ export function approvalPage(
     : `<div class="notice warn">${
         view.alreadyDecided
           ? `You decided: <strong>${escapeHtml(view.alreadyDecided)}</strong>.`
-          : approval.status === 'pending'
-            ? 'This request has expired.'
-            : `This request is <strong>${escapeHtml(approval.status)}</strong>.`
+          : view.replaced
+            ? 'This request was asked again (the platform restarted or the step was retried): use the link in the newest e-mail.'
+            : approval.status === 'pending'
+              ? 'This request has expired.'
+              : `This request is <strong>${escapeHtml(approval.status)}</strong>.`
       }</div>`;
   const body = `
     ${message ? `<div class="notice ${message.kind}">${escapeHtml(message.text)}</div>` : ''}

@@ -46,6 +46,8 @@ const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
   'not-an-approver': 403,
   'already-decided': 409,
   'too-late': 409,
+  replaced: 409,
+  cancelled: 409,
 };
 
 function wantsJson(event: HttpEvent): boolean {

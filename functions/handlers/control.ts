@@ -20,7 +20,12 @@ import {
 
 const BODY_LIMIT = 16 * 1024;
 const ControlBody = z
-  .object({ reason: z.string().max(1_000).optional(), by: z.string().max(200).optional() })
+  .object({
+    reason: z.string().max(1_000).optional(),
+    by: z.string().max(200).optional(),
+    /** resume only: run again a change an interruption cut short, though running it again repeats it. */
+    repeatInterruptedChange: z.boolean().optional(),
+  })
   .strict();
 const KillSwitchBody = z
   .object({
@@ -90,7 +95,9 @@ export function createControlHandler(options: ControlHandlerOptions) {
           action === 'pause'
             ? await control.pause(id, by, body.reason)
             : action === 'resume'
-              ? await control.resume(id, by)
+              ? await control.resume(id, by, {
+                  ...(body.repeatInterruptedChange ? { repeatInterruptedChange: true } : {}),
+                })
               : await control.abort(id, by, body.reason);
         return json(202, { execution });
       },

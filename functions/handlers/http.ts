@@ -135,7 +135,7 @@ export function httpErrors(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpR
       } else if (error instanceof NotFoundError) {
         request.response = json(404, { error: error.message });
       } else if (error instanceof ControlConflictError) {
-        request.response = json(409, { error: error.message });
+        request.response = json(409, { error: error.message, ...error.details });
       } else if (error instanceof EventBusError || error instanceof EngineThrottledError) {
         // Nothing was half-done: the sender (Alertmanager) retries on a 5xx.
         logger.warn('request deferred', { requestId, error: error.message });

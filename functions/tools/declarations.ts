@@ -99,9 +99,19 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: {
+      effect: 'no-op',
+      how: "the command carries the execution and step's change key in its Comment; a repeat finds that command (ListCommands) and waits for it instead of sending another",
+    },
     dryRun: 'returns the document, targets and commands it would send, sends nothing',
     permissions: {
-      iam: ['ssm:SendCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ssm:CancelCommand'],
+      iam: [
+        'ssm:SendCommand',
+        'ssm:ListCommands',
+        'ssm:GetCommandInvocation',
+        'ssm:ListCommandInvocations',
+        'ssm:CancelCommand',
+      ],
     },
   },
   {
@@ -120,6 +130,14 @@ export const TOOL_DECLARATIONS = [
     parameters: z.object({ instanceIds, region: awsRegion }).strict(),
     mutating: true,
     risk: 'high',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'RebootInstances takes no idempotency token: a second run reboots again',
+    },
+    inspectWith: {
+      tool: 'ec2.describe-instance-status',
+      parameters: { instanceIds: '{{ parameters.instanceIds }}' },
+    },
     dryRun: 'calls RebootInstances with DryRun=true, which checks permissions and changes nothing',
     permissions: { iam: ['ec2:RebootInstances'] },
   },
@@ -145,6 +163,7 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: { effect: 'no-op', how: 'sets an absolute capacity' },
     dryRun: 'reads the group and returns the change it would make, changes nothing',
     compensation: {
       tool: 'autoscaling.set-desired-capacity',
@@ -179,6 +198,14 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'UpdateService forceNewDeployment takes no idempotency token: a second run starts another deployment',
+    },
+    inspectWith: {
+      tool: 'ecs.describe-services',
+      parameters: { cluster: '{{ parameters.cluster }}', services: ['{{ parameters.service }}'] },
+    },
     dryRun: 'reads the service and returns the deployment it would start, changes nothing',
     permissions: { iam: ['ecs:UpdateService', 'ecs:DescribeServices'] },
   },
@@ -203,6 +230,7 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: { effect: 'no-op', how: 'sets an absolute reservation' },
     dryRun: 'reads the current setting and returns the change it would make, changes nothing',
     compensation: {
       tool: 'lambda.restore-reserved-concurrency',
@@ -227,6 +255,7 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: { effect: 'no-op', how: 'sets an absolute reservation' },
     dryRun: 'returns the setting it would restore, changes nothing',
     permissions: { iam: ['lambda:PutFunctionConcurrency', 'lambda:DeleteFunctionConcurrency'] },
   },
@@ -328,6 +357,10 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: {
+      effect: 'no-op',
+      how: "the pod template gets the execution and step's change key and a restartedAt fixed at the first attempt, so a repeat finds it there and sends nothing (or sends the same template)",
+    },
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     permissions: {
       kubernetes: [
@@ -354,6 +387,7 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: { effect: 'no-op', how: 'sets an absolute replica count' },
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     compensation: {
       tool: 'k8s.scale',
@@ -377,6 +411,7 @@ export const TOOL_DECLARATIONS = [
     parameters: z.object({ node: k8sName, cluster }).strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: { effect: 'no-op', how: 'a cordoned node stays cordoned' },
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     compensation: {
       tool: 'k8s.uncordon',
@@ -392,6 +427,7 @@ export const TOOL_DECLARATIONS = [
     parameters: z.object({ node: k8sName, cluster }).strict(),
     mutating: true,
     risk: 'low',
+    onRepeat: { effect: 'no-op', how: 'an uncordoned node stays uncordoned' },
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     permissions: { kubernetes: [{ apiGroup: '', resources: ['nodes'], verbs: ['get', 'patch'] }] },
   },
@@ -409,6 +445,7 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'medium',
+    onRepeat: { effect: 'no-op', how: 'a pod already evicted is gone (alreadyGone)' },
     dryRun: 'posts the eviction with dryRun=All: PDBs are checked and nothing is evicted',
     permissions: { kubernetes: [{ apiGroup: '', resources: ['pods/eviction'], verbs: ['create'] }] },
   },
@@ -501,6 +538,10 @@ export const TOOL_DECLARATIONS = [
       .strict(),
     mutating: true,
     risk: 'high',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'a local command cannot tell whether it ran: a second run runs it again',
+    },
     dryRun: 'returns the command line it would run, runs nothing',
     permissions: { localProcess: true },
     runtimes: ['local'],

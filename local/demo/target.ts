@@ -1647,6 +1647,8 @@ export class DemoTarget {
         return this.sendCommand(response, body);
       case 'ListCommandInvocations':
         return this.listCommandInvocations(response, body);
+      case 'ListCommands':
+        return this.listCommands(response, body);
       case 'GetCommandInvocation':
         return this.getCommandInvocation(response, body);
       case 'CancelCommand':
@@ -1828,6 +1830,19 @@ export class DemoTarget {
       CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
       TimeoutSeconds: command.timeoutSeconds,
     };
+  }
+
+  /** ListCommands with the InvokedAfter filter (how a repeated run finds the command it sent before). */
+  private listCommands(response: ServerResponse, body: Record<string, unknown>): void {
+    const filters = Array.isArray(body.Filters)
+      ? (body.Filters as Array<{ key?: string; value?: string }>)
+      : [];
+    const after = filters.find((filter) => filter.key === 'InvokedAfter')?.value;
+    const since = after === undefined ? 0 : Date.parse(after) / 1_000;
+    const commands = [...this.commands.values()]
+      .filter((command) => command.requested >= since)
+      .map((command) => this.commandShape(command));
+    this.ssmAnswer(response, 'ListCommands', body, 200, { Commands: commands });
   }
 
   private listCommandInvocations(response: ServerResponse, body: Record<string, unknown>): void {

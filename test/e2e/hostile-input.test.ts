@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALERT_LIMITS } from '../../functions/core/alert.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { TERMINAL_LINE_MAX } from '../../local/terminal.ts';
 import type { Json } from '../support/json.ts';
 import { ROOT } from '../support/runbooks.ts';
 
@@ -218,6 +219,26 @@ describe('hostile input to the embedded platform', () => {
       expect(answer.body.results[0].result.decision).toBe('unmatched');
       expect(JSON.stringify(learning.body)).toContain(alertname);
     });
+  });
+
+  it('prints long values to the terminal cut, with a marker', async () => {
+    // Prepare: a 1,000-byte node name (within the limit) in an alert of another environment: blocked,
+    // and the terminal shows the e-mail telling the on-call engineer so, subject and all
+    const node = `ip-${'9'.repeat(997)}`;
+    const body = webhook((alert) => {
+      alert.labels.node = node;
+      alert.labels.environment = 'prod';
+      alert.fingerprint = 'ffffffffffffff02';
+    });
+
+    // Act
+    const answer = await postJson('/webhooks/alertmanager', body);
+
+    // Assess
+    expect(answer.status).toBe(202);
+    const blocked = lines.find((line) => line.includes('Automation blocked') && line.includes('ip-999'));
+    expect(blocked).toMatch(/…\[\d+ more characters\]$/);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(TERMINAL_LINE_MAX + 40);
   });
 
   it('still answers /healthz after all of it', async () => {

@@ -133,7 +133,12 @@ describe('step runner permissions derived from tool declarations', () => {
     expect(policy.grants).toEqual([
       { actions: ['ec2:RebootInstances'], resources: ['arn:aws:ec2:*:111111111111:instance/*'] },
       {
-        actions: ['ssm:CancelCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'],
+        actions: [
+          'ssm:CancelCommand',
+          'ssm:GetCommandInvocation',
+          'ssm:ListCommandInvocations',
+          'ssm:ListCommands',
+        ],
         resources: ['*'],
       },
       {
@@ -149,6 +154,7 @@ describe('step runner permissions derived from tool declarations', () => {
       'ssm:CancelCommand: CancelCommand (a command id has no ARN) has no resource-level permissions',
       'ssm:GetCommandInvocation: GetCommandInvocation (a command id has no ARN) has no resource-level permissions',
       'ssm:ListCommandInvocations: ListCommandInvocations (a command id has no ARN) has no resource-level permissions',
+      'ssm:ListCommands: ListCommands (a repeated run looks up the command it sent) has no resource-level permissions',
     ]);
   });
 

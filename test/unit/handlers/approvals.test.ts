@@ -730,6 +730,36 @@ describe('approval handlers', () => {
       expect(used.size).toBe(1);
     });
 
+    it('a link to a request that was asked again (after a restart or a retry) answers 409 saying it was replaced', async () => {
+      // Prepare: the request is asked again with a new token; alice still has the first e-mail
+      const { alice } = await requested();
+      await requestApproval(approvalPayload(alert, { token: 'token-after-restart' }), lambdaContext());
+
+      // Act
+      const post = await web(jsonRequest('POST', alice, { decision: 'approve' }), lambdaContext());
+      const page = await web(browserRequest('POST', alice, { decision: 'approve' }), lambdaContext());
+
+      // Assess
+      expect(post.statusCode).toBe(409);
+      expect(bodyOf(post)).toMatchObject({ reason: 'replaced' });
+      expect(String(bodyOf(post).error)).toMatch(/asked again .* newest e-mail/);
+      expect(page.body).toContain('newest e-mail');
+      expect(successes()).toHaveLength(0);
+    });
+
+    it('a link to a request cancelled by an abort answers 409 saying so', async () => {
+      // Prepare
+      const { alice } = await requested();
+      await harness.services.control.abort(EXECUTION_ID, 'bob@example.com', 'wrong node');
+
+      // Act
+      const post = await web(jsonRequest('POST', alice, { decision: 'approve' }), lambdaContext());
+
+      // Assess
+      expect(post.statusCode).toBe(409);
+      expect(bodyOf(post)).toMatchObject({ reason: 'cancelled' });
+    });
+
     it('a decision whose token could not be sent (throttled) is delivered when the approver tries again', async () => {
       // Prepare
       harness.sfn
