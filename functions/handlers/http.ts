@@ -9,7 +9,7 @@ import {
   RunbookAutopilotError,
   ValidationError,
 } from '../core/errors.ts';
-import { parseJsonText } from '../core/json-limits.ts';
+import { assertJsonDepth, parseJsonText } from '../core/json-limits.ts';
 import { schemaProblems } from '../core/runbook/issues.ts';
 import { ControlConflictError, NotFoundError } from '../core/services/control.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -104,7 +104,12 @@ export function pathParameter(event: HttpEvent, name: string, what: string): str
   }
 }
 
+/** Task payloads carry tool outputs, which nest deeper than any request body; still bounded. */
+const MAX_PAYLOAD_DEPTH = 64;
+
 export function parseValue<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  // Nothing below (templates, messages) may recurse into a value deeper than the stack.
+  assertJsonDepth(value, what, MAX_PAYLOAD_DEPTH);
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const problems = schemaProblems(schema, value, parsed.error.issues);

@@ -84,7 +84,7 @@ export class ClassifierService {
     }
 
     const category = alert.category;
-    const opened = await store.openIncident({
+    const opened = await this.open(alert, {
       id: incidentId(alert),
       fingerprint: alert.fingerprint,
       status: 'open',
@@ -100,6 +100,16 @@ export class ClassifierService {
       occurrences: 1,
       decision: 'pending',
     });
+    if ('resolved' in opened) {
+      // A repeat of a firing whose incident already resolved (a late or redelivered notification): the
+      // incident is in the store; nothing starts. The problem coming back arrives with a new startsAt.
+      return {
+        alert: summary,
+        decision: 'resolved',
+        incidentId: opened.resolved.id,
+        reason: `this firing (since ${alert.startsAt}) belongs to an incident resolved at ${opened.resolved.resolvedAt ?? 'an earlier time'}; a repeat of it starts nothing`,
+      };
+    }
     const incident = opened.incident;
     if (!opened.created) {
       const abandoned =
@@ -118,6 +128,23 @@ export class ClassifierService {
       this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
     }
     return this.decide(alert, incident, summary);
+  }
+
+  /** Opens or joins the incident; a resolved incident with the same id (a late repeat) is said so. */
+  private async open(alert: Alert, incident: IncidentRecord) {
+    try {
+      return await this.options.store.openIncident(incident);
+    } catch (error) {
+      // The store refuses to reopen a resolved incident's id (its errors carry stable names).
+      if ((error as Error).name !== 'StoreConflictError') throw error;
+      const existing = await this.options.store.getIncident(incident.id);
+      if (existing?.status !== 'resolved') throw error;
+      this.options.logger.info('a firing of a resolved incident', {
+        incidentId: existing.id,
+        alert: alert.name,
+      });
+      return { resolved: existing };
+    }
   }
 
   private async learningAggregates(): Promise<Map<string, LearningAggregate>> {
