@@ -264,6 +264,7 @@ export interface ServeOptions {
   runbooks: string;
   statemachines: string;
   token?: string;
+  allowedHost?: string[];
   env: string;
   live?: boolean;
 }
@@ -286,6 +287,15 @@ function parseWaitScale(value: string): number {
   return factor;
 }
 
+/** `--allowed-host`: a host name or address, optionally with :port (a tunnel's local port). */
+function parseAllowedHost(value: string): string {
+  if (/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(:\d{1,5})?$/.test(value)) return value;
+  throw new ExitError(
+    2,
+    `--allowed-host takes a host name, optionally with a port (runbook.internal, localhost:9000), got "${value}"`,
+  );
+}
+
 /** Runs until SIGINT/SIGTERM; resolves with the exit code. */
 async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
   const { startPlatform } = await import('./platform.ts');
@@ -296,6 +306,7 @@ async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
     runbooksDir: resolve(io.cwd, options.runbooks),
     statemachinesDir: resolve(io.cwd, options.statemachines),
     ...(options.token ? { token: options.token } : {}),
+    ...(options.allowedHost?.length ? { allowedHosts: options.allowedHost.map(parseAllowedHost) } : {}),
     environment: options.env,
     live: options.live === true,
     print: io.out,
@@ -511,6 +522,11 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       new Option('--data <dir>', 'data directory (database, engine journal, secrets)').default('.runbook'),
     )
     .option('--token <token>', 'require Authorization: Bearer <token> on webhooks and the API')
+    .option(
+      '--allowed-host <name>',
+      'also answer requests for this host name (name or name:port; repeatable), e.g. through a tunnel; every other Host is refused',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .addOption(
       new Option('--env <environment>', 'environment from cdk.json whose policy and people apply').default(
         'dev',

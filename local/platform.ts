@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -12,7 +13,7 @@ import type { Logger } from '../functions/ports/logger.ts';
 import { cdkJsonPath, loadEnvironmentConfig, loadPolicies } from './project.ts';
 import { loadRunbookCatalog, type RunbookCatalogEntry } from './runbook-catalog.ts';
 import { startHttpServer } from './server.ts';
-import { notificationLines, ProgressPrinter } from './terminal.ts';
+import { notificationLines, ProgressPrinter, terminalLine } from './terminal.ts';
 
 export interface PlatformOptions {
   cwd: string;
@@ -22,6 +23,8 @@ export interface PlatformOptions {
   dataDir: string;
   inMemory?: boolean;
   token?: string;
+  /** Names besides 127.0.0.1/localhost/[::1] the server answers for (`--allowed-host`). */
+  allowedHosts?: readonly string[];
   environment: string;
   /**
    * Make changes. Without it every execution is a dry run: read-only steps run for real, mutating
@@ -57,7 +60,8 @@ export interface RunningPlatform {
 /** Starts the embedded platform: database, engine, handlers, HTTP server; resumes what was running. */
 export async function startPlatform(options: PlatformOptions): Promise<RunningPlatform> {
   const host = options.host ?? '127.0.0.1';
-  const print = options.print;
+  // Every line, whatever it carries (a label value, an error with an id in it), fits a terminal.
+  const print = (line: string) => options.print(terminalLine(line));
   const cdkJson = cdkJsonPath(options.cwd);
   const environment = loadEnvironmentConfig(cdkJson, options.environment);
   const catalog = loadRunbookCatalog({
@@ -110,6 +114,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     ),
   );
   const progress = new ProgressPrinter((runbookId, state) => waitSteps.has(`${runbookId}\u0000${state}`));
+  // One per start: the dashboard and the approval pages carry it; a browser change without it is refused.
+  const csrfToken = randomBytes(32).toString('base64url');
   const server = await startHttpServer({
     get platform() {
       if (!platform) throw new Error('the platform is starting');
@@ -118,6 +124,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     host,
     port: options.port,
     ...(options.token ? { token: options.token } : {}),
+    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+    csrfToken,
     runbooks: () => catalog,
     log: print,
   });
@@ -127,6 +135,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       inMemory: options.inMemory ?? false,
       publicBaseUrl: server.url,
       ...(options.token ? { token: options.token } : {}),
+      formToken: csrfToken,
       config: baseConfig,
       runbooks: () => runnable.map((entry) => entry.runbook!),
       definitions: (runbookId) => runnable.find((entry) => entry.id === runbookId)?.definition,

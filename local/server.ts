@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -10,6 +11,18 @@ import { secretsEqual } from '../functions/core/approval-links.ts';
 import { parseEventBridgeEvent } from '../functions/core/classifier/payloads.ts';
 import { toMermaid } from '../functions/core/compiler/mermaid.ts';
 import { InvalidEventError, RunbookAutopilotError, ValidationError } from '../functions/core/errors.ts';
+import { parseJsonText } from '../functions/core/json-limits.ts';
+import { checkExecutionId } from '../functions/handlers/http.ts';
+import {
+  CSRF_FIELD,
+  CSRF_REFUSAL,
+  checkContentType,
+  checkHost,
+  checkSite,
+  csrfTokenValid,
+  needsCsrfToken,
+  type RequestPolicyOptions,
+} from './request-policy.ts';
 import type { RunbookCatalogEntry } from './runbook-catalog.ts';
 
 /** Request bodies over these are answered 413 without reading further. */
@@ -110,6 +123,10 @@ export interface ServerOptions {
   host: string;
   port: number;
   token?: string;
+  /** Names besides the bound address it answers for (--allowed-host): `name` on any port, `name:port`. */
+  allowedHosts?: readonly string[];
+  /** The token its pages carry for state changes (CSRF); a fresh random one when absent. */
+  csrfToken?: string;
   runbooks: () => RunbookCatalogEntry[];
   log: (line: string) => void;
 }
@@ -123,6 +140,13 @@ export async function startHttpServer(
   options: ServerOptions,
 ): Promise<{ server: Server; url: string; close: () => Promise<void> }> {
   const context = {} as never;
+  // The port is known once it listens (port 0 picks one); no request arrives before that.
+  const policy: RequestPolicyOptions = {
+    host: options.host,
+    port: options.port,
+    allowedHosts: options.allowedHosts ?? [],
+    csrfToken: options.csrfToken ?? randomBytes(32).toString('base64url'),
+  };
   const authorized = (request: IncomingMessage) => {
     if (!options.token) return true;
     const header = request.headers.authorization ?? '';
@@ -130,9 +154,11 @@ export async function startHttpServer(
   };
 
   async function route(request: IncomingMessage, url: URL): Promise<Result> {
-    const platform = options.platform;
     const method = request.method ?? 'GET';
     const path = url.pathname;
+    // First, and without the platform: a liveness probe answers while the platform starts or is busy.
+    if (method === 'GET' && path === '/healthz') return json(200, { ok: true });
+    const platform = options.platform;
     if (method === 'POST' && path === '/webhooks/alertmanager') {
       const body = await readBody(request, BODY_LIMITS.webhook);
       return (await platform.handlers.ingest(functionUrlEvent(request, url, body), context)) as Result;
@@ -145,16 +171,9 @@ export async function startHttpServer(
           { 'www-authenticate': 'Bearer' },
         );
       const body = await readBody(request, BODY_LIMITS.events);
-      let value: unknown;
-      try {
-        value = JSON.parse(body.toString('utf8'));
-      } catch (error) {
-        return json(400, {
-          error: 'the body is not JSON',
-          problems: [{ path: '', message: `not JSON: ${(error as Error).message}` }],
-        });
-      }
-      const envelope = parseEventBridgeEvent(value) as unknown as EventEnvelope;
+      const envelope = parseEventBridgeEvent(
+        parseJsonText(body.toString('utf8')),
+      ) as unknown as EventEnvelope;
       const deliveries = await platform.bus.deliver(envelope);
       if (deliveries.length === 0)
         return json(202, {
@@ -164,11 +183,29 @@ export async function startHttpServer(
         });
       const failed = deliveries.find((delivery) => delivery.error);
       if (failed?.error && failed.error.name === 'InvalidEventError')
-        return json(400, { error: failed.error.message });
+        return json(400, {
+          error: failed.error.message,
+          ...(failed.error.problems ? { problems: failed.error.problems } : {}),
+        });
+      // Nothing kept it: the sender must not take the event as accepted; it may send it again.
+      if (failed?.error)
+        return json(
+          503,
+          { error: `the event was not processed (${failed.error.message}); try again`, results: deliveries },
+          { 'retry-after': '30' },
+        );
       return json(202, { accepted: 1, results: deliveries });
     }
     if (path.startsWith('/approvals/')) {
       const body = method === 'POST' ? await readBody(request, BODY_LIMITS.other) : Buffer.alloc(0);
+      // The approval page's form sends the page token as a field (a form cannot set a header).
+      if (needsCsrfToken(method, request.headers)) {
+        const form = (request.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')
+          ? (new URLSearchParams(body.toString('utf8')).get(CSRF_FIELD) ?? undefined)
+          : undefined;
+        if (!csrfTokenValid(request.headers, policy, form))
+          return json(CSRF_REFUSAL.status, { error: CSRF_REFUSAL.error });
+      }
       return (await platform.handlers.approvalWeb(functionUrlEvent(request, url, body), context)) as Result;
     }
     if (path === '/api/outbox' && method === 'GET') {
@@ -179,7 +216,8 @@ export async function startHttpServer(
           { 'www-authenticate': 'Bearer' },
         );
       const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? '50') || 50));
-      const executionId = url.searchParams.get('executionId') ?? undefined;
+      const given = url.searchParams.get('executionId');
+      const executionId = given === null ? undefined : checkExecutionId(given, 'executionId');
       return json(200, {
         notifications: await platform.store.listNotifications({
           limit,
@@ -219,9 +257,15 @@ export async function startHttpServer(
       return (await platform.handlers.control(functionUrlEvent(request, url, body), context)) as Result;
     }
     if (method === 'GET' && DASHBOARD_PAGES.test(path)) {
+      const page = staticFile(join(DASHBOARD_DIR, 'index.html'), 'text/html; charset=utf-8');
       return {
-        ...staticFile(join(DASHBOARD_DIR, 'index.html'), 'text/html; charset=utf-8'),
+        ...page,
         headers: dashboardHeaders(),
+        // The page token, readable only by pages of this origin; the script sends it with every change.
+        body: String(page.body).replace(
+          '<meta name="runbook-csrf" content="">',
+          `<meta name="runbook-csrf" content="${policy.csrfToken}">`,
+        ),
       };
     }
     if (method === 'GET' && path === '/assets/dashboard.js')
@@ -230,15 +274,43 @@ export async function startHttpServer(
       return staticFile(join(DASHBOARD_DIR, 'dashboard.css'), 'text/css; charset=utf-8');
     if (method === 'GET' && path === '/assets/mermaid.min.js')
       return staticFile(require.resolve('mermaid/dist/mermaid.min.js'), 'text/javascript; charset=utf-8');
-    if (method === 'GET' && path === '/healthz') return json(200, { ok: true });
     return json(404, { error: `no route ${method} ${path}` });
   }
 
+  /** Who may ask what, before any route runs (request-policy.ts); undefined: go on. */
+  function refusal(request: IncomingMessage, method: string, path: string): Result | undefined {
+    const refused =
+      checkHost(request.headers, policy) ??
+      checkSite(method, request.headers) ??
+      checkContentType(method, path, request.headers) ??
+      // The approval form carries its token in the body: its route checks it once the body is read.
+      (needsCsrfToken(method, request.headers) &&
+      !path.startsWith('/approvals/') &&
+      !csrfTokenValid(request.headers, policy)
+        ? CSRF_REFUSAL
+        : undefined);
+    return refused ? json(refused.status, { error: refused.error }, { connection: 'close' }) : undefined;
+  }
+
   const server = createServer((request, response) => {
-    const url = new URL(
-      request.url ?? '/',
-      `http://${request.headers.host ?? `${options.host}:${options.port}`}`,
-    );
+    const method = request.method ?? 'GET';
+    let target: URL;
+    try {
+      // Parsed against a fixed base: the Host header is checked before it is trusted for anything.
+      target = new URL(request.url ?? '/', 'http://localhost');
+    } catch {
+      send(
+        response,
+        json(400, { error: 'the request target is not a valid URL path' }, { connection: 'close' }),
+      );
+      return;
+    }
+    const refused = refusal(request, method, target.pathname);
+    if (refused) {
+      send(response, refused);
+      return;
+    }
+    const url = new URL(`${target.pathname}${target.search}`, `http://${request.headers.host}`);
     route(request, url)
       .then((result) => send(response, result))
       .catch((error: unknown) => {
@@ -281,6 +353,7 @@ export async function startHttpServer(
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  policy.port = port;
   return {
     server,
     url: `http://${options.host}:${port}/`,

@@ -11,6 +11,18 @@ const red = (text: string) => paint(31, text);
 const yellow = (text: string) => paint(33, text);
 const bold = (text: string) => paint(1, text);
 
+/** Longest line the terminal gets: long enough for an approval link, short of a 300 KB label value. */
+export const TERMINAL_LINE_MAX = 1_000;
+
+/** A line cut to TERMINAL_LINE_MAX characters with a marker saying how much is left out. */
+export function terminalLine(line: string, max: number = TERMINAL_LINE_MAX): string {
+  if (line.length <= max) return line;
+  // Never split a surrogate pair; close any colour the cut left open.
+  let end = max;
+  if (/[\uD800-\uDBFF]/.test(line[end - 1] ?? '')) end--;
+  return `${line.slice(0, end)}${color ? '\u001b[0m' : ''}…[${line.length - end} more characters]`;
+}
+
 function time(at: number): string {
   return new Date(at).toISOString().slice(11, 19);
 }

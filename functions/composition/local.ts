@@ -17,13 +17,15 @@ import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import type { StateMachineDefinition } from '../core/compiler/asl.ts';
 import { RuntimeConfig } from '../core/config.ts';
-import type { Notification } from '../core/records.ts';
+import { AslErrorName } from '../core/errors.ts';
+import type { Notification, StepOutcome } from '../core/records.ts';
 import { routeRules } from '../core/routing.ts';
 import type { Runbook } from '../core/runbook/model.ts';
+import { resolveTemplates } from '../core/runbook/templates.ts';
 import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
-import { ControlService } from '../core/services/control.ts';
+import { ControlService, type InterruptedChanges } from '../core/services/control.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { RecordService } from '../core/services/record.ts';
@@ -38,6 +40,7 @@ import { createStepRunnerHandler } from '../handlers/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import { fixedLinkSigningKeys } from '../ports/link-signing-keys.ts';
 import type { Logger } from '../ports/logger.ts';
+import { TOOL_CATALOG } from '../tools/declarations.ts';
 import { createToolRegistry, type ToolRegistryOptions } from '../tools/index.ts';
 import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 import { checkWaitScale } from '../tools/wait.ts';
@@ -57,6 +60,8 @@ export interface LocalPlatformOptions {
   publicBaseUrl: string;
   /** Require this bearer token on webhooks and the API. */
   token?: string;
+  /** The server's CSRF token, put in the approval page's form (the local server checks it). */
+  formToken?: string;
   config: Omit<RuntimeConfig, 'publicBaseUrl'> | RuntimeConfig;
   runbooks: () => Runbook[];
   definitions: (runbookId: string) => StateMachineDefinition | undefined;
@@ -148,6 +153,26 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     logger,
     ...(options.onEngineEvent ? { onEvent: options.onEngineEvent } : {}),
     onStatusChange: statusChange,
+    // Attempts the stopped process left running ended with it: the detail says interrupted, not running.
+    onRecovering: async (executionId) => {
+      const latest = new Map<string, StepOutcome>();
+      for (const outcome of await store.listStepOutcomes(executionId))
+        latest.set(`${outcome.kind}:${outcome.stepId}`, outcome);
+      const at = clock.now().toISOString();
+      for (const outcome of latest.values()) {
+        if (outcome.status !== 'running') continue;
+        await store.putStepOutcome({
+          ...outcome,
+          status: 'interrupted',
+          finishedAt: at,
+          durationMs: Math.max(0, Date.parse(at) - Date.parse(outcome.startedAt)),
+          error: {
+            name: AslErrorName.Interrupted,
+            message: `the platform stopped while this attempt ran (found at the restart, ${at})`,
+          },
+        });
+      }
+    },
     onInterrupted: async (executionId, reason) => {
       const execution = await store.getExecution(executionId);
       if (execution)
@@ -171,7 +196,22 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   const escalations = new EscalationService({ notifier, clock, logger, config });
   const records = new RecordService({ store, clock, logger });
   const learning = new LearningService({ store, clock, logger });
-  const control = new ControlService({ ...common, checkpoints });
+  // Bound once the tools exist (below): an operator resuming an interrupted change sees its target.
+  let inspectTarget: InterruptedChanges['inspect'];
+  const control = new ControlService({
+    ...common,
+    checkpoints,
+    interruptedChanges: {
+      repeats: (tool) => {
+        const declared = TOOL_CATALOG.get(tool)?.onRepeat;
+        return {
+          repeats: declared?.effect !== 'no-op',
+          how: declared?.how ?? `${tool} does not say what running it again does`,
+        };
+      },
+      inspect: (tool, parameters, execution) => inspectTarget!(tool, parameters, execution),
+    },
+  });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
     {
@@ -191,6 +231,42 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       })(),
     },
   );
+  inspectTarget = async (tool, parameters, execution) => {
+    const inspector = TOOL_CATALOG.get(tool)?.inspectWith;
+    const reader = inspector ? tools.get(inspector.tool) : undefined;
+    if (!inspector || !reader)
+      return { unavailable: `${tool} has no read-only tool to show its target; check it by hand` };
+    try {
+      const resolved = resolveTemplates(inspector.parameters, { parameters });
+      // Where the change acted: its region carries over, as to a compensation.
+      if (parameters.region !== undefined) resolved.region = parameters.region;
+      const state = await reader.run(
+        reader.declaration.parameters.parse(resolved) as Record<string, unknown>,
+        {
+          signal: AbortSignal.timeout(15_000),
+          dryRun: false,
+          execution: {
+            id: execution.id,
+            runbookId: execution.runbookId,
+            runbookVersion: execution.runbookVersion,
+            incidentId: execution.incidentId,
+            environment: execution.environment,
+            dryRun: execution.dryRun,
+            approvalRiskThreshold: 0,
+            changeFreeze: false,
+            startedAt: execution.startedAt,
+          },
+          deadline: Date.now() + 15_000,
+          change: { key: 'inspect', since: clock.now().toISOString(), repeat: false },
+          log: (message, data) =>
+            logger.info(message, { ...data, executionId: execution.id, tool: inspector.tool }),
+        },
+      );
+      return { tool: inspector.tool, state };
+    } catch (error) {
+      return { unavailable: `${inspector.tool} could not read the target: ${(error as Error).message}` };
+    }
+  };
   const runner = new StepRunner({
     ...common,
     tools,
@@ -219,7 +295,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   const handlers = {
     stepRunner: createStepRunnerHandler({ runner, logger }),
     approvalRequest: createApprovalRequestHandler({ approvals, logger }),
-    approvalWeb: createApprovalWebHandler({ approvals, logger }),
+    approvalWeb: createApprovalWebHandler({
+      approvals,
+      logger,
+      ...(options.formToken ? { formToken: options.formToken } : {}),
+    }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
     learningRecorder: createLearningRecorderHandler({ learning, logger }),
     ingest: createIngestHandler({ bus, normalize, auth: () => ({ token: options.token }), clock, logger }),

@@ -25,6 +25,22 @@ export const SymptomCategory = z.enum([
 ]);
 export type SymptomCategory = z.infer<typeof SymptomCategory>;
 
+/**
+ * What names an alert goes into the store's keys (DynamoDB: partition keys at most 2048 bytes, sort keys
+ * 1024) and every event about it: longer is refused at the edge (400 naming the field), never cut, so
+ * what is accepted is what is stored. Margins leave room for the key prefixes.
+ */
+export const ALERT_LIMITS = {
+  /** alertname / alarm name (the unmatched-alert sort key `ALERT#<source>#<name>`, URI-encoded: up to 3 × 300). */
+  nameBytes: 300,
+  /** The dedupe key (partition key `FINGERPRINT#<fingerprint>`). */
+  fingerprintBytes: 512,
+  /** Each part of the resource (id, cluster, namespace, region, account) and the environment. */
+  resourceFieldBytes: 1_024,
+  /** A label or annotation name; values are cut to fit the alert budget instead. */
+  fieldNameBytes: 1_024,
+} as const;
+
 export { AlertResource } from './resource.ts';
 
 /**

@@ -57,9 +57,12 @@ export function verifyApprovalLink(
   nowSeconds: number,
 ): LinkVerification {
   const { approvalId, approver, exp, sig } = input;
-  if (!approver || !exp || !sig || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig))
+  // Only the text a link is issued with (String of a positive integer): `0<exp>` is another link, refused.
+  if (!approver || !exp || !sig || !/^[1-9]\d{0,11}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig))
     return { ok: false, reason: 'malformed' };
   const claims: ApprovalLinkClaims = { approvalId, approver, expiresAt: Number(exp) };
+  // The signature is compared over the text as given, so no other spelling of the same number verifies.
+  if (String(claims.expiresAt) !== exp) return { ok: false, reason: 'malformed' };
   const expected = Buffer.from(signApprovalLink(claims, key));
   const given = Buffer.from(sig);
   if (given.length !== expected.length || !timingSafeEqual(given, expected))

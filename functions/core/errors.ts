@@ -10,6 +10,8 @@ export const AslErrorName = {
   StepTimeout: 'Runbook.StepTimeout',
   InvalidParameters: 'Runbook.InvalidParameters',
   Aborted: 'Runbook.Aborted',
+  /** Recorded on an attempt the platform's stop or restart cut short (never thrown into a machine). */
+  Interrupted: 'Runbook.Interrupted',
   PrerequisiteFailed: 'Runbook.PrerequisiteFailed',
   EscalationRequested: 'Runbook.EscalationRequested',
   SafetyBlocked: 'Safety.Blocked',

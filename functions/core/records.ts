@@ -160,6 +160,8 @@ export const StepOutcomeStatus = z.enum([
   /** Run as a dry run: the tool said what it would do. */
   'dry-run',
   'compensated',
+  /** Cut short by the platform stopping (or dying) while it ran; it may have changed something. */
+  'interrupted',
 ]);
 export type StepOutcomeStatus = z.infer<typeof StepOutcomeStatus>;
 

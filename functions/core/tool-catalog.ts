@@ -52,6 +52,18 @@ export interface ToolDeclaration<Params extends z.ZodObject = z.ZodObject> {
   permissions: ToolPermissions;
   /** Parameters that hold PromQL: validation parses them with Prometheus' own grammar. */
   promql?: readonly string[];
+  /**
+   * Mutating tools: what running the same step again does after an interruption (the platform stopped
+   * while the change was in flight). `no-op`: the change is made once per execution and step (an
+   * absolute value, a state that is already so, or a change key the target keeps); `repeats`: a second
+   * run changes the system again, so a resume asks the operator first.
+   */
+  onRepeat?: { effect: 'no-op' | 'repeats'; how: string };
+  /**
+   * A read-only tool that shows the target's current state, for an operator deciding whether to repeat
+   * an interrupted change (`repeats` tools). Parameter values may reference the step's `{{ parameters.x }}`.
+   */
+  inspectWith?: { tool: string; parameters: Record<string, unknown> };
   /** Runtimes the tool can run in; default both. The local shell is `['local']`. */
   runtimes?: ReadonlyArray<'aws' | 'local'>;
 }

@@ -46,6 +46,7 @@ export function approvalPage(
   view: ApprovalView,
   formAction: string,
   message?: { kind: 'ok' | 'warn' | 'bad'; text: string },
+  formToken?: string,
 ): string {
   const { approval, execution } = view;
   const approvals = approval.decisions.filter((decision) => decision.decision === 'approve').length;
@@ -72,7 +73,7 @@ export function approvalPage(
     .join('');
   const form = view.canDecide
     ? `<section><h2>Your decision</h2>
-        <form method="post" action="${escapeHtml(formAction)}">
+        <form method="post" action="${escapeHtml(formAction)}">${formToken ? `<input type="hidden" name="csrf" value="${escapeHtml(formToken)}">` : ''}
           <label for="comment">Comment (optional; shown to the team and in the record)</label>
           <textarea id="comment" name="comment" maxlength="2000"></textarea>
           <div class="actions">
@@ -83,9 +84,11 @@ export function approvalPage(
     : `<div class="notice warn">${
         view.alreadyDecided
           ? `You decided: <strong>${escapeHtml(view.alreadyDecided)}</strong>.`
-          : approval.status === 'pending'
-            ? 'This request has expired.'
-            : `This request is <strong>${escapeHtml(approval.status)}</strong>.`
+          : view.replaced
+            ? 'This request was asked again (the platform restarted or the step was retried): use the link in the newest e-mail.'
+            : approval.status === 'pending'
+              ? 'This request has expired.'
+              : `This request is <strong>${escapeHtml(approval.status)}</strong>.`
       }</div>`;
   const body = `
     ${message ? `<div class="notice ${message.kind}">${escapeHtml(message.text)}</div>` : ''}

@@ -2,7 +2,13 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import { z } from 'zod';
 import * as aws from '../composition/aws.ts';
-import { type ApprovalRefusal, type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
+import { parseJsonText } from '../core/json-limits.ts';
+import {
+  type ApprovalRefusal,
+  type ApprovalService,
+  type ApprovalView,
+  REFUSAL_MESSAGES,
+} from '../core/services/approvals.ts';
 import type { Logger } from '../ports/logger.ts';
 import { approvalPage, refusalPage } from './approval-page.ts';
 import {
@@ -13,6 +19,7 @@ import {
   httpErrors,
   json,
   parseValue,
+  pathParameter,
   readBody,
 } from './http.ts';
 
@@ -25,6 +32,8 @@ const Decision = z
     approver: z.string().optional(),
     exp: z.string().optional(),
     sig: z.string().optional(),
+    /** The page's CSRF token (the local server checks it; the handler does not use it). */
+    csrf: z.string().max(200).optional(),
   })
   .strict();
 
@@ -37,6 +46,8 @@ const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
   'not-an-approver': 403,
   'already-decided': 409,
   'too-late': 409,
+  replaced: 409,
+  cancelled: 409,
 };
 
 function wantsJson(event: HttpEvent): boolean {
@@ -66,14 +77,21 @@ function formAction(event: HttpEvent): string {
  * The approval pages. GET shows the full context and never decides (mail scanners follow links);
  * POST decides, once per approver, with the same signed link parameters.
  */
-export function createApprovalWebHandler(options: { approvals: ApprovalService; logger: Logger }) {
-  const { approvals } = options;
+export function createApprovalWebHandler(options: {
+  approvals: ApprovalService;
+  logger: Logger;
+  /** A token the page's form sends back as the field `csrf` (the embedded platform's server checks it). */
+  formToken?: string;
+}) {
+  const { approvals, formToken } = options;
+  const page = (view: ApprovalView, action: string, message?: Parameters<typeof approvalPage>[2]) =>
+    approvalPage(view, action, message, formToken);
   const routes = [
     {
       method: 'GET' as const,
       path: '/approvals/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
-        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const id = pathParameter(event, 'id', 'approval id');
         const result = await approvals.view(id, linkOf(event));
         if (!result.ok) {
           const status = REFUSAL_STATUS[result.reason];
@@ -81,25 +99,17 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
             ? json(status, { error: REFUSAL_MESSAGES[result.reason], reason: result.reason })
             : html(status, refusalPage(REFUSAL_MESSAGES[result.reason]));
         }
-        return wantsJson(event)
-          ? json(200, result.view)
-          : html(200, approvalPage(result.view, formAction(event)));
+        return wantsJson(event) ? json(200, result.view) : html(200, page(result.view, formAction(event)));
       },
     },
     {
       method: 'POST' as const,
       path: '/approvals/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
-        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const id = pathParameter(event, 'id', 'approval id');
         const text = readBody(event, BODY_LIMIT);
         const raw = wantsJson(event)
-          ? (() => {
-              try {
-                return JSON.parse(text) as unknown;
-              } catch {
-                return undefined;
-              }
-            })()
+          ? parseJsonText(text, 'the decision')
           : Object.fromEntries(new URLSearchParams(text));
         const body = parseValue(Decision, raw, 'the decision');
         const result = await approvals.decide(
@@ -116,7 +126,7 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
           return view.ok
             ? html(
                 status,
-                approvalPage(view.view, formAction(event), {
+                page(view.view, formAction(event), {
                   kind: 'bad',
                   text: REFUSAL_MESSAGES[result.reason],
                 }),
@@ -131,7 +141,7 @@ export function createApprovalWebHandler(options: { approvals: ApprovalService; 
         if (wantsJson(event)) return json(200, { message: text2, approval: result.approval });
         const view = await approvals.view(id, linkOf(event, body));
         return view.ok
-          ? html(200, approvalPage(view.view, formAction(event), { kind: 'ok', text: text2 }))
+          ? html(200, page(view.view, formAction(event), { kind: 'ok', text: text2 }))
           : html(200, refusalPage(text2));
       },
     },

@@ -7,11 +7,25 @@ import type { ControlService } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
 import type { Logger } from '../ports/logger.ts';
 import { bearerAuth } from './auth.ts';
-import { type HttpEvent, type HttpResult, httpErrors, json, parseJsonBody, parseValue } from './http.ts';
+import {
+  checkExecutionId,
+  type HttpEvent,
+  type HttpResult,
+  httpErrors,
+  json,
+  parseJsonBody,
+  parseValue,
+  pathParameter,
+} from './http.ts';
 
 const BODY_LIMIT = 16 * 1024;
 const ControlBody = z
-  .object({ reason: z.string().max(1_000).optional(), by: z.string().max(200).optional() })
+  .object({
+    reason: z.string().max(1_000).optional(),
+    by: z.string().max(200).optional(),
+    /** resume only: run again a change an interruption cut short, though running it again repeats it. */
+    repeatInterruptedChange: z.boolean().optional(),
+  })
   .strict();
 const KillSwitchBody = z
   .object({
@@ -43,6 +57,11 @@ function operator(event: HttpEvent, claimed?: string): string {
   return iam ?? claimed ?? 'operator';
 }
 
+/** The execution id in the path: an execution name (1–80 of A–Z a–z 0–9 - _), else 400 before any lookup. */
+function executionIdOf(event: HttpEvent): string {
+  return checkExecutionId(pathParameter(event, 'id', 'execution id'), 'id');
+}
+
 function optionalBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer<T> {
   return event.body ? parseJsonBody(event, schema, BODY_LIMIT) : parseValue(schema, {}, 'the body');
 }
@@ -63,20 +82,22 @@ export function createControlHandler(options: ControlHandlerOptions) {
       method: 'GET' as const,
       path: '/api/executions/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> =>
-        json(200, await control.describe(decodeURIComponent(event.pathParameters?.id ?? ''))),
+        json(200, await control.describe(executionIdOf(event))),
     },
     ...(['pause', 'resume', 'abort'] as const).map((action) => ({
       method: 'POST' as const,
       path: `/api/executions/{id}/${action}`,
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const body = optionalBody(event, ControlBody);
-        const id = decodeURIComponent(event.pathParameters?.id ?? '');
+        const id = executionIdOf(event);
         const by = operator(event, body.by);
         const execution =
           action === 'pause'
             ? await control.pause(id, by, body.reason)
             : action === 'resume'
-              ? await control.resume(id, by)
+              ? await control.resume(id, by, {
+                  ...(body.repeatInterruptedChange ? { repeatInterruptedChange: true } : {}),
+                })
               : await control.abort(id, by, body.reason);
         return json(202, { execution });
       },

@@ -1,6 +1,7 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
+import { EXECUTION_NAME_MAX, EXECUTION_NAME_PATTERN } from '../core/classifier/identity.ts';
 import {
   EngineThrottledError,
   EventBusError,
@@ -8,6 +9,7 @@ import {
   RunbookAutopilotError,
   ValidationError,
 } from '../core/errors.ts';
+import { assertJsonDepth, parseJsonText } from '../core/json-limits.ts';
 import { schemaProblems } from '../core/runbook/issues.ts';
 import { ControlConflictError, NotFoundError } from '../core/services/control.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -74,19 +76,40 @@ export function parseJsonBody<T extends z.ZodType>(
   schema: T,
   limitBytes: number,
 ): z.infer<T> {
-  const text = readBody(event, limitBytes);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidEventError('the body is not JSON', [
-      { check: 'json', path: '', message: `not JSON: ${(error as Error).message}` },
-    ]);
-  }
-  return parseValue(schema, value, 'the body');
+  return parseValue(schema, parseJsonText(readBody(event, limitBytes)), 'the body');
 }
 
+/** An execution id from a request (path or query): an execution name, else 400 naming `where`. */
+export function checkExecutionId(id: string, where: string): string {
+  if (EXECUTION_NAME_PATTERN.test(id)) return id;
+  throw new InvalidEventError(
+    `not an execution id: execution ids are 1-${EXECUTION_NAME_MAX} characters of A-Z, a-z, 0-9, - and _ (got ${id.length} characters)`,
+    [{ check: 'path', path: where, message: `expected an execution id, got ${id.length} characters` }],
+  );
+}
+
+/**
+ * A path parameter, percent-decoded. Broken encoding (`%E0%A4%A`, `%ZZ`) is the sender's mistake: 400
+ * naming the parameter, never a URIError.
+ */
+export function pathParameter(event: HttpEvent, name: string, what: string): string {
+  const raw = event.pathParameters?.[name] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidEventError(
+      `the ${what} in the path has broken percent-encoding: every % must start a %XX escape of UTF-8`,
+      [{ check: 'path', path: name, message: 'broken percent-encoding' }],
+    );
+  }
+}
+
+/** Task payloads carry tool outputs, which nest deeper than any request body; still bounded. */
+const MAX_PAYLOAD_DEPTH = 64;
+
 export function parseValue<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
+  // Nothing below (templates, messages) may recurse into a value deeper than the stack.
+  assertJsonDepth(value, what, MAX_PAYLOAD_DEPTH);
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const problems = schemaProblems(schema, value, parsed.error.issues);
@@ -117,7 +140,7 @@ export function httpErrors(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpR
       } else if (error instanceof NotFoundError) {
         request.response = json(404, { error: error.message });
       } else if (error instanceof ControlConflictError) {
-        request.response = json(409, { error: error.message });
+        request.response = json(409, { error: error.message, ...error.details });
       } else if (error instanceof EventBusError || error instanceof EngineThrottledError) {
         // Nothing was half-done: the sender (Alertmanager) retries on a 5xx.
         logger.warn('request deferred', { requestId, error: error.message });

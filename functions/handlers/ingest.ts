@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import * as aws from '../composition/aws.ts';
 import { type NormalizeOptions, normalizeAlertmanager } from '../core/classifier/normalize.ts';
-import { InvalidEventError } from '../core/errors.ts';
+import { parseJsonText } from '../core/json-limits.ts';
 import { ALERT_DETAIL_TYPE, INGEST_SOURCE } from '../core/routing.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EventBus } from '../ports/event-bus.ts';
@@ -35,14 +35,7 @@ export function createIngestHandler(options: IngestHandlerOptions) {
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const raw = readBody(event, WEBHOOK_BODY_LIMIT);
         checkAuth(event, await options.auth(), raw);
-        let body: unknown;
-        try {
-          body = JSON.parse(raw);
-        } catch (error) {
-          throw new InvalidEventError('the body is not JSON', [
-            { check: 'json', path: '', message: `not JSON: ${(error as Error).message}` },
-          ]);
-        }
+        const body = parseJsonText(raw);
         const alerts = normalizeAlertmanager(body, options.normalize);
         const receivedAt = options.clock.now().toISOString();
         const result = await options.bus.publish(

@@ -17,6 +17,9 @@ export interface OpenIncidentResult {
   created: boolean;
 }
 
+/** What acquireRate did: counted a new use, found this member counted already, or refused (full). */
+export type RateAcquisition = 'counted' | 'already-counted' | false;
+
 export type ExecutionPatch = Partial<
   Pick<ExecutionRecord, 'status' | 'stoppedAt' | 'engineRef' | 'currentState' | 'outcome' | 'control'>
 >;
@@ -108,14 +111,19 @@ export interface Store {
   // Safety ------------------------------------------------------------------------------------------
   getKillSwitch(): Promise<KillSwitchState>;
   setKillSwitch(state: KillSwitchState): Promise<void>;
-  /** Counts one use by `member` in a fixed window (again by the same member: no extra use); false when full. */
+  /**
+   * Counts one use by `member` in a fixed window: 'counted' (a new use), 'already-counted' (this member
+   * was counted before: no extra use), or false when the window is full.
+   */
   acquireRate(
     key: string,
     windowStart: string,
     max: number,
     expiresAt: string,
     member: string,
-  ): Promise<boolean>;
+  ): Promise<RateAcquisition>;
+  /** Takes back the use `member` counted (a later check refused, so nothing started); idempotent. */
+  releaseRate(key: string, windowStart: string, member: string): Promise<void>;
   /** Takes one of `max` concurrency slots for an execution; false when all are taken. */
   acquireSlot(key: string, executionId: string, max: number): Promise<boolean>;
   /** Gives the execution's slot back (idempotent). */

@@ -8,7 +8,22 @@ export interface ToolContext {
   execution: ExecutionContext;
   /** Epoch milliseconds by which the tool must have answered. */
   deadline: number;
+  /**
+   * Who this run is, for changes made once per execution and step: the same key (and the same `since`)
+   * for every run of a step until one finishes, so a run that repeats one the platform's stop cut short
+   * (`repeat`) can find what that run did instead of doing it again.
+   */
+  change: ChangeIdentity;
   log(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface ChangeIdentity {
+  /** 20 hex digits, stable across the runs of one change (execution, kind, step, first attempt). */
+  key: string;
+  /** When the first of those runs started (ISO 8601). */
+  since: string;
+  /** An earlier run of this change never finished: it may have made the change already. */
+  repeat: boolean;
 }
 
 /** A tool that can run: its declaration plus the code. */

@@ -146,6 +146,16 @@ function whatItDoes(declaration: ToolDeclaration): string {
  * it does, its parameters (types, defaults), whether it changes anything, its minimum risk, what it
  * does under dry-run, the permissions it needs and the inverse `compensation: auto` uses.
  */
+/** `yes`, and what running it again after an interruption does: `once per execution and step`, or `repeats`. */
+function mutatingCell(declaration: ToolDeclaration): string {
+  if (!declaration.mutating) return 'no';
+  const repeat = declaration.onRepeat;
+  if (!repeat) return 'yes';
+  return repeat.effect === 'no-op'
+    ? `yes; once per execution and step: ${repeat.how}`
+    : `yes; a resume after an interruption asks first: ${repeat.how}`;
+}
+
 export function toolReferenceMarkdown(declarations: readonly ToolDeclaration[]): string {
   const header = [
     '| Tool | What it does | Parameters | Mutating | Risk | Dry run | Needs | Inverse for `compensation: auto` |',
@@ -158,7 +168,7 @@ export function toolReferenceMarkdown(declarations: readonly ToolDeclaration[]):
       code(declaration.name),
       whatItDoes(declaration),
       parameters.length > 0 ? parameters.join('<br>') : 'none',
-      declaration.mutating ? 'yes' : 'no',
+      mutatingCell(declaration),
       declaration.risk,
       declaration.dryRun,
       needs.length > 0 ? needs.join('<br>') : 'nothing',

@@ -87,6 +87,7 @@ export const ACTION_RULES: Readonly<Record<string, ActionRule>> = {
     ],
     why: 'instances come from the alert at run time (this account only); documents are pinned to the ones the tool allows',
   },
+  'ssm:ListCommands': NO_RESOURCE_LEVEL('ListCommands (a repeated run looks up the command it sent)'),
   'ssm:GetCommandInvocation': NO_RESOURCE_LEVEL('GetCommandInvocation (a command id has no ARN)'),
   'ssm:ListCommandInvocations': NO_RESOURCE_LEVEL('ListCommandInvocations (a command id has no ARN)'),
   'ssm:CancelCommand': NO_RESOURCE_LEVEL('CancelCommand (a command id has no ARN)'),

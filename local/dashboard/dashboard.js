@@ -258,10 +258,12 @@ function errorBox(error) {
 // API
 
 class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, body) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    /** The API's JSON answer, when it gave one (a 409 can carry what the operator must decide on). */
+    this.body = body;
   }
 }
 
@@ -307,6 +309,11 @@ function askToken(rejected) {
   return tokenPrompt;
 }
 
+/** The CSRF token the server embedded in this page (a meta element; the CSP allows no inline script). */
+function csrfToken() {
+  return document.querySelector('meta[name="runbook-csrf"]')?.getAttribute('content') ?? '';
+}
+
 /** Calls the API; on 401 asks for the token and retries; errors carry the API's own message. */
 async function api(path, { method = 'GET', body, text = false } = {}) {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -314,6 +321,8 @@ async function api(path, { method = 'GET', body, text = false } = {}) {
     const headers = { accept: text ? 'text/plain' : 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    // The page token the server put in this page: it refuses changes from a browser without it (CSRF).
+    if (method !== 'GET') headers['x-runbook-csrf'] = csrfToken();
     let response;
     try {
       response = await fetch(path, {
@@ -337,12 +346,14 @@ async function api(path, { method = 'GET', body, text = false } = {}) {
     const raw = await response.text();
     if (!response.ok) {
       let message = raw || response.statusText;
+      let parsed;
       try {
-        message = JSON.parse(raw).error ?? message;
+        parsed = JSON.parse(raw);
+        message = parsed.error ?? message;
       } catch {
         // Not JSON: the text is the message.
       }
-      throw new ApiError(response.status, `${response.status} ${response.statusText}: ${message}`);
+      throw new ApiError(response.status, `${response.status} ${response.statusText}: ${message}`, parsed);
     }
     if (text) return raw;
     try {
@@ -1031,6 +1042,19 @@ function executionBody(detail, notifications) {
   ];
 }
 
+/** Asks whether to run again a change an interruption cut short, showing it and its target's state. */
+function confirmRepeat(change, answer) {
+  const state = answer.currentState
+    ? `Its target now (${answer.currentState.tool}): ${JSON.stringify(answer.currentState.state).slice(0, 600)}`
+    : (answer.currentStateUnavailable ?? 'Its target could not be read: check it by hand.');
+  return ask({
+    title: 'Run the interrupted change again?',
+    message: `The platform stopped while ${change.kind} ${change.stepId} (${change.tool} ${JSON.stringify(change.parameters).slice(0, 300)}) was running, started ${change.startedAt}. Running it again repeats it: ${change.repeats}. ${state}`,
+    confirm: 'Run it again',
+    danger: true,
+  }).then((values) => values !== null && values !== undefined);
+}
+
 function mountExecution(main, id) {
   const head = h('div', {}, h('h1', { id: 'execution-title' }, 'Execution ', h('code', {}, id)));
   const body = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
@@ -1050,6 +1074,13 @@ function mountExecution(main, id) {
       result.textContent = `${action} accepted: the execution is ${execution.status ?? 'updated'}${controlText(execution) ? ` (${controlText(execution)})` : ''}.`;
       poller.now();
     } catch (error) {
+      const change = error.body?.interruptedChange;
+      if (action === 'resume' && error.status === 409 && change && !payload?.repeatInterruptedChange) {
+        result.textContent = '';
+        if (await confirmRepeat(change, error.body)) return act('resume', { repeatInterruptedChange: true });
+        result.textContent = 'resume cancelled: the interrupted change was not run again.';
+        return;
+      }
       result.className = 'action-result error';
       result.textContent = `${action} refused: ${error.message}`;
     }

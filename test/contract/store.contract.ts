@@ -893,11 +893,32 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreCo
         const retry = await store.acquireRate('runbook:disk', window, 3, expires, 'incident-0');
 
         // Assess
-        expect(inWindow).toEqual([true, true, true, false]);
-        expect(nextWindow).toBe(true);
-        expect(otherKey).toBe(true);
-        expect(retry).toBe(true);
+        expect(inWindow).toEqual(['counted', 'counted', 'counted', false]);
+        expect(nextWindow).toBe('counted');
+        expect(otherKey).toBe('counted');
+        expect(retry).toBe('already-counted');
         expect(await store.acquireRate('runbook:none', window, 0, expires, 'incident-0')).toBe(false);
+      });
+
+      it('gives a counted use back on releaseRate, once, so another member may take it', async () => {
+        // Prepare: a full window of 2
+        const window = '2024-05-02T17:00:00Z';
+        const expires = '2024-05-02T18:00:00Z';
+        await store.acquireRate('runbook:disk', window, 2, expires, 'incident-0');
+        await store.acquireRate('runbook:disk', window, 2, expires, 'incident-1');
+        const full = await store.acquireRate('runbook:disk', window, 2, expires, 'incident-2');
+
+        // Act
+        await store.releaseRate('runbook:disk', window, 'incident-1');
+        await store.releaseRate('runbook:disk', window, 'incident-1');
+        await store.releaseRate('runbook:never-used', window, 'incident-1');
+        const afterRelease = await store.acquireRate('runbook:disk', window, 2, expires, 'incident-2');
+        const stillFull = await store.acquireRate('runbook:disk', window, 2, expires, 'incident-3');
+
+        // Assess
+        expect(full).toBe(false);
+        expect(afterRelease).toBe('counted');
+        expect(stillFull).toBe(false);
       });
 
       it('never counts past the maximum when 30 callers race for a window of 10', async () => {
@@ -915,7 +936,7 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreCo
         );
 
         // Assess
-        expect(count(results, true)).toBe(10);
+        expect(count(results, 'counted')).toBe(10);
       });
 
       it('hands out concurrency slots up to the maximum; release is idempotent and frees a slot', async () => {

@@ -567,6 +567,24 @@ describe('the embedded platform', () => {
     expect(kube.nodes.get(NODE)?.spec?.unschedulable ?? false).toBe(false);
   });
 
+  it('shows the attempt a restart cut short as interrupted, not running', async () => {
+    // Prepare
+    const { url, executionId } = await interruptedMidEviction();
+
+    // Act
+    const detail = await execution(url, executionId);
+
+    // Assess
+    const attempts = detail.steps.filter((step: Json) => step.stepId === 'evict-heaviest-pod');
+    expect(attempts).toHaveLength(1);
+    expect(attempts[0]).toMatchObject({
+      status: 'interrupted',
+      error: { name: 'Runbook.Interrupted', message: expect.stringContaining('stopped') },
+      finishedAt: expect.any(String),
+    });
+    expect(detail.steps.filter((step: Json) => step.status === 'running')).toEqual([]);
+  });
+
   it("resumes an interrupted execution on an operator's word, re-running the change it was in", async () => {
     // Prepare
     const { url, kube, executionId } = await interruptedMidEviction();

@@ -137,7 +137,12 @@ describe('step runner permissions derived from tool declarations', () => {
         resources: ['arn:aws:ec2:eu-west-1:111111111111:instance/*'],
       },
       {
-        actions: ['ssm:CancelCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'],
+        actions: [
+          'ssm:CancelCommand',
+          'ssm:GetCommandInvocation',
+          'ssm:ListCommandInvocations',
+          'ssm:ListCommands',
+        ],
         resources: ['*'],
       },
       {
@@ -150,6 +155,7 @@ describe('step runner permissions derived from tool declarations', () => {
       'ssm:CancelCommand: CancelCommand (a command id has no ARN) has no resource-level permissions',
       'ssm:GetCommandInvocation: GetCommandInvocation (a command id has no ARN) has no resource-level permissions',
       'ssm:ListCommandInvocations: ListCommandInvocations (a command id has no ARN) has no resource-level permissions',
+      'ssm:ListCommands: ListCommands (a repeated run looks up the command it sent) has no resource-level permissions',
     ]);
   });
 

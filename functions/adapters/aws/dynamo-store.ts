@@ -38,6 +38,7 @@ import type {
   DecideApprovalResult,
   ExecutionPatch,
   OpenIncidentResult,
+  RateAcquisition,
   Store,
 } from '../../ports/store.ts';
 import { GlobalIndex, TableKey, TTL_ATTRIBUTE } from './table-design.ts';
@@ -178,8 +179,30 @@ const TABLE_ATTRIBUTES = new Set<string>([
   ...Object.values(GlobalIndex).flatMap((index) => [index.partitionKey, index.sortKey]),
 ]);
 
+/** Keys in messages stay short: an over-long id must not turn into a megabyte of log. */
 function describeKey(key: ItemKey): string {
-  return `pk "${key.pk}", sk "${key.sk}"`;
+  const short = (text: string) =>
+    text.length > 120 ? `${text.slice(0, 100)}…(${text.length} characters)` : text;
+  return `pk "${short(key.pk)}", sk "${short(key.sk)}"`;
+}
+
+/** DynamoDB's key sizes: partition keys at most 2048 bytes, sort keys 1024. */
+const MAX_PARTITION_KEY_BYTES = 2048;
+const MAX_SORT_KEY_BYTES = 1024;
+
+/** A key DynamoDB would refuse is the caller's input (an id too long), not a store failure: say so. */
+function checkKeySize(operation: string, key: ItemKey): void {
+  const pk = Buffer.byteLength(key.pk, 'utf8');
+  const sk = Buffer.byteLength(key.sk, 'utf8');
+  if (pk <= MAX_PARTITION_KEY_BYTES && sk <= MAX_SORT_KEY_BYTES) return;
+  const which =
+    pk > MAX_PARTITION_KEY_BYTES
+      ? `partition key (${pk} bytes, at most ${MAX_PARTITION_KEY_BYTES})`
+      : `sort key (${sk} bytes, at most ${MAX_SORT_KEY_BYTES})`;
+  throw new ValidationError(
+    `${operation}: an id is too long for a DynamoDB ${which} at ${describeKey(key)}`,
+    [{ check: 'key-size', path: '', message: `too long for a DynamoDB ${which}` }],
+  );
 }
 
 // Expressions -------------------------------------------------------------------------------------
@@ -792,7 +815,7 @@ export class DynamoStore implements Store {
     max: number,
     expiresAt: string,
     member: string,
-  ): Promise<boolean> {
+  ): Promise<RateAcquisition> {
     this.validCount(max, 'acquireRate(max)');
     const until = this.validInput(IsoTime, expiresAt, 'acquireRate(expiresAt)');
     if (max === 0) return false;
@@ -808,8 +831,24 @@ export class DynamoStore implements Store {
         `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(epochSeconds(until))}`,
       `attribute_not_exists(${members}) OR size(${members}) < ${expression.value(max)} OR ` +
         `contains(${members}, ${expression.value(member)})`,
+      'ALL_OLD',
     );
-    return result !== undefined;
+    if (result === undefined) return false;
+    // The set before this update says whether this use is new (the caller may give a new one back).
+    const before = (result.Attributes?.members as Set<string> | undefined) ?? new Set<string>();
+    return before.has(member) ? 'already-counted' : 'counted';
+  }
+
+  async releaseRate(rateKey: string, windowStart: string, member: string): Promise<void> {
+    const key = Keys.rateWindow(rateKey, windowStart);
+    const expression = new Expression();
+    await this.updateIf(
+      key,
+      expression,
+      `DELETE ${expression.name('members')} ${expression.value(new Set([member]))}`,
+      // Without the condition, releasing in a window never used would create an empty item.
+      `attribute_exists(${expression.name('pk')})`,
+    );
   }
 
   async acquireSlot(slotKey: string, executionId: string, max: number): Promise<boolean> {
@@ -1210,6 +1249,7 @@ export class DynamoStore implements Store {
 
   /** Sends a request; any failure becomes a StoreError naming the operation, table and key. */
   private async call<T>(operation: string, key: ItemKey | undefined, send: () => Promise<T>): Promise<T> {
+    if (key) checkKeySize(`DynamoDB ${operation}`, key);
     try {
       return await send();
     } catch (error) {
@@ -1251,6 +1291,7 @@ export class DynamoStore implements Store {
     key: ItemKey,
     send: () => Promise<T>,
   ): Promise<T | undefined> {
+    checkKeySize(`DynamoDB ${operation}`, key);
     try {
       return await send();
     } catch (error) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EventBusError } from '../../core/errors.ts';
+import { EventBusError, ValidationError } from '../../core/errors.ts';
 import { compileEventPattern } from '../../core/event-pattern.ts';
 import type { RouteRule, RuleTarget } from '../../core/routing.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -27,7 +27,7 @@ export interface Delivery {
   target: RuleTarget;
   eventId: string;
   result?: unknown;
-  error?: { name: string; message: string };
+  error?: { name: string; message: string; problems?: Array<{ path: string; message: string }> };
 }
 
 /**
@@ -113,7 +113,14 @@ export class LocalEventBus implements EventBus {
           rule: rule.name,
           target: rule.target,
           eventId: envelope.id,
-          error: { name: failure.name, message: failure.message },
+          error: {
+            name: failure.name,
+            message: failure.message,
+            // Bad input says where: the sender of /events gets the fields, as from the ingest.
+            ...(failure instanceof ValidationError
+              ? { problems: failure.problems.map(({ path, message }) => ({ path, message })) }
+              : {}),
+          },
         });
       }
     }

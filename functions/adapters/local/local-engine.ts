@@ -105,6 +105,8 @@ export interface LocalEngineOptions {
   onStatusChange?: (detail: StatusChangeDetail) => Promise<void>;
   /** The platform marks an execution it could not resume safely. */
   onInterrupted?: (executionId: string, reason: string) => Promise<void>;
+  /** Before a restart resumes or marks an execution: what was running when the process stopped ended then. */
+  onRecovering?: (executionId: string) => Promise<void>;
   /** Tests shorten Retry intervals (milliseconds); the platform keeps the real ones. */
   retryIntervalMs?: number;
   /**
@@ -548,6 +550,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
     const interrupted: string[] = [];
     for (const entry of this.journal.all()) {
       if (entry.status !== 'RUNNING' || this.runs.has(entry.executionId)) continue;
+      await this.options.onRecovering?.(entry.executionId);
       const definition = this.options.definitions(entry.runbookId);
       const state = entry.inFlight?.state;
       const unsafe = !definition

@@ -1,6 +1,7 @@
-import { Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
+import { ALERT_LIMITS, Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
 import { ALERT_BUDGET_BYTES } from '../compiler/budgets.ts';
 import type { RuntimeConfig } from '../config.ts';
+import { InvalidEventError, type Problem } from '../errors.ts';
 import { KUBERNETES_CLUSTER_OBJECT_LABELS, KUBERNETES_OBJECT_LABELS } from '../resource.ts';
 import { categorize } from './categorize.ts';
 import { stableHash } from './identity.ts';
@@ -8,6 +9,7 @@ import {
   type AlarmMetric,
   type AlertmanagerAlert,
   type CloudWatchAlarmEvent,
+  DetailType,
   isZeroTime,
   parseAlertmanagerWebhook,
   parseCloudWatchAlarmEvent,
@@ -284,7 +286,113 @@ function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, options: Normalize
  */
 export function normalizeAlertmanager(body: unknown, options: NormalizeOptions): Alert[] {
   const webhook = parseAlertmanagerWebhook(body);
+  const problems = webhook.alerts.flatMap((alert, index) => alertmanagerLimitProblems(alert, index, options));
+  throwLimitProblems(problems, 'Alertmanager webhook body');
   return webhook.alerts.map((alert) => normalizeAlertmanagerAlert(alert, options));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Limits (ALERT_LIMITS): what names an alert goes into keys and events, so it is refused, never cut
+
+type LimitProblem = Omit<Problem, 'line' | 'column'>;
+
+function tooLong(path: string, what: string, value: string, limit: number): LimitProblem[] {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  return bytes <= limit
+    ? []
+    : [{ check: 'limit', path, message: `${what} is ${bytes} bytes; at most ${limit} are accepted` }];
+}
+
+function longNames(path: string, what: string, record: Readonly<Record<string, string>>): LimitProblem[] {
+  const names = Object.keys(record).filter(
+    (name) => Buffer.byteLength(name, 'utf8') > ALERT_LIMITS.fieldNameBytes,
+  );
+  if (names.length === 0) return [];
+  const first = names[0]!;
+  return [
+    {
+      check: 'limit',
+      path,
+      message: `a ${what} name is ${Buffer.byteLength(first, 'utf8')} bytes ("${first.slice(0, 20)}…"); names of at most ${ALERT_LIMITS.fieldNameBytes} bytes are accepted`,
+    },
+  ];
+}
+
+/** Labels that become the alert's resource or environment (see alertmanagerResource, environmentOf). */
+const IDENTITY_LABELS = [
+  'node',
+  'pod',
+  'namespace',
+  'instance',
+  'cluster',
+  'container',
+  'service',
+  'job',
+  ...KUBERNETES_OBJECT_LABELS.map((object) => object.label),
+  ...KUBERNETES_CLUSTER_OBJECT_LABELS.map((object) => object.label),
+] as const;
+
+function alertmanagerLimitProblems(
+  alert: AlertmanagerAlert,
+  index: number,
+  options: NormalizeOptions,
+): LimitProblem[] {
+  const at = `alerts[${index}]`;
+  const labels = alert.labels;
+  return [
+    ...tooLong(`${at}.labels.alertname`, 'the alertname', labels.alertname ?? '', ALERT_LIMITS.nameBytes),
+    ...(alert.fingerprint === undefined
+      ? []
+      : tooLong(`${at}.fingerprint`, 'the fingerprint', alert.fingerprint, ALERT_LIMITS.fingerprintBytes)),
+    ...[...IDENTITY_LABELS, ...options.environmentLabels].flatMap((name) =>
+      labels[name] === undefined
+        ? []
+        : tooLong(`${at}.labels.${name}`, `the ${name} label`, labels[name], ALERT_LIMITS.resourceFieldBytes),
+    ),
+    ...longNames(`${at}.labels`, 'label', labels),
+    ...longNames(`${at}.annotations`, 'annotation', alert.annotations),
+  ];
+}
+
+function cloudWatchLimitProblems(event: CloudWatchAlarmEvent, options: NormalizeOptions): LimitProblem[] {
+  const { detail } = event;
+  const problems: LimitProblem[] = [
+    ...tooLong('detail.alarmName', 'the alarm name', detail.alarmName, ALERT_LIMITS.nameBytes),
+    ...event.resources.flatMap((resource, index) =>
+      tooLong(`resources[${index}]`, 'the resource ARN', resource, ALERT_LIMITS.resourceFieldBytes),
+    ),
+  ];
+  for (const [index, metric] of detail.configuration.metrics.entries()) {
+    const dimensions = metric.metricStat?.metric.dimensions ?? {};
+    const at = `detail.configuration.metrics[${index}].metricStat.metric.dimensions`;
+    problems.push(...longNames(at, 'dimension', dimensions));
+    for (const [name, value] of Object.entries(dimensions))
+      if (Buffer.byteLength(name, 'utf8') <= ALERT_LIMITS.fieldNameBytes)
+        problems.push(
+          ...tooLong(`${at}.${name}`, `the ${name} dimension`, value, ALERT_LIMITS.resourceFieldBytes),
+        );
+  }
+  const tags = detail.alarmTags ?? {};
+  problems.push(...longNames('detail.alarmTags', 'tag', tags));
+  for (const name of options.environmentLabels)
+    if (tags[name] !== undefined)
+      problems.push(
+        ...tooLong(
+          `detail.alarmTags.${name}`,
+          `the ${name} tag`,
+          tags[name],
+          ALERT_LIMITS.resourceFieldBytes,
+        ),
+      );
+  return problems;
+}
+
+function throwLimitProblems(problems: LimitProblem[], what: string): void {
+  if (problems.length === 0) return;
+  const first = problems[0]!;
+  const more =
+    problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
+  throw new InvalidEventError(`invalid ${what}: ${first.path}: ${first.message}${more}`, problems);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -547,6 +655,10 @@ function consoleUrl(alarmArn: string, region: string, alarmName: string): string
  */
 export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptions): Alert {
   const event = parseCloudWatchAlarmEvent(input);
+  throwLimitProblems(
+    cloudWatchLimitProblems(event, options),
+    `${DetailType.CloudWatchAlarmStateChange} event`,
+  );
   const { detail } = event;
   const alarmArn =
     event.resources.find((resource) => /^arn:aws[a-z-]*:cloudwatch:/.test(resource)) ??
@@ -663,35 +775,51 @@ const ESSENTIAL_LABELS = new Set([
   'account',
 ]);
 
+/** Bytes a string takes as a JSON string value (quotes and escapes included). */
+function jsonStringBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text), 'utf8');
+}
+
 /**
  * The alert cut down to `budgetBytes` of compact JSON, as gently as it takes: long annotations first
  * (longest first, to 4 KB, then 1 KB, then 256 bytes), with description and summary; then long label
  * values; then annotations other than summary and description; then labels that name nothing
- * essential. Text keeps its start and a marker saying how long it was.
+ * essential. Text keeps its start and a marker saying how long it was. Linear in the alert's size:
+ * the size is tracked as values change, and the whole alert is measured only a fixed number of times.
  */
 export function fitAlertToBudget(alert: Alert, budgetBytes: number = ALERT_BUDGET_BYTES): Alert {
-  if (byteLength(alert) <= budgetBytes) return alert;
+  let size = byteLength(alert);
+  if (size <= budgetBytes) return alert;
   let current: Alert = { ...alert, labels: { ...alert.labels }, annotations: { ...alert.annotations } };
-  const fits = () => byteLength(current) <= budgetBytes;
+  const fits = () => size <= budgetBytes;
+  const measure = () => {
+    size = byteLength(current);
+    return fits();
+  };
 
   for (const cap of [4_096, 1_024, 256]) {
-    const names = Object.keys(current.annotations).sort(
-      (a, b) => byteLength(current.annotations[b]!) - byteLength(current.annotations[a]!),
-    );
+    const annotations = current.annotations;
+    const bytes = new Map(Object.entries(annotations).map(([name, value]) => [name, byteLength(value)]));
+    const names = [...bytes.keys()].sort((a, b) => bytes.get(b)! - bytes.get(a)!);
     for (const name of names) {
-      current.annotations[name] = truncateText(current.annotations[name]!, cap);
+      // Sorted longest first: once one fits under the cap, every later one does too.
+      if (bytes.get(name)! <= cap) break;
+      const before = annotations[name]!;
+      const after = truncateText(before, cap);
+      annotations[name] = after;
+      size += jsonStringBytes(after) - jsonStringBytes(before);
       if (fits()) return current;
     }
     if (current.description !== undefined) current.description = truncateText(current.description, cap);
     current.summary = truncateText(current.summary, Math.max(cap, 1_024));
     if (current.generatorURL !== undefined && byteLength(current.generatorURL) > cap)
       delete current.generatorURL;
-    if (fits()) return current;
+    if (measure()) return current;
   }
   for (const cap of [1_024, 256]) {
     for (const name of Object.keys(current.labels))
       current.labels[name] = truncateText(current.labels[name]!, cap);
-    if (fits()) return current;
+    if (measure()) return current;
   }
   const kept = Object.fromEntries(
     Object.entries(current.annotations).filter(([name]) => name === 'summary' || name === 'description'),
@@ -700,7 +828,7 @@ export function fitAlertToBudget(alert: Alert, budgetBytes: number = ALERT_BUDGE
     ...current,
     annotations: { ...kept, truncated: 'annotations dropped to fit the alert budget' },
   };
-  if (fits()) return current;
+  if (measure()) return current;
   const labels = Object.fromEntries(
     Object.entries(current.labels).filter(([name]) => ESSENTIAL_LABELS.has(name)),
   );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InvalidEventError, type Problem } from '../errors.ts';
+import { assertJsonDepth } from '../json-limits.ts';
 import { describeIssue, type Issue } from '../runbook/issues.ts';
 import { formatPath, type PathSegment } from '../runbook/source.ts';
 
@@ -270,6 +271,7 @@ export function parsePayload<Schema extends z.ZodType>(
   data: unknown,
   what: string,
 ): z.infer<Schema> {
+  assertJsonDepth(data, `the ${what}`);
   const result = schema.safeParse(data);
   if (result.success) return result.data;
   const problems = payloadProblems(data, result.error.issues);

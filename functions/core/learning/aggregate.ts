@@ -29,7 +29,8 @@ export function stepStatistics(outcomesByExecution: StepOutcome[][]): StepStatis
     const last = new Map<string, StepOutcome>();
     for (const outcome of outcomes) {
       if (outcome.kind !== 'step' && outcome.kind !== 'check') continue;
-      if (outcome.status === 'running') continue;
+      // Unfinished attempts say nothing about whether the step works.
+      if (outcome.status === 'running' || outcome.status === 'interrupted') continue;
       last.set(outcome.stepId, outcome);
     }
     for (const outcome of last.values())

@@ -82,6 +82,18 @@ function bestUnionIssues(issue: Issue & { code: 'invalid_union' }): Issue[] | un
   return best.map((inner) => ({ ...inner, path: [...issue.path, ...inner.path] }) as Issue);
 }
 
+/** A value as a message shows it: short, and never walked (it may nest deeper than the stack). */
+export function previewValue(value: unknown, max = 60): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string')
+    return value.length > max
+      ? `${JSON.stringify(value.slice(0, max - 3))}… (${value.length} characters)`
+      : JSON.stringify(value);
+  return String(value);
+}
+
 /** A zod issue in words a runbook author understands. */
 export function describeIssue(issue: Issue, value: unknown): string {
   switch (issue.code) {
@@ -98,7 +110,7 @@ export function describeIssue(issue: Issue, value: unknown): string {
       return `expected ${issue.expected}, got ${actual}`;
     }
     case 'invalid_value':
-      return `must be one of ${issue.values.map((item) => JSON.stringify(item)).join(', ')}, got ${JSON.stringify(value)}`;
+      return `must be one of ${issue.values.map((item) => JSON.stringify(item)).join(', ')}, got ${previewValue(value)}`;
     case 'too_small':
     case 'too_big': {
       const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
@@ -107,7 +119,7 @@ export function describeIssue(issue: Issue, value: unknown): string {
         issue.inclusive === false ? (issue.code === 'too_small' ? 'more than' : 'less than') : word;
       if (issue.origin === 'array' || issue.origin === 'set') return `needs ${word} ${bound} item(s)`;
       if (issue.origin === 'string') return `must be ${word} ${bound} character(s) long`;
-      return `must be ${exclusive} ${bound}, got ${JSON.stringify(value)}`;
+      return `must be ${exclusive} ${bound}, got ${previewValue(value)}`;
     }
     default:
       return issue.message;

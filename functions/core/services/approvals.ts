@@ -54,9 +54,11 @@ export interface ApprovalView {
   /** Whether this approver may still decide. */
   canDecide: boolean;
   alreadyDecided?: 'approve' | 'reject';
+  /** Cancelled because it was asked again (a newer e-mail carries the link that decides). */
+  replaced?: boolean;
 }
 
-export type ApprovalRefusal = LinkRefusal | DecideApprovalRefusal | 'too-late';
+export type ApprovalRefusal = LinkRefusal | DecideApprovalRefusal | 'too-late' | 'replaced' | 'cancelled';
 
 export type ViewResult = { ok: true; view: ApprovalView } | { ok: false; reason: ApprovalRefusal };
 export type DecideResult =
@@ -91,6 +93,9 @@ export const REFUSAL_MESSAGES: Record<ApprovalRefusal, string> = {
   'not-an-approver': 'You are not one of the approvers of this request.',
   'already-decided': 'You have already decided on this request.',
   'too-late': 'The execution no longer waits for this approval (it timed out or was aborted).',
+  replaced:
+    'This request was asked again (the platform restarted or the step was retried), so this link no longer decides: use the link in the newest e-mail.',
+  cancelled: 'This request was cancelled (the execution was aborted); nothing was decided.',
 };
 
 /**
@@ -345,6 +350,7 @@ export class ApprovalService {
     for (const outcome of outcomes) latest.set(`${outcome.kind}:${outcome.stepId}`, outcome);
     const mine = approval.decisions.find((decision) => decision.approver === checked.approver);
     const expired = this.options.clock.now().getTime() >= new Date(approval.expiresAt).getTime();
+    const replaced = approval.status === 'cancelled' && (await this.replaced(approval));
     return {
       ok: true,
       view: {
@@ -354,8 +360,21 @@ export class ApprovalService {
         steps: [...latest.values()],
         canDecide: approval.status === 'pending' && !mine && !expired,
         ...(mine ? { alreadyDecided: mine.decision } : {}),
+        ...(replaced ? { replaced } : {}),
       },
     };
+  }
+
+  /** Whether a cancelled approval was replaced by a newer request for the same target (asked again). */
+  private async replaced(approval: ApprovalRecord): Promise<boolean> {
+    const all = await this.options.store.listApprovals(approval.executionId);
+    return all.some(
+      (other) =>
+        other.id !== approval.id &&
+        other.target.kind === approval.target.kind &&
+        other.target.id === approval.target.id &&
+        other.requestedAt >= approval.requestedAt,
+    );
   }
 
   async decide(
@@ -383,9 +402,16 @@ export class ApprovalService {
         const resent = await this.deliver(settled, checked.approver, now);
         if (resent === 'delivered') return { ok: true, approval: withoutToken(settled), settled: true };
       }
+      // "Already settled" would be wrong for a request nobody decided: say why it no longer decides.
+      const reason: ApprovalRefusal =
+        result.reason === 'not-pending' && settled?.status === 'cancelled'
+          ? (await this.replaced(settled))
+            ? 'replaced'
+            : 'cancelled'
+          : result.reason;
       return {
         ok: false,
-        reason: result.reason,
+        reason,
         ...(result.approval ? { approval: withoutToken(result.approval) } : {}),
       };
     }

@@ -85,7 +85,7 @@ export class ClassifierService {
 
     const ignored = this.options.config.ignoredAlerts.includes(alert.name);
     const category = alert.category;
-    const opened = await store.openIncident({
+    const opened = await this.open(alert, {
       id: incidentId(alert),
       fingerprint: alert.fingerprint,
       status: 'open',
@@ -101,6 +101,16 @@ export class ClassifierService {
       occurrences: 1,
       decision: 'pending',
     });
+    if ('resolved' in opened) {
+      // A repeat of a firing whose incident already resolved (a late or redelivered notification): the
+      // incident is in the store; nothing starts. The problem coming back arrives with a new startsAt.
+      return {
+        alert: summary,
+        decision: 'resolved',
+        incidentId: opened.resolved.id,
+        reason: `this firing (since ${alert.startsAt}) belongs to an incident resolved at ${opened.resolved.resolvedAt ?? 'an earlier time'}; a repeat of it starts nothing`,
+      };
+    }
     const incident = opened.incident;
     if (ignored) {
       // Meant to fire (Watchdog) or only to inhibit (InfoInhibitor): recorded as ignored, nothing runs.
@@ -129,6 +139,23 @@ export class ClassifierService {
       this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
     }
     return this.decide(alert, incident, summary);
+  }
+
+  /** Opens or joins the incident; a resolved incident with the same id (a late repeat) is said so. */
+  private async open(alert: Alert, incident: IncidentRecord) {
+    try {
+      return await this.options.store.openIncident(incident);
+    } catch (error) {
+      // The store refuses to reopen a resolved incident's id (its errors carry stable names).
+      if ((error as Error).name !== 'StoreConflictError') throw error;
+      const existing = await this.options.store.getIncident(incident.id);
+      if (existing?.status !== 'resolved') throw error;
+      this.options.logger.info('a firing of a resolved incident', {
+        incidentId: existing.id,
+        alert: alert.name,
+      });
+      return { resolved: existing };
+    }
   }
 
   private async learningAggregates(): Promise<Map<string, LearningAggregate>> {
@@ -193,10 +220,7 @@ export class ClassifierService {
 
     const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
     if (!started.ok) {
-      await store.releaseSlot(
-        planLimitChecks(runbook, alert, this.options.clock.now()).concurrency.key,
-        name,
-      );
+      await gate.release();
       return block(started.reason);
     }
     await store.updateIncident(incident.id, {
@@ -218,47 +242,54 @@ export class ClassifierService {
     };
   }
 
-  /** Cheap checks first; then the store's counters in order, stopping at the first refusal. */
+  /**
+   * Cheap checks first; then the store's counters in order, stopping at the first refusal. The rate
+   * windows count executions that start: when a later check refuses, the uses this attempt counted are
+   * given back (and the slot it took), so refused alerts never use up the hour. `release` gives them
+   * back too when the start itself fails.
+   */
   private async passGate(runbook: Runbook, alert: Alert, member: string, executionId: string) {
     const { store, clock } = this.options;
     const now = clock.now();
     const killSwitch = await store.getKillSwitch();
     const environmentFreezeWindows = this.options.config.changeFreezeWindows;
     const first = safetyGate({ runbook, alert, now, killSwitch, environmentFreezeWindows });
-    if (!first.allowed) return first;
+    const taken: Array<() => Promise<void>> = [];
+    const release = async () => {
+      for (const undo of taken.reverse()) await undo();
+      taken.length = 0;
+    };
+    if (!first.allowed) return { ...first, release };
     const plan = planLimitChecks(runbook, alert, now);
     const limits: LimitAnswers = {};
-    limits.runbookRate = {
-      allowed: await store.acquireRate(
-        plan.runbookRate.key,
-        plan.runbookRate.windowStart,
-        plan.runbookRate.max,
-        plan.runbookRate.expiresAt,
+    const countRate = async (check: typeof plan.runbookRate) => {
+      const answer = await store.acquireRate(
+        check.key,
+        check.windowStart,
+        check.max,
+        check.expiresAt,
         member,
-      ),
+      );
+      // Only a use this attempt added is given back: one counted before belongs to an earlier attempt.
+      if (answer === 'counted') taken.push(() => store.releaseRate(check.key, check.windowStart, member));
+      return { allowed: answer !== false };
     };
-    if (limits.runbookRate.allowed) {
-      limits.resourceRate = {
-        allowed: await store.acquireRate(
-          plan.resourceRate.key,
-          plan.resourceRate.windowStart,
-          plan.resourceRate.max,
-          plan.resourceRate.expiresAt,
-          member,
-        ),
-      };
-    }
-    if (limits.resourceRate?.allowed)
+    limits.runbookRate = await countRate(plan.runbookRate);
+    if (limits.runbookRate.allowed) limits.resourceRate = await countRate(plan.resourceRate);
+    if (limits.resourceRate?.allowed) {
       limits.concurrency = {
         allowed: await store.acquireSlot(plan.concurrency.key, executionId, plan.concurrency.max),
       };
+      if (limits.concurrency.allowed) taken.push(() => store.releaseSlot(plan.concurrency.key, executionId));
+    }
     if (limits.concurrency?.allowed) {
       limits.cooldown = {
         allowed: await store.claimCooldown(plan.cooldown.key, now.toISOString(), plan.cooldown.until, member),
       };
-      if (!limits.cooldown.allowed) await store.releaseSlot(plan.concurrency.key, executionId);
     }
-    return safetyGate({ runbook, alert, now, killSwitch, limits, environmentFreezeWindows });
+    const decision = safetyGate({ runbook, alert, now, killSwitch, limits, environmentFreezeWindows });
+    if (!decision.allowed) await release();
+    return { ...decision, release };
   }
 
   private async start(

@@ -17,6 +17,38 @@ import type { CheckpointService } from './checkpoint.ts';
 /** An operator asked for something the execution's state does not allow (HTTP 409). */
 export class ControlConflictError extends RunbookAutopilotError {
   override readonly name = 'ControlConflictError';
+  /** What the operator needs to decide, shown with the error (the change that was running, its target's state). */
+  readonly details: Record<string, unknown> | undefined;
+  constructor(message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.details = details;
+  }
+}
+
+/**
+ * What the runtime knows about changes an interruption cut short: whether running one again repeats
+ * it (a tool's `onRepeat`), and a read of its target's current state (a tool's `inspectWith`).
+ */
+export interface InterruptedChanges {
+  repeats(tool: string): { repeats: boolean; how: string };
+  inspect?(
+    tool: string,
+    parameters: Record<string, unknown>,
+    execution: ExecutionRecord,
+  ): Promise<{ tool: string; state: unknown } | { unavailable: string }>;
+}
+
+/** The attempt of a change that was running when the platform stopped, as the 409 shows it. */
+export interface InterruptedChange {
+  stepId: string;
+  kind: StepOutcome['kind'];
+  name: string;
+  tool: string;
+  parameters: Record<string, unknown>;
+  attempt: number;
+  startedAt: string;
+  /** Why running it again would repeat it. */
+  repeats: string;
 }
 
 /** An execution as the API shows it: a held checkpoint's task token stays server-side. */
@@ -51,6 +83,8 @@ export class ControlService {
       checkpoints: CheckpointService;
       clock: Clock;
       logger: Logger;
+      /** Where executions can be interrupted (the embedded platform): which changes repeat when resumed. */
+      interruptedChanges?: InterruptedChanges;
     },
   ) {}
 
@@ -103,10 +137,38 @@ export class ControlService {
     return withoutToken(updated);
   }
 
-  async resume(executionId: string, by: string): Promise<ExecutionRecord> {
+  async resume(
+    executionId: string,
+    by: string,
+    options: { repeatInterruptedChange?: boolean } = {},
+  ): Promise<ExecutionRecord> {
     const execution = await this.live(executionId);
     if (execution.control.abortRequested)
       throw new ControlConflictError(`execution ${executionId} is being aborted`);
+    if (execution.status === 'interrupted' && !options.repeatInterruptedChange) {
+      // Re-running a change that repeats (a reboot, a local command) needs the operator's explicit word.
+      const [change] = await this.changesThatWouldRepeat(executionId);
+      if (change) {
+        const current = await this.deps.interruptedChanges?.inspect?.(
+          change.tool,
+          change.parameters,
+          execution,
+        );
+        throw new ControlConflictError(
+          `execution ${executionId} was interrupted while ${change.kind} ${change.stepId} (${change.tool}) was changing something, and running it again repeats the change (${change.repeats}). Check the target's current state, then resume with {"repeatInterruptedChange": true} to run it again, or abort to roll back what the execution did.`,
+          {
+            interruptedChange: change,
+            ...(current && 'state' in current
+              ? { currentState: current }
+              : {
+                  currentStateUnavailable:
+                    current?.unavailable ??
+                    `${change.tool} has no read-only tool to show its target; check it by hand`,
+                }),
+          },
+        );
+      }
+    }
     if (execution.status === 'interrupted') {
       const control = {
         ...execution.control,
@@ -170,6 +232,32 @@ export class ControlService {
     await this.cancelPendingApprovals(executionId, by);
     this.deps.logger.info('abort requested', { executionId, by });
     return withoutToken((await this.deps.store.getExecution(executionId))!);
+  }
+
+  /** The latest attempts that were changing something when the platform stopped, whose repeat repeats it. */
+  private async changesThatWouldRepeat(executionId: string): Promise<InterruptedChange[]> {
+    const policy = this.deps.interruptedChanges;
+    if (!policy) return [];
+    const latest = new Map<string, StepOutcome>();
+    for (const outcome of await this.deps.store.listStepOutcomes(executionId))
+      latest.set(`${outcome.kind}:${outcome.stepId}`, outcome);
+    const changes: InterruptedChange[] = [];
+    for (const outcome of latest.values()) {
+      if (!outcome.mutating || (outcome.status !== 'interrupted' && outcome.status !== 'running')) continue;
+      const repeat = policy.repeats(outcome.tool);
+      if (!repeat.repeats) continue;
+      changes.push({
+        stepId: outcome.stepId,
+        kind: outcome.kind,
+        name: outcome.name,
+        tool: outcome.tool,
+        parameters: outcome.parameters,
+        attempt: outcome.attempt,
+        startedAt: outcome.startedAt,
+        repeats: repeat.how,
+      });
+    }
+    return changes;
   }
 
   /** Resumes an interrupted execution with `control` set; false when the runtime cannot resume it. */

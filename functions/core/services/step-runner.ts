@@ -2,8 +2,9 @@ import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
-import type { ToolImplementation, ToolRegistry } from '../../ports/tools.ts';
+import type { ChangeIdentity, ToolImplementation, ToolRegistry } from '../../ports/tools.ts';
 import type { Alert } from '../alert.ts';
+import { stableHash } from '../classifier/identity.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { AslErrorName, StateError } from '../errors.ts';
 import type {
@@ -89,6 +90,31 @@ function stepScope(outcomes: StepOutcome[]): Record<string, { status: string; ou
     scope[outcome.stepId] = { status: outcome.status, output: outcome.output ?? null };
   }
   return scope;
+}
+
+/** Statuses of an attempt that never finished: the platform stopped (or died) while it ran. */
+const UNFINISHED: ReadonlySet<StepOutcome['status']> = new Set(['running', 'interrupted']);
+
+/**
+ * The change a new attempt makes: the attempts of this step (and kind) that never finished, directly
+ * before it, are the same change run again, so they share its key and start time.
+ */
+export function changeIdentity(
+  of: { executionId: string; kind: string; stepId: string },
+  previous: readonly StepOutcome[],
+  attempt: number,
+  now: Date,
+): ChangeIdentity {
+  let first = { attempt, startedAt: now.toISOString() };
+  for (const outcome of [...previous].sort((a, b) => b.attempt - a.attempt)) {
+    if (!UNFINISHED.has(outcome.status)) break;
+    first = { attempt: outcome.attempt, startedAt: outcome.startedAt };
+  }
+  return {
+    key: stableHash([of.executionId, of.kind, of.stepId, String(first.attempt)], 20),
+    since: first.startedAt,
+    repeat: first.attempt !== attempt,
+  };
 }
 
 /**
@@ -296,6 +322,12 @@ export class StepRunner {
       }
     }
 
+    const change = changeIdentity(
+      { executionId: execution.id, kind, stepId: step.id },
+      outcomes.filter((outcome) => outcome.stepId === step.id && outcome.kind === kind),
+      attempt,
+      startedAt,
+    );
     await this.putOutcome({ ...base, status: 'running', parameters, startedAt });
     await store.updateExecution(execution.id, { currentState: step.id }).catch(() => undefined);
     const result = await this.runTool(
@@ -305,6 +337,7 @@ export class StepRunner {
       step.timeoutSeconds,
       invocation,
       `step ${step.id}`,
+      { change },
     );
     const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
     const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
@@ -478,7 +511,7 @@ export class StepRunner {
     timeoutSeconds: number,
     invocation: InvocationContext,
     label: string,
-    options: { ignoreAbort?: boolean } = {},
+    options: { ignoreAbort?: boolean; change: ChangeIdentity },
   ): Promise<ToolRunResult> {
     const { store, clock, logger } = this.options;
     const controller = new AbortController();
@@ -521,6 +554,7 @@ export class StepRunner {
           dryRun: execution.dryRun,
           execution,
           deadline,
+          change: options.change,
           log: (message, data) =>
             logger.info(message, { ...data, executionId: execution.id, tool: tool.declaration.name }),
         }),
@@ -535,7 +569,15 @@ export class StepRunner {
           name: AslErrorName.StepTimeout,
           message: timeoutMessage,
         };
-      if (stopReason === 'abort' || this.stopping)
+      // The platform stopping is no operator's abort: the attempt is recorded interrupted (a restart resumes it).
+      if (stopReason !== 'abort' && this.stopping)
+        return {
+          ok: false,
+          status: 'interrupted',
+          name: AslErrorName.Aborted,
+          message: (controller.signal.reason as Error).message,
+        };
+      if (stopReason === 'abort')
         return {
           ok: false,
           status: 'aborted',
@@ -576,7 +618,13 @@ export class StepRunner {
         parameters,
         startedAt,
         ...timing,
-        error: { name: result.name, message: result.message },
+        error:
+          result.status === 'interrupted'
+            ? {
+                name: AslErrorName.Interrupted,
+                message: `the platform stopped while this attempt ran (${result.message}); a restart resumes the execution`,
+              }
+            : { name: result.name, message: result.message },
       });
       fail(result.name, result.message);
     }
@@ -628,10 +676,13 @@ export class StepRunner {
     } as const;
 
     // Only a step that may have changed something is undone: it succeeded, ran dry, or stopped midway
-    // (timed out, aborted, failed in the tool, or still 'running' because its function died). A step
+    // (timed out, aborted, failed in the tool, interrupted, or still 'running' because its function died). A step
     // refused before its tool ran (bad parameters, kill switch, freeze, missing approval) changed nothing.
     const changed =
-      latest && ['succeeded', 'dry-run', 'timed-out', 'failed', 'aborted', 'running'].includes(latest.status);
+      latest &&
+      ['succeeded', 'dry-run', 'timed-out', 'failed', 'aborted', 'running', 'interrupted'].includes(
+        latest.status,
+      );
     const appliedNothing =
       latest?.status === 'failed' && REFUSED_BEFORE_RUNNING.has(latest.error?.name ?? '');
     /** Records the compensation as skipped, with why. */
@@ -707,6 +758,14 @@ export class StepRunner {
       `compensation of ${compensation.compensates}`,
       {
         ignoreAbort: true,
+        change: changeIdentity(
+          { executionId: execution.id, kind: 'compensation', stepId: compensation.compensates },
+          outcomes.filter(
+            (outcome) => outcome.stepId === compensation.compensates && outcome.kind === 'compensation',
+          ),
+          attempt,
+          startedAt,
+        ),
       },
     );
     const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);

@@ -3,6 +3,7 @@ import {
   type CommandInvocation,
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
+  ListCommandsCommand,
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
@@ -44,6 +45,38 @@ async function listInvocations(
     nextToken = page.NextToken || undefined;
   } while (nextToken);
   return invocations;
+}
+
+/** Every Comment this tool writes starts so; the change key follows. */
+const COMMENT_PREFIX = 'runbook-autopilot ';
+/** SendCommand's clock and ours may differ: look a little before the change's first run. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The command an earlier run of this change sent (its Comment starts with `prefix`), if any. */
+async function findSentCommand(
+  client: SSMClient,
+  site: AwsCallSite,
+  context: ToolContext,
+  prefix: string,
+): Promise<string | undefined> {
+  const after = new Date(Date.parse(context.change.since) - CLOCK_SKEW_MS).toISOString();
+  let nextToken: string | undefined;
+  do {
+    const page = await callAws(site, context, (abortSignal) =>
+      client.send(
+        new ListCommandsCommand({
+          Filters: [{ key: 'InvokedAfter', value: after }],
+          MaxResults: 50,
+          NextToken: nextToken,
+        }),
+        { abortSignal },
+      ),
+    );
+    const found = (page.Commands ?? []).find((command) => command.Comment?.startsWith(prefix));
+    if (found?.CommandId) return found.CommandId;
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  return undefined;
 }
 
 async function cancelCommand(
@@ -109,18 +142,38 @@ export function runCommandTool(deps: AwsToolDeps): ToolImplementation {
         Number.isFinite(secondsLeft) ? secondsLeft : MAX_DELIVERY_TIMEOUT_SECONDS,
       ),
     );
-    const sent = await callAws(site('ssm:SendCommand'), context, (abortSignal) =>
-      client.send(
-        new SendCommandCommand({
-          InstanceIds: instanceIds,
-          DocumentName: documentName,
-          Parameters: { commands, executionTimeout: [String(executionTimeoutSeconds)] },
-          TimeoutSeconds: deliveryTimeout,
-          Comment: `runbook-autopilot ${context.execution.id}`.slice(0, MAX_COMMENT_CHARS),
-        }),
-        { abortSignal },
-      ),
+    // The change key leads the Comment: a run repeating one the platform's stop cut short finds that
+    // command by it and waits for it, instead of running the commands a second time.
+    const comment = `${COMMENT_PREFIX}${context.change.key} ${context.execution.id}`.slice(
+      0,
+      MAX_COMMENT_CHARS,
     );
+    const earlier = context.change.repeat
+      ? await findSentCommand(
+          client,
+          site('ssm:ListCommands'),
+          context,
+          `${COMMENT_PREFIX}${context.change.key}`,
+        )
+      : undefined;
+    if (earlier)
+      context.log('found the command an earlier run of this step sent; waiting for it', {
+        commandId: earlier,
+      });
+    const sent = earlier
+      ? { Command: { CommandId: earlier } }
+      : await callAws(site('ssm:SendCommand'), context, (abortSignal) =>
+          client.send(
+            new SendCommandCommand({
+              InstanceIds: instanceIds,
+              DocumentName: documentName,
+              Parameters: { commands, executionTimeout: [String(executionTimeoutSeconds)] },
+              TimeoutSeconds: deliveryTimeout,
+              Comment: comment,
+            }),
+            { abortSignal },
+          ),
+        );
     const commandId = sent.Command?.CommandId;
     if (!commandId) {
       throw new ToolError(

@@ -272,8 +272,18 @@ export const AWS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'returns the document, targets and commands it would send, sends nothing',
+    onRepeat: {
+      effect: 'no-op',
+      how: "the command carries the execution and step's change key in its Comment; a repeat finds that command (ListCommands) and waits for it instead of sending another",
+    },
     permissions: {
-      iam: ['ssm:SendCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations', 'ssm:CancelCommand'],
+      iam: [
+        'ssm:SendCommand',
+        'ssm:ListCommands',
+        'ssm:GetCommandInvocation',
+        'ssm:ListCommandInvocations',
+        'ssm:CancelCommand',
+      ],
     },
   },
   {
@@ -295,6 +305,14 @@ export const AWS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'high',
     dryRun: 'calls RebootInstances with DryRun=true, which checks permissions and changes nothing',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'RebootInstances takes no idempotency token: a second run reboots again',
+    },
+    inspectWith: {
+      tool: 'ec2.describe-instance-status',
+      parameters: { instanceIds: '{{ parameters.instanceIds }}' },
+    },
     permissions: { iam: ['ec2:RebootInstances'] },
   },
   ...EC2_TOOL_DECLARATIONS,
@@ -331,6 +349,7 @@ export const AWS_TOOL_DECLARATIONS = [
       },
       description: 'restores the previous desired capacity',
     },
+    onRepeat: { effect: 'no-op', how: 'sets an absolute capacity' },
     permissions: { iam: ['autoscaling:SetDesiredCapacity', 'autoscaling:DescribeAutoScalingGroups'] },
   },
   ...AUTOSCALING_TOOL_DECLARATIONS,
@@ -361,6 +380,14 @@ export const AWS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'reads the service and returns the deployment it would start, changes nothing',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'UpdateService forceNewDeployment takes no idempotency token: a second run starts another deployment',
+    },
+    inspectWith: {
+      tool: 'ecs.describe-services',
+      parameters: { cluster: '{{ parameters.cluster }}', services: ['{{ parameters.service }}'] },
+    },
     permissions: { iam: ['ecs:UpdateService', 'ecs:DescribeServices'] },
   },
   ...ECS_TOOL_DECLARATIONS,
@@ -397,6 +424,7 @@ export const AWS_TOOL_DECLARATIONS = [
       description:
         'restores the previous reserved concurrency (or removes the reservation if there was none)',
     },
+    onRepeat: { effect: 'no-op', how: 'sets an absolute reservation' },
     permissions: { iam: ['lambda:PutFunctionConcurrency', 'lambda:GetFunctionConcurrency'] },
   },
   {
@@ -413,6 +441,7 @@ export const AWS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'returns the setting it would restore, changes nothing',
+    onRepeat: { effect: 'no-op', how: 'sets an absolute reservation' },
     permissions: { iam: ['lambda:PutFunctionConcurrency', 'lambda:DeleteFunctionConcurrency'] },
   },
   ...LAMBDA_TOOL_DECLARATIONS,

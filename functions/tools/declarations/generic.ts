@@ -115,6 +115,10 @@ export const GENERIC_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'high',
     dryRun: 'returns the command line it would run, runs nothing',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'a local command cannot tell whether it ran: a second run runs it again',
+    },
     permissions: { localProcess: true },
     runtimes: ['local'],
   },

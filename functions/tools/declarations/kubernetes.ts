@@ -258,6 +258,10 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
+    onRepeat: {
+      effect: 'no-op',
+      how: "the pod template gets the execution and step's change key and a restartedAt fixed at the first attempt, so a repeat finds it there and sends nothing (or sends the same template)",
+    },
     permissions: {
       kubernetes: [
         {
@@ -295,6 +299,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       },
       description: 'scales back to the previous replica count',
     },
+    onRepeat: { effect: 'no-op', how: 'sets an absolute replica count' },
     permissions: {
       kubernetes: [
         { apiGroup: 'apps', resources: ['deployments/scale', 'statefulsets/scale'], verbs: ['get', 'patch'] },
@@ -315,6 +320,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       description: 'makes the node schedulable again (unless it was cordoned before the runbook)',
       skipWhenOutput: 'wasUnschedulable',
     },
+    onRepeat: { effect: 'no-op', how: 'a cordoned node stays cordoned' },
     permissions: { kubernetes: [{ apiGroup: '', resources: ['nodes'], verbs: ['get', 'patch'] }] },
   },
   {
@@ -325,6 +331,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'low',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
+    onRepeat: { effect: 'no-op', how: 'an uncordoned node stays uncordoned' },
     permissions: { kubernetes: [{ apiGroup: '', resources: ['nodes'], verbs: ['get', 'patch'] }] },
   },
   {
@@ -343,6 +350,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'posts the eviction with dryRun=All: PDBs are checked and nothing is evicted',
+    onRepeat: { effect: 'no-op', how: 'a pod already evicted is gone (alreadyGone)' },
     permissions: { kubernetes: [{ apiGroup: '', resources: ['pods/eviction'], verbs: ['create'] }] },
   },
 ] as const satisfies ReadonlyArray<ToolDeclaration>;

@@ -35,6 +35,8 @@ const RESOURCE: Record<WorkloadKind, string> = {
 /** The annotation `kubectl rollout restart` sets on the pod template. */
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt';
 const DEPLOYMENT_REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+/** The change (execution and step) that last restarted the workload: a repeat of it sends nothing. */
+export const CHANGE_ANNOTATION = 'runbook-autopilot.io/change';
 
 type Workload =
   | { kind: 'Deployment'; object: V1Deployment }
@@ -261,9 +263,31 @@ export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
         `cannot restart ${kind} ${namespace}/${name}: its updateStrategy is OnDelete, so a new template replaces no pod`,
       );
     }
-    const restartedAt = rfc3339(deps.runtime.clock.now());
+    // Once per execution and step: the template keeps the change key, and restartedAt is the time of the
+    // change's first run, so a repeat after an interruption finds it done, or sends the very same template.
+    const template = workload.object.spec?.template?.metadata?.annotations ?? {};
+    if (!dryRun && template[CHANGE_ANNOTATION] === context.change.key) {
+      context.log('the restart was sent by an earlier run of this step (its change key is on the template)', {
+        changeKey: context.change.key,
+      });
+      const output: RolloutRestartOutput = {
+        kind,
+        name,
+        namespace,
+        restartedAt: template[RESTARTED_AT_ANNOTATION] ?? rfc3339(new Date(context.change.since)),
+        dryRun,
+      };
+      return output;
+    }
+    const restartedAt = rfc3339(new Date(context.change.since));
     const body = {
-      spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } } },
+      spec: {
+        template: {
+          metadata: {
+            annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt, [CHANGE_ANNOTATION]: context.change.key },
+          },
+        },
+      },
     };
     const request = { namespace, name, body, ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}) };
     const target = { verb: 'patch', resource: RESOURCE[kind], group: 'apps', namespace, name } as const;

@@ -154,6 +154,8 @@ export class SsmEndpoint {
         return this.getCommandInvocation(response, body);
       case 'CancelCommand':
         return this.cancelCommand(response, body);
+      case 'ListCommands':
+        return this.listCommands(response, body);
       default:
         this.ssmAnswer(response, operation, body, 400, {
           __type: 'UnknownOperationException',
@@ -291,6 +293,19 @@ export class SsmEndpoint {
       }
     });
     this.ssmAnswer(response, 'SendCommand', body, 200, { Command: this.commandShape(command) });
+  }
+
+  /** ListCommands with the InvokedAfter filter (how a repeated run finds the command it sent before). */
+  private listCommands(response: ServerResponse, body: Record<string, unknown>): void {
+    const filters = Array.isArray(body.Filters)
+      ? (body.Filters as Array<{ key?: string; value?: string }>)
+      : [];
+    const after = filters.find((filter) => filter.key === 'InvokedAfter')?.value;
+    const since = after === undefined ? 0 : Date.parse(after) / 1_000;
+    const commands = [...this.commands.values()]
+      .filter((command) => command.requested >= since)
+      .map((command) => this.commandShape(command));
+    this.ssmAnswer(response, 'ListCommands', body, 200, { Commands: commands });
   }
 
   private commandShape(command: SsmCommand) {

@@ -733,6 +733,36 @@ describe('approval handlers', () => {
       expect(used.size).toBe(1);
     });
 
+    it('a link to a request that was asked again (after a restart or a retry) answers 409 saying it was replaced', async () => {
+      // Prepare: the request is asked again with a new token; alice still has the first e-mail
+      const { alice } = await requested();
+      await requestApproval(approvalPayload(alert, { token: 'token-after-restart' }), lambdaContext());
+
+      // Act
+      const post = await web(jsonRequest('POST', alice, { decision: 'approve' }), lambdaContext());
+      const page = await web(browserRequest('POST', alice, { decision: 'approve' }), lambdaContext());
+
+      // Assess
+      expect(post.statusCode).toBe(409);
+      expect(bodyOf(post)).toMatchObject({ reason: 'replaced' });
+      expect(String(bodyOf(post).error)).toMatch(/asked again .* newest e-mail/);
+      expect(page.body).toContain('newest e-mail');
+      expect(successes()).toHaveLength(0);
+    });
+
+    it('a link to a request cancelled by an abort answers 409 saying so', async () => {
+      // Prepare
+      const { alice } = await requested();
+      await harness.services.control.abort(EXECUTION_ID, 'bob@example.com', 'wrong node');
+
+      // Act
+      const post = await web(jsonRequest('POST', alice, { decision: 'approve' }), lambdaContext());
+
+      // Assess
+      expect(post.statusCode).toBe(409);
+      expect(bodyOf(post)).toMatchObject({ reason: 'cancelled' });
+    });
+
     it('a decision whose token could not be sent (throttled) is delivered when the approver tries again', async () => {
       // Prepare
       harness.sfn
@@ -768,6 +798,22 @@ describe('approval handlers', () => {
       expect(post.statusCode).toBe(403);
       expect(bodyOf(post)).toMatchObject({ reason: 'bad-signature' });
       expect(successes()).toHaveLength(0);
+    });
+
+    it('a link whose exp is spelled another way (a leading zero) answers 400 and decides nothing', async () => {
+      // Prepare: the same number as issued, written as 0<exp>
+      const { alice } = await requested();
+      const respelled = new URL(alice);
+      respelled.searchParams.set('exp', `0${alice.searchParams.get('exp')}`);
+
+      // Act
+      const post = await web(jsonRequest('POST', respelled, { decision: 'approve' }), lambdaContext());
+
+      // Assess
+      expect(post.statusCode).toBe(400);
+      expect(bodyOf(post)).toMatchObject({ reason: 'malformed' });
+      expect(successes()).toHaveLength(0);
+      expect((await stored())?.decisions).toEqual([]);
     });
 
     it("another approver's link with my name swapped in answers 403", async () => {

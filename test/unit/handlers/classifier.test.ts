@@ -68,6 +68,27 @@ describe('classifier handler', () => {
     });
   });
 
+  it('answers a late repeat of a firing whose incident already resolved as resolved, starting nothing', async () => {
+    // Prepare: the alarm fired, then resolved; the ALARM notification arrives again (redelivered)
+    const firing = fixture('cloudwatch-alarm-ec2-status-check.json');
+    const first = await handler(firing, lambdaContext());
+    const ok = structuredClone(firing) as { detail: Record<string, Record<string, unknown>> };
+    ok.detail.previousState = ok.detail.state!;
+    ok.detail.state = { ...ok.detail.state, value: 'OK', timestamp: '2026-11-25T10:40:12.000+0000' };
+    await handler(ok, lambdaContext());
+
+    // Act
+    const late = await handler(firing, lambdaContext());
+
+    // Assess
+    expect(late).toMatchObject({
+      decision: 'resolved',
+      incidentId: first.incidentId,
+      reason: expect.stringMatching(/belongs to an incident resolved at .*starts nothing/),
+    });
+    expect(harness.sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
   it('starts one execution for an alert storm of 200 duplicate firings', async () => {
     // Prepare
     const event = fixture('cloudwatch-alarm-ec2-status-check.json');

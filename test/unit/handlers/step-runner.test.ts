@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PublishCommand } from '@aws-sdk/client-sns';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseApprovalPublicId } from '../../../functions/core/approval-links.ts';
 import { concurrencySlotKey } from '../../../functions/core/classifier/identity.ts';
 import {
@@ -608,12 +608,13 @@ describe('step-runner handler', () => {
       });
     });
 
-    it('stops running tools when the process shuts down, records them aborted, and starts nothing after', async () => {
+    it('stops running tools when the process shuts down, records them interrupted, and starts nothing after', async () => {
       // Prepare
       tools['k8s.node-resources'].hangsUntilAborted();
       const running = invoke(taskPayload(NODE_MEMORY, 'node-resources', state));
       running.catch(() => undefined);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The tool must be running when the process stops (a fixed pause raced the store on a busy machine).
+      await vi.waitFor(() => expect(tools['k8s.node-resources'].calls).toHaveLength(1));
 
       // Act
       await harness.services.runner.shutdown('the platform is stopping', 2_000);
@@ -626,7 +627,10 @@ describe('step-runner handler', () => {
         message: 'the platform is stopping',
       });
       expect(tools['k8s.node-resources'].calls[0]?.context.signal.aborted).toBe(true);
-      expect((await outcomesOf('node-resources'))[0]).toMatchObject({ status: 'aborted' });
+      expect((await outcomesOf('node-resources'))[0]).toMatchObject({
+        status: 'interrupted',
+        error: { name: 'Runbook.Interrupted' },
+      });
       await expect(after).rejects.toMatchObject({ name: AslErrorName.Aborted });
       expect(tools['k8s.pods-on-node'].calls).toHaveLength(0);
     });

@@ -247,6 +247,26 @@ describe('runbook CLI', () => {
     expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
   });
 
+  it('lists --allowed-host in serve --help, and refuses a value that is not a host name with exit code 2', async () => {
+    // Act
+    const help = capture(workspace);
+    const helpCode = await main(['node', 'runbook', 'serve', '--help'], help.io);
+    const bad = capture(workspace);
+    const badCode = await main(
+      ['node', 'runbook', 'serve', '--allowed-host', 'evil host/', '--data', 'serve-data', '--port', '0'],
+      bad.io,
+    );
+
+    // Assess
+    expect(helpCode).toBe(0);
+    expect(help.out.join('\n')).toContain('--allowed-host <name>');
+    expect(badCode).toBe(2);
+    expect(bad.err).toEqual([
+      'runbook: --allowed-host takes a host name, optionally with a port (runbook.internal, localhost:9000), got "evil host/"',
+    ]);
+    expect(existsSync(join(workspace, 'serve-data'))).toBe(false);
+  });
+
   describe('match', () => {
     const fixture = (name: string) => join(ROOT, 'test/fixtures/alerts', name);
 

@@ -68,6 +68,7 @@ export function toolContext(
     dryRun,
     execution: { ...EXECUTION, dryRun },
     deadline: options.deadline ?? Number.POSITIVE_INFINITY,
+    change: { key: '0123456789abcdef0123', since: new Date(0).toISOString(), repeat: false },
     log: (message, data) => options.logs?.push({ message, ...(data ? { data } : {}) }),
   };
 }

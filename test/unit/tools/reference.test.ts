@@ -74,7 +74,7 @@ describe('toolReferenceMarkdown', () => {
 
     // Assess
     expect(cordon.slice(3)).toEqual([
-      'yes',
+      'yes; once per execution and step: a cordoned node stays cordoned',
       'medium',
       'sends the patch with dryRun=All: the API server validates it and persists nothing',
       'Kubernetes `get, patch` nodes',
@@ -90,6 +90,22 @@ describe('toolReferenceMarkdown', () => {
     expect(shell[1]).toMatch(/Runs only in the local runtime\.$/);
     expect(shell[6]).toBe('runs a local process (embedded platform only)');
     expect(reboot[7]).toBe('none: the step needs its own `compensation` or an approval');
+    expect(reboot[3]).toBe(
+      'yes; a resume after an interruption asks first: RebootInstances takes no idempotency token: a second run reboots again',
+    );
+  });
+
+  it('says, for every mutating tool, what running it again after an interruption does', () => {
+    // Assess
+    const silent = TOOL_DECLARATIONS.filter(
+      (declaration: ToolDeclaration) => declaration.mutating && !declaration.onRepeat,
+    ).map((declaration) => declaration.name);
+    expect(silent).toEqual([]);
+    for (const declaration of TOOL_DECLARATIONS as readonly ToolDeclaration[])
+      if (declaration.inspectWith)
+        expect(
+          TOOL_DECLARATIONS.find((other) => other.name === declaration.inspectWith!.tool)?.mutating,
+        ).toBe(false);
   });
 
   it('keeps a table cell on one line and escapes pipes', () => {

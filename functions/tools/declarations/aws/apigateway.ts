@@ -97,6 +97,14 @@ export const APIGATEWAY_TOOL_DECLARATIONS = [
       description: 'points the stage back to the deployment it served',
       skipWhenOutput: 'unchanged',
     },
+    onRepeat: {
+      effect: 'repeats',
+      how: 'without targetDeploymentId it goes to the deployment before the current one: a second run rolls back one deployment more',
+    },
+    inspectWith: {
+      tool: 'apigateway.stage-status',
+      parameters: { restApi: '{{ parameters.restApi }}', stage: '{{ parameters.stage }}' },
+    },
     permissions: { iam: ['apigateway:GET', 'apigateway:PATCH'] },
   },
 ] as const satisfies ReadonlyArray<ToolDeclaration>;

@@ -74,6 +74,10 @@ export const AUTOSCALING_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'high',
     dryRun: 'reads the instance’s group and lifecycle state and returns what it would mark, changes nothing',
+    onRepeat: {
+      effect: 'no-op',
+      how: 'an instance already marked Unhealthy is already being replaced: a repeat finds it terminating and marks nothing',
+    },
     permissions: { iam: ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:SetInstanceHealth'] },
   },
 ] as const satisfies ReadonlyArray<ToolDeclaration>;

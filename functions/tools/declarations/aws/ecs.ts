@@ -137,6 +137,7 @@ export const ECS_TOOL_DECLARATIONS = [
       description: 'restores the previous desired count',
       skipWhenOutput: 'unchanged',
     },
+    onRepeat: { effect: 'no-op', how: 'sets an absolute desired count' },
     permissions: {
       iam: ['ecs:DescribeServices', 'ecs:UpdateService', 'application-autoscaling:DescribeScalableTargets'],
     },

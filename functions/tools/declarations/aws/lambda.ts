@@ -156,6 +156,11 @@ export const LAMBDA_TOOL_DECLARATIONS = [
       description: 'points the alias back to the version (and weights) it had',
       skipWhenOutput: 'unchanged',
     },
+    onRepeat: {
+      effect: 'repeats',
+      how: 'without targetVersion it goes to the version before the current one: a second run rolls back one version more',
+    },
+    inspectWith: { tool: 'lambda.describe', parameters: { functionName: '{{ parameters.functionName }}' } },
     permissions: { iam: ['lambda:GetAlias', 'lambda:ListVersionsByFunction', 'lambda:UpdateAlias'] },
   },
 ] as const satisfies ReadonlyArray<ToolDeclaration>;

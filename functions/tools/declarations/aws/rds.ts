@@ -139,6 +139,14 @@ export const RDS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'high',
     dryRun: 'reads the instance and checks it can be rebooted (and failed over), changes nothing',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'RebootDBInstance takes no idempotency token: a second run reboots (and fails over) again',
+    },
+    inspectWith: {
+      tool: 'rds.describe-instance',
+      parameters: { dbInstanceIdentifier: '{{ parameters.dbInstanceIdentifier }}' },
+    },
     permissions: { iam: ['rds:DescribeDBInstances', 'rds:RebootDBInstance'] },
   },
   {
@@ -168,6 +176,14 @@ export const RDS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'high',
     dryRun: 'reads the instance and returns the storage it would ask for, changes nothing',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'the growth is a percentage of the current size: a second run grows the storage again (RDS refuses it only while the first modification is pending)',
+    },
+    inspectWith: {
+      tool: 'rds.describe-instance',
+      parameters: { dbInstanceIdentifier: '{{ parameters.dbInstanceIdentifier }}' },
+    },
     permissions: { iam: ['rds:DescribeDBInstances', 'rds:ModifyDBInstance'] },
   },
 ] as const satisfies ReadonlyArray<ToolDeclaration>;

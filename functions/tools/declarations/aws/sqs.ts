@@ -150,6 +150,11 @@ export const SQS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'reads the queue and any running move task and returns the move it would start, starts nothing',
+    onRepeat: {
+      effect: 'repeats',
+      how: 'while the move runs SQS refuses a second one; after it finished, a second run moves what has arrived in the dead-letter queue since',
+    },
+    inspectWith: { tool: 'sqs.queue-status', parameters: { queue: '{{ parameters.deadLetterQueue }}' } },
     permissions: {
       iam: [
         'sqs:GetQueueUrl',
@@ -179,6 +184,7 @@ export const SQS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'low',
     dryRun: 'finds the running task and returns it, cancels nothing',
+    onRepeat: { effect: 'no-op', how: 'a cancelled move stays cancelled' },
     permissions: {
       iam: [
         'sqs:GetQueueUrl',
@@ -218,6 +224,7 @@ export const SQS_TOOL_DECLARATIONS = [
       description: 'restores the previous maximum concurrency (or removes the cap if there was none)',
       skipWhenOutput: 'unchanged',
     },
+    onRepeat: { effect: 'no-op', how: 'sets an absolute maximum concurrency' },
     permissions: { iam: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'] },
   },
   {
@@ -234,6 +241,7 @@ export const SQS_TOOL_DECLARATIONS = [
     mutating: true,
     risk: 'medium',
     dryRun: 'returns the setting it would restore, changes nothing',
+    onRepeat: { effect: 'no-op', how: 'sets an absolute maximum concurrency' },
     permissions: { iam: ['lambda:UpdateEventSourceMapping'] },
   },
 ] as const satisfies ReadonlyArray<ToolDeclaration>;

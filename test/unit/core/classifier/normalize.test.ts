@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Alert } from '../../../../functions/core/alert.ts';
 import { stableHash } from '../../../../functions/core/classifier/identity.ts';
 import {
@@ -601,6 +601,32 @@ describe('alert budget', () => {
     expect(fitted.labels.label_0).toBeUndefined();
     expect(fitted.annotations.truncated).toBe('annotations and labels dropped to fit the alert budget');
     expect(Alert.safeParse(fitted).success).toBe(true);
+  });
+
+  it('fits an alert of thousands of annotations in time linear in its size (bytes serialized, not a clock)', () => {
+    // Prepare: 2,000 annotations of ~60 bytes: ~140 KB, well over the 32 KB budget
+    const alert = base();
+    for (let i = 0; i < 2_000; i++) alert.annotations[`note_${i}`] = `${'n'.repeat(50)}-${i}`;
+    const inputBytes = bytes(alert);
+    const stringify = JSON.stringify;
+    let serialized = 0;
+    const spy = vi.spyOn(JSON, 'stringify').mockImplementation((...args: Parameters<typeof stringify>) => {
+      const text = stringify(...args);
+      serialized += text?.length ?? 0;
+      return text;
+    });
+
+    // Act
+    let fitted: Alert;
+    try {
+      fitted = fitAlertToBudget(alert);
+    } finally {
+      spy.mockRestore();
+    }
+
+    // Assess: re-serializing the whole alert per annotation would be ~2,000 × the input
+    expect(bytes(fitted)).toBeLessThanOrEqual(ALERT_BUDGET_BYTES);
+    expect(serialized).toBeLessThanOrEqual(20 * inputBytes);
   });
 
   it('honours a smaller budget from the options', () => {

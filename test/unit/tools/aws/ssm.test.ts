@@ -4,6 +4,7 @@ import {
   GetCommandInvocationCommand,
   InvalidInstanceId,
   ListCommandInvocationsCommand,
+  ListCommandsCommand,
   SendCommandCommand,
   SSMClient,
   ThrottlingException,
@@ -74,6 +75,72 @@ function invocationDetail(
 describe('ssm.run-command', () => {
   beforeEach(() => ssm.reset());
 
+  it('runs a command once per change: a repeat of an interrupted run finds its command and waits for it', async () => {
+    // Prepare: the first run sent the command (its Comment carries the change key), then the platform died
+    const change = { key: 'ffffeeeeddddcccc0001', since: NOW.toISOString(), repeat: true };
+    ssm.on(ListCommandsCommand).resolves({
+      Commands: [
+        {
+          ...sentCommand,
+          CommandId: 'someone-elses',
+          Comment: 'runbook-autopilot 1111222233334444aaaa exec-other',
+        },
+        { ...sentCommand, Comment: `runbook-autopilot ${change.key} exec-2026-11-25-0001` },
+      ],
+    });
+    ssm
+      .on(ListCommandInvocationsCommand)
+      .resolves({ CommandInvocations: [invocation(NODE_A, 'Success'), invocation(NODE_B, 'Success')] });
+    ssm.on(GetCommandInvocationCommand).resolves(invocationDetail(NODE_A, 'Success', 'done\n'));
+
+    // Act
+    const output = (await tools.run('ssm.run-command', vacuum, testContext({ change }))) as {
+      commandId: string;
+    };
+
+    // Assess
+    expect(output.commandId).toBe(COMMAND_ID);
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(0);
+    expect(ssm.commandCalls(ListCommandsCommand)[0]?.args[0].input.Filters).toEqual([
+      { key: 'InvokedAfter', value: '2026-11-25T09:55:00.000Z' },
+    ]);
+  });
+
+  it('sends the command when a repeated run finds none of its change (the first never reached SSM)', async () => {
+    // Prepare
+    const change = { key: 'ffffeeeeddddcccc0002', since: NOW.toISOString(), repeat: true };
+    ssm.on(ListCommandsCommand).resolves({ Commands: [] });
+    ssm.on(SendCommandCommand).resolves({ Command: sentCommand });
+    ssm
+      .on(ListCommandInvocationsCommand)
+      .resolves({ CommandInvocations: [invocation(NODE_A, 'Success'), invocation(NODE_B, 'Success')] });
+    ssm.on(GetCommandInvocationCommand).resolves(invocationDetail(NODE_A, 'Success', 'done\n'));
+
+    // Act
+    await tools.run('ssm.run-command', vacuum, testContext({ change }));
+
+    // Assess
+    expect(ssm.commandCalls(SendCommandCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Comment).toBe(
+      `runbook-autopilot ${change.key} exec-2026-11-25-0001`,
+    );
+  });
+
+  it('does not look for an earlier command on a first run', async () => {
+    // Prepare
+    ssm.on(SendCommandCommand).resolves({ Command: sentCommand });
+    ssm
+      .on(ListCommandInvocationsCommand)
+      .resolves({ CommandInvocations: [invocation(NODE_A, 'Success'), invocation(NODE_B, 'Success')] });
+    ssm.on(GetCommandInvocationCommand).resolves(invocationDetail(NODE_A, 'Success', 'done\n'));
+
+    // Act
+    await tools.run('ssm.run-command', vacuum);
+
+    // Assess
+    expect(ssm.commandCalls(ListCommandsCommand)).toHaveLength(0);
+  });
+
   it('sends the commands, waits for every invocation and returns each one’s output', async () => {
     // Prepare: the list is empty right after SendCommand, then in progress, then done.
     ssm.on(SendCommandCommand).resolves({ Command: sentCommand });
@@ -122,7 +189,7 @@ describe('ssm.run-command', () => {
       DocumentName: 'AWS-RunShellScript',
       Parameters: { commands: vacuum.commands, executionTimeout: ['300'] },
       TimeoutSeconds: 60,
-      Comment: 'runbook-autopilot exec-2026-11-25-0001',
+      Comment: 'runbook-autopilot 0123456789abcdef0123 exec-2026-11-25-0001',
     });
     expect(ssm.commandCalls(ListCommandInvocationsCommand)).toHaveLength(3);
     expect(ssm.commandCalls(CancelCommandCommand)).toHaveLength(0);

@@ -16,7 +16,9 @@ export interface TestContext extends ToolContext {
   logs: Array<{ message: string; data?: Record<string, unknown> }>;
 }
 
-export function testContext(options: { dryRun?: boolean; deadline?: number } = {}): TestContext {
+export function testContext(
+  options: { dryRun?: boolean; deadline?: number; change?: TestContext['change'] } = {},
+): TestContext {
   const controller = new AbortController();
   const logs: TestContext['logs'] = [];
   const dryRun = options.dryRun ?? false;
@@ -26,6 +28,7 @@ export function testContext(options: { dryRun?: boolean; deadline?: number } = {
     signal: controller.signal,
     dryRun,
     deadline: options.deadline ?? NOW.getTime() + 60_000,
+    change: options.change ?? { key: '0123456789abcdef0123', since: NOW.toISOString(), repeat: false },
     execution: {
       id: 'exec-2026-11-25-0001',
       runbookId: 'test-runbook',

@@ -27,6 +27,8 @@ export interface Cluster {
 export interface RunOptions {
   dryRun?: boolean;
   signal?: AbortSignal;
+  /** Which change this run is (a repeat of one the platform's stop cut short, or a new one). */
+  change?: ToolContext['change'];
 }
 
 export function runtimeOf(
@@ -64,6 +66,7 @@ export function toolContext(options: RunOptions = {}, logs: Cluster['logs'] = []
     dryRun: options.dryRun ?? false,
     execution,
     deadline: Date.now() + 30_000,
+    change: options.change ?? { key: '0123456789abcdef0123', since: NOW.toISOString(), repeat: false },
     log: (message, data) => logs.push({ message, ...(data ? { data } : {}) }),
   };
 }

@@ -5,7 +5,10 @@ import type {
   ScaleOutput,
   WorkloadStatusOutput,
 } from '../../../../functions/tools/kubernetes/index.ts';
-import { RESTARTED_AT_ANNOTATION } from '../../../../functions/tools/kubernetes/workloads.ts';
+import {
+  CHANGE_ANNOTATION,
+  RESTARTED_AT_ANNOTATION,
+} from '../../../../functions/tools/kubernetes/workloads.ts';
 import { type Cluster, rejectionOf, startCluster } from './harness.ts';
 
 let cluster: Cluster;
@@ -292,6 +295,70 @@ describe('k8s.rollout-restart', () => {
       '2026-03-02T10:00:00Z',
     );
     expect(stored?.metadata?.generation).toBe(2);
+  });
+
+  it('restarts once per change: a repeat of the same change (an interrupted run) finds it sent and sends nothing', async () => {
+    // Prepare: the first run sent the restart; the platform stopped before it could record it
+    const change = { key: 'aaaabbbbccccdddd0001', since: '2026-03-02T09:58:00.000Z', repeat: false };
+    await cluster.run('k8s.rollout-restart', { namespace: 'shop', name: 'cart' }, { change });
+    const revisionAfterFirst = cluster.api.deployments.get('shop/cart')?.metadata?.generation;
+
+    // Act
+    const repeated = (await cluster.run(
+      'k8s.rollout-restart',
+      { namespace: 'shop', name: 'cart' },
+      { change: { ...change, repeat: true } },
+    )) as RolloutRestartOutput;
+
+    // Assess
+    expect(cluster.api.requestsTo('PATCH')).toHaveLength(1);
+    expect(cluster.api.deployments.get('shop/cart')?.metadata?.generation).toBe(revisionAfterFirst);
+    expect(repeated.restartedAt).toBe('2026-03-02T09:58:00Z');
+  });
+
+  it('puts the change key and the first run’s time on the template, so a second PATCH of the same change is the same template', async () => {
+    // Act
+    await cluster.run(
+      'k8s.rollout-restart',
+      { namespace: 'shop', name: 'cart' },
+      { change: { key: 'aaaabbbbccccdddd0002', since: '2026-03-02T09:58:00.000Z', repeat: true } },
+    );
+
+    // Assess
+    const [patch] = cluster.api.requestsTo('PATCH');
+    expect(patch?.body).toEqual({
+      spec: {
+        template: {
+          metadata: {
+            annotations: {
+              [RESTARTED_AT_ANNOTATION]: '2026-03-02T09:58:00Z',
+              [CHANGE_ANNOTATION]: 'aaaabbbbccccdddd0002',
+            },
+          },
+        },
+      },
+    });
+  });
+
+  it('restarts again for a new change (another execution or step)', async () => {
+    // Act
+    await cluster.run(
+      'k8s.rollout-restart',
+      { namespace: 'shop', name: 'cart' },
+      {
+        change: { key: 'aaaabbbbccccdddd0003', since: '2026-03-02T09:00:00.000Z', repeat: false },
+      },
+    );
+    await cluster.run(
+      'k8s.rollout-restart',
+      { namespace: 'shop', name: 'cart' },
+      {
+        change: { key: 'aaaabbbbccccdddd0004', since: '2026-03-02T10:00:00.000Z', repeat: false },
+      },
+    );
+
+    // Assess
+    expect(cluster.api.requestsTo('PATCH')).toHaveLength(2);
   });
 
   it('dry run sends dryRun=All and changes nothing', async () => {

@@ -1,0 +1,53 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { startPlatform } from '../../local/platform.ts';
+
+/**
+ * The embedded platform in a process of its own, so a test can kill it with SIGKILL (nothing gets to
+ * record how it ended, as when the machine dies). Options come as JSON in argv[2]; every terminal line
+ * goes to stdout, and `READY <url>` once it listens.
+ */
+interface ChildOptions {
+  cwd: string;
+  dataDir: string;
+  environment: string;
+  runbooksDir?: string;
+  statemachinesDir?: string;
+  kube?: { url: string; token: string };
+  prometheusUrl?: string;
+  shellAllow?: string[];
+}
+
+const options = JSON.parse(process.argv[2] ?? '{}') as ChildOptions;
+const kubeConfigFactory = options.kube
+  ? () => {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromOptions({
+        clusters: [{ name: 'fake-cluster', server: options.kube!.url, skipTLSVerify: true }],
+        users: [{ name: 'fake-user', token: options.kube!.token }],
+        contexts: [{ name: 'fake', cluster: 'fake-cluster', user: 'fake-user' }],
+        currentContext: 'fake',
+      });
+      return kubeConfig;
+    }
+  : undefined;
+
+const running = await startPlatform({
+  cwd: options.cwd,
+  port: 0,
+  dataDir: options.dataDir,
+  environment: options.environment,
+  live: true,
+  ...(options.runbooksDir ? { runbooksDir: options.runbooksDir } : {}),
+  ...(options.statemachinesDir ? { statemachinesDir: options.statemachinesDir } : {}),
+  configOverrides: {
+    tools: {
+      ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
+      kubernetes: { contexts: {}, eks: {} },
+      shell: { enabled: (options.shellAllow ?? []).length > 0, allow: options.shellAllow ?? [] },
+    },
+  },
+  ...(kubeConfigFactory ? { kubeConfigFactory } : {}),
+  retryIntervalMs: 20,
+  print: (line) => process.stdout.write(`${line}\n`),
+});
+process.stdout.write(`READY ${running.url}\n`);
