@@ -1665,6 +1665,14 @@ export class FakeKubeApi {
         {
           labels,
           annotations: {
+            // The controller copies the Deployment's own annotations (kubernetes.io/change-cause…).
+            ...Object.fromEntries(
+              Object.entries(deployment.metadata!.annotations ?? {}).filter(
+                ([key]) =>
+                  !key.startsWith('deployment.kubernetes.io/') &&
+                  key !== 'kubectl.kubernetes.io/last-applied-configuration',
+              ),
+            ),
             'deployment.kubernetes.io/desired-replicas': String(deployment.spec!.replicas ?? 1),
             'deployment.kubernetes.io/max-replicas': String(
               Math.ceil((deployment.spec!.replicas ?? 1) * 1.25),

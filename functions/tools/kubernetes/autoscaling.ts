@@ -128,7 +128,6 @@ async function setMaxReplicas(
       ToolErrorKind.Refused,
       `HorizontalPodAutoscaler ${namespace}/${name} has minReplicas ${minReplicas}: its maximum cannot be ${maxReplicas}`,
     );
-  // The resourceVersion makes the patch fail (409) if the autoscaler changed since it was read.
   const patched = await session.request(
     { verb: 'patch', resource: RESOURCE, group: GROUP, namespace, name },
     (options) =>
@@ -136,7 +135,7 @@ async function setMaxReplicas(
         {
           namespace,
           name,
-          body: { metadata: { resourceVersion: hpa.metadata?.resourceVersion }, spec: { maxReplicas } },
+          body: { spec: { maxReplicas } },
           ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}),
         },
         options,

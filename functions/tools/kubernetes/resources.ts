@@ -151,7 +151,7 @@ export function resourceTools(deps: KubernetesToolDeps): ToolImplementation[] {
     const previousLimit = container.resources?.limits?.[resource] ?? null;
     const previousRequest = container.resources?.requests?.[resource] ?? null;
     const ceilingAmount = parseQuantity(ceiling);
-    const increase = value.startsWith('+') ? Number(value.slice(1, -1)) / 100 : undefined;
+    const increasePercent = value.startsWith('+') ? Number(value.slice(1, -1)) : undefined;
     let clampedToCeiling = false;
     const next: Partial<Record<Field, string>> = {};
     for (const target of field === 'both' ? (['limits', 'requests'] as const) : [field]) {
@@ -160,17 +160,18 @@ export function resourceTools(deps: KubernetesToolDeps): ToolImplementation[] {
       if (previous === null)
         session.fail(
           ToolErrorKind.Refused,
-          `${where} has no ${resource} ${singular} to raise${increase === undefined ? '' : ` by ${value}`}`,
+          `${where} has no ${resource} ${singular} to raise${increasePercent === undefined ? '' : ` by ${value}`}`,
         );
       const old = parseQuantity(previous);
-      let amount = increase === undefined ? parseQuantity(value) : old * (1 + increase);
+      let amount =
+        increasePercent === undefined ? parseQuantity(value) : (old * (100 + increasePercent)) / 100;
       if (amount > old * maxFactor + 1e-9)
         session.fail(
           ToolErrorKind.Refused,
           `${value} would make the ${resource} ${singular} of ${where} ${format(resource, amount)}, more than ${maxFactor}× its ${previous}`,
         );
       if (amount > ceilingAmount) {
-        if (increase === undefined)
+        if (increasePercent === undefined)
           session.fail(
             ToolErrorKind.Refused,
             `${value} is above this step's ceiling of ${ceiling} for the ${resource} ${singular} of ${where}`,

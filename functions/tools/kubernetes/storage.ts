@@ -226,7 +226,9 @@ export function storageTools(deps: KubernetesToolDeps): ToolImplementation[] {
     let requestedBytes: number;
     let clampedToMaxSize = false;
     if (size.startsWith('+')) {
-      requestedBytes = Math.ceil((previousBytes * (1 + Number(size.slice(1, -1)) / 100)) / 2 ** 30) * 2 ** 30;
+      // Whole GiB, rounded up (the epsilon keeps 100Gi × 1.1 at 110Gi despite binary fractions).
+      const grown = (previousBytes * (100 + Number(size.slice(1, -1)))) / 100;
+      requestedBytes = Math.ceil(grown / 2 ** 30 - 1e-9) * 2 ** 30;
       if (requestedBytes > maxBytes) {
         requestedBytes = maxBytes;
         clampedToMaxSize = true;

@@ -5,8 +5,8 @@ import type { ToolDeclaration } from '../../../../functions/core/tool-catalog.ts
 import type { ToolContext, ToolImplementation } from '../../../../functions/ports/tools.ts';
 import { type KubernetesClients, kubernetesClients } from '../../../../functions/tools/kubernetes/client.ts';
 import { kubernetesTools } from '../../../../functions/tools/kubernetes/index.ts';
-import type { ToolRuntime } from '../../../../functions/tools/registry.ts';
 import type { KubernetesPace } from '../../../../functions/tools/kubernetes/session.ts';
+import type { ToolRuntime } from '../../../../functions/tools/registry.ts';
 import {
   FakeKubeApi,
   type FakeKubeApiOptions,
@@ -44,7 +44,10 @@ export const TEST_PACE: KubernetesPace = { evictionRetryMs: 40, resizePollMs: 20
  * The calls a tool made that its declaration does not permit (verb, API group, resource): `runbook
  * rbac` derives the cluster roles from the declarations, so a call outside them fails in a cluster.
  */
-export function undeclaredCalls(declaration: ToolDeclaration, requests: readonly RecordedRequest[]): string[] {
+export function undeclaredCalls(
+  declaration: ToolDeclaration,
+  requests: readonly RecordedRequest[],
+): string[] {
   const rules = declaration.permissions.kubernetes ?? [];
   const missing = requests
     .filter((request) => request.verb !== undefined)
