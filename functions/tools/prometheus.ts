@@ -447,7 +447,8 @@ export function prometheusAlertExpressionTool(runtime: ToolRuntime): ToolImpleme
         stepSeconds,
         start: new Date(startMs).toISOString(),
         end: new Date(endMs).toISOString(),
-        heldForMinutes: holdsNow ? Math.round(((held * stepSeconds) / 60) * 10) / 10 : null,
+        // From the first step of the unbroken run to now: a lower bound at the step's resolution.
+        heldForMinutes: holdsNow ? Math.round(((Math.max(0, held - 1) * stepSeconds) / 60) * 10) / 10 : null,
         heldFraction: Math.round((heldAt.size / steps) * 1_000) / 1_000,
         firstHeldAt: times.length > 0 ? new Date(times[0]!).toISOString() : null,
         lastHeldAt: times.length > 0 ? new Date(times.at(-1)!).toISOString() : null,

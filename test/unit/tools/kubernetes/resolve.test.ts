@@ -504,7 +504,7 @@ describe('resource.resolve (Kubernetes) on kube-prometheus-stack alerts', () => 
     cluster.api.clearRequests();
 
     // Act: every kind the family resolves.
-    for (const labels of [
+    const alerts: Array<Record<string, string>> = [
       { ...KSM, alertname: 'A', namespace: 'shop', deployment: 'checkout' },
       { ...KSM, alertname: 'A', namespace: 'data', statefulset: 'pg' },
       {
@@ -523,7 +523,8 @@ describe('resource.resolve (Kubernetes) on kube-prometheus-stack alerts', () => 
       { alertname: 'A', job: 'checkout', namespace: 'shop', service: 'checkout' },
       { ...KSM, alertname: 'A', node: NODE },
       { alertname: 'A', job: 'node-exporter', instance: '10.0.2.41:9100' },
-    ]) {
+    ];
+    for (const labels of alerts) {
       const output = await resolveAlert(labels);
       expect(output.resource.unresolved).toEqual([]);
     }
