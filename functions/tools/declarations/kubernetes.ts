@@ -1396,8 +1396,11 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
         resource: '{{ parameters.resource }}',
         limit: '{{ output.previousLimit }}',
         request: '{{ output.previousRequest }}',
+        expectedLimit: '{{ output.limit }}',
+        expectedRequest: '{{ output.request }}',
       },
-      description: 'sets the container’s limit and request back to what they were',
+      description:
+        'sets the container’s limit and request back to what they were, unless someone changed them since',
     },
     permissions: {
       kubernetes: [
@@ -1412,7 +1415,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
   {
     name: 'k8s.restore-resources',
     description:
-      'Sets one container’s CPU or memory limit and request to given values (null removes one): the inverse of k8s.patch-resources.',
+      'Sets one container’s CPU or memory limit and request to given values (null removes one): the inverse of k8s.patch-resources. With `expectedLimit`/`expectedRequest` it is refused when the current values are no longer those: someone changed them since.',
     parameters: z
       .object({
         namespace: k8sName,
@@ -1422,6 +1425,11 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
         resource: z.enum(['cpu', 'memory']),
         limit: quantity.nullable(),
         request: quantity.nullable(),
+        expectedLimit: quantity.nullable().optional().describe('what the limit should be now (null: unset)'),
+        expectedRequest: quantity
+          .nullable()
+          .optional()
+          .describe('what the request should be now (null: unset)'),
         cluster,
       })
       .strict(),

@@ -255,6 +255,20 @@ export function resourceTools(deps: KubernetesToolDeps): ToolImplementation[] {
       };
       return output;
     }
+    const { expectedLimit, expectedRequest } = parameters;
+    const moved = [
+      ...(expectedLimit !== undefined && !same(previousLimit, expectedLimit)
+        ? [`its ${resource} limit is ${previousLimit ?? 'unset'}, not ${expectedLimit ?? 'unset'}`]
+        : []),
+      ...(expectedRequest !== undefined && !same(previousRequest, expectedRequest)
+        ? [`its ${resource} request is ${previousRequest ?? 'unset'}, not ${expectedRequest ?? 'unset'}`]
+        : []),
+    ];
+    if (moved.length > 0)
+      session.fail(
+        ToolErrorKind.Refused,
+        `container ${container.name} of ${kind} ${namespace}/${name} changed since: ${moved.join(' and ')}; it is left alone`,
+      );
     const patched = await patchWorkload(
       session,
       kind,

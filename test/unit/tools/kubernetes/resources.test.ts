@@ -271,4 +271,30 @@ describe('k8s.restore-resources', () => {
     });
     expect(container('envoy').resources).toEqual({ requests: {}, limits: { cpu: '200m' } });
   });
+
+  it('leaves values someone changed since the runbook set them alone (Refused)', async () => {
+    // Prepare: the runbook raised the limit to 1500m; then a person set 2.
+    const parameters = {
+      namespace: 'shop',
+      name: 'checkout',
+      container: 'app',
+      resource: 'cpu',
+      value: '+50%',
+      ceiling: '4',
+    };
+    const output = await cluster.run('k8s.patch-resources', parameters);
+    cluster.api.edit(cluster.api.deployments, 'shop/checkout', (deployment) => {
+      deployment.spec!.template.spec!.containers[0]!.resources!.limits!.cpu = '2';
+    });
+
+    // Act
+    const error = await rejectionOf(
+      cluster.compensate('k8s.patch-resources', { ...parameters, kind: 'Deployment' }, output),
+    );
+
+    // Assess
+    expect(error.name).toBe(AslErrorName.ToolRefused);
+    expect(error.message).toMatch(/changed since: its cpu limit is 2, not 1500m; it is left alone/);
+    expect(container().resources!.limits!.cpu).toBe('2');
+  });
 });
