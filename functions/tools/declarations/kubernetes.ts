@@ -533,6 +533,30 @@ export const RolloutUndoOutput = z.object({
 });
 export type RolloutUndoOutput = z.infer<typeof RolloutUndoOutput>;
 
+export const RolloutRevision = z.object({
+  revision: z.number(),
+  current: z.boolean().describe('the revision the workload runs now'),
+  createdAt: isoTimestamp,
+  images: z.array(ImageOfContainer),
+  changeCause: z.string().nullable().describe('its kubernetes.io/change-cause annotation (Deployments)'),
+});
+export type RolloutRevision = z.infer<typeof RolloutRevision>;
+
+export const RolloutHistoryOutput = z.object({
+  kind: WorkloadKind,
+  name: z.string(),
+  namespace: z.string(),
+  revisions: z.array(RolloutRevision).describe('the newest first'),
+  currentRevision: z.number().nullable(),
+  previousRevision: z.number().nullable().describe('the revision k8s.rollout-undo would go back to'),
+  lastRolloutMinutesAgo: z.number().nullable().describe('since the current revision was created'),
+  imagesChanged: z.boolean().describe('the current revision runs other images than the previous one'),
+  changedImages: z
+    .array(z.object({ container: z.string(), from: z.string().nullable(), to: z.string().nullable() }))
+    .describe('per container, what the last rollout changed (null: the container was added or removed)'),
+});
+export type RolloutHistoryOutput = z.infer<typeof RolloutHistoryOutput>;
+
 // ---------------------------------------------------------------------------------- outputs: HPAs
 
 export const HpaMetric = z.object({
@@ -1105,6 +1129,30 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
     risk: 'medium',
     dryRun: 'sends the delete with dryRun=All: the API server checks it and deletes nothing',
     permissions: { kubernetes: [{ apiGroup: '', resources: ['pods'], verbs: ['get', 'delete'] }] },
+  },
+  {
+    name: 'k8s.rollout-history',
+    description:
+      'A Deployment’s, StatefulSet’s or DaemonSet’s revisions (ReplicaSets or ControllerRevisions) with their images and change causes, and what the last rollout changed: the evidence for rolling back (an image that cannot be pulled or crashes since the last release).',
+    parameters: z
+      .object({
+        namespace: k8sName,
+        kind: WorkloadKind.default('Deployment'),
+        name: k8sName,
+        limit: z.number().int().min(1).max(50).default(10),
+        cluster,
+      })
+      .strict(),
+    output: RolloutHistoryOutput,
+    mutating: false,
+    risk: 'low',
+    dryRun: 'reads the history (read-only tools run for real in dry-run)',
+    permissions: {
+      kubernetes: [
+        { apiGroup: 'apps', resources: ['deployments', 'statefulsets', 'daemonsets'], verbs: ['get'] },
+        { apiGroup: 'apps', resources: ['replicasets', 'controllerrevisions'], verbs: ['list'] },
+      ],
+    },
   },
   {
     name: 'k8s.rollout-undo',

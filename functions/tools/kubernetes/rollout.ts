@@ -7,10 +7,14 @@ import type {
   V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { ToolImplementation } from '../../ports/tools.ts';
-import type { ImageOfContainer, RolloutUndoOutput } from '../declarations/kubernetes.ts';
+import type {
+  ImageOfContainer,
+  RolloutHistoryOutput,
+  RolloutUndoOutput,
+} from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolErrorKind } from '../tool.ts';
-import { isOwnedBy, labelSelectorString } from './objects.ts';
+import { isOwnedBy, isoOf, labelSelectorString, minutesSince } from './objects.ts';
 import {
   DRY_RUN_ALL,
   type KubernetesSession,
@@ -52,6 +56,7 @@ type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
 interface Revision {
   number: number;
   template: V1PodTemplateSpec;
+  createdAt: Date | undefined;
   /** A Deployment's ReplicaSet annotations (copied onto the Deployment by the rollback). */
   annotations?: Record<string, string>;
 }
@@ -126,6 +131,7 @@ async function revisionsOf(
       .map((replicaSet) => ({
         number: Number(replicaSet.metadata?.annotations?.[REVISION_ANNOTATION]),
         template: replicaSet.spec?.template ?? {},
+        createdAt: replicaSet.metadata?.creationTimestamp,
         annotations: replicaSet.metadata?.annotations ?? {},
       }))
       .filter((revision) => Number.isInteger(revision.number) && revision.number > 0)
@@ -141,6 +147,7 @@ async function revisionsOf(
       number: revision.revision,
       template: ((revision.data as { spec?: { template?: V1PodTemplateSpec } } | undefined)?.spec?.template ??
         {}) as V1PodTemplateSpec,
+      createdAt: revision.metadata?.creationTimestamp,
     }))
     .sort((a, b) => a.number - b.number);
 }
@@ -161,7 +168,59 @@ function rollbackPatch(kind: Kind, workload: Workload, revision: Revision): obje
   return operations;
 }
 
+/** The revision a workload runs: a Deployment's revision annotation, else the newest. */
+function currentRevisionOf(kind: Kind, workload: Workload, revisions: readonly Revision[]): number {
+  const latest = revisions.at(-1)?.number ?? 0;
+  if (kind !== 'Deployment') return latest;
+  return Number(workload.metadata?.annotations?.[REVISION_ANNOTATION]) || latest;
+}
+
+/** Per container, the image before and after (null where a container was added or removed). */
+function imageChanges(before: ImageOfContainer[], after: ImageOfContainer[]) {
+  const names = [...new Set([...before, ...after].map((entry) => entry.container))];
+  return names
+    .map((container) => ({
+      container,
+      from: before.find((entry) => entry.container === container)?.image ?? null,
+      to: after.find((entry) => entry.container === container)?.image ?? null,
+    }))
+    .filter((change) => change.from !== change.to);
+}
+
 export function rolloutTools(deps: KubernetesToolDeps): ToolImplementation[] {
+  const history = defineTool(declarationOf('k8s.rollout-history'), async (parameters, context) => {
+    const session = await openSession(deps, 'k8s.rollout-history', parameters.cluster, context);
+    const { namespace, kind, name, limit } = parameters;
+    const workload = await readWorkload(session, kind, namespace, name);
+    const revisions = await revisionsOf(session, kind, workload, namespace);
+    const current = currentRevisionOf(kind, workload, revisions);
+    const currentEntry = revisions.find((revision) => revision.number === current);
+    const previous = revisions.filter((revision) => revision.number !== current).at(-1);
+    const currentImages = imagesOf(currentEntry?.template ?? workload.spec?.template);
+    const changedImages = previous ? imageChanges(imagesOf(previous.template), currentImages) : [];
+    const output: RolloutHistoryOutput = {
+      kind,
+      name,
+      namespace,
+      revisions: revisions
+        .toReversed()
+        .slice(0, limit)
+        .map((revision) => ({
+          revision: revision.number,
+          current: revision.number === current,
+          createdAt: isoOf(revision.createdAt),
+          images: imagesOf(revision.template),
+          changeCause: revision.annotations?.['kubernetes.io/change-cause'] ?? null,
+        })),
+      currentRevision: currentEntry ? current : null,
+      previousRevision: previous?.number ?? null,
+      lastRolloutMinutesAgo: minutesSince(currentEntry?.createdAt, deps.runtime.clock.now()),
+      imagesChanged: changedImages.length > 0,
+      changedImages,
+    };
+    return output;
+  });
+
   const undo = defineTool(declarationOf('k8s.rollout-undo'), async (parameters, context) => {
     const session: KubernetesSession = await openSession(
       deps,
@@ -178,11 +237,7 @@ export function rolloutTools(deps: KubernetesToolDeps): ToolImplementation[] {
         `Deployment ${namespace}/${name} is paused: a paused Deployment rolls out nothing (resume it first: kubectl rollout resume)`,
       );
     const revisions = await revisionsOf(session, kind, workload, namespace);
-    const latest = revisions.at(-1);
-    const fromRevision =
-      kind === 'Deployment'
-        ? Number(workload.metadata?.annotations?.[REVISION_ANNOTATION]) || (latest?.number ?? 0)
-        : (latest?.number ?? 0);
+    const fromRevision = currentRevisionOf(kind, workload, revisions);
     const known = revisions.map((revision) => revision.number).join(', ') || 'none';
     let target: Revision | undefined;
     if (toRevision !== undefined) {
@@ -243,7 +298,7 @@ export function rolloutTools(deps: KubernetesToolDeps): ToolImplementation[] {
     };
     return output;
   });
-  return [undo];
+  return [history, undo];
 }
 
-export type { RolloutUndoOutput } from '../declarations/kubernetes.ts';
+export type { RolloutHistoryOutput, RolloutUndoOutput } from '../declarations/kubernetes.ts';

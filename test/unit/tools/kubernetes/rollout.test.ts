@@ -1,6 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AslErrorName } from '../../../../functions/core/errors.ts';
-import type { RolloutUndoOutput } from '../../../../functions/tools/kubernetes/rollout.ts';
+import type {
+  RolloutHistoryOutput,
+  RolloutUndoOutput,
+} from '../../../../functions/tools/kubernetes/rollout.ts';
 import { type Cluster, rejectionOf, startCluster } from './harness.ts';
 
 /** k8s.rollout-undo as kubectl rollout undo: ReplicaSets for Deployments, ControllerRevisions for the rest. */
@@ -234,4 +237,63 @@ describe('k8s.rollout-undo (StatefulSet and DaemonSet, through ControllerRevisio
       ]);
     },
   );
+});
+
+describe('k8s.rollout-history', () => {
+  it('lists the revisions newest first and says what the last rollout changed', async () => {
+    // Act
+    const output = (await cluster.run('k8s.rollout-history', {
+      namespace: 'shop',
+      name: 'checkout',
+    })) as RolloutHistoryOutput;
+
+    // Assess
+    expect(output).toEqual({
+      kind: 'Deployment',
+      name: 'checkout',
+      namespace: 'shop',
+      revisions: [
+        {
+          revision: 2,
+          current: true,
+          createdAt: '2026-03-02T09:45:00.000Z',
+          images: [{ container: 'app', image: 'shop/checkout:1.5.0' }],
+          changeCause: 'release 1.5.0',
+        },
+        {
+          revision: 1,
+          current: false,
+          createdAt: '2026-02-27T10:00:00.000Z',
+          images: [{ container: 'app', image: 'shop/checkout:1.4.2' }],
+          changeCause: 'release 1.4.2',
+        },
+      ],
+      currentRevision: 2,
+      previousRevision: 1,
+      lastRolloutMinutesAgo: 15,
+      imagesChanged: true,
+      changedImages: [{ container: 'app', from: 'shop/checkout:1.4.2', to: 'shop/checkout:1.5.0' }],
+    });
+  });
+
+  it('follows a rollback: the reused revision is current again, and nothing but the image changed back', async () => {
+    // Prepare
+    await cluster.run('k8s.rollout-undo', { namespace: 'shop', name: 'checkout' });
+    cluster.api.reconcile();
+
+    // Act
+    const output = (await cluster.run('k8s.rollout-history', {
+      namespace: 'shop',
+      name: 'checkout',
+      limit: 1,
+    })) as RolloutHistoryOutput;
+
+    // Assess
+    expect(output).toMatchObject({
+      currentRevision: 3,
+      previousRevision: 2,
+      revisions: [{ revision: 3, current: true, images: [{ image: 'shop/checkout:1.4.2' }] }],
+      changedImages: [{ container: 'app', from: 'shop/checkout:1.5.0', to: 'shop/checkout:1.4.2' }],
+    });
+  });
 });
