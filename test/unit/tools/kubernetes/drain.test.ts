@@ -161,4 +161,37 @@ describe('k8s.drain-node', () => {
       'wasUnschedulable',
     );
   });
+
+  it('stops at once when the step is aborted while it waits to ask a budget again', async () => {
+    // Prepare
+    cluster.api.addDeployment({
+      namespace: 'shop',
+      name: 'checkout',
+      replicas: 1,
+      nodes: ['node-a'],
+      containers: [{ name: 'app' }],
+    });
+    cluster.api.addPdb({
+      namespace: 'shop',
+      name: 'checkout',
+      matchLabels: { app: 'checkout' },
+      minAvailable: 1,
+    });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('step aborted by the operator')), 150);
+    const started = Date.now();
+
+    // Act
+    const error = await rejectionOf(
+      cluster.run(
+        'k8s.drain-node',
+        { node: 'node-a' },
+        { signal: controller.signal, deadline: Date.now() + 20_000 },
+      ),
+    );
+
+    // Assess
+    expect(error.message).toBe('step aborted by the operator');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
 });
