@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AslErrorName } from '../../../functions/core/errors.ts';
-import type { AlertExpressionOutput, TargetsOutput } from '../../../functions/tools/declarations/observability.ts';
+import type {
+  AlertExpressionOutput,
+  TargetsOutput,
+} from '../../../functions/tools/declarations/observability.ts';
 import { prometheusAlertExpressionTool, prometheusTargetsTool } from '../../../functions/tools/prometheus.ts';
 import { rejectionOf, runTool, toolRuntime } from './generic-harness.ts';
 
@@ -23,7 +26,9 @@ const PROMETHEUS = '/usr/bin/prometheus';
 const PROMTOOL = '/usr/bin/promtool';
 const installed = existsSync(PROMETHEUS) && existsSync(PROMTOOL);
 if (!installed && !process.env.CI)
-  console.warn(`SKIPPED prometheus-real.test.ts: ${PROMETHEUS} and ${PROMTOOL} are not installed (apt-get install prometheus)`);
+  console.warn(
+    `SKIPPED prometheus-real.test.ts: ${PROMETHEUS} and ${PROMTOOL} are not installed (apt-get install prometheus)`,
+  );
 
 /** kube-prometheus-stack's KubeDeploymentReplicasMismatch, reduced to its comparison. */
 const EXPRESSION =
@@ -87,10 +92,18 @@ function runtimeAt(at: number) {
 
 describe.skipIf(!installed && !process.env.CI)('Prometheus tools against a real Prometheus', () => {
   beforeAll(async () => {
-    if (!installed) throw new Error(`${PROMETHEUS} and ${PROMTOOL} are required in CI (apt-get install prometheus)`);
+    if (!installed)
+      throw new Error(`${PROMETHEUS} and ${PROMTOOL} are required in CI (apt-get install prometheus)`);
     directory = mkdtempSync(join(tmpdir(), 'prometheus-real-'));
     writeFileSync(join(directory, 'history.om'), history());
-    await run(PROMTOOL, ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', join(directory, 'history.om'), join(directory, 'data')]);
+    await run(PROMTOOL, [
+      'tsdb',
+      'create-blocks-from',
+      'openmetrics',
+      '--quiet',
+      join(directory, 'history.om'),
+      join(directory, 'data'),
+    ]);
     exporter = createServer((_request, response) => {
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
       response.end('# TYPE checkout_up gauge\ncheckout_up 1\n');
@@ -123,13 +136,17 @@ describe.skipIf(!installed && !process.env.CI)('Prometheus tools against a real 
       { stdio: 'ignore' },
     );
     url = `http://127.0.0.1:${port}`;
-    await until('Prometheus to be ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined));
+    await until('Prometheus to be ready', async () =>
+      (await fetch(`${url}/-/ready`)).ok ? true : undefined,
+    );
     await until('both checkout targets to be scraped', async () => {
       const body = (await (await fetch(`${url}/api/v1/targets?state=active`)).json()) as {
         data: { activeTargets: Array<{ labels: { job: string }; health: string }> };
       };
       const checkout = body.data.activeTargets.filter((target) => target.labels.job === 'checkout');
-      return checkout.length === 2 && checkout.every((target) => target.health !== 'unknown') ? true : undefined;
+      return checkout.length === 2 && checkout.every((target) => target.health !== 'unknown')
+        ? true
+        : undefined;
     });
   }, 60_000);
 
@@ -163,7 +180,15 @@ describe.skipIf(!installed && !process.env.CI)('Prometheus tools against a real 
         seriesCount: 1,
         value: 4,
         series: [
-          { labels: { __name__: 'kube_deployment_spec_replicas', deployment: 'checkout', job: 'kube-state-metrics', namespace: 'shop' }, value: 4 },
+          {
+            labels: {
+              __name__: 'kube_deployment_spec_replicas',
+              deployment: 'checkout',
+              job: 'kube-state-metrics',
+              namespace: 'shop',
+            },
+            value: 4,
+          },
         ],
       },
       window: {
@@ -185,16 +210,24 @@ describe.skipIf(!installed && !process.env.CI)('Prometheus tools against a real 
     })) as AlertExpressionOutput;
 
     // Assess
-    expect(output).toMatchObject({ holdsNow: false, now: { seriesCount: 0 }, window: { heldForMinutes: null, heldFraction: 0 } });
+    expect(output).toMatchObject({
+      holdsNow: false,
+      now: { seriesCount: 0 },
+      window: { heldForMinutes: null, heldFraction: 0 },
+    });
   });
 
   it('passes on Prometheus’ own refusal of a malformed expression', async () => {
     // Act
-    const error = await rejectionOf(runTool(prometheusAlertExpressionTool(runtimeAt(AT)), { expression: 'rate(up[5m]' }));
+    const error = await rejectionOf(
+      runTool(prometheusAlertExpressionTool(runtimeAt(AT)), { expression: 'rate(up[5m]' }),
+    );
 
     // Assess
     expect(error.name).toBe(AslErrorName.ToolFailed);
-    expect(error.message).toMatch(/^prometheus\.alert-expression: Prometheus at .* refused the query: bad_data: .*parse error/);
+    expect(error.message).toMatch(
+      /^prometheus\.alert-expression: Prometheus at .* refused the query: bad_data: .*parse error/,
+    );
   });
 
   it('lists a job’s targets, down first, with the error of the last scrape', async () => {
@@ -203,7 +236,10 @@ describe.skipIf(!installed && !process.env.CI)('Prometheus tools against a real 
       job: 'checkout',
       namespace: 'shop',
     })) as TargetsOutput;
-    const down = (await runTool(prometheusTargetsTool(runtimeAt(Date.now())), { job: 'checkout', health: 'down' })) as TargetsOutput;
+    const down = (await runTool(prometheusTargetsTool(runtimeAt(Date.now())), {
+      job: 'checkout',
+      health: 'down',
+    })) as TargetsOutput;
 
     // Assess
     expect(output).toMatchObject({ total: 2, up: 1, down: 1, unknown: 0 });

@@ -146,7 +146,19 @@ describe('outputs in the tool reference', () => {
       parameters: z.object({}).strict(),
       output: z.object({
         owner: z.object({ kind: z.string(), name: z.string() }).nullable().describe('who owns it'),
-        pods: z.array(z.object({ a: z.string(), b: z.number(), c: z.number(), d: z.number(), e: z.number(), f: z.number(), g: z.number(), h: z.number(), i: z.number() })),
+        pods: z.array(
+          z.object({
+            a: z.string(),
+            b: z.number(),
+            c: z.number(),
+            d: z.number(),
+            e: z.number(),
+            f: z.number(),
+            g: z.number(),
+            h: z.number(),
+            i: z.number(),
+          }),
+        ),
         byReason: z.record(z.string(), z.number()),
         when: z.string().nullable(),
         extra: z.boolean().optional(),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { schemaAt } from '../../../../functions/core/runbook/schema-paths.ts';
 import { findTemplates, parseReference } from '../../../../functions/core/runbook/templates.ts';
+import type { ToolDeclaration } from '../../../../functions/core/tool-catalog.ts';
 import { KUBERNETES_TOOL_DECLARATIONS } from '../../../../functions/tools/declarations/kubernetes.ts';
 import { TOOL_CATALOG } from '../../../../functions/tools/declarations.ts';
 
@@ -10,7 +11,8 @@ import { TOOL_CATALOG } from '../../../../functions/tools/declarations.ts';
  */
 
 describe('Kubernetes tool declarations', () => {
-  const withInverse = KUBERNETES_TOOL_DECLARATIONS.filter((declaration) => 'compensation' in declaration);
+  const declarations: readonly ToolDeclaration[] = KUBERNETES_TOOL_DECLARATIONS;
+  const withInverse = declarations.filter((declaration) => declaration.compensation !== undefined);
 
   it.each(withInverse.map((declaration) => [declaration.name, declaration] as const))(
     '%s: its inverse exists, takes the parameters given, and reads only what the step has',
@@ -38,7 +40,7 @@ describe('Kubernetes tool declarations', () => {
   );
 
   it('gives every mutating tool a dry run through the API server (dryRun=All)', () => {
-    const mutating = KUBERNETES_TOOL_DECLARATIONS.filter((declaration) => declaration.mutating);
+    const mutating = declarations.filter((declaration) => declaration.mutating);
     expect(mutating.length).toBeGreaterThan(10);
     for (const declaration of mutating) expect(declaration.dryRun, declaration.name).toMatch(/dryRun=All/);
   });
