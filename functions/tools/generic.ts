@@ -1,7 +1,7 @@
 import type { ToolImplementation } from '../ports/tools.ts';
 import { httpCheckTool } from './http-check.ts';
 import { notifyMessageTool } from './notify.ts';
-import { prometheusQueryRangeTool, prometheusQueryTool } from './prometheus.ts';
+import { prometheusTools } from './prometheus.ts';
 import type { ToolRuntime } from './registry.ts';
 import { shellExecTool } from './shell.ts';
 import { runbookWaitTool } from './wait.ts';
@@ -17,8 +17,7 @@ export interface GenericToolsOptions {
  */
 export function genericTools(runtime: ToolRuntime, options: GenericToolsOptions = {}): ToolImplementation[] {
   return [
-    prometheusQueryTool(runtime),
-    prometheusQueryRangeTool(runtime),
+    ...prometheusTools(runtime),
     httpCheckTool(runtime),
     notifyMessageTool(runtime),
     runbookWaitTool(runtime, options.waitScale === undefined ? {} : { scale: options.waitScale }),

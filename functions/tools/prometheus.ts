@@ -1,9 +1,13 @@
 import type { ToolContext, ToolImplementation } from '../ports/tools.ts';
 import type {
+  AlertExpressionOutput,
+  InstantSeries,
   Labels,
   PrometheusQueryOutput,
   PrometheusQueryRangeOutput,
   RangeSeries,
+  ScrapeTarget,
+  TargetsOutput,
 } from './declarations/observability.ts';
 import { declarationOf } from './declarations.ts';
 import type { ToolRuntime } from './registry.ts';
@@ -16,6 +20,8 @@ import { defineTool, ToolError, ToolErrorKind } from './tool.ts';
 
 /** Prometheus refuses range queries with more points per series than this. */
 export const MAX_POINTS_PER_SERIES = 11_000;
+/** Series an alert-expression output lists (the counts cover all of them). */
+const MAX_LISTED_SERIES = 20;
 /** Above this URL length the query goes in a form-encoded POST body (Prometheus accepts both). */
 const MAX_GET_URL_LENGTH = 4_000;
 /** Error bodies are quoted up to this many characters. */
@@ -24,7 +30,7 @@ const MAX_QUOTED_BODY = 300;
 type SamplePair = [number, string];
 interface PrometheusSuccess {
   status: 'success';
-  data: { resultType: string; result: unknown };
+  data: { resultType: string; result: unknown } & Record<string, unknown>;
   warnings?: string[];
 }
 interface PrometheusFailure {
@@ -78,7 +84,7 @@ async function callApi(
   tool: string,
   runtime: ToolRuntime,
   base: URL,
-  endpoint: 'query' | 'query_range',
+  endpoint: 'query' | 'query_range' | 'targets',
   params: Record<string, string>,
   context: ToolContext,
 ): Promise<PrometheusSuccess> {
@@ -323,10 +329,221 @@ export function prometheusQueryRangeTool(runtime: ToolRuntime): ToolImplementati
   });
 }
 
+/**
+ * The expression of a Prometheus (or Thanos Ruler) graph link, as alerts carry it in generatorURL:
+ * `http://prometheus:9090/graph?g0.expr=<url-encoded PromQL>&g0.tab=1`.
+ */
+export function expressionOfGeneratorUrl(tool: string, generatorUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(generatorUrl);
+  } catch {
+    throw new ToolError(
+      ToolErrorKind.Failed,
+      `${tool}: generatorUrl "${quote(generatorUrl)}" is not a URL; pass the alert's generatorURL or give "expression"`,
+    );
+  }
+  for (const [name, value] of url.searchParams)
+    if (/^g\d+\.expr$/.test(name) && value.trim() !== '') return value;
+  throw new ToolError(
+    ToolErrorKind.Failed,
+    `${tool}: generatorUrl ${url.origin}${url.pathname} carries no g0.expr (it is not a Prometheus graph link: Grafana- or vmalert-managed alerts link elsewhere); give the PromQL as "expression"`,
+  );
+}
+
+/** A series belongs to the alert when every label it has (but __name__) has the alert's value. */
+function belongsToAlert(labels: Labels, alertLabels: Readonly<Record<string, string>> | undefined): boolean {
+  if (!alertLabels) return true;
+  return Object.entries(labels).every(([name, value]) => name === '__name__' || alertLabels[name] === value);
+}
+
+export function prometheusAlertExpressionTool(runtime: ToolRuntime): ToolImplementation {
+  const declaration = declarationOf('prometheus.alert-expression');
+  return defineTool(declaration, async (parameters, context) => {
+    const { name } = declaration;
+    const { generatorUrl, alertLabels, lookbackMinutes, stepSeconds } = parameters;
+    if (parameters.expression === undefined && generatorUrl === undefined)
+      throw new ToolError(
+        ToolErrorKind.Failed,
+        `${name}: give "generatorUrl" (the alert's generatorURL: {{ alert.generatorURL }}) or "expression"`,
+      );
+    const expression = parameters.expression ?? expressionOfGeneratorUrl(name, generatorUrl!);
+    const steps = Math.floor((lookbackMinutes * 60) / stepSeconds) + 1;
+    if (steps > MAX_POINTS_PER_SERIES)
+      throw new ToolError(
+        ToolErrorKind.Failed,
+        `${name}: ${lookbackMinutes} minutes at a ${stepSeconds}s step is ${steps} points per series; Prometheus allows ${MAX_POINTS_PER_SERIES}`,
+      );
+    const base = prometheusBaseUrl(name, parameters.prometheus, runtime);
+    const endMs = Math.floor(runtime.clock.now().getTime() / 1_000) * 1_000;
+    const startMs = endMs - lookbackMinutes * 60_000;
+    const timeout = evaluationTimeout(runtime, context);
+    const instant = await callApi(
+      name,
+      runtime,
+      base,
+      'query',
+      { query: expression, time: (endMs / 1_000).toFixed(3), ...timeout },
+      context,
+    );
+    const now = instantOutput(name, instant);
+    const current = now.series.filter((series) => belongsToAlert(series.labels, alertLabels));
+    const range = await callApi(
+      name,
+      runtime,
+      base,
+      'query_range',
+      {
+        query: expression,
+        start: (startMs / 1_000).toFixed(3),
+        end: (endMs / 1_000).toFixed(3),
+        step: String(stepSeconds),
+        ...timeout,
+      },
+      context,
+    );
+    if (range.data.resultType !== 'matrix' || !Array.isArray(range.data.result))
+      throw malformed(
+        name,
+        `a range query answered resultType "${range.data.resultType}" instead of a matrix`,
+      );
+    const matrix = (range.data.result as Array<{ metric?: unknown; values?: unknown }>).filter((item) =>
+      belongsToAlert(labelsOf(item.metric), alertLabels),
+    );
+    const heldAt = new Set<number>();
+    let min: number | null = null;
+    let max: number | null = null;
+    for (const item of matrix) {
+      for (const pair of Array.isArray(item.values) ? item.values.filter(isSamplePair) : []) {
+        heldAt.add(Math.round(pair[0] * 1_000));
+        const value = sampleValue(pair[1]);
+        if (value === null) continue;
+        min = min === null ? value : Math.min(min, value);
+        max = max === null ? value : Math.max(max, value);
+      }
+    }
+    // Steps at which it held, counted back from the last one without a gap.
+    let held = 0;
+    while (heldAt.has(endMs - held * stepSeconds * 1_000)) held += 1;
+    const times = [...heldAt].sort((a, b) => a - b);
+    const holdsNow = current.length > 0;
+    const warnings = [...new Set([...(instant.warnings ?? []), ...(range.warnings ?? [])])];
+    const output: AlertExpressionOutput = {
+      expression,
+      source: parameters.expression !== undefined ? 'parameter' : 'generatorURL',
+      holdsNow,
+      now: {
+        series: current.slice(0, MAX_LISTED_SERIES).map(
+          (series): InstantSeries => ({
+            labels: series.labels,
+            value: series.value,
+          }),
+        ),
+        seriesCount: current.length,
+        value: current[0]?.value ?? null,
+      },
+      window: {
+        lookbackMinutes,
+        stepSeconds,
+        start: new Date(startMs).toISOString(),
+        end: new Date(endMs).toISOString(),
+        // From the first step of the unbroken run to now: a lower bound at the step's resolution.
+        heldForMinutes: holdsNow ? Math.round(((Math.max(0, held - 1) * stepSeconds) / 60) * 10) / 10 : null,
+        heldFraction: Math.round((heldAt.size / steps) * 1_000) / 1_000,
+        firstHeldAt: times.length > 0 ? new Date(times[0]!).toISOString() : null,
+        lastHeldAt: times.length > 0 ? new Date(times.at(-1)!).toISOString() : null,
+        min,
+        max,
+        seriesCount: matrix.length,
+      },
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
+    context.log('alert expression evaluated', { holdsNow, series: current.length });
+    return output;
+  });
+}
+
+interface ActiveTarget {
+  labels?: Record<string, string>;
+  scrapePool?: string;
+  scrapeUrl?: string;
+  health?: string;
+  lastError?: string;
+  lastScrape?: string;
+  lastScrapeDuration?: number;
+}
+
+export function prometheusTargetsTool(runtime: ToolRuntime): ToolImplementation {
+  const declaration = declarationOf('prometheus.targets');
+  return defineTool(declaration, async (parameters, context) => {
+    const { name } = declaration;
+    const base = prometheusBaseUrl(name, parameters.prometheus, runtime);
+    const answer = await callApi(name, runtime, base, 'targets', { state: 'active' }, context);
+    const active = answer.data.activeTargets;
+    if (!Array.isArray(active)) throw malformed(name, 'the targets answer has no activeTargets list');
+    const wanted = { job: parameters.job, namespace: parameters.namespace, service: parameters.service };
+    const matched = (active as ActiveTarget[])
+      .filter((target) =>
+        Object.entries(wanted).every(
+          ([label, value]) => value === undefined || target.labels?.[label] === value,
+        ),
+      )
+      .map(
+        (target): ScrapeTarget => ({
+          scrapePool: target.scrapePool ?? '',
+          scrapeUrl: target.scrapeUrl ?? '',
+          health: target.health ?? 'unknown',
+          lastError: target.lastError ? target.lastError : null,
+          lastScrape: target.lastScrape && !target.lastScrape.startsWith('0001-') ? target.lastScrape : null,
+          lastScrapeDurationSeconds:
+            typeof target.lastScrapeDuration === 'number' ? target.lastScrapeDuration : null,
+          labels: labelsOf(target.labels),
+        }),
+      );
+    const count = (health: string) => matched.filter((target) => target.health === health).length;
+    const shown = matched
+      .filter((target) => parameters.health === 'any' || target.health === parameters.health)
+      .sort(
+        (a, b) =>
+          Number(b.health === 'down') - Number(a.health === 'down') || a.scrapeUrl.localeCompare(b.scrapeUrl),
+      );
+    const errors = new Map<string, number>();
+    for (const target of matched)
+      if (target.health === 'down')
+        errors.set(
+          target.lastError ?? '(no error given)',
+          (errors.get(target.lastError ?? '(no error given)') ?? 0) + 1,
+        );
+    const output: TargetsOutput = {
+      total: matched.length,
+      up: count('up'),
+      down: count('down'),
+      unknown: count('unknown'),
+      targets: shown.slice(0, parameters.limit),
+      errors: [...errors.entries()]
+        .map(([error, targets]) => ({ error, targets }))
+        .sort((a, b) => b.targets - a.targets || a.error.localeCompare(b.error)),
+    };
+    return output;
+  });
+}
+
+/** Every Prometheus tool. */
+export function prometheusTools(runtime: ToolRuntime): ToolImplementation[] {
+  return [
+    prometheusQueryTool(runtime),
+    prometheusQueryRangeTool(runtime),
+    prometheusAlertExpressionTool(runtime),
+    prometheusTargetsTool(runtime),
+  ];
+}
+
 export type {
+  AlertExpressionOutput,
   InstantSeries,
   Labels,
   PrometheusQueryOutput,
   PrometheusQueryRangeOutput,
   RangeSeries,
+  TargetsOutput,
 } from './declarations/observability.ts';

@@ -12,7 +12,8 @@ export const TOOL_REFERENCE_END = '<!-- tool-reference:end -->';
 
 /** The subset of JSON Schema that zod emits for tool parameters. */
 interface JsonSchema {
-  type?: string;
+  /** A list for nullable primitives: `["string", "null"]`. */
+  type?: string | string[];
   format?: string;
   enum?: unknown[];
   const?: unknown;
@@ -52,6 +53,7 @@ function range(min: number | undefined, max: number | undefined, unit: 'item' | 
 /** A parameter's type in a few words: `integer 1–840`, `list of string (1–50)`, `one of GET, HEAD`. */
 function typeOf(schema: JsonSchema): string {
   if (schema.anyOf) return schema.anyOf.map(typeOf).join(' or ');
+  if (Array.isArray(schema.type)) return schema.type.map((type) => typeOf({ ...schema, type })).join(' or ');
   if (schema.enum) return `one of ${schema.enum.map((value) => String(value)).join(', ')}`;
   if (schema.const !== undefined) return JSON.stringify(schema.const);
   switch (schema.type) {
@@ -87,6 +89,42 @@ function typeOf(schema: JsonSchema): string {
     default:
       return 'any';
   }
+}
+
+/** Names of an object's fields for a summary: `{replicas, ready, pods…}` (at most MAX_SUMMARY_FIELDS). */
+const MAX_SUMMARY_FIELDS = 8;
+
+function fieldsOf(schema: JsonSchema): string {
+  const keys = Object.keys(schema.properties ?? {});
+  const shown = keys.slice(0, MAX_SUMMARY_FIELDS).join(', ');
+  return `{${shown}${keys.length > MAX_SUMMARY_FIELDS ? ', …' : ''}}`;
+}
+
+/** An output field's type: like a parameter's, with nested objects summarised by their field names. */
+function outputTypeOf(schema: JsonSchema): string {
+  if (schema.anyOf) return schema.anyOf.map(outputTypeOf).join(' or ');
+  if (Array.isArray(schema.type))
+    return schema.type.map((type) => outputTypeOf({ ...schema, type })).join(' or ');
+  if (schema.type === 'object' && schema.properties) return `object ${fieldsOf(schema)}`;
+  if (schema.type === 'object' && typeof schema.additionalProperties === 'object')
+    return `map of string to ${outputTypeOf(schema.additionalProperties)}`;
+  if (schema.type === 'array') return `list of ${schema.items ? outputTypeOf(schema.items) : 'anything'}`;
+  return typeOf(schema);
+}
+
+/**
+ * One line per top-level output field: name, type (nested lists and objects summarised by their
+ * fields), whether it may be absent, and its description. What `steps.<id>.output…` may reference.
+ */
+export function outputLines(output: z.ZodType): string[] {
+  const schema = z.toJSONSchema(output, { io: 'output', unrepresentable: 'any' }) as JsonSchema;
+  if (schema.type !== 'object' || !schema.properties) return [outputTypeOf(schema)];
+  const required = new Set(schema.required ?? []);
+  return Object.entries(schema.properties).map(([name, property]) => {
+    const presence = required.has(name) ? '' : ', optional';
+    const description = property.description ? `: ${property.description}` : '';
+    return `${code(name)} ${outputTypeOf(property)}${presence}${description}`;
+  });
 }
 
 /** One line per parameter: name, type, whether it is required or its default, and its description. */
@@ -143,8 +181,9 @@ function whatItDoes(declaration: ToolDeclaration): string {
 
 /**
  * The tool reference as Markdown, between the begin/end markers: a table with each tool's name, what
- * it does, its parameters (types, defaults), whether it changes anything, its minimum risk, what it
- * does under dry-run, the permissions it needs and the inverse `compensation: auto` uses.
+ * it does, its parameters (types, defaults), its output fields, whether it changes anything, its
+ * minimum risk, what it does under dry-run, the permissions it needs and the inverse
+ * `compensation: auto` uses.
  */
 /** `yes`, and what running it again after an interruption does: `once per execution and step`, or `repeats`. */
 function mutatingCell(declaration: ToolDeclaration): string {
@@ -158,8 +197,8 @@ function mutatingCell(declaration: ToolDeclaration): string {
 
 export function toolReferenceMarkdown(declarations: readonly ToolDeclaration[]): string {
   const header = [
-    '| Tool | What it does | Parameters | Mutating | Risk | Dry run | Needs | Inverse for `compensation: auto` |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| Tool | What it does | Parameters | Output | Mutating | Risk | Dry run | Needs | Inverse for `compensation: auto` |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const rows = declarations.map((declaration) => {
     const parameters = parameterLines(declaration.parameters);
@@ -168,6 +207,7 @@ export function toolReferenceMarkdown(declarations: readonly ToolDeclaration[]):
       code(declaration.name),
       whatItDoes(declaration),
       parameters.length > 0 ? parameters.join('<br>') : 'none',
+      outputLines(declaration.output).join('<br>'),
       mutatingCell(declaration),
       declaration.risk,
       declaration.dryRun,

@@ -270,9 +270,8 @@ export function seedCluster(world: World): void {
     target: { kind: 'Deployment', name: 'frontend' },
     minReplicas: 2,
     maxReplicas: 6,
-    cpuUtilization: 70,
-    currentReplicas: 2,
-    currentCpuUtilization: 60,
+    demand: 2,
+    cpu: { target: 70, current: 60 },
   });
 
   kube.addStorageClass({ name: 'gp3', allowVolumeExpansion: true, isDefault: true });
@@ -291,7 +290,7 @@ export function seedCluster(world: World): void {
       },
     ],
   });
-  kube.addPersistentVolumeClaim({ namespace: 'shop', name: 'data-orders-db-0', storage: '20Gi' });
+  kube.addPersistentVolumeClaim({ namespace: 'shop', name: 'data-orders-db-0', size: '20Gi', used: '7.4Gi' });
   world.attachVolume(
     'shop',
     'data-orders-db-0',
@@ -299,13 +298,10 @@ export function seedCluster(world: World): void {
     new Volume(20 * GI, 7.4 * GI, 0, world.startedAt),
   );
 
-  kube.addJob({
+  kube.addCronJob({
     namespace: 'shop',
-    name: 'nightly-report-29412480',
-    cronJob: 'nightly-report',
-    succeeded: 1,
-    startedMinutesAgo: 6 * 60,
-    node: DEMO_NODES.spare.name,
+    name: 'nightly-report',
+    schedule: '0 2 * * *',
     containers: [
       {
         name: 'report',
@@ -313,6 +309,7 @@ export function seedCluster(world: World): void {
         requests: { cpu: '100m', memory: '128Mi' },
       },
     ],
+    jobs: [{ outcome: 'succeeded', minutesAgo: 6 * 60 }],
   });
   kube.reconcile();
   // The cluster has run for a while: its pods (and so their series) are days old, not seconds.

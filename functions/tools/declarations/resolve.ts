@@ -58,17 +58,19 @@ export const RESOLVE_TOOL_DECLARATIONS = [
         'dynamodb:ListTagsOfResource',
       ],
       kubernetes: [
+        { apiGroup: '', resources: ['pods', 'nodes'], verbs: ['get', 'list'] },
         {
           apiGroup: '',
-          resources: ['pods', 'nodes', 'services', 'persistentvolumeclaims'],
-          verbs: ['get', 'list'],
+          resources: ['services', 'persistentvolumeclaims', 'persistentvolumes'],
+          verbs: ['get'],
         },
         {
           apiGroup: 'apps',
           resources: ['replicasets', 'deployments', 'statefulsets', 'daemonsets'],
           verbs: ['get'],
         },
-        { apiGroup: 'batch', resources: ['jobs', 'cronjobs'], verbs: ['get'] },
+        { apiGroup: 'batch', resources: ['jobs'], verbs: ['get', 'list'] },
+        { apiGroup: 'batch', resources: ['cronjobs'], verbs: ['get'] },
         { apiGroup: 'autoscaling', resources: ['horizontalpodautoscalers'], verbs: ['get'] },
         { apiGroup: 'policy', resources: ['poddisruptionbudgets'], verbs: ['get'] },
       ],

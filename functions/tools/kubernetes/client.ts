@@ -8,6 +8,7 @@ import {
   type ConfigurationOptions,
   CoreV1Api,
   CustomObjectsApi,
+  DiscoveryV1Api,
   KubeConfig,
   Observable,
   type ObservableMiddleware,
@@ -15,6 +16,7 @@ import {
   PolicyV1Api,
   type RequestContext,
   type ResponseContext,
+  StorageV1Api,
 } from '@kubernetes/client-node';
 import { ConfigurationError } from '../../core/errors.ts';
 import type { EksAccess, EksEndpoint } from './eks.ts';
@@ -26,6 +28,8 @@ export interface KubernetesClusterClients {
   batch: BatchV1Api;
   autoscaling: AutoscalingV2Api;
   policy: PolicyV1Api;
+  storage: StorageV1Api;
+  discovery: DiscoveryV1Api;
   custom: CustomObjectsApi;
   kubeConfig: KubeConfig;
   /** The kubeconfig context the clients use. */
@@ -216,6 +220,8 @@ function clientsOf(kubeConfig: KubeConfig, context: string, server: string): Kub
     batch: kubeConfig.makeApiClient(BatchV1Api),
     autoscaling: kubeConfig.makeApiClient(AutoscalingV2Api),
     policy: kubeConfig.makeApiClient(PolicyV1Api),
+    storage: kubeConfig.makeApiClient(StorageV1Api),
+    discovery: kubeConfig.makeApiClient(DiscoveryV1Api),
     custom: kubeConfig.makeApiClient(CustomObjectsApi),
     kubeConfig,
     context,

@@ -3,7 +3,7 @@ import { ToolError, ToolErrorKind } from '../tool.ts';
 
 /** What a request was about, for messages and RBAC hints: `patch deployments/scale shop/cart`. */
 export interface KubernetesTarget {
-  verb: 'get' | 'list' | 'patch' | 'create';
+  verb: 'get' | 'list' | 'patch' | 'create' | 'delete';
   /** Plural resource, with its subresource: `nodes`, `pods/log`, `deployments/scale`. */
   resource: string;
   /** API group; '' (core) when absent. */

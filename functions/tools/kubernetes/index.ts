@@ -1,7 +1,15 @@
 import type { ToolImplementation } from '../../ports/tools.ts';
+import { autoscalingTools } from './autoscaling.ts';
+import { describeTools } from './describe.ts';
+import { drainTools } from './drain.ts';
+import { eventTools } from './events.ts';
+import { jobTools } from './jobs.ts';
 import { nodeTools } from './nodes.ts';
 import { podTools } from './pods.ts';
+import { resourceTools } from './resources.ts';
+import { rolloutTools } from './rollout.ts';
 import type { KubernetesToolDeps } from './session.ts';
+import { storageTools } from './storage.ts';
 import { workloadTools } from './workloads.ts';
 
 /**
@@ -11,7 +19,19 @@ import { workloadTools } from './workloads.ts';
  * tool error kinds the state machines match.
  */
 export function kubernetesTools(deps: KubernetesToolDeps): ToolImplementation[] {
-  return [...nodeTools(deps), ...podTools(deps), ...workloadTools(deps)];
+  return [
+    ...nodeTools(deps),
+    ...podTools(deps),
+    ...workloadTools(deps),
+    ...eventTools(deps),
+    ...describeTools(deps),
+    ...rolloutTools(deps),
+    ...autoscalingTools(deps),
+    ...storageTools(deps),
+    ...jobTools(deps),
+    ...drainTools(deps),
+    ...resourceTools(deps),
+  ];
 }
 
 export type { KubernetesClients, KubernetesClientsOptions, KubernetesClusterClients } from './client.ts';

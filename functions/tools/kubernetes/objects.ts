@@ -1,4 +1,17 @@
-import type { V1LabelSelector, V1ObjectMeta, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1ContainerStatus,
+  V1LabelSelector,
+  V1ObjectMeta,
+  V1OwnerReference,
+  V1Pod,
+} from '@kubernetes/client-node';
+import type {
+  Condition,
+  ContainerSpecSummary,
+  ContainerStatusSummary,
+  ObjectReference,
+} from '../declarations/kubernetes.ts';
 import { quantityOr } from './quantity.ts';
 
 /** Reading Kubernetes objects the way kubectl does: selectors, owners, restarts, requests. */
@@ -98,4 +111,115 @@ export interface PodMetrics {
 }
 export interface PodMetricsList {
   items: PodMetrics[];
+}
+
+/** A timestamp the client handed over (a Date, or a string for MicroTime fields) as ISO-8601, or null. */
+export function isoOf(value: unknown): string | null {
+  if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.toISOString() : null;
+  if (typeof value === 'string' && value !== '') {
+    const parsed = new Date(value);
+    return Number.isFinite(parsed.getTime()) ? parsed.toISOString() : null;
+  }
+  return null;
+}
+
+/** Conditions as runbooks read them: reason and message null rather than absent. */
+export function conditionsOf(
+  conditions:
+    | ReadonlyArray<{
+        type: string;
+        status: string;
+        reason?: string;
+        message?: string;
+        lastTransitionTime?: unknown;
+      }>
+    | undefined,
+): Condition[] {
+  return (conditions ?? []).map((condition) => ({
+    type: condition.type,
+    status: condition.status,
+    reason: condition.reason || null,
+    message: condition.message || null,
+    lastTransitionTime: isoOf(condition.lastTransitionTime),
+  }));
+}
+
+/** What a container's status says, flattened: its state, why, and how its last instance ended. */
+export function containerStatusesOf(pod: V1Pod): ContainerStatusSummary[] {
+  const statuses = new Map(
+    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].map((status) => [
+      status.name,
+      status,
+    ]),
+  );
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+  return containers.map((container) => {
+    const status = statuses.get(container.name);
+    return containerStatusSummary(container.name, container.image ?? '', status);
+  });
+}
+
+export function containerStatusSummary(
+  name: string,
+  image: string,
+  status: V1ContainerStatus | undefined,
+): ContainerStatusSummary {
+  const state = status?.state;
+  const last = status?.lastState?.terminated;
+  const base = {
+    name,
+    image: status?.image || image,
+    ready: status?.ready === true,
+    restarts: status?.restartCount ?? 0,
+    lastTerminationReason: last?.reason ?? (last ? `exit code ${last.exitCode}` : null),
+    lastExitCode: last?.exitCode ?? null,
+    lastTerminatedAt: isoOf(last?.finishedAt),
+  };
+  if (state?.waiting)
+    return {
+      ...base,
+      state: 'waiting',
+      reason: state.waiting.reason ?? null,
+      message: state.waiting.message ?? null,
+      exitCode: null,
+    };
+  if (state?.terminated)
+    return {
+      ...base,
+      state: 'terminated',
+      reason: state.terminated.reason ?? null,
+      message: state.terminated.message ?? null,
+      exitCode: state.terminated.exitCode,
+    };
+  if (state?.running) return { ...base, state: 'running', reason: null, message: null, exitCode: null };
+  return { ...base, state: 'unknown', reason: null, message: null, exitCode: null };
+}
+
+export function containerSpecsOf(containers: readonly V1Container[] | undefined): ContainerSpecSummary[] {
+  return (containers ?? []).map((container) => ({
+    name: container.name,
+    image: container.image ?? '',
+    requests: {
+      cpu: container.resources?.requests?.cpu ?? null,
+      memory: container.resources?.requests?.memory ?? null,
+    },
+    limits: {
+      cpu: container.resources?.limits?.cpu ?? null,
+      memory: container.resources?.limits?.memory ?? null,
+    },
+  }));
+}
+
+export function isPodReady(pod: V1Pod): boolean {
+  return (pod.status?.conditions ?? []).some(
+    (condition) => condition.type === 'Ready' && condition.status === 'True',
+  );
+}
+
+/** A pod the kubelet runs from a manifest on the node: its API object only mirrors it. */
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
+export function ownerReferenceOf(meta: V1ObjectMeta | undefined): ObjectReference | null {
+  const owner = controllerOf(meta);
+  return owner ? { kind: owner.kind, name: owner.name } : null;
 }

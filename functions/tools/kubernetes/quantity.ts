@@ -72,3 +72,15 @@ export function quantityOr(quantity: string | number | undefined | null, fallbac
 export function roundCores(cores: number): number {
   return Math.round(cores * 1_000) / 1_000;
 }
+
+/** Cores as the API writes CPU: whole cores (`2`), else millicores rounded up (`1500m`). */
+export function formatCores(cores: number): string {
+  const millicores = Math.ceil(Math.round(cores * 1e6) / 1e3);
+  return millicores % 1_000 === 0 ? String(millicores / 1_000) : `${millicores}m`;
+}
+
+/** Bytes as memory or storage: whole Gi or Mi when exact, else Mi rounded up (`1536Mi`). */
+export function formatBytes(bytes: number): string {
+  if (bytes % 2 ** 30 === 0) return `${bytes / 2 ** 30}Gi`;
+  return `${Math.ceil(bytes / 2 ** 20)}Mi`;
+}

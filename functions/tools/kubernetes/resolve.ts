@@ -91,10 +91,16 @@ class KubernetesResolution {
             meta: job.metadata,
           };
     }
-    return {
-      workload: { kind: owner.kind, name: owner.name, namespace },
-      via: `ownerReferences: Pod ${name} → ${owner.kind} ${owner.name}`,
-    };
+    const via = `ownerReferences: Pod ${name} → ${owner.kind} ${owner.name}`;
+    if (
+      (owner.kind === 'StatefulSet' || owner.kind === 'DaemonSet') &&
+      owner.apiVersion.startsWith('apps/')
+    ) {
+      // Read for its labels and annotations: parameter overrides live on the workload.
+      const workload = await this.readWorkload(owner.kind, namespace, owner.name);
+      return { workload: { kind: owner.kind, name: owner.name, namespace }, via, meta: workload.metadata };
+    }
+    return { workload: { kind: owner.kind, name: owner.name, namespace }, via };
   }
 
   async pod(namespace: string, name: string): Promise<void> {
@@ -134,29 +140,37 @@ class KubernetesResolution {
     return pods;
   }
 
+  private async readWorkload(
+    kind: 'Deployment' | 'StatefulSet' | 'DaemonSet',
+    namespace: string,
+    name: string,
+  ) {
+    const { apps } = this.session;
+    switch (kind) {
+      case 'Deployment':
+        return this.session.request(
+          { verb: 'get', resource: 'deployments', group: 'apps', namespace, name },
+          (options) => apps.readNamespacedDeployment({ namespace, name }, options),
+        );
+      case 'StatefulSet':
+        return this.session.request(
+          { verb: 'get', resource: 'statefulsets', group: 'apps', namespace, name },
+          (options) => apps.readNamespacedStatefulSet({ namespace, name }, options),
+        );
+      case 'DaemonSet':
+        return this.session.request(
+          { verb: 'get', resource: 'daemonsets', group: 'apps', namespace, name },
+          (options) => apps.readNamespacedDaemonSet({ namespace, name }, options),
+        );
+    }
+  }
+
   async workload(
     kind: 'Deployment' | 'StatefulSet' | 'DaemonSet',
     namespace: string,
     name: string,
   ): Promise<void> {
-    const read = {
-      Deployment: () =>
-        this.session.request(
-          { verb: 'get', resource: 'deployments', group: 'apps', namespace, name },
-          (options) => this.session.apps.readNamespacedDeployment({ namespace, name }, options),
-        ),
-      StatefulSet: () =>
-        this.session.request(
-          { verb: 'get', resource: 'statefulsets', group: 'apps', namespace, name },
-          (options) => this.session.apps.readNamespacedStatefulSet({ namespace, name }, options),
-        ),
-      DaemonSet: () =>
-        this.session.request(
-          { verb: 'get', resource: 'daemonsets', group: 'apps', namespace, name },
-          (options) => this.session.apps.readNamespacedDaemonSet({ namespace, name }, options),
-        ),
-    }[kind];
-    const object = await read();
+    const object = await this.readWorkload(kind, namespace, name);
     this.resolution.set(
       'workload',
       { kind, name, namespace },
@@ -216,10 +230,68 @@ class KubernetesResolution {
         via: 'spec.scaleTargetRef',
       },
     );
+    if (target.kind === 'Deployment' || target.kind === 'StatefulSet') {
+      const workload = await this.readWorkload(target.kind, namespace, target.name);
+      this.resolution.addTags(parameterTags(workload.metadata));
+      await this.podsBySelector(
+        namespace,
+        labelSelectorString(workload.spec?.selector),
+        `${target.kind} ${namespace}/${target.name}`,
+      );
+    }
+    // The autoscaler's own labels and annotations are the more specific: they win.
     this.resolution.addTags(parameterTags(hpa.metadata));
   }
 
-  async claim(namespace: string, name: string): Promise<void> {
+  async cronJob(namespace: string, name: string): Promise<void> {
+    const cronJob = await this.session.request(
+      { verb: 'get', resource: 'cronjobs', group: 'batch', namespace, name },
+      (options) => this.session.clients.batch.readNamespacedCronJob({ namespace, name }, options),
+    );
+    this.resolution.set(
+      'workload',
+      { kind: 'CronJob', name, namespace },
+      {
+        from: `CronJob ${namespace}/${name}`,
+        to: `CronJob ${namespace}/${name}`,
+        via: 'the alert’s cronjob label',
+      },
+    );
+    this.resolution.addTags(parameterTags(cronJob.metadata));
+    const jobs = await this.session.request(
+      { verb: 'list', resource: 'jobs', group: 'batch', namespace },
+      (options) => this.session.clients.batch.listNamespacedJob({ namespace }, options),
+    );
+    const latest = jobs.items
+      .filter((job) => controllerOf(job.metadata)?.uid === cronJob.metadata?.uid)
+      .sort(
+        (a, b) =>
+          new Date(b.metadata?.creationTimestamp ?? 0).getTime() -
+          new Date(a.metadata?.creationTimestamp ?? 0).getTime(),
+      )[0];
+    if (!latest?.metadata?.name) {
+      this.resolution.miss(
+        'pods',
+        `CronJob ${namespace}/${name} has no Job (none ran yet, or history limits removed them)`,
+      );
+      return;
+    }
+    await this.podsBySelector(
+      namespace,
+      labelSelectorString(latest.spec?.selector),
+      `Job ${namespace}/${latest.metadata.name} (the newest of CronJob ${name})`,
+    );
+  }
+
+  async claim(
+    namespace: string,
+    name: string,
+    from = `PersistentVolumeClaim ${namespace}/${name}`,
+  ): Promise<void> {
+    const claim = await this.session.request(
+      { verb: 'get', resource: 'persistentvolumeclaims', namespace, name },
+      (options) => this.session.core.readNamespacedPersistentVolumeClaim({ namespace, name }, options),
+    );
     const list = await this.session.request({ verb: 'list', resource: 'pods', namespace }, (options) =>
       this.session.core.listNamespacedPod({ namespace }, options),
     );
@@ -227,6 +299,7 @@ class KubernetesResolution {
       (pod.spec?.volumes ?? []).some((volume) => volume.persistentVolumeClaim?.claimName === name),
     );
     if (users.length === 0) {
+      this.resolution.addTags(parameterTags(claim.metadata));
       this.resolution.miss('pods', `no pod in ${namespace} mounts PersistentVolumeClaim ${name}`);
       return;
     }
@@ -234,14 +307,41 @@ class KubernetesResolution {
       'pods',
       users.slice(0, MAX_PODS).map((pod) => pod.metadata?.name ?? ''),
       {
-        from: `PersistentVolumeClaim ${namespace}/${name}`,
+        from,
         to: `${users.length} pod(s)`,
         via: 'spec.volumes[].persistentVolumeClaim of the namespace’s pods',
       },
     );
     await this.workloadOfPod(users[0]!, namespace);
-    if (users[0]!.spec?.nodeName)
-      await this.node(users[0]!.spec.nodeName, `spec.nodeName of the pod using the claim`);
+    this.resolution.addTags(parameterTags(claim.metadata));
+    // The node that mounts it (a ReadWriteOnce volume is on one node): where its usage is measured.
+    const mounted = users.find((pod) => pod.spec?.nodeName && pod.status?.phase === 'Running') ?? users[0]!;
+    if (mounted.spec?.nodeName)
+      await this.node(
+        mounted.spec.nodeName,
+        `spec.nodeName of Pod ${namespace}/${mounted.metadata?.name ?? ''}, which mounts the claim`,
+      );
+  }
+
+  /** A PersistentVolume alert: the claim bound to it, and on from there. */
+  async volume(name: string): Promise<void> {
+    const volume = await this.session.request(
+      { verb: 'get', resource: 'persistentvolumes', name },
+      (options) => this.session.core.readPersistentVolume({ name }, options),
+    );
+    const claim = volume.spec?.claimRef;
+    if (!claim?.name || !claim.namespace) {
+      this.resolution.miss(
+        'pods',
+        `PersistentVolume ${name} is not bound to a claim (${volume.status?.phase ?? 'no phase'})`,
+      );
+      return;
+    }
+    await this.claim(
+      claim.namespace,
+      claim.name,
+      `PersistentVolume ${name} (claim ${claim.namespace}/${claim.name})`,
+    );
   }
 
   async selectorOwner(
@@ -306,8 +406,11 @@ class KubernetesResolution {
     const nodes = await this.session.request({ verb: 'list', resource: 'nodes' }, (options) =>
       this.session.core.listNode({}, options),
     );
-    const node = nodes.items.find((candidate) =>
-      (candidate.status?.addresses ?? []).some((entry) => entry.address === address),
+    // node-exporter names a host by its IP (an InternalIP); some setups relabel it to the hostname.
+    const node = nodes.items.find(
+      (candidate) =>
+        candidate.metadata?.name === address ||
+        (candidate.status?.addresses ?? []).some((entry) => entry.address === address),
     );
     if (!node?.metadata?.name) {
       this.resolution.miss('node', `no node of ${nodes.items.length} has the address ${address}`);
@@ -359,6 +462,10 @@ export function kubernetesResolver(deps: KubernetesToolDeps): ResolverFamily {
             return await kubernetes.workload('DaemonSet', namespace, name);
           case 'k8s-job':
             return await kubernetes.job(namespace, name);
+          case 'k8s-cronjob':
+            return await kubernetes.cronJob(namespace, name);
+          case 'k8s-pv':
+            return await kubernetes.volume(name);
           case 'k8s-hpa':
             return await kubernetes.hpa(namespace, name);
           case 'k8s-pvc':

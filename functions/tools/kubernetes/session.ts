@@ -44,6 +44,21 @@ export class KubernetesSession {
   get custom() {
     return this.clients.custom;
   }
+  get batch() {
+    return this.clients.batch;
+  }
+  get autoscaling() {
+    return this.clients.autoscaling;
+  }
+  get policy() {
+    return this.clients.policy;
+  }
+  get storage() {
+    return this.clients.storage;
+  }
+  get discovery() {
+    return this.clients.discovery;
+  }
 
   /**
    * Runs one API call. `patch` selects the PATCH content type; `interpret` may turn an API error into
@@ -113,6 +128,21 @@ export class KubernetesSession {
 export interface KubernetesToolDeps {
   clients: KubernetesClients;
   runtime: ToolRuntime;
+  /** How long tools wait between retries and polls (tests shorten it); default KUBERNETES_PACE. */
+  pace?: Partial<KubernetesPace>;
+}
+
+export interface KubernetesPace {
+  /** Between eviction attempts a PodDisruptionBudget refused (kubectl drain waits 5 s). */
+  evictionRetryMs: number;
+  /** Between reads of a claim being resized. */
+  resizePollMs: number;
+}
+
+export const KUBERNETES_PACE: KubernetesPace = { evictionRetryMs: 5_000, resizePollMs: 2_000 };
+
+export function paceOf(deps: KubernetesToolDeps): KubernetesPace {
+  return { ...KUBERNETES_PACE, ...deps.pace };
 }
 
 /**

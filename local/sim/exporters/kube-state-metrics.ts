@@ -469,7 +469,7 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
       1,
     );
   }
-  for (const claim of kube.persistentVolumeClaims.values()) {
+  for (const claim of kube.pvcs.values()) {
     const labels = { namespace: claim.metadata!.namespace!, persistentvolumeclaim: claim.metadata!.name! };
     set.add(
       'kube_persistentvolumeclaim_info',
@@ -495,7 +495,7 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
     for (const mode of claim.spec?.accessModes ?? [])
       set.add('kube_persistentvolumeclaim_access_mode', { ...labels, access_mode: mode }, 1);
   }
-  for (const hpa of kube.horizontalPodAutoscalers.values()) {
+  for (const hpa of kube.hpas.values()) {
     const labels = { namespace: hpa.metadata!.namespace!, horizontalpodautoscaler: hpa.metadata!.name! };
     set.add(
       'kube_horizontalpodautoscaler_info',

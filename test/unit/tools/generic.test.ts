@@ -14,8 +14,10 @@ describe('genericTools', () => {
     expect(local.names()).toEqual([
       'http.check',
       'notify.message',
+      'prometheus.alert-expression',
       'prometheus.query',
       'prometheus.query-range',
+      'prometheus.targets',
       'runbook.wait',
       'shell.exec',
     ]);

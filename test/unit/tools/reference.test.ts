@@ -28,14 +28,14 @@ describe('toolReferenceMarkdown', () => {
     expect(lines[0]).toBe(TOOL_REFERENCE_BEGIN);
     expect(lines.at(-1)).toBe(TOOL_REFERENCE_END);
     expect(lines[2]).toBe(
-      '| Tool | What it does | Parameters | Mutating | Risk | Dry run | Needs | Inverse for `compensation: auto` |',
+      '| Tool | What it does | Parameters | Output | Mutating | Risk | Dry run | Needs | Inverse for `compensation: auto` |',
     );
     const tools = lines
       .filter((line) => line.startsWith('| `'))
       .map((line) => /^\| `([^`]+)`/.exec(line)?.[1]);
     expect(tools).toEqual(TOOL_DECLARATIONS.map((declaration) => declaration.name));
     for (const line of lines.filter((candidate) => candidate.startsWith('| `')))
-      expect(line.split(/(?<!\\)\|/).length).toBe(10);
+      expect(line.split(/(?<!\\)\|/).length).toBe(11);
   });
 
   it('is deterministic', () => {
@@ -73,14 +73,14 @@ describe('toolReferenceMarkdown', () => {
     const reboot = rowOf(markdown, 'ec2.reboot-instances');
 
     // Assess
-    expect(cordon.slice(3)).toEqual([
+    expect(cordon.slice(4)).toEqual([
       'yes; once per execution and step: a cordoned node stays cordoned',
       'medium',
       'sends the patch with dryRun=All: the API server validates it and persists nothing',
       'Kubernetes `get, patch` nodes',
       '`k8s.uncordon` with `node: {{ parameters.node }}`: makes the node schedulable again (unless it was cordoned before the runbook)',
     ]);
-    expect(metric.slice(3)).toEqual([
+    expect(metric.slice(4)).toEqual([
       'no',
       'low',
       'reads the metric (read-only tools run for real in dry-run)',
@@ -88,9 +88,9 @@ describe('toolReferenceMarkdown', () => {
       '—',
     ]);
     expect(shell[1]).toMatch(/Runs only in the local runtime\.$/);
-    expect(shell[6]).toBe('runs a local process (embedded platform only)');
-    expect(reboot[7]).toBe('none: the step needs its own `compensation` or an approval');
-    expect(reboot[3]).toBe(
+    expect(shell[7]).toBe('runs a local process (embedded platform only)');
+    expect(reboot[8]).toBe('none: the step needs its own `compensation` or an approval');
+    expect(reboot[4]).toBe(
       'yes; a resume after an interruption asks first: RebootInstances takes no idempotency token: a second run reboots again',
     );
   });
@@ -127,8 +127,75 @@ describe('toolReferenceMarkdown', () => {
     // Assess
     const row = text.split('\n').find((line) => line.startsWith('| `test.odd`'));
     expect(row).toBe(
-      '| `test.odd` | Splits a\\|b across lines | `pattern` string, default `"a\\|b"`: regex, e.g. x\\|y | no | low | runs | nothing | — |',
+      '| `test.odd` | Splits a\\|b across lines | `pattern` string, default `"a\\|b"`: regex, e.g. x\\|y | `matched` boolean | no | low | runs | nothing | — |',
     );
+  });
+});
+
+describe('outputs in the tool reference', () => {
+  const markdown = toolReferenceMarkdown(TOOL_DECLARATIONS);
+
+  it('lists every tool’s top-level output fields with their types and descriptions', () => {
+    // Act
+    const [, , , scale] = rowOf(markdown, 'k8s.scale');
+    const [, , , alertExpression] = rowOf(markdown, 'prometheus.alert-expression');
+
+    // Assess
+    expect(scale!.split('<br>')).toEqual([
+      '`kind` one of Deployment, StatefulSet',
+      '`name` string',
+      '`namespace` string',
+      '`previousReplicas` number',
+      '`replicas` number',
+      '`changed` boolean: false when the workload already had that many replicas',
+      '`dryRun` boolean: true when the change was only checked, not made',
+    ]);
+    expect(alertExpression).toContain('`holdsNow` boolean: the expression returns at least one series now');
+    for (const declaration of TOOL_DECLARATIONS) expect(rowOf(markdown, declaration.name)[3]).not.toBe('');
+  });
+
+  it('summarises nested objects and lists by their fields, and says what may be null or absent', () => {
+    // Prepare
+    const nested: ToolDeclaration = {
+      name: 'test.nested',
+      description: 'Nested output',
+      parameters: z.object({}).strict(),
+      output: z.object({
+        owner: z.object({ kind: z.string(), name: z.string() }).nullable().describe('who owns it'),
+        pods: z.array(
+          z.object({
+            a: z.string(),
+            b: z.number(),
+            c: z.number(),
+            d: z.number(),
+            e: z.number(),
+            f: z.number(),
+            g: z.number(),
+            h: z.number(),
+            i: z.number(),
+          }),
+        ),
+        byReason: z.record(z.string(), z.number()),
+        when: z.string().nullable(),
+        extra: z.boolean().optional(),
+      }),
+      mutating: false,
+      risk: 'low',
+      dryRun: 'runs',
+      permissions: {},
+    };
+
+    // Act
+    const [, , , output] = rowOf(toolReferenceMarkdown([nested]), 'test.nested');
+
+    // Assess
+    expect(output!.split('<br>')).toEqual([
+      '`owner` object {kind, name} or null: who owns it',
+      '`pods` list of object {a, b, c, d, e, f, g, h, …}',
+      '`byReason` map of string to number',
+      '`when` string or null',
+      '`extra` boolean, optional',
+    ]);
   });
 });
 

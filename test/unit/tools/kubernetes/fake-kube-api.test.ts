@@ -7,7 +7,24 @@ import { NOW } from './harness.ts';
 let api: FakeKubeApi;
 
 async function get(path: string, token = 'fake-token') {
-  const response = await fetch(`${api.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return send('GET', path, undefined, undefined, token);
+}
+
+async function send(
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+  token = 'fake-token',
+) {
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { 'content-type': contentType } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
   const text = await response.text();
   return {
     status: response.status,
@@ -138,95 +155,185 @@ describe('FakeKubeApi', () => {
       d: [2],
     });
   });
-});
 
-describe('FakeKubeApi stored kinds: PersistentVolumeClaims, StorageClasses, HPAs, Jobs', () => {
-  beforeEach(() => {
+  it('pages lists with limit and continue, as the API does', async () => {
+    api.addDeployment({ namespace: 'shop', name: 'many', replicas: 5, containers: [{ name: 'many' }] });
+
+    const first = await get('/api/v1/namespaces/shop/pods?limit=3');
+    const second = await get(`/api/v1/namespaces/shop/pods?limit=3&continue=${first.body.metadata.continue}`);
+
+    expect(first.body.items).toHaveLength(3);
+    expect(first.body.metadata).toMatchObject({ continue: expect.any(String), remainingItemCount: 4 });
+    expect(second.body.items).toHaveLength(3);
+    expect(second.body.metadata).toMatchObject({ continue: expect.any(String), remainingItemCount: 1 });
+    const names = [...first.body.items, ...second.body.items].map(
+      (pod: { metadata: { name: string } }) => pod.metadata.name,
+    );
+    expect(new Set(names).size).toBe(6);
+    expect((await get('/api/v1/namespaces/shop/pods?continue=%%%')).status).toBe(400);
+  });
+
+  it('refuses a field selector on a field the resource does not index (400)', async () => {
+    const answer = await get('/api/v1/namespaces/shop/pods?fieldSelector=spec.volumes.name%3Ddata');
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { reason: 'BadRequest', message: 'field label not supported: spec.volumes.name' },
+    });
+    expect((await get('/api/v1/events?fieldSelector=involvedObject.name%3Dx,type%3DWarning')).status).toBe(
+      200,
+    );
+  });
+
+  it('records the RBAC verb, group and resource of every request', async () => {
+    await get('/apis/apps/v1/namespaces/shop/deployments/cart/scale');
+    await get('/api/v1/nodes/node-a/proxy/stats/summary');
+    await send('DELETE', '/api/v1/namespaces/shop/pods/x');
+
+    expect(api.requests.map(({ verb, group, resource }) => `${verb} ${group} ${resource}`)).toEqual([
+      'get apps deployments/scale',
+      'get  nodes/proxy',
+      'delete  pods',
+    ]);
+  });
+
+  it('serves the kubelet stats summary through the node proxy, with volumes and ephemeral storage', async () => {
     api.addStorageClass({ name: 'gp3', allowVolumeExpansion: true, isDefault: true });
-    api.addPersistentVolumeClaim({ namespace: 'shop', name: 'data-db-0', storage: '20Gi' });
-    api.addHorizontalPodAutoscaler({
-      namespace: 'shop',
-      name: 'cart',
-      target: { kind: 'Deployment', name: 'cart' },
-      minReplicas: 2,
-      maxReplicas: 4,
-      currentReplicas: 4,
+    api.addStatefulSet({
+      namespace: 'data',
+      name: 'pg',
+      replicas: 1,
+      containers: [{ name: 'pg' }],
+      volumeClaimTemplates: [{ name: 'data', size: '10Gi', used: '4Gi' }],
     });
-    api.addJob({
-      namespace: 'shop',
-      name: 'report-1',
-      failed: 7,
-      backoffLimit: 6,
-      node: 'node-a',
-      containers: [{ name: 'report' }],
+
+    const { body } = await get('/api/v1/nodes/node-a/proxy/stats/summary');
+
+    expect(body.node).toMatchObject({
+      nodeName: 'node-a',
+      fs: { capacityBytes: 100 * 2 ** 30 },
+      runtime: { imageFs: {} },
     });
+    const pg = body.pods.find((pod: { podRef: { name: string } }) => pod.podRef.name === 'pg-0');
+    expect(pg.volume).toEqual([
+      expect.objectContaining({
+        name: 'data',
+        pvcRef: { name: 'data-pg-0', namespace: 'data' },
+        usedBytes: 4 * 2 ** 30,
+        capacityBytes: 10 * 2 ** 30,
+      }),
+    ]);
+    expect(pg['ephemeral-storage']).toMatchObject({ usedBytes: 64 * 2 ** 20 });
+    expect((await get('/api/v1/nodes/node-a/proxy/metrics')).status).toBe(404);
   });
 
-  it('serves them in their API groups, namespaced or not, listed and one by one', async () => {
-    // Act
-    const claims = await get('/api/v1/namespaces/shop/persistentvolumeclaims');
-    const storageClass = await get('/apis/storage.k8s.io/v1/storageclasses/gp3');
-    const hpa = await get('/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/cart');
-    const jobs = await get('/apis/batch/v1/namespaces/shop/jobs?labelSelector=job-name%3Dreport-1');
-    const missing = await get('/apis/batch/v1/namespaces/shop/jobs/nope');
+  it('creates Jobs as the API server does: generated name, selector and labels; refuses a copied selector', async () => {
+    const template = {
+      metadata: { labels: { app: 'report' } },
+      spec: { restartPolicy: 'Never', containers: [{ name: 'r', image: 'r:1' }] },
+    };
 
-    // Assess
-    expect(claims.body).toMatchObject({
-      kind: 'PersistentVolumeClaimList',
-      apiVersion: 'v1',
-      items: [
-        {
-          metadata: { name: 'data-db-0', namespace: 'shop' },
-          spec: { resources: { requests: { storage: '20Gi' } }, storageClassName: 'gp3' },
-          status: { phase: 'Bound', capacity: { storage: '20Gi' } },
-        },
-      ],
+    const created = await send('POST', '/apis/batch/v1/namespaces/batch/jobs', {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { generateName: 'report-' },
+      spec: { template },
     });
-    expect(storageClass.body).toMatchObject({ kind: 'StorageClass', allowVolumeExpansion: true });
-    expect(hpa.body).toMatchObject({
-      kind: 'HorizontalPodAutoscaler',
-      spec: { minReplicas: 2, maxReplicas: 4, scaleTargetRef: { kind: 'Deployment', name: 'cart' } },
-      status: { currentReplicas: 4 },
+    const copied = await send('POST', '/apis/batch/v1/namespaces/batch/jobs', {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'copy' },
+      spec: { selector: { matchLabels: { 'controller-uid': 'x' } }, template },
     });
-    expect(
-      hpa.body.status.conditions.find((condition: { type: string }) => condition.type === 'ScalingLimited'),
-    ).toMatchObject({
-      status: 'True',
-      reason: 'TooManyReplicas',
+    const again = await send('POST', '/apis/batch/v1/namespaces/batch/jobs', {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: created.body.metadata.name },
+      spec: { template },
     });
-    expect(jobs.body.items).toHaveLength(1);
-    expect(jobs.body.items[0].status).toMatchObject({
-      failed: 7,
-      conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }],
+
+    expect(created.status).toBe(201);
+    expect(created.body.metadata.name).toMatch(/^report-[a-z0-9]{5}$/);
+    const uid = created.body.metadata.uid;
+    expect(created.body.spec.selector).toEqual({
+      matchLabels: { 'batch.kubernetes.io/controller-uid': uid },
     });
-    expect(missing.status).toBe(404);
-    expect(
-      [...api.pods.values()]
-        .filter((pod) => pod.metadata?.labels?.['job-name'] === 'report-1')
-        .map((pod) => pod.status?.phase),
-    ).toEqual(Array(7).fill('Failed'));
+    expect(created.body.spec.template.metadata.labels).toEqual({
+      app: 'report',
+      'batch.kubernetes.io/controller-uid': uid,
+      'controller-uid': uid,
+      'batch.kubernetes.io/job-name': created.body.metadata.name,
+      'job-name': created.body.metadata.name,
+    });
+    expect(copied).toMatchObject({
+      status: 422,
+      body: { reason: 'Invalid', message: expect.stringContaining('`selector` not auto-generated') },
+    });
+    expect(again).toMatchObject({ status: 409, body: { reason: 'AlreadyExists' } });
   });
 
-  it('patches them (merge patch), dry runs persisting nothing', async () => {
-    // Act
-    const patch = (dryRun: boolean) =>
-      fetch(
-        `${api.url}/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/cart${dryRun ? '?dryRun=All' : ''}`,
-        {
-          method: 'PATCH',
-          headers: { authorization: 'Bearer fake-token', 'content-type': 'application/merge-patch+json' },
-          body: JSON.stringify({ spec: { maxReplicas: dryRun ? 9 : 6 } }),
-        },
+  it('checks a claim resize like the API server and its admission plugin', async () => {
+    api.addStorageClass({ name: 'gp3', allowVolumeExpansion: true });
+    api.addStorageClass({ name: 'fixed', allowVolumeExpansion: false });
+    api.addPersistentVolumeClaim({ namespace: 'data', name: 'a', size: '10Gi', storageClass: 'gp3' });
+    api.addPersistentVolumeClaim({ namespace: 'data', name: 'b', size: '10Gi', storageClass: 'fixed' });
+    const resize = (name: string, storage: string) =>
+      send(
+        'PATCH',
+        `/api/v1/namespaces/data/persistentvolumeclaims/${name}`,
+        { spec: { resources: { requests: { storage } } } },
+        'application/merge-patch+json',
       );
-    const dry = await patch(true);
-    const afterDry = api.horizontalPodAutoscalers.get('shop/cart')?.spec?.maxReplicas;
-    const real = await patch(false);
 
-    // Assess
-    expect(dry.status).toBe(200);
-    expect(((await dry.json()) as { spec: { maxReplicas: number } }).spec.maxReplicas).toBe(9);
-    expect(afterDry).toBe(4);
-    expect(real.status).toBe(200);
-    expect(api.horizontalPodAutoscalers.get('shop/cart')?.spec?.maxReplicas).toBe(6);
+    const shrink = await resize('a', '5Gi');
+    const fixed = await resize('b', '20Gi');
+    const grow = await resize('a', '20Gi');
+    const immutable = await send(
+      'PATCH',
+      '/api/v1/namespaces/data/persistentvolumeclaims/a',
+      { spec: { storageClassName: 'fixed' } },
+      'application/merge-patch+json',
+    );
+
+    expect(shrink).toMatchObject({
+      status: 422,
+      body: { message: expect.stringContaining('field can not be less than status.capacity') },
+    });
+    expect(fixed).toMatchObject({
+      status: 403,
+      body: {
+        message:
+          'persistentvolumeclaims "b" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize',
+      },
+    });
+    expect(grow.status).toBe(200);
+    expect(immutable.status).toBe(422);
+  });
+
+  it('refuses a stale resourceVersion (409) and deletes with a uid precondition', async () => {
+    const [pod] = api.podsMatching('shop', { matchLabels: { app: 'cart' } });
+    const path = `/api/v1/namespaces/shop/pods/${pod!.metadata!.name}`;
+
+    const stale = await send(
+      'PATCH',
+      '/apis/apps/v1/namespaces/shop/deployments/cart',
+      { metadata: { resourceVersion: '1' }, spec: { replicas: 3 } },
+      'application/merge-patch+json',
+    );
+    const wrongUid = await send('DELETE', path, { preconditions: { uid: 'not-this-one' } });
+    const deleted = await send('DELETE', path, { preconditions: { uid: pod!.metadata!.uid } });
+
+    expect(stale).toMatchObject({
+      status: 409,
+      body: { reason: 'Conflict', message: expect.stringContaining('the object has been modified') },
+    });
+    expect(wrongUid).toMatchObject({
+      status: 409,
+      body: { message: expect.stringContaining('Precondition failed: UID in precondition: not-this-one') },
+    });
+    expect(deleted).toMatchObject({
+      status: 200,
+      body: { metadata: { deletionTimestamp: '2026-03-02T10:00:00Z' } },
+    });
+    expect(api.deletedPods).toEqual([`shop/${pod!.metadata!.name}`]);
   });
 });

@@ -1,11 +1,17 @@
 import { RuntimeConfig } from '../../../../functions/core/config.ts';
 import type { ExecutionContext } from '../../../../functions/core/execution-contract.ts';
 import { resolveTemplates } from '../../../../functions/core/runbook/templates.ts';
+import type { ToolDeclaration } from '../../../../functions/core/tool-catalog.ts';
 import type { ToolContext, ToolImplementation } from '../../../../functions/ports/tools.ts';
 import { type KubernetesClients, kubernetesClients } from '../../../../functions/tools/kubernetes/client.ts';
 import { kubernetesTools } from '../../../../functions/tools/kubernetes/index.ts';
+import type { KubernetesPace } from '../../../../functions/tools/kubernetes/session.ts';
 import type { ToolRuntime } from '../../../../functions/tools/registry.ts';
-import { FakeKubeApi, type FakeKubeApiOptions } from '../../../../local/demo/fake-kube-api.ts';
+import {
+  FakeKubeApi,
+  type FakeKubeApiOptions,
+  type RecordedRequest,
+} from '../../../../local/demo/fake-kube-api.ts';
 
 /** The k8s.* tools wired to a FakeKubeApi through the real @kubernetes/client-node. */
 
@@ -29,6 +35,35 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Which change this run is (a repeat of one the platform's stop cut short, or a new one). */
   change?: ToolContext['change'];
+  /** The step's deadline (epoch ms); default 30 s from now. */
+  deadline?: number;
+}
+
+/** Tests wait milliseconds where the tools wait seconds. */
+export const TEST_PACE: KubernetesPace = { evictionRetryMs: 40, resizePollMs: 20 };
+
+/**
+ * The calls a tool made that its declaration does not permit (verb, API group, resource): `runbook
+ * rbac` derives the cluster roles from the declarations, so a call outside them fails in a cluster.
+ */
+export function undeclaredCalls(
+  declaration: ToolDeclaration,
+  requests: readonly RecordedRequest[],
+): string[] {
+  const rules = declaration.permissions.kubernetes ?? [];
+  const missing = requests
+    .filter((request) => request.verb !== undefined)
+    .filter(
+      (request) =>
+        !rules.some(
+          (rule) =>
+            rule.apiGroup === request.group &&
+            rule.resources.includes(request.resource!) &&
+            rule.verbs.includes(request.verb!),
+        ),
+    )
+    .map((request) => `${request.verb} ${request.group ? `${request.group}/` : ''}${request.resource}`);
+  return [...new Set(missing)];
 }
 
 export function runtimeOf(
@@ -65,7 +100,7 @@ export function toolContext(options: RunOptions = {}, logs: Cluster['logs'] = []
     signal: options.signal ?? new AbortController().signal,
     dryRun: options.dryRun ?? false,
     execution,
-    deadline: Date.now() + 30_000,
+    deadline: options.deadline ?? Date.now() + 30_000,
     change: options.change ?? { key: '0123456789abcdef0123', since: NOW.toISOString(), repeat: false },
     log: (message, data) => logs.push({ message, ...(data ? { data } : {}) }),
   };
@@ -82,7 +117,7 @@ export async function startCluster(
   });
   const runtime = runtimeOf();
   const tools = new Map(
-    kubernetesTools({ clients, runtime }).map((implementation) => [
+    kubernetesTools({ clients, runtime, pace: TEST_PACE }).map((implementation) => [
       implementation.declaration.name,
       implementation,
     ]),
@@ -92,7 +127,19 @@ export async function startCluster(
     const tool = tools.get(name);
     if (!tool) throw new Error(`no tool ${name}`);
     const parsed = tool.declaration.parameters.parse(parameters) as Record<string, unknown>;
-    return tool.run(parsed, toolContext(runOptions, logs));
+    const from = api.requests.length;
+    let failure: unknown;
+    let output: unknown;
+    try {
+      output = await tool.run(parsed, toolContext(runOptions, logs));
+    } catch (error) {
+      failure = error;
+    }
+    const missing = undeclaredCalls(tool.declaration, api.requests.slice(from));
+    if (missing.length > 0)
+      throw new Error(`${name} made calls its declaration does not permit: ${missing.join('; ')}`);
+    if (failure !== undefined) throw failure;
+    return output;
   };
   return {
     api,

@@ -98,6 +98,32 @@ describe('Kubernetes RBAC of the step runners, derived from the tools they run',
     expect(READ_ONLY.every((tool) => TOOL_CATALOG.get(tool)!.mutating === false)).toBe(true);
   });
 
+  it('keeps every read-only tool to reading, every mutating one to what it changes, and no tool near Secrets', () => {
+    // Prepare
+    const names = TOOL_CATALOG.names().filter(
+      (name) => (TOOL_CATALOG.get(name)!.permissions.kubernetes ?? []).length > 0,
+    );
+    const readers = names.filter((name) => !TOOL_CATALOG.get(name)!.mutating);
+    const changers = names.filter((name) => TOOL_CATALOG.get(name)!.mutating);
+
+    // Act: the roles a library that used every tool would get.
+    const read = rbacRules(readers, 'read-only', TOOL_CATALOG);
+    const change = rbacRules(changers, 'mutating', TOOL_CATALOG);
+
+    // Assess
+    expect([...new Set(read.flatMap((rule) => rule.verbs))].sort()).toEqual(['get', 'list']);
+    for (const name of changers) {
+      const verbs = (TOOL_CATALOG.get(name)!.permissions.kubernetes ?? []).flatMap((rule) => rule.verbs);
+      expect(
+        verbs.some((verb) => ['patch', 'create', 'delete'].includes(verb)),
+        name,
+      ).toBe(true);
+    }
+    for (const rules of [read, change])
+      expect(rules.flatMap((rule) => rule.resources)).not.toContain('secrets');
+    expect(change.find((rule) => rule.resources.includes('pods'))?.verbs).toEqual(['delete', 'get', 'list']);
+  });
+
   it('is deterministic: the same tools in any order and with repeats give the same manifest, byte for byte', () => {
     // Prepare
     const tools = { readOnly: READ_ONLY, mutating: MUTATING };
