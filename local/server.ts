@@ -13,6 +13,7 @@ import { toMermaid } from '../functions/core/compiler/mermaid.ts';
 import { InvalidEventError, RunbookAutopilotError, ValidationError } from '../functions/core/errors.ts';
 import { parseJsonText } from '../functions/core/json-limits.ts';
 import { checkExecutionId } from '../functions/handlers/http.ts';
+import { type CoverageReport, catalogPayloads, coverageOf } from './coverage.ts';
 import {
   CSRF_FIELD,
   CSRF_REFUSAL,
@@ -153,6 +154,22 @@ export async function startHttpServer(
     return header.startsWith('Bearer ') && secretsEqual(header.slice(7).trim(), options.token);
   };
 
+  // The built-in catalog against the served runbooks: they do not change while the server runs.
+  let coverage: CoverageReport | undefined;
+  const catalogCoverage = (): CoverageReport => {
+    if (!coverage) {
+      const { config } = options.platform;
+      const runbooks = options
+        .runbooks()
+        .flatMap((entry) => (entry.runbook && entry.definition ? [entry.runbook] : []));
+      coverage = coverageOf(catalogPayloads(config.environment), runbooks, {
+        environment: config.environment,
+        ignoredAlerts: config.ignoredAlerts,
+      });
+    }
+    return coverage;
+  };
+
   async function route(request: IncomingMessage, url: URL): Promise<Result> {
     const method = request.method ?? 'GET';
     const path = url.pathname;
@@ -234,6 +251,18 @@ export async function startHttpServer(
         );
       return json(200, {
         runbooks: options.runbooks().map(({ definition: _definition, runbook: _runbook, ...entry }) => entry),
+      });
+    }
+    if (path === '/api/coverage' && method === 'GET') {
+      if (!authorized(request))
+        return json(
+          401,
+          { error: 'this API needs Authorization: Bearer <token>' },
+          { 'www-authenticate': 'Bearer' },
+        );
+      return json(200, {
+        ...catalogCoverage(),
+        unmatchedSeen: await platform.store.listUnmatched(),
       });
     }
     const graph = /^\/api\/runbooks\/([a-z0-9-]+)\/graph$/.exec(path);
@@ -366,7 +395,7 @@ export async function startHttpServer(
 }
 
 /** Paths the dashboard page answers (it routes on the client): list, execution, runbooks, learning. */
-const DASHBOARD_PAGES = /^\/(?:|executions\/[^/]+|runbooks|learning)$/;
+const DASHBOARD_PAGES = /^\/(?:|executions\/[^/]+|runbooks|learning|coverage)$/;
 
 /** The dashboard runs its own script and the bundled mermaid; nothing inline, nothing remote. */
 function dashboardHeaders(): Record<string, string> {

@@ -1510,6 +1510,154 @@ function mountLearning(main) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Coverage (/coverage)
+
+const DECISION_LABELS = {
+  remediation: 'remediation',
+  investigation: 'investigation',
+  ignored: 'ignored on purpose',
+  unmatched: 'unmatched',
+};
+
+function coverageTotals(totals) {
+  return definitionList([
+    ['Alerts taken', `${totals.taken} of ${totals.alerts} (${totals.takenPercent}%)`],
+    ['Remediation', String(totals.remediation)],
+    ['Investigation', String(totals.investigation)],
+    ['Ignored on purpose', String(totals.ignored)],
+    ['Unmatched', String(totals.unmatched)],
+    [
+      'Alerts that deserve a remediation',
+      `${totals.remediationList.remediated} of ${totals.remediationList.alerts} have one (${totals.remediationList.percent}%)`,
+    ],
+  ]);
+}
+
+function coverageBody(report, filter) {
+  const unmatchedSeen = report.unmatchedSeen ?? [];
+  const rows = report.rows.filter((row) => filter === 'all' || row.decision === filter);
+  return h(
+    'div',
+    {},
+    h('section', { class: 'panel', 'aria-label': 'Totals' }, coverageTotals(report.totals)),
+    h(
+      'section',
+      { class: 'panel', 'aria-label': 'Unmatched alerts seen' },
+      h('h2', {}, 'Unmatched alerts seen'),
+      unmatchedSeen.length === 0
+        ? h('p', { class: 'muted' }, 'No alert has arrived that no runbook takes.')
+        : tableOf(
+            ['Alert', 'Source', 'Times', 'Last seen', 'Resource'],
+            unmatchedSeen.map((entry) =>
+              h(
+                'tr',
+                {},
+                cell('Alert', entry.name),
+                cell('Source', entry.source),
+                cell('Times', String(entry.count)),
+                cell('Last seen', timeElement(entry.lastSeenAt)),
+                cell('Resource', resourceText(entry.lastAlert?.resource)),
+              ),
+            ),
+            { class: 'unmatched-seen' },
+          ),
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-label': 'Built-in catalog' },
+      h('h2', {}, 'The built-in catalog'),
+      h(
+        'p',
+        { class: 'muted small' },
+        `kube-prometheus-stack's default rules and AWS's recommended alarms, one realistic alert each, against the served runbooks (environment ${report.environment}); the same as npx runbook coverage.`,
+      ),
+      tableOf(
+        ['Alert', 'Source', 'Taken', 'Runbook', 'Resource'],
+        rows.map((row) =>
+          h(
+            'tr',
+            { class: `coverage-${row.decision}` },
+            cell(
+              'Alert',
+              row.alert,
+              row.remediationExpected && row.decision !== 'remediation'
+                ? h('span', { class: 'muted small' }, ' (a remediation is expected)')
+                : '',
+            ),
+            cell('Source', row.source),
+            cell(
+              'Taken',
+              statusPill(
+                row.decision === 'unmatched'
+                  ? 'failed'
+                  : row.decision === 'ignored'
+                    ? 'skipped'
+                    : 'succeeded',
+                DECISION_LABELS[row.decision],
+              ),
+            ),
+            cell(
+              'Runbook',
+              row.runbookId
+                ? h('a', { href: `/runbooks?id=${encodeURIComponent(row.runbookId)}` }, row.runbookId)
+                : '—',
+            ),
+            cell('Resource', row.resource),
+          ),
+        ),
+        { class: 'coverage-rows' },
+      ),
+    ),
+  );
+}
+
+function mountCoverage(main) {
+  let filter = 'all';
+  let report;
+  const body = h('div', {}, h('p', { class: 'muted' }, 'Loading coverage…'));
+  const loadError = h('div');
+  const filters = h(
+    'div',
+    { class: 'filters', role: 'group', 'aria-label': 'Show' },
+    ['all', 'remediation', 'investigation', 'unmatched', 'ignored'].map((value) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'filter',
+          'data-filter': value,
+          'aria-pressed': value === filter ? 'true' : 'false',
+          onclick: () => {
+            filter = value;
+            for (const button of filters.querySelectorAll('button'))
+              button.setAttribute('aria-pressed', button.dataset.filter === filter ? 'true' : 'false');
+            if (report) body.replaceChildren(coverageBody(report, filter));
+          },
+        },
+        value === 'all' ? 'All' : DECISION_LABELS[value],
+      ),
+    ),
+  );
+  main.replaceChildren(
+    h('div', { class: 'section-head page-head' }, h('h1', {}, 'Coverage'), filters),
+    loadError,
+    body,
+  );
+  const state = renderState();
+  const poller = poll(async () => {
+    try {
+      report = await api('/api/coverage');
+      loadError.replaceChildren();
+      stableRender(body, state, `${filter}|${JSON.stringify(report)}`, () => coverageBody(report, filter));
+    } catch (error) {
+      loadError.replaceChildren(errorBox(error));
+      if (state.signature === undefined) body.replaceChildren();
+    }
+  }, 5_000);
+  return () => poller.stop();
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Routing (history API)
 
 function currentRoute() {
@@ -1519,6 +1667,7 @@ function currentRoute() {
   if (url.pathname === '/runbooks' || url.pathname === '/runbooks/')
     return { section: 'runbooks', view: 'runbooks', id: url.searchParams.get('id') ?? undefined };
   if (url.pathname === '/learning') return { section: 'learning', view: 'learning' };
+  if (url.pathname === '/coverage') return { section: 'coverage', view: 'coverage' };
   return { section: 'executions', view: 'executions' };
 }
 
@@ -1529,6 +1678,7 @@ function isAppPath(url) {
     (url.pathname === '/' ||
       url.pathname === '/runbooks' ||
       url.pathname === '/learning' ||
+      url.pathname === '/coverage' ||
       /^\/executions\/[^/]+$/.test(url.pathname))
   );
 }
@@ -1552,11 +1702,13 @@ function render(navigated = false) {
     execution: 'Execution',
     runbooks: 'Runbooks',
     learning: 'Learning',
+    coverage: 'Coverage',
   };
   document.title = `${titles[route.view]} · runbook-autopilot`;
   if (route.view === 'execution') unmount = mountExecution(main, route.id);
   else if (route.view === 'runbooks') unmount = mountRunbooks(main, route.id, isCurrent);
   else if (route.view === 'learning') unmount = mountLearning(main);
+  else if (route.view === 'coverage') unmount = mountCoverage(main);
   else unmount = mountExecutions(main);
   if (navigated) {
     main.focus({ preventScroll: true });

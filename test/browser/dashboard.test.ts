@@ -299,6 +299,59 @@ describe('dashboard in Chromium', () => {
     await expectClean(watched);
   });
 
+  it('shows coverage: the catalog against the served runbooks, and the unmatched alerts actually seen', async () => {
+    // Prepare: an alert no runbook takes
+    const unmatched = await fetch(`${platform.url}webhooks/alertmanager`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        ...(alertmanagerBody() as Record<string, unknown>),
+        alerts: [
+          {
+            status: 'firing',
+            labels: {
+              alertname: 'OrdersQueueStalled',
+              namespace: 'shop',
+              service: 'orders',
+              environment: 'dev',
+            },
+            annotations: { summary: 'orders queue stalled' },
+            startsAt: '2026-11-25T10:00:00Z',
+            endsAt: '0001-01-01T00:00:00Z',
+            generatorURL: 'http://prometheus:9090/graph',
+            fingerprint: '0f0e0d0c0b0a0908',
+          },
+        ],
+      }),
+    });
+    expect(unmatched.status).toBe(202);
+    const watched = await openPage(context);
+    const { page } = watched;
+
+    // Act
+    await page.goto(platform.url);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Coverage' }).click();
+    const seen = page.locator('table.unmatched-seen tbody tr', { hasText: 'OrdersQueueStalled' });
+    await seen.waitFor({ timeout: 5_000 });
+
+    // Assess: the same figures as the API (and as `runbook coverage`)
+    const report = (await (await fetch(`${platform.url}api/coverage`)).json()) as {
+      totals: { alerts: number; taken: number; remediationList: { alerts: number } };
+      rows: Array<{ alert: string; decision: string; runbookId?: string }>;
+    };
+    expect(report.totals.alerts).toBe(179);
+    expect(await page.locator('section[aria-label="Totals"]').textContent()).toContain(
+      `${report.totals.taken} of ${report.totals.alerts}`,
+    );
+    const crashLoop = page.locator('table.coverage-rows tbody tr', { hasText: 'KubePodCrashLooping' });
+    expect(await crashLoop.textContent()).toMatch(/remediation.*pod-crash-looping/);
+    await page.getByRole('button', { name: 'unmatched', exact: true }).click();
+    const shown = page.locator('table.coverage-rows tbody tr');
+    expect(await shown.count()).toBe(report.rows.filter((row) => row.decision === 'unmatched').length);
+    await page.screenshot({ path: join(temp, 'coverage.png'), fullPage: true });
+    await expectClean(watched);
+  });
+
   it('asks for the token once on a token-protected server, then works', async () => {
     const secured = await startPlatform(platformOptions(mkdtempSync(join(temp, 'data-')), TOKEN));
     try {
