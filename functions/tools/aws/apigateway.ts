@@ -154,14 +154,19 @@ export function stageStatusTool(deps: AwsToolDeps): ToolImplementation {
     );
     const requests = seriesOfKey(metrics, 'requests').sum;
     const errors5xx = seriesOfKey(metrics, 'errors5xx').sum;
+    const now = deps.runtime.clock.now().getTime();
+    const minutesSince = (date: Date | undefined) =>
+      date ? Math.max(0, Math.floor((now - new Date(date).getTime()) / 60_000)) : null;
     const output: StageStatusOutput = {
       restApiId,
       apiName,
       stage: parameters.stage,
       deploymentId,
       deploymentCreatedAt: isoOrNull(current?.createdDate),
+      deploymentMinutesAgo: minutesSince(current?.createdDate),
       previousDeploymentId: deploymentBefore(deployments, deploymentId)?.id ?? null,
       stageLastUpdatedAt: isoOrNull(stage.lastUpdatedDate),
+      stageUpdatedMinutesAgo: minutesSince(stage.lastUpdatedDate),
       canaryDeploymentId: stage.canarySettings?.deploymentId ?? null,
       canaryPercentTraffic: stage.canarySettings?.percentTraffic ?? null,
       deployments: deployments.slice(0, DEPLOYMENTS_KEPT).map((deployment) => ({

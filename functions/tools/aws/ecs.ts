@@ -224,13 +224,21 @@ export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
   const declaration = declarationOf('ecs.set-desired-count');
   return defineTool(declaration, async (parameters, context) => {
     const region = regionOf(deps, parameters);
-    const { desiredCount, maxDesiredCount } = parameters;
+    const { maxDesiredCount } = parameters;
+    const increaseBy = parameters.increaseBy ?? null;
     const where = `ECS service ${parameters.service} in cluster ${parameters.cluster} in ${region ?? 'the default region'}`;
-    if (desiredCount > maxDesiredCount) {
+    const asked = parameters.desiredCount;
+    if (asked === undefined && increaseBy === null) {
       throw new ToolError(
         ToolErrorKind.Refused,
-        `${declaration.name}: desired count ${desiredCount} for ${where} is above the bound ${maxDesiredCount} the step allows; raise the runbook parameter that sets maxDesiredCount, or ask for less`,
-        { data: { desiredCount, maxDesiredCount } },
+        `${declaration.name}: give either desiredCount (the count to set) or increaseBy (tasks to add) for ${where}`,
+      );
+    }
+    if (asked !== undefined && asked > maxDesiredCount) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: desired count ${asked} for ${where} is above the bound ${maxDesiredCount} the step allows; raise the runbook parameter that sets maxDesiredCount, or ask for less`,
+        { data: { desiredCount: asked, maxDesiredCount } },
       );
     }
     const [service] = await describeServices(
@@ -247,6 +255,16 @@ export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
         `${declaration.name}: ${where} is ${service?.status ?? 'in an unknown state'}, not ACTIVE; only an active service can be scaled`,
       );
     }
+    const previous = service.desiredCount ?? 0;
+    if (increaseBy !== null && previous >= maxDesiredCount) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: ${where} already wants ${previous} tasks, at or above the bound ${maxDesiredCount} the step allows; nothing to add: raise the runbook parameter that sets maxDesiredCount, or look elsewhere for the cause`,
+        { data: { desiredCount: previous, maxDesiredCount } },
+      );
+    }
+    // An increase is capped at the bound; an explicit count is taken as asked (checked above).
+    const desiredCount = increaseBy !== null ? Math.min(previous + increaseBy, maxDesiredCount) : asked!;
     const clusterName = ecsNameOf(service.clusterArn ?? parameters.cluster);
     const serviceName = service.serviceName ?? ecsNameOf(parameters.service);
     const autoScaling = await scalableRange(
@@ -264,7 +282,6 @@ export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
         { data: { desiredCount, ...autoScaling } },
       );
     }
-    const previous = service.desiredCount ?? 0;
     const output: SetDesiredCountOutput = {
       cluster: parameters.cluster,
       service: parameters.service,
@@ -272,6 +289,7 @@ export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
       desiredCount,
       runningCount: service.runningCount ?? 0,
       maxDesiredCount,
+      increaseBy,
       autoScaling,
       unchanged: previous === desiredCount,
       dryRun: context.dryRun,

@@ -43,12 +43,20 @@ export function setEventSourceConcurrencyTool(deps: AwsToolDeps): ToolImplementa
   return defineTool(declaration, async (parameters, context) => {
     const region = regionOf(deps, parameters);
     const tool = declaration.name;
-    const { uuid, maximumConcurrency, maxAllowedConcurrency } = parameters;
-    if (maximumConcurrency > maxAllowedConcurrency) {
+    const { uuid, maxAllowedConcurrency } = parameters;
+    const asked = parameters.maximumConcurrency;
+    const increaseBy = parameters.increaseBy ?? null;
+    if (asked === undefined && increaseBy === null) {
       throw new ToolError(
         ToolErrorKind.Refused,
-        `${tool}: maximum concurrency ${maximumConcurrency} for event source mapping ${uuid} is above the bound ${maxAllowedConcurrency} the step allows; raise the runbook parameter that sets maxAllowedConcurrency, or ask for less`,
-        { data: { maximumConcurrency, maxAllowedConcurrency } },
+        `${tool}: give either maximumConcurrency (the value to set) or increaseBy (how much to raise it) for event source mapping ${uuid}`,
+      );
+    }
+    if (asked !== undefined && asked > maxAllowedConcurrency) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${tool}: maximum concurrency ${asked} for event source mapping ${uuid} is above the bound ${maxAllowedConcurrency} the step allows; raise the runbook parameter that sets maxAllowedConcurrency, or ask for less`,
+        { data: { maximumConcurrency: asked, maxAllowedConcurrency } },
       );
     }
     const mapping = await callAws(
@@ -64,6 +72,24 @@ export function setEventSourceConcurrencyTool(deps: AwsToolDeps): ToolImplementa
       );
     }
     const previous = mapping.ScalingConfig?.MaximumConcurrency ?? null;
+    if (increaseBy !== null && previous === null) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${tool}: event source mapping ${uuid} has no maximum concurrency, so there is no cap to raise: its concurrency is limited by the function's reserved concurrency or the account`,
+      );
+    }
+    if (increaseBy !== null && previous !== null && previous >= maxAllowedConcurrency) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${tool}: event source mapping ${uuid} already allows ${previous}, at or above the bound ${maxAllowedConcurrency} the step allows; raise the runbook parameter that sets maxAllowedConcurrency, or look elsewhere for the cause`,
+        { data: { maximumConcurrency: previous, maxAllowedConcurrency } },
+      );
+    }
+    // A raise is capped at the bound; an explicit value is taken as asked (checked above).
+    const maximumConcurrency =
+      increaseBy !== null && previous !== null
+        ? Math.min(previous + increaseBy, maxAllowedConcurrency)
+        : asked!;
     const output: SetEventSourceConcurrencyOutput = {
       uuid,
       functionArn: mapping.FunctionArn ?? null,
@@ -71,6 +97,7 @@ export function setEventSourceConcurrencyTool(deps: AwsToolDeps): ToolImplementa
       previousMaximumConcurrency: previous,
       maximumConcurrency,
       maxAllowedConcurrency,
+      increaseBy,
       unchanged: previous === maximumConcurrency,
       dryRun: context.dryRun,
     };

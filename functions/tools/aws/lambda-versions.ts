@@ -8,7 +8,11 @@ import {
   UpdateAliasCommand,
 } from '@aws-sdk/client-lambda';
 import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
-import type { AliasRollbackOutput, DescribeFunctionOutput } from '../declarations/aws/lambda.ts';
+import type {
+  AliasRollbackOutput,
+  DescribedAliasOutput,
+  DescribeFunctionOutput,
+} from '../declarations/aws/lambda.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
@@ -101,6 +105,32 @@ async function aliasesOf(
   return aliases;
 }
 
+function minutesSince(iso: string | null, now: number): number | null {
+  return iso === null ? null : Math.max(0, Math.floor((now - new Date(iso).getTime()) / 60_000));
+}
+
+/** An alias with when its version was published and the version before it (versions: newest first). */
+function describedAlias(
+  alias: AliasConfiguration,
+  versions: readonly FunctionConfiguration[],
+  now: number,
+): DescribedAliasOutput {
+  const current = alias.FunctionVersion ?? '$LATEST';
+  const published = versions.find((version) => version.Version === current);
+  const publishedAt = lambdaTime(published?.LastModified);
+  const before = /^\d+$/.test(current)
+    ? versions.find((version) => Number(version.Version) < Number(current))
+    : undefined;
+  return {
+    name: alias.Name ?? '',
+    functionVersion: current,
+    additionalVersionWeights: weightsOf(alias),
+    functionVersionPublishedAt: publishedAt,
+    functionVersionMinutesAgo: minutesSince(publishedAt, now),
+    previousVersion: before?.Version ?? null,
+  };
+}
+
 function weightsOf(alias: AliasConfiguration | undefined): Record<string, number> {
   return { ...(alias?.RoutingConfig?.AdditionalVersionWeights ?? {}) };
 }
@@ -124,6 +154,8 @@ export function describeFunctionTool(deps: AwsToolDeps): ToolImplementation {
       publishedVersions(deps, context, tool, functionName, region),
       aliasesOf(deps, context, tool, functionName, region),
     ]);
+    const now = deps.runtime.clock.now().getTime();
+    const named = parameters.alias ? aliases.find((alias) => alias.Name === parameters.alias) : undefined;
     const output: DescribeFunctionOutput = {
       functionName: configuration?.FunctionName ?? functionNameOf(functionName),
       functionArn: configuration?.FunctionArn ?? functionName,
@@ -136,6 +168,7 @@ export function describeFunctionTool(deps: AwsToolDeps): ToolImplementation {
         ? keepHead(configuration.LastUpdateStatusReason, 300)
         : null,
       lastModified: lambdaTime(configuration?.LastModified),
+      lastModifiedMinutesAgo: minutesSince(lambdaTime(configuration?.LastModified), now),
       memorySizeMb: configuration?.MemorySize ?? null,
       timeoutSeconds: configuration?.Timeout ?? null,
       architectures: configuration?.Architectures ?? [],
@@ -152,6 +185,7 @@ export function describeFunctionTool(deps: AwsToolDeps): ToolImplementation {
         functionVersion: alias.FunctionVersion ?? '',
         additionalVersionWeights: weightsOf(alias),
       })),
+      alias: named ? describedAlias(named, versions, now) : null,
     };
     return output;
   });

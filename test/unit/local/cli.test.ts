@@ -421,8 +421,8 @@ describe('runbook CLI', () => {
     });
 
     it('warns on stderr when statemachines/ is stale, and still prints the manifest', async () => {
-      // Prepare
-      cpSync(join(ROOT, 'statemachines'), join(workspace, 'statemachines'), { recursive: true });
+      // Prepare: the fixture library's machines (runbooks/ and statemachines/ belong to the team)
+      cpSync(libraryStatemachinesDir(), join(workspace, 'statemachines'), { recursive: true });
       writeFileSync(join(workspace, 'statemachines', 'pod-crash-looping.asl.json'), '{}\n');
 
       // Act

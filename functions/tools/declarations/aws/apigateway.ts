@@ -19,11 +19,19 @@ export const StageStatusOutput = z.object({
   stage: z.string(),
   deploymentId: z.string().describe('the deployment the stage serves'),
   deploymentCreatedAt: isoTimestamp,
+  deploymentMinutesAgo: z
+    .number()
+    .nullable()
+    .describe('whole minutes since the deployment the stage serves was created; null when unknown'),
   previousDeploymentId: z
     .string()
     .nullable()
     .describe('the deployment created before the current one; null when there is none'),
   stageLastUpdatedAt: isoTimestamp,
+  stageUpdatedMinutesAgo: z
+    .number()
+    .nullable()
+    .describe('whole minutes since the stage last changed (a deployment or a rollback points it anew)'),
   canaryDeploymentId: z.string().nullable().describe('a canary’s deployment, when the stage runs one'),
   canaryPercentTraffic: z.number().nullable(),
   deployments: z.array(DeploymentOutput).describe('the newest first, at most 10'),

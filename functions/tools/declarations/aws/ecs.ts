@@ -19,6 +19,7 @@ export const SetDesiredCountOutput = z.object({
   desiredCount: z.number(),
   runningCount: z.number().describe('running tasks when the change was made'),
   maxDesiredCount: z.number().describe('the bound the step passed'),
+  increaseBy: z.number().nullable().describe('the tasks the step asked to add; null when it set a count'),
   autoScaling: ScalableTargetRange.nullable().describe(
     'the service’s Application Auto Scaling range; null when it has none',
   ),
@@ -105,12 +106,27 @@ export const ECS_TOOL_DECLARATIONS = [
   {
     name: 'ecs.set-desired-count',
     description:
-      'Sets an ECS service’s desired task count within a bound the runbook passes (refuses above it, and outside the service’s Application Auto Scaling range); returns the previous count.',
+      'Sets an ECS service’s desired task count, or adds tasks to it, within a bound the runbook passes (refuses above it, and outside the service’s Application Auto Scaling range); returns the previous count.',
     parameters: z
       .object({
         cluster: ecsCluster,
         service: ecsService,
-        desiredCount: z.number().int().min(0).max(10_000),
+        desiredCount: z
+          .number()
+          .int()
+          .min(0)
+          .max(10_000)
+          .optional()
+          .describe('the count to set; give this or increaseBy'),
+        increaseBy: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000)
+          .optional()
+          .describe(
+            'tasks to add to the current desired count, capped at maxDesiredCount; never lowers it, and refuses when the service is already at the bound',
+          ),
         maxDesiredCount: z
           .number()
           .int()
@@ -121,7 +137,16 @@ export const ECS_TOOL_DECLARATIONS = [
           ),
         region: awsRegion,
       })
-      .strict(),
+      .strict()
+      // Only "both" is checked here: validation parses literal values alone, so a templated increaseBy looks absent.
+      .superRefine((parameters, ctx) => {
+        if (parameters.desiredCount !== undefined && parameters.increaseBy !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['increaseBy'],
+            message: 'give either desiredCount (the count to set) or increaseBy (tasks to add), not both',
+          });
+      }),
     output: SetDesiredCountOutput,
     mutating: true,
     risk: 'medium',

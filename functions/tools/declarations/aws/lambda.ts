@@ -57,6 +57,24 @@ export const AliasRollbackOutput = z.object({
 });
 export type AliasRollbackOutput = z.infer<typeof AliasRollbackOutput>;
 
+export const DescribedAliasOutput = z.object({
+  name: z.string(),
+  functionVersion: z.string().describe('the version the alias serves'),
+  additionalVersionWeights: versionWeights,
+  functionVersionPublishedAt: isoTimestamp.describe('when that version was published (its LastModified)'),
+  functionVersionMinutesAgo: z
+    .number()
+    .nullable()
+    .describe('whole minutes since that version was published; null when unknown (e.g. $LATEST)'),
+  previousVersion: z
+    .string()
+    .nullable()
+    .describe(
+      'the published version before it (what lambda.alias-rollback serves when no canary runs); null when none',
+    ),
+});
+export type DescribedAliasOutput = z.infer<typeof DescribedAliasOutput>;
+
 export const DescribeFunctionOutput = z.object({
   functionName: z.string(),
   functionArn: z.string(),
@@ -67,6 +85,10 @@ export const DescribeFunctionOutput = z.object({
   lastUpdateStatus: z.string().nullable().describe('Successful, Failed or InProgress'),
   lastUpdateStatusReason: z.string().nullable(),
   lastModified: isoTimestamp,
+  lastModifiedMinutesAgo: z
+    .number()
+    .nullable()
+    .describe('whole minutes since the function’s code or configuration last changed'),
   memorySizeMb: z.number().nullable(),
   timeoutSeconds: z.number().nullable(),
   architectures: z.array(z.string()),
@@ -81,6 +103,9 @@ export const DescribeFunctionOutput = z.object({
       z.object({ name: z.string(), functionVersion: z.string(), additionalVersionWeights: versionWeights }),
     )
     .describe('at most 20'),
+  alias: DescribedAliasOutput.nullable().describe(
+    'the alias the step named, with how recent its version is; null when none was named or the function has no such alias',
+  ),
 });
 export type DescribeFunctionOutput = z.infer<typeof DescribeFunctionOutput>;
 
@@ -88,8 +113,19 @@ export const LAMBDA_TOOL_DECLARATIONS = [
   {
     name: 'lambda.describe',
     description:
-      'Reads a Lambda function: runtime, state, last update, memory and timeout, reserved concurrency, its published versions and aliases.',
-    parameters: z.object({ functionName, region: awsRegion }).strict(),
+      'Reads a Lambda function: runtime, state, last update, memory and timeout, reserved concurrency, its published versions and aliases (and, for an alias it names, how recent its version is).',
+    parameters: z
+      .object({
+        functionName,
+        alias: z
+          .string()
+          .min(1)
+          .max(128)
+          .optional()
+          .describe('an alias to report on: its version, when that was published, and the version before'),
+        region: awsRegion,
+      })
+      .strict(),
     output: DescribeFunctionOutput,
     mutating: false,
     risk: 'low',

@@ -88,6 +88,10 @@ export const SetEventSourceConcurrencyOutput = z.object({
     .describe('what the inverse restores; null: it was not capped'),
   maximumConcurrency: z.number(),
   maxAllowedConcurrency: z.number().describe('the bound the step passed'),
+  increaseBy: z
+    .number()
+    .nullable()
+    .describe('how much the step asked to raise the cap; null when it set a value'),
   unchanged: z.boolean().describe('true when it already had this value (nothing to undo)'),
   dryRun: dryRunFlag,
 });
@@ -197,11 +201,26 @@ export const SQS_TOOL_DECLARATIONS = [
   {
     name: 'lambda.set-event-source-concurrency',
     description:
-      'Raises (or lowers) the maximum concurrency of an SQS event source mapping (ScalingConfig.MaximumConcurrency) within a bound the runbook passes; returns the previous value.',
+      'Sets, or raises by a step, the maximum concurrency of an SQS event source mapping (ScalingConfig.MaximumConcurrency) within a bound the runbook passes; returns the previous value.',
     parameters: z
       .object({
         uuid: mappingUuid,
-        maximumConcurrency: z.number().int().min(2).max(1_000),
+        maximumConcurrency: z
+          .number()
+          .int()
+          .min(2)
+          .max(1_000)
+          .optional()
+          .describe('the value to set; give this or increaseBy'),
+        increaseBy: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_000)
+          .optional()
+          .describe(
+            'raise the current cap by this much, up to maxAllowedConcurrency; never lowers it, and refuses when the mapping has no cap or is already at the bound',
+          ),
         maxAllowedConcurrency: z
           .number()
           .int()
@@ -210,7 +229,17 @@ export const SQS_TOOL_DECLARATIONS = [
           .describe('the most this step may set (a runbook parameter); more is refused'),
         region: awsRegion,
       })
-      .strict(),
+      .strict()
+      // Only "both" is checked here: validation parses literal values alone, so a templated increaseBy looks absent.
+      .superRefine((parameters, ctx) => {
+        if (parameters.maximumConcurrency !== undefined && parameters.increaseBy !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['increaseBy'],
+            message:
+              'give either maximumConcurrency (the value to set) or increaseBy (how much to raise it), not both',
+          });
+      }),
     output: SetEventSourceConcurrencyOutput,
     mutating: true,
     risk: 'medium',

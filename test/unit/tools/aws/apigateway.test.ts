@@ -87,8 +87,10 @@ describe('apigateway.stage-status', () => {
       stage: 'prod',
       deploymentId: 'dep333',
       deploymentCreatedAt: hoursAgo(1).toISOString(),
+      deploymentMinutesAgo: 60,
       previousDeploymentId: 'dep222',
       stageLastUpdatedAt: hoursAgo(1).toISOString(),
+      stageUpdatedMinutesAgo: 60,
       canaryDeploymentId: null,
       canaryPercentTraffic: null,
       deployments: [

@@ -131,6 +131,7 @@ describe('ecs.set-desired-count', () => {
       desiredCount: 8,
       runningCount: 4,
       maxDesiredCount: 10,
+      increaseBy: null,
       autoScaling: { minCapacity: 2, maxCapacity: 12 },
       unchanged: false,
       dryRun: false,
@@ -206,6 +207,78 @@ describe('ecs.set-desired-count', () => {
     expect(outside.name).toBe('Tool.Refused');
     expect(outside.message).toContain('outside its Application Auto Scaling range (min 2, max 6)');
     expect(ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  it('adds tasks with increaseBy, capped at the bound, and never lowers the count', async () => {
+    // Prepare: 4 tasks wanted, no scaling range
+    ecs.on(DescribeServicesCommand).resolves({ services: [service()] });
+    scaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: [] });
+    ecs.on(UpdateServiceCommand).resolves({ service: service({ desiredCount: 6 }) });
+
+    // Act
+    const added = (await tools.run('ecs.set-desired-count', {
+      cluster: 'storefront',
+      service: 'storefront-web',
+      increaseBy: 2,
+      maxDesiredCount: 10,
+    })) as SetDesiredCountOutput;
+    const capped = (await tools.run(
+      'ecs.set-desired-count',
+      { cluster: 'storefront', service: 'storefront-web', increaseBy: 5, maxDesiredCount: 6 },
+      testContext({ dryRun: true }),
+    )) as SetDesiredCountOutput;
+    const atBound = await rejectionOf(
+      tools.run('ecs.set-desired-count', {
+        cluster: 'storefront',
+        service: 'storefront-web',
+        increaseBy: 2,
+        maxDesiredCount: 3,
+      }),
+    );
+
+    // Assess
+    expect(added).toMatchObject({
+      previousDesiredCount: 4,
+      desiredCount: 6,
+      increaseBy: 2,
+      unchanged: false,
+    });
+    expect(ecs.commandCalls(UpdateServiceCommand).map((call) => call.args[0].input)).toEqual([
+      { cluster: 'storefront', service: 'storefront-web', desiredCount: 6 },
+    ]);
+    expect(capped).toMatchObject({
+      previousDesiredCount: 4,
+      desiredCount: 6,
+      maxDesiredCount: 6,
+      dryRun: true,
+    });
+    expect(atBound.name).toBe('Tool.Refused');
+    expect(atBound.message).toContain('already wants 4 tasks, at or above the bound 3');
+  });
+
+  it('takes either desiredCount or increaseBy, never both or neither', async () => {
+    const both = await rejectionOf(
+      tools.run('ecs.set-desired-count', {
+        cluster: 'storefront',
+        service: 'storefront-web',
+        desiredCount: 6,
+        increaseBy: 2,
+        maxDesiredCount: 10,
+      }),
+    );
+    const neither = await rejectionOf(
+      tools.run('ecs.set-desired-count', {
+        cluster: 'storefront',
+        service: 'storefront-web',
+        maxDesiredCount: 10,
+      }),
+    );
+
+    for (const rejection of [both, neither]) {
+      expect(rejection.message).toContain('give either desiredCount (the count to set) or increaseBy');
+    }
+    expect(neither.name).toBe('Tool.Refused');
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(0);
   });
 
   it('dry run reads and changes nothing; an unchanged count makes no call either', async () => {

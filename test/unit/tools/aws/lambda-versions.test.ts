@@ -93,6 +93,12 @@ describe('lambda.describe', () => {
 
     const output = (await tools.run('lambda.describe', {
       functionName: 'orders-api',
+      alias: 'live',
+    })) as DescribeFunctionOutput;
+    lambda.on(ListVersionsByFunctionCommand).resolves({ Versions: [] });
+    const noSuchAlias = (await tools.run('lambda.describe', {
+      functionName: 'orders-api',
+      alias: 'canary',
     })) as DescribeFunctionOutput;
 
     expect(output).toEqual({
@@ -105,6 +111,7 @@ describe('lambda.describe', () => {
       lastUpdateStatus: 'Successful',
       lastUpdateStatusReason: null,
       lastModified: '2026-11-25T09:12:44.000Z',
+      lastModifiedMinutesAgo: 47,
       memorySizeMb: 512,
       timeoutSeconds: 10,
       architectures: ['arm64'],
@@ -117,7 +124,16 @@ describe('lambda.describe', () => {
         { version: '1', lastModified: '2026-10-01T08:00:00.000Z', description: '' },
       ],
       aliases: [{ name: 'live', functionVersion: '3', additionalVersionWeights: { '2': 0.1 } }],
+      alias: {
+        name: 'live',
+        functionVersion: '3',
+        additionalVersionWeights: { '2': 0.1 },
+        functionVersionPublishedAt: '2026-11-25T09:12:44.000Z',
+        functionVersionMinutesAgo: 47,
+        previousVersion: '2',
+      },
     });
+    expect(noSuchAlias.alias).toBeNull();
     expect(lambda.commandCalls(ListVersionsByFunctionCommand)[1]?.args[0].input).toEqual({
       FunctionName: 'orders-api',
       Marker: 'page-2',

@@ -376,6 +376,7 @@ describe('lambda.set-event-source-concurrency', () => {
       previousMaximumConcurrency: 5,
       maximumConcurrency: 20,
       maxAllowedConcurrency: 50,
+      increaseBy: null,
       unchanged: false,
       dryRun: false,
     });
@@ -384,6 +385,57 @@ describe('lambda.set-event-source-concurrency', () => {
       { UUID: MAPPING, ScalingConfig: { MaximumConcurrency: 20 } },
       { UUID: MAPPING, ScalingConfig: { MaximumConcurrency: 5 } },
     ]);
+  });
+
+  it('raises the cap by increaseBy up to the bound; refuses an uncapped mapping and one at the bound', async () => {
+    // Prepare: the mapping allows 5
+    lambda.on(GetEventSourceMappingCommand).resolves(mapping());
+    lambda.on(UpdateEventSourceMappingCommand).resolves(mapping({ State: 'Updating' }));
+
+    // Act
+    const raised = (await tools.run('lambda.set-event-source-concurrency', {
+      uuid: MAPPING,
+      increaseBy: 10,
+      maxAllowedConcurrency: 12,
+    })) as SetEventSourceConcurrencyOutput;
+    const atBound = await rejectionOf(
+      tools.run('lambda.set-event-source-concurrency', {
+        uuid: MAPPING,
+        increaseBy: 2,
+        maxAllowedConcurrency: 5,
+      }),
+    );
+    lambda.on(GetEventSourceMappingCommand).resolves(mapping({ ScalingConfig: undefined }));
+    const uncapped = await rejectionOf(
+      tools.run('lambda.set-event-source-concurrency', {
+        uuid: MAPPING,
+        increaseBy: 2,
+        maxAllowedConcurrency: 50,
+      }),
+    );
+    const neither = await rejectionOf(
+      tools.run('lambda.set-event-source-concurrency', { uuid: MAPPING, maxAllowedConcurrency: 50 }),
+    );
+    const both = await rejectionOf(
+      tools.run('lambda.set-event-source-concurrency', {
+        uuid: MAPPING,
+        maximumConcurrency: 10,
+        increaseBy: 2,
+        maxAllowedConcurrency: 50,
+      }),
+    );
+
+    // Assess
+    expect(raised).toMatchObject({ previousMaximumConcurrency: 5, maximumConcurrency: 12, increaseBy: 10 });
+    expect(lambda.commandCalls(UpdateEventSourceMappingCommand).map((call) => call.args[0].input)).toEqual([
+      { UUID: MAPPING, ScalingConfig: { MaximumConcurrency: 12 } },
+    ]);
+    expect(atBound.name).toBe('Tool.Refused');
+    expect(atBound.message).toContain('already allows 5, at or above the bound 5');
+    expect(uncapped.name).toBe('Tool.Refused');
+    expect(uncapped.message).toContain('has no maximum concurrency, so there is no cap to raise');
+    expect(neither.message).toContain('give either maximumConcurrency (the value to set) or increaseBy');
+    expect(both.message).toContain('give either maximumConcurrency (the value to set) or increaseBy');
   });
 
   it('removes the cap when there was none before', async () => {
