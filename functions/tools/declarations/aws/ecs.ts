@@ -162,7 +162,14 @@ export const ECS_TOOL_DECLARATIONS = [
       description: 'restores the previous desired count',
       skipWhenOutput: 'unchanged',
     },
-    onRepeat: { effect: 'no-op', how: 'sets an absolute desired count' },
+    onRepeat: {
+      effect: 'repeats',
+      how: 'with increaseBy a second run adds again (within maxDesiredCount); a desiredCount is absolute and repeats nothing',
+    },
+    inspectWith: {
+      tool: 'ecs.describe-services',
+      parameters: { cluster: '{{ parameters.cluster }}', services: ['{{ parameters.service }}'] },
+    },
     permissions: {
       iam: ['ecs:DescribeServices', 'ecs:UpdateService', 'application-autoscaling:DescribeScalableTargets'],
     },

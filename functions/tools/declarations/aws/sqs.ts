@@ -253,7 +253,10 @@ export const SQS_TOOL_DECLARATIONS = [
       description: 'restores the previous maximum concurrency (or removes the cap if there was none)',
       skipWhenOutput: 'unchanged',
     },
-    onRepeat: { effect: 'no-op', how: 'sets an absolute maximum concurrency' },
+    onRepeat: {
+      effect: 'repeats',
+      how: 'with increaseBy a second run adds again (within maxAllowedConcurrency); a maximumConcurrency is absolute and repeats nothing',
+    },
     permissions: { iam: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'] },
   },
   {
