@@ -17,7 +17,13 @@ import { jsonBytes, trimToBudget } from '../output-budget.ts';
 import { RISK_RANK } from '../policy.ts';
 import type { StepOutcome } from '../records.ts';
 import { RESOLVE_STEP_ID } from '../runbook/model.ts';
-import { lookup, parseReference, resolveTemplates, TemplateResolutionError } from '../runbook/templates.ts';
+import {
+  findTemplates,
+  lookup,
+  parseReference,
+  resolveTemplates,
+  TemplateResolutionError,
+} from '../runbook/templates.ts';
 import type { ApprovalService } from './approvals.ts';
 import type { CheckpointService } from './checkpoint.ts';
 import type { EscalationService } from './escalation.ts';
@@ -33,6 +39,12 @@ const REFUSED_BEFORE_RUNNING: ReadonlySet<string> = new Set([
   AslErrorName.SafetyBlocked,
   AslErrorName.KillSwitch,
   AslErrorName.Aborted,
+]);
+/** The target answered no: the change was not made (a single-change tool's refusal, denial or missing target). */
+const ANSWERED_NO: ReadonlySet<string> = new Set([
+  AslErrorName.ToolRefused,
+  AslErrorName.ToolAccessDenied,
+  AslErrorName.ToolNotFound,
 ]);
 /** Parameters that say where a tool acts; a compensation inherits them from the step it undoes. */
 const CONTEXT_PARAMETERS = ['region', 'cluster', 'prometheus'] as const;
@@ -701,6 +713,22 @@ export class StepRunner {
         latest
           ? `nothing to undo: ${compensation.compensates} ${latest.status === 'failed' ? 'failed before changing anything' : latest.status}`
           : `nothing to undo: ${compensation.compensates} did not run`,
+      );
+    // An inverse built from the step's output can only undo what the step reported changing: a step the
+    // target (or the tool's own bound) refused, denied or did not find, with no output, changed nothing.
+    // An unknown failure (a timeout, a dropped connection) may have changed something: that still pages.
+    const readsOutput = findTemplates(compensation.parameters).references.some(
+      (reference) => reference.segments[0] === 'output',
+    );
+    const answeredNo = ANSWERED_NO.has(latest?.error?.name ?? '');
+    if (
+      latest?.status === 'failed' &&
+      answeredNo &&
+      (latest.output === undefined || latest.output === null) &&
+      readsOutput
+    )
+      return skip(
+        `nothing to undo: ${compensation.compensates} failed without reporting a change (${latest.error?.name ?? 'error'}: ${shortMessage(latest.error?.message ?? '')})`,
       );
     if (compensation.skipWhenOutput) {
       const already = lookup(latest?.output ?? {}, parseReference(compensation.skipWhenOutput) ?? []);

@@ -18,6 +18,7 @@ import type { ToolDeclaration } from '../../../functions/core/tool-catalog.ts';
 import { createStepRunnerHandler } from '../../../functions/handlers/step-runner.ts';
 import type { ToolContext, ToolImplementation } from '../../../functions/ports/tools.ts';
 import { TOOL_CATALOG } from '../../../functions/tools/declarations.ts';
+import { ToolError, ToolErrorKind } from '../../../functions/tools/tool.ts';
 import {
   type AwsHarness,
   ESCALATIONS_TOPIC,
@@ -968,6 +969,28 @@ describe('step-runner handler', () => {
         reason: 'nothing to undo: scale-down-batch failed before changing anything',
       });
       expect(tools['k8s.scale'].calls).toHaveLength(0);
+    });
+
+    it('skips an undo built from the output of a step that failed without one (the target refused it)', async () => {
+      // Prepare: the API refuses the scale, so the step reports no previous count to go back to
+      await approve(NODE_MEMORY, 'Approval: relieve-node');
+      tools['k8s.scale'].rejects(
+        new ToolError(ToolErrorKind.Refused, 'k8s.scale: the admission webhook refused replicas 0'),
+      );
+      await expect(
+        invoke(withStep(taskPayload(NODE_MEMORY, 'cordon-node', state), scaleDown)),
+      ).rejects.toMatchObject({ name: AslErrorName.ToolRefused });
+
+      // Act
+      const result = await invoke(compensatePayload(undoScaleDown));
+
+      // Assess: no attempt to scale back to a count nobody read, and no page for a failed rollback
+      expect(result).toEqual({
+        status: 'skipped',
+        reason:
+          'nothing to undo: scale-down-batch failed without reporting a change (Tool.Refused: step scale-down-batch: k8s.scale: the admission webhook refused replicas 0)',
+      });
+      expect(tools['k8s.scale'].calls).toHaveLength(1);
     });
 
     it('skips the undo of a change the safety checks refused (a freeze), leaving what a human did alone', async () => {
