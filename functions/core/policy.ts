@@ -35,6 +35,12 @@ export const EnvironmentPolicy = z
       .default({ requiredFromRisk: 'high' }),
     /** What a mutating step must have in this environment. */
     mutatingSteps: z.enum(['compensation-or-approval', 'unrestricted']).default('compensation-or-approval'),
+    /**
+     * Where this environment's runbooks run: `aws` (cdk deploy deploys it; the embedded platform can run
+     * it too) or `embedded` (only `npm start` runs it; cdk deploy skips it, so embedded-only tools such as
+     * the local shell may be used).
+     */
+    runsOn: z.enum(['aws', 'embedded']).default('aws'),
   })
   .strict();
 export type EnvironmentPolicy = z.infer<typeof EnvironmentPolicy>;

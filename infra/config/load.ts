@@ -78,11 +78,16 @@ function problemLine(value: unknown, issues: readonly z.core.$ZodIssue[]): strin
 export function selectEnvironments(node: Node): Array<[string, EnvironmentConfig]> {
   const environments = parseEnvironments(node.tryGetContext(ENVIRONMENTS_CONTEXT_KEY));
   const selected: unknown = node.tryGetContext(ENVIRONMENT_SELECTOR_CONTEXT_KEY);
-  if (selected === undefined) return Object.entries(environments);
+  if (selected === undefined)
+    return Object.entries(environments).filter(([, config]) => config.policy.runsOn === 'aws');
   if (typeof selected !== 'string' || !(selected in environments)) {
     throw new EnvironmentConfigError(
       `-c ${ENVIRONMENT_SELECTOR_CONTEXT_KEY}=${String(selected)}: no such environment in ${WHERE} (known: ${Object.keys(environments).join(', ')})`,
     );
   }
+  if (environments[selected]!.policy.runsOn !== 'aws')
+    throw new EnvironmentConfigError(
+      `-c ${ENVIRONMENT_SELECTOR_CONTEXT_KEY}=${selected}: environment "${selected}" runs on the embedded platform only (policy.runsOn: embedded in ${WHERE}); there is nothing to deploy`,
+    );
   return [[selected, environments[selected]!]];
 }

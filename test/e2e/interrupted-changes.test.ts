@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { ENVIRONMENTS_CONTEXT_KEY } from '../../local/project.ts';
 import { startChildPlatform } from '../support/child-platform.ts';
 import type { Json } from '../support/json.ts';
 import { ROOT } from '../support/runbooks.ts';
@@ -28,6 +29,22 @@ afterEach(async () => {
 function temp(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A project directory whose cdk.json is this repository's plus an environment "laptop" (dev's settings,
+ * policy runsOn: embedded) that cdk deploy skips: the local shell may run there.
+ */
+function laptopProject(): string {
+  const dir = temp('kill-shell-project-');
+  const cdkJson = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as {
+    context: Record<string, Record<string, unknown>>;
+  };
+  const environments = cdkJson.context[ENVIRONMENTS_CONTEXT_KEY]!;
+  const dev = environments.dev as { policy?: Record<string, unknown> };
+  environments.laptop = { ...dev, policy: { ...dev.policy, runsOn: 'embedded' } };
+  writeFileSync(join(dir, 'cdk.json'), JSON.stringify(cdkJson));
   return dir;
 }
 
@@ -251,24 +268,31 @@ describe('changes interrupted by a kill -9', () => {
       ),
     );
     mkdirSync(statemachinesDir, { recursive: true });
+    const project = laptopProject();
     const dataDir = temp('kill-shell-data-');
     const child = await startChildPlatform({
+      cwd: project,
       dataDir,
-      environment: 'dev',
+      environment: 'laptop',
       runbooksDir,
       statemachinesDir,
       shellAllow: ['sh'],
     });
     cleanup.push(() => child.kill());
     const body = alertBody();
-    body.alerts[0].labels = { ...body.alerts[0].labels, alertname: 'LocalChangeNeeded', environment: 'dev' };
-    body.commonLabels = { ...body.commonLabels, alertname: 'LocalChangeNeeded', environment: 'dev' };
+    body.alerts[0].labels = {
+      ...body.alerts[0].labels,
+      alertname: 'LocalChangeNeeded',
+      environment: 'laptop',
+    };
+    body.commonLabels = { ...body.commonLabels, alertname: 'LocalChangeNeeded', environment: 'laptop' };
     const fired = await postJson(child.url, '/webhooks/alertmanager', body);
     const executionId: string = fired.body.results[0].result.executionId;
     await until('the command to start', async () => (existsSync(marker) ? true : undefined));
     await child.kill();
     const platform = await restart(dataDir, undefined, undefined, {
-      environment: 'dev',
+      cwd: project,
+      environment: 'laptop',
       runbooksDir,
       statemachinesDir,
       configOverrides: {

@@ -291,6 +291,24 @@ describe('selecting environments (-c env=…)', () => {
     expect(selectEnvironments(appWith({ env: 'prod' }).node).map(([name]) => name)).toEqual(['prod']);
   });
 
+  it('leaves out an environment that runs on the embedded platform only, and says so when -c env names it', () => {
+    // Prepare
+    const laptop = { ...ENVIRONMENTS.dev, policy: { runsOn: 'embedded' } };
+    const app = new App({ context: { [ENVIRONMENTS_CONTEXT_KEY]: { ...ENVIRONMENTS, laptop } } });
+    const named = new App({
+      context: { [ENVIRONMENTS_CONTEXT_KEY]: { ...ENVIRONMENTS, laptop }, env: 'laptop' },
+    });
+
+    // Act
+    const selected = selectEnvironments(app.node).map(([name]) => name);
+
+    // Assess
+    expect(selected).toEqual(['dev', 'staging', 'prod']);
+    expect(() => selectEnvironments(named.node)).toThrow(
+      /environment "laptop" runs on the embedded platform only/,
+    );
+  });
+
   it('names the known environments when -c env names none of them', () => {
     expect(() => selectEnvironments(appWith({ env: 'qa' }).node)).toThrow(
       new EnvironmentConfigError(

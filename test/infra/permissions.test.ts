@@ -186,7 +186,12 @@ describe('step runner permissions derived from tool declarations', () => {
         condition: tagged,
       },
       {
-        actions: ['ssm:CancelCommand', 'ssm:GetCommandInvocation', 'ssm:ListCommandInvocations'],
+        actions: [
+          'ssm:CancelCommand',
+          'ssm:GetCommandInvocation',
+          'ssm:ListCommandInvocations',
+          'ssm:ListCommands',
+        ],
         resources: ['*'],
       },
       {

@@ -11,6 +11,8 @@ export interface ChildPlatform {
 }
 
 export interface ChildPlatformOptions {
+  /** The project directory whose cdk.json holds the environment (default: this repository). */
+  cwd?: string;
   dataDir: string;
   environment: string;
   runbooksDir?: string;

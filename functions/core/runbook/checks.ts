@@ -829,11 +829,11 @@ export const checkApplicabilityRules: SemanticCheck = ({ runbook }) => [
 
 /**
  * A tool that runs only on the embedded platform (the local shell) cannot run where an AWS environment
- * deploys the runbook: every environment of cdk.json is one. Synth refuses it too; validate says so first.
+ * deploys the runbook: every environment of cdk.json is one unless its policy says `runsOn: embedded`. Synth refuses it too; validate says so first.
  */
 export const checkToolRuntimes: SemanticCheck = ({ runbook, tools, policies }) => {
-  const deployed = runbook.environmentConstraints.environments.filter((environment) =>
-    Object.hasOwn(policies, environment),
+  const deployed = runbook.environmentConstraints.environments.filter(
+    (environment) => Object.hasOwn(policies, environment) && policies[environment]!.runsOn === 'aws',
   );
   if (deployed.length === 0) return [];
   const problems: SemanticProblem[] = [];
@@ -843,7 +843,7 @@ export const checkToolRuntimes: SemanticCheck = ({ runbook, tools, policies }) =
     problems.push({
       at,
       check: 'checkToolRuntimes',
-      message: `tool "${name}" runs on the embedded platform only, and environment${deployed.length > 1 ? 's' : ''} ${deployed.map((environment) => `"${environment}"`).join(', ')} deploy${deployed.length > 1 ? '' : 's'} this runbook to AWS; use another tool or keep those environments out of environmentConstraints.environments`,
+      message: `tool "${name}" runs on the embedded platform only, and environment${deployed.length > 1 ? 's' : ''} ${deployed.map((environment) => `"${environment}"`).join(', ')} deploy${deployed.length > 1 ? '' : 's'} this runbook to AWS; use another tool, keep those environments out of environmentConstraints.environments, or run the runbook in an environment whose policy says runsOn: embedded`,
     });
   };
   for (const location of stepLocations(runbook)) {

@@ -311,7 +311,7 @@ const FIXTURES: Record<string, Expected[]> = {
       check: 'checkToolRuntimes',
       path: 'phases[0].steps[0].tool',
       message:
-        'tool "shell.exec" runs on the embedded platform only, and environment "dev" deploys this runbook to AWS; use another tool or keep those environments out of environmentConstraints.environments',
+        'tool "shell.exec" runs on the embedded platform only, and environment "dev" deploys this runbook to AWS; use another tool, keep those environments out of environmentConstraints.environments, or run the runbook in an environment whose policy says runsOn: embedded',
       line: 17,
     },
   ],
@@ -400,6 +400,21 @@ describe('runbook validation', () => {
     // Assess
     expect(result.problems).toHaveLength(1);
     expect(result.problems[0]?.message).toMatch(/YAML mapping/);
+  });
+
+  it('lets the local shell run in an environment that runs on the embedded platform only', () => {
+    // Prepare: the fixture's dev, as an environment cdk deploy skips
+    const text = readFileSync(join(INVALID, 'tool-runtimes.yaml'), 'utf8');
+    const embedded = {
+      ...OPTIONS,
+      policies: { ...OPTIONS.policies, dev: { ...OPTIONS.policies.dev!, runsOn: 'embedded' as const } },
+    };
+
+    // Act
+    const result = validateRunbookText(text, embedded);
+
+    // Assess
+    expect(result.problems.filter((problem) => problem.check === 'checkToolRuntimes')).toEqual([]);
   });
 
   it('reports a missing required field at the parent with what is expected', () => {
