@@ -82,7 +82,7 @@ describe('simulated exporters', () => {
       node: DEMO_NODES.disk.name,
       metrics_path: '/metrics/cadvisor',
     });
-    expect(SCRAPE_JOBS.map((job) => job.honorLabels)).toEqual([true, false, true, true, false, false]);
+    expect(SCRAPE_JOBS.map((job) => job.honorLabels)).toEqual([true, false, true, true, false, false, false]);
   });
 
   it("exposes kube-state-metrics v2 series about objects, which carry no label of the exporter's own pod", async () => {
