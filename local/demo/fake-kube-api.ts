@@ -104,7 +104,7 @@ export interface ContainerOptions {
   /** The log of the previous (terminated) instance; only readable when restarts > 0. */
   previousLog?: string;
   /** Running, but its readiness probe fails (a wedged process, a dependency it cannot reach): never Ready. */
-  unready?: { message: string };
+  unready?: boolean;
   /** What the kubelet records about the container in its pod's events (failed pulls, failed probes…). */
   events?: ContainerEvent[];
 }

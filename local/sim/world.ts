@@ -275,6 +275,35 @@ export class World {
     });
   }
 
+  /**
+   * A running container's readiness probe fails from `sinceMinutes` ago (a wedged process, a dependency
+   * it cannot reach): it and its pod are not Ready, and the kubelet has recorded Unhealthy ever since.
+   */
+  failReadiness(pod: V1Pod, container: string, probeError: string, sinceMinutes: number): void {
+    const at = new Date((nowSeconds() - sinceMinutes * 60) * 1_000);
+    this.kube.edit(this.kube.pods, podKey(pod), (object) => {
+      object.status!.conditions = (object.status!.conditions ?? []).map((condition) =>
+        condition.type === 'Ready' || condition.type === 'ContainersReady'
+          ? { ...condition, status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at }
+          : condition,
+      );
+      object.status!.containerStatuses = (object.status!.containerStatuses ?? []).map((status) =>
+        status.name === container ? { ...status, ready: false } : status,
+      );
+    });
+    this.kube.addEvent({
+      object: pod,
+      type: 'Warning',
+      reason: 'Unhealthy',
+      message: `Readiness probe failed: ${probeError}`,
+      count: Math.max(1, Math.round(sinceMinutes * 6)),
+      firstSeenMinutesAgo: sinceMinutes,
+      source: 'kubelet',
+      ...(pod.spec?.nodeName ? { host: pod.spec.nodeName } : {}),
+    });
+    this.kube.reconcile();
+  }
+
   /** A container's working set follows this model instead of staying where metrics-server put it. */
   setMemoryModel(pod: V1Pod, container: string, model: ContainerSeries): void {
     this.memoryModels.set(`${podKey(pod)}/${container}`, model);
