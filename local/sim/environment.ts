@@ -471,8 +471,9 @@ export class SimulatedEnvironment {
   }
 }
 
-/** The labels of the series that the rule's alert keeps (all of them, unless it aggregates). */
+/** The labels that single out the scenario's alerts: the series' labels the rule keeps, unless it says. */
 function alertLabelsOf(instance: ScenarioInstance): Record<string, string> {
+  if (instance.alertMatch) return instance.alertMatch;
   const kept = instance.alertLabelsKept;
   const { labels } = instance.alertSeries;
   return kept ? Object.fromEntries(Object.entries(labels).filter(([name]) => kept.includes(name))) : labels;

@@ -58,6 +58,8 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
   /** scenario id → the detail of the execution its alert started. */
   const outcomes = new Map<string, Json>();
   const approved = new Set<string>();
+  /** scenario id → every execution its alerts started (one change per scenario, even with several alerts). */
+  const runs = new Map<string, Set<string>>();
   let elapsedMs = 0;
 
   /** Approves every pending approval once, through its first link, as the approval page's form does. */
@@ -88,6 +90,7 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
         isScenarioAlert(candidate, detail.incident?.alert.labels),
       );
       if (!scenario) continue;
+      runs.set(scenario.id, (runs.get(scenario.id) ?? new Set()).add(summary.id));
       // A finished execution is kept; a running one stands in until one finishes.
       if (TERMINAL.has(detail.execution.status) || !TERMINAL.has(outcomes.get(scenario.id)?.execution.status))
         outcomes.set(scenario.id, detail);
@@ -164,8 +167,9 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
       const step = (stepId: string) =>
         (detail?.steps as Json[] | undefined)?.filter((candidate) => candidate.stepId === stepId).at(-1);
 
-      // The execution succeeded after verifying that the alert resolved
+      // One execution, which succeeded after verifying that the alert resolved
       expect(detail?.execution.status, story(detail)).toBe('succeeded');
+      expect(runs.get(id)?.size, [...(runs.get(id) ?? [])].join(', ')).toBe(1);
       expect(step('verify-alert-resolved'), story(detail)).toMatchObject({
         status: 'succeeded',
         output: { resolved: true },
@@ -189,8 +193,8 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
       // The alert came from the chart rule through Alertmanager: its fingerprint, the scenario's labels
       const seen = environment
         .alerts()
-        .find((alert) => isScenarioAlert(scenario, { alertname: alert.alertname, ...alert.labels }));
-      expect(seen?.fingerprint).toBe(detail!.execution.alert.fingerprint);
+        .find((alert) => alert.fingerprint === detail!.execution.alert.fingerprint);
+      expect(isScenarioAlert(scenario, seen?.labels), JSON.stringify(seen)).toBe(true);
       expect(detail!.execution.alert).toMatchObject({ source: 'prometheus', name: scenario.alertname });
       expect(detail!.incident.alert.generatorURL).toContain(environment.endpoints.prometheus);
 

@@ -80,6 +80,8 @@ export const cpuThrottling: Scenario = {
         labels: { namespace: NAMESPACE, pod: name, container: APP },
       },
       alertLabelsKept: ['container', 'instance', 'namespace', 'pod', 'service'],
+      // Both replicas are throttled: each raises its own alert, and one change answers both.
+      alertMatch: { namespace: NAMESPACE, container: APP },
       alertValue: () => 0.56,
       holds: () =>
         kube.podsMatching(NAMESPACE, { matchLabels: { app: APP } }).some((pod) => {

@@ -46,6 +46,11 @@ export interface ScenarioInstance {
    * not keep the series' own: the fallback gives its alert only these (and the rule's and external ones).
    */
   alertLabelsKept?: string[];
+  /**
+   * The labels every alert of the scenario carries, when it raises several (one per replica): the demo
+   * follows whichever comes first. Default: the series' labels the rule keeps.
+   */
+  alertMatch?: Record<string, string>;
   /** `$value` for the annotations when the fallback renders them. */
   alertValue: () => number;
   /** Whether the rule's condition holds now (the fallback's stand-in for rule evaluation). */
