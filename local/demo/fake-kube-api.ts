@@ -103,13 +103,33 @@ export interface ContainerOptions {
   log?: string;
   /** The log of the previous (terminated) instance; only readable when restarts > 0. */
   previousLog?: string;
+  /** Running, but its readiness probe fails (a wedged process, a dependency it cannot reach): never Ready. */
+  unready?: boolean;
+  /** What the kubelet records about the container in its pod's events (failed pulls, failed probes…). */
+  events?: ContainerEvent[];
+}
+
+/** An event the kubelet records for a container, e.g. `Failed` pulls or `Unhealthy` probes. */
+export interface ContainerEvent {
+  type?: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  count?: number;
 }
 
 /** What pods running an image do, whoever creates them (a bad release crash-loops, a missing image never pulls). */
 export type ImageBehaviour = Partial<
   Pick<
     ContainerOptions,
-    'crashLooping' | 'restarts' | 'waiting' | 'terminated' | 'lastTermination' | 'log' | 'previousLog'
+    | 'crashLooping'
+    | 'restarts'
+    | 'waiting'
+    | 'terminated'
+    | 'lastTermination'
+    | 'log'
+    | 'previousLog'
+    | 'unready'
+    | 'events'
   >
 >;
 
@@ -211,6 +231,11 @@ export interface PodOptions {
   ephemeralStorageUsed?: string;
   /** Minutes since the pod was created; default 0. */
   ageMinutes?: number;
+  /**
+   * The kubelet evicted it (node pressure): phase Failed, reason Evicted, its containers gone. It stays
+   * until deleted (the pod garbage collector keeps thousands), and its controller has replaced it.
+   */
+  evicted?: { message: string };
 }
 
 export interface PdbOptions {
@@ -392,6 +417,12 @@ const HASH_LABEL = 'pod-template-hash';
 const JOB_UID_LABELS = ['batch.kubernetes.io/controller-uid', 'controller-uid'] as const;
 const JOB_NAME_LABELS = ['batch.kubernetes.io/job-name', 'job-name'] as const;
 const DEFAULT_STORAGE_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
+/** How the kubelet reports the containers of a pod it evicted. */
+const EVICTED_CONTAINER: TerminatedState = {
+  exitCode: 137,
+  reason: 'ContainerStatusUnknown',
+  message: 'The container could not be located when the pod was terminated',
+};
 
 type Workload = V1Deployment | V1StatefulSet | V1DaemonSet | V1ReplicaSet;
 
@@ -871,6 +902,8 @@ export class FakeKubeApi {
   private nodeCounter = 0;
   /** `namespace/deployment` → when its rollout last made progress (Progressing condition). */
   private readonly progressAt = new Map<string, Date>();
+  /** `namespace/deployment` → the ReplicaSet whose rollout completed (NewReplicaSetAvailable). */
+  private readonly rolledOut = new Map<string, string>();
   private readonly now: () => Date;
   private readonly token: string;
   private readonly user: string;
@@ -1389,9 +1422,13 @@ export class FakeKubeApi {
     const containers = options.containers.map((container) => ({
       ...(container.image ? this.imageBehaviours.get(container.image) : {}),
       ...container,
+      // An evicted pod's containers were killed with it; the kubelet no longer knows how they ended.
+      ...(options.evicted ? { terminated: EVICTED_CONTAINER } : {}),
     }));
     const restartPolicy = options.restartPolicy ?? 'Always';
-    const phase = options.phase ?? podPhase(options.node, containers, restartPolicy);
+    const phase = options.evicted
+      ? 'Failed'
+      : (options.phase ?? podPhase(options.node, containers, restartPolicy));
     const at = this.minutesAgo(options.ageMinutes ?? 0);
     const statuses =
       options.node || phase === 'Running'
@@ -1438,11 +1475,27 @@ export class FakeKubeApi {
             ...(ready || !statuses
               ? {}
               : {
-                  reason: phase === 'Running' || phase === 'Pending' ? 'ContainersNotReady' : 'PodCompleted',
+                  reason: options.evicted
+                    ? 'PodFailed'
+                    : phase === 'Running' || phase === 'Pending'
+                      ? 'ContainersNotReady'
+                      : 'PodCompleted',
                 }),
           },
           { type: 'ContainersReady', status: ready ? 'True' : 'False', lastTransitionTime: at },
+          ...(options.evicted
+            ? [
+                {
+                  type: 'DisruptionTarget',
+                  status: 'True',
+                  reason: 'TerminationByKubelet',
+                  message: options.evicted.message,
+                  lastTransitionTime: at,
+                },
+              ]
+            : []),
         ],
+        ...(options.evicted ? { reason: 'Evicted', message: options.evicted.message } : {}),
         ...(statuses ? { containerStatuses: statuses } : {}),
         ...(options.node
           ? {
@@ -1471,6 +1524,17 @@ export class FakeKubeApi {
     this.podUsage.set(key, usage);
     if (options.ephemeralStorageUsed)
       this.podEphemeralUsage.set(key, Math.round(parseQuantity(options.ephemeralStorageUsed)));
+    for (const container of containers)
+      for (const event of container.events ?? [])
+        this.addEvent({
+          object: pod,
+          type: event.type ?? 'Warning',
+          reason: event.reason,
+          message: event.message,
+          ...(event.count ? { count: event.count, firstSeenMinutesAgo: options.ageMinutes ?? 0 } : {}),
+          source: 'kubelet',
+          ...(options.node ? { host: options.node } : {}),
+        });
     return clone(pod);
   }
 
@@ -1830,7 +1894,8 @@ export class FakeKubeApi {
 
   private refreshReplicaSets(): void {
     for (const replicaSet of this.replicaSets.values()) {
-      const pods = this.podsOwnedBy(replicaSet);
+      // A failed or succeeded pod (an evicted one) is no replica: the controller replaced it.
+      const pods = this.podsOwnedBy(replicaSet).filter((pod) => !isTerminal(pod));
       const ready = pods.filter(isReady).length;
       replicaSet.status = {
         replicas: pods.length,
@@ -1847,10 +1912,12 @@ export class FakeKubeApi {
       const key = `${deployment.metadata!.namespace}/${deployment.metadata!.name}`;
       const owned = this.ownedReplicaSets(deployment);
       const current = owned.find((replicaSet) => revisionOf(replicaSet) === revisionOf(deployment));
-      const pods = owned.flatMap((replicaSet) => this.podsOwnedBy(replicaSet));
+      const active = (replicaSet: V1ReplicaSet) =>
+        this.podsOwnedBy(replicaSet).filter((pod) => !isTerminal(pod));
+      const pods = owned.flatMap(active);
       const ready = pods.filter(isReady).length;
       const wanted = deployment.spec!.replicas ?? 1;
-      const updatedPods = current ? this.podsOwnedBy(current) : [];
+      const updatedPods = current ? active(current) : [];
       const updatedReady = updatedPods.filter(isReady).length;
       const previous = deployment.status ?? {};
       const maxUnavailable = intOrPercent(
@@ -1859,11 +1926,16 @@ export class FakeKubeApi {
         false,
       );
       const available = ready >= wanted - maxUnavailable;
-      const complete = updatedReady >= wanted && pods.length === updatedPods.length;
+      const currentName = current?.metadata?.name ?? '';
+      // Once its ReplicaSet has rolled out, a pod failing later is no stalled rollout: the controller
+      // keeps NewReplicaSetAvailable until the next rollout (DeploymentTimedOut ignores that reason).
+      if (this.rolledOut.get(key) !== currentName) this.rolledOut.delete(key);
+      const complete =
+        (updatedReady >= wanted && pods.length === updatedPods.length) || this.rolledOut.has(key);
+      if (complete && currentName) this.rolledOut.set(key, currentName);
       const progressedAt = this.progressAt.get(key) ?? deployment.metadata!.creationTimestamp ?? this.now();
       const deadline = (deployment.spec?.progressDeadlineSeconds ?? 600) * 1000;
       const stalled = !complete && this.now().getTime() - new Date(progressedAt).getTime() > deadline;
-      const currentName = current?.metadata?.name ?? '';
       deployment.status = {
         observedGeneration:
           observe || previous.observedGeneration === undefined
@@ -2729,6 +2801,21 @@ export class FakeKubeApi {
 
   /** `namespace/hpa` → current metric values (cpu utilization %, memory average value). */
   private readonly hpaMetrics = new Map<string, { cpu: number; memory?: string }>();
+  /** Autoscalers whose CPU utilization follows the load: target × demand ÷ current replicas. */
+  private readonly hpaLoadFollowsDemand = new Set<string>();
+
+  /**
+   * The load on an autoscaler's target, as the replicas it would take at the CPU target: the HPA
+   * asks for `demand` replicas (within min and max), and utilization is target × demand ÷ current,
+   * so more replicas bring it down as they would.
+   */
+  setHpaDemand(namespace: string, name: string, demand: number): void {
+    const key = `${namespace}/${name}`;
+    if (!this.hpas.has(key)) throw new Error(`no HorizontalPodAutoscaler ${key}`);
+    this.hpaDemand.set(key, demand);
+    this.hpaLoadFollowsDemand.add(key);
+    this.reconcile();
+  }
 
   private scaleTarget(
     namespace: string,
@@ -2797,7 +2884,13 @@ export class FakeKubeApi {
       const min = hpa.spec!.minReplicas ?? 1;
       const desired = Math.min(max, Math.max(min, demand));
       const limited = demand > max ? 'TooManyReplicas' : demand < min ? 'TooFewReplicas' : undefined;
-      const values = this.hpaMetrics.get(key) ?? { cpu: 0 };
+      const stored = this.hpaMetrics.get(key) ?? { cpu: 0 };
+      const cpuTarget =
+        hpa.spec!.metrics?.find((metric) => metric.resource?.name === 'cpu')?.resource?.target
+          .averageUtilization ?? 70;
+      const values = this.hpaLoadFollowsDemand.has(key)
+        ? { ...stored, cpu: Math.round((cpuTarget * demand) / Math.max(1, current)) }
+        : stored;
       const currentMetrics: V2MetricStatus[] = (hpa.spec!.metrics ?? []).map((metric) =>
         metric.resource?.name === 'memory'
           ? {
@@ -3245,8 +3338,8 @@ export class FakeKubeApi {
     return clone(quota);
   }
 
-  /** The quota controller's tally of what the namespace's pods and claims use. */
-  private withQuotaStatus(quota: V1ResourceQuota): V1ResourceQuota {
+  /** The quota controller's tally of what the namespace's pods and claims use (kube-state-metrics reads it too). */
+  withQuotaStatus(quota: V1ResourceQuota): V1ResourceQuota {
     const namespace = quota.metadata!.namespace!;
     const pods = [...this.pods.values()].filter(
       (pod) => pod.metadata?.namespace === namespace && !isTerminal(pod),
@@ -4165,6 +4258,8 @@ function containerStatus(
   else if (phase === 'Pending') state = { waiting: { reason: 'ContainerCreating' } };
   else state = { running: { startedAt: at } };
   const running = state.running !== undefined && phase === 'Running';
+  // A failing readiness probe leaves a running container not ready.
+  const ready = running && !container.unready;
   const last =
     container.lastTermination ??
     (restarts > 0
@@ -4180,7 +4275,7 @@ function containerStatus(
         ? ''
         : `registry.example.com/${container.name}@sha256:${shortHash(container.name, 12)}`,
     ...(state.waiting && !restarts ? {} : { containerID }),
-    ready: running,
+    ready,
     started: running,
     restartCount: restarts,
     state,

@@ -264,6 +264,11 @@ export function seedCluster(world: World): void {
     ],
   });
   kube.addPdb({ namespace: 'shop', name: 'frontend', matchLabels: { app: 'frontend' }, minAvailable: 1 });
+  kube.addResourceQuota({
+    namespace: 'shop',
+    name: 'shop-quota',
+    hard: { 'requests.cpu': '12', 'requests.memory': '24Gi', pods: '60' },
+  });
   kube.addHorizontalPodAutoscaler({
     namespace: 'shop',
     name: 'frontend',
@@ -289,8 +294,9 @@ export function seedCluster(world: World): void {
         usage: { cpu: '90m', memory: '780Mi' },
       },
     ],
+    // Its pod mounts the claim data-orders-db-0, as the StatefulSet controller makes it.
+    volumeClaimTemplates: [{ name: 'data', size: '20Gi', used: '7.4Gi' }],
   });
-  kube.addPersistentVolumeClaim({ namespace: 'shop', name: 'data-orders-db-0', size: '20Gi', used: '7.4Gi' });
   world.attachVolume(
     'shop',
     'data-orders-db-0',

@@ -301,7 +301,7 @@ export class SimulatedEnvironment {
       story: instance.story,
       waits: scenario.waits,
       waitSeconds: scenario.waitSeconds,
-      alertLabels: { alertname: scenario.alertname, ...instance.alertSeries.labels },
+      alertLabels: { alertname: scenario.alertname, ...alertLabelsOf(instance) },
       ...(this.fallback ? { alert: this.fallback.body(scenario.id) } : {}),
     }));
   }
@@ -469,6 +469,14 @@ export class SimulatedEnvironment {
     }
     return sendJson(response, 404, { error: `no route ${method} ${url.pathname}` });
   }
+}
+
+/** The labels that single out the scenario's alerts: the series' labels the rule keeps, unless it says. */
+function alertLabelsOf(instance: ScenarioInstance): Record<string, string> {
+  if (instance.alertMatch) return instance.alertMatch;
+  const kept = instance.alertLabelsKept;
+  const { labels } = instance.alertSeries;
+  return kept ? Object.fromEntries(Object.entries(labels).filter(([name]) => kept.includes(name))) : labels;
 }
 
 async function readBody(request: IncomingMessage, limit: number): Promise<string> {

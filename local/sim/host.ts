@@ -36,16 +36,28 @@ export class RateCounter {
 /** Disk space that grows at a steady rate and drops when something is deleted. */
 export class Volume {
   private readonly releases: Array<{ at: number; bytes: number }> = [];
+  private size: number;
 
   constructor(
-    readonly sizeBytes: number,
+    sizeBytes: number,
     /** Bytes in use at `start`. */
     private readonly usedAtStart: number,
     /** The steady growth (0: a volume that is not filling). */
     readonly bytesPerSecond: number,
     private readonly start: number,
     readonly inodes = Math.round(sizeBytes / 16_384),
-  ) {}
+  ) {
+    this.size = sizeBytes;
+  }
+
+  get sizeBytes(): number {
+    return this.size;
+  }
+
+  /** The volume grew (an expanded PersistentVolumeClaim whose filesystem was resized online). */
+  resize(bytes: number): void {
+    this.size = Math.max(this.size, bytes);
+  }
 
   /** Bytes written since `start` (negative before it: the same rate extends back in time). */
   grownBy(time: number): number {

@@ -55,6 +55,16 @@ export function isCrashLooping(pod: V1Pod): boolean {
   );
 }
 
+/** What a ServiceMonitor selects: the pods of a Service, scraped on a port (prometheus-operator's `job` is the Service). */
+export interface ServiceMonitor {
+  namespace: string;
+  service: string;
+  /** The port the pods expose metrics on (the target's instance is `<pod IP>:<port>`). */
+  port: number;
+  /** The Service port's name (the target's `endpoint` label). */
+  endpoint: string;
+}
+
 export class World {
   readonly events: WorldEvent[] = [];
   readonly hosts = new Map<string, Host>();
@@ -71,6 +81,10 @@ export class World {
   private readonly memoryPressure = new Map<string, boolean>();
   /** `namespace/claim` → the volume bound to it and the pod that mounts it (kubelet_volume_stats_*). */
   readonly volumes = new Map<string, { namespace: string; claim: string; pod: string; volume: Volume }>();
+  /** `namespace/service` → a ServiceMonitor: Prometheus scrapes the metrics port of the Service's pods. */
+  readonly serviceMonitors = new Map<string, ServiceMonitor>();
+  /** `namespace/pod` of pods whose process hangs: their metrics endpoint never answers. */
+  private readonly hungPods = new Set<string>();
   private readonly tickHooks: Array<(now: number) => void> = [];
   private readonly requestHooks: Array<(request: RecordedRequest) => void> = [];
   private stopped = false;
@@ -201,6 +215,33 @@ export class World {
   /** The volume bound to a PersistentVolumeClaim, mounted by a pod (its node's kubelet reports it). */
   attachVolume(namespace: string, claim: string, pod: string, volume: Volume): void {
     this.volumes.set(`${namespace}/${claim}`, { namespace, claim, pod, volume });
+    this.syncVolume(namespace, claim, volume, nowSeconds());
+  }
+
+  /**
+   * The kubelet's two views of a volume agree with the model: its stats summary (k8s.pvc-usage) reports
+   * the bytes used now, and a claim the resizer expanded grows the filesystem (online expansion).
+   */
+  private syncVolume(namespace: string, claim: string, volume: Volume, now: number): void {
+    const capacity = this.kube.pvcs.get(`${namespace}/${claim}`)?.status?.capacity?.storage;
+    if (capacity) volume.resize(parseQuantity(capacity));
+    this.kube.setVolumeUsage(namespace, claim, String(volume.usedAt(now)));
+  }
+
+  // --------------------------------------------------------------------------- scrape targets
+
+  /** A ServiceMonitor for a Service: its pods' metrics endpoints become scrape targets. */
+  addServiceMonitor(monitor: ServiceMonitor): void {
+    this.serviceMonitors.set(`${monitor.namespace}/${monitor.service}`, monitor);
+  }
+
+  /** The pod's process hangs: its metrics endpoint (and any probe) gets no answer until it is replaced. */
+  hangPod(pod: V1Pod): void {
+    this.hungPods.add(podKey(pod));
+  }
+
+  isHung(pod: V1Pod): boolean {
+    return this.hungPods.has(podKey(pod));
   }
 
   // ------------------------------------------------------------------------------------- pods
@@ -232,6 +273,35 @@ export class World {
       for (const status of object.status?.containerStatuses ?? [])
         if (status.state?.running) status.state.running.startedAt = new Date(since * 1_000);
     });
+  }
+
+  /**
+   * A running container's readiness probe fails from `sinceMinutes` ago (a wedged process, a dependency
+   * it cannot reach): it and its pod are not Ready, and the kubelet has recorded Unhealthy ever since.
+   */
+  failReadiness(pod: V1Pod, container: string, probeError: string, sinceMinutes: number): void {
+    const at = new Date((nowSeconds() - sinceMinutes * 60) * 1_000);
+    this.kube.edit(this.kube.pods, podKey(pod), (object) => {
+      object.status!.conditions = (object.status!.conditions ?? []).map((condition) =>
+        condition.type === 'Ready' || condition.type === 'ContainersReady'
+          ? { ...condition, status: 'False', reason: 'ContainersNotReady', lastTransitionTime: at }
+          : condition,
+      );
+      object.status!.containerStatuses = (object.status!.containerStatuses ?? []).map((status) =>
+        status.name === container ? { ...status, ready: false } : status,
+      );
+    });
+    this.kube.addEvent({
+      object: pod,
+      type: 'Warning',
+      reason: 'Unhealthy',
+      message: `Readiness probe failed: ${probeError}`,
+      count: Math.max(1, Math.round(sinceMinutes * 6)),
+      firstSeenMinutesAgo: sinceMinutes,
+      source: 'kubelet',
+      ...(pod.spec?.nodeName ? { host: pod.spec.nodeName } : {}),
+    });
+    this.kube.reconcile();
   }
 
   /** A container's working set follows this model instead of staying where metrics-server put it. */
@@ -342,6 +412,8 @@ export class World {
       }
     }
     this.forgetRemovedPods();
+    for (const { namespace, claim, volume } of this.volumes.values())
+      this.syncVolume(namespace, claim, volume, now);
     for (const host of this.hosts.values()) {
       const used = this.nodeMemoryUsed(host.name, now);
       const cpu = this.nodeCpuUsed(host.name);
@@ -358,6 +430,7 @@ export class World {
   }
 
   private forgetRemovedPods(): void {
+    for (const key of this.hungPods) if (!this.kube.pods.has(key)) this.hungPods.delete(key);
     for (const map of [this.memoryModels, this.restartModels, this.cpuCounters, this.cfsCounters]) {
       for (const key of map.keys()) {
         const podPart = key.slice(0, key.lastIndexOf('/'));

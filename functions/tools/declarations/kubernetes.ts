@@ -340,6 +340,11 @@ export const DescribeOutput = z.object({
   pod: z
     .object({
       phase: z.string().nullable(),
+      reason: z
+        .string()
+        .nullable()
+        .describe('why it is in its phase, as the kubelet says: Evicted, NodeLost, Shutdown, NodeAffinity…'),
+      message: z.string().nullable(),
       node: z.string().nullable(),
       podIP: z.string().nullable(),
       hostIP: z.string().nullable(),
@@ -744,6 +749,18 @@ export const JobRerunOutput = z.object({
   dryRun: dryRunFlag,
 });
 export type JobRerunOutput = z.infer<typeof JobRerunOutput>;
+
+export const DeleteJobOutput = z.object({
+  namespace: z.string(),
+  name: z.string(),
+  cronJob: z.string().nullable().describe('the CronJob that created it'),
+  failureReason: z.string().nullable().describe('why it failed: BackoffLimitExceeded, DeadlineExceeded…'),
+  replacedBy: z.string().nullable().describe('the Job that did its work since (`replacedBy`), complete'),
+  deleted: z.boolean().describe('false in a dry run and when it was already gone'),
+  alreadyGone: z.boolean(),
+  dryRun: dryRunFlag,
+});
+export type DeleteJobOutput = z.infer<typeof DeleteJobOutput>;
 
 // ---------------------------------------------------------------------------------- outputs: drain
 
@@ -1410,6 +1427,30 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
         { apiGroup: 'batch', resources: ['cronjobs'], verbs: ['get'] },
       ],
     },
+  },
+  {
+    name: 'k8s.delete-job',
+    description:
+      'Deletes a failed Job with its pods (propagationPolicy Background), what clears KubeJobFailed once it has been looked into (k8s.job-status keeps its pods’ logs in the execution). Refuses a Job that has not failed; with `replacedBy`, refuses unless that Job (a re-run) completed. Cannot be undone: runbooks put it behind an approval.',
+    parameters: z
+      .object({
+        namespace: k8sName,
+        name: k8sName,
+        replacedBy: k8sName
+          .optional()
+          .describe('a Job that did the failed one’s work: it must have completed'),
+        cluster,
+      })
+      .strict(),
+    output: DeleteJobOutput,
+    mutating: true,
+    risk: 'medium',
+    dryRun: 'sends the delete with dryRun=All: the API server checks it and deletes nothing',
+    onRepeat: {
+      effect: 'no-op',
+      how: "the Job's uid is a precondition of the delete: a repeat finds it gone (alreadyGone)",
+    },
+    permissions: { kubernetes: [{ apiGroup: 'batch', resources: ['jobs'], verbs: ['get', 'delete'] }] },
   },
   {
     name: 'k8s.drain-node',

@@ -99,6 +99,11 @@ function conditionProblems(conditions: readonly Condition[]): string[] {
 
 function podProblems(pod: V1Pod): string[] {
   const problems: string[] = [];
+  // The kubelet's own verdict on a finished pod: Evicted, NodeLost, Shutdown, NodeAffinity…
+  if (pod.status?.reason)
+    problems.push(
+      `it is ${pod.status.phase ?? 'in no phase'}: ${pod.status.reason}${pod.status.message ? ` (${pod.status.message})` : ''}`,
+    );
   const scheduled = pod.status?.conditions?.find((condition) => condition.type === 'PodScheduled');
   if (scheduled?.status === 'False')
     problems.push(`not scheduled: ${scheduled.message ?? scheduled.reason ?? 'unknown'}`);
@@ -224,6 +229,8 @@ async function sectionsOf(
         containers: containerSpecsOf(pod.spec?.containers),
         pod: {
           phase: pod.status?.phase ?? null,
+          reason: pod.status?.reason ?? null,
+          message: pod.status?.message ?? null,
           node: pod.spec?.nodeName ?? null,
           podIP: pod.status?.podIP ?? null,
           hostIP: pod.status?.hostIP ?? null,

@@ -1,13 +1,18 @@
 import type { V1CronJob, V1Job, V1JobSpec, V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
 import type { ToolImplementation } from '../../ports/tools.ts';
-import type { FailedJobPod, JobRerunOutput, JobStatusOutput } from '../declarations/kubernetes.ts';
+import type {
+  DeleteJobOutput,
+  FailedJobPod,
+  JobRerunOutput,
+  JobStatusOutput,
+} from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { containerStatusesOf, controllerOf, isoOf, labelSelectorString } from './objects.ts';
 import { MAX_LOG_CHARACTERS } from './pods.ts';
 import { DRY_RUN_ALL, type KubernetesSession, type KubernetesToolDeps, openSession } from './session.ts';
 
-/** k8s.job-status and k8s.job-rerun. */
+/** k8s.job-status, k8s.job-rerun and k8s.delete-job. */
 
 /** Labels the API server generates for a Job (a copy must not carry them: they name the original). */
 const GENERATED_LABELS = [
@@ -275,7 +280,77 @@ export function jobTools(deps: KubernetesToolDeps): ToolImplementation[] {
     return output;
   });
 
-  return [status, rerun];
+  const deleteJob = defineTool(declarationOf('k8s.delete-job'), async (parameters, context) => {
+    const session: KubernetesSession = await openSession(deps, 'k8s.delete-job', parameters.cluster, context);
+    const { namespace, name, replacedBy } = parameters;
+    const { dryRun } = context;
+    const read = await session.optional(
+      { verb: 'get', resource: 'jobs', group: 'batch', namespace, name },
+      (options) => session.batch.readNamespacedJob({ namespace, name }, options),
+    );
+    const gone: DeleteJobOutput = {
+      namespace,
+      name,
+      cronJob: null,
+      failureReason: null,
+      replacedBy: replacedBy ?? null,
+      deleted: false,
+      alreadyGone: true,
+      dryRun,
+    };
+    if ('absent' in read) return gone;
+    const job = read.value;
+    const failed = condition(job, 'Failed');
+    if (!failed)
+      session.fail(
+        ToolErrorKind.Refused,
+        `Job ${namespace}/${name} has not failed (${condition(job, 'Complete') ? 'it completed' : `${job.status?.active ?? 0} pod(s) active`}): only a failed Job is deleted`,
+      );
+    if (replacedBy !== undefined) {
+      const replacement = await readJob(session, namespace, replacedBy);
+      if (!condition(replacement, 'Complete'))
+        session.fail(
+          ToolErrorKind.Refused,
+          `Job ${namespace}/${replacedBy}, which should have done the work of ${name}, has not completed (${condition(replacement, 'Failed') ? 'it failed too' : `${replacement.status?.active ?? 0} pod(s) active`}): the failed Job stays as the evidence`,
+        );
+    }
+    const uid = job.metadata?.uid;
+    // Background propagation: the garbage collector removes its pods, as kubectl delete job does.
+    const answer = await session.optional(
+      { verb: 'delete', resource: 'jobs', group: 'batch', namespace, name },
+      (options) =>
+        session.batch.deleteNamespacedJob(
+          {
+            namespace,
+            name,
+            propagationPolicy: 'Background',
+            ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}),
+            body: {
+              propagationPolicy: 'Background',
+              ...(uid ? { preconditions: { uid } } : {}),
+              ...(dryRun ? { dryRun: [DRY_RUN_ALL] } : {}),
+            },
+          },
+          options,
+        ),
+      [404, 409],
+    );
+    if ('absent' in answer) return gone;
+    const owner = controllerOf(job.metadata);
+    const output: DeleteJobOutput = {
+      namespace,
+      name,
+      cronJob: owner?.kind === 'CronJob' ? owner.name : null,
+      failureReason: failed.reason ?? null,
+      replacedBy: replacedBy ?? null,
+      deleted: !dryRun,
+      alreadyGone: false,
+      dryRun,
+    };
+    return output;
+  });
+
+  return [status, rerun, deleteJob];
 }
 
-export type { JobRerunOutput, JobStatusOutput } from '../declarations/kubernetes.ts';
+export type { DeleteJobOutput, JobRerunOutput, JobStatusOutput } from '../declarations/kubernetes.ts';

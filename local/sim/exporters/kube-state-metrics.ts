@@ -29,6 +29,7 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   kube_pod_start_time: D('[STABLE] Start time in unix timestamp for a pod.'),
   kube_pod_status_phase: D('[STABLE] The pods current phase.'),
   kube_pod_status_ready: D('[STABLE] Describes whether the pod is ready to serve requests.'),
+  kube_pod_status_reason: D('The pod status reasons'),
   kube_pod_container_info: D('[STABLE] Information about a container in a pod.'),
   kube_pod_container_status_waiting: D(
     '[STABLE] Describes whether the container is currently in waiting state.',
@@ -134,6 +135,7 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
   kube_poddisruptionbudget_status_pod_disruptions_allowed: D(
     '[STABLE] Number of pod disruptions that are currently allowed',
   ),
+  kube_resourcequota: D('[STABLE] Information about resource quota.'),
   kube_storageclass_info: D('[STABLE] Information about storageclass.'),
   kube_persistentvolumeclaim_info: D('[STABLE] Information about persistent volume claim.'),
   kube_persistentvolumeclaim_status_phase: D(
@@ -185,6 +187,7 @@ const DESCRIPTIONS: Record<string, { help: string; type: MetricType }> = {
 
 const TRI_STATE = ['true', 'false', 'unknown'] as const;
 const POD_PHASES = ['Pending', 'Succeeded', 'Failed', 'Unknown', 'Running'] as const;
+const POD_REASONS = ['Evicted', 'NodeAffinity', 'NodeLost', 'Shutdown', 'UnexpectedAdmissionError'] as const;
 
 const seconds = (date: Date | string | undefined): number =>
   date === undefined ? 0 : Math.floor(new Date(date).getTime() / 1_000);
@@ -255,6 +258,8 @@ function podSeries(set: FamilySet, world: World, pod: V1Pod): void {
   if (pod.status?.startTime) set.add('kube_pod_start_time', base, seconds(pod.status.startTime), since);
   for (const phase of POD_PHASES)
     set.add('kube_pod_status_phase', { ...base, phase }, pod.status?.phase === phase ? 1 : 0, since);
+  for (const reason of POD_REASONS)
+    set.add('kube_pod_status_reason', { ...base, reason }, pod.status?.reason === reason ? 1 : 0, since);
   const ready = pod.status?.conditions?.find((condition) => condition.type === 'Ready')?.status;
   for (const state of TRI_STATE)
     set.add(
@@ -456,6 +461,16 @@ export function kubeStateMetrics(world: World): MetricFamily[] {
       labels,
       Math.max(0, healthy - desired),
     );
+  }
+  for (const stored of kube.resourceQuotas.values()) {
+    const quota = kube.withQuotaStatus(stored);
+    const labels = { namespace: quota.metadata!.namespace!, resourcequota: quota.metadata!.name! };
+    for (const [type, amounts] of [
+      ['hard', quota.status?.hard],
+      ['used', quota.status?.used],
+    ] as const)
+      for (const [resource, amount] of Object.entries(amounts ?? {}))
+        set.add('kube_resourcequota', { ...labels, resource, type }, parseQuantity(amount));
   }
   for (const storageClass of kube.storageClasses.values()) {
     set.add(

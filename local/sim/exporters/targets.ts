@@ -10,6 +10,7 @@ import {
 } from '../exposition.ts';
 import type { Host } from '../host.ts';
 import { nowSeconds, type World } from '../world.ts';
+import { ApplicationEndpoints } from './applications.ts';
 import { kubeStateMetrics } from './kube-state-metrics.ts';
 import { cadvisorMetrics, kubeletMetrics } from './kubelet.ts';
 import { nodeExporterMetrics } from './node-exporter.ts';
@@ -30,7 +31,8 @@ export type ScrapeJobId =
   | 'kubelet'
   | 'kubelet-cadvisor'
   | 'prometheus'
-  | 'alertmanager';
+  | 'alertmanager'
+  | 'applications';
 
 export interface ScrapeJob {
   id: ScrapeJobId;
@@ -77,6 +79,14 @@ export const SCRAPE_JOBS: readonly ScrapeJob[] = [
     path: '/metrics',
     honorLabels: false,
   },
+  {
+    // prometheus-operator makes one job per ServiceMonitor; here one job holds every application's
+    // targets, each carrying its own `job` label (the Service), which is what rules and queries see.
+    id: 'applications',
+    jobName: 'serviceMonitor/applications',
+    path: '/metrics',
+    honorLabels: false,
+  },
 ];
 
 export interface ScrapeTarget {
@@ -87,6 +97,10 @@ export interface ScrapeTarget {
   labels: Record<string, string>;
   /** What it exposes now; undefined for a real process (Prometheus, Alertmanager) we do not simulate. */
   families?: () => MetricFamily[];
+  /** Where on `address` it is scraped, when not the job's path (`__metrics_path__`). */
+  metricsPath?: string;
+  /** Whether a scrape gets an answer now (default: always): `up` is 0 otherwise. */
+  healthy?: () => boolean;
 }
 
 /** One exporter's HTTP server: its paths render their families at scrape time. */
@@ -149,6 +163,7 @@ export class ScrapeTargets {
     private readonly kubeStateMetricsServer: ExporterServer,
     private readonly nodeExporters: Map<string, ExporterServer>,
     private readonly kubelets: Map<string, ExporterServer>,
+    private readonly applications: ApplicationEndpoints,
     private readonly discovery: Server,
     readonly discoveryUrl: string,
   ) {}
@@ -170,6 +185,7 @@ export class ScrapeTargets {
         }),
       );
     }
+    const applications = await ApplicationEndpoints.start(world);
     let targets: ScrapeTargets | undefined;
     const discovery = createServer((request, response) => {
       const job = SCRAPE_JOBS.find((candidate) => request.url === `/sd/${candidate.id}`);
@@ -182,7 +198,13 @@ export class ScrapeTargets {
       const groups = targets
         .targets()
         .filter((target) => target.job === job.id)
-        .map((target) => ({ targets: [target.address], labels: target.labels }));
+        .map((target) => ({
+          targets: [target.address],
+          labels: {
+            ...target.labels,
+            ...(target.metricsPath ? { __metrics_path__: target.metricsPath } : {}),
+          },
+        }));
       response.writeHead(200, { 'content-type': 'application/json' });
       response.end(JSON.stringify(groups));
     });
@@ -195,6 +217,7 @@ export class ScrapeTargets {
       ksm,
       nodeExporters,
       kubelets,
+      applications,
       discovery,
       `http://127.0.0.1:${(discovery.address() as AddressInfo).port}`,
     );
@@ -257,6 +280,8 @@ export class ScrapeTargets {
         },
       );
     }
+    for (const application of this.applications.targets())
+      targets.push({ job: 'applications', ...application });
     for (const process of this.selfMonitored) {
       const name = process.job === 'prometheus' ? 'prometheus' : 'alertmanager';
       const pod = this.monitoringPod({ 'app.kubernetes.io/name': name });
@@ -285,8 +310,10 @@ export class ScrapeTargets {
     const series: StoredSeries[] = [];
     for (const target of this.targets()) {
       const job = SCRAPE_JOBS.find((candidate) => candidate.id === target.job)!;
-      const up: Sample = { labels: {}, value: 1 };
+      const healthy = target.healthy?.() ?? true;
+      const up: Sample = { labels: {}, value: healthy ? 1 : 0 };
       series.push({ labels: storedLabels('up', {}, target.labels, job.honorLabels), sample: up });
+      if (!healthy) continue;
       for (const family of target.families?.() ?? [])
         for (const sample of family.samples)
           series.push({
@@ -310,6 +337,7 @@ export class ScrapeTargets {
     await Promise.all([
       new Promise<void>((resolve) => this.discovery.close(() => resolve())),
       this.kubeStateMetricsServer.stop(),
+      this.applications.stop(),
       ...[...this.nodeExporters.values(), ...this.kubelets.values()].map((server) => server.stop()),
     ]);
   }

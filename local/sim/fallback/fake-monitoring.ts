@@ -141,7 +141,11 @@ export class FallbackMonitoring {
     const series = this.seriesOf(instance);
     if (!series)
       throw new Error(`scenario ${scenario.id}: no ${instance.alertSeries.metric} series to alert on`);
-    const { __name__: _name, ...seriesLabels } = series.labels;
+    const { __name__: _name, ...stored } = series.labels;
+    const kept = instance.alertLabelsKept;
+    const seriesLabels = kept
+      ? Object.fromEntries(Object.entries(stored).filter(([name]) => kept.includes(name)))
+      : stored;
     const labels: Record<string, string> = { ...seriesLabels, ...rule.labels, alertname: rule.alert };
     for (const [name, value] of Object.entries(this.externalLabels)) labels[name] ??= value;
     const annotations = Object.fromEntries(

@@ -1,11 +1,33 @@
 import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
+import { cpuThrottling } from './cpu-throttling.ts';
 import { crashLoop } from './crash-loop.ts';
+import { daemonSetPodWedged } from './daemonset-pod-wedged.ts';
 import { diskFilling } from './disk-filling.ts';
+import { evictedPod } from './evicted-pod.ts';
+import { hpaMaxedOut } from './hpa-maxed-out.ts';
+import { imagePullBackOff } from './image-pull-backoff.ts';
+import { jobFailed } from './job-failed.ts';
 import { memoryPressure } from './memory-pressure.ts';
+import { pvcFilling } from './pvc-filling.ts';
+import { rolloutStuck } from './rollout-stuck.ts';
+import { targetDown } from './target-down.ts';
 import type { Scenario } from './types.ts';
 
 /** Every scenario the simulated environment can play, in the order the demo runs them. */
-export const SCENARIOS: readonly Scenario[] = [memoryPressure, crashLoop, diskFilling];
+export const SCENARIOS: readonly Scenario[] = [
+  memoryPressure,
+  crashLoop,
+  diskFilling,
+  evictedPod,
+  imagePullBackOff,
+  rolloutStuck,
+  daemonSetPodWedged,
+  jobFailed,
+  hpaMaxedOut,
+  cpuThrottling,
+  pvcFilling,
+  targetDown,
+];
 
 export const DEFAULT_SCENARIOS: readonly string[] = SCENARIOS.filter((scenario) => scenario.inDefaultSet).map(
   (scenario) => scenario.id,

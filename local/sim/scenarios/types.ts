@@ -41,6 +41,16 @@ export interface ScenarioInstance {
    * alert Alertmanager holds is recognised by them).
    */
   alertSeries: { metric: string; labels: Record<string, string> };
+  /**
+   * The labels the rule's aggregation keeps (`sum by (namespace, pod)`, `sum without (…)`), when it does
+   * not keep the series' own: the fallback gives its alert only these (and the rule's and external ones).
+   */
+  alertLabelsKept?: string[];
+  /**
+   * The labels every alert of the scenario carries, when it raises several (one per replica): the demo
+   * follows whichever comes first. Default: the series' labels the rule keeps.
+   */
+  alertMatch?: Record<string, string>;
   /** `$value` for the annotations when the fallback renders them. */
   alertValue: () => number;
   /** Whether the rule's condition holds now (the fallback's stand-in for rule evaluation). */

@@ -19,6 +19,7 @@ import { TOOL_CATALOG } from '../../../functions/tools/declarations.ts';
 import { rbacManifest } from '../../../functions/tools/kubernetes/rbac.ts';
 import { loadCompiledRunbooks } from '../../../infra/constructs/runbook-artifacts.ts';
 import { main } from '../../../local/cli.ts';
+import { SCENARIOS } from '../../../local/sim/scenarios/index.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../../support/library.ts';
 import { ROOT } from '../../support/runbooks.ts';
 
@@ -228,6 +229,8 @@ describe('runbook CLI', () => {
     expect(out.join('\n')).toMatch(
       /^ {2}\* disk-filling +NodeFilesystemSpaceFillingUp → node-filesystem-filling: /m,
     );
+    // Scenarios outside the default set are listed unmarked
+    expect(out.join('\n')).toMatch(/^ {4}target-down +TargetDown → target-down: /m);
   });
 
   it('refuses an unknown --scenario with exit code 2, naming the known ones, before starting anything', async () => {
@@ -241,7 +244,7 @@ describe('runbook CLI', () => {
     // Assess
     expect(code).toBe(2);
     expect(err).toEqual([
-      'runbook: --scenario: unknown scenario "disk-full"; the scenarios are memory-pressure, crash-loop, disk-filling (runbook demo --list-scenarios describes them)',
+      `runbook: --scenario: unknown scenario "disk-full"; the scenarios are ${SCENARIOS.map((scenario) => scenario.id).join(', ')} (runbook demo --list-scenarios describes them)`,
     ]);
     expect(out).toEqual([]);
     expect(existsSync(join(workspace, 'demo-data'))).toBe(false);

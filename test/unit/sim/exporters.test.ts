@@ -82,7 +82,7 @@ describe('simulated exporters', () => {
       node: DEMO_NODES.disk.name,
       metrics_path: '/metrics/cadvisor',
     });
-    expect(SCRAPE_JOBS.map((job) => job.honorLabels)).toEqual([true, false, true, true, false, false]);
+    expect(SCRAPE_JOBS.map((job) => job.honorLabels)).toEqual([true, false, true, true, false, false, false]);
   });
 
   it("exposes kube-state-metrics v2 series about objects, which carry no label of the exporter's own pod", async () => {
@@ -96,7 +96,10 @@ describe('simulated exporters', () => {
     expect(lines(text, 'kube_deployment_spec_replicas')).toContain(
       'kube_deployment_spec_replicas{namespace="shop",deployment="cart"} 3',
     );
-    const waiting = lines(text, 'kube_pod_container_status_waiting_reason');
+    // Every scenario plays in this world: the crash loop is the one CrashLoopBackOff.
+    const waiting = lines(text, 'kube_pod_container_status_waiting_reason').filter((line) =>
+      line.includes('CrashLoopBackOff'),
+    );
     expect(waiting).toHaveLength(1);
     expect(waiting[0]).toMatch(
       /^kube_pod_container_status_waiting_reason\{namespace="shop",pod="checkout-[^"]+",uid="[^"]+",container="checkout",reason="CrashLoopBackOff"\} 1$/,
@@ -140,9 +143,11 @@ describe('simulated exporters', () => {
         entry.labels.__name__ === 'kube_deployment_spec_replicas' && entry.labels.deployment === 'checkout',
     );
     const waiting = series.find(
-      (entry) => entry.labels.__name__ === 'kube_pod_container_status_waiting_reason',
+      (entry) =>
+        entry.labels.__name__ === 'kube_pod_container_status_waiting_reason' &&
+        entry.labels.reason === 'CrashLoopBackOff',
     );
-    const ups = series.filter((entry) => entry.labels.__name__ === 'up');
+    const ups = series.filter((entry) => entry.labels.__name__ === 'up' && entry.labels.namespace !== 'shop');
 
     // Assess: the deployment's series carries kube-state-metrics' own pod; the pod's series keeps its own
     expect(replicas?.labels).toMatchObject({
@@ -160,6 +165,45 @@ describe('simulated exporters', () => {
     });
     expect(waiting?.labels.pod).toMatch(/^checkout-/);
     expect(ups).toHaveLength(1 + 3 * 3);
+  });
+
+  it("discovers the pods behind a ServiceMonitor's Service as targets; a hung pod's scrape gets no answer", async () => {
+    // Act: the target-down scenario monitors payments and hangs one of its two pods
+    const groups = await discover('applications');
+    const payments = groups.filter((group) => group.labels.job === 'payments');
+    const hung = payments.find((group) => world.isHung(world.pod('shop', group.labels.pod!)!))!;
+    const healthy = payments.find((group) => group !== hung)!;
+    const answer = await scrape(healthy, healthy.labels.__metrics_path__!);
+    const timedOut = await fetch(`http://${hung.targets[0]}${hung.labels.__metrics_path__}`, {
+      signal: AbortSignal.timeout(300),
+    }).then(
+      () => 'answered',
+      (error: Error) => error.name,
+    );
+    const ups = targets
+      .storedSeries()
+      .filter((entry) => entry.labels.__name__ === 'up' && entry.labels.job === 'payments');
+
+    // Assess: labelled as prometheus-operator labels a ServiceMonitor's targets
+    expect(payments).toHaveLength(2);
+    expect(healthy.labels).toMatchObject({
+      job: 'payments',
+      namespace: 'shop',
+      service: 'payments',
+      endpoint: 'http-metrics',
+      container: 'payments',
+      __metrics_path__: `/metrics/shop/${healthy.labels.pod}`,
+    });
+    expect(healthy.labels.instance).toMatch(/^10\.0\.\d+\.\d+:8080$/);
+    expect(lines(answer.text, 'http_requests_total')).toHaveLength(1);
+    expect(timedOut).toBe('TimeoutError');
+    expect(ups.map((entry) => [entry.labels.pod, entry.sample.value]).sort()).toEqual(
+      [
+        [hung.labels.pod, 0],
+        [healthy.labels.pod, 1],
+      ].sort(),
+    );
+    expect(ups.every((entry) => entry.labels.__metrics_path__ === undefined)).toBe(true);
   });
 
   it('exposes node-exporter per node without a node label: hosts are known by their IP', async () => {

@@ -75,6 +75,7 @@ describe('monitoring configuration', () => {
       ['serviceMonitor/monitoring/kube-prometheus-stack-kubelet/1', true],
       ['serviceMonitor/monitoring/kube-prometheus-stack-prometheus/0', false],
       ['serviceMonitor/monitoring/kube-prometheus-stack-alertmanager/0', false],
+      ['serviceMonitor/applications', false],
     ]);
     expect(config.alerting.alert_relabel_configs).toEqual([
       { action: 'labeldrop', regex: 'prometheus_replica' },

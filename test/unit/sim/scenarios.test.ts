@@ -44,7 +44,7 @@ describe('scenario registry', () => {
       selectScenarios(['disk-filling', 'crash-loop', 'disk-filling']).map((scenario) => scenario.id),
     ).toEqual(['crash-loop', 'disk-filling']);
     expect(() => selectScenarios(['crash-loop', 'nope'])).toThrow(
-      'unknown scenario "nope"; the scenarios are memory-pressure, crash-loop, disk-filling (runbook demo --list-scenarios describes them)',
+      `unknown scenario "nope"; the scenarios are ${SCENARIOS.map((scenario) => scenario.id).join(', ')} (runbook demo --list-scenarios describes them)`,
     );
     expect(() => selectScenarios([])).toThrow('no scenario selected');
   });

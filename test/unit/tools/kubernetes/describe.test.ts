@@ -142,6 +142,38 @@ describe('k8s.describe', () => {
     expect(output).toMatchObject({ warningEvents: 1, events: [{ reason: 'BackOff', count: 30 }] });
   });
 
+  it('describes an evicted Pod: the kubelet’s reason and message, in its fields and its problems', async () => {
+    // Prepare
+    cluster.api.addPod({
+      namespace: 'shop',
+      name: 'checkout-7f9c6d8b5-q7wtx',
+      node: 'ip-10-0-1-23.eu-west-1.compute.internal',
+      containers: [{ name: 'app', image: 'shop/checkout:1.4.2' }],
+      owner: {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        name: 'checkout-7f9c6d8b5',
+        uid: 'u-2',
+        controller: true,
+      },
+      evicted: { message: 'The node was low on resource: ephemeral-storage.' },
+    });
+
+    // Act
+    const output = await describeObject({ kind: 'Pod', namespace: 'shop', name: 'checkout-7f9c6d8b5-q7wtx' });
+
+    // Assess
+    expect(output.pod).toMatchObject({
+      phase: 'Failed',
+      reason: 'Evicted',
+      message: 'The node was low on resource: ephemeral-storage.',
+      ready: false,
+    });
+    expect(output.problems[0]).toBe(
+      'it is Failed: Evicted (The node was low on resource: ephemeral-storage.)',
+    );
+  });
+
   it('describes a Node without a namespace: addresses, provider, instance, taints', async () => {
     // Prepare
     cluster.api.edit(cluster.api.nodes, 'ip-10-0-1-23.eu-west-1.compute.internal', (node) => {

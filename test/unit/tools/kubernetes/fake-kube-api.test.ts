@@ -336,4 +336,139 @@ describe('FakeKubeApi', () => {
     });
     expect(api.deletedPods).toEqual([`shop/${pod!.metadata!.name}`]);
   });
+
+  it('runs a container whose readiness probe fails as not Ready, and records the kubelet events its image brings', () => {
+    // Prepare
+    api.setImageBehaviour('shop/cart:2.0.0', {
+      unready: true,
+      events: [
+        {
+          reason: 'Unhealthy',
+          message: 'Readiness probe failed: HTTP probe failed with statuscode: 503',
+          count: 12,
+        },
+      ],
+    });
+
+    // Act: a rollout to that image, 20 minutes ago (past the 10-minute progress deadline)
+    api.setImage('Deployment', 'shop', 'cart', 'cart', 'shop/cart:2.0.0', { minutesAgo: 20 });
+
+    // Assess: the new pod runs, is not ready, and the rollout timed out with the old pods serving
+    const fresh = api
+      .podsMatching('shop', { matchLabels: { app: 'cart' } })
+      .find((pod) => pod.spec!.containers[0]!.image === 'shop/cart:2.0.0')!;
+    expect(fresh.status!.phase).toBe('Running');
+    expect(fresh.status!.containerStatuses![0]).toMatchObject({ ready: false, started: true });
+    expect(fresh.status!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'ContainersNotReady',
+    });
+    const events = [...api.events.values()].filter(
+      (event) => event.involvedObject.name === fresh.metadata!.name,
+    );
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'Unhealthy',
+        count: 12,
+        source: { component: 'kubelet', host: 'node-a' },
+      }),
+    ]);
+    expect(
+      api.deployments.get('shop/cart')!.status!.conditions!.find((c) => c.type === 'Progressing'),
+    ).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+    });
+  });
+
+  it('keeps a rolled-out Deployment Progressing when one of its pods fails later, as the controller does', () => {
+    // Prepare: the cart rollout completed three days ago; now one pod stops being ready
+    const [pod] = api.podsMatching('shop', { matchLabels: { app: 'cart' } });
+    api.edit(api.pods, `shop/${pod!.metadata!.name}`, (object) => {
+      object.status!.conditions = object.status!.conditions!.map((condition) =>
+        condition.type === 'Ready' ? { ...condition, status: 'False' } : condition,
+      );
+    });
+
+    // Act
+    api.reconcile();
+
+    // Assess: fewer ready replicas, but no stalled rollout (ProgressDeadlineExceeded is for rollouts)
+    expect(api.deployments.get('shop/cart')!.status).toMatchObject({
+      readyReplicas: 1,
+      unavailableReplicas: 1,
+    });
+    expect(
+      api.deployments.get('shop/cart')!.status!.conditions!.find((c) => c.type === 'Progressing'),
+    ).toMatchObject({
+      status: 'True',
+      reason: 'NewReplicaSetAvailable',
+    });
+  });
+
+  it('keeps an evicted pod Failed with reason Evicted; it is no replica, so nothing replaces or removes it', () => {
+    // Prepare
+    const replicaSet = [...api.replicaSets.values()][0]!;
+
+    // Act
+    api.addPod({
+      namespace: 'shop',
+      name: `${replicaSet.metadata!.name}-evict`,
+      node: 'node-a',
+      labels: { ...replicaSet.spec!.template!.metadata!.labels },
+      containers: [{ name: 'cart' }],
+      owner: {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        name: replicaSet.metadata!.name!,
+        uid: replicaSet.metadata!.uid!,
+        controller: true,
+      },
+      evicted: { message: 'The node was low on resource: ephemeral-storage.' },
+    });
+    api.reconcile();
+
+    // Assess
+    const evicted = api.pods.get(`shop/${replicaSet.metadata!.name}-evict`)!;
+    expect(evicted.status).toMatchObject({
+      phase: 'Failed',
+      reason: 'Evicted',
+      message: 'The node was low on resource: ephemeral-storage.',
+    });
+    expect(evicted.status!.containerStatuses![0]!.state!.terminated).toMatchObject({
+      exitCode: 137,
+      reason: 'ContainerStatusUnknown',
+    });
+    expect(api.podsMatching('shop', { matchLabels: { app: 'cart' } })).toHaveLength(3);
+    expect(replicaSet.status).toMatchObject({ replicas: 2, readyReplicas: 2 });
+    expect(api.deployments.get('shop/cart')!.status).toMatchObject({ replicas: 2, readyReplicas: 2 });
+  });
+
+  it("follows an autoscaler's load: utilization is its target times the replicas wanted over those it has", () => {
+    // Prepare
+    api.addHorizontalPodAutoscaler({
+      namespace: 'shop',
+      name: 'cart',
+      target: { kind: 'Deployment', name: 'cart' },
+      minReplicas: 2,
+      maxReplicas: 4,
+      cpu: { target: 60, current: 50 },
+    });
+
+    // Act: load for six replicas
+    api.setHpaDemand('shop', 'cart', 6);
+
+    // Assess: it stops at four and runs hot; a higher maximum brings it to the target
+    const hpa = () => api.hpas.get('shop/cart')!;
+    expect(hpa().status).toMatchObject({ currentReplicas: 4, desiredReplicas: 4 });
+    expect(hpa().status!.currentMetrics![0]!.resource!.current.averageUtilization).toBe(90);
+    api.edit(api.hpas, 'shop/cart', (object) => {
+      object.spec!.maxReplicas = 8;
+    });
+    api.reconcile();
+    expect(hpa().status).toMatchObject({ currentReplicas: 6 });
+    expect(hpa().status!.currentMetrics![0]!.resource!.current.averageUtilization).toBe(60);
+    expect(() => api.setHpaDemand('shop', 'missing', 3)).toThrow('no HorizontalPodAutoscaler shop/missing');
+  });
 });

@@ -1,10 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AslErrorName } from '../../../../functions/core/errors.ts';
-import type { JobRerunOutput, JobStatusOutput } from '../../../../functions/tools/kubernetes/jobs.ts';
+import type {
+  DeleteJobOutput,
+  JobRerunOutput,
+  JobStatusOutput,
+} from '../../../../functions/tools/kubernetes/jobs.ts';
 import { RERUN_OF_LABEL } from '../../../../functions/tools/kubernetes/jobs.ts';
 import { type Cluster, rejectionOf, startCluster } from './harness.ts';
 
-/** k8s.job-status (failed pods, their reasons and logs) and k8s.job-rerun (KubeJobFailed). */
+/** k8s.job-status (failed pods, their reasons and logs), k8s.job-rerun and k8s.delete-job (KubeJobFailed). */
 
 let cluster: Cluster;
 let failedJob: string;
@@ -248,5 +252,85 @@ describe('k8s.job-rerun', () => {
     expect(dry).toMatchObject({ created: false, dryRun: true, job: expect.stringMatching(/-rerun-/) });
     expect(cluster.api.requestsTo('POST')[0]?.query.dryRun).toBe('All');
     expect(cluster.api.jobs.size).toBe(2);
+  });
+});
+
+describe('k8s.delete-job', () => {
+  it('deletes a failed Job and its pods once its re-run completed, with a uid precondition', async () => {
+    // Prepare: the re-run's image completes
+    cluster.api.setImageBehaviour('shop/report:3.1.0', { terminated: { exitCode: 0, reason: 'Completed' } });
+    const rerun = (await cluster.run('k8s.job-rerun', {
+      namespace: 'batch',
+      name: failedJob,
+    })) as JobRerunOutput;
+    cluster.api.reconcile();
+    const uid = cluster.api.jobs.get(`batch/${failedJob}`)!.metadata!.uid;
+
+    // Act
+    const output = (await cluster.run('k8s.delete-job', {
+      namespace: 'batch',
+      name: failedJob,
+      replacedBy: rerun.job,
+    })) as DeleteJobOutput;
+
+    // Assess
+    expect(output).toEqual({
+      namespace: 'batch',
+      name: failedJob,
+      cronJob: 'nightly-report',
+      failureReason: 'BackoffLimitExceeded',
+      replacedBy: rerun.job,
+      deleted: true,
+      alreadyGone: false,
+      dryRun: false,
+    });
+    expect(cluster.api.jobs.has(`batch/${failedJob}`)).toBe(false);
+    expect([...cluster.api.pods.keys()].filter((key) => key.startsWith(`batch/${failedJob}-`))).toEqual([
+      expect.stringContaining(rerun.job),
+    ]);
+    const [deletion] = cluster.api.requestsTo('DELETE', `/apis/batch/v1/namespaces/batch/jobs/${failedJob}`);
+    expect(deletion?.body).toMatchObject({ propagationPolicy: 'Background', preconditions: { uid } });
+    expect(deletion?.query.propagationPolicy).toBe('Background');
+  });
+
+  it('refuses while the re-run has not completed, and a Job that has not failed; a gone Job is alreadyGone', async () => {
+    // Prepare: the re-run is still running
+    const rerun = (await cluster.run('k8s.job-rerun', {
+      namespace: 'batch',
+      name: failedJob,
+    })) as JobRerunOutput;
+    cluster.api.reconcile();
+    const succeeded = [...cluster.api.jobs.values()].find((job) =>
+      job.status?.conditions?.some((c) => c.type === 'Complete'),
+    )!;
+
+    // Act
+    const early = await rejectionOf(
+      cluster.run('k8s.delete-job', { namespace: 'batch', name: failedJob, replacedBy: rerun.job }),
+    );
+    const healthy = await rejectionOf(
+      cluster.run('k8s.delete-job', { namespace: 'batch', name: succeeded.metadata!.name! }),
+    );
+    const dry = (await cluster.run(
+      'k8s.delete-job',
+      { namespace: 'batch', name: failedJob },
+      { dryRun: true },
+    )) as DeleteJobOutput;
+    const missing = (await cluster.run('k8s.delete-job', {
+      namespace: 'batch',
+      name: 'nightly-report-1',
+    })) as DeleteJobOutput;
+
+    // Assess
+    expect(early.name).toBe(AslErrorName.ToolRefused);
+    expect(early.message).toMatch(
+      /has not completed \(1 pod\(s\) active\): the failed Job stays as the evidence/,
+    );
+    expect(healthy.name).toBe(AslErrorName.ToolRefused);
+    expect(healthy.message).toMatch(/has not failed \(it completed\): only a failed Job is deleted/);
+    expect(dry).toMatchObject({ deleted: false, dryRun: true, alreadyGone: false });
+    expect(cluster.api.requestsTo('DELETE')[0]?.query.dryRun).toBe('All');
+    expect(cluster.api.jobs.has(`batch/${failedJob}`)).toBe(true);
+    expect(missing).toMatchObject({ deleted: false, alreadyGone: true });
   });
 });
