@@ -2,10 +2,11 @@ import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
 import { crashLoop } from './crash-loop.ts';
 import { diskFilling } from './disk-filling.ts';
 import { memoryPressure } from './memory-pressure.ts';
+import { nodeNotReady } from './node-not-ready.ts';
 import type { Scenario } from './types.ts';
 
 /** Every scenario the simulated environment can play, in the order the demo runs them. */
-export const SCENARIOS: readonly Scenario[] = [memoryPressure, crashLoop, diskFilling];
+export const SCENARIOS: readonly Scenario[] = [memoryPressure, crashLoop, diskFilling, nodeNotReady];
 
 export const DEFAULT_SCENARIOS: readonly string[] = SCENARIOS.filter((scenario) => scenario.inDefaultSet).map(
   (scenario) => scenario.id,
