@@ -51,6 +51,7 @@ export const MONITORING = {
   prometheus: 'prometheus-kube-prometheus-stack-prometheus',
   alertmanager: 'alertmanager-kube-prometheus-stack-alertmanager',
   kubeletService: 'kube-prometheus-stack-kubelet',
+  operator: 'kube-prometheus-stack-operator',
 } as const;
 
 export const ROOT_DISK_BYTES = 50 * GI;
@@ -211,6 +212,24 @@ export function seedCluster(world: World): void {
         image: 'quay.io/prometheus/prometheus:v2.54.1',
         requests: { cpu: '200m', memory: '1Gi' },
         usage: { cpu: '150m', memory: '1200Mi' },
+      },
+    ],
+  });
+  kube.addDeployment({
+    namespace: MONITORING.namespace,
+    name: MONITORING.operator,
+    replicas: 1,
+    nodes: [DEMO_NODES.spare.name],
+    labels: {
+      app: MONITORING.operator,
+      'app.kubernetes.io/name': 'kube-prometheus-stack-prometheus-operator',
+    },
+    containers: [
+      {
+        name: 'kube-prometheus-stack',
+        image: 'quay.io/prometheus-operator/prometheus-operator:v0.76.2',
+        requests: { cpu: '10m', memory: '64Mi' },
+        usage: { cpu: '4m', memory: '41Mi' },
       },
     ],
   });

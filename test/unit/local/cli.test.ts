@@ -19,6 +19,7 @@ import { TOOL_CATALOG } from '../../../functions/tools/declarations.ts';
 import { rbacManifest } from '../../../functions/tools/kubernetes/rbac.ts';
 import { loadCompiledRunbooks } from '../../../infra/constructs/runbook-artifacts.ts';
 import { main } from '../../../local/cli.ts';
+import { SCENARIOS } from '../../../local/sim/scenarios/index.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../../support/library.ts';
 import { ROOT } from '../../support/runbooks.ts';
 
@@ -241,7 +242,7 @@ describe('runbook CLI', () => {
     // Assess
     expect(code).toBe(2);
     expect(err).toEqual([
-      'runbook: --scenario: unknown scenario "disk-full"; the scenarios are memory-pressure, crash-loop, disk-filling (runbook demo --list-scenarios describes them)',
+      `runbook: --scenario: unknown scenario "disk-full"; the scenarios are ${SCENARIOS.map((scenario) => scenario.id).join(', ')} (runbook demo --list-scenarios describes them)`,
     ]);
     expect(out).toEqual([]);
     expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
@@ -419,8 +420,8 @@ describe('runbook CLI', () => {
     });
 
     it('warns on stderr when statemachines/ is stale, and still prints the manifest', async () => {
-      // Prepare
-      cpSync(join(ROOT, 'statemachines'), join(workspace, 'statemachines'), { recursive: true });
+      // Prepare: the test library's machines (the workspace's runbooks), one of them then made stale
+      cpSync(libraryStatemachinesDir(), join(workspace, 'statemachines'), { recursive: true });
       writeFileSync(join(workspace, 'statemachines', 'pod-crash-looping.asl.json'), '{}\n');
 
       // Act
