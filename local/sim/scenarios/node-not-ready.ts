@@ -130,7 +130,7 @@ export const nodeNotReady: Scenario = {
         );
         return !ready && !object?.spec?.unschedulable;
       },
-      firingForMinutes: 20,
+      firingForMinutes: 10,
     };
   },
 };
