@@ -1157,13 +1157,14 @@ export class FakeKubeApi {
     }));
   }
 
-  /** Nodes for `count` new pods: the given ones in turn, else schedulable nodes in turn. */
+  /**
+   * Nodes for `count` new pods: the given ones in turn, else schedulable nodes in turn (not cordoned,
+   * no NoSchedule or NoExecute taint: pods here tolerate none, as the scheduler's TaintToleration).
+   */
   private placement(nodes: string[] | undefined, count: number): Array<string | undefined> {
     const pool =
       nodes ??
-      [...this.nodes.values()]
-        .filter((node) => !node.spec?.unschedulable)
-        .map((node) => node.metadata!.name!);
+      [...this.nodes.values()].filter((node) => this.schedulable(node)).map((node) => node.metadata!.name!);
     return Array.from({ length: Math.max(0, count) }, (_, index) =>
       pool.length ? pool[index % pool.length] : undefined,
     );
@@ -1299,6 +1300,94 @@ export class FakeKubeApi {
 
   setNodeFilesystem(node: string, root: FilesystemUsage, images?: FilesystemUsage): void {
     this.nodeFilesystems.set(node, { root, images: images ?? root });
+  }
+
+  /**
+   * The node lifecycle controller once a kubelet stopped posting status (node-monitor-grace-period
+   * passed): every condition Unknown, the unreachable taints (NoSchedule, and NoExecute for the
+   * taint manager), and the node's pods marked not ready, as the API server then shows them.
+   */
+  markNodeUnreachable(name: string, since: Date): void {
+    if (!this.nodes.has(name)) throw new Error(`fake kube api: no node ${name}`);
+    this.edit(this.nodes, name, (node) => {
+      node.status!.conditions = (node.status!.conditions ?? []).map((condition) => ({
+        ...condition,
+        status: 'Unknown',
+        reason: 'NodeStatusUnknown',
+        message: 'Kubelet stopped posting node status.',
+        lastTransitionTime: since,
+      }));
+      const kept = (node.spec?.taints ?? []).filter((taint) => taint.key !== UNREACHABLE_TAINT);
+      node.spec = {
+        ...node.spec,
+        taints: [
+          ...kept,
+          { key: UNREACHABLE_TAINT, effect: 'NoSchedule', timeAdded: since },
+          { key: UNREACHABLE_TAINT, effect: 'NoExecute', timeAdded: since },
+        ],
+      };
+    });
+    this.setPodsReadyOn(name, false, since);
+    this.refreshStatuses();
+  }
+
+  /** The kubelet posts status again: Ready, no pressure, the unreachable taints lifted, its pods ready. */
+  markNodeReachable(name: string): void {
+    if (!this.nodes.has(name)) throw new Error(`fake kube api: no node ${name}`);
+    const at = this.now();
+    this.edit(this.nodes, name, (node) => {
+      node.status!.conditions = (node.status!.conditions ?? []).map((condition) => {
+        const type = condition.type as NodeConditionType;
+        const healthy = type === 'Ready';
+        return {
+          ...condition,
+          status: healthy ? 'True' : 'False',
+          reason: NODE_CONDITION_REASON[type]?.[healthy ? 0 : 1] ?? condition.reason,
+          message: NODE_CONDITION_MESSAGE[type]?.[healthy ? 0 : 1] ?? condition.message,
+          lastHeartbeatTime: at,
+          lastTransitionTime: at,
+        };
+      });
+      const taints = (node.spec?.taints ?? []).filter((taint) => taint.key !== UNREACHABLE_TAINT);
+      if (taints.length) node.spec!.taints = taints;
+      else delete node.spec!.taints;
+    });
+    this.setPodsReadyOn(name, true, at);
+    this.refreshStatuses();
+  }
+
+  /** Not ready: every pod on the node (NodeNotReady); ready again: only the pods that lost it so. */
+  private setPodsReadyOn(node: string, ready: boolean, at: Date): void {
+    for (const pod of [...this.pods.values()]) {
+      if (pod.spec?.nodeName !== node || isTerminal(pod)) continue;
+      const lostToNode = (pod.status?.conditions ?? []).some(
+        (condition) => condition.type === 'Ready' && condition.reason === 'NodeNotReady',
+      );
+      if (ready && !lostToNode) continue;
+      this.edit(this.pods, `${pod.metadata!.namespace}/${pod.metadata!.name}`, (object) => {
+        object.status!.conditions = (object.status!.conditions ?? []).map((condition) => {
+          if (condition.type !== 'Ready' && condition.type !== 'ContainersReady') return condition;
+          const { reason: _reason, ...rest } = condition;
+          return {
+            ...rest,
+            status: ready ? 'True' : 'False',
+            ...(ready ? {} : { reason: 'NodeNotReady' }),
+            lastTransitionTime: at,
+          };
+        });
+        for (const status of object.status!.containerStatuses ?? []) status.ready = ready;
+      });
+    }
+  }
+
+  /** Whether the scheduler may place a pod without tolerations on the node. */
+  private schedulable(node: V1Node): boolean {
+    return (
+      !node.spec?.unschedulable &&
+      !(node.spec?.taints ?? []).some(
+        (taint) => taint.effect === 'NoSchedule' || taint.effect === 'NoExecute',
+      )
+    );
   }
 
   private nodeAddress(name: string | undefined): string | undefined {
@@ -4187,6 +4276,9 @@ export class FakeKubeApi {
 }
 
 // ----------------------------------------------------------------------------------- module helpers
+
+/** The taint the node lifecycle controller puts on a node whose kubelet stopped posting status. */
+const UNREACHABLE_TAINT = 'node.kubernetes.io/unreachable';
 
 const NODE_CONDITION_REASON: Record<NodeConditionType, [string, string]> = {
   Ready: ['KubeletReady', 'KubeletNotReady'],

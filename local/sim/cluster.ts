@@ -1,4 +1,4 @@
-import { GI, MI, NodeFilesystem, Volume } from './host.ts';
+import { GI, type Host, MI, NodeFilesystem, Volume } from './host.ts';
 import type { World } from './world.ts';
 
 /**
@@ -51,6 +51,7 @@ export const MONITORING = {
   prometheus: 'prometheus-kube-prometheus-stack-prometheus',
   alertmanager: 'alertmanager-kube-prometheus-stack-alertmanager',
   kubeletService: 'kube-prometheus-stack-kubelet',
+  operator: 'kube-prometheus-stack-operator',
 } as const;
 
 export const ROOT_DISK_BYTES = 50 * GI;
@@ -81,37 +82,60 @@ export function rootFilesystem(
   );
 }
 
+/** A node of the general-purpose node group (m6i.xlarge) with its root, EFI and /run filesystems. */
+export function addWorkerNode(world: World, node: DemoNode): Host {
+  const host = world.addNode(
+    { ...node, instanceType: 'm6i.xlarge', cpus: 4, memoryBytes: 16 * GI },
+    {
+      labels: {
+        'topology.kubernetes.io/region': DEMO_REGION,
+        'eks.amazonaws.com/nodegroup': 'general-purpose',
+        'demo.runbook-autopilot/target': 'true',
+      },
+    },
+  );
+  const nothingToReclaim = {
+    journalBytes: 0,
+    rotatedLogBytes: 0,
+    unusedImageBytes: 0,
+    imagesInUse: 0,
+    unusedImages: 0,
+  };
+  host.filesystems.push(
+    rootFilesystem(world),
+    new NodeFilesystem(
+      '/dev/nvme0n1p128',
+      'vfat',
+      '/boot/efi',
+      10 * MI,
+      1.3 * MI,
+      0,
+      world.startedAt,
+      nothingToReclaim,
+    ),
+    new NodeFilesystem('tmpfs', 'tmpfs', '/run', 3.1 * GI, 4.6 * MI, 0, world.startedAt, {
+      ...nothingToReclaim,
+    }),
+  );
+  return host;
+}
+
+/** node-exporter runs in the host network: its pod IP is the node's. */
+export function nodeExporterInHostNetwork(world: World): void {
+  const { kube } = world;
+  for (const pod of kube.podsMatching(MONITORING.namespace, {
+    matchLabels: { 'app.kubernetes.io/name': 'prometheus-node-exporter' },
+  })) {
+    kube.edit(kube.pods, `${MONITORING.namespace}/${pod.metadata!.name}`, (object) => {
+      object.spec!.hostNetwork = true;
+      object.status!.podIP = object.status!.hostIP;
+    });
+  }
+}
+
 export function seedCluster(world: World): void {
   const { kube } = world;
-  for (const node of Object.values(DEMO_NODES)) {
-    const host = world.addNode(
-      { ...node, instanceType: 'm6i.xlarge', cpus: 4, memoryBytes: 16 * GI },
-      {
-        labels: {
-          'topology.kubernetes.io/region': DEMO_REGION,
-          'eks.amazonaws.com/nodegroup': 'general-purpose',
-          'demo.runbook-autopilot/target': 'true',
-        },
-      },
-    );
-    host.filesystems.push(
-      rootFilesystem(world),
-      new NodeFilesystem('/dev/nvme0n1p128', 'vfat', '/boot/efi', 10 * MI, 1.3 * MI, 0, world.startedAt, {
-        journalBytes: 0,
-        rotatedLogBytes: 0,
-        unusedImageBytes: 0,
-        imagesInUse: 0,
-        unusedImages: 0,
-      }),
-      new NodeFilesystem('tmpfs', 'tmpfs', '/run', 3.1 * GI, 4.6 * MI, 0, world.startedAt, {
-        journalBytes: 0,
-        rotatedLogBytes: 0,
-        unusedImageBytes: 0,
-        imagesInUse: 0,
-        unusedImages: 0,
-      }),
-    );
-  }
+  for (const node of Object.values(DEMO_NODES)) addWorkerNode(world, node);
   const everyNode = Object.values(DEMO_NODES).map((node) => node.name);
 
   kube.addDaemonSet({
@@ -160,15 +184,7 @@ export function seedCluster(world: World): void {
       },
     ],
   });
-  // node-exporter runs in the host network: its pod IP is the node's.
-  for (const pod of kube.podsMatching(MONITORING.namespace, {
-    matchLabels: { 'app.kubernetes.io/name': 'prometheus-node-exporter' },
-  })) {
-    kube.edit(kube.pods, `${MONITORING.namespace}/${pod.metadata!.name}`, (object) => {
-      object.spec!.hostNetwork = true;
-      object.status!.podIP = object.status!.hostIP;
-    });
-  }
+  nodeExporterInHostNetwork(world);
   kube.addDeployment({
     namespace: MONITORING.namespace,
     name: MONITORING.kubeStateMetrics,
@@ -196,6 +212,24 @@ export function seedCluster(world: World): void {
         image: 'quay.io/prometheus/prometheus:v2.54.1',
         requests: { cpu: '200m', memory: '1Gi' },
         usage: { cpu: '150m', memory: '1200Mi' },
+      },
+    ],
+  });
+  kube.addDeployment({
+    namespace: MONITORING.namespace,
+    name: MONITORING.operator,
+    replicas: 1,
+    nodes: [DEMO_NODES.spare.name],
+    labels: {
+      app: MONITORING.operator,
+      'app.kubernetes.io/name': 'kube-prometheus-stack-prometheus-operator',
+    },
+    containers: [
+      {
+        name: 'kube-prometheus-stack',
+        image: 'quay.io/prometheus-operator/prometheus-operator:v0.76.2',
+        requests: { cpu: '10m', memory: '64Mi' },
+        usage: { cpu: '4m', memory: '41Mi' },
       },
     ],
   });
@@ -324,4 +358,4 @@ export function seedCluster(world: World): void {
 }
 
 /** How long the seeded pods have run (scenarios backdate theirs further where the story needs it). */
-const SEEDED_POD_AGE_SECONDS = 2 * 86_400;
+export const SEEDED_POD_AGE_SECONDS = 2 * 86_400;

@@ -325,6 +325,10 @@ export class SimulatedEnvironment {
         instanceId: host.instanceId,
         memoryUsedBytes: world.nodeMemoryUsed(host.name, now),
         memoryPressure: world.hasMemoryPressure(host.name),
+        ready:
+          world.kube.nodes.get(host.name)?.status?.conditions?.find((condition) => condition.type === 'Ready')
+            ?.status ?? 'Unknown',
+        kubelet: host.kubelet.active ? 'active' : 'failed',
         unschedulable: world.kube.nodes.get(host.name)?.spec?.unschedulable === true,
       })),
       crashLoopingPods: [...world.kube.pods.values()].filter(isCrashLooping).map(podKey),

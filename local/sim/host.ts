@@ -167,6 +167,17 @@ export interface Host {
   /** Counters of the primary network interface. */
   network: { receiveBytes: RateCounter; transmitBytes: RateCounter };
   majorPageFaults: RateCounter;
+  /** The kubelet's systemd unit: while it is not active, the node posts no status and its /metrics fail. */
+  kubelet: KubeletUnit;
+}
+
+/** The kubelet as systemd and journald know it. */
+export interface KubeletUnit {
+  active: boolean;
+  /** Since when it is in its current state (Unix seconds). */
+  since: number;
+  /** Its journal (journalctl -u kubelet), oldest first. */
+  journal: string[];
 }
 
 export const CPU_MODES = ['idle', 'iowait', 'irq', 'nice', 'softirq', 'steal', 'system', 'user'] as const;

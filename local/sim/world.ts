@@ -193,6 +193,7 @@ export class World {
         transmitBytes: new RateCounter(1.9 * MI, bootTime),
       },
       majorPageFaults: new RateCounter(0.4, bootTime),
+      kubelet: { active: true, since: bootTime, journal: [] },
     };
     this.hosts.set(host.name, created);
     return created;
@@ -210,6 +211,38 @@ export class World {
 
   hasMemoryPressure(node: string): boolean {
     return this.memoryPressure.get(node) === true;
+  }
+
+  kubeletActive(node: string): boolean {
+    return this.host(node).kubelet.active;
+  }
+
+  /**
+   * The kubelet on a node stopped at `at` (its journal says why): the node posts no status, so the node
+   * lifecycle controller marks it Unknown and taints it unreachable; its containers run on.
+   */
+  stopKubelet(node: string, at: number, journal: string[]): void {
+    const host = this.host(node);
+    host.kubelet = { active: false, since: at, journal: [...host.kubelet.journal, ...journal] };
+    this.kube.markNodeUnreachable(node, new Date(at * 1_000));
+  }
+
+  /** `systemctl restart kubelet`: it registers again and the node posts Ready status. */
+  startKubelet(node: string): void {
+    const host = this.host(node);
+    const now = nowSeconds();
+    const stamp = journalStamp(now, host.name);
+    host.kubelet = {
+      active: true,
+      since: now,
+      journal: [
+        ...host.kubelet.journal,
+        `${stamp} systemd[1]: Started kubelet.service - Kubernetes Kubelet.`,
+        `${stamp} kubelet[${4_000 + host.kubelet.journal.length}]: I kubelet_node_status.go:76] "Successfully registered node" node="${host.name}"`,
+      ],
+    };
+    this.kube.markNodeReachable(node);
+    this.note(`kubelet on ${node}: active again; the node posts Ready status`);
   }
 
   /** The volume bound to a PersistentVolumeClaim, mounted by a pod (its node's kubelet reports it). */
@@ -415,6 +448,15 @@ export class World {
     for (const { namespace, claim, volume } of this.volumes.values())
       this.syncVolume(namespace, claim, volume, now);
     for (const host of this.hosts.values()) {
+      // The kubelet's stats summary reports the root filesystem node-exporter sees.
+      const root = host.filesystems.find((filesystem) => filesystem.mountpoint === '/');
+      if (root)
+        kube.setNodeFilesystem(host.name, {
+          capacity: String(root.sizeBytes),
+          used: String(root.usedAt(now)),
+        });
+      // A stopped kubelet posts no status and metrics-server gets nothing from it.
+      if (!host.kubelet.active) continue;
       const used = this.nodeMemoryUsed(host.name, now);
       const cpu = this.nodeCpuUsed(host.name);
       kube.setNodeUsage(host.name, {
@@ -471,6 +513,14 @@ export class World {
       );
     if (before === false && pressure) this.note(`kubelet on ${name}: MemoryPressure (under 1 GiB available)`);
   }
+}
+
+/** A journald line's prefix: `Nov 25 10:41:07 ip-10-0-2-58 `. */
+export function journalStamp(time: number, node: string): string {
+  const date = new Date(time * 1_000);
+  const month = date.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  const clock = date.toISOString().slice(11, 19);
+  return `${month} ${String(date.getUTCDate()).padStart(2, ' ')} ${clock} ${node.split('.')[0]}`;
 }
 
 /** Share of CFS periods throttled: none well under the limit, most of them at it. */

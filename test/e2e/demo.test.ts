@@ -15,6 +15,7 @@ import {
   runDemo,
 } from '../../local/demo/demo.ts';
 import { DEMO_NODES, DEMO_REGION } from '../../local/demo/target.ts';
+import { DEFAULT_SCENARIOS, selectScenarios } from '../../local/sim/scenarios/index.ts';
 import type { Json } from '../support/json.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { MONITORING } from '../support/monitoring.ts';
@@ -34,6 +35,10 @@ const REAL_WAITS = process.env.RUNBOOK_DEMO_REAL_WAITS === '1';
 const WAIT_SCALE = REAL_WAITS ? 1 : 1 / 30;
 
 const RUNBOOKS = ['node-memory-pressure', 'pod-crash-looping', 'node-filesystem-filling'];
+/** The alerts the default scenarios raise (KubeNodePressure, KubePodCrashLooping, NodeFilesystemSpaceFillingUp). */
+const DEFAULT_ALERTS = selectScenarios(DEFAULT_SCENARIOS)
+  .map((scenario) => scenario.alertname)
+  .sort();
 const frozen = RUNBOOKS.map((id) => ({
   id,
   window: activeFreezeWindow(
@@ -200,17 +205,11 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
           .filter((delivery) => delivery.status === 'resolved')
           .map((delivery) => `${delivery.alertname}:${delivery.httpStatus}`)
           .sort(),
-      ).toEqual([
-        'KubeNodeMemoryPressure:202',
-        'KubePodCrashLooping:202',
-        'NodeFilesystemSpaceFillingUp:202',
-      ]);
+      ).toEqual(DEFAULT_ALERTS.map((alertname) => `${alertname}:202`));
     }
-    expect(state.alerts.map((alert: Json) => `${alert.alertname}:${alert.state}`).sort()).toEqual([
-      'KubeNodeMemoryPressure:resolved',
-      'KubePodCrashLooping:resolved',
-      'NodeFilesystemSpaceFillingUp:resolved',
-    ]);
+    expect(state.alerts.map((alert: Json) => `${alert.alertname}:${alert.state}`).sort()).toEqual(
+      DEFAULT_ALERTS.map((alertname) => `${alertname}:resolved`),
+    );
     expect(state.crashLoopingPods).toEqual([]);
     expect(state.nodes.find((node: Json) => node.name === DEMO_NODES.memory.name).memoryPressure).toBe(false);
   });

@@ -19,17 +19,26 @@ export function libraryFile(id: string): string {
   return `${LIBRARY_RUNBOOKS_DIR}/${id}.yaml`;
 }
 
-let compiled: string | undefined;
+const compiled = new Map<string, string>();
 
 /**
  * The library compiled as `runbook compile` would (machines and runbooks.json) into a temporary
  * directory, once per test process: what infra synthesizes and the embedded platform runs in tests.
  */
 export function libraryStatemachinesDir(): string {
-  if (compiled) return compiled;
+  return compiledStatemachinesDir(LIBRARY_RUNBOOKS_DIR);
+}
+
+/**
+ * A runbooks directory (relative to the repository) compiled into a temporary directory, once per test
+ * process: tests that serve runbooks/ run what it holds now, whether or not `npm run compile` ran.
+ */
+export function compiledStatemachinesDir(runbooksDir: string): string {
+  const known = compiled.get(runbooksDir);
+  if (known) return known;
   const out = mkdtempSync(join(tmpdir(), 'runbook-library-'));
   mkdirSync(out, { recursive: true });
-  const { files } = listRunbookFiles([join(ROOT, LIBRARY_RUNBOOKS_DIR)]);
+  const { files } = listRunbookFiles([join(ROOT, runbooksDir)]);
   const results = validateRunbookFiles(files, OPTIONS);
   const machines = compileRunbookFiles(results, out, TOOL_CATALOG);
   for (const machine of machines) {
@@ -37,6 +46,6 @@ export function libraryStatemachinesDir(): string {
     writeFileSync(machine.outFile, machine.compiled.text);
   }
   writeFileSync(join(out, CATALOG_FILE), runbookCatalogText(machines.map((machine) => machine.runbook)));
-  compiled = out;
+  compiled.set(runbooksDir, out);
   return out;
 }

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DEMO_ACCOUNT, DEMO_REGION } from '../cluster.ts';
-import { GI, MI } from '../host.ts';
+import { GI, type Host, MI } from '../host.ts';
 import { nowSeconds, type World } from '../world.ts';
 
 /**
  * AWS on the simulated side: SSM Run Command over AWS JSON 1.1 (SendCommand, ListCommandInvocations,
- * GetCommandInvocation, CancelCommand) whose AWS-RunShellScript runs the few commands the disk
- * runbook sends (df, journalctl, find … -delete, crictl) against the nodes' filesystems. Every other
+ * GetCommandInvocation, CancelCommand) whose AWS-RunShellScript runs the few commands the node
+ * runbooks send (df, journalctl, find … -delete, crictl; systemctl and journalctl for the kubelet)
+ * against the nodes' filesystems and kubelets. Every other
  * AWS service gets an UnknownOperation error in its own protocol's shape, so the demo points every AWS
  * client here and nothing can reach AWS.
  */
@@ -450,8 +451,8 @@ export class SsmEndpoint {
 
   /**
    * Runs an AWS-RunShellScript script on the simulated host: `set -eu`, df, journalctl, find … -delete
-   * and crictl, acting on the filesystem model; any other command is not found (exit 127), and the
-   * script stops at the first failure as `set -e` would.
+   * and crictl, acting on the filesystem model, and the kubelet's unit (systemctl, journalctl -u); any
+   * other command is not found (exit 127), and the script stops at the first failure as `set -e` would.
    */
   private runScript(
     instanceId: string,
@@ -476,6 +477,18 @@ export class SsmEndpoint {
           `${root.device.padEnd(16)} ${humanBytes(root.sizeBytes).padStart(4)} ${humanBytes(used).padStart(5)} ${humanBytes(avail).padStart(5)} ${String(Math.ceil((100 * used) / root.sizeBytes)).padStart(3)}% /`,
           '/dev/nvme0n1p128   10M  1.3M  8.7M  13% /boot/efi',
         );
+        continue;
+      }
+      const unit = this.kubeletCommand(node, command);
+      if (unit) {
+        out.push(...unit.stdout);
+        if (unit.exitCode !== 0)
+          return {
+            status: 'Failed',
+            stdout: out.join('\n'),
+            stderr: err.join('\n'),
+            responseCode: unit.exitCode,
+          };
         continue;
       }
       if (/^journalctl --disk-usage$/.test(command)) {
@@ -530,7 +543,7 @@ export class SsmEndpoint {
       }
       const name = command.split(/\s+/)[0];
       err.push(
-        `/var/lib/amazon/ssm/${instanceId}/document/orchestration/script.sh: line ${line}: ${name}: command not found (the demo target simulates df, journalctl, find and crictl only)`,
+        `/var/lib/amazon/ssm/${instanceId}/document/orchestration/script.sh: line ${line}: ${name}: command not found (the demo target simulates df, journalctl, find, crictl and systemctl for the kubelet only)`,
       );
       return { status: 'Failed', stdout: out.join('\n'), stderr: err.join('\n'), responseCode: 127 };
     }
@@ -540,6 +553,41 @@ export class SsmEndpoint {
         `ssm: ${node.name}: freed ${gib(freed)}; ${root.mountpoint} is now ${root.freePercent(nowSeconds()).toFixed(1)}% free`,
       );
     return { status: 'Success', stdout: out.join('\n'), stderr: err.join('\n'), responseCode: 0 };
+  }
+
+  /**
+   * The kubelet's unit: `systemctl status|is-active|restart kubelet` and `journalctl -u kubelet [-n N]`,
+   * with systemctl's exit codes (3: not active). Undefined for any other command.
+   */
+  private kubeletCommand(host: Host, command: string): { stdout: string[]; exitCode: number } | undefined {
+    const unit = host.kubelet;
+    const state = unit.active ? 'active' : 'failed';
+    if (/^systemctl is-active kubelet(\.service)?$/.test(command))
+      return { stdout: [state], exitCode: unit.active ? 0 : 3 };
+    if (/^systemctl status kubelet(\.service)?\b/.test(command)) {
+      const since = new Date(unit.since * 1_000).toUTCString();
+      return {
+        stdout: [
+          '● kubelet.service - Kubernetes Kubelet',
+          '     Loaded: loaded (/etc/systemd/system/kubelet.service; enabled; preset: disabled)',
+          unit.active
+            ? `     Active: active (running) since ${since}`
+            : `     Active: failed (Result: start-limit-hit) since ${since}`,
+          ...unit.journal.slice(-5),
+        ],
+        exitCode: unit.active ? 0 : 3,
+      };
+    }
+    if (/^systemctl restart kubelet(\.service)?$/.test(command)) {
+      this.world.startKubelet(host.name);
+      return { stdout: [], exitCode: 0 };
+    }
+    const journal = /^journalctl\b.*\s-u\s+kubelet(?:\.service)?\b(.*)$/.exec(command);
+    if (journal) {
+      const lines = Number(/(?:^|\s)-n\s*(\d+)/.exec(command)?.[1] ?? unit.journal.length);
+      return { stdout: unit.journal.slice(-Math.max(1, lines)), exitCode: 0 };
+    }
+    return undefined;
   }
 }
 

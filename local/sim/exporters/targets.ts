@@ -103,6 +103,20 @@ export interface ScrapeTarget {
   healthy?: () => boolean;
 }
 
+/** What an exporter that is not running answers a scrape: nothing (the connection is dropped). */
+export class TargetUnreachableError extends Error {
+  override readonly name = 'TargetUnreachableError';
+}
+
+/** The kubelet's endpoints answer only while its unit is active. */
+function whileKubeletRuns(host: Host, families: () => MetricFamily[]): () => MetricFamily[] {
+  return () => {
+    if (!host.kubelet.active)
+      throw new TargetUnreachableError(`dial tcp ${host.ip}:10250: connect: connection refused`);
+    return families();
+  };
+}
+
 /** One exporter's HTTP server: its paths render their families at scrape time. */
 class ExporterServer {
   scrapes = 0;
@@ -127,6 +141,10 @@ class ExporterServer {
       try {
         body = renderExposition(families(), nowSeconds());
       } catch (error) {
+        if (error instanceof TargetUnreachableError) {
+          request.socket.destroy();
+          return;
+        }
         response.writeHead(500, { 'content-type': 'text/plain' });
         response.end(`error collecting metrics: ${(error as Error).message}\n`);
         return;
@@ -180,8 +198,8 @@ export class ScrapeTargets {
       kubelets.set(
         host.name,
         await ExporterServer.start({
-          '/metrics': () => kubeletMetrics(world, host),
-          '/metrics/cadvisor': () => cadvisorMetrics(world, host),
+          '/metrics': whileKubeletRuns(host, () => kubeletMetrics(world, host)),
+          '/metrics/cadvisor': whileKubeletRuns(host, () => cadvisorMetrics(world, host)),
         }),
       );
     }
@@ -270,13 +288,13 @@ export class ScrapeTargets {
           job: 'kubelet',
           address: kubelet.address,
           labels: { ...labels, metrics_path: '/metrics' },
-          families: () => kubeletMetrics(world, host),
+          families: whileKubeletRuns(host, () => kubeletMetrics(world, host)),
         },
         {
           job: 'kubelet-cadvisor',
           address: kubelet.address,
           labels: { ...labels, metrics_path: '/metrics/cadvisor' },
-          families: () => cadvisorMetrics(world, host),
+          families: whileKubeletRuns(host, () => cadvisorMetrics(world, host)),
         },
       );
     }
@@ -310,11 +328,18 @@ export class ScrapeTargets {
     const series: StoredSeries[] = [];
     for (const target of this.targets()) {
       const job = SCRAPE_JOBS.find((candidate) => candidate.id === target.job)!;
-      const healthy = target.healthy?.() ?? true;
-      const up: Sample = { labels: {}, value: healthy ? 1 : 0 };
+      let families: MetricFamily[] = [];
+      let reachable = target.healthy?.() ?? true;
+      if (reachable)
+        try {
+          families = target.families?.() ?? [];
+        } catch (error) {
+          if (!(error instanceof TargetUnreachableError)) throw error;
+          reachable = false;
+        }
+      const up: Sample = { labels: {}, value: reachable ? 1 : 0 };
       series.push({ labels: storedLabels('up', {}, target.labels, job.honorLabels), sample: up });
-      if (!healthy) continue;
-      for (const family of target.families?.() ?? [])
+      for (const family of families)
         for (const sample of family.samples)
           series.push({
             labels: storedLabels(family.name, sample.labels, target.labels, job.honorLabels),

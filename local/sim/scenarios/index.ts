@@ -8,6 +8,7 @@ import { hpaMaxedOut } from './hpa-maxed-out.ts';
 import { imagePullBackOff } from './image-pull-backoff.ts';
 import { jobFailed } from './job-failed.ts';
 import { memoryPressure } from './memory-pressure.ts';
+import { nodeNotReady } from './node-not-ready.ts';
 import { pvcFilling } from './pvc-filling.ts';
 import { rolloutStuck } from './rollout-stuck.ts';
 import { targetDown } from './target-down.ts';
@@ -18,6 +19,7 @@ export const SCENARIOS: readonly Scenario[] = [
   memoryPressure,
   crashLoop,
   diskFilling,
+  nodeNotReady,
   evictedPod,
   imagePullBackOff,
   rolloutStuck,

@@ -13,21 +13,13 @@ const LEAK_DAYS = 6;
 const LEAK_START_BYTES = 520 * MI;
 const LEAK_NOW_BYTES = 14 * GI;
 
-const KUBE_NODE_PRESSURE =
-  'kube_node_status_condition{job="kube-state-metrics",condition=~"(MemoryPressure|DiskPressure|PIDPressure)",status="true"} == 1\nand on (cluster, node)\nkube_node_spec_unschedulable{job="kube-state-metrics"} == 0';
-
-export const KUBE_NODE_MEMORY_PRESSURE = chartRule({
+export const KUBE_NODE_PRESSURE = chartRule({
   group: 'kubernetes-system-kubelet',
-  alert: 'KubeNodeMemoryPressure',
-  expr: 'kube_node_status_condition{job="kube-state-metrics",condition="MemoryPressure",status="true"} == 1\nand on (cluster, node)\nkube_node_spec_unschedulable{job="kube-state-metrics"} == 0',
+  alert: 'KubeNodePressure',
+  expr: 'kube_node_status_condition{job="kube-state-metrics",condition=~"(MemoryPressure|DiskPressure|PIDPressure)",status="true"} == 1\nand on (cluster, node)\nkube_node_spec_unschedulable{job="kube-state-metrics"} == 0',
   for: '10m',
   simulatedFor: '5s',
-  derivedFrom: {
-    alert: 'KubeNodePressure',
-    expr: KUBE_NODE_PRESSURE,
-    why: 'the chart raises KubeNodePressure (severity info) for any pressure condition; the node-memory-pressure runbook answers KubeNodeMemoryPressure, so this rule keeps its expression for MemoryPressure only under that name',
-  },
-  labels: { severity: 'critical' },
+  labels: { severity: 'info' },
   annotations: {
     description:
       '{{ $labels.node }}{{ with $labels.cluster -}} on cluster {{ . }}{{- end }} has active Condition {{ $labels.condition }}. This is caused by resource usage exceeding eviction thresholds.',
@@ -39,12 +31,12 @@ export const KUBE_NODE_MEMORY_PRESSURE = chartRule({
 export const memoryPressure: Scenario = {
   id: 'memory-pressure',
   summary: 'a leaking cart pod puts a node under MemoryPressure; node-memory-pressure restarts cart',
-  alertname: 'KubeNodeMemoryPressure',
+  alertname: 'KubeNodePressure',
   runbookId: 'node-memory-pressure',
   inDefaultSet: true,
   waits: 'the runbook lets the new pods settle for 60 s (wait-for-rollout) before it verifies',
   waitSeconds: 60,
-  rules: [KUBE_NODE_MEMORY_PRESSURE],
+  rules: [KUBE_NODE_PRESSURE],
   setup(world) {
     const node = DEMO_NODES.memory.name;
     const leaking = world.podOn('shop', 'cart', node);
@@ -56,7 +48,7 @@ export const memoryPressure: Scenario = {
     );
     world.tick();
     return {
-      title: `KubeNodeMemoryPressure on ${node}`,
+      title: `KubeNodePressure MemoryPressure on ${node}`,
       story: [
         'cart keeps every session in a cache that never evicts, and it has no memory limit: its replica on',
         `${node} holds ${(LEAK_NOW_BYTES / GI).toFixed(1)} GiB after ${LEAK_DAYS} days and the kubelet reports MemoryPressure.`,

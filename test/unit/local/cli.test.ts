@@ -280,9 +280,7 @@ describe('runbook CLI', () => {
         io,
       );
       expect(code).toBe(0);
-      expect(out[0]).toMatch(
-        /^KubeNodeMemoryPressure \(prometheus, firing, critical, environment \w+, k8s-node /,
-      );
+      expect(out[0]).toMatch(/^KubeNodePressure \(prometheus, firing, info, environment \w+, k8s-node /);
       expect(out[1]).toMatch(
         /✓ node-memory-pressure +selected: rule kube-node-memory-pressure matched: confidence 0\.95 × learned 1\.00 = 0\.95/,
       );

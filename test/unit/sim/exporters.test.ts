@@ -67,12 +67,15 @@ describe('simulated exporters', () => {
     });
     expect(ksm[0]!.labels.pod).toMatch(/^kube-prometheus-stack-kube-state-metrics-[a-z0-9]+-[a-z0-9]+$/);
     expect(ksm[0]!.labels.instance).toMatch(/^10\.0\.3\.\d+:8080$/);
-    expect(nodeExporters.map((group) => group.labels.instance).sort()).toEqual(
-      Object.values(DEMO_NODES)
-        .map((node) => `${node.ip}:9100`)
-        .sort(),
+    // Every node, the baseline's and those scenarios add
+    const hosts = [...world.hosts.values()];
+    expect(hosts.map((host) => host.ip)).toEqual(
+      expect.arrayContaining(Object.values(DEMO_NODES).map((node) => node.ip)),
     );
-    expect(new Set(nodeExporters.map((group) => group.targets[0])).size).toBe(3);
+    expect(nodeExporters.map((group) => group.labels.instance).sort()).toEqual(
+      hosts.map((host) => `${host.ip}:9100`).sort(),
+    );
+    expect(new Set(nodeExporters.map((group) => group.targets[0])).size).toBe(hosts.length);
     expect(cadvisor.find((group) => group.labels.node === DEMO_NODES.disk.name)?.labels).toEqual({
       job: 'kubelet',
       instance: `${DEMO_NODES.disk.ip}:10250`,
@@ -164,7 +167,32 @@ describe('simulated exporters', () => {
       job: 'kube-state-metrics',
     });
     expect(waiting?.labels.pod).toMatch(/^checkout-/);
-    expect(ups).toHaveLength(1 + 3 * 3);
+    expect(ups).toHaveLength(1 + 3 * world.hosts.size);
+  });
+
+  it('drops the scrapes of a stopped kubelet: its targets stay discovered, with up 0 and no series', async () => {
+    // Prepare: a scenario whose node's kubelet has stopped
+    const silent = [...world.hosts.values()].find((host) => !host.kubelet.active);
+    expect(silent).toBeDefined();
+    const group = (await discover('kubelet')).find((candidate) => candidate.labels.node === silent!.name)!;
+
+    // Act
+    const scraped = await fetch(`http://${group.targets[0]}/metrics`).then(
+      () => 'answered',
+      (error: Error) => error.name,
+    );
+    const stored = targets
+      .storedSeries()
+      .filter((entry) => entry.labels.node === silent!.name && entry.labels.job === 'kubelet');
+
+    // Assess
+    expect(scraped).toBe('TypeError');
+    expect(
+      stored.map((entry) => [entry.labels.__name__, entry.labels.metrics_path, entry.sample.value]),
+    ).toEqual([
+      ['up', '/metrics', 0],
+      ['up', '/metrics/cadvisor', 0],
+    ]);
   });
 
   it("discovers the pods behind a ServiceMonitor's Service as targets; a hung pod's scrape gets no answer", async () => {

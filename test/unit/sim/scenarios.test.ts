@@ -153,4 +153,50 @@ describe('scenarios break the cluster, and the fix heals it', () => {
     expect(root.freePercent(nowSeconds())).toBeGreaterThan(30);
     expect(instance.holds()).toBe(false);
   });
+
+  it('node-not-ready: the node is Ready Unknown and tainted until its kubelet is restarted', async () => {
+    // Prepare
+    const scenario = SCENARIOS.find((candidate) => candidate.id === 'node-not-ready')!;
+    const { world, instance } = await playing(scenario);
+    const name = instance.alertSeries.labels.node!;
+    const node = () => world.kube.nodes.get(name)!;
+    const replica = world.podOn('shop', 'recommendations', name);
+
+    // Assess: what the node lifecycle controller made of a silent kubelet
+    expect(instance.holds()).toBe(true);
+    expect(node().status!.conditions!.find((condition) => condition.type === 'Ready')).toMatchObject({
+      status: 'Unknown',
+      reason: 'NodeStatusUnknown',
+      message: 'Kubelet stopped posting node status.',
+    });
+    expect(node().spec!.taints!.map((taint) => `${taint.key}:${taint.effect}`)).toEqual([
+      'node.kubernetes.io/unreachable:NoSchedule',
+      'node.kubernetes.io/unreachable:NoExecute',
+    ]);
+    expect(replica.status!.conditions!.find((condition) => condition.type === 'Ready')?.status).toBe('False');
+    world.tick();
+    expect(node().status!.conditions!.find((condition) => condition.type === 'Ready')?.status).toBe(
+      'Unknown',
+    );
+
+    // Act: the drain's eviction; the ReplicaSet's replacement avoids the tainted node
+    world.kube.pods.delete(`shop/${replica.metadata!.name}`);
+    world.kube.reconcile();
+    const replacements = world.kube
+      .podsMatching('shop', { matchLabels: { app: 'recommendations' } })
+      .map((pod) => pod.spec!.nodeName);
+
+    // Assess
+    expect(replacements).toHaveLength(2);
+    expect(replacements).not.toContain(name);
+
+    // Act: systemctl restart kubelet
+    world.startKubelet(name);
+    world.tick();
+
+    // Assess
+    expect(instance.holds()).toBe(false);
+    expect(node().spec!.taints).toBeUndefined();
+    expect(world.host(name).kubelet.journal.at(-1)).toContain('Successfully registered node');
+  });
 });
