@@ -338,7 +338,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
       ? `  monitoring real: Prometheus ${target.endpoints.prometheus} scrapes the simulated exporters and evaluates the scenarios' rules; Alertmanager ${target.endpoints.alertmanager} posts its webhooks to the platform`
       : `  monitoring fallback: ${target.fallbackReason ?? 'asked for'}; canned PromQL answers and a stand-in Alertmanager (the demo posts each alert itself). For the real thing: ${INSTALL_HINT}`,
   );
-  const aws = demoAwsOptions(target.endpoints.ssm);
+  const aws = demoAwsOptions(target.endpoints.aws);
   let platform: RunningPlatform | undefined;
   let stopped: Promise<void> | undefined;
   // After the platform stops, a step still in flight must not print into the user's terminal.
@@ -588,8 +588,9 @@ async function postAlert(context: ScenarioContext): Promise<Classified | undefin
 }
 
 /**
- * Real monitoring: waits for the scenario's rule to fire in Prometheus and reach Alertmanager, then
- * for the incident Alertmanager's webhook opened on the platform, and reads what the classifier decided.
+ * Waits for the scenario's alert: its rule firing in Prometheus and Alertmanager's webhook, or its
+ * CloudWatch alarm going to ALARM and EventBridge's event; then for the incident that opened on the
+ * platform, and reads what the classifier decided.
  */
 async function alertFromAlertmanager(context: ScenarioContext): Promise<Classified | undefined> {
   const { scenario, print, signal, target, platform } = context;
@@ -604,20 +605,26 @@ async function alertFromAlertmanager(context: ScenarioContext): Promise<Classifi
     if (fingerprint) break;
     if (Date.now() > deadline) {
       print(
-        `   ✗ ${scenario.alertname} did not fire within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: see its rule at ${target.endpoints.prometheus}/alerts and the target's log`,
+        scenario.source === 'cloudwatch'
+          ? `   ✗ alarm ${scenario.alertLabels.alertname} did not go to ALARM within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: see ${target.endpoints.control}/state and the target's log`
+          : `   ✗ ${scenario.alertname} did not fire within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: see its rule at ${target.endpoints.prometheus}/alerts and the target's log`,
       );
       return undefined;
     }
     await sleep(POLL_MS, signal);
   }
   print(
-    `   → Prometheus fired ${scenario.alertname} from its rule; Alertmanager posts the webhook (fingerprint ${fingerprint})`,
+    scenario.source === 'cloudwatch'
+      ? `   → CloudWatch alarm ${scenario.alertLabels.alertname} went to ALARM; EventBridge delivers the state change to POST /events (fingerprint ${fingerprint})`
+      : `   → Prometheus fired ${scenario.alertname} from its rule; Alertmanager posts the webhook (fingerprint ${fingerprint})`,
   );
   for (;;) {
     const incident = await platform.platform.store.findOpenIncident(fingerprint);
     if (incident && incident.decision !== 'pending') {
       const why = incident.blockedReason ?? (incident.runbookId ? `runbook ${incident.runbookId}` : '');
-      print(`   → webhook received; classified: ${incident.decision}${why ? ` → ${why}` : ''}`);
+      print(
+        `   → ${scenario.source === 'cloudwatch' ? 'event' : 'webhook'} received; classified: ${incident.decision}${why ? ` → ${why}` : ''}`,
+      );
       return {
         decision: incident.decision,
         ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
@@ -627,7 +634,9 @@ async function alertFromAlertmanager(context: ScenarioContext): Promise<Classifi
     }
     if (Date.now() > deadline) {
       print(
-        `   ✗ no incident for ${scenario.alertname} within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: did Alertmanager reach the platform? (${target.endpoints.alertmanager})`,
+        scenario.source === 'cloudwatch'
+          ? `   ✗ no incident for alarm ${scenario.alertLabels.alertname} within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: did its event reach the platform? (${target.endpoints.control}/requests shows the deliveries)`
+          : `   ✗ no incident for ${scenario.alertname} within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: did Alertmanager reach the platform? (${target.endpoints.alertmanager})`,
       );
       return undefined;
     }

@@ -1,11 +1,37 @@
 import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
+import { albTargetErrors } from './alb-target-errors.ts';
+import { albTargetLatency } from './alb-target-latency.ts';
+import { albUnhealthyTargets } from './alb-unhealthy-targets.ts';
+import { apigateway5xx } from './apigateway-5xx.ts';
 import { crashLoop } from './crash-loop.ts';
 import { diskFilling } from './disk-filling.ts';
+import { ec2StatusCheckFailed } from './ec2-status-check-failed.ts';
+import { ecsServiceSaturation } from './ecs-service-saturation.ts';
+import { lambdaErrors } from './lambda-errors.ts';
+import { lambdaThrottling } from './lambda-throttling.ts';
 import { memoryPressure } from './memory-pressure.ts';
+import { rdsCpu } from './rds-cpu.ts';
+import { rdsFreeStorage } from './rds-free-storage.ts';
+import { sqsQueueBacklog } from './sqs-queue-backlog.ts';
 import type { Scenario } from './types.ts';
 
 /** Every scenario the simulated environment can play, in the order the demo runs them. */
-export const SCENARIOS: readonly Scenario[] = [memoryPressure, crashLoop, diskFilling];
+export const SCENARIOS: readonly Scenario[] = [
+  memoryPressure,
+  crashLoop,
+  diskFilling,
+  albTargetErrors,
+  albTargetLatency,
+  albUnhealthyTargets,
+  ecsServiceSaturation,
+  ec2StatusCheckFailed,
+  lambdaErrors,
+  lambdaThrottling,
+  rdsCpu,
+  rdsFreeStorage,
+  sqsQueueBacklog,
+  apigateway5xx,
+];
 
 export const DEFAULT_SCENARIOS: readonly string[] = SCENARIOS.filter((scenario) => scenario.inDefaultSet).map(
   (scenario) => scenario.id,
@@ -25,5 +51,16 @@ export function selectScenarios(names: readonly string[] = DEFAULT_SCENARIOS): S
     );
   if (wanted.size === 0)
     throw new UnknownScenarioError('no scenario selected; runbook demo --list-scenarios lists them');
-  return SCENARIOS.filter((scenario) => wanted.has(scenario.id));
+  const chosen = SCENARIOS.filter((scenario) => wanted.has(scenario.id));
+  const breaking = new Map<string, string>();
+  for (const scenario of chosen)
+    for (const thing of scenario.source === 'cloudwatch' ? scenario.breaks : []) {
+      const other = breaking.get(thing);
+      if (other)
+        throw new UnknownScenarioError(
+          `scenarios ${other} and ${scenario.id} both break ${thing}, so one would undo the other's story; run them one at a time`,
+        );
+      breaking.set(thing, scenario.id);
+    }
+  return chosen;
 }
