@@ -81,6 +81,11 @@ export interface DemoOptions {
   scenarios?: readonly string[];
   /** `auto` (default): the real Prometheus and Alertmanager when installed, else the fallback. */
   monitoring?: 'auto' | 'real' | 'fallback';
+  /**
+   * The runbooks the platform runs instead of the project's runbooks/ (relative to `cwd`); their
+   * compiled machines go to the data directory, so statemachines/ is left alone.
+   */
+  runbooksDir?: string;
 }
 
 export interface ApprovalResult {
@@ -314,6 +319,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
     throw new DemoError((error as Error).message);
   }
   const chosen = selectScenarios(options.scenarios ?? DEFAULT_SCENARIOS);
+  const runbooksDir = options.runbooksDir === undefined ? undefined : resolve(cwd, options.runbooksDir);
+  if (runbooksDir && !existsSync(runbooksDir))
+    throw new DemoError(`--runbooks: ${runbooksDir} does not exist; give a directory of runbook YAML files`);
   if (signal?.aborted) throw new DemoStopped();
 
   prepareDemoDataDir(dataDir);
@@ -321,6 +329,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const shown = relative(cwd, dataDir);
   print(`  data in ${shown && !shown.startsWith('..') ? shown : dataDir} (emptied at every start)`);
   print(`  scenarios ${chosen.map((scenario) => scenario.id).join(', ')} (--list-scenarios shows them all)`);
+  if (runbooksDir) print(`  runbooks from ${relative(cwd, runbooksDir) || runbooksDir} (instead of runbooks/)`);
   print(
     waitScaleLine(
       waitScale,
@@ -368,6 +377,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
         environment: DEMO_ENVIRONMENT,
         live: true,
         waitScale,
+        ...(runbooksDir ? { runbooksDir, statemachinesDir: join(dataDir, 'statemachines') } : {}),
         aws,
         configOverrides: demoToolConfig(target.endpoints),
         print: platformPrint,
@@ -796,6 +806,7 @@ export async function demoCommand(
     waitScale: number;
     scenarios?: readonly string[];
     monitoring?: 'auto' | 'real' | 'fallback';
+    runbooksDir?: string;
   },
 ): Promise<number> {
   const controller = new AbortController();
@@ -811,6 +822,7 @@ export async function demoCommand(
       waitScale: options.waitScale,
       ...(options.scenarios ? { scenarios: options.scenarios } : {}),
       ...(options.monitoring ? { monitoring: options.monitoring } : {}),
+      ...(options.runbooksDir ? { runbooksDir: options.runbooksDir } : {}),
       print: io.out,
       signal: controller.signal,
     });
@@ -845,7 +857,7 @@ export function scenarioListLines(): string[] {
     'scenarios (runbook demo --scenario NAME, repeatable or comma-separated; * = in the default set):',
     ...SCENARIOS.map(
       (scenario) =>
-        `  ${scenario.inDefaultSet ? '*' : ' '} ${scenario.id.padEnd(width)}  ${scenario.alertname} → ${scenario.runbookId}: ${scenario.summary}`,
+        `  ${scenario.inDefaultSet ? '*' : ' '} ${scenario.id.padEnd(width)}  ${scenario.source === 'cloudwatch' ? `CloudWatch alarm ${scenario.alertname}` : scenario.alertname} → ${scenario.runbookId}: ${scenario.summary}`,
     ),
   ];
 }

@@ -31,7 +31,7 @@ export interface SeriesOptions {
   sampleSeconds?: number;
   /** ALB's HTTPCode_* counts: no datapoint at all for a period without any. */
   omitZero?: boolean;
-  /** Counts are whole numbers. */
+  /** Counts are whole numbers unless false; a gauge is when true (ApproximateAgeOfOldestMessage). */
   integer?: boolean;
   /** Latencies: the pNN of a period from its mean (a request distribution, not the samples'). */
   percentile?: (p: number, mean: number) => number;
@@ -166,7 +166,7 @@ function aggregate(
     const every = Math.min(options.sampleSeconds ?? 10, Math.max(1, to - from));
     const samples: number[] = [];
     for (let time = Math.ceil(from / every) * every; time < to; time += every)
-      if (series.live(time)) samples.push(series.sample(time));
+      if (series.live(time)) samples.push(options.integer ? Math.round(series.sample(time)) : series.sample(time));
     if (samples.length === 0) return undefined;
     return { value: gaugeStatistic(samples, stat, options.percentile), sampleCount: samples.length };
   }

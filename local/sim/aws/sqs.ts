@@ -82,7 +82,7 @@ export class SqsModel {
   add(name: string, createdAt: number, arrivalsPerSecond: number, attributes: Record<string, string>): QueueModel {
     const dimensions = { QueueName: name };
     const define = (metricName: string, kind: 'gauge' | 'count', initial = 0) =>
-      this.account.metrics.define({ namespace: 'AWS/SQS', metricName, dimensions }, { kind, unit: metricName.includes('Age') ? 'Seconds' : 'Count', initial, sampleSeconds: 10 });
+      this.account.metrics.define({ namespace: 'AWS/SQS', metricName, dimensions }, { kind, unit: metricName.includes('Age') ? 'Seconds' : 'Count', initial, sampleSeconds: 10, integer: true });
     const queue: QueueModel = {
       name,
       arn: this.account.arn('sqs', name),

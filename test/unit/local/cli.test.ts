@@ -192,6 +192,7 @@ describe('runbook CLI', () => {
       '--wait-scale <factor>',
       '--scenario <name>',
       '--list-scenarios',
+      '--runbooks <dir>',
       '--monitoring <mode>',
     ])
       expect(help).toContain(option);
@@ -228,6 +229,24 @@ describe('runbook CLI', () => {
     expect(out.join('\n')).toMatch(
       /^ {2}\* disk-filling +NodeFilesystemSpaceFillingUp → node-filesystem-filling: /m,
     );
+    expect(out.join('\n')).toMatch(/^ {3} lambda-errors +CloudWatch alarm checkout-api-errors → lambda-errors: /m);
+  });
+
+  it('refuses two --scenario that break the same resource with exit code 2, before starting anything', async () => {
+    // Act
+    const { io, out, err } = capture(workspace);
+    const code = await main(
+      ['node', 'runbook', 'demo', '--scenario', 'rds-cpu,rds-free-storage', '--data', 'demo-data'],
+      io,
+    );
+
+    // Assess
+    expect(code).toBe(2);
+    expect(err).toEqual([
+      "runbook: --scenario: scenarios rds-cpu and rds-free-storage both break rds:orders-db, so one would undo the other's story; run them one at a time",
+    ]);
+    expect(out).toEqual([]);
+    expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
   });
 
   it('refuses an unknown --scenario with exit code 2, naming the known ones, before starting anything', async () => {
@@ -241,7 +260,7 @@ describe('runbook CLI', () => {
     // Assess
     expect(code).toBe(2);
     expect(err).toEqual([
-      'runbook: --scenario: unknown scenario "disk-full"; the scenarios are memory-pressure, crash-loop, disk-filling (runbook demo --list-scenarios describes them)',
+      'runbook: --scenario: unknown scenario "disk-full"; the scenarios are memory-pressure, crash-loop, disk-filling, alb-target-errors, alb-target-latency, alb-unhealthy-targets, ecs-service-saturation, ec2-status-check-failed, lambda-errors, lambda-throttling, rds-cpu, rds-free-storage, sqs-queue-backlog, apigateway-5xx (runbook demo --list-scenarios describes them)',
     ]);
     expect(out).toEqual([]);
     expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
