@@ -515,7 +515,12 @@ async function runScenario(context: ScenarioContext): Promise<ScenarioResult> {
     expectedRunbookId: scenario.runbookId,
     approvals: [],
   };
-  const classified = scenario.alert ? await postAlert(context) : await alertFromAlertmanager(context);
+  const classified =
+    scenario.source === 'cloudwatch'
+      ? await alarmFromEventBridge(context)
+      : scenario.alert
+        ? await postAlert(context)
+        : await alertFromAlertmanager(context);
   if (!classified) return { ...base, decision: 'refused', status: 'not-started' };
   const decision = classified.decision ?? 'unknown';
   if (classified.runbookId && classified.runbookId !== scenario.runbookId)
@@ -598,9 +603,8 @@ async function postAlert(context: ScenarioContext): Promise<Classified | undefin
 }
 
 /**
- * Waits for the scenario's alert: its rule firing in Prometheus and Alertmanager's webhook, or its
- * CloudWatch alarm going to ALARM and EventBridge's event; then for the incident that opened on the
- * platform, and reads what the classifier decided.
+ * Real monitoring: waits for the scenario's rule to fire in Prometheus and reach Alertmanager, then
+ * for the incident Alertmanager's webhook opened on the platform, and reads what the classifier decided.
  */
 async function alertFromAlertmanager(context: ScenarioContext): Promise<Classified | undefined> {
   const { scenario, print, signal, target, platform } = context;
@@ -615,26 +619,20 @@ async function alertFromAlertmanager(context: ScenarioContext): Promise<Classifi
     if (fingerprint) break;
     if (Date.now() > deadline) {
       print(
-        scenario.source === 'cloudwatch'
-          ? `   ✗ alarm ${scenario.alertLabels.alertname} did not go to ALARM within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: see ${target.endpoints.control}/state and the target's log`
-          : `   ✗ ${scenario.alertname} did not fire within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: see its rule at ${target.endpoints.prometheus}/alerts and the target's log`,
+        `   ✗ ${scenario.alertname} did not fire within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: see its rule at ${target.endpoints.prometheus}/alerts and the target's log`,
       );
       return undefined;
     }
     await sleep(POLL_MS, signal);
   }
   print(
-    scenario.source === 'cloudwatch'
-      ? `   → CloudWatch alarm ${scenario.alertLabels.alertname} went to ALARM; EventBridge delivers the state change to POST /events (fingerprint ${fingerprint})`
-      : `   → Prometheus fired ${scenario.alertname} from its rule; Alertmanager posts the webhook (fingerprint ${fingerprint})`,
+    `   → Prometheus fired ${scenario.alertname} from its rule; Alertmanager posts the webhook (fingerprint ${fingerprint})`,
   );
   for (;;) {
     const incident = await platform.platform.store.findOpenIncident(fingerprint);
     if (incident && incident.decision !== 'pending') {
       const why = incident.blockedReason ?? (incident.runbookId ? `runbook ${incident.runbookId}` : '');
-      print(
-        `   → ${scenario.source === 'cloudwatch' ? 'event' : 'webhook'} received; classified: ${incident.decision}${why ? ` → ${why}` : ''}`,
-      );
+      print(`   → webhook received; classified: ${incident.decision}${why ? ` → ${why}` : ''}`);
       return {
         decision: incident.decision,
         ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
@@ -644,14 +642,63 @@ async function alertFromAlertmanager(context: ScenarioContext): Promise<Classifi
     }
     if (Date.now() > deadline) {
       print(
-        scenario.source === 'cloudwatch'
-          ? `   ✗ no incident for alarm ${scenario.alertLabels.alertname} within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: did its event reach the platform? (${target.endpoints.control}/requests shows the deliveries)`
-          : `   ✗ no incident for ${scenario.alertname} within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: did Alertmanager reach the platform? (${target.endpoints.alertmanager})`,
+        `   ✗ no incident for ${scenario.alertname} within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}: did Alertmanager reach the platform? (${target.endpoints.alertmanager})`,
       );
       return undefined;
     }
     await sleep(POLL_MS, signal);
   }
+}
+
+/**
+ * A CloudWatch scenario: waits for its alarm to go to ALARM in the simulated account and for the
+ * platform's answer to the `CloudWatch Alarm State Change` event it was sent (POST /events, as
+ * EventBridge delivers it), and reads what the classifier decided from that answer. The alarm may be
+ * OK again by the time the demo gets to it (its runbook ran meanwhile): the event it sent stays.
+ */
+async function alarmFromEventBridge(context: ScenarioContext): Promise<Classified | undefined> {
+  const { scenario, print, signal, target } = context;
+  const alarm = scenario.alertLabels.alertname ?? scenario.alertname;
+  const deadline = Date.now() + ALERT_TIMEOUT_MS;
+  let announced = false;
+  for (;;) {
+    const fired = (await target.alarms()).deliveries.find(
+      (delivery) => delivery.alarmName === alarm && delivery.state === 'ALARM',
+    );
+    if (fired && !announced) {
+      announced = true;
+      print(
+        `   → CloudWatch alarm ${alarm} went to ALARM; EventBridge delivers the state change to the platform's POST /events`,
+      );
+    }
+    if (fired && fired.httpStatus >= 200 && fired.httpStatus < 300) {
+      const classified = classifiedOf(fired.response);
+      const why = classified?.reason ?? (classified?.runbookId ? `runbook ${classified.runbookId}` : '');
+      print(
+        `   → event accepted (${fired.httpStatus}); classified: ${classified?.decision ?? 'nothing (no rule took it)'}${why ? ` → ${why}` : ''}`,
+      );
+      return classified ?? { decision: 'unmatched' };
+    }
+    if (fired && fired.httpStatus >= 400 && fired.httpStatus !== 429) {
+      print(`   ✗ the platform refused the event (${fired.httpStatus}): ${JSON.stringify(fired.response).slice(0, 300)}`);
+      return undefined;
+    }
+    if (Date.now() > deadline) {
+      print(
+        fired
+          ? `   ✗ the alarm's event did not reach the platform within ${minutesAndSeconds(ALERT_TIMEOUT_MS)} (${fired.attempts} attempt(s)); see ${target.endpoints.control}/alarms`
+          : `   ✗ alarm ${alarm} did not go to ALARM within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}; see ${target.endpoints.control}/alarms and the target's log`,
+      );
+      return undefined;
+    }
+    await sleep(POLL_MS, signal);
+  }
+}
+
+/** The classifier's decision in the platform's answer to POST /events: `{ results: [{ result }] }`. */
+function classifiedOf(answer: unknown): Classified | undefined {
+  const results = (answer as { results?: Array<{ result?: Classified }> } | undefined)?.results ?? [];
+  return results.map((delivery) => delivery.result).find((result) => result?.decision !== undefined);
 }
 
 /** Says where to approve when an approval appears, approves it when asked to, and says who decided. */

@@ -104,6 +104,12 @@ export interface EnvironmentRequests {
   eventbridge: AlarmDelivery[];
 }
 
+/** The simulated account's CloudWatch alarms, and every state change sent to the platform. */
+export interface EnvironmentAlarms {
+  alarms: Array<{ name: string; state: string; since: string; transitions: Array<{ from: string; to: string; at: string }> }>;
+  deliveries: AlarmDelivery[];
+}
+
 /** An alert as the environment saw it in Alertmanager (or the stand-in, or a CloudWatch alarm), resolved once gone. */
 export interface SeenAlert {
   alertname: string;
@@ -386,6 +392,22 @@ export class SimulatedEnvironment {
     };
   }
 
+  alarms(): EnvironmentAlarms {
+    return {
+      alarms: [...this.world.aws.alarms.alarms.values()].map((alarm) => ({
+        name: alarm.definition.name,
+        state: alarm.state.value,
+        since: new Date(alarm.state.at * 1_000).toISOString(),
+        transitions: alarm.transitions.map((transition) => ({
+          from: transition.from,
+          to: transition.to,
+          at: new Date(transition.at * 1_000).toISOString(),
+        })),
+      })),
+      deliveries: this.world.aws.alarms.deliveries,
+    };
+  }
+
   requests(): EnvironmentRequests {
     return {
       kube: this.world.kube.requests,
@@ -472,7 +494,7 @@ export class SimulatedEnvironment {
       return sendJson(response, 200, {
         demoTarget: true,
         description:
-          'runbook-autopilot DEMO TARGET: a simulated Kubernetes cluster with its exporters, monitored by Prometheus and Alertmanager (or a fallback), and an SSM endpoint, on 127.0.0.1. Nothing real is touched.',
+          'runbook-autopilot DEMO TARGET: a simulated Kubernetes cluster with its exporters, monitored by Prometheus and Alertmanager (or a fallback), and the AWS account it runs in (every service the AWS tools call, CloudWatch alarms sent to the platform as EventBridge events), on 127.0.0.1. Nothing real is touched.',
         mode: this.mode,
         endpoints: this.endpoints,
         routes: [
@@ -481,6 +503,7 @@ export class SimulatedEnvironment {
           'GET /state',
           'GET /alerts (and, with the real Alertmanager, its webhook notification counters)',
           'GET /requests',
+          'GET /alarms (the CloudWatch alarms and the state changes delivered to /events)',
           'GET /events',
         ],
       });
@@ -493,6 +516,7 @@ export class SimulatedEnvironment {
         ...(this.monitoring ? { notifications: await this.monitoring.notifications() } : {}),
       });
     if (method === 'GET' && url.pathname === '/requests') return sendJson(response, 200, this.requests());
+    if (method === 'GET' && url.pathname === '/alarms') return sendJson(response, 200, this.alarms());
     if (method === 'GET' && url.pathname === '/events')
       return sendJson(response, 200, { events: this.events });
     if ((method === 'PUT' || method === 'POST') && url.pathname === '/receiver') {
