@@ -3,6 +3,9 @@ import type { ToolContext, ToolImplementation } from '../../functions/ports/tool
 import { AWS_SERVICES, type AwsService } from '../../functions/tools/aws/clients.ts';
 import { type AwsClients, awsClients, awsTools } from '../../functions/tools/aws/index.ts';
 import { awsResolver } from '../../functions/tools/aws/resolve.ts';
+import type { AlertResource } from '../../functions/core/resource.ts';
+import type { ResolveOutput } from '../../functions/tools/declarations/resolve.ts';
+import { createToolRegistry } from '../../functions/tools/index.ts';
 import type { ToolRuntime } from '../../functions/tools/registry.ts';
 import { AwsEndpoint, type EndpointOptions } from '../../local/sim/aws/endpoint.ts';
 import { DEMO_REGION } from '../../local/sim/cluster.ts';
@@ -26,6 +29,8 @@ export interface SimulatedAccount {
   /** Runs a tool as the step runner does: parameters through the declaration's schema first. */
   run<T = Record<string, unknown>>(name: string, parameters: Record<string, unknown>, context?: Partial<ToolContext>): Promise<T>;
   context(options?: Partial<ToolContext>): ToolContext;
+  /** The platform's `resource.resolve` (every resolver family) on an alarm's resource. */
+  resolve(resource: AlertResource, runbook?: string): Promise<ResolveOutput>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +97,12 @@ export async function startSimulatedAccount(
       const tool = tools.get(name);
       if (!tool) throw new Error(`no AWS tool ${name}`);
       return (await tool.run(tool.declaration.parameters.parse(parameters) as Record<string, unknown>, context(overrides))) as T;
+    },
+    async resolve(resource: AlertResource, runbook = 'sim-test') {
+      const registry = createToolRegistry(runtime, { aws: clientOptions(endpoint.url) });
+      const tool = registry.get('resource.resolve')!;
+      const parameters = tool.declaration.parameters.parse({ resource, runbook, parameters: {} }) as Record<string, unknown>;
+      return (await tool.run(parameters, context())) as ResolveOutput;
     },
     async stop() {
       await endpoint.stop();

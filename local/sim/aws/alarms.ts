@@ -115,6 +115,7 @@ export class AlarmSet {
   private lastEvaluation = 0;
   private delivering = false;
   private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly account: AwsAccount) {}
 
@@ -145,6 +146,7 @@ export class AlarmSet {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.retryTimer);
   }
 
   /** Evaluates every alarm (at most every couple of seconds) and delivers what changed. */
@@ -310,6 +312,10 @@ export class AlarmSet {
         const retry = status === 0 || status === 429 || status >= 500;
         if (retry && now - entry.firstTry < RETRY_FOR_SECONDS) {
           entry.nextTry = now + RETRY_SECONDS;
+          // Retried on time even when nothing ticks the account meanwhile.
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => void this.deliver(), RETRY_SECONDS * 1_000);
+          this.retryTimer.unref();
           return;
         }
         this.pending.shift();
