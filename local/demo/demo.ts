@@ -329,7 +329,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const shown = relative(cwd, dataDir);
   print(`  data in ${shown && !shown.startsWith('..') ? shown : dataDir} (emptied at every start)`);
   print(`  scenarios ${chosen.map((scenario) => scenario.id).join(', ')} (--list-scenarios shows them all)`);
-  if (runbooksDir) print(`  runbooks from ${relative(cwd, runbooksDir) || runbooksDir} (instead of runbooks/)`);
+  if (runbooksDir)
+    print(`  runbooks from ${relative(cwd, runbooksDir) || runbooksDir} (instead of runbooks/)`);
   print(
     waitScaleLine(
       waitScale,
@@ -680,7 +681,9 @@ async function alarmFromEventBridge(context: ScenarioContext): Promise<Classifie
       return classified ?? { decision: 'unmatched' };
     }
     if (fired && fired.httpStatus >= 400 && fired.httpStatus !== 429) {
-      print(`   ✗ the platform refused the event (${fired.httpStatus}): ${JSON.stringify(fired.response).slice(0, 300)}`);
+      print(
+        `   ✗ the platform refused the event (${fired.httpStatus}): ${JSON.stringify(fired.response).slice(0, 300)}`,
+      );
       return undefined;
     }
     if (Date.now() > deadline) {

@@ -106,7 +106,12 @@ export interface EnvironmentRequests {
 
 /** The simulated account's CloudWatch alarms, and every state change sent to the platform. */
 export interface EnvironmentAlarms {
-  alarms: Array<{ name: string; state: string; since: string; transitions: Array<{ from: string; to: string; at: string }> }>;
+  alarms: Array<{
+    name: string;
+    state: string;
+    since: string;
+    transitions: Array<{ from: string; to: string; at: string }>;
+  }>;
   deliveries: AlarmDelivery[];
 }
 
@@ -177,7 +182,8 @@ export class SimulatedEnvironment {
     try {
       seedCluster(world);
       for (const scenario of scenarios)
-        if (scenario.source === 'cloudwatch') for (const alarm of scenario.alarms) world.aws.alarms.define(alarm);
+        if (scenario.source === 'cloudwatch')
+          for (const alarm of scenario.alarms) world.aws.alarms.define(alarm);
       const running = scenarios.map((scenario) => ({ scenario, instance: scenario.setup(world) }));
       world.tick();
       const targets = await ScrapeTargets.start(world);
@@ -327,7 +333,11 @@ export class SimulatedEnvironment {
         waitSeconds: scenario.waitSeconds,
       };
       if (scenario.source === 'cloudwatch')
-        return { ...base, source: 'cloudwatch' as const, alertLabels: { alertname: (instance as CloudWatchInstance).alarm } };
+        return {
+          ...base,
+          source: 'cloudwatch' as const,
+          alertLabels: { alertname: (instance as CloudWatchInstance).alarm },
+        };
       return {
         ...base,
         source: 'prometheus' as const,

@@ -47,7 +47,9 @@ describe('AWS scenarios on the embedded platform (runbook demo --runbooks test/f
     });
     const { executions } = await get(demo.url, '/api/executions');
     details = await Promise.all(
-      executions.map((execution: Json) => get(demo.url, `/api/executions/${encodeURIComponent(execution.id)}`)),
+      executions.map((execution: Json) =>
+        get(demo.url, `/api/executions/${encodeURIComponent(execution.id)}`),
+      ),
     );
   }, 120_000);
 
@@ -56,7 +58,8 @@ describe('AWS scenarios on the embedded platform (runbook demo --runbooks test/f
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const detailOf = (runbookId: string): Json => details.find((detail) => detail.execution.runbookId === runbookId) ?? { steps: [] };
+  const detailOf = (runbookId: string): Json =>
+    details.find((detail) => detail.execution.runbookId === runbookId) ?? { steps: [] };
   const stepOutput = (runbookId: string, key: string) =>
     detailOf(runbookId)
       .steps.filter((step: Json) => `${step.kind}:${step.stepId}` === key)
@@ -77,8 +80,10 @@ describe('AWS scenarios on the embedded platform (runbook demo --runbooks test/f
     const resolved = (runbookId: string) => stepOutput(runbookId, 'check:resource').output.resource;
     expect(resolved('sim-alb-target-errors')).toMatchObject({
       type: 'target-group',
-      targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:222222222222:targetgroup/checkout-web/73e2d6bc24d8a067',
-      loadBalancerArn: 'arn:aws:elasticloadbalancing:eu-west-1:222222222222:loadbalancer/app/shop-alb/50dc6c495c0c9188',
+      targetGroupArn:
+        'arn:aws:elasticloadbalancing:eu-west-1:222222222222:targetgroup/checkout-web/73e2d6bc24d8a067',
+      loadBalancerArn:
+        'arn:aws:elasticloadbalancing:eu-west-1:222222222222:loadbalancer/app/shop-alb/50dc6c495c0c9188',
       ecsService: { cluster: 'shop', service: 'checkout' },
       tags: { service: 'checkout', team: 'checkout' },
     });
@@ -88,19 +93,32 @@ describe('AWS scenarios on the embedded platform (runbook demo --runbooks test/f
       deadLetterQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/222222222222/order-events-dlq',
       functionName: 'order-worker',
     });
-    expect(resolved('sim-lambda-errors')).toMatchObject({ type: 'lambda-function', functionName: 'checkout-api' });
+    expect(resolved('sim-lambda-errors')).toMatchObject({
+      type: 'lambda-function',
+      functionName: 'checkout-api',
+    });
   });
 
   it('diagnosed the fault, changed the account, and the change holds', async () => {
-    expect(stepOutput('sim-alb-target-errors', 'step:targets').output).toMatchObject({ unhealthyCount: 3, healthyCount: 0 });
-    expect(stepOutput('sim-alb-target-errors', 'step:new-deployment').output.deploymentId).toMatch(/^ecs-svc\//);
+    expect(stepOutput('sim-alb-target-errors', 'step:targets').output).toMatchObject({
+      unhealthyCount: 3,
+      healthyCount: 0,
+    });
+    expect(stepOutput('sim-alb-target-errors', 'step:new-deployment').output.deploymentId).toMatch(
+      /^ecs-svc\//,
+    );
     expect(stepOutput('sim-lambda-errors', 'step:errors').output.errorTypes[0].type).toBe('TypeError');
-    expect(stepOutput('sim-lambda-errors', 'step:alias-rollback').output).toMatchObject({ previousVersion: '7', newVersion: '6' });
+    expect(stepOutput('sim-lambda-errors', 'step:alias-rollback').output).toMatchObject({
+      previousVersion: '7',
+      newVersion: '6',
+    });
     expect(stepOutput('sim-sqs-queue-backlog', 'step:raise-consumer-concurrency').output).toMatchObject({
       previousMaximumConcurrency: 2,
       maximumConcurrency: 10,
     });
-    expect(stepOutput('sim-sqs-queue-backlog', 'step:redrive-dead-letters').output).toMatchObject({ started: true });
+    expect(stepOutput('sim-sqs-queue-backlog', 'step:redrive-dead-letters').output).toMatchObject({
+      started: true,
+    });
 
     const { aws } = await get(demo.target.endpoints.control, '/state');
     expect(aws.alarms.map((alarm: Json) => `${alarm.name}:${alarm.state}`).sort()).toEqual([
@@ -112,7 +130,10 @@ describe('AWS scenarios on the embedded platform (runbook demo --runbooks test/f
     expect(checkout.targets.map((target: Json) => target.state)).toEqual(['healthy', 'healthy', 'healthy']);
     expect(aws.ecsServices[0].tasks.every((task: Json) => task.fault === undefined)).toBe(true);
     expect(aws.functions.find((fn: Json) => fn.name === 'checkout-api').aliases).toEqual({ live: '6' });
-    expect(aws.eventSourceMappings[0]).toMatchObject({ functionName: 'order-worker', maximumConcurrency: 10 });
+    expect(aws.eventSourceMappings[0]).toMatchObject({
+      functionName: 'order-worker',
+      maximumConcurrency: 10,
+    });
     expect(aws.queues.find((queue: Json) => queue.name === 'order-events-dlq').visible).toBe(0);
   });
 
@@ -120,7 +141,10 @@ describe('AWS scenarios on the embedded platform (runbook demo --runbooks test/f
     const requests = await demo.target.requests();
     const byAlarm = new Map<string, string[]>();
     for (const delivery of requests.eventbridge)
-      byAlarm.set(delivery.alarmName, [...(byAlarm.get(delivery.alarmName) ?? []), `${delivery.previousState}→${delivery.state}:${delivery.httpStatus}`]);
+      byAlarm.set(delivery.alarmName, [
+        ...(byAlarm.get(delivery.alarmName) ?? []),
+        `${delivery.previousState}→${delivery.state}:${delivery.httpStatus}`,
+      ]);
     expect(Object.fromEntries(byAlarm)).toEqual({
       'checkout-web-target-5xx': ['OK→ALARM:202', 'ALARM→OK:202'],
       'checkout-api-errors': ['OK→ALARM:202', 'ALARM→OK:202'],

@@ -252,9 +252,15 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
       name: 'InvalidAction',
       message: expect.stringContaining('ec2:TerminateInstances is not simulated'),
     });
-    const operations = (await demo.target.requests()).aws.map((request) => `${request.service}:${request.operation}`);
+    const operations = (await demo.target.requests()).aws.map(
+      (request) => `${request.service}:${request.operation}`,
+    );
     expect(operations).toEqual(
-      expect.arrayContaining(['ec2:DescribeInstanceStatus', 'lambda:GetFunctionConcurrency', 'ec2:TerminateInstances']),
+      expect.arrayContaining([
+        'ec2:DescribeInstanceStatus',
+        'lambda:GetFunctionConcurrency',
+        'ec2:TerminateInstances',
+      ]),
     );
   });
 

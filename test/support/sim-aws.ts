@@ -1,9 +1,9 @@
 import { RuntimeConfig } from '../../functions/core/config.ts';
+import type { AlertResource } from '../../functions/core/resource.ts';
 import type { ToolContext, ToolImplementation } from '../../functions/ports/tools.ts';
 import { AWS_SERVICES, type AwsService } from '../../functions/tools/aws/clients.ts';
 import { type AwsClients, awsClients, awsTools } from '../../functions/tools/aws/index.ts';
 import { awsResolver } from '../../functions/tools/aws/resolve.ts';
-import type { AlertResource } from '../../functions/core/resource.ts';
 import type { ResolveOutput } from '../../functions/tools/declarations/resolve.ts';
 import { createToolRegistry } from '../../functions/tools/index.ts';
 import type { ToolRuntime } from '../../functions/tools/registry.ts';
@@ -17,7 +17,10 @@ import { World } from '../../local/sim/world.ts';
  * way `runbook demo` points them. Time is the wall clock (the account's models run on it).
  */
 
-export const SIM_CREDENTIALS = { accessKeyId: 'SIMULATEDACCOUNTKEY', secretAccessKey: 'simulated-account-secret' };
+export const SIM_CREDENTIALS = {
+  accessKeyId: 'SIMULATEDACCOUNTKEY',
+  secretAccessKey: 'simulated-account-secret',
+};
 
 export interface SimulatedAccount {
   world: World;
@@ -27,7 +30,11 @@ export interface SimulatedAccount {
   resolver: ReturnType<typeof awsResolver>;
   runtime: ToolRuntime;
   /** Runs a tool as the step runner does: parameters through the declaration's schema first. */
-  run<T = Record<string, unknown>>(name: string, parameters: Record<string, unknown>, context?: Partial<ToolContext>): Promise<T>;
+  run<T = Record<string, unknown>>(
+    name: string,
+    parameters: Record<string, unknown>,
+    context?: Partial<ToolContext>,
+  ): Promise<T>;
   context(options?: Partial<ToolContext>): ToolContext;
   /** The platform's `resource.resolve` (every resolver family) on an alarm's resource. */
   resolve(resource: AlertResource, runbook?: string): Promise<ResolveOutput>;
@@ -37,7 +44,10 @@ export interface SimulatedAccount {
 export function clientOptions(url: string) {
   return {
     defaultRegion: DEMO_REGION,
-    endpoints: Object.fromEntries(AWS_SERVICES.map((service) => [service, url])) as Record<AwsService, string>,
+    endpoints: Object.fromEntries(AWS_SERVICES.map((service) => [service, url])) as Record<
+      AwsService,
+      string
+    >,
     credentials: SIM_CREDENTIALS,
   };
 }
@@ -93,15 +103,25 @@ export async function startSimulatedAccount(
     resolver: awsResolver(deps),
     runtime,
     context,
-    async run<T>(name: string, parameters: Record<string, unknown>, overrides?: Partial<ToolContext>): Promise<T> {
+    async run<T>(
+      name: string,
+      parameters: Record<string, unknown>,
+      overrides?: Partial<ToolContext>,
+    ): Promise<T> {
       const tool = tools.get(name);
       if (!tool) throw new Error(`no AWS tool ${name}`);
-      return (await tool.run(tool.declaration.parameters.parse(parameters) as Record<string, unknown>, context(overrides))) as T;
+      return (await tool.run(
+        tool.declaration.parameters.parse(parameters) as Record<string, unknown>,
+        context(overrides),
+      )) as T;
     },
     async resolve(resource: AlertResource, runbook = 'sim-test') {
       const registry = createToolRegistry(runtime, { aws: clientOptions(endpoint.url) });
       const tool = registry.get('resource.resolve')!;
-      const parameters = tool.declaration.parameters.parse({ resource, runbook, parameters: {} }) as Record<string, unknown>;
+      const parameters = tool.declaration.parameters.parse({ resource, runbook, parameters: {} }) as Record<
+        string,
+        unknown
+      >;
       return (await tool.run(parameters, context())) as ResolveOutput;
     },
     async stop() {

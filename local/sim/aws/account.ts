@@ -29,7 +29,6 @@ import { SqsModel } from './sqs.ts';
 
 const nowSeconds = (): number => Date.now() / 1_000;
 
-
 export interface AccountEvent {
   at: string;
   text: string;
@@ -147,21 +146,37 @@ export class AwsAccount {
       targetGroups: [...this.elb.targetGroups.values()].map((group) => ({
         name: group.name,
         requestsPerSecond: round(group.traffic.at(now)),
-        targets: [...group.targets.values()].map((target) => ({ id: target.id, state: target.state, ...(target.reason ? { reason: target.reason } : {}) })),
+        targets: [...group.targets.values()].map((target) => ({
+          id: target.id,
+          state: target.state,
+          ...(target.reason ? { reason: target.reason } : {}),
+        })),
       })),
       ecsServices: [...this.ecs.services.values()].map((service) => ({
         name: `${service.cluster}/${service.name}`,
         desiredCount: service.desiredCount,
         tasks: this.ecs.tasks
           .filter((task) => task.service === service && task.lastStatus !== 'STOPPED')
-          .map((task) => ({ id: task.id, lastStatus: task.lastStatus, ...(task.fault ? { fault: task.fault.log.message } : {}) })),
-        deployments: service.deployments.map((deployment) => ({ id: deployment.id, status: deployment.status, rolloutState: deployment.rolloutState })),
+          .map((task) => ({
+            id: task.id,
+            lastStatus: task.lastStatus,
+            ...(task.fault ? { fault: task.fault.log.message } : {}),
+          })),
+        deployments: service.deployments.map((deployment) => ({
+          id: deployment.id,
+          status: deployment.status,
+          rolloutState: deployment.rolloutState,
+        })),
         cpuPercent: round(service.metrics.cpu.level.at(now)),
       })),
       autoScalingGroups: [...this.autoScaling.groups.values()].map((group) => ({
         name: group.name,
         desiredCapacity: group.desired,
-        instances: group.members.map((member) => ({ id: member.instanceId, lifecycle: member.lifecycle, health: member.health })),
+        instances: group.members.map((member) => ({
+          id: member.instanceId,
+          lifecycle: member.lifecycle,
+          health: member.health,
+        })),
       })),
       instances: [...this.ec2.instances.values()]
         .filter((instance) => instance.state !== 'terminated')
@@ -193,7 +208,11 @@ export class AwsAccount {
         ageOfOldestSeconds: Math.round(this.sqs.ageOfOldest(queue, now)),
       })),
       stages: [...this.apiGateway.apis.values()].flatMap((api) =>
-        [...api.stages.values()].map((stage) => ({ api: api.name, stage: stage.name, deploymentId: stage.deploymentId })),
+        [...api.stages.values()].map((stage) => ({
+          api: api.name,
+          stage: stage.name,
+          deploymentId: stage.deploymentId,
+        })),
       ),
     };
   }

@@ -110,7 +110,12 @@ function breaches(comparison: Comparison, value: number, threshold: number): boo
 export class AlarmSet {
   readonly alarms = new Map<string, Alarm>();
   readonly deliveries: AlarmDelivery[] = [];
-  private readonly pending: Array<{ event: unknown; delivery: AlarmDelivery; firstTry: number; nextTry: number }> = [];
+  private readonly pending: Array<{
+    event: unknown;
+    delivery: AlarmDelivery;
+    firstTry: number;
+    nextTry: number;
+  }> = [];
   private receiverUrl: string | undefined;
   private lastEvaluation = 0;
   private delivering = false;
@@ -125,7 +130,11 @@ export class AlarmSet {
     const alarm: Alarm = {
       definition,
       arn: this.account.arn('cloudwatch', `alarm:${definition.name}`),
-      state: { value: 'OK', reason: 'Threshold Crossed: the alarm was OK before the simulation started', at: this.account.startedAt - 3 * 86_400 },
+      state: {
+        value: 'OK',
+        reason: 'Threshold Crossed: the alarm was OK before the simulation started',
+        at: this.account.startedAt - 3 * 86_400,
+      },
       transitions: [],
     };
     this.alarms.set(definition.name, alarm);
@@ -164,7 +173,9 @@ export class AlarmSet {
     const previous = alarm.state;
     alarm.state = verdict;
     alarm.transitions.push({ from: previous.value, to: verdict.value, at: now });
-    this.account.note(`cloudwatch: alarm ${alarm.definition.name} ${previous.value} → ${verdict.value} (${verdict.reason})`);
+    this.account.note(
+      `cloudwatch: alarm ${alarm.definition.name} ${previous.value} → ${verdict.value} (${verdict.reason})`,
+    );
     const event = this.event(alarm, previous);
     const delivery: AlarmDelivery = {
       alarmName: alarm.definition.name,
@@ -188,7 +199,11 @@ export class AlarmSet {
     const { period, evaluationPeriods } = definition;
     const end = Math.floor(now / period) * period;
     const start = end - evaluationPeriods * period;
-    const key: MetricKey = { namespace: definition.namespace, metricName: definition.metricName, dimensions: definition.dimensions };
+    const key: MetricKey = {
+      namespace: definition.namespace,
+      metricName: definition.metricName,
+      dimensions: definition.dimensions,
+    };
     const points = this.account.metrics.read(key, definition.statistic, period, start, end, now);
     const byTime = new Map(points.map((point) => [point.timestamp, point]));
     const evaluated: Array<{ timestamp: number; value: number | undefined; sampleCount: number }> = [];
@@ -198,7 +213,9 @@ export class AlarmSet {
     }
     const present = evaluated.filter((point) => point.value !== undefined);
     const missing = evaluated.length - present.length;
-    let breaching = present.filter((point) => breaches(definition.comparison, point.value!, definition.threshold)).length;
+    let breaching = present.filter((point) =>
+      breaches(definition.comparison, point.value!, definition.threshold),
+    ).length;
     if (definition.treatMissingData === 'breaching') breaching += missing;
     let next: AlarmState;
     if (breaching >= definition.datapointsToAlarm) next = 'ALARM';
@@ -208,7 +225,9 @@ export class AlarmSet {
     if (next === alarm.state.value) return alarm.state;
 
     const comparison = COMPARISON_TEXT[definition.comparison];
-    const listed = present.map((point) => `${javaNumber(point.value!)} (${reasonTime(point.timestamp)})`).join(', ');
+    const listed = present
+      .map((point) => `${javaNumber(point.value!)} (${reasonTime(point.timestamp)})`)
+      .join(', ');
     let reason: string;
     if (next === 'INSUFFICIENT_DATA')
       reason = `Insufficient Data: ${evaluationPeriods} datapoint${evaluationPeriods === 1 ? ' was' : 's were'} unknown.`;
@@ -266,7 +285,11 @@ export class AlarmSet {
             {
               id: uuidFrom(`${alarm.arn}-metric`),
               metricStat: {
-                metric: { namespace: definition.namespace, name: definition.metricName, dimensions: definition.dimensions },
+                metric: {
+                  namespace: definition.namespace,
+                  name: definition.metricName,
+                  dimensions: definition.dimensions,
+                },
                 period: definition.period,
                 stat: definition.statistic,
               },

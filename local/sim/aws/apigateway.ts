@@ -1,6 +1,6 @@
 import type { AwsAccount } from './account.ts';
-import { dateOf, uuidFrom } from './ids.ts';
 import { latencyPercentile } from './elbv2.ts';
+import { dateOf, uuidFrom } from './ids.ts';
 import type { LogEvent } from './logs.ts';
 import type { MetricSeries } from './metric-store.ts';
 import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
@@ -54,7 +54,7 @@ export interface RestApiModel {
 export class ApiGatewayModel {
   readonly apis = new Map<string, RestApiModel>();
 
-  constructor(private readonly account: AwsAccount) {
+  constructor(account: AwsAccount) {
     const start = account.startedAt;
     const api: RestApiModel = {
       id: REST_API_ID,
@@ -63,8 +63,20 @@ export class ApiGatewayModel {
       createdAt: start - 700 * 86_400,
       tags: { team: 'shop', environment: 'staging' },
       deployments: [
-        { id: 'w4zq1b', description: 'release 2026.11.19: /orders/{id}/returns', createdAt: start - 6 * 86_400 - 3_300, errorFraction: 0.0012, latencyMs: 118 },
-        { id: 'a8hn3c', description: 'release 2026.11.23: /checkout through the checkout-api live alias', createdAt: start - 2 * 86_400 - 7_800, errorFraction: 0.0012, latencyMs: 121 },
+        {
+          id: 'w4zq1b',
+          description: 'release 2026.11.19: /orders/{id}/returns',
+          createdAt: start - 6 * 86_400 - 3_300,
+          errorFraction: 0.0012,
+          latencyMs: 118,
+        },
+        {
+          id: 'a8hn3c',
+          description: 'release 2026.11.23: /checkout through the checkout-api live alias',
+          createdAt: start - 2 * 86_400 - 7_800,
+          errorFraction: 0.0012,
+          latencyMs: 121,
+        },
       ],
       stages: new Map(),
     };
@@ -83,10 +95,29 @@ export class ApiGatewayModel {
       requests: new Timeline(25),
       metrics: {
         count,
-        errors5xx: define('5XXError', { kind: 'ratio', unit: 'Count', of: count, initial: current.errorFraction }),
+        errors5xx: define('5XXError', {
+          kind: 'ratio',
+          unit: 'Count',
+          of: count,
+          initial: current.errorFraction,
+        }),
         errors4xx: define('4XXError', { kind: 'ratio', unit: 'Count', of: count, initial: 0.014 }),
-        latency: define('Latency', { kind: 'gauge', unit: 'Milliseconds', initial: current.latencyMs, noise: 0.06, sampleSeconds: 5, percentile: latencyPercentile }),
-        integrationLatency: define('IntegrationLatency', { kind: 'gauge', unit: 'Milliseconds', initial: current.latencyMs - 14, noise: 0.06, sampleSeconds: 5, percentile: latencyPercentile }),
+        latency: define('Latency', {
+          kind: 'gauge',
+          unit: 'Milliseconds',
+          initial: current.latencyMs,
+          noise: 0.06,
+          sampleSeconds: 5,
+          percentile: latencyPercentile,
+        }),
+        integrationLatency: define('IntegrationLatency', {
+          kind: 'gauge',
+          unit: 'Milliseconds',
+          initial: current.latencyMs - 14,
+          noise: 0.06,
+          sampleSeconds: 5,
+          percentile: latencyPercentile,
+        }),
       },
     });
     this.apis.set(api.id, api);
@@ -100,12 +131,11 @@ export class ApiGatewayModel {
   }
 
   /** Points the stage at a deployment from `at` on (a scenario's past, or UpdateStage now). */
-  serve(api: RestApiModel, stage: StageModel, deploymentId: string, at: number): void {
+  serve(stage: StageModel, deploymentId: string, at: number): void {
     stage.deploymentId = deploymentId;
     stage.lastUpdatedAt = at;
     while (stage.history.length > 0 && stage.history.at(-1)!.at > at) stage.history.pop();
     stage.history.push({ at, deploymentId });
-    void api;
   }
 
   tick(now: number): void {
@@ -120,13 +150,19 @@ export class ApiGatewayModel {
       }
   }
 
-  private *executionLogs(api: RestApiModel, stage: StageModel, from: number, to: number): Generator<LogEvent> {
+  private *executionLogs(
+    api: RestApiModel,
+    stage: StageModel,
+    from: number,
+    to: number,
+  ): Generator<LogEvent> {
     for (let second = Math.floor(from); second < to; second += 1) {
       const entry = [...stage.history].reverse().find((candidate) => candidate.at <= second);
       const deployment = entry ? this.deployment(api, entry.deploymentId) : undefined;
       if (!deployment?.failure) continue;
       const failures = stage.requests.at(second) * deployment.errorFraction;
-      const count = Math.floor(failures) + (jitter(`${api.id}-failures`, second) * 0.5 + 0.5 < failures % 1 ? 1 : 0);
+      const count =
+        Math.floor(failures) + (jitter(`${api.id}-failures`, second) * 0.5 + 0.5 < failures % 1 ? 1 : 0);
       for (let index = 0; index < count; index += 1) {
         const requestId = uuidFrom(`${api.id}-${second}-${index}`);
         yield {
@@ -191,7 +227,12 @@ export function apiGatewayService(account: AwsAccount): ServiceDefinition {
   const apiOf = (call: AwsCall) => {
     const id = call.pathParameters.restapi_id ?? '';
     const api = model.apis.get(id);
-    if (!api) throw new AwsError('NotFoundException', `Invalid API identifier specified ${account.accountId}:${id}`, 404);
+    if (!api)
+      throw new AwsError(
+        'NotFoundException',
+        `Invalid API identifier specified ${account.accountId}:${id}`,
+        404,
+      );
     return api;
   };
   const stageOf = (call: AwsCall, api: RestApiModel) => {
@@ -206,7 +247,13 @@ export function apiGatewayService(account: AwsAccount): ServiceDefinition {
     handle(call: AwsCall) {
       switch (call.operation) {
         case 'GetRestApis': {
-          const { items, next } = page([...model.apis.values()], call.query.get('position') ?? undefined, limitOf(call.query), 'apigateway:apis', 'BadRequestException');
+          const { items, next } = page(
+            [...model.apis.values()],
+            call.query.get('position') ?? undefined,
+            limitOf(call.query),
+            'apigateway:apis',
+            'BadRequestException',
+          );
           return { body: { item: items.map(apiOutput), ...(next ? { position: next } : {}) } };
         }
         case 'GetRestApi':
@@ -220,10 +267,20 @@ export function apiGatewayService(account: AwsAccount): ServiceDefinition {
         case 'GetDeployments': {
           const api = apiOf(call);
           const deployments = [...api.deployments].sort((a, b) => b.createdAt - a.createdAt);
-          const { items, next } = page(deployments, call.query.get('position') ?? undefined, limitOf(call.query), `apigateway:deployments:${api.id}`, 'BadRequestException');
+          const { items, next } = page(
+            deployments,
+            call.query.get('position') ?? undefined,
+            limitOf(call.query),
+            `apigateway:deployments:${api.id}`,
+            'BadRequestException',
+          );
           return {
             body: {
-              item: items.map((deployment) => ({ id: deployment.id, description: deployment.description, createdDate: dateOf(deployment.createdAt) })),
+              item: items.map((deployment) => ({
+                id: deployment.id,
+                description: deployment.description,
+                createdDate: dateOf(deployment.createdAt),
+              })),
               ...(next ? { position: next } : {}),
             },
           };
@@ -236,12 +293,18 @@ export function apiGatewayService(account: AwsAccount): ServiceDefinition {
             : [];
           for (const operation of operations) {
             if (operation.op !== 'replace' || operation.path !== '/deploymentId')
-              throw new AwsError('BadRequestException', `Invalid patch path ${operation.path} (the simulated account patches replace /deploymentId)`);
+              throw new AwsError(
+                'BadRequestException',
+                `Invalid patch path ${operation.path} (the simulated account patches replace /deploymentId)`,
+              );
             const target = model.deployment(api, String(operation.value ?? ''));
-            if (!target) throw new AwsError('BadRequestException', `Deployment id ${operation.value} does not exist`);
+            if (!target)
+              throw new AwsError('BadRequestException', `Deployment id ${operation.value} does not exist`);
             const before = stage.deploymentId;
-            model.serve(api, stage, target.id, call.now);
-            account.note(`apigateway: UpdateStage ${api.name}/${stage.name} deployment ${before} → ${target.id}`);
+            model.serve(stage, target.id, call.now);
+            account.note(
+              `apigateway: UpdateStage ${api.name}/${stage.name} deployment ${before} → ${target.id}`,
+            );
           }
           return { body: stageOutput(stage) };
         }

@@ -1,6 +1,6 @@
 import type { AwsAccount } from './account.ts';
-import { dateOf } from './ids.ts';
 import { CLUSTER, SERVICE } from './ecs.ts';
+import { dateOf } from './ids.ts';
 import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
 
 /**
@@ -18,11 +18,31 @@ export interface ScalableTargetModel {
   min: number;
   max: number;
   createdAt: number;
-  suspended: { DynamicScalingInSuspended: boolean; DynamicScalingOutSuspended: boolean; ScheduledScalingSuspended: boolean };
+  suspended: {
+    DynamicScalingInSuspended: boolean;
+    DynamicScalingOutSuspended: boolean;
+    ScheduledScalingSuspended: boolean;
+  };
   policy: { name: string; targetValue: number; metric: string };
 }
 
-const NAMESPACES = ['ecs', 'elasticmapreduce', 'ec2', 'appstream', 'dynamodb', 'rds', 'sagemaker', 'custom-resource', 'comprehend', 'lambda', 'cassandra', 'kafka', 'elasticache', 'neptune', 'workspaces'];
+const NAMESPACES = [
+  'ecs',
+  'elasticmapreduce',
+  'ec2',
+  'appstream',
+  'dynamodb',
+  'rds',
+  'sagemaker',
+  'custom-resource',
+  'comprehend',
+  'lambda',
+  'cassandra',
+  'kafka',
+  'elasticache',
+  'neptune',
+  'workspaces',
+];
 
 export class ApplicationAutoScalingModel {
   readonly targets: ScalableTargetModel[] = [];
@@ -35,8 +55,16 @@ export class ApplicationAutoScalingModel {
       min: 2,
       max: 12,
       createdAt: account.startedAt - 300 * 86_400,
-      suspended: { DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false, ScheduledScalingSuspended: false },
-      policy: { name: 'checkout-cpu-target-tracking', targetValue: 60, metric: 'ECSServiceAverageCPUUtilization' },
+      suspended: {
+        DynamicScalingInSuspended: false,
+        DynamicScalingOutSuspended: false,
+        ScheduledScalingSuspended: false,
+      },
+      policy: {
+        name: 'checkout-cpu-target-tracking',
+        targetValue: 60,
+        metric: 'ECSServiceAverageCPUUtilization',
+      },
     });
   }
 
@@ -48,13 +76,20 @@ export class ApplicationAutoScalingModel {
 function namespaceOf(input: Record<string, unknown>): string {
   const namespace = String(input.ServiceNamespace ?? '');
   if (!NAMESPACES.includes(namespace))
-    throw new AwsError('ValidationException', `1 validation error detected: Value '${namespace}' at 'serviceNamespace' failed to satisfy constraint: Member must satisfy enum value set: [${NAMESPACES.join(', ')}]`);
+    throw new AwsError(
+      'ValidationException',
+      `1 validation error detected: Value '${namespace}' at 'serviceNamespace' failed to satisfy constraint: Member must satisfy enum value set: [${NAMESPACES.join(', ')}]`,
+    );
   return namespace;
 }
 
 export function applicationAutoScalingService(account: AwsAccount): ServiceDefinition {
   const model = account.applicationAutoScaling;
-  const arnOf = (target: ScalableTargetModel) => account.arn('application-autoscaling', `scalable-target/0e${target.resourceId.length.toString(16).padStart(30, '0')}`);
+  const arnOf = (target: ScalableTargetModel) =>
+    account.arn(
+      'application-autoscaling',
+      `scalable-target/0e${target.resourceId.length.toString(16).padStart(30, '0')}`,
+    );
   return {
     name: 'application-autoscaling',
     protocol: 'json',
@@ -66,11 +101,21 @@ export function applicationAutoScalingService(account: AwsAccount): ServiceDefin
         case 'DescribeScalableTargets': {
           const namespace = namespaceOf(input);
           const ids = Array.isArray(input.ResourceIds) ? (input.ResourceIds as string[]) : undefined;
-          const dimension = input.ScalableDimension === undefined ? undefined : String(input.ScalableDimension);
+          const dimension =
+            input.ScalableDimension === undefined ? undefined : String(input.ScalableDimension);
           const targets = model.targets.filter(
-            (target) => target.namespace === namespace && (!ids || ids.includes(target.resourceId)) && (!dimension || target.dimension === dimension),
+            (target) =>
+              target.namespace === namespace &&
+              (!ids || ids.includes(target.resourceId)) &&
+              (!dimension || target.dimension === dimension),
           );
-          const { items, next } = page(targets, input.NextToken as string | undefined, Number(input.MaxResults ?? 50), `aas:targets:${namespace}`, 'InvalidNextTokenException');
+          const { items, next } = page(
+            targets,
+            input.NextToken as string | undefined,
+            Number(input.MaxResults ?? 50),
+            `aas:targets:${namespace}`,
+            'InvalidNextTokenException',
+          );
           return {
             body: {
               ScalableTargets: items.map((target) => ({
@@ -91,12 +136,23 @@ export function applicationAutoScalingService(account: AwsAccount): ServiceDefin
         case 'DescribeScalingPolicies': {
           const namespace = namespaceOf(input);
           const resourceId = input.ResourceId === undefined ? undefined : String(input.ResourceId);
-          const targets = model.targets.filter((target) => target.namespace === namespace && (!resourceId || target.resourceId === resourceId));
-          const { items, next } = page(targets, input.NextToken as string | undefined, Number(input.MaxResults ?? 50), `aas:policies:${namespace}:${resourceId}`, 'InvalidNextTokenException');
+          const targets = model.targets.filter(
+            (target) => target.namespace === namespace && (!resourceId || target.resourceId === resourceId),
+          );
+          const { items, next } = page(
+            targets,
+            input.NextToken as string | undefined,
+            Number(input.MaxResults ?? 50),
+            `aas:policies:${namespace}:${resourceId}`,
+            'InvalidNextTokenException',
+          );
           return {
             body: {
               ScalingPolicies: items.map((target) => ({
-                PolicyARN: account.arn('autoscaling', `scalingPolicy:0e1f2a3b-4c5d-6e7f-8a9b-0c1d2e3f4a5b:resource/${target.resourceId}:policyName/${target.policy.name}`),
+                PolicyARN: account.arn(
+                  'autoscaling',
+                  `scalingPolicy:0e1f2a3b-4c5d-6e7f-8a9b-0c1d2e3f4a5b:resource/${target.resourceId}:policyName/${target.policy.name}`,
+                ),
                 PolicyName: target.policy.name,
                 ServiceNamespace: target.namespace,
                 ResourceId: target.resourceId,

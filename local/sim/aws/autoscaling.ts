@@ -1,7 +1,7 @@
 import type { AwsAccount } from './account.ts';
-import { dateOf } from './ids.ts';
 import type { Ec2Instance } from './ec2.ts';
 import { LEGACY_TARGET_GROUP, type TargetBackend } from './elbv2.ts';
+import { dateOf } from './ids.ts';
 import {
   type AwsCall,
   AwsError,
@@ -79,7 +79,14 @@ export class AutoScalingModel {
         since: instance.launchTime,
       });
       const targetGroup = account.elb.group(LEGACY_TARGET_GROUP)!;
-      account.elb.register(targetGroup, instanceId, targetGroup.port, instance.zone, this.backendOf(instance), instance.launchTime);
+      account.elb.register(
+        targetGroup,
+        instanceId,
+        targetGroup.port,
+        instance.zone,
+        this.backendOf(instance),
+        instance.launchTime,
+      );
     }
     group.desired = group.members.length;
   }
@@ -142,7 +149,9 @@ export class AutoScalingModel {
   markUnhealthy(group: AutoScalingGroupModel, member: GroupMember, now: number): void {
     member.health = 'Unhealthy';
     member.since = now;
-    this.account.note(`autoscaling: ${member.instanceId} of ${group.name} marked Unhealthy: the group replaces it`);
+    this.account.note(
+      `autoscaling: ${member.instanceId} of ${group.name} marked Unhealthy: the group replaces it`,
+    );
   }
 
   /** Replaces unhealthy members, holds the desired capacity, registers members into the target groups. */
@@ -156,19 +165,38 @@ export class AutoScalingModel {
           for (const arn of group.targetGroupArns) {
             const targetGroup = this.account.elb.group(arn);
             if (targetGroup)
-              this.account.elb.register(targetGroup, instance.id, targetGroup.port, instance.zone, this.backendOf(instance), now);
+              this.account.elb.register(
+                targetGroup,
+                instance.id,
+                targetGroup.port,
+                instance.zone,
+                this.backendOf(instance),
+                now,
+              );
           }
-          this.account.note(`autoscaling: ${instance.id} is InService in ${group.name} and registered with its target groups`);
+          this.account.note(
+            `autoscaling: ${instance.id} is InService in ${group.name} and registered with its target groups`,
+          );
         }
-        if (member.lifecycle === 'InService' && (member.health === 'Unhealthy' || instance?.state === 'terminated'))
-          this.terminate(group, member, now, 'an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped, or marked unhealthy');
+        if (
+          member.lifecycle === 'InService' &&
+          (member.health === 'Unhealthy' || instance?.state === 'terminated')
+        )
+          this.terminate(
+            group,
+            member,
+            now,
+            'an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped, or marked unhealthy',
+          );
         if (member.lifecycle === 'Terminating' && (!instance || instance.state === 'terminated')) {
           member.lifecycle = 'Terminated';
           member.since = now;
         }
       }
       group.members = group.members.filter((member) => member.lifecycle !== 'Terminated');
-      const active = group.members.filter((member) => member.lifecycle === 'Pending' || member.lifecycle === 'InService');
+      const active = group.members.filter(
+        (member) => member.lifecycle === 'Pending' || member.lifecycle === 'InService',
+      );
       for (let count = active.length; count < group.desired; count += 1) this.launchMember(group, now);
       const surplus = active.length - group.desired;
       if (surplus > 0)
@@ -180,7 +208,8 @@ export class AutoScalingModel {
   private launchMember(group: AutoScalingGroupModel, now: number): void {
     const zoneCounts = group.zones.map((zone) => ({
       zone,
-      count: group.members.filter((member) => member.zone === zone && member.lifecycle !== 'Terminating').length,
+      count: group.members.filter((member) => member.zone === zone && member.lifecycle !== 'Terminating')
+        .length,
     }));
     const zone = zoneCounts.sort((a, b) => a.count - b.count)[0]!.zone;
     group.nextHost += 1;
@@ -191,10 +220,22 @@ export class AutoScalingModel {
       privateIp: `10.0.${subnet}.${group.nextHost}`,
       launchTime: now,
       booting: true,
-      tags: { ...group.tags, Name: group.launchTemplate.LaunchTemplateName, 'aws:autoscaling:groupName': group.name },
+      tags: {
+        ...group.tags,
+        Name: group.launchTemplate.LaunchTemplateName,
+        'aws:autoscaling:groupName': group.name,
+      },
     });
-    group.members.push({ instanceId: instance.id, zone, lifecycle: 'Pending', health: 'Healthy', since: now });
-    this.account.note(`autoscaling: ${group.name} launches ${instance.id} in ${zone} to hold ${group.desired} instance(s)`);
+    group.members.push({
+      instanceId: instance.id,
+      zone,
+      lifecycle: 'Pending',
+      health: 'Healthy',
+      since: now,
+    });
+    this.account.note(
+      `autoscaling: ${group.name} launches ${instance.id} in ${zone} to hold ${group.desired} instance(s)`,
+    );
   }
 
   private terminate(group: AutoScalingGroupModel, member: GroupMember, now: number, why: string): void {
@@ -270,12 +311,22 @@ export function autoScalingService(account: AwsAccount): ServiceDefinition {
       switch (call.operation) {
         case 'DescribeAutoScalingGroups': {
           const names = queryList(params, 'AutoScalingGroupNames.member');
-          const groups = [...model.groups.values()].filter((group) => names.length === 0 || names.includes(group.name));
+          const groups = [...model.groups.values()].filter(
+            (group) => names.length === 0 || names.includes(group.name),
+          );
           const size = queryNumber(params, 'MaxRecords') ?? 50;
           if (size < 1 || size > 100)
             throw new AwsError('ValidationError', 'MaxRecords must be between 1 and 100');
-          const { items, next } = page(groups, queryString(params, 'NextToken'), size, 'autoscaling:groups', 'InvalidNextToken');
-          return { body: { AutoScalingGroups: items.map(groupOutput), ...(next ? { NextToken: next } : {}) } };
+          const { items, next } = page(
+            groups,
+            queryString(params, 'NextToken'),
+            size,
+            'autoscaling:groups',
+            'InvalidNextToken',
+          );
+          return {
+            body: { AutoScalingGroups: items.map(groupOutput), ...(next ? { NextToken: next } : {}) },
+          };
         }
         case 'DescribeAutoScalingInstances': {
           const ids = queryList(params, 'InstanceIds.member');
@@ -287,7 +338,13 @@ export function autoScalingService(account: AwsAccount): ServiceDefinition {
               .map((member) => ({ group, member })),
           );
           const size = queryNumber(params, 'MaxRecords') ?? 50;
-          const { items, next } = page(members, queryString(params, 'NextToken'), size, 'autoscaling:instances', 'InvalidNextToken');
+          const { items, next } = page(
+            members,
+            queryString(params, 'NextToken'),
+            size,
+            'autoscaling:instances',
+            'InvalidNextToken',
+          );
           return {
             body: {
               AutoScalingInstances: items.map(({ group, member }) => ({
@@ -302,15 +359,27 @@ export function autoScalingService(account: AwsAccount): ServiceDefinition {
         case 'SetDesiredCapacity': {
           const name = queryString(params, 'AutoScalingGroupName') ?? '';
           const group = model.groups.get(name);
-          if (!group) throw new AwsError('ValidationError', `AutoScalingGroup name not found - no such group: ${name}`);
+          if (!group)
+            throw new AwsError('ValidationError', `AutoScalingGroup name not found - no such group: ${name}`);
           const desired = queryNumber(params, 'DesiredCapacity') ?? Number.NaN;
-          if (!Number.isInteger(desired)) throw new AwsError('ValidationError', 'DesiredCapacity must be an integer');
+          if (!Number.isInteger(desired))
+            throw new AwsError('ValidationError', 'DesiredCapacity must be an integer');
           if (desired > group.maxSize)
-            throw new AwsError('ValidationError', `New SetDesiredCapacity value ${desired} is above max value ${group.maxSize} for the AutoScalingGroup.`);
+            throw new AwsError(
+              'ValidationError',
+              `New SetDesiredCapacity value ${desired} is above max value ${group.maxSize} for the AutoScalingGroup.`,
+            );
           if (desired < group.minSize)
-            throw new AwsError('ValidationError', `New SetDesiredCapacity value ${desired} is below min value ${group.minSize} for the AutoScalingGroup.`);
+            throw new AwsError(
+              'ValidationError',
+              `New SetDesiredCapacity value ${desired} is below min value ${group.minSize} for the AutoScalingGroup.`,
+            );
           if (queryBoolean(params, 'HonorCooldown') && now < group.lastScalingAt + DEFAULT_COOLDOWN)
-            throw new AwsError('ScalingActivityInProgress', 'Scaling activity is in progress and blocks this action', 400);
+            throw new AwsError(
+              'ScalingActivityInProgress',
+              'Scaling activity is in progress and blocks this action',
+              400,
+            );
           model.setDesired(group, desired, now);
           account.note(`autoscaling: SetDesiredCapacity ${name} → ${desired}`);
           return { body: undefined };
@@ -319,10 +388,16 @@ export function autoScalingService(account: AwsAccount): ServiceDefinition {
           const id = queryString(params, 'InstanceId') ?? '';
           const status = queryString(params, 'HealthStatus');
           if (status !== 'Healthy' && status !== 'Unhealthy')
-            throw new AwsError('ValidationError', `Valid values for HealthStatus are Healthy and Unhealthy, not ${status}`);
+            throw new AwsError(
+              'ValidationError',
+              `Valid values for HealthStatus are Healthy and Unhealthy, not ${status}`,
+            );
           const found = model.groupOf(id);
           if (!found)
-            throw new AwsError('ValidationError', `Instance Id not found - No managed instance found for instance ID: ${id}`);
+            throw new AwsError(
+              'ValidationError',
+              `Instance Id not found - No managed instance found for instance ID: ${id}`,
+            );
           if (status === 'Unhealthy') model.markUnhealthy(found.group, found.member, now);
           else found.member.health = 'Healthy';
           return { body: undefined };

@@ -1,7 +1,7 @@
 import type { AwsAccount } from './account.ts';
 import { dateOf } from './ids.ts';
 import { checkPeriod, checkStatistic, type Datapoint, seriesId } from './metric-store.ts';
-import { type AwsCall, AwsError, page, pageToken, tokenOffset, type ServiceDefinition } from './protocol.ts';
+import { type AwsCall, AwsError, page, pageToken, type ServiceDefinition, tokenOffset } from './protocol.ts';
 
 /**
  * Amazon CloudWatch (metrics and alarms). The SDK's CloudWatch client speaks AWS JSON 1.0
@@ -19,9 +19,12 @@ function invalid(message: string): AwsError {
 }
 
 function timeOf(value: unknown, name: string): number {
-  const seconds = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) / 1_000 : Number.NaN;
+  const seconds =
+    typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) / 1_000 : Number.NaN;
   if (!Number.isFinite(seconds))
-    throw new AwsError('MissingRequiredParameterException', `The parameter ${name} is required.`, 400, { queryCode: 'MissingParameter' });
+    throw new AwsError('MissingRequiredParameterException', `The parameter ${name} is required.`, 400, {
+      queryCode: 'MissingParameter',
+    });
   return seconds;
 }
 
@@ -43,31 +46,53 @@ export function cloudWatchService(account: AwsAccount): ServiceDefinition {
       const now = call.now;
       switch (call.operation) {
         case 'GetMetricData': {
-          const queries = Array.isArray(input.MetricDataQueries) ? (input.MetricDataQueries as Array<Record<string, unknown>>) : [];
+          const queries = Array.isArray(input.MetricDataQueries)
+            ? (input.MetricDataQueries as Array<Record<string, unknown>>)
+            : [];
           if (queries.length === 0 || queries.length > MAX_QUERIES)
-            throw invalid(`The collection MetricDataQueries must not be empty and must not have more than ${MAX_QUERIES} elements.`);
+            throw invalid(
+              `The collection MetricDataQueries must not be empty and must not have more than ${MAX_QUERIES} elements.`,
+            );
           const start = timeOf(input.StartTime, 'StartTime');
           const end = timeOf(input.EndTime, 'EndTime');
           if (start >= end) throw invalid('The parameter StartTime must be less than the parameter EndTime.');
           const scanBy = String(input.ScanBy ?? 'TimestampDescending');
           if (scanBy !== 'TimestampDescending' && scanBy !== 'TimestampAscending')
             throw invalid(`The value ${scanBy} for parameter ScanBy is not valid.`);
-          const maxDatapoints = input.MaxDatapoints === undefined ? DEFAULT_MAX_DATAPOINTS : Number(input.MaxDatapoints);
+          const maxDatapoints =
+            input.MaxDatapoints === undefined ? DEFAULT_MAX_DATAPOINTS : Number(input.MaxDatapoints);
           const seen = new Set<string>();
           const results = queries.map((query, index) => {
             const id = String(query.Id ?? '');
             if (!QUERY_ID.test(id))
-              throw invalid(`The value ${id} for parameter MetricDataQueries.member.${index + 1}.Id is not valid: it must start with a lowercase letter and contain only letters, numbers and underscores.`);
-            if (seen.has(id)) throw invalid(`The values for parameter id in MetricDataQueries are not unique: ${id}.`);
+              throw invalid(
+                `The value ${id} for parameter MetricDataQueries.member.${index + 1}.Id is not valid: it must start with a lowercase letter and contain only letters, numbers and underscores.`,
+              );
+            if (seen.has(id))
+              throw invalid(`The values for parameter id in MetricDataQueries are not unique: ${id}.`);
             seen.add(id);
             if (query.Expression !== undefined)
-              throw invalid(`MetricDataQueries.member.${index + 1}: the simulated CloudWatch answers MetricStat queries; metric math expressions are not simulated`);
+              throw invalid(
+                `MetricDataQueries.member.${index + 1}: the simulated CloudWatch answers MetricStat queries; metric math expressions are not simulated`,
+              );
             const stat = query.MetricStat as MetricStatInput | undefined;
-            if (!stat?.Metric?.Namespace || !stat.Metric.MetricName || stat.Period === undefined || !stat.Stat)
-              throw invalid(`MetricDataQueries.member.${index + 1}: a MetricStat needs Metric.Namespace, Metric.MetricName, Period and Stat.`);
+            if (
+              !stat?.Metric?.Namespace ||
+              !stat.Metric.MetricName ||
+              stat.Period === undefined ||
+              !stat.Stat
+            )
+              throw invalid(
+                `MetricDataQueries.member.${index + 1}: a MetricStat needs Metric.Namespace, Metric.MetricName, Period and Stat.`,
+              );
             checkPeriod(Number(stat.Period), `MetricDataQueries.member.${index + 1}.MetricStat.Period`);
             checkStatistic(stat.Stat, `MetricDataQueries.member.${index + 1}.MetricStat.Stat`);
-            const dimensions = Object.fromEntries((stat.Metric.Dimensions ?? []).map((dimension) => [String(dimension.Name), String(dimension.Value)]));
+            const dimensions = Object.fromEntries(
+              (stat.Metric.Dimensions ?? []).map((dimension) => [
+                String(dimension.Name),
+                String(dimension.Value),
+              ]),
+            );
             const points: Datapoint[] = account.metrics.read(
               { namespace: stat.Metric.Namespace, metricName: stat.Metric.MetricName, dimensions },
               stat.Stat,
@@ -77,7 +102,12 @@ export function cloudWatchService(account: AwsAccount): ServiceDefinition {
               now,
             );
             if (scanBy === 'TimestampDescending') points.reverse();
-            return { id, label: String(query.Label ?? stat.Metric.MetricName), returnData: query.ReturnData !== false, points };
+            return {
+              id,
+              label: String(query.Label ?? stat.Metric.MetricName),
+              returnData: query.ReturnData !== false,
+              points,
+            };
           });
           // One page holds at most MaxDatapoints datapoints, query by query; the token says where to go on.
           const scope = `cloudwatch:${queries.map((query) => String(query.Id)).join(',')}:${start}:${end}`;
@@ -104,22 +134,41 @@ export function cloudWatchService(account: AwsAccount): ServiceDefinition {
                 Messages: [],
               };
             });
-          return { body: { MetricDataResults: output, Messages: [], ...(more ? { NextToken: pageToken(consumed, scope) } : {}) } };
+          return {
+            body: {
+              MetricDataResults: output,
+              Messages: [],
+              ...(more ? { NextToken: pageToken(consumed, scope) } : {}),
+            },
+          };
         }
         case 'ListMetrics': {
           const namespace = input.Namespace === undefined ? undefined : String(input.Namespace);
           const name = input.MetricName === undefined ? undefined : String(input.MetricName);
-          const filters = Array.isArray(input.Dimensions) ? (input.Dimensions as Array<{ Name?: string; Value?: string }>) : [];
+          const filters = Array.isArray(input.Dimensions)
+            ? (input.Dimensions as Array<{ Name?: string; Value?: string }>)
+            : [];
           const metrics = account.metrics
             .all()
             .filter(
               (series) =>
                 (namespace === undefined || series.key.namespace === namespace) &&
                 (name === undefined || series.key.metricName === name) &&
-                filters.every((filter) => filter.Name !== undefined && filter.Name in series.key.dimensions && (filter.Value === undefined || series.key.dimensions[filter.Name] === filter.Value)),
+                filters.every(
+                  (filter) =>
+                    filter.Name !== undefined &&
+                    filter.Name in series.key.dimensions &&
+                    (filter.Value === undefined || series.key.dimensions[filter.Name] === filter.Value),
+                ),
             )
             .sort((a, b) => seriesId(a.key).localeCompare(seriesId(b.key)));
-          const { items, next } = page(metrics, input.NextToken as string | undefined, 500, `cloudwatch:list:${namespace}:${name}`, 'InvalidNextToken');
+          const { items, next } = page(
+            metrics,
+            input.NextToken as string | undefined,
+            500,
+            `cloudwatch:list:${namespace}:${name}`,
+            'InvalidNextToken',
+          );
           return {
             body: {
               Metrics: items.map((series) => ({
@@ -142,8 +191,15 @@ export function cloudWatchService(account: AwsAccount): ServiceDefinition {
               (state === undefined || alarm.state.value === state),
           );
           const size = input.MaxRecords === undefined ? 50 : Number(input.MaxRecords);
-          if (!Number.isInteger(size) || size < 1 || size > 100) throw invalid('MaxRecords must be between 1 and 100.');
-          const { items, next } = page(alarms, input.NextToken as string | undefined, size, 'cloudwatch:alarms', 'InvalidNextToken');
+          if (!Number.isInteger(size) || size < 1 || size > 100)
+            throw invalid('MaxRecords must be between 1 and 100.');
+          const { items, next } = page(
+            alarms,
+            input.NextToken as string | undefined,
+            size,
+            'cloudwatch:alarms',
+            'InvalidNextToken',
+          );
           return {
             body: {
               MetricAlarms: items.map((alarm) => {
@@ -165,7 +221,9 @@ export function cloudWatchService(account: AwsAccount): ServiceDefinition {
                   StateTransitionedTimestamp: dateOf(alarm.state.at),
                   MetricName: definition.metricName,
                   Namespace: definition.namespace,
-                  ...(extended ? { ExtendedStatistic: definition.statistic } : { Statistic: definition.statistic }),
+                  ...(extended
+                    ? { ExtendedStatistic: definition.statistic }
+                    : { Statistic: definition.statistic }),
                   Dimensions: Object.entries(definition.dimensions).map(([Name, Value]) => ({ Name, Value })),
                   Period: definition.period,
                   EvaluationPeriods: definition.evaluationPeriods,

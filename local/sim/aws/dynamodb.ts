@@ -10,7 +10,18 @@ import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol
  * API (AWS JSON 1.0): DescribeTable, ListTagsOfResource.
  */
 
-export const OPERATIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'Scan', 'BatchGetItem', 'BatchWriteItem', 'TransactGetItems', 'TransactWriteItems'];
+export const OPERATIONS = [
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'Query',
+  'Scan',
+  'BatchGetItem',
+  'BatchWriteItem',
+  'TransactGetItems',
+  'TransactWriteItems',
+];
 
 export interface TableModel {
   name: string;
@@ -31,7 +42,7 @@ export interface TableModel {
 export class DynamoDbModel {
   readonly tables = new Map<string, TableModel>();
 
-  constructor(private readonly account: AwsAccount) {
+  constructor(account: AwsAccount) {
     const name = 'carts';
     const table: TableModel = {
       name,
@@ -47,8 +58,24 @@ export class DynamoDbModel {
       throttledShare: 0,
       metrics: {},
     };
-    const define = (metricName: string, dimensions: Record<string, string>, kind: 'count' | 'gauge', initial: number, omitZero = false) =>
-      account.metrics.define({ namespace: 'AWS/DynamoDB', metricName, dimensions }, { kind, unit: kind === 'gauge' ? 'Milliseconds' : 'Count', initial, omitZero, noise: 0.06, integer: false });
+    const define = (
+      metricName: string,
+      dimensions: Record<string, string>,
+      kind: 'count' | 'gauge',
+      initial: number,
+      omitZero = false,
+    ) =>
+      account.metrics.define(
+        { namespace: 'AWS/DynamoDB', metricName, dimensions },
+        {
+          kind,
+          unit: kind === 'gauge' ? 'Milliseconds' : 'Count',
+          initial,
+          omitZero,
+          noise: 0.06,
+          integer: false,
+        },
+      );
     const byTable = { TableName: name };
     const byIndex = { TableName: name, GlobalSecondaryIndexName: table.index.name };
     table.metrics.consumedRead = define('ConsumedReadCapacityUnits', byTable, 'count', table.reads);
@@ -63,7 +90,12 @@ export class DynamoDbModel {
       const dimensions = { TableName: name, Operation: operation };
       table.metrics[`throttled:${operation}`] = define('ThrottledRequests', dimensions, 'count', 0, true);
       table.metrics[`systemErrors:${operation}`] = define('SystemErrors', dimensions, 'count', 0, true);
-      table.metrics[`latency:${operation}`] = define('SuccessfulRequestLatency', dimensions, 'gauge', operation.startsWith('Get') ? 3.1 : 5.4);
+      table.metrics[`latency:${operation}`] = define(
+        'SuccessfulRequestLatency',
+        dimensions,
+        'gauge',
+        operation.startsWith('Get') ? 3.1 : 5.4,
+      );
     }
     this.tables.set(name, table);
   }
@@ -100,7 +132,10 @@ function tableOutput(table: TableModel) {
     ItemCount: table.itemCount,
     TableArn: table.arn,
     TableId: table.id,
-    BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST', LastUpdateToPayPerRequestDateTime: dateOf(table.createdAt) },
+    BillingModeSummary: {
+      BillingMode: 'PAY_PER_REQUEST',
+      LastUpdateToPayPerRequestDateTime: dateOf(table.createdAt),
+    },
     GlobalSecondaryIndexes: [
       {
         IndexName: table.index.name,
@@ -132,15 +167,29 @@ export function dynamoDbService(account: AwsAccount): ServiceDefinition {
         case 'DescribeTable': {
           const name = String(input.TableName ?? '');
           const table = model.tables.get(name.startsWith('arn:') ? (name.split('/').at(-1) ?? name) : name);
-          if (!table) throw new AwsError('ResourceNotFoundException', `Requested resource not found: Table: ${name} not found`);
+          if (!table)
+            throw new AwsError(
+              'ResourceNotFoundException',
+              `Requested resource not found: Table: ${name} not found`,
+            );
           return { body: { Table: tableOutput(table) } };
         }
         case 'ListTagsOfResource': {
           const arn = String(input.ResourceArn ?? '');
           const table = [...model.tables.values()].find((candidate) => candidate.arn === arn);
-          if (!table) throw new AwsError('ResourceNotFoundException', `Requested resource not found: ResourcArn: ${arn} not found`);
+          if (!table)
+            throw new AwsError(
+              'ResourceNotFoundException',
+              `Requested resource not found: ResourcArn: ${arn} not found`,
+            );
           const tags = Object.entries(table.tags).map(([Key, Value]) => ({ Key, Value }));
-          const { items, next } = page(tags, input.NextToken as string | undefined, 10, `dynamodb:tags:${arn}`, 'ValidationException');
+          const { items, next } = page(
+            tags,
+            input.NextToken as string | undefined,
+            10,
+            `dynamodb:tags:${arn}`,
+            'ValidationException',
+          );
           return { body: { Tags: items, ...(next ? { NextToken: next } : {}) } };
         }
         default:

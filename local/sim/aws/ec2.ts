@@ -171,19 +171,30 @@ export class Ec2Model {
   }
 
   /** The two status checks and the EBS check as DescribeInstanceStatus reports them now. */
-  statusOf(instance: Ec2Instance, now: number): { system: CheckStatus; instance: CheckStatus; ebs: CheckStatus } {
+  statusOf(
+    instance: Ec2Instance,
+    now: number,
+  ): { system: CheckStatus; instance: CheckStatus; ebs: CheckStatus } {
     if (instance.state !== 'running')
       return { system: 'not-applicable', instance: 'not-applicable', ebs: 'not-applicable' };
-    const initializing = now < instance.bootedAt + STATUS_INITIALIZING_SECONDS || instance.rebootUntil !== undefined;
+    const initializing =
+      now < instance.bootedAt + STATUS_INITIALIZING_SECONDS || instance.rebootUntil !== undefined;
     if (instance.systemFault) return { system: 'impaired', instance: 'impaired', ebs: 'ok' };
     if (initializing && !instance.instanceFault) return { system: 'ok', instance: 'initializing', ebs: 'ok' };
     return { system: 'ok', instance: instance.instanceFault ? 'impaired' : 'ok', ebs: 'ok' };
   }
 
   /** A load balancer's health check of the instance's application on `port`. */
-  healthCheck(instance: Ec2Instance, now: number): { pass: true } | { pass: false; reason: string; description: string } {
+  healthCheck(
+    instance: Ec2Instance,
+    now: number,
+  ): { pass: true } | { pass: false; reason: string; description: string } {
     if (instance.state !== 'running')
-      return { pass: false, reason: 'Target.InvalidState', description: `Target is in the ${instance.state} state` };
+      return {
+        pass: false,
+        reason: 'Target.InvalidState',
+        description: `Target is in the ${instance.state} state`,
+      };
     if (instance.systemFault || instance.instanceFault || instance.rebootUntil !== undefined)
       return { pass: false, reason: 'Target.Timeout', description: 'Request timed out' };
     if (now < instance.bootedAt + STATUS_INITIALIZING_SECONDS)
@@ -221,7 +232,9 @@ export class Ec2Model {
         instance.bootedAt = instance.rebootUntil;
         instance.rebootUntil = undefined;
         if (instance.instanceFault) {
-          this.account.note(`ec2: ${instance.id} came back from its reboot; the instance status check passes again`);
+          this.account.note(
+            `ec2: ${instance.id} came back from its reboot; the instance status check passes again`,
+          );
           instance.instanceFault = undefined;
           instance.application = { healthy: true };
         }
@@ -239,7 +252,10 @@ export class Ec2Model {
       instance.metrics.system.record(now, systemFailed);
       instance.metrics.failed.record(now, Math.max(instanceFailed, systemFailed));
       // A guest thrashing after the OOM killer burns all its CPU.
-      instance.metrics.cpu.record(now, instance.state !== 'running' ? 0 : instance.instanceFault ? 99 : instance.cpuPercent);
+      instance.metrics.cpu.record(
+        now,
+        instance.state !== 'running' ? 0 : instance.instanceFault ? 99 : instance.cpuPercent,
+      );
     }
   }
 }
@@ -356,7 +372,13 @@ export function ec2Service(account: AwsAccount): ServiceDefinition {
             );
           requireIds(account, ids);
           const instances = matching(account, ids, filterValues(params));
-          const { items, next } = page(instances, String(params.NextToken ?? '') || undefined, size ?? 1_000, 'ec2:DescribeInstances', 'InvalidParameterValue');
+          const { items, next } = page(
+            instances,
+            String(params.NextToken ?? '') || undefined,
+            size ?? 1_000,
+            'ec2:DescribeInstances',
+            'InvalidParameterValue',
+          );
           return {
             body: {
               reservationSet: items.map((instance) => ({
@@ -382,7 +404,13 @@ export function ec2Service(account: AwsAccount): ServiceDefinition {
           const instances = matching(account, ids, filterValues(params)).filter(
             (instance) => all || instance.state === 'running',
           );
-          const { items, next } = page(instances, String(params.NextToken ?? '') || undefined, size ?? 1_000, 'ec2:DescribeInstanceStatus', 'InvalidParameterValue');
+          const { items, next } = page(
+            instances,
+            String(params.NextToken ?? '') || undefined,
+            size ?? 1_000,
+            'ec2:DescribeInstanceStatus',
+            'InvalidParameterValue',
+          );
           return {
             body: {
               instanceStatusSet: items.map((instance) => {
@@ -431,7 +459,13 @@ export function ec2Service(account: AwsAccount): ServiceDefinition {
                 return filter.values.includes(field);
               }),
             );
-          const { items, next } = page(tags, String(params.NextToken ?? '') || undefined, size, 'ec2:DescribeTags', 'InvalidParameterValue');
+          const { items, next } = page(
+            tags,
+            String(params.NextToken ?? '') || undefined,
+            size,
+            'ec2:DescribeTags',
+            'InvalidParameterValue',
+          );
           return { body: { tagSet: items, ...(next ? { nextToken: next } : {}) } };
         }
         case 'RebootInstances': {
@@ -439,14 +473,20 @@ export function ec2Service(account: AwsAccount): ServiceDefinition {
           if (ids.length === 0)
             throw new AwsError('MissingParameter', 'The request must contain the parameter InstanceId');
           requireIds(account, ids);
-          const stopped = ids.map((id) => account.ec2.get(id)!).find((instance) => instance.state !== 'running');
+          const stopped = ids
+            .map((id) => account.ec2.get(id)!)
+            .find((instance) => instance.state !== 'running');
           if (stopped)
             throw new AwsError(
               'IncorrectState',
               `The instance '${stopped.id}' is not in a state from which it can be rebooted.`,
             );
           if (queryBoolean(params, 'DryRun'))
-            throw new AwsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
+            throw new AwsError(
+              'DryRunOperation',
+              'Request would have succeeded, but DryRun flag is set.',
+              412,
+            );
           for (const id of ids) account.ec2.reboot(account.ec2.get(id)!, now);
           return { body: { return: true } };
         }
@@ -462,13 +502,15 @@ function matching(
   ids: string[],
   filters: Array<{ name: string; values: string[] }>,
 ): Ec2Instance[] {
-  const instances = ids.length > 0 ? ids.map((id) => account.ec2.get(id)!) : [...account.ec2.instances.values()];
+  const instances =
+    ids.length > 0 ? ids.map((id) => account.ec2.get(id)!) : [...account.ec2.instances.values()];
   return instances.filter((instance) =>
     filters.every((filter) => {
       if (filter.name === 'instance-state-name') return filter.values.includes(instance.state);
       if (filter.name === 'instance-id') return filter.values.includes(instance.id);
       if (filter.name === 'availability-zone') return filter.values.includes(instance.zone);
-      if (filter.name.startsWith('tag:')) return filter.values.includes(instance.tags[filter.name.slice(4)] ?? '\u0000');
+      if (filter.name.startsWith('tag:'))
+        return filter.values.includes(instance.tags[filter.name.slice(4)] ?? '\u0000');
       if (filter.name === 'tag-key') return filter.values.some((value) => value in instance.tags);
       throw new AwsError('InvalidParameterValue', `The filter '${filter.name}' is invalid`);
     }),

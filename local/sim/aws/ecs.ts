@@ -1,6 +1,11 @@
 import type { AwsAccount } from './account.ts';
+import {
+  CHECKOUT_TARGET_GROUP,
+  type HealthVerdict,
+  type TargetBackend,
+  type TargetGroupModel,
+} from './elbv2.ts';
 import { dateOf, hexId } from './ids.ts';
-import { CHECKOUT_TARGET_GROUP, type HealthVerdict, type TargetBackend, type TargetGroupModel } from './elbv2.ts';
 import type { LogEvent } from './logs.ts';
 import type { MetricSeries } from './metric-store.ts';
 import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
@@ -131,11 +136,20 @@ export class EcsModel {
       tags: { team: 'checkout', environment: 'staging', 'runbook-autopilot.io/owner': 'checkout' },
       taskCapacity: 35,
     });
-    for (let index = 0; index < 3; index += 1) this.startTask(service, service.deployments[0]!, deployedAt + 40 + index * 3, true);
-    this.event(service, deployedAt + 160, `(service ${SERVICE}) (deployment ${service.deployments[0]!.id}) deployment completed.`);
+    for (let index = 0; index < 3; index += 1)
+      this.startTask(service, service.deployments[0]!, deployedAt + 40 + index * 3, true);
+    this.event(
+      service,
+      deployedAt + 160,
+      `(service ${SERVICE}) (deployment ${service.deployments[0]!.id}) deployment completed.`,
+    );
     this.event(service, deployedAt + 160, `(service ${SERVICE}) has reached a steady state.`);
     for (let hours = 6; hours >= 1; hours -= 1)
-      this.event(service, account.startedAt - hours * 6 * 3_600 + 97, `(service ${SERVICE}) has reached a steady state.`);
+      this.event(
+        service,
+        account.startedAt - hours * 6 * 3_600 + 97,
+        `(service ${SERVICE}) has reached a steady state.`,
+      );
   }
 
   private addService(options: {
@@ -182,7 +196,9 @@ export class EcsModel {
     };
     service.deployments.push(this.newDeployment(service, options.deployedAt, 'COMPLETED'));
     this.services.set(service.name, service);
-    this.account.logs.group(service.logGroup, options.createdAt, 30).addSource((from, to) => this.taskLogs(service, from, to));
+    this.account.logs
+      .group(service.logGroup, options.createdAt, 30)
+      .addSource((from, to) => this.taskLogs(service, from, to));
     return service;
   }
 
@@ -190,9 +206,18 @@ export class EcsModel {
     return this.services.get(name.startsWith('arn:') ? (name.split('/').at(-1) ?? name) : name);
   }
 
-  private newDeployment(service: EcsService, at: number, rolloutState: EcsDeployment['rolloutState']): EcsDeployment {
+  private newDeployment(
+    service: EcsService,
+    at: number,
+    rolloutState: EcsDeployment['rolloutState'],
+  ): EcsDeployment {
     this.deploymentCount += 1;
-    const id = `ecs-svc/${BigInt(`0x${hexId(`${service.name}-deployment-${this.deploymentCount}-${Math.round(at)}`, 15)}`).toString().padStart(19, '0').slice(0, 19)}`;
+    const id = `ecs-svc/${BigInt(
+      `0x${hexId(`${service.name}-deployment-${this.deploymentCount}-${Math.round(at)}`, 15)}`,
+    )
+      .toString()
+      .padStart(19, '0')
+      .slice(0, 19)}`;
     return {
       id,
       status: 'PRIMARY',
@@ -202,12 +227,22 @@ export class EcsModel {
       createdAt: at,
       updatedAt: at,
       rolloutState,
-      rolloutStateReason: rolloutState === 'COMPLETED' ? `ECS deployment ${id} completed.` : `ECS deployment ${id} in progress.`,
+      rolloutStateReason:
+        rolloutState === 'COMPLETED'
+          ? `ECS deployment ${id} completed.`
+          : `ECS deployment ${id} in progress.`,
     };
   }
 
   event(service: EcsService, at: number, message: string): void {
-    service.events.unshift({ id: hexId(`${service.name}-event-${service.events.length}-${at}-${message}`, 36).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5'), createdAt: at, message });
+    service.events.unshift({
+      id: hexId(`${service.name}-event-${service.events.length}-${at}-${message}`, 36).replace(
+        /^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/,
+        '$1-$2-$3-$4-$5',
+      ),
+      createdAt: at,
+      message,
+    });
     service.events.sort((a, b) => b.createdAt - a.createdAt);
     service.events.length = Math.min(service.events.length, EVENTS_KEPT);
   }
@@ -248,7 +283,8 @@ export class EcsModel {
   private backendOf(task: EcsTask): TargetBackend {
     return {
       healthCheck: (now): HealthVerdict => {
-        if (task.lastStatus !== 'RUNNING') return { pass: false, reason: 'Target.FailedHealthChecks', description: 'Health checks failed' };
+        if (task.lastStatus !== 'RUNNING')
+          return { pass: false, reason: 'Target.FailedHealthChecks', description: 'Health checks failed' };
         if (task.fault?.healthCheckCode && now >= task.fault.since)
           return {
             pass: false,
@@ -263,7 +299,11 @@ export class EcsModel {
         const faulty = task.fault && now >= task.fault.since ? task.fault : undefined;
         return {
           latencySeconds: faulty ? 0.9 : 0.06 / (1 - busy),
-          errorFraction: faulty ? faulty.errorFraction : utilization > 1 ? (utilization - 1) / utilization : 0.0008,
+          errorFraction: faulty
+            ? faulty.errorFraction
+            : utilization > 1
+              ? (utilization - 1) / utilization
+              : 0.0008,
         };
       },
     };
@@ -274,13 +314,27 @@ export class EcsModel {
     for (const arn of task.service.targetGroupArns) {
       const group = this.account.elb.group(arn);
       if (!group) continue;
-      this.account.elb.register(group, task.ip, task.service.containerPort, task.zone, this.backendOf(task), at);
-      if (!quietly) this.event(task.service, at, `(service ${task.service.name}) registered 1 targets in (target-group ${group.arn})`);
+      this.account.elb.register(
+        group,
+        task.ip,
+        task.service.containerPort,
+        task.zone,
+        this.backendOf(task),
+        at,
+      );
+      if (!quietly)
+        this.event(
+          task.service,
+          at,
+          `(service ${task.service.name}) registered 1 targets in (target-group ${group.arn})`,
+        );
     }
   }
 
   private targetGroups(service: EcsService): TargetGroupModel[] {
-    return service.targetGroupArns.map((arn) => this.account.elb.group(arn)).filter((group) => group !== undefined);
+    return service.targetGroupArns
+      .map((arn) => this.account.elb.group(arn))
+      .filter((group) => group !== undefined);
   }
 
   /** Stops a task as the scheduler does: drain from the target groups, then SIGTERM. */
@@ -298,10 +352,13 @@ export class EcsModel {
 
   /** UpdateService with forceNewDeployment: a new deployment of the same task definition. */
   forceNewDeployment(service: EcsService, now: number): EcsDeployment {
-    for (const deployment of service.deployments) if (deployment.status === 'PRIMARY') deployment.status = 'ACTIVE';
+    for (const deployment of service.deployments)
+      if (deployment.status === 'PRIMARY') deployment.status = 'ACTIVE';
     const deployment = this.newDeployment(service, now, 'IN_PROGRESS');
     service.deployments.unshift(deployment);
-    this.account.note(`ecs: UpdateService ${service.name} forceNewDeployment: deployment ${deployment.id} replaces its tasks`);
+    this.account.note(
+      `ecs: UpdateService ${service.name} forceNewDeployment: deployment ${deployment.id} replaces its tasks`,
+    );
     return deployment;
   }
 
@@ -329,7 +386,8 @@ export class EcsModel {
   tick(now: number): void {
     for (const task of this.tasks) {
       if (task.desiredStatus === 'RUNNING') {
-        if (task.lastStatus === 'PROVISIONING' && now >= task.createdAt + PENDING_AFTER) task.lastStatus = 'PENDING';
+        if (task.lastStatus === 'PROVISIONING' && now >= task.createdAt + PENDING_AFTER)
+          task.lastStatus = 'PENDING';
         if (task.lastStatus === 'PENDING' && now >= task.createdAt + RUNNING_AFTER) {
           task.lastStatus = 'RUNNING';
           task.startedAt = task.createdAt + RUNNING_AFTER;
@@ -349,7 +407,8 @@ export class EcsModel {
     // Stopped tasks are forgotten after an hour.
     for (let index = this.tasks.length - 1; index >= 0; index -= 1) {
       const task = this.tasks[index]!;
-      if (task.lastStatus === 'STOPPED' && now > (task.stoppedAt ?? now) + STOPPED_KEPT_SECONDS) this.tasks.splice(index, 1);
+      if (task.lastStatus === 'STOPPED' && now > (task.stoppedAt ?? now) + STOPPED_KEPT_SECONDS)
+        this.tasks.splice(index, 1);
     }
     for (const service of this.services.values()) this.schedule(service, now);
   }
@@ -372,8 +431,17 @@ export class EcsModel {
     if (mine.length > service.desiredCount) {
       const surplus = mine.slice(service.desiredCount - mine.length);
       for (const task of surplus)
-        this.stopTask(task, now, 'ServiceSchedulerInitiated', `Scaling activity initiated by (deployment ${primary.id})`);
-      this.event(service, now, `(service ${service.name}) has begun draining connections on ${surplus.length} tasks.`);
+        this.stopTask(
+          task,
+          now,
+          'ServiceSchedulerInitiated',
+          `Scaling activity initiated by (deployment ${primary.id})`,
+        );
+      this.event(
+        service,
+        now,
+        `(service ${service.name}) has begun draining connections on ${surplus.length} tasks.`,
+      );
       this.event(
         service,
         now,
@@ -390,17 +458,32 @@ export class EcsModel {
       const oldTasks = this.live(service, old.id);
       if (ready && oldTasks.length > 0) {
         for (const task of oldTasks)
-          this.stopTask(task, now, 'ServiceSchedulerInitiated', `Scaling activity initiated by (deployment ${primary.id})`);
-        this.event(service, now, `(service ${service.name}) has begun draining connections on ${oldTasks.length} tasks.`);
+          this.stopTask(
+            task,
+            now,
+            'ServiceSchedulerInitiated',
+            `Scaling activity initiated by (deployment ${primary.id})`,
+          );
+        this.event(
+          service,
+          now,
+          `(service ${service.name}) has begun draining connections on ${oldTasks.length} tasks.`,
+        );
         this.event(
           service,
           now,
           `(service ${service.name}) has stopped ${oldTasks.length} running tasks: ${oldTasks.map((task) => `(task ${task.id})`).join(' ')}.`,
         );
         for (const group of groups)
-          this.event(service, now, `(service ${service.name}) deregistered ${oldTasks.length} targets in (target-group ${group.arn})`);
+          this.event(
+            service,
+            now,
+            `(service ${service.name}) deregistered ${oldTasks.length} targets in (target-group ${group.arn})`,
+          );
       }
-      const stopping = this.tasks.some((task) => task.deploymentId === old.id && task.lastStatus !== 'STOPPED');
+      const stopping = this.tasks.some(
+        (task) => task.deploymentId === old.id && task.lastStatus !== 'STOPPED',
+      );
       if (!stopping && oldTasks.length === 0) old.status = 'INACTIVE';
     }
     service.deployments = service.deployments.filter((deployment) => deployment.status !== 'INACTIVE');
@@ -411,7 +494,9 @@ export class EcsModel {
       primary.updatedAt = now;
       this.event(service, now, `(service ${service.name}) (deployment ${primary.id}) deployment completed.`);
       this.event(service, now, `(service ${service.name}) has reached a steady state.`);
-      this.account.note(`ecs: ${service.name} deployment ${primary.id} completed: every task is new and healthy`);
+      this.account.note(
+        `ecs: ${service.name} deployment ${primary.id} completed: every task is new and healthy`,
+      );
     }
   }
 
@@ -427,11 +512,18 @@ export class EcsModel {
         task.cpuPercent = faulty?.cpuPercent ?? Math.min(100, 3 + 92 * Math.min(utilization, 1.05));
         task.memoryPercent = 36 + 20 * Math.min(utilization, 1);
         task.requests.set(now, rate);
-        task.errors.set(now, rate * (faulty ? faulty.errorFraction : utilization > 1 ? (utilization - 1) / utilization : 0));
+        task.errors.set(
+          now,
+          rate * (faulty ? faulty.errorFraction : utilization > 1 ? (utilization - 1) / utilization : 0),
+        );
       }
-      const average = (values: number[]) => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
+      const average = (values: number[]) =>
+        values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
       const pending = this.tasks.filter(
-        (task) => task.service === service && task.desiredStatus === 'RUNNING' && (task.lastStatus === 'PENDING' || task.lastStatus === 'PROVISIONING'),
+        (task) =>
+          task.service === service &&
+          task.desiredStatus === 'RUNNING' &&
+          (task.lastStatus === 'PENDING' || task.lastStatus === 'PROVISIONING'),
       ).length;
       if (running.length > 0) {
         service.metrics.cpu.record(now, average(running.map((task) => task.cpuPercent)));
@@ -464,7 +556,10 @@ export class EcsModel {
             }),
           };
         const errors = task.errors.at(second);
-        const count = Math.min(5, Math.floor(errors) + (jitter(`${task.id}-errors`, second) * 0.5 + 0.5 < errors % 1 ? 1 : 0));
+        const count = Math.min(
+          5,
+          Math.floor(errors) + (jitter(`${task.id}-errors`, second) * 0.5 + 0.5 < errors % 1 ? 1 : 0),
+        );
         const fault = task.fault;
         for (let index = 0; index < count; index += 1)
           yield {
@@ -475,7 +570,9 @@ export class EcsModel {
               level: 'ERROR',
               logger: fault?.log.logger ?? 'com.shop.checkout.OrderController',
               message: fault?.log.message ?? 'request failed: upstream timeout',
-              exception: fault?.log.exception ?? 'java.util.concurrent.TimeoutException: Did not observe any item or terminal signal within 2000ms',
+              exception:
+                fault?.log.exception ??
+                'java.util.concurrent.TimeoutException: Did not observe any item or terminal signal within 2000ms',
               task: task.id,
               traceId: hexId(`${task.id}-${second}-${index}`, 32),
             }),
@@ -493,7 +590,9 @@ function serviceOutput(model: EcsModel, service: EcsService, includeTags: boolea
     const tasks = live.filter((task) => deploymentId === undefined || task.deploymentId === deploymentId);
     return {
       runningCount: tasks.filter((task) => task.lastStatus === 'RUNNING').length,
-      pendingCount: tasks.filter((task) => task.lastStatus === 'PENDING' || task.lastStatus === 'PROVISIONING').length,
+      pendingCount: tasks.filter(
+        (task) => task.lastStatus === 'PENDING' || task.lastStatus === 'PROVISIONING',
+      ).length,
     };
   };
   return {
@@ -534,7 +633,11 @@ function serviceOutput(model: EcsModel, service: EcsService, includeTags: boolea
       rolloutStateReason: deployment.rolloutStateReason,
     })),
     roleArn: `arn:aws:iam::${service.arn.split(':')[4]}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS`,
-    events: service.events.map((event) => ({ id: event.id, createdAt: dateOf(event.createdAt), message: event.message })),
+    events: service.events.map((event) => ({
+      id: event.id,
+      createdAt: dateOf(event.createdAt),
+      message: event.message,
+    })),
     createdAt: dateOf(service.createdAt),
     placementConstraints: [],
     placementStrategy: [],
@@ -565,7 +668,10 @@ function taskOutput(model: EcsModel, task: EcsTask) {
         type: 'ElasticNetworkInterface',
         status: stopped ? 'DELETED' : 'ATTACHED',
         details: [
-          { name: 'subnetId', value: task.zone.endsWith('a') ? 'subnet-0a11b22c33d44e55f' : 'subnet-0b22c33d44e55f66a' },
+          {
+            name: 'subnetId',
+            value: task.zone.endsWith('a') ? 'subnet-0a11b22c33d44e55f' : 'subnet-0b22c33d44e55f66a',
+          },
           { name: 'privateIPv4Address', value: task.ip },
         ],
       },
@@ -581,7 +687,9 @@ function taskOutput(model: EcsModel, task: EcsTask) {
         image: '222222222222.dkr.ecr.eu-west-1.amazonaws.com/checkout:3.18.2',
         lastStatus: stopped ? 'STOPPED' : task.lastStatus === 'RUNNING' ? 'RUNNING' : 'PENDING',
         ...(stopped && task.exitCode !== undefined ? { exitCode: task.exitCode } : {}),
-        ...(stopped && task.exitCode === undefined ? { reason: 'Task stopped before the container started' } : {}),
+        ...(stopped && task.exitCode === undefined
+          ? { reason: 'Task stopped before the container started' }
+          : {}),
         networkInterfaces: [{ attachmentId: 'eni-attachment', privateIpv4Address: task.ip }],
         healthStatus: 'UNKNOWN',
         cpu: '1024',
@@ -602,7 +710,9 @@ function taskOutput(model: EcsModel, task: EcsTask) {
     ...(task.startedAt !== undefined ? { startedAt: dateOf(task.startedAt) } : {}),
     startedBy: task.deploymentId,
     ...(task.stopCode ? { stopCode: task.stopCode } : {}),
-    ...(task.stoppedAt !== undefined ? { stoppedAt: dateOf(task.stoppedAt), executionStoppedAt: dateOf(task.stoppedAt) } : {}),
+    ...(task.stoppedAt !== undefined
+      ? { stoppedAt: dateOf(task.stoppedAt), executionStoppedAt: dateOf(task.stoppedAt) }
+      : {}),
     ...(task.stoppedReason ? { stoppedReason: task.stoppedReason } : {}),
     ...(task.stoppingAt !== undefined ? { stoppingAt: dateOf(task.stoppingAt) } : {}),
     tags: [],
@@ -637,29 +747,48 @@ export function ecsService(account: AwsAccount): ServiceDefinition {
       const now = call.now;
       switch (call.operation) {
         case 'ListClusters': {
-          const { items, next } = page([model.clusterArn], input.nextToken as string | undefined, maxResults(input, 100), 'ecs:clusters', 'InvalidParameterException');
+          const { items, next } = page(
+            [model.clusterArn],
+            input.nextToken as string | undefined,
+            maxResults(input, 100),
+            'ecs:clusters',
+            'InvalidParameterException',
+          );
           return { body: { clusterArns: items, ...(next ? { nextToken: next } : {}) } };
         }
         case 'ListServices': {
           clusterOf(model, input);
           const arns = [...model.services.values()].map((service) => service.arn);
-          const { items, next } = page(arns, input.nextToken as string | undefined, maxResults(input, 10), 'ecs:services', 'InvalidParameterException');
+          const { items, next } = page(
+            arns,
+            input.nextToken as string | undefined,
+            maxResults(input, 10),
+            'ecs:services',
+            'InvalidParameterException',
+          );
           return { body: { serviceArns: items, ...(next ? { nextToken: next } : {}) } };
         }
         case 'DescribeServices': {
           clusterOf(model, input);
           const names = Array.isArray(input.services) ? (input.services as string[]) : [];
           if (names.length === 0 || names.length > 10)
-            throw new AwsError('InvalidParameterException', 'services can have at most 10 items and at least 1.');
+            throw new AwsError(
+              'InvalidParameterException',
+              'services can have at most 10 items and at least 1.',
+            );
           const includeTags = Array.isArray(input.include) && (input.include as string[]).includes('TAGS');
           const services = names.map((name) => ({ name, service: model.service(name) }));
           return {
             body: {
-              services: services.filter((entry) => entry.service).map((entry) => serviceOutput(model, entry.service!, includeTags)),
+              services: services
+                .filter((entry) => entry.service)
+                .map((entry) => serviceOutput(model, entry.service!, includeTags)),
               failures: services
                 .filter((entry) => !entry.service)
                 .map((entry) => ({
-                  arn: entry.name.startsWith('arn:') ? entry.name : account.arn('ecs', `service/${CLUSTER}/${entry.name}`),
+                  arn: entry.name.startsWith('arn:')
+                    ? entry.name
+                    : account.arn('ecs', `service/${CLUSTER}/${entry.name}`),
                   reason: 'MISSING',
                 })),
             },
@@ -676,7 +805,10 @@ export function ecsService(account: AwsAccount): ServiceDefinition {
             model.setDesiredCount(service, desired, now);
           }
           if (input.taskDefinition !== undefined && input.taskDefinition !== service.taskDefinition)
-            throw new AwsError('InvalidParameterException', 'The simulated account has one revision of each task definition; registering revisions is not simulated.');
+            throw new AwsError(
+              'InvalidParameterException',
+              'The simulated account has one revision of each task definition; registering revisions is not simulated.',
+            );
           if (input.forceNewDeployment === true) model.forceNewDeployment(service, now);
           return { body: { service: serviceOutput(model, service, false) } };
         }
@@ -684,19 +816,33 @@ export function ecsService(account: AwsAccount): ServiceDefinition {
           clusterOf(model, input);
           const serviceName = input.serviceName === undefined ? undefined : String(input.serviceName);
           const service = serviceName === undefined ? undefined : model.service(serviceName);
-          if (serviceName !== undefined && !service) throw new AwsError('ServiceNotFoundException', 'Service not found.');
+          if (serviceName !== undefined && !service)
+            throw new AwsError('ServiceNotFoundException', 'Service not found.');
           const desired = String(input.desiredStatus ?? 'RUNNING');
           const tasks = model.tasks
-            .filter((task) => (service === undefined || task.service === service) && task.desiredStatus === (desired === 'STOPPED' ? 'STOPPED' : 'RUNNING'))
+            .filter(
+              (task) =>
+                (service === undefined || task.service === service) &&
+                task.desiredStatus === (desired === 'STOPPED' ? 'STOPPED' : 'RUNNING'),
+            )
             .map((task) => task.arn);
-          const { items, next } = page(tasks, input.nextToken as string | undefined, maxResults(input, 100), `ecs:tasks:${serviceName}:${desired}`, 'InvalidParameterException');
+          const { items, next } = page(
+            tasks,
+            input.nextToken as string | undefined,
+            maxResults(input, 100),
+            `ecs:tasks:${serviceName}:${desired}`,
+            'InvalidParameterException',
+          );
           return { body: { taskArns: items, ...(next ? { nextToken: next } : {}) } };
         }
         case 'DescribeTasks': {
           clusterOf(model, input);
           const wanted = Array.isArray(input.tasks) ? (input.tasks as string[]) : [];
           if (wanted.length === 0 || wanted.length > 100)
-            throw new AwsError('InvalidParameterException', 'Tasks cannot be empty and can have at most 100 items.');
+            throw new AwsError(
+              'InvalidParameterException',
+              'Tasks cannot be empty and can have at most 100 items.',
+            );
           const found = wanted.map((reference) => ({
             reference,
             task: model.tasks.find((task) => task.arn === reference || task.id === reference),
@@ -704,19 +850,30 @@ export function ecsService(account: AwsAccount): ServiceDefinition {
           return {
             body: {
               tasks: found.filter((entry) => entry.task).map((entry) => taskOutput(model, entry.task!)),
-              failures: found.filter((entry) => !entry.task).map((entry) => ({ arn: entry.reference, reason: 'MISSING' })),
+              failures: found
+                .filter((entry) => !entry.task)
+                .map((entry) => ({ arn: entry.reference, reason: 'MISSING' })),
             },
           };
         }
         case 'DescribeCapacityProviders': {
-          const names = Array.isArray(input.capacityProviders) ? (input.capacityProviders as string[]) : ['FARGATE', 'FARGATE_SPOT'];
+          const names = Array.isArray(input.capacityProviders)
+            ? (input.capacityProviders as string[])
+            : ['FARGATE', 'FARGATE_SPOT'];
           const builtIn = ['FARGATE', 'FARGATE_SPOT'];
           return {
             body: {
               capacityProviders: names
                 .filter((name) => builtIn.includes(name))
-                .map((name) => ({ capacityProviderArn: account.arn('ecs', `capacity-provider/${name}`), name, status: 'ACTIVE', tags: [] })),
-              failures: names.filter((name) => !builtIn.includes(name)).map((name) => ({ arn: account.arn('ecs', `capacity-provider/${name}`), reason: 'MISSING' })),
+                .map((name) => ({
+                  capacityProviderArn: account.arn('ecs', `capacity-provider/${name}`),
+                  name,
+                  status: 'ACTIVE',
+                  tags: [],
+                })),
+              failures: names
+                .filter((name) => !builtIn.includes(name))
+                .map((name) => ({ arn: account.arn('ecs', `capacity-provider/${name}`), reason: 'MISSING' })),
             },
           };
         }

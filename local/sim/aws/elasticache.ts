@@ -1,7 +1,16 @@
 import type { AwsAccount } from './account.ts';
 import { dateOf } from './ids.ts';
 import type { MetricSeries } from './metric-store.ts';
-import { type AwsCall, AwsError, page, queryBoolean, queryNumber, queryString, type ServiceDefinition, XmlList } from './protocol.ts';
+import {
+  type AwsCall,
+  AwsError,
+  page,
+  queryBoolean,
+  queryNumber,
+  queryString,
+  type ServiceDefinition,
+  XmlList,
+} from './protocol.ts';
 
 /**
  * Amazon ElastiCache: the Redis node sessions-001 of replication group sessions, its parameter group
@@ -113,11 +122,17 @@ export class ElastiCacheModel {
     const byNode = { CacheClusterId: cluster.id, CacheNodeId: '0001' };
     const gauge = (metricName: string, unit: string, initial: number, noise = 0.05) =>
       [byCluster, byNode].map((dimensions) =>
-        this.account.metrics.define({ namespace: 'AWS/ElastiCache', metricName, dimensions }, { kind: 'gauge', unit, initial, noise, sampleSeconds: 10 }),
+        this.account.metrics.define(
+          { namespace: 'AWS/ElastiCache', metricName, dimensions },
+          { kind: 'gauge', unit, initial, noise, sampleSeconds: 10 },
+        ),
       );
     const count = (metricName: string, initial: number, omitZero = false) =>
       [byCluster, byNode].map((dimensions) =>
-        this.account.metrics.define({ namespace: 'AWS/ElastiCache', metricName, dimensions }, { kind: 'count', unit: 'Count', initial, omitZero, noise: 0.08 }),
+        this.account.metrics.define(
+          { namespace: 'AWS/ElastiCache', metricName, dimensions },
+          { kind: 'count', unit: 'Count', initial, omitZero, noise: 0.08 },
+        ),
       );
     return {
       cpu: gauge('CPUUtilization', 'Percent', cluster.cpuPercent),
@@ -155,7 +170,11 @@ function clusterOutput(account: AwsAccount, cluster: CacheClusterModel, showNode
     PreferredMaintenanceWindow: 'sun:05:00-sun:06:00',
     PendingModifiedValues: {},
     CacheSecurityGroups: new XmlList('CacheSecurityGroup', []),
-    CacheParameterGroup: { CacheParameterGroupName: PARAMETER_GROUP, ParameterApplyStatus: 'in-sync', CacheNodeIdsToReboot: [] },
+    CacheParameterGroup: {
+      CacheParameterGroupName: PARAMETER_GROUP,
+      ParameterApplyStatus: 'in-sync',
+      CacheNodeIdsToReboot: [],
+    },
     CacheSubnetGroupName: 'shop-private',
     ...(showNodes
       ? {
@@ -189,7 +208,8 @@ function clusterOutput(account: AwsAccount, cluster: CacheClusterModel, showNode
 
 function records(params: Record<string, unknown>): number {
   const value = queryNumber(params, 'MaxRecords') ?? 100;
-  if (value < 20 || value > 100) throw new AwsError('InvalidParameterValue', `MaxRecords must be between 20 and 100, not ${value}`);
+  if (value < 20 || value > 100)
+    throw new AwsError('InvalidParameterValue', `MaxRecords must be between 20 and 100, not ${value}`);
   return value;
 }
 
@@ -206,15 +226,37 @@ export function elastiCacheService(account: AwsAccount): ServiceDefinition {
         case 'DescribeCacheClusters': {
           const id = queryString(params, 'CacheClusterId');
           const clusters = id === undefined ? [...model.clusters.values()] : [model.clusters.get(id)];
-          if (clusters.some((cluster) => cluster === undefined)) throw new AwsError('CacheClusterNotFound', `CacheCluster not found: ${id}`, 404);
-          const { items, next } = page(clusters as CacheClusterModel[], queryString(params, 'Marker'), records(params), 'elasticache:clusters', 'InvalidParameterValue');
+          if (clusters.some((cluster) => cluster === undefined))
+            throw new AwsError('CacheClusterNotFound', `CacheCluster not found: ${id}`, 404);
+          const { items, next } = page(
+            clusters as CacheClusterModel[],
+            queryString(params, 'Marker'),
+            records(params),
+            'elasticache:clusters',
+            'InvalidParameterValue',
+          );
           const show = queryBoolean(params, 'ShowCacheNodeInfo') ?? false;
-          return { body: { CacheClusters: new XmlList('CacheCluster', items.map((cluster) => clusterOutput(account, cluster, show))), ...(next ? { Marker: next } : {}) } };
+          return {
+            body: {
+              CacheClusters: new XmlList(
+                'CacheCluster',
+                items.map((cluster) => clusterOutput(account, cluster, show)),
+              ),
+              ...(next ? { Marker: next } : {}),
+            },
+          };
         }
         case 'DescribeCacheParameters': {
           const group = queryString(params, 'CacheParameterGroupName');
-          if (group !== PARAMETER_GROUP) throw new AwsError('CacheParameterGroupNotFound', `CacheParameterGroup ${group} not found.`, 404);
-          const { items, next } = page(REDIS_PARAMETERS, queryString(params, 'Marker'), records(params), `elasticache:parameters:${group}`, 'InvalidParameterValue');
+          if (group !== PARAMETER_GROUP)
+            throw new AwsError('CacheParameterGroupNotFound', `CacheParameterGroup ${group} not found.`, 404);
+          const { items, next } = page(
+            REDIS_PARAMETERS,
+            queryString(params, 'Marker'),
+            records(params),
+            `elasticache:parameters:${group}`,
+            'InvalidParameterValue',
+          );
           return {
             body: {
               Parameters: new XmlList(

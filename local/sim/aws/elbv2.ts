@@ -1,4 +1,5 @@
 import type { AwsAccount } from './account.ts';
+import { VPC_ID } from './ec2.ts';
 import { dateOf } from './ids.ts';
 import type { MetricSeries } from './metric-store.ts';
 import {
@@ -11,7 +12,6 @@ import {
   type ServiceDefinition,
 } from './protocol.ts';
 import { Timeline } from './timeline.ts';
-import { VPC_ID } from './ec2.ts';
 
 /**
  * Elastic Load Balancing v2: the shop's Application Load Balancer, its target groups, target
@@ -161,7 +161,10 @@ export class LoadBalancingModel {
   }): void {
     const dimensions = { LoadBalancer: this.loadBalancer.dimension, TargetGroup: options.dimension };
     const series = (metricName: string, kind: 'count' | 'gauge', unit: string, extra = {}) =>
-      this.account.metrics.define({ namespace: 'AWS/ApplicationELB', metricName, dimensions }, { kind, unit, ...extra });
+      this.account.metrics.define(
+        { namespace: 'AWS/ApplicationELB', metricName, dimensions },
+        { kind, unit, ...extra },
+      );
     const group: TargetGroupModel = {
       name: options.name,
       arn: this.account.arn('elasticloadbalancing', options.dimension),
@@ -175,8 +178,13 @@ export class LoadBalancingModel {
       traffic: new Timeline(options.requestsPerSecond),
       clientErrorFraction: 0.012,
       metrics: {
-        requests: series('RequestCount', 'count', 'Count', { noise: 0.05, initial: options.requestsPerSecond }),
-        target2xx: series('HTTPCode_Target_2XX_Count', 'count', 'Count', { initial: options.requestsPerSecond }),
+        requests: series('RequestCount', 'count', 'Count', {
+          noise: 0.05,
+          initial: options.requestsPerSecond,
+        }),
+        target2xx: series('HTTPCode_Target_2XX_Count', 'count', 'Count', {
+          initial: options.requestsPerSecond,
+        }),
         target4xx: series('HTTPCode_Target_4XX_Count', 'count', 'Count', { omitZero: true }),
         target5xx: series('HTTPCode_Target_5XX_Count', 'count', 'Count', { omitZero: true }),
         elb5xx: series('HTTPCode_ELB_5XX_Count', 'count', 'Count', { omitZero: true }),
@@ -200,7 +208,14 @@ export class LoadBalancingModel {
     return undefined;
   }
 
-  register(group: TargetGroupModel, id: string, port: number, zone: string, backend: TargetBackend, now: number): void {
+  register(
+    group: TargetGroupModel,
+    id: string,
+    port: number,
+    zone: string,
+    backend: TargetBackend,
+    now: number,
+  ): void {
     const existing = group.targets.get(id);
     if (existing && existing.state !== 'draining') return;
     group.targets.set(id, { id, port, zone, registeredAt: now, state: 'initial', backend, rate: 0 });
@@ -335,7 +350,9 @@ export function elbv2Service(account: AwsAccount): ServiceDefinition {
           let groups = all;
           if (arns.length > 0 || names.length > 0) {
             groups = [...arns, ...names].map((reference) => {
-              const group = all.find((candidate) => candidate.arn === reference || candidate.name === reference);
+              const group = all.find(
+                (candidate) => candidate.arn === reference || candidate.name === reference,
+              );
               if (!group) throw new AwsError('TargetGroupNotFound', 'One or more target groups not found');
               return group;
             });
@@ -345,8 +362,17 @@ export function elbv2Service(account: AwsAccount): ServiceDefinition {
           }
           const size = queryNumber(params, 'PageSize') ?? 400;
           if (size < 1 || size > 400)
-            throw new AwsError('ValidationError', `1 validation error detected: Value '${size}' at 'pageSize' failed to satisfy constraint: Member must have value less than or equal to 400`);
-          const { items, next } = page(groups, queryString(params, 'Marker'), size, 'elbv2:DescribeTargetGroups', 'ValidationError');
+            throw new AwsError(
+              'ValidationError',
+              `1 validation error detected: Value '${size}' at 'pageSize' failed to satisfy constraint: Member must have value less than or equal to 400`,
+            );
+          const { items, next } = page(
+            groups,
+            queryString(params, 'Marker'),
+            size,
+            'elbv2:DescribeTargetGroups',
+            'ValidationError',
+          );
           return {
             body: {
               TargetGroups: items.map((group) => targetGroupOutput(model, group)),
@@ -356,7 +382,11 @@ export function elbv2Service(account: AwsAccount): ServiceDefinition {
         }
         case 'DescribeTargetHealth': {
           const arn = queryString(params, 'TargetGroupArn');
-          if (!arn) throw new AwsError('ValidationError', "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null");
+          if (!arn)
+            throw new AwsError(
+              'ValidationError',
+              "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null",
+            );
           const group = [...model.targetGroups.values()].find((candidate) => candidate.arn === arn);
           if (!group) throw new AwsError('TargetGroupNotFound', `Target groups '${arn}' not found`);
           return {
@@ -393,7 +423,10 @@ export function elbv2Service(account: AwsAccount): ServiceDefinition {
                     arn.includes(':targetgroup/') ? 'TargetGroupNotFound' : 'LoadBalancerNotFound',
                     `'${arn}' not found`,
                   );
-                return { ResourceArn: arn, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) };
+                return {
+                  ResourceArn: arn,
+                  Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+                };
               }),
             },
           };

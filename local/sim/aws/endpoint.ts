@@ -27,8 +27,8 @@ import {
   signatureScope,
 } from './protocol.ts';
 import { rdsService } from './rds.ts';
-import { SsmRunCommand } from './ssm.ts';
 import { sqsService } from './sqs.ts';
+import { SsmRunCommand } from './ssm.ts';
 
 /**
  * The simulated account's single HTTP endpoint on 127.0.0.1: the demo points every AWS client of the
@@ -107,7 +107,8 @@ export class AwsEndpoint {
     let endpoint: AwsEndpoint | undefined;
     const server = createServer((request, response) => {
       endpoint!.handle(request, response).catch((error: unknown) => {
-        if (!response.headersSent) sendError(response, 'json', new AwsError('InternalFailure', String(error), 500));
+        if (!response.headersSent)
+          sendError(response, 'json', new AwsError('InternalFailure', String(error), 500));
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -167,7 +168,14 @@ export class AwsEndpoint {
         input = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
         recorded = input;
       } catch {
-        return this.fail(response, service, 'json', operation, text, new AwsError('SerializationException', 'the body is not JSON'));
+        return this.fail(
+          response,
+          service,
+          'json',
+          operation,
+          text,
+          new AwsError('SerializationException', 'the body is not JSON'),
+        );
       }
       if (!service) return this.refuse(response, 'json', `${prefix}:${operation}`, text);
     } else if (isForm(request)) {
@@ -177,15 +185,26 @@ export class AwsEndpoint {
       const version = String(input.Version ?? '');
       service =
         this.services.find((candidate) => candidate.version !== undefined && candidate.version === version) ??
-        this.services.find((candidate) => candidate.name === scope?.service && candidate.version !== undefined);
+        this.services.find(
+          (candidate) => candidate.name === scope?.service && candidate.version !== undefined,
+        );
       protocol = service?.protocol ?? (scope?.service === 'ec2' ? 'ec2' : 'query');
-      if (!service) return this.refuse(response, protocol, `${scope?.service ?? 'unknown'}:${operation || 'unknown action'}`, text);
+      if (!service)
+        return this.refuse(
+          response,
+          protocol,
+          `${scope?.service ?? 'unknown'}:${operation || 'unknown action'}`,
+          text,
+        );
     } else {
       const method = request.method ?? 'GET';
       for (const candidate of this.services) {
         if (!candidate.routes) continue;
         const matched = matchRoute(candidate.routes, method, url.pathname);
-        if (matched && (scope === undefined || scope.service === candidate.name || scope.service === 'execute-api')) {
+        if (
+          matched &&
+          (scope === undefined || scope.service === candidate.name || scope.service === 'execute-api')
+        ) {
           service = candidate;
           operation = matched.route.operation;
           pathParameters = matched.parameters;
@@ -196,15 +215,39 @@ export class AwsEndpoint {
       try {
         input = text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
       } catch {
-        return this.fail(response, service, 'rest-json', operation, text, new AwsError('SerializationException', 'the body is not JSON'));
+        return this.fail(
+          response,
+          service,
+          'rest-json',
+          operation,
+          text,
+          new AwsError('SerializationException', 'the body is not JSON'),
+        );
       }
-      recorded = { method, path: url.pathname, query: Object.fromEntries(url.searchParams), ...(text ? { body: input } : {}) };
+      recorded = {
+        method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        ...(text ? { body: input } : {}),
+      };
       if (!service)
-        return this.refuse(response, 'rest-json', `${scope?.service ?? 'unknown'}:${method} ${url.pathname}`, recorded);
+        return this.refuse(
+          response,
+          'rest-json',
+          `${scope?.service ?? 'unknown'}:${method} ${url.pathname}`,
+          recorded,
+        );
     }
 
     if (!isSigned(request))
-      return this.fail(response, service, protocol, operation, recorded, new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403));
+      return this.fail(
+        response,
+        service,
+        protocol,
+        operation,
+        recorded,
+        new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403),
+      );
     const now = Date.now() / 1_000;
     if (!this.admit(service.name, now)) {
       const throttle = THROTTLE[service.name] ?? { code: 'ThrottlingException', status: 400 };
@@ -214,7 +257,12 @@ export class AwsEndpoint {
         protocol,
         operation,
         recorded,
-        new AwsError(throttle.code, 'Rate exceeded', throttle.status, throttle.queryCode ? { queryCode: throttle.queryCode } : {}),
+        new AwsError(
+          throttle.code,
+          'Rate exceeded',
+          throttle.status,
+          throttle.queryCode ? { queryCode: throttle.queryCode } : {},
+        ),
       );
     }
     this.account.tick(now);
@@ -232,14 +280,19 @@ export class AwsEndpoint {
     try {
       const answer = await service.handle(call);
       if (!answer) {
-        const code = protocol === 'query' || protocol === 'ec2' ? 'InvalidAction' : 'UnknownOperationException';
+        const code =
+          protocol === 'query' || protocol === 'ec2' ? 'InvalidAction' : 'UnknownOperationException';
         return this.fail(
           response,
           service,
           protocol,
           operation,
           recorded,
-          new AwsError(code, `${service.name}:${operation} is not simulated by the demo target's AWS account; nothing was sent to AWS`, 400),
+          new AwsError(
+            code,
+            `${service.name}:${operation} is not simulated by the demo target's AWS account; nothing was sent to AWS`,
+            400,
+          ),
         );
       }
       this.record(service.name, operation, recorded, answer.status ?? 200);
@@ -276,7 +329,15 @@ export class AwsEndpoint {
     sendError(
       response,
       protocol,
-      new AwsError(protocol === 'ec2' ? 'UnsupportedOperation' : protocol === 'query' ? 'InvalidAction' : 'UnknownOperationException', message, 400),
+      new AwsError(
+        protocol === 'ec2'
+          ? 'UnsupportedOperation'
+          : protocol === 'query'
+            ? 'InvalidAction'
+            : 'UnknownOperationException',
+        message,
+        400,
+      ),
     );
   }
 }

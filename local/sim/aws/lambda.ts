@@ -1,6 +1,6 @@
 import type { AwsAccount } from './account.ts';
-import { awsTime, hexId, uuidFrom } from './ids.ts';
 import { latencyPercentile } from './elbv2.ts';
+import { awsTime, hexId, uuidFrom } from './ids.ts';
 import type { LogEvent } from './logs.ts';
 import type { MetricSeries } from './metric-store.ts';
 import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
@@ -110,7 +110,11 @@ export class LambdaModel {
       versions: [
         { version: '5', description: 'release 2026.10.02: gift cards', publishedAt: start - 40 * day },
         { version: '6', description: 'release 2026.11.13: split shipments', publishedAt: start - 12 * day },
-        { version: '7', description: 'release 2026.11.22: multi-currency prices', publishedAt: start - 3 * day },
+        {
+          version: '7',
+          description: 'release 2026.11.22: multi-currency prices',
+          publishedAt: start - 3 * day,
+        },
       ],
       alias: { name: 'live', version: '7', description: 'what API Gateway calls' },
     });
@@ -119,10 +123,14 @@ export class LambdaModel {
     const inventory503 = {
       type: 'InventoryUnavailableError',
       message: 'inventory service answered 503 (reserve stock)',
-      stack: ['    at reserveStock (/var/task/inventory.js:58:11)', '    at async Runtime.handler (/var/task/index.js:31:5)'],
+      stack: [
+        '    at reserveStock (/var/task/inventory.js:58:11)',
+        '    at async Runtime.handler (/var/task/index.js:31:5)',
+      ],
     };
     checkout.latest = { ...checkout.latest, error: inventory503 };
-    for (const version of checkout.versions) version.behaviour = { ...version.behaviour, error: inventory503 };
+    for (const version of checkout.versions)
+      version.behaviour = { ...version.behaviour, error: inventory503 };
     const worker = this.add({
       name: 'order-worker',
       description: 'Consumes order-events: writes orders to the warehouse system',
@@ -169,7 +177,12 @@ export class LambdaModel {
     const define = (metricName: string, extra: Parameters<AwsAccount['metrics']['define']>[1]) =>
       this.account.metrics.define({ namespace: 'AWS/Lambda', metricName, dimensions }, extra);
     const behaviour = options.behaviour ?? OK;
-    const invocations = define('Invocations', { kind: 'count', unit: 'Count', initial: options.invocations, noise: 0.04 });
+    const invocations = define('Invocations', {
+      kind: 'count',
+      unit: 'Count',
+      initial: options.invocations,
+      noise: 0.04,
+    });
     const fn: LambdaFunction = {
       name: options.name,
       arn: this.account.arn('lambda', `function:${options.name}`),
@@ -194,7 +207,12 @@ export class LambdaModel {
       throttled: new Timeline(0),
       metrics: {
         invocations,
-        errors: define('Errors', { kind: 'ratio', unit: 'Count', of: invocations, initial: behaviour.errorFraction }),
+        errors: define('Errors', {
+          kind: 'ratio',
+          unit: 'Count',
+          of: invocations,
+          initial: behaviour.errorFraction,
+        }),
         throttles: define('Throttles', { kind: 'count', unit: 'Count' }),
         duration: define('Duration', {
           kind: 'gauge',
@@ -225,13 +243,17 @@ export class LambdaModel {
       fn.invokedAlias = options.alias.name;
     }
     this.functions.set(fn.name, fn);
-    this.account.logs.group(fn.logGroup, options.createdAt, 14).addSource((from, to) => this.invocationLogs(fn, from, to));
+    this.account.logs
+      .group(fn.logGroup, options.createdAt, 14)
+      .addSource((from, to) => this.invocationLogs(fn, from, to));
     return fn;
   }
 
   /** A function by name, partial or full ARN (a qualifier is allowed on the ARN). */
   function(reference: string): LambdaFunction | undefined {
-    const name = reference.startsWith('arn:') ? (reference.split(':')[6] ?? reference) : reference.split(':')[0]!;
+    const name = reference.startsWith('arn:')
+      ? (reference.split(':')[6] ?? reference)
+      : reference.split(':')[0]!;
     return this.functions.get(name);
   }
 
@@ -240,7 +262,13 @@ export class LambdaModel {
   }
 
   /** Points an alias (at `at`, in the past for a scenario's history) and renews its revision. */
-  pointAlias(fn: LambdaFunction, alias: Alias, version: string, weights: Record<string, number>, at: number): void {
+  pointAlias(
+    fn: LambdaFunction,
+    alias: Alias,
+    version: string,
+    weights: Record<string, number>,
+    at: number,
+  ): void {
     alias.version = version;
     alias.weights = { ...weights };
     alias.revisionId = uuidFrom(`${fn.name}-${alias.name}-${alias.history.length}-${at}`);
@@ -286,8 +314,14 @@ export class LambdaModel {
             ...Object.entries(alias.weights),
           ]
         : [['$LATEST', 1]];
-      const errorFraction = shares.reduce((sum, [version, share]) => sum + share * this.behaviourOf(fn, version).errorFraction, 0);
-      const durationMs = shares.reduce((sum, [version, share]) => sum + share * this.behaviourOf(fn, version).durationMs, 0);
+      const errorFraction = shares.reduce(
+        (sum, [version, share]) => sum + share * this.behaviourOf(fn, version).errorFraction,
+        0,
+      );
+      const durationMs = shares.reduce(
+        (sum, [version, share]) => sum + share * this.behaviourOf(fn, version).durationMs,
+        0,
+      );
       let invocations: number;
       let throttles = 0;
       let concurrency: number;
@@ -316,7 +350,9 @@ export class LambdaModel {
   private *invocationLogs(fn: LambdaFunction, from: number, to: number): Generator<LogEvent> {
     const python = fn.runtime.startsWith('python');
     for (let second = Math.floor(from); second < to; second += 1) {
-      const rate = fn.polled ? fn.metrics.invocations.level.at(second) : fn.demand.at(second) * (1 - fn.throttled.at(second));
+      const rate = fn.polled
+        ? fn.metrics.invocations.level.at(second)
+        : fn.demand.at(second) * (1 - fn.throttled.at(second));
       const count = Math.floor(rate) + (jitter(`${fn.name}-count`, second) * 0.5 + 0.5 < rate % 1 ? 1 : 0);
       for (let index = 0; index < count; index += 1) {
         const start = second + (index + 0.5) / Math.max(count, 1) - 0.5 / Math.max(count, 1) + 0.01;
@@ -326,7 +362,8 @@ export class LambdaModel {
         const requestId = uuidFrom(`${fn.name}-${second}-${index}`);
         const stream = `${new Date(second * 1_000).toISOString().slice(0, 10).replace(/-/g, '/')}/[${version}]${hexId(`${fn.name}-stream-${version}-${Math.floor(second / 900)}`, 32)}`;
         const failed = jitter(`${fn.name}-fails-${index}`, second) * 0.5 + 0.5 < behaviour.errorFraction;
-        const duration = behaviour.durationMs * (0.7 + 0.6 * (jitter(`${fn.name}-duration-${index}`, second) * 0.5 + 0.5));
+        const duration =
+          behaviour.durationMs * (0.7 + 0.6 * (jitter(`${fn.name}-duration-${index}`, second) * 0.5 + 0.5));
         const at = (offset: number) => start + offset / 1_000;
         const stamp = (offset: number) => new Date(Math.round(at(offset) * 1_000)).toISOString();
         yield { stream, time: at(0), message: `START RequestId: ${requestId} Version: ${version}` };
@@ -343,14 +380,16 @@ export class LambdaModel {
           yield {
             stream,
             time: at(duration / 2),
-            message: python ? `[INFO]\t${stamp(duration / 2)}\t${requestId}\t${fn.logLine(version)}` : `${stamp(duration / 2)}\t${requestId}\tINFO\t${fn.logLine(version)}`,
+            message: python
+              ? `[INFO]\t${stamp(duration / 2)}\t${requestId}\t${fn.logLine(version)}`
+              : `${stamp(duration / 2)}\t${requestId}\tINFO\t${fn.logLine(version)}`,
           };
         }
         yield { stream, time: at(duration), message: `END RequestId: ${requestId}` };
         yield {
           stream,
           time: at(duration + 0.5),
-          message: `REPORT RequestId: ${requestId}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.ceil(duration)} ms\tMemory Size: ${fn.memoryMb} MB\tMax Memory Used: ${Math.round(fn.memoryMb * 0.19 + index % 7)} MB\t`,
+          message: `REPORT RequestId: ${requestId}\tDuration: ${duration.toFixed(2)} ms\tBilled Duration: ${Math.ceil(duration)} ms\tMemory Size: ${fn.memoryMb} MB\tMax Memory Used: ${Math.round(fn.memoryMb * 0.19 + (index % 7))} MB\t`,
         };
       }
     }
@@ -361,14 +400,34 @@ export class LambdaModel {
 
 const ROUTES = [
   { method: 'GET', path: '/2015-03-31/functions/{FunctionName}', operation: 'GetFunction' },
-  { method: 'GET', path: '/2015-03-31/functions/{FunctionName}/configuration', operation: 'GetFunctionConfiguration' },
-  { method: 'GET', path: '/2015-03-31/functions/{FunctionName}/versions', operation: 'ListVersionsByFunction' },
+  {
+    method: 'GET',
+    path: '/2015-03-31/functions/{FunctionName}/configuration',
+    operation: 'GetFunctionConfiguration',
+  },
+  {
+    method: 'GET',
+    path: '/2015-03-31/functions/{FunctionName}/versions',
+    operation: 'ListVersionsByFunction',
+  },
   { method: 'GET', path: '/2015-03-31/functions/{FunctionName}/aliases', operation: 'ListAliases' },
   { method: 'GET', path: '/2015-03-31/functions/{FunctionName}/aliases/{Name}', operation: 'GetAlias' },
   { method: 'PUT', path: '/2015-03-31/functions/{FunctionName}/aliases/{Name}', operation: 'UpdateAlias' },
-  { method: 'GET', path: '/2019-09-30/functions/{FunctionName}/concurrency', operation: 'GetFunctionConcurrency' },
-  { method: 'PUT', path: '/2017-10-31/functions/{FunctionName}/concurrency', operation: 'PutFunctionConcurrency' },
-  { method: 'DELETE', path: '/2017-10-31/functions/{FunctionName}/concurrency', operation: 'DeleteFunctionConcurrency' },
+  {
+    method: 'GET',
+    path: '/2019-09-30/functions/{FunctionName}/concurrency',
+    operation: 'GetFunctionConcurrency',
+  },
+  {
+    method: 'PUT',
+    path: '/2017-10-31/functions/{FunctionName}/concurrency',
+    operation: 'PutFunctionConcurrency',
+  },
+  {
+    method: 'DELETE',
+    path: '/2017-10-31/functions/{FunctionName}/concurrency',
+    operation: 'DeleteFunctionConcurrency',
+  },
   { method: 'GET', path: '/2016-08-19/account-settings', operation: 'GetAccountSettings' },
   { method: 'GET', path: '/2015-03-31/event-source-mappings', operation: 'ListEventSourceMappings' },
   { method: 'GET', path: '/2015-03-31/event-source-mappings/{UUID}', operation: 'GetEventSourceMapping' },
@@ -381,7 +440,8 @@ function notFound(what: string): AwsError {
 }
 
 function configuration(account: AwsAccount, fn: LambdaFunction, version = '$LATEST') {
-  const published = version === '$LATEST' ? undefined : fn.versions.find((candidate) => candidate.version === version);
+  const published =
+    version === '$LATEST' ? undefined : fn.versions.find((candidate) => candidate.version === version);
   return {
     FunctionName: fn.name,
     FunctionArn: version === '$LATEST' ? fn.arn : `${fn.arn}:${version}`,
@@ -403,7 +463,9 @@ function configuration(account: AwsAccount, fn: LambdaFunction, version = '$LATE
     Architectures: ['arm64'],
     EphemeralStorage: { Size: 512 },
     SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
-    RuntimeVersionConfig: { RuntimeVersionArn: `arn:aws:lambda:${account.region}::runtime:${hexId(fn.runtime, 64)}` },
+    RuntimeVersionConfig: {
+      RuntimeVersionArn: `arn:aws:lambda:${account.region}::runtime:${hexId(fn.runtime, 64)}`,
+    },
     LoggingConfig: { LogFormat: 'Text', LogGroup: fn.logGroup },
   };
 }
@@ -414,7 +476,9 @@ function aliasOutput(fn: LambdaFunction, alias: Alias) {
     Name: alias.name,
     FunctionVersion: alias.version,
     Description: alias.description,
-    ...(Object.keys(alias.weights).length > 0 ? { RoutingConfig: { AdditionalVersionWeights: alias.weights } } : {}),
+    ...(Object.keys(alias.weights).length > 0
+      ? { RoutingConfig: { AdditionalVersionWeights: alias.weights } }
+      : {}),
     RevisionId: alias.revisionId,
   };
 }
@@ -431,7 +495,9 @@ function mappingOutput(account: AwsAccount, mapping: EventSourceMapping) {
     State: mapping.state,
     StateTransitionReason: 'USER_INITIATED',
     FunctionResponseTypes: ['ReportBatchItemFailures'],
-    ...(mapping.maximumConcurrency === null ? {} : { ScalingConfig: { MaximumConcurrency: mapping.maximumConcurrency } }),
+    ...(mapping.maximumConcurrency === null
+      ? {}
+      : { ScalingConfig: { MaximumConcurrency: mapping.maximumConcurrency } }),
     EventSourceMappingArn: account.arn('lambda', `event-source-mapping:${mapping.uuid}`),
   };
 }
@@ -449,7 +515,10 @@ export function lambdaService(account: AwsAccount): ServiceDefinition {
   const functionOf = (call: AwsCall) => {
     const reference = call.pathParameters.FunctionName ?? '';
     const fn = model.function(reference);
-    if (!fn) throw notFound(`Function not found: ${reference.startsWith('arn:') ? reference : account.arn('lambda', `function:${reference}`)}`);
+    if (!fn)
+      throw notFound(
+        `Function not found: ${reference.startsWith('arn:') ? reference : account.arn('lambda', `function:${reference}`)}`,
+      );
     return fn;
   };
   return {
@@ -463,12 +532,14 @@ export function lambdaService(account: AwsAccount): ServiceDefinition {
         case 'GetFunction':
         case 'GetFunctionConfiguration': {
           const fn = functionOf(call);
-          const qualifier = call.query.get('Qualifier') ?? call.pathParameters.FunctionName?.split(':').at(-1);
+          const qualifier =
+            call.query.get('Qualifier') ?? call.pathParameters.FunctionName?.split(':').at(-1);
           let version = '$LATEST';
           if (qualifier && qualifier !== fn.name && qualifier !== '$LATEST') {
             const alias = fn.aliases.get(qualifier);
             version = alias ? alias.version : qualifier;
-            if (!alias && !model.version(fn, qualifier)) throw notFound(`Function not found: ${fn.arn}:${qualifier}`);
+            if (!alias && !model.version(fn, qualifier))
+              throw notFound(`Function not found: ${fn.arn}:${qualifier}`);
           }
           const config = configuration(account, fn, version);
           if (call.operation === 'GetFunctionConfiguration') return { body: config };
@@ -486,16 +557,26 @@ export function lambdaService(account: AwsAccount): ServiceDefinition {
         }
         case 'ListVersionsByFunction': {
           const fn = functionOf(call);
-          const all = [configuration(account, fn), ...fn.versions.map((version) => configuration(account, fn, version.version))];
+          const all = [
+            configuration(account, fn),
+            ...fn.versions.map((version) => configuration(account, fn, version.version)),
+          ];
           const { items, next } = markerPage(all, call.query, `lambda:versions:${fn.name}`);
           return { body: { Versions: items, ...(next ? { NextMarker: next } : {}) } };
         }
         case 'ListAliases': {
           const fn = functionOf(call);
           const version = call.query.get('FunctionVersion');
-          const aliases = [...fn.aliases.values()].filter((alias) => version === null || alias.version === version);
+          const aliases = [...fn.aliases.values()].filter(
+            (alias) => version === null || alias.version === version,
+          );
           const { items, next } = markerPage(aliases, call.query, `lambda:aliases:${fn.name}`);
-          return { body: { Aliases: items.map((alias) => aliasOutput(fn, alias)), ...(next ? { NextMarker: next } : {}) } };
+          return {
+            body: {
+              Aliases: items.map((alias) => aliasOutput(fn, alias)),
+              ...(next ? { NextMarker: next } : {}),
+            },
+          };
         }
         case 'GetAlias': {
           const fn = functionOf(call);
@@ -508,19 +589,32 @@ export function lambdaService(account: AwsAccount): ServiceDefinition {
           const alias = fn.aliases.get(call.pathParameters.Name ?? '');
           if (!alias) throw notFound(`Alias not found: ${fn.arn}:${call.pathParameters.Name}`);
           if (body.RevisionId !== undefined && body.RevisionId !== alias.revisionId)
-            throw new AwsError('PreconditionFailedException', 'The Revision Id provided does not match the latest Revision Id. Call the GetAlias API to retrieve the latest Revision Id', 412);
+            throw new AwsError(
+              'PreconditionFailedException',
+              'The Revision Id provided does not match the latest Revision Id. Call the GetAlias API to retrieve the latest Revision Id',
+              412,
+            );
           const version = body.FunctionVersion === undefined ? alias.version : String(body.FunctionVersion);
           if (version !== '$LATEST' && !model.version(fn, version))
             throw notFound(`Function not found: ${fn.arn}:${version}`);
-          const routing = body.RoutingConfig as { AdditionalVersionWeights?: Record<string, number> } | undefined;
-          const weights = routing === undefined ? alias.weights : { ...(routing.AdditionalVersionWeights ?? {}) };
+          const routing = body.RoutingConfig as
+            | { AdditionalVersionWeights?: Record<string, number> }
+            | undefined;
+          const weights =
+            routing === undefined ? alias.weights : { ...(routing.AdditionalVersionWeights ?? {}) };
           const total = Object.values(weights).reduce((sum, weight) => sum + weight, 0);
           if (total >= 1 || Object.values(weights).some((weight) => weight < 0))
-            throw new AwsError('InvalidParameterValueException', 'The sum of the additional version weights must be less than 1.0', 400);
+            throw new AwsError(
+              'InvalidParameterValueException',
+              'The sum of the additional version weights must be less than 1.0',
+              400,
+            );
           if (body.Description !== undefined) alias.description = String(body.Description);
           const before = alias.version;
           model.pointAlias(fn, alias, version, weights, now);
-          account.note(`lambda: UpdateAlias ${fn.name}:${alias.name} ${before} → ${version}${total > 0 ? ` (+ weights ${JSON.stringify(weights)})` : ''}`);
+          account.note(
+            `lambda: UpdateAlias ${fn.name}:${alias.name} ${before} → ${version}${total > 0 ? ` (+ weights ${JSON.stringify(weights)})` : ''}`,
+          );
           return { body: aliasOutput(fn, alias) };
         }
         case 'GetFunctionConcurrency': {
@@ -531,7 +625,11 @@ export function lambdaService(account: AwsAccount): ServiceDefinition {
           const fn = functionOf(call);
           const value = Number(body.ReservedConcurrentExecutions);
           if (!Number.isInteger(value) || value < 0)
-            throw new AwsError('InvalidParameterValueException', 'ReservedConcurrentExecutions must be a non-negative integer', 400);
+            throw new AwsError(
+              'InvalidParameterValueException',
+              'ReservedConcurrentExecutions must be a non-negative integer',
+              400,
+            );
           const unreservedAfter = model.unreserved() + (fn.reserved ?? 0) - value;
           if (unreservedAfter < MINIMUM_UNRESERVED)
             throw new AwsError(
@@ -547,7 +645,9 @@ export function lambdaService(account: AwsAccount): ServiceDefinition {
         case 'DeleteFunctionConcurrency': {
           const fn = functionOf(call);
           fn.reserved = null;
-          account.note(`lambda: DeleteFunctionConcurrency ${fn.name}: the function shares the unreserved pool`);
+          account.note(
+            `lambda: DeleteFunctionConcurrency ${fn.name}: the function shares the unreserved pool`,
+          );
           return { status: 204, body: undefined };
         }
         case 'GetAccountSettings':
@@ -568,28 +668,46 @@ export function lambdaService(account: AwsAccount): ServiceDefinition {
           const fnName = call.query.get('FunctionName');
           const fn = fnName === null ? undefined : model.function(fnName);
           const mappings = [...model.mappings.values()].filter(
-            (mapping) => (source === null || mapping.sourceArn === source) && (fnName === null || mapping.functionName === fn?.name),
+            (mapping) =>
+              (source === null || mapping.sourceArn === source) &&
+              (fnName === null || mapping.functionName === fn?.name),
           );
           const { items, next } = markerPage(mappings, call.query, `lambda:mappings:${source}:${fnName}`);
           return {
-            body: { EventSourceMappings: items.map((mapping) => mappingOutput(account, mapping)), ...(next ? { NextMarker: next } : {}) },
+            body: {
+              EventSourceMappings: items.map((mapping) => mappingOutput(account, mapping)),
+              ...(next ? { NextMarker: next } : {}),
+            },
           };
         }
         case 'GetEventSourceMapping':
         case 'UpdateEventSourceMapping': {
           const mapping = model.mappings.get(call.pathParameters.UUID ?? '');
-          if (!mapping) throw notFound(`The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: ${uuidFrom(String(now))})`);
+          if (!mapping)
+            throw notFound(
+              `The resource you requested does not exist. (Service: Lambda, Status Code: 404, Request ID: ${uuidFrom(String(now))})`,
+            );
           if (call.operation === 'GetEventSourceMapping') return { body: mappingOutput(account, mapping) };
           if (mapping.state === 'Updating')
-            throw new AwsError('ResourceInUseException', `Cannot update the event source mapping because it is in use (state Updating). UUID: ${mapping.uuid}`, 400);
+            throw new AwsError(
+              'ResourceInUseException',
+              `Cannot update the event source mapping because it is in use (state Updating). UUID: ${mapping.uuid}`,
+              400,
+            );
           const scaling = body.ScalingConfig as { MaximumConcurrency?: number } | undefined;
           if (scaling !== undefined) {
             const value = scaling.MaximumConcurrency;
             if (value !== undefined && (!Number.isInteger(value) || value < 2 || value > 1_000))
-              throw new AwsError('InvalidParameterValueException', 'ScalingConfig.MaximumConcurrency must be between 2 and 1000', 400);
+              throw new AwsError(
+                'InvalidParameterValueException',
+                'ScalingConfig.MaximumConcurrency must be between 2 and 1000',
+                400,
+              );
             const before = mapping.maximumConcurrency;
             mapping.maximumConcurrency = value ?? null;
-            account.note(`lambda: UpdateEventSourceMapping ${mapping.uuid} MaximumConcurrency ${before ?? 'none'} → ${value ?? 'none'}`);
+            account.note(
+              `lambda: UpdateEventSourceMapping ${mapping.uuid} MaximumConcurrency ${before ?? 'none'} → ${value ?? 'none'}`,
+            );
           }
           if (body.BatchSize !== undefined) mapping.batchSize = Number(body.BatchSize);
           mapping.state = 'Updating';

@@ -97,7 +97,10 @@ class Tokens {
   private index = 0;
 
   constructor(text: string) {
-    this.list = text.match(/\/(?:[^/\\]|\\.)+\/[a-z]*|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|<=|>=|!=|=~|[=<>(),[\]]|[^\s=<>(),[\]!]+|!/g) ?? [];
+    this.list =
+      text.match(
+        /\/(?:[^/\\]|\\.)+\/[a-z]*|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|<=|>=|!=|=~|[=<>(),[\]]|[^\s=<>(),[\]!]+|!/g,
+      ) ?? [];
   }
 
   peek(): string | undefined {
@@ -156,7 +159,7 @@ function parseUnary(tokens: Tokens): Expression {
 function parseComparison(tokens: Tokens): Expression {
   const left = parseOperand(tokens);
   const op = tokens.peek()?.toLowerCase();
-  if (op === 'not' ) {
+  if (op === 'not') {
     tokens.next();
     const what = tokens.next().toLowerCase();
     if (what !== 'like' && what !== 'in') malformed(`"not ${what}" is not an operator`);
@@ -181,7 +184,9 @@ function parseOperand(tokens: Tokens): Expression {
     while (tokens.peek() !== ']') {
       const item = tokens.next();
       if (item === ',') continue;
-      items.push(/^["']/.test(item) ? item.slice(1, -1) : Number.isFinite(Number(item)) ? Number(item) : item);
+      items.push(
+        /^["']/.test(item) ? item.slice(1, -1) : Number.isFinite(Number(item)) ? Number(item) : item,
+      );
     }
     tokens.next();
     return { kind: 'list', items };
@@ -202,7 +207,9 @@ function parseOperand(tokens: Tokens): Expression {
     tokens.next();
     const name = token.toLowerCase();
     if (!['ispresent', 'isempty', 'isblank', 'strcontains', 'tolower', 'toupper'].includes(name))
-      malformed(`the function ${token}() is not simulated (ispresent, isempty, isblank, strcontains, tolower, toupper are)`);
+      malformed(
+        `the function ${token}() is not simulated (ispresent, isempty, isblank, strcontains, tolower, toupper are)`,
+      );
     return { kind: 'call', name, args };
   }
   return { kind: 'field', name: fieldName(token) };
@@ -251,7 +258,13 @@ function evaluate(expression: Expression, row: Row): Value | boolean | RegExp | 
           const a = Number(left);
           const b = Number(right);
           if (!Number.isFinite(a) || !Number.isFinite(b)) return false;
-          return expression.op === '<' ? a < b : expression.op === '<=' ? a <= b : expression.op === '>' ? a > b : a >= b;
+          return expression.op === '<'
+            ? a < b
+            : expression.op === '<='
+              ? a <= b
+              : expression.op === '>'
+                ? a > b
+                : a >= b;
         }
       }
     }
@@ -259,7 +272,11 @@ function evaluate(expression: Expression, row: Row): Value | boolean | RegExp | 
 }
 
 function truthy(value: unknown): boolean {
-  return value === true || (typeof value === 'number' && value !== 0) || (typeof value === 'string' && value !== '');
+  return (
+    value === true ||
+    (typeof value === 'number' && value !== 0) ||
+    (typeof value === 'string' && value !== '')
+  );
 }
 
 // ------------------------------------------------------------------------------------------ commands
@@ -279,7 +296,9 @@ function parseStats(text: string): Command {
     if (!match) malformed(`stats: "${part.trim()}" is not an aggregation such as count(*) as n`);
     const fn = match[1]!.toLowerCase();
     if (!['count', 'sum', 'avg', 'min', 'max', 'count_distinct', 'pct'].includes(fn))
-      malformed(`stats: the function ${match[1]}() is not simulated (count, sum, avg, min, max, count_distinct, pct are)`);
+      malformed(
+        `stats: the function ${match[1]}() is not simulated (count, sum, avg, min, max, count_distinct, pct are)`,
+      );
     const field = match[2] === '' || match[2] === '*' ? undefined : fieldName(match[2]!);
     aggregates.push({
       fn,
@@ -292,7 +311,8 @@ function parseStats(text: string): Command {
   for (const part of byText ? splitTopLevel(byText) : []) {
     const bin = /^bin\(\s*(\d+)\s*([smhd])\s*\)(?:\s+as\s+(\S+))?$/i.exec(part.trim());
     if (bin) {
-      const seconds = Number(bin[1]) * { s: 1, m: 60, h: 3_600, d: 86_400 }[bin[2]!.toLowerCase() as 's' | 'm' | 'h' | 'd'];
+      const seconds =
+        Number(bin[1]) * { s: 1, m: 60, h: 3_600, d: 86_400 }[bin[2]!.toLowerCase() as 's' | 'm' | 'h' | 'd'];
       by.push({ bin: seconds, as: bin[3] ?? `bin(${bin[1]}${bin[2]})` });
     } else by.push({ field: fieldName(part.trim()) });
   }
@@ -341,7 +361,8 @@ export function parseInsightsQuery(text: string): InsightsQuery {
           break;
         }
         const globForm = /^(\S+)\s+"((?:[^"\\]|\\.)*)"\s+as\s+(.+)$/s.exec(rest);
-        if (!globForm) malformed('parse: expected parse FIELD /regex/ or parse FIELD "glob * pattern" as a, b');
+        if (!globForm)
+          malformed('parse: expected parse FIELD /regex/ or parse FIELD "glob * pattern" as a, b');
         const names = list(globForm[3]!);
         const source = globForm[2]!
           .split('*')
@@ -365,7 +386,8 @@ export function parseInsightsQuery(text: string): InsightsQuery {
         break;
       case 'limit': {
         const count = Number(rest);
-        if (!Number.isInteger(count) || count < 1 || count > 10_000) malformed(`limit: ${rest} is not a number from 1 to 10000`);
+        if (!Number.isInteger(count) || count < 1 || count > 10_000)
+          malformed(`limit: ${rest} is not a number from 1 to 10000`);
         commands.push({ kind: 'limit', count });
         break;
       }
@@ -388,7 +410,11 @@ function timestampText(seconds: number): string {
 }
 
 /** The fields Insights discovers in an event. */
-function recordOf(event: { stream: string; time: number; message: string }, group: LogGroup, account: string): Row {
+function recordOf(
+  event: { stream: string; time: number; message: string },
+  group: LogGroup,
+  account: string,
+): Row {
   const row: Row = {
     '@timestamp': timestampText(event.time),
     '@message': event.message,
@@ -402,15 +428,21 @@ function recordOf(event: { stream: string; time: number; message: string }, grou
       const document = JSON.parse(message) as Record<string, unknown>;
       const flatten = (value: unknown, prefix: string) => {
         if (value && typeof value === 'object' && !Array.isArray(value))
-          for (const [key, inner] of Object.entries(value as Record<string, unknown>)) flatten(inner, prefix ? `${prefix}.${key}` : key);
-        else if (prefix) row[prefix] = typeof value === 'number' ? value : typeof value === 'string' ? value : JSON.stringify(value);
+          for (const [key, inner] of Object.entries(value as Record<string, unknown>))
+            flatten(inner, prefix ? `${prefix}.${key}` : key);
+        else if (prefix)
+          row[prefix] =
+            typeof value === 'number' ? value : typeof value === 'string' ? value : JSON.stringify(value);
       };
       flatten(document, '');
     } catch {
       // Not JSON after all: only the message.
     }
   }
-  const report = /^REPORT RequestId: (\S+)\s+Duration: ([\d.]+) ms\s+Billed Duration: (\d+) ms\s+Memory Size: (\d+) MB\s+Max Memory Used: (\d+) MB/.exec(message);
+  const report =
+    /^REPORT RequestId: (\S+)\s+Duration: ([\d.]+) ms\s+Billed Duration: (\d+) ms\s+Memory Size: (\d+) MB\s+Max Memory Used: (\d+) MB/.exec(
+      message,
+    );
   if (report) {
     row['@type'] = 'REPORT';
     row['@requestId'] = report[1];
@@ -431,7 +463,10 @@ function compareValues(a: Value, b: Value): number {
 }
 
 function aggregateOf(rows: Row[], aggregate: Aggregate): number | undefined {
-  const values = aggregate.field === undefined ? [] : rows.map((row) => row[aggregate.field!]).filter((value) => value !== undefined);
+  const values =
+    aggregate.field === undefined
+      ? []
+      : rows.map((row) => row[aggregate.field!]).filter((value) => value !== undefined);
   const numbers = values.map(Number).filter((value) => Number.isFinite(value));
   switch (aggregate.fn) {
     case 'count':
@@ -441,7 +476,9 @@ function aggregateOf(rows: Row[], aggregate: Aggregate): number | undefined {
     case 'sum':
       return numbers.reduce((sum, value) => sum + value, 0);
     case 'avg':
-      return numbers.length === 0 ? undefined : numbers.reduce((sum, value) => sum + value, 0) / numbers.length;
+      return numbers.length === 0
+        ? undefined
+        : numbers.reduce((sum, value) => sum + value, 0) / numbers.length;
     case 'min':
       return numbers.length === 0 ? undefined : Math.min(...numbers);
     case 'max':
@@ -449,7 +486,9 @@ function aggregateOf(rows: Row[], aggregate: Aggregate): number | undefined {
     default: {
       if (numbers.length === 0) return undefined;
       const sorted = [...numbers].sort((a, b) => a - b);
-      return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(((aggregate.arg ?? 50) / 100) * sorted.length) - 1))];
+      return sorted[
+        Math.min(sorted.length - 1, Math.max(0, Math.ceil(((aggregate.arg ?? 50) / 100) * sorted.length) - 1))
+      ];
     }
   }
 }
@@ -476,7 +515,8 @@ export function runInsightsQuery(
       scanned += 1;
       bytes += Buffer.byteLength(event.message) + 64;
       const row = recordOf(event, group, account);
-      row['@ptr'] = `Cm0KJgoiMjIyMjIyMjIyMjIyOi${Buffer.from(`${group.name}:${pointer++}`).toString('base64url')}`;
+      row['@ptr'] =
+        `Cm0KJgoiMjIyMjIyMjIyMjIyOi${Buffer.from(`${group.name}:${pointer++}`).toString('base64url')}`;
       rows.push(row);
     }
   let projection: string[] | undefined;
@@ -488,7 +528,8 @@ export function runInsightsQuery(
     switch (command.kind) {
       case 'fields':
       case 'display':
-        projection = command.kind === 'display' || !projection ? command.fields : [...projection, ...command.fields];
+        projection =
+          command.kind === 'display' || !projection ? command.fields : [...projection, ...command.fields];
         break;
       case 'filter':
         rows = rows.filter((row) => truthy(evaluate(command.expression, row)));
@@ -499,8 +540,11 @@ export function runInsightsQuery(
           if (value === undefined) continue;
           const match = command.regex.exec(String(value));
           if (!match) continue;
-          if (match.groups) for (const name of command.names) if (match.groups[name] !== undefined) row[name] = match.groups[name];
-          if (!match.groups) command.names.forEach((name, index) => (row[name] = match[index + 1]));
+          if (match.groups)
+            for (const name of command.names)
+              if (match.groups[name] !== undefined) row[name] = match.groups[name];
+          if (!match.groups)
+            for (const [index, name] of command.names.entries()) row[name] = match[index + 1];
         }
         break;
       case 'stats': {
@@ -522,7 +566,8 @@ export function runInsightsQuery(
         for (const [key, members] of groupsOf) {
           const values = JSON.parse(key) as Value[];
           const row: Row = {};
-          command.by.forEach((group, index) => (row['field' in group ? group.field : group.as] = values[index] ?? undefined));
+          for (const [index, group] of command.by.entries())
+            row['field' in group ? group.field : group.as] = values[index] ?? undefined;
           for (const aggregate of command.aggregates) row[aggregate.as] = aggregateOf(members, aggregate);
           output.push(row);
         }
@@ -532,7 +577,10 @@ export function runInsightsQuery(
           output.push(row);
         }
         rows = output;
-        projection = [...command.by.map((group) => ('field' in group ? group.field : group.as)), ...command.aggregates.map((aggregate) => aggregate.as)];
+        projection = [
+          ...command.by.map((group) => ('field' in group ? group.field : group.as)),
+          ...command.aggregates.map((aggregate) => aggregate.as),
+        ];
         aggregated = true;
         break;
       }
@@ -571,6 +619,10 @@ export function runInsightsQuery(
       .map((field) => ({ field, value: String(row[field]) }));
   return {
     rows: rows.slice(0, rowLimit).map(fields),
-    statistics: { recordsMatched: matchedBeforeStats ?? matched, recordsScanned: scanned, bytesScanned: bytes },
+    statistics: {
+      recordsMatched: matchedBeforeStats ?? matched,
+      recordsScanned: scanned,
+      bytesScanned: bytes,
+    },
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AwsAccount } from './account.ts';
-import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
 import { parseInsightsQuery, runInsightsQuery } from './logs-insights.ts';
+import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
 
 /**
  * CloudWatch Logs: log groups whose events are written by the resource models as functions of time
@@ -38,7 +38,8 @@ export class LogGroup {
   /** Every event in [from, to), oldest first. */
   events(from: number, to: number): LogEvent[] {
     const events: LogEvent[] = [];
-    for (const source of this.sources) for (const event of source(from, to)) if (event.time >= from && event.time < to) events.push(event);
+    for (const source of this.sources)
+      for (const event of source(from, to)) if (event.time >= from && event.time < to) events.push(event);
     return events.sort((a, b) => a.time - b.time || a.stream.localeCompare(b.stream));
   }
 }
@@ -77,8 +78,10 @@ export function filterPattern(pattern: string | undefined): EventMatcher {
   for (const token of tokens) {
     const prefix = token[0] === '?' || token[0] === '-' ? token[0] : '';
     let term = prefix ? token.slice(1) : token;
-    if (term.startsWith('"') && term.endsWith('"') && term.length >= 2) term = term.slice(1, -1).replace(/\\"/g, '"');
-    if (term === '') throw new AwsError('InvalidParameterException', `Invalid filter pattern: empty term in ${text}`);
+    if (term.startsWith('"') && term.endsWith('"') && term.length >= 2)
+      term = term.slice(1, -1).replace(/\\"/g, '"');
+    if (term === '')
+      throw new AwsError('InvalidParameterException', `Invalid filter pattern: empty term in ${text}`);
     if (prefix === '?') any.push(term);
     else if (prefix === '-') none.push(term);
     else all.push(term);
@@ -114,7 +117,11 @@ function jsonPattern(text: string): EventMatcher {
     }
     return disjuncts.some((conditions) =>
       conditions.every(({ path, op, value, text: isText }) => {
-        const actual = path.reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), document);
+        const actual = path.reduce<unknown>(
+          (node, key) =>
+            node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined,
+          document,
+        );
         if (actual === undefined) return op === '!=';
         if (isText || op === '=' || op === '!=') {
           const pattern = new RegExp(`^${value.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
@@ -123,7 +130,13 @@ function jsonPattern(text: string): EventMatcher {
         }
         const number = Number(actual);
         const limit = Number(value);
-        return op === '<' ? number < limit : op === '>' ? number > limit : op === '<=' ? number <= limit : number >= limit;
+        return op === '<'
+          ? number < limit
+          : op === '>'
+            ? number > limit
+            : op === '<='
+              ? number <= limit
+              : number >= limit;
       }),
     );
   };
@@ -145,7 +158,9 @@ const MAX_CONCURRENT_QUERIES = 30;
 
 function groupNamed(account: AwsAccount, reference: unknown, what = 'log group'): LogGroup {
   const name = String(reference ?? '');
-  const bare = name.startsWith('arn:') ? name.replace(/^arn:[^:]*:logs:[^:]*:\d+:log-group:/, '').replace(/:\*$/, '') : name;
+  const bare = name.startsWith('arn:')
+    ? name.replace(/^arn:[^:]*:logs:[^:]*:\d+:log-group:/, '').replace(/:\*$/, '')
+    : name;
   const group = account.logs.groups.get(bare);
   if (!group) throw new AwsError('ResourceNotFoundException', `The specified ${what} does not exist.`);
   return group;
@@ -165,7 +180,13 @@ export function logsService(account: AwsAccount): ServiceDefinition {
         case 'DescribeLogGroups': {
           const prefix = String(input.logGroupNamePrefix ?? '');
           const groups = [...account.logs.groups.values()].filter((group) => group.name.startsWith(prefix));
-          const { items, next } = page(groups, input.nextToken as string | undefined, Number(input.limit ?? 50), 'logs:groups', 'InvalidParameterException');
+          const { items, next } = page(
+            groups,
+            input.nextToken as string | undefined,
+            Number(input.limit ?? 50),
+            'logs:groups',
+            'InvalidParameterException',
+          );
           return {
             body: {
               logGroups: items.map((group) => ({
@@ -186,12 +207,18 @@ export function logsService(account: AwsAccount): ServiceDefinition {
           const group = groupNamed(account, input.logGroupName ?? input.logGroupIdentifier);
           const limit = input.limit === undefined ? 10_000 : Number(input.limit);
           if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-            throw new AwsError('InvalidParameterException', '1 validation error detected: limit must be between 1 and 10000');
+            throw new AwsError(
+              'InvalidParameterException',
+              '1 validation error detected: limit must be between 1 and 10000',
+            );
           const start = input.startTime === undefined ? group.createdAt : Number(input.startTime) / 1_000;
           const end = input.endTime === undefined ? now : Math.min(now, Number(input.endTime) / 1_000);
           const matches = filterPattern(input.filterPattern as string | undefined);
-          const streams = Array.isArray(input.logStreamNames) ? (input.logStreamNames as string[]) : undefined;
-          const prefix = input.logStreamNamePrefix === undefined ? undefined : String(input.logStreamNamePrefix);
+          const streams = Array.isArray(input.logStreamNames)
+            ? (input.logStreamNames as string[])
+            : undefined;
+          const prefix =
+            input.logStreamNamePrefix === undefined ? undefined : String(input.logStreamNamePrefix);
           const events = group
             .events(start, end)
             .filter(
@@ -200,7 +227,13 @@ export function logsService(account: AwsAccount): ServiceDefinition {
                 (prefix === undefined || event.stream.startsWith(prefix)) &&
                 matches(event.message),
             );
-          const { items, next } = page(events, input.nextToken as string | undefined, limit, `logs:filter:${group.name}:${start}:${end}:${String(input.filterPattern)}`, 'InvalidParameterException');
+          const { items, next } = page(
+            events,
+            input.nextToken as string | undefined,
+            limit,
+            `logs:filter:${group.name}:${start}:${end}:${String(input.filterPattern)}`,
+            'InvalidParameterException',
+          );
           return {
             body: {
               events: items.map((event) => ({
@@ -208,7 +241,11 @@ export function logsService(account: AwsAccount): ServiceDefinition {
                 timestamp: Math.round(event.time * 1_000),
                 message: event.message,
                 ingestionTime: Math.round(event.time * 1_000) + 312,
-                eventId: `${Math.round(event.time * 1_000)}${event.stream.length}${event.message.length}`.padEnd(56, '0'),
+                eventId:
+                  `${Math.round(event.time * 1_000)}${event.stream.length}${event.message.length}`.padEnd(
+                    56,
+                    '0',
+                  ),
               })),
               searchedLogStreams: [],
               ...(next ? { nextToken: next } : {}),
@@ -222,39 +259,62 @@ export function logsService(account: AwsAccount): ServiceDefinition {
             ...(Array.isArray(input.logGroupIdentifiers) ? (input.logGroupIdentifiers as string[]) : []),
           ];
           if (references.length === 0)
-            throw new AwsError('InvalidParameterException', 'Either logGroupName, logGroupNames or logGroupIdentifiers must be given');
-          const groups = references.map((reference) => groupNamed(account, reference, `log group ${String(reference)}`));
-          const running = [...queries.values()].filter((query) => query.status === 'Running' && query.readyAt > now);
+            throw new AwsError(
+              'InvalidParameterException',
+              'Either logGroupName, logGroupNames or logGroupIdentifiers must be given',
+            );
+          const groups = references.map((reference) =>
+            groupNamed(account, reference, `log group ${String(reference)}`),
+          );
+          const running = [...queries.values()].filter(
+            (query) => query.status === 'Running' && query.readyAt > now,
+          );
           if (running.length >= MAX_CONCURRENT_QUERIES)
-            throw new AwsError('LimitExceededException', `Account maximum query concurrency limit of [${MAX_CONCURRENT_QUERIES}] reached.`);
+            throw new AwsError(
+              'LimitExceededException',
+              `Account maximum query concurrency limit of [${MAX_CONCURRENT_QUERIES}] reached.`,
+            );
           const query = parseInsightsQuery(String(input.queryString ?? ''));
           const start = Number(input.startTime);
           const end = Number(input.endTime);
           if (!Number.isFinite(start) || !Number.isFinite(end) || end < start)
-            throw new AwsError('InvalidParameterException', 'startTime and endTime must be epoch seconds with endTime after startTime');
+            throw new AwsError(
+              'InvalidParameterException',
+              'startTime and endTime must be epoch seconds with endTime after startTime',
+            );
           const limit = input.limit === undefined ? 1_000 : Number(input.limit);
           const result = runInsightsQuery(query, groups, account.accountId, start, Math.min(end, now), limit);
           const id = randomUUID();
-          queries.set(id, { id, groups: groups.map((group) => group.name), status: 'Running', readyAt: now + QUERY_SECONDS, result });
+          queries.set(id, {
+            id,
+            groups: groups.map((group) => group.name),
+            status: 'Running',
+            readyAt: now + QUERY_SECONDS,
+            result,
+          });
           return { body: { queryId: id } };
         }
         case 'GetQueryResults': {
           const query = queries.get(String(input.queryId ?? ''));
-          if (!query) throw new AwsError('ResourceNotFoundException', `Query ${String(input.queryId)} does not exist`);
+          if (!query)
+            throw new AwsError('ResourceNotFoundException', `Query ${String(input.queryId)} does not exist`);
           if (query.status === 'Running' && now >= query.readyAt) query.status = 'Complete';
           const complete = query.status === 'Complete';
           return {
             body: {
               queryLanguage: 'CWLI',
               results: complete ? query.result.rows : [],
-              statistics: complete ? query.result.statistics : { recordsMatched: 0, recordsScanned: 0, bytesScanned: 0 },
+              statistics: complete
+                ? query.result.statistics
+                : { recordsMatched: 0, recordsScanned: 0, bytesScanned: 0 },
               status: query.status,
             },
           };
         }
         case 'StopQuery': {
           const query = queries.get(String(input.queryId ?? ''));
-          if (!query) throw new AwsError('ResourceNotFoundException', `Query ${String(input.queryId)} does not exist`);
+          if (!query)
+            throw new AwsError('ResourceNotFoundException', `Query ${String(input.queryId)} does not exist`);
           const stoppable = query.status === 'Running' && now < query.readyAt;
           if (stoppable) query.status = 'Cancelled';
           return { body: { success: stoppable } };

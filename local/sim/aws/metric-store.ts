@@ -104,7 +104,8 @@ export function checkStatistic(stat: string, where: string): void {
 
 /** Periods CloudWatch takes: 1, 5, 10, 30 (high resolution) or a multiple of 60 seconds. */
 export function checkPeriod(period: number, where: string): void {
-  if (Number.isInteger(period) && period > 0 && ([1, 5, 10, 30].includes(period) || period % 60 === 0)) return;
+  if (Number.isInteger(period) && period > 0 && ([1, 5, 10, 30].includes(period) || period % 60 === 0))
+    return;
   throw new AwsError(
     'InvalidParameterValueException',
     `The parameter ${where} must be 1, 5, 10, 30 or a multiple of 60 seconds, not ${period}`,
@@ -166,7 +167,8 @@ function aggregate(
     const every = Math.min(options.sampleSeconds ?? 10, Math.max(1, to - from));
     const samples: number[] = [];
     for (let time = Math.ceil(from / every) * every; time < to; time += every)
-      if (series.live(time)) samples.push(options.integer ? Math.round(series.sample(time)) : series.sample(time));
+      if (series.live(time))
+        samples.push(options.integer ? Math.round(series.sample(time)) : series.sample(time));
     if (samples.length === 0) return undefined;
     return { value: gaugeStatistic(samples, stat, options.percentile), sampleCount: samples.length };
   }
@@ -206,11 +208,7 @@ function percentileOf(sorted: number[], p: number): number {
   return sorted[Math.min(rank, sorted.length - 1)]!;
 }
 
-function gaugeStatistic(
-  samples: number[],
-  stat: string,
-  percentile: SeriesOptions['percentile'],
-): number {
+function gaugeStatistic(samples: number[], stat: string, percentile: SeriesOptions['percentile']): number {
   const sum = samples.reduce((total, value) => total + value, 0);
   const mean = sum / samples.length;
   switch (stat) {
@@ -226,7 +224,12 @@ function gaugeStatistic(
       return samples.length;
   }
   const p = Number(stat.slice(1));
-  return percentile ? percentile(p, mean) : percentileOf([...samples].sort((a, b) => a - b), p);
+  return percentile
+    ? percentile(p, mean)
+    : percentileOf(
+        [...samples].sort((a, b) => a - b),
+        p,
+      );
 }
 
 function countStatistic(sum: number, reports: number, stat: string): number {

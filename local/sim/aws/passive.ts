@@ -30,11 +30,16 @@ export class PassiveResources {
       value: number,
       extra: { noise?: number; omitZero?: boolean } = {},
     ) => {
-      const series = account.metrics.define({ namespace, metricName, dimensions }, { kind, unit, initial: value, sampleSeconds: 10, integer: false, ...extra });
+      const series = account.metrics.define(
+        { namespace, metricName, dimensions },
+        { kind, unit, initial: value, sampleSeconds: 10, integer: false, ...extra },
+      );
       this.levels.set(`${namespace}/${metricName}/${Object.values(dimensions).join('/')}`, { series, value });
     };
     const stream = { StreamName: STREAM };
-    add('AWS/Kinesis', stream, 'GetRecords.IteratorAgeMilliseconds', 'gauge', 'Milliseconds', 850, { noise: 0.2 });
+    add('AWS/Kinesis', stream, 'GetRecords.IteratorAgeMilliseconds', 'gauge', 'Milliseconds', 850, {
+      noise: 0.2,
+    });
     add('AWS/Kinesis', stream, 'IncomingRecords', 'count', 'Count', 140, { noise: 0.1 });
     add('AWS/Kinesis', stream, 'IncomingBytes', 'count', 'Bytes', 140 * 620, { noise: 0.1 });
     add('AWS/Kinesis', stream, 'GetRecords.Records', 'count', 'Count', 140, { noise: 0.1 });
@@ -59,7 +64,8 @@ export class PassiveResources {
   /** Sets what a passive resource reports from now on (`namespace/metric/dimension value`). */
   set(key: string, value: number): void {
     const level = this.levels.get(key);
-    if (!level) throw new Error(`no passive metric ${key}; the metrics are ${[...this.levels.keys()].join(', ')}`);
+    if (!level)
+      throw new Error(`no passive metric ${key}; the metrics are ${[...this.levels.keys()].join(', ')}`);
     level.value = value;
   }
 

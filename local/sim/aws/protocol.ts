@@ -25,7 +25,11 @@ export class AwsError extends Error {
     readonly code: string,
     message: string,
     readonly status = 400,
-    readonly options: { queryCode?: string; fault?: 'Sender' | 'Receiver'; headers?: Record<string, string> } = {},
+    readonly options: {
+      queryCode?: string;
+      fault?: 'Sender' | 'Receiver';
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message);
   }
@@ -88,7 +92,8 @@ export async function readBody(request: IncomingMessage, limit = 1024 * 1024): P
   let size = 0;
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new AwsError('RequestEntityTooLarge', `the request body is over ${limit} bytes`, 413);
+    if (size > limit)
+      throw new AwsError('RequestEntityTooLarge', `the request body is over ${limit} bytes`, 413);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -151,7 +156,10 @@ export function queryList(params: Record<string, unknown>, prefix: string): stri
 }
 
 /** The structures of a Query list: `Filters.member.1.Name` → [{ Name }], each flat below its index. */
-export function queryStructures(params: Record<string, unknown>, prefix: string): Array<Record<string, string>> {
+export function queryStructures(
+  params: Record<string, unknown>,
+  prefix: string,
+): Array<Record<string, string>> {
   const items = new Map<number, Record<string, string>>();
   const pattern = new RegExp(`^${escapeRegExp(prefix)}\\.(\\d+)\\.(.+)$`);
   for (const [key, value] of Object.entries(params)) {
@@ -342,11 +350,19 @@ export function pageToken(offset: number, scope: string): string {
 }
 
 /** The offset a token names; a token of another list or a forged one is the service's validation error. */
-export function tokenOffset(token: string | undefined, scope: string, code = 'InvalidNextTokenException'): number {
+export function tokenOffset(
+  token: string | undefined,
+  scope: string,
+  code = 'InvalidNextTokenException',
+): number {
   if (token === undefined || token === '') return 0;
   try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { offset?: unknown; scope?: unknown };
-    if (parsed.scope === scope && typeof parsed.offset === 'number' && parsed.offset >= 0) return parsed.offset;
+    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as {
+      offset?: unknown;
+      scope?: unknown;
+    };
+    if (parsed.scope === scope && typeof parsed.offset === 'number' && parsed.offset >= 0)
+      return parsed.offset;
   } catch {
     // falls through to the error
   }

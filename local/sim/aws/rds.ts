@@ -66,7 +66,15 @@ export interface DbInstanceModel {
   baseline: { cpu: number; connections: number };
   runaway?: { since: number; cpu: number; connections: number; description: string };
   metrics: Record<
-    'cpu' | 'connections' | 'freeStorage' | 'freeableMemory' | 'readLatency' | 'writeLatency' | 'readIops' | 'writeIops' | 'diskQueue',
+    | 'cpu'
+    | 'connections'
+    | 'freeStorage'
+    | 'freeableMemory'
+    | 'readLatency'
+    | 'writeLatency'
+    | 'readIops'
+    | 'writeIops'
+    | 'diskQueue',
     MetricSeries
   >;
 }
@@ -136,47 +144,73 @@ export class RdsModel {
 
   reboot(instance: DbInstanceModel, now: number, failover: boolean): void {
     instance.status = 'rebooting';
-    this.event(instance, now, failover ? 'Multi-AZ instance failover started.' : 'DB instance shutdown', failover ? ['failover'] : ['availability']);
+    this.event(
+      instance,
+      now,
+      failover ? 'Multi-AZ instance failover started.' : 'DB instance shutdown',
+      failover ? ['failover'] : ['availability'],
+    );
     instance.statusUntil = now + REBOOT_SECONDS;
     instance.next = () => {
       const at = instance.statusUntil ?? now;
       if (failover) [instance.zone, instance.secondaryZone] = [instance.secondaryZone, instance.zone];
       if (instance.runaway) {
-        this.account.note(`rds: ${instance.identifier} restarted: the runaway sessions (${instance.runaway.description}) are gone`);
+        this.account.note(
+          `rds: ${instance.identifier} restarted: the runaway sessions (${instance.runaway.description}) are gone`,
+        );
         instance.runaway = undefined;
       }
       instance.status = 'available';
       this.event(instance, at, 'DB instance restarted', ['availability']);
       if (failover) this.event(instance, at + 0.5, 'Multi-AZ instance failover completed.', ['failover']);
     };
-    this.account.note(`rds: RebootDBInstance ${instance.identifier}${failover ? ' with failover to the standby' : ''}`);
+    this.account.note(
+      `rds: RebootDBInstance ${instance.identifier}${failover ? ' with failover to the standby' : ''}`,
+    );
   }
 
   modifyStorage(instance: DbInstanceModel, allocatedGiB: number, now: number): void {
     instance.status = 'modifying';
     instance.pendingAllocatedGiB = allocatedGiB;
     instance.lastStorageChangeAt = now;
-    this.event(instance, now, `Applying modification to allocated storage (from ${instance.allocatedGiB} GiB to ${allocatedGiB} GiB).`, ['configuration change']);
+    this.event(
+      instance,
+      now,
+      `Applying modification to allocated storage (from ${instance.allocatedGiB} GiB to ${allocatedGiB} GiB).`,
+      ['configuration change'],
+    );
     instance.statusUntil = now + MODIFYING_SECONDS;
     instance.next = () => {
       const at = instance.statusUntil ?? now;
       instance.allocatedGiB = allocatedGiB;
       instance.pendingAllocatedGiB = undefined;
       instance.status = 'storage-optimization';
-      this.event(instance, at, 'Finished applying modification to allocated storage.', ['configuration change']);
-      this.account.note(`rds: ${instance.identifier} has ${allocatedGiB} GiB now (storage optimization runs on)`);
+      this.event(instance, at, 'Finished applying modification to allocated storage.', [
+        'configuration change',
+      ]);
+      this.account.note(
+        `rds: ${instance.identifier} has ${allocatedGiB} GiB now (storage optimization runs on)`,
+      );
       instance.statusUntil = at + OPTIMIZING_SECONDS;
       instance.next = () => {
         instance.status = 'available';
-        this.event(instance, instance.statusUntil ?? at, 'Storage optimization completed.', ['configuration change']);
+        this.event(instance, instance.statusUntil ?? at, 'Storage optimization completed.', [
+          'configuration change',
+        ]);
       };
     };
-    this.account.note(`rds: ModifyDBInstance ${instance.identifier} AllocatedStorage ${instance.allocatedGiB} → ${allocatedGiB} GiB (apply immediately)`);
+    this.account.note(
+      `rds: ModifyDBInstance ${instance.identifier} AllocatedStorage ${instance.allocatedGiB} → ${allocatedGiB} GiB (apply immediately)`,
+    );
   }
 
   tick(now: number): void {
     for (const instance of this.instances.values()) {
-      for (let guard = 0; guard < 4 && instance.statusUntil !== undefined && now >= instance.statusUntil; guard += 1) {
+      for (
+        let guard = 0;
+        guard < 4 && instance.statusUntil !== undefined && now >= instance.statusUntil;
+        guard += 1
+      ) {
         const next = instance.next;
         instance.statusUntil = undefined;
         instance.next = undefined;
@@ -211,18 +245,32 @@ function instanceOutput(account: AwsAccount, instance: DbInstanceModel) {
     DBInstanceStatus: instance.status,
     MasterUsername: 'orders_admin',
     DBName: 'orders',
-    Endpoint: { Address: `${instance.identifier}.c9akciq32.${account.region}.rds.amazonaws.com`, Port: 5432, HostedZoneId: 'Z29XKXDKYMONMX' },
+    Endpoint: {
+      Address: `${instance.identifier}.c9akciq32.${account.region}.rds.amazonaws.com`,
+      Port: 5432,
+      HostedZoneId: 'Z29XKXDKYMONMX',
+    },
     AllocatedStorage: instance.allocatedGiB,
     InstanceCreateTime: dateOf(instance.createdAt),
     PreferredBackupWindow: '02:15-02:45',
     BackupRetentionPeriod: 7,
     DBSecurityGroups: new XmlList('DBSecurityGroup', []),
-    VpcSecurityGroups: new XmlList('VpcSecurityGroupMembership', [{ VpcSecurityGroupId: 'sg-0e1f2a3b4c5d6e7f8', Status: 'active' }]),
-    DBParameterGroups: new XmlList('DBParameterGroup', [{ DBParameterGroupName: 'orders-postgres15', ParameterApplyStatus: 'in-sync' }]),
+    VpcSecurityGroups: new XmlList('VpcSecurityGroupMembership', [
+      { VpcSecurityGroupId: 'sg-0e1f2a3b4c5d6e7f8', Status: 'active' },
+    ]),
+    DBParameterGroups: new XmlList('DBParameterGroup', [
+      { DBParameterGroupName: 'orders-postgres15', ParameterApplyStatus: 'in-sync' },
+    ]),
     AvailabilityZone: instance.zone,
-    DBSubnetGroup: { DBSubnetGroupName: 'shop-private', DBSubnetGroupDescription: 'private subnets', VpcId: 'vpc-0d1e2f3a4b5c6d7e8', SubnetGroupStatus: 'Complete' },
+    DBSubnetGroup: {
+      DBSubnetGroupName: 'shop-private',
+      DBSubnetGroupDescription: 'private subnets',
+      VpcId: 'vpc-0d1e2f3a4b5c6d7e8',
+      SubnetGroupStatus: 'Complete',
+    },
     PreferredMaintenanceWindow: 'sun:03:30-sun:04:00',
-    PendingModifiedValues: instance.pendingAllocatedGiB === undefined ? {} : { AllocatedStorage: instance.pendingAllocatedGiB },
+    PendingModifiedValues:
+      instance.pendingAllocatedGiB === undefined ? {} : { AllocatedStorage: instance.pendingAllocatedGiB },
     LatestRestorableTime: dateOf(account.startedAt - 240),
     MultiAZ: instance.multiAz,
     EngineVersion: instance.engineVersion,
@@ -231,7 +279,9 @@ function instanceOutput(account: AwsAccount, instance: DbInstanceModel) {
     LicenseModel: 'postgresql-license',
     Iops: instance.iops,
     StorageThroughput: 125,
-    OptionGroupMemberships: new XmlList('OptionGroupMembership', [{ OptionGroupName: 'default:postgres-15', Status: 'in-sync' }]),
+    OptionGroupMemberships: new XmlList('OptionGroupMembership', [
+      { OptionGroupName: 'default:postgres-15', Status: 'in-sync' },
+    ]),
     SecondaryAvailabilityZone: instance.secondaryZone,
     PubliclyAccessible: false,
     StorageType: instance.storageType,
@@ -247,7 +297,10 @@ function instanceOutput(account: AwsAccount, instance: DbInstanceModel) {
     DeletionProtection: true,
     DBInstanceArn: instance.arn,
     MaxAllocatedStorage: instance.maxAllocatedGiB,
-    TagList: new XmlList('Tag', Object.entries(instance.tags).map(([Key, Value]) => ({ Key, Value }))),
+    TagList: new XmlList(
+      'Tag',
+      Object.entries(instance.tags).map(([Key, Value]) => ({ Key, Value })),
+    ),
     BackupTarget: 'region',
     NetworkType: 'IPV4',
   };
@@ -263,7 +316,10 @@ function instanceNamed(model: RdsModel, params: Record<string, unknown>): DbInst
 function maxRecords(params: Record<string, unknown>): number {
   const value = queryNumber(params, 'MaxRecords') ?? 100;
   if (value < 20 || value > 100)
-    throw new AwsError('InvalidParameterValue', `Invalid value ${value} for MaxRecords. Must be between 20 and 100`);
+    throw new AwsError(
+      'InvalidParameterValue',
+      `Invalid value ${value} for MaxRecords. Must be between 20 and 100`,
+    );
   return value;
 }
 
@@ -281,32 +337,74 @@ export function rdsService(account: AwsAccount): ServiceDefinition {
         case 'DescribeDBInstances': {
           const identifier = queryString(params, 'DBInstanceIdentifier');
           if (queryStructures(params, 'Filters.Filter').length > 0)
-            throw new AwsError('InvalidParameterValue', 'Filters are not simulated; name the DBInstanceIdentifier');
-          const instances = identifier === undefined ? [...model.instances.values()] : [instanceNamed(model, params)];
-          const { items, next } = page(instances, queryString(params, 'Marker'), maxRecords(params), 'rds:instances', 'InvalidParameterValue');
-          return { body: { DBInstances: new XmlList('DBInstance', items.map((instance) => instanceOutput(account, instance))), ...(next ? { Marker: next } : {}) } };
+            throw new AwsError(
+              'InvalidParameterValue',
+              'Filters are not simulated; name the DBInstanceIdentifier',
+            );
+          const instances =
+            identifier === undefined ? [...model.instances.values()] : [instanceNamed(model, params)];
+          const { items, next } = page(
+            instances,
+            queryString(params, 'Marker'),
+            maxRecords(params),
+            'rds:instances',
+            'InvalidParameterValue',
+          );
+          return {
+            body: {
+              DBInstances: new XmlList(
+                'DBInstance',
+                items.map((instance) => instanceOutput(account, instance)),
+              ),
+              ...(next ? { Marker: next } : {}),
+            },
+          };
         }
         case 'DescribeEvents': {
           const sourceId = queryString(params, 'SourceIdentifier');
           const sourceType = queryString(params, 'SourceType');
           if (sourceId !== undefined && sourceType === undefined)
-            throw new AwsError('InvalidParameterCombination', 'Cannot specify source identifier without source type');
+            throw new AwsError(
+              'InvalidParameterCombination',
+              'Cannot specify source identifier without source type',
+            );
           if (sourceType !== undefined && sourceType !== 'db-instance')
-            throw new AwsError('InvalidParameterValue', `The simulated account has DB instances only, not ${sourceType}`);
+            throw new AwsError(
+              'InvalidParameterValue',
+              `The simulated account has DB instances only, not ${sourceType}`,
+            );
           const duration = queryNumber(params, 'Duration');
-          const end = queryString(params, 'EndTime') ? Date.parse(queryString(params, 'EndTime')!) / 1_000 : now;
+          const end = queryString(params, 'EndTime')
+            ? Date.parse(queryString(params, 'EndTime')!) / 1_000
+            : now;
           const start = queryString(params, 'StartTime')
             ? Date.parse(queryString(params, 'StartTime')!) / 1_000
             : end - (duration ?? 60) * 60;
           if (now - start > 14 * 86_400)
-            throw new AwsError('InvalidParameterValue', 'RDS keeps events for 14 days: StartTime is too far back');
+            throw new AwsError(
+              'InvalidParameterValue',
+              'RDS keeps events for 14 days: StartTime is too far back',
+            );
           const categories = queryList(params, 'EventCategories.EventCategory');
           const events = [...model.instances.values()]
             .filter((instance) => sourceId === undefined || instance.identifier === sourceId.toLowerCase())
-            .flatMap((instance) => instance.events.filter((event) => event.at >= start && event.at < end && event.at <= now).map((event) => ({ instance, event })))
-            .filter(({ event }) => categories.length === 0 || event.categories.some((category) => categories.includes(category)))
+            .flatMap((instance) =>
+              instance.events
+                .filter((event) => event.at >= start && event.at < end && event.at <= now)
+                .map((event) => ({ instance, event })),
+            )
+            .filter(
+              ({ event }) =>
+                categories.length === 0 || event.categories.some((category) => categories.includes(category)),
+            )
             .sort((a, b) => a.event.at - b.event.at);
-          const { items, next } = page(events, queryString(params, 'Marker'), maxRecords(params), `rds:events:${sourceId}:${start}:${end}`, 'InvalidParameterValue');
+          const { items, next } = page(
+            events,
+            queryString(params, 'Marker'),
+            maxRecords(params),
+            `rds:events:${sourceId}:${start}:${end}`,
+            'InvalidParameterValue',
+          );
           return {
             body: {
               Events: new XmlList(
@@ -327,10 +425,16 @@ export function rdsService(account: AwsAccount): ServiceDefinition {
         case 'RebootDBInstance': {
           const instance = instanceNamed(model, params);
           if (instance.status !== 'available')
-            throw new AwsError('InvalidDBInstanceState', `DB instance ${instance.identifier} is not in available state (it is ${instance.status}).`);
+            throw new AwsError(
+              'InvalidDBInstanceState',
+              `DB instance ${instance.identifier} is not in available state (it is ${instance.status}).`,
+            );
           const failover = queryBoolean(params, 'ForceFailover') ?? false;
           if (failover && !instance.multiAz)
-            throw new AwsError('InvalidParameterCombination', 'Reboot with failover is only supported for Multi-AZ DB instances.');
+            throw new AwsError(
+              'InvalidParameterCombination',
+              'Reboot with failover is only supported for Multi-AZ DB instances.',
+            );
           model.reboot(instance, now, failover);
           return { body: { DBInstance: instanceOutput(account, instance) } };
         }
@@ -338,14 +442,26 @@ export function rdsService(account: AwsAccount): ServiceDefinition {
           const instance = instanceNamed(model, params);
           const storage = queryNumber(params, 'AllocatedStorage');
           const others = Object.keys(params).filter(
-            (key) => !['Action', 'Version', 'DBInstanceIdentifier', 'AllocatedStorage', 'ApplyImmediately'].includes(key),
+            (key) =>
+              !['Action', 'Version', 'DBInstanceIdentifier', 'AllocatedStorage', 'ApplyImmediately'].includes(
+                key,
+              ),
           );
           if (others.length > 0)
-            throw new AwsError('InvalidParameterCombination', `The simulated account modifies AllocatedStorage only, not ${others.join(', ')}`);
+            throw new AwsError(
+              'InvalidParameterCombination',
+              `The simulated account modifies AllocatedStorage only, not ${others.join(', ')}`,
+            );
           if (storage === undefined) return { body: { DBInstance: instanceOutput(account, instance) } };
           if (instance.status !== 'available' && instance.status !== 'storage-full')
-            throw new AwsError('InvalidDBInstanceState', `Database instance is not in available state (it is ${instance.status}).`);
-          if (instance.lastStorageChangeAt !== undefined && now < instance.lastStorageChangeAt + STORAGE_CHANGE_INTERVAL)
+            throw new AwsError(
+              'InvalidDBInstanceState',
+              `Database instance is not in available state (it is ${instance.status}).`,
+            );
+          if (
+            instance.lastStorageChangeAt !== undefined &&
+            now < instance.lastStorageChangeAt + STORAGE_CHANGE_INTERVAL
+          )
             throw new AwsError(
               'InvalidParameterCombination',
               'You cannot modify the storage of this DB instance until 6 hours after the previous storage modification, or until storage optimization is complete.',
@@ -362,7 +478,10 @@ export function rdsService(account: AwsAccount): ServiceDefinition {
               `AllocatedStorage ${storage} is above the instance's MaxAllocatedStorage of ${instance.maxAllocatedGiB}.`,
             );
           if (!(queryBoolean(params, 'ApplyImmediately') ?? false))
-            throw new AwsError('InvalidParameterCombination', 'The simulated account applies changes immediately only (ApplyImmediately=true)');
+            throw new AwsError(
+              'InvalidParameterCombination',
+              'The simulated account applies changes immediately only (ApplyImmediately=true)',
+            );
           model.modifyStorage(instance, storage, now);
           return { body: { DBInstance: instanceOutput(account, instance) } };
         }
@@ -370,7 +489,14 @@ export function rdsService(account: AwsAccount): ServiceDefinition {
           const arn = queryString(params, 'ResourceName') ?? '';
           const instance = [...model.instances.values()].find((candidate) => candidate.arn === arn);
           if (!instance) throw new AwsError('DBInstanceNotFound', `DBInstance ${arn} not found.`, 404);
-          return { body: { TagList: new XmlList('Tag', Object.entries(instance.tags).map(([Key, Value]) => ({ Key, Value }))) } };
+          return {
+            body: {
+              TagList: new XmlList(
+                'Tag',
+                Object.entries(instance.tags).map(([Key, Value]) => ({ Key, Value })),
+              ),
+            },
+          };
         }
         default:
           return undefined;

@@ -66,7 +66,10 @@ export class SqsModel {
     const dlq = this.add('order-events-dlq', start - 200 * 86_400, 0, {
       MessageRetentionPeriod: '1209600',
       VisibilityTimeout: '30',
-      RedriveAllowPolicy: JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: [account.arn('sqs', 'order-events')] }),
+      RedriveAllowPolicy: JSON.stringify({
+        redrivePermission: 'byQueue',
+        sourceQueueArns: [account.arn('sqs', 'order-events')],
+      }),
     });
     dlq.tags = { team: 'orders', environment: 'staging' };
     const queue = this.add('order-events', start - 200 * 86_400, 3, {
@@ -79,10 +82,24 @@ export class SqsModel {
     queue.tags = { team: 'orders', environment: 'staging', 'runbook-autopilot.io/owner': 'orders' };
   }
 
-  add(name: string, createdAt: number, arrivalsPerSecond: number, attributes: Record<string, string>): QueueModel {
+  add(
+    name: string,
+    createdAt: number,
+    arrivalsPerSecond: number,
+    attributes: Record<string, string>,
+  ): QueueModel {
     const dimensions = { QueueName: name };
     const define = (metricName: string, kind: 'gauge' | 'count', initial = 0) =>
-      this.account.metrics.define({ namespace: 'AWS/SQS', metricName, dimensions }, { kind, unit: metricName.includes('Age') ? 'Seconds' : 'Count', initial, sampleSeconds: 10, integer: true });
+      this.account.metrics.define(
+        { namespace: 'AWS/SQS', metricName, dimensions },
+        {
+          kind,
+          unit: metricName.includes('Age') ? 'Seconds' : 'Count',
+          initial,
+          sampleSeconds: 10,
+          integer: true,
+        },
+      );
     const queue: QueueModel = {
       name,
       arn: this.account.arn('sqs', name),
@@ -156,14 +173,26 @@ export class SqsModel {
   }
 
   /** Messages a second the queue's consumer can take now, and its pollers. */
-  consumerOf(queue: QueueModel): { throughput: number; concurrency: number; batchSize: number; durationMs: number } | undefined {
-    const mapping = [...this.account.lambda.mappings.values()].find((candidate) => candidate.sourceArn === queue.arn && candidate.state !== 'Disabled');
+  consumerOf(
+    queue: QueueModel,
+  ): { throughput: number; concurrency: number; batchSize: number; durationMs: number } | undefined {
+    const mapping = [...this.account.lambda.mappings.values()].find(
+      (candidate) => candidate.sourceArn === queue.arn && candidate.state !== 'Disabled',
+    );
     if (!mapping) return undefined;
     const fn = this.account.lambda.functions.get(mapping.functionName);
     if (!fn) return undefined;
-    const concurrency = Math.min(mapping.maximumConcurrency ?? 1_000, this.account.lambda.allowedConcurrency(fn));
+    const concurrency = Math.min(
+      mapping.maximumConcurrency ?? 1_000,
+      this.account.lambda.allowedConcurrency(fn),
+    );
     const durationMs = fn.latest.durationMs;
-    return { throughput: (concurrency * mapping.batchSize * 1_000) / durationMs, concurrency, batchSize: mapping.batchSize, durationMs };
+    return {
+      throughput: (concurrency * mapping.batchSize * 1_000) / durationMs,
+      concurrency,
+      batchSize: mapping.batchSize,
+      durationMs,
+    };
   }
 
   tick(now: number, since: number): void {
@@ -186,12 +215,17 @@ export class SqsModel {
         task.status = 'FAILED';
         continue;
       }
-      const moved = this.take(source, Math.min(task.toMove - task.moved, task.rate * Math.max(0.5, now - since)));
+      const moved = this.take(
+        source,
+        Math.min(task.toMove - task.moved, task.rate * Math.max(0.5, now - since)),
+      );
       this.enqueue(destination, moved, now);
       task.moved += moved;
       if (task.moved >= task.toMove - 1e-6 || this.visible(source) < 0.5) {
         task.status = 'COMPLETED';
-        this.account.note(`sqs: message move task on ${source.name} completed: ${Math.round(task.moved)} message(s) back in ${destination.name}`);
+        this.account.note(
+          `sqs: message move task on ${source.name} completed: ${Math.round(task.moved)} message(s) back in ${destination.name}`,
+        );
       }
     }
   }
@@ -207,9 +241,12 @@ export class SqsModel {
     const busy = consumer ? Math.min(1, rate / Math.max(consumer.throughput, 1e-9)) : 0;
     queue.inFlight = consumer ? Math.round(busy * consumer.concurrency * consumer.batchSize) : 0;
     if (consumer) {
-      const mapping = [...this.account.lambda.mappings.values()].find((candidate) => candidate.sourceArn === queue.arn);
+      const mapping = [...this.account.lambda.mappings.values()].find(
+        (candidate) => candidate.sourceArn === queue.arn,
+      );
       const fn = mapping ? this.account.lambda.functions.get(mapping.functionName) : undefined;
-      if (fn) fn.polled = { invocations: rate / consumer.batchSize, concurrency: busy * consumer.concurrency };
+      if (fn)
+        fn.polled = { invocations: rate / consumer.batchSize, concurrency: busy * consumer.concurrency };
     }
     const visible = this.visible(queue);
     const { metrics } = queue;
@@ -227,7 +264,9 @@ export class SqsModel {
 
   startMove(source: QueueModel, destinationArn: string | undefined, rate: number, now: number): MoveTask {
     const task: MoveTask = {
-      handle: Buffer.from(JSON.stringify({ taskId: hexId(`${source.arn}-${now}`, 32), sourceArn: source.arn })).toString('base64'),
+      handle: Buffer.from(
+        JSON.stringify({ taskId: hexId(`${source.arn}-${now}`, 32), sourceArn: source.arn }),
+      ).toString('base64'),
       sourceArn: source.arn,
       ...(destinationArn ? { destinationArn } : {}),
       rate,
@@ -237,7 +276,9 @@ export class SqsModel {
       startedAt: now,
     };
     this.moveTasks.push(task);
-    this.account.note(`sqs: StartMessageMoveTask on ${source.name}: ${task.toMove} message(s) at up to ${rate}/s`);
+    this.account.note(
+      `sqs: StartMessageMoveTask on ${source.name}: ${task.toMove} message(s) at up to ${rate}/s`,
+    );
     return task;
   }
 }
@@ -259,7 +300,9 @@ function attributesOf(model: SqsModel, queue: QueueModel): Record<string, string
 function queueOf(model: SqsModel, input: Record<string, unknown>): QueueModel {
   const url = input.QueueUrl;
   if (typeof url !== 'string' || url === '')
-    throw new AwsError('MissingParameter', 'The request must contain the parameter QueueUrl.', 400, { queryCode: 'MissingParameter' });
+    throw new AwsError('MissingParameter', 'The request must contain the parameter QueueUrl.', 400, {
+      queryCode: 'MissingParameter',
+    });
   const queue = model.byUrl(url);
   if (!queue) throw queueMissing();
   return queue;
@@ -285,8 +328,16 @@ export function sqsService(account: AwsAccount): ServiceDefinition {
         }
         case 'ListQueues': {
           const prefix = String(input.QueueNamePrefix ?? '');
-          const urls = [...model.queues.values()].filter((queue) => queue.name.startsWith(prefix)).map((queue) => queue.url);
-          const { items, next } = page(urls, input.NextToken as string | undefined, Number(input.MaxResults ?? 1_000), 'sqs:queues', 'InvalidParameterValue');
+          const urls = [...model.queues.values()]
+            .filter((queue) => queue.name.startsWith(prefix))
+            .map((queue) => queue.url);
+          const { items, next } = page(
+            urls,
+            input.NextToken as string | undefined,
+            Number(input.MaxResults ?? 1_000),
+            'sqs:queues',
+            'InvalidParameterValue',
+          );
           return { body: { QueueUrls: items, ...(next ? { NextToken: next } : {}) } };
         }
         case 'GetQueueAttributes': {
@@ -294,10 +345,29 @@ export function sqsService(account: AwsAccount): ServiceDefinition {
           const names = Array.isArray(input.AttributeNames) ? (input.AttributeNames as string[]) : [];
           const all = attributesOf(model, queue);
           const wanted = names.length === 0 ? [] : names.includes('All') ? Object.keys(all) : names;
-          const unknown = wanted.filter((name) => !(name in all) && !['RedrivePolicy', 'RedriveAllowPolicy', 'Policy', 'KmsMasterKeyId', 'FifoQueue', 'ContentBasedDeduplication'].includes(name));
+          const unknown = wanted.filter(
+            (name) =>
+              !(name in all) &&
+              ![
+                'RedrivePolicy',
+                'RedriveAllowPolicy',
+                'Policy',
+                'KmsMasterKeyId',
+                'FifoQueue',
+                'ContentBasedDeduplication',
+              ].includes(name),
+          );
           if (unknown.length > 0)
-            throw new AwsError('InvalidAttributeName', `Unknown Attribute ${unknown[0]}.`, 400, { queryCode: 'InvalidAttributeName' });
-          return { body: { Attributes: Object.fromEntries(wanted.filter((name) => name in all).map((name) => [name, all[name]!])) } };
+            throw new AwsError('InvalidAttributeName', `Unknown Attribute ${unknown[0]}.`, 400, {
+              queryCode: 'InvalidAttributeName',
+            });
+          return {
+            body: {
+              Attributes: Object.fromEntries(
+                wanted.filter((name) => name in all).map((name) => [name, all[name]!]),
+              ),
+            },
+          };
         }
         case 'ListQueueTags': {
           const queue = queueOf(model, input);
@@ -305,34 +375,84 @@ export function sqsService(account: AwsAccount): ServiceDefinition {
         }
         case 'ListDeadLetterSourceQueues': {
           const queue = queueOf(model, input);
-          const sources = [...model.queues.values()].filter((candidate) => candidate.deadLetterTargetArn === queue.arn).map((candidate) => candidate.url);
+          const sources = [...model.queues.values()]
+            .filter((candidate) => candidate.deadLetterTargetArn === queue.arn)
+            .map((candidate) => candidate.url);
           const size = input.MaxResults === undefined ? 1_000 : Number(input.MaxResults);
-          const { items, next } = page(sources, input.NextToken as string | undefined, size, `sqs:dlq-sources:${queue.name}`, 'InvalidParameterValue');
+          const { items, next } = page(
+            sources,
+            input.NextToken as string | undefined,
+            size,
+            `sqs:dlq-sources:${queue.name}`,
+            'InvalidParameterValue',
+          );
           return { body: { queueUrls: items, ...(next ? { NextToken: next } : {}) } };
         }
         case 'StartMessageMoveTask': {
           const source = model.byArn(String(input.SourceArn ?? ''));
-          if (!source) throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.', 400, { queryCode: 'ResourceNotFoundException' });
-          const isDeadLetter = [...model.queues.values()].some((queue) => queue.deadLetterTargetArn === source.arn);
+          if (!source)
+            throw new AwsError(
+              'ResourceNotFoundException',
+              "The resource that you specified for the SourceArn parameter doesn't exist.",
+              400,
+              { queryCode: 'ResourceNotFoundException' },
+            );
+          const isDeadLetter = [...model.queues.values()].some(
+            (queue) => queue.deadLetterTargetArn === source.arn,
+          );
           if (!isDeadLetter)
-            throw new AwsError('UnsupportedOperation', `Source queue ${source.arn} is not configured as a dead-letter queue of any queue.`, 400, { queryCode: 'AWS.SimpleQueueService.UnsupportedOperation' });
+            throw new AwsError(
+              'UnsupportedOperation',
+              `Source queue ${source.arn} is not configured as a dead-letter queue of any queue.`,
+              400,
+              { queryCode: 'AWS.SimpleQueueService.UnsupportedOperation' },
+            );
           if (model.moveTasks.some((task) => task.sourceArn === source.arn && task.status === 'RUNNING'))
-            throw new AwsError('UnsupportedOperation', 'There is already a task running. Only one active task is allowed for each source queue arn at a given time.', 400, { queryCode: 'AWS.SimpleQueueService.UnsupportedOperation' });
+            throw new AwsError(
+              'UnsupportedOperation',
+              'There is already a task running. Only one active task is allowed for each source queue arn at a given time.',
+              400,
+              { queryCode: 'AWS.SimpleQueueService.UnsupportedOperation' },
+            );
           const destination = input.DestinationArn === undefined ? undefined : String(input.DestinationArn);
           if (destination !== undefined && !model.byArn(destination))
-            throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the DestinationArn parameter doesn\'t exist.', 400, { queryCode: 'ResourceNotFoundException' });
-          const rate = input.MaxNumberOfMessagesPerSecond === undefined ? 500 : Number(input.MaxNumberOfMessagesPerSecond);
+            throw new AwsError(
+              'ResourceNotFoundException',
+              "The resource that you specified for the DestinationArn parameter doesn't exist.",
+              400,
+              { queryCode: 'ResourceNotFoundException' },
+            );
+          const rate =
+            input.MaxNumberOfMessagesPerSecond === undefined
+              ? 500
+              : Number(input.MaxNumberOfMessagesPerSecond);
           if (!Number.isInteger(rate) || rate < 1 || rate > 500)
-            throw new AwsError('InvalidParameterValue', 'MaxNumberOfMessagesPerSecond must be between 1 and 500.', 400, { queryCode: 'InvalidParameterValue' });
+            throw new AwsError(
+              'InvalidParameterValue',
+              'MaxNumberOfMessagesPerSecond must be between 1 and 500.',
+              400,
+              { queryCode: 'InvalidParameterValue' },
+            );
           return { body: { TaskHandle: model.startMove(source, destination, rate, now).handle } };
         }
         case 'ListMessageMoveTasks': {
           const source = model.byArn(String(input.SourceArn ?? ''));
-          if (!source) throw new AwsError('ResourceNotFoundException', 'The resource that you specified for the SourceArn parameter doesn\'t exist.', 400, { queryCode: 'ResourceNotFoundException' });
+          if (!source)
+            throw new AwsError(
+              'ResourceNotFoundException',
+              "The resource that you specified for the SourceArn parameter doesn't exist.",
+              400,
+              { queryCode: 'ResourceNotFoundException' },
+            );
           const size = input.MaxResults === undefined ? 1 : Number(input.MaxResults);
           if (!Number.isInteger(size) || size < 1 || size > 10)
-            throw new AwsError('InvalidParameterValue', 'MaxResults must be between 1 and 10.', 400, { queryCode: 'InvalidParameterValue' });
-          const tasks = model.moveTasks.filter((task) => task.sourceArn === source.arn).sort((a, b) => b.startedAt - a.startedAt).slice(0, size);
+            throw new AwsError('InvalidParameterValue', 'MaxResults must be between 1 and 10.', 400, {
+              queryCode: 'InvalidParameterValue',
+            });
+          const tasks = model.moveTasks
+            .filter((task) => task.sourceArn === source.arn)
+            .sort((a, b) => b.startedAt - a.startedAt)
+            .slice(0, size);
           return {
             body: {
               Results: tasks.map((task) => ({
@@ -350,9 +470,14 @@ export function sqsService(account: AwsAccount): ServiceDefinition {
         }
         case 'CancelMessageMoveTask': {
           const task = model.moveTasks.find((candidate) => candidate.handle === input.TaskHandle);
-          if (!task) throw new AwsError('ResourceNotFoundException', 'The task handle is not valid.', 400, { queryCode: 'ResourceNotFoundException' });
+          if (!task)
+            throw new AwsError('ResourceNotFoundException', 'The task handle is not valid.', 400, {
+              queryCode: 'ResourceNotFoundException',
+            });
           if (task.status !== 'RUNNING')
-            throw new AwsError('UnsupportedOperation', `The task is ${task.status}, not RUNNING.`, 400, { queryCode: 'AWS.SimpleQueueService.UnsupportedOperation' });
+            throw new AwsError('UnsupportedOperation', `The task is ${task.status}, not RUNNING.`, 400, {
+              queryCode: 'AWS.SimpleQueueService.UnsupportedOperation',
+            });
           task.status = 'CANCELLED';
           account.note(`sqs: CancelMessageMoveTask after ${Math.round(task.moved)} message(s)`);
           return { body: { ApproximateNumberOfMessagesMoved: Math.round(task.moved) } };

@@ -93,11 +93,17 @@ export class SsmRunCommand {
     const parameters = (body.Parameters ?? {}) as Record<string, string[]>;
     const commands = parameters.commands ?? [];
     if (documentName !== 'AWS-RunShellScript') {
-      throw new AwsError('InvalidDocument', `Document ${documentName} does not exist in your account (the demo target has AWS-RunShellScript only)`);
+      throw new AwsError(
+        'InvalidDocument',
+        `Document ${documentName} does not exist in your account (the demo target has AWS-RunShellScript only)`,
+      );
     }
     const unknown = instanceIds.filter((id) => !this.world.hostByInstanceId(id));
     if (instanceIds.length === 0 || unknown.length > 0) {
-      throw new AwsError('InvalidInstanceId', `Instances [[${unknown.join(', ')}]] not in a valid state for account ${DEMO_ACCOUNT}`);
+      throw new AwsError(
+        'InvalidInstanceId',
+        `Instances [[${unknown.join(', ')}]] not in a valid state for account ${DEMO_ACCOUNT}`,
+      );
     }
     if (commands.length === 0) {
       throw new AwsError('InvalidParameters', 'the parameter commands is required');
@@ -225,7 +231,10 @@ export class SsmRunCommand {
     const command = this.commands.get(String(body.CommandId ?? ''));
     const invocation = command?.invocations.get(String(body.InstanceId ?? ''));
     if (!command || !invocation) {
-      throw new AwsError('InvocationDoesNotExist', `no invocation of command ${String(body.CommandId ?? '')} on ${String(body.InstanceId ?? '')}`);
+      throw new AwsError(
+        'InvocationDoesNotExist',
+        `no invocation of command ${String(body.CommandId ?? '')} on ${String(body.InstanceId ?? '')}`,
+      );
     }
     const elapsed =
       invocation.started !== undefined && invocation.ended !== undefined

@@ -1,5 +1,5 @@
-import { CHECKOUT_TARGET_GROUP, LOAD_BALANCER } from '../aws/elbv2.ts';
 import { CLUSTER, SERVICE } from '../aws/ecs.ts';
+import { CHECKOUT_TARGET_GROUP, LOAD_BALANCER } from '../aws/elbv2.ts';
 import type { CloudWatchScenario } from './types.ts';
 
 /**
@@ -15,7 +15,8 @@ export const ALARM = 'checkout-web-target-5xx';
 export const albTargetErrors: CloudWatchScenario = {
   id: 'alb-target-errors',
   source: 'cloudwatch',
-  summary: "checkout's tasks hold dead payment connections and answer 5xx; a new ECS deployment replaces them",
+  summary:
+    "checkout's tasks hold dead payment connections and answer 5xx; a new ECS deployment replaces them",
   alertname: ALARM,
   runbookId: 'alb-target-errors',
   inDefaultSet: false,
@@ -37,14 +38,21 @@ export const albTargetErrors: CloudWatchScenario = {
       threshold: 25,
       comparison: 'GreaterThanThreshold',
       treatMissingData: 'notBreaching',
-      recommended: { period: 60, evaluationPeriods: 5, datapointsToAlarm: 5, threshold: 'a share of the requests the team accepts' },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        threshold: 'a share of the requests the team accepts',
+      },
     },
   ],
   setup(world) {
     const { aws } = world;
     const since = aws.startedAt - FAULT_MINUTES * 60;
     const service = aws.ecs.service(SERVICE)!;
-    const tasks = aws.ecs.tasks.filter((task) => task.service === service && task.desiredStatus === 'RUNNING');
+    const tasks = aws.ecs.tasks.filter(
+      (task) => task.service === service && task.desiredStatus === 'RUNNING',
+    );
     aws.backdate(since, () => {
       for (const task of tasks)
         task.fault = {
@@ -78,7 +86,9 @@ export const albTargetErrors: CloudWatchScenario = {
       alarm: ALARM,
       holds: () =>
         [...group.targets.values()].some((target) => target.state === 'unhealthy') ||
-        aws.ecs.tasks.some((task) => task.service === service && task.desiredStatus === 'RUNNING' && task.fault !== undefined),
+        aws.ecs.tasks.some(
+          (task) => task.service === service && task.desiredStatus === 'RUNNING' && task.fault !== undefined,
+        ),
     };
   },
 };

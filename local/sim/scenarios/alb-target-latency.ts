@@ -15,7 +15,8 @@ export const ALARM = 'checkout-web-p99-latency';
 export const albTargetLatency: CloudWatchScenario = {
   id: 'alb-target-latency',
   source: 'cloudwatch',
-  summary: "a partner's import saturates checkout and its p99 response time passes 1.5 s; more tasks bring it down",
+  summary:
+    "a partner's import saturates checkout and its p99 response time passes 1.5 s; more tasks bring it down",
   alertname: ALARM,
   runbookId: 'alb-target-latency',
   inDefaultSet: false,
@@ -37,7 +38,12 @@ export const albTargetLatency: CloudWatchScenario = {
       threshold: 1.5,
       comparison: 'GreaterThanThreshold',
       treatMissingData: 'notBreaching',
-      recommended: { period: 60, evaluationPeriods: 5, datapointsToAlarm: 5, threshold: "the service's latency objective" },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        threshold: "the service's latency objective",
+      },
     },
   ],
   setup(world) {

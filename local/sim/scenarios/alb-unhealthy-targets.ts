@@ -15,7 +15,8 @@ export const ALARM = 'legacy-web-unhealthy-hosts';
 export const albUnhealthyTargets: CloudWatchScenario = {
   id: 'alb-unhealthy-targets',
   source: 'cloudwatch',
-  summary: 'a legacy-web instance fails its target health check; its Auto Scaling group replaces it once marked unhealthy',
+  summary:
+    'a legacy-web instance fails its target health check; its Auto Scaling group replaces it once marked unhealthy',
   alertname: ALARM,
   runbookId: 'alb-unhealthy-targets',
   inDefaultSet: false,

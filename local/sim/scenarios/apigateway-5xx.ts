@@ -14,7 +14,8 @@ export const ALARM = 'shop-api-prod-5xx';
 export const apigateway5xx: CloudWatchScenario = {
   id: 'apigateway-5xx',
   source: 'cloudwatch',
-  summary: "shop-api's latest deployment cannot invoke checkout-api and answers 5xx; the stage goes back to the previous deployment",
+  summary:
+    "shop-api's latest deployment cannot invoke checkout-api and answers 5xx; the stage goes back to the previous deployment",
   alertname: ALARM,
   runbookId: 'apigateway-5xx',
   inDefaultSet: false,
@@ -36,7 +37,12 @@ export const apigateway5xx: CloudWatchScenario = {
       threshold: 0.05,
       comparison: 'GreaterThanThreshold',
       treatMissingData: 'notBreaching',
-      recommended: { period: 60, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: '0.05 (5% of requests)' },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        threshold: '0.05 (5% of requests)',
+      },
     },
   ],
   setup(world) {
@@ -51,12 +57,12 @@ export const apigateway5xx: CloudWatchScenario = {
     latest.latencyMs = 64;
     stage.history = [{ at: previous.createdAt, deploymentId: previous.id }];
     stage.deploymentId = previous.id;
-    aws.backdate(since, () => aws.apiGateway.serve(api, stage, latest.id, since));
+    aws.backdate(since, () => aws.apiGateway.serve(stage, latest.id, since));
     return {
       title: `${ALARM}: ${API_NAME} ${STAGE} answers 5xx since deployment ${latest.id}`,
       story: [
         `Deployment ${latest.id} went to ${API_NAME}'s ${STAGE} stage ${DEPLOYMENT_MINUTES} minutes ago. It routes /checkout to checkout-api`,
-        "through its live alias, but nobody granted API Gateway permission to invoke the alias: those requests",
+        'through its live alias, but nobody granted API Gateway permission to invoke the alias: those requests',
         `fail with 500. The previous deployment ${previous.id} is good: pointing the stage back at it is the fix.`,
       ],
       alarm: ALARM,

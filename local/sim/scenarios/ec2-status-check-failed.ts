@@ -14,7 +14,8 @@ export const ALARM = `legacy-web-${INSTANCE}-status-check`;
 export const ec2StatusCheckFailed: CloudWatchScenario = {
   id: 'ec2-status-check-failed',
   source: 'cloudwatch',
-  summary: 'a legacy-web instance fails its instance status check after running out of memory; a reboot brings it back',
+  summary:
+    'a legacy-web instance fails its instance status check after running out of memory; a reboot brings it back',
   alertname: ALARM,
   runbookId: 'ec2-status-check-failed',
   inDefaultSet: false,
@@ -54,7 +55,8 @@ export const ec2StatusCheckFailed: CloudWatchScenario = {
         'A reboot of the guest brings it back (so would a replacement by its Auto Scaling group).',
       ],
       alarm: ALARM,
-      holds: () => aws.ec2.get(INSTANCE)?.instanceFault !== undefined && aws.ec2.get(INSTANCE)?.state === 'running',
+      holds: () =>
+        aws.ec2.get(INSTANCE)?.instanceFault !== undefined && aws.ec2.get(INSTANCE)?.state === 'running',
     };
   },
 };

@@ -14,7 +14,8 @@ export const ALARM = 'checkout-cpu-high';
 export const ecsServiceSaturation: CloudWatchScenario = {
   id: 'ecs-service-saturation',
   source: 'cloudwatch',
-  summary: 'a flash sale pushes checkout above 90% CPU with scale-out suspended; a bounded desired-count raise relieves it',
+  summary:
+    'a flash sale pushes checkout above 90% CPU with scale-out suspended; a bounded desired-count raise relieves it',
   alertname: ALARM,
   runbookId: 'ecs-service-saturation',
   inDefaultSet: false,
@@ -36,14 +37,20 @@ export const ecsServiceSaturation: CloudWatchScenario = {
       threshold: 80,
       comparison: 'GreaterThanThreshold',
       treatMissingData: 'missing',
-      recommended: { period: 60, evaluationPeriods: 5, datapointsToAlarm: 5, threshold: '80 (percent of the reserved CPU)' },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        threshold: '80 (percent of the reserved CPU)',
+      },
     },
   ],
   setup(world) {
     const { aws } = world;
     const since = aws.startedAt - SALE_MINUTES * 60;
     const group = aws.elb.group(CHECKOUT_TARGET_GROUP)!;
-    aws.applicationAutoScaling.target(`service/${CLUSTER}/${SERVICE}`)!.suspended.DynamicScalingOutSuspended = true;
+    aws.applicationAutoScaling.target(`service/${CLUSTER}/${SERVICE}`)!.suspended.DynamicScalingOutSuspended =
+      true;
     aws.backdate(since, () => group.traffic.set(since, 100));
     return {
       title: `${ALARM}: ECS service ${CLUSTER}/${SERVICE} above 80% CPU`,

@@ -14,7 +14,8 @@ export const ALARM = 'checkout-api-errors';
 export const lambdaErrors: CloudWatchScenario = {
   id: 'lambda-errors',
   source: 'cloudwatch',
-  summary: 'checkout-api version 7 throws a TypeError for a quarter of checkouts; pointing alias live back at version 6 fixes it',
+  summary:
+    'checkout-api version 7 throws a TypeError for a quarter of checkouts; pointing alias live back at version 6 fixes it',
   alertname: ALARM,
   runbookId: 'lambda-errors',
   inDefaultSet: false,
@@ -36,7 +37,12 @@ export const lambdaErrors: CloudWatchScenario = {
       threshold: 5,
       comparison: 'GreaterThanThreshold',
       treatMissingData: 'notBreaching',
-      recommended: { period: 60, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: 'a share of the invocations the team accepts' },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+        threshold: 'a share of the invocations the team accepts',
+      },
     },
   ],
   setup(world) {

@@ -13,7 +13,8 @@ export const ALARM = 'checkout-api-throttles';
 export const lambdaThrottling: CloudWatchScenario = {
   id: 'lambda-throttling',
   source: 'cloudwatch',
-  summary: 'a marketing push outgrows checkout-api reserved concurrency of 8; a bounded raise stops the throttling',
+  summary:
+    'a marketing push outgrows checkout-api reserved concurrency of 8; a bounded raise stops the throttling',
   alertname: ALARM,
   runbookId: 'lambda-throttling',
   inDefaultSet: false,
@@ -35,7 +36,12 @@ export const lambdaThrottling: CloudWatchScenario = {
       threshold: 5,
       comparison: 'GreaterThanThreshold',
       treatMissingData: 'notBreaching',
-      recommended: { period: 60, evaluationPeriods: 5, datapointsToAlarm: 5, threshold: '0 for a function that must not be throttled' },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        threshold: '0 for a function that must not be throttled',
+      },
     },
   ],
   setup(world) {

@@ -37,7 +37,12 @@ export const rdsFreeStorage: CloudWatchScenario = {
       threshold: 10 * GIB,
       comparison: 'LessThanThreshold',
       treatMissingData: 'missing',
-      recommended: { period: 60, evaluationPeriods: 5, datapointsToAlarm: 5, threshold: '10% of the allocated storage' },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 5,
+        datapointsToAlarm: 5,
+        threshold: '10% of the allocated storage',
+      },
     },
   ],
   setup(world) {

@@ -15,7 +15,8 @@ export const ALARM = 'order-events-oldest-message-age';
 export const sqsQueueBacklog: CloudWatchScenario = {
   id: 'sqs-queue-backlog',
   source: 'cloudwatch',
-  summary: "order-worker's consumer is capped at 2 and order-events backs up; a bounded concurrency raise drains it",
+  summary:
+    "order-worker's consumer is capped at 2 and order-events backs up; a bounded concurrency raise drains it",
   alertname: ALARM,
   runbookId: 'sqs-queue-backlog',
   inDefaultSet: false,
@@ -37,7 +38,12 @@ export const sqsQueueBacklog: CloudWatchScenario = {
       threshold: 300,
       comparison: 'GreaterThanThreshold',
       treatMissingData: 'notBreaching',
-      recommended: { period: 60, evaluationPeriods: 15, datapointsToAlarm: 15, threshold: 'what the consumers can catch up on' },
+      recommended: {
+        period: 60,
+        evaluationPeriods: 15,
+        datapointsToAlarm: 15,
+        threshold: 'what the consumers can catch up on',
+      },
     },
   ],
   setup(world) {

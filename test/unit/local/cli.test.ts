@@ -229,7 +229,9 @@ describe('runbook CLI', () => {
     expect(out.join('\n')).toMatch(
       /^ {2}\* disk-filling +NodeFilesystemSpaceFillingUp → node-filesystem-filling: /m,
     );
-    expect(out.join('\n')).toMatch(/^ {3} lambda-errors +CloudWatch alarm checkout-api-errors → lambda-errors: /m);
+    expect(out.join('\n')).toMatch(
+      /^ {3} lambda-errors +CloudWatch alarm checkout-api-errors → lambda-errors: /m,
+    );
   });
 
   it('refuses two --scenario that break the same resource with exit code 2, before starting anything', async () => {

@@ -38,7 +38,11 @@ const QUEUE_AGE: AlarmDefinition = {
 /** An account whose queue age is `age(t)`, recorded every second from `from` to `to`. */
 function accountWithAge(age: (time: number) => number, from: number, to: number) {
   const account = new AwsAccount();
-  const series = account.metrics.find({ namespace: 'AWS/SQS', metricName: 'ApproximateAgeOfOldestMessage', dimensions: { QueueName: 'order-events' } })!;
+  const series = account.metrics.find({
+    namespace: 'AWS/SQS',
+    metricName: 'ApproximateAgeOfOldestMessage',
+    dimensions: { QueueName: 'order-events' },
+  })!;
   for (let time = from; time <= to; time += 1) series.record(time, age(time));
   return { account, alarm: account.alarms.define(QUEUE_AGE) };
 }
@@ -65,7 +69,11 @@ async function receiver(answers: number[]): Promise<{ url: string; bodies: Json[
 describe('alarm evaluation', () => {
   it('goes to ALARM on 2 of 3 breaching periods, with CloudWatch’s reason and reason data', () => {
     const t0 = 1_796_000_000;
-    const { account, alarm } = accountWithAge((time) => (time < t0 + 10 ? 120 : 300 + (time - t0)), t0 - 60, t0 + 40);
+    const { account, alarm } = accountWithAge(
+      (time) => (time < t0 + 10 ? 120 : 300 + (time - t0)),
+      t0 - 60,
+      t0 + 40,
+    );
     const verdict = account.alarms.verdict(alarm, t0 + 31);
     expect(verdict.value).toBe('ALARM');
     expect(verdict.reason).toBe(
@@ -94,11 +102,17 @@ describe('alarm evaluation', () => {
     const empty = new AwsAccount();
     const gone = empty.alarms.define({ ...QUEUE_AGE, dimensions: { QueueName: 'deleted-queue' } });
     expect(empty.alarms.verdict(gone, t0).value).toBe('INSUFFICIENT_DATA');
-    const notBreaching = empty.alarms.define({ ...QUEUE_AGE, name: 'quiet', dimensions: { QueueName: 'deleted-queue' }, treatMissingData: 'notBreaching' });
+    const notBreaching = empty.alarms.define({
+      ...QUEUE_AGE,
+      name: 'quiet',
+      dimensions: { QueueName: 'deleted-queue' },
+      treatMissingData: 'notBreaching',
+    });
     notBreaching.state = { value: 'ALARM', reason: 'Threshold Crossed', at: t0 - 60 };
     expect(empty.alarms.verdict(notBreaching, t0)).toMatchObject({
       value: 'OK',
-      reason: 'Threshold Crossed: no datapoints were received for 3 periods and 3 missing datapoints were treated as [NonBreaching].',
+      reason:
+        'Threshold Crossed: no datapoints were received for 3 periods and 3 missing datapoints were treated as [NonBreaching].',
     });
   });
 });
@@ -123,13 +137,24 @@ describe('EventBridge delivery', () => {
       resources: ['arn:aws:cloudwatch:eu-west-1:222222222222:alarm:order-events-oldest-message-age'],
       detail: {
         alarmName: 'order-events-oldest-message-age',
-        state: { value: 'ALARM', timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/) },
+        state: {
+          value: 'ALARM',
+          timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$/),
+        },
         previousState: { value: 'OK' },
         configuration: {
           description: QUEUE_AGE.description,
           metrics: [
             {
-              metricStat: { metric: { namespace: 'AWS/SQS', name: 'ApproximateAgeOfOldestMessage', dimensions: { QueueName: 'order-events' } }, period: 10, stat: 'Maximum' },
+              metricStat: {
+                metric: {
+                  namespace: 'AWS/SQS',
+                  name: 'ApproximateAgeOfOldestMessage',
+                  dimensions: { QueueName: 'order-events' },
+                },
+                period: 10,
+                stat: 'Maximum',
+              },
               returnData: true,
             },
           ],
@@ -138,12 +163,19 @@ describe('EventBridge delivery', () => {
     });
     expect(event.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(typeof event.detail.state.reasonData).toBe('string');
-    const alert = normalizeCloudWatchAlarm(event, { environmentLabels: ['environment'], defaultEnvironment: 'staging' });
+    const alert = normalizeCloudWatchAlarm(event, {
+      environmentLabels: ['environment'],
+      defaultEnvironment: 'staging',
+    });
     expect(alert).toMatchObject({
       status: 'firing',
       fingerprint: account.alarms.fingerprint(alarm),
       resource: { type: 'sqs-queue', id: 'order-events' },
-      labels: { QueueName: 'order-events', metricName: 'ApproximateAgeOfOldestMessage', statistic: 'Maximum' },
+      labels: {
+        QueueName: 'order-events',
+        metricName: 'ApproximateAgeOfOldestMessage',
+        statistic: 'Maximum',
+      },
     });
   });
 
@@ -157,11 +189,26 @@ describe('EventBridge delivery', () => {
     // The queue drains; the OK waits behind the ALARM that is being retried.
     alarm.definition.evaluationPeriods = 1;
     alarm.definition.datapointsToAlarm = 1;
-    account.metrics.find({ namespace: 'AWS/SQS', metricName: 'ApproximateAgeOfOldestMessage', dimensions: { QueueName: 'order-events' } })!.record(now + 0.5, 10);
+    account.metrics
+      .find({
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateAgeOfOldestMessage',
+        dimensions: { QueueName: 'order-events' },
+      })!
+      .record(now + 0.5, 10);
     account.alarms.evaluate(alarm, now + 25);
-    expect(account.alarms.deliveries.map((delivery) => `${delivery.state}:${delivery.httpStatus}`)).toEqual(['ALARM:503', 'OK:0']);
-    await expect.poll(() => target.bodies.map((body) => body.detail.state.value), { timeout: 8_000 }).toEqual(['ALARM', 'OK']);
-    expect(account.alarms.deliveries.map((delivery) => `${delivery.state}:${delivery.httpStatus}:${delivery.attempts}`)).toEqual(['ALARM:202:2', 'OK:202:1']);
+    expect(account.alarms.deliveries.map((delivery) => `${delivery.state}:${delivery.httpStatus}`)).toEqual([
+      'ALARM:503',
+      'OK:0',
+    ]);
+    await expect
+      .poll(() => target.bodies.map((body) => body.detail.state.value), { timeout: 8_000 })
+      .toEqual(['ALARM', 'OK']);
+    expect(
+      account.alarms.deliveries.map(
+        (delivery) => `${delivery.state}:${delivery.httpStatus}:${delivery.attempts}`,
+      ),
+    ).toEqual(['ALARM:202:2', 'OK:202:1']);
     expect(target.bodies[1]!.detail.previousState.value).toBe('ALARM');
   });
 });

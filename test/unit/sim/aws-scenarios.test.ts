@@ -12,7 +12,9 @@ import { type SimulatedAccount, startSimulatedAccount } from '../../support/sim-
  * next evaluations OK. The scenarios run concurrently, each with its own account and endpoint.
  */
 
-const AWS_SCENARIOS = SCENARIOS.filter((scenario): scenario is CloudWatchScenario => scenario.source === 'cloudwatch');
+const AWS_SCENARIOS = SCENARIOS.filter(
+  (scenario): scenario is CloudWatchScenario => scenario.source === 'cloudwatch',
+);
 const now = () => Date.now() / 1_000;
 const accounts: SimulatedAccount[] = [];
 
@@ -34,7 +36,11 @@ async function playing(id: string) {
   return { sim, scenario, instance: instance!, alarm };
 }
 
-async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+async function until(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -76,11 +82,9 @@ describe('the AWS scenario registry', () => {
     expect(() => selectScenarios(['alb-target-errors', 'ecs-service-saturation'])).toThrow(
       'scenarios alb-target-errors and ecs-service-saturation both break ecs:shop/checkout, so one would undo the other',
     );
-    expect(selectScenarios(['lambda-errors', 'sqs-queue-backlog', 'crash-loop']).map((scenario) => scenario.id)).toEqual([
-      'crash-loop',
-      'lambda-errors',
-      'sqs-queue-backlog',
-    ]);
+    expect(
+      selectScenarios(['lambda-errors', 'sqs-queue-backlog', 'crash-loop']).map((scenario) => scenario.id),
+    ).toEqual(['crash-loop', 'lambda-errors', 'sqs-queue-backlog']);
   });
 });
 
@@ -88,26 +92,39 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
   it('alb-target-errors: unhealthy, failing-open checkout targets; a new deployment replaces the tasks', async () => {
     const { sim, alarm, instance } = await playing('alb-target-errors');
     expect(alarm.state.value).toBe('ALARM');
-    const health = await sim.run<Json>('elbv2.target-health', { targetGroup: 'targetgroup/checkout-web/73e2d6bc24d8a067' });
+    const health = await sim.run<Json>('elbv2.target-health', {
+      targetGroup: 'targetgroup/checkout-web/73e2d6bc24d8a067',
+    });
     expect(health).toMatchObject({ targetCount: 3, healthyCount: 0, unhealthyCount: 3 });
     expect(health.targets[0]).toMatchObject({ state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' });
     const insights = await sim.run<Json>('cloudwatch.logs-insights', {
       logGroupNames: ['/ecs/checkout'],
-      query: 'fields @timestamp, @message | filter level = "ERROR" | stats count(*) as errors by exception | sort errors desc | limit 5',
+      query:
+        'fields @timestamp, @message | filter level = "ERROR" | stats count(*) as errors by exception | sort errors desc | limit 5',
       lookbackMinutes: 15,
     });
     expect(insights.rows[0].exception).toMatch(/^java\.sql\.SQLTransientConnectionException: HikariPool-1/);
     const events = await sim.run<Json>('ecs.service-events', { cluster: 'shop', service: 'checkout' });
     expect(events.deployments[0]).toMatchObject({ status: 'PRIMARY', rolloutState: 'COMPLETED' });
-    expect(events.events.map((event: Json) => event.message).join('\n')).toContain('is unhealthy in (target-group');
+    expect(events.events.map((event: Json) => event.message).join('\n')).toContain(
+      'is unhealthy in (target-group',
+    );
 
-    const deployed = await sim.run<Json>('ecs.force-new-deployment', { cluster: 'shop', service: 'checkout' });
+    const deployed = await sim.run<Json>('ecs.force-new-deployment', {
+      cluster: 'shop',
+      service: 'checkout',
+    });
     expect(deployed.deploymentId).toMatch(/^ecs-svc\/\d{19}$/);
     await until('the new deployment to complete', async () => {
-      const service = await sim.run<Json>('ecs.describe-services', { cluster: 'shop', services: ['checkout'] });
+      const service = await sim.run<Json>('ecs.describe-services', {
+        cluster: 'shop',
+        services: ['checkout'],
+      });
       return service.services[0].rolloutState === 'COMPLETED' && service.services[0].deploymentCount === 1;
     });
-    const after = await sim.run<Json>('elbv2.target-health', { targetGroup: 'targetgroup/checkout-web/73e2d6bc24d8a067' });
+    const after = await sim.run<Json>('elbv2.target-health', {
+      targetGroup: 'targetgroup/checkout-web/73e2d6bc24d8a067',
+    });
     expect(after).toMatchObject({ healthyCount: 3, unhealthyCount: 0 });
     const stopped = await sim.run<Json>('ecs.stopped-tasks', { cluster: 'shop', service: 'checkout' });
     expect(stopped.taskCount).toBe(3);
@@ -122,15 +139,31 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     const p99 = await sim.run<Json>('cloudwatch.get-metric-data', {
       namespace: 'AWS/ApplicationELB',
       metricName: 'TargetResponseTime',
-      dimensions: { LoadBalancer: 'app/shop-alb/50dc6c495c0c9188', TargetGroup: 'targetgroup/checkout-web/73e2d6bc24d8a067' },
+      dimensions: {
+        LoadBalancer: 'app/shop-alb/50dc6c495c0c9188',
+        TargetGroup: 'targetgroup/checkout-web/73e2d6bc24d8a067',
+      },
       stat: 'p99',
       periodSeconds: 60,
       lookbackMinutes: 5,
     });
     expect(p99.latest).toBeGreaterThan(1.5);
-    const scaled = await sim.run<Json>('ecs.set-desired-count', { cluster: 'shop', service: 'checkout', desiredCount: 6, maxDesiredCount: 8 });
-    expect(scaled).toMatchObject({ previousDesiredCount: 3, desiredCount: 6, autoScaling: { minCapacity: 2, maxCapacity: 12 } });
-    await until('six healthy targets', async () => (await sim.run<Json>('elbv2.target-health', { targetGroup: 'checkout-web' })).healthyCount === 6);
+    const scaled = await sim.run<Json>('ecs.set-desired-count', {
+      cluster: 'shop',
+      service: 'checkout',
+      desiredCount: 6,
+      maxDesiredCount: 8,
+    });
+    expect(scaled).toMatchObject({
+      previousDesiredCount: 3,
+      desiredCount: 6,
+      autoScaling: { minCapacity: 2, maxCapacity: 12 },
+    });
+    await until(
+      'six healthy targets',
+      async () =>
+        (await sim.run<Json>('elbv2.target-health', { targetGroup: 'checkout-web' })).healthyCount === 6,
+    );
     expect(instance.holds()).toBe(false);
     expect(settledState(sim, alarm)).toBe('OK');
   });
@@ -138,15 +171,28 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
   it('alb-unhealthy-targets: one legacy-web instance fails its check; marked unhealthy, its group replaces it', async () => {
     const { sim, alarm, instance } = await playing('alb-unhealthy-targets');
     expect(alarm.state.value).toBe('ALARM');
-    const health = await sim.run<Json>('elbv2.target-health', { targetGroup: 'targetgroup/legacy-web/8f0e1d2c3b4a5968' });
+    const health = await sim.run<Json>('elbv2.target-health', {
+      targetGroup: 'targetgroup/legacy-web/8f0e1d2c3b4a5968',
+    });
     expect(health.unhealthyTargetIds).toEqual(['i-0b2c3d4e5f6071829']);
     expect(health.targets[0].description).toBe('Health checks failed with these codes: [502]');
-    const marked = await sim.run<Json>('autoscaling.set-instance-health', { instanceId: 'i-0b2c3d4e5f6071829' });
-    expect(marked).toMatchObject({ autoScalingGroup: 'legacy-web-asg', previousHealthStatus: 'HEALTHY', healthStatus: 'Unhealthy' });
+    const marked = await sim.run<Json>('autoscaling.set-instance-health', {
+      instanceId: 'i-0b2c3d4e5f6071829',
+    });
+    expect(marked).toMatchObject({
+      autoScalingGroup: 'legacy-web-asg',
+      previousHealthStatus: 'HEALTHY',
+      healthStatus: 'Unhealthy',
+    });
     await until('a healthy replacement', async () => {
       const group = await sim.run<Json>('autoscaling.describe-group', { groupName: 'legacy-web-asg' });
       const targets = await sim.run<Json>('elbv2.target-health', { targetGroup: 'legacy-web' });
-      return group.healthyInServiceCount === 2 && group.instanceCount === 2 && targets.healthyCount === 2 && targets.targetCount === 2;
+      return (
+        group.healthyInServiceCount === 2 &&
+        group.instanceCount === 2 &&
+        targets.healthyCount === 2 &&
+        targets.targetCount === 2
+      );
     });
     const group = await sim.run<Json>('autoscaling.describe-group', { groupName: 'legacy-web-asg' });
     expect(group.instances.map((member: Json) => member.instanceId)).not.toContain('i-0b2c3d4e5f6071829');
@@ -157,8 +203,17 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
   it('ecs-service-saturation: checkout above 90% CPU; a bounded desired-count raise relieves it', async () => {
     const { sim, alarm } = await playing('ecs-service-saturation');
     expect(alarm.state.value).toBe('ALARM');
-    await sim.run('ecs.set-desired-count', { cluster: 'shop', service: 'checkout', desiredCount: 5, maxDesiredCount: 6 });
-    await until('five running tasks taking traffic', async () => (await sim.run<Json>('elbv2.target-health', { targetGroup: 'checkout-web' })).healthyCount === 5);
+    await sim.run('ecs.set-desired-count', {
+      cluster: 'shop',
+      service: 'checkout',
+      desiredCount: 5,
+      maxDesiredCount: 6,
+    });
+    await until(
+      'five running tasks taking traffic',
+      async () =>
+        (await sim.run<Json>('elbv2.target-health', { targetGroup: 'checkout-web' })).healthyCount === 5,
+    );
     const cpu = await sim.run<Json>('cloudwatch.get-metric-data', {
       namespace: 'AWS/ECS',
       metricName: 'CPUUtilization',
@@ -174,14 +229,26 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
   it('ec2-status-check-failed: the instance status check fails; a reboot brings it back', async () => {
     const { sim, alarm, instance } = await playing('ec2-status-check-failed');
     expect(alarm.state.value).toBe('ALARM');
-    const status = await sim.run<Json>('ec2.describe-instance-status', { instanceIds: ['i-0a1b2c3d4e5f60718'] });
-    expect(status.instances[0]).toMatchObject({ state: 'running', systemStatus: 'ok', instanceStatus: 'impaired' });
-    const dryRun = await sim.run<Json>('ec2.reboot-instances', { instanceIds: ['i-0a1b2c3d4e5f60718'] }, { dryRun: true });
+    const status = await sim.run<Json>('ec2.describe-instance-status', {
+      instanceIds: ['i-0a1b2c3d4e5f60718'],
+    });
+    expect(status.instances[0]).toMatchObject({
+      state: 'running',
+      systemStatus: 'ok',
+      instanceStatus: 'impaired',
+    });
+    const dryRun = await sim.run<Json>(
+      'ec2.reboot-instances',
+      { instanceIds: ['i-0a1b2c3d4e5f60718'] },
+      { dryRun: true },
+    );
     expect(dryRun).toMatchObject({ rebooted: false, dryRun: true });
     expect(instance.holds()).toBe(true);
     await sim.run('ec2.reboot-instances', { instanceIds: ['i-0a1b2c3d4e5f60718'] });
     await until('both status checks to pass', async () => {
-      const after = await sim.run<Json>('ec2.describe-instance-status', { instanceIds: ['i-0a1b2c3d4e5f60718'] });
+      const after = await sim.run<Json>('ec2.describe-instance-status', {
+        instanceIds: ['i-0a1b2c3d4e5f60718'],
+      });
       return after.instances[0].instanceStatus === 'ok' && after.instances[0].systemStatus === 'ok';
     });
     expect(instance.holds()).toBe(false);
@@ -194,11 +261,17 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     const described = await sim.run<Json>('lambda.describe', { functionName: 'checkout-api' });
     expect(described.aliases).toEqual([{ name: 'live', functionVersion: '7', additionalVersionWeights: {} }]);
     expect(Date.now() - Date.parse(described.versions[0].lastModified)).toBeLessThan(20 * 60_000);
-    const errors = await sim.run<Json>('lambda.recent-errors', { functionName: 'checkout-api', lookbackMinutes: 15 });
+    const errors = await sim.run<Json>('lambda.recent-errors', {
+      functionName: 'checkout-api',
+      lookbackMinutes: 15,
+    });
     expect(errors.errorTypes[0]).toMatchObject({ type: 'TypeError' });
     expect(errors.errorTypes[0].sample).toContain("Cannot read properties of undefined (reading 'currency')");
     expect(errors.errorRatePercent).toBeGreaterThan(15);
-    const rolled = await sim.run<Json>('lambda.alias-rollback', { functionName: 'checkout-api', alias: 'live' });
+    const rolled = await sim.run<Json>('lambda.alias-rollback', {
+      functionName: 'checkout-api',
+      alias: 'live',
+    });
     expect(rolled).toMatchObject({ previousVersion: '7', newVersion: '6', unchanged: false });
     expect(instance.holds()).toBe(false);
     expect(settledState(sim, alarm)).toBe('OK');
@@ -209,8 +282,14 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     expect(alarm.state.value).toBe('ALARM');
     const concurrency = await sim.run<Json>('lambda.get-concurrency', { functionName: 'checkout-api' });
     expect(concurrency).toMatchObject({ reservedConcurrency: 8, proposedReservedConcurrency: 16 });
-    await sim.run('lambda.put-reserved-concurrency', { functionName: 'checkout-api', reservedConcurrency: 16 });
-    await until('a tick with the new reservation', () => sim.world.aws.lambda.functions.get('checkout-api')!.throttled.at(now()) === 0);
+    await sim.run('lambda.put-reserved-concurrency', {
+      functionName: 'checkout-api',
+      reservedConcurrency: 16,
+    });
+    await until(
+      'a tick with the new reservation',
+      () => sim.world.aws.lambda.functions.get('checkout-api')!.throttled.at(now()) === 0,
+    );
     expect(settledState(sim, alarm)).toBe('OK');
   });
 
@@ -220,14 +299,29 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     const described = await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' });
     expect(described).toMatchObject({ status: 'available', multiAz: true, availabilityZone: 'eu-west-1a' });
     expect(described.cpuUtilizationPercent).toBeGreaterThan(90);
-    const rebooted = await sim.run<Json>('rds.reboot-instance', { dbInstanceIdentifier: 'orders-db', forceFailover: true });
+    const rebooted = await sim.run<Json>('rds.reboot-instance', {
+      dbInstanceIdentifier: 'orders-db',
+      forceFailover: true,
+    });
     expect(rebooted).toMatchObject({ previousStatus: 'available', status: 'rebooting', forceFailover: true });
-    await until('the instance to be available again', async () => (await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' })).status === 'available');
+    await until(
+      'the instance to be available again',
+      async () =>
+        (await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' })).status ===
+        'available',
+    );
     const after = await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' });
     expect(after.availabilityZone).toBe('eu-west-1b');
-    const events = await sim.run<Json>('rds.events', { dbInstanceIdentifier: 'orders-db', lookbackMinutes: 10 });
+    const events = await sim.run<Json>('rds.events', {
+      dbInstanceIdentifier: 'orders-db',
+      lookbackMinutes: 10,
+    });
     expect(events.events.map((event: Json) => event.message)).toEqual(
-      expect.arrayContaining(['Multi-AZ instance failover started.', 'DB instance restarted', 'Multi-AZ instance failover completed.']),
+      expect.arrayContaining([
+        'Multi-AZ instance failover started.',
+        'DB instance restarted',
+        'Multi-AZ instance failover completed.',
+      ]),
     );
     expect(instance.holds()).toBe(false);
     expect(settledState(sim, alarm)).toBe('OK');
@@ -252,13 +346,33 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
       increasePercent: 20,
       maxAllowedStorageGiB: 200,
     });
-    expect(grown).toMatchObject({ previousAllocatedStorageGiB: 100, allocatedStorageGiB: 120, status: 'modifying' });
-    await until('the storage change to apply', async () => (await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' })).allocatedStorageGiB === 120);
+    expect(grown).toMatchObject({
+      previousAllocatedStorageGiB: 100,
+      allocatedStorageGiB: 120,
+      status: 'modifying',
+    });
+    await until(
+      'the storage change to apply',
+      async () =>
+        (await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' }))
+          .allocatedStorageGiB === 120,
+    );
     expect(settledState(sim, alarm)).toBe('OK');
-    await until('storage optimization to end', async () => (await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' })).status === 'available');
+    await until(
+      'storage optimization to end',
+      async () =>
+        (await sim.run<Json>('rds.describe-instance', { dbInstanceIdentifier: 'orders-db' })).status ===
+        'available',
+    );
     await expect(
-      sim.run('rds.increase-allocated-storage', { dbInstanceIdentifier: 'orders-db', increasePercent: 20, maxAllowedStorageGiB: 200 }),
-    ).rejects.toThrow(/InvalidParameterCombination: You cannot modify the storage of this DB instance until 6 hours after/);
+      sim.run('rds.increase-allocated-storage', {
+        dbInstanceIdentifier: 'orders-db',
+        increasePercent: 20,
+        maxAllowedStorageGiB: 200,
+      }),
+    ).rejects.toThrow(
+      /InvalidParameterCombination: You cannot modify the storage of this DB instance until 6 hours after/,
+    );
   });
 
   it('sqs-queue-backlog: a consumer capped at 2; a raised cap drains the backlog, then the DLQ goes back', async () => {
@@ -268,7 +382,11 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     expect(status.visibleMessages).toBeGreaterThan(3_000);
     expect(status.ageOfOldestMessageSeconds).toBeGreaterThan(300);
     expect(status.deadLetterQueue).toMatchObject({ queueName: 'order-events-dlq', visibleMessages: 37 });
-    expect(status.consumers[0]).toMatchObject({ functionName: 'order-worker', maximumConcurrency: 2, state: 'Enabled' });
+    expect(status.consumers[0]).toMatchObject({
+      functionName: 'order-worker',
+      maximumConcurrency: 2,
+      state: 'Enabled',
+    });
     const raised = await sim.run<Json>('lambda.set-event-source-concurrency', {
       uuid: status.consumers[0].uuid,
       maximumConcurrency: 10,
@@ -276,21 +394,39 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     });
     expect(raised).toMatchObject({ previousMaximumConcurrency: 2, maximumConcurrency: 10 });
     expect(instance.holds()).toBe(false);
-    await until('the oldest message under 5 minutes', () => sim.world.aws.sqs.ageOfOldest(sim.world.aws.sqs.queues.get('order-events')!, now()) < 290);
+    await until(
+      'the oldest message under 5 minutes',
+      () => sim.world.aws.sqs.ageOfOldest(sim.world.aws.sqs.queues.get('order-events')!, now()) < 290,
+    );
     expect(settledState(sim, alarm)).toBe('OK');
-    const redrive = await sim.run<Json>('sqs.redrive-dlq', { deadLetterQueue: 'order-events-dlq', maxMessagesPerSecond: 50 });
+    const redrive = await sim.run<Json>('sqs.redrive-dlq', {
+      deadLetterQueue: 'order-events-dlq',
+      maxMessagesPerSecond: 50,
+    });
     expect(redrive).toMatchObject({ started: true, approximateNumberOfMessages: 37 });
-    await until('the dead letters to move back', async () => (await sim.run<Json>('sqs.queue-status', { queue: 'order-events-dlq' })).visibleMessages === 0);
+    await until(
+      'the dead letters to move back',
+      async () =>
+        (await sim.run<Json>('sqs.queue-status', { queue: 'order-events-dlq' })).visibleMessages === 0,
+    );
   });
 
   it('apigateway-5xx: the latest deployment answers 5xx; the stage goes back to the previous one', async () => {
     const { sim, alarm, instance } = await playing('apigateway-5xx');
     expect(alarm.state.value).toBe('ALARM');
-    const stage = await sim.run<Json>('apigateway.stage-status', { restApi: 'shop-api', stage: 'prod', lookbackMinutes: 10 });
+    const stage = await sim.run<Json>('apigateway.stage-status', {
+      restApi: 'shop-api',
+      stage: 'prod',
+      lookbackMinutes: 10,
+    });
     expect(stage).toMatchObject({ deploymentId: 'a8hn3c', previousDeploymentId: 'w4zq1b' });
     expect(stage.errorRate5xxPercent).toBeGreaterThan(10);
     const rolled = await sim.run<Json>('apigateway.rollback-stage', { restApi: 'shop-api', stage: 'prod' });
-    expect(rolled).toMatchObject({ previousDeploymentId: 'a8hn3c', deploymentId: 'w4zq1b', unchanged: false });
+    expect(rolled).toMatchObject({
+      previousDeploymentId: 'a8hn3c',
+      deploymentId: 'w4zq1b',
+      unchanged: false,
+    });
     expect(instance.holds()).toBe(false);
     expect(settledState(sim, alarm)).toBe('OK');
   });
