@@ -1,6 +1,6 @@
 import type { AwsAccount } from './account.ts';
 import { latencyPercentile } from './elbv2.ts';
-import { dateOf, uuidFrom } from './ids.ts';
+import { dateOf, fastUuid, uuidFrom } from './ids.ts';
 import type { LogEvent } from './logs.ts';
 import type { MetricSeries } from './metric-store.ts';
 import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
@@ -164,7 +164,7 @@ export class ApiGatewayModel {
       const count =
         Math.floor(failures) + (jitter(`${api.id}-failures`, second) * 0.5 + 0.5 < failures % 1 ? 1 : 0);
       for (let index = 0; index < count; index += 1) {
-        const requestId = uuidFrom(`${api.id}-${second}-${index}`);
+        const requestId = fastUuid(`${api.id}-${second}-${index}`);
         yield {
           stream: `${uuidFrom(`${api.id}-stream-${Math.floor(second / 3_600)}`).replace(/-/g, '')}`,
           time: second + 0.1 + index * 0.07,

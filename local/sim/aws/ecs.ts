@@ -5,7 +5,7 @@ import {
   type TargetBackend,
   type TargetGroupModel,
 } from './elbv2.ts';
-import { dateOf, hexId } from './ids.ts';
+import { dateOf, fastHex, hexId } from './ids.ts';
 import type { LogEvent } from './logs.ts';
 import type { MetricSeries } from './metric-store.ts';
 import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
@@ -574,7 +574,7 @@ export class EcsModel {
                 fault?.log.exception ??
                 'java.util.concurrent.TimeoutException: Did not observe any item or terminal signal within 2000ms',
               task: task.id,
-              traceId: hexId(`${task.id}-${second}-${index}`, 32),
+              traceId: fastHex(`${task.id}-${second}-${index}`, 32),
             }),
           };
       }

@@ -1,6 +1,6 @@
 import type { AwsAccount } from './account.ts';
 import { latencyPercentile } from './elbv2.ts';
-import { awsTime, hexId, uuidFrom } from './ids.ts';
+import { awsTime, fastUuid, hexId, uuidFrom } from './ids.ts';
 import type { LogEvent } from './logs.ts';
 import type { MetricSeries } from './metric-store.ts';
 import { type AwsCall, AwsError, page, type ServiceDefinition } from './protocol.ts';
@@ -349,6 +349,17 @@ export class LambdaModel {
   /** START, the function's own line (or its error), END and REPORT for every invocation in [from, to). */
   private *invocationLogs(fn: LambdaFunction, from: number, to: number): Generator<LogEvent> {
     const python = fn.runtime.startsWith('python');
+    const streams = new Map<string, string>();
+    // A stream per version and quarter hour, as Lambda's execution environments come and go.
+    const streamOf = (second: number, version: string) => {
+      const key = `${version}/${Math.floor(second / 900)}`;
+      let stream = streams.get(key);
+      if (!stream) {
+        stream = `${new Date(second * 1_000).toISOString().slice(0, 10).replace(/-/g, '/')}/[${version}]${hexId(`${fn.name}-stream-${key}`, 32)}`;
+        streams.set(key, stream);
+      }
+      return stream;
+    };
     for (let second = Math.floor(from); second < to; second += 1) {
       const rate = fn.polled
         ? fn.metrics.invocations.level.at(second)
@@ -359,8 +370,8 @@ export class LambdaModel {
         const pick = jitter(`${fn.name}-version-${index}`, second) * 0.5 + 0.5;
         const version = this.versionAt(fn, start, pick);
         const behaviour = this.behaviourOf(fn, version);
-        const requestId = uuidFrom(`${fn.name}-${second}-${index}`);
-        const stream = `${new Date(second * 1_000).toISOString().slice(0, 10).replace(/-/g, '/')}/[${version}]${hexId(`${fn.name}-stream-${version}-${Math.floor(second / 900)}`, 32)}`;
+        const requestId = fastUuid(`${fn.name}-${second}-${index}`);
+        const stream = streamOf(second, version);
         const failed = jitter(`${fn.name}-fails-${index}`, second) * 0.5 + 0.5 < behaviour.errorFraction;
         const duration =
           behaviour.durationMs * (0.7 + 0.6 * (jitter(`${fn.name}-duration-${index}`, second) * 0.5 + 0.5));

@@ -493,6 +493,20 @@ function aggregateOf(rows: Row[], aggregate: Aggregate): number | undefined {
   }
 }
 
+/** A parse or filter command on one row: false when a filter drops it (a parse never does). */
+function rowCommand(command: Command, row: Row): boolean {
+  if (command.kind === 'filter') return truthy(evaluate(command.expression, row));
+  if (command.kind !== 'parse') return true;
+  const value = row[command.field];
+  if (value === undefined) return true;
+  const match = command.regex.exec(String(value));
+  if (!match) return true;
+  if (match.groups) {
+    for (const name of command.names) if (match.groups[name] !== undefined) row[name] = match.groups[name];
+  } else for (const [index, name] of command.names.entries()) row[name] = match[index + 1];
+  return true;
+}
+
 export interface InsightsResult {
   rows: Array<Array<{ field: string; value: string }>>;
   statistics: { recordsMatched: number; recordsScanned: number; bytesScanned: number };
@@ -510,42 +524,42 @@ export function runInsightsQuery(
   let bytes = 0;
   let rows: Row[] = [];
   let pointer = 0;
+  let projection: string[] | undefined;
+  const project = (command: Extract<Command, { kind: 'fields' | 'display' }>) => {
+    projection =
+      command.kind === 'display' || !projection ? command.fields : [...projection, ...command.fields];
+  };
+  // The leading parse/filter commands run on each event as it is scanned: only what passes is kept.
+  const rowWise = query.commands.findIndex(
+    (command) => !['fields', 'display', 'parse', 'filter'].includes(command.kind),
+  );
+  const leading = query.commands.slice(0, rowWise === -1 ? query.commands.length : rowWise);
+  const rest = query.commands.slice(leading.length);
+  for (const command of leading)
+    if (command.kind === 'fields' || command.kind === 'display') project(command);
   for (const group of groups)
-    for (const event of group.events(start, end)) {
+    group.scan(start, end, (event) => {
       scanned += 1;
       bytes += Buffer.byteLength(event.message) + 64;
       const row = recordOf(event, group, account);
+      for (const command of leading) if (!rowCommand(command, row)) return;
       row['@ptr'] =
         `Cm0KJgoiMjIyMjIyMjIyMjIyOi${Buffer.from(`${group.name}:${pointer++}`).toString('base64url')}`;
       rows.push(row);
-    }
-  let projection: string[] | undefined;
+    });
   let aggregated = false;
   let rowLimit = Math.min(limit, 10_000);
   let sorted = false;
   let matchedBeforeStats: number | undefined;
-  for (const command of query.commands) {
+  for (const command of rest) {
     switch (command.kind) {
       case 'fields':
       case 'display':
-        projection =
-          command.kind === 'display' || !projection ? command.fields : [...projection, ...command.fields];
+        project(command);
         break;
       case 'filter':
-        rows = rows.filter((row) => truthy(evaluate(command.expression, row)));
-        break;
       case 'parse':
-        for (const row of rows) {
-          const value = row[command.field];
-          if (value === undefined) continue;
-          const match = command.regex.exec(String(value));
-          if (!match) continue;
-          if (match.groups)
-            for (const name of command.names)
-              if (match.groups[name] !== undefined) row[name] = match.groups[name];
-          if (!match.groups)
-            for (const [index, name] of command.names.entries()) row[name] = match[index + 1];
-        }
+        rows = rows.filter((row) => rowCommand(command, row));
         break;
       case 'stats': {
         matchedBeforeStats = rows.length;

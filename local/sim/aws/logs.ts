@@ -35,12 +35,22 @@ export class LogGroup {
     this.sources.push(source);
   }
 
-  /** Every event in [from, to), oldest first. */
-  events(from: number, to: number): LogEvent[] {
+  /**
+   * The events in [from, to) that `keep` keeps (all by default), oldest first. Events are generated as
+   * they are scanned and dropped unless kept: a window of a busy function costs time, not memory.
+   */
+  events(from: number, to: number, keep: (event: LogEvent) => boolean = () => true): LogEvent[] {
     const events: LogEvent[] = [];
-    for (const source of this.sources)
-      for (const event of source(from, to)) if (event.time >= from && event.time < to) events.push(event);
+    this.scan(from, to, (event) => {
+      if (keep(event)) events.push(event);
+    });
     return events.sort((a, b) => a.time - b.time || a.stream.localeCompare(b.stream));
+  }
+
+  /** Visits every event in [from, to) as its source generates it (source by source, unsorted). */
+  scan(from: number, to: number, visit: (event: LogEvent) => void): void {
+    for (const source of this.sources)
+      for (const event of source(from, to)) if (event.time >= from && event.time < to) visit(event);
   }
 }
 
@@ -219,14 +229,14 @@ export function logsService(account: AwsAccount): ServiceDefinition {
             : undefined;
           const prefix =
             input.logStreamNamePrefix === undefined ? undefined : String(input.logStreamNamePrefix);
-          const events = group
-            .events(start, end)
-            .filter(
-              (event) =>
-                (streams === undefined || streams.includes(event.stream)) &&
-                (prefix === undefined || event.stream.startsWith(prefix)) &&
-                matches(event.message),
-            );
+          const events = group.events(
+            start,
+            end,
+            (event) =>
+              (streams === undefined || streams.includes(event.stream)) &&
+              (prefix === undefined || event.stream.startsWith(prefix)) &&
+              matches(event.message),
+          );
           const { items, next } = page(
             events,
             input.nextToken as string | undefined,

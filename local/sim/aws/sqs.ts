@@ -255,7 +255,7 @@ export class SqsModel {
     metrics.delayed.record(time, 0);
     const age = this.ageOfOldest(queue, time);
     // The age grows by a second a second while the oldest message waits: a slope, not a step per tick.
-    metrics.age.record(time, Math.round(age), age > 0 ? 1 : 0);
+    metrics.age.record(time, age, age > 0 ? 1 : 0);
     metrics.sent.record(time, arrivals);
     metrics.received.record(time, rate);
     metrics.deleted.record(time, rate);

@@ -26,7 +26,9 @@ export class Timeline {
     }
     const last = this.times.length - 1;
     const previousSlope = last >= 0 ? this.slopes[last]! : this.initialSlope;
-    if (Math.abs(this.at(at) - value) < 1e-9 && previousSlope === slope) return;
+    // Relative tolerance: free storage in bytes predicted along its slope differs only by rounding.
+    if (Math.abs(this.at(at) - value) <= 1e-9 * Math.max(1, Math.abs(value)) && previousSlope === slope)
+      return;
     this.times.push(at);
     this.values.push(value);
     this.slopes.push(slope);
