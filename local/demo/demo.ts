@@ -21,14 +21,15 @@ import {
 
 /**
  * `runbook demo`: the whole loop on one machine. Forks the demo target (local/sim: a simulated
- * cluster with its exporters, the real Prometheus and Alertmanager when installed, an SSM endpoint, on
- * 127.0.0.1), starts the embedded platform in the staging environment with its tools pointed at the
- * target (every AWS client too, with dummy credentials, so nothing reaches AWS), and follows each
- * scenario: a rule fires → Alertmanager's webhook → classify → diagnose → approval link → approve in
- * the browser → remediate → the target heals, Alertmanager sends `resolved` → verify → learning.
- * Without Prometheus the fallback answers the runbooks' queries from canned shapes and the demo posts
- * each firing alert itself. The shipped runbooks run unchanged; only their runbook.wait steps are
- * shortened by the wait scale (the embedded platform's option, which no deployed config has).
+ * cluster with its exporters, the real Prometheus and Alertmanager when installed, and the simulated
+ * AWS account the cluster runs in, on 127.0.0.1), starts the embedded platform in the staging
+ * environment with its tools pointed at the target (every AWS client too, with dummy credentials, so
+ * nothing reaches AWS), and follows each scenario: a rule fires → Alertmanager's webhook (or a
+ * CloudWatch alarm → EventBridge's event) → classify → diagnose → approval link → approve in the
+ * browser → remediate → the target heals, the alert resolves → verify → learning. Without Prometheus
+ * the fallback answers the runbooks' queries from canned shapes and the demo posts each firing alert
+ * itself. The runbooks run unchanged; only their runbook.wait steps are shortened by the wait scale
+ * (the embedded platform's option, which no deployed config has).
  */
 
 /** Staging: cdk.json requires approvals from risk high, and each demo runbook asks for one in staging. */
@@ -223,9 +224,9 @@ export function prepareDemoDataDir(dataDir: string): void {
 }
 
 /**
- * The AWS clients' options in the demo: every service, not only SSM, goes to the demo target with
- * dummy credentials. A call to a service the target does not simulate fails there with a clear
- * UnknownOperation error instead of reaching whatever account this machine's credentials name.
+ * The AWS clients' options in the demo: every service goes to the demo target's simulated account
+ * with dummy credentials. A call it does not simulate fails there with that protocol's clear
+ * unknown-operation error instead of reaching whatever account this machine's credentials name.
  */
 export function demoAwsOptions(endpoint: string): {
   endpoints: Record<AwsService, string>;

@@ -377,14 +377,13 @@ export function rdsService(account: AwsAccount): ServiceDefinition {
           const end = queryString(params, 'EndTime')
             ? Date.parse(queryString(params, 'EndTime')!) / 1_000
             : now;
-          const start = queryString(params, 'StartTime')
-            ? Date.parse(queryString(params, 'StartTime')!) / 1_000
-            : end - (duration ?? 60) * 60;
-          if (now - start > 14 * 86_400)
-            throw new AwsError(
-              'InvalidParameterValue',
-              'RDS keeps events for 14 days: StartTime is too far back',
-            );
+          // RDS keeps events for 14 days: an earlier start finds nothing more.
+          const start = Math.max(
+            now - 14 * 86_400,
+            queryString(params, 'StartTime')
+              ? Date.parse(queryString(params, 'StartTime')!) / 1_000
+              : end - (duration ?? 60) * 60,
+          );
           const categories = queryList(params, 'EventCategories.EventCategory');
           const events = [...model.instances.values()]
             .filter((instance) => sourceId === undefined || instance.identifier === sourceId.toLowerCase())
