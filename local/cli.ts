@@ -579,6 +579,10 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       ]),
     )
     .option('--list-scenarios', 'list the scenarios and exit')
+    .option(
+      '--runbooks <dir>',
+      "runbooks to run instead of runbooks/ (e.g. test/fixtures/runbooks/sim, stand-ins for the AWS scenarios); compiled into the demo's data directory",
+    )
     .addOption(
       new Option(
         '--monitoring <mode>',
@@ -595,6 +599,7 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
         waitScale: string;
         scenario?: string[];
         listScenarios?: boolean;
+        runbooks?: string;
         monitoring: 'auto' | 'real' | 'fallback';
       }) => {
         const { demoCommand, scenarioListLines } = await import('./demo/demo.ts');
@@ -620,6 +625,7 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
           waitScale,
           monitoring: options.monitoring,
           ...(options.scenario ? { scenarios: options.scenario } : {}),
+          ...(options.runbooks ? { runbooksDir: options.runbooks } : {}),
         });
       },
     );

@@ -21,14 +21,15 @@ import {
 
 /**
  * `runbook demo`: the whole loop on one machine. Forks the demo target (local/sim: a simulated
- * cluster with its exporters, the real Prometheus and Alertmanager when installed, an SSM endpoint, on
- * 127.0.0.1), starts the embedded platform in the staging environment with its tools pointed at the
- * target (every AWS client too, with dummy credentials, so nothing reaches AWS), and follows each
- * scenario: a rule fires → Alertmanager's webhook → classify → diagnose → approval link → approve in
- * the browser → remediate → the target heals, Alertmanager sends `resolved` → verify → learning.
- * Without Prometheus the fallback answers the runbooks' queries from canned shapes and the demo posts
- * each firing alert itself. The shipped runbooks run unchanged; only their runbook.wait steps are
- * shortened by the wait scale (the embedded platform's option, which no deployed config has).
+ * cluster with its exporters, the real Prometheus and Alertmanager when installed, and the simulated
+ * AWS account the cluster runs in, on 127.0.0.1), starts the embedded platform in the staging
+ * environment with its tools pointed at the target (every AWS client too, with dummy credentials, so
+ * nothing reaches AWS), and follows each scenario: a rule fires → Alertmanager's webhook (or a
+ * CloudWatch alarm → EventBridge's event) → classify → diagnose → approval link → approve in the
+ * browser → remediate → the target heals, the alert resolves → verify → learning. Without Prometheus
+ * the fallback answers the runbooks' queries from canned shapes and the demo posts each firing alert
+ * itself. The runbooks run unchanged; only their runbook.wait steps are shortened by the wait scale
+ * (the embedded platform's option, which no deployed config has).
  */
 
 /** Staging: cdk.json requires approvals from risk high, and each demo runbook asks for one in staging. */
@@ -81,7 +82,11 @@ export interface DemoOptions {
   scenarios?: readonly string[];
   /** `auto` (default): the real Prometheus and Alertmanager when installed, else the fallback. */
   monitoring?: 'auto' | 'real' | 'fallback';
-  /** The runbooks the platform serves (default: the package's runbooks/ and statemachines/). */
+  /**
+   * The runbooks the platform runs instead of the project's runbooks/ (relative to `cwd`); their
+   * compiled machines go to `statemachinesDir` when given, else to the data directory, so
+   * statemachines/ is left alone.
+   */
   runbooksDir?: string;
   statemachinesDir?: string;
 }
@@ -221,9 +226,9 @@ export function prepareDemoDataDir(dataDir: string): void {
 }
 
 /**
- * The AWS clients' options in the demo: every service, not only SSM, goes to the demo target with
- * dummy credentials. A call to a service the target does not simulate fails there with a clear
- * UnknownOperation error instead of reaching whatever account this machine's credentials name.
+ * The AWS clients' options in the demo: every service goes to the demo target's simulated account
+ * with dummy credentials. A call it does not simulate fails there with that protocol's clear
+ * unknown-operation error instead of reaching whatever account this machine's credentials name.
  */
 export function demoAwsOptions(endpoint: string): {
   endpoints: Record<AwsService, string>;
@@ -317,6 +322,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
     throw new DemoError((error as Error).message);
   }
   const chosen = selectScenarios(options.scenarios ?? DEFAULT_SCENARIOS);
+  const runbooksDir = options.runbooksDir === undefined ? undefined : resolve(cwd, options.runbooksDir);
+  if (runbooksDir && !existsSync(runbooksDir))
+    throw new DemoError(`--runbooks: ${runbooksDir} does not exist; give a directory of runbook YAML files`);
   if (signal?.aborted) throw new DemoStopped();
 
   prepareDemoDataDir(dataDir);
@@ -324,6 +332,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
   const shown = relative(cwd, dataDir);
   print(`  data in ${shown && !shown.startsWith('..') ? shown : dataDir} (emptied at every start)`);
   print(`  scenarios ${chosen.map((scenario) => scenario.id).join(', ')} (--list-scenarios shows them all)`);
+  if (runbooksDir)
+    print(`  runbooks from ${relative(cwd, runbooksDir) || runbooksDir} (instead of runbooks/)`);
   print(
     waitScaleLine(
       waitScale,
@@ -341,7 +351,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
       ? `  monitoring real: Prometheus ${target.endpoints.prometheus} scrapes the simulated exporters and evaluates the scenarios' rules; Alertmanager ${target.endpoints.alertmanager} posts its webhooks to the platform`
       : `  monitoring fallback: ${target.fallbackReason ?? 'asked for'}; canned PromQL answers and a stand-in Alertmanager (the demo posts each alert itself). For the real thing: ${INSTALL_HINT}`,
   );
-  const aws = demoAwsOptions(target.endpoints.ssm);
+  const aws = demoAwsOptions(target.endpoints.aws);
   let platform: RunningPlatform | undefined;
   let stopped: Promise<void> | undefined;
   // After the platform stops, a step still in flight must not print into the user's terminal.
@@ -373,6 +383,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<RunningDemo> {
         environment: DEMO_ENVIRONMENT,
         live: true,
         waitScale,
+        ...(runbooksDir ? { runbooksDir, statemachinesDir: join(dataDir, 'statemachines') } : {}),
         aws,
         configOverrides: demoToolConfig(target.endpoints),
         print: platformPrint,
@@ -510,7 +521,12 @@ async function runScenario(context: ScenarioContext): Promise<ScenarioResult> {
     expectedRunbookId: scenario.runbookId,
     approvals: [],
   };
-  const classified = scenario.alert ? await postAlert(context) : await alertFromAlertmanager(context);
+  const classified =
+    scenario.source === 'cloudwatch'
+      ? await alarmFromEventBridge(context)
+      : scenario.alert
+        ? await postAlert(context)
+        : await alertFromAlertmanager(context);
   if (!classified) return { ...base, decision: 'refused', status: 'not-started' };
   const decision = classified.decision ?? 'unknown';
   if (classified.runbookId && classified.runbookId !== scenario.runbookId)
@@ -638,6 +654,59 @@ async function alertFromAlertmanager(context: ScenarioContext): Promise<Classifi
     }
     await sleep(POLL_MS, signal);
   }
+}
+
+/**
+ * A CloudWatch scenario: waits for its alarm to go to ALARM in the simulated account and for the
+ * platform's answer to the `CloudWatch Alarm State Change` event it was sent (POST /events, as
+ * EventBridge delivers it), and reads what the classifier decided from that answer. The alarm may be
+ * OK again by the time the demo gets to it (its runbook ran meanwhile): the event it sent stays.
+ */
+async function alarmFromEventBridge(context: ScenarioContext): Promise<Classified | undefined> {
+  const { scenario, print, signal, target } = context;
+  const alarm = scenario.alertLabels.alertname ?? scenario.alertname;
+  const deadline = Date.now() + ALERT_TIMEOUT_MS;
+  let announced = false;
+  for (;;) {
+    const fired = (await target.alarms()).deliveries.find(
+      (delivery) => delivery.alarmName === alarm && delivery.state === 'ALARM',
+    );
+    if (fired && !announced) {
+      announced = true;
+      print(
+        `   → CloudWatch alarm ${alarm} went to ALARM; EventBridge delivers the state change to the platform's POST /events`,
+      );
+    }
+    if (fired && fired.httpStatus >= 200 && fired.httpStatus < 300) {
+      const classified = classifiedOf(fired.response);
+      const why = classified?.reason ?? (classified?.runbookId ? `runbook ${classified.runbookId}` : '');
+      print(
+        `   → event accepted (${fired.httpStatus}); classified: ${classified?.decision ?? 'nothing (no rule took it)'}${why ? ` → ${why}` : ''}`,
+      );
+      return classified ?? { decision: 'unmatched' };
+    }
+    if (fired && fired.httpStatus >= 400 && fired.httpStatus !== 429) {
+      print(
+        `   ✗ the platform refused the event (${fired.httpStatus}): ${JSON.stringify(fired.response).slice(0, 300)}`,
+      );
+      return undefined;
+    }
+    if (Date.now() > deadline) {
+      print(
+        fired
+          ? `   ✗ the alarm's event did not reach the platform within ${minutesAndSeconds(ALERT_TIMEOUT_MS)} (${fired.attempts} attempt(s)); see ${target.endpoints.control}/alarms`
+          : `   ✗ alarm ${alarm} did not go to ALARM within ${minutesAndSeconds(ALERT_TIMEOUT_MS)}; see ${target.endpoints.control}/alarms and the target's log`,
+      );
+      return undefined;
+    }
+    await sleep(POLL_MS, signal);
+  }
+}
+
+/** The classifier's decision in the platform's answer to POST /events: `{ results: [{ result }] }`. */
+function classifiedOf(answer: unknown): Classified | undefined {
+  const results = (answer as { results?: Array<{ result?: Classified }> } | undefined)?.results ?? [];
+  return results.map((delivery) => delivery.result).find((result) => result?.decision !== undefined);
 }
 
 /** Says where to approve when an approval appears, approves it when asked to, and says who decided. */
@@ -792,6 +861,7 @@ export async function demoCommand(
     waitScale: number;
     scenarios?: readonly string[];
     monitoring?: 'auto' | 'real' | 'fallback';
+    runbooksDir?: string;
   },
 ): Promise<number> {
   const controller = new AbortController();
@@ -807,6 +877,7 @@ export async function demoCommand(
       waitScale: options.waitScale,
       ...(options.scenarios ? { scenarios: options.scenarios } : {}),
       ...(options.monitoring ? { monitoring: options.monitoring } : {}),
+      ...(options.runbooksDir ? { runbooksDir: options.runbooksDir } : {}),
       print: io.out,
       signal: controller.signal,
     });
@@ -841,7 +912,7 @@ export function scenarioListLines(): string[] {
     'scenarios (runbook demo --scenario NAME, repeatable or comma-separated; * = in the default set):',
     ...SCENARIOS.map(
       (scenario) =>
-        `  ${scenario.inDefaultSet ? '*' : ' '} ${scenario.id.padEnd(width)}  ${scenario.alertname} → ${scenario.runbookId}: ${scenario.summary}`,
+        `  ${scenario.inDefaultSet ? '*' : ' '} ${scenario.id.padEnd(width)}  ${scenario.source === 'cloudwatch' ? `CloudWatch alarm ${scenario.alertname}` : scenario.alertname} → ${scenario.runbookId}: ${scenario.summary}`,
     ),
   ];
 }

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RunbookAutopilotError } from '../../functions/core/errors.ts';
 import type {
   DemoScenario,
+  EnvironmentAlarms,
   EnvironmentEndpoints,
   EnvironmentRequests,
   MonitoringMode,
@@ -133,6 +134,8 @@ export interface LaunchedDemoTarget {
   setReceiver(url: string): Promise<void>;
   requests(): Promise<EnvironmentRequests>;
   alerts(): Promise<SeenAlert[]>;
+  /** The simulated account's CloudWatch alarms and the state changes delivered to the platform. */
+  alarms(): Promise<EnvironmentAlarms>;
   /** The real Alertmanager's webhook notifications, sent and failed (undefined in the fallback). */
   alertmanagerNotifications(): Promise<{ sent: number; failed: number } | undefined>;
   /** Stops the process (SIGTERM, then SIGKILL after a few seconds). */
@@ -223,6 +226,7 @@ export async function launchDemoTarget(options: {
     },
     requests: () => control<EnvironmentRequests>('/requests'),
     alerts: async () => (await control<{ alerts: SeenAlert[] }>('/alerts')).alerts,
+    alarms: () => control<EnvironmentAlarms>('/alarms'),
     alertmanagerNotifications: async () =>
       (await control<{ notifications?: { sent: number; failed: number } }>('/alerts')).notifications,
     stop: () => {

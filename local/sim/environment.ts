@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { RunbookAutopilotError } from '../../functions/core/errors.ts';
 import type { RecordedRequest as KubeRequest } from '../demo/fake-kube-api.ts';
 import type { RecordedRequest as PrometheusRequest } from '../demo/fake-prometheus.ts';
-import { SsmEndpoint, type SsmRequest } from './aws/ssm.ts';
+import type { AlarmDelivery } from './aws/alarms.ts';
+import { AwsEndpoint, type AwsRequest } from './aws/endpoint.ts';
 import { DEMO_CLUSTER, DEMO_CONTEXT, DEMO_ENVIRONMENT, MONITORING, seedCluster } from './cluster.ts';
 import { ScrapeTargets } from './exporters/targets.ts';
 import { type AlertDelivery, type AlertmanagerBody, FallbackMonitoring } from './fallback/fake-monitoring.ts';
@@ -13,12 +14,14 @@ import { findMonitoringBinaries, INSTALL_HINT } from './monitoring/binaries.ts';
 import { type AlertmanagerApiAlert, type BackfillWindow, Monitoring } from './monitoring/harness.ts';
 import { freePort } from './monitoring/process.ts';
 import { selectScenarios } from './scenarios/index.ts';
-import type { Scenario, ScenarioInstance } from './scenarios/types.ts';
+import type { CloudWatchInstance, Scenario, ScenarioInstance } from './scenarios/types.ts';
 import { isCrashLooping, nowSeconds, podKey, World, type WorldEvent } from './world.ts';
 
 /**
- * The simulated environment as one thing to start and stop: the world (cluster, machines, the
- * chosen scenarios' faults), its exporters, the SSM endpoint, and monitoring, real or fallback:
+ * The simulated environment as one thing to start and stop: the world (cluster, machines, the AWS
+ * account they run in, the chosen scenarios' faults), its exporters, the AWS endpoint (every service
+ * the tools call, over their own protocols; CloudWatch alarms deliver their state changes to the
+ * platform's /events as EventBridge would), and monitoring, real or fallback:
  *
  * - real: Prometheus scrapes the exporters and evaluates the scenarios' rules, Alertmanager groups
  *   and posts its webhooks to the receiver, the runbooks' queries go to that Prometheus;
@@ -62,10 +65,11 @@ export interface EnvironmentEndpoints {
   /** The real Alertmanager (absent in the fallback: the demo posts the firing bodies itself). */
   alertmanager?: string;
   /**
-   * The AWS endpoint: SSM Run Command over AWS JSON 1.1. Every other AWS service's call gets an
-   * UnknownOperation error in that service's protocol, so the demo points every AWS client here.
+   * The simulated AWS account's endpoint: every service the AWS tools call, each over its own wire
+   * protocol; a service or operation it does not simulate gets that protocol's unknown-operation
+   * error, so the demo points every AWS client here and nothing reaches AWS.
    */
-  ssm: string;
+  aws: string;
   control: string;
   /** The kubeconfig file (context DEMO_CONTEXT) for the platform's Kubernetes tools. */
   kubeconfig: string;
@@ -77,6 +81,8 @@ export interface DemoScenario {
   title: string;
   runbookId: string;
   alertname: string;
+  /** What notices it: a Prometheus rule (Alertmanager's webhook) or a CloudWatch alarm (EventBridge's event). */
+  source: 'prometheus' | 'cloudwatch';
   story: string[];
   waits: string;
   waitSeconds: number;
@@ -90,12 +96,26 @@ export interface EnvironmentRequests {
   kube: KubeRequest[];
   /** Queries the Prometheus got: the real one's query log, or the canned one's requests. */
   prometheus: PrometheusRequest[];
-  ssm: SsmRequest[];
+  /** Every call the simulated AWS account got. */
+  aws: AwsRequest[];
   /** The stand-in Alertmanager's deliveries (fallback only: the real one posts directly). */
   alertmanager: AlertDelivery[];
+  /** CloudWatch alarm state changes delivered (or being delivered) to the platform's /events. */
+  eventbridge: AlarmDelivery[];
 }
 
-/** An alert as the environment saw it in Alertmanager (or the stand-in), resolved once gone. */
+/** The simulated account's CloudWatch alarms, and every state change sent to the platform. */
+export interface EnvironmentAlarms {
+  alarms: Array<{
+    name: string;
+    state: string;
+    since: string;
+    transitions: Array<{ from: string; to: string; at: string }>;
+  }>;
+  deliveries: AlarmDelivery[];
+}
+
+/** An alert as the environment saw it in Alertmanager (or the stand-in, or a CloudWatch alarm), resolved once gone. */
 export interface SeenAlert {
   alertname: string;
   fingerprint: string;
@@ -123,13 +143,13 @@ export class SimulatedEnvironment {
   private constructor(
     readonly world: World,
     readonly targets: ScrapeTargets,
-    private readonly ssm: SsmEndpoint,
+    private readonly aws: AwsEndpoint,
     private readonly control: Server,
     readonly endpoints: EnvironmentEndpoints,
     readonly mode: MonitoringMode,
     /** Why the fallback runs (what is missing and how to install it). */
     readonly fallbackReason: string | undefined,
-    private readonly running: Array<{ scenario: Scenario; instance: ScenarioInstance }>,
+    private readonly running: Array<{ scenario: Scenario; instance: ScenarioInstance | CloudWatchInstance }>,
     /** Settles when the real monitoring has started (or failed to); undefined in the fallback. */
     private readonly monitoringStarted: Promise<Monitoring> | undefined,
     readonly fallback: FallbackMonitoring | undefined,
@@ -161,12 +181,15 @@ export class SimulatedEnvironment {
     const started: Array<() => Promise<void>> = [() => world.stop()];
     try {
       seedCluster(world);
+      for (const scenario of scenarios)
+        if (scenario.source === 'cloudwatch')
+          for (const alarm of scenario.alarms) world.aws.alarms.define(alarm);
       const running = scenarios.map((scenario) => ({ scenario, instance: scenario.setup(world) }));
       world.tick();
       const targets = await ScrapeTargets.start(world);
       started.push(() => targets.stop());
-      const ssm = await SsmEndpoint.start(world);
-      started.push(() => ssm.stop());
+      const aws = await AwsEndpoint.start(world);
+      started.push(() => aws.stop());
       let environment: SimulatedEnvironment | undefined;
       const control = createServer((request, response) => {
         environment!.handleControl(request, response).catch((error: unknown) => {
@@ -218,7 +241,8 @@ export class SimulatedEnvironment {
           note: (line) => world.note(line),
         });
         started.push(() => fallback!.stop());
-        for (const { scenario, instance } of running) fallback.addAlert(scenario, instance);
+        for (const { scenario, instance } of running)
+          if (scenario.source !== 'cloudwatch') fallback.addAlert(scenario, instance as ScenarioInstance);
         world.onTick(() => {
           fallback!.refresh();
           fallback!.evaluate();
@@ -233,13 +257,13 @@ export class SimulatedEnvironment {
       environment = new SimulatedEnvironment(
         world,
         targets,
-        ssm,
+        aws,
         control,
         {
           kubeApi: world.kube.url,
           prometheus: monitoringUrls?.prometheus ?? fallback!.prometheusUrl,
           ...(monitoringUrls ? { alertmanager: monitoringUrls.alertmanager } : {}),
-          ssm: ssm.url,
+          aws: aws.url,
           control: controlUrl,
           kubeconfig,
         },
@@ -267,17 +291,22 @@ export class SimulatedEnvironment {
 
   /** The one line that says what this is and where it listens. */
   banner(): string {
-    const { kubeApi, prometheus, alertmanager, ssm, control, kubeconfig } = this.endpoints;
+    const { kubeApi, prometheus, alertmanager, aws, control, kubeconfig } = this.endpoints;
     const monitoring =
       this.mode === 'real'
         ? `prometheus ${prometheus}  alertmanager ${alertmanager}`
         : `prometheus (fallback, canned answers) ${prometheus}`;
-    return `DEMO TARGET (simulated environment, nothing real is touched): kubernetes-api ${kubeApi}  ${monitoring}  ssm ${ssm}  control ${control}  kubeconfig ${kubeconfig}`;
+    return `DEMO TARGET (simulated environment, nothing real is touched): kubernetes-api ${kubeApi}  ${monitoring}  aws ${aws} (account ${this.world.aws.accountId}, ${this.world.aws.region})  control ${control}  kubeconfig ${kubeconfig}`;
   }
 
-  /** Points the webhooks at `url`; with real monitoring, once it runs (and fails if it could not start). */
-  async setReceiver(url: string): Promise<void> {
+  /**
+   * Points the webhooks at `url` (the platform's POST /webhooks/alertmanager) and the CloudWatch alarms'
+   * events at `eventsUrl` (default: the platform's POST /events beside it); with real monitoring, once
+   * it runs (and fails if it could not start).
+   */
+  async setReceiver(url: string, eventsUrl = new URL('/events', url).toString()): Promise<void> {
     this.receiverUrl = url;
+    this.world.aws.alarms.setReceiver(eventsUrl);
     if (this.monitoringStarted) {
       let monitoring: Monitoring;
       try {
@@ -293,23 +322,52 @@ export class SimulatedEnvironment {
   }
 
   scenarios(): DemoScenario[] {
-    return this.running.map(({ scenario, instance }) => ({
-      id: scenario.id,
-      title: instance.title,
-      runbookId: scenario.runbookId,
-      alertname: scenario.alertname,
-      story: instance.story,
-      waits: scenario.waits,
-      waitSeconds: scenario.waitSeconds,
-      alertLabels: { alertname: scenario.alertname, ...alertLabelsOf(instance) },
-      ...(this.fallback ? { alert: this.fallback.body(scenario.id) } : {}),
-    }));
+    return this.running.map(({ scenario, instance }) => {
+      const base = {
+        id: scenario.id,
+        title: instance.title,
+        runbookId: scenario.runbookId,
+        alertname: scenario.alertname,
+        story: instance.story,
+        waits: scenario.waits,
+        waitSeconds: scenario.waitSeconds,
+      };
+      if (scenario.source === 'cloudwatch')
+        return {
+          ...base,
+          source: 'cloudwatch' as const,
+          alertLabels: { alertname: (instance as CloudWatchInstance).alarm },
+        };
+      return {
+        ...base,
+        source: 'prometheus' as const,
+        alertLabels: { alertname: scenario.alertname, ...alertLabelsOf(instance as ScenarioInstance) },
+        ...(this.fallback ? { alert: this.fallback.body(scenario.id) } : {}),
+      };
+    });
   }
 
-  /** The alerts seen so far: the real Alertmanager's (resolved once gone from it), or the stand-in's. */
+  /**
+   * The alerts seen so far: the real Alertmanager's (resolved once gone from it), or the stand-in's,
+   * and the CloudWatch alarms that went to ALARM (with the fingerprint the platform gives them).
+   */
   alerts(): SeenAlert[] {
-    if (this.fallback) return this.fallback.state();
-    return [...this.seen.values()];
+    const prometheus = this.fallback ? this.fallback.state() : [...this.seen.values()];
+    const alarms = [...this.world.aws.alarms.alarms.values()]
+      .filter((alarm) => alarm.transitions.some((transition) => transition.to === 'ALARM'))
+      .map((alarm): SeenAlert => {
+        const fired = alarm.transitions.filter((transition) => transition.to === 'ALARM').at(-1)!;
+        const firing = alarm.state.value !== 'OK';
+        return {
+          alertname: alarm.definition.name,
+          fingerprint: this.world.aws.alarms.fingerprint(alarm),
+          labels: { alertname: alarm.definition.name, ...alarm.definition.dimensions },
+          state: firing ? 'firing' : 'resolved',
+          startsAt: new Date(fired.at * 1_000).toISOString(),
+          ...(firing ? {} : { endsAt: new Date(alarm.state.at * 1_000).toISOString() }),
+        };
+      });
+    return [...prometheus, ...alarms];
   }
 
   /** Where the simulated environment stands. */
@@ -344,6 +402,23 @@ export class SimulatedEnvironment {
       ),
       alerts: this.alerts().map(({ labels: _labels, ...alert }) => alert),
       scrapes: this.targets.scrapeCounts(),
+      aws: world.aws.summary(now),
+    };
+  }
+
+  alarms(): EnvironmentAlarms {
+    return {
+      alarms: [...this.world.aws.alarms.alarms.values()].map((alarm) => ({
+        name: alarm.definition.name,
+        state: alarm.state.value,
+        since: new Date(alarm.state.at * 1_000).toISOString(),
+        transitions: alarm.transitions.map((transition) => ({
+          from: transition.from,
+          to: transition.to,
+          at: new Date(transition.at * 1_000).toISOString(),
+        })),
+      })),
+      deliveries: this.world.aws.alarms.deliveries,
     };
   }
 
@@ -351,8 +426,9 @@ export class SimulatedEnvironment {
     return {
       kube: this.world.kube.requests,
       prometheus: this.fallback ? this.fallback.prometheus.requests : (this.monitoring?.queries() ?? []),
-      ssm: this.ssm.requests,
+      aws: this.aws.requests,
       alertmanager: this.fallback?.deliveries ?? [],
+      eventbridge: this.world.aws.alarms.deliveries,
     };
   }
 
@@ -366,7 +442,7 @@ export class SimulatedEnvironment {
     if (this.watchTimer) clearInterval(this.watchTimer);
     await (await this.monitoringStarted?.catch(() => undefined))?.stop();
     await this.fallback?.stop();
-    await Promise.all([this.world.stop(), this.targets.stop(), this.ssm.stop(), closeServer(this.control)]);
+    await Promise.all([this.world.stop(), this.targets.stop(), this.aws.stop(), closeServer(this.control)]);
   }
 
   /** Follows Alertmanager's alerts: what fires, and what resolves (gone from its API). */
@@ -432,7 +508,7 @@ export class SimulatedEnvironment {
       return sendJson(response, 200, {
         demoTarget: true,
         description:
-          'runbook-autopilot DEMO TARGET: a simulated Kubernetes cluster with its exporters, monitored by Prometheus and Alertmanager (or a fallback), and an SSM endpoint, on 127.0.0.1. Nothing real is touched.',
+          'runbook-autopilot DEMO TARGET: a simulated Kubernetes cluster with its exporters, monitored by Prometheus and Alertmanager (or a fallback), and the AWS account it runs in (every service the AWS tools call, CloudWatch alarms sent to the platform as EventBridge events), on 127.0.0.1. Nothing real is touched.',
         mode: this.mode,
         endpoints: this.endpoints,
         routes: [
@@ -441,6 +517,7 @@ export class SimulatedEnvironment {
           'GET /state',
           'GET /alerts (and, with the real Alertmanager, its webhook notification counters)',
           'GET /requests',
+          'GET /alarms (the CloudWatch alarms and the state changes delivered to /events)',
           'GET /events',
         ],
       });
@@ -453,6 +530,7 @@ export class SimulatedEnvironment {
         ...(this.monitoring ? { notifications: await this.monitoring.notifications() } : {}),
       });
     if (method === 'GET' && url.pathname === '/requests') return sendJson(response, 200, this.requests());
+    if (method === 'GET' && url.pathname === '/alarms') return sendJson(response, 200, this.alarms());
     if (method === 'GET' && url.pathname === '/events')
       return sendJson(response, 200, { events: this.events });
     if ((method === 'PUT' || method === 'POST') && url.pathname === '/receiver') {

@@ -1,6 +1,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { parseQuantity } from '../../functions/tools/kubernetes/quantity.ts';
 import { FakeKubeApi, type NodeOptions, type RecordedRequest } from '../demo/fake-kube-api.ts';
+import { AwsAccount } from './aws/account.ts';
 import { cpuModeShares, GI, type Host, MI, RateCounter, type Volume } from './host.ts';
 
 /**
@@ -9,6 +10,7 @@ import { cpuModeShares, GI, type Host, MI, RateCounter, type Volume } from './ho
  * usage follows the containers' models (a leak grows), node memory is the sum of its pods', the kubelet
  * sets MemoryPressure below its eviction threshold, a crash-looping container's restart count climbs.
  * The exporters read everything from here at scrape time; scenarios change it through the same methods.
+ * Beside the cluster, the AWS account it runs in (`aws`): its own models, advanced on the same tick.
  */
 
 export const nowSeconds = (): number => Date.now() / 1_000;
@@ -89,11 +91,14 @@ export class World {
   private readonly requestHooks: Array<(request: RecordedRequest) => void> = [];
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The simulated AWS account (eu-west-1, 222222222222) the cluster's nodes are instances of. */
+  readonly aws: AwsAccount;
 
   private constructor(
     readonly kube: FakeKubeApi,
     private readonly print: (line: string) => void,
   ) {
+    this.aws = new AwsAccount((line) => this.note(line));
     kube.onRequest = (request) => {
       if (request.query.dryRun === 'All') return;
       for (const hook of this.requestHooks) hook(request);
@@ -120,6 +125,7 @@ export class World {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.aws.alarms.stop();
     await this.kube.stop();
   }
 
@@ -196,6 +202,21 @@ export class World {
       kubelet: { active: true, since: bootTime, journal: [] },
     };
     this.hosts.set(host.name, created);
+    this.aws.ec2.launch({
+      id: host.instanceId,
+      type: created.instanceType,
+      zone: host.zone,
+      privateIp: host.ip,
+      imageId: 'ami-0f9e8d7c6b5a41230',
+      launchTime: bootTime,
+      cpuPercent: 9,
+      tags: {
+        Name: host.name,
+        'eks:cluster-name': 'staging-eks-eu-west-1',
+        'eks:nodegroup-name': 'general',
+        'kubernetes.io/cluster/staging-eks-eu-west-1': 'owned',
+      },
+    });
     return created;
   }
 
@@ -468,6 +489,7 @@ export class World {
         for (const [mode, counter] of modes) counter.setRate(shares[mode as keyof typeof shares], now);
       this.setMemoryPressure(host.name, host.memoryBytes - used < MEMORY_PRESSURE_BELOW_BYTES, used);
     }
+    this.aws.tick(now);
     for (const hook of this.tickHooks) hook(now);
   }
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DescribeInstanceStatusCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstanceStatusCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetFunctionConcurrencyCommand } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeFreezeWindow } from '../../functions/core/classifier/safety.ts';
@@ -178,18 +178,19 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
           /^\/api\/v1\/namespaces\/shop\/pods\/checkout-[^/]+\/eviction$/.test(request.path),
       ),
     ).toBe(true);
-    const sent = requests.ssm.find((request) => request.operation === 'SendCommand');
+    const ssm = requests.aws.filter((request) => request.service === 'ssm');
+    const sent = ssm.find((request) => request.operation === 'SendCommand');
     expect(sent?.status).toBe(200);
     expect(sent?.body).toMatchObject({
       DocumentName: 'AWS-RunShellScript',
       InstanceIds: [DEMO_NODES.disk.instanceId],
       Parameters: { commands: expect.arrayContaining(['journalctl --vacuum-size=1G --vacuum-time=14d']) },
     });
-    expect(requests.ssm.map((request) => request.operation)).toEqual(
+    expect(ssm.map((request) => request.operation)).toEqual(
       expect.arrayContaining(['ListCommandInvocations', 'GetCommandInvocation']),
     );
-    // Only SSM was called, and only what the target simulates.
-    expect(requests.ssm.every((request) => request.status === 200)).toBe(true);
+    // Only SSM was called (the Kubernetes scenarios' runbooks), and only what the target simulates.
+    expect(requests.aws.every((request) => request.service === 'ssm' && request.status === 200)).toBe(true);
     expect(requests.prometheus.some((request) => request.params.query?.includes('predict_linear'))).toBe(
       true,
     );
@@ -228,40 +229,39 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
     expect(elapsedMs).toBeLessThan(REAL_WAITS ? 600_000 : 90_000);
   });
 
-  it('answers AWS services it does not simulate with a clear error, so no call can reach AWS', async () => {
+  it('points every AWS client at the simulated account, which answers what it simulates and refuses the rest', async () => {
     // Prepare: the clients as the demo configures them
-    const options = demoAwsOptions(demo.target.endpoints.ssm);
+    const options = demoAwsOptions(demo.target.endpoints.aws);
     const clients = awsClients({ defaultRegion: DEMO_REGION, ...options });
 
     // Act
-    const [ec2, lambda] = await Promise.allSettled([
+    const [ec2, lambda, unknown] = await Promise.allSettled([
       clients.ec2().send(new DescribeInstanceStatusCommand({ InstanceIds: ['i-0123456789abcdef0'] })),
-      clients.lambda().send(new GetFunctionConcurrencyCommand({ FunctionName: 'checkout' })),
+      clients.lambda().send(new GetFunctionConcurrencyCommand({ FunctionName: 'checkout-api' })),
+      clients.ec2().send(new TerminateInstancesCommand({ InstanceIds: ['i-0a1b2c3d4e5f60718'] })),
     ]);
 
-    // Assess: every service goes to the target; the EC2 Query (XML) and REST-JSON error shapes parse
-    // into named SDK errors
+    // Assess: every service goes to the target; an unknown instance is EC2's own error, a simulated
+    // function answers, an operation not simulated is refused in its protocol's shape
     expect(Object.keys(options.endpoints).sort()).toEqual([...AWS_SERVICES].sort());
-    expect(new Set(Object.values(options.endpoints))).toEqual(new Set([demo.target.endpoints.ssm]));
-    expect(ec2).toMatchObject({ status: 'rejected' });
-    expect(lambda).toMatchObject({ status: 'rejected' });
+    expect(new Set(Object.values(options.endpoints))).toEqual(new Set([demo.target.endpoints.aws]));
     expect((ec2 as PromiseRejectedResult).reason).toMatchObject({
-      name: 'UnsupportedOperation',
-      message: expect.stringContaining(
-        'ec2:DescribeInstanceStatus is not simulated, and nothing was sent to AWS',
-      ),
+      name: 'InvalidInstanceID.NotFound',
+      message: "The instance ID 'i-0123456789abcdef0' does not exist",
     });
-    expect((lambda as PromiseRejectedResult).reason).toMatchObject({
-      name: 'UnknownOperationException',
-      message: expect.stringContaining(
-        'lambda:GET /2019-09-30/functions/checkout/concurrency is not simulated',
-      ),
+    expect(lambda).toMatchObject({ status: 'fulfilled', value: { ReservedConcurrentExecutions: 50 } });
+    expect((unknown as PromiseRejectedResult).reason).toMatchObject({
+      name: 'InvalidAction',
+      message: expect.stringContaining('ec2:TerminateInstances is not simulated'),
     });
-    const operations = (await demo.target.requests()).ssm.map((request) => request.operation);
+    const operations = (await demo.target.requests()).aws.map(
+      (request) => `${request.service}:${request.operation}`,
+    );
     expect(operations).toEqual(
       expect.arrayContaining([
         'ec2:DescribeInstanceStatus',
-        'lambda:GET /2019-09-30/functions/checkout/concurrency',
+        'lambda:GetFunctionConcurrency',
+        'ec2:TerminateInstances',
       ]),
     );
   });

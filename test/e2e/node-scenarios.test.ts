@@ -74,7 +74,7 @@ describeWithMonitoring('the node scenarios at once, through the real Prometheus 
       environment: DEMO_ENVIRONMENT,
       live: true,
       waitScale: WAIT_SCALE,
-      aws: demoAwsOptions(environment.endpoints.ssm),
+      aws: demoAwsOptions(environment.endpoints.aws),
       configOverrides: demoToolConfig(environment.endpoints),
       print: () => {},
     });

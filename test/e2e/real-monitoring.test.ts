@@ -65,7 +65,7 @@ describeWithMonitoring('a scenario through the real Prometheus and Alertmanager'
       environment: DEMO_ENVIRONMENT,
       live: true,
       waitScale: 1 / 30,
-      aws: demoAwsOptions(environment.endpoints.ssm),
+      aws: demoAwsOptions(environment.endpoints.aws),
       configOverrides: demoToolConfig(environment.endpoints),
       print: () => {},
     });

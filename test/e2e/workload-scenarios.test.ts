@@ -118,7 +118,7 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
       environment: DEMO_ENVIRONMENT,
       live: true,
       waitScale: WAIT_SCALE,
-      aws: demoAwsOptions(environment.endpoints.ssm),
+      aws: demoAwsOptions(environment.endpoints.aws),
       configOverrides: demoToolConfig(environment.endpoints),
       print: () => {},
     });

@@ -1,26 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { DEMO_ACCOUNT, DEMO_REGION } from '../cluster.ts';
 import { GI, type Host, MI } from '../host.ts';
 import { nowSeconds, type World } from '../world.ts';
+import { type AwsAnswer, type AwsCall, AwsError, type ServiceDefinition } from './protocol.ts';
 
 /**
- * AWS on the simulated side: SSM Run Command over AWS JSON 1.1 (SendCommand, ListCommandInvocations,
+ * AWS Systems Manager Run Command over AWS JSON 1.1 (SendCommand, ListCommands, ListCommandInvocations,
  * GetCommandInvocation, CancelCommand) whose AWS-RunShellScript runs the few commands the node
  * runbooks send (df, journalctl, find … -delete, crictl; systemctl and journalctl for the kubelet)
- * against the nodes' filesystems and kubelets. Every other
- * AWS service gets an UnknownOperation error in its own protocol's shape, so the demo points every AWS
- * client here and nothing can reach AWS.
+ * against the nodes' filesystems and kubelets.
  */
-
-export interface SsmRequest {
-  at: string;
-  /** The X-Amz-Target operation, e.g. SendCommand; `service:Action` for a service it does not simulate. */
-  operation: string;
-  body: unknown;
-  status: number;
-}
 
 /** SSM Run Command: an invocation is Pending, then InProgress, then done. */
 const SSM_IN_PROGRESS_AFTER_MS = 300;
@@ -54,49 +43,16 @@ function sizeArgument(text: string): number {
   return Number(match[1]) * 1024 ** power;
 }
 
-async function readBody(request: IncomingMessage, limit = 1024 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new Error(`the body is over ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-export class SsmEndpoint {
-  readonly requests: SsmRequest[] = [];
+export class SsmRunCommand {
   private readonly commands = new Map<string, SsmCommand>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
-  private constructor(
-    private readonly world: World,
-    private readonly server: Server,
-    readonly url: string,
-  ) {}
+  constructor(private readonly world: World) {}
 
-  static async start(world: World): Promise<SsmEndpoint> {
-    let endpoint: SsmEndpoint | undefined;
-    const server = createServer((request, response) => {
-      endpoint!.handle(request, response).catch((error: unknown) => {
-        if (!response.headersSent) ssmError(response, 500, 'InternalServerError', String(error));
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    endpoint = new SsmEndpoint(world, server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return endpoint;
-  }
-
-  async stop(): Promise<void> {
+  stop(): void {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
   private later(ms: number, run: () => void): void {
@@ -107,156 +63,53 @@ export class SsmEndpoint {
     this.timers.add(timer);
   }
 
-  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const operation = String(request.headers['x-amz-target'] ?? '').replace(/^AmazonSSM\./, '');
-    const text = await readBody(request);
-    const service = signedService(request);
-    const amzTarget = String(request.headers['x-amz-target'] ?? '');
-    if (
-      (service !== undefined && service !== 'ssm') ||
-      (amzTarget !== '' && !amzTarget.startsWith('AmazonSSM.'))
-    ) {
-      this.refuseService(request, response, service, text);
-      return;
-    }
-    let body: Record<string, unknown> = {};
-    try {
-      body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      this.ssmAnswer(response, operation, body, 400, {
-        __type: 'SerializationException',
-        message: 'the body is not JSON',
-      });
-      return;
-    }
-    if (
-      request.method !== 'POST' ||
-      !String(request.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.')
-    ) {
-      this.ssmAnswer(response, operation || `${request.method} ${request.url}`, body, 400, {
-        __type: 'UnknownOperationException',
-        message: 'the demo target only speaks AmazonSSM over AWS JSON 1.1 (POST / with X-Amz-Target)',
-      });
-      return;
-    }
-    if (!String(request.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 Credential=')) {
-      this.ssmAnswer(response, operation, body, 400, {
-        __type: 'MissingAuthenticationTokenException',
-        message: 'Request is missing Authentication Token',
-      });
-      return;
-    }
-    switch (operation) {
-      case 'SendCommand':
-        return this.sendCommand(response, body);
-      case 'ListCommandInvocations':
-        return this.listCommandInvocations(response, body);
-      case 'GetCommandInvocation':
-        return this.getCommandInvocation(response, body);
-      case 'CancelCommand':
-        return this.cancelCommand(response, body);
-      case 'ListCommands':
-        return this.listCommands(response, body);
-      default:
-        this.ssmAnswer(response, operation, body, 400, {
-          __type: 'UnknownOperationException',
-          message: `the demo target does not simulate AmazonSSM.${operation}`,
-        });
-        return;
-    }
+  /** The service the simulated account's endpoint dispatches AmazonSSM.* calls to. */
+  service(): ServiceDefinition {
+    return {
+      name: 'ssm',
+      protocol: 'json',
+      jsonVersion: '1.1',
+      target: 'AmazonSSM',
+      handle: (call: AwsCall): AwsAnswer | undefined => {
+        const body = call.input;
+        switch (call.operation) {
+          case 'SendCommand':
+            return { body: this.sendCommand(body) };
+          case 'ListCommandInvocations':
+            return { body: this.listCommandInvocations(body) };
+          case 'GetCommandInvocation':
+            return { body: this.getCommandInvocation(body) };
+          case 'CancelCommand':
+            return { body: this.cancelCommand(body) };
+          case 'ListCommands':
+            return { body: this.listCommands(body) };
+          default:
+            return undefined;
+        }
+      },
+    };
   }
 
-  /**
-   * The platform points every AWS client at this endpoint so that nothing in the demo reaches AWS. A
-   * call to a service it does not simulate gets that service's own error shape (JSON, REST-JSON, EC2
-   * Query, AWS Query XML), so the SDK raises a readable UnknownOperation error instead of a parse error.
-   */
-  private refuseService(
-    request: IncomingMessage,
-    response: ServerResponse,
-    service: string | undefined,
-    text: string,
-  ): void {
-    const amzTarget = String(request.headers['x-amz-target'] ?? '');
-    const form = String(request.headers['content-type'] ?? '').startsWith(
-      'application/x-www-form-urlencoded',
-    );
-    const action = amzTarget
-      ? amzTarget.slice(amzTarget.indexOf('.') + 1)
-      : form
-        ? (new URLSearchParams(text).get('Action') ?? 'unknown action')
-        : `${request.method} ${(request.url ?? '/').split('?')[0]}`;
-    const name = `${service ?? amzTarget.split('.')[0] ?? 'unknown service'}:${action}`;
-    const message = `the demo target simulates AWS Systems Manager (SSM Run Command) only; ${name} is not simulated, and nothing was sent to AWS`;
-    const requestId = randomUUID();
-    const code = service === 'ec2' ? 'UnsupportedOperation' : 'UnknownOperationException';
-    this.requests.push({ at: new Date().toISOString(), operation: name, body: text, status: 400 });
-    this.world.note(`aws: refused ${name} (not simulated; the demo target answers SSM Run Command only)`);
-    if (form && service === 'ec2') {
-      response.writeHead(400, { 'content-type': 'text/xml;charset=UTF-8', 'x-amzn-requestid': requestId });
-      response.end(
-        `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${code}</Code><Message>${xmlText(message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`,
-      );
-      return;
-    }
-    if (form) {
-      response.writeHead(400, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-      response.end(
-        `<ErrorResponse><Error><Type>Sender</Type><Code>${code}</Code><Message>${xmlText(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
-      );
-      return;
-    }
-    response.writeHead(400, {
-      'content-type': amzTarget ? 'application/x-amz-json-1.1' : 'application/json',
-      'x-amzn-requestid': requestId,
-      'x-amzn-errortype': code,
-    });
-    response.end(JSON.stringify({ __type: code, message }));
-  }
-
-  private ssmAnswer(
-    response: ServerResponse,
-    operation: string,
-    requestBody: unknown,
-    status: number,
-    answer: unknown,
-  ): void {
-    this.requests.push({ at: new Date().toISOString(), operation, body: requestBody, status });
-    const type = (answer as { __type?: string }).__type;
-    response.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amzn-requestid': randomUUID(),
-      ...(type ? { 'x-amzn-errortype': type } : {}),
-    });
-    response.end(JSON.stringify(answer));
-  }
-
-  private sendCommand(response: ServerResponse, body: Record<string, unknown>): void {
+  private sendCommand(body: Record<string, unknown>) {
     const instanceIds = Array.isArray(body.InstanceIds) ? (body.InstanceIds as string[]) : [];
     const documentName = String(body.DocumentName ?? '');
     const parameters = (body.Parameters ?? {}) as Record<string, string[]>;
     const commands = parameters.commands ?? [];
     if (documentName !== 'AWS-RunShellScript') {
-      this.ssmAnswer(response, 'SendCommand', body, 400, {
-        __type: 'InvalidDocument',
-        message: `Document ${documentName} does not exist in your account (the demo target has AWS-RunShellScript only)`,
-      });
-      return;
+      throw new AwsError(
+        'InvalidDocument',
+        `Document ${documentName} does not exist in your account (the demo target has AWS-RunShellScript only)`,
+      );
     }
     const unknown = instanceIds.filter((id) => !this.world.hostByInstanceId(id));
     if (instanceIds.length === 0 || unknown.length > 0) {
-      this.ssmAnswer(response, 'SendCommand', body, 400, {
-        __type: 'InvalidInstanceId',
-        message: `Instances [[${unknown.join(', ')}]] not in a valid state for account ${DEMO_ACCOUNT}`,
-      });
-      return;
+      throw new AwsError(
+        'InvalidInstanceId',
+        `Instances [[${unknown.join(', ')}]] not in a valid state for account ${DEMO_ACCOUNT}`,
+      );
     }
     if (commands.length === 0) {
-      this.ssmAnswer(response, 'SendCommand', body, 400, {
-        __type: 'InvalidParameters',
-        message: 'the parameter commands is required',
-      });
-      return;
+      throw new AwsError('InvalidParameters', 'the parameter commands is required');
     }
     const requested = nowSeconds();
     const command: SsmCommand = {
@@ -293,11 +146,11 @@ export class SsmEndpoint {
         Object.assign(invocation, result, { ended: nowSeconds() });
       }
     });
-    this.ssmAnswer(response, 'SendCommand', body, 200, { Command: this.commandShape(command) });
+    return { Command: this.commandShape(command) };
   }
 
   /** ListCommands with the InvokedAfter filter (how a repeated run finds the command it sent before). */
-  private listCommands(response: ServerResponse, body: Record<string, unknown>): void {
+  private listCommands(body: Record<string, unknown>) {
     const filters = Array.isArray(body.Filters)
       ? (body.Filters as Array<{ key?: string; value?: string }>)
       : [];
@@ -306,7 +159,7 @@ export class SsmEndpoint {
     const commands = [...this.commands.values()]
       .filter((command) => command.requested >= since)
       .map((command) => this.commandShape(command));
-    this.ssmAnswer(response, 'ListCommands', body, 200, { Commands: commands });
+    return { Commands: commands };
   }
 
   private commandShape(command: SsmCommand) {
@@ -349,14 +202,10 @@ export class SsmEndpoint {
     };
   }
 
-  private listCommandInvocations(response: ServerResponse, body: Record<string, unknown>): void {
+  private listCommandInvocations(body: Record<string, unknown>) {
     const command = this.commands.get(String(body.CommandId ?? ''));
     if (!command) {
-      this.ssmAnswer(response, 'ListCommandInvocations', body, 400, {
-        __type: 'InvalidCommandId',
-        message: `no command ${String(body.CommandId ?? '')}`,
-      });
-      return;
+      throw new AwsError('InvalidCommandId', `no command ${String(body.CommandId ?? '')}`);
     }
     const only = body.InstanceId === undefined ? undefined : String(body.InstanceId);
     const details = body.Details === true;
@@ -391,24 +240,23 @@ export class SsmEndpoint {
         NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
         CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
       }));
-    this.ssmAnswer(response, 'ListCommandInvocations', body, 200, { CommandInvocations: invocations });
+    return { CommandInvocations: invocations };
   }
 
-  private getCommandInvocation(response: ServerResponse, body: Record<string, unknown>): void {
+  private getCommandInvocation(body: Record<string, unknown>) {
     const command = this.commands.get(String(body.CommandId ?? ''));
     const invocation = command?.invocations.get(String(body.InstanceId ?? ''));
     if (!command || !invocation) {
-      this.ssmAnswer(response, 'GetCommandInvocation', body, 400, {
-        __type: 'InvocationDoesNotExist',
-        message: `no invocation of command ${String(body.CommandId ?? '')} on ${String(body.InstanceId ?? '')}`,
-      });
-      return;
+      throw new AwsError(
+        'InvocationDoesNotExist',
+        `no invocation of command ${String(body.CommandId ?? '')} on ${String(body.InstanceId ?? '')}`,
+      );
     }
     const elapsed =
       invocation.started !== undefined && invocation.ended !== undefined
         ? `PT${(invocation.ended - invocation.started).toFixed(3)}S`
         : '';
-    this.ssmAnswer(response, 'GetCommandInvocation', body, 200, {
+    return {
       CommandId: command.id,
       InstanceId: invocation.instanceId,
       Comment: command.comment,
@@ -426,17 +274,13 @@ export class SsmEndpoint {
       StandardErrorContent: invocation.stderr.slice(-8_000),
       StandardErrorUrl: '',
       CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
-    });
+    };
   }
 
-  private cancelCommand(response: ServerResponse, body: Record<string, unknown>): void {
+  private cancelCommand(body: Record<string, unknown>) {
     const command = this.commands.get(String(body.CommandId ?? ''));
     if (!command) {
-      this.ssmAnswer(response, 'CancelCommand', body, 400, {
-        __type: 'InvalidCommandId',
-        message: `no command ${String(body.CommandId ?? '')}`,
-      });
-      return;
+      throw new AwsError('InvalidCommandId', `no command ${String(body.CommandId ?? '')}`);
     }
     const only = Array.isArray(body.InstanceIds) ? (body.InstanceIds as string[]) : undefined;
     for (const invocation of command.invocations.values()) {
@@ -446,7 +290,7 @@ export class SsmEndpoint {
       invocation.ended = nowSeconds();
     }
     this.world.note(`ssm: CancelCommand ${command.id}`);
-    this.ssmAnswer(response, 'CancelCommand', body, 200, {});
+    return {};
   }
 
   /**
@@ -613,20 +457,3 @@ interface SsmCommand {
 }
 
 const TERMINAL_SSM = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut']);
-
-/** The service a SigV4-signed request is for: `ec2` in `Credential=AKID/20260504/eu-west-1/ec2/aws4_request`. */
-function signedService(request: IncomingMessage): string | undefined {
-  const match = /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(
-    String(request.headers.authorization ?? ''),
-  );
-  return match?.[1];
-}
-
-function xmlText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function ssmError(response: ServerResponse, status: number, type: string, message: string): void {
-  response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': type });
-  response.end(JSON.stringify({ __type: type, message }));
-}

@@ -1,32 +1,66 @@
+import type { AlarmDefinition } from '../aws/alarms.ts';
 import type { AlertRule } from '../monitoring/rules.ts';
 import type { World } from '../world.ts';
 
 /**
- * A scenario: one thing going wrong in the simulated cluster, the kube-prometheus-stack rule that
- * notices it, and the runbook that should take the alert. A scenario is one module in this directory
- * plus one line in index.ts.
+ * A scenario: one thing going wrong in the simulated environment, what notices it (a
+ * kube-prometheus-stack rule in the cluster's Prometheus, or a CloudWatch alarm in the AWS account),
+ * and the runbook that should take the alert. A scenario is one module in this directory plus one
+ * line in index.ts.
  */
-export interface Scenario {
+export type Scenario = PrometheusScenario | CloudWatchScenario;
+
+interface ScenarioBase {
   /** What `--scenario` takes: lowercase words joined by dashes. */
   id: string;
   /** One line for `runbook demo --list-scenarios`. */
   summary: string;
   /** The alert it raises (the rule's name). */
   alertname: string;
-  /** The runbook that should take that alert. */
+  /** The runbook meant for that alert (the classifier decides; the demo says when it chose another). */
   runbookId: string;
   /** Part of the default demo (kept short: each default scenario adds its runbook's waits). */
   inDefaultSet: boolean;
-  /** The alerting rules that notice it (shared rules may appear in several scenarios: loaded once). */
-  rules: AlertRule[];
   /** The runbook's waits on the expected path, for the terminal (before `--wait-scale`). */
   waits: string;
   waitSeconds: number;
+}
+
+/** A fault in the cluster that a Prometheus rule notices; Alertmanager sends the alert. */
+export interface PrometheusScenario extends ScenarioBase {
+  source?: 'prometheus';
+  /** The alerting rules that notice it (shared rules may appear in several scenarios: loaded once). */
+  rules: AlertRule[];
   /**
    * Breaks the healthy cluster (called after the cluster is seeded and before monitoring starts, so
    * the history its models describe is backfilled) and says how to recognise its alert.
    */
   setup(world: World): ScenarioInstance;
+}
+
+/** A fault in the AWS account that a CloudWatch alarm notices; EventBridge delivers its state changes. */
+export interface CloudWatchScenario extends ScenarioBase {
+  source: 'cloudwatch';
+  /** No Prometheus rule: CloudWatch notices it. */
+  rules: [];
+  /** The alarms it needs in the account (an alarm shared by scenarios is defined once). */
+  alarms: AlarmDefinition[];
+  /**
+   * What it breaks (`ecs:shop/checkout`, `rds:orders-db`…): two scenarios that break the same thing
+   * would undo each other's story, so they are not played together.
+   */
+  breaks: string[];
+  /** Breaks the baseline account (`world.aws`), its past included, and names the alarm that fires. */
+  setup(world: World): CloudWatchInstance;
+}
+
+export interface CloudWatchInstance {
+  title: string;
+  story: string[];
+  /** The alarm that goes to ALARM (one of `alarms`). */
+  alarm: string;
+  /** Whether the fault is still there (tests of the fix, without the platform). */
+  holds: () => boolean;
 }
 
 export interface ScenarioInstance {

@@ -193,6 +193,7 @@ describe('runbook CLI', () => {
       '--wait-scale <factor>',
       '--scenario <name>',
       '--list-scenarios',
+      '--runbooks <dir>',
       '--monitoring <mode>',
     ])
       expect(help).toContain(option);
@@ -231,6 +232,26 @@ describe('runbook CLI', () => {
     );
     // Scenarios outside the default set are listed unmarked
     expect(out.join('\n')).toMatch(/^ {4}target-down +TargetDown → target-down: /m);
+    expect(out.join('\n')).toMatch(
+      /^ {3} lambda-errors +CloudWatch alarm checkout-api-errors → lambda-errors: /m,
+    );
+  });
+
+  it('refuses two --scenario that break the same resource with exit code 2, before starting anything', async () => {
+    // Act
+    const { io, out, err } = capture(workspace);
+    const code = await main(
+      ['node', 'runbook', 'demo', '--scenario', 'rds-cpu,rds-free-storage', '--data', 'demo-data'],
+      io,
+    );
+
+    // Assess
+    expect(code).toBe(2);
+    expect(err).toEqual([
+      "runbook: --scenario: scenarios rds-cpu and rds-free-storage both break rds:orders-db, so one would undo the other's story; run them one at a time",
+    ]);
+    expect(out).toEqual([]);
+    expect(existsSync(join(workspace, 'demo-data'))).toBe(false);
   });
 
   it('refuses an unknown --scenario with exit code 2, naming the known ones, before starting anything', async () => {

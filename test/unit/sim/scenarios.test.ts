@@ -3,7 +3,7 @@ import { DEMO_NODES, seedCluster } from '../../../local/sim/cluster.ts';
 import { ScrapeTargets } from '../../../local/sim/exporters/targets.ts';
 import { chartRule } from '../../../local/sim/monitoring/rules.ts';
 import { DEFAULT_SCENARIOS, SCENARIOS, selectScenarios } from '../../../local/sim/scenarios/index.ts';
-import type { Scenario } from '../../../local/sim/scenarios/types.ts';
+import type { PrometheusScenario } from '../../../local/sim/scenarios/types.ts';
 import { nowSeconds, World } from '../../../local/sim/world.ts';
 
 const stops: Array<() => Promise<void>> = [];
@@ -12,7 +12,7 @@ afterEach(async () => {
   for (const stop of stops.splice(0).reverse()) await stop();
 });
 
-async function playing(scenario: Scenario) {
+async function playing(scenario: PrometheusScenario) {
   const world = await World.start();
   stops.push(() => world.stop());
   seedCluster(world);
@@ -28,6 +28,8 @@ describe('scenario registry', () => {
     expect(new Set(SCENARIOS.map((scenario) => scenario.id)).size).toBe(SCENARIOS.length);
     for (const scenario of SCENARIOS) {
       expect(scenario.id).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
+      // CloudWatch scenarios have alarms instead (test/unit/sim/aws-scenarios.test.ts).
+      if (scenario.source === 'cloudwatch') continue;
       expect(scenario.rules.map((rule) => rule.alert)).toContain(scenario.alertname);
       for (const rule of scenario.rules) {
         expect(rule.annotations.runbook_url, rule.alert).toMatch(
@@ -80,7 +82,7 @@ describe('scenario registry', () => {
 describe('scenarios break the cluster, and the fix heals it', () => {
   it('memory-pressure: MemoryPressure from the leak until cart is restarted', async () => {
     // Prepare
-    const scenario = SCENARIOS.find((candidate) => candidate.id === 'memory-pressure')!;
+    const scenario = SCENARIOS.find((candidate) => candidate.id === 'memory-pressure') as PrometheusScenario;
     const { world, instance, targets } = await playing(scenario);
     const series = targets.storedSeries();
 
@@ -109,7 +111,7 @@ describe('scenarios break the cluster, and the fix heals it', () => {
 
   it('crash-loop: one checkout pod waits in CrashLoopBackOff until it is replaced', async () => {
     // Prepare
-    const scenario = SCENARIOS.find((candidate) => candidate.id === 'crash-loop')!;
+    const scenario = SCENARIOS.find((candidate) => candidate.id === 'crash-loop') as PrometheusScenario;
     const { world, instance } = await playing(scenario);
     const restarts = world.containerRestarts(
       world.pod('shop', instance.alertSeries.labels.pod!)!,
@@ -133,7 +135,7 @@ describe('scenarios break the cluster, and the fix heals it', () => {
 
   it('disk-filling: the root filesystem fills at a steady rate until the journal is vacuumed', async () => {
     // Prepare
-    const scenario = SCENARIOS.find((candidate) => candidate.id === 'disk-filling')!;
+    const scenario = SCENARIOS.find((candidate) => candidate.id === 'disk-filling') as PrometheusScenario;
     const { world, instance } = await playing(scenario);
     const root = world
       .host(DEMO_NODES.disk.name)
@@ -156,7 +158,7 @@ describe('scenarios break the cluster, and the fix heals it', () => {
 
   it('node-not-ready: the node is Ready Unknown and tainted until its kubelet is restarted', async () => {
     // Prepare
-    const scenario = SCENARIOS.find((candidate) => candidate.id === 'node-not-ready')!;
+    const scenario = SCENARIOS.find((candidate) => candidate.id === 'node-not-ready') as PrometheusScenario;
     const { world, instance } = await playing(scenario);
     const name = instance.alertSeries.labels.node!;
     const node = () => world.kube.nodes.get(name)!;

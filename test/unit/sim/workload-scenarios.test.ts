@@ -4,6 +4,7 @@ import { seedCluster } from '../../../local/sim/cluster.ts';
 import { ScrapeTargets } from '../../../local/sim/exporters/targets.ts';
 import { GI } from '../../../local/sim/host.ts';
 import { SCENARIOS } from '../../../local/sim/scenarios/index.ts';
+import type { PrometheusScenario } from '../../../local/sim/scenarios/types.ts';
 import { World } from '../../../local/sim/world.ts';
 
 /**
@@ -20,7 +21,7 @@ afterEach(async () => {
 });
 
 async function playing(id: string) {
-  const scenario = SCENARIOS.find((candidate) => candidate.id === id)!;
+  const scenario = SCENARIOS.find((candidate) => candidate.id === id) as PrometheusScenario;
   const world = await World.start();
   stops.push(() => world.stop());
   seedCluster(world);
