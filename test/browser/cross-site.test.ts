@@ -8,6 +8,7 @@ import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import type { Json } from '../support/json.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -109,6 +110,8 @@ describe('cross-site attacks on the embedded platform, in Chromium', () => {
     await prometheus.start();
     platform = await startPlatform({
       cwd: ROOT,
+      runbooksDir: LIBRARY_RUNBOOKS_DIR,
+      statemachinesDir: libraryStatemachinesDir(),
       port: 0,
       dataDir: mkdtempSync(join(temp, 'data-')),
       inMemory: true,

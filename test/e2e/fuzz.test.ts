@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import {
   encode,
   encoding,
@@ -172,6 +173,8 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'runbook-fuzz-'));
   platform = await startPlatform({
     cwd: ROOT,
+    runbooksDir: LIBRARY_RUNBOOKS_DIR,
+    statemachinesDir: libraryStatemachinesDir(),
     port: 0,
     dataDir,
     inMemory: true,

@@ -8,6 +8,7 @@ import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { ENVIRONMENTS_CONTEXT_KEY } from '../../local/project.ts';
 import { startChildPlatform } from '../support/child-platform.ts';
 import type { Json } from '../support/json.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -147,6 +148,8 @@ async function restart(
 ): Promise<RunningPlatform> {
   const platform = await startPlatform({
     cwd: ROOT,
+    runbooksDir: LIBRARY_RUNBOOKS_DIR,
+    statemachinesDir: libraryStatemachinesDir(),
     port: 0,
     dataDir,
     environment: ENVIRONMENT,

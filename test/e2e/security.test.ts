@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { startHttpServer } from '../../local/server.ts';
 import type { Json } from '../support/json.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -25,6 +26,8 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'runbook-security-'));
   platform = await startPlatform({
     cwd: ROOT,
+    runbooksDir: LIBRARY_RUNBOOKS_DIR,
+    statemachinesDir: libraryStatemachinesDir(),
     port: 0,
     dataDir,
     inMemory: true,

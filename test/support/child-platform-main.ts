@@ -1,5 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { startPlatform } from '../../local/platform.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from './library.ts';
 
 /**
  * The embedded platform in a process of its own, so a test can kill it with SIGKILL (nothing gets to
@@ -37,8 +38,9 @@ const running = await startPlatform({
   dataDir: options.dataDir,
   environment: options.environment,
   live: true,
-  ...(options.runbooksDir ? { runbooksDir: options.runbooksDir } : {}),
-  ...(options.statemachinesDir ? { statemachinesDir: options.statemachinesDir } : {}),
+  // The project's own fixture library unless the test names its runbooks (runbooks/ is the team's).
+  runbooksDir: options.runbooksDir ?? LIBRARY_RUNBOOKS_DIR,
+  statemachinesDir: options.statemachinesDir ?? libraryStatemachinesDir(),
   configOverrides: {
     tools: {
       ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
