@@ -8,7 +8,7 @@ import { PACKAGE_ROOT } from '../../local/project.ts';
 import { type SeenAlert, SimulatedEnvironment } from '../../local/sim/environment.ts';
 import { selectScenarios } from '../../local/sim/scenarios/index.ts';
 import type { Json } from '../support/json.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
+import { compiledStatemachinesDir, scenariosWithRunbook } from '../support/library.ts';
 import { describeWithMonitoring } from '../support/monitoring.ts';
 
 /**
@@ -20,7 +20,9 @@ import { describeWithMonitoring } from '../support/monitoring.ts';
  * notification must close the incident.
  */
 
-const SCENARIOS = selectScenarios(['memory-pressure', 'disk-filling', 'node-not-ready']);
+const SCENARIOS = selectScenarios(
+  scenariosWithRunbook('runbooks', ['memory-pressure', 'disk-filling', 'node-not-ready']),
+);
 const TERMINAL = new Set(['succeeded', 'failed', 'aborted']);
 const WAIT_SCALE = 1 / 30;
 

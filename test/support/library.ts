@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CATALOG_FILE, runbookCatalogText } from '../../functions/core/runbook/catalog.ts';
 import { TOOL_CATALOG } from '../../functions/tools/declarations.ts';
 import { compileRunbookFiles, listRunbookFiles, validateRunbookFiles } from '../../local/runbook-files.ts';
+import { selectScenarios } from '../../local/sim/scenarios/index.ts';
 import { OPTIONS, ROOT } from './runbooks.ts';
 
 /**
@@ -48,4 +49,21 @@ export function compiledStatemachinesDir(runbooksDir: string): string {
   writeFileSync(join(out, CATALOG_FILE), runbookCatalogText(machines.map((machine) => machine.runbook)));
   compiled.set(runbooksDir, out);
   return out;
+}
+
+/**
+ * Of the named scenarios, those whose runbook (scenario.runbookId) is in the runbooks directory now:
+ * scenario tests over runbooks/ follow what the team keeps there, so removing a runbook removes its
+ * scenario from them (and says so) instead of failing them.
+ */
+export function scenariosWithRunbook(runbooksDir: string, ids: readonly string[]): string[] {
+  const { files } = listRunbookFiles([join(ROOT, runbooksDir)]);
+  const present = new Set(
+    validateRunbookFiles(files, OPTIONS).flatMap((result) => (result.runbook ? [result.runbook.id] : [])),
+  );
+  const kept = selectScenarios(ids).filter((scenario) => present.has(scenario.runbookId));
+  const left = ids.filter((id) => !kept.some((scenario) => scenario.id === id));
+  if (left.length > 0)
+    console.warn(`${runbooksDir} holds no runbook for scenario(s) ${left.join(', ')}: not played`);
+  return kept.map((scenario) => scenario.id);
 }
