@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, it } from 'vitest';
 import { StateName } from '../../functions/core/compiler/compile.ts';
 import type { Runbook } from '../../functions/core/runbook/model.ts';
 import { examplePayload } from '../../local/alert-payloads.ts';
@@ -10,7 +10,6 @@ import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { PACKAGE_ROOT } from '../../local/project.ts';
 import { DEMO_CLUSTER, DEMO_CONTEXT } from '../../local/sim/cluster.ts';
 import { SimulatedEnvironment } from '../../local/sim/environment.ts';
-import { findMonitoringBinaries } from '../../local/sim/monitoring/binaries.ts';
 import type { Json } from '../support/json.ts';
 import { compiledStatemachinesDir } from '../support/library.ts';
 import {
@@ -18,19 +17,22 @@ import {
   rehearsalProblems,
   resolvesResource,
 } from '../support/library-rehearsal.ts';
+import { describeWithMonitoring } from '../support/monitoring.ts';
 import { loadRunbookDirectory } from '../support/runbook-checks.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
  * The rehearsal of every runbook in runbooks/ (whatever it holds: nothing here names a runbook): the
- * simulated environment in its healthy baseline (nothing broken; the real Prometheus when installed,
- * else the fallback), the embedded platform serving runbooks/ in dry run (read-only steps run for
- * real, changes are only checked), and each runbook's first example alert sent as its source sends
- * it (Alertmanager's webhook, or EventBridge's CloudWatch alarm event). Every approval is granted
- * through its link as the approval page's form does; once the run reaches the verification of the
- * alert, the alert's resolved notification is sent (the baseline has none of the conditions alerts
- * describe). Each run must be started by the example, end with no platform error, find the example's
- * resource in the baseline, and end as done or as the runbook designs it (library-rehearsal.ts).
+ * simulated environment in its healthy baseline (nothing broken) with the real Prometheus (CI
+ * installs it; the fallback answers the queries it does not know with nothing), the embedded platform
+ * serving runbooks/ in dry run (read-only steps run for real, changes are only checked), and each
+ * runbook's first example alert sent as its source sends it (Alertmanager's webhook, or EventBridge's
+ * CloudWatch alarm event). Every approval is granted through its link as the approval page's form
+ * does; once the run reaches the verification of its alert, the alert's resolved notification is sent
+ * (the baseline has none of the conditions alerts describe). Each run must be started by the example,
+ * end with no platform error, find the example's resource in the baseline, and end as done or as the
+ * runbook designs it (test/support/library-rehearsal.ts says how, and says what went wrong in words
+ * that name the runbook, the step and the error).
  */
 
 const RUNBOOKS = loadRunbookDirectory(join(ROOT, 'runbooks'));
@@ -38,9 +40,6 @@ const TERMINAL = new Set(['succeeded', 'failed', 'aborted', 'interrupted']);
 /** runbook.wait: the baseline has nothing to wait for. */
 const WAIT_SCALE = 1 / 60;
 const RUN_DEADLINE_MS = 100_000;
-const MONITORING = findMonitoringBinaries().available
-  ? 'the real Prometheus'
-  : 'the fallback monitoring (Prometheus not installed)';
 
 async function json(url: string | URL, init?: RequestInit): Promise<{ status: number; body: Json }> {
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
@@ -53,7 +52,7 @@ function rehearsalEnvironment(runbook: Runbook): string {
   return allowed.includes(DEMO_ENVIRONMENT) ? DEMO_ENVIRONMENT : allowed[0]!;
 }
 
-describe(`every runbook in runbooks/, rehearsed as a dry run in the simulated baseline (${MONITORING})`, () => {
+describeWithMonitoring('every runbook in runbooks/, rehearsed as a dry run in the simulated baseline', () => {
   let dataDir: string;
   let environment: SimulatedEnvironment;
   /** One platform per environment the runbooks rehearse in, started when first needed. */
@@ -67,7 +66,7 @@ describe(`every runbook in runbooks/, rehearsed as a dry run in the simulated ba
     environment = await SimulatedEnvironment.start({
       dataDir: join(dataDir, 'target'),
       scenarios: [],
-      monitoring: 'auto',
+      monitoring: 'real',
     });
     await platformFor(DEMO_ENVIRONMENT);
   }, 120_000);

@@ -49,7 +49,8 @@ export const DESIGNED_ENDS: Readonly<Record<string, string>> = {
 const DESIGNED_STEP_ERRORS = new Set<string>([AslErrorName.SafetyBlocked]);
 
 /** What the simulated environment answers to a call it does not simulate (AWS protocols, the Kubernetes API). */
-const NOT_SIMULATED = /UnknownOperation|InvalidAction|could not find the requested resource|not simulated/i;
+const NOT_SIMULATED =
+  /UnknownOperation|InvalidAction|could not find the requested resource|404 page not found|not simulated/i;
 
 const FAILED_STATUSES = new Set(['failed', 'timed-out', 'aborted', 'interrupted']);
 
