@@ -59,6 +59,8 @@ describeWithMonitoring('every runbook in runbooks/, rehearsed as a dry run in th
   const platforms = new Map<string, Promise<RunningPlatform>>();
   /** Execution id → what to do when it reaches the verification of its alert. */
   const atVerification = new Map<string, () => Promise<unknown>>();
+  /** Executions that reached it before the test knew their id. */
+  const reachedVerification = new Set<string>();
 
   beforeAll(async () => {
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -103,8 +105,9 @@ describeWithMonitoring('every runbook in runbooks/, rehearsed as a dry run in th
       },
       print: () => {},
       onEngineEvent: (event) => {
-        if (event.type === 'state-entered' && event.state === StateName.verifyAlert)
-          void atVerification.get(event.executionId)?.();
+        if (event.type !== 'state-entered' || event.state !== StateName.verifyAlert) return;
+        reachedVerification.add(event.executionId);
+        void atVerification.get(event.executionId)?.();
       },
     });
     platforms.set(name, platform);
@@ -162,7 +165,9 @@ describeWithMonitoring('every runbook in runbooks/, rehearsed as a dry run in th
         `${id}: its example "${example.name}" ${result.decision ?? JSON.stringify(posted.body)} ${result.runbookId ?? ''} (${result.reason ?? 'no reason given'})`,
       ).toEqual({ status: 202, decision: 'started', runbookId: id });
       const executionId = result.executionId as string;
-      atVerification.set(executionId, () => send(examplePayload(example, environmentName, 'resolved').body));
+      const sendResolved = () => send(examplePayload(example, environmentName, 'resolved').body);
+      atVerification.set(executionId, sendResolved);
+      if (reachedVerification.has(executionId)) await sendResolved();
       const approved = new Set<string>();
       const deadline = Date.now() + RUN_DEADLINE_MS;
       let detail: RehearsedExecution;
