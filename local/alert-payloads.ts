@@ -128,22 +128,26 @@ export function cloudWatchAlarmEvent(
   };
 }
 
-/** A runbook example as its source would send it. */
+/**
+ * A runbook example as its source would send it: firing (the alarm in ALARM), or `resolved` (the
+ * same alert's resolved notification, the alarm back to OK).
+ */
 export function examplePayload(
   example: ExampleAlert,
   environment?: string,
+  status: 'firing' | 'resolved' = 'firing',
 ): { kind: 'alertmanager'; body: AlertmanagerBody } | { kind: 'eventbridge'; body: Record<string, unknown> } {
   if ('alertmanager' in example) {
     const labels = { ...example.alertmanager.labels, ...(environment ? { environment } : {}) };
-    return { kind: 'alertmanager', body: alertmanagerBody(labels, example.alertmanager.annotations) };
+    return { kind: 'alertmanager', body: alertmanagerBody(labels, example.alertmanager.annotations, status) };
   }
   const alarm = example.cloudwatch;
   return {
     kind: 'eventbridge',
-    body: cloudWatchAlarmEvent({
-      ...alarm,
-      tags: { ...alarm.tags, ...(environment ? { environment } : {}) },
-    }),
+    body: cloudWatchAlarmEvent(
+      { ...alarm, tags: { ...alarm.tags, ...(environment ? { environment } : {}) } },
+      status === 'firing' ? 'ALARM' : 'OK',
+    ),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { EngineEvent } from '../functions/adapters/local/local-engine.ts';
 import {
   createLocalPlatform,
   type LocalPlatform,
@@ -47,6 +48,8 @@ export interface PlatformOptions {
   print: (line: string) => void;
   /** Structured logs (default: warnings and errors printed). */
   logger?: Logger;
+  /** Every state the engine enters, leaves or fails, as it happens (after the terminal line is printed). */
+  onEngineEvent?: (event: EngineEvent) => void;
 }
 
 export interface RunningPlatform {
@@ -143,6 +146,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       onEngineEvent: (event) => {
         const line = progress.line(event);
         if (line) print(line);
+        options.onEngineEvent?.(event);
       },
       onNotification: (notification) => {
         for (const line of notificationLines(notification)) print(line);

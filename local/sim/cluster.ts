@@ -1,3 +1,4 @@
+import type { ServiceOptions } from '../demo/fake-kube-api.ts';
 import { GI, type Host, MI, NodeFilesystem, Volume } from './host.ts';
 import type { World } from './world.ts';
 
@@ -355,7 +356,95 @@ export function seedCluster(world: World): void {
   // The cluster has run for a while: its pods (and so their series) are days old, not seconds.
   for (const pod of kube.pods.values())
     if (pod.status?.phase === 'Running') world.backdatePod(pod, world.startedAt - SEEDED_POD_AGE_SECONDS);
+
+  // The orders database's schema migration, a Helm pre-upgrade hook of the last release: the Job stays
+  // until the next upgrade replaces it (hook-delete-policy before-hook-creation), under a name of its own.
+  kube.addJob({
+    namespace: 'shop',
+    name: 'orders-db-migrate',
+    outcome: 'succeeded',
+    startedMinutesAgo: SEEDED_POD_AGE_SECONDS / 60,
+    labels: { 'app.kubernetes.io/name': 'orders-db-migrate', 'app.kubernetes.io/instance': 'shop' },
+    annotations: { 'helm.sh/hook': 'pre-upgrade', 'helm.sh/hook-delete-policy': 'before-hook-creation' },
+    containers: [
+      {
+        name: 'migrate',
+        image: 'registry.example.com/shop/orders-migrations:3.18.2',
+        requests: { cpu: '100m', memory: '128Mi' },
+      },
+    ],
+  });
+
+  // The Services the chart and the shop's manifests create: alerts name them (TargetDown's `service`,
+  // the scrape targets' `service` label) and resolution follows their selectors to the pods.
+  for (const service of BASELINE_SERVICES) kube.addService(service);
+  // checkout serves its own metrics, scraped through its ServiceMonitor (what TargetDown watches).
+  world.addServiceMonitor({ namespace: 'shop', service: 'checkout', port: 8080, endpoint: 'http-metrics' });
 }
+
+/** The baseline's Services: kube-prometheus-stack's (the chart's names and selectors), CoreDNS's, the shop's. */
+const BASELINE_SERVICES: ServiceOptions[] = [
+  {
+    namespace: 'kube-system',
+    name: 'kube-dns',
+    selector: { 'k8s-app': 'kube-dns' },
+    ports: [
+      { name: 'dns-tcp', port: 53 },
+      { name: 'metrics', port: 9153 },
+    ],
+  },
+  {
+    namespace: MONITORING.namespace,
+    name: MONITORING.kubeStateMetrics,
+    selector: { 'app.kubernetes.io/name': 'kube-state-metrics' },
+    ports: [{ name: 'http', port: 8080 }],
+  },
+  {
+    namespace: MONITORING.namespace,
+    name: MONITORING.nodeExporter,
+    selector: { 'app.kubernetes.io/name': 'prometheus-node-exporter' },
+    ports: [{ name: 'http-metrics', port: 9100 }],
+  },
+  {
+    namespace: MONITORING.namespace,
+    name: 'kube-prometheus-stack-prometheus',
+    selector: { 'app.kubernetes.io/name': 'prometheus' },
+    ports: [
+      { name: 'http-web', port: 9090 },
+      { name: 'reloader-web', port: 8080 },
+    ],
+  },
+  {
+    namespace: MONITORING.namespace,
+    name: 'kube-prometheus-stack-alertmanager',
+    selector: { 'app.kubernetes.io/name': 'alertmanager' },
+    ports: [
+      { name: 'http-web', port: 9093 },
+      { name: 'reloader-web', port: 8080 },
+    ],
+  },
+  {
+    namespace: MONITORING.namespace,
+    name: MONITORING.operator,
+    selector: { app: MONITORING.operator },
+    ports: [{ name: 'https', port: 443, targetPort: 10250 }],
+  },
+  ...['cart', 'checkout', 'frontend'].map((app) => ({
+    namespace: 'shop',
+    name: app,
+    selector: { app },
+    ports: [
+      { name: 'http', port: 80, targetPort: 8080 },
+      { name: 'http-metrics', port: 8080 },
+    ],
+  })),
+  {
+    namespace: 'shop',
+    name: 'orders-db',
+    selector: { app: 'orders-db' },
+    ports: [{ name: 'postgres', port: 5432 }],
+  },
+];
 
 /** How long the seeded pods have run (scenarios backdate theirs further where the story needs it). */
 export const SEEDED_POD_AGE_SECONDS = 2 * 86_400;

@@ -41,7 +41,7 @@ export class EnvironmentError extends RunbookAutopilotError {
 export interface EnvironmentOptions {
   /** Created if missing; monitoring's storage and the kubeconfig go here. */
   dataDir: string;
-  /** Scenario ids (default: the default set). */
+  /** Scenario ids (default: the default set); `[]`: the healthy baseline alone, nothing broken. */
   scenarios?: readonly string[];
   /** `auto` (default): real when installed, else the fallback. `real` fails without the binaries. */
   monitoring?: 'auto' | MonitoringMode;
@@ -164,7 +164,7 @@ export class SimulatedEnvironment {
 
   static async start(options: EnvironmentOptions): Promise<SimulatedEnvironment> {
     const print = options.print ?? (() => {});
-    const scenarios = selectScenarios(options.scenarios);
+    const scenarios = options.scenarios?.length === 0 ? [] : selectScenarios(options.scenarios);
     const wanted = options.monitoring ?? 'auto';
     const binaries = findMonitoringBinaries();
     if (wanted === 'real' && !binaries.available) throw new EnvironmentError(binaries.hint);
