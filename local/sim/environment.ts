@@ -184,7 +184,9 @@ export class SimulatedEnvironment {
       for (const scenario of scenarios)
         if (scenario.source === 'cloudwatch')
           for (const alarm of scenario.alarms) world.aws.alarms.define(alarm);
-      const running = scenarios.map((scenario) => ({ scenario, instance: scenario.setup(world) }));
+      const running = world.aws.inHistoryOrder(() =>
+        scenarios.map((scenario) => ({ scenario, instance: scenario.setup(world) })),
+      );
       world.tick();
       const targets = await ScrapeTargets.start(world);
       started.push(() => targets.stop());
