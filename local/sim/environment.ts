@@ -88,6 +88,8 @@ export interface DemoScenario {
   waitSeconds: number;
   /** Labels that single out its alert (alertname included). */
   alertLabels: Record<string, string>;
+  /** Whether what it broke is still broken now (its condition, evaluated on the simulated world). */
+  faultHolds: boolean;
   /** Fallback only: the firing webhook body to post (real Alertmanager sends its own). */
   alert?: AlertmanagerBody;
 }
@@ -333,6 +335,7 @@ export class SimulatedEnvironment {
         story: instance.story,
         waits: scenario.waits,
         waitSeconds: scenario.waitSeconds,
+        faultHolds: instance.holds(),
       };
       if (scenario.source === 'cloudwatch')
         return {
