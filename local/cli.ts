@@ -581,7 +581,7 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     .option('--list-scenarios', 'list the scenarios and exit')
     .option(
       '--runbooks <dir>',
-      "runbooks to run instead of runbooks/ (e.g. test/fixtures/runbooks/sim, stand-ins for the AWS scenarios); compiled into the demo's data directory",
+      "runbooks to run instead of runbooks/ (your team's own directory); compiled into the demo's data directory",
     )
     .addOption(
       new Option(

@@ -88,6 +88,8 @@ export interface DemoScenario {
   waitSeconds: number;
   /** Labels that single out its alert (alertname included). */
   alertLabels: Record<string, string>;
+  /** Whether what it broke is still broken now (its condition, evaluated on the simulated world). */
+  faultHolds: boolean;
   /** Fallback only: the firing webhook body to post (real Alertmanager sends its own). */
   alert?: AlertmanagerBody;
 }
@@ -184,7 +186,9 @@ export class SimulatedEnvironment {
       for (const scenario of scenarios)
         if (scenario.source === 'cloudwatch')
           for (const alarm of scenario.alarms) world.aws.alarms.define(alarm);
-      const running = scenarios.map((scenario) => ({ scenario, instance: scenario.setup(world) }));
+      const running = world.aws.inHistoryOrder(() =>
+        scenarios.map((scenario) => ({ scenario, instance: scenario.setup(world) })),
+      );
       world.tick();
       const targets = await ScrapeTargets.start(world);
       started.push(() => targets.stop());
@@ -331,6 +335,7 @@ export class SimulatedEnvironment {
         story: instance.story,
         waits: scenario.waits,
         waitSeconds: scenario.waitSeconds,
+        faultHolds: instance.holds(),
       };
       if (scenario.source === 'cloudwatch')
         return {

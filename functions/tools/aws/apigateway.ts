@@ -165,6 +165,12 @@ export function stageStatusTool(deps: AwsToolDeps): ToolImplementation {
       deploymentCreatedAt: isoOrNull(current?.createdDate),
       deploymentMinutesAgo: minutesSince(current?.createdDate),
       previousDeploymentId: deploymentBefore(deployments, deploymentId)?.id ?? null,
+      newerDeployments: current
+        ? deployments.filter(
+            (deployment) =>
+              (deployment.createdDate?.getTime() ?? 0) > (current.createdDate?.getTime() ?? Infinity),
+          ).length
+        : null,
       stageLastUpdatedAt: isoOrNull(stage.lastUpdatedDate),
       stageUpdatedMinutesAgo: minutesSince(stage.lastUpdatedDate),
       canaryDeploymentId: stage.canarySettings?.deploymentId ?? null,

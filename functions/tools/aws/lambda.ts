@@ -14,9 +14,12 @@ import { declarationOf } from '../declarations.ts';
 import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
 import { callAws } from './errors.ts';
+import { readMetrics, seriesOfKey } from './metrics.ts';
 
 /** Lambda keeps this many concurrent executions unreserved: no reservation may take them. */
 export const UNRESERVED_MINIMUM = 100;
+/** How far back the peak of concurrent executions is read. */
+export const PEAK_LOOKBACK_MINUTES = 5;
 
 /** The reservation to propose, or null when doubling within the spare pool would not raise it. */
 export function proposeReservation(reserved: number | null, headroom: number): number | null {
@@ -48,12 +51,27 @@ export function getConcurrencyTool(deps: AwsToolDeps): ToolImplementation {
   return defineTool(declaration, async (parameters, context) => {
     const region = regionOf(deps, parameters);
     const { functionName } = parameters;
-    const [reserved, settings] = await Promise.all([
+    const [reserved, settings, metrics] = await Promise.all([
       reservedConcurrencyOf(deps, context, declaration.name, functionName, region),
       callAws(
         { tool: declaration.name, action: 'lambda:GetAccountSettings', resource: 'the account', region },
         context,
         (abortSignal) => deps.clients.lambda(region).send(new GetAccountSettingsCommand({}), { abortSignal }),
+      ),
+      readMetrics(
+        deps,
+        context,
+        { tool: declaration.name, resource: `function ${functionName}`, region },
+        [
+          {
+            key: 'peak',
+            namespace: 'AWS/Lambda',
+            metricName: 'ConcurrentExecutions',
+            dimensions: { FunctionName: functionName },
+            stat: 'Maximum',
+          },
+        ],
+        PEAK_LOOKBACK_MINUTES,
       ),
     ]);
     const limit = settings.AccountLimit;
@@ -64,6 +82,7 @@ export function getConcurrencyTool(deps: AwsToolDeps): ToolImplementation {
       );
     }
     const headroom = Math.max(0, limit.UnreservedConcurrentExecutions - UNRESERVED_MINIMUM);
+    const peak = seriesOfKey(metrics, 'peak').maximum;
     const output: ConcurrencyOutput = {
       functionName,
       hasReservation: reserved !== null,
@@ -72,6 +91,11 @@ export function getConcurrencyTool(deps: AwsToolDeps): ToolImplementation {
       accountConcurrentExecutionsLimit: limit.ConcurrentExecutions,
       headroomForReservation: headroom,
       proposedReservedConcurrency: proposeReservation(reserved, headroom),
+      peakConcurrentExecutions: peak,
+      peakPercentOfReservation:
+        peak !== null && reserved !== null && reserved > 0
+          ? Math.round((peak / reserved) * 1_000) / 10
+          : null,
     };
     return output;
   });

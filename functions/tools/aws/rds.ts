@@ -98,7 +98,8 @@ export function describeInstanceTool(deps: AwsToolDeps): ToolImplementation {
       15,
     );
     const allocated = instance.AllocatedStorage ?? 0;
-    const freeStorage = seriesOfKey(metrics, 'FreeStorageSpace').minimum;
+    // The latest, not the window's lowest: after a storage increase the old low must not read against the new size.
+    const freeStorage = seriesOfKey(metrics, 'FreeStorageSpace').latest;
     const output: DescribeDbInstanceOutput = {
       dbInstanceIdentifier: instance.DBInstanceIdentifier ?? identifier,
       status: instance.DBInstanceStatus ?? 'unknown',

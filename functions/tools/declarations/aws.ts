@@ -180,6 +180,18 @@ export const ConcurrencyOutput = z.object({
     .number()
     .nullable()
     .describe('min(2 × reserved, reserved + headroom) when that raises the reservation; else null'),
+  peakConcurrentExecutions: z
+    .number()
+    .nullable()
+    .describe(
+      'the most concurrent executions in the last 5 minutes (ConcurrentExecutions, Maximum); null without data',
+    ),
+  peakPercentOfReservation: z
+    .number()
+    .nullable()
+    .describe(
+      'that peak in percent of the reservation now: about 100 while the reservation is the limit; null without a reservation or data',
+    ),
 });
 export type ConcurrencyOutput = z.infer<typeof ConcurrencyOutput>;
 
@@ -393,13 +405,16 @@ export const AWS_TOOL_DECLARATIONS = [
   ...ECS_TOOL_DECLARATIONS,
   {
     name: 'lambda.get-concurrency',
-    description: 'Reads a Lambda function’s reserved concurrency and the account’s concurrency limits.',
+    description:
+      'Reads a Lambda function’s reserved concurrency, the account’s concurrency limits and the function’s recent peak of concurrent executions.',
     parameters: z.object({ functionName: z.string().min(1), region: awsRegion }).strict(),
     output: ConcurrencyOutput,
     mutating: false,
     risk: 'low',
     dryRun: 'reads the settings (read-only tools run for real in dry-run)',
-    permissions: { iam: ['lambda:GetFunctionConcurrency', 'lambda:GetAccountSettings'] },
+    permissions: {
+      iam: ['lambda:GetFunctionConcurrency', 'lambda:GetAccountSettings', 'cloudwatch:GetMetricData'],
+    },
   },
   {
     name: 'lambda.put-reserved-concurrency',

@@ -56,6 +56,8 @@ export class AwsAccount {
   private readonly tickHooks: Array<(now: number) => void> = [];
   private lastTick = 0;
   private ticking = false;
+  /** The backdated changes of the scenarios being set up (inHistoryOrder), applied oldest first. */
+  private pastChanges: Array<{ at: number; change: () => void }> | undefined;
 
   constructor(private readonly print: (line: string) => void = () => {}) {
     this.ec2 = new Ec2Model(this);
@@ -103,9 +105,29 @@ export class AwsAccount {
    * from then on, so CloudWatch shows the fault since it began. The next tick carries on from `at`.
    */
   backdate(at: number, change: () => void): void {
+    if (this.pastChanges) {
+      this.pastChanges.push({ at, change });
+      return;
+    }
     change();
     this.lastTick = Math.min(this.lastTick || at, at);
     this.advance(at);
+  }
+
+  /**
+   * Setup of several scenarios at once: their backdated changes are applied oldest first once `setups`
+   * returns, so a fault that began 18 minutes ago does not rewrite the history of one that began 14
+   * minutes ago (recording a level at a time rewrites what the series held after it).
+   */
+  inHistoryOrder<T>(setups: () => T): T {
+    this.pastChanges = [];
+    try {
+      return setups();
+    } finally {
+      const changes = this.pastChanges.sort((left, right) => left.at - right.at);
+      this.pastChanges = undefined;
+      for (const { at, change } of changes) this.backdate(at, change);
+    }
   }
 
   private advance(now: number): void {

@@ -73,6 +73,11 @@ export interface LambdaFunction {
   /** Share of attempts throttled, recorded each tick (the logs read it back). */
   throttled: Timeline;
   metrics: Record<'invocations' | 'errors' | 'throttles' | 'duration' | 'concurrent', MetricSeries>;
+  /**
+   * Invocations and Errors of each version run through an alias (dimensions FunctionName, Resource
+   * `<function>:<alias>`, ExecutedVersion), keyed `<alias>:<version>`: from the first time it ran.
+   */
+  executed: Map<string, { invocations: MetricSeries; errors: MetricSeries }>;
   /** What each invocation logs between START and END. */
   logLine?: (version: string) => string;
 }
@@ -200,6 +205,7 @@ export class LambdaModel {
         behaviour: { ...behaviour },
       })),
       aliases: new Map(),
+      executed: new Map(),
       reserved: options.reserved,
       tags: options.tags,
       logGroup: `/aws/lambda/${options.name}`,
@@ -340,10 +346,57 @@ export class LambdaModel {
       }
       fn.metrics.invocations.record(now, invocations);
       fn.metrics.errors.record(now, errorFraction);
+      if (alias) this.recordExecutedVersions(fn, alias, shares, invocations, now);
       fn.metrics.throttles.record(now, throttles);
       fn.metrics.duration.record(now, durationMs);
       fn.metrics.concurrent.record(now, concurrency);
     }
+  }
+
+  /**
+   * The alias's invocations split by the version each ran (as Lambda reports invocations through an
+   * alias: FunctionName, Resource and ExecutedVersion); a version the alias no longer routes to gets none.
+   */
+  private recordExecutedVersions(
+    fn: LambdaFunction,
+    alias: Alias,
+    shares: Array<[string, number]>,
+    invocations: number,
+    now: number,
+  ): void {
+    const routed = new Set<string>();
+    for (const [version, share] of shares) {
+      if (share <= 0) continue;
+      const key = `${alias.name}:${version}`;
+      routed.add(key);
+      let series = fn.executed.get(key);
+      if (!series) {
+        const dimensions = {
+          FunctionName: fn.name,
+          Resource: `${fn.name}:${alias.name}`,
+          ExecutedVersion: version,
+        };
+        const count = this.account.metrics.define(
+          { namespace: 'AWS/Lambda', metricName: 'Invocations', dimensions },
+          { kind: 'count', unit: 'Count', noise: 0.04, since: now },
+        );
+        series = {
+          invocations: count,
+          errors: this.account.metrics.define(
+            { namespace: 'AWS/Lambda', metricName: 'Errors', dimensions },
+            { kind: 'ratio', unit: 'Count', of: count, since: now },
+          ),
+        };
+        fn.executed.set(key, series);
+      }
+      // A backdated tick (a scenario's past) may come after the first one: the series began then.
+      for (const each of [series.invocations, series.errors])
+        if (now < (each.options.since ?? now)) each.options.since = now;
+      series.invocations.record(now, invocations * share);
+      series.errors.record(now, this.behaviourOf(fn, version).errorFraction);
+    }
+    for (const [key, series] of fn.executed)
+      if (key.startsWith(`${alias.name}:`) && !routed.has(key)) series.invocations.record(now, 0);
   }
 
   /** START, the function's own line (or its error), END and REPORT for every invocation in [from, to). */

@@ -275,6 +275,25 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     expect(rolled).toMatchObject({ previousVersion: '7', newVersion: '6', unchanged: false });
     expect(instance.holds()).toBe(false);
     expect(settledState(sim, alarm)).toBe('OK');
+
+    // Lambda splits an alias's invocations by the version they ran (ExecutedVersion): version 6 has
+    // served only since the rollback, so its error rate is its own, however soon it is read.
+    const executed = (version: string) =>
+      sim.run<Json>('cloudwatch.get-metric-data', {
+        namespace: 'AWS/Lambda',
+        metricName: 'Errors',
+        dimensions: { FunctionName: 'checkout-api', Resource: 'checkout-api:live', ExecutedVersion: version },
+        stat: 'Average',
+        periodSeconds: 60,
+        lookbackMinutes: 30,
+      });
+    await until('version 6 to serve through the alias', async () => (await executed('6')).datapointCount > 0);
+    const [v6, v7] = [await executed('6'), await executed('7')];
+    expect(v6.average).toBeLessThan(0.05);
+    expect(v7.maximum).toBeGreaterThan(0.2);
+    expect(v7.datapoints[0].timestamp).toBe(
+      new Date(Math.floor((Date.now() / 1_000 - 18 * 60) / 60) * 60_000).toISOString(),
+    );
   });
 
   it('lambda-throttling: a reservation of 8 throttles; a bounded raise ends it', async () => {
@@ -282,6 +301,8 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
     expect(alarm.state.value).toBe('ALARM');
     const concurrency = await sim.run<Json>('lambda.get-concurrency', { functionName: 'checkout-api' });
     expect(concurrency).toMatchObject({ reservedConcurrency: 8, proposedReservedConcurrency: 16 });
+    // Held at its reservation: the peak reaches it (with the metric's noise)
+    expect(concurrency.peakPercentOfReservation).toBeGreaterThan(90);
     await sim.run('lambda.put-reserved-concurrency', {
       functionName: 'checkout-api',
       reservedConcurrency: 16,
@@ -291,6 +312,10 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
       () => sim.world.aws.lambda.functions.get('checkout-api')!.throttled.at(now()) === 0,
     );
     expect(settledState(sim, alarm)).toBe('OK');
+    // Right after the raise the peak of the last minutes, the old limit's included, is below the new one
+    const after = await sim.run<Json>('lambda.get-concurrency', { functionName: 'checkout-api' });
+    expect(after.reservedConcurrency).toBe(16);
+    expect(after.peakPercentOfReservation).toBeLessThan(100);
   });
 
   it('rds-cpu: runaway queries peg the CPU; a reboot with failover ends them', async () => {
@@ -419,7 +444,11 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
       stage: 'prod',
       lookbackMinutes: 10,
     });
-    expect(stage).toMatchObject({ deploymentId: 'a8hn3c', previousDeploymentId: 'w4zq1b' });
+    expect(stage).toMatchObject({
+      deploymentId: 'a8hn3c',
+      previousDeploymentId: 'w4zq1b',
+      newerDeployments: 0,
+    });
     expect(stage.errorRate5xxPercent).toBeGreaterThan(10);
     const rolled = await sim.run<Json>('apigateway.rollback-stage', { restApi: 'shop-api', stage: 'prod' });
     expect(rolled).toMatchObject({
@@ -427,7 +456,51 @@ describe.concurrent('AWS scenarios, fixed by the real tools over the wire', () =
       deploymentId: 'w4zq1b',
       unchanged: false,
     });
+    expect(
+      await sim.run<Json>('apigateway.stage-status', { restApi: 'shop-api', stage: 'prod' }),
+    ).toMatchObject({ deploymentId: 'w4zq1b', newerDeployments: 1 });
     expect(instance.holds()).toBe(false);
     expect(settledState(sim, alarm)).toBe('OK');
+  });
+});
+
+describe('several AWS scenarios in one account', () => {
+  it('keeps each fault’s past whatever the order of setup: backdated changes apply oldest first', async () => {
+    // rds-cpu (14 minutes ago) is set up before sqs-queue-backlog (18 minutes ago): applied as given,
+    // the older change would rewrite the CPU series from 18 minutes ago on with the level before the fault.
+    const scenarios = selectScenarios(['rds-cpu', 'sqs-queue-backlog']) as CloudWatchScenario[];
+    expect(scenarios.map((scenario) => scenario.id)).toEqual(['rds-cpu', 'sqs-queue-backlog']);
+    const sim = await startSimulatedAccount({
+      setup: (world) =>
+        world.aws.inHistoryOrder(() => {
+          for (const scenario of scenarios) {
+            for (const alarm of scenario.alarms) world.aws.alarms.define(alarm);
+            scenario.setup(world);
+          }
+        }),
+    });
+    accounts.push(sim);
+
+    const cpu = await sim.run<Json>('cloudwatch.get-metric-data', {
+      namespace: 'AWS/RDS',
+      metricName: 'CPUUtilization',
+      dimensions: { DBInstanceIdentifier: 'orders-db' },
+      stat: 'Average',
+      periodSeconds: 60,
+      lookbackMinutes: 12,
+    });
+    const age = await sim.run<Json>('cloudwatch.get-metric-data', {
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateAgeOfOldestMessage',
+      dimensions: { QueueName: 'order-events' },
+      stat: 'Maximum',
+      periodSeconds: 60,
+      lookbackMinutes: 17,
+    });
+
+    expect(cpu.minimum).toBeGreaterThan(90);
+    expect(age.latest).toBeGreaterThan(age.datapoints[0].value);
+    expect(sim.world.aws.alarms.alarms.get('orders-db-cpu-high')!.state.value).toBe('ALARM');
+    expect(sim.world.aws.alarms.alarms.get('order-events-oldest-message-age')!.state.value).toBe('ALARM');
   });
 });

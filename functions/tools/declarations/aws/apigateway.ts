@@ -27,6 +27,12 @@ export const StageStatusOutput = z.object({
     .string()
     .nullable()
     .describe('the deployment created before the current one; null when there is none'),
+  newerDeployments: z
+    .number()
+    .nullable()
+    .describe(
+      'deployments created after the one the stage serves: 0 when it serves the newest, at least 1 after a rollback; null when its deployment is unknown',
+    ),
   stageLastUpdatedAt: isoTimestamp,
   stageUpdatedMinutesAgo: z
     .number()

@@ -41,7 +41,7 @@ export const DescribeDbInstanceOutput = z.object({
   freeStorageBytes: z
     .number()
     .nullable()
-    .describe('FreeStorageSpace, lowest in the last 15 minutes; null without data'),
+    .describe('FreeStorageSpace in the latest minute (its lowest); null without data'),
   freeStoragePercent: z.number().nullable().describe('freeStorageBytes of the allocated storage, in percent'),
   cpuUtilizationPercent: z.number().nullable().describe('the latest CPUUtilization average'),
   databaseConnections: z.number().nullable().describe('the latest DatabaseConnections average'),

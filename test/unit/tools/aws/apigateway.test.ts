@@ -89,6 +89,7 @@ describe('apigateway.stage-status', () => {
       deploymentCreatedAt: hoursAgo(1).toISOString(),
       deploymentMinutesAgo: 60,
       previousDeploymentId: 'dep222',
+      newerDeployments: 0,
       stageLastUpdatedAt: hoursAgo(1).toISOString(),
       stageUpdatedMinutesAgo: 60,
       canaryDeploymentId: null,
@@ -117,6 +118,30 @@ describe('apigateway.stage-status', () => {
         ],
       },
       Stat: 'Sum',
+    });
+  });
+
+  it('counts the deployments newer than the one a rolled-back stage serves', async () => {
+    apiExists();
+    apiGateway.on(GetStageCommand).resolves({
+      stageName: 'prod',
+      deploymentId: 'dep222',
+      lastUpdatedDate: minutesAgo(4),
+    });
+    cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+
+    const output = (await tools.run('apigateway.stage-status', {
+      restApi: 'orders-api',
+      stage: 'prod',
+    })) as StageStatusOutput;
+
+    expect(output).toMatchObject({
+      deploymentId: 'dep222',
+      previousDeploymentId: 'dep111',
+      newerDeployments: 1,
+      stageUpdatedMinutesAgo: 4,
+      requests: 0,
+      errorRate5xxPercent: null,
     });
   });
 

@@ -1,3 +1,4 @@
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
   DeleteFunctionConcurrencyCommand,
   GetAccountSettingsCommand,
@@ -11,9 +12,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { proposeReservation } from '../../../../functions/tools/aws/lambda.ts';
-import { awsError, awsToolset, rejectionOf, testContext } from './tool-context.ts';
+import { awsError, awsToolset, NOW, rejectionOf, testContext } from './tool-context.ts';
 
 const lambda = mockClient(LambdaClient);
+const cloudWatch = mockClient(CloudWatchClient);
 const tools = awsToolset();
 
 const FUNCTION = 'checkout-api';
@@ -48,12 +50,31 @@ function statefulFunction(initial: number | null): { reserved: () => number | nu
   return { reserved: () => reserved };
 }
 
+/** ConcurrentExecutions (Maximum) per minute of the last minutes, oldest first. */
+function peaks(values: number[]) {
+  cloudWatch.on(GetMetricDataCommand).resolves({
+    MetricDataResults: [
+      {
+        Id: 'm0',
+        StatusCode: 'Complete',
+        Timestamps: values.map((_, index) => new Date(NOW.getTime() - (values.length - index) * 60_000)),
+        Values: values,
+      },
+    ],
+  });
+}
+
 describe('lambda.get-concurrency', () => {
-  beforeEach(() => lambda.reset());
+  beforeEach(() => {
+    lambda.reset();
+    cloudWatch.reset();
+    peaks([]);
+  });
 
   it('reads the reservation and the account pool and proposes doubling within the spare pool', async () => {
     lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 50 });
     lambda.on(GetAccountSettingsCommand).resolves(accountSettings(900));
+    peaks([31, 50, 50, 50, 47]);
 
     const output = await tools.run('lambda.get-concurrency', { functionName: FUNCTION });
 
@@ -65,10 +86,32 @@ describe('lambda.get-concurrency', () => {
       accountConcurrentExecutionsLimit: 1_000,
       headroomForReservation: 800,
       proposedReservedConcurrency: 100,
+      peakConcurrentExecutions: 50,
+      peakPercentOfReservation: 100,
     });
     expect(lambda.commandCalls(GetFunctionConcurrencyCommand)[0]?.args[0].input).toEqual({
       FunctionName: FUNCTION,
     });
+    const query = cloudWatch.commandCalls(GetMetricDataCommand)[0]!.args[0].input;
+    expect(query.MetricDataQueries?.[0]?.MetricStat).toMatchObject({
+      Metric: {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'ConcurrentExecutions',
+        Dimensions: [{ Name: 'FunctionName', Value: FUNCTION }],
+      },
+      Stat: 'Maximum',
+    });
+    expect(NOW.getTime() - query.StartTime!.getTime()).toBe(5 * 60_000);
+  });
+
+  it('reads the peak against the reservation now: after a raise the old limit is half of it', async () => {
+    lambda.on(GetFunctionConcurrencyCommand).resolves({ ReservedConcurrentExecutions: 100 });
+    lambda.on(GetAccountSettingsCommand).resolves(accountSettings(850));
+    peaks([50, 50, 50, 61.5]);
+
+    const output = await tools.run('lambda.get-concurrency', { functionName: FUNCTION });
+
+    expect(output).toMatchObject({ peakConcurrentExecutions: 61.5, peakPercentOfReservation: 61.5 });
   });
 
   it('proposes only what the account can spare while keeping 100 unreserved', async () => {
@@ -101,6 +144,8 @@ describe('lambda.get-concurrency', () => {
       accountConcurrentExecutionsLimit: 1_000,
       headroomForReservation: 0,
       proposedReservedConcurrency: null,
+      peakConcurrentExecutions: null,
+      peakPercentOfReservation: null,
     });
   });
 

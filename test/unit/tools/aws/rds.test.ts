@@ -55,6 +55,36 @@ describe('rds.describe-instance', () => {
     cloudWatch.reset();
   });
 
+  it('reads free storage from the latest minute, so a grown volume reads against its new size', async () => {
+    // Prepare: 100 GiB grown to 120 GiB a minute ago; the window still holds the old low
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [instance({ AllocatedStorage: 120, DBInstanceStatus: 'storage-optimization' })],
+    });
+    cloudWatch.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        {
+          Id: 'm0',
+          StatusCode: 'Complete',
+          Timestamps: [minutesAgo(3), minutesAgo(2), minutesAgo(1)],
+          Values: [8 * GIB, 7.9 * GIB, 27.9 * GIB],
+        },
+      ],
+    });
+
+    // Act
+    const output = (await tools.run('rds.describe-instance', {
+      dbInstanceIdentifier: 'orders-db',
+    })) as DescribeDbInstanceOutput;
+
+    // Assess
+    expect(output).toMatchObject({
+      status: 'storage-optimization',
+      allocatedStorageGiB: 120,
+      freeStorageBytes: 27.9 * GIB,
+      freeStoragePercent: 23.25,
+    });
+  });
+
   it('reads the instance and its latest metrics, never a pending password', async () => {
     // Prepare
     rds.on(DescribeDBInstancesCommand).resolves({
