@@ -171,7 +171,8 @@ async function restart(
   return platform;
 }
 
-describe('changes interrupted by a kill -9', () => {
+// Each case starts, kills and restarts whole platforms: the budget is a hang guard for busy machines.
+describe('changes interrupted by a kill -9', { timeout: 120_000 }, () => {
   it('shows the attempt the killed process was in as interrupted after the restart, not running', async () => {
     // Prepare: the eviction (a change) arrives at the cluster, and the platform dies
     const kube = await cluster(false);
