@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -114,6 +115,12 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     clock,
   });
   const notifier = new OutboxNotifier(store, options.onNotification);
+  const audit = new DynamoAuditTrail({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.auditRetentionDays,
+    clock,
+  });
 
   // The engine calls the handlers, and the handlers need the engine: bind through these late references.
   const taskHandlers: {
@@ -185,7 +192,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     ...(options.waitScale === undefined ? {} : { waitScale: checkWaitScale(options.waitScale) }),
   });
 
-  const common = { store, engine, clock, logger };
+  const common = { store, engine, clock, logger, audit };
   const checkpoints = new CheckpointService(common);
   const approvals = new ApprovalService({
     ...common,
@@ -193,9 +200,9 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     config,
     signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
   });
-  const escalations = new EscalationService({ notifier, clock, logger, config });
-  const records = new RecordService({ store, clock, logger });
-  const learning = new LearningService({ store, clock, logger });
+  const escalations = new EscalationService({ notifier, clock, logger, config, audit });
+  const records = new RecordService({ store, clock, logger, audit });
+  const learning = new LearningService({ store, clock, logger, audit });
   // Bound once the tools exist (below): an operator resuming an interrupted change sees its target.
   let inspectTarget: InterruptedChanges['inspect'];
   const control = new ControlService({
@@ -306,6 +313,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     control: createControlHandler({
       control,
       learning,
+      audit,
       runbooks: options.runbooks,
       logger,
       ...(options.token ? { token: options.token } : {}),
@@ -344,6 +352,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   return {
     config,
     store,
+    audit,
     engine,
     bus,
     notifier,

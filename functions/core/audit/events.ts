@@ -103,8 +103,11 @@ export const AuditEvent = z.discriminatedUnion('kind', [
       ...Envelope,
       kind: z.literal('alert.received'),
       alert: AlertSummary,
-      /** started, joined, unmatched, blocked, resolved, ignored. */
-      decision: z.string().max(64),
+      /**
+       * joined, unmatched, resolved, ignored: what the classifier did with it. Absent when it went on
+       * to select a runbook (the selection and gate events that follow say what became of it).
+       */
+      decision: z.string().max(64).optional(),
     })
     .strict(),
   /** Which runbook the classifier chose, and every candidate with its score. */
@@ -226,6 +229,9 @@ export const AuditEvent = z.discriminatedUnion('kind', [
       attempt: z.number().int().min(1),
       status: StepOutcomeStatus,
       dryRun: z.boolean(),
+      /** The resolved parameters (also of a change refused or skipped, which has no started event). */
+      parameters: z.record(z.string(), z.unknown()).optional(),
+      parametersTruncated: z.boolean().optional(),
       durationMs: z.number().int().min(0).optional(),
       output: z.unknown().optional(),
       outputTruncated: z.boolean().optional(),

@@ -348,6 +348,7 @@ describe('fuzz: every handler, called in-process', () => {
       const control = createControlHandler({
         control: harness.services.control,
         learning: harness.services.learning,
+        audit: harness.audit,
         runbooks: () => harness.runbooks,
         logger: harness.logger,
       });

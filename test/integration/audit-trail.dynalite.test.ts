@@ -1,0 +1,129 @@
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditKeys, DynamoAuditTrail } from '../../functions/adapters/aws/dynamo-audit-trail.ts';
+import { GlobalIndex, TTL_ATTRIBUTE } from '../../functions/adapters/aws/table-design.ts';
+import { describeAuditTrailContract, pauseEvent } from '../contract/audit-trail.contract.ts';
+import { type DynaliteTable, startDynalite } from '../support/dynalite.ts';
+
+const RETENTION_DAYS = 365;
+
+/** Every DynamoDB operation the adapter sent: an append-only trail never updates or deletes. */
+const operationsSent = new Set<string>();
+
+function recordOperations(table: DynaliteTable): void {
+  table.client.middlewareStack.add(
+    (next, context) => (args) => {
+      operationsSent.add(String(context.commandName));
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordOperations' },
+  );
+}
+
+describeAuditTrailContract('DynamoAuditTrail on dynalite', async () => {
+  const table = await startDynalite();
+  recordOperations(table);
+  return {
+    audit: new DynamoAuditTrail({
+      client: table.client,
+      tableName: table.tableName,
+      retentionDays: RETENTION_DAYS,
+    }),
+    teardown: table.stop,
+  };
+});
+
+describe('DynamoAuditTrail on dynalite: append only', () => {
+  it('served the whole contract with Get, conditional Put, Query and BatchGet: never Update or Delete', () => {
+    // Assess (the contract above ran first, in this file)
+    expect([...operationsSent].sort()).toEqual([
+      'BatchGetItemCommand',
+      'GetItemCommand',
+      'PutItemCommand',
+      'QueryCommand',
+    ]);
+  });
+});
+
+describe('DynamoAuditTrail on dynalite: the items', () => {
+  let table: DynaliteTable;
+  let audit: DynamoAuditTrail;
+
+  beforeEach(async () => {
+    table = await startDynalite();
+    audit = new DynamoAuditTrail({
+      client: table.client,
+      tableName: table.tableName,
+      retentionDays: RETENTION_DAYS,
+    });
+  });
+  afterEach(async () => {
+    await table.stop();
+  });
+
+  it('writes one item per event with the retention ttl (from the event time) and both index keys', async () => {
+    // Act
+    const recorded = await audit.record(pauseEvent({ at: '2024-05-02T17:01:00+02:00' }));
+    const { Item } = await table.client.send(
+      new GetCommand({ TableName: table.tableName, Key: AuditKeys.event(recorded.trail, recorded.sequence) }),
+    );
+    // Assess
+    expect(Item).toMatchObject({
+      pk: 'AUDIT#execution%3Aexec-0001',
+      sk: 'SEQ#000000000001',
+      entity: 'AuditEvent',
+      at: '2024-05-02T15:01:00.000Z',
+      [TTL_ATTRIBUTE]: Date.parse('2024-05-02T15:01:00Z') / 1000 + RETENTION_DAYS * 86_400,
+      [GlobalIndex.byResource.partitionKey]: 'AUDIT#RESOURCE#k8s-node%2Fstaging-eu%2Fip-10-0-1-23',
+      [GlobalIndex.byActor.partitionKey]: 'AUDIT#ACTOR#alice%40example.com',
+    });
+    expect(String(Item?.[GlobalIndex.byActor.sortKey])).toMatch(
+      /^2024-05-02T15:01:00\.000Z#execution%3Aexec-0001#SEQ#000000000001$/,
+    );
+  });
+
+  it('never replaces an event: a writer that read a stale last number loses the put and appends after', async () => {
+    // Prepare: a second writer whose first look at the trail misses the event just recorded
+    await audit.record(pauseEvent({ reason: 'first' }));
+    let staleReads = 1;
+    const stale = {
+      send: (command: { input: { ScanIndexForward?: boolean } }) => {
+        if (command instanceof QueryCommand && command.input.ScanIndexForward === false && staleReads > 0) {
+          staleReads--;
+          return Promise.resolve({ Items: [] });
+        }
+        return table.client.send(command as never);
+      },
+    } as unknown as typeof table.client;
+    const racing = new DynamoAuditTrail({
+      client: stale,
+      tableName: table.tableName,
+      retentionDays: RETENTION_DAYS,
+    });
+    // Act
+    const second = await racing.record(pauseEvent({ reason: 'second' }));
+    const page = await audit.query({ execution: 'exec-0001' });
+    // Assess
+    expect(staleReads).toBe(0);
+    expect(second.sequence).toBe(2);
+    expect(page.events.map((event) => [event.sequence, (event as { reason?: string }).reason])).toEqual([
+      [1, 'first'],
+      [2, 'second'],
+    ]);
+  });
+
+  it('says which item is corrupt when one was edited by hand', async () => {
+    // Prepare
+    const recorded = await audit.record(pauseEvent());
+    await table.client.send(
+      new PutCommand({
+        TableName: table.tableName,
+        Item: { ...AuditKeys.event(recorded.trail, 2), kind: 'override.pause', sequence: 2 },
+      }),
+    );
+    // Act / Assess
+    await expect(audit.query({ execution: 'exec-0001' })).rejects.toThrow(
+      /sk "SEQ#000000000002".*not a valid audit event/,
+    );
+  });
+});
