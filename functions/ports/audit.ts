@@ -9,7 +9,7 @@ export type AuditFilter =
   | { platform: true };
 
 export interface AuditQuery {
-  /** Only events at or after this instant (ISO 8601). */
+  /** Only events recorded at or after this instant (ISO 8601). */
   since?: string;
   /** Events per page: 1..1000 (default 100). */
   limit?: number;
@@ -19,8 +19,8 @@ export interface AuditQuery {
 
 export interface AuditPage {
   /**
-   * An execution's (incident's, the platform's) trail in the order recorded (sequence 1, 2, 3…);
-   * a resource's or an actor's events in time order, oldest first.
+   * Oldest first, in the order recorded: an execution's (incident's, the platform's) trail, or a
+   * resource's or an actor's events across trails.
    */
   events: AuditRecord[];
   /** Present when more events follow: pass it back for the next page. */
@@ -30,7 +30,8 @@ export interface AuditPage {
 /**
  * The append-only audit trail. `record` appends (conditional puts only: an event is never changed or
  * overwritten, and recording the same event id twice keeps the first); the queries read one trail or
- * one index. A failure to record is an error for the caller: an action nobody can account for later
+ * one index. Writers never wait on each other (no shared counter), so recording scales with an alert
+ * storm. A failure to record is an error for the caller: an action nobody can account for later
  * must not pass silently.
  */
 export interface AuditTrail {
@@ -41,7 +42,7 @@ export interface AuditTrail {
 /** For callers composed without an audit trail (a unit test of something else): records nothing. */
 export const noAuditTrail: AuditTrail = {
   async record(event) {
-    return { ...event, trail: 'none', sequence: 1, recordedAt: event.at } as AuditRecord;
+    return { ...event, trail: 'none', recordedAt: event.at, order: event.at } as AuditRecord;
   },
   async query() {
     return { events: [] };

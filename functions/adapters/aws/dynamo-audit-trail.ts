@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -30,29 +31,32 @@ import { GlobalIndex, type GlobalIndexDesign, TableKey, TTL_ATTRIBUTE } from './
 /**
  * The audit trail over the Store's table (docs/data-model.md, "Audit trail"). Every event is one item
  * written by a conditional PutItem and never updated or deleted (IAM denies both on `AUDIT#` keys; TTL
- * removes it after the environment's audit retention). A trail's events are numbered 1, 2, 3… in the
- * order recorded: the next number is claimed with `attribute_not_exists`, so two writers racing on one
- * execution each get their own number and neither overwrites the other. An id marker per event makes
- * a retried record keep the first copy.
+ * removes it after the environment's audit retention). Its sort key orders the trail as recorded:
+ * the recording time, this process's own count (same-millisecond events keep their order), a random
+ * tie-break; `attribute_not_exists` makes a collision a retry, never an overwrite. No counter is shared,
+ * so writers never wait on each other (an alert storm joins one incident 200 times at once). An id
+ * marker per event makes a retried record keep the first copy.
  */
 
 const SECONDS_PER_DAY = 86_400;
-const APPEND_MAX_ATTEMPTS = 50;
+const APPEND_MAX_ATTEMPTS = 5;
 const BATCH_GET_MAX_KEYS = 100;
 const BATCH_GET_MAX_ATTEMPTS = 10;
 export const AUDIT_PAGE_DEFAULT = 100;
 export const AUDIT_PAGE_MAX = 1_000;
-/** Sequence numbers are zero-padded so sort keys order as numbers do. */
-const SEQUENCE_DIGITS = 12;
-
 const part = (value: string): string => encodeURIComponent(value);
-const sequenceKey = (sequence: number) => `SEQ#${String(sequence).padStart(SEQUENCE_DIGITS, '0')}`;
+
+/** This process's count of events recorded: orders its own events within one millisecond. */
+let recorded = 0;
+
+/** `<recordedAt>#<count, base 36, 10 digits>#<random>`: sorts as recorded; unique with the random part. */
+function orderKey(recordedAt: string): string {
+  recorded = (recorded + 1) % 36 ** 10;
+  return `${recordedAt}#${recorded.toString(36).padStart(10, '0')}#${randomBytes(4).toString('hex')}`;
+}
 
 export const AuditKeys = {
-  event: (trail: string, sequence: number): ItemKey => ({
-    pk: `AUDIT#${part(trail)}`,
-    sk: sequenceKey(sequence),
-  }),
+  event: (trail: string, order: string): ItemKey => ({ pk: `AUDIT#${part(trail)}`, sk: `EVENT#${order}` }),
   eventId: (trail: string, id: string): ItemKey => ({ pk: `AUDIT#${part(trail)}`, sk: `ID#${part(id)}` }),
 } as const;
 
@@ -78,11 +82,11 @@ const StoredRecord = z.intersection(
   AuditEvent,
   z.object({
     trail: z.string(),
-    sequence: z.number().int().min(1),
     recordedAt: z.iso.datetime({ offset: true }),
+    order: z.string(),
   }),
 );
-const IdMarker = z.object({ sequence: z.number().int().min(1) }).passthrough();
+const IdMarker = z.object({ order: z.string() }).passthrough();
 const Cursor = z.object({ p: z.string(), k: z.record(z.string(), z.string()) }).strict();
 
 type Item = Record<string, unknown>;
@@ -158,14 +162,12 @@ export class DynamoAuditTrail implements AuditTrail {
     const recorded = await this.recordedAs(trail, markerKey);
     if (recorded) return recorded;
 
-    const recordedAt = this.clock.now().toISOString();
     const ttl = Math.ceil(Date.parse(event.at) / 1000) + this.retentionSeconds;
     for (let attempt = 0; attempt < APPEND_MAX_ATTEMPTS; attempt++) {
-      if (attempt > 0) await backoff(attempt);
-      const sequence = (await this.lastSequence(trail)) + 1;
-      const record = { ...event, trail, sequence, recordedAt } as AuditRecord;
-      const key = AuditKeys.event(trail, sequence);
-      const order = `${event.at}#${part(trail)}#${sequenceKey(sequence)}`;
+      const recordedAt = this.clock.now().toISOString();
+      const order = orderKey(recordedAt);
+      const record = { ...event, trail, recordedAt, order } as AuditRecord;
+      const key = AuditKeys.event(trail, order);
       const item: Item = {
         ...key,
         entity: 'AuditEvent',
@@ -181,21 +183,20 @@ export class DynamoAuditTrail implements AuditTrail {
         [TTL_ATTRIBUTE]: ttl,
       };
       this.assertFits(key, item);
-      // Another writer took this number first: read the new last one and take the next.
+      // The random part collided (never seen in practice): take another key rather than overwrite.
       if (!(await this.putIfAbsent(key, item))) continue;
       await this.putIfAbsent(markerKey, {
         ...markerKey,
         entity: 'AuditEventId',
-        sequence,
+        order,
         [TTL_ATTRIBUTE]: ttl,
       });
       return record;
     }
     throw new StoreConflictError(
-      `AuditTrail.record: trail "${trail}" had a new event ${APPEND_MAX_ATTEMPTS} times while appending ` +
-        `"${event.kind}" (${event.id}); too many writers at once, try again`,
+      `AuditTrail.record: ${APPEND_MAX_ATTEMPTS} keys for "${event.kind}" (${event.id}) in trail "${trail}" were all taken; try again`,
       this.tableName,
-      AuditKeys.event(trail, 1),
+      markerKey,
     );
   }
 
@@ -246,27 +247,9 @@ export class DynamoAuditTrail implements AuditTrail {
     if (!marker) return undefined;
     const parsed = IdMarker.safeParse(marker);
     if (!parsed.success) return undefined;
-    const key = AuditKeys.event(trail, parsed.data.sequence);
+    const key = AuditKeys.event(trail, parsed.data.order);
     const item = await this.get(key);
     return item ? this.parse(key, item) : undefined;
-  }
-
-  private async lastSequence(trail: string): Promise<number> {
-    const result = await this.call('Query', { pk: AuditPartition.trail(trail), sk: 'SEQ#' }, () =>
-      this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :seq)',
-          ExpressionAttributeNames: { '#pk': TableKey.partition, '#sk': TableKey.sort },
-          ExpressionAttributeValues: { ':pk': AuditPartition.trail(trail), ':seq': 'SEQ#' },
-          ScanIndexForward: false,
-          Limit: 1,
-          ConsistentRead: true,
-        }),
-      ),
-    );
-    const last = result.Items?.[0];
-    return last === undefined ? 0 : Number(last.sequence);
   }
 
   /** Up to `max` items of one partition in order; a trail's events filtered by `since` in the query. */
@@ -279,23 +262,19 @@ export class DynamoAuditTrail implements AuditTrail {
     const names: Record<string, string> = { '#pk': target.index?.partitionKey ?? TableKey.partition };
     const values: Record<string, unknown> = { ':pk': target.partition };
     let condition = '#pk = :pk';
-    let filter: string | undefined;
     if (target.index) {
-      // Index sort keys start with the event's time: `since` is a key condition.
+      // Index sort keys start with the recording time: `since` is a key condition.
       if (since !== undefined) {
         names['#sk'] = target.index.sortKey;
         condition += ' AND #sk >= :since';
         values[':since'] = since;
       }
     } else {
+      // A trail's sort keys are `EVENT#<recordedAt>#…` (`~` sorts after every character of an order key).
       names['#sk'] = TableKey.sort;
-      condition += ' AND begins_with(#sk, :seq)';
-      values[':seq'] = 'SEQ#';
-      if (since !== undefined) {
-        filter = '#at >= :since';
-        names['#at'] = 'at';
-        values[':since'] = since;
-      }
+      condition += ' AND #sk BETWEEN :from AND :to';
+      values[':from'] = `EVENT#${since ?? ''}`;
+      values[':to'] = 'EVENT#~';
     }
     const items: Item[] = [];
     let exclusiveStart = startKey;
@@ -303,7 +282,6 @@ export class DynamoAuditTrail implements AuditTrail {
       const input: QueryCommandInput = {
         TableName: this.tableName,
         KeyConditionExpression: condition,
-        ...(filter ? { FilterExpression: filter } : {}),
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ScanIndexForward: true,

@@ -318,12 +318,16 @@ export function auditTrailOf(event: Pick<AuditEvent, 'executionId' | 'incidentId
 /** Events outside any execution and incident: kill switch, automation levels, circuit breakers. */
 export const PLATFORM_TRAIL = 'platform';
 
-/** An event as stored: its trail and its place in it (1, 2, 3… in the order recorded). */
+/**
+ * An event as stored: its trail, when it was recorded, and `order`, a key that sorts events as they were
+ * recorded (recording time, then the recorder's own count, then a random tie-break): no counter is
+ * shared, so an alert storm never makes writers wait on each other.
+ */
 export const AuditRecord = z.intersection(
   AuditEvent,
-  z.object({ trail: z.string(), sequence: z.number().int().min(1), recordedAt: IsoTime }),
+  z.object({ trail: z.string(), recordedAt: IsoTime, order: z.string() }),
 );
-export type AuditRecord = AuditEvent & { trail: string; sequence: number; recordedAt: string };
+export type AuditRecord = AuditEvent & { trail: string; recordedAt: string; order: string };
 
 /** A person acting, with where from. */
 export function person(id: string, source?: AuditSource): AuditActor {
