@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditKeys, DynamoAuditTrail } from '../../functions/adapters/aws/dynamo-audit-trail.ts';
-import { GlobalIndex, TTL_ATTRIBUTE } from '../../functions/adapters/aws/table-design.ts';
+import { createTableInput, GlobalIndex, TTL_ATTRIBUTE } from '../../functions/adapters/aws/table-design.ts';
+import { startLocalDatabase } from '../../functions/adapters/local/database.ts';
 import { describeAuditTrailContract, pauseEvent } from '../contract/audit-trail.contract.ts';
 import { type DynaliteTable, startDynalite } from '../support/dynalite.ts';
 
@@ -126,5 +132,73 @@ describe('DynamoAuditTrail on dynalite: the items', () => {
     await expect(audit.query({ execution: 'exec-0001' })).rejects.toThrow(
       /sk "EVENT#.*x".*not a valid audit event/,
     );
+  });
+});
+
+describe('the local database kept on disk by an earlier version', () => {
+  it('gains the audit indexes at the next start, keeping every item', async () => {
+    // Prepare: a table without gsi4 (as created before the audit trail), holding an execution's item
+    const path = mkdtempSync(join(tmpdir(), 'runbook-audit-upgrade-'));
+    try {
+      const server = dynalite({ path, createTableMs: 0 });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+      const { port } = server.address() as { port: number };
+      const old = new DynamoDBClient({
+        endpoint: `http://127.0.0.1:${port}`,
+        region: 'local',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      const input = createTableInput('runbook-autopilot');
+      await old.send(
+        new CreateTableCommand({
+          ...input,
+          GlobalSecondaryIndexes: input.GlobalSecondaryIndexes!.filter(
+            (index) => index.IndexName !== GlobalIndex.byActor.name,
+          ),
+          AttributeDefinitions: input.AttributeDefinitions!.filter(
+            (definition) => !definition.AttributeName!.startsWith('gsi4'),
+          ),
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await old.send(
+        new PutCommand({
+          TableName: 'runbook-autopilot',
+          Item: { pk: 'EXEC#kept', sk: 'EXECUTION', note: 'kept' },
+        }) as never,
+      );
+      old.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+
+      // Act
+      const database = await startLocalDatabase({ path });
+      try {
+        const { Table } = await database.client.send(
+          new DescribeTableCommand({ TableName: database.tableName }),
+        );
+        const kept = await database.client.send(
+          new GetCommand({ TableName: database.tableName, Key: { pk: 'EXEC#kept', sk: 'EXECUTION' } }),
+        );
+        const audit = new DynamoAuditTrail({
+          client: database.client,
+          tableName: database.tableName,
+          retentionDays: RETENTION_DAYS,
+        });
+        await audit.record(pauseEvent());
+        // Assess
+        expect(Table?.GlobalSecondaryIndexes?.map((index) => index.IndexName).sort()).toEqual([
+          'gsi1',
+          'gsi2',
+          'gsi3',
+          'gsi4',
+        ]);
+        expect(kept.Item).toMatchObject({ note: 'kept' });
+        expect((await audit.query({ actor: 'alice@example.com' })).events).toHaveLength(1);
+      } finally {
+        await database.stop();
+      }
+    } finally {
+      rmSync(path, { recursive: true, force: true });
+    }
   });
 });
