@@ -38,13 +38,3 @@ export interface AuditTrail {
   record(event: AuditEvent): Promise<AuditRecord>;
   query(filter: AuditFilter, query?: AuditQuery): Promise<AuditPage>;
 }
-
-/** For callers composed without an audit trail (a unit test of something else): records nothing. */
-export const noAuditTrail: AuditTrail = {
-  async record(event) {
-    return { ...event, trail: 'none', recordedAt: event.at, order: event.at } as AuditRecord;
-  },
-  async query() {
-    return { events: [] };
-  },
-};

@@ -104,7 +104,8 @@ describe('the audit trail in the dashboard (Chromium)', () => {
   afterAll(async () => {
     await context?.close();
     await platform?.stop();
-    if (temp) rmSync(temp, { recursive: true, force: true });
+    if (temp && process.env.KEEP_BROWSER_ARTIFACTS !== '1') rmSync(temp, { recursive: true, force: true });
+    else if (temp) console.log(`browser test artifacts kept in ${temp}`);
   });
 
   it('shows an execution’s trail on its page, in order, with who decided', async () => {

@@ -110,7 +110,9 @@ export function describeAuditTrailContract(
       // Assess (the clock never moved: only the recorder's own order tells them apart)
       expect(page.events.map((event) => event.kind)).toEqual([...kinds]);
       expect(page.events.map((event) => event.order)).toEqual(recorded.map((record) => record.order));
-      expect(new Set(page.events.map((event) => event.recordedAt))).toEqual(new Set(['2024-05-02T17:00:00.000Z']));
+      expect(new Set(page.events.map((event) => event.recordedAt))).toEqual(
+        new Set(['2024-05-02T17:00:00.000Z']),
+      );
       expect(page.events.every((event) => event.trail === 'execution:exec-0001')).toBe(true);
       expect(page.cursor).toBeUndefined();
     });

@@ -230,7 +230,7 @@ describe('control API: the audit trail', () => {
       await call(post(`/api/executions/exec-cursor/${action}`, { by: 'alice' }));
     const page = bodyOf(await get({ execution: 'exec-cursor', limit: '1' }));
     // Act
-    const answer = await get({ actor: 'alice', cursor: page.cursor });
+    const answer = await get({ actor: 'alice', cursor: String(page.cursor) });
     // Assess
     expect(page.cursor).toBeDefined();
     expect(answer.statusCode).toBe(400);
