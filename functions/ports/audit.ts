@@ -35,6 +35,10 @@ export interface AuditPage {
  * must not pass silently.
  */
 export interface AuditTrail {
-  record(event: AuditEvent): Promise<AuditRecord>;
+  /**
+   * `fresh`: the caller made the id just now (random), so no earlier copy can exist and the check for
+   * one is skipped (an alert storm's joins cost one write each).
+   */
+  record(event: AuditEvent, options?: { fresh?: boolean }): Promise<AuditRecord>;
   query(filter: AuditFilter, query?: AuditQuery): Promise<AuditPage>;
 }

@@ -141,6 +141,14 @@ export function describeAuditTrailContract(
       expect(page.events[0]).toMatchObject({ id, reason: 'first' });
     });
 
+    it('records a fresh event (an id made just now) as any other, once', async () => {
+      // Act
+      const recorded = await audit.record(pauseEvent({ reason: 'fresh' }), { fresh: true });
+      const page = await audit.query({ execution: 'exec-0001' });
+      // Assess
+      expect(page.events).toEqual([recorded]);
+    });
+
     it('gives the stored event back whole, with the actor and where they acted from', async () => {
       // Prepare
       const event = pauseEvent();

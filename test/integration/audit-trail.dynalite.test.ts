@@ -160,7 +160,12 @@ describe('the local database kept on disk by an earlier version', () => {
           ),
         }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // dynalite answers ResourceNotFound while a table is CREATING, even with createTableMs 0.
+      for (let tries = 0; tries < 500; tries++) {
+        const { Table } = await old.send(new DescribeTableCommand({ TableName: 'runbook-autopilot' }));
+        if (Table?.TableStatus === 'ACTIVE') break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       await old.send(
         new PutCommand({
           TableName: 'runbook-autopilot',

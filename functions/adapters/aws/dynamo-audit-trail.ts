@@ -149,7 +149,7 @@ export class DynamoAuditTrail implements AuditTrail {
     this.clock = options.clock ?? systemClock;
   }
 
-  async record(input: AuditEvent): Promise<AuditRecord> {
+  async record(input: AuditEvent, options: { fresh?: boolean } = {}): Promise<AuditRecord> {
     const parsed = AuditEvent.safeParse(input);
     if (!parsed.success) {
       const problems = problemsOf(parsed.error);
@@ -159,7 +159,8 @@ export class DynamoAuditTrail implements AuditTrail {
     event.at = instant(event.at, 'at');
     const trail = auditTrailOf(event);
     const markerKey = AuditKeys.eventId(trail, event.id);
-    const recorded = await this.recordedAs(trail, markerKey);
+    // A random id made just now has no earlier copy: neither a look for one nor a marker is needed.
+    const recorded = options.fresh ? undefined : await this.recordedAs(trail, markerKey);
     if (recorded) return recorded;
 
     const ttl = Math.ceil(Date.parse(event.at) / 1000) + this.retentionSeconds;
@@ -185,12 +186,13 @@ export class DynamoAuditTrail implements AuditTrail {
       this.assertFits(key, item);
       // The random part collided (never seen in practice): take another key rather than overwrite.
       if (!(await this.putIfAbsent(key, item))) continue;
-      await this.putIfAbsent(markerKey, {
-        ...markerKey,
-        entity: 'AuditEventId',
-        order,
-        [TTL_ATTRIBUTE]: ttl,
-      });
+      if (!options.fresh)
+        await this.putIfAbsent(markerKey, {
+          ...markerKey,
+          entity: 'AuditEventId',
+          order,
+          [TTL_ATTRIBUTE]: ttl,
+        });
       return record;
     }
     throw new StoreConflictError(

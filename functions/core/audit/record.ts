@@ -23,11 +23,10 @@ export async function recordAudit(
   input: AuditEventInput,
 ): Promise<void> {
   if (!audit) return;
-  await audit.record({
-    ...input,
-    id: input.id ?? randomUUID(),
-    at: input.at ?? clock.now().toISOString(),
-  } as AuditEvent);
+  await audit.record(
+    { ...input, id: input.id ?? randomUUID(), at: input.at ?? clock.now().toISOString() } as AuditEvent,
+    { fresh: input.id === undefined },
+  );
 }
 
 /** Text cut to what an event holds (a reason, an error message): the full text stays in the execution. */
