@@ -14,6 +14,7 @@ import {
   type StatusChangeDetail,
 } from '../adapters/local/local-engine.ts';
 import { OutboxNotifier } from '../adapters/local/outbox-notifier.ts';
+import { changeEventOf, recordAudit } from '../core/audit/record.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import type { StateMachineDefinition } from '../core/compiler/asl.ts';
@@ -166,9 +167,10 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       for (const outcome of await store.listStepOutcomes(executionId))
         latest.set(`${outcome.kind}:${outcome.stepId}`, outcome);
       const at = clock.now().toISOString();
+      const execution = await store.getExecution(executionId);
       for (const outcome of latest.values()) {
         if (outcome.status !== 'running') continue;
-        await store.putStepOutcome({
+        const interrupted: StepOutcome = {
           ...outcome,
           status: 'interrupted',
           finishedAt: at,
@@ -177,7 +179,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
             name: AslErrorName.Interrupted,
             message: `the platform stopped while this attempt ran (found at the restart, ${at})`,
           },
-        });
+        };
+        await store.putStepOutcome(interrupted);
+        // A change the stop cut short ends in the trail too, so its start is never left open there.
+        const event = execution && changeEventOf(interrupted, execution);
+        if (event) await recordAudit(audit, clock, event);
       }
     },
     onInterrupted: async (executionId, reason) => {
