@@ -494,6 +494,63 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     );
 
   program
+    .command('audit')
+    .description(
+      'the audit trail: every decision and human action of one execution, resource, person, incident or the platform (kill switch), oldest first',
+    )
+    .option('--execution <id>', 'one execution, in order')
+    .option('--resource <key>', 'one resource key (e.g. k8s-node/prod-eks/ip-10-0-1-23), across executions')
+    .option('--actor <name>', 'what one person (or component: classifier, step-runner…) did')
+    .option('--incident <id>', 'an incident no execution took (unmatched, ignored)')
+    .option('--platform', 'kill switch and other platform-wide overrides')
+    .option(
+      '--since <when>',
+      'only events recorded since: ISO 8601 (2024-05-02T17:00:00Z) or back from now (24h, 7d)',
+    )
+    .addOption(
+      new Option('--format <format>', 'text, or json-lines for export (one event per line)').default('text'),
+    )
+    .addOption(new Option('--url <url>', 'the running platform').default('http://127.0.0.1:8787/'))
+    .addOption(new Option('--data <dir>', 'data directory, read when no platform runs').default('.runbook'))
+    .option('--token <token>', 'bearer token of the platform')
+    .action(async (options: import('./audit.ts').AuditCommandOptions) => {
+      const audit = await import('./audit.ts');
+      let filter: ReturnType<typeof audit.auditFilterOfOptions>;
+      let since: string | undefined;
+      let format: ReturnType<typeof audit.checkFormat>;
+      try {
+        filter = audit.auditFilterOfOptions(options);
+        since = audit.sinceOf(options.since, new Date());
+        format = audit.checkFormat(options.format);
+      } catch (error) {
+        if (error instanceof audit.AuditUsageError) throw new ExitError(2, error.message);
+        throw error;
+      }
+      let count = 0;
+      try {
+        await audit.fetchAuditEvents(
+          filter,
+          since,
+          {
+            url: options.url,
+            data: resolve(io.cwd, options.data),
+            ...(options.token ? { token: options.token } : {}),
+          },
+          (events) => {
+            count += events.length;
+            for (const event of events)
+              io.out(format === 'json-lines' ? JSON.stringify(event) : audit.formatAuditEvent(event));
+          },
+        );
+      } catch (error) {
+        if (error instanceof audit.AuditUsageError) throw new ExitError(2, error.message);
+        throw error;
+      }
+      if (format === 'text') io.err(`${count} event(s)`);
+      exitCode.value = 0;
+    });
+
+  program
     .command('confirm-subscription')
     .description(
       "confirm an approver's SNS e-mail subscription so only AWS-authenticated callers can unsubscribe it (AuthenticateOnUnsubscribe)",

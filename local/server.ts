@@ -394,8 +394,8 @@ export async function startHttpServer(
   };
 }
 
-/** Paths the dashboard page answers (it routes on the client): list, execution, runbooks, learning. */
-const DASHBOARD_PAGES = /^\/(?:|executions\/[^/]+|runbooks|learning|coverage)$/;
+/** Paths the dashboard page answers (it routes on the client): list, execution, runbooks, learning, audit. */
+const DASHBOARD_PAGES = /^\/(?:|executions\/[^/]+|runbooks|learning|coverage|audit)$/;
 
 /** The dashboard runs its own script and the bundled mermaid; nothing inline, nothing remote. */
 function dashboardHeaders(): Record<string, string> {

@@ -9,6 +9,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
+import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
 import {
@@ -88,14 +89,29 @@ export const logger = /* @__PURE__ */ once(
 
 const clock: Clock = systemClock;
 
+const documentClient = /* @__PURE__ */ once(() =>
+  DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
+);
+
 export const store = /* @__PURE__ */ once(
   () =>
     new DynamoStore({
-      client: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
+      client: documentClient(),
       tableName: required('TABLE_NAME'),
       retentionDays: config().retentionDays,
+      clock,
+    }),
+);
+
+/** The audit trail: append-only items in the same table, kept for the environment's audit retention. */
+export const audit = /* @__PURE__ */ once(
+  () =>
+    new DynamoAuditTrail({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().auditRetentionDays,
       clock,
     }),
 );
@@ -153,7 +169,7 @@ const toolRegistry = /* @__PURE__ */ once(
 );
 
 const checkpoints = /* @__PURE__ */ once(
-  () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger() }),
+  () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger(), audit: audit() }),
 );
 
 /** The link-signing key, read again within 5 minutes of a rotation; the previous one accepted for a link's lifetime. */
@@ -183,8 +199,15 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     checkpoints: checkpoints(),
-    escalations: new EscalationService({ notifier: notifier(), clock, logger: logger(), config: config() }),
-    records: new RecordService({ store: store(), clock, logger: logger() }),
+    escalations: new EscalationService({
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      audit: audit(),
+    }),
+    records: new RecordService({ store: store(), clock, logger: logger(), audit: audit() }),
+    audit: audit(),
   }),
   logger: logger(),
 }));
@@ -198,6 +221,7 @@ export const approvalsWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     signingKeys: linkSigningKeys(),
+    audit: audit(),
   }),
   logger: logger(),
 }));
@@ -209,13 +233,15 @@ export const controlWiring = /* @__PURE__ */ once(() => ({
     checkpoints: checkpoints(),
     clock,
     logger: logger(),
+    audit: audit(),
   }),
   learning: new LearningService({ store: store(), clock, logger: logger() }),
+  audit: audit(),
   logger: logger(),
 }));
 
 export const learningWiring = /* @__PURE__ */ once(() => ({
-  learning: new LearningService({ store: store(), clock, logger: logger() }),
+  learning: new LearningService({ store: store(), clock, logger: logger(), audit: audit() }),
   logger: logger(),
 }));
 
@@ -231,6 +257,7 @@ export const classifierWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     selector: new RunbookSelector(runbooks()),
+    audit: audit(),
   }),
   normalize: normalizeOptions(config()),
   logger: logger(),

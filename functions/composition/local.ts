@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -13,6 +14,7 @@ import {
   type StatusChangeDetail,
 } from '../adapters/local/local-engine.ts';
 import { OutboxNotifier } from '../adapters/local/outbox-notifier.ts';
+import { changeEventOf, recordAudit } from '../core/audit/record.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import type { StateMachineDefinition } from '../core/compiler/asl.ts';
@@ -114,6 +116,12 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     clock,
   });
   const notifier = new OutboxNotifier(store, options.onNotification);
+  const audit = new DynamoAuditTrail({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.auditRetentionDays,
+    clock,
+  });
 
   // The engine calls the handlers, and the handlers need the engine: bind through these late references.
   const taskHandlers: {
@@ -159,9 +167,10 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       for (const outcome of await store.listStepOutcomes(executionId))
         latest.set(`${outcome.kind}:${outcome.stepId}`, outcome);
       const at = clock.now().toISOString();
+      const execution = await store.getExecution(executionId);
       for (const outcome of latest.values()) {
         if (outcome.status !== 'running') continue;
-        await store.putStepOutcome({
+        const interrupted: StepOutcome = {
           ...outcome,
           status: 'interrupted',
           finishedAt: at,
@@ -170,7 +179,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
             name: AslErrorName.Interrupted,
             message: `the platform stopped while this attempt ran (found at the restart, ${at})`,
           },
-        });
+        };
+        await store.putStepOutcome(interrupted);
+        // A change the stop cut short ends in the trail too, so its start is never left open there.
+        const event = execution && changeEventOf(interrupted, execution);
+        if (event) await recordAudit(audit, clock, event);
       }
     },
     onInterrupted: async (executionId, reason) => {
@@ -185,7 +198,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     ...(options.waitScale === undefined ? {} : { waitScale: checkWaitScale(options.waitScale) }),
   });
 
-  const common = { store, engine, clock, logger };
+  const common = { store, engine, clock, logger, audit };
   const checkpoints = new CheckpointService(common);
   const approvals = new ApprovalService({
     ...common,
@@ -193,9 +206,9 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     config,
     signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
   });
-  const escalations = new EscalationService({ notifier, clock, logger, config });
-  const records = new RecordService({ store, clock, logger });
-  const learning = new LearningService({ store, clock, logger });
+  const escalations = new EscalationService({ notifier, clock, logger, config, audit });
+  const records = new RecordService({ store, clock, logger, audit });
+  const learning = new LearningService({ store, clock, logger, audit });
   // Bound once the tools exist (below): an operator resuming an interrupted change sees its target.
   let inspectTarget: InterruptedChanges['inspect'];
   const control = new ControlService({
@@ -306,6 +319,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     control: createControlHandler({
       control,
       learning,
+      audit,
       runbooks: options.runbooks,
       logger,
       ...(options.token ? { token: options.token } : {}),
@@ -344,6 +358,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   return {
     config,
     store,
+    audit,
     engine,
     bus,
     notifier,

@@ -55,6 +55,8 @@ export const RuntimeConfig = z
     approvalReminderSeconds: z.number().int().min(0).max(86_400).default(300),
     /** How long incidents, executions and approvals are kept (DynamoDB TTL on AWS). */
     retentionDays: z.number().int().min(1).max(3_650).default(90),
+    /** How long audit events are kept (DynamoDB TTL on AWS); one year unless the environment says. */
+    auditRetentionDays: z.number().int().min(1).max(3_650).default(365),
     /** Start every execution as a dry run (rehearse in production without changing anything). */
     dryRun: z.boolean().default(false),
     /**

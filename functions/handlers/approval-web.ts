@@ -11,6 +11,7 @@ import {
 } from '../core/services/approvals.ts';
 import type { Logger } from '../ports/logger.ts';
 import { approvalPage, refusalPage } from './approval-page.ts';
+import { auditSourceOf } from './audit-routes.ts';
 import {
   type HttpEvent,
   type HttpResult,
@@ -117,6 +118,7 @@ export function createApprovalWebHandler(options: {
           linkOf(event, body),
           body.decision,
           body.comment?.trim() || undefined,
+          { ...auditSourceOf(event), channel: 'approval-link' },
         );
         if (!result.ok) {
           const status = REFUSAL_STATUS[result.reason];

@@ -5,7 +5,9 @@ import * as aws from '../composition/aws.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import type { ControlService } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
+import type { AuditTrail } from '../ports/audit.ts';
 import type { Logger } from '../ports/logger.ts';
+import { auditRoutes, auditSourceOf } from './audit-routes.ts';
 import { bearerAuth } from './auth.ts';
 import {
   checkExecutionId,
@@ -44,6 +46,8 @@ const ListQuery = z
 export interface ControlHandlerOptions {
   control: ControlService;
   learning: LearningService;
+  /** GET /api/audit reads it. */
+  audit: AuditTrail;
   runbooks: () => Promise<Runbook[]> | Runbook[];
   logger: Logger;
   /** Require `Authorization: Bearer <token>` (the local server's --token). On AWS the Function URL uses IAM auth. */
@@ -91,14 +95,16 @@ export function createControlHandler(options: ControlHandlerOptions) {
         const body = optionalBody(event, ControlBody);
         const id = executionIdOf(event);
         const by = operator(event, body.by);
+        const source = auditSourceOf(event);
         const execution =
           action === 'pause'
-            ? await control.pause(id, by, body.reason)
+            ? await control.pause(id, by, body.reason, source)
             : action === 'resume'
               ? await control.resume(id, by, {
                   ...(body.repeatInterruptedChange ? { repeatInterruptedChange: true } : {}),
+                  source,
                 })
-              : await control.abort(id, by, body.reason);
+              : await control.abort(id, by, body.reason, source);
         return json(202, { execution });
       },
     })),
@@ -112,9 +118,18 @@ export function createControlHandler(options: ControlHandlerOptions) {
       path: '/api/kill-switch',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const body = parseJsonBody(event, KillSwitchBody, BODY_LIMIT);
-        return json(200, await control.setKillSwitch(body.engaged, operator(event, body.by), body.reason));
+        return json(
+          200,
+          await control.setKillSwitch(
+            body.engaged,
+            operator(event, body.by),
+            body.reason,
+            auditSourceOf(event),
+          ),
+        );
       },
     },
+    ...auditRoutes(options.audit),
     {
       method: 'GET' as const,
       path: '/api/learning',

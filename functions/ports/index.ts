@@ -1,3 +1,4 @@
+export type { AuditFilter, AuditPage, AuditQuery, AuditTrail } from './audit.ts';
 export type { Clock } from './clock.ts';
 export type { BusEvent, EventBus, PublishResult } from './event-bus.ts';
 export type {
@@ -12,6 +13,7 @@ export type { LinkSigningKeys } from './link-signing-keys.ts';
 export type { Logger } from './logger.ts';
 export type { Notifier } from './notifier.ts';
 export type {
+  ControlRequest,
   DecideApprovalRefusal,
   DecideApprovalRequest,
   DecideApprovalResult,

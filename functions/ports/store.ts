@@ -24,6 +24,21 @@ export type ExecutionPatch = Partial<
   Pick<ExecutionRecord, 'status' | 'stoppedAt' | 'engineRef' | 'currentState' | 'outcome' | 'control'>
 >;
 
+/**
+ * One operator request on an execution's control flags, written field by field under a condition, so
+ * concurrent requests never overwrite each other's flags (a pause landing after an abort cannot clear
+ * the abort). `requestedBy`/`requestedAt`/`reason` name the latest request; the audit trail keeps all.
+ */
+export interface ControlRequest {
+  pauseRequested?: boolean;
+  abortRequested?: boolean;
+  requestedBy: string;
+  requestedAt: string;
+  reason?: string;
+  /** Applies only while no abort is requested (pause and resume). */
+  unlessAborting?: boolean;
+}
+
 export interface DecideApprovalRequest {
   executionId: string;
   approvalKey: string;
@@ -77,6 +92,12 @@ export interface Store {
   }): Promise<{ executions: ExecutionRecord[]; cursor?: string }>;
   listExecutionsByRunbook(runbookId: string, since: string): Promise<ExecutionRecord[]>;
   listExecutionsByResource(resourceKey: string, since: string): Promise<ExecutionRecord[]>;
+  /**
+   * Applies an operator's request to the execution's control flags if the execution is not finished
+   * (and, with `unlessAborting`, no abort is requested); undefined when that condition fails or the
+   * execution does not exist (read it to say why).
+   */
+  requestControl(executionId: string, request: ControlRequest): Promise<ExecutionRecord | undefined>;
   /** Holds an execution at a checkpoint, storing the token that releases it. */
   holdCheckpoint(executionId: string, hold: NonNullable<ExecutionRecord['heldCheckpoint']>): Promise<void>;
   /** Takes the held token (once: a second caller gets undefined). */

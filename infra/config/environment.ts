@@ -165,6 +165,8 @@ export const EnvironmentConfig = z
       .object({
         /** Incidents, executions, approvals (DynamoDB TTL). */
         recordsDays: z.number().int().min(1).max(3_650).default(90),
+        /** The audit trail: every decision and human action (DynamoDB TTL); one year unless set. */
+        auditDays: z.number().int().min(1).max(3_650).default(365),
         /** Function and state machine logs. */
         logDays: LogRetentionDays.default(RetentionDays.ONE_MONTH),
       })

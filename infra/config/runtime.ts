@@ -45,6 +45,7 @@ export function runtimeConfigOf(
     approvalLinkTtlSeconds: config.approvals.linkTtl,
     approvalReminderSeconds: config.approvals.reminderAfter === 'off' ? 0 : config.approvals.reminderAfter,
     retentionDays: config.retention.recordsDays,
+    auditRetentionDays: config.retention.auditDays,
     dryRun: config.dryRun,
     tools: config.tools,
     runbookParameters: config.runbookParameters,

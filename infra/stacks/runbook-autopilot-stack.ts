@@ -54,6 +54,16 @@ export const STORE_ACTIONS = [
   'dynamodb:UpdateItem',
 ] as const;
 
+/** Audit items (`AUDIT#…` partition keys) are never updated or deleted by any function. */
+export const AUDIT_KEY_PREFIX = 'AUDIT#';
+export const AUDIT_DENIED_ACTIONS = [
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:PartiQLDelete',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:UpdateItem',
+] as const;
+
 export type FunctionKey =
   | 'ingest'
   | 'classifier'
@@ -325,6 +335,16 @@ export class RunbookAutopilotStack extends Stack {
       'learningRecorder',
     ] as const) {
       allow(fns[key], 'Store', [...STORE_ACTIONS], tableResources);
+      // The audit trail is append-only: its items are created by conditional puts, never changed or deleted.
+      fns[key].role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'AuditTrailAppendOnly',
+          effect: iam.Effect.DENY,
+          actions: [...AUDIT_DENIED_ACTIONS],
+          resources: [this.table.tableArn],
+          conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${AUDIT_KEY_PREFIX}*`] } },
+        }),
+      );
     }
     for (const key of ['stepRunnerReadOnly', 'approvalWeb', 'control'] as const) {
       allow(

@@ -318,7 +318,8 @@ function csrfToken() {
 async function api(path, { method = 'GET', body, text = false } = {}) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const token = sessionStorage.getItem(TOKEN_KEY);
-    const headers = { accept: text ? 'text/plain' : 'application/json' };
+    // Overrides made here are recorded as made from the dashboard (with the address and browser).
+    const headers = { accept: text ? 'text/plain' : 'application/json', 'x-runbook-client': 'dashboard' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     // The page token the server put in this page: it refuses changes from a browser without it (CSRF).
@@ -1121,16 +1122,20 @@ function mountExecution(main, id) {
   );
   poller = poll(async () => {
     try {
-      const [detail, outbox] = await Promise.all([
+      const [detail, outbox, trail] = await Promise.all([
         api(executionPath(id)),
         api(`/api/outbox?limit=100&executionId=${encodeURIComponent(id)}`),
+        auditEvents(new URLSearchParams({ execution: id })),
       ]);
       loadError.replaceChildren();
       document.title = `${detail.execution.runbookId} ${detail.execution.status} · runbook-autopilot`;
       const running = !detail.execution.stoppedAt;
-      const signature = `${JSON.stringify([detail, outbox.notifications])}${running ? Date.now() : ''}`;
+      const signature = `${JSON.stringify([detail, outbox.notifications, trail.events])}${running ? Date.now() : ''}`;
       stableRender(head, headState, JSON.stringify(detail.execution), () => executionHead(detail));
-      stableRender(body, bodyState, signature, () => executionBody(detail, outbox.notifications));
+      stableRender(body, bodyState, signature, () => [
+        ...executionBody(detail, outbox.notifications),
+        executionAuditPanel(trail.events, id),
+      ]);
     } catch (error) {
       loadError.replaceChildren(errorBox(error));
       if (bodyState.signature === undefined) body.replaceChildren();
@@ -1658,6 +1663,237 @@ function mountCoverage(main) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Audit trail (/audit?execution=…|resource=…|actor=…|platform=true; a panel on each execution's page)
+
+const AUDIT_SELECTORS = [
+  ['execution', 'Execution', 'an execution id'],
+  ['resource', 'Resource', 'a resource key, e.g. k8s-node/prod-eks/ip-10-0-1-23'],
+  ['actor', 'Person', 'who acted: alice@example.com (or classifier, step-runner…)'],
+  ['platform', 'Platform', 'kill switch and other platform-wide overrides'],
+];
+
+/** Who acted: a person with where from, or a component of the platform. */
+function auditActor(event) {
+  const actor = event.actor ?? {};
+  if (actor.type !== 'person') return h('span', { class: 'muted' }, actor.id ?? '?');
+  const source = actor.source ?? {};
+  const where = [source.channel, source.ip, source.identity].filter(Boolean).join(' · ');
+  return h(
+    'span',
+    {},
+    h('strong', {}, actor.id),
+    where ? h('small', { class: 'muted audit-source', title: source.userAgent ?? '' }, ` ${where}`) : null,
+  );
+}
+
+/** What happened, in words (the same words as `runbook audit`). */
+function auditWhat(event) {
+  switch (event.kind) {
+    case 'alert.received':
+      return `alert ${event.alert?.name} ${event.alert?.status}${event.decision ? `: ${event.decision}` : ''}`;
+    case 'runbook.selected':
+      return event.selected
+        ? `selected ${event.selected.runbookId} (rule ${event.selected.rule}, score ${Number(event.selected.score).toFixed(2)}) of ${event.candidates.length} candidate(s)`
+        : `no runbook selected of ${event.candidates.length} candidate(s)`;
+    case 'gate.verdict':
+      return `${event.gate} gate ${event.verdict}: ${event.reason}`;
+    case 'execution.started':
+      return `execution started (${event.trigger}${event.dryRun ? ', dry run' : ''}${event.changeFreeze ? ', change freeze' : ''})`;
+    case 'execution.finished':
+      return `execution ${event.status}${event.error ? ` (${event.error})` : ''}${event.rolledBack ? ', rolled back' : ''}${event.escalated ? ', escalated' : ''}`;
+    case 'execution.escalated':
+      return `escalated to ${event.to.join(', ')}: ${event.reason}`;
+    case 'approval.requested':
+      return `approval requested for ${event.target.kind} ${event.target.id} (risk ${event.risk}, quorum ${event.quorum} of ${event.approvers.join(', ')})`;
+    case 'approval.decided':
+      return `${event.decision === 'approve' ? 'approved' : 'rejected'}${event.comment ? `: ${event.comment}` : ''} (now ${event.status})`;
+    case 'approval.closed':
+      return `approval ${event.status}`;
+    case 'change.started':
+      return `${event.stepKind} ${event.stepId} started: ${event.tool}`;
+    case 'change.finished':
+      return `${event.stepKind} ${event.stepId} ${event.status}${event.error ? `: ${event.error.name} ${event.error.message}` : ''}`;
+    default: {
+      const what = event.kind.replace(/^override\./, '').replace(/\./g, ' ');
+      return `${what} ${event.result ?? ''}${event.refusal ? `: ${event.refusal}` : ''}${event.reason ? ` (${event.reason})` : ''}`;
+    }
+  }
+}
+
+/** The details worth opening: a change's parameters and result, a selection's candidates, a gate's facts. */
+function auditDetails(event) {
+  const details =
+    event.kind === 'runbook.selected'
+      ? event.candidates
+      : event.kind === 'change.started'
+        ? event.parameters
+        : event.kind === 'change.finished'
+          ? { parameters: event.parameters, output: event.output }
+          : event.details;
+  if (details === undefined) return null;
+  return h('details', { 'data-key': `audit:${event.id}` }, h('summary', {}, 'details'), json(details));
+}
+
+function auditTable(events, { showExecution }) {
+  if (events.length === 0) return h('p', { class: 'empty' }, 'Nothing recorded.');
+  return tableOf(
+    ['#', 'When', 'Who', ...(showExecution ? ['Execution'] : []), 'What'],
+    events.map((event, index) =>
+      h(
+        'tr',
+        { class: `audit-${event.kind.replace(/\./g, '-')}`, 'data-kind': event.kind },
+        cell('#', String(index + 1)),
+        cell('When', timeElement(event.at)),
+        cell('Who', auditActor(event)),
+        showExecution
+          ? cell(
+              'Execution',
+              event.executionId
+                ? h('a', { href: `/executions/${encodeURIComponent(event.executionId)}` }, event.executionId)
+                : h('span', { class: 'muted' }, event.incidentId ?? event.trail),
+            )
+          : null,
+        cell('What', h('span', { class: 'audit-what' }, auditWhat(event)), auditDetails(event)),
+      ),
+    ),
+    { class: 'audit' },
+  );
+}
+
+function auditQuery(selector, value, since) {
+  const query = new URLSearchParams();
+  query.set(selector, selector === 'platform' ? 'true' : value);
+  if (since) query.set('since', since);
+  return query;
+}
+
+/** Every page of one audit query (the trail of one execution is short; a person's may not be). */
+async function auditEvents(query, max = 5_000) {
+  const events = [];
+  let cursor;
+  do {
+    const page = await api(
+      `/api/audit?${query}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    events.push(...page.events);
+    cursor = page.cursor;
+  } while (cursor && events.length < max);
+  return { events, more: Boolean(cursor) };
+}
+
+function mountAudit(main) {
+  const url = new URL(window.location.href);
+  const initial = AUDIT_SELECTORS.find(([name]) => url.searchParams.has(name))?.[0] ?? 'execution';
+  const select = h(
+    'select',
+    { id: 'audit-selector', name: 'selector' },
+    AUDIT_SELECTORS.map(([name, label]) => h('option', { value: name, selected: name === initial }, label)),
+  );
+  const value = h('input', {
+    id: 'audit-value',
+    name: 'value',
+    type: 'text',
+    autocomplete: 'off',
+    maxlength: 512,
+    value: initial === 'platform' ? '' : (url.searchParams.get(initial) ?? ''),
+  });
+  const since = h('input', {
+    id: 'audit-since',
+    name: 'since',
+    type: 'text',
+    autocomplete: 'off',
+    placeholder: '2024-05-02T17:00:00Z (optional)',
+    value: url.searchParams.get('since') ?? '',
+  });
+  const hint = h('small', { class: 'muted', id: 'audit-hint' });
+  const syncHint = () => {
+    const chosen = AUDIT_SELECTORS.find(([name]) => name === select.value);
+    hint.textContent = chosen[2];
+    value.disabled = select.value === 'platform';
+    value.required = select.value !== 'platform';
+  };
+  select.addEventListener('change', syncHint);
+  syncHint();
+  const results = h('div', {}, h('p', { class: 'muted' }, 'Name an execution, a resource or a person.'));
+  const summary = h('p', { class: 'muted small', role: 'status', 'aria-live': 'polite' });
+  const exportButton = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Export JSON lines');
+  let shown = [];
+  exportButton.addEventListener('click', () => {
+    const lines = shown.map((event) => `${JSON.stringify(event)}\n`).join('');
+    const link = h('a', {
+      download: `audit-${select.value}-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`,
+    });
+    link.href = URL.createObjectURL(new Blob([lines], { type: 'application/x-ndjson' }));
+    document.body.append(link);
+    link.click();
+    link.remove();
+  });
+  const form = h(
+    'form',
+    { class: 'audit-form', role: 'search', 'aria-label': 'Audit trail' },
+    h('p', { class: 'field' }, h('label', { for: 'audit-selector' }, 'Of'), select),
+    h('p', { class: 'field' }, h('label', { for: 'audit-value' }, 'Which'), value, hint),
+    h('p', { class: 'field' }, h('label', { for: 'audit-since' }, 'Since'), since),
+    h('p', { class: 'field' }, h('button', { type: 'submit', class: 'primary' }, 'Show')),
+  );
+  async function load() {
+    if (select.value !== 'platform' && !value.value.trim()) return;
+    const query = auditQuery(select.value, value.value.trim(), since.value.trim());
+    summary.textContent = 'Loading…';
+    try {
+      const { events, more } = await auditEvents(query);
+      shown = events;
+      summary.textContent = `${events.length} event(s)${more ? ' (the first 5,000; export with npx runbook audit for all)' : ''}, oldest first`;
+      results.replaceChildren(auditTable(events, { showExecution: select.value !== 'execution' }));
+      exportButton.hidden = events.length === 0;
+    } catch (error) {
+      shown = [];
+      summary.textContent = '';
+      exportButton.hidden = true;
+      results.replaceChildren(errorBox(error));
+    }
+  }
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const query = auditQuery(select.value, value.value.trim(), since.value.trim());
+    window.history.replaceState(null, '', `/audit?${query}`);
+    load();
+  });
+  main.replaceChildren(
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'audit-title' },
+      h(
+        'div',
+        { class: 'section-head' },
+        h('h1', { id: 'audit-title' }, 'Audit trail'),
+        h('span', { class: 'muted small' }, 'every decision and human action, never changed'),
+      ),
+      form,
+      h('div', { class: 'section-head' }, summary, exportButton),
+      results,
+    ),
+  );
+  if (AUDIT_SELECTORS.some(([name]) => url.searchParams.has(name))) load();
+  return () => {};
+}
+
+/** The execution page's own trail, refreshed with the page. */
+function executionAuditPanel(events, id) {
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'audit-trail-title' },
+    h(
+      'div',
+      { class: 'section-head' },
+      h('h2', { id: 'audit-trail-title' }, `Audit trail (${events.length})`),
+      h('a', { href: `/audit?execution=${encodeURIComponent(id)}` }, 'open in the audit view'),
+    ),
+    auditTable(events, { showExecution: false }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Routing (history API)
 
 function currentRoute() {
@@ -1668,6 +1904,7 @@ function currentRoute() {
     return { section: 'runbooks', view: 'runbooks', id: url.searchParams.get('id') ?? undefined };
   if (url.pathname === '/learning') return { section: 'learning', view: 'learning' };
   if (url.pathname === '/coverage') return { section: 'coverage', view: 'coverage' };
+  if (url.pathname === '/audit') return { section: 'audit', view: 'audit' };
   return { section: 'executions', view: 'executions' };
 }
 
@@ -1679,6 +1916,7 @@ function isAppPath(url) {
       url.pathname === '/runbooks' ||
       url.pathname === '/learning' ||
       url.pathname === '/coverage' ||
+      url.pathname === '/audit' ||
       /^\/executions\/[^/]+$/.test(url.pathname))
   );
 }
@@ -1703,12 +1941,14 @@ function render(navigated = false) {
     runbooks: 'Runbooks',
     learning: 'Learning',
     coverage: 'Coverage',
+    audit: 'Audit trail',
   };
   document.title = `${titles[route.view]} · runbook-autopilot`;
   if (route.view === 'execution') unmount = mountExecution(main, route.id);
   else if (route.view === 'runbooks') unmount = mountRunbooks(main, route.id, isCurrent);
   else if (route.view === 'learning') unmount = mountLearning(main);
   else if (route.view === 'coverage') unmount = mountCoverage(main);
+  else if (route.view === 'audit') unmount = mountAudit(main);
   else unmount = mountExecutions(main);
   if (navigated) {
     main.focus({ preventScroll: true });

@@ -583,6 +583,13 @@ describe('the embedded platform', () => {
       finishedAt: expect.any(String),
     });
     expect(detail.steps.filter((step: Json) => step.status === 'running')).toEqual([]);
+    // The audit trail ends the change too: it never shows a change started and left open.
+    const trail = (await get(url, `/api/audit?execution=${executionId}`)).body.events as Json[];
+    const eviction = trail.filter((event) => event.stepId === 'evict-heaviest-pod');
+    expect(eviction.map((event) => `${event.kind}=${event.status ?? ''}`)).toEqual([
+      'change.started=',
+      'change.finished=interrupted',
+    ]);
   });
 
   it("resumes an interrupted execution on an operator's word, re-running the change it was in", async () => {

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoAuditTrail } from '../../functions/adapters/aws/dynamo-audit-trail.ts';
 import { DynamoStore } from '../../functions/adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../../functions/adapters/aws/eventbridge-bus.ts';
 import { SfnExecutionEngine } from '../../functions/adapters/aws/sfn-engine.ts';
@@ -143,7 +144,13 @@ export async function startAwsHarness(options: HarnessOptions = {}) {
     baseDelayMs: 0,
     sleep: async () => {},
   });
-  const common = { store, engine, clock, logger };
+  const audit = new DynamoAuditTrail({
+    client: table.client,
+    tableName: table.tableName,
+    retentionDays: config.auditRetentionDays,
+    clock,
+  });
+  const common = { store, engine, clock, logger, audit };
   const checkpoints = new CheckpointService(common);
   const approvals = new ApprovalService({
     ...common,
@@ -151,9 +158,9 @@ export async function startAwsHarness(options: HarnessOptions = {}) {
     config,
     signingKeys: fixedLinkSigningKeys(SIGNING_KEY),
   });
-  const escalations = new EscalationService({ notifier, clock, logger, config });
-  const records = new RecordService({ store, clock, logger });
-  const learning = new LearningService({ store, clock, logger });
+  const escalations = new EscalationService({ notifier, clock, logger, config, audit });
+  const records = new RecordService({ store, clock, logger, audit });
+  const learning = new LearningService({ store, clock, logger, audit });
   const control = new ControlService({ ...common, checkpoints });
   const runbooks = (
     options.runbooks ?? [
@@ -188,6 +195,7 @@ export async function startAwsHarness(options: HarnessOptions = {}) {
     sns,
     events,
     store,
+    audit,
     engine,
     notifier,
     bus,

@@ -30,10 +30,12 @@ import {
   Notification,
   StepOutcome,
   summarizeAlert,
+  TERMINAL_STATUSES,
   UnmatchedAlertSummary,
 } from '../../core/records.ts';
 import { type Clock, systemClock } from '../../ports/clock.ts';
 import type {
+  ControlRequest,
   DecideApprovalRequest,
   DecideApprovalResult,
   ExecutionPatch,
@@ -312,6 +314,16 @@ const ExecutionPatchSchema = ExecutionRecord.pick({
   .partial()
   .strict();
 const HeldCheckpoint = ExecutionRecord.shape.heldCheckpoint.unwrap();
+const ControlRequestSchema = z
+  .object({
+    pauseRequested: z.boolean().optional(),
+    abortRequested: z.boolean().optional(),
+    requestedBy: z.string().min(1),
+    requestedAt: IsoTime,
+    reason: z.string().optional(),
+    unlessAborting: z.boolean().optional(),
+  })
+  .strict();
 
 /** The open-incident lock: names the incident and carries it as first written (to complete a crashed open). */
 const OpenIncidentLock = z.object({ incidentId: z.string(), incident: IncidentRecord }).strict();
@@ -587,6 +599,41 @@ export class DynamoStore implements Store {
 
   async listExecutionsByResource(resourceKey: string, since: string): Promise<ExecutionRecord[]> {
     return this.executionsSince(GlobalIndex.byResource, Partition.resource(resourceKey), since);
+  }
+
+  async requestControl(executionId: string, request: ControlRequest): Promise<ExecutionRecord | undefined> {
+    const valid = this.validInput(ControlRequestSchema, request, `requestControl(${executionId})`);
+    const key = Keys.execution(executionId);
+    const expression = new Expression();
+    const sets: string[] = [];
+    const set = (field: string, value: unknown) =>
+      sets.push(`${expression.name(`control.${field}`)} = ${expression.value(value)}`);
+    if (valid.pauseRequested !== undefined) set('pauseRequested', valid.pauseRequested);
+    if (valid.abortRequested !== undefined) set('abortRequested', valid.abortRequested);
+    set('requestedBy', valid.requestedBy);
+    set('requestedAt', valid.requestedAt);
+    const removeReason = valid.reason === undefined ? ` REMOVE ${expression.name('control.reason')}` : '';
+    if (valid.reason !== undefined) set('reason', valid.reason);
+    sets.push(`${expression.name(TTL_ATTRIBUTE)} = ${expression.value(this.ttl())}`);
+    const status = expression.name('status');
+    // Field by field, under a condition: a concurrent request's flags survive this one.
+    const conditions = [
+      `attribute_exists(${expression.name('pk')})`,
+      `NOT ${status} IN (${[...TERMINAL_STATUSES].map((value) => expression.value(value)).join(', ')})`,
+      ...(valid.unlessAborting
+        ? [`${expression.name('control.abortRequested')} = ${expression.value(false)}`]
+        : []),
+    ];
+    const result = await this.updateIf(
+      key,
+      expression,
+      `SET ${sets.join(', ')}${removeReason}`,
+      conditions.join(' AND '),
+      'ALL_NEW',
+    );
+    return result
+      ? this.parseRecord(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {})
+      : undefined;
   }
 
   async holdCheckpoint(

@@ -43,13 +43,23 @@ export const GlobalIndex = {
       'executions (gsi2pk RUNBOOK#<runbookId>, gsi2sk <startedAt>#<executionId>); ' +
       'notifications (gsi2pk OUTBOX#EXEC#<executionId>, gsi2sk <sentAt>#<notificationId>)',
   },
-  /** Executions against one resource key. */
+  /** Executions against one resource key; audit events about one resource. */
   byResource: {
     name: 'gsi3',
     partitionKey: 'gsi3pk',
     sortKey: 'gsi3sk',
     projection: 'KEYS_ONLY',
-    holds: 'executions (gsi3pk RESOURCE#<resourceKey>, gsi3sk <startedAt>#<executionId>)',
+    holds:
+      'executions (gsi3pk RESOURCE#<resourceKey>, gsi3sk <startedAt>#<executionId>); ' +
+      'audit events (gsi3pk AUDIT#RESOURCE#<resourceKey>, gsi3sk <at>#<trail>#SEQ#<sequence>)',
+  },
+  /** Audit events by who acted (a person or a component of the platform). */
+  byActor: {
+    name: 'gsi4',
+    partitionKey: 'gsi4pk',
+    sortKey: 'gsi4sk',
+    projection: 'KEYS_ONLY',
+    holds: 'audit events (gsi4pk AUDIT#ACTOR#<actorId>, gsi4sk <at>#<trail>#SEQ#<sequence>)',
   },
 } as const satisfies Record<string, GlobalIndexDesign>;
 

@@ -1,8 +1,16 @@
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { createTableInput } from '../aws/table-design.ts';
+import { createTableInput, TABLE_DESIGN } from '../aws/table-design.ts';
 
 /** The table the embedded platform keeps its records in. */
 export const LOCAL_TABLE_NAME = 'runbook-autopilot';
@@ -78,7 +86,40 @@ async function createTableIfMissing(client: DynamoDBClient, tableName: string): 
     await client.send(new CreateTableCommand(createTableInput(tableName)));
   } catch (error) {
     if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
+    await addMissingIndexes(client, tableName);
   }
+  await waitUntilActive(client, tableName);
+}
+
+/**
+ * A table kept on disk by an earlier version lacks the indexes added since (gsi4: audit events by
+ * actor). dynalite cannot add an index to a table, so the local table is rebuilt with every item.
+ */
+async function addMissingIndexes(client: DynamoDBClient, tableName: string): Promise<void> {
+  await waitUntilActive(client, tableName);
+  const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((index) => index.IndexName));
+  if (TABLE_DESIGN.globalIndexes.every((index) => present.has(index.name))) return;
+  const items: Array<Record<string, AttributeValue>> = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  await client.send(new DeleteTableCommand({ TableName: tableName }));
+  await client.send(new CreateTableCommand(createTableInput(tableName)));
+  await waitUntilActive(client, tableName);
+  for (let index = 0; index < items.length; index += 25) {
+    let pending = items.slice(index, index + 25).map((item) => ({ PutRequest: { Item: item } }));
+    while (pending.length > 0) {
+      const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
+      pending = (result.UnprocessedItems?.[tableName] ?? []) as typeof pending;
+    }
+  }
+}
+
+async function waitUntilActive(client: DynamoDBClient, tableName: string): Promise<void> {
   const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
   for (;;) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));

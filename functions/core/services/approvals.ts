@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { z } from 'zod';
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { LinkSigningKeys } from '../../ports/link-signing-keys.ts';
@@ -14,6 +15,8 @@ import {
   parseApprovalPublicId,
   verifyApprovalLink,
 } from '../approval-links.ts';
+import { type AuditSource, auditEventId, person, system } from '../audit/events.ts';
+import { auditResourceKey, auditText, recordAudit } from '../audit/record.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { formatDuration } from '../duration.ts';
 import { AslErrorName, StateError, TaskTokenExpiredError } from '../errors.ts';
@@ -36,6 +39,8 @@ export interface ApprovalServiceOptions {
   config: RuntimeConfig;
   /** Links are signed with the current key and checked against every key still accepted (rotation). */
   signingKeys: LinkSigningKeys;
+  /** Requests, decisions and cancellations go into the execution's audit trail. */
+  audit?: AuditTrail;
 }
 
 export interface LinkParameters {
@@ -172,13 +177,42 @@ export class ApprovalService {
     };
     const created = await store.createApproval(record);
     if (!created) return { approvalId, approvers, created: false };
+    const envelope = {
+      actor: system('approvals'),
+      executionId: execution.id,
+      incidentId: execution.incidentId,
+      runbookId: execution.runbookId,
+      environment: execution.environment,
+      resourceKey: auditResourceKey(alert),
+    };
     // A new token for the same target (the task was retried) makes the older requests dead: say so.
     for (const older of await store.listApprovals(execution.id)) {
       if (older.id === approvalId || older.status !== 'pending') continue;
       if (older.target.kind !== approval.target.kind || older.target.id !== approval.target.id) continue;
       const olderKey = parseApprovalPublicId(older.id)?.approvalKey;
-      if (olderKey) await store.closeApproval(execution.id, olderKey, 'cancelled', now.toISOString());
+      if (olderKey && (await store.closeApproval(execution.id, olderKey, 'cancelled', now.toISOString())))
+        await recordAudit(this.options.audit, clock, {
+          ...envelope,
+          kind: 'approval.closed',
+          id: auditEventId('approval.closed', older.id),
+          approvalId: older.id,
+          status: 'cancelled',
+        });
     }
+    await recordAudit(this.options.audit, clock, {
+      ...envelope,
+      kind: 'approval.requested',
+      id: auditEventId('approval.requested', approvalId),
+      at: record.requestedAt,
+      approvalId,
+      target: approval.target,
+      requirement: approval.requirement,
+      risk: approval.risk,
+      approvers,
+      quorum: approval.quorum,
+      expiresAt: record.expiresAt,
+      details: { approverGroups: approval.approverGroups, plan: plan.map((step) => step.id) },
+    });
 
     const linkExpiry = Math.floor(
       Math.min(expiresAt.getTime(), now.getTime() + config.approvalLinkTtlSeconds * 1_000) / 1_000,
@@ -382,6 +416,7 @@ export class ApprovalService {
     link: LinkParameters,
     decision: 'approve' | 'reject',
     comment?: string,
+    source: AuditSource = { channel: 'approval-link' },
   ): Promise<DecideResult> {
     const checked = await this.checkLink(approvalId, link);
     if (!checked.ok) return checked;
@@ -416,6 +451,19 @@ export class ApprovalService {
       };
     }
     const approval = result.approval;
+    await recordAudit(this.options.audit, clock, {
+      kind: 'approval.decided',
+      at: now,
+      actor: person(checked.approver, source),
+      executionId: approval.executionId,
+      runbookId: approval.runbookId,
+      environment: approval.environment,
+      resourceKey: auditResourceKey(approval.alert),
+      approvalId: approval.id,
+      decision,
+      ...(comment ? { comment: auditText(comment) } : {}),
+      status: approval.status === 'pending' || approval.status === 'approved' ? approval.status : 'rejected',
+    });
     if (approval.status === 'pending') return { ok: true, approval: withoutToken(approval), settled: false };
     if ((await this.deliver(approval, checked.approver, now)) === 'too-late') {
       logger.warn('approval decided after the execution stopped waiting', { approvalId });

@@ -1,7 +1,10 @@
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
+import { type AuditActor, system } from '../audit/events.ts';
+import { auditText, recordAudit } from '../audit/record.ts';
 import { AslErrorName, StateError } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
 
@@ -12,8 +15,44 @@ import type { ExecutionContext } from '../execution-contract.ts';
  */
 export class CheckpointService {
   constructor(
-    private readonly deps: { store: Store; engine: ExecutionEngine; clock: Clock; logger: Logger },
+    private readonly deps: {
+      store: Store;
+      engine: ExecutionEngine;
+      clock: Clock;
+      logger: Logger;
+      /** Holds, releases and aborts at a checkpoint are gate verdicts in the execution's trail. */
+      audit?: AuditTrail;
+    },
   ) {}
+
+  /** Records what the checkpoint did with the execution (held, released, refused by an abort). */
+  private async verdict(
+    executionId: string,
+    verdict: 'held' | 'released' | 'refused',
+    reason: string,
+    actor: AuditActor,
+    details?: Record<string, unknown>,
+  ): Promise<void> {
+    if (!this.deps.audit) return;
+    const record = await this.deps.store.getExecution(executionId);
+    await recordAudit(this.deps.audit, this.deps.clock, {
+      kind: 'gate.verdict',
+      actor,
+      executionId,
+      ...(record
+        ? {
+            incidentId: record.incidentId,
+            runbookId: record.runbookId,
+            environment: record.environment,
+            resourceKey: record.resourceKey,
+          }
+        : {}),
+      gate: 'checkpoint',
+      verdict,
+      reason: auditText(reason),
+      ...(details ? { details } : {}),
+    });
+  }
 
   async arrive(
     execution: ExecutionContext,
@@ -29,6 +68,9 @@ export class CheckpointService {
         `aborted by ${record?.control.requestedBy ?? 'an operator'} before ${checkpoint.before}`,
       );
       error.stack = `${error.name}: ${error.message}`;
+      await this.verdict(execution.id, 'refused', error.message, system('step-runner'), {
+        before: checkpoint.before,
+      });
       throw error;
     }
     if (!hold) {
@@ -47,6 +89,15 @@ export class CheckpointService {
       status: 'paused',
       currentState: `Checkpoint: ${checkpoint.before}`,
     });
+    await this.verdict(
+      execution.id,
+      'held',
+      hold === 'pause'
+        ? `held before ${checkpoint.before}: paused by ${(await store.getExecution(execution.id))?.control.requestedBy ?? 'an operator'}`
+        : `held before ${checkpoint.before}: ${await this.killSwitchWords()}`,
+      system('step-runner'),
+      { before: checkpoint.before, holdReason: hold },
+    );
     this.deps.logger.info('execution held at checkpoint', {
       executionId: execution.id,
       before: checkpoint.before,
@@ -54,8 +105,9 @@ export class CheckpointService {
     });
     // A resume may have landed between the check and the hold: look again, and release if so.
     const again = await this.holdReason(execution.id);
-    if (!again) await this.release(execution.id);
-    else if (again === 'abort') await this.failHeld(execution.id, 'aborted while held');
+    if (!again) await this.release(execution.id, system('step-runner'));
+    else if (again === 'abort')
+      await this.failHeld(execution.id, 'aborted while held', system('step-runner'));
     return { held: true, reason: hold };
   }
 
@@ -68,19 +120,40 @@ export class CheckpointService {
     return undefined;
   }
 
-  /** Lets a held execution continue; false when nothing was held. */
-  async release(executionId: string): Promise<boolean> {
+  private async killSwitchWords(): Promise<string> {
+    const state = await this.deps.store.getKillSwitch();
+    return `kill switch engaged${state.changedBy ? ` by ${state.changedBy}` : ''}${state.reason ? `: ${state.reason}` : ''}`;
+  }
+
+  /** Lets a held execution continue; false when nothing was held. `by`: who let it go. */
+  async release(executionId: string, by: AuditActor = system('step-runner')): Promise<boolean> {
     const held = await this.deps.store.releaseCheckpoint(executionId);
     if (!held) return false;
+    await this.verdict(
+      executionId,
+      'released',
+      `released before ${held.before} (held since ${held.heldAt})`,
+      by,
+      {
+        before: held.before,
+      },
+    );
     await this.deps.store.updateExecution(executionId, { status: 'running' });
     await this.deps.engine.sendTaskSuccess(held.taskToken, { passed: held.before, heldFor: held.heldAt });
     return true;
   }
 
   /** Fails a held execution into its rollback path. */
-  async failHeld(executionId: string, cause: string): Promise<boolean> {
+  async failHeld(
+    executionId: string,
+    cause: string,
+    by: AuditActor = system('step-runner'),
+  ): Promise<boolean> {
     const held = await this.deps.store.releaseCheckpoint(executionId);
     if (!held) return false;
+    await this.verdict(executionId, 'refused', `${cause} (held before ${held.before})`, by, {
+      before: held.before,
+    });
     await this.deps.store.updateExecution(executionId, { status: 'running' });
     await this.deps.engine.sendTaskFailure(held.taskToken, { error: AslErrorName.Aborted, cause });
     return true;

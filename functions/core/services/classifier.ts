@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier } from '../../ports/notifier.ts';
 import type { Store } from '../../ports/store.ts';
 import type { Alert } from '../alert.ts';
+import { auditEventId, system } from '../audit/events.ts';
+import { type AuditEventInput, auditText, type DistributiveOmit, recordAudit } from '../audit/record.ts';
 import { categorize } from '../classifier/categorize.ts';
 import { executionName, incidentId, resourceKey } from '../classifier/identity.ts';
 import { incidentPriority } from '../classifier/priority.ts';
@@ -47,6 +50,8 @@ export interface ClassifierOptions {
   logger: Logger;
   config: RuntimeConfig;
   selector: RunbookSelector;
+  /** The alert, the selection with every candidate, the gate's verdict and the start are recorded here. */
+  audit?: AuditTrail;
 }
 
 /**
@@ -71,6 +76,15 @@ export class ClassifierService {
     };
     if (alert.status === 'resolved') {
       const incident = await store.resolveIncident(alert.fingerprint, alert, now.toISOString());
+      if (incident)
+        await this.audit(alert, {
+          kind: 'alert.received',
+          at: now.toISOString(),
+          incidentId: incident.id,
+          ...(incident.executionId ? { executionId: incident.executionId } : {}),
+          ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
+          decision: 'resolved',
+        });
       return {
         alert: summary,
         decision: 'resolved',
@@ -104,6 +118,13 @@ export class ClassifierService {
     if ('resolved' in opened) {
       // A repeat of a firing whose incident already resolved (a late or redelivered notification): the
       // incident is in the store; nothing starts. The problem coming back arrives with a new startsAt.
+      await this.audit(alert, {
+        kind: 'alert.received',
+        at: now.toISOString(),
+        incidentId: opened.resolved.id,
+        ...(opened.resolved.executionId ? { executionId: opened.resolved.executionId } : {}),
+        decision: 'resolved',
+      });
       return {
         alert: summary,
         decision: 'resolved',
@@ -115,6 +136,12 @@ export class ClassifierService {
     if (ignored) {
       // Meant to fire (Watchdog) or only to inhibit (InfoInhibitor): recorded as ignored, nothing runs.
       if (opened.created) await store.updateIncident(incident.id, { decision: 'ignored' });
+      await this.audit(alert, {
+        kind: 'alert.received',
+        at: now.toISOString(),
+        incidentId: incident.id,
+        decision: 'ignored',
+      });
       return {
         alert: summary,
         decision: 'ignored',
@@ -128,6 +155,14 @@ export class ClassifierService {
         !incident.executionId &&
         now.getTime() - new Date(incident.firstSeenAt).getTime() > PENDING_TAKEOVER_MS;
       if (!abandoned) {
+        await this.audit(alert, {
+          kind: 'alert.received',
+          at: now.toISOString(),
+          incidentId: incident.id,
+          ...(incident.executionId ? { executionId: incident.executionId } : {}),
+          ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
+          decision: 'joined',
+        });
         return {
           alert: summary,
           decision: 'joined',
@@ -139,6 +174,17 @@ export class ClassifierService {
       this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
     }
     return this.decide(alert, incident, summary);
+  }
+
+  /** One event about this alert, indexed by its resource; recorded by the classifier. */
+  private async audit(alert: Alert, input: DistributiveOmit<AuditEventInput, 'actor' | 'alert'>) {
+    await recordAudit(this.options.audit, this.options.clock, {
+      actor: system('classifier'),
+      environment: alert.environment,
+      resourceKey: resourceKey(alert),
+      ...input,
+      ...(input.kind === 'alert.received' ? { alert: summarizeAlert(alert) } : {}),
+    } as AuditEventInput);
   }
 
   /** Opens or joins the incident; a resolved incident with the same id (a late repeat) is said so. */
@@ -177,7 +223,28 @@ export class ClassifierService {
   ): Promise<ClassifierResult> {
     const { store, selector } = this.options;
     const selection = selector.select(alert, await this.learningAggregates());
+    const receivedAt = this.options.clock.now().toISOString();
+    const candidates = selection.considered.map((candidate) => ({
+      ...candidate,
+      reason: auditText(candidate.reason),
+    }));
     if (!selection.selected) {
+      const trail = { incidentId: incident.id };
+      await this.audit(alert, {
+        kind: 'alert.received',
+        id: auditEventId('alert.received', incident.id),
+        at: receivedAt,
+        ...trail,
+        decision: 'unmatched',
+      });
+      await this.audit(alert, {
+        kind: 'runbook.selected',
+        id: auditEventId('runbook.selected', incident.id),
+        at: receivedAt,
+        ...trail,
+        alertName: alert.name,
+        candidates,
+      });
       await store.recordUnmatched(alert, this.options.clock.now().toISOString());
       await store.updateIncident(incident.id, { decision: 'unmatched' });
       this.options.logger.info('no runbook matched', { alert: alert.name, incidentId: incident.id });
@@ -199,6 +266,38 @@ export class ClassifierService {
       runbookId: runbook.id,
       considered: selection.considered,
     };
+    // The execution's trail starts here (its name is known): the alert, then every candidate's score.
+    const trail = { executionId: name, incidentId: incident.id, runbookId: runbook.id };
+    await this.audit(alert, {
+      kind: 'alert.received',
+      id: auditEventId('alert.received', name),
+      at: receivedAt,
+      ...trail,
+    });
+    await this.audit(alert, {
+      kind: 'runbook.selected',
+      id: auditEventId('runbook.selected', name),
+      at: receivedAt,
+      ...trail,
+      alertName: alert.name,
+      selected: {
+        runbookId: selection.selected.runbookId,
+        runbookVersion: selection.selected.runbookVersion,
+        rule: selection.selected.rule,
+        score: selection.selected.score,
+      },
+      candidates,
+    });
+    const verdict = (gate: string, allowed: boolean, reason: string, details?: Record<string, unknown>) =>
+      this.audit(alert, {
+        kind: 'gate.verdict',
+        id: auditEventId('gate.verdict', name, gate),
+        ...trail,
+        gate,
+        verdict: allowed ? 'allowed' : 'refused',
+        reason: auditText(reason),
+        ...(details ? { details } : {}),
+      });
 
     /** Automation may not start: the incident says why, and the default escalation target hears it. */
     const block = async (reason: string) => {
@@ -211,12 +310,24 @@ export class ClassifierService {
       return { ...base, decision: 'blocked' as const, reason };
     };
     // One deployment serves one environment: its policy and its people do not apply to another's alerts.
-    if (alert.environment !== this.options.config.environment)
-      return block(
-        `this deployment serves environment "${this.options.config.environment}"; the alert is from "${alert.environment}" (its environment label)`,
-      );
+    if (alert.environment !== this.options.config.environment) {
+      const reason = `this deployment serves environment "${this.options.config.environment}"; the alert is from "${alert.environment}" (its environment label)`;
+      await verdict('environment', false, reason);
+      return block(reason);
+    }
     const gate = await this.passGate(runbook, alert, incident.id, name);
-    if (!gate.allowed) return block(gate.reason);
+    if (!gate.allowed) {
+      await verdict('safety', false, gate.reason, { refusal: gate.refusal });
+      return block(gate.reason);
+    }
+    await verdict(
+      'safety',
+      true,
+      gate.changeFreeze
+        ? `allowed in change-freeze window ${gate.freezeWindow ?? ''}: diagnostics only`.trim()
+        : 'kill switch off; environment, rate, concurrency and cooldown limits within bounds',
+      { changeFreeze: gate.changeFreeze, ...(gate.freezeWindow ? { freezeWindow: gate.freezeWindow } : {}) },
+    );
 
     const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
     if (!started.ok) {
@@ -327,6 +438,19 @@ export class ClassifierService {
       currentState: 'starting',
     };
     await store.createExecution(record);
+    // Recorded before the engine starts, so every step's event comes after it in the trail.
+    await this.audit(alert, {
+      kind: 'execution.started',
+      id: auditEventId('execution.started', name),
+      at: startedAt,
+      executionId: name,
+      incidentId: incident.id,
+      runbookId: runbook.id,
+      runbookVersion: runbook.version,
+      dryRun: config.dryRun,
+      changeFreeze,
+      trigger: 'alert',
+    });
     const input: ExecutionInput = { execution, alert, steps: {}, groups: {}, approvals: {} };
     try {
       const started = await engine.start({ runbookId: runbook.id, name, input });
@@ -335,6 +459,19 @@ export class ClassifierService {
     } catch (error) {
       // A machine that does not exist will not appear on retry: stop and say so. Anything else retries.
       if (!(error instanceof ConfigurationError)) throw error;
+      await this.audit(alert, {
+        kind: 'execution.finished',
+        id: auditEventId('execution.finished', name),
+        executionId: name,
+        incidentId: incident.id,
+        runbookId: runbook.id,
+        status: 'failed',
+        error: 'Runbook.NotDeployed',
+        cause: auditText(error.message),
+        rolledBack: false,
+        rollbackFailed: false,
+        escalated: true,
+      });
       await store.updateExecution(name, {
         status: 'failed',
         stoppedAt: clock.now().toISOString(),

@@ -1,8 +1,11 @@
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { parseApprovalPublicId } from '../approval-links.ts';
+import { type AuditSource, person } from '../audit/events.ts';
+import { type AuditEventInput, auditText, recordAudit } from '../audit/record.ts';
 import { AslErrorName, RunbookAutopilotError, TaskTokenExpiredError } from '../errors.ts';
 import {
   type ApprovalRecord,
@@ -85,8 +88,69 @@ export class ControlService {
       logger: Logger;
       /** Where executions can be interrupted (the embedded platform): which changes repeat when resumed. */
       interruptedChanges?: InterruptedChanges;
+      /** Every override (accepted or refused) is recorded here, with who and from where. */
+      audit?: AuditTrail;
     },
   ) {}
+
+  /**
+   * Runs an override and records it: accepted once it took effect, or refused with the 409's words.
+   * An execution that does not exist has no trail to record in (404).
+   */
+  private async overriding<T>(
+    kind: 'override.pause' | 'override.resume' | 'override.abort',
+    execution: ExecutionRecord | undefined,
+    actor: { by: string; source?: AuditSource | undefined },
+    details: { reason?: string | undefined; repeatInterruptedChange?: boolean },
+    act: () => Promise<T>,
+  ): Promise<T> {
+    const at = this.deps.clock.now().toISOString();
+    const event = (result: 'accepted' | 'refused', refusal?: string): AuditEventInput | undefined =>
+      execution &&
+      ({
+        kind,
+        at,
+        actor: person(actor.by, actor.source),
+        executionId: execution.id,
+        incidentId: execution.incidentId,
+        runbookId: execution.runbookId,
+        environment: execution.environment,
+        resourceKey: execution.resourceKey,
+        result,
+        ...(refusal ? { refusal: auditText(refusal) } : {}),
+        ...(details.reason ? { reason: auditText(details.reason) } : {}),
+        ...(kind === 'override.resume' && details.repeatInterruptedChange
+          ? { repeatInterruptedChange: true }
+          : {}),
+      } as AuditEventInput);
+    let result: T;
+    try {
+      result = await act();
+    } catch (error) {
+      const refused = error instanceof ControlConflictError ? event('refused', error.message) : undefined;
+      if (refused) await recordAudit(this.deps.audit, this.deps.clock, refused);
+      throw error;
+    }
+    const accepted = event('accepted');
+    if (accepted) await recordAudit(this.deps.audit, this.deps.clock, accepted);
+    return result;
+  }
+
+  /** Applies a control request under its condition; a lost race is a 409 saying what won. */
+  private async requestControl(
+    executionId: string,
+    request: Parameters<Store['requestControl']>[1],
+  ): Promise<ExecutionRecord> {
+    const updated = await this.deps.store.requestControl(executionId, request);
+    if (updated) return updated;
+    const current = await this.deps.store.getExecution(executionId);
+    if (!current) throw new NotFoundError(`no execution "${executionId}"`);
+    if (TERMINAL_STATUSES.has(current.status))
+      throw new ControlConflictError(`execution ${executionId} already ${current.status}; nothing to change`);
+    throw new ControlConflictError(
+      `execution ${executionId} is being aborted (by ${current.control.requestedBy ?? 'an operator'})`,
+    );
+  }
 
   async listExecutions(limit: number, cursor?: string) {
     const page = await this.deps.store.listExecutions({ limit, ...(cursor ? { cursor } : {}) });
@@ -121,26 +185,47 @@ export class ControlService {
     return execution;
   }
 
-  async pause(executionId: string, by: string, reason?: string): Promise<ExecutionRecord> {
-    const execution = await this.live(executionId);
-    if (execution.control.abortRequested)
-      throw new ControlConflictError(`execution ${executionId} is being aborted`);
-    const updated = await this.deps.store.updateExecution(executionId, {
-      control: {
-        ...execution.control,
+  async pause(
+    executionId: string,
+    by: string,
+    reason?: string,
+    source?: AuditSource,
+  ): Promise<ExecutionRecord> {
+    const found = await this.deps.store.getExecution(executionId);
+    return this.overriding('override.pause', found, { by, source }, { reason }, async () => {
+      const execution = await this.live(executionId);
+      if (execution.control.abortRequested)
+        throw new ControlConflictError(`execution ${executionId} is being aborted`);
+      const updated = await this.requestControl(executionId, {
         pauseRequested: true,
         requestedBy: by,
         requestedAt: this.deps.clock.now().toISOString(),
         ...(reason ? { reason } : {}),
-      },
+        unlessAborting: true,
+      });
+      return withoutToken(updated);
     });
-    return withoutToken(updated);
   }
 
   async resume(
     executionId: string,
     by: string,
-    options: { repeatInterruptedChange?: boolean } = {},
+    options: { repeatInterruptedChange?: boolean; source?: AuditSource } = {},
+  ): Promise<ExecutionRecord> {
+    const found = await this.deps.store.getExecution(executionId);
+    return this.overriding(
+      'override.resume',
+      found,
+      { by, source: options.source },
+      { ...(options.repeatInterruptedChange ? { repeatInterruptedChange: true } : {}) },
+      () => this.resumeLive(executionId, by, options),
+    );
+  }
+
+  private async resumeLive(
+    executionId: string,
+    by: string,
+    options: { repeatInterruptedChange?: boolean; source?: AuditSource },
   ): Promise<ExecutionRecord> {
     const execution = await this.live(executionId);
     if (execution.control.abortRequested)
@@ -182,30 +267,42 @@ export class ControlService {
         );
       return withoutToken((await this.deps.store.getExecution(executionId))!);
     }
-    await this.deps.store.updateExecution(executionId, {
-      control: {
-        ...execution.control,
-        pauseRequested: false,
-        requestedBy: by,
-        requestedAt: this.deps.clock.now().toISOString(),
-      },
+    await this.requestControl(executionId, {
+      pauseRequested: false,
+      requestedBy: by,
+      requestedAt: this.deps.clock.now().toISOString(),
+      unlessAborting: true,
     });
     const killSwitch = await this.deps.store.getKillSwitch();
     // Held by the kill switch, it stays held until the switch is released.
-    if (!killSwitch.engaged) await this.deps.checkpoints.release(executionId);
+    if (!killSwitch.engaged) await this.deps.checkpoints.release(executionId, person(by, options.source));
     return withoutToken((await this.deps.store.getExecution(executionId))!);
   }
 
-  async abort(executionId: string, by: string, reason?: string): Promise<ExecutionRecord> {
+  async abort(
+    executionId: string,
+    by: string,
+    reason?: string,
+    source?: AuditSource,
+  ): Promise<ExecutionRecord> {
+    const found = await this.deps.store.getExecution(executionId);
+    return this.overriding('override.abort', found, { by, source }, { reason }, () =>
+      this.abortLive(executionId, by, reason, source),
+    );
+  }
+
+  private async abortLive(
+    executionId: string,
+    by: string,
+    reason: string | undefined,
+    source: AuditSource | undefined,
+  ): Promise<ExecutionRecord> {
     const execution = await this.live(executionId);
-    await this.deps.store.updateExecution(executionId, {
-      control: {
-        ...execution.control,
-        abortRequested: true,
-        requestedBy: by,
-        requestedAt: this.deps.clock.now().toISOString(),
-        ...(reason ? { reason } : {}),
-      },
+    await this.requestControl(executionId, {
+      abortRequested: true,
+      requestedBy: by,
+      requestedAt: this.deps.clock.now().toISOString(),
+      ...(reason ? { reason } : {}),
     });
     const cause = `aborted by ${by}${reason ? `: ${reason}` : ''}`;
     if (execution.status === 'interrupted') {
@@ -228,8 +325,8 @@ export class ControlService {
       return withoutToken((await this.deps.store.getExecution(executionId))!);
     }
     // Held at a checkpoint or waiting for a human: fail the task now, into rollback.
-    await this.deps.checkpoints.failHeld(executionId, cause);
-    await this.cancelPendingApprovals(executionId, by);
+    await this.deps.checkpoints.failHeld(executionId, cause, person(by, source));
+    await this.cancelPendingApprovals(executionId, by, source);
     this.deps.logger.info('abort requested', { executionId, by });
     return withoutToken((await this.deps.store.getExecution(executionId))!);
   }
@@ -286,7 +383,11 @@ export class ControlService {
   }
 
   /** An abort cancels the execution's pending approvals and fails the tasks waiting on them. */
-  private async cancelPendingApprovals(executionId: string, by: string): Promise<number> {
+  private async cancelPendingApprovals(
+    executionId: string,
+    by: string,
+    source: AuditSource | undefined,
+  ): Promise<number> {
     const { store, engine, clock, logger } = this.deps;
     let cancelled = 0;
     for (const approval of await store.listApprovals(executionId)) {
@@ -296,6 +397,15 @@ export class ControlService {
       const closed = await store.closeApproval(executionId, key, 'cancelled', clock.now().toISOString());
       if (!closed) continue;
       cancelled++;
+      await recordAudit(this.deps.audit, clock, {
+        kind: 'approval.closed',
+        actor: person(by, source),
+        executionId,
+        runbookId: approval.runbookId,
+        environment: approval.environment,
+        approvalId: approval.id,
+        status: 'cancelled',
+      });
       await engine
         .sendTaskFailure(approval.taskToken, {
           error: AslErrorName.Aborted,
@@ -318,6 +428,7 @@ export class ControlService {
     engaged: boolean,
     by: string,
     reason?: string,
+    source?: AuditSource,
   ): Promise<KillSwitchState & { released: number }> {
     const state: KillSwitchState = {
       engaged,
@@ -340,13 +451,22 @@ export class ControlService {
             !execution.control.pauseRequested &&
             !execution.control.abortRequested
           ) {
-            if (await this.deps.checkpoints.release(execution.id)) released++;
+            if (await this.deps.checkpoints.release(execution.id, person(by, source))) released++;
           }
         }
         const oldest = page.executions.at(-1);
         cursor = oldest && new Date(oldest.startedAt).getTime() >= horizon ? page.cursor : undefined;
       } while (cursor);
     }
+    // The switch's history: every change, with who, when and from where (the item keeps only the last).
+    await recordAudit(this.deps.audit, this.deps.clock, {
+      kind: engaged ? 'kill-switch.engaged' : 'kill-switch.released',
+      at: state.changedAt!,
+      actor: person(by, source),
+      result: 'accepted',
+      ...(reason ? { reason: auditText(reason) } : {}),
+      ...(engaged ? {} : { released }),
+    } as AuditEventInput);
     return { ...state, released };
   }
 }

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier } from '../../ports/notifier.ts';
 import type { Alert } from '../alert.ts';
+import { auditEventId, system } from '../audit/events.ts';
+import { auditResourceKey, auditText, recordAudit } from '../audit/record.ts';
 import { executionLink, type RuntimeConfig } from '../config.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
@@ -47,7 +50,13 @@ const SEVERITY_RANK = { info: 0, ticket: 1, page: 2 } as const;
  */
 export class EscalationService {
   constructor(
-    private readonly deps: { notifier: Notifier; clock: Clock; logger: Logger; config: RuntimeConfig },
+    private readonly deps: {
+      notifier: Notifier;
+      clock: Clock;
+      logger: Logger;
+      config: RuntimeConfig;
+      audit?: AuditTrail;
+    },
   ) {}
 
   async escalate(triggers: EscalationTrigger[], rawState: Record<string, unknown>) {
@@ -97,6 +106,21 @@ export class EscalationService {
       ...(execution ? { executionId: execution.id } : {}),
       sentAt: clock.now().toISOString(),
     });
+    if (execution)
+      await recordAudit(this.deps.audit, clock, {
+        kind: 'execution.escalated',
+        id: auditEventId('execution.escalated', execution.id, event, state.failure?.Error ?? ''),
+        actor: system('escalation'),
+        executionId: execution.id,
+        incidentId: execution.incidentId,
+        runbookId: execution.runbookId,
+        environment: execution.environment,
+        ...(alert ? { resourceKey: auditResourceKey(alert) } : {}),
+        to: recipients.length > 0 ? recipients : targets,
+        reason: auditText(
+          `${event}: ${state.failure?.Error ?? event}${state.failure?.Cause ? ` — ${state.failure.Cause}` : ''}`,
+        ),
+      });
     return { event, targets, severity };
   }
 }

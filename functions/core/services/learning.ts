@@ -1,9 +1,11 @@
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
+import { system } from '../audit/events.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import type { Runbook } from '../runbook/model.ts';
-import { closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
+import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
 /** The engine's word on an execution that stopped (Step Functions Execution Status Change). */
 export interface ExecutionStatusChange {
@@ -25,7 +27,7 @@ export const STEP_STATISTICS_EXECUTIONS = 50;
  * is recomputed from the records — so a redelivered event changes nothing.
  */
 export class LearningService {
-  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger; audit?: AuditTrail }) {}
 
   async executionStopped(change: ExecutionStatusChange): Promise<{ recorded: boolean; runbookId?: string }> {
     const { store, clock, logger } = this.deps;
@@ -38,7 +40,8 @@ export class LearningService {
       return { recorded: false };
     }
     if (!execution.outcome) {
-      await closeOpenApprovals(store, execution.id, clock.now());
+      const actor = system('learning-recorder');
+      await closeOpenApprovals(store, execution.id, clock.now(), { trail: this.deps.audit, clock, actor });
       const [outcomes, approvals] = await Promise.all([
         store.listStepOutcomes(execution.id),
         store.listApprovals(execution.id),
@@ -68,6 +71,7 @@ export class LearningService {
         outcome,
         engineRef: change.engineRef,
       });
+      await auditExecutionFinished(this.deps.audit, clock, execution, outcome, actor);
     }
     await store.releaseSlot(slotKey(execution.runbookId), execution.id);
     await this.recompute(execution.runbookId);

@@ -1,7 +1,10 @@
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { parseApprovalPublicId } from '../approval-links.ts';
+import { type AuditActor, auditEventId, system } from '../audit/events.ts';
+import { auditText, recordAudit } from '../audit/record.ts';
 import { concurrencySlotKey } from '../classifier/identity.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionOutcome, ExecutionRecord, StepOutcome } from '../records.ts';
@@ -65,14 +68,56 @@ export function deriveOutcome(
  * Settles the approvals an execution left pending when it stopped: expired when their time ran out,
  * else cancelled (the execution failed or was stopped elsewhere). Their links then say so.
  */
-export async function closeOpenApprovals(store: Store, executionId: string, now: Date): Promise<void> {
+export async function closeOpenApprovals(
+  store: Store,
+  executionId: string,
+  now: Date,
+  audit?: { trail: AuditTrail | undefined; clock: Clock; actor: AuditActor },
+): Promise<void> {
   for (const approval of await store.listApprovals(executionId)) {
     if (approval.status !== 'pending') continue;
     const key = parseApprovalPublicId(approval.id)?.approvalKey;
     if (!key) continue;
     const status = new Date(approval.expiresAt).getTime() <= now.getTime() ? 'expired' : 'cancelled';
-    await store.closeApproval(executionId, key, status, now.toISOString());
+    const closed = await store.closeApproval(executionId, key, status, now.toISOString());
+    if (closed && audit)
+      await recordAudit(audit.trail, audit.clock, {
+        kind: 'approval.closed',
+        id: auditEventId('approval.closed', approval.id),
+        actor: audit.actor,
+        executionId,
+        runbookId: approval.runbookId,
+        environment: approval.environment,
+        approvalId: approval.id,
+        status,
+      });
   }
+}
+
+/** The execution's end in its audit trail; the same id from Record and the learning recorder: once. */
+export async function auditExecutionFinished(
+  audit: AuditTrail | undefined,
+  clock: Clock,
+  execution: ExecutionRecord,
+  outcome: ExecutionOutcome,
+  actor: AuditActor,
+): Promise<void> {
+  await recordAudit(audit, clock, {
+    kind: 'execution.finished',
+    id: auditEventId('execution.finished', execution.id),
+    actor,
+    executionId: execution.id,
+    incidentId: execution.incidentId,
+    runbookId: execution.runbookId,
+    environment: execution.environment,
+    resourceKey: execution.resourceKey,
+    status: outcome.status,
+    ...(outcome.error ? { error: auditText(outcome.error) } : {}),
+    ...(outcome.cause ? { cause: auditText(outcome.cause) } : {}),
+    rolledBack: outcome.rolledBack,
+    rollbackFailed: outcome.rollbackFailed,
+    escalated: outcome.escalated,
+  });
 }
 
 /**
@@ -81,14 +126,18 @@ export async function closeOpenApprovals(store: Store, executionId: string, now:
  * executions that never reached it, and recomputes the aggregates.
  */
 export class RecordService {
-  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger }) {}
+  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger; audit?: AuditTrail }) {}
 
   async record(outcome: 'succeeded' | 'failed', recordOutputs: string[], rawState: Record<string, unknown>) {
     const state = rawState as MachineState;
     const executionId = state.execution?.id;
     if (!executionId) return { recorded: false, reason: 'no execution in state' };
     const { store, clock } = this.deps;
-    await closeOpenApprovals(store, executionId, clock.now());
+    await closeOpenApprovals(store, executionId, clock.now(), {
+      trail: this.deps.audit,
+      clock,
+      actor: system('step-runner'),
+    });
     const [execution, outcomes, approvals] = await Promise.all([
       store.getExecution(executionId),
       store.listStepOutcomes(executionId),
@@ -131,6 +180,7 @@ export class RecordService {
       outcome: derived,
       currentState: outcome === 'succeeded' ? 'Succeeded' : 'Failed',
     });
+    await auditExecutionFinished(this.deps.audit, clock, execution, derived, system('step-runner'));
     await store.releaseSlot(slotKey(execution.runbookId), executionId);
     this.deps.logger.info('execution recorded', { executionId, status });
     return { recorded: true, status };

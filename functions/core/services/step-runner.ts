@@ -1,9 +1,12 @@
+import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import type { ChangeIdentity, ToolImplementation, ToolRegistry } from '../../ports/tools.ts';
 import type { Alert } from '../alert.ts';
+import { system } from '../audit/events.ts';
+import { auditText, changeEventOf, recordAudit } from '../audit/record.ts';
 import { stableHash } from '../classifier/identity.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { AslErrorName, StateError } from '../errors.ts';
@@ -67,6 +70,8 @@ export interface StepRunnerOptions {
   abortPollMs?: number;
   /** How long one verify-alert invocation waits for the alert to resolve. */
   verifyPollSeconds?: number;
+  /** Every change (started, ended, refused) is recorded here. */
+  audit?: AuditTrail;
   /**
    * The factor the embedded engine shortens Wait states by (`runbook demo --wait-scale`), recorded with
    * each wait; the AWS wiring never sets it (Step Functions waits what the definition says).
@@ -323,6 +328,7 @@ export class StepRunner {
         return { status: 'skipped', output: null };
       }
       if (refusal) {
+        await this.auditRefusal(execution.id, step, refusal);
         await this.putOutcome({
           ...base,
           status: 'failed',
@@ -651,6 +657,49 @@ export class StepRunner {
     if (jsonBytes(record.parameters) > 50_000)
       record.parameters = trimToBudget(record.parameters, 50_000).value as Record<string, unknown>;
     await this.options.store.putStepOutcome(record);
+    await this.auditChange(record);
+  }
+
+  /** A change's outcome (starting, or how it ended) goes into the execution's audit trail. */
+  private async auditChange(outcome: StepOutcome): Promise<void> {
+    if (!this.options.audit || (!outcome.mutating && outcome.kind !== 'compensation')) return;
+    const execution = await this.options.store.getExecution(outcome.executionId);
+    const event =
+      execution &&
+      changeEventOf(outcome, {
+        runbookId: execution.runbookId,
+        environment: execution.environment,
+        incidentId: execution.incidentId,
+        resourceKey: execution.resourceKey,
+      });
+    if (event) await recordAudit(this.options.audit, this.options.clock, event);
+  }
+
+  /** A change the runner refused to start (kill switch, freeze, missing approval) is a gate's verdict. */
+  private async auditRefusal(
+    executionId: string,
+    step: StepSpec,
+    refusal: { name: string; message: string; skip?: boolean },
+  ): Promise<void> {
+    if (!this.options.audit) return;
+    const execution = await this.options.store.getExecution(executionId);
+    await recordAudit(this.options.audit, this.options.clock, {
+      kind: 'gate.verdict',
+      actor: system('step-runner'),
+      executionId,
+      ...(execution
+        ? {
+            incidentId: execution.incidentId,
+            runbookId: execution.runbookId,
+            environment: execution.environment,
+            resourceKey: execution.resourceKey,
+          }
+        : {}),
+      gate: 'change',
+      verdict: 'refused',
+      reason: auditText(refusal.message),
+      details: { stepId: step.id, tool: step.tool, risk: step.risk, error: refusal.name },
+    });
   }
 
   // -------------------------------------------------------------------------------------------------

@@ -149,6 +149,7 @@ describe('control handler', () => {
     handler = createControlHandler({
       control: harness.services.control,
       learning: harness.services.learning,
+      audit: harness.audit,
       runbooks: () => harness.runbooks,
       logger: harness.logger,
     });
@@ -554,6 +555,7 @@ describe('control handler', () => {
       const guarded = createControlHandler({
         control: harness.services.control,
         learning: harness.services.learning,
+        audit: harness.audit,
         runbooks: () => harness.runbooks,
         logger: harness.logger,
         token: 'operator-token-0123456789',

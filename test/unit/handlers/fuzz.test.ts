@@ -348,6 +348,7 @@ describe('fuzz: every handler, called in-process', () => {
       const control = createControlHandler({
         control: harness.services.control,
         learning: harness.services.learning,
+        audit: harness.audit,
         runbooks: () => harness.runbooks,
         logger: harness.logger,
       });
@@ -360,6 +361,25 @@ describe('fuzz: every handler, called in-process', () => {
           .map(([id, action]) => ['POST', `/api/executions/${id}/${action}`]),
         pathSegment.map((value) => ['GET', `/api/executions?limit=${value}`]),
         fc.constantFrom(['GET', '/api/kill-switch'], ['POST', '/api/kill-switch'], ['GET', '/api/learning']),
+        // The audit query: any selector, any value, any pair of parameters.
+        fc
+          .tuple(
+            fc.constantFrom(
+              'execution',
+              'resource',
+              'actor',
+              'incident',
+              'platform',
+              'since',
+              'limit',
+              'cursor',
+              'format',
+            ),
+            pathSegment,
+            fc.constantFrom('execution', 'actor', 'since', 'cursor', 'limit', 'format', 'x'),
+            pathSegment,
+          )
+          .map(([first, value, second, other]) => ['GET', `/api/audit?${first}=${value}&${second}=${other}`]),
         fc
           .tuple(fc.oneof(pathSegment, fc.constant(realId)), pathSegment, fc.constantFrom('GET', 'POST'))
           .map(([id, sig]) => ['GET', `/approvals/${id}?approver=a&exp=1&sig=${sig}`]),

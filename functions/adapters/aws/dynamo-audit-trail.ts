@@ -1,0 +1,431 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { AuditEvent, type AuditRecord, auditTrailOf } from '../../core/audit/events.ts';
+import {
+  ConfigurationError,
+  type Problem,
+  RunbookAutopilotError,
+  ValidationError,
+} from '../../core/errors.ts';
+import { jsonBytes } from '../../core/output-budget.ts';
+import type { AuditFilter, AuditPage, AuditQuery, AuditTrail } from '../../ports/audit.ts';
+import { type Clock, systemClock } from '../../ports/clock.ts';
+import {
+  CorruptRecordError,
+  type ItemKey,
+  ItemTooLargeError,
+  MAX_ITEM_BYTES,
+  StoreConflictError,
+  StoreError,
+} from './dynamo-store.ts';
+import { GlobalIndex, type GlobalIndexDesign, TableKey, TTL_ATTRIBUTE } from './table-design.ts';
+
+/**
+ * The audit trail over the Store's table (docs/data-model.md, "Audit trail"). Every event is one item
+ * written by a conditional PutItem and never updated or deleted (IAM denies both on `AUDIT#` keys; TTL
+ * removes it after the environment's audit retention). Its sort key orders the trail as recorded:
+ * the recording time, this process's own count (same-millisecond events keep their order), a random
+ * tie-break; `attribute_not_exists` makes a collision a retry, never an overwrite. No counter is shared,
+ * so writers never wait on each other (an alert storm joins one incident 200 times at once). An id
+ * marker per event makes a retried record keep the first copy.
+ */
+
+const SECONDS_PER_DAY = 86_400;
+const APPEND_MAX_ATTEMPTS = 5;
+const BATCH_GET_MAX_KEYS = 100;
+const BATCH_GET_MAX_ATTEMPTS = 10;
+export const AUDIT_PAGE_DEFAULT = 100;
+export const AUDIT_PAGE_MAX = 1_000;
+const part = (value: string): string => encodeURIComponent(value);
+
+/** This process's count of events recorded: orders its own events within one millisecond. */
+let recorded = 0;
+
+/** `<recordedAt>#<count, base 36, 10 digits>#<random>`: sorts as recorded; unique with the random part. */
+function orderKey(recordedAt: string): string {
+  recorded = (recorded + 1) % 36 ** 10;
+  return `${recordedAt}#${recorded.toString(36).padStart(10, '0')}#${randomBytes(4).toString('hex')}`;
+}
+
+export const AuditKeys = {
+  event: (trail: string, order: string): ItemKey => ({ pk: `AUDIT#${part(trail)}`, sk: `EVENT#${order}` }),
+  eventId: (trail: string, id: string): ItemKey => ({ pk: `AUDIT#${part(trail)}`, sk: `ID#${part(id)}` }),
+} as const;
+
+export const AuditPartition = {
+  trail: (trail: string) => `AUDIT#${part(trail)}`,
+  resource: (resourceKey: string) => `AUDIT#RESOURCE#${part(resourceKey)}`,
+  actor: (actorId: string) => `AUDIT#ACTOR#${part(actorId)}`,
+} as const;
+
+/** Where each index keeps audit events (both overloaded with other entities' keys, distinct prefixes). */
+const ResourceIndex = GlobalIndex.byResource;
+const ActorIndex = GlobalIndex.byActor;
+
+const TABLE_ATTRIBUTES = new Set<string>([
+  TableKey.partition,
+  TableKey.sort,
+  TTL_ATTRIBUTE,
+  'entity',
+  ...Object.values(GlobalIndex).flatMap((index) => [index.partitionKey, index.sortKey]),
+]);
+
+const StoredRecord = z.intersection(
+  AuditEvent,
+  z.object({
+    trail: z.string(),
+    recordedAt: z.iso.datetime({ offset: true }),
+    order: z.string(),
+  }),
+);
+const IdMarker = z.object({ order: z.string() }).passthrough();
+const Cursor = z.object({ p: z.string(), k: z.record(z.string(), z.string()) }).strict();
+
+type Item = Record<string, unknown>;
+
+export interface DynamoAuditTrailOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** Days an event is kept (the `ttl` attribute; AWS deletes it after). The environment's audit retention. */
+  retentionDays: number;
+  clock?: Clock;
+}
+
+function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function problemsOf(error: z.ZodError, prefix = ''): Problem[] {
+  return error.issues.map((issue) => ({
+    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
+    message: issue.message,
+    check: 'schema',
+  }));
+}
+
+function describeProblems(problems: Problem[]): string {
+  return problems.map((problem) => `${problem.path || '(event)'}: ${problem.message}`).join('; ');
+}
+
+/** ISO instants normalized to UTC milliseconds, so keys and filters order as time does. */
+function instant(value: string, field: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms))
+    throw new ValidationError(`${field}: "${value}" is not an ISO 8601 date-time`, [
+      { path: field, message: 'expected an ISO 8601 date-time, e.g. 2024-05-02T17:00:00Z', check: 'schema' },
+    ]);
+  return new Date(ms).toISOString();
+}
+
+const backoff = (attempt: number) =>
+  new Promise<void>((resolve) =>
+    setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6))),
+  );
+
+export class DynamoAuditTrail implements AuditTrail {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly retentionSeconds: number;
+  private readonly clock: Clock;
+
+  constructor(options: DynamoAuditTrailOptions) {
+    if (!options.tableName)
+      throw new ConfigurationError('DynamoAuditTrail: tableName is empty; set the table name');
+    if (!Number.isFinite(options.retentionDays) || options.retentionDays <= 0)
+      throw new ConfigurationError(
+        `DynamoAuditTrail: retentionDays must be a positive number of days, got ${String(options.retentionDays)}`,
+      );
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.retentionSeconds = Math.round(options.retentionDays * SECONDS_PER_DAY);
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async record(input: AuditEvent, options: { fresh?: boolean } = {}): Promise<AuditRecord> {
+    const parsed = AuditEvent.safeParse(input);
+    if (!parsed.success) {
+      const problems = problemsOf(parsed.error);
+      throw new ValidationError(`AuditTrail.record: invalid event: ${describeProblems(problems)}`, problems);
+    }
+    const event = JSON.parse(JSON.stringify(parsed.data)) as AuditEvent;
+    event.at = instant(event.at, 'at');
+    const trail = auditTrailOf(event);
+    const markerKey = AuditKeys.eventId(trail, event.id);
+    // A random id made just now has no earlier copy: neither a look for one nor a marker is needed.
+    const recorded = options.fresh ? undefined : await this.recordedAs(trail, markerKey);
+    if (recorded) return recorded;
+
+    const ttl = Math.ceil(Date.parse(event.at) / 1000) + this.retentionSeconds;
+    for (let attempt = 0; attempt < APPEND_MAX_ATTEMPTS; attempt++) {
+      const recordedAt = this.clock.now().toISOString();
+      const order = orderKey(recordedAt);
+      const record = { ...event, trail, recordedAt, order } as AuditRecord;
+      const key = AuditKeys.event(trail, order);
+      const item: Item = {
+        ...key,
+        entity: 'AuditEvent',
+        ...record,
+        ...(event.resourceKey
+          ? {
+              [ResourceIndex.partitionKey]: AuditPartition.resource(event.resourceKey),
+              [ResourceIndex.sortKey]: order,
+            }
+          : {}),
+        [ActorIndex.partitionKey]: AuditPartition.actor(event.actor.id),
+        [ActorIndex.sortKey]: order,
+        [TTL_ATTRIBUTE]: ttl,
+      };
+      this.assertFits(key, item);
+      // The random part collided (never seen in practice): take another key rather than overwrite.
+      if (!(await this.putIfAbsent(key, item))) continue;
+      if (!options.fresh)
+        await this.putIfAbsent(markerKey, {
+          ...markerKey,
+          entity: 'AuditEventId',
+          order,
+          [TTL_ATTRIBUTE]: ttl,
+        });
+      return record;
+    }
+    throw new StoreConflictError(
+      `AuditTrail.record: ${APPEND_MAX_ATTEMPTS} keys for "${event.kind}" (${event.id}) in trail "${trail}" were all taken; try again`,
+      this.tableName,
+      markerKey,
+    );
+  }
+
+  async query(filter: AuditFilter, query: AuditQuery = {}): Promise<AuditPage> {
+    const limit = query.limit ?? AUDIT_PAGE_DEFAULT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_PAGE_MAX)
+      throw new ValidationError(`limit must be an integer from 1 to ${AUDIT_PAGE_MAX}, got ${limit}`, [
+        { path: 'limit', message: `expected 1..${AUDIT_PAGE_MAX}`, check: 'schema' },
+      ]);
+    const since = query.since === undefined ? undefined : instant(query.since, 'since');
+    const target = this.targetOf(filter);
+    const startKey = query.cursor === undefined ? undefined : decodeCursor(query.cursor, target.partition);
+    // One match more than asked: a cursor is returned only when another page really exists.
+    const items = await this.queryMatches(target, since, startKey, limit + 1);
+    const page = items.slice(0, limit);
+    const records = target.index
+      ? await this.batchGet(page.map(keyOf))
+      : page.map((item) => this.parse(keyOf(item), item));
+    const seen = new Set<string>();
+    // A retry that raced its own first write leaves a second copy with the same id: show it once.
+    const events = records.filter((record) => !seen.has(record.id) && seen.add(record.id));
+    const last = page.at(-1);
+    if (items.length <= limit || last === undefined) return { events };
+    const cursorKey: Record<string, string> = { pk: String(last.pk), sk: String(last.sk) };
+    if (target.index) {
+      cursorKey[target.index.partitionKey] = String(last[target.index.partitionKey]);
+      cursorKey[target.index.sortKey] = String(last[target.index.sortKey]);
+    }
+    return { events, cursor: encodeCursor(target.partition, cursorKey) };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  private targetOf(filter: AuditFilter): { partition: string; index?: GlobalIndexDesign } {
+    if ('execution' in filter)
+      return { partition: AuditPartition.trail(auditTrailOf({ executionId: filter.execution })) };
+    if ('incident' in filter)
+      return { partition: AuditPartition.trail(auditTrailOf({ incidentId: filter.incident })) };
+    if ('resource' in filter)
+      return { partition: AuditPartition.resource(filter.resource), index: ResourceIndex };
+    if ('actor' in filter) return { partition: AuditPartition.actor(filter.actor), index: ActorIndex };
+    return { partition: AuditPartition.trail(auditTrailOf({})) };
+  }
+
+  /** The event a marker says was recorded already (a retried record), else undefined. */
+  private async recordedAs(trail: string, markerKey: ItemKey): Promise<AuditRecord | undefined> {
+    const marker = await this.get(markerKey);
+    if (!marker) return undefined;
+    const parsed = IdMarker.safeParse(marker);
+    if (!parsed.success) return undefined;
+    const key = AuditKeys.event(trail, parsed.data.order);
+    const item = await this.get(key);
+    return item ? this.parse(key, item) : undefined;
+  }
+
+  /** Up to `max` items of one partition in order; a trail's events filtered by `since` in the query. */
+  private async queryMatches(
+    target: { partition: string; index?: GlobalIndexDesign },
+    since: string | undefined,
+    startKey: Item | undefined,
+    max: number,
+  ): Promise<Item[]> {
+    const names: Record<string, string> = { '#pk': target.index?.partitionKey ?? TableKey.partition };
+    const values: Record<string, unknown> = { ':pk': target.partition };
+    let condition = '#pk = :pk';
+    if (target.index) {
+      // Index sort keys start with the recording time: `since` is a key condition.
+      if (since !== undefined) {
+        names['#sk'] = target.index.sortKey;
+        condition += ' AND #sk >= :since';
+        values[':since'] = since;
+      }
+    } else {
+      // A trail's sort keys are `EVENT#<recordedAt>#…` (`~` sorts after every character of an order key).
+      names['#sk'] = TableKey.sort;
+      condition += ' AND #sk BETWEEN :from AND :to';
+      values[':from'] = `EVENT#${since ?? ''}`;
+      values[':to'] = 'EVENT#~';
+    }
+    const items: Item[] = [];
+    let exclusiveStart = startKey;
+    do {
+      const input: QueryCommandInput = {
+        TableName: this.tableName,
+        KeyConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: true,
+        Limit: max - items.length,
+        ...(target.index ? { IndexName: target.index.name } : { ConsistentRead: true }),
+        ...(exclusiveStart ? { ExclusiveStartKey: exclusiveStart } : {}),
+      };
+      const page = await this.call('Query', { pk: target.partition, sk: target.index?.name ?? '*' }, () =>
+        this.client.send(new QueryCommand(input)),
+      );
+      items.push(...((page.Items ?? []) as Item[]));
+      exclusiveStart = page.LastEvaluatedKey;
+    } while (exclusiveStart !== undefined && items.length < max);
+    return items;
+  }
+
+  /** BatchGetItem in chunks of 100, retrying unprocessed keys; records in the keys' order. */
+  private async batchGet(keys: ItemKey[]): Promise<AuditRecord[]> {
+    const found = new Map<string, Item>();
+    const id = (key: ItemKey) => `${key.pk}\u0000${key.sk}`;
+    for (let start = 0; start < keys.length; start += BATCH_GET_MAX_KEYS) {
+      let pending = keys.slice(start, start + BATCH_GET_MAX_KEYS);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= BATCH_GET_MAX_ATTEMPTS)
+          throw new StoreError(
+            `BatchGetItem on table "${this.tableName}": ${pending.length} audit events still unprocessed after ${BATCH_GET_MAX_ATTEMPTS} attempts; the table is throttled, retry later`,
+            this.tableName,
+            pending[0],
+          );
+        if (attempt > 0) await backoff(attempt + 3);
+        const request = pending;
+        const result = await this.call('BatchGetItem', request[0], () =>
+          this.client.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } },
+            }),
+          ),
+        );
+        for (const item of (result.Responses?.[this.tableName] ?? []) as Item[])
+          found.set(id(keyOf(item)), item);
+        pending = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as ItemKey[];
+      }
+    }
+    const records: AuditRecord[] = [];
+    for (const key of keys) {
+      const item = found.get(id(key));
+      // Expired between the index read and the item read: gone, not an error.
+      if (item !== undefined) records.push(this.parse(key, item));
+    }
+    return records;
+  }
+
+  private parse(key: ItemKey, item: Item): AuditRecord {
+    const record: Item = {};
+    for (const [name, value] of Object.entries(item)) if (!TABLE_ATTRIBUTES.has(name)) record[name] = value;
+    const parsed = StoredRecord.safeParse(record);
+    if (parsed.success) return parsed.data as AuditRecord;
+    const problems = problemsOf(parsed.error);
+    throw new CorruptRecordError(
+      `DynamoDB item pk "${key.pk}", sk "${key.sk}" in table "${this.tableName}" is not a valid audit event: ${describeProblems(problems)}`,
+      this.tableName,
+      key,
+      problems,
+    );
+  }
+
+  private assertFits(key: ItemKey, item: Item): void {
+    const bytes = jsonBytes(item);
+    if (bytes > MAX_ITEM_BYTES)
+      throw new ItemTooLargeError(
+        `AuditTrail.record: the event is ${bytes} bytes, over DynamoDB's ${MAX_ITEM_BYTES}-byte item limit; trim its details`,
+        this.tableName,
+        key,
+        bytes,
+        MAX_ITEM_BYTES,
+      );
+  }
+
+  private async get(key: ItemKey): Promise<Item | undefined> {
+    const result = await this.call('GetItem', key, () =>
+      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
+    );
+    return result.Item as Item | undefined;
+  }
+
+  /** The only write: create the item unless one with its key exists (false then). */
+  private async putIfAbsent(key: ItemKey, item: Item): Promise<boolean> {
+    try {
+      await this.call('PutItem', key, () =>
+        this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed((error as { cause?: unknown }).cause)) return false;
+      throw error;
+    }
+  }
+
+  private async call<T>(operation: string, key: ItemKey | undefined, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      if (error instanceof RunbookAutopilotError) throw error;
+      throw new StoreError(
+        `DynamoDB ${operation} on table "${this.tableName}"${key ? ` at pk "${key.pk.slice(0, 120)}"` : ''} failed: ${
+          error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+        }`,
+        this.tableName,
+        key,
+        { cause: error },
+      );
+    }
+  }
+}
+
+function keyOf(item: Item): ItemKey {
+  return { pk: String(item.pk), sk: String(item.sk) };
+}
+
+function encodeCursor(partition: string, key: Record<string, string>): string {
+  return Buffer.from(JSON.stringify({ p: partition, k: key }), 'utf8').toString('base64url');
+}
+
+/** A cursor from a page of the same query; anything else is the caller's mistake (400). */
+function decodeCursor(cursor: string, partition: string): Item {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  const parsed = Cursor.safeParse(value);
+  if (!parsed.success || parsed.data.p !== partition)
+    throw new ValidationError(
+      'cursor is not one a page of this same audit query returned; start again without a cursor',
+      [{ path: 'cursor', message: 'unrecognized cursor for this query', check: 'schema' }],
+    );
+  return parsed.data.k;
+}
