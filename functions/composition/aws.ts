@@ -9,6 +9,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
+import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
 import {
@@ -17,6 +18,8 @@ import {
 } from '../adapters/aws/secrets-manager-link-keys.ts';
 import { SfnExecutionEngine } from '../adapters/aws/sfn-engine.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import { AutomationApprovalGate } from '../core/automation/approval-gate.ts';
+import { AutomationService } from '../core/automation/service.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import { RuntimeConfig } from '../core/config.ts';
@@ -33,6 +36,7 @@ import { StepRunner } from '../core/services/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
+import { TOOL_CATALOG } from '../tools/declarations.ts';
 import { createToolRegistry } from '../tools/index.ts';
 import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 
@@ -88,15 +92,40 @@ export const logger = /* @__PURE__ */ once(
 
 const clock: Clock = systemClock;
 
+const documentClient = /* @__PURE__ */ once(() =>
+  DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
+);
+
 export const store = /* @__PURE__ */ once(
   () =>
     new DynamoStore({
-      client: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
+      client: documentClient(),
       tableName: required('TABLE_NAME'),
       retentionDays: config().retentionDays,
       clock,
+    }),
+);
+
+/**
+ * Graduated automation (levels, evidence, demotion, safety incidents, coverage). Level changes go to
+ * their history; the audit trail connects through `onLevelChange` when it is wired.
+ */
+export const automation = /* @__PURE__ */ once(
+  () =>
+    new AutomationService({
+      store: store(),
+      automation: new DynamoAutomationStore({
+        client: documentClient(),
+        tableName: required('TABLE_NAME'),
+        retentionDays: config().retentionDays,
+      }),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      runbooks: () => runbooks(),
     }),
 );
 
@@ -182,7 +211,23 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
     clock,
     logger: logger(),
     config: config(),
-    checkpoints: checkpoints(),
+    // The approve level asks for approvals at checkpoints (the read-only runner's tasks): the approval
+    // machinery, and its link-signing key, are built the first time one is asked for.
+    checkpoints: new CheckpointService({
+      store: store(),
+      engine: engine(),
+      clock,
+      logger: logger(),
+      automation: new AutomationApprovalGate({
+        store: store(),
+        approvals: { request: (payload) => approvalsWiring().approvals.request(payload) },
+        config: config(),
+        runbooks: () => runbooks(),
+        isMutating: (tool) => TOOL_CATALOG.get(tool)?.mutating ?? true,
+        logger: logger(),
+      }),
+    }),
+    automation: automation(),
     escalations: new EscalationService({ notifier: notifier(), clock, logger: logger(), config: config() }),
     records: new RecordService({ store: store(), clock, logger: logger() }),
   }),
@@ -210,12 +255,13 @@ export const controlWiring = /* @__PURE__ */ once(() => ({
     clock,
     logger: logger(),
   }),
-  learning: new LearningService({ store: store(), clock, logger: logger() }),
+  learning: new LearningService({ store: store(), clock, logger: logger(), automation: automation() }),
+  automation: automation(),
   logger: logger(),
 }));
 
 export const learningWiring = /* @__PURE__ */ once(() => ({
-  learning: new LearningService({ store: store(), clock, logger: logger() }),
+  learning: new LearningService({ store: store(), clock, logger: logger(), automation: automation() }),
   logger: logger(),
 }));
 
@@ -231,6 +277,7 @@ export const classifierWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     selector: new RunbookSelector(runbooks()),
+    automation: automation(),
   }),
   normalize: normalizeOptions(config()),
   logger: logger(),

@@ -215,6 +215,7 @@ export const PlannedStep = z
     parameters: z.record(z.string(), z.unknown()),
   })
   .strict();
+export type PlannedStep = z.infer<typeof PlannedStep>;
 
 export const ApprovalRecord = z
   .object({

@@ -54,6 +54,7 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'STATE_MACHINE_ARN_PREFIX',
     'APPROVALS_TOPIC_ARN',
     'ESCALATIONS_TOPIC_ARN',
+    'LINK_SIGNING_KEY_SECRET',
   ],
   stepRunnerMutating: [
     'TABLE_NAME',
@@ -75,8 +76,8 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'ESCALATIONS_TOPIC_ARN',
     'LINK_SIGNING_KEY_SECRET',
   ],
-  control: ['TABLE_NAME', 'STATE_MACHINE_ARN_PREFIX'],
-  learningRecorder: ['TABLE_NAME'],
+  control: ['TABLE_NAME', 'STATE_MACHINE_ARN_PREFIX', 'APPROVALS_TOPIC_ARN', 'ESCALATIONS_TOPIC_ARN'],
+  learningRecorder: ['TABLE_NAME', 'APPROVALS_TOPIC_ARN', 'ESCALATIONS_TOPIC_ARN'],
 };
 
 let synthesized: Synthesized;
@@ -358,7 +359,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action) as string[],
       );
       const platform =
-        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$)/;
+        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|secretsmanager:GetSecretValue$)/;
       const readOnlyToolActions = new Set(
         TOOL_CATALOG.names()
           .map((name) => TOOL_CATALOG.get(name)!)

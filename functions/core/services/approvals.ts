@@ -14,6 +14,7 @@ import {
   parseApprovalPublicId,
   verifyApprovalLink,
 } from '../approval-links.ts';
+import { changesRunDry } from '../automation/levels.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { formatDuration } from '../duration.ts';
 import { AslErrorName, StateError, TaskTokenExpiredError } from '../errors.ts';
@@ -111,9 +112,15 @@ export class ApprovalService {
 
   async request(
     payload: z.infer<typeof ApprovalTask>,
-  ): Promise<{ approvalId: string; approvers: string[]; created: boolean }> {
+  ): Promise<{ approvalId: string; approvers: string[]; created: boolean; skipped?: string }> {
     const { store, notifier, clock, config, signingKeys, logger } = this.options;
     const { execution, alert, approval } = payload;
+    // Observe and shadow change nothing: nobody is asked to approve a dry run they cannot stop anyway.
+    if (changesRunDry(execution.automationLevel)) {
+      const skipped = `automation level ${execution.automationLevel}: every change runs as its dry run, so nobody is asked`;
+      await this.options.engine.sendTaskSuccess(payload.taskToken, { approvedBy: [], skipped });
+      return { approvalId: '', approvers: [], created: false, skipped };
+    }
     const approvers = this.approversFor(approval.approverGroups);
     if (approvers.length === 0) {
       const error = new StateError(

@@ -2,6 +2,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
+import type { AutomationApprovalGate } from '../automation/approval-gate.ts';
 import { AslErrorName, StateError } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
 
@@ -12,7 +13,14 @@ import type { ExecutionContext } from '../execution-contract.ts';
  */
 export class CheckpointService {
   constructor(
-    private readonly deps: { store: Store; engine: ExecutionEngine; clock: Clock; logger: Logger },
+    private readonly deps: {
+      store: Store;
+      engine: ExecutionEngine;
+      clock: Clock;
+      logger: Logger;
+      /** The approve level: a change no runbook gate covers waits here for a person's approval. */
+      automation?: Pick<AutomationApprovalGate, 'atCheckpoint'>;
+    },
   ) {}
 
   async arrive(
@@ -31,6 +39,9 @@ export class CheckpointService {
       error.stack = `${error.name}: ${error.message}`;
       throw error;
     }
+    // The approval takes the token: its decision lets the phase go on or fails it into rollback.
+    const asked = await this.deps.automation?.atCheckpoint(execution, checkpoint, taskToken);
+    if (asked) return { held: true, reason: 'approval', approvalId: asked.approvalId };
     if (!hold) {
       await store
         .updateExecution(execution.id, { currentState: `Checkpoint: ${checkpoint.before}` })

@@ -3,6 +3,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Notifier } from '../../ports/notifier.ts';
 import type { Alert } from '../alert.ts';
+import { changesRunDry } from '../automation/levels.ts';
 import { executionLink, type RuntimeConfig } from '../config.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
@@ -82,6 +83,11 @@ export class EscalationService {
           ]
         : []),
       ...(execution ? [`Environment: ${execution.environment}`, `Execution: ${execution.id}`] : []),
+      ...(changesRunDry(execution?.automationLevel)
+        ? [
+            `Automation level: ${execution?.automationLevel}: this run changed nothing (every change ran as its dry run); handle the alert as you would without it.`,
+          ]
+        : []),
       ...matching.flatMap((trigger) => (trigger.message ? [trigger.message] : [])),
       ...(link ? ['', `Details: ${link}`] : []),
     ];

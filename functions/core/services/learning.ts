@@ -1,6 +1,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
+import type { AutomationService } from '../automation/service.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import type { Runbook } from '../runbook/model.ts';
 import { closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
@@ -25,7 +26,15 @@ export const STEP_STATISTICS_EXECUTIONS = 50;
  * is recomputed from the records — so a redelivered event changes nothing.
  */
 export class LearningService {
-  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      /** Graduated automation: each stopped run's record (and any demotion), and its part of the report. */
+      automation?: Pick<AutomationService, 'runStopped' | 'report'>;
+    },
+  ) {}
 
   async executionStopped(change: ExecutionStatusChange): Promise<{ recorded: boolean; runbookId?: string }> {
     const { store, clock, logger } = this.deps;
@@ -71,6 +80,7 @@ export class LearningService {
     }
     await store.releaseSlot(slotKey(execution.runbookId), execution.id);
     await this.recompute(execution.runbookId);
+    await this.deps.automation?.runStopped(execution.id);
     return { recorded: true, runbookId: execution.runbookId };
   }
 
@@ -88,10 +98,11 @@ export class LearningService {
   }
 
   async report(runbooks: Runbook[]): Promise<LearningReport> {
-    const [aggregates, unmatched] = await Promise.all([
+    const [aggregates, unmatched, automation] = await Promise.all([
       this.deps.store.listLearningAggregates(),
       this.deps.store.listUnmatched(),
+      this.deps.automation?.report(),
     ]);
-    return learningReport(aggregates, runbooks, unmatched, this.deps.clock.now());
+    return learningReport(aggregates, runbooks, unmatched, this.deps.clock.now(), automation);
   }
 }
