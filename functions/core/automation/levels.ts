@@ -139,6 +139,9 @@ export const RunbookAutomation = z
   .strict();
 export type RunbookAutomation = z.infer<typeof RunbookAutomation>;
 
-export function ceilingOf(runbook: { id: string; automation?: RunbookAutomation | undefined }): AutomationLevel {
+export function ceilingOf(runbook: {
+  id: string;
+  automation?: RunbookAutomation | undefined;
+}): AutomationLevel {
   return runbook.automation?.ceiling ?? 'autonomous';
 }
