@@ -1,4 +1,4 @@
-import { probit } from 'simple-statistics';
+import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
 import { z } from 'zod';
 import { trimToBudget } from '../output-budget.ts';
 import type { AlertSummary, ApprovalRecord, ExecutionRecord, StepOutcome } from '../records.ts';
@@ -267,7 +267,9 @@ export function automationRunOf(
  */
 export function wilsonLowerBound(successes: number, runs: number, confidence: number): number | undefined {
   if (runs <= 0) return undefined;
-  const z = probit(1 - (1 - confidence) / 2);
+  // Exactly 0 (the formula leaves rounding noise there).
+  if (successes <= 0) return 0;
+  const z = normalQuantile(1 - (1 - confidence) / 2, 0, 1);
   const p = successes / runs;
   const z2 = z * z;
   const centre = p + z2 / (2 * runs);
