@@ -197,13 +197,14 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     config,
     signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
   });
+  const automationStore = new DynamoAutomationStore({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.retentionDays,
+  });
   const automation = new AutomationService({
     store,
-    automation: new DynamoAutomationStore({
-      client: database.client,
-      tableName: database.tableName,
-      retentionDays: config.retentionDays,
-    }),
+    automation: automationStore,
     notifier,
     clock,
     logger,
@@ -377,6 +378,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   return {
     config,
     store,
+    automationStore,
     engine,
     bus,
     notifier,

@@ -20,7 +20,7 @@ export interface AutomationStore {
    * appends its change to the history; false when another writer changed the level first.
    */
   setLevel(record: LevelRecord, expectedVersion: number): Promise<boolean>;
-  /** Newest first. */
+  /** Newest first; always includes the change that set the current level. */
   listLevelChanges(environment: string, runbookId: string, limit: number): Promise<LevelChange[]>;
 
   /** Stores (or replaces: it is derived from the execution's records) one run's automation record. */

@@ -147,11 +147,18 @@ export class DynamoAutomationStore implements AutomationStore {
   }
 
   async listLevelChanges(environment: string, runbookId: string, limit: number): Promise<LevelChange[]> {
-    const items = await this.query(`LEVELCHANGE#${part(environment)}#${part(runbookId)}`, {
-      newestFirst: true,
-      max: Math.max(1, Math.min(limit, 1_000)),
-    });
-    return items.map((item) => this.parse(LevelChange, 'LevelChange', keyOf(item), item));
+    const max = Math.max(1, Math.min(limit, 1_000));
+    const [items, current] = await Promise.all([
+      this.query(`LEVELCHANGE#${part(environment)}#${part(runbookId)}`, { newestFirst: true, max }),
+      this.getLevel(environment, runbookId),
+    ]);
+    const changes = items.map((item) => this.parse(LevelChange, 'LevelChange', keyOf(item), item));
+    // The level is written before its history entry: a reader in between still sees the current change.
+    if (current && !changes.some((change) => change.id === current.lastChange.id)) {
+      changes.push(current.lastChange);
+      changes.sort((a, b) => b.at.localeCompare(a.at) || b.id.localeCompare(a.id));
+    }
+    return changes.slice(0, max);
   }
 
   // Runs -------------------------------------------------------------------------------------------
