@@ -121,7 +121,8 @@ export const automation = /* @__PURE__ */ once(
         tableName: required('TABLE_NAME'),
         retentionDays: config().retentionDays,
       }),
-      notifier: notifier(),
+      // Built when a level change is first announced: reading levels needs no topic.
+      notifier: { send: (notification) => notifier().send(notification) },
       clock,
       logger: logger(),
       config: config(),
