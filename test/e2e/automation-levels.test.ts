@@ -243,6 +243,7 @@ describe('graduated automation on the embedded platform', () => {
     ]);
     expect(changesBeforeApproval).toEqual([]);
     expect(approvalMail.to.length).toBe(1);
+    expect(approvalMail.text).toContain(`Why: ${RUNBOOK} runs at automation level approve in ${ENVIRONMENT}`);
     expect(page).toContain('scale-up');
     expect(decided.status).toBe(200);
     expect(thirdDetail.execution.status).toBe('succeeded');

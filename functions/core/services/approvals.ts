@@ -14,6 +14,7 @@ import {
   parseApprovalPublicId,
   verifyApprovalLink,
 } from '../approval-links.ts';
+import { AUTOMATION_APPROVAL_REQUIREMENT } from '../automation/approval-gate.ts';
 import { changesRunDry } from '../automation/levels.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { formatDuration } from '../duration.ts';
@@ -201,6 +202,11 @@ export class ApprovalService {
       );
       const text = [
         `runbook-autopilot asks for your approval before ${what} of runbook ${execution.runbookId} (risk ${approval.risk}).`,
+        ...(approval.requirement === AUTOMATION_APPROVAL_REQUIREMENT
+          ? [
+              `Why: ${execution.runbookId} runs at automation level approve in ${execution.environment}, so every change waits for a person (see its evidence on the dashboard's Learning page).`,
+            ]
+          : []),
         '',
         `Alert:       ${alert.name} (${alert.severity}) — ${alert.summary}`,
         `Resource:    ${alert.resource.type} ${alert.resource.id}`,
