@@ -373,6 +373,19 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       expect(actions).not.toContain('ssm:SendCommand');
     });
 
+    it('the read-only step runner reads the link-signing key and nothing else from Secrets Manager (the approve level asks for approvals)', () => {
+      const { stack, template } = deployment(environment);
+      const secretReads = (key: FunctionKey) =>
+        statementsOf(template, logicalIdOf(stack.functions[key].role)).filter((statement) =>
+          list(statement.Action).some((action) => String(action).startsWith('secretsmanager:')),
+        );
+      const runner = secretReads('stepRunnerReadOnly');
+      expect(runner).toHaveLength(1);
+      expect(runner[0]!.Action).toBe('secretsmanager:GetSecretValue');
+      expect(runner[0]!.Resource).toEqual(secretReads('approvalRequest')[0]!.Resource);
+      expect(secretReads('stepRunnerMutating')).toEqual([]);
+    });
+
     it('the mutating step runner gets its tools and the store, never the platform’s own functions', () => {
       const { stack, template, config } = deployment(environment);
       const statements = statementsOf(template, logicalIdOf(stack.functions.stepRunnerMutating.role));
