@@ -477,18 +477,106 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       ),
     )
     .option('--token <token>', 'bearer token of the platform')
+    .addOption(
+      new Option(
+        '--env <environment>',
+        'environment of the data directory (read when no platform runs)',
+      ).default('dev'),
+    )
     .action(
-      async (options: { json?: boolean; url: string; data: string; runbooks: string; token?: string }) => {
+      async (options: {
+        json?: boolean;
+        url: string;
+        data: string;
+        runbooks: string;
+        token?: string;
+        env: string;
+      }) => {
         const { fetchLearningReport, formatLearningReport } = await import('./learn.ts');
         const report = await fetchLearningReport({
           url: options.url,
           dataDir: resolve(io.cwd, options.data),
           runbooksDir: resolve(io.cwd, options.runbooks),
           cwd: io.cwd,
+          environment: options.env,
           ...(options.token ? { token: options.token } : {}),
         });
         if (options.json) io.out(JSON.stringify(report, null, 2));
         else for (const line of formatLearningReport(report)) io.out(line);
+        exitCode.value = 0;
+      },
+    );
+
+  const automation = program
+    .command('automation')
+    .description('automation levels: evidence, promotions proposed, a person promoting or lowering a level');
+  const server = (command: Command) =>
+    command
+      .addOption(new Option('--url <url>', 'the running platform').default('http://127.0.0.1:8787/'))
+      .option('--token <token>', 'bearer token of the platform');
+  server(
+    automation
+      .command('list')
+      .description('every runbook’s level, what bounds it, its evidence and proposals'),
+  )
+    .option('--json', 'print as JSON')
+    .action(async (options: { url: string; token?: string; json?: boolean }) => {
+      const { automationList } = await import('./automation.ts');
+      const listed = await automationList({
+        url: options.url,
+        ...(options.token ? { token: options.token } : {}),
+      });
+      if (options.json) io.out(JSON.stringify(listed.json, null, 2));
+      else for (const line of listed.lines) io.out(line);
+      exitCode.value = 0;
+    });
+  server(
+    automation
+      .command('promote')
+      .description('apply the promotion proposed for a runbook (needs its evidence); recorded with who')
+      .argument('<runbook>', 'runbook id'),
+  )
+    .requiredOption('--by <person>', 'who promotes (recorded)')
+    .option('--reason <text>', 'why (recorded)')
+    .action(
+      async (runbookId: string, options: { url: string; token?: string; by: string; reason?: string }) => {
+        const { automationPromote } = await import('./automation.ts');
+        const lines = await automationPromote({
+          url: options.url,
+          runbookId,
+          by: options.by,
+          ...(options.token ? { token: options.token } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
+        });
+        for (const line of lines) io.out(line);
+        exitCode.value = 0;
+      },
+    );
+  server(
+    automation
+      .command('set')
+      .description('lower a runbook’s level (raising takes a promotion); recorded with who')
+      .argument('<runbook>', 'runbook id')
+      .argument('<level>', 'observe, shadow, approve or autonomous'),
+  )
+    .requiredOption('--by <person>', 'who sets it (recorded)')
+    .option('--reason <text>', 'why (recorded)')
+    .action(
+      async (
+        runbookId: string,
+        level: string,
+        options: { url: string; token?: string; by: string; reason?: string },
+      ) => {
+        const { automationSet } = await import('./automation.ts');
+        const lines = await automationSet({
+          url: options.url,
+          runbookId,
+          level,
+          by: options.by,
+          ...(options.token ? { token: options.token } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
+        });
+        for (const line of lines) io.out(line);
         exitCode.value = 0;
       },
     );

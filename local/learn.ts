@@ -13,6 +13,8 @@ export async function fetchLearningReport(options: {
   token?: string;
   runbooksDir: string;
   cwd: string;
+  /** The environment the data belongs to (read when no server runs): its automation levels and runs. */
+  environment?: string;
 }): Promise<LearningReport> {
   try {
     const response = await fetch(new URL('api/learning', options.url), {
@@ -39,6 +41,7 @@ async function readReportFromData(options: {
   dataDir: string;
   runbooksDir: string;
   cwd: string;
+  environment?: string;
 }): Promise<LearningReport> {
   const [
     { startLocalDatabase },
@@ -48,6 +51,9 @@ async function readReportFromData(options: {
     project,
     files,
     tools,
+    { DynamoAutomationStore },
+    { AutomationService },
+    { RuntimeConfig },
   ] = await Promise.all([
     import('../functions/adapters/local/database.ts'),
     import('../functions/adapters/aws/dynamo-store.ts'),
@@ -56,6 +62,9 @@ async function readReportFromData(options: {
     import('./project.ts'),
     import('./runbook-files.ts'),
     import('../functions/tools/declarations.ts'),
+    import('../functions/adapters/aws/dynamo-automation-store.ts'),
+    import('../functions/core/automation/service.ts'),
+    import('../functions/core/config.ts'),
   ]);
   const database = await startLocalDatabase({ path: join(options.dataDir, 'dynamodb') });
   try {
@@ -64,16 +73,38 @@ async function readReportFromData(options: {
       tableName: database.tableName,
       retentionDays: 90,
     });
-    const learning = new LearningService({
-      store,
-      clock: systemClock,
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    });
+    const logger = { debug() {}, info() {}, warn() {}, error() {} };
     const results = files.validateRunbookFiles(files.listRunbookFiles([options.runbooksDir]).files, {
       tools: tools.TOOL_CATALOG,
       policies: project.loadPolicies(project.cdkJsonPath(options.cwd)),
     });
-    return await learning.report(results.flatMap((result) => (result.runbook ? [result.runbook] : [])));
+    const runbooks = results.flatMap((result) => (result.runbook ? [result.runbook] : []));
+    const environment = options.environment ?? 'dev';
+    const people = project.loadEnvironmentConfig(project.cdkJsonPath(options.cwd), environment);
+    const automation = new AutomationService({
+      store,
+      automation: new DynamoAutomationStore({
+        client: database.client,
+        tableName: database.tableName,
+        retentionDays: 90,
+      }),
+      notifier: {
+        send: async () => {
+          throw new RunbookAutopilotError('the learning report sends nothing');
+        },
+      },
+      clock: systemClock,
+      logger,
+      config: RuntimeConfig.parse({
+        environment,
+        publicBaseUrl: 'http://127.0.0.1/',
+        escalationTargets: people.escalationTargets,
+        automation: people.automation,
+      }),
+      runbooks: () => runbooks,
+    });
+    const learning = new LearningService({ store, clock: systemClock, logger, automation });
+    return await learning.report(runbooks);
   } finally {
     await database.stop();
   }
@@ -102,6 +133,37 @@ export function formatLearningReport(report: LearningReport): string[] {
             `  ${runbook.runbookId.padEnd(28)} ${String(runbook.executions).padStart(4)} runs  success ${percent(runbook.successRate).padStart(4)}  no human ${percent(runbook.executions ? runbook.withoutHuman / runbook.executions : undefined).padStart(4)}  rollbacks ${runbook.rollbacks}`,
         )),
   ];
+  const automation = report.automation;
+  if (automation) {
+    const split = automation.involvement;
+    const track = (name: string, runs: typeof automation.dryRuns.shadow) =>
+      `  ${name.padEnd(8)} ${runs.runs} run(s): diagnostics ok ${runs.diagnosticsSucceeded}, would have changed ${runs.wouldHaveChanged}, dry-run changes ok ${runs.changesValidated}${name === 'shadow' ? `; cleared on its own ${runs.clearedOnItsOwn}, by a human ${runs.clearedByAHuman}, still firing ${runs.stillFiring}` : ''}`;
+    lines.push(
+      '',
+      `Who had to step in (${split.realRuns} real run(s), ${automation.windowDays} days)`,
+      `  a human acted    ${String(split.humanActed).padStart(4)}  ${percent(split.humanActedRate).padStart(4)}   (escalation, abort, rejection, manual fix, takeover)`,
+      `  approval only    ${String(split.approvalOnly).padStart(4)}  ${percent(split.approvalOnlyRate).padStart(4)}`,
+      `  no human         ${String(split.noHuman).padStart(4)}  ${percent(split.noHumanRate).padStart(4)}`,
+      '',
+      'Dry runs (never in a success rate)',
+      track('shadow', automation.dryRuns.shadow),
+      track('observe', automation.dryRuns.observe),
+      `  environment dry runs: ${automation.dryRuns.environmentDryRuns}`,
+      '',
+      `Coverage: ${automation.coverage.taken} of ${automation.coverage.alertsSeen} new alert(s) taken by a runbook (${percent(automation.coverage.rate)}); ${automation.coverage.blocked} blocked, ${automation.coverage.unmatched} unmatched`,
+      '',
+      `Safety incidents: ${automation.safetyIncidents.length === 0 ? 'none' : automation.safetyIncidents.length}`,
+      ...automation.safetyIncidents.map(
+        (incident) => `  ${incident.at}  ${incident.kind}  ${incident.executionId}: ${incident.description}`,
+      ),
+      '',
+      'Automation levels',
+      ...automation.runbooks.map(
+        (runbook) =>
+          `  ${runbook.runbookId.padEnd(28)} ${runbook.effective.level.padEnd(10)} ${runbook.proposal ? `proposed: ${runbook.proposal.from} → ${runbook.proposal.to}` : (runbook.noProposal ?? '')}`,
+      ),
+    );
+  }
   if (report.unmatched.length > 0) {
     lines.push(
       '',

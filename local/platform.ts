@@ -95,6 +95,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     ...(environment.tools ? { tools: environment.tools } : {}),
     runbookParameters: environment.runbookParameters,
     ignoredAlerts: environment.ignoredAlerts,
+    automation: environment.automation,
     ...(environment.approvals.linkTtl === undefined
       ? {}
       : { approvalLinkTtlSeconds: environment.approvals.linkTtl }),

@@ -64,6 +64,8 @@ const EnvironmentPeople = z
     /** The same per-team runbook parameters as a deployment of this environment. */
     runbookParameters: RuntimeConfig.shape.runbookParameters,
     ignoredAlerts: RuntimeConfig.shape.ignoredAlerts,
+    /** The same graduated automation as a deployment of this environment. */
+    automation: RuntimeConfig.shape.automation,
     /** The embedded platform honours the same link lifetime and reminder as a deployment. */
     approvals: z
       .object({

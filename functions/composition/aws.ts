@@ -10,6 +10,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
+import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
 import {
@@ -18,6 +19,8 @@ import {
 } from '../adapters/aws/secrets-manager-link-keys.ts';
 import { SfnExecutionEngine } from '../adapters/aws/sfn-engine.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import { AutomationApprovalGate } from '../core/automation/approval-gate.ts';
+import { AutomationService } from '../core/automation/service.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import { RuntimeConfig } from '../core/config.ts';
@@ -34,6 +37,7 @@ import { StepRunner } from '../core/services/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
+import { TOOL_CATALOG } from '../tools/declarations.ts';
 import { createToolRegistry } from '../tools/index.ts';
 import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 
@@ -113,6 +117,29 @@ export const audit = /* @__PURE__ */ once(
       tableName: required('TABLE_NAME'),
       retentionDays: config().auditRetentionDays,
       clock,
+    }),
+);
+
+/**
+ * Graduated automation (levels, evidence, demotion, safety incidents, coverage). Level changes go to
+ * their history and to the audit trail.
+ */
+export const automation = /* @__PURE__ */ once(
+  () =>
+    new AutomationService({
+      store: store(),
+      automation: new DynamoAutomationStore({
+        client: documentClient(),
+        tableName: required('TABLE_NAME'),
+        retentionDays: config().retentionDays,
+      }),
+      // Built when a level change is first announced: reading levels needs no topic.
+      notifier: { send: (notification) => notifier().send(notification) },
+      clock,
+      logger: logger(),
+      config: config(),
+      runbooks: () => runbooks(),
+      audit: audit(),
     }),
 );
 
@@ -198,7 +225,24 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
     clock,
     logger: logger(),
     config: config(),
-    checkpoints: checkpoints(),
+    // The approve level asks for approvals at checkpoints (the read-only runner's tasks): the approval
+    // machinery, and its link-signing key, are built the first time one is asked for.
+    checkpoints: new CheckpointService({
+      store: store(),
+      engine: engine(),
+      clock,
+      logger: logger(),
+      audit: audit(),
+      automation: new AutomationApprovalGate({
+        store: store(),
+        approvals: { request: (payload) => approvalsWiring().approvals.request(payload) },
+        config: config(),
+        runbooks: () => runbooks(),
+        isMutating: (tool) => TOOL_CATALOG.get(tool)?.mutating ?? true,
+        logger: logger(),
+      }),
+    }),
+    automation: automation(),
     escalations: new EscalationService({
       notifier: notifier(),
       clock,
@@ -235,13 +279,20 @@ export const controlWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     audit: audit(),
   }),
-  learning: new LearningService({ store: store(), clock, logger: logger() }),
+  learning: new LearningService({ store: store(), clock, logger: logger(), automation: automation() }),
   audit: audit(),
+  automation: automation(),
   logger: logger(),
 }));
 
 export const learningWiring = /* @__PURE__ */ once(() => ({
-  learning: new LearningService({ store: store(), clock, logger: logger(), audit: audit() }),
+  learning: new LearningService({
+    store: store(),
+    clock,
+    logger: logger(),
+    audit: audit(),
+    automation: automation(),
+  }),
   logger: logger(),
 }));
 
@@ -258,6 +309,7 @@ export const classifierWiring = /* @__PURE__ */ once(() => ({
     config: config(),
     selector: new RunbookSelector(runbooks()),
     audit: audit(),
+    automation: automation(),
   }),
   normalize: normalizeOptions(config()),
   logger: logger(),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
+import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -15,6 +16,8 @@ import {
 } from '../adapters/local/local-engine.ts';
 import { OutboxNotifier } from '../adapters/local/outbox-notifier.ts';
 import { changeEventOf, recordAudit } from '../core/audit/record.ts';
+import { AutomationApprovalGate } from '../core/automation/approval-gate.ts';
+import { AutomationService, type LevelChangeListener } from '../core/automation/service.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import type { StateMachineDefinition } from '../core/compiler/asl.ts';
@@ -79,6 +82,8 @@ export interface LocalPlatformOptions {
   aws?: ToolRegistryOptions['aws'];
   /** How often approval reminders are due-checked (AWS: every minute); default 15 s. */
   reminderIntervalMs?: number;
+  /** Where automation level changes go besides their history (the audit trail, when it is wired). */
+  onLevelChange?: LevelChangeListener;
 }
 
 /** The link-signing key: made once, kept in the data directory (mode 600), never in code or config. */
@@ -199,16 +204,43 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   });
 
   const common = { store, engine, clock, logger, audit };
-  const checkpoints = new CheckpointService(common);
   const approvals = new ApprovalService({
     ...common,
     notifier,
     config,
     signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
   });
+  const automationStore = new DynamoAutomationStore({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.retentionDays,
+  });
+  const automation = new AutomationService({
+    store,
+    automation: automationStore,
+    notifier,
+    clock,
+    logger,
+    config,
+    runbooks: options.runbooks,
+    audit,
+    ...(options.onLevelChange ? { onLevelChange: options.onLevelChange } : {}),
+  });
+  const checkpoints = new CheckpointService({
+    ...common,
+    automation: new AutomationApprovalGate({
+      store,
+      approvals,
+      config,
+      runbooks: options.runbooks,
+      // A tool this catalog does not know is treated as a change: asked about rather than let through.
+      isMutating: (tool) => TOOL_CATALOG.get(tool)?.mutating ?? true,
+      logger,
+    }),
+  });
   const escalations = new EscalationService({ notifier, clock, logger, config, audit });
   const records = new RecordService({ store, clock, logger, audit });
-  const learning = new LearningService({ store, clock, logger, audit });
+  const learning = new LearningService({ store, clock, logger, audit, automation });
   // Bound once the tools exist (below): an operator resuming an interrupted change sees its target.
   let inspectTarget: InterruptedChanges['inspect'];
   const control = new ControlService({
@@ -288,6 +320,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     approvals,
     escalations,
     records,
+    automation,
     // A local database read costs nothing: an abort reaches a running tool within a quarter second
     // (on AWS every 2 s, a DynamoDB read per running step).
     abortPollMs: 250,
@@ -298,6 +331,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     ...common,
     notifier,
     config,
+    automation,
     get selector() {
       return selector;
     },
@@ -322,6 +356,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       audit,
       runbooks: options.runbooks,
       logger,
+      automation,
       ...(options.token ? { token: options.token } : {}),
     }),
   };
@@ -359,11 +394,22 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     config,
     store,
     audit,
+    automationStore,
     engine,
     bus,
     notifier,
     handlers,
-    services: { checkpoints, approvals, escalations, records, learning, control, classifier, runner },
+    services: {
+      checkpoints,
+      approvals,
+      escalations,
+      records,
+      learning,
+      control,
+      classifier,
+      runner,
+      automation,
+    },
     /** Runbooks changed on disk: select among the new set from now on. */
     reloadRunbooks() {
       selector = new RunbookSelector(options.runbooks());

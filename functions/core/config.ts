@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AutomationPolicy } from './automation/levels.ts';
 import { EnvironmentPolicy } from './policy.ts';
 import { FreezeWindow } from './runbook/model.ts';
 
@@ -133,6 +134,8 @@ export const RuntimeConfig = z
       .default({ kubernetes: { contexts: {}, eks: {} }, shell: { enabled: false, allow: [] } }),
     /** Alert labels that name the environment, first match wins; otherwise `environment`. */
     environmentLabels: z.array(z.string()).default(['environment', 'env']),
+    /** Graduated automation: the default level, demotion and promotion rules, who approves held changes. */
+    automation: AutomationPolicy.prefault({}),
   })
   .strict();
 export type RuntimeConfig = z.infer<typeof RuntimeConfig>;

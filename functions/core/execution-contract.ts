@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Alert } from './alert.ts';
+import { AutomationLevel } from './automation/levels.ts';
 import { RiskLevel } from './policy.ts';
 import { PlannedStep } from './records.ts';
 import { EscalationTrigger, StepType } from './runbook/model.ts';
@@ -48,6 +49,12 @@ export const ExecutionContext = z
     /** Inside a change-freeze window: mutating steps are refused. */
     changeFreeze: z.boolean(),
     startedAt: z.iso.datetime({ offset: true }),
+    /**
+     * The effective automation level the classifier computed (lowest of the runbook's ceiling, the
+     * environment's default and the stored level); the step runner enforces it at every change.
+     * Absent (executions started before levels existed): autonomous.
+     */
+    automationLevel: AutomationLevel.optional(),
   })
   .strict();
 export type ExecutionContext = z.infer<typeof ExecutionContext>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Alert, Severity, SymptomCategory } from './alert.ts';
+import { AutomationLevel } from './automation/levels.ts';
 import { RiskLevel } from './policy.ts';
 
 /**
@@ -145,6 +146,8 @@ export const ExecutionRecord = z
     /** The last state the engine entered (live progress). */
     currentState: z.string().optional(),
     outcome: ExecutionOutcome.optional(),
+    /** The automation level it ran at (observe and shadow runs are dry runs, reported apart). */
+    automationLevel: AutomationLevel.optional(),
   })
   .strict();
 export type ExecutionRecord = z.infer<typeof ExecutionRecord>;
@@ -212,6 +215,7 @@ export const PlannedStep = z
     parameters: z.record(z.string(), z.unknown()),
   })
   .strict();
+export type PlannedStep = z.infer<typeof PlannedStep>;
 
 export const ApprovalRecord = z
   .object({

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import { z } from 'zod';
 import * as aws from '../composition/aws.ts';
+import type { AutomationService } from '../core/automation/service.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import type { ControlService } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
@@ -9,6 +10,7 @@ import type { AuditTrail } from '../ports/audit.ts';
 import type { Logger } from '../ports/logger.ts';
 import { auditRoutes, auditSourceOf } from './audit-routes.ts';
 import { bearerAuth } from './auth.ts';
+import { automationRoutes } from './automation-api.ts';
 import {
   checkExecutionId,
   type HttpEvent,
@@ -52,6 +54,8 @@ export interface ControlHandlerOptions {
   logger: Logger;
   /** Require `Authorization: Bearer <token>` (the local server's --token). On AWS the Function URL uses IAM auth. */
   token?: string;
+  /** Automation levels, promotions and human actions (/api/automation…). */
+  automation?: AutomationService;
 }
 
 /** Who asked: the IAM principal on AWS, else what the body says, else "operator". */
@@ -135,6 +139,7 @@ export function createControlHandler(options: ControlHandlerOptions) {
       path: '/api/learning',
       handler: async (): Promise<HttpResult> => json(200, await learning.report(await options.runbooks())),
     },
+    ...(options.automation ? automationRoutes({ automation: options.automation, operator }) : []),
   ];
   return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes))
     .use(httpErrors(options.logger))

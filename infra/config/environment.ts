@@ -222,9 +222,27 @@ export const EnvironmentConfig = z
     /** Alerts recorded as ignored, never matched (RuntimeConfig.ignoredAlerts). */
     ignoredAlerts: RuntimeConfig.shape.ignoredAlerts,
     environmentLabels: RuntimeConfig.shape.environmentLabels,
+    /** Graduated automation in this environment (RuntimeConfig.automation). */
+    automation: RuntimeConfig.shape.automation,
   })
   .strict()
   .superRefine((config, context) => {
+    config.automation.approverGroups.forEach((group, index) => {
+      if (!(group in config.approverGroups))
+        context.addIssue({
+          code: 'custom',
+          path: ['automation', 'approverGroups', index],
+          message: `"${group}" is not one of approverGroups (${Object.keys(config.approverGroups).join(', ') || 'none'})`,
+        });
+    });
+    config.automation.notify.forEach((target, index) => {
+      if (!(target in config.escalationTargets))
+        context.addIssue({
+          code: 'custom',
+          path: ['automation', 'notify', index],
+          message: `"${target}" is not one of escalationTargets (${Object.keys(config.escalationTargets).join(', ')})`,
+        });
+    });
     config.alarms.notify.forEach((target, index) => {
       if (!(target in config.escalationTargets)) {
         context.addIssue({

@@ -52,6 +52,7 @@ export function runtimeConfigOf(
     ignoredAlerts: config.ignoredAlerts,
     environmentLabels: config.environmentLabels,
     changeFreezeWindows: config.changeFreezeWindows,
+    automation: config.automation,
     ...(executionLinkTemplate ? { executionLinkTemplate } : {}),
   });
   return isToken ? { ...runtime, publicBaseUrl } : runtime;

@@ -278,7 +278,13 @@ export class RunbookAutopilotStack extends Stack {
         'stepRunnerReadOnly',
         HandlerEntry.StepRunner,
         'Runbook tasks that change nothing: diagnostics, checks, checkpoints, escalation, record',
-        { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        {
+          ...common,
+          ...topics,
+          // The approve automation level asks for approvals at checkpoints (signed links).
+          LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
+          RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
+        },
         { timeout: Duration.minutes(15), memorySize: 1_024, ...(network ? { vpc: network } : {}) },
       ),
       stepRunnerMutating: make(
@@ -302,13 +308,16 @@ export class RunbookAutopilotStack extends Stack {
       ),
       control: make('control', HandlerEntry.Control, 'Operator API: pause, resume, abort, kill switch', {
         ...common,
+        // Automation level changes people make are announced.
+        ...topics,
         RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
       }),
       learningRecorder: make(
         'learningRecorder',
         HandlerEntry.LearningRecorder,
         'Execution status changes in: final record, aggregates',
-        { TABLE_NAME: this.table.tableName, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        // Demotions (decided here, when a run stops) are announced.
+        { TABLE_NAME: this.table.tableName, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
         { timeout: Duration.seconds(60), async: asyncTarget(learningFailures) },
       ),
     };
@@ -366,6 +375,16 @@ export class RunbookAutopilotStack extends Stack {
     publish(fns.classifier, escalations, 'PublishEscalations');
     publish(fns.stepRunnerReadOnly, escalations, 'PublishEscalations');
     publish(fns.approvalRequest, approvals, 'PublishApprovals');
+    // Automation levels: the approve level's approvals (read-only runner), level changes announced.
+    publish(fns.stepRunnerReadOnly, approvals, 'PublishApprovals');
+    publish(fns.control, escalations, 'PublishEscalations');
+    publish(fns.learningRecorder, escalations, 'PublishEscalations');
+    allow(
+      fns.stepRunnerReadOnly,
+      'ReadLinkSigningKey',
+      ['secretsmanager:GetSecretValue'],
+      [linkSigningKey.secretArn],
+    );
     allow(
       fns.approvalRequest,
       'ReadLinkSigningKey',

@@ -1317,6 +1317,144 @@ function measuredDuration(ms) {
   return ms === undefined ? 'no data' : formatDuration(ms);
 }
 
+/** Applies a proposed promotion: only a person does, with who recorded (the server answers 409 without evidence). */
+async function promoteRunbook(runbook) {
+  const values = await ask({
+    title: `Promote ${runbook.runbookId} to ${runbook.proposal.to}?`,
+    message: `Evidence: ${runbook.proposal.reason}.`,
+    fields: [
+      { name: 'by', label: 'Your name or e-mail (recorded)', required: true },
+      { name: 'reason', label: 'Reason (optional)' },
+    ],
+    confirm: `Promote to ${runbook.proposal.to}`,
+  });
+  if (!values) return;
+  try {
+    const answer = await api(`/api/automation/${encodeURIComponent(runbook.runbookId)}/promote`, {
+      method: 'POST',
+      body: { by: values.by, channel: 'dashboard', ...(values.reason ? { reason: values.reason } : {}) },
+    });
+    notice(`${runbook.runbookId} promoted: ${answer.change.from} → ${answer.change.to}.`);
+    refreshAll();
+  } catch (error) {
+    notice(`${runbook.runbookId} was not promoted: ${error.message}`, 'error');
+  }
+}
+
+/** Levels, who had to step in, dry runs apart, safety incidents and coverage (the report's automation part). */
+function automationPanels(automation, stat) {
+  if (!automation) return [];
+  const split = automation.involvement;
+  const track = (name, runs) =>
+    h(
+      'li',
+      {},
+      `${name}: ${runs.runs} run(s), diagnostics ok ${runs.diagnosticsSucceeded}, would have changed ${runs.wouldHaveChanged}, dry-run changes ok ${runs.changesValidated}` +
+        (name === 'shadow'
+          ? `; cleared on its own ${runs.clearedOnItsOwn}, by a human ${runs.clearedByAHuman}, still firing ${runs.stillFiring}`
+          : ''),
+    );
+  return [
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'involvement-title' },
+      h('h2', { id: 'involvement-title' }, `Who had to step in (${split.realRuns} real runs)`),
+      h(
+        'div',
+        { class: 'stats' },
+        stat('a human acted', formatPercent(split.humanActedRate)),
+        stat('approval only', formatPercent(split.approvalOnlyRate)),
+        stat('no human', formatPercent(split.noHumanRate)),
+        stat('coverage', formatPercent(automation.coverage.rate)),
+        stat('safety incidents', String(automation.safetyIncidents.length)),
+      ),
+      h(
+        'ul',
+        { class: 'small' },
+        track('shadow', automation.dryRuns.shadow),
+        track('observe', automation.dryRuns.observe),
+        h(
+          'li',
+          {},
+          `coverage: ${automation.coverage.taken} of ${automation.coverage.alertsSeen} new alerts taken by a runbook (${automation.coverage.blocked} blocked, ${automation.coverage.unmatched} unmatched)`,
+        ),
+      ),
+      automation.safetyIncidents.length
+        ? h(
+            'ul',
+            { class: 'safety-incidents' },
+            automation.safetyIncidents.map((incident) =>
+              h(
+                'li',
+                {},
+                timeElement(incident.at),
+                ` ${incident.kind}: `,
+                h(
+                  'a',
+                  { href: `/executions/${encodeURIComponent(incident.executionId)}` },
+                  incident.executionId,
+                ),
+                ` ${incident.description}`,
+              ),
+            ),
+          )
+        : null,
+    ),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'levels-title' },
+      h('h2', { id: 'levels-title' }, `Automation levels in ${automation.environment}`),
+      tableOf(
+        ['Runbook', 'Level', 'Bound by', 'Evidence since set', 'Promotion'],
+        automation.runbooks.map((runbook) =>
+          h(
+            'tr',
+            { 'data-runbook': runbook.runbookId },
+            cell('Runbook', runbook.runbookId),
+            cell(
+              'Level',
+              h('span', { class: `pill level-${runbook.effective.level}` }, runbook.effective.level),
+            ),
+            cell(
+              'Bound by',
+              runbook.effective.boundBy === 'evidence' && runbook.lastChange
+                ? `${runbook.lastChange.cause} by ${runbook.lastChange.by.id}`
+                : runbook.effective.boundBy.replace('-', ' '),
+            ),
+            cell(
+              'Evidence since set',
+              `${runbook.evidence.succeeded} of ${runbook.evidence.runs} verified${runbook.evidence.lowerBound === undefined ? '' : `, at least ${formatPercent(runbook.evidence.lowerBound)}`}`,
+            ),
+            cell(
+              'Promotion',
+              runbook.proposal
+                ? [
+                    h(
+                      'span',
+                      { class: 'small' },
+                      `${runbook.proposal.from} → ${runbook.proposal.to}: ${runbook.proposal.reason} `,
+                    ),
+                    h(
+                      'button',
+                      {
+                        type: 'button',
+                        class: 'primary',
+                        'data-action': 'promote',
+                        onclick: () => promoteRunbook(runbook),
+                      },
+                      'Promote',
+                    ),
+                  ]
+                : h('span', { class: 'muted small' }, runbook.noProposal ?? ''),
+            ),
+          ),
+        ),
+        { class: 'automation-levels' },
+      ),
+    ),
+  ];
+}
+
 function learningBody(report) {
   const totals = report.totals;
   const stat = (label, value) =>
@@ -1344,6 +1482,7 @@ function learningBody(report) {
         stat('mean approval wait', measuredDuration(totals.meanApprovalWaitMs)),
       ),
     ),
+    ...automationPanels(report.automation, stat),
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'targets-title' },

@@ -287,7 +287,10 @@ describe('dashboard in Chromium', () => {
     const targets = page.locator('table.targets tbody tr');
     await targets.first().waitFor({ timeout: 5_000 });
 
-    expect(await targets.count()).toBe(6);
+    expect(await targets.count()).toBe(7);
+    expect(await targets.filter({ hasText: 'safety incidents' }).textContent()).toMatch(
+      /none in 90 days.*met/,
+    );
     expect(await targets.first().textContent()).toMatch(
       /runs that succeed with no human.*≥ 90%.*0\.0%.*not met/,
     );

@@ -54,6 +54,7 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'STATE_MACHINE_ARN_PREFIX',
     'APPROVALS_TOPIC_ARN',
     'ESCALATIONS_TOPIC_ARN',
+    'LINK_SIGNING_KEY_SECRET',
   ],
   stepRunnerMutating: [
     'TABLE_NAME',
@@ -75,8 +76,8 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'ESCALATIONS_TOPIC_ARN',
     'LINK_SIGNING_KEY_SECRET',
   ],
-  control: ['TABLE_NAME', 'STATE_MACHINE_ARN_PREFIX'],
-  learningRecorder: ['TABLE_NAME'],
+  control: ['TABLE_NAME', 'STATE_MACHINE_ARN_PREFIX', 'APPROVALS_TOPIC_ARN', 'ESCALATIONS_TOPIC_ARN'],
+  learningRecorder: ['TABLE_NAME', 'APPROVALS_TOPIC_ARN', 'ESCALATIONS_TOPIC_ARN'],
 };
 
 let synthesized: Synthesized;
@@ -358,7 +359,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action) as string[],
       );
       const platform =
-        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$)/;
+        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|secretsmanager:GetSecretValue$)/;
       const readOnlyToolActions = new Set(
         TOOL_CATALOG.names()
           .map((name) => TOOL_CATALOG.get(name)!)
@@ -370,6 +371,19 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       expect(toolActions.filter((action) => !readOnlyToolActions.has(action))).toEqual([]);
       expect(actions).not.toContain('ec2:RebootInstances');
       expect(actions).not.toContain('ssm:SendCommand');
+    });
+
+    it('the read-only step runner reads the link-signing key and nothing else from Secrets Manager (the approve level asks for approvals)', () => {
+      const { stack, template } = deployment(environment);
+      const secretReads = (key: FunctionKey) =>
+        statementsOf(template, logicalIdOf(stack.functions[key].role)).filter((statement) =>
+          list(statement.Action).some((action) => String(action).startsWith('secretsmanager:')),
+        );
+      const runner = secretReads('stepRunnerReadOnly');
+      expect(runner).toHaveLength(1);
+      expect(runner[0]!.Action).toBe('secretsmanager:GetSecretValue');
+      expect(runner[0]!.Resource).toEqual(secretReads('approvalRequest')[0]!.Resource);
+      expect(secretReads('stepRunnerMutating')).toEqual([]);
     });
 
     it('the mutating step runner gets its tools and the store, never the platform’s own functions', () => {

@@ -1,3 +1,4 @@
+import type { AutomationReport } from '../automation/service.ts';
 import type {
   ExecutionRecord,
   LearningAggregate,
@@ -119,8 +120,15 @@ export interface LearningReport {
     rollbackSuccessRate?: number;
     meanTimeToRecoverMs?: number;
     meanApprovalWaitMs?: number;
+    /**
+     * Real runs by who had to step in: a person acted (escalation, abort, rejection, manual fix,
+     * takeover), a person only approved, or nobody. With it, `humanInterventionRate` is the first.
+     */
+    involvement?: AutomationReport['involvement'];
   };
   targets: TargetMeasure[];
+  /** Levels, proposals, dry runs apart from real runs, safety incidents and coverage. */
+  automation?: AutomationReport;
   runbooks: Array<
     LearningAggregate & {
       successRate?: number;
@@ -291,6 +299,7 @@ export function learningReport(
   runbooks: Runbook[],
   unmatched: UnmatchedAlertSummary[],
   now: Date,
+  automation?: AutomationReport,
 ): LearningReport {
   const byId = new Map(runbooks.map((runbook) => [runbook.id, runbook]));
   const sum = (pick: (aggregate: LearningAggregate) => number) =>
@@ -311,10 +320,13 @@ export function learningReport(
     sum((aggregate) => aggregate.withoutHuman),
     executions,
   );
-  const humanInterventionRate = rate(
-    sum((aggregate) => aggregate.humanIntervention),
-    executions,
-  );
+  // An approval is the approve level working, not an intervention: with the split, only acting counts.
+  const humanInterventionRate = automation
+    ? automation.involvement.humanActedRate
+    : rate(
+        sum((aggregate) => aggregate.humanIntervention),
+        executions,
+      );
   const rollbacks = sum((aggregate) => aggregate.rollbacks);
   const rollbackSuccessRate = rate(rollbacks - sum((aggregate) => aggregate.rollbackFailures), rollbacks);
   const meanTimeToRecoverMs = weighted(
@@ -336,7 +348,9 @@ export function learningReport(
     {
       target: 'runs that need a human',
       goal: '< 20%',
-      measured: percent(humanInterventionRate),
+      measured: automation
+        ? `${percent(humanInterventionRate)} acted (${automation.involvement.humanActed} of ${automation.involvement.realRuns}); ${percent(automation.involvement.approvalOnlyRate)} approval only, ${percent(automation.involvement.noHumanRate)} no human`
+        : percent(humanInterventionRate),
       met: humanInterventionRate === undefined ? undefined : humanInterventionRate < 0.2,
     },
     {
@@ -357,6 +371,19 @@ export function learningReport(
     },
     mttrReductionTarget(aggregates, byId),
     mttrTarget(aggregates, byId, meanTimeToRecoverMs),
+    ...(automation
+      ? [
+          {
+            target: 'safety incidents',
+            goal: 'none',
+            measured:
+              automation.safetyIncidents.length === 0
+                ? `none in ${automation.windowDays} days`
+                : `${automation.safetyIncidents.length} in ${automation.windowDays} days (listed below)`,
+            met: automation.safetyIncidents.length === 0,
+          },
+        ]
+      : []),
   ];
   const perRunbook = aggregates
     .map((aggregate) => {
@@ -371,6 +398,13 @@ export function learningReport(
     })
     .sort((a, b) => a.runbookId.localeCompare(b.runbookId));
   const suggestions = [
+    ...(automation?.runbooks ?? []).flatMap((runbook) =>
+      runbook.proposal
+        ? [
+            `${runbook.runbookId}: promotion proposed, ${runbook.proposal.from} → ${runbook.proposal.to} (${runbook.proposal.reason}); a person applies it (dashboard, runbook automation promote ${runbook.runbookId})`,
+          ]
+        : [],
+    ),
     ...unmatched
       .filter((alert) => alert.count >= 3)
       .sort((a, b) => b.count - a.count)
@@ -393,8 +427,10 @@ export function learningReport(
       ...(rollbackSuccessRate === undefined ? {} : { rollbackSuccessRate }),
       ...(meanTimeToRecoverMs === undefined ? {} : { meanTimeToRecoverMs: Math.round(meanTimeToRecoverMs) }),
       ...(meanApprovalWaitMs === undefined ? {} : { meanApprovalWaitMs: Math.round(meanApprovalWaitMs) }),
+      ...(automation ? { involvement: automation.involvement } : {}),
     },
     targets,
+    ...(automation ? { automation } : {}),
     runbooks: perRunbook,
     unmatched,
     suggestions,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SymptomCategory } from '../alert.ts';
+import { RunbookAutomation } from '../automation/levels.ts';
 import { Duration } from '../duration.ts';
 import { RiskLevel } from '../policy.ts';
 
@@ -487,6 +488,8 @@ export const Runbook = z
     successMetrics: SuccessMetrics.default(SuccessMetrics.parse({})),
     learningHooks: LearningHooks.default(LearningHooks.parse({})),
     optimizationTargets: OptimizationTargets.default({}),
+    /** Graduated automation: the highest level this runbook may reach (absent: autonomous). */
+    automation: RunbookAutomation.optional(),
   })
   .strict();
 export type Runbook = z.infer<typeof Runbook>;

@@ -17,6 +17,8 @@ import {
 } from '../approval-links.ts';
 import { type AuditSource, auditEventId, person, system } from '../audit/events.ts';
 import { auditResourceKey, auditText, recordAudit } from '../audit/record.ts';
+import { AUTOMATION_APPROVAL_REQUIREMENT } from '../automation/approval-gate.ts';
+import { changesRunDry } from '../automation/levels.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { formatDuration } from '../duration.ts';
 import { AslErrorName, StateError, TaskTokenExpiredError } from '../errors.ts';
@@ -116,9 +118,15 @@ export class ApprovalService {
 
   async request(
     payload: z.infer<typeof ApprovalTask>,
-  ): Promise<{ approvalId: string; approvers: string[]; created: boolean }> {
+  ): Promise<{ approvalId: string; approvers: string[]; created: boolean; skipped?: string }> {
     const { store, notifier, clock, config, signingKeys, logger } = this.options;
     const { execution, alert, approval } = payload;
+    // Observe and shadow change nothing: nobody is asked to approve a dry run they cannot stop anyway.
+    if (changesRunDry(execution.automationLevel)) {
+      const skipped = `automation level ${execution.automationLevel}: every change runs as its dry run, so nobody is asked`;
+      await this.options.engine.sendTaskSuccess(payload.taskToken, { approvedBy: [], skipped });
+      return { approvalId: '', approvers: [], created: false, skipped };
+    }
     const approvers = this.approversFor(approval.approverGroups);
     if (approvers.length === 0) {
       const error = new StateError(
@@ -228,6 +236,11 @@ export class ApprovalService {
       );
       const text = [
         `runbook-autopilot asks for your approval before ${what} of runbook ${execution.runbookId} (risk ${approval.risk}).`,
+        ...(approval.requirement === AUTOMATION_APPROVAL_REQUIREMENT
+          ? [
+              `Why: ${execution.runbookId} runs at automation level approve in ${execution.environment}, so every change waits for a person (see its evidence on the dashboard's Learning page).`,
+            ]
+          : []),
         '',
         `Alert:       ${alert.name} (${alert.severity}) — ${alert.summary}`,
         `Resource:    ${alert.resource.type} ${alert.resource.id}`,

@@ -5,6 +5,7 @@ import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { type AuditActor, system } from '../audit/events.ts';
 import { auditText, recordAudit } from '../audit/record.ts';
+import type { AutomationApprovalGate } from '../automation/approval-gate.ts';
 import { AslErrorName, StateError } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
 
@@ -22,6 +23,8 @@ export class CheckpointService {
       logger: Logger;
       /** Holds, releases and aborts at a checkpoint are gate verdicts in the execution's trail. */
       audit?: AuditTrail;
+      /** The approve level: a change no runbook gate covers waits here for a person's approval. */
+      automation?: Pick<AutomationApprovalGate, 'atCheckpoint'>;
     },
   ) {}
 
@@ -73,6 +76,9 @@ export class CheckpointService {
       });
       throw error;
     }
+    // The approval takes the token: its decision lets the phase go on or fails it into rollback.
+    const asked = await this.deps.automation?.atCheckpoint(execution, checkpoint, taskToken);
+    if (asked) return { held: true, reason: 'approval', approvalId: asked.approvalId };
     if (!hold) {
       await store
         .updateExecution(execution.id, { currentState: `Checkpoint: ${checkpoint.before}` })

@@ -8,6 +8,8 @@ import type { Store } from '../../ports/store.ts';
 import type { Alert } from '../alert.ts';
 import { auditEventId, system } from '../audit/events.ts';
 import { type AuditEventInput, auditText, type DistributiveOmit, recordAudit } from '../audit/record.ts';
+import { changesRunDry, type EffectiveLevel } from '../automation/levels.ts';
+import type { AutomationService } from '../automation/service.ts';
 import { categorize } from '../classifier/categorize.ts';
 import { executionName, incidentId, resourceKey } from '../classifier/identity.ts';
 import { incidentPriority } from '../classifier/priority.ts';
@@ -52,6 +54,8 @@ export interface ClassifierOptions {
   selector: RunbookSelector;
   /** The alert, the selection with every candidate, the gate's verdict and the start are recorded here. */
   audit?: AuditTrail;
+  /** Graduated automation: the level each execution runs at, coverage counts, shadow runs' clearing. */
+  automation?: AutomationService;
 }
 
 /**
@@ -76,7 +80,7 @@ export class ClassifierService {
     };
     if (alert.status === 'resolved') {
       const incident = await store.resolveIncident(alert.fingerprint, alert, now.toISOString());
-      if (incident)
+      if (incident) {
         await this.audit(alert, {
           kind: 'alert.received',
           at: now.toISOString(),
@@ -85,6 +89,8 @@ export class ClassifierService {
           ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
           decision: 'resolved',
         });
+        await this.automationHook('shadow clearing', () => this.options.automation?.alertResolved(incident));
+      }
       return {
         alert: summary,
         decision: 'resolved',
@@ -173,7 +179,20 @@ export class ClassifierService {
       }
       this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
     }
-    return this.decide(alert, incident, summary);
+    const result = await this.decide(alert, incident, summary);
+    await this.automationHook('coverage count', () =>
+      this.options.automation?.alertClassified(result.decision),
+    );
+    return result;
+  }
+
+  /** Automation's bookkeeping never stops an alert's handling: a failure is logged. */
+  private async automationHook(what: string, work: () => Promise<unknown> | undefined): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.options.logger.warn(`automation ${what} failed`, { error: (error as Error).message });
+    }
   }
 
   /** One event about this alert, indexed by its resource; recorded by the classifier. */
@@ -349,7 +368,7 @@ export class ClassifierService {
       ...base,
       decision: 'started',
       executionId: name,
-      reason: `${runbook.id} (rule ${selection.selected.rule}, score ${selection.selected.score.toFixed(2)})${gate.changeFreeze ? '; change freeze: diagnostics only' : ''}`,
+      reason: `${runbook.id} (rule ${selection.selected.rule}, score ${selection.selected.score.toFixed(2)})${gate.changeFreeze ? '; change freeze: diagnostics only' : ''}${started.level ? `; automation level ${started.level.level}${changesRunDry(started.level.level) ? ' (changes run as dry runs)' : ''}` : ''}`,
     };
   }
 
@@ -412,16 +431,20 @@ export class ClassifierService {
   ) {
     const { store, engine, clock, config } = this.options;
     const startedAt = clock.now().toISOString();
+    // The level is fixed when the execution starts: both runtimes enforce what its context says.
+    const level: EffectiveLevel | undefined = await this.options.automation?.levelOf(runbook);
+    const dryRun = config.dryRun || changesRunDry(level?.level);
     const execution = {
       id: name,
       runbookId: runbook.id,
       runbookVersion: runbook.version,
       incidentId: incident.id,
       environment: alert.environment,
-      dryRun: config.dryRun,
+      dryRun,
       approvalRiskThreshold: approvalRiskThreshold(config.policy),
       changeFreeze,
       startedAt,
+      ...(level ? { automationLevel: level.level } : {}),
     };
     const record: ExecutionRecord = {
       id: name,
@@ -429,7 +452,8 @@ export class ClassifierService {
       runbookVersion: runbook.version,
       incidentId: incident.id,
       environment: alert.environment,
-      dryRun: config.dryRun,
+      dryRun,
+      ...(level ? { automationLevel: level.level } : {}),
       status: 'running',
       alert: summarizeAlert(alert),
       startedAt,
@@ -455,7 +479,7 @@ export class ClassifierService {
     try {
       const started = await engine.start({ runbookId: runbook.id, name, input });
       await store.updateExecution(name, { engineRef: started.engineRef });
-      return { ok: true as const, alreadyStarted: started.alreadyStarted };
+      return { ok: true as const, alreadyStarted: started.alreadyStarted, level };
     } catch (error) {
       // A machine that does not exist will not appear on retry: stop and say so. Anything else retries.
       if (!(error instanceof ConfigurationError)) throw error;

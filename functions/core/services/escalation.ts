@@ -6,6 +6,7 @@ import type { Notifier } from '../../ports/notifier.ts';
 import type { Alert } from '../alert.ts';
 import { auditEventId, system } from '../audit/events.ts';
 import { auditResourceKey, auditText, recordAudit } from '../audit/record.ts';
+import { changesRunDry } from '../automation/levels.ts';
 import { executionLink, type RuntimeConfig } from '../config.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
@@ -91,6 +92,11 @@ export class EscalationService {
           ]
         : []),
       ...(execution ? [`Environment: ${execution.environment}`, `Execution: ${execution.id}`] : []),
+      ...(changesRunDry(execution?.automationLevel)
+        ? [
+            `Automation level: ${execution?.automationLevel}: this run changed nothing (every change ran as its dry run); handle the alert as you would without it.`,
+          ]
+        : []),
       ...matching.flatMap((trigger) => (trigger.message ? [trigger.message] : [])),
       ...(link ? ['', `Details: ${link}`] : []),
     ];

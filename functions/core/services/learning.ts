@@ -3,6 +3,7 @@ import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { system } from '../audit/events.ts';
+import type { AutomationService } from '../automation/service.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import type { Runbook } from '../runbook/model.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
@@ -27,7 +28,16 @@ export const STEP_STATISTICS_EXECUTIONS = 50;
  * is recomputed from the records — so a redelivered event changes nothing.
  */
 export class LearningService {
-  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger; audit?: AuditTrail }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      audit?: AuditTrail;
+      /** Graduated automation: each stopped run's record (and any demotion), and its part of the report. */
+      automation?: Pick<AutomationService, 'runStopped' | 'report'>;
+    },
+  ) {}
 
   async executionStopped(change: ExecutionStatusChange): Promise<{ recorded: boolean; runbookId?: string }> {
     const { store, clock, logger } = this.deps;
@@ -75,6 +85,7 @@ export class LearningService {
     }
     await store.releaseSlot(slotKey(execution.runbookId), execution.id);
     await this.recompute(execution.runbookId);
+    await this.deps.automation?.runStopped(execution.id);
     return { recorded: true, runbookId: execution.runbookId };
   }
 
@@ -92,10 +103,11 @@ export class LearningService {
   }
 
   async report(runbooks: Runbook[]): Promise<LearningReport> {
-    const [aggregates, unmatched] = await Promise.all([
+    const [aggregates, unmatched, automation] = await Promise.all([
       this.deps.store.listLearningAggregates(),
       this.deps.store.listUnmatched(),
+      this.deps.automation?.report(),
     ]);
-    return learningReport(aggregates, runbooks, unmatched, this.deps.clock.now());
+    return learningReport(aggregates, runbooks, unmatched, this.deps.clock.now(), automation);
   }
 }

@@ -7,6 +7,9 @@ import type { ChangeIdentity, ToolImplementation, ToolRegistry } from '../../por
 import type { Alert } from '../alert.ts';
 import { system } from '../audit/events.ts';
 import { auditText, changeEventOf, recordAudit } from '../audit/record.ts';
+import { approveLevelRefusal, withLevelEnforced } from '../automation/enforcement.ts';
+import { changesRunDry } from '../automation/levels.ts';
+import type { AutomationService } from '../automation/service.ts';
 import { stableHash } from '../classifier/identity.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { AslErrorName, StateError } from '../errors.ts';
@@ -66,6 +69,8 @@ export interface StepRunnerOptions {
   approvals?: ApprovalService;
   escalations: EscalationService;
   records: RecordService;
+  /** Graduated automation: safety incidents (a change under the kill switch, a failed compensation). */
+  automation?: Pick<AutomationService, 'recordSafetyIncident'>;
   /** How often a running tool looks for an operator abort (the 30 s override target). */
   abortPollMs?: number;
   /** How long one verify-alert invocation waits for the alert to resolve. */
@@ -189,7 +194,8 @@ export class StepRunner {
     invocation: InvocationContext = { deadline: Number.POSITIVE_INFINITY },
   ): Promise<unknown> {
     if (this.stopping) fail(AslErrorName.Aborted, 'the platform is stopping');
-    const call = this.dispatch(payload, invocation);
+    // The automation level the execution started with holds for every task, whatever else the payload says.
+    const call = this.dispatch(withLevelEnforced(payload), invocation);
     this.active.add(call);
     try {
       return await call;
@@ -357,6 +363,8 @@ export class StepRunner {
       `step ${step.id}`,
       { change },
     );
+    if (tool.declaration.mutating && !execution.dryRun && kind !== 'rollback')
+      await this.changeUnderKillSwitch(execution, step, attempt, startedAt);
     const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
     const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
     await this.putOutcome({
@@ -373,6 +381,53 @@ export class StepRunner {
       status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
       output: forState,
     };
+  }
+
+  /**
+   * A change that ran while the kill switch was engaged (engaged after the change started, so the
+   * refusal before it did not stop it) is a safety incident: recorded and listed in the report.
+   */
+  private async changeUnderKillSwitch(
+    execution: ExecutionContext,
+    step: StepSpec,
+    attempt: number,
+    startedAt: Date,
+  ): Promise<void> {
+    const { automation, store } = this.options;
+    if (!automation) return;
+    const killSwitch = await store.getKillSwitch();
+    if (!killSwitch.engaged) return;
+    await automation.recordSafetyIncident({
+      id: `kill-switch:${stableHash([execution.id, step.id, String(attempt)], 20)}`,
+      kind: 'change-under-kill-switch',
+      executionId: execution.id,
+      runbookId: execution.runbookId,
+      stepId: step.id,
+      tool: step.tool,
+      at: this.options.clock.now().toISOString(),
+      description: `${step.id} (${step.tool}) was changing ${execution.runbookId}'s target when the kill switch was engaged${killSwitch.changedBy ? ` by ${killSwitch.changedBy}` : ''}${killSwitch.changedAt ? ` at ${killSwitch.changedAt}` : ''}; the change started at ${startedAt.toISOString()}`,
+      details: { killSwitch },
+    });
+  }
+
+  /** A compensation that failed leaves a change in place: a safety incident. */
+  private async compensationFailed(
+    execution: ExecutionContext,
+    compensation: CompensationSpecPayload,
+    attempt: number,
+    message: string,
+  ): Promise<void> {
+    if (!this.options.automation || execution.dryRun) return;
+    await this.options.automation.recordSafetyIncident({
+      id: `compensation:${stableHash([execution.id, compensation.compensates, String(attempt)], 20)}`,
+      kind: 'compensation-failed',
+      executionId: execution.id,
+      runbookId: execution.runbookId,
+      stepId: compensation.compensates,
+      tool: compensation.tool,
+      at: this.options.clock.now().toISOString(),
+      description: `the compensation of ${compensation.compensates} (${compensation.tool}) failed: ${shortMessage(message)}; its change may still be in place`,
+    });
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -502,8 +557,14 @@ export class StepRunner {
         message: 'the alert resolved before any change was made; nothing changed',
         skip: true,
       };
+    const levelRefusal = approveLevelRefusal(execution, step, approvals);
+    if (levelRefusal) return levelRefusal;
     // Defence in depth: the compiled gates ask for approval; if policy demands one and none was given, stop.
-    if (RISK_RANK[step.risk] >= execution.approvalRiskThreshold) {
+    // Observe and shadow change nothing, and their approvals are not asked.
+    if (
+      RISK_RANK[step.risk] >= execution.approvalRiskThreshold &&
+      !changesRunDry(execution.automationLevel)
+    ) {
       const approved = approvals.some(
         (approval) =>
           approval.status === 'approved' &&
@@ -816,6 +877,7 @@ export class StepRunner {
     } catch (error) {
       // The step stopped before saying what it changed: a human must look (this pages).
       const message = `cannot undo ${compensation.compensates}: ${(error as Error).message}`;
+      await this.compensationFailed(execution, compensation, attempt, message);
       await this.putOutcome({
         ...base,
         status: 'failed',
@@ -845,6 +907,8 @@ export class StepRunner {
         ),
       },
     );
+    if (!result.ok && (result.status === 'failed' || result.status === 'timed-out'))
+      await this.compensationFailed(execution, compensation, attempt, result.message);
     const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
     const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
     await this.putOutcome({
@@ -861,6 +925,36 @@ export class StepRunner {
   // -------------------------------------------------------------------------------------------------
   // Verification
 
+  /**
+   * Observe and shadow changed nothing, so there is nothing to verify: the run does not wait for the
+   * alert (how it clears, on its own or by a human, is recorded when it resolves).
+   */
+  private async verifyNothingChanged(execution: ExecutionContext, stepId: string, withinSeconds: number) {
+    const { store, clock } = this.options;
+    const attempts = (await store.listStepOutcomes(execution.id)).filter(
+      (outcome) => outcome.stepId === stepId,
+    );
+    const now = clock.now();
+    const reason = `automation level ${execution.automationLevel}: nothing was changed, so nothing is verified; how the alert clears is recorded when it resolves`;
+    await this.putOutcome({
+      executionId: execution.id,
+      stepId,
+      kind: 'check',
+      name: 'The alert resolved',
+      tool: 'incident.status',
+      mutating: false,
+      risk: 'low',
+      attempt: attempts.length + 1,
+      dryRun: true,
+      parameters: { withinSeconds },
+      status: 'skipped',
+      startedAt: now,
+      finishedAt: now.toISOString(),
+      reason,
+    });
+    return { resolved: false, skipped: reason };
+  }
+
   /** Success needs the alert resolved within `withinSeconds` of the first check. */
   private async verifyAlert(
     execution: ExecutionContext,
@@ -869,6 +963,8 @@ export class StepRunner {
   ) {
     const { store, clock } = this.options;
     const stepId = 'verify-alert-resolved';
+    if (changesRunDry(execution.automationLevel))
+      return this.verifyNothingChanged(execution, stepId, withinSeconds);
     const outcomes = (await store.listStepOutcomes(execution.id)).filter(
       (outcome) => outcome.stepId === stepId,
     );
