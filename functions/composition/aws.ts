@@ -9,6 +9,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
+import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
 import {
@@ -21,6 +22,9 @@ import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import { RuntimeConfig } from '../core/config.ts';
 import { ConfigurationError } from '../core/errors.ts';
+import { ChangeGate } from '../core/limits/change-gate.ts';
+import { RiskApprovals } from '../core/risk/approvals.ts';
+import { RiskAssessor } from '../core/risk/assessor.ts';
 import { parseRunbookCatalog } from '../core/runbook/catalog.ts';
 import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
@@ -33,6 +37,7 @@ import { StepRunner } from '../core/services/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
+import { TOOL_CATALOG } from '../tools/declarations.ts';
 import { createToolRegistry } from '../tools/index.ts';
 import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 
@@ -98,6 +103,22 @@ export const store = /* @__PURE__ */ once(
       retentionDays: config().retentionDays,
       clock,
     }),
+);
+
+/** Change budgets, changes per resource and risk assessments: the same table, their own items. */
+const limits = /* @__PURE__ */ once(
+  () =>
+    new DynamoLimitStore({
+      client: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+        marshallOptions: { removeUndefinedValues: true },
+      }),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
+const risk = /* @__PURE__ */ once(
+  () => new RiskAssessor({ store: store(), limits: limits(), clock, config: config(), tools: TOOL_CATALOG }),
 );
 
 export const engine = /* @__PURE__ */ once(() => {
@@ -185,12 +206,20 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
     checkpoints: checkpoints(),
     escalations: new EscalationService({ notifier: notifier(), clock, logger: logger(), config: config() }),
     records: new RecordService({ store: store(), clock, logger: logger() }),
+    changeGate: new ChangeGate({
+      store: store(),
+      limits: limits(),
+      risk: risk(),
+      clock,
+      logger: logger(),
+      config: config(),
+    }),
   }),
   logger: logger(),
 }));
 
-export const approvalsWiring = /* @__PURE__ */ once(() => ({
-  approvals: new ApprovalService({
+export const approvalsWiring = /* @__PURE__ */ once(() => {
+  const approvals = new ApprovalService({
     store: store(),
     engine: engine(),
     notifier: notifier(),
@@ -198,9 +227,14 @@ export const approvalsWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     signingKeys: linkSigningKeys(),
-  }),
-  logger: logger(),
-}));
+    risk: risk(),
+  });
+  return {
+    approvals,
+    riskApprovals: new RiskApprovals({ approvals, store: store(), limits: limits(), config: config() }),
+    logger: logger(),
+  };
+});
 
 export const controlWiring = /* @__PURE__ */ once(() => ({
   control: new ControlService({
@@ -231,6 +265,7 @@ export const classifierWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     selector: new RunbookSelector(runbooks()),
+    risk: risk(),
   }),
   normalize: normalizeOptions(config()),
   logger: logger(),

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -18,7 +19,10 @@ import { RunbookSelector } from '../core/classifier/select.ts';
 import type { StateMachineDefinition } from '../core/compiler/asl.ts';
 import { RuntimeConfig } from '../core/config.ts';
 import { AslErrorName } from '../core/errors.ts';
+import { ChangeGate } from '../core/limits/change-gate.ts';
 import type { Notification, StepOutcome } from '../core/records.ts';
+import { RiskApprovals } from '../core/risk/approvals.ts';
+import { RiskAssessor } from '../core/risk/assessor.ts';
 import { routeRules } from '../core/routing.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { resolveTemplates } from '../core/runbook/templates.ts';
@@ -114,6 +118,12 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     clock,
   });
   const notifier = new OutboxNotifier(store, options.onNotification);
+  const limits = new DynamoLimitStore({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.retentionDays,
+  });
+  const risk = new RiskAssessor({ store, limits, clock, config, tools: TOOL_CATALOG });
 
   // The engine calls the handlers, and the handlers need the engine: bind through these late references.
   const taskHandlers: {
@@ -192,7 +202,9 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     notifier,
     config,
     signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
+    risk,
   });
+  const riskApprovals = new RiskApprovals({ approvals, store, limits, config });
   const escalations = new EscalationService({ notifier, clock, logger, config });
   const records = new RecordService({ store, clock, logger });
   const learning = new LearningService({ store, clock, logger });
@@ -275,6 +287,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     approvals,
     escalations,
     records,
+    changeGate: new ChangeGate({ store, limits, risk, clock, logger, config }),
     // A local database read costs nothing: an abort reaches a running tool within a quarter second
     // (on AWS every 2 s, a DynamoDB read per running step).
     abortPollMs: 250,
@@ -285,6 +298,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     ...common,
     notifier,
     config,
+    risk,
     get selector() {
       return selector;
     },
@@ -294,7 +308,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
 
   const handlers = {
     stepRunner: createStepRunnerHandler({ runner, logger }),
-    approvalRequest: createApprovalRequestHandler({ approvals, logger }),
+    approvalRequest: createApprovalRequestHandler({ approvals, riskApprovals, logger }),
     approvalWeb: createApprovalWebHandler({
       approvals,
       logger,
@@ -344,6 +358,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   return {
     config,
     store,
+    limits,
     engine,
     bus,
     notifier,

@@ -16,6 +16,12 @@ export const AslErrorName = {
   EscalationRequested: 'Runbook.EscalationRequested',
   SafetyBlocked: 'Safety.Blocked',
   KillSwitch: 'Safety.KillSwitch',
+  /** A change over a blast-radius limit or the environment's change budget: not run, the execution escalates. */
+  LimitExceeded: 'Safety.LimitExceeded',
+  /** A change whose risk score the environment's policy refuses: not run, the execution escalates. */
+  RiskRefused: 'Safety.RiskRefused',
+  /** A change whose risk score needs an approval it does not have: asked, then the step runs again. */
+  ApprovalRequired: 'Approval.Required',
   ApprovalRejected: 'Approval.Rejected',
   ApprovalExpired: 'Approval.Expired',
   ToolThrottled: 'Tool.Throttled',

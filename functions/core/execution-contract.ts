@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Alert } from './alert.ts';
+import { StepBlastRadiusLimit } from './limits/blast-radius.ts';
 import { RiskLevel } from './policy.ts';
 import { PlannedStep } from './records.ts';
 import { EscalationTrigger, StepType } from './runbook/model.ts';
@@ -31,6 +32,8 @@ export const TaskKind = {
   Record: 'record',
   /** After a runbook.wait step's Wait state: records that the wait ended. */
   Waited: 'waited',
+  /** The environment's risk policy asks for an approval of a change (approval-request function). */
+  RiskApproval: 'risk-approval',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -82,6 +85,8 @@ export const StepSpec = z
      * waits (costing nothing meanwhile), and a `waited` Task records the end.
      */
     waitState: z.literal(true).optional(),
+    /** Mutating steps: the runbook's blast-radius limit for what this step's tool touches. */
+    blastRadius: StepBlastRadiusLimit.optional(),
   })
   .strict();
 export type StepSpec = z.infer<typeof StepSpec>;
@@ -136,6 +141,18 @@ export const ApprovalTask = z
     approval: ApprovalSpec,
   })
   .strict();
+/** Asks for the approval a change's risk score needs (the step threw Approval.Required; its assessment is stored). */
+export const RiskApprovalTask = z
+  .object({
+    kind: z.literal(TaskKind.RiskApproval),
+    taskToken: z.string().min(1),
+    ...WithAlert,
+    step: StepSpec,
+    timeoutSeconds: z.number().int().positive(),
+  })
+  .strict();
+export type RiskApprovalTask = z.infer<typeof RiskApprovalTask>;
+
 export const VerifyAlertTask = z
   .object({ kind: z.literal(TaskKind.VerifyAlert), ...WithAlert, withinSeconds: z.number().int().positive() })
   .strict();

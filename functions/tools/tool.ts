@@ -82,10 +82,21 @@ export function checkToolOutput(declaration: ToolDeclaration, output: unknown): 
 export function defineTool<Params extends z.ZodObject>(
   declaration: ToolDeclaration<Params>,
   run: (parameters: z.infer<Params>, context: ToolContext) => Promise<unknown>,
+  options: {
+    /** The blast-radius pre-read (declarations with `blastRadius.preRead`). */
+    countTouched?: (
+      parameters: z.infer<Params>,
+      context: ToolContext,
+    ) => Promise<{ count: number; how: string }>;
+  } = {},
 ): ToolImplementation {
   const generic = declaration as unknown as ToolDeclaration;
+  const { countTouched } = options;
   return {
     declaration: generic,
+    ...(countTouched
+      ? { countTouched: (parameters, context) => countTouched(parameters as z.infer<Params>, context) }
+      : {}),
     run: CHECK_OUTPUTS
       ? async (parameters, context) => {
           const output = await run(parameters as z.infer<Params>, context);

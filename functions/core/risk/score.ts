@@ -175,3 +175,11 @@ export function scoreRisk(facts: RiskFacts, policy: RiskPolicy): RiskScore {
     ...(policy.thresholds ? { thresholds: policy.thresholds } : {}),
   };
 }
+
+/** `risk 72 of 100: environment 20 (prod); declared-risk 30 (high); …`: the score and its non-zero factors. */
+export function describeScore(assessment: Pick<RiskScore, 'score' | 'factors'>): string {
+  const factors = assessment.factors
+    .filter((factor) => factor.points > 0)
+    .map((factor) => `${factor.factor} ${factor.points} (${factor.value})`);
+  return `risk ${assessment.score} of 100${factors.length > 0 ? `: ${factors.join('; ')}` : ''}`;
+}

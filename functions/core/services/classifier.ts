@@ -21,6 +21,7 @@ import {
   type LearningAggregate,
   summarizeAlert,
 } from '../records.ts';
+import type { RiskAssessor } from '../risk/assessor.ts';
 import type { Runbook } from '../runbook/model.ts';
 
 /** A pending incident older than this was left by a classifier that died: the next one takes over. */
@@ -47,6 +48,8 @@ export interface ClassifierOptions {
   logger: Logger;
   config: RuntimeConfig;
   selector: RunbookSelector;
+  /** Scores the execution before it starts (stored and shown; each change is scored again before it runs). */
+  risk?: Pick<RiskAssessor, 'assessExecution'>;
 }
 
 /**
@@ -218,6 +221,13 @@ export class ClassifierService {
     const gate = await this.passGate(runbook, alert, incident.id, name);
     if (!gate.allowed) return block(gate.reason);
 
+    const risk = await this.options.risk
+      ?.assessExecution({ runbook, alert, executionId: name })
+      .catch((error: unknown) => {
+        // The score is shown, not enforced, here (every change is scored again): a failure must not block.
+        this.options.logger.warn('could not assess the execution’s risk', { error: String(error) });
+        return undefined;
+      });
     const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
     if (!started.ok) {
       await gate.release();
@@ -238,7 +248,7 @@ export class ClassifierService {
       ...base,
       decision: 'started',
       executionId: name,
-      reason: `${runbook.id} (rule ${selection.selected.rule}, score ${selection.selected.score.toFixed(2)})${gate.changeFreeze ? '; change freeze: diagnostics only' : ''}`,
+      reason: `${runbook.id} (rule ${selection.selected.rule}, score ${selection.selected.score.toFixed(2)})${gate.changeFreeze ? '; change freeze: diagnostics only' : ''}${risk ? `; risk ${risk.score} of 100` : ''}`,
     };
   }
 

@@ -302,57 +302,80 @@ export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
     return output;
   });
 
-  const scale = defineTool(declarationOf('k8s.scale'), async (parameters, context) => {
-    const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
-    const { namespace, kind, name, replicas } = parameters;
-    const { dryRun } = context;
-    const resource = `${RESOURCE[kind]}/scale`;
+  /** The workload's scale subresource as it is now. */
+  const readScale = (
+    session: KubernetesSession,
+    parameters: { namespace: string; kind: 'Deployment' | 'StatefulSet'; name: string },
+  ): Promise<V1Scale> => {
+    const { namespace, kind, name } = parameters;
     const { apps } = session;
-    const current: V1Scale = await session.request(
-      { verb: 'get', resource, group: 'apps', namespace, name },
+    return session.request(
+      { verb: 'get', resource: `${RESOURCE[kind]}/scale`, group: 'apps', namespace, name },
       (options) =>
         kind === 'Deployment'
           ? apps.readNamespacedDeploymentScale({ namespace, name }, options)
           : apps.readNamespacedStatefulSetScale({ namespace, name }, options),
     );
-    const previousReplicas = current.spec?.replicas ?? 0;
-    if (previousReplicas === replicas) {
+  };
+
+  const scale = defineTool(
+    declarationOf('k8s.scale'),
+    async (parameters, context) => {
+      const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
+      const { namespace, kind, name, replicas } = parameters;
+      const { dryRun } = context;
+      const resource = `${RESOURCE[kind]}/scale`;
+      const { apps } = session;
+      const current = await readScale(session, parameters);
+      const previousReplicas = current.spec?.replicas ?? 0;
+      if (previousReplicas === replicas) {
+        const output: ScaleOutput = {
+          kind,
+          name,
+          namespace,
+          previousReplicas,
+          replicas,
+          changed: false,
+          dryRun,
+        };
+        return output;
+      }
+      const request = {
+        namespace,
+        name,
+        body: { spec: { replicas } },
+        ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}),
+      };
+      const scaled: V1Scale = await session.request(
+        { verb: 'patch', resource, group: 'apps', namespace, name },
+        (options) =>
+          kind === 'Deployment'
+            ? apps.patchNamespacedDeploymentScale(request, options)
+            : apps.patchNamespacedStatefulSetScale(request, options),
+        { patch: PatchStrategy.MergePatch },
+      );
       const output: ScaleOutput = {
         kind,
         name,
         namespace,
         previousReplicas,
-        replicas,
-        changed: false,
+        replicas: scaled.spec?.replicas ?? replicas,
+        changed: true,
         dryRun,
       };
       return output;
-    }
-    const request = {
-      namespace,
-      name,
-      body: { spec: { replicas } },
-      ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}),
-    };
-    const scaled: V1Scale = await session.request(
-      { verb: 'patch', resource, group: 'apps', namespace, name },
-      (options) =>
-        kind === 'Deployment'
-          ? apps.patchNamespacedDeploymentScale(request, options)
-          : apps.patchNamespacedStatefulSetScale(request, options),
-      { patch: PatchStrategy.MergePatch },
-    );
-    const output: ScaleOutput = {
-      kind,
-      name,
-      namespace,
-      previousReplicas,
-      replicas: scaled.spec?.replicas ?? replicas,
-      changed: true,
-      dryRun,
-    };
-    return output;
-  });
+    },
+    {
+      countTouched: async (parameters, context) => {
+        const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
+        const current = (await readScale(session, parameters)).spec?.replicas ?? 0;
+        return {
+          count: Math.abs(parameters.replicas - current),
+          how: `${parameters.kind} ${parameters.namespace}/${parameters.name} from ${current} to ${parameters.replicas} replicas`,
+        };
+      },
+    },
+  );
 
   return [workloadStatus, rolloutRestart, scale];
 }
