@@ -76,6 +76,8 @@ export const StateName = {
   /** The environment's risk policy asks for an approval of this change (the step throws Approval.Required). */
   riskApproval: (step: string) => `Risk approval: ${step}`,
   riskApprovalExpired: (step: string) => `Risk approval expired: ${step}`,
+  /** The step again once its risk approval is given (a copy of its Task: the machine stays acyclic). */
+  riskApproved: (step: string) => `After risk approval: ${step}`,
   parallel: (phase: string) => `Parallel: ${phase}`,
   branch: (branch: string) => `Branch: ${branch}`,
   expect: (check: string) => `Expect: ${check}`,
@@ -450,10 +452,16 @@ class RunbookCompiler {
 
   /**
    * The approval a change's risk score asks for: the step throws Approval.Required, this task asks
-   * (waitForTaskToken on the approval-request function) and the step runs again once it is given. In a
-   * parallel lane (`rollback` undefined) a rejection or timeout leaves the lane and the group rolls back.
+   * (waitForTaskToken on the approval-request function) and, once it is given, a copy of the step's
+   * Task runs it again (a copy rather than a loop back: history budgets need an acyclic machine; asked
+   * again there, it fails). In a parallel lane (`rollback` undefined) a rejection or timeout leaves the
+   * lane and the group rolls back. Call after the step's Task is complete (its Next or End set).
    */
-  private riskApprovalStates(spec: StepSpec, rollback: string | undefined): Record<string, State> {
+  private riskApprovalStates(
+    spec: StepSpec,
+    step: TaskState,
+    rollback: string | undefined,
+  ): Record<string, State> {
     const timeoutSeconds = this.riskApprovalTimeout();
     const expired = StateName.riskApprovalExpired(spec.id);
     const task: TaskState = {
@@ -477,15 +485,24 @@ class RunbookCompiler {
         { ErrorEquals: ['NotificationError'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
       ],
       ResultPath: null,
-      Next: spec.id,
+      Next: StateName.riskApproved(spec.id),
     };
-    if (!rollback) return { [StateName.riskApproval(spec.id)]: task };
+    const again: TaskState = {
+      ...step,
+      Catch: (step.Catch ?? []).filter(
+        (catcher) => !catcher.ErrorEquals.includes(AslErrorName.ApprovalRequired),
+      ),
+    };
+    if (again.Catch?.length === 0) delete again.Catch;
+    if (!rollback)
+      return { [StateName.riskApproval(spec.id)]: task, [StateName.riskApproved(spec.id)]: again };
     task.Catch = [
       { ErrorEquals: [AslErrorName.StatesTimeout], ResultPath: '$.failure', Next: expired },
       failureCatch(rollback),
     ];
     return {
       [StateName.riskApproval(spec.id)]: task,
+      [StateName.riskApproved(spec.id)]: again,
       [expired]: {
         Type: 'Pass',
         Comment: `No decision on the risk approval of ${spec.id} in time.`,
@@ -884,11 +901,11 @@ class RunbookCompiler {
         this.stepCatches(step, point, continued ? { resultPath, next: continued } : undefined),
         spec.mutating,
       );
+      task.Next = next;
       if (this.gated(spec)) {
         task.Catch.unshift(riskApprovalCatch(spec.id));
-        Object.assign(this.states, this.riskApprovalStates(spec, this.rollbackEntry(before)));
+        Object.assign(this.states, this.riskApprovalStates(spec, task, this.rollbackEntry(before)));
       }
-      task.Next = next;
       this.states[step.id] = task;
 
       let entry = step.id;
@@ -958,15 +975,15 @@ class RunbookCompiler {
             Cause: `aborted during ${step.id}`,
           };
         }
-        if (this.gated(spec)) {
-          task.Catch = [riskApprovalCatch(spec.id), ...(task.Catch ?? [])];
-          Object.assign(states, this.riskApprovalStates(spec, undefined));
-        }
         if (last) {
           task.OutputPath = '$.lane';
           task.End = true;
         } else {
           task.Next = next!;
+        }
+        if (this.gated(spec)) {
+          task.Catch = [riskApprovalCatch(spec.id), ...(task.Catch ?? [])];
+          Object.assign(states, this.riskApprovalStates(spec, task, undefined));
         }
         states[step.id] = task;
         if (this.exported.has(step.id))

@@ -60,6 +60,8 @@ export interface BlastRadiusDeclaration {
   fromParameters: (parameters: Parameters) => number | undefined;
   /** The tool reads the target before the change when the parameters do not tell (evictable pods, a replica delta). */
   preRead?: true;
+  /** The parameter the count comes from, when one does (validation points at it). */
+  parameter?: string;
 }
 
 /** One resource, named by the parameters. */
@@ -72,6 +74,7 @@ export function touchesEachOf(kind: ResourceKind, parameter: string): BlastRadiu
   return {
     kind,
     how: `one ${kind} per entry of ${parameter}`,
+    parameter,
     fromParameters: (parameters) => {
       const value = parameters[parameter];
       return Array.isArray(value) ? new Set(value.map((entry) => JSON.stringify(entry))).size : undefined;
@@ -87,8 +90,9 @@ export function touchesWhatItReads(
   kind: ResourceKind,
   how: string,
   fromParameters: (parameters: Parameters) => number | undefined = () => undefined,
+  parameter?: string,
 ): BlastRadiusDeclaration {
-  return { kind, how, fromParameters, preRead: true };
+  return { kind, how, fromParameters, preRead: true, ...(parameter ? { parameter } : {}) };
 }
 
 /** A number parameter, when it is one (a template is not yet). */

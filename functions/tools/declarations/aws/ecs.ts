@@ -154,6 +154,7 @@ export const ECS_TOOL_DECLARATIONS = [
       'task',
       'the tasks added or removed: increaseBy, or |desiredCount − the current desired count| read first',
       (parameters) => numberParameter(parameters, 'increaseBy'),
+      'increaseBy',
     ),
     risk: 'medium',
     dryRun: 'reads the service and its scaling range and returns the change it would make, changes nothing',
