@@ -2,6 +2,7 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -12,6 +13,7 @@ import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
+import { LambdaApprovalRequester } from '../adapters/aws/lambda-approval-requester.ts';
 import {
   SECRET_MAX_AGE_SECONDS,
   SecretsManagerLinkSigningKeys,
@@ -25,6 +27,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import { ChangeGate } from '../core/limits/change-gate.ts';
 import { RiskApprovals } from '../core/risk/approvals.ts';
 import { RiskAssessor } from '../core/risk/assessor.ts';
+import { RiskCheckpoint } from '../core/risk/checkpoint.ts';
 import { parseRunbookCatalog } from '../core/runbook/catalog.ts';
 import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
@@ -48,6 +51,7 @@ import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
  * Environment (set by infra):
  *   TABLE_NAME, EVENT_BUS_NAME, APPROVALS_TOPIC_ARN, ESCALATIONS_TOPIC_ARN,
  *   STATE_MACHINE_ARN_PREFIX (…:stateMachine:<prefix>, the runbook id is appended),
+ *   APPROVAL_REQUEST_FUNCTION_NAME (the step runners: checkpoints ask it for the risk policy's approvals),
  *   LINK_SIGNING_KEY_SECRET, INGEST_TOKEN_SECRET (Secrets Manager names; values never in the template),
  *   RUNBOOK_AUTOPILOT_CONFIG (RuntimeConfig JSON, no secrets).
  */
@@ -174,7 +178,30 @@ const toolRegistry = /* @__PURE__ */ once(
 );
 
 const checkpoints = /* @__PURE__ */ once(
-  () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger() }),
+  () =>
+    new CheckpointService({
+      store: store(),
+      engine: engine(),
+      clock,
+      logger: logger(),
+      // Only where checkpoints run (the step runners): the approval-request function is named there.
+      ...(process.env.APPROVAL_REQUEST_FUNCTION_NAME
+        ? {
+            riskGate: new RiskCheckpoint({
+              store: store(),
+              limits: limits(),
+              risk: risk(),
+              requester: new LambdaApprovalRequester({
+                client: new LambdaClient({}),
+                functionName: required('APPROVAL_REQUEST_FUNCTION_NAME'),
+              }),
+              tools: TOOL_CATALOG,
+              clock,
+              logger: logger(),
+            }),
+          }
+        : {}),
+    }),
 );
 
 /** The link-signing key, read again within 5 minutes of a rotation; the previous one accepted for a link's lifetime. */
@@ -231,7 +258,14 @@ export const approvalsWiring = /* @__PURE__ */ once(() => {
   });
   return {
     approvals,
-    riskApprovals: new RiskApprovals({ approvals, store: store(), limits: limits(), config: config() }),
+    riskApprovals: new RiskApprovals({
+      approvals,
+      config: config(),
+      store: store(),
+      engine: engine(),
+      clock,
+      logger: logger(),
+    }),
     logger: logger(),
   };
 });

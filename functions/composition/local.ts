@@ -23,6 +23,7 @@ import { ChangeGate } from '../core/limits/change-gate.ts';
 import type { Notification, StepOutcome } from '../core/records.ts';
 import { RiskApprovals } from '../core/risk/approvals.ts';
 import { RiskAssessor } from '../core/risk/assessor.ts';
+import { RiskCheckpoint } from '../core/risk/checkpoint.ts';
 import { routeRules } from '../core/routing.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { resolveTemplates } from '../core/runbook/templates.ts';
@@ -196,7 +197,20 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   });
 
   const common = { store, engine, clock, logger };
-  const checkpoints = new CheckpointService(common);
+  // The risk policy's approvals go where approvals go (bound below, once the approval service exists).
+  let riskApprovals: RiskApprovals | undefined;
+  const checkpoints = new CheckpointService({
+    ...common,
+    riskGate: new RiskCheckpoint({
+      store,
+      limits,
+      risk,
+      requester: { request: (payload) => riskApprovals!.request(payload) },
+      tools: TOOL_CATALOG,
+      clock,
+      logger,
+    }),
+  });
   const approvals = new ApprovalService({
     ...common,
     notifier,
@@ -204,7 +218,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
     risk,
   });
-  const riskApprovals = new RiskApprovals({ approvals, store, limits, config });
+  riskApprovals = new RiskApprovals({ approvals, config, store, engine, clock, logger });
   const escalations = new EscalationService({ notifier, clock, logger, config });
   const records = new RecordService({ store, clock, logger });
   const learning = new LearningService({ store, clock, logger });

@@ -16,11 +16,11 @@ export const AslErrorName = {
   EscalationRequested: 'Runbook.EscalationRequested',
   SafetyBlocked: 'Safety.Blocked',
   KillSwitch: 'Safety.KillSwitch',
-  /** A change over a blast-radius limit or the environment's change budget: not run, the execution escalates. */
+  /** A change over a blast-radius limit or the environment's change budget: not run; rollback, escalation. */
   LimitExceeded: 'Safety.LimitExceeded',
-  /** A change whose risk score the environment's policy refuses: not run, the execution escalates. */
+  /** A change whose risk score the environment's policy refuses: not run; rollback, escalation. */
   RiskRefused: 'Safety.RiskRefused',
-  /** A change whose risk score needs an approval it does not have: asked, then the step runs again. */
+  /** A change whose risk score, counted as it was about to run, needs an approval none gave: not run. */
   ApprovalRequired: 'Approval.Required',
   ApprovalRejected: 'Approval.Rejected',
   ApprovalExpired: 'Approval.Expired',

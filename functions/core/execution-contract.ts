@@ -32,7 +32,7 @@ export const TaskKind = {
   Record: 'record',
   /** After a runbook.wait step's Wait state: records that the wait ended. */
   Waited: 'waited',
-  /** The environment's risk policy asks for an approval of a change (approval-request function). */
+  /** A checkpoint asks for the approval the risk policy wants for what follows (approval-request function). */
   RiskApproval: 'risk-approval',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
@@ -85,7 +85,7 @@ export const StepSpec = z
      * waits (costing nothing meanwhile), and a `waited` Task records the end.
      */
     waitState: z.literal(true).optional(),
-    /** Mutating steps: the runbook's blast-radius limit for what this step's tool touches. */
+    /** Mutating steps: the runbook's blast-radius limit for what this step's tool touches; absent: the default (1). */
     blastRadius: StepBlastRadiusLimit.optional(),
   })
   .strict();
@@ -141,14 +141,23 @@ export const ApprovalTask = z
     approval: ApprovalSpec,
   })
   .strict();
-/** Asks for the approval a change's risk score needs (the step threw Approval.Required; its assessment is stored). */
+/**
+ * Asks for the approval a change's risk score needs, for the checkpoint that holds the execution before
+ * it (its task token): the approval-request function stores and e-mails it like any other.
+ */
 export const RiskApprovalTask = z
   .object({
     kind: z.literal(TaskKind.RiskApproval),
     taskToken: z.string().min(1),
     ...WithAlert,
-    step: StepSpec,
-    timeoutSeconds: z.number().int().positive(),
+    approval: z
+      .object({
+        target: z.object({ kind: z.enum(['phase', 'step']), id: z.string() }).strict(),
+        quorum: z.number().int().min(1),
+        risk: RiskLevel,
+        plan: z.array(PlannedStep),
+      })
+      .strict(),
   })
   .strict();
 export type RiskApprovalTask = z.infer<typeof RiskApprovalTask>;

@@ -20,12 +20,17 @@ export function isReminderSchedule(event: unknown): boolean {
  */
 export function createApprovalRequestHandler(options: {
   approvals: ApprovalService;
-  /** Approvals the environment's risk policy asks for (a change's score needs one). */
+  /** Approvals the environment's risk policy asks for at checkpoints, and their expiry. */
   riskApprovals?: RiskApprovals;
   logger: Logger;
 }) {
   return middy(async (event: unknown) => {
-    if (isReminderSchedule(event)) return options.approvals.remindOverdue();
+    if (isReminderSchedule(event)) {
+      const reminded = await options.approvals.remindOverdue();
+      return options.riskApprovals
+        ? { ...reminded, ...(await options.riskApprovals.expireOverdue()) }
+        : reminded;
+    }
     if ((event as { kind?: unknown } | null)?.kind === TaskKind.RiskApproval && options.riskApprovals)
       return options.riskApprovals.request(
         parseValue(RiskApprovalTask, event, 'the risk approval task payload'),

@@ -334,6 +334,19 @@ export class RunbookAutopilotStack extends Stack {
         stateMachineArns,
       );
     }
+    // Checkpoints ask the approval-request function for the risk policy's approvals (it alone signs links),
+    // and its schedule fails the checkpoints whose approval expired.
+    fns.stepRunnerReadOnly.function.addEnvironment(
+      'APPROVAL_REQUEST_FUNCTION_NAME',
+      fns.approvalRequest.function.functionName,
+    );
+    allow(
+      fns.stepRunnerReadOnly,
+      'AskForApprovals',
+      ['lambda:InvokeFunction'],
+      [fns.approvalRequest.function.functionArn],
+    );
+    allow(fns.approvalRequest, 'ExpireRiskApprovals', ['states:SendTaskFailure'], stateMachineArns);
     allow(fns.classifier, 'StartExecutions', ['states:StartExecution'], stateMachineArns);
     allow(fns.classifier, 'DescribeExecutions', ['states:DescribeExecution'], executionArns);
     for (const arn of executionArns) {

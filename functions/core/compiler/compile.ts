@@ -8,7 +8,7 @@ import {
   TaskKind,
   WAIT_FOR_TASK_TOKEN_RESOURCE,
 } from '../execution-contract.ts';
-import { limitFor } from '../limits/blast-radius.ts';
+import { compiledLimit } from '../limits/blast-radius.ts';
 import { maxRisk, RISK_RANK, type RiskLevel } from '../policy.ts';
 import { ancestorPhases, compensationOf } from '../runbook/checks.ts';
 import { buildPhaseGraph, type PhaseGraph, topologicalPhases } from '../runbook/graph.ts';
@@ -42,8 +42,6 @@ import { compileCondition, conditionSteps, RESOLVED_PATH } from './conditions.ts
 
 /** How long a checkpoint may hold a paused execution before it fails into rollback and escalation. */
 export const CHECKPOINT_HOLD_SECONDS = 86_400;
-/** How long an approval the risk policy asks for may wait, when the runbook's own approvals say nothing. */
-export const RISK_APPROVAL_TIMEOUT_SECONDS = 1_800;
 /** Seconds the runner gets beyond a step's own timeout to report Runbook.StepTimeout itself. */
 export const TASK_TIMEOUT_MARGIN_SECONDS = 15;
 /** The tool of the resolution step, and its limits: a handful of reads, an output that stays in the state. */
@@ -73,11 +71,6 @@ export const StateName = {
   approval: (target: string, index: number, count: number) =>
     count > 1 ? `Approval: ${target} #${index + 1}` : `Approval: ${target}`,
   approvalExpired: (target: string) => `Approval expired: ${target}`,
-  /** The environment's risk policy asks for an approval of this change (the step throws Approval.Required). */
-  riskApproval: (step: string) => `Risk approval: ${step}`,
-  riskApprovalExpired: (step: string) => `Risk approval expired: ${step}`,
-  /** The step again once its risk approval is given (a copy of its Task: the machine stays acyclic). */
-  riskApproved: (step: string) => `After risk approval: ${step}`,
   parallel: (phase: string) => `Parallel: ${phase}`,
   branch: (branch: string) => `Branch: ${branch}`,
   expect: (check: string) => `Expect: ${check}`,
@@ -211,15 +204,6 @@ function splitWaits(states: Record<string, State>): void {
 
 function failureCatch(next: string): Catcher {
   return { ErrorEquals: [AslErrorName.StatesAll], ResultPath: '$.failure', Next: next };
-}
-
-/** A change whose risk needs an approval it lacks goes to ask for it (before every other catcher). */
-function riskApprovalCatch(stepId: string): Catcher {
-  return {
-    ErrorEquals: [AslErrorName.ApprovalRequired],
-    ResultPath: '$.riskApproval',
-    Next: StateName.riskApproval(stepId),
-  };
 }
 
 /**
@@ -434,86 +418,9 @@ class RunbookCompiler {
       ...(outputBudgetBytes > 0 ? { outputBudgetBytes } : {}),
       ...(step.tool === WAIT_TOOL ? { waitState: true } : {}),
       ...(tool?.mutating && tool.blastRadius && type !== 'rollback'
-        ? { blastRadius: limitFor(this.runbook.safetyLimits.blastRadius, tool.blastRadius.kind) }
+        ? compiledLimit(this.runbook.safetyLimits.blastRadius, tool.blastRadius.kind)
         : {}),
     } as StepSpec;
-  }
-
-  /** Mutating steps (not a rollback procedure's) pass the change gate, whose risk policy may ask for an approval. */
-  private gated(spec: StepSpec): boolean {
-    return spec.mutating === true && spec.type !== 'rollback' && spec.waitState !== true;
-  }
-
-  /** How long a risk approval waits: the runbook's longest approval timeout, else RISK_APPROVAL_TIMEOUT_SECONDS. */
-  private riskApprovalTimeout(): number {
-    const timeouts = this.runbook.approvalRequirements.map((requirement) => requirement.timeout);
-    return timeouts.length > 0 ? Math.max(...timeouts) : RISK_APPROVAL_TIMEOUT_SECONDS;
-  }
-
-  /**
-   * The approval a change's risk score asks for: the step throws Approval.Required, this task asks
-   * (waitForTaskToken on the approval-request function) and, once it is given, a copy of the step's
-   * Task runs it again (a copy rather than a loop back: history budgets need an acyclic machine; asked
-   * again there, it fails). In a parallel lane (`rollback` undefined) a rejection or timeout leaves the
-   * lane and the group rolls back. Call after the step's Task is complete (its Next or End set).
-   */
-  private riskApprovalStates(
-    spec: StepSpec,
-    step: TaskState,
-    rollback: string | undefined,
-  ): Record<string, State> {
-    const timeoutSeconds = this.riskApprovalTimeout();
-    const expired = StateName.riskApprovalExpired(spec.id);
-    const task: TaskState = {
-      Type: 'Task',
-      Comment: `The environment's risk policy asks for an approval of ${spec.id}; then it runs again.`,
-      Resource: WAIT_FOR_TASK_TOKEN_RESOURCE,
-      Parameters: {
-        FunctionName: arn(Substitution.ApprovalRequest),
-        Payload: {
-          kind: TaskKind.RiskApproval,
-          'taskToken.$': '$$.Task.Token',
-          'execution.$': '$.execution',
-          'alert.$': '$.alert',
-          step: spec as unknown as JsonObject,
-          timeoutSeconds,
-        },
-      },
-      TimeoutSeconds: timeoutSeconds,
-      Retry: [
-        TRANSIENT_RETRY,
-        { ErrorEquals: ['NotificationError'], IntervalSeconds: 10, MaxAttempts: 3, BackoffRate: 2 },
-      ],
-      ResultPath: null,
-      Next: StateName.riskApproved(spec.id),
-    };
-    const again: TaskState = {
-      ...step,
-      Catch: (step.Catch ?? []).filter(
-        (catcher) => !catcher.ErrorEquals.includes(AslErrorName.ApprovalRequired),
-      ),
-    };
-    if (again.Catch?.length === 0) delete again.Catch;
-    if (!rollback)
-      return { [StateName.riskApproval(spec.id)]: task, [StateName.riskApproved(spec.id)]: again };
-    task.Catch = [
-      { ErrorEquals: [AslErrorName.StatesTimeout], ResultPath: '$.failure', Next: expired },
-      failureCatch(rollback),
-    ];
-    return {
-      [StateName.riskApproval(spec.id)]: task,
-      [StateName.riskApproved(spec.id)]: again,
-      [expired]: {
-        Type: 'Pass',
-        Comment: `No decision on the risk approval of ${spec.id} in time.`,
-        Result: {
-          Error: AslErrorName.ApprovalExpired,
-          Cause: `no decision on the approval the risk policy asked for ${spec.id} within ${timeoutSeconds}s`,
-        },
-        ResultPath: '$.failure',
-        Next: rollback,
-      },
-    };
   }
 
   /** A step's Task. No Comment: the step's name travels in its parameters (definitions are capped at 1 MB). */
@@ -849,18 +756,11 @@ class RunbookCompiler {
     return [failureCatch(rollback)];
   }
 
-  /**
-   * The kill switch, a limit and a refused risk stop forward progress: the refused mutating step hands
-   * over to humans, nothing rolls back.
-   */
+  /** The kill switch stops forward progress: a refused mutating step hands over to humans, nothing rolls back. */
   private withKillSwitch(catches: Catcher[], mutating: boolean): Catcher[] {
     if (!mutating) return catches;
     return [
-      {
-        ErrorEquals: [AslErrorName.KillSwitch, AslErrorName.LimitExceeded, AslErrorName.RiskRefused],
-        ResultPath: '$.failure',
-        Next: StateName.escalate,
-      },
+      { ErrorEquals: [AslErrorName.KillSwitch], ResultPath: '$.failure', Next: StateName.escalate },
       ...catches,
     ];
   }
@@ -902,10 +802,6 @@ class RunbookCompiler {
         spec.mutating,
       );
       task.Next = next;
-      if (this.gated(spec)) {
-        task.Catch.unshift(riskApprovalCatch(spec.id));
-        Object.assign(this.states, this.riskApprovalStates(spec, task, this.rollbackEntry(before)));
-      }
       this.states[step.id] = task;
 
       let entry = step.id;
@@ -957,8 +853,12 @@ class RunbookCompiler {
         const last = position === ordered.length - 1;
         const next = ordered[position + 1]?.step.id;
         const laneResult = `$.lane.${stateKey(step.id)}`;
-        const spec = this.stepSpec(step, step.type, phase.id);
-        const task = this.withResult(this.stepTask(spec, step.retry), step.id, laneResult, last);
+        const task = this.withResult(
+          this.stepTask(this.stepSpec(step, step.type, phase.id), step.retry),
+          step.id,
+          laneResult,
+          last,
+        );
         if (effectiveOnFailure(step) === 'continue') {
           const failedName = StateName.stepFailed(step.id);
           const abortedName = StateName.aborted(step.id);
@@ -980,10 +880,6 @@ class RunbookCompiler {
           task.End = true;
         } else {
           task.Next = next!;
-        }
-        if (this.gated(spec)) {
-          task.Catch = [riskApprovalCatch(spec.id), ...(task.Catch ?? [])];
-          Object.assign(states, this.riskApprovalStates(spec, task, undefined));
         }
         states[step.id] = task;
         if (this.exported.has(step.id))

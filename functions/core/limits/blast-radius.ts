@@ -112,15 +112,21 @@ export const TouchCount = z
   .strict();
 export type TouchCount = z.infer<typeof TouchCount>;
 
-/** The runbook's limit for a step, as the compiler bakes it into the step (mutating steps only). */
+/**
+ * The runbook's limit for a step, as the compiler bakes it into the step (mutating steps only, and only
+ * when it is not the default: definitions are capped at 1 MB, so a step without it has the default).
+ */
 export const StepBlastRadiusLimit = z
   .object({
     max: z.number().int().min(1),
-    /** The field the limit comes from, for the refusal: `safetyLimits.blastRadius.perKind.pod`. */
-    from: z.string().min(1),
+    /** The limit is the kind's own (`safetyLimits.blastRadius.perKind.<kind>`). */
+    perKind: z.literal(true).optional(),
   })
   .strict();
 export type StepBlastRadiusLimit = z.infer<typeof StepBlastRadiusLimit>;
+
+/** `maxResourcesPerStep`'s default (the model's): what a step without a compiled limit gets. */
+export const DEFAULT_MAX_RESOURCES_PER_STEP = 1;
 
 /** The runbook's blast-radius limits (`safetyLimits.blastRadius`), as the model parses them. */
 export interface RunbookBlastRadius {
@@ -129,9 +135,36 @@ export interface RunbookBlastRadius {
 }
 
 /** The limit a step of this kind gets: its kind's own, else `maxResourcesPerStep`. */
-export function limitFor(limits: RunbookBlastRadius, kind: ResourceKind): StepBlastRadiusLimit {
+export function limitFor(limits: RunbookBlastRadius, kind: ResourceKind): { max: number; from: string } {
   const own = limits.perKind?.[kind];
   return own === undefined
     ? { max: limits.maxResourcesPerStep, from: 'safetyLimits.blastRadius.maxResourcesPerStep' }
     : { max: own, from: `safetyLimits.blastRadius.perKind.${kind}` };
+}
+
+/** What the compiler adds to a step spec: nothing for the default limit. */
+export function compiledLimit(
+  limits: RunbookBlastRadius,
+  kind: ResourceKind,
+): { blastRadius?: StepBlastRadiusLimit } {
+  const own = limits.perKind?.[kind];
+  if (own !== undefined) return { blastRadius: { max: own, perKind: true } };
+  if (limits.maxResourcesPerStep === DEFAULT_MAX_RESOURCES_PER_STEP) return {};
+  return { blastRadius: { max: limits.maxResourcesPerStep } };
+}
+
+/** A step's limit at run time, from its spec (absent: the default). */
+export function stepLimit(
+  spec: { blastRadius?: StepBlastRadiusLimit | undefined },
+  kind: ResourceKind,
+): { max: number; from: string } {
+  const compiled = spec.blastRadius;
+  if (!compiled)
+    return {
+      max: DEFAULT_MAX_RESOURCES_PER_STEP,
+      from: 'safetyLimits.blastRadius.maxResourcesPerStep (default)',
+    };
+  return compiled.perKind
+    ? { max: compiled.max, from: `safetyLimits.blastRadius.perKind.${kind}` }
+    : { max: compiled.max, from: 'safetyLimits.blastRadius.maxResourcesPerStep' };
 }

@@ -12,7 +12,7 @@ import type { RiskAssessment } from '../risk/assessment.ts';
 import type { RiskAssessor } from '../risk/assessor.ts';
 import { quorumOf } from '../risk/policy.ts';
 import { describeScore } from '../risk/score.ts';
-import { countOf, type TouchCount } from './blast-radius.ts';
+import { countOf, stepLimit, type TouchCount } from './blast-radius.ts';
 import { budgetFor, budgetScope, budgetWindow } from './budget.ts';
 
 /**
@@ -62,7 +62,7 @@ export type GateVerdict =
   | { admitted: true; admission: Admission }
   | {
       admitted: false;
-      /** `Safety.LimitExceeded`, `Safety.RiskRefused` (escalate) or `Approval.Required` (ask, then run again). */
+      /** `Safety.LimitExceeded`, `Safety.RiskRefused` or `Approval.Required`: not run; the execution rolls back and escalates. */
       name: string;
       message: string;
     };
@@ -101,7 +101,7 @@ export class ChangeGate {
     }
 
     // 2. The runbook's own limit.
-    const limit = step.blastRadius;
+    const limit = count ? stepLimit(step, count.kind) : undefined;
     if (count && limit && count.count > limit.max)
       return this.refuse(
         GateError.LimitExceeded,
@@ -141,8 +141,12 @@ export class ChangeGate {
         notes.push(`a real run would ask for ${quorum} approval(s)`);
         await this.options.risk.settle(assessment, `dry run: a real run would ask for ${quorum} approval(s)`);
       } else {
-        await this.options.risk.settle(assessment, `waits for ${quorum} approval(s)`);
-        return this.refuse(GateError.ApprovalRequired, `${step.id}: ${scored}; asking for approval`);
+        // The checkpoint before the phase asks when the score is known there; counted only now, it is not covered.
+        await this.options.risk.settle(assessment, `refused: needs ${quorum} approval(s) and none covers it`);
+        return this.refuse(
+          GateError.ApprovalRequired,
+          `${step.id}: ${scored}, and no approval of ${quorum} covers it (counted only as it was about to run); it did not run`,
+        );
       }
     }
 

@@ -1,6 +1,20 @@
 import { z } from 'zod';
 import { TouchCount } from '../limits/blast-radius.ts';
+import { RiskLevel } from '../policy.ts';
 import { RiskScore } from './score.ts';
+
+/** A change the runbook may make, as written. */
+export const PlannedChange = z
+  .object({
+    phase: z.string(),
+    id: z.string(),
+    name: z.string(),
+    tool: z.string(),
+    risk: RiskLevel,
+    parameters: z.record(z.string(), z.unknown()),
+  })
+  .strict();
+export type PlannedChange = z.infer<typeof PlannedChange>;
 
 /** The target of an assessment: the execution as a whole (before it starts), or one change. */
 export const EXECUTION_TARGET = 'execution';
@@ -24,6 +38,11 @@ export const RiskAssessment = RiskScore.extend({
   blastRadius: TouchCount.optional(),
   /** What the decision led to: ran, waits for an approval, approved by, refused… */
   outcome: z.string().optional(),
+  /**
+   * The execution's assessment: the runbook's changes (mutating steps, parameters as written), so a
+   * checkpoint can score the phase it opens before any of them runs.
+   */
+  changes: z.array(PlannedChange).optional(),
   assessedAt: z.iso.datetime({ offset: true }),
 }).strict();
 export type RiskAssessment = z.infer<typeof RiskAssessment>;

@@ -10,7 +10,7 @@ import { maxRisk, type RiskLevel } from '../policy.ts';
 import type { ApprovalRecord, LearningAggregate } from '../records.ts';
 import type { FreezeWindow, Runbook } from '../runbook/model.ts';
 import type { ToolCatalog } from '../tool-catalog.ts';
-import { EXECUTION_TARGET, type RiskAssessment, stepTarget } from './assessment.ts';
+import { EXECUTION_TARGET, type PlannedChange, type RiskAssessment, stepTarget } from './assessment.ts';
 import { scoreRisk } from './score.ts';
 
 /** Learning aggregates are read at most this often by one process (they change once per finished run). */
@@ -46,7 +46,8 @@ export class RiskAssessor {
     execution: ExecutionContext;
     alert: Alert;
     step: { id: string; tool: string; risk: RiskLevel };
-    attempt: number;
+    /** The step's attempt, when it is about to run (absent: scored ahead, at a checkpoint). */
+    attempt?: number;
     blastRadius?: TouchCount | undefined;
   }): Promise<RiskAssessment> {
     const { execution, alert, step } = input;
@@ -65,7 +66,7 @@ export class RiskAssessor {
       environment: execution.environment,
       stepId: step.id,
       tool: step.tool,
-      attempt: input.attempt,
+      ...(input.attempt === undefined ? {} : { attempt: input.attempt }),
       ...(input.blastRadius ? { blastRadius: input.blastRadius } : {}),
       assessedAt: this.options.clock.now().toISOString(),
     };
@@ -80,9 +81,19 @@ export class RiskAssessor {
     executionId: string;
   }): Promise<RiskAssessment> {
     const { runbook, alert } = input;
-    const mutating = runbook.phases
-      .flatMap((phase) => phase.steps)
-      .filter((step) => this.options.tools.get(step.tool)?.mutating);
+    const changes: PlannedChange[] = runbook.phases.flatMap((phase) =>
+      phase.steps
+        .filter((step) => this.options.tools.get(step.tool)?.mutating)
+        .map((step) => ({
+          phase: phase.id,
+          id: step.id,
+          name: step.name,
+          tool: step.tool,
+          risk: step.risk,
+          parameters: step.parameters,
+        })),
+    );
+    const mutating = changes;
     const score = await this.score({
       runbookId: runbook.id,
       alert,
@@ -99,6 +110,7 @@ export class RiskAssessor {
       target: EXECUTION_TARGET,
       runbookId: runbook.id,
       environment: alert.environment,
+      changes,
       assessedAt: this.options.clock.now().toISOString(),
     };
     await this.options.limits.putRiskAssessment(assessment);

@@ -109,6 +109,14 @@ export const RiskPolicy = z
       .array(z.string().min(1))
       .default([])
       .describe('who approves a change its score sends for approval (approverGroups names)'),
+    approvalTimeout: Duration.default(1_800)
+      .refine(
+        (seconds) => seconds <= 86_400,
+        'must be at most 1d (a checkpoint holds an execution at most that long)',
+      )
+      .describe(
+        'an approval the score asks for expires after this; the execution then rolls back and escalates',
+      ),
   })
   .strict()
   .refine((policy) => !policy.thresholds || policy.approverGroups.length > 0, {

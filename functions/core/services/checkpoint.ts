@@ -4,6 +4,7 @@ import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { AslErrorName, StateError } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
+import type { RiskCheckpoint } from '../risk/checkpoint.ts';
 
 /**
  * Checkpoints (before each phase, after each approval) are `.waitForTaskToken` tasks. Arriving, an
@@ -12,7 +13,14 @@ import type { ExecutionContext } from '../execution-contract.ts';
  */
 export class CheckpointService {
   constructor(
-    private readonly deps: { store: Store; engine: ExecutionEngine; clock: Clock; logger: Logger },
+    private readonly deps: {
+      store: Store;
+      engine: ExecutionEngine;
+      clock: Clock;
+      logger: Logger;
+      /** The risk policy before changes: may refuse, or hold the execution for an approval. */
+      riskGate?: Pick<RiskCheckpoint, 'arrive'>;
+    },
   ) {}
 
   async arrive(
@@ -32,6 +40,13 @@ export class CheckpointService {
       throw error;
     }
     if (!hold) {
+      const gated = await this.deps.riskGate?.arrive(execution, checkpoint, taskToken);
+      if (gated?.held) {
+        await store
+          .updateExecution(execution.id, { currentState: `Approval (risk): ${checkpoint.before}` })
+          .catch(() => undefined);
+        return { held: true, reason: gated.reason ?? 'approval' };
+      }
       await store
         .updateExecution(execution.id, { currentState: `Checkpoint: ${checkpoint.before}` })
         .catch(() => undefined);
