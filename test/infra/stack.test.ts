@@ -54,6 +54,7 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'STATE_MACHINE_ARN_PREFIX',
     'APPROVALS_TOPIC_ARN',
     'ESCALATIONS_TOPIC_ARN',
+    'APPROVAL_REQUEST_FUNCTION_NAME',
   ],
   stepRunnerMutating: [
     'TABLE_NAME',
@@ -358,7 +359,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action) as string[],
       );
       const platform =
-        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$)/;
+        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|lambda:InvokeFunction$)/;
       const readOnlyToolActions = new Set(
         TOOL_CATALOG.names()
           .map((name) => TOOL_CATALOG.get(name)!)
@@ -370,6 +371,21 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       expect(toolActions.filter((action) => !readOnlyToolActions.has(action))).toEqual([]);
       expect(actions).not.toContain('ec2:RebootInstances');
       expect(actions).not.toContain('ssm:SendCommand');
+    });
+
+    it('the read-only step runner may invoke the approval-request function and no other (risk approvals at checkpoints)', () => {
+      const { stack, template } = deployment(environment);
+      const invoke = statementsOf(template, logicalIdOf(stack.functions.stepRunnerReadOnly.role)).filter(
+        (statement) => list(statement.Action).includes('lambda:InvokeFunction'),
+      );
+      expect(invoke).toHaveLength(1);
+      expect(JSON.stringify(invoke[0]!.Resource)).toContain(
+        logicalIdOf(stack.functions.approvalRequest.function),
+      );
+      const expire = statementsOf(template, logicalIdOf(stack.functions.approvalRequest.role)).filter(
+        (statement) => list(statement.Action).some((action) => String(action).startsWith('states:')),
+      );
+      expect(expire.flatMap((statement) => list(statement.Action))).toEqual(['states:SendTaskFailure']);
     });
 
     it('the mutating step runner gets its tools and the store, never the platform’s own functions', () => {
@@ -421,7 +437,9 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       const scoped = statements.filter((statement) =>
         list(statement.Action).some((action) => /^states:(SendTask|StartExecution)/.test(String(action))),
       );
-      expect(scoped).toHaveLength(4);
+      // approval-web, control, the read-only step runner answer tasks; the classifier starts executions;
+      // the approval-request function fails the checkpoints whose risk approval expired.
+      expect(scoped).toHaveLength(5);
       for (const statement of scoped) expect(list(statement.Resource)).toEqual(machines);
     });
   });

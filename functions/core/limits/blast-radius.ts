@@ -162,7 +162,7 @@ export function stepLimit(
   if (!compiled)
     return {
       max: DEFAULT_MAX_RESOURCES_PER_STEP,
-      from: 'safetyLimits.blastRadius.maxResourcesPerStep (default)',
+      from: 'safetyLimits.blastRadius.maxResourcesPerStep',
     };
   return compiled.perKind
     ? { max: compiled.max, from: `safetyLimits.blastRadius.perKind.${kind}` }
