@@ -1,19 +1,23 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { budgetWindow } from '../../functions/core/limits/budget.ts';
-import { CATALOG_FILE, runbookCatalogText } from '../../functions/core/runbook/catalog.ts';
-import type { Clock } from '../../functions/ports/clock.ts';
-import { TOOL_CATALOG } from '../../functions/tools/declarations.ts';
-import { alertmanagerBody, cloudWatchAlarmEvent } from '../../local/alert-payloads.ts';
-import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
+import { cloudWatchAlarmEvent } from '../../local/alert-payloads.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
-import { ENVIRONMENTS_CONTEXT_KEY, loadPolicies } from '../../local/project.ts';
-import { compileRunbookFiles, listRunbookFiles, validateRunbookFiles } from '../../local/runbook-files.ts';
 import { DEMO_REGION } from '../../local/sim/cluster.ts';
 import type { Json } from '../support/json.ts';
-import { ROOT } from '../support/runbooks.ts';
+import {
+  capacityAlert,
+  clockFrom,
+  failedOnce,
+  LIMITS_FIXTURES,
+  type LimitsProject,
+  makeLimitsProject,
+  shopCluster,
+  TUESDAY_3AM,
+  TUESDAY_NOON,
+} from '../support/limits-project.ts';
 import { clientOptions, type SimulatedAccount, startSimulatedAccount } from '../support/sim-aws.ts';
 
 /**
@@ -23,102 +27,27 @@ import { clientOptions, type SimulatedAccount, startSimulatedAccount } from '../
  * platform's clock is moved where the time of day matters.
  */
 
-const FIXTURES = join(ROOT, 'test/fixtures/runbooks/limits');
-const BERLIN_HOURS = {
-  days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-  from: '08:00',
-  to: '18:00',
-  timezone: 'Europe/Berlin',
-};
-const THRESHOLDS = { approve: 40, approveWithQuorum2: 60, refuse: 95 };
-/** Tuesday 12:00 and 03:00 in Berlin (CET). */
-const TUESDAY_NOON = Date.parse('2026-03-03T11:00:00Z');
-const TUESDAY_3AM = Date.parse('2026-03-03T02:00:00Z');
-
-/** The environments' policies this test deploys with (cdk.json `policy`). */
-const POLICIES = {
-  dev: {
-    approval: { requiredFromRisk: 'critical' },
-    mutatingSteps: 'unrestricted',
-    risk: {
-      environmentPoints: 0,
-      businessHours: BERLIN_HOURS,
-      thresholds: THRESHOLDS,
-      approverGroups: ['sre-oncall'],
-    },
-  },
-  staging: {
-    approval: { requiredFromRisk: 'critical' },
-    limits: { changeBudget: { perHour: 4 } },
-  },
-  prod: {
-    approval: { requiredFromRisk: 'critical' },
-    risk: {
-      environmentPoints: 20,
-      businessHours: BERLIN_HOURS,
-      thresholds: THRESHOLDS,
-      approverGroups: ['sre-oncall'],
-    },
-  },
-};
-
-let project: { cwd: string; statemachinesDir: string };
+let project: LimitsProject;
 const started: Array<() => Promise<void>> = [];
 
-/** A copy of cdk.json with this test's policies, and the fixtures compiled against them. */
-function makeProject(): { cwd: string; statemachinesDir: string } {
-  const cwd = mkdtempSync(join(tmpdir(), 'limits-project-'));
-  const cdk = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8'));
-  const environments = cdk.context[ENVIRONMENTS_CONTEXT_KEY];
-  for (const [name, policy] of Object.entries(POLICIES)) environments[name].policy = policy;
-  writeFileSync(join(cwd, 'cdk.json'), JSON.stringify(cdk, null, 2));
-  const statemachinesDir = join(cwd, 'statemachines');
-  mkdirSync(statemachinesDir);
-  const { files } = listRunbookFiles([FIXTURES]);
-  const results = validateRunbookFiles(files, {
-    tools: TOOL_CATALOG,
-    policies: loadPolicies(join(cwd, 'cdk.json')),
-  });
-  for (const result of results) expect(result.problems, result.file).toEqual([]);
-  const machines = compileRunbookFiles(results, statemachinesDir, TOOL_CATALOG);
-  for (const machine of machines) writeFileSync(machine.outFile, machine.compiled!.text);
-  writeFileSync(
-    join(statemachinesDir, CATALOG_FILE),
-    runbookCatalogText(machines.map((machine) => machine.runbook)),
-  );
-  return { cwd, statemachinesDir };
-}
-
-/** A clock that starts at `at` and runs at the real pace. */
-function clockFrom(at: number): Clock {
-  const start = Date.now();
-  return { now: () => new Date(at + (Date.now() - start)) };
-}
-
-async function cluster(): Promise<FakeKubeApi> {
-  const kube = await FakeKubeApi.start({ autoReconcile: true });
-  kube.addNode({ name: 'ip-10-0-1-23.eu-west-1.compute.internal', usage: { cpu: '200m', memory: '2Gi' } });
-  for (const name of ['checkout', 'search', 'cart'])
-    kube.addDeployment({
-      namespace: 'shop',
-      name,
-      replicas: 1,
-      nodes: ['ip-10-0-1-23.eu-west-1.compute.internal'],
-      containers: [
-        { name, requests: { cpu: '100m', memory: '128Mi' }, usage: { cpu: '50m', memory: '100Mi' } },
-      ],
-    });
+async function cluster() {
+  const kube = await shopCluster();
   started.push(() => kube.stop());
   return kube;
 }
 
 async function platformIn(
   environment: 'dev' | 'staging' | 'prod',
-  options: { kube?: FakeKubeApi; clock?: Clock; account?: SimulatedAccount; runbookParameters?: Json } = {},
+  options: {
+    kube?: Awaited<ReturnType<typeof shopCluster>>;
+    clock?: ReturnType<typeof clockFrom>;
+    account?: SimulatedAccount;
+    runbookParameters?: Json;
+  } = {},
 ): Promise<RunningPlatform> {
   const platform = await startPlatform({
     cwd: project.cwd,
-    runbooksDir: FIXTURES,
+    runbooksDir: LIMITS_FIXTURES,
     statemachinesDir: project.statemachinesDir,
     port: 0,
     dataDir: mkdtempSync(join(tmpdir(), 'limits-data-')),
@@ -144,16 +73,7 @@ async function platformIn(
 }
 
 function fire(platform: RunningPlatform, alertname: string, deployment: string, environment: string) {
-  return post(
-    platform,
-    '/webhooks/alertmanager',
-    alertmanagerBody(
-      { alertname, namespace: 'shop', deployment, severity: 'warning', environment },
-      {
-        summary: `${deployment} needs more replicas`,
-      },
-    ),
-  );
+  return post(platform, '/webhooks/alertmanager', capacityAlert(alertname, deployment, environment));
 }
 
 async function post(platform: RunningPlatform, path: string, body: unknown): Promise<Json> {
@@ -208,7 +128,7 @@ function decide(link: string, decision: 'approve' | 'reject') {
 
 beforeAll(() => {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
-  project = makeProject();
+  project = makeLimitsProject();
 });
 
 afterEach(async () => {
@@ -347,22 +267,7 @@ describe('the risk score decides approval in context', () => {
     // Prepare: the runbook failed for this alert before (learning)
     const kube = await cluster();
     const platform = await platformIn('prod', { kube, clock: clockFrom(TUESDAY_3AM) });
-    await platform.platform.store.putLearningAggregate({
-      runbookId: 'scale-checkout',
-      executions: 1,
-      succeeded: 0,
-      failed: 1,
-      aborted: 0,
-      withoutHuman: 1,
-      humanIntervention: 0,
-      rollbacks: 1,
-      rollbackFailures: 0,
-      approvalsRequested: 0,
-      approvalsAnswered: 0,
-      byAlert: { CheckoutNeedsCapacity: { executions: 1, succeeded: 0 } },
-      steps: [],
-      updatedAt: new Date(TUESDAY_3AM - 3_600_000).toISOString(),
-    });
+    await platform.platform.store.putLearningAggregate(failedOnce(TUESDAY_3AM - 3_600_000));
 
     // Act
     const run = await fire(platform, 'CheckoutNeedsCapacity', 'checkout', 'prod');
