@@ -271,16 +271,16 @@ describe('the risk score decides approval in context', () => {
 
     // Act
     const run = await fire(platform, 'CheckoutNeedsCapacity', 'checkout', 'prod');
-    const requests = await until('two approval e-mails', async () => {
+    const [first, second] = await until('two approval e-mails', async () => {
       const sent = await notifications(platform, run.executionId, 'approval-request');
-      return sent.length === 2 ? sent : undefined;
+      return sent.length === 2 ? (sent as [Json, Json]) : undefined;
     });
-    const page = await (await fetch(requests[0].links[0].url)).text();
+    const page = await (await fetch(first.links[0].url)).text();
     const waiting = await get(platform, `/api/executions/${encodeURIComponent(run.executionId)}`);
     const replicasWhileWaiting = kube.deployments.get('shop/checkout')!.spec!.replicas;
-    expect((await decide(requests[0].links[0].url, 'approve')).status).toBe(200);
+    expect((await decide(first.links[0].url, 'approve')).status).toBe(200);
     const afterOne = kube.deployments.get('shop/checkout')!.spec!.replicas;
-    expect((await decide(requests[1].links[0].url, 'approve')).status).toBe(200);
+    expect((await decide(second.links[0].url, 'approve')).status).toBe(200);
     const detail = await finished(platform, run.executionId);
 
     // Assess: held for two approvals, the page shows why, and the change ran once both approved
@@ -292,7 +292,7 @@ describe('the risk score decides approval in context', () => {
       quorum: 2,
       approvers: ['alice@example.com', 'bob@example.com'],
     });
-    expect(requests[0].text).toContain('Risk score:  risk 85 of 100');
+    expect(first.text).toContain('Risk score:  risk 85 of 100');
     expect(page).toContain('<h2>Risk</h2>');
     expect(page).toContain('<span class="score">85</span>');
     expect(page).toContain('needs two approvals');
@@ -305,7 +305,7 @@ describe('the risk score decides approval in context', () => {
       decision: 'approve-quorum-2',
       score: 88,
       blastRadius: { kind: 'pod', count: 2 },
-      outcome: `approved by ${requests[0].to[0]}, ${requests[1].to[0]}`,
+      outcome: `approved by ${first.to[0]}, ${second.to[0]}`,
     });
   });
 });

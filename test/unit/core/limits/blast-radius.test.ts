@@ -73,9 +73,11 @@ describe('the runbook limit a step gets', () => {
     const compiled = compileFile('test/fixtures/runbooks/limits-compile/drain-flapping-node.yaml');
 
     // Assess
-    const drain = compiled.definition.States['drain-node'] as { Parameters: { step: StepSpec } };
+    const drain = compiled.definition.States['drain-node'] as unknown as { Parameters: { step: StepSpec } };
     expect(drain.Parameters.step.blastRadius).toEqual({ max: 30, perKind: true });
-    const cordon = compiled.definition.States['cordon-neighbour'] as { Parameters: { step: StepSpec } };
+    const cordon = compiled.definition.States['cordon-neighbour'] as unknown as {
+      Parameters: { step: StepSpec };
+    };
     expect(cordon.Parameters.step.blastRadius).toBeUndefined();
   });
 });
