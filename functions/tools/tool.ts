@@ -82,21 +82,10 @@ export function checkToolOutput(declaration: ToolDeclaration, output: unknown): 
 export function defineTool<Params extends z.ZodObject>(
   declaration: ToolDeclaration<Params>,
   run: (parameters: z.infer<Params>, context: ToolContext) => Promise<unknown>,
-  options: {
-    /** The blast-radius pre-read (declarations with `blastRadius.preRead`). */
-    countTouched?: (
-      parameters: z.infer<Params>,
-      context: ToolContext,
-    ) => Promise<{ count: number; how: string }>;
-  } = {},
 ): ToolImplementation {
   const generic = declaration as unknown as ToolDeclaration;
-  const { countTouched } = options;
   return {
     declaration: generic,
-    ...(countTouched
-      ? { countTouched: (parameters, context) => countTouched(parameters as z.infer<Params>, context) }
-      : {}),
     run: CHECK_OUTPUTS
       ? async (parameters, context) => {
           const output = await run(parameters as z.infer<Params>, context);
@@ -104,5 +93,25 @@ export function defineTool<Params extends z.ZodObject>(
           return output;
         }
       : (parameters, context) => run(parameters as z.infer<Params>, context),
+  };
+}
+
+/**
+ * Attaches the blast-radius pre-read of a `blastRadius.preRead` declaration: it reads the target (never
+ * changes it) and counts what this call would touch, saying what it found.
+ */
+export function withPreRead<Params extends z.ZodObject>(
+  tool: ToolImplementation,
+  declaration: ToolDeclaration<Params>,
+  countTouched: (
+    parameters: z.infer<Params>,
+    context: ToolContext,
+  ) => Promise<{ count: number; how: string }>,
+): ToolImplementation {
+  if (tool.declaration.name !== declaration.name)
+    throw new Error(`withPreRead: ${declaration.name}'s pre-read attached to ${tool.declaration.name}`);
+  return {
+    ...tool,
+    countTouched: (parameters, context) => countTouched(parameters as z.infer<Params>, context),
   };
 }

@@ -9,7 +9,7 @@ import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
 import type { SetInstanceHealthOutput } from '../declarations/aws/ec2.ts';
 import type { DescribeGroupOutput, SetDesiredCapacityOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
+import { defineTool, ToolError, ToolErrorKind, withPreRead } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
 import { callAws } from './errors.ts';
 
@@ -78,63 +78,58 @@ export function describeGroupTool(deps: AwsToolDeps): ToolImplementation {
 
 export function setDesiredCapacityTool(deps: AwsToolDeps): ToolImplementation {
   const declaration = declarationOf('autoscaling.set-desired-capacity');
-  return defineTool(
-    declaration,
-    async (parameters, context) => {
-      const region = regionOf(deps, parameters);
-      const { groupName, desiredCapacity, honorCooldown } = parameters;
-      const group = await describeGroup(deps, context, declaration.name, groupName, region);
-      const { desiredCapacity: previous, minSize, maxSize } = groupOutput(group, groupName);
-      if (desiredCapacity < minSize || desiredCapacity > maxSize) {
-        throw new ToolError(
-          ToolErrorKind.Refused,
-          `${declaration.name}: desired capacity ${desiredCapacity} is outside the limits of Auto Scaling group ${groupName} (min ${minSize}, max ${maxSize}) in ${region ?? 'the default region'}; ask for a value within them or change the group's size limits first`,
-          { data: { groupName, desiredCapacity, minSize, maxSize } },
-        );
-      }
-      const output: SetDesiredCapacityOutput = {
-        groupName,
-        previousDesiredCapacity: previous,
-        desiredCapacity,
-        minSize,
-        maxSize,
-        dryRun: context.dryRun,
-      };
-      if (context.dryRun) return output;
-
-      await callAws(
-        {
-          tool: declaration.name,
-          action: 'autoscaling:SetDesiredCapacity',
-          resource: `Auto Scaling group ${groupName}`,
-          region,
-        },
-        context,
-        (abortSignal) =>
-          deps.clients.autoScaling(region).send(
-            new SetDesiredCapacityCommand({
-              AutoScalingGroupName: groupName,
-              DesiredCapacity: desiredCapacity,
-              HonorCooldown: honorCooldown,
-            }),
-            { abortSignal },
-          ),
+  const tool = defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { groupName, desiredCapacity, honorCooldown } = parameters;
+    const group = await describeGroup(deps, context, declaration.name, groupName, region);
+    const { desiredCapacity: previous, minSize, maxSize } = groupOutput(group, groupName);
+    if (desiredCapacity < minSize || desiredCapacity > maxSize) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: desired capacity ${desiredCapacity} is outside the limits of Auto Scaling group ${groupName} (min ${minSize}, max ${maxSize}) in ${region ?? 'the default region'}; ask for a value within them or change the group's size limits first`,
+        { data: { groupName, desiredCapacity, minSize, maxSize } },
       );
-      context.log('set desired capacity', { groupName, previousDesiredCapacity: previous, desiredCapacity });
-      return output;
-    },
-    {
-      countTouched: async (parameters, context) => {
-        const region = regionOf(deps, parameters);
-        const group = await describeGroup(deps, context, declaration.name, parameters.groupName, region);
-        const previous = groupOutput(group, parameters.groupName).desiredCapacity;
-        return {
-          count: Math.abs(parameters.desiredCapacity - previous),
-          how: `Auto Scaling group ${parameters.groupName} from ${previous} to ${parameters.desiredCapacity} instances`,
-        };
+    }
+    const output: SetDesiredCapacityOutput = {
+      groupName,
+      previousDesiredCapacity: previous,
+      desiredCapacity,
+      minSize,
+      maxSize,
+      dryRun: context.dryRun,
+    };
+    if (context.dryRun) return output;
+
+    await callAws(
+      {
+        tool: declaration.name,
+        action: 'autoscaling:SetDesiredCapacity',
+        resource: `Auto Scaling group ${groupName}`,
+        region,
       },
-    },
-  );
+      context,
+      (abortSignal) =>
+        deps.clients.autoScaling(region).send(
+          new SetDesiredCapacityCommand({
+            AutoScalingGroupName: groupName,
+            DesiredCapacity: desiredCapacity,
+            HonorCooldown: honorCooldown,
+          }),
+          { abortSignal },
+        ),
+    );
+    context.log('set desired capacity', { groupName, previousDesiredCapacity: previous, desiredCapacity });
+    return output;
+  });
+  return withPreRead(tool, declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const group = await describeGroup(deps, context, declaration.name, parameters.groupName, region);
+    const previous = groupOutput(group, parameters.groupName).desiredCapacity;
+    return {
+      count: Math.abs(parameters.desiredCapacity - previous),
+      how: `Auto Scaling group ${parameters.groupName} from ${previous} to ${parameters.desiredCapacity} instances`,
+    };
+  });
 }
 
 export function setInstanceHealthTool(deps: AwsToolDeps): ToolImplementation {

@@ -18,7 +18,7 @@ import type {
 } from '../declarations/aws/ecs.ts';
 import type { DescribeServicesOutput, ForceNewDeploymentOutput, ServiceOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
+import { defineTool, ToolError, ToolErrorKind, withPreRead } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
 import { callAws } from './errors.ts';
 import { isoOrNull, keepHead, listForMessage } from './output.ts';
@@ -222,130 +222,125 @@ async function scalableRange(
 
 export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
   const declaration = declarationOf('ecs.set-desired-count');
-  return defineTool(
-    declaration,
-    async (parameters, context) => {
-      const region = regionOf(deps, parameters);
-      const { maxDesiredCount } = parameters;
-      const increaseBy = parameters.increaseBy ?? null;
-      const where = `ECS service ${parameters.service} in cluster ${parameters.cluster} in ${region ?? 'the default region'}`;
-      const asked = parameters.desiredCount;
-      if (asked === undefined && increaseBy === null) {
-        throw new ToolError(
-          ToolErrorKind.Refused,
-          `${declaration.name}: give either desiredCount (the count to set) or increaseBy (tasks to add) for ${where}`,
-        );
-      }
-      if (asked !== undefined && asked > maxDesiredCount) {
-        throw new ToolError(
-          ToolErrorKind.Refused,
-          `${declaration.name}: desired count ${asked} for ${where} is above the bound ${maxDesiredCount} the step allows; raise the runbook parameter that sets maxDesiredCount, or ask for less`,
-          { data: { desiredCount: asked, maxDesiredCount } },
-        );
-      }
-      const [service] = await describeServices(
-        deps,
-        context,
-        declaration.name,
-        parameters.cluster,
-        [parameters.service],
+  const tool = defineTool(declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const { maxDesiredCount } = parameters;
+    const increaseBy = parameters.increaseBy ?? null;
+    const where = `ECS service ${parameters.service} in cluster ${parameters.cluster} in ${region ?? 'the default region'}`;
+    const asked = parameters.desiredCount;
+    if (asked === undefined && increaseBy === null) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: give either desiredCount (the count to set) or increaseBy (tasks to add) for ${where}`,
+      );
+    }
+    if (asked !== undefined && asked > maxDesiredCount) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: desired count ${asked} for ${where} is above the bound ${maxDesiredCount} the step allows; raise the runbook parameter that sets maxDesiredCount, or ask for less`,
+        { data: { desiredCount: asked, maxDesiredCount } },
+      );
+    }
+    const [service] = await describeServices(
+      deps,
+      context,
+      declaration.name,
+      parameters.cluster,
+      [parameters.service],
+      region,
+    );
+    if (service?.status !== 'ACTIVE') {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: ${where} is ${service?.status ?? 'in an unknown state'}, not ACTIVE; only an active service can be scaled`,
+      );
+    }
+    const previous = service.desiredCount ?? 0;
+    if (increaseBy !== null && previous >= maxDesiredCount) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: ${where} already wants ${previous} tasks, at or above the bound ${maxDesiredCount} the step allows; nothing to add: raise the runbook parameter that sets maxDesiredCount, or look elsewhere for the cause`,
+        { data: { desiredCount: previous, maxDesiredCount } },
+      );
+    }
+    // An increase is capped at the bound; an explicit count is taken as asked (checked above).
+    const desiredCount = increaseBy !== null ? Math.min(previous + increaseBy, maxDesiredCount) : asked!;
+    const clusterName = ecsNameOf(service.clusterArn ?? parameters.cluster);
+    const serviceName = service.serviceName ?? ecsNameOf(parameters.service);
+    const autoScaling = await scalableRange(
+      deps,
+      context,
+      declaration.name,
+      clusterName,
+      serviceName,
+      region,
+    );
+    if (autoScaling && (desiredCount < autoScaling.minCapacity || desiredCount > autoScaling.maxCapacity)) {
+      throw new ToolError(
+        ToolErrorKind.Refused,
+        `${declaration.name}: desired count ${desiredCount} for ${where} is outside its Application Auto Scaling range (min ${autoScaling.minCapacity}, max ${autoScaling.maxCapacity}), which would scale it back; change the scalable target's range first, or ask for a value within it`,
+        { data: { desiredCount, ...autoScaling } },
+      );
+    }
+    const output: SetDesiredCountOutput = {
+      cluster: parameters.cluster,
+      service: parameters.service,
+      previousDesiredCount: previous,
+      desiredCount,
+      runningCount: service.runningCount ?? 0,
+      maxDesiredCount,
+      increaseBy,
+      autoScaling,
+      unchanged: previous === desiredCount,
+      dryRun: context.dryRun,
+    };
+    if (context.dryRun || output.unchanged) return output;
+    await callAws(
+      {
+        tool: declaration.name,
+        action: 'ecs:UpdateService',
+        resource: `service ${parameters.service} in cluster ${parameters.cluster}`,
         region,
-      );
-      if (service?.status !== 'ACTIVE') {
-        throw new ToolError(
-          ToolErrorKind.Refused,
-          `${declaration.name}: ${where} is ${service?.status ?? 'in an unknown state'}, not ACTIVE; only an active service can be scaled`,
-        );
-      }
-      const previous = service.desiredCount ?? 0;
-      if (increaseBy !== null && previous >= maxDesiredCount) {
-        throw new ToolError(
-          ToolErrorKind.Refused,
-          `${declaration.name}: ${where} already wants ${previous} tasks, at or above the bound ${maxDesiredCount} the step allows; nothing to add: raise the runbook parameter that sets maxDesiredCount, or look elsewhere for the cause`,
-          { data: { desiredCount: previous, maxDesiredCount } },
-        );
-      }
-      // An increase is capped at the bound; an explicit count is taken as asked (checked above).
-      const desiredCount = increaseBy !== null ? Math.min(previous + increaseBy, maxDesiredCount) : asked!;
-      const clusterName = ecsNameOf(service.clusterArn ?? parameters.cluster);
-      const serviceName = service.serviceName ?? ecsNameOf(parameters.service);
-      const autoScaling = await scalableRange(
-        deps,
-        context,
-        declaration.name,
-        clusterName,
-        serviceName,
-        region,
-      );
-      if (autoScaling && (desiredCount < autoScaling.minCapacity || desiredCount > autoScaling.maxCapacity)) {
-        throw new ToolError(
-          ToolErrorKind.Refused,
-          `${declaration.name}: desired count ${desiredCount} for ${where} is outside its Application Auto Scaling range (min ${autoScaling.minCapacity}, max ${autoScaling.maxCapacity}), which would scale it back; change the scalable target's range first, or ask for a value within it`,
-          { data: { desiredCount, ...autoScaling } },
-        );
-      }
-      const output: SetDesiredCountOutput = {
-        cluster: parameters.cluster,
-        service: parameters.service,
-        previousDesiredCount: previous,
-        desiredCount,
-        runningCount: service.runningCount ?? 0,
-        maxDesiredCount,
-        increaseBy,
-        autoScaling,
-        unchanged: previous === desiredCount,
-        dryRun: context.dryRun,
-      };
-      if (context.dryRun || output.unchanged) return output;
-      await callAws(
-        {
-          tool: declaration.name,
-          action: 'ecs:UpdateService',
-          resource: `service ${parameters.service} in cluster ${parameters.cluster}`,
-          region,
-        },
-        context,
-        (abortSignal) =>
-          deps.clients.ecs(region).send(
-            new UpdateServiceCommand({
-              cluster: parameters.cluster,
-              service: parameters.service,
-              desiredCount,
-            }),
-            { abortSignal },
-          ),
-      );
-      context.log('set desired count', {
-        cluster: parameters.cluster,
-        service: parameters.service,
-        previous,
-        desiredCount,
-      });
-      return output;
-    },
-    {
-      countTouched: async (parameters, context) => {
-        // An increase says itself how many tasks it adds (at most); an absolute count is compared with now.
-        if (parameters.increaseBy !== undefined)
-          return { count: parameters.increaseBy, how: `up to ${parameters.increaseBy} task(s) added` };
-        const region = regionOf(deps, parameters);
-        const [service] = await describeServices(
-          deps,
-          context,
-          declaration.name,
-          parameters.cluster,
-          [parameters.service],
-          region,
-        );
-        const previous = service?.desiredCount ?? 0;
-        const asked = parameters.desiredCount ?? previous;
-        return {
-          count: Math.abs(asked - previous),
-          how: `ECS service ${parameters.service} from ${previous} to ${asked} tasks`,
-        };
       },
-    },
-  );
+      context,
+      (abortSignal) =>
+        deps.clients.ecs(region).send(
+          new UpdateServiceCommand({
+            cluster: parameters.cluster,
+            service: parameters.service,
+            desiredCount,
+          }),
+          { abortSignal },
+        ),
+    );
+    context.log('set desired count', {
+      cluster: parameters.cluster,
+      service: parameters.service,
+      previous,
+      desiredCount,
+    });
+    return output;
+  });
+  return withPreRead(tool, declaration, async (parameters, context) => {
+    // An increase says itself how many tasks it adds (at most); an absolute count is compared with now.
+    if (parameters.increaseBy !== undefined)
+      return { count: parameters.increaseBy, how: `up to ${parameters.increaseBy} task(s) added` };
+    const region = regionOf(deps, parameters);
+    const [service] = await describeServices(
+      deps,
+      context,
+      declaration.name,
+      parameters.cluster,
+      [parameters.service],
+      region,
+    );
+    const previous = service?.desiredCount ?? 0;
+    const asked = parameters.desiredCount ?? previous;
+    return {
+      count: Math.abs(asked - previous),
+      how: `ECS service ${parameters.service} from ${previous} to ${asked} tasks`,
+    };
+  });
 }
 
 function deploymentOutput(deployment: Deployment): EcsDeploymentOutput {

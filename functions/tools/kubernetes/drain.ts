@@ -1,8 +1,8 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
+import type { ToolImplementation } from '../../ports/tools.ts';
 import type { DrainNodeOutput } from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, sleep, ToolError, ToolErrorKind } from '../tool.ts';
+import { defineTool, sleep, ToolError, ToolErrorKind, withPreRead } from '../tool.ts';
 import { controllerOf, MIRROR_POD_ANNOTATION, ownerReferenceOf } from './objects.ts';
 import { evict } from './pods.ts';
 import {
@@ -70,124 +70,103 @@ async function cordon(session: KubernetesSession, node: string): Promise<V1Node>
   );
 }
 
-/** The pods a drain of `node` would evict, read the way the drain reads them. */
-async function podsToEvict(
-  session: KubernetesSession,
-  node: string,
-): Promise<{ evict: V1Pod[]; skipped: Classified[] }> {
-  const podList = await session.request({ verb: 'list', resource: 'pods' }, (options) =>
-    session.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, options),
-  );
-  const classified = podList.items.map(classify);
-  return {
-    evict: classified.filter((entry) => entry.evict).map((entry) => entry.pod),
-    skipped: classified.filter((entry) => !entry.evict),
-  };
-}
-
 export function drainTools(deps: KubernetesToolDeps): ToolImplementation[] {
-  const countTouched = async (
-    parameters: { node: string; cluster?: string | undefined },
-    context: ToolContext,
-  ) => {
-    const session = await openSession(deps, 'k8s.drain-node', parameters.cluster, context);
-    const { evict, skipped } = await podsToEvict(session, parameters.node);
-    return {
-      count: evict.length,
-      how: `${evict.length} pod(s) to evict from ${parameters.node} (${skipped.length} that a drain leaves: DaemonSet, mirror or unowned)`,
-    };
-  };
-  const drain = defineTool(
-    declarationOf('k8s.drain-node'),
-    async (parameters, context) => {
-      const session: KubernetesSession = await openSession(
-        deps,
-        'k8s.drain-node',
-        parameters.cluster,
-        context,
+  const drain = defineTool(declarationOf('k8s.drain-node'), async (parameters, context) => {
+    const session: KubernetesSession = await openSession(deps, 'k8s.drain-node', parameters.cluster, context);
+    const { node, maxPods, gracePeriodSeconds } = parameters;
+    const { dryRun } = context;
+    const object = await session.request({ verb: 'get', resource: 'nodes', name: node }, (options) =>
+      session.core.readNode({ name: node }, options),
+    );
+    const wasUnschedulable = object.spec?.unschedulable === true;
+    const podList = await session.request({ verb: 'list', resource: 'pods' }, (options) =>
+      session.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, options),
+    );
+    const classified = podList.items.map(classify);
+    const toEvict = classified.filter((entry) => entry.evict).map((entry) => entry.pod);
+    const skipped = classified.flatMap((entry) =>
+      entry.evict ? [] : [{ ...nameOf(entry.pod), reason: entry.reason }],
+    );
+    if (toEvict.length > maxPods)
+      session.fail(
+        ToolErrorKind.Refused,
+        `node ${node} has ${toEvict.length} pods to evict, more than this step's maxPods of ${maxPods}; nothing was changed`,
+        { podsToEvict: toEvict.length, maxPods },
       );
-      const { node, maxPods, gracePeriodSeconds } = parameters;
-      const { dryRun } = context;
-      const object = await session.request({ verb: 'get', resource: 'nodes', name: node }, (options) =>
-        session.core.readNode({ name: node }, options),
-      );
-      const wasUnschedulable = object.spec?.unschedulable === true;
-      const found = await podsToEvict(session, node);
-      const toEvict = found.evict;
-      const skipped = found.skipped.flatMap((entry) =>
-        entry.evict ? [] : [{ ...nameOf(entry.pod), reason: entry.reason }],
-      );
-      if (toEvict.length > maxPods)
-        session.fail(
-          ToolErrorKind.Refused,
-          `node ${node} has ${toEvict.length} pods to evict, more than this step's maxPods of ${maxPods}; nothing was changed`,
-          { podsToEvict: toEvict.length, maxPods },
+
+    const cordoned = wasUnschedulable ? object : await cordon(session, node);
+
+    const evicted: DrainNodeOutput['evicted'] = [];
+    const refusals = new Map<V1Pod, string>();
+    let pending = toEvict;
+    const { evictionRetryMs } = paceOf(deps);
+    const stopAt = Number.isFinite(context.deadline)
+      ? context.deadline - evictionRetryMs
+      : Date.now() + DEFAULT_RETRY_WINDOW_MS;
+    for (let round = 0; pending.length > 0; round += 1) {
+      const refused: V1Pod[] = [];
+      for (let start = 0; start < pending.length; start += PARALLEL_EVICTIONS) {
+        const batch = pending.slice(start, start + PARALLEL_EVICTIONS);
+        await Promise.all(
+          batch.map(async (pod) => {
+            const { namespace, name } = nameOf(pod);
+            try {
+              await evict(session, namespace, name, gracePeriodSeconds);
+              evicted.push({ namespace, name, owner: ownerReferenceOf(pod.metadata) });
+              refusals.delete(pod);
+            } catch (error) {
+              // A budget's refusal and API throttling pass with time; anything else ends the drain.
+              if (
+                !(error instanceof ToolError) ||
+                (error.name !== ToolErrorKind.Refused && error.name !== ToolErrorKind.Throttled)
+              )
+                throw error;
+              const prefix = `${session.action({ verb: 'create', resource: 'pods/eviction', namespace, name })}: `;
+              refusals.set(
+                pod,
+                error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message,
+              );
+              refused.push(pod);
+            }
+          }),
         );
-
-      const cordoned = wasUnschedulable ? object : await cordon(session, node);
-
-      const evicted: DrainNodeOutput['evicted'] = [];
-      const refusals = new Map<V1Pod, string>();
-      let pending = toEvict;
-      const { evictionRetryMs } = paceOf(deps);
-      const stopAt = Number.isFinite(context.deadline)
-        ? context.deadline - evictionRetryMs
-        : Date.now() + DEFAULT_RETRY_WINDOW_MS;
-      for (let round = 0; pending.length > 0; round += 1) {
-        const refused: V1Pod[] = [];
-        for (let start = 0; start < pending.length; start += PARALLEL_EVICTIONS) {
-          const batch = pending.slice(start, start + PARALLEL_EVICTIONS);
-          await Promise.all(
-            batch.map(async (pod) => {
-              const { namespace, name } = nameOf(pod);
-              try {
-                await evict(session, namespace, name, gracePeriodSeconds);
-                evicted.push({ namespace, name, owner: ownerReferenceOf(pod.metadata) });
-                refusals.delete(pod);
-              } catch (error) {
-                // A budget's refusal and API throttling pass with time; anything else ends the drain.
-                if (
-                  !(error instanceof ToolError) ||
-                  (error.name !== ToolErrorKind.Refused && error.name !== ToolErrorKind.Throttled)
-                )
-                  throw error;
-                const prefix = `${session.action({ verb: 'create', resource: 'pods/eviction', namespace, name })}: `;
-                refusals.set(
-                  pod,
-                  error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message,
-                );
-                refused.push(pod);
-              }
-            }),
-          );
-        }
-        pending = refused;
-        // A dry run changes nothing, so asking again would get the same answer.
-        if (pending.length === 0 || dryRun || Date.now() + evictionRetryMs > stopAt) break;
-        context.log(`${pending.length} eviction(s) refused; asking again in ${evictionRetryMs} ms`, {
-          round,
-        });
-        await sleep(evictionRetryMs, context.signal);
       }
-      evicted.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
-      const remaining = pending
-        .map((pod) => ({ ...nameOf(pod), reason: refusals.get(pod) ?? 'not evicted' }))
-        .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
-      const output: DrainNodeOutput = {
-        node,
-        cordoned: cordoned.spec?.unschedulable === true,
-        wasUnschedulable,
-        evicted,
-        remaining,
-        skipped,
-        complete: remaining.length === 0,
-        dryRun,
+      pending = refused;
+      // A dry run changes nothing, so asking again would get the same answer.
+      if (pending.length === 0 || dryRun || Date.now() + evictionRetryMs > stopAt) break;
+      context.log(`${pending.length} eviction(s) refused; asking again in ${evictionRetryMs} ms`, { round });
+      await sleep(evictionRetryMs, context.signal);
+    }
+    evicted.sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    const remaining = pending
+      .map((pod) => ({ ...nameOf(pod), reason: refusals.get(pod) ?? 'not evicted' }))
+      .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+    const output: DrainNodeOutput = {
+      node,
+      cordoned: cordoned.spec?.unschedulable === true,
+      wasUnschedulable,
+      evicted,
+      remaining,
+      skipped,
+      complete: remaining.length === 0,
+      dryRun,
+    };
+    return output;
+  });
+  return [
+    withPreRead(drain, declarationOf('k8s.drain-node'), async (parameters, context) => {
+      const session = await openSession(deps, 'k8s.drain-node', parameters.cluster, context);
+      const podList = await session.request({ verb: 'list', resource: 'pods' }, (options) =>
+        session.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${parameters.node}` }, options),
+      );
+      // The drain's own selection: DaemonSet, mirror and unowned pods stay.
+      const evict = podList.items.map(classify).filter((entry) => entry.evict).length;
+      return {
+        count: evict,
+        how: `${evict} pod(s) to evict from ${parameters.node} (${podList.items.length - evict} that a drain leaves)`,
       };
-      return output;
-    },
-    { countTouched },
-  );
-  return [drain];
+    }),
+  ];
 }
 
 export type { DrainNodeOutput } from '../declarations/kubernetes.ts';

@@ -12,7 +12,7 @@ import type {
 import type { ToolImplementation } from '../../ports/tools.ts';
 import type { RolloutRestartOutput, ScaleOutput, WorkloadStatusOutput } from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, ToolErrorKind } from '../tool.ts';
+import { defineTool, ToolErrorKind, withPreRead } from '../tool.ts';
 import { isCrashLooping, isOwnedBy, labelSelectorString, minutesSince, restartsOf } from './objects.ts';
 import {
   DRY_RUN_ALL,
@@ -302,82 +302,76 @@ export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
     return output;
   });
 
-  /** The workload's scale subresource as it is now. */
-  const readScale = (
-    session: KubernetesSession,
-    parameters: { namespace: string; kind: 'Deployment' | 'StatefulSet'; name: string },
-  ): Promise<V1Scale> => {
-    const { namespace, kind, name } = parameters;
+  const scale = defineTool(declarationOf('k8s.scale'), async (parameters, context) => {
+    const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
+    const { namespace, kind, name, replicas } = parameters;
+    const { dryRun } = context;
+    const resource = `${RESOURCE[kind]}/scale`;
     const { apps } = session;
-    return session.request(
-      { verb: 'get', resource: `${RESOURCE[kind]}/scale`, group: 'apps', namespace, name },
+    const current: V1Scale = await session.request(
+      { verb: 'get', resource, group: 'apps', namespace, name },
       (options) =>
         kind === 'Deployment'
           ? apps.readNamespacedDeploymentScale({ namespace, name }, options)
           : apps.readNamespacedStatefulSetScale({ namespace, name }, options),
     );
-  };
-
-  const scale = defineTool(
-    declarationOf('k8s.scale'),
-    async (parameters, context) => {
-      const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
-      const { namespace, kind, name, replicas } = parameters;
-      const { dryRun } = context;
-      const resource = `${RESOURCE[kind]}/scale`;
-      const { apps } = session;
-      const current = await readScale(session, parameters);
-      const previousReplicas = current.spec?.replicas ?? 0;
-      if (previousReplicas === replicas) {
-        const output: ScaleOutput = {
-          kind,
-          name,
-          namespace,
-          previousReplicas,
-          replicas,
-          changed: false,
-          dryRun,
-        };
-        return output;
-      }
-      const request = {
-        namespace,
-        name,
-        body: { spec: { replicas } },
-        ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}),
-      };
-      const scaled: V1Scale = await session.request(
-        { verb: 'patch', resource, group: 'apps', namespace, name },
-        (options) =>
-          kind === 'Deployment'
-            ? apps.patchNamespacedDeploymentScale(request, options)
-            : apps.patchNamespacedStatefulSetScale(request, options),
-        { patch: PatchStrategy.MergePatch },
-      );
+    const previousReplicas = current.spec?.replicas ?? 0;
+    if (previousReplicas === replicas) {
       const output: ScaleOutput = {
         kind,
         name,
         namespace,
         previousReplicas,
-        replicas: scaled.spec?.replicas ?? replicas,
-        changed: true,
+        replicas,
+        changed: false,
         dryRun,
       };
       return output;
-    },
-    {
-      countTouched: async (parameters, context) => {
-        const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
-        const current = (await readScale(session, parameters)).spec?.replicas ?? 0;
-        return {
-          count: Math.abs(parameters.replicas - current),
-          how: `${parameters.kind} ${parameters.namespace}/${parameters.name} from ${current} to ${parameters.replicas} replicas`,
-        };
-      },
-    },
-  );
+    }
+    const request = {
+      namespace,
+      name,
+      body: { spec: { replicas } },
+      ...(dryRun ? { dryRun: DRY_RUN_ALL } : {}),
+    };
+    const scaled: V1Scale = await session.request(
+      { verb: 'patch', resource, group: 'apps', namespace, name },
+      (options) =>
+        kind === 'Deployment'
+          ? apps.patchNamespacedDeploymentScale(request, options)
+          : apps.patchNamespacedStatefulSetScale(request, options),
+      { patch: PatchStrategy.MergePatch },
+    );
+    const output: ScaleOutput = {
+      kind,
+      name,
+      namespace,
+      previousReplicas,
+      replicas: scaled.spec?.replicas ?? replicas,
+      changed: true,
+      dryRun,
+    };
+    return output;
+  });
 
-  return [workloadStatus, rolloutRestart, scale];
+  const countScale = withPreRead(scale, declarationOf('k8s.scale'), async (parameters, context) => {
+    const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
+    const { namespace, kind, name, replicas } = parameters;
+    const current: V1Scale = await session.request(
+      { verb: 'get', resource: `${RESOURCE[kind]}/scale`, group: 'apps', namespace, name },
+      (options) =>
+        kind === 'Deployment'
+          ? session.apps.readNamespacedDeploymentScale({ namespace, name }, options)
+          : session.apps.readNamespacedStatefulSetScale({ namespace, name }, options),
+    );
+    const previous = current.spec?.replicas ?? 0;
+    return {
+      count: Math.abs(replicas - previous),
+      how: `${kind} ${namespace}/${name} from ${previous} to ${replicas} replicas`,
+    };
+  });
+
+  return [workloadStatus, rolloutRestart, countScale];
 }
 
 export type { RolloutRestartOutput, ScaleOutput, WorkloadStatusOutput } from '../declarations/kubernetes.ts';
