@@ -467,8 +467,8 @@ export class StepRunner {
   }
 
   /**
-   * The change gate's checks; a refusal is recorded (an approval the risk policy asks for as skipped
-   * until it is given, a limit or a refused risk as failed) and thrown with its ASL name.
+   * The change gate's checks; a refusal (a limit, a refused risk, an approval the risk needs and nobody
+   * gave) is recorded as the step's failure before its tool ran, and thrown with its ASL name.
    */
   private async admitChange(
     gate: ChangeGate,
@@ -511,25 +511,14 @@ export class StepRunner {
       },
     });
     if (verdict.admitted) return verdict.admission;
-    const finishedAt = this.options.clock.now().toISOString();
-    if (verdict.name === AslErrorName.ApprovalRequired)
-      await this.putOutcome({
-        ...base,
-        status: 'skipped',
-        parameters,
-        startedAt,
-        finishedAt,
-        reason: verdict.message,
-      });
-    else
-      await this.putOutcome({
-        ...base,
-        status: 'failed',
-        parameters,
-        startedAt,
-        finishedAt,
-        error: { name: verdict.name, message: verdict.message },
-      });
+    await this.putOutcome({
+      ...base,
+      status: 'failed',
+      parameters,
+      startedAt,
+      finishedAt: this.options.clock.now().toISOString(),
+      error: { name: verdict.name, message: verdict.message },
+    });
     fail(verdict.name, verdict.message);
   }
 
