@@ -10,6 +10,7 @@ import {
 import { walkStates } from '../functions/core/compiler/asl.ts';
 import { RuntimeConfig } from '../functions/core/config.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import type { Clock } from '../functions/ports/clock.ts';
 import type { Logger } from '../functions/ports/logger.ts';
 import { cdkJsonPath, loadEnvironmentConfig, loadPolicies } from './project.ts';
 import { loadRunbookCatalog, type RunbookCatalogEntry } from './runbook-catalog.ts';
@@ -50,6 +51,8 @@ export interface PlatformOptions {
   logger?: Logger;
   /** Every state the engine enters, leaves or fails, as it happens (after the terminal line is printed). */
   onEngineEvent?: (event: EngineEvent) => void;
+  /** The platform's clock (tests move it: business hours, budget windows); default: the system's. */
+  clock?: Clock;
 }
 
 export interface RunningPlatform {
@@ -141,6 +144,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       ...(options.token ? { token: options.token } : {}),
       formToken: csrfToken,
       config: baseConfig,
+      ...(options.clock ? { clock: options.clock } : {}),
       runbooks: () => runnable.map((entry) => entry.runbook!),
       definitions: (runbookId) => runnable.find((entry) => entry.id === runbookId)?.definition,
       logger,

@@ -2,6 +2,7 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -11,8 +12,13 @@ import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
+import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
+import {
+  LambdaApprovalRequester,
+  requestApprovalThrough,
+} from '../adapters/aws/lambda-approval-requester.ts';
 import {
   SECRET_MAX_AGE_SECONDS,
   SecretsManagerLinkSigningKeys,
@@ -25,6 +31,10 @@ import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import { RuntimeConfig } from '../core/config.ts';
 import { ConfigurationError } from '../core/errors.ts';
+import { ChangeGate } from '../core/limits/change-gate.ts';
+import { RiskApprovals } from '../core/risk/approvals.ts';
+import { RiskAssessor } from '../core/risk/assessor.ts';
+import { RiskCheckpoint } from '../core/risk/checkpoint.ts';
 import { parseRunbookCatalog } from '../core/runbook/catalog.ts';
 import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
@@ -48,6 +58,7 @@ import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
  * Environment (set by infra):
  *   TABLE_NAME, EVENT_BUS_NAME, APPROVALS_TOPIC_ARN, ESCALATIONS_TOPIC_ARN,
  *   STATE_MACHINE_ARN_PREFIX (…:stateMachine:<prefix>, the runbook id is appended),
+ *   APPROVAL_REQUEST_FUNCTION_NAME (the step runners: checkpoints ask it for the risk policy's approvals),
  *   LINK_SIGNING_KEY_SECRET, INGEST_TOKEN_SECRET (Secrets Manager names; values never in the template),
  *   RUNBOOK_AUTOPILOT_CONFIG (RuntimeConfig JSON, no secrets).
  */
@@ -143,6 +154,29 @@ export const automation = /* @__PURE__ */ once(
     }),
 );
 
+/** Change budgets, changes per resource and risk assessments: the same table, their own items. */
+const limits = /* @__PURE__ */ once(
+  () =>
+    new DynamoLimitStore({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
+/** Approvals asked from a checkpoint (risk policy, approve level): the approval-request function answers. */
+const approvalRequester = /* @__PURE__ */ once(
+  () =>
+    new LambdaApprovalRequester({
+      client: new LambdaClient({}),
+      functionName: required('APPROVAL_REQUEST_FUNCTION_NAME'),
+    }),
+);
+
+const risk = /* @__PURE__ */ once(
+  () => new RiskAssessor({ store: store(), limits: limits(), clock, config: config(), tools: TOOL_CATALOG }),
+);
+
 export const engine = /* @__PURE__ */ once(() => {
   const prefix = required('STATE_MACHINE_ARN_PREFIX');
   return new SfnExecutionEngine({
@@ -196,7 +230,38 @@ const toolRegistry = /* @__PURE__ */ once(
 );
 
 const checkpoints = /* @__PURE__ */ once(
-  () => new CheckpointService({ store: store(), engine: engine(), clock, logger: logger(), audit: audit() }),
+  () =>
+    new CheckpointService({
+      store: store(),
+      engine: engine(),
+      clock,
+      logger: logger(),
+      audit: audit(),
+      // Only where checkpoints run (the step runners): the approval-request function is named there.
+      ...(process.env.APPROVAL_REQUEST_FUNCTION_NAME
+        ? {
+            riskGate: new RiskCheckpoint({
+              store: store(),
+              limits: limits(),
+              risk: risk(),
+              requester: approvalRequester(),
+              tools: TOOL_CATALOG,
+              clock,
+              logger: logger(),
+            }),
+            // The approve level asks for its approvals the same way: the approval-request function
+            // alone holds the link-signing key and publishes to the approvals topic.
+            automation: new AutomationApprovalGate({
+              store: store(),
+              approvals: { request: (payload) => requestApprovalThrough(approvalRequester(), payload) },
+              config: config(),
+              runbooks: () => runbooks(),
+              isMutating: (tool) => TOOL_CATALOG.get(tool)?.mutating ?? true,
+              logger: logger(),
+            }),
+          }
+        : {}),
+    }),
 );
 
 /** The link-signing key, read again within 5 minutes of a rotation; the previous one accepted for a link's lifetime. */
@@ -225,23 +290,7 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
     clock,
     logger: logger(),
     config: config(),
-    // The approve level asks for approvals at checkpoints (the read-only runner's tasks): the approval
-    // machinery, and its link-signing key, are built the first time one is asked for.
-    checkpoints: new CheckpointService({
-      store: store(),
-      engine: engine(),
-      clock,
-      logger: logger(),
-      audit: audit(),
-      automation: new AutomationApprovalGate({
-        store: store(),
-        approvals: { request: (payload) => approvalsWiring().approvals.request(payload) },
-        config: config(),
-        runbooks: () => runbooks(),
-        isMutating: (tool) => TOOL_CATALOG.get(tool)?.mutating ?? true,
-        logger: logger(),
-      }),
-    }),
+    checkpoints: checkpoints(),
     automation: automation(),
     escalations: new EscalationService({
       notifier: notifier(),
@@ -252,12 +301,20 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
     }),
     records: new RecordService({ store: store(), clock, logger: logger(), audit: audit() }),
     audit: audit(),
+    changeGate: new ChangeGate({
+      store: store(),
+      limits: limits(),
+      risk: risk(),
+      clock,
+      logger: logger(),
+      config: config(),
+    }),
   }),
   logger: logger(),
 }));
 
-export const approvalsWiring = /* @__PURE__ */ once(() => ({
-  approvals: new ApprovalService({
+export const approvalsWiring = /* @__PURE__ */ once(() => {
+  const approvals = new ApprovalService({
     store: store(),
     engine: engine(),
     notifier: notifier(),
@@ -266,9 +323,21 @@ export const approvalsWiring = /* @__PURE__ */ once(() => ({
     config: config(),
     signingKeys: linkSigningKeys(),
     audit: audit(),
-  }),
-  logger: logger(),
-}));
+    risk: risk(),
+  });
+  return {
+    approvals,
+    riskApprovals: new RiskApprovals({
+      approvals,
+      config: config(),
+      store: store(),
+      engine: engine(),
+      clock,
+      logger: logger(),
+    }),
+    logger: logger(),
+  };
+});
 
 export const controlWiring = /* @__PURE__ */ once(() => ({
   control: new ControlService({
@@ -310,6 +379,7 @@ export const classifierWiring = /* @__PURE__ */ once(() => ({
     selector: new RunbookSelector(runbooks()),
     audit: audit(),
     automation: automation(),
+    risk: risk(),
   }),
   normalize: normalizeOptions(config()),
   logger: logger(),

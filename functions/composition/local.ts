@@ -6,6 +6,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
+import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -23,7 +24,11 @@ import { RunbookSelector } from '../core/classifier/select.ts';
 import type { StateMachineDefinition } from '../core/compiler/asl.ts';
 import { RuntimeConfig } from '../core/config.ts';
 import { AslErrorName } from '../core/errors.ts';
+import { ChangeGate } from '../core/limits/change-gate.ts';
 import type { Notification, StepOutcome } from '../core/records.ts';
+import { RiskApprovals } from '../core/risk/approvals.ts';
+import { RiskAssessor } from '../core/risk/assessor.ts';
+import { RiskCheckpoint } from '../core/risk/checkpoint.ts';
 import { routeRules } from '../core/routing.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { resolveTemplates } from '../core/runbook/templates.ts';
@@ -127,6 +132,12 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     retentionDays: config.auditRetentionDays,
     clock,
   });
+  const limits = new DynamoLimitStore({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.retentionDays,
+  });
+  const risk = new RiskAssessor({ store, limits, clock, config, tools: TOOL_CATALOG });
 
   // The engine calls the handlers, and the handlers need the engine: bind through these late references.
   const taskHandlers: {
@@ -209,7 +220,10 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     notifier,
     config,
     signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
+    risk,
   });
+  // The risk policy's approvals go where approvals go.
+  const riskApprovals = new RiskApprovals({ approvals, config, store, engine, clock, logger });
   const automationStore = new DynamoAutomationStore({
     client: database.client,
     tableName: database.tableName,
@@ -228,6 +242,15 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   });
   const checkpoints = new CheckpointService({
     ...common,
+    riskGate: new RiskCheckpoint({
+      store,
+      limits,
+      risk,
+      requester: riskApprovals,
+      tools: TOOL_CATALOG,
+      clock,
+      logger,
+    }),
     automation: new AutomationApprovalGate({
       store,
       approvals,
@@ -321,6 +344,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     escalations,
     records,
     automation,
+    changeGate: new ChangeGate({ store, limits, risk, clock, logger, config }),
     // A local database read costs nothing: an abort reaches a running tool within a quarter second
     // (on AWS every 2 s, a DynamoDB read per running step).
     abortPollMs: 250,
@@ -332,6 +356,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     notifier,
     config,
     automation,
+    risk,
     get selector() {
       return selector;
     },
@@ -341,7 +366,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
 
   const handlers = {
     stepRunner: createStepRunnerHandler({ runner, logger }),
-    approvalRequest: createApprovalRequestHandler({ approvals, logger }),
+    approvalRequest: createApprovalRequestHandler({ approvals, riskApprovals, logger }),
     approvalWeb: createApprovalWebHandler({
       approvals,
       logger,
@@ -395,6 +420,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     store,
     audit,
     automationStore,
+    limits,
     engine,
     bus,
     notifier,

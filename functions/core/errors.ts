@@ -16,6 +16,12 @@ export const AslErrorName = {
   EscalationRequested: 'Runbook.EscalationRequested',
   SafetyBlocked: 'Safety.Blocked',
   KillSwitch: 'Safety.KillSwitch',
+  /** A change over a blast-radius limit or the environment's change budget: not run; rollback, escalation. */
+  LimitExceeded: 'Safety.LimitExceeded',
+  /** A change whose risk score the environment's policy refuses: not run; rollback, escalation. */
+  RiskRefused: 'Safety.RiskRefused',
+  /** A change whose risk score, counted as it was about to run, needs an approval none gave: not run. */
+  ApprovalRequired: 'Approval.Required',
   ApprovalRejected: 'Approval.Rejected',
   ApprovalExpired: 'Approval.Expired',
   ToolThrottled: 'Tool.Throttled',

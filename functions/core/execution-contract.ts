@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Alert } from './alert.ts';
 import { AutomationLevel } from './automation/levels.ts';
+import { StepBlastRadiusLimit } from './limits/blast-radius.ts';
 import { RiskLevel } from './policy.ts';
 import { PlannedStep } from './records.ts';
 import { EscalationTrigger, StepType } from './runbook/model.ts';
@@ -32,6 +33,8 @@ export const TaskKind = {
   Record: 'record',
   /** After a runbook.wait step's Wait state: records that the wait ended. */
   Waited: 'waited',
+  /** A checkpoint asks for the approval the risk policy wants for what follows (approval-request function). */
+  RiskApproval: 'risk-approval',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -89,6 +92,8 @@ export const StepSpec = z
      * waits (costing nothing meanwhile), and a `waited` Task records the end.
      */
     waitState: z.literal(true).optional(),
+    /** Mutating steps: the runbook's blast-radius limit for what this step's tool touches; absent: the default (1). */
+    blastRadius: StepBlastRadiusLimit.optional(),
   })
   .strict();
 export type StepSpec = z.infer<typeof StepSpec>;
@@ -143,6 +148,27 @@ export const ApprovalTask = z
     approval: ApprovalSpec,
   })
   .strict();
+/**
+ * Asks for the approval a change's risk score needs, for the checkpoint that holds the execution before
+ * it (its task token): the approval-request function stores and e-mails it like any other.
+ */
+export const RiskApprovalTask = z
+  .object({
+    kind: z.literal(TaskKind.RiskApproval),
+    taskToken: z.string().min(1),
+    ...WithAlert,
+    approval: z
+      .object({
+        target: z.object({ kind: z.enum(['phase', 'step']), id: z.string() }).strict(),
+        quorum: z.number().int().min(1),
+        risk: RiskLevel,
+        plan: z.array(PlannedStep),
+      })
+      .strict(),
+  })
+  .strict();
+export type RiskApprovalTask = z.infer<typeof RiskApprovalTask>;
+
 export const VerifyAlertTask = z
   .object({ kind: z.literal(TaskKind.VerifyAlert), ...WithAlert, withinSeconds: z.number().int().positive() })
   .strict();

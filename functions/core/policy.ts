@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LimitsPolicy } from './limits/budget.ts';
+import { RiskPolicy } from './risk/policy.ts';
 
 export const RiskLevel = z.enum(['low', 'medium', 'high', 'critical']);
 export type RiskLevel = z.infer<typeof RiskLevel>;
@@ -41,6 +43,10 @@ export const EnvironmentPolicy = z
      * the local shell may be used).
      */
     runsOn: z.enum(['aws', 'embedded']).default('aws'),
+    /** Limits that hold across runbooks: the environment's hourly change budget per scope. */
+    limits: LimitsPolicy.prefault({}),
+    /** How a change's risk score is made and what it decides (functions/core/risk). */
+    risk: RiskPolicy.prefault({}),
   })
   .strict();
 export type EnvironmentPolicy = z.infer<typeof EnvironmentPolicy>;

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { BlastRadiusDeclaration } from './limits/blast-radius.ts';
 import type { RiskLevel } from './policy.ts';
 
 /** A Kubernetes RBAC rule a tool needs (infra and docs derive Roles from these). */
@@ -64,6 +65,11 @@ export interface ToolDeclaration<Params extends z.ZodObject = z.ZodObject> {
    * an interrupted change (`repeats` tools). Parameter values may reference the step's `{{ parameters.x }}`.
    */
   inspectWith?: { tool: string; parameters: Record<string, unknown> };
+  /**
+   * Mutating tools: how to count what one call touches (instances, pods, tasks…), checked before the
+   * change runs against the runbook's blast-radius limit and the environment's change budget.
+   */
+  blastRadius?: BlastRadiusDeclaration;
   /** Runtimes the tool can run in; default both. The local shell is `['local']`. */
   runtimes?: ReadonlyArray<'aws' | 'local'>;
 }

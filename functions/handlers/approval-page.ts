@@ -1,4 +1,5 @@
 import type { ApprovalView } from '../core/services/approvals.ts';
+import { riskSection } from './risk-section.ts';
 
 /** Server-rendered approval pages: no script, escaped everywhere, readable on a phone at 3 a.m. */
 
@@ -30,6 +31,8 @@ const STYLE = `
   .approve { background: #1a7f37; color: #fff; } .reject { background: #fff; color: #a40e26; border-color: #a40e26; }
   .notice { padding: 12px 16px; border-radius: 8px; margin-bottom: 16px; }
   .ok { background: #dafbe1; } .warn { background: #fff8c5; } .bad { background: #ffebe9; }
+  .score { font-size: 1.6rem; font-weight: 700; } .points { text-align: right; white-space: nowrap; }
+  .decision-approve, .decision-approve-quorum-2 { color: #9a6700; font-weight: 600; } .decision-refuse { color: #a40e26; font-weight: 600; }
 `;
 
 function layout(title: string, body: string): string {
@@ -102,6 +105,7 @@ export function approvalPage(
       <dt>Since</dt><dd>${escapeHtml(approval.alert.startsAt)}</dd>
       <dt>Execution</dt><dd>${escapeHtml(approval.executionId)}${execution ? ` (${escapeHtml(execution.status)}${execution.dryRun ? ', dry run' : ''})` : ''}</dd>
     </dl></section>
+    ${view.risk ? riskSection(view.risk) : ''}
     <section><h2>What will run</h2><table><thead><tr><th>Step</th><th>Tool</th><th>Risk</th><th>Parameters</th></tr></thead><tbody>${plan}</tbody></table></section>
     <section><h2>What the runbook found so far</h2>${steps ? `<table><thead><tr><th>Step</th><th>Status</th><th>Took</th><th>Result</th></tr></thead><tbody>${steps}</tbody></table>` : '<p>No step has run yet.</p>'}</section>
     ${decisions ? `<section><h2>Decisions</h2><ul>${decisions}</ul></section>` : ''}`;

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import * as aws from '../composition/aws.ts';
-import { ApprovalTask } from '../core/execution-contract.ts';
+import { ApprovalTask, RiskApprovalTask, TaskKind } from '../core/execution-contract.ts';
+import type { RiskApprovals } from '../core/risk/approvals.ts';
 import type { ApprovalService } from '../core/services/approvals.ts';
 import type { Logger } from '../ports/logger.ts';
 import { parseValue } from './http.ts';
@@ -17,9 +18,23 @@ export function isReminderSchedule(event: unknown): boolean {
  * each approver a signed link. The execution waits until the approval-web function sends the token.
  * Its schedule (an EventBridge rule, every minute) reminds approvers who have not answered in time.
  */
-export function createApprovalRequestHandler(options: { approvals: ApprovalService; logger: Logger }) {
+export function createApprovalRequestHandler(options: {
+  approvals: ApprovalService;
+  /** Approvals the environment's risk policy asks for at checkpoints, and their expiry. */
+  riskApprovals?: RiskApprovals;
+  logger: Logger;
+}) {
   return middy(async (event: unknown) => {
-    if (isReminderSchedule(event)) return options.approvals.remindOverdue();
+    if (isReminderSchedule(event)) {
+      const reminded = await options.approvals.remindOverdue();
+      return options.riskApprovals
+        ? { ...reminded, ...(await options.riskApprovals.expireOverdue()) }
+        : reminded;
+    }
+    if ((event as { kind?: unknown } | null)?.kind === TaskKind.RiskApproval && options.riskApprovals)
+      return options.riskApprovals.request(
+        parseValue(RiskApprovalTask, event, 'the risk approval task payload'),
+      );
     const payload = parseValue(ApprovalTask, event, 'the approval task payload');
     return options.approvals.request(payload);
   }).use(taskErrors(options.logger, 'approval request'));

@@ -30,6 +30,14 @@ export interface ChangeIdentity {
 export interface ToolImplementation {
   declaration: ToolDeclaration;
   run(parameters: Record<string, unknown>, context: ToolContext): Promise<unknown>;
+  /**
+   * The pre-read of a `blastRadius.preRead` tool: reads the target (never changes it) and counts what
+   * this call would touch, saying what it found ("7 evictable pods on ip-10-0-1-23").
+   */
+  countTouched?(
+    parameters: Record<string, unknown>,
+    context: ToolContext,
+  ): Promise<{ count: number; how: string }>;
 }
 
 export interface ToolRegistry {

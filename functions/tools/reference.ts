@@ -189,10 +189,11 @@ function whatItDoes(declaration: ToolDeclaration): string {
 function mutatingCell(declaration: ToolDeclaration): string {
   if (!declaration.mutating) return 'no';
   const repeat = declaration.onRepeat;
-  if (!repeat) return 'yes';
+  const touches = declaration.blastRadius ? `; touches ${declaration.blastRadius.how}` : '';
+  if (!repeat) return `yes${touches}`;
   return repeat.effect === 'no-op'
-    ? `yes; once per execution and step: ${repeat.how}`
-    : `yes; a resume after an interruption asks first: ${repeat.how}`;
+    ? `yes${touches}; once per execution and step: ${repeat.how}`
+    : `yes${touches}; a resume after an interruption asks first: ${repeat.how}`;
 }
 
 export function toolReferenceMarkdown(declarations: readonly ToolDeclaration[]): string {

@@ -95,3 +95,23 @@ export function defineTool<Params extends z.ZodObject>(
       : (parameters, context) => run(parameters as z.infer<Params>, context),
   };
 }
+
+/**
+ * Attaches the blast-radius pre-read of a `blastRadius.preRead` declaration: it reads the target (never
+ * changes it) and counts what this call would touch, saying what it found.
+ */
+export function withPreRead<Params extends z.ZodObject>(
+  tool: ToolImplementation,
+  declaration: ToolDeclaration<Params>,
+  countTouched: (
+    parameters: z.infer<Params>,
+    context: ToolContext,
+  ) => Promise<{ count: number; how: string }>,
+): ToolImplementation {
+  if (tool.declaration.name !== declaration.name)
+    throw new Error(`withPreRead: ${declaration.name}'s pre-read attached to ${tool.declaration.name}`);
+  return {
+    ...tool,
+    countTouched: (parameters, context) => countTouched(parameters as z.infer<Params>, context),
+  };
+}

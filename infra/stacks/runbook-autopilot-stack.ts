@@ -281,8 +281,6 @@ export class RunbookAutopilotStack extends Stack {
         {
           ...common,
           ...topics,
-          // The approve automation level asks for approvals at checkpoints (signed links).
-          LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
           RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
         },
         { timeout: Duration.minutes(15), memorySize: 1_024, ...(network ? { vpc: network } : {}) },
@@ -363,6 +361,20 @@ export class RunbookAutopilotStack extends Stack {
         stateMachineArns,
       );
     }
+    // Checkpoints ask the approval-request function for the risk policy's and the approve level's
+    // approvals (it alone signs links and publishes to the approvals topic),
+    // and its schedule fails the checkpoints whose approval expired.
+    fns.stepRunnerReadOnly.function.addEnvironment(
+      'APPROVAL_REQUEST_FUNCTION_NAME',
+      fns.approvalRequest.function.functionName,
+    );
+    allow(
+      fns.stepRunnerReadOnly,
+      'AskForApprovals',
+      ['lambda:InvokeFunction'],
+      [fns.approvalRequest.function.functionArn],
+    );
+    allow(fns.approvalRequest, 'ExpireRiskApprovals', ['states:SendTaskFailure'], stateMachineArns);
     allow(fns.classifier, 'StartExecutions', ['states:StartExecution'], stateMachineArns);
     allow(fns.classifier, 'DescribeExecutions', ['states:DescribeExecution'], executionArns);
     for (const arn of executionArns) {
@@ -375,16 +387,8 @@ export class RunbookAutopilotStack extends Stack {
     publish(fns.classifier, escalations, 'PublishEscalations');
     publish(fns.stepRunnerReadOnly, escalations, 'PublishEscalations');
     publish(fns.approvalRequest, approvals, 'PublishApprovals');
-    // Automation levels: the approve level's approvals (read-only runner), level changes announced.
-    publish(fns.stepRunnerReadOnly, approvals, 'PublishApprovals');
     publish(fns.control, escalations, 'PublishEscalations');
     publish(fns.learningRecorder, escalations, 'PublishEscalations');
-    allow(
-      fns.stepRunnerReadOnly,
-      'ReadLinkSigningKey',
-      ['secretsmanager:GetSecretValue'],
-      [linkSigningKey.secretArn],
-    );
     allow(
       fns.approvalRequest,
       'ReadLinkSigningKey',

@@ -54,7 +54,7 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'STATE_MACHINE_ARN_PREFIX',
     'APPROVALS_TOPIC_ARN',
     'ESCALATIONS_TOPIC_ARN',
-    'LINK_SIGNING_KEY_SECRET',
+    'APPROVAL_REQUEST_FUNCTION_NAME',
   ],
   stepRunnerMutating: [
     'TABLE_NAME',
@@ -359,7 +359,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action) as string[],
       );
       const platform =
-        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|secretsmanager:GetSecretValue$)/;
+        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|lambda:InvokeFunction$)/;
       const readOnlyToolActions = new Set(
         TOOL_CATALOG.names()
           .map((name) => TOOL_CATALOG.get(name)!)
@@ -373,17 +373,24 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       expect(actions).not.toContain('ssm:SendCommand');
     });
 
-    it('the read-only step runner reads the link-signing key and nothing else from Secrets Manager (the approve level asks for approvals)', () => {
+    it('the read-only step runner may invoke the approval-request function and no other (risk and approve-level approvals at checkpoints), and reads no secret', () => {
       const { stack, template } = deployment(environment);
-      const secretReads = (key: FunctionKey) =>
-        statementsOf(template, logicalIdOf(stack.functions[key].role)).filter((statement) =>
+      const runner = statementsOf(template, logicalIdOf(stack.functions.stepRunnerReadOnly.role));
+      const invoke = runner.filter((statement) => list(statement.Action).includes('lambda:InvokeFunction'));
+      // It never holds the link-signing key: the approval-request function alone signs links.
+      expect(
+        runner.filter((statement) =>
           list(statement.Action).some((action) => String(action).startsWith('secretsmanager:')),
-        );
-      const runner = secretReads('stepRunnerReadOnly');
-      expect(runner).toHaveLength(1);
-      expect(runner[0]!.Action).toBe('secretsmanager:GetSecretValue');
-      expect(runner[0]!.Resource).toEqual(secretReads('approvalRequest')[0]!.Resource);
-      expect(secretReads('stepRunnerMutating')).toEqual([]);
+        ),
+      ).toEqual([]);
+      expect(invoke).toHaveLength(1);
+      expect(JSON.stringify(invoke[0]!.Resource)).toContain(
+        logicalIdOf(stack.functions.approvalRequest.function),
+      );
+      const expire = statementsOf(template, logicalIdOf(stack.functions.approvalRequest.role)).filter(
+        (statement) => list(statement.Action).some((action) => String(action).startsWith('states:')),
+      );
+      expect(expire.flatMap((statement) => list(statement.Action))).toEqual(['states:SendTaskFailure']);
     });
 
     it('the mutating step runner gets its tools and the store, never the platform’s own functions', () => {
@@ -435,7 +442,9 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       const scoped = statements.filter((statement) =>
         list(statement.Action).some((action) => /^states:(SendTask|StartExecution)/.test(String(action))),
       );
-      expect(scoped).toHaveLength(4);
+      // approval-web, control, the read-only step runner answer tasks; the classifier starts executions;
+      // the approval-request function fails the checkpoints whose risk approval expired.
+      expect(scoped).toHaveLength(5);
       for (const statement of scoped) expect(list(statement.Resource)).toEqual(machines);
     });
   });

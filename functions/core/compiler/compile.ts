@@ -8,6 +8,7 @@ import {
   TaskKind,
   WAIT_FOR_TASK_TOKEN_RESOURCE,
 } from '../execution-contract.ts';
+import { compiledLimit } from '../limits/blast-radius.ts';
 import { maxRisk, RISK_RANK, type RiskLevel } from '../policy.ts';
 import { ancestorPhases, compensationOf } from '../runbook/checks.ts';
 import { buildPhaseGraph, type PhaseGraph, topologicalPhases } from '../runbook/graph.ts';
@@ -416,6 +417,9 @@ class RunbookCompiler {
       timeoutSeconds: step.timeout,
       ...(outputBudgetBytes > 0 ? { outputBudgetBytes } : {}),
       ...(step.tool === WAIT_TOOL ? { waitState: true } : {}),
+      ...(tool?.mutating && tool.blastRadius && type !== 'rollback'
+        ? compiledLimit(this.runbook.safetyLimits.blastRadius, tool.blastRadius.kind)
+        : {}),
     } as StepSpec;
   }
 

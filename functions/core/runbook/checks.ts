@@ -1,5 +1,6 @@
 import { formatDuration } from '../duration.ts';
 import { validateEventPattern } from '../event-pattern.ts';
+import { checkBlastRadius } from '../limits/static-check.ts';
 import { type EnvironmentPolicy, type PolicySet, policyFor, RISK_RANK, type RiskLevel } from '../policy.ts';
 import type { ToolCatalog, ToolDeclaration } from '../tool-catalog.ts';
 import {
@@ -894,6 +895,7 @@ export const SEMANTIC_CHECKS: ReadonlyArray<SemanticCheck> = [
   checkPromql,
   checkReservedIds,
   checkToolRuntimes,
+  checkBlastRadius,
 ];
 
 export function runSemanticChecks(

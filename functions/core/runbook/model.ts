@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { SymptomCategory } from '../alert.ts';
 import { RunbookAutomation } from '../automation/levels.ts';
 import { Duration } from '../duration.ts';
+import { ResourceKind } from '../limits/blast-radius.ts';
 import { RiskLevel } from '../policy.ts';
 
 /**
@@ -299,7 +300,18 @@ export const SafetyLimits = z
     maxConcurrentExecutions: z.number().int().min(1).default(3),
     blastRadius: z
       .object({
-        maxResourcesPerStep: z.number().int().min(1).default(1),
+        maxResourcesPerStep: z
+          .number()
+          .int()
+          .min(1)
+          .default(1)
+          .describe(
+            'resources one change may touch, counted before it runs (instances rebooted, pods evicted, tasks added…)',
+          ),
+        perKind: z
+          .partialRecord(ResourceKind, z.number().int().min(1))
+          .optional()
+          .describe('a kind’s own limit instead of maxResourcesPerStep, e.g. { pod: 30 } for a drain'),
         maxPercentOfFleet: z.number().min(0).max(100).optional(),
       })
       .strict()

@@ -30,6 +30,10 @@ import {
   summarizeAlert,
   TERMINAL_STATUSES,
 } from '../records.ts';
+import type { RiskAssessment } from '../risk/assessment.ts';
+import type { RiskAssessor } from '../risk/assessor.ts';
+import { quorumOf } from '../risk/policy.ts';
+import { describeScore } from '../risk/score.ts';
 import { resolveTemplates } from '../runbook/templates.ts';
 
 export interface ApprovalServiceOptions {
@@ -43,6 +47,8 @@ export interface ApprovalServiceOptions {
   signingKeys: LinkSigningKeys;
   /** Requests, decisions and cancellations go into the execution's audit trail. */
   audit?: AuditTrail;
+  /** Scores what an approval covers when it is asked (a risky change needs two approvers) and shows it. */
+  risk?: Pick<RiskAssessor, 'assessPlan' | 'forApproval'>;
 }
 
 export interface LinkParameters {
@@ -63,6 +69,8 @@ export interface ApprovalView {
   alreadyDecided?: 'approve' | 'reject';
   /** Cancelled because it was asked again (a newer e-mail carries the link that decides). */
   replaced?: boolean;
+  /** The risk score of what is to be approved, with every factor's points. */
+  risk?: RiskAssessment;
 }
 
 export type ApprovalRefusal = LinkRefusal | DecideApprovalRefusal | 'too-late' | 'replaced' | 'cancelled';
@@ -136,14 +144,6 @@ export class ApprovalService {
       error.stack = `${error.name}: ${error.message}`;
       throw error;
     }
-    if (approvers.length < approval.quorum) {
-      const error = new StateError(
-        'Approval.Unroutable',
-        `quorum ${approval.quorum} cannot be met: group(s) ${approval.approverGroups.join(', ')} have ${approvers.length} approver(s)`,
-      );
-      error.stack = `${error.name}: ${error.message}`;
-      throw error;
-    }
     // One approval per task token: a retried invocation finds it and does not e-mail twice.
     const approvalKey = `${approval.target.kind}-${approval.target.id}-${createHash('sha256').update(payload.taskToken).digest('hex').slice(0, 10)}`;
     const approvalId = approvalPublicId(execution.id, approvalKey);
@@ -164,6 +164,17 @@ export class ApprovalService {
       }
       return { ...step, parameters };
     });
+    // What the environment's risk policy makes of it: a score that wants two approvers gets two.
+    const assessment = await this.options.risk?.assessPlan({ execution, alert, plan, approvalId });
+    const quorum = Math.max(approval.quorum, quorumOf(assessment?.decision ?? 'autonomous'));
+    if (approvers.length < quorum) {
+      const error = new StateError(
+        'Approval.Unroutable',
+        `quorum ${quorum} cannot be met: group(s) ${approval.approverGroups.join(', ')} have ${approvers.length} approver(s)`,
+      );
+      error.stack = `${error.name}: ${error.message}`;
+      throw error;
+    }
     const record: ApprovalRecord = {
       id: approvalId,
       executionId: execution.id,
@@ -174,7 +185,7 @@ export class ApprovalService {
       risk: approval.risk,
       approverGroups: approval.approverGroups,
       approvers,
-      quorum: approval.quorum,
+      quorum,
       status: 'pending',
       decisions: [],
       requestedAt: now.toISOString(),
@@ -246,7 +257,8 @@ export class ApprovalService {
         `Resource:    ${alert.resource.type} ${alert.resource.id}`,
         `Environment: ${execution.environment}${execution.dryRun ? ' (dry run)' : ''}`,
         `Execution:   ${execution.id}`,
-        `Quorum:      ${approval.quorum} of ${approvers.length} approver(s)`,
+        `Quorum:      ${quorum} of ${approvers.length} approver(s)`,
+        ...(assessment ? [`Risk score:  ${describeScore(assessment)}`] : []),
         `Expires:     in ${formatDuration(approval.timeoutSeconds)} (${expiresAt.toISOString()})`,
         '',
         'It will run:',
@@ -398,6 +410,7 @@ export class ApprovalService {
     const mine = approval.decisions.find((decision) => decision.approver === checked.approver);
     const expired = this.options.clock.now().getTime() >= new Date(approval.expiresAt).getTime();
     const replaced = approval.status === 'cancelled' && (await this.replaced(approval));
+    const risk = await this.options.risk?.forApproval(approval);
     return {
       ok: true,
       view: {
@@ -408,6 +421,7 @@ export class ApprovalService {
         canDecide: approval.status === 'pending' && !mine && !expired,
         ...(mine ? { alreadyDecided: mine.decision } : {}),
         ...(replaced ? { replaced } : {}),
+        ...(risk ? { risk } : {}),
       },
     };
   }

@@ -8,6 +8,7 @@ import { auditText, recordAudit } from '../audit/record.ts';
 import type { AutomationApprovalGate } from '../automation/approval-gate.ts';
 import { AslErrorName, StateError } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
+import type { RiskCheckpoint } from '../risk/checkpoint.ts';
 
 /**
  * Checkpoints (before each phase, after each approval) are `.waitForTaskToken` tasks. Arriving, an
@@ -25,6 +26,8 @@ export class CheckpointService {
       audit?: AuditTrail;
       /** The approve level: a change no runbook gate covers waits here for a person's approval. */
       automation?: Pick<AutomationApprovalGate, 'atCheckpoint'>;
+      /** The risk policy before changes: may refuse, or hold the execution for an approval. */
+      riskGate?: Pick<RiskCheckpoint, 'arrive'>;
     },
   ) {}
 
@@ -80,6 +83,13 @@ export class CheckpointService {
     const asked = await this.deps.automation?.atCheckpoint(execution, checkpoint, taskToken);
     if (asked) return { held: true, reason: 'approval', approvalId: asked.approvalId };
     if (!hold) {
+      const gated = await this.deps.riskGate?.arrive(execution, checkpoint, taskToken);
+      if (gated?.held) {
+        await store
+          .updateExecution(execution.id, { currentState: `Approval (risk): ${checkpoint.before}` })
+          .catch(() => undefined);
+        return { held: true, reason: gated.reason ?? 'approval' };
+      }
       await store
         .updateExecution(execution.id, { currentState: `Checkpoint: ${checkpoint.before}` })
         .catch(() => undefined);

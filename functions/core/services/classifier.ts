@@ -26,6 +26,7 @@ import {
   type LearningAggregate,
   summarizeAlert,
 } from '../records.ts';
+import type { RiskAssessor } from '../risk/assessor.ts';
 import type { Runbook } from '../runbook/model.ts';
 
 /** A pending incident older than this was left by a classifier that died: the next one takes over. */
@@ -56,6 +57,8 @@ export interface ClassifierOptions {
   audit?: AuditTrail;
   /** Graduated automation: the level each execution runs at, coverage counts, shadow runs' clearing. */
   automation?: AutomationService;
+  /** Scores the execution before it starts (stored and shown; each change is scored again before it runs). */
+  risk?: Pick<RiskAssessor, 'assessExecution'>;
 }
 
 /**
@@ -348,6 +351,13 @@ export class ClassifierService {
       { changeFreeze: gate.changeFreeze, ...(gate.freezeWindow ? { freezeWindow: gate.freezeWindow } : {}) },
     );
 
+    const risk = await this.options.risk
+      ?.assessExecution({ runbook, alert, executionId: name })
+      .catch((error: unknown) => {
+        // The score is shown, not enforced, here (every change is scored again): a failure must not block.
+        this.options.logger.warn('could not assess the execution’s risk', { error: String(error) });
+        return undefined;
+      });
     const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
     if (!started.ok) {
       await gate.release();
@@ -368,7 +378,7 @@ export class ClassifierService {
       ...base,
       decision: 'started',
       executionId: name,
-      reason: `${runbook.id} (rule ${selection.selected.rule}, score ${selection.selected.score.toFixed(2)})${gate.changeFreeze ? '; change freeze: diagnostics only' : ''}${started.level ? `; automation level ${started.level.level}${changesRunDry(started.level.level) ? ' (changes run as dry runs)' : ''}` : ''}`,
+      reason: `${runbook.id} (rule ${selection.selected.rule}, score ${selection.selected.score.toFixed(2)})${gate.changeFreeze ? '; change freeze: diagnostics only' : ''}${risk ? `; risk ${risk.score} of 100` : ''}${started.level ? `; automation level ${started.level.level}${changesRunDry(started.level.level) ? ' (changes run as dry runs)' : ''}` : ''}`,
     };
   }
 

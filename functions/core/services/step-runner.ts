@@ -19,6 +19,7 @@ import type {
   StepSpec,
   TaskPayload,
 } from '../execution-contract.ts';
+import type { Admission, ChangeGate } from '../limits/change-gate.ts';
 import { jsonBytes, trimToBudget } from '../output-budget.ts';
 import { RISK_RANK } from '../policy.ts';
 import type { StepOutcome } from '../records.ts';
@@ -45,6 +46,9 @@ const REFUSED_BEFORE_RUNNING: ReadonlySet<string> = new Set([
   AslErrorName.SafetyBlocked,
   AslErrorName.KillSwitch,
   AslErrorName.Aborted,
+  AslErrorName.LimitExceeded,
+  AslErrorName.RiskRefused,
+  AslErrorName.ApprovalRequired,
 ]);
 /** The target answered no: the change was not made (a single-change tool's refusal, denial or missing target). */
 const ANSWERED_NO: ReadonlySet<string> = new Set([
@@ -71,6 +75,8 @@ export interface StepRunnerOptions {
   records: RecordService;
   /** Graduated automation: safety incidents (a change under the kill switch, a failed compensation). */
   automation?: Pick<AutomationService, 'recordSafetyIncident'>;
+  /** Blast-radius limits, the change budget and the risk policy, checked before every change. */
+  changeGate?: ChangeGate;
   /** How often a running tool looks for an operator abort (the 30 s override target). */
   abortPollMs?: number;
   /** How long one verify-alert invocation waits for the alert to resolve. */
@@ -352,6 +358,15 @@ export class StepRunner {
       attempt,
       startedAt,
     );
+    const gate = tool.declaration.mutating && kind !== 'rollback' ? this.options.changeGate : undefined;
+    const admission = gate
+      ? await this.admitChange(
+          gate,
+          { execution, alert, step, tool, parameters, outcomes, attempt, change },
+          base,
+          startedAt,
+        )
+      : undefined;
     await this.putOutcome({ ...base, status: 'running', parameters, startedAt });
     await store.updateExecution(execution.id, { currentState: step.id }).catch(() => undefined);
     const result = await this.runTool(
@@ -365,6 +380,10 @@ export class StepRunner {
     );
     if (tool.declaration.mutating && !execution.dryRun && kind !== 'rollback')
       await this.changeUnderKillSwitch(execution, step, attempt, startedAt);
+    if (gate && admission)
+      await gate.settle({ execution, alert, step, tool, attempt }, admission, {
+        changedNothing: !result.ok && ANSWERED_NO.has(result.name),
+      });
     const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
     const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
     await this.putOutcome({
@@ -506,6 +525,62 @@ export class StepRunner {
       status: 'succeeded',
       output: step.outputBudgetBytes > 0 ? trimToBudget(output, step.outputBudgetBytes).value : null,
     };
+  }
+
+  /**
+   * The change gate's checks; a refusal (a limit, a refused risk, an approval the risk needs and nobody
+   * gave) is recorded as the step's failure before its tool ran, and thrown with its ASL name.
+   */
+  private async admitChange(
+    gate: ChangeGate,
+    request: {
+      execution: ExecutionContext;
+      alert: Alert;
+      step: StepSpec;
+      tool: ToolImplementation;
+      parameters: Record<string, unknown>;
+      outcomes: StepOutcome[];
+      attempt: number;
+      change: ChangeIdentity;
+    },
+    base: Omit<StepOutcome, 'startedAt' | 'finishedAt' | 'status' | 'parameters'>,
+    startedAt: Date,
+  ): Promise<Admission> {
+    const { execution, alert, step, tool, parameters, change } = request;
+    const readMs = Math.min(step.timeoutSeconds, 60) * 1_000;
+    const verdict = await gate.admit({
+      execution,
+      alert,
+      step,
+      tool,
+      parameters,
+      resource: templateScope(alert, execution, request.outcomes).resource as Record<string, string>,
+      attempt: request.attempt,
+      changeKey: change.key,
+      context: {
+        signal: AbortSignal.timeout(readMs),
+        dryRun: execution.dryRun,
+        execution,
+        deadline: this.options.clock.now().getTime() + readMs,
+        change,
+        log: (message, data) =>
+          this.options.logger.info(message, {
+            ...data,
+            executionId: execution.id,
+            tool: tool.declaration.name,
+          }),
+      },
+    });
+    if (verdict.admitted) return verdict.admission;
+    await this.putOutcome({
+      ...base,
+      status: 'failed',
+      parameters,
+      startedAt,
+      finishedAt: this.options.clock.now().toISOString(),
+      error: { name: verdict.name, message: verdict.message },
+    });
+    fail(verdict.name, verdict.message);
   }
 
   private validateParameters(

@@ -9,7 +9,7 @@ import type { ToolContext, ToolImplementation } from '../../ports/tools.ts';
 import type { SetInstanceHealthOutput } from '../declarations/aws/ec2.ts';
 import type { DescribeGroupOutput, SetDesiredCapacityOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
+import { defineTool, ToolError, ToolErrorKind, withPreRead } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
 import { callAws } from './errors.ts';
 
@@ -78,7 +78,7 @@ export function describeGroupTool(deps: AwsToolDeps): ToolImplementation {
 
 export function setDesiredCapacityTool(deps: AwsToolDeps): ToolImplementation {
   const declaration = declarationOf('autoscaling.set-desired-capacity');
-  return defineTool(declaration, async (parameters, context) => {
+  const tool = defineTool(declaration, async (parameters, context) => {
     const region = regionOf(deps, parameters);
     const { groupName, desiredCapacity, honorCooldown } = parameters;
     const group = await describeGroup(deps, context, declaration.name, groupName, region);
@@ -120,6 +120,15 @@ export function setDesiredCapacityTool(deps: AwsToolDeps): ToolImplementation {
     );
     context.log('set desired capacity', { groupName, previousDesiredCapacity: previous, desiredCapacity });
     return output;
+  });
+  return withPreRead(tool, declaration, async (parameters, context) => {
+    const region = regionOf(deps, parameters);
+    const group = await describeGroup(deps, context, declaration.name, parameters.groupName, region);
+    const previous = groupOutput(group, parameters.groupName).desiredCapacity;
+    return {
+      count: Math.abs(parameters.desiredCapacity - previous),
+      how: `Auto Scaling group ${parameters.groupName} from ${previous} to ${parameters.desiredCapacity} instances`,
+    };
   });
 }
 

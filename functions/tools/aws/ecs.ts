@@ -18,7 +18,7 @@ import type {
 } from '../declarations/aws/ecs.ts';
 import type { DescribeServicesOutput, ForceNewDeploymentOutput, ServiceOutput } from '../declarations/aws.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, ToolError, ToolErrorKind } from '../tool.ts';
+import { defineTool, ToolError, ToolErrorKind, withPreRead } from '../tool.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
 import { callAws } from './errors.ts';
 import { isoOrNull, keepHead, listForMessage } from './output.ts';
@@ -222,7 +222,7 @@ async function scalableRange(
 
 export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
   const declaration = declarationOf('ecs.set-desired-count');
-  return defineTool(declaration, async (parameters, context) => {
+  const tool = defineTool(declaration, async (parameters, context) => {
     const region = regionOf(deps, parameters);
     const { maxDesiredCount } = parameters;
     const increaseBy = parameters.increaseBy ?? null;
@@ -320,6 +320,26 @@ export function setDesiredCountTool(deps: AwsToolDeps): ToolImplementation {
       desiredCount,
     });
     return output;
+  });
+  return withPreRead(tool, declaration, async (parameters, context) => {
+    // An increase says itself how many tasks it adds (at most); an absolute count is compared with now.
+    if (parameters.increaseBy !== undefined)
+      return { count: parameters.increaseBy, how: `up to ${parameters.increaseBy} task(s) added` };
+    const region = regionOf(deps, parameters);
+    const [service] = await describeServices(
+      deps,
+      context,
+      declaration.name,
+      parameters.cluster,
+      [parameters.service],
+      region,
+    );
+    const previous = service?.desiredCount ?? 0;
+    const asked = parameters.desiredCount ?? previous;
+    return {
+      count: Math.abs(asked - previous),
+      how: `ECS service ${parameters.service} from ${previous} to ${asked} tasks`,
+    };
   });
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesEachOf, touchesOne, touchesWhatItReads } from '../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';
 import { APIGATEWAY_TOOL_DECLARATIONS } from './aws/apigateway.ts';
 import { DYNAMODB_TOOL_DECLARATIONS } from './aws/dynamodb.ts';
@@ -282,6 +283,7 @@ export const AWS_TOOL_DECLARATIONS = [
       .strict(),
     output: z.union([RunCommandOutput, RunCommandDryRunOutput]),
     mutating: true,
+    blastRadius: touchesEachOf('instance', 'instanceIds'),
     risk: 'medium',
     dryRun: 'returns the document, targets and commands it would send, sends nothing',
     onRepeat: {
@@ -315,6 +317,7 @@ export const AWS_TOOL_DECLARATIONS = [
     parameters: z.object({ instanceIds, region: awsRegion }).strict(),
     output: RebootInstancesOutput,
     mutating: true,
+    blastRadius: touchesEachOf('instance', 'instanceIds'),
     risk: 'high',
     dryRun: 'calls RebootInstances with DryRun=true, which checks permissions and changes nothing',
     onRepeat: {
@@ -351,6 +354,10 @@ export const AWS_TOOL_DECLARATIONS = [
       .strict(),
     output: SetDesiredCapacityOutput,
     mutating: true,
+    blastRadius: touchesWhatItReads(
+      'instance',
+      '|desiredCapacity − the group’s current desired capacity|, read first',
+    ),
     risk: 'medium',
     dryRun: 'reads the group and returns the change it would make, changes nothing',
     compensation: {
@@ -390,6 +397,7 @@ export const AWS_TOOL_DECLARATIONS = [
       .strict(),
     output: ForceNewDeploymentOutput,
     mutating: true,
+    blastRadius: touchesOne('workload'),
     risk: 'medium',
     dryRun: 'reads the service and returns the deployment it would start, changes nothing',
     onRepeat: {
@@ -428,6 +436,7 @@ export const AWS_TOOL_DECLARATIONS = [
       .strict(),
     output: PutReservedConcurrencyOutput,
     mutating: true,
+    blastRadius: touchesOne('function'),
     risk: 'medium',
     dryRun: 'reads the current setting and returns the change it would make, changes nothing',
     compensation: {
@@ -454,6 +463,7 @@ export const AWS_TOOL_DECLARATIONS = [
       .strict(),
     output: RestoreReservedConcurrencyOutput,
     mutating: true,
+    blastRadius: touchesOne('function'),
     risk: 'medium',
     dryRun: 'returns the setting it would restore, changes nothing',
     onRepeat: { effect: 'no-op', how: 'sets an absolute reservation' },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesOne } from '../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';
 
 /** Declarations of the generic tools: HTTP checks, notifications, waits and the local shell. */
@@ -113,6 +114,7 @@ export const GENERIC_TOOL_DECLARATIONS = [
       .strict(),
     output: z.union([ShellExecOutput, ShellExecDryRunOutput]),
     mutating: true,
+    blastRadius: touchesOne('host'),
     risk: 'high',
     dryRun: 'returns the command line it would run, runs nothing',
     onRepeat: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesOne, touchesWhatItReads } from '../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';
 import { cluster, dryRunFlag, isoTimestamp, k8sName, stringMap } from './shared.ts';
 
@@ -903,6 +904,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: RolloutRestartOutput,
     mutating: true,
+    blastRadius: touchesOne('workload'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     onRepeat: {
@@ -934,6 +936,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: ScaleOutput,
     mutating: true,
+    blastRadius: touchesWhatItReads('pod', '|replicas − the current replicas|, read first'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     compensation: {
@@ -959,6 +962,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
     parameters: z.object({ node: k8sName, cluster }).strict(),
     output: CordonOutput,
     mutating: true,
+    blastRadius: touchesOne('node'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     compensation: {
@@ -976,6 +980,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
     parameters: z.object({ node: k8sName, cluster }).strict(),
     output: CordonOutput,
     mutating: true,
+    blastRadius: touchesOne('node'),
     risk: 'low',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     onRepeat: { effect: 'no-op', how: 'an uncordoned node stays uncordoned' },
@@ -995,6 +1000,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: EvictPodOutput,
     mutating: true,
+    blastRadius: touchesOne('pod'),
     risk: 'medium',
     dryRun: 'posts the eviction with dryRun=All: PDBs are checked and nothing is evicted',
     onRepeat: { effect: 'no-op', how: 'a pod already evicted is gone (alreadyGone)' },
@@ -1151,6 +1157,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: DeletePodOutput,
     mutating: true,
+    blastRadius: touchesOne('pod'),
     risk: 'medium',
     dryRun: 'sends the delete with dryRun=All: the API server checks it and deletes nothing',
     onRepeat: {
@@ -1203,6 +1210,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: RolloutUndoOutput,
     mutating: true,
+    blastRadius: touchesOne('workload'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     compensation: {
@@ -1267,6 +1275,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: HpaMaxReplicasOutput,
     mutating: true,
+    blastRadius: touchesOne('autoscaler'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     compensation: {
@@ -1301,6 +1310,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: HpaMaxReplicasOutput,
     mutating: true,
+    blastRadius: touchesOne('autoscaler'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     onRepeat: { effect: 'no-op', how: 'sets an absolute maxReplicas' },
@@ -1343,6 +1353,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: PvcExpandOutput,
     mutating: true,
+    blastRadius: touchesOne('volume'),
     risk: 'high',
     dryRun:
       'sends the patch with dryRun=All: the API server and its admission (StorageClass expansion) check it and persist nothing',
@@ -1418,6 +1429,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: JobRerunOutput,
     mutating: true,
+    blastRadius: touchesOne('job'),
     risk: 'medium',
     dryRun: 'creates the Job with dryRun=All: the API server validates it and persists nothing',
     onRepeat: { effect: 'no-op', how: 'a repeat finds the re-run this execution and step already created' },
@@ -1444,6 +1456,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: DeleteJobOutput,
     mutating: true,
+    blastRadius: touchesOne('job'),
     risk: 'medium',
     dryRun: 'sends the delete with dryRun=All: the API server checks it and deletes nothing',
     onRepeat: {
@@ -1466,6 +1479,10 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: DrainNodeOutput,
     mutating: true,
+    blastRadius: touchesWhatItReads(
+      'pod',
+      'the pods the drain would evict from the node (DaemonSet, mirror and unowned pods stay), read first',
+    ),
     risk: 'high',
     dryRun: 'cordons and evicts with dryRun=All: PodDisruptionBudgets are checked and nothing changes',
     compensation: {
@@ -1509,6 +1526,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: PatchResourcesOutput,
     mutating: true,
+    blastRadius: touchesOne('workload'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     compensation: {
@@ -1572,6 +1590,7 @@ export const KUBERNETES_TOOL_DECLARATIONS = [
       .strict(),
     output: PatchResourcesOutput,
     mutating: true,
+    blastRadius: touchesOne('workload'),
     risk: 'medium',
     dryRun: 'sends the patch with dryRun=All: the API server validates it and persists nothing',
     onRepeat: { effect: 'no-op', how: 'sets the previous values, absolute' },

@@ -2,7 +2,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { ToolImplementation } from '../../ports/tools.ts';
 import type { DrainNodeOutput } from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, sleep, ToolError, ToolErrorKind } from '../tool.ts';
+import { defineTool, sleep, ToolError, ToolErrorKind, withPreRead } from '../tool.ts';
 import { controllerOf, MIRROR_POD_ANNOTATION, ownerReferenceOf } from './objects.ts';
 import { evict } from './pods.ts';
 import {
@@ -153,7 +153,20 @@ export function drainTools(deps: KubernetesToolDeps): ToolImplementation[] {
     };
     return output;
   });
-  return [drain];
+  return [
+    withPreRead(drain, declarationOf('k8s.drain-node'), async (parameters, context) => {
+      const session = await openSession(deps, 'k8s.drain-node', parameters.cluster, context);
+      const podList = await session.request({ verb: 'list', resource: 'pods' }, (options) =>
+        session.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${parameters.node}` }, options),
+      );
+      // The drain's own selection: DaemonSet, mirror and unowned pods stay.
+      const evict = podList.items.map(classify).filter((entry) => entry.evict).length;
+      return {
+        count: evict,
+        how: `${evict} pod(s) to evict from ${parameters.node} (${podList.items.length - evict} that a drain leaves)`,
+      };
+    }),
+  ];
 }
 
 export type { DrainNodeOutput } from '../declarations/kubernetes.ts';

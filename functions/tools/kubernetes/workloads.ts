@@ -12,7 +12,7 @@ import type {
 import type { ToolImplementation } from '../../ports/tools.ts';
 import type { RolloutRestartOutput, ScaleOutput, WorkloadStatusOutput } from '../declarations/kubernetes.ts';
 import { declarationOf } from '../declarations.ts';
-import { defineTool, ToolErrorKind } from '../tool.ts';
+import { defineTool, ToolErrorKind, withPreRead } from '../tool.ts';
 import { isCrashLooping, isOwnedBy, labelSelectorString, minutesSince, restartsOf } from './objects.ts';
 import {
   DRY_RUN_ALL,
@@ -354,7 +354,24 @@ export function workloadTools(deps: KubernetesToolDeps): ToolImplementation[] {
     return output;
   });
 
-  return [workloadStatus, rolloutRestart, scale];
+  const countScale = withPreRead(scale, declarationOf('k8s.scale'), async (parameters, context) => {
+    const session = await openSession(deps, 'k8s.scale', parameters.cluster, context);
+    const { namespace, kind, name, replicas } = parameters;
+    const current: V1Scale = await session.request(
+      { verb: 'get', resource: `${RESOURCE[kind]}/scale`, group: 'apps', namespace, name },
+      (options) =>
+        kind === 'Deployment'
+          ? session.apps.readNamespacedDeploymentScale({ namespace, name }, options)
+          : session.apps.readNamespacedStatefulSetScale({ namespace, name }, options),
+    );
+    const previous = current.spec?.replicas ?? 0;
+    return {
+      count: Math.abs(replicas - previous),
+      how: `${kind} ${namespace}/${name} from ${previous} to ${replicas} replicas`,
+    };
+  });
+
+  return [workloadStatus, rolloutRestart, countScale];
 }
 
 export type { RolloutRestartOutput, ScaleOutput, WorkloadStatusOutput } from '../declarations/kubernetes.ts';

@@ -74,7 +74,7 @@ describe('toolReferenceMarkdown', () => {
 
     // Assess
     expect(cordon.slice(4)).toEqual([
-      'yes; once per execution and step: a cordoned node stays cordoned',
+      'yes; touches one node, named by the parameters; once per execution and step: a cordoned node stays cordoned',
       'medium',
       'sends the patch with dryRun=All: the API server validates it and persists nothing',
       'Kubernetes `get, patch` nodes',
@@ -91,7 +91,7 @@ describe('toolReferenceMarkdown', () => {
     expect(shell[7]).toBe('runs a local process (embedded platform only)');
     expect(reboot[8]).toBe('none: the step needs its own `compensation` or an approval');
     expect(reboot[4]).toBe(
-      'yes; a resume after an interruption asks first: RebootInstances takes no idempotency token: a second run reboots again',
+      'yes; touches one instance per entry of instanceIds; a resume after an interruption asks first: RebootInstances takes no idempotency token: a second run reboots again',
     );
   });
 

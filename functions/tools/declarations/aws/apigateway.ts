@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesOne } from '../../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../../core/tool-catalog.ts';
 import { awsRegion, dryRunFlag, isoTimestamp } from '../shared.ts';
 
@@ -99,6 +100,7 @@ export const APIGATEWAY_TOOL_DECLARATIONS = [
       .strict(),
     output: RollbackStageOutput,
     mutating: true,
+    blastRadius: touchesOne('stage'),
     risk: 'medium',
     dryRun: 'reads the stage and deployments and returns the deployment it would serve, changes nothing',
     compensation: {

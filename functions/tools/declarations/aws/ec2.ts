@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesOne } from '../../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../../core/tool-catalog.ts';
 import { awsRegion, dryRunFlag, instanceIds, isoTimestamp, stringMap } from '../shared.ts';
 
@@ -72,6 +73,7 @@ export const AUTOSCALING_TOOL_DECLARATIONS = [
       .strict(),
     output: SetInstanceHealthOutput,
     mutating: true,
+    blastRadius: touchesOne('instance'),
     risk: 'high',
     dryRun: 'reads the instance’s group and lifecycle state and returns what it would mark, changes nothing',
     onRepeat: {

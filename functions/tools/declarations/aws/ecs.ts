@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { numberParameter, touchesWhatItReads } from '../../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../../core/tool-catalog.ts';
 import { awsRegion, dryRunFlag, isoTimestamp } from '../shared.ts';
 
@@ -149,6 +150,12 @@ export const ECS_TOOL_DECLARATIONS = [
       }),
     output: SetDesiredCountOutput,
     mutating: true,
+    blastRadius: touchesWhatItReads(
+      'task',
+      'the tasks added or removed: increaseBy, or |desiredCount − the current desired count| read first',
+      (parameters) => numberParameter(parameters, 'increaseBy'),
+      'increaseBy',
+    ),
     risk: 'medium',
     dryRun: 'reads the service and its scaling range and returns the change it would make, changes nothing',
     compensation: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesOne } from '../../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../../core/tool-catalog.ts';
 import { awsRegion, dryRunFlag, isoTimestamp } from '../shared.ts';
 
@@ -179,6 +180,7 @@ export const LAMBDA_TOOL_DECLARATIONS = [
       .strict(),
     output: AliasRollbackOutput,
     mutating: true,
+    blastRadius: touchesOne('function'),
     risk: 'medium',
     dryRun: 'reads the alias and versions and returns the version it would point to, changes nothing',
     compensation: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesOne } from '../../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../../core/tool-catalog.ts';
 import { awsRegion, dryRunFlag, isoTimestamp } from '../shared.ts';
 
@@ -137,6 +138,7 @@ export const RDS_TOOL_DECLARATIONS = [
       .strict(),
     output: RebootDbInstanceOutput,
     mutating: true,
+    blastRadius: touchesOne('database'),
     risk: 'high',
     dryRun: 'reads the instance and checks it can be rebooted (and failed over), changes nothing',
     onRepeat: {
@@ -174,6 +176,7 @@ export const RDS_TOOL_DECLARATIONS = [
       .strict(),
     output: IncreaseAllocatedStorageOutput,
     mutating: true,
+    blastRadius: touchesOne('database'),
     risk: 'high',
     dryRun: 'reads the instance and returns the storage it would ask for, changes nothing',
     onRepeat: {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { touchesOne } from '../../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../../core/tool-catalog.ts';
 import { awsRegion, dryRunFlag } from '../shared.ts';
 
@@ -152,6 +153,7 @@ export const SQS_TOOL_DECLARATIONS = [
       .strict(),
     output: RedriveDlqOutput,
     mutating: true,
+    blastRadius: touchesOne('queue'),
     risk: 'medium',
     dryRun: 'reads the queue and any running move task and returns the move it would start, starts nothing',
     onRepeat: {
@@ -186,6 +188,7 @@ export const SQS_TOOL_DECLARATIONS = [
       .strict(),
     output: CancelRedriveOutput,
     mutating: true,
+    blastRadius: touchesOne('queue'),
     risk: 'low',
     dryRun: 'finds the running task and returns it, cancels nothing',
     onRepeat: { effect: 'no-op', how: 'a cancelled move stays cancelled' },
@@ -242,6 +245,7 @@ export const SQS_TOOL_DECLARATIONS = [
       }),
     output: SetEventSourceConcurrencyOutput,
     mutating: true,
+    blastRadius: touchesOne('function'),
     risk: 'medium',
     dryRun: 'reads the mapping and returns the change it would make, changes nothing',
     compensation: {
@@ -271,6 +275,7 @@ export const SQS_TOOL_DECLARATIONS = [
       .strict(),
     output: RestoreEventSourceConcurrencyOutput,
     mutating: true,
+    blastRadius: touchesOne('function'),
     risk: 'medium',
     dryRun: 'returns the setting it would restore, changes nothing',
     onRepeat: { effect: 'no-op', how: 'sets an absolute maximum concurrency' },

@@ -161,6 +161,22 @@ describe('autoscaling.set-desired-capacity', () => {
     ]);
   });
 
+  it('counts what it would touch before it runs: the capacity delta, read from the group', async () => {
+    // Prepare
+    statefulGroup(4);
+    const tool = tools.tools.get('autoscaling.set-desired-capacity')!;
+
+    // Act
+    const counted = await tool.countTouched!(
+      tool.declaration.parameters.parse({ groupName: GROUP, desiredCapacity: 8 }) as Record<string, unknown>,
+      testContext(),
+    );
+
+    // Assess
+    expect(counted).toEqual({ count: 4, how: `Auto Scaling group ${GROUP} from 4 to 8 instances` });
+    expect(autoScaling.commandCalls(SetDesiredCapacityCommand)).toHaveLength(0);
+  });
+
   it('dry run reads the group and returns the change without making it', async () => {
     const group = statefulGroup(4);
 

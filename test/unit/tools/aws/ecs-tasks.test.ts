@@ -97,6 +97,27 @@ describe('ecs.set-desired-count', () => {
     scaling.reset();
   });
 
+  it('counts what it would touch before it runs: increaseBy as given, a desired count against the current one', async () => {
+    // Prepare
+    ecs.on(DescribeServicesCommand).resolves({ services: [service()], failures: [] });
+    const tool = tools.tools.get('ecs.set-desired-count')!;
+    const count = (parameters: Record<string, unknown>) =>
+      tool.countTouched!(
+        tool.declaration.parameters.parse(parameters) as Record<string, unknown>,
+        testContext(),
+      );
+    const where = { cluster: 'storefront', service: 'storefront-web', maxDesiredCount: 10 };
+
+    // Act
+    const added = await count({ ...where, increaseBy: 3 });
+    const set = await count({ ...where, desiredCount: 1 });
+
+    // Assess
+    expect(added).toEqual({ count: 3, how: 'up to 3 task(s) added' });
+    expect(set).toEqual({ count: 3, how: 'ECS service storefront-web from 4 to 1 tasks' });
+    expect(ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
   it('raises the desired count within the bound and the scaling range, and returns the previous count', async () => {
     // Prepare
     ecs.on(DescribeServicesCommand).resolves({ services: [service()], failures: [] });

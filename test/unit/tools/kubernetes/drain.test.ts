@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AslErrorName } from '../../../../functions/core/errors.ts';
 import type { DrainNodeOutput } from '../../../../functions/tools/kubernetes/drain.ts';
-import { type Cluster, rejectionOf, startCluster } from './harness.ts';
+import { type Cluster, rejectionOf, startCluster, toolContext } from './harness.ts';
 
 /** k8s.drain-node: cordon, evictions that respect PodDisruptionBudgets, what it skips and why. */
 
@@ -45,6 +45,22 @@ afterEach(async () => {
 });
 
 describe('k8s.drain-node', () => {
+  it('counts, before draining, the pods the drain would evict (its blast radius), changing nothing', async () => {
+    // Prepare
+    const drain = cluster.tools.get('k8s.drain-node')!;
+
+    // Act
+    const counted = await drain.countTouched!(
+      drain.declaration.parameters.parse({ node: 'node-a' }) as Record<string, unknown>,
+      toolContext(),
+    );
+
+    // Assess: the two cart pods and the finished Job's pod; not the mirror, DaemonSet or bare pod
+    expect(counted).toEqual({ count: 3, how: '3 pod(s) to evict from node-a (3 that a drain leaves)' });
+    expect(cluster.api.nodes.get('node-a')!.spec!.unschedulable).toBeFalsy();
+    expect(cluster.api.podsMatching('shop', { matchLabels: { app: 'cart' } })).toHaveLength(2);
+  });
+
   it('cordons, evicts what controllers replace (one at a time where a budget says so), skips the rest', async () => {
     // Act
     const output = (await cluster.run('k8s.drain-node', { node: 'node-a' })) as DrainNodeOutput;

@@ -9,7 +9,7 @@ import {
   CHANGE_ANNOTATION,
   RESTARTED_AT_ANNOTATION,
 } from '../../../../functions/tools/kubernetes/workloads.ts';
-import { type Cluster, rejectionOf, startCluster } from './harness.ts';
+import { type Cluster, rejectionOf, startCluster, toolContext } from './harness.ts';
 
 let cluster: Cluster;
 
@@ -446,6 +446,25 @@ describe('k8s.rollout-restart', () => {
 });
 
 describe('k8s.scale', () => {
+  it('counts what a scale touches before it runs: the replica delta either way, read from the scale subresource', async () => {
+    // Prepare
+    const scale = cluster.tools.get('k8s.scale')!;
+    const count = (parameters: Record<string, unknown>) =>
+      scale.countTouched!(
+        scale.declaration.parameters.parse(parameters) as Record<string, unknown>,
+        toolContext(),
+      );
+
+    // Act
+    const up = await count({ namespace: 'shop', name: 'cart', replicas: 6 });
+    const down = await count({ namespace: 'data', kind: 'StatefulSet', name: 'redis', replicas: 1 });
+
+    // Assess
+    expect(up).toEqual({ count: 2, how: 'Deployment shop/cart from 4 to 6 replicas' });
+    expect(down).toEqual({ count: 2, how: 'StatefulSet data/redis from 3 to 1 replicas' });
+    expect(cluster.api.requestsTo('PATCH')).toEqual([]);
+  });
+
   it('reads the scale subresource, then patches replicas through it', async () => {
     const output = (await cluster.run('k8s.scale', {
       namespace: 'shop',
