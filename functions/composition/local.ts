@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -26,6 +27,7 @@ import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService, type InterruptedChanges } from '../core/services/control.ts';
+import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { RecordService } from '../core/services/record.ts';
@@ -187,15 +189,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
 
   const common = { store, engine, clock, logger };
   const checkpoints = new CheckpointService(common);
-  const approvals = new ApprovalService({
-    ...common,
-    notifier,
-    config,
-    signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
-  });
-  const escalations = new EscalationService({ notifier, clock, logger, config });
-  const records = new RecordService({ store, clock, logger });
-  const learning = new LearningService({ store, clock, logger });
+  const signingKeys = fixedLinkSigningKeys(signingKey(options.dataDir, inMemory));
   // Bound once the tools exist (below): an operator resuming an interrupted change sees its target.
   let inspectTarget: InterruptedChanges['inspect'];
   const control = new ControlService({
@@ -212,6 +206,19 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       inspect: (tool, parameters, execution) => inspectTarget!(tool, parameters, execution),
     },
   });
+  const controlLinks = new ControlLinkService({
+    control,
+    store,
+    uses: new DynamoControlLinkUses({ client: database.client, tableName: database.tableName }),
+    signingKeys,
+    clock,
+    logger,
+    config,
+  });
+  const approvals = new ApprovalService({ ...common, notifier, config, signingKeys, controlLinks });
+  const escalations = new EscalationService({ notifier, clock, logger, config, controlLinks });
+  const records = new RecordService({ store, clock, logger });
+  const learning = new LearningService({ store, clock, logger });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
     {
@@ -299,6 +306,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       approvals,
       logger,
       ...(options.formToken ? { formToken: options.formToken } : {}),
+      controlLinks,
     }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
     learningRecorder: createLearningRecorderHandler({ learning, logger }),
@@ -348,7 +356,17 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     bus,
     notifier,
     handlers,
-    services: { checkpoints, approvals, escalations, records, learning, control, classifier, runner },
+    services: {
+      checkpoints,
+      approvals,
+      escalations,
+      records,
+      learning,
+      control,
+      classifier,
+      runner,
+      controlLinks,
+    },
     /** Runbooks changed on disk: select among the new set from now on. */
     reloadRunbooks() {
       selector = new RunbookSelector(options.runbooks());

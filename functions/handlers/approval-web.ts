@@ -9,8 +9,10 @@ import {
   type ApprovalView,
   REFUSAL_MESSAGES,
 } from '../core/services/approvals.ts';
+import type { ControlLinkService } from '../core/services/control-links.ts';
 import type { Logger } from '../ports/logger.ts';
 import { approvalPage, refusalPage } from './approval-page.ts';
+import { controlLinkRoutes } from './control-link-web.ts';
 import {
   type HttpEvent,
   type HttpResult,
@@ -82,6 +84,8 @@ export function createApprovalWebHandler(options: {
   logger: Logger;
   /** A token the page's form sends back as the field `csrf` (the embedded platform's server checks it). */
   formToken?: string;
+  /** The signed pause/abort links' pages (/control/…), served by the same public function. */
+  controlLinks?: ControlLinkService;
 }) {
   const { approvals, formToken } = options;
   const page = (view: ApprovalView, action: string, message?: Parameters<typeof approvalPage>[2]) =>
@@ -145,6 +149,7 @@ export function createApprovalWebHandler(options: {
           : html(200, refusalPage(text2));
       },
     },
+    ...(options.controlLinks ? controlLinkRoutes(options.controlLinks, formToken) : []),
   ];
   return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes)).use(
     httpErrors(options.logger),

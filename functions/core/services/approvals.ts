@@ -36,6 +36,27 @@ export interface ApprovalServiceOptions {
   config: RuntimeConfig;
   /** Links are signed with the current key and checked against every key still accepted (rotation). */
   signingKeys: LinkSigningKeys;
+  /** Signed pause/abort links for each approver's e-mail (functions/core/services/control-links.ts). */
+  controlLinks?: ControlLinkMaker;
+}
+
+/** Makes the pause and abort links a notification carries for one recipient. */
+export interface ControlLinkMaker {
+  linksFor(
+    executionId: string,
+    recipient: string,
+    expiresAtSeconds?: number,
+  ): Promise<Array<{ label: string; url: string }>>;
+}
+
+/** The lines that offer a notification's pause and abort links. */
+export function controlLinkLines(links: ReadonlyArray<{ label: string; url: string }>): string[] {
+  if (links.length === 0) return [];
+  return [
+    '',
+    'To stop the automation now (each link shows the execution first and acts once, when you confirm):',
+    ...links.map((link) => `  ${link.label}: ${link.url}`),
+  ];
 }
 
 export interface LinkParameters {
@@ -192,6 +213,7 @@ export class ApprovalService {
         { approvalId, approver, expiresAt: linkExpiry },
         signingKey,
       );
+      const stopLinks = (await this.options.controlLinks?.linksFor(execution.id, approver, linkExpiry)) ?? [];
       const text = [
         `runbook-autopilot asks for your approval before ${what} of runbook ${execution.runbookId} (risk ${approval.risk}).`,
         '',
@@ -208,6 +230,7 @@ export class ApprovalService {
         ),
         '',
         ...linkLines(url),
+        ...controlLinkLines(stopLinks),
       ].join('\n');
       await notifier.send({
         id: randomUUID(),
@@ -215,7 +238,7 @@ export class ApprovalService {
         to: [approver],
         subject: `Approve ${execution.runbookId} on ${alert.resource.id} (${execution.environment})?`,
         text,
-        links: [{ label: 'Review and decide', url }],
+        links: [{ label: 'Review and decide', url }, ...stopLinks],
         executionId: execution.id,
         sentAt: now.toISOString(),
       });
@@ -269,6 +292,8 @@ export class ApprovalService {
               { approvalId: approval.id, approver, expiresAt: linkExpiry },
               signingKey,
             );
+            const stopLinks =
+              (await this.options.controlLinks?.linksFor(approval.executionId, approver, linkExpiry)) ?? [];
             await notifier.send({
               id: randomUUID(),
               kind: 'approval-request',
@@ -285,8 +310,9 @@ export class ApprovalService {
                 `Expires:     in ${formatDuration(expiresIn || 1)} (${approval.expiresAt}); then it escalates`,
                 '',
                 ...linkLines(url),
+                ...controlLinkLines(stopLinks),
               ].join('\n'),
-              links: [{ label: 'Review and decide', url }],
+              links: [{ label: 'Review and decide', url }, ...stopLinks],
               executionId: approval.executionId,
               sentAt: now.toISOString(),
             });

@@ -7,6 +7,7 @@ import { executionLink, type RuntimeConfig } from '../config.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
 import type { EscalationEvent, EscalationTrigger } from '../runbook/model.ts';
+import { type ControlLinkMaker, controlLinkLines } from './approvals.ts';
 
 /** The shape of the execution state the Escalate and Record tasks receive (`state.$: $`). */
 export interface MachineState {
@@ -47,7 +48,14 @@ const SEVERITY_RANK = { info: 0, ticket: 1, page: 2 } as const;
  */
 export class EscalationService {
   constructor(
-    private readonly deps: { notifier: Notifier; clock: Clock; logger: Logger; config: RuntimeConfig },
+    private readonly deps: {
+      notifier: Notifier;
+      clock: Clock;
+      logger: Logger;
+      config: RuntimeConfig;
+      /** Signed pause/abort links in every escalation about an execution. */
+      controlLinks?: ControlLinkMaker;
+    },
   ) {}
 
   async escalate(triggers: EscalationTrigger[], rawState: Record<string, unknown>) {
@@ -68,6 +76,11 @@ export class EscalationService {
     if (unknown.length > 0)
       logger.warn('escalation targets not configured', { targets: unknown, environment: config.environment });
     const link = execution ? executionLink(config, execution) : undefined;
+    // One message goes to every recipient of the targets: the links name the targets they were sent to.
+    const stopLinks =
+      execution && this.deps.controlLinks
+        ? await this.deps.controlLinks.linksFor(execution.id, `escalation:${targets.join(',')}`)
+        : [];
     const lines = [
       `${event.replace(/-/g, ' ')}: runbook ${execution?.runbookId ?? '?'} needs a human.`,
       '',
@@ -84,6 +97,7 @@ export class EscalationService {
       ...(execution ? [`Environment: ${execution.environment}`, `Execution: ${execution.id}`] : []),
       ...matching.flatMap((trigger) => (trigger.message ? [trigger.message] : [])),
       ...(link ? ['', `Details: ${link}`] : []),
+      ...controlLinkLines(stopLinks),
     ];
     const subject = `[${severity}] ${execution?.runbookId ?? 'runbook'}: ${event.replace(/-/g, ' ')}${alert ? ` on ${alert.resource.id}` : ''}`;
     await notifier.send({
@@ -92,7 +106,7 @@ export class EscalationService {
       to: recipients.length > 0 ? recipients : targets,
       subject,
       text: lines.join('\n'),
-      links: link ? [{ label: 'Execution', url: link }] : [],
+      links: [...(link ? [{ label: 'Execution', url: link }] : []), ...stopLinks],
       severity,
       ...(execution ? { executionId: execution.id } : {}),
       sentAt: clock.now().toISOString(),
