@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
+import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -20,6 +21,7 @@ import type { StateMachineDefinition } from '../core/compiler/asl.ts';
 import { RuntimeConfig } from '../core/config.ts';
 import { AslErrorName } from '../core/errors.ts';
 import type { Notification, StepOutcome } from '../core/records.ts';
+import { ROLLBACK_MACHINE_ID, rollbackStateMachine } from '../core/rollback/machine.ts';
 import { routeRules } from '../core/routing.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { resolveTemplates } from '../core/runbook/templates.ts';
@@ -30,7 +32,9 @@ import { ControlService, type InterruptedChanges } from '../core/services/contro
 import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { LearningService } from '../core/services/learning.ts';
+import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
+import { RollbackService } from '../core/services/rollback.ts';
 import { StepRunner } from '../core/services/step-runner.ts';
 import { createApprovalRequestHandler } from '../handlers/approval-request.ts';
 import { createApprovalWebHandler } from '../handlers/approval-web.ts';
@@ -144,8 +148,10 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       resources: [detail.executionArn],
     });
   };
+  // The rollback machine is the platform's own, next to the runbooks' machines.
+  const rollbackMachine = rollbackStateMachine();
   const engine = new LocalExecutionEngine({
-    definitions: options.definitions,
+    definitions: (id) => (id === ROLLBACK_MACHINE_ID ? rollbackMachine : options.definitions(id)),
     handlers: {
       stepRunner: (event) => taskHandlers.stepRunner!(event),
       approvalRequest: (event) => taskHandlers.approvalRequest!(event),
@@ -218,7 +224,19 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   const approvals = new ApprovalService({ ...common, notifier, config, signingKeys, controlLinks });
   const escalations = new EscalationService({ notifier, clock, logger, config, controlLinks });
   const records = new RecordService({ store, clock, logger });
-  const learning = new LearningService({ store, clock, logger });
+  const rollbacks = new RollbackService({
+    ...common,
+    rollbacks: new DynamoRollbackStore({
+      client: database.client,
+      tableName: database.tableName,
+      retentionDays: config.retentionDays,
+    }),
+    notifier,
+    config,
+    runbooks: options.runbooks,
+    tools: TOOL_CATALOG,
+  });
+  const learning = new LearningService({ store, clock, logger, rollbacks });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
     {
@@ -282,6 +300,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     approvals,
     escalations,
     records,
+    rollbacks,
     // A local database read costs nothing: an abort reaches a running tool within a quarter second
     // (on AWS every 2 s, a DynamoDB read per running step).
     abortPollMs: 250,
@@ -296,6 +315,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       return selector;
     },
   } as ConstructorParameters<typeof ClassifierService>[0]);
+  const manualStarts = new ManualStartService({ classifier, runbooks: options.runbooks, clock, config });
   const normalize = normalizeOptions(config);
   const localContext = {} as never;
 
@@ -317,6 +337,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       runbooks: options.runbooks,
       logger,
       ...(options.token ? { token: options.token } : {}),
+      manualStarts,
+      rollbacks,
     }),
   };
   // Work in flight, so stopping waits for it before closing the database under it.
@@ -366,6 +388,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       classifier,
       runner,
       controlLinks,
+      manualStarts,
+      rollbacks,
     },
     /** Runbooks changed on disk: select among the new set from now on. */
     reloadRunbooks() {

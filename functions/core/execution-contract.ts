@@ -31,6 +31,8 @@ export const TaskKind = {
   Record: 'record',
   /** After a runbook.wait step's Wait state: records that the wait ended. */
   Waited: 'waited',
+  /** The rollback machine's own stages (functions/core/rollback/machine.ts). */
+  Rollback: 'rollback',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -48,6 +50,14 @@ export const ExecutionContext = z
     /** Inside a change-freeze window: mutating steps are refused. */
     changeFreeze: z.boolean(),
     startedAt: z.iso.datetime({ offset: true }),
+    /** What started it: an alert (absent), a person by hand, or a rollback of another execution. */
+    trigger: z.enum(['alert', 'manual', 'rollback']).optional(),
+    /** Who started it by hand (or asked for the rollback). */
+    requestedBy: z.string().optional(),
+    /** Parameter values a person gave at a manual start: they override the runbook's settled values. */
+    parameters: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
+      .optional(),
   })
   .strict();
 export type ExecutionContext = z.infer<typeof ExecutionContext>;
@@ -159,6 +169,17 @@ export const WaitedTask = z
   .object({ kind: z.literal(TaskKind.Waited), ...Execution, step: StepSpec })
   .strict();
 
+/** A stage of the rollback machine: begin (checks, records), proceed (after any approval), finish. */
+export const RollbackTask = z
+  .object({
+    kind: z.literal(TaskKind.Rollback),
+    stage: z.enum(['begin', 'proceed', 'finish']),
+    rollbackId: z.string().min(1),
+    ...Execution,
+    state: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
 export const TaskPayload = z.discriminatedUnion('kind', [
   StepTask,
   WaitedTask,
@@ -168,6 +189,7 @@ export const TaskPayload = z.discriminatedUnion('kind', [
   VerifyAlertTask,
   EscalateTask,
   RecordTask,
+  RollbackTask,
 ]);
 export type TaskPayload = z.infer<typeof TaskPayload>;
 

@@ -5,6 +5,8 @@ import * as aws from '../composition/aws.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import type { ControlService } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
+import type { ManualStartService } from '../core/services/manual-start.ts';
+import type { RollbackService } from '../core/services/rollback.ts';
 import type { Logger } from '../ports/logger.ts';
 import { bearerAuth } from './auth.ts';
 import {
@@ -17,6 +19,7 @@ import {
   parseValue,
   pathParameter,
 } from './http.ts';
+import { operationRoutes } from './operations.ts';
 
 const BODY_LIMIT = 16 * 1024;
 const ControlBody = z
@@ -48,6 +51,10 @@ export interface ControlHandlerOptions {
   logger: Logger;
   /** Require `Authorization: Bearer <token>` (the local server's --token). On AWS the Function URL uses IAM auth. */
   token?: string;
+  /** Starting runbooks by hand (POST /api/runbooks/{id}/start). */
+  manualStarts?: ManualStartService;
+  /** Rolling executions back (GET/POST /api/executions/{id}/rollback). */
+  rollbacks?: RollbackService;
 }
 
 /** Who asked: the IAM principal on AWS, else what the body says, else "operator". */
@@ -120,6 +127,12 @@ export function createControlHandler(options: ControlHandlerOptions) {
       path: '/api/learning',
       handler: async (): Promise<HttpResult> => json(200, await learning.report(await options.runbooks())),
     },
+    ...operationRoutes({
+      ...(options.manualStarts ? { manualStarts: options.manualStarts } : {}),
+      ...(options.rollbacks ? { rollbacks: options.rollbacks } : {}),
+      runbooks: options.runbooks,
+      operator,
+    }),
   ];
   return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes))
     .use(httpErrors(options.logger))

@@ -22,6 +22,28 @@ import {
   summarizeAlert,
 } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
+import type { ParameterValue } from '../runbook/parameters.ts';
+
+/** Who started a runbook by hand, and the parameter values they gave (checked against the runbook). */
+export interface ManualStart {
+  requestedBy: string;
+  parameters: Record<string, ParameterValue>;
+}
+
+/** The selection a person made: their runbook, as if its one rule matched with full confidence. */
+function manualSelection(runbookId: string, runbookVersion: string) {
+  return {
+    selected: {
+      runbookId,
+      runbookVersion,
+      rule: 'started-by-hand',
+      score: 1,
+      confidence: 1,
+      learnedFactor: 1,
+    },
+    considered: [],
+  };
+}
 
 /** A pending incident older than this was left by a classifier that died: the next one takes over. */
 export const PENDING_TAKEOVER_MS = 60_000;
@@ -141,6 +163,49 @@ export class ClassifierService {
     return this.decide(alert, incident, summary);
   }
 
+  /**
+   * A person starts a runbook by hand: `alert` stands for their request (source `manual`). It passes
+   * the same gates as an alert-started run (environment, kill switch, limits, cooldown, freeze; the
+   * machine's approvals), only selection is the person's. A repeat of the same request joins it.
+   */
+  async startByHand(alert: Alert, runbookId: string, manual: ManualStart): Promise<ClassifierResult> {
+    const now = this.options.clock.now();
+    const summary = {
+      name: alert.name,
+      fingerprint: alert.fingerprint,
+      status: alert.status,
+      environment: alert.environment,
+    };
+    const opened = await this.open(alert, {
+      id: incidentId(alert),
+      fingerprint: alert.fingerprint,
+      status: 'open',
+      alert,
+      category: alert.category,
+      priority: incidentPriority({
+        severity: alert.severity,
+        environment: alert.environment,
+        category: alert.category,
+      }),
+      firstSeenAt: now.toISOString(),
+      lastSeenAt: now.toISOString(),
+      occurrences: 1,
+      decision: 'pending',
+    });
+    if ('resolved' in opened)
+      return { alert: summary, decision: 'resolved', incidentId: opened.resolved.id, reason: 'already done' };
+    if (!opened.created)
+      return {
+        alert: summary,
+        decision: 'joined',
+        incidentId: opened.incident.id,
+        ...(opened.incident.runbookId ? { runbookId: opened.incident.runbookId } : {}),
+        ...(opened.incident.executionId ? { executionId: opened.incident.executionId } : {}),
+        ...(opened.incident.blockedReason ? { reason: opened.incident.blockedReason } : {}),
+      };
+    return this.decide(alert, opened.incident, summary, { ...manual, runbookId });
+  }
+
   /** Opens or joins the incident; a resolved incident with the same id (a late repeat) is said so. */
   private async open(alert: Alert, incident: IncidentRecord) {
     try {
@@ -174,9 +239,12 @@ export class ClassifierService {
     alert: Alert,
     incident: IncidentRecord,
     summary: ClassifierResult['alert'],
+    manual?: ManualStart & { runbookId: string },
   ): Promise<ClassifierResult> {
     const { store, selector } = this.options;
-    const selection = selector.select(alert, await this.learningAggregates());
+    const selection = manual
+      ? manualSelection(manual.runbookId, selector.runbook(manual.runbookId)?.version ?? '')
+      : selector.select(alert, await this.learningAggregates());
     if (!selection.selected) {
       await store.recordUnmatched(alert, this.options.clock.now().toISOString());
       await store.updateIncident(incident.id, { decision: 'unmatched' });
@@ -207,7 +275,8 @@ export class ClassifierService {
         blockedReason: reason,
         runbookId: runbook.id,
       });
-      await this.notifyBlocked(alert, runbook, reason);
+      // A person who started it by hand hears why at once; nobody else needs paging for it.
+      if (!manual) await this.notifyBlocked(alert, runbook, reason);
       return { ...base, decision: 'blocked' as const, reason };
     };
     // One deployment serves one environment: its policy and its people do not apply to another's alerts.
@@ -218,7 +287,7 @@ export class ClassifierService {
     const gate = await this.passGate(runbook, alert, incident.id, name);
     if (!gate.allowed) return block(gate.reason);
 
-    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
+    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze, manual);
     if (!started.ok) {
       await gate.release();
       return block(started.reason);
@@ -298,10 +367,11 @@ export class ClassifierService {
     incident: IncidentRecord,
     name: string,
     changeFreeze: boolean,
+    manual?: ManualStart,
   ) {
     const { store, engine, clock, config } = this.options;
     const startedAt = clock.now().toISOString();
-    const execution = {
+    const execution: ExecutionInput['execution'] = {
       id: name,
       runbookId: runbook.id,
       runbookVersion: runbook.version,
@@ -311,6 +381,13 @@ export class ClassifierService {
       approvalRiskThreshold: approvalRiskThreshold(config.policy),
       changeFreeze,
       startedAt,
+      ...(manual
+        ? {
+            trigger: 'manual' as const,
+            requestedBy: manual.requestedBy,
+            ...(Object.keys(manual.parameters).length > 0 ? { parameters: manual.parameters } : {}),
+          }
+        : {}),
     };
     const record: ExecutionRecord = {
       id: name,

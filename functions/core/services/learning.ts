@@ -25,12 +25,21 @@ export const STEP_STATISTICS_EXECUTIONS = 50;
  * is recomputed from the records — so a redelivered event changes nothing.
  */
 export class LearningService {
-  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      /** Runs of the rollback machine stop too: a rollback that did not finish is recorded as failed. */
+      rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
+    },
+  ) {}
 
   async executionStopped(change: ExecutionStatusChange): Promise<{ recorded: boolean; runbookId?: string }> {
     const { store, clock, logger } = this.deps;
     if (change.status === 'RUNNING' || change.status === 'PENDING_REDRIVE') return { recorded: false };
     const execution = await store.getExecution(change.executionId);
+    if (!execution && (await this.deps.rollbacks?.engineStopped(change))) return { recorded: true };
     if (!execution) {
       logger.warn('status change for an execution the store does not know', {
         executionId: change.executionId,
