@@ -298,6 +298,9 @@ export async function startHttpServer(
         ),
       };
     }
+    // The dashboard asks where it runs: here, embedded, without sign-in (on AWS the file names the sign-in).
+    if (method === 'GET' && path === '/dashboard-config.json')
+      return json(200, { embedded: true, environment: platform.config.environment });
     if (method === 'GET' && path === '/assets/dashboard.js')
       return staticFile(join(DASHBOARD_DIR, 'dashboard.js'), 'text/javascript; charset=utf-8');
     if (method === 'GET' && path === '/assets/dashboard.css')

@@ -9,6 +9,8 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
+import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
+import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
 import {
@@ -17,6 +19,7 @@ import {
 } from '../adapters/aws/secrets-manager-link-keys.ts';
 import { SfnExecutionEngine } from '../adapters/aws/sfn-engine.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import { ApiAuthConfig } from '../core/api-access.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import { RuntimeConfig } from '../core/config.ts';
@@ -26,13 +29,18 @@ import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService } from '../core/services/control.ts';
+import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { LearningService } from '../core/services/learning.ts';
+import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
+import { RollbackService } from '../core/services/rollback.ts';
 import { StepRunner } from '../core/services/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import type { LinkSigningKeys } from '../ports/link-signing-keys.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
+import { TOOL_CATALOG } from '../tools/declarations.ts';
 import { createToolRegistry } from '../tools/index.ts';
 import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 
@@ -88,20 +96,36 @@ export const logger = /* @__PURE__ */ once(
 
 const clock: Clock = systemClock;
 
+const documentClient = /* @__PURE__ */ once(() =>
+  DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+);
+
 export const store = /* @__PURE__ */ once(
   () =>
     new DynamoStore({
-      client: DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-        marshallOptions: { removeUndefinedValues: true },
-      }),
+      client: documentClient(),
       tableName: required('TABLE_NAME'),
       retentionDays: config().retentionDays,
       clock,
     }),
 );
 
+/** Uses of signed pause/abort links, and rollbacks: items of their own in the same table. */
+const controlLinkUses = /* @__PURE__ */ once(
+  () => new DynamoControlLinkUses({ client: documentClient(), tableName: required('TABLE_NAME') }),
+);
+const rollbackStore = /* @__PURE__ */ once(
+  () =>
+    new DynamoRollbackStore({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
 export const engine = /* @__PURE__ */ once(() => {
   const prefix = required('STATE_MACHINE_ARN_PREFIX');
+  // The rollback machine is deployed next to the runbooks' machines, under the same prefix.
   return new SfnExecutionEngine({
     client: new SFNClient({}),
     stateMachineArn: (runbookId) => `${prefix}${runbookId}`,
@@ -167,6 +191,58 @@ export const linkSigningKeys = /* @__PURE__ */ once(
     }),
 );
 
+/** The operators' service (pause, resume, abort, kill switch); the signed links act through it too. */
+const controlService = /* @__PURE__ */ once(
+  () => new ControlService({ store: store(), engine: engine(), checkpoints: checkpoints(), clock, logger: logger() }),
+);
+
+/** Signed pause/abort links: made by the functions that notify, used through the approval pages' function. */
+const controlLinks = /* @__PURE__ */ once(
+  () =>
+    new ControlLinkService({
+      control: controlService(),
+      store: store(),
+      uses: controlLinkUses(),
+      signingKeys: linkSigningKeys(),
+      clock,
+      logger: logger(),
+      config: config(),
+    }),
+);
+
+const rollbackService = /* @__PURE__ */ once(
+  () =>
+    new RollbackService({
+      store: store(),
+      rollbacks: rollbackStore(),
+      engine: engine(),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      runbooks,
+      tools: TOOL_CATALOG,
+    }),
+);
+
+/** The control API signs no links and verifies none (approvers decide there signed in): it holds no key. */
+const noLinkSigningKeys: LinkSigningKeys = {
+  signing: () => Promise.reject(new ConfigurationError('the control API does not sign links')),
+  verifying: () => Promise.reject(new ConfigurationError('the control API does not verify links')),
+};
+
+/** Sign-in for the dashboard's calls (RUNBOOK_AUTOPILOT_API_AUTH, set when the dashboard is deployed). */
+function apiAuth(): ApiAuthConfig | undefined {
+  const text = process.env.RUNBOOK_AUTOPILOT_API_AUTH;
+  if (!text) return undefined;
+  const parsed = ApiAuthConfig.safeParse(JSON.parse(text));
+  if (!parsed.success)
+    throw new ConfigurationError(
+      `RUNBOOK_AUTOPILOT_API_AUTH: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
+  return parsed.data;
+}
+
 /*
  * Per function: each builds only what it uses, so its role needs only those permissions, and each is
  * its own export marked pure, so esbuild leaves out of a function's bundle what only other functions
@@ -183,8 +259,15 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     checkpoints: checkpoints(),
-    escalations: new EscalationService({ notifier: notifier(), clock, logger: logger(), config: config() }),
+    escalations: new EscalationService({
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      controlLinks: controlLinks(),
+    }),
     records: new RecordService({ store: store(), clock, logger: logger() }),
+    rollbacks: rollbackService(),
   }),
   logger: logger(),
 }));
@@ -198,24 +281,40 @@ export const approvalsWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     config: config(),
     signingKeys: linkSigningKeys(),
+    controlLinks: controlLinks(),
   }),
+  controlLinks: controlLinks(),
   logger: logger(),
 }));
 
-export const controlWiring = /* @__PURE__ */ once(() => ({
-  control: new ControlService({
-    store: store(),
-    engine: engine(),
-    checkpoints: checkpoints(),
-    clock,
+export const controlWiring = /* @__PURE__ */ once(() => {
+  const auth = apiAuth();
+  return {
+    control: controlService(),
+    learning: new LearningService({ store: store(), clock, logger: logger() }),
+    manualStarts: new ManualStartService({
+      classifier: classifierWiring().classifier,
+      runbooks,
+      clock,
+      config: config(),
+    }),
+    rollbacks: rollbackService(),
+    approvals: new ApprovalService({
+      store: store(),
+      engine: engine(),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      signingKeys: noLinkSigningKeys,
+    }),
+    access: auth ? { auth } : {},
     logger: logger(),
-  }),
-  learning: new LearningService({ store: store(), clock, logger: logger() }),
-  logger: logger(),
-}));
+  };
+});
 
 export const learningWiring = /* @__PURE__ */ once(() => ({
-  learning: new LearningService({ store: store(), clock, logger: logger() }),
+  learning: new LearningService({ store: store(), clock, logger: logger(), rollbacks: rollbackService() }),
   logger: logger(),
 }));
 

@@ -339,6 +339,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       ...(options.token ? { token: options.token } : {}),
       manualStarts,
       rollbacks,
+      approvals,
     }),
   };
   // Work in flight, so stopping waits for it before closing the database under it.

@@ -39,7 +39,7 @@ const Decision = z
   })
   .strict();
 
-const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
+export const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
   malformed: 400,
   'bad-signature': 403,
   expired: 410,
@@ -157,4 +157,4 @@ export function createApprovalWebHandler(options: {
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createApprovalWebHandler(await aws.approvalsWiring()));
+export const handler = aws.lazyHandler(async () => createApprovalWebHandler(aws.approvalsWiring()));

@@ -403,13 +403,24 @@ export class ApprovalService {
     );
   }
 
+  /**
+   * One approver's decision: the signed link says who they are, or `signedIn` does (an approver signed
+   * in to the dashboard, vouched for by the identity provider; they must still be one of the approvers).
+   */
   async decide(
     approvalId: string,
     link: LinkParameters,
     decision: 'approve' | 'reject',
     comment?: string,
+    signedIn?: string,
   ): Promise<DecideResult> {
-    const checked = await this.checkLink(approvalId, link);
+    const parsed = signedIn === undefined ? undefined : parseApprovalPublicId(approvalId);
+    const checked =
+      signedIn === undefined
+        ? await this.checkLink(approvalId, link)
+        : parsed
+          ? { ok: true as const, approver: signedIn, ...parsed }
+          : { ok: false as const, reason: 'not-found' as const };
     if (!checked.ok) return checked;
     const { store, clock, logger } = this.options;
     const now = clock.now().toISOString();
