@@ -193,7 +193,14 @@ export const linkSigningKeys = /* @__PURE__ */ once(
 
 /** The operators' service (pause, resume, abort, kill switch); the signed links act through it too. */
 const controlService = /* @__PURE__ */ once(
-  () => new ControlService({ store: store(), engine: engine(), checkpoints: checkpoints(), clock, logger: logger() }),
+  () =>
+    new ControlService({
+      store: store(),
+      engine: engine(),
+      checkpoints: checkpoints(),
+      clock,
+      logger: logger(),
+    }),
 );
 
 /** Signed pause/abort links: made by the functions that notify, used through the approval pages' function. */

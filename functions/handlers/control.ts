@@ -3,15 +3,14 @@ import httpRouterHandler from '@middy/http-router';
 import { z } from 'zod';
 import * as aws from '../composition/aws.ts';
 import type { Runbook } from '../core/runbook/model.ts';
+import { type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
 import type { ControlService } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
 import type { ManualStartService } from '../core/services/manual-start.ts';
 import type { RollbackService } from '../core/services/rollback.ts';
 import type { Logger } from '../ports/logger.ts';
-import { type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
 import { REFUSAL_STATUS } from './approval-web.ts';
 import { bearerAuth } from './auth.ts';
-import { type ApiAccessOptions, apiAccess, callerOf } from './identity.ts';
 import {
   checkExecutionId,
   ForbiddenError,
@@ -23,6 +22,7 @@ import {
   parseValue,
   pathParameter,
 } from './http.ts';
+import { type ApiAccessOptions, apiAccess, callerOf } from './identity.ts';
 import { operationRoutes } from './operations.ts';
 
 const BODY_LIMIT = 16 * 1024;
@@ -174,9 +174,18 @@ function approvalDecisionRoute(approvals: ApprovalService) {
         throw new ForbiddenError(
           'deciding here needs a signed-in approver (an e-mail address the approval names); otherwise use the approval link from your e-mail',
         );
-      const result = await approvals.decide(id, {}, body.decision, body.comment?.trim() || undefined, caller.email);
+      const result = await approvals.decide(
+        id,
+        {},
+        body.decision,
+        body.comment?.trim() || undefined,
+        caller.email,
+      );
       if (!result.ok)
-        return json(REFUSAL_STATUS[result.reason], { error: REFUSAL_MESSAGES[result.reason], reason: result.reason });
+        return json(REFUSAL_STATUS[result.reason], {
+          error: REFUSAL_MESSAGES[result.reason],
+          reason: result.reason,
+        });
       return json(200, { approval: result.approval, settled: result.settled });
     },
   };

@@ -1,5 +1,11 @@
 import type middy from '@middy/core';
-import { createRemoteJWKSet, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import {
   type ApiAuthConfig,
   type ApiCaller,
@@ -40,8 +46,12 @@ function groupsIn(value: unknown): string[] {
 
 function whyRefused(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'it has expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return `its ${error.claim} claim is not this API's`;
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed || error instanceof joseErrors.JWKSNoMatchingKey)
+  if (error instanceof joseErrors.JWTClaimValidationFailed)
+    return `its ${error.claim} claim is not this API's`;
+  if (
+    error instanceof joseErrors.JWSSignatureVerificationFailed ||
+    error instanceof joseErrors.JWKSNoMatchingKey
+  )
     return 'its signature is not the identity provider’s';
   if (error instanceof joseErrors.JOSEError) return `it is not a valid token (${error.code})`;
   return 'it could not be checked';
@@ -58,7 +68,9 @@ export function apiAccess(options: ApiAccessOptions): middy.MiddlewareObj<HttpEv
   const { auth } = options;
   let keys = options.keys;
   const verify = async (token: string): Promise<JWTPayload> => {
-    keys ??= createRemoteJWKSet(new URL(auth!.jwksUri ?? `${auth!.issuer.replace(/\/$/, '')}/.well-known/jwks.json`));
+    keys ??= createRemoteJWKSet(
+      new URL(auth!.jwksUri ?? `${auth!.issuer.replace(/\/$/, '')}/.well-known/jwks.json`),
+    );
     const { payload } = await jwtVerify(token, keys, {
       issuer: auth!.issuer,
       audience: auth!.audience,
@@ -66,20 +78,28 @@ export function apiAccess(options: ApiAccessOptions): middy.MiddlewareObj<HttpEv
       clockTolerance: 30,
     });
     if (auth!.tokenUse && payload.token_use !== auth!.tokenUse)
-      throw new joseErrors.JWTClaimValidationFailed('unexpected token_use', payload, 'token_use', 'check_failed');
+      throw new joseErrors.JWTClaimValidationFailed(
+        'unexpected token_use',
+        payload,
+        'token_use',
+        'check_failed',
+      );
     return payload;
   };
   return {
     before: async function apiAccessBefore(request) {
       const event = request.event;
-      const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam?.userArn;
+      const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
+        ?.userArn;
       let caller: ApiCaller;
       if (iam) caller = fullAccess(iam, 'iam');
       else if (!auth) caller = fullAccess('operator', 'local');
       else {
         const authorization = header(event, 'authorization');
         if (!authorization?.startsWith('Bearer '))
-          throw new UnauthorizedError('sign in first: this API needs Authorization: Bearer <the ID token of your sign-in>');
+          throw new UnauthorizedError(
+            'sign in first: this API needs Authorization: Bearer <the ID token of your sign-in>',
+          );
         let claims: JWTPayload;
         try {
           claims = await verify(authorization.slice(7).trim());
@@ -91,7 +111,8 @@ export function apiAccess(options: ApiAccessOptions): middy.MiddlewareObj<HttpEv
         const email = typeof claims.email === 'string' ? claims.email : undefined;
         const username = claims['cognito:username'];
         caller = {
-          id: email ?? (typeof username === 'string' ? username : undefined) ?? String(claims.sub ?? 'unknown'),
+          id:
+            email ?? (typeof username === 'string' ? username : undefined) ?? String(claims.sub ?? 'unknown'),
           ...(email ? { email } : {}),
           groups,
           roles,
