@@ -1,5 +1,6 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -210,7 +211,11 @@ const controlLinks = /* @__PURE__ */ once(
       control: controlService(),
       store: store(),
       uses: controlLinkUses(),
-      signingKeys: linkSigningKeys(),
+      // Read only when a link is made or checked: the mutating runner builds it and never does.
+      signingKeys: {
+        signing: () => linkSigningKeys().signing(),
+        verifying: (options) => linkSigningKeys().verifying(options),
+      },
       clock,
       logger: logger(),
       config: config(),
@@ -238,14 +243,23 @@ const noLinkSigningKeys: LinkSigningKeys = {
   verifying: () => Promise.reject(new ConfigurationError('the control API does not verify links')),
 };
 
-/** Sign-in for the dashboard's calls (RUNBOOK_AUTOPILOT_API_AUTH, set when the dashboard is deployed). */
-function apiAuth(): ApiAuthConfig | undefined {
-  const text = process.env.RUNBOOK_AUTOPILOT_API_AUTH;
-  if (!text) return undefined;
-  const parsed = ApiAuthConfig.safeParse(JSON.parse(text));
+/**
+ * The dashboard's sign-in, as its stack writes it to SSM (RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER names the
+ * parameter), re-read every 5 minutes; undefined until that stack is deployed (then only IAM gets in).
+ */
+async function apiAuth(): Promise<ApiAuthConfig | undefined> {
+  const name = required('RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER');
+  let value: unknown;
+  try {
+    value = await getParameter(name, { maxAge: SECRET_MAX_AGE_SECONDS, transform: 'json' });
+  } catch (error) {
+    if (/ParameterNotFound/.test(`${(error as Error).name} ${(error as Error).message}`)) return undefined;
+    throw error;
+  }
+  const parsed = ApiAuthConfig.safeParse(value);
   if (!parsed.success)
     throw new ConfigurationError(
-      `RUNBOOK_AUTOPILOT_API_AUTH: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+      `${name}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
     );
   return parsed.data;
 }
@@ -295,7 +309,6 @@ export const approvalsWiring = /* @__PURE__ */ once(() => ({
 }));
 
 export const controlWiring = /* @__PURE__ */ once(() => {
-  const auth = apiAuth();
   return {
     control: controlService(),
     learning: new LearningService({ store: store(), clock, logger: logger() }),
@@ -315,7 +328,8 @@ export const controlWiring = /* @__PURE__ */ once(() => {
       config: config(),
       signingKeys: noLinkSigningKeys,
     }),
-    access: auth ? { auth } : {},
+    // Only IAM principals and signed-in people reach it on AWS: anyone else is refused.
+    access: { authSource: apiAuth, anonymous: 'refuse' as const },
     logger: logger(),
   };
 });

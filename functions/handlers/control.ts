@@ -145,7 +145,7 @@ export function createControlHandler(options: ControlHandlerOptions) {
       method: 'GET' as const,
       path: '/api/session',
       handler: async (event: HttpEvent): Promise<HttpResult> =>
-        json(200, { caller: callerOf(event), signIn: Boolean(options.access?.auth) }),
+        json(200, { caller: callerOf(event), signIn: callerOf(event)?.via === 'jwt' }),
     },
     ...(options.approvals ? [approvalDecisionRoute(options.approvals)] : []),
     ...operationRoutes({

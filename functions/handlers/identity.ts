@@ -22,6 +22,13 @@ export { ForbiddenError };
 export interface ApiAccessOptions {
   /** Absent: no sign-in (the embedded platform, where --token guards the API). */
   auth?: ApiAuthConfig;
+  /** Where the sign-in config is read at run time (AWS: a parameter the dashboard's stack writes). */
+  authSource?: () => Promise<ApiAuthConfig | undefined>;
+  /**
+   * `refuse`: a request that is neither an IAM principal's nor signed in is refused even when no sign-in
+   * is configured (on AWS, where only IAM and the dashboard reach the API); default `operator` (local).
+   */
+  anonymous?: 'operator' | 'refuse';
   /** The issuer's keys; default: fetched from `jwksUri` (and cached, refreshed when a new key appears). */
   keys?: JWTVerifyGetKey;
 }
@@ -65,19 +72,21 @@ function whyRefused(error: unknown): string {
  * viewer, an approval decision an approver, any other change an operator.
  */
 export function apiAccess(options: ApiAccessOptions): middy.MiddlewareObj<HttpEvent, HttpResult> {
-  const { auth } = options;
   let keys = options.keys;
-  const verify = async (token: string): Promise<JWTPayload> => {
-    keys ??= createRemoteJWKSet(
-      new URL(auth!.jwksUri ?? `${auth!.issuer.replace(/\/$/, '')}/.well-known/jwks.json`),
-    );
-    const { payload } = await jwtVerify(token, keys, {
-      issuer: auth!.issuer,
-      audience: auth!.audience,
+  let keysFor: string | undefined;
+  const verify = async (auth: ApiAuthConfig, token: string): Promise<JWTPayload> => {
+    const jwksUri = auth.jwksUri ?? `${auth.issuer.replace(/\/$/, '')}/.well-known/jwks.json`;
+    if (!options.keys && keysFor !== jwksUri) {
+      keys = createRemoteJWKSet(new URL(jwksUri));
+      keysFor = jwksUri;
+    }
+    const { payload } = await jwtVerify(token, keys!, {
+      issuer: auth.issuer,
+      audience: auth.audience,
       algorithms: ['RS256', 'ES256'],
       clockTolerance: 30,
     });
-    if (auth!.tokenUse && payload.token_use !== auth!.tokenUse)
+    if (auth.tokenUse && payload.token_use !== auth.tokenUse)
       throw new joseErrors.JWTClaimValidationFailed(
         'unexpected token_use',
         payload,
@@ -92,7 +101,12 @@ export function apiAccess(options: ApiAccessOptions): middy.MiddlewareObj<HttpEv
       const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
         ?.userArn;
       let caller: ApiCaller;
+      const auth = iam ? undefined : (options.auth ?? (await options.authSource?.()));
       if (iam) caller = fullAccess(iam, 'iam');
+      else if (!auth && options.anonymous === 'refuse')
+        throw new UnauthorizedError(
+          'sign-in is not set up for this API yet (deploy the dashboard stack), so only IAM-signed requests are accepted',
+        );
       else if (!auth) caller = fullAccess('operator', 'local');
       else {
         const authorization = header(event, 'authorization');
@@ -102,7 +116,7 @@ export function apiAccess(options: ApiAccessOptions): middy.MiddlewareObj<HttpEv
           );
         let claims: JWTPayload;
         try {
-          claims = await verify(authorization.slice(7).trim());
+          claims = await verify(auth, authorization.slice(7).trim());
         } catch (error) {
           throw new UnauthorizedError(`the sign-in token was refused: ${whyRefused(error)}; sign in again`);
         }
