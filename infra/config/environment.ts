@@ -85,6 +85,14 @@ export const NetworkConfig = z
   .strict();
 export type NetworkConfig = z.infer<typeof NetworkConfig>;
 
+/** Shown on the sign-in page; Cognito allows no spaces in it. */
+const ProviderName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{1,30}[A-Za-z0-9]$/,
+    'must be 3-32 letters, digits, ., - or _ (no spaces), starting and ending with a letter or digit',
+  );
+
 /** Group names in the organization's directory (or Cognito) that give one role. */
 const GroupNames = z.array(z.string().min(1).max(256)).min(1);
 
@@ -97,7 +105,7 @@ export const DashboardIdentityProvider = z.discriminatedUnion('type', [
     .object({
       type: z.literal('oidc'),
       /** Shown on the sign-in page (letters, digits, spaces, - and _). */
-      name: z.string().regex(/^[\w\s-]{1,32}$/, 'must be 1-32 letters, digits, spaces, - or _'),
+      name: ProviderName,
       issuer: z.url({ protocol: /^https$/, error: 'must be the https issuer URL of the provider' }),
       clientId: z.string().min(1),
       /** Secrets Manager secret holding the client secret (never in cdk.json or the template). */
@@ -110,7 +118,7 @@ export const DashboardIdentityProvider = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('saml'),
-      name: z.string().regex(/^[\w\s-]{1,32}$/, 'must be 1-32 letters, digits, spaces, - or _'),
+      name: ProviderName,
       metadataUrl: z.url({ protocol: /^https$/, error: 'must be the https URL of the SAML metadata' }),
       /** The SAML attribute listing a person's groups. */
       groupsAttribute: z.string().min(1),

@@ -156,8 +156,19 @@ export class DashboardStack extends Stack {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
-      // CloudFront's standard logs are written with ACLs: the bucket must accept the writer's ownership.
-      objectOwnership: s3.ObjectOwnership.OBJECT_WRITER,
+      // S3 delivers server access logs under a bucket policy; no ACLs.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(config.retention.logDays) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const cdnLogBucket = new s3.Bucket(this, 'CdnLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      // CloudFront's standard logs arrive with an ACL grant of their own: the bucket must allow ACLs.
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      serverAccessLogsBucket: logBucket,
+      serverAccessLogsPrefix: 'cdn-logs/',
       lifecycleRules: [{ expiration: Duration.days(config.retention.logDays) }],
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -254,7 +265,7 @@ export class DashboardStack extends Stack {
           }
         : {}),
       enableLogging: true,
-      logBucket,
+      logBucket: cdnLogBucket,
       logFilePrefix: 'cloudfront/',
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       priceClass: cloudfront.PriceClass.PRICE_CLASS_100,

@@ -54,6 +54,8 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'STATE_MACHINE_ARN_PREFIX',
     'APPROVALS_TOPIC_ARN',
     'ESCALATIONS_TOPIC_ARN',
+    // escalations carry signed pause/abort links
+    'LINK_SIGNING_KEY_SECRET',
   ],
   stepRunnerMutating: [
     'TABLE_NAME',
@@ -75,8 +77,19 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'ESCALATIONS_TOPIC_ARN',
     'LINK_SIGNING_KEY_SECRET',
   ],
-  control: ['TABLE_NAME', 'STATE_MACHINE_ARN_PREFIX'],
-  learningRecorder: ['TABLE_NAME'],
+  control: [
+    'TABLE_NAME',
+    'STATE_MACHINE_ARN_PREFIX',
+    'APPROVALS_TOPIC_ARN',
+    'ESCALATIONS_TOPIC_ARN',
+    'RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER',
+  ],
+  learningRecorder: [
+    'TABLE_NAME',
+    'STATE_MACHINE_ARN_PREFIX',
+    'APPROVALS_TOPIC_ARN',
+    'ESCALATIONS_TOPIC_ARN',
+  ],
 };
 
 let synthesized: Synthesized;
@@ -358,7 +371,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action) as string[],
       );
       const platform =
-        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$)/;
+        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|secretsmanager:GetSecretValue$)/;
       const readOnlyToolActions = new Set(
         TOOL_CATALOG.names()
           .map((name) => TOOL_CATALOG.get(name)!)
@@ -410,19 +423,30 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
     });
 
     it('SendTaskSuccess/Failure and StartExecution are scoped to this stack’s state machines', () => {
-      const { template, config } = deployment(environment);
+      const { stack, template, config } = deployment(environment);
       const machines = RUNBOOKS.map(
         (runbook) =>
           `arn:aws:states:${config.region}:${config.account}:stateMachine:runbook-autopilot-${environment}-${runbook.id}`,
       );
+      const rollbacks = `arn:aws:states:${config.region}:${config.account}:stateMachine:runbook-autopilot-${environment}-Rollback`;
+      const scopedOf = (key: FunctionKey) =>
+        statementsOf(template, logicalIdOf(stack.functions[key].role)).filter((statement) =>
+          list(statement.Action).some((action) => /^states:(SendTask|StartExecution)/.test(String(action))),
+        );
       const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap(
         (policy) => (propertiesOf(policy).PolicyDocument as { Statement: Json[] }).Statement,
       );
       const scoped = statements.filter((statement) =>
         list(statement.Action).some((action) => /^states:(SendTask|StartExecution)/.test(String(action))),
       );
-      expect(scoped).toHaveLength(4);
-      for (const statement of scoped) expect(list(statement.Resource)).toEqual(machines);
+      // The classifier starts runbooks only; the control API (manual starts, rollbacks) and those that
+      // answer waiting tasks (approvals of rollbacks too) reach the rollback machine as well.
+      expect(scoped).toHaveLength(5);
+      expect(scopedOf('classifier').map((statement) => list(statement.Resource))).toEqual([machines]);
+      for (const key of ['stepRunnerReadOnly', 'approvalWeb', 'control'] as const)
+        for (const statement of scopedOf(key))
+          expect(list(statement.Resource)).toEqual([...machines, rollbacks]);
+      expect(scopedOf('control')).toHaveLength(2);
     });
   });
 
