@@ -17,6 +17,8 @@ export interface RunbookCatalogEntry {
   description?: string;
   category?: string;
   environments?: string[];
+  /** The runbook's parameters (what a manual start may set). */
+  parameters?: Runbook['parameters'];
   problems: string[];
   budgets?: BudgetReport;
   definition?: StateMachineDefinition;
@@ -55,6 +57,7 @@ export function loadRunbookCatalog(options: {
             description: runbook.description,
             category: runbook.category,
             environments: runbook.environmentConstraints.environments,
+            parameters: runbook.parameters,
           }
         : {}),
     };

@@ -213,7 +213,8 @@ export async function startHttpServer(
         );
       return json(202, { accepted: 1, results: deliveries });
     }
-    if (path.startsWith('/approvals/')) {
+    // Approval pages and the signed pause/abort links: the same public handler, forms with the page token.
+    if (path.startsWith('/approvals/') || path.startsWith('/control/')) {
       const body = method === 'POST' ? await readBody(request, BODY_LIMITS.other) : Buffer.alloc(0);
       // The approval page's form sends the page token as a field (a form cannot set a header).
       if (needsCsrfToken(method, request.headers)) {
@@ -297,6 +298,9 @@ export async function startHttpServer(
         ),
       };
     }
+    // The dashboard asks where it runs: here, embedded, without sign-in (on AWS the file names the sign-in).
+    if (method === 'GET' && path === '/dashboard-config.json')
+      return json(200, { embedded: true, environment: platform.config.environment });
     if (method === 'GET' && path === '/assets/dashboard.js')
       return staticFile(join(DASHBOARD_DIR, 'dashboard.js'), 'text/javascript; charset=utf-8');
     if (method === 'GET' && path === '/assets/dashboard.css')
@@ -315,6 +319,7 @@ export async function startHttpServer(
       // The approval form carries its token in the body: its route checks it once the body is read.
       (needsCsrfToken(method, request.headers) &&
       !path.startsWith('/approvals/') &&
+      !path.startsWith('/control/') &&
       !csrfTokenValid(request.headers, policy)
         ? CSRF_REFUSAL
         : undefined);

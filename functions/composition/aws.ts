@@ -1,5 +1,6 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -12,7 +13,9 @@ import type { Context } from 'aws-lambda';
 import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
+import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
+import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
 import {
@@ -25,6 +28,7 @@ import {
 } from '../adapters/aws/secrets-manager-link-keys.ts';
 import { SfnExecutionEngine } from '../adapters/aws/sfn-engine.ts';
 import { SnsNotifier } from '../adapters/aws/sns-notifier.ts';
+import { ApiAuthConfig } from '../core/api-access.ts';
 import { AutomationApprovalGate } from '../core/automation/approval-gate.ts';
 import { AutomationService } from '../core/automation/service.ts';
 import { normalizeOptions } from '../core/classifier/normalize.ts';
@@ -40,11 +44,15 @@ import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService } from '../core/services/control.ts';
+import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { LearningService } from '../core/services/learning.ts';
+import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
+import { RollbackService } from '../core/services/rollback.ts';
 import { StepRunner } from '../core/services/step-runner.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
+import type { LinkSigningKeys } from '../ports/link-signing-keys.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
 import { TOOL_CATALOG } from '../tools/declarations.ts';
@@ -105,9 +113,7 @@ export const logger = /* @__PURE__ */ once(
 const clock: Clock = systemClock;
 
 const documentClient = /* @__PURE__ */ once(() =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
+  DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
 );
 
 export const store = /* @__PURE__ */ once(
@@ -164,6 +170,19 @@ const limits = /* @__PURE__ */ once(
     }),
 );
 
+/** Uses of signed pause/abort links, and rollbacks: items of their own in the same table. */
+const controlLinkUses = /* @__PURE__ */ once(
+  () => new DynamoControlLinkUses({ client: documentClient(), tableName: required('TABLE_NAME') }),
+);
+const rollbackStore = /* @__PURE__ */ once(
+  () =>
+    new DynamoRollbackStore({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
 /** Approvals asked from a checkpoint (risk policy, approve level): the approval-request function answers. */
 const approvalRequester = /* @__PURE__ */ once(
   () =>
@@ -179,6 +198,7 @@ const risk = /* @__PURE__ */ once(
 
 export const engine = /* @__PURE__ */ once(() => {
   const prefix = required('STATE_MACHINE_ARN_PREFIX');
+  // The rollback machine is deployed next to the runbooks' machines, under the same prefix.
   return new SfnExecutionEngine({
     client: new SFNClient({}),
     stateMachineArn: (runbookId) => `${prefix}${runbookId}`,
@@ -275,6 +295,79 @@ export const linkSigningKeys = /* @__PURE__ */ once(
     }),
 );
 
+/** The operators' service (pause, resume, abort, kill switch); the signed links act through it too. */
+const controlService = /* @__PURE__ */ once(
+  () =>
+    new ControlService({
+      store: store(),
+      engine: engine(),
+      checkpoints: checkpoints(),
+      clock,
+      logger: logger(),
+      audit: audit(),
+    }),
+);
+
+/** Signed pause/abort links: made by the functions that notify, used through the approval pages' function. */
+const controlLinks = /* @__PURE__ */ once(
+  () =>
+    new ControlLinkService({
+      control: controlService(),
+      store: store(),
+      uses: controlLinkUses(),
+      // Read only when a link is made or checked: the mutating runner builds it and never does.
+      signingKeys: {
+        signing: () => linkSigningKeys().signing(),
+        verifying: (options) => linkSigningKeys().verifying(options),
+      },
+      clock,
+      logger: logger(),
+      config: config(),
+    }),
+);
+
+const rollbackService = /* @__PURE__ */ once(
+  () =>
+    new RollbackService({
+      store: store(),
+      rollbacks: rollbackStore(),
+      engine: engine(),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      runbooks,
+      tools: TOOL_CATALOG,
+    }),
+);
+
+/** The control API signs no links and verifies none (approvers decide there signed in): it holds no key. */
+const noLinkSigningKeys: LinkSigningKeys = {
+  signing: () => Promise.reject(new ConfigurationError('the control API does not sign links')),
+  verifying: () => Promise.reject(new ConfigurationError('the control API does not verify links')),
+};
+
+/**
+ * The dashboard's sign-in, as its stack writes it to SSM (RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER names the
+ * parameter), re-read every 5 minutes; undefined until that stack is deployed (then only IAM gets in).
+ */
+async function apiAuth(): Promise<ApiAuthConfig | undefined> {
+  const name = required('RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER');
+  let value: unknown;
+  try {
+    value = await getParameter(name, { maxAge: SECRET_MAX_AGE_SECONDS, transform: 'json' });
+  } catch (error) {
+    if (/ParameterNotFound/.test(`${(error as Error).name} ${(error as Error).message}`)) return undefined;
+    throw error;
+  }
+  const parsed = ApiAuthConfig.safeParse(value);
+  if (!parsed.success)
+    throw new ConfigurationError(
+      `${name}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
+  return parsed.data;
+}
+
 /*
  * Per function: each builds only what it uses, so its role needs only those permissions, and each is
  * its own export marked pure, so esbuild leaves out of a function's bundle what only other functions
@@ -298,6 +391,7 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
       logger: logger(),
       config: config(),
       audit: audit(),
+      controlLinks: controlLinks(),
     }),
     records: new RecordService({ store: store(), clock, logger: logger(), audit: audit() }),
     audit: audit(),
@@ -309,6 +403,7 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
       logger: logger(),
       config: config(),
     }),
+    rollbacks: rollbackService(),
   }),
   logger: logger(),
 }));
@@ -324,6 +419,7 @@ export const approvalsWiring = /* @__PURE__ */ once(() => {
     signingKeys: linkSigningKeys(),
     audit: audit(),
     risk: risk(),
+    controlLinks: controlLinks(),
   });
   return {
     approvals,
@@ -335,24 +431,39 @@ export const approvalsWiring = /* @__PURE__ */ once(() => {
       clock,
       logger: logger(),
     }),
+    controlLinks: controlLinks(),
     logger: logger(),
   };
 });
 
-export const controlWiring = /* @__PURE__ */ once(() => ({
-  control: new ControlService({
-    store: store(),
-    engine: engine(),
-    checkpoints: checkpoints(),
-    clock,
+export const controlWiring = /* @__PURE__ */ once(() => {
+  return {
+    control: controlService(),
+    learning: new LearningService({ store: store(), clock, logger: logger(), automation: automation() }),
+    manualStarts: new ManualStartService({
+      classifier: classifierWiring().classifier,
+      runbooks,
+      clock,
+      config: config(),
+    }),
+    rollbacks: rollbackService(),
+    approvals: new ApprovalService({
+      store: store(),
+      engine: engine(),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      signingKeys: noLinkSigningKeys,
+      audit: audit(),
+    }),
+    // Only IAM principals and signed-in people reach it on AWS: anyone else is refused.
+    access: { authSource: apiAuth, anonymous: 'refuse' as const },
     logger: logger(),
     audit: audit(),
-  }),
-  learning: new LearningService({ store: store(), clock, logger: logger(), automation: automation() }),
-  audit: audit(),
-  automation: automation(),
-  logger: logger(),
-}));
+    automation: automation(),
+  };
+});
 
 export const learningWiring = /* @__PURE__ */ once(() => ({
   learning: new LearningService({
@@ -361,6 +472,7 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     logger: logger(),
     audit: audit(),
     automation: automation(),
+    rollbacks: rollbackService(),
   }),
   logger: logger(),
 }));

@@ -6,7 +6,9 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
+import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
+import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
@@ -29,6 +31,7 @@ import type { Notification, StepOutcome } from '../core/records.ts';
 import { RiskApprovals } from '../core/risk/approvals.ts';
 import { RiskAssessor } from '../core/risk/assessor.ts';
 import { RiskCheckpoint } from '../core/risk/checkpoint.ts';
+import { ROLLBACK_MACHINE_ID, rollbackStateMachine } from '../core/rollback/machine.ts';
 import { routeRules } from '../core/routing.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { resolveTemplates } from '../core/runbook/templates.ts';
@@ -36,9 +39,12 @@ import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService, type InterruptedChanges } from '../core/services/control.ts';
+import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { LearningService } from '../core/services/learning.ts';
+import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
+import { RollbackService } from '../core/services/rollback.ts';
 import { StepRunner } from '../core/services/step-runner.ts';
 import { createApprovalRequestHandler } from '../handlers/approval-request.ts';
 import { createApprovalWebHandler } from '../handlers/approval-web.ts';
@@ -166,8 +172,10 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       resources: [detail.executionArn],
     });
   };
+  // The rollback machine is the platform's own, next to the runbooks' machines.
+  const rollbackMachine = rollbackStateMachine();
   const engine = new LocalExecutionEngine({
-    definitions: options.definitions,
+    definitions: (id) => (id === ROLLBACK_MACHINE_ID ? rollbackMachine : options.definitions(id)),
     handlers: {
       stepRunner: (event) => taskHandlers.stepRunner!(event),
       approvalRequest: (event) => taskHandlers.approvalRequest!(event),
@@ -215,13 +223,59 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   });
 
   const common = { store, engine, clock, logger, audit };
-  const approvals = new ApprovalService({
+  const signingKeys = fixedLinkSigningKeys(signingKey(options.dataDir, inMemory));
+  // Checkpoints ask for approvals (the risk policy's, the approve level's) through the approval
+  // service, built below once the signed pause/abort links it sends exist (they act through control,
+  // which releases checkpoints): the calls are made at run time, after all of it is built.
+  const checkpoints = new CheckpointService({
     ...common,
-    notifier,
-    config,
-    signingKeys: fixedLinkSigningKeys(signingKey(options.dataDir, inMemory)),
-    risk,
+    riskGate: new RiskCheckpoint({
+      store,
+      limits,
+      risk,
+      requester: { request: (payload): Promise<unknown> => riskApprovals.request(payload) },
+      tools: TOOL_CATALOG,
+      clock,
+      logger,
+    }),
+    automation: new AutomationApprovalGate({
+      store,
+      approvals: {
+        request: (payload): ReturnType<ApprovalService['request']> => approvals.request(payload),
+      },
+      config,
+      runbooks: options.runbooks,
+      // A tool this catalog does not know is treated as a change: asked about rather than let through.
+      isMutating: (tool) => TOOL_CATALOG.get(tool)?.mutating ?? true,
+      logger,
+    }),
   });
+  // Bound once the tools exist (below): an operator resuming an interrupted change sees its target.
+  let inspectTarget: InterruptedChanges['inspect'];
+  const control = new ControlService({
+    ...common,
+    checkpoints,
+    interruptedChanges: {
+      repeats: (tool) => {
+        const declared = TOOL_CATALOG.get(tool)?.onRepeat;
+        return {
+          repeats: declared?.effect !== 'no-op',
+          how: declared?.how ?? `${tool} does not say what running it again does`,
+        };
+      },
+      inspect: (tool, parameters, execution) => inspectTarget!(tool, parameters, execution),
+    },
+  });
+  const controlLinks = new ControlLinkService({
+    control,
+    store,
+    uses: new DynamoControlLinkUses({ client: database.client, tableName: database.tableName }),
+    signingKeys,
+    clock,
+    logger,
+    config,
+  });
+  const approvals = new ApprovalService({ ...common, notifier, config, signingKeys, controlLinks, risk });
   // The risk policy's approvals go where approvals go.
   const riskApprovals = new RiskApprovals({ approvals, config, store, engine, clock, logger });
   const automationStore = new DynamoAutomationStore({
@@ -240,46 +294,21 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     audit,
     ...(options.onLevelChange ? { onLevelChange: options.onLevelChange } : {}),
   });
-  const checkpoints = new CheckpointService({
-    ...common,
-    riskGate: new RiskCheckpoint({
-      store,
-      limits,
-      risk,
-      requester: riskApprovals,
-      tools: TOOL_CATALOG,
-      clock,
-      logger,
-    }),
-    automation: new AutomationApprovalGate({
-      store,
-      approvals,
-      config,
-      runbooks: options.runbooks,
-      // A tool this catalog does not know is treated as a change: asked about rather than let through.
-      isMutating: (tool) => TOOL_CATALOG.get(tool)?.mutating ?? true,
-      logger,
-    }),
-  });
-  const escalations = new EscalationService({ notifier, clock, logger, config, audit });
+  const escalations = new EscalationService({ notifier, clock, logger, config, audit, controlLinks });
   const records = new RecordService({ store, clock, logger, audit });
-  const learning = new LearningService({ store, clock, logger, audit, automation });
-  // Bound once the tools exist (below): an operator resuming an interrupted change sees its target.
-  let inspectTarget: InterruptedChanges['inspect'];
-  const control = new ControlService({
+  const rollbacks = new RollbackService({
     ...common,
-    checkpoints,
-    interruptedChanges: {
-      repeats: (tool) => {
-        const declared = TOOL_CATALOG.get(tool)?.onRepeat;
-        return {
-          repeats: declared?.effect !== 'no-op',
-          how: declared?.how ?? `${tool} does not say what running it again does`,
-        };
-      },
-      inspect: (tool, parameters, execution) => inspectTarget!(tool, parameters, execution),
-    },
+    rollbacks: new DynamoRollbackStore({
+      client: database.client,
+      tableName: database.tableName,
+      retentionDays: config.retentionDays,
+    }),
+    notifier,
+    config,
+    runbooks: options.runbooks,
+    tools: TOOL_CATALOG,
   });
+  const learning = new LearningService({ store, clock, logger, audit, automation, rollbacks });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
     {
@@ -345,6 +374,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     records,
     automation,
     changeGate: new ChangeGate({ store, limits, risk, clock, logger, config }),
+    rollbacks,
     // A local database read costs nothing: an abort reaches a running tool within a quarter second
     // (on AWS every 2 s, a DynamoDB read per running step).
     abortPollMs: 250,
@@ -361,6 +391,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       return selector;
     },
   } as ConstructorParameters<typeof ClassifierService>[0]);
+  const manualStarts = new ManualStartService({ classifier, runbooks: options.runbooks, clock, config });
   const normalize = normalizeOptions(config);
   const localContext = {} as never;
 
@@ -371,6 +402,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       approvals,
       logger,
       ...(options.formToken ? { formToken: options.formToken } : {}),
+      controlLinks,
     }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
     learningRecorder: createLearningRecorderHandler({ learning, logger }),
@@ -383,6 +415,9 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       logger,
       automation,
       ...(options.token ? { token: options.token } : {}),
+      manualStarts,
+      rollbacks,
+      approvals,
     }),
   };
   // Work in flight, so stopping waits for it before closing the database under it.
@@ -435,6 +470,9 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       classifier,
       runner,
       automation,
+      controlLinks,
+      manualStarts,
+      rollbacks,
     },
     /** Runbooks changed on disk: select among the new set from now on. */
     reloadRunbooks() {

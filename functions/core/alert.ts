@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AlertResource } from './resource.ts';
 
-/** Where an alert came from. */
-export const AlertSource = z.enum(['prometheus', 'cloudwatch']);
+/** Where an alert came from; `manual`: a person started a runbook by hand (their request is the alert). */
+export const AlertSource = z.enum(['prometheus', 'cloudwatch', 'manual']);
 export type AlertSource = z.infer<typeof AlertSource>;
 
 export const AlertStatus = z.enum(['firing', 'resolved']);

@@ -35,6 +35,8 @@ export const TaskKind = {
   Waited: 'waited',
   /** A checkpoint asks for the approval the risk policy wants for what follows (approval-request function). */
   RiskApproval: 'risk-approval',
+  /** The rollback machine's own stages (functions/core/rollback/machine.ts). */
+  Rollback: 'rollback',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -58,6 +60,14 @@ export const ExecutionContext = z
      * Absent (executions started before levels existed): autonomous.
      */
     automationLevel: AutomationLevel.optional(),
+    /** What started it: an alert (absent), a person by hand, or a rollback of another execution. */
+    trigger: z.enum(['alert', 'manual', 'rollback']).optional(),
+    /** Who started it by hand (or asked for the rollback). */
+    requestedBy: z.string().optional(),
+    /** Parameter values a person gave at a manual start: they override the runbook's settled values. */
+    parameters: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
+      .optional(),
   })
   .strict();
 export type ExecutionContext = z.infer<typeof ExecutionContext>;
@@ -192,6 +202,17 @@ export const WaitedTask = z
   .object({ kind: z.literal(TaskKind.Waited), ...Execution, step: StepSpec })
   .strict();
 
+/** A stage of the rollback machine: begin (checks, records), proceed (after any approval), finish. */
+export const RollbackTask = z
+  .object({
+    kind: z.literal(TaskKind.Rollback),
+    stage: z.enum(['begin', 'proceed', 'finish']),
+    rollbackId: z.string().min(1),
+    ...Execution,
+    state: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
 export const TaskPayload = z.discriminatedUnion('kind', [
   StepTask,
   WaitedTask,
@@ -201,6 +222,7 @@ export const TaskPayload = z.discriminatedUnion('kind', [
   VerifyAlertTask,
   EscalateTask,
   RecordTask,
+  RollbackTask,
 ]);
 export type TaskPayload = z.infer<typeof TaskPayload>;
 

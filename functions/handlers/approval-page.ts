@@ -35,11 +35,11 @@ const STYLE = `
   .decision-approve, .decision-approve-quorum-2 { color: #9a6700; font-weight: 600; } .decision-refuse { color: #a40e26; font-weight: 600; }
 `;
 
-function layout(title: string, body: string): string {
+export function layout(title: string, body: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>${STYLE}</style></head><body><main>${body}</main></body></html>`;
 }
 
-function preview(value: unknown): string {
+export function preview(value: unknown): string {
   if (value === undefined || value === null) return '';
   const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
   return text.length > 4_000 ? `${text.slice(0, 4_000)}\n…` : text;

@@ -9,9 +9,11 @@ import {
   type ApprovalView,
   REFUSAL_MESSAGES,
 } from '../core/services/approvals.ts';
+import type { ControlLinkService } from '../core/services/control-links.ts';
 import type { Logger } from '../ports/logger.ts';
 import { approvalPage, refusalPage } from './approval-page.ts';
 import { auditSourceOf } from './audit-routes.ts';
+import { controlLinkRoutes } from './control-link-web.ts';
 import {
   type HttpEvent,
   type HttpResult,
@@ -38,7 +40,7 @@ const Decision = z
   })
   .strict();
 
-const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
+export const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
   malformed: 400,
   'bad-signature': 403,
   expired: 410,
@@ -83,6 +85,8 @@ export function createApprovalWebHandler(options: {
   logger: Logger;
   /** A token the page's form sends back as the field `csrf` (the embedded platform's server checks it). */
   formToken?: string;
+  /** The signed pause/abort links' pages (/control/…), served by the same public function. */
+  controlLinks?: ControlLinkService;
 }) {
   const { approvals, formToken } = options;
   const page = (view: ApprovalView, action: string, message?: Parameters<typeof approvalPage>[2]) =>
@@ -147,6 +151,7 @@ export function createApprovalWebHandler(options: {
           : html(200, refusalPage(text2));
       },
     },
+    ...(options.controlLinks ? controlLinkRoutes(options.controlLinks, formToken) : []),
   ];
   return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes)).use(
     httpErrors(options.logger),
@@ -154,4 +159,4 @@ export function createApprovalWebHandler(options: {
 }
 
 /** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createApprovalWebHandler(await aws.approvalsWiring()));
+export const handler = aws.lazyHandler(async () => createApprovalWebHandler(aws.approvalsWiring()));

@@ -4,15 +4,20 @@ import { z } from 'zod';
 import * as aws from '../composition/aws.ts';
 import type { AutomationService } from '../core/automation/service.ts';
 import type { Runbook } from '../core/runbook/model.ts';
+import { type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
 import type { ControlService } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
+import type { ManualStartService } from '../core/services/manual-start.ts';
+import type { RollbackService } from '../core/services/rollback.ts';
 import type { AuditTrail } from '../ports/audit.ts';
 import type { Logger } from '../ports/logger.ts';
+import { REFUSAL_STATUS } from './approval-web.ts';
 import { auditRoutes, auditSourceOf } from './audit-routes.ts';
 import { bearerAuth } from './auth.ts';
 import { automationRoutes } from './automation-api.ts';
 import {
   checkExecutionId,
+  ForbiddenError,
   type HttpEvent,
   type HttpResult,
   httpErrors,
@@ -21,6 +26,8 @@ import {
   parseValue,
   pathParameter,
 } from './http.ts';
+import { type ApiAccessOptions, apiAccess, callerOf } from './identity.ts';
+import { operationRoutes } from './operations.ts';
 
 const BODY_LIMIT = 16 * 1024;
 const ControlBody = z
@@ -56,10 +63,24 @@ export interface ControlHandlerOptions {
   token?: string;
   /** Automation levels, promotions and human actions (/api/automation…). */
   automation?: AutomationService;
+  /** Starting runbooks by hand (POST /api/runbooks/{id}/start). */
+  manualStarts?: ManualStartService;
+  /** Rolling executions back (GET/POST /api/executions/{id}/rollback). */
+  rollbacks?: RollbackService;
+  /** Approvers decide as themselves, signed in (POST /api/approvals/{id}/decision). */
+  approvals?: ApprovalService;
+  /** Sign-in and per-group authorization (the dashboard on AWS); absent: no sign-in. */
+  access?: ApiAccessOptions;
 }
 
-/** Who asked: the IAM principal on AWS, else what the body says, else "operator". */
+const DecisionBody = z
+  .object({ decision: z.enum(['approve', 'reject']), comment: z.string().max(2_000).optional() })
+  .strict();
+
+/** Who asked: the signed-in person or IAM principal, else what the body says, else "operator". */
 function operator(event: HttpEvent, claimed?: string): string {
+  const caller = callerOf(event);
+  if (caller && caller.via !== 'local') return caller.id;
   const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: string } } }).authorizer?.iam
     ?.userArn;
   return iam ?? claimed ?? 'operator';
@@ -140,10 +161,55 @@ export function createControlHandler(options: ControlHandlerOptions) {
       handler: async (): Promise<HttpResult> => json(200, await learning.report(await options.runbooks())),
     },
     ...(options.automation ? automationRoutes({ automation: options.automation, operator }) : []),
+    {
+      method: 'GET' as const,
+      path: '/api/session',
+      handler: async (event: HttpEvent): Promise<HttpResult> =>
+        json(200, { caller: callerOf(event), signIn: callerOf(event)?.via === 'jwt' }),
+    },
+    ...(options.approvals ? [approvalDecisionRoute(options.approvals)] : []),
+    ...operationRoutes({
+      ...(options.manualStarts ? { manualStarts: options.manualStarts } : {}),
+      ...(options.rollbacks ? { rollbacks: options.rollbacks } : {}),
+      runbooks: options.runbooks,
+      operator,
+    }),
   ];
   return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes))
     .use(httpErrors(options.logger))
-    .use(bearerAuth(options.token));
+    .use(bearerAuth(options.token))
+    .use(apiAccess(options.access ?? {}));
+}
+
+/** A signed-in approver decides from the dashboard: the identity provider vouches for who they are. */
+function approvalDecisionRoute(approvals: ApprovalService) {
+  return {
+    method: 'POST' as const,
+    path: '/api/approvals/{id}/decision',
+    handler: async (event: HttpEvent): Promise<HttpResult> => {
+      const id = pathParameter(event, 'id', 'approval id');
+      const body = parseJsonBody(event, DecisionBody, BODY_LIMIT);
+      const caller = callerOf(event);
+      if (caller?.via !== 'jwt' || !caller.email)
+        throw new ForbiddenError(
+          'deciding here needs a signed-in approver (an e-mail address the approval names); otherwise use the approval link from your e-mail',
+        );
+      const result = await approvals.decide(
+        id,
+        {},
+        body.decision,
+        body.comment?.trim() || undefined,
+        auditSourceOf(event),
+        caller.email,
+      );
+      if (!result.ok)
+        return json(REFUSAL_STATUS[result.reason], {
+          error: REFUSAL_MESSAGES[result.reason],
+          reason: result.reason,
+        });
+      return json(200, { approval: result.approval, settled: result.settled });
+    },
+  };
 }
 
 /** The Lambda entry point (Function URL with IAM auth), wired on first use from composition/aws.ts. */

@@ -26,6 +26,11 @@ export class UnauthorizedError extends RunbookAutopilotError {
   override readonly name = 'UnauthorizedError';
 }
 
+/** Signed in, but not in a group that may do this (HTTP 403). */
+export class ForbiddenError extends RunbookAutopilotError {
+  override readonly name = 'ForbiddenError';
+}
+
 const JSON_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
@@ -137,6 +142,8 @@ export function httpErrors(logger: Logger): middy.MiddlewareObj<HttpEvent, HttpR
         request.response = json(413, { error: error.message });
       } else if (error instanceof UnauthorizedError) {
         request.response = json(401, { error: error.message }, { 'www-authenticate': 'Bearer' });
+      } else if (error instanceof ForbiddenError) {
+        request.response = json(403, { error: error.message });
       } else if (error instanceof NotFoundError) {
         request.response = json(404, { error: error.message });
       } else if (error instanceof ControlConflictError) {

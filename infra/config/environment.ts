@@ -85,6 +85,103 @@ export const NetworkConfig = z
   .strict();
 export type NetworkConfig = z.infer<typeof NetworkConfig>;
 
+/** Shown on the sign-in page; Cognito allows no spaces in it. */
+const ProviderName = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{1,30}[A-Za-z0-9]$/,
+    'must be 3-32 letters, digits, ., - or _ (no spaces), starting and ending with a letter or digit',
+  );
+
+/** Group names in the organization's directory (or Cognito) that give one role. */
+const GroupNames = z.array(z.string().min(1).max(256)).min(1);
+
+/**
+ * The organization's identity provider, federated through the Cognito user pool: people sign in with
+ * their usual account and their directory groups arrive in the `custom:groups` attribute.
+ */
+export const DashboardIdentityProvider = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('oidc'),
+      /** Shown on the sign-in page (letters, digits, spaces, - and _). */
+      name: ProviderName,
+      issuer: z.url({ protocol: /^https$/, error: 'must be the https issuer URL of the provider' }),
+      clientId: z.string().min(1),
+      /** Secrets Manager secret holding the client secret (never in cdk.json or the template). */
+      clientSecretName: z.string().min(1),
+      scopes: z.array(z.string().min(1)).default(['openid', 'email', 'profile']),
+      /** The claim listing a person's groups at the provider. */
+      groupsClaim: z.string().min(1).default('groups'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('saml'),
+      name: ProviderName,
+      metadataUrl: z.url({ protocol: /^https$/, error: 'must be the https URL of the SAML metadata' }),
+      /** The SAML attribute listing a person's groups. */
+      groupsAttribute: z.string().min(1),
+    })
+    .strict(),
+]);
+
+/** The dashboard on AWS: CloudFront in front of the static page and the control API, sign-in per environment. */
+export const DashboardConfig = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Prefix of the Cognito sign-in domain (`<prefix>.auth.<region>.amazoncognito.com`); default runbook-autopilot-<env>-<account>. */
+    signInDomainPrefix: z
+      .string()
+      .regex(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, 'must be lowercase letters, digits and hyphens (1-63)')
+      .refine((prefix) => !/aws|amazon|cognito/.test(prefix), 'must not contain aws, amazon or cognito')
+      .optional(),
+    /** A custom domain for the dashboard and its ACM certificate (us-east-1, as CloudFront requires). */
+    domainName: z
+      .string()
+      .regex(/^(?:[a-z0-9-]+\.)+[a-z]{2,}$/, 'must be a DNS name')
+      .optional(),
+    certificateArn: z
+      .string()
+      .regex(
+        /^arn:aws[\w-]*:acm:us-east-1:\d{12}:certificate\/[\w-]+$/,
+        'must be an ACM certificate ARN in us-east-1',
+      )
+      .optional(),
+    /** Sign in with the organization's identity provider instead of Cognito's own users. */
+    identityProvider: DashboardIdentityProvider.optional(),
+    /** Which groups give each role; Cognito's own groups of these names always do. */
+    groups: z
+      .object({
+        viewers: GroupNames.default(['viewers']),
+        approvers: GroupNames.default(['approvers']),
+        operators: GroupNames.default(['operators']),
+      })
+      .strict()
+      .prefault({}),
+    /** Countries (ISO 3166-1 alpha-2) the dashboard answers from; absent: everywhere (sign-in still required). */
+    allowedCountries: z
+      .array(z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'))
+      .min(1)
+      .optional(),
+    /** A WAF web ACL (CLOUDFRONT scope, us-east-1) in front of the dashboard. */
+    webAclArn: z
+      .string()
+      .regex(
+        /^arn:aws[\w-]*:wafv2:us-east-1:\d{12}:global\/webacl\/.+$/,
+        'must be a WAFv2 web ACL ARN (global, us-east-1)',
+      )
+      .optional(),
+    /** Requests per second the control API takes through the dashboard (API Gateway throttling). */
+    apiRateLimit: z.number().int().min(1).max(10_000).default(20),
+  })
+  .strict()
+  .refine(
+    (dashboard) => (dashboard.domainName === undefined) === (dashboard.certificateArn === undefined),
+    'give both domainName and certificateArn, or neither',
+  );
+export type DashboardConfig = z.infer<typeof DashboardConfig>;
+
 export const EnvironmentConfig = z
   .object({
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
@@ -215,6 +312,8 @@ export const EnvironmentConfig = z
       .prefault({}),
     /** Absent: every function runs outside any VPC. Set: both step runners run in this VPC. */
     network: NetworkConfig.optional(),
+    /** The dashboard and its sign-in (a stack of its own: runbook-autopilot-<env>-dashboard). */
+    dashboard: DashboardConfig.prefault({}),
     /** Where tools act (RuntimeConfig.tools); the local shell is never available on AWS. */
     tools: RuntimeConfig.shape.tools,
     /** Per-team values of the runbooks' parameters in this environment (RuntimeConfig.runbookParameters). */

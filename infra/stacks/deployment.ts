@@ -1,6 +1,7 @@
 import type { App } from 'aws-cdk-lib';
 import { selectEnvironments } from '../config/load.ts';
 import { loadCompiledRunbooks } from '../constructs/runbook-artifacts.ts';
+import { DashboardStack } from './dashboard-stack.ts';
 import { RunbookAutopilotStack } from './runbook-autopilot-stack.ts';
 
 export const STACK_NAME_PREFIX = 'runbook-autopilot-';
@@ -22,8 +23,19 @@ export function addEnvironmentStacks(app: App): RunbookAutopilotStack[] {
   const runbooks = loadCompiledRunbooks(
     typeof directory === 'string' && directory !== '' ? directory : undefined,
   );
-  return environments.map(
-    ([environmentName, config]) =>
-      new RunbookAutopilotStack(app, stackNameOf(environmentName), { environmentName, config, runbooks }),
-  );
+  return environments.map(([environmentName, config]) => {
+    const platform = new RunbookAutopilotStack(app, stackNameOf(environmentName), {
+      environmentName,
+      config,
+      runbooks,
+    });
+    // The dashboard, its sign-in and the API in front of the control function: a stack of its own.
+    if (config.dashboard.enabled)
+      platform.dashboard = new DashboardStack(app, `${stackNameOf(environmentName)}-dashboard`, {
+        environmentName,
+        config,
+        platform,
+      });
+    return platform;
+  });
 }

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { TABLE_DESIGN } from '../../functions/adapters/aws/table-design.ts';
 import type { RuntimeConfig } from '../../functions/core/config.ts';
 import { Substitution } from '../../functions/core/execution-contract.ts';
+import { ROLLBACK_MACHINE_ID } from '../../functions/core/rollback/machine.ts';
 import { type EnvironmentConfig, FUNCTION_URL, regionsOf } from '../config/environment.ts';
 import { EnvironmentConfigError } from '../config/load.ts';
 import { checkRunbooksFit } from '../config/runbook-fit.ts';
@@ -26,15 +27,22 @@ import {
 } from '../constructs/handler-function.ts';
 import { Notifications } from '../constructs/notifications.ts';
 import { PlatformAlarms } from '../constructs/platform-alarms.ts';
+import { RollbackMachine } from '../constructs/rollback-machine.ts';
 import { type CompiledRunbook, loadCompiledRunbooks } from '../constructs/runbook-artifacts.ts';
 import { RunbookStateMachines } from '../constructs/runbook-state-machines.ts';
 import { type PermissionScope, toolPolicy } from '../constructs/tool-permissions.ts';
+import type { DashboardStack } from './dashboard-stack.ts';
 
 export interface RunbookAutopilotStackProps extends StackProps {
   environmentName: string;
   config: EnvironmentConfig;
   /** The runbooks to deploy; default: statemachines/ (the committed, compiled machines). */
   runbooks?: readonly CompiledRunbook[];
+}
+
+/** The SSM parameter the dashboard's stack writes its sign-in to (issuer, app client, groups). */
+export function apiAuthParameterName(environment: string): string {
+  return `/runbook-autopilot/${environment}/api-auth`;
 }
 
 /** Lambda's retries of a failed asynchronous invocation (the classifier and learning recorder): 3 attempts in all. */
@@ -100,6 +108,10 @@ export class RunbookAutopilotStack extends Stack {
   readonly runbooks: readonly CompiledRunbook[];
   /** `arn:…:stateMachine:<stack>-`: a runbook's machine is this plus its id. */
   readonly stateMachineArnPrefix: string;
+  /** The rollback machine (executeRollback), next to the runbooks' machines. */
+  readonly rollbackMachine: RollbackMachine;
+  /** The dashboard's stack, when cdk.json deploys one (infra/stacks/deployment.ts sets it). */
+  dashboard?: DashboardStack;
 
   constructor(scope: Construct, id: string, props: RunbookAutopilotStackProps) {
     const { config, environmentName: name } = props;
@@ -131,6 +143,9 @@ export class RunbookAutopilotStack extends Stack {
       (runbook) =>
         `arn:${partition}:states:${config.region}:${config.account}:execution:${namePrefix}${runbook.id}:*`,
     );
+    // The rollback machine's tasks wait for tokens too (its approval): answered like the runbooks'.
+    const rollbackMachineArn = `${this.stateMachineArnPrefix}${ROLLBACK_MACHINE_ID}`;
+    const rollbackExecutionArns = `arn:${partition}:states:${config.region}:${config.account}:execution:${namePrefix}${ROLLBACK_MACHINE_ID}:*`;
 
     // ----------------------------------------------------------------------------------- data and secrets
     this.table = new dynamodb.Table(this, 'Table', {
@@ -281,6 +296,8 @@ export class RunbookAutopilotStack extends Stack {
         {
           ...common,
           ...topics,
+          // Escalations carry signed pause/abort links.
+          LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
           RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
         },
         { timeout: Duration.minutes(15), memorySize: 1_024, ...(network ? { vpc: network } : {}) },
@@ -304,18 +321,25 @@ export class RunbookAutopilotStack extends Stack {
         },
         { timeout: Duration.seconds(60) },
       ),
-      control: make('control', HandlerEntry.Control, 'Operator API: pause, resume, abort, kill switch', {
-        ...common,
-        // Automation level changes people make are announced.
-        ...topics,
-        RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
-      }),
+      control: make(
+        'control',
+        HandlerEntry.Control,
+        'Operator API: pause, resume, abort, kill switch, manual starts, rollbacks, signed-in approvals, automation levels',
+        {
+          ...common,
+          // The classifier and rollbacks it builds name the topics; automation level changes people
+          // make are announced.
+          ...topics,
+          RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER: apiAuthParameterName(name),
+          RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
+        },
+      ),
       learningRecorder: make(
         'learningRecorder',
         HandlerEntry.LearningRecorder,
-        'Execution status changes in: final record, aggregates',
+        'Execution status changes in: final record, aggregates, demotions; a rollback run that stopped unfinished',
         // Demotions (decided here, when a run stops) are announced.
-        { TABLE_NAME: this.table.tableName, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
         { timeout: Duration.seconds(60), async: asyncTarget(learningFailures) },
       ),
     };
@@ -358,7 +382,7 @@ export class RunbookAutopilotStack extends Stack {
         fns[key],
         'AnswerWaitingTasks',
         ['states:SendTaskFailure', 'states:SendTaskSuccess'],
-        stateMachineArns,
+        [...stateMachineArns, rollbackMachineArn],
       );
     }
     // Checkpoints ask the approval-request function for the risk policy's and the approve level's
@@ -377,15 +401,48 @@ export class RunbookAutopilotStack extends Stack {
     allow(fns.approvalRequest, 'ExpireRiskApprovals', ['states:SendTaskFailure'], stateMachineArns);
     allow(fns.classifier, 'StartExecutions', ['states:StartExecution'], stateMachineArns);
     allow(fns.classifier, 'DescribeExecutions', ['states:DescribeExecution'], executionArns);
-    for (const arn of executionArns) {
-      Validations.of(fns.classifier.role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${arn}]`,
-        reason:
-          'states:DescribeExecution (idempotent start by name): execution names are made at run time; the ARN pins this stack’s state machine.',
-      });
+    // Manual starts (through the classifier's gates) and rollbacks start executions from the control API.
+    allow(
+      fns.control,
+      'StartExecutions',
+      ['states:StartExecution'],
+      [...stateMachineArns, rollbackMachineArn],
+    );
+    allow(
+      fns.control,
+      'DescribeExecutions',
+      ['states:DescribeExecution'],
+      [...executionArns, rollbackExecutionArns],
+    );
+    for (const [fn, arns] of [
+      [fns.classifier, executionArns],
+      [fns.control, [...executionArns, rollbackExecutionArns]],
+    ] as const) {
+      for (const arn of arns) {
+        Validations.of(fn.role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${arn}]`,
+          reason:
+            'states:DescribeExecution (idempotent start by name): execution names are made at run time; the ARN pins this stack’s state machine.',
+        });
+      }
     }
+    // The dashboard's stack writes the sign-in the control API checks tokens against.
+    allow(
+      fns.control,
+      'ReadSignInConfig',
+      ['ssm:GetParameter'],
+      [`arn:${partition}:ssm:${config.region}:${config.account}:parameter${apiAuthParameterName(name)}`],
+    );
     publish(fns.classifier, escalations, 'PublishEscalations');
     publish(fns.stepRunnerReadOnly, escalations, 'PublishEscalations');
+    // A rollback whose machine stopped unfinished pages the default target.
+    publish(fns.learningRecorder, escalations, 'PublishEscalations');
+    allow(
+      fns.stepRunnerReadOnly,
+      'ReadLinkSigningKey',
+      ['secretsmanager:GetSecretValue'],
+      [linkSigningKey.secretArn],
+    );
     publish(fns.approvalRequest, approvals, 'PublishApprovals');
     publish(fns.control, escalations, 'PublishEscalations');
     publish(fns.learningRecorder, escalations, 'PublishEscalations');
@@ -488,6 +545,17 @@ export class RunbookAutopilotStack extends Stack {
       },
       includeExecutionData: config.stateMachines.includeExecutionData,
       logRetention,
+      removalPolicy,
+    });
+    this.rollbackMachine = new RollbackMachine(this, 'Rollbacks', {
+      namePrefix,
+      functions: {
+        [Substitution.ReadOnlyRunner]: fns.stepRunnerReadOnly.function,
+        [Substitution.MutatingRunner]: fns.stepRunnerMutating.function,
+        [Substitution.ApprovalRequest]: fns.approvalRequest.function,
+      },
+      logGroup: this.stateMachines.logGroup,
+      includeExecutionData: config.stateMachines.includeExecutionData,
       removalPolicy,
     });
 

@@ -170,15 +170,22 @@ function resourceText(resource) {
 function ask({ title, message, fields = [], confirm = 'OK', danger = false }) {
   return new Promise((resolve) => {
     const inputs = fields.map((field) =>
-      h('input', {
-        id: `dialog-${field.name}`,
-        name: field.name,
-        type: field.type ?? 'text',
-        required: field.required ?? false,
-        placeholder: field.placeholder,
-        autocomplete: 'off',
-        maxlength: 1000,
-      }),
+      field.type === 'select'
+        ? h(
+            'select',
+            { id: `dialog-${field.name}`, name: field.name, required: field.required ?? false },
+            field.options.map((option) => h('option', { value: option.value }, option.label)),
+          )
+        : h('input', {
+            id: `dialog-${field.name}`,
+            name: field.name,
+            type: field.type ?? 'text',
+            required: field.required ?? false,
+            placeholder: field.placeholder,
+            value: field.value,
+            autocomplete: 'off',
+            maxlength: 1000,
+          }),
     );
     const form = h(
       'form',
@@ -267,6 +274,152 @@ class ApiError extends Error {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Where the page runs: the embedded platform (no sign-in), or a deployment behind sign-in (AWS)
+
+/** From /dashboard-config.json: `embedded`, the `environment`, and `signIn` { authority, clientId, scopes }. */
+const site = { embedded: true, environment: undefined, signIn: undefined };
+/** Who the API says the caller is, and what they may do (GET /api/session). */
+const session = { caller: undefined };
+
+/** Whether the caller may: every permission until the API said otherwise (the API enforces it anyway). */
+function can(permission) {
+  return !session.caller || session.caller.permissions.includes(permission);
+}
+
+const ROLE_FOR = { operate: 'operators', approve: 'approvers', read: 'viewers' };
+
+/** Disables a control the caller may not use, saying which group may. */
+function gate(element, permission) {
+  if (can(permission)) return element;
+  element.disabled = true;
+  element.title = `only ${ROLE_FOR[permission]} may do this`;
+  return element;
+}
+
+const ID_TOKEN_KEY = 'runbook-autopilot.id-token';
+const SIGN_IN_KEY = 'runbook-autopilot.sign-in';
+
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
+function randomText(bytes) {
+  return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+/** The claims of a token (read only to know when it expires; the API verifies it). */
+function tokenClaims(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part), (char) => char.charCodeAt(0))));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The ID token of this tab's sign-in, while it has more than 30 s to live. */
+function idToken() {
+  const token = sessionStorage.getItem(ID_TOKEN_KEY);
+  const claims = token ? tokenClaims(token) : undefined;
+  if (!claims || typeof claims.exp !== 'number' || claims.exp * 1000 < Date.now() + 30_000) return undefined;
+  return token;
+}
+
+const redirectUri = () => `${window.location.origin}/`;
+
+/** Sends the browser to the identity provider (authorization code with PKCE); never resolves. */
+async function signIn() {
+  const { authority, clientId, scopes } = site.signIn;
+  const verifier = randomText(48);
+  const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+  const state = randomText(24);
+  sessionStorage.setItem(
+    SIGN_IN_KEY,
+    JSON.stringify({ verifier, state, back: `${window.location.pathname}${window.location.search}` }),
+  );
+  const url = new URL(`${authority.replace(/\/$/, '')}/oauth2/authorize`);
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri(),
+    scope: (scopes ?? ['openid', 'email', 'profile']).join(' '),
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }).toString();
+  window.location.assign(url.href);
+  return new Promise(() => {});
+}
+
+/** Back from the identity provider with a code: exchanges it for the ID token, then goes where the person was. */
+async function completeSignIn() {
+  const url = new URL(window.location.href);
+  const code = url.searchParams.get('code');
+  const failure = url.searchParams.get('error');
+  if (!code && !failure) return;
+  const saved = JSON.parse(sessionStorage.getItem(SIGN_IN_KEY) ?? 'null');
+  sessionStorage.removeItem(SIGN_IN_KEY);
+  window.history.replaceState(null, '', saved?.back ?? '/');
+  if (failure)
+    throw new Error(
+      `The sign-in failed: ${failure}${url.searchParams.get('error_description') ? ` (${url.searchParams.get('error_description')})` : ''}.`,
+    );
+  if (!saved || saved.state !== url.searchParams.get('state'))
+    throw new Error('The sign-in answer does not belong to this tab’s request; sign in again.');
+  const { authority, clientId } = site.signIn;
+  const response = await fetch(`${authority.replace(/\/$/, '')}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: redirectUri(),
+      code_verifier: saved.verifier,
+    }).toString(),
+  });
+  if (!response.ok) throw new Error(`The identity provider refused the sign-in (${response.status}).`);
+  const tokens = await response.json();
+  if (!tokens.id_token) throw new Error('The identity provider gave no ID token.');
+  sessionStorage.setItem(ID_TOKEN_KEY, tokens.id_token);
+}
+
+function signOut() {
+  sessionStorage.removeItem(ID_TOKEN_KEY);
+  const { authority, clientId } = site.signIn;
+  const url = new URL(`${authority.replace(/\/$/, '')}/logout`);
+  url.search = new URLSearchParams({ client_id: clientId, logout_uri: redirectUri() }).toString();
+  window.location.assign(url.href);
+}
+
+/** Who is signed in and what they may do, in the header; views re-render with their permissions. */
+async function loadSession() {
+  const box = document.getElementById('session');
+  try {
+    const { caller } = await api('/api/session');
+    const changed = JSON.stringify(caller) !== JSON.stringify(session.caller);
+    session.caller = caller;
+    if (!site.signIn || !caller) return;
+    box.replaceChildren(
+      h('span', { class: 'who', title: `groups: ${caller.groups.join(', ') || 'none'}` }, caller.id),
+      h('span', { class: 'tag' }, caller.roles.join(', ')),
+      h('button', { type: 'button', class: 'secondary', onclick: signOut }, 'Sign out'),
+    );
+    box.hidden = false;
+    if (changed) {
+      renderKillSwitch({ ...killSwitch.state });
+      render();
+    }
+  } catch (error) {
+    box.replaceChildren(errorBox(error));
+    box.hidden = false;
+  }
+}
+
 let tokenPrompt;
 let tokenRefused = false;
 
@@ -317,7 +470,7 @@ function csrfToken() {
 /** Calls the API; on 401 asks for the token and retries; errors carry the API's own message. */
 async function api(path, { method = 'GET', body, text = false } = {}) {
   for (let attempt = 0; attempt < 3; attempt++) {
-    const token = sessionStorage.getItem(TOKEN_KEY);
+    const token = site.signIn ? (idToken() ?? (await signIn())) : sessionStorage.getItem(TOKEN_KEY);
     // Overrides made here are recorded as made from the dashboard (with the address and browser).
     const headers = { accept: text ? 'text/plain' : 'application/json', 'x-runbook-client': 'dashboard' };
     if (token) headers.authorization = `Bearer ${token}`;
@@ -337,6 +490,11 @@ async function api(path, { method = 'GET', body, text = false } = {}) {
         0,
         `the platform did not answer ${method} ${path} (${error.message}); is it still running?`,
       );
+    }
+    if (response.status === 401 && site.signIn) {
+      // The sign-in expired or was refused: sign in again (the page leaves).
+      sessionStorage.removeItem(ID_TOKEN_KEY);
+      await signIn();
     }
     if (response.status === 401) {
       if (token) sessionStorage.removeItem(TOKEN_KEY);
@@ -445,13 +603,14 @@ function renderState() {
 // ---------------------------------------------------------------------------------------------------
 // Kill switch (header, every page)
 
-const killSwitch = { engaged: undefined };
+const killSwitch = { engaged: undefined, state: { engaged: false } };
 
 function renderKillSwitch(state) {
   const bar = document.getElementById('topbar');
   const label = document.getElementById('kill-state');
   const button = document.getElementById('kill-toggle');
   killSwitch.engaged = state.engaged;
+  killSwitch.state = state;
   bar.classList.toggle('engaged', state.engaged);
   const by = [
     state.changedBy && `by ${state.changedBy}`,
@@ -467,6 +626,8 @@ function renderKillSwitch(state) {
   button.textContent = state.engaged ? 'Release kill switch' : 'Engage kill switch';
   button.className = `kill-toggle ${state.engaged ? 'secondary' : 'danger'}`;
   button.disabled = false;
+  button.title = '';
+  gate(button, 'operate');
 }
 
 async function loadKillSwitch() {
@@ -719,6 +880,11 @@ function mountExecutions(main) {
       more.disabled = false;
     }
   });
+  if (!site.embedded) {
+    // On AWS notifications go out by SNS: there is no outbox to show.
+    outbox.closest('section').remove();
+    return () => listPoller.stop();
+  }
   const outboxPoller = poll(async () => {
     try {
       const { notifications } = await api('/api/outbox?limit=20');
@@ -879,21 +1045,23 @@ function approvalCard(approval, notifications) {
           ),
         )
       : h('p', { class: 'muted small' }, 'No decision yet.'),
-    approval.status === 'pending'
-      ? links.length
-        ? h(
-            'div',
-            { class: 'links' },
-            links.map((link) =>
-              h('a', { href: link.url, class: 'button-link primary' }, `${link.label} (${link.to})`),
-            ),
-          )
-        : h(
-            'p',
-            { class: 'muted small' },
-            'The approval links are in the approvers’ e-mail (not in the local outbox).',
-          )
-      : null,
+    approval.status === 'pending' && site.signIn
+      ? decideButtons(approval)
+      : approval.status === 'pending'
+        ? links.length
+          ? h(
+              'div',
+              { class: 'links' },
+              links.map((link) =>
+                h('a', { href: link.url, class: 'button-link primary' }, `${link.label} (${link.to})`),
+              ),
+            )
+          : h(
+              'p',
+              { class: 'muted small' },
+              'The approval links are in the approvers’ e-mail (not in the local outbox).',
+            )
+        : null,
     h(
       'details',
       { 'data-key': `plan:${approval.id}` },
@@ -903,6 +1071,118 @@ function approvalCard(approval, notifications) {
         {},
         approval.plan.map((step) =>
           h('li', {}, h('strong', {}, step.name), ` ${step.tool}, risk ${step.risk} `, json(step.parameters)),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A signed-in approver named by the approval decides here, as themselves. */
+function decideButtons(approval) {
+  const email = session.caller?.email;
+  if (!email || !approval.approvers.includes(email))
+    return h(
+      'p',
+      { class: 'muted small' },
+      'The approvers named above decide here when signed in, or through the link in their e-mail.',
+    );
+  const result = h('p', { class: 'action-result', role: 'status', 'aria-live': 'polite' });
+  const decide = async (decision) => {
+    const values = await ask({
+      title: decision === 'approve' ? 'Approve this request?' : 'Reject this request?',
+      message:
+        decision === 'approve'
+          ? `The runbook goes on with ${approval.target.kind} ${approval.target.id} once ${approval.quorum} approver(s) agreed.`
+          : 'The runbook rolls back what it did and hands over to the on-call engineer.',
+      fields: [{ name: 'comment', label: 'Comment (optional)' }],
+      confirm: decision === 'approve' ? 'Approve' : 'Reject',
+      danger: decision === 'reject',
+    });
+    if (!values) return;
+    try {
+      const answer = await api(`/api/approvals/${encodeURIComponent(approval.id)}/decision`, {
+        method: 'POST',
+        body: { decision, ...(values.comment ? { comment: values.comment } : {}) },
+      });
+      result.className = 'action-result ok';
+      result.textContent = answer.settled
+        ? `${decision === 'approve' ? 'Approved' : 'Rejected'}: the runbook goes on.`
+        : 'Your decision is recorded; more approvals are needed.';
+      refreshAll();
+    } catch (error) {
+      result.className = 'action-result error';
+      result.textContent = `Not recorded: ${error.message}`;
+    }
+  };
+  return h(
+    'div',
+    { class: 'controls' },
+    gate(
+      h('button', { type: 'button', class: 'primary', onclick: () => decide('approve') }, 'Approve…'),
+      'approve',
+    ),
+    gate(
+      h('button', { type: 'button', class: 'danger', onclick: () => decide('reject') }, 'Reject…'),
+      'approve',
+    ),
+    result,
+  );
+}
+
+/** Rollbacks asked for this execution, with what each undid. */
+function rollbackSection(rollbacks) {
+  if (!rollbacks?.length) return null;
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'rollbacks-title' },
+    h('h2', { id: 'rollbacks-title' }, `Rollbacks (${rollbacks.length})`),
+    rollbacks.map((rollback) =>
+      h(
+        'article',
+        { class: 'approval', 'data-key': `rollback:${rollback.id}` },
+        h(
+          'div',
+          { class: 'step-head' },
+          statusPill(
+            rollback.status === 'requested' || rollback.status === 'awaiting-approval'
+              ? 'pending'
+              : rollback.status === 'running'
+                ? 'running'
+                : rollback.status === 'rejected' || rollback.status === 'refused'
+                  ? 'cancelled'
+                  : rollback.status,
+            rollback.status,
+          ),
+          h(
+            'strong',
+            {},
+            rollback.rollbackPoint === 'start'
+              ? 'to before any change'
+              : `to after ${rollback.rollbackPoint}`,
+          ),
+          h('code', { class: 'muted' }, rollback.id),
+        ),
+        definitionList([
+          ['Asked by', `${rollback.requestedBy}${rollback.reason ? `: ${rollback.reason}` : ''}`],
+          ['Asked', timeElement(rollback.requestedAt)],
+          ['Approval', rollback.approval.because],
+          ['Finished', rollback.finishedAt ? timeElement(rollback.finishedAt) : undefined],
+          ['Why', rollback.cause],
+        ]),
+        h(
+          'ol',
+          {},
+          rollback.changes.map((change) => {
+            const result = rollback.results?.find((entry) => entry.stepId === change.stepId);
+            return h(
+              'li',
+              {},
+              h('strong', {}, `Undo ${change.name}`),
+              ` (${change.stepId}, ${change.compensation.tool}) `,
+              result ? statusPill(result.status) : null,
+              result?.message ? h('small', { class: 'muted block' }, result.message) : null,
+            );
+          }),
         ),
       ),
     ),
@@ -926,7 +1206,7 @@ function executionHead(detail) {
   );
 }
 
-function executionBody(detail, notifications) {
+function executionBody(detail, notifications, rollbacks) {
   const { execution, incident, steps, approvals } = detail;
   const alert = incident?.alert ?? execution.alert;
   const outcome = execution.outcome;
@@ -1032,6 +1312,7 @@ function executionBody(detail, notifications) {
         ? approvals.map((approval) => approvalCard(approval, notifications))
         : h('p', { class: 'empty' }, 'No approval was requested.'),
     ),
+    rollbackSection(rollbacks),
     notifications.length
       ? h(
           'section',
@@ -1087,30 +1368,86 @@ function mountExecution(main, id) {
     }
   }
 
+  /** Shows what each point would undo, asks which, then asks for the rollback. */
+  async function rollBack() {
+    result.className = 'action-result';
+    result.textContent = 'reading what a rollback would undo…';
+    try {
+      const plan = await api(`${executionPath(id)}/rollback`);
+      if (!plan.canRollBack) {
+        result.className = 'action-result error';
+        result.textContent = `No rollback: ${plan.why}`;
+        return;
+      }
+      result.textContent = '';
+      const points = plan.points.filter((point) => point.undoes.length > 0);
+      const values = await ask({
+        title: 'Roll back this execution?',
+        message: `The changes after the point you choose are undone in reverse by their compensations${plan.approval.requiredForAll ? `; undoing ${plan.approval.requiredFromRisk}-risk changes waits for an approval` : ''}.${plan.cannotUndo.length ? ` No compensation undoes ${plan.cannotUndo.join(', ')}: a point before it is refused.` : ''}`,
+        fields: [
+          {
+            name: 'rollbackPoint',
+            label: 'Keep everything up to',
+            type: 'select',
+            required: true,
+            options: points.map((point) => ({
+              value: point.id,
+              label: `${point.label} — undoes ${point.undoes.join(', ')}`,
+            })),
+          },
+          { name: 'reason', label: 'Reason', required: true, placeholder: 'why it must be undone' },
+        ],
+        confirm: 'Roll back',
+        danger: true,
+      });
+      if (!values) return;
+      const { rollback } = await api(`${executionPath(id)}/rollback`, {
+        method: 'POST',
+        body: { rollbackPoint: values.rollbackPoint, reason: values.reason },
+      });
+      result.className = 'action-result ok';
+      result.textContent = `rollback ${rollback.id} requested: undoes ${rollback.changes.map((change) => change.stepId).join(', ')}${rollback.approval.required ? '; it waits for an approval' : ''}.`;
+      poller.now();
+    } catch (error) {
+      result.className = 'action-result error';
+      result.textContent = `rollback refused: ${error.message}`;
+    }
+  }
+
   const controls = h(
     'div',
     { class: 'controls', role: 'group', 'aria-label': 'Execution controls' },
-    h('button', { type: 'button', class: 'secondary', onclick: () => act('pause') }, 'Pause'),
-    h('button', { type: 'button', class: 'secondary', onclick: () => act('resume') }, 'Resume'),
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'danger',
-        onclick: async () => {
-          const values = await ask({
-            title: 'Abort this execution?',
-            message:
-              'The running step is stopped, pending approvals are cancelled and the completed steps are compensated in reverse order.',
-            fields: [{ name: 'reason', label: 'Reason', required: true, placeholder: 'why it must stop' }],
-            confirm: 'Abort execution',
-            danger: true,
-          });
-          if (values) await act('abort', { reason: values.reason });
-        },
-      },
-      'Abort…',
+    gate(
+      h('button', { type: 'button', class: 'secondary', onclick: () => act('pause') }, 'Pause'),
+      'operate',
     ),
+    gate(
+      h('button', { type: 'button', class: 'secondary', onclick: () => act('resume') }, 'Resume'),
+      'operate',
+    ),
+    gate(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          onclick: async () => {
+            const values = await ask({
+              title: 'Abort this execution?',
+              message:
+                'The running step is stopped, pending approvals are cancelled and the completed steps are compensated in reverse order.',
+              fields: [{ name: 'reason', label: 'Reason', required: true, placeholder: 'why it must stop' }],
+              confirm: 'Abort execution',
+              danger: true,
+            });
+            if (values) await act('abort', { reason: values.reason });
+          },
+        },
+        'Abort…',
+      ),
+      'operate',
+    ),
+    gate(h('button', { type: 'button', class: 'secondary', onclick: rollBack }, 'Roll back…'), 'operate'),
     result,
   );
   main.replaceChildren(
@@ -1124,16 +1461,25 @@ function mountExecution(main, id) {
     try {
       const [detail, outbox, trail] = await Promise.all([
         api(executionPath(id)),
-        api(`/api/outbox?limit=100&executionId=${encodeURIComponent(id)}`),
+        site.embedded
+          ? api(`/api/outbox?limit=100&executionId=${encodeURIComponent(id)}`)
+          : { notifications: [] },
         auditEvents(new URLSearchParams({ execution: id })),
       ]);
+      // Rollbacks exist only for finished executions.
+      const rollbacks = detail.execution.stoppedAt
+        ? await api(`${executionPath(id)}/rollback`).then(
+            (plan) => plan.rollbacks,
+            () => [],
+          )
+        : [];
       loadError.replaceChildren();
       document.title = `${detail.execution.runbookId} ${detail.execution.status} · runbook-autopilot`;
       const running = !detail.execution.stoppedAt;
-      const signature = `${JSON.stringify([detail, outbox.notifications, trail.events])}${running ? Date.now() : ''}`;
+      const signature = `${JSON.stringify([detail, outbox.notifications, trail.events, rollbacks, session.caller])}${running ? Date.now() : ''}`;
       stableRender(head, headState, JSON.stringify(detail.execution), () => executionHead(detail));
       stableRender(body, bodyState, signature, () => [
-        ...executionBody(detail, outbox.notifications),
+        ...executionBody(detail, outbox.notifications, rollbacks),
         executionAuditPanel(trail.events, id),
       ]);
     } catch (error) {
@@ -1211,6 +1557,57 @@ async function renderGraph(container, id, isCurrent) {
   }
 }
 
+/** Asks for the resource, the parameters and why, then starts the runbook by hand. */
+async function startByHand(runbook) {
+  const parameters = Object.entries(runbook.parameters ?? {});
+  const values = await ask({
+    title: `Start ${runbook.name ?? runbook.id} by hand?`,
+    message:
+      'It runs for the resource you name, through the same gates as an alert: the kill switch, the limits, the environment and its approvals.',
+    fields: [
+      {
+        name: 'resourceType',
+        label: 'Resource type',
+        required: true,
+        placeholder: 'k8s-deployment, ec2-instance…',
+      },
+      { name: 'resourceId', label: 'Resource id', required: true, placeholder: 'name, instance id, ARN…' },
+      { name: 'namespace', label: 'Namespace (Kubernetes)' },
+      { name: 'name', label: 'Object name' },
+      ...parameters.map(([name, parameter]) => ({
+        name: `parameter:${name}`,
+        label: `${name} (${parameter.type}): ${parameter.description}`,
+        placeholder: `default ${Array.isArray(parameter.default) ? parameter.default.join(',') : parameter.default}`,
+      })),
+      { name: 'reason', label: 'Reason', required: true, placeholder: 'why it must run now' },
+    ],
+    confirm: 'Start',
+  });
+  if (!values) return;
+  const given = Object.fromEntries(
+    parameters.map(([name]) => [name, values[`parameter:${name}`]]).filter(([, value]) => value !== ''),
+  );
+  try {
+    const started = await api(`/api/runbooks/${encodeURIComponent(runbook.id)}/start`, {
+      method: 'POST',
+      body: {
+        resource: {
+          type: values.resourceType,
+          id: values.resourceId,
+          ...(values.namespace ? { namespace: values.namespace } : {}),
+          ...(values.name ? { name: values.name } : {}),
+        },
+        parameters: given,
+        reason: values.reason,
+      },
+    });
+    notice(`${runbook.id} started: execution ${started.executionId}.`);
+    navigate(`/executions/${encodeURIComponent(started.executionId)}`);
+  } catch (error) {
+    notice(`${runbook.id} was not started: ${error.message}`, 'error');
+  }
+}
+
 function runbookRow(runbook, selected) {
   const invalid = runbook.problems.length > 0;
   const budgets = runbook.budgets;
@@ -1255,6 +1652,19 @@ function runbookRow(runbook, selected) {
           )
         : '—',
     ),
+    cell(
+      'Run',
+      invalid
+        ? '—'
+        : gate(
+            h(
+              'button',
+              { type: 'button', class: 'secondary', onclick: () => startByHand(runbook) },
+              'Start…',
+            ),
+            'operate',
+          ),
+    ),
   );
 }
 
@@ -1287,7 +1697,7 @@ function mountRunbooks(main, selectedId, isCurrent) {
           `${runbooks.length} runbook(s)${invalid ? `, ${invalid} invalid (listed, not run)` : ', all valid'}. Select one to see its compiled state machine.`,
         ),
         tableOf(
-          ['Runbook', 'Version', 'Category', 'Environments', 'Problems', 'Budgets'],
+          ['Runbook', 'Version', 'Category', 'Environments', 'Problems', 'Budgets', 'Run'],
           runbooks.map((runbook) => runbookRow(runbook, runbook.id === selectedId)),
           { class: 'runbooks' },
         ),
@@ -2125,6 +2535,35 @@ document.addEventListener('click', (event) => {
 
 window.addEventListener('popstate', () => render(true));
 
-document.getElementById('kill-toggle').addEventListener('click', toggleKillSwitch);
-poll(loadKillSwitch);
-render();
+/** Where it runs (dashboard-config.json), the sign-in when there is one, then the views. */
+async function boot() {
+  try {
+    const response = await fetch('/dashboard-config.json', { cache: 'no-store' });
+    if (response.ok) Object.assign(site, await response.json());
+  } catch {
+    // No config: the embedded platform's own page.
+  }
+  if (site.signIn) {
+    try {
+      await completeSignIn();
+    } catch (error) {
+      banner(
+        error.message,
+        h('button', { type: 'button', class: 'secondary', onclick: () => signIn() }, 'Sign in'),
+      );
+      return;
+    }
+    if (!idToken()) {
+      await signIn();
+      return;
+    }
+  }
+  if (!site.embedded)
+    for (const link of document.querySelectorAll('nav.sections a[data-section="coverage"]')) link.remove();
+  document.getElementById('kill-toggle').addEventListener('click', toggleKillSwitch);
+  await loadSession();
+  poll(loadKillSwitch);
+  render();
+}
+
+boot();

@@ -75,7 +75,8 @@ describe('infra/app.ts', () => {
     const stacks = Object.entries(manifest.artifacts)
       .filter(([, artifact]) => artifact.type === 'aws:cloudformation:stack')
       .map(([name]) => name);
-    expect(stacks).toEqual(['runbook-autopilot-staging']);
+    // The platform and, on its own stack, its dashboard
+    expect(stacks.sort()).toEqual(['runbook-autopilot-staging', 'runbook-autopilot-staging-dashboard']);
     expect(existsSync(join(result.outdir, 'runbook-autopilot-staging.template.json'))).toBe(true);
     // The validation plugins (cdk-nag among them) ran and reported nothing
     expect(

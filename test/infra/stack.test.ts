@@ -55,6 +55,8 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'APPROVALS_TOPIC_ARN',
     'ESCALATIONS_TOPIC_ARN',
     'APPROVAL_REQUEST_FUNCTION_NAME',
+    // escalations carry signed pause/abort links
+    'LINK_SIGNING_KEY_SECRET',
   ],
   stepRunnerMutating: [
     'TABLE_NAME',
@@ -76,8 +78,19 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'ESCALATIONS_TOPIC_ARN',
     'LINK_SIGNING_KEY_SECRET',
   ],
-  control: ['TABLE_NAME', 'STATE_MACHINE_ARN_PREFIX', 'APPROVALS_TOPIC_ARN', 'ESCALATIONS_TOPIC_ARN'],
-  learningRecorder: ['TABLE_NAME', 'APPROVALS_TOPIC_ARN', 'ESCALATIONS_TOPIC_ARN'],
+  control: [
+    'TABLE_NAME',
+    'STATE_MACHINE_ARN_PREFIX',
+    'APPROVALS_TOPIC_ARN',
+    'ESCALATIONS_TOPIC_ARN',
+    'RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER',
+  ],
+  learningRecorder: [
+    'TABLE_NAME',
+    'STATE_MACHINE_ARN_PREFIX',
+    'APPROVALS_TOPIC_ARN',
+    'ESCALATIONS_TOPIC_ARN',
+  ],
 };
 
 let synthesized: Synthesized;
@@ -359,7 +372,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action) as string[],
       );
       const platform =
-        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|lambda:InvokeFunction$)/;
+        /^(logs:(CreateLogStream|PutLogEvents)|xray:|dynamodb:|states:SendTask(Success|Failure)$|sns:Publish$|kms:(Decrypt|GenerateDataKey)$|eks:DescribeCluster$|lambda:InvokeFunction$|secretsmanager:GetSecretValue$)/;
       const readOnlyToolActions = new Set(
         TOOL_CATALOG.names()
           .map((name) => TOOL_CATALOG.get(name)!)
@@ -373,16 +386,15 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       expect(actions).not.toContain('ssm:SendCommand');
     });
 
-    it('the read-only step runner may invoke the approval-request function and no other (risk and approve-level approvals at checkpoints), and reads no secret', () => {
+    it('the read-only step runner may invoke the approval-request function and no other (risk and approve-level approvals at checkpoints), and reads only the link-signing key', () => {
       const { stack, template } = deployment(environment);
       const runner = statementsOf(template, logicalIdOf(stack.functions.stepRunnerReadOnly.role));
       const invoke = runner.filter((statement) => list(statement.Action).includes('lambda:InvokeFunction'));
-      // It never holds the link-signing key: the approval-request function alone signs links.
-      expect(
-        runner.filter((statement) =>
-          list(statement.Action).some((action) => String(action).startsWith('secretsmanager:')),
-        ),
-      ).toEqual([]);
+      // It reads the link-signing key for the pause/abort links its escalations carry, nothing else.
+      const secretReads = runner.filter((statement) =>
+        list(statement.Action).some((action) => String(action).startsWith('secretsmanager:')),
+      );
+      expect(secretReads.map((statement) => statement.Action)).toEqual(['secretsmanager:GetSecretValue']);
       expect(invoke).toHaveLength(1);
       expect(JSON.stringify(invoke[0]!.Resource)).toContain(
         logicalIdOf(stack.functions.approvalRequest.function),
@@ -431,21 +443,30 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
     });
 
     it('SendTaskSuccess/Failure and StartExecution are scoped to this stack’s state machines', () => {
-      const { template, config } = deployment(environment);
+      const { stack, template, config } = deployment(environment);
       const machines = RUNBOOKS.map(
         (runbook) =>
           `arn:aws:states:${config.region}:${config.account}:stateMachine:runbook-autopilot-${environment}-${runbook.id}`,
       );
+      const rollbacks = `arn:aws:states:${config.region}:${config.account}:stateMachine:runbook-autopilot-${environment}-Rollback`;
+      const scopedOf = (key: FunctionKey) =>
+        statementsOf(template, logicalIdOf(stack.functions[key].role)).filter((statement) =>
+          list(statement.Action).some((action) => /^states:(SendTask|StartExecution)/.test(String(action))),
+        );
       const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy')).flatMap(
         (policy) => (propertiesOf(policy).PolicyDocument as { Statement: Json[] }).Statement,
       );
       const scoped = statements.filter((statement) =>
         list(statement.Action).some((action) => /^states:(SendTask|StartExecution)/.test(String(action))),
       );
-      // approval-web, control, the read-only step runner answer tasks; the classifier starts executions;
-      // the approval-request function fails the checkpoints whose risk approval expired.
+      // The classifier starts runbooks only; the control API (manual starts, rollbacks) and those that
+      // answer waiting tasks (approvals of rollbacks too) reach the rollback machine as well.
       expect(scoped).toHaveLength(5);
-      for (const statement of scoped) expect(list(statement.Resource)).toEqual(machines);
+      expect(scopedOf('classifier').map((statement) => list(statement.Resource))).toEqual([machines]);
+      for (const key of ['stepRunnerReadOnly', 'approvalWeb', 'control'] as const)
+        for (const statement of scopedOf(key))
+          expect(list(statement.Resource)).toEqual([...machines, rollbacks]);
+      expect(scopedOf('control')).toHaveLength(2);
     });
   });
 

@@ -81,9 +81,22 @@ export interface WaitState extends Flow {
   Seconds: number;
 }
 
+/** An inline Map (the rollback machine undoes a list of changes one at a time). */
+export interface MapState extends Flow {
+  Type: 'Map';
+  ItemsPath?: string;
+  ItemSelector?: JsonObject;
+  MaxConcurrency?: number;
+  ItemProcessor: StateMachineDefinition & { ProcessorConfig?: { Mode: 'INLINE' } };
+  ResultPath?: string | null;
+  Retry?: Retrier[];
+  Catch?: Catcher[];
+}
+
 export type State =
   | TaskState
   | ParallelState
+  | MapState
   | PassState
   | ChoiceState
   | WaitState
@@ -101,6 +114,7 @@ export function* walkStates(definition: StateMachineDefinition): Generator<[stri
   for (const [name, state] of Object.entries(definition.States)) {
     yield [name, state];
     if (state.Type === 'Parallel') for (const branch of state.Branches) yield* walkStates(branch);
+    if (state.Type === 'Map') yield* walkStates(state.ItemProcessor);
   }
 }
 

@@ -26,6 +26,7 @@ export function toMermaid(definition: StateMachineDefinition, title?: string): s
       case 'Fail':
         return `${id}((${label(name)}))`;
       case 'Parallel':
+      case 'Map':
         return `${id}[[${label(name)}]]`;
       case 'Wait':
         return `${id}>${label(name)}]`;

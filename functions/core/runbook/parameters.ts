@@ -11,7 +11,8 @@ import type { RunbookParameter } from './model.ts';
 export const PARAMETER_TAG_PREFIX = 'runbook-autopilot.io/';
 
 export type ParameterValue = string | number | boolean | string[];
-export type ParameterSource = 'default' | 'environment' | 'resource';
+/** `manual`: a person gave the value when starting the runbook by hand (it overrides the others). */
+export type ParameterSource = 'default' | 'environment' | 'resource' | 'manual';
 
 export interface SettledParameters {
   values: Record<string, ParameterValue>;
@@ -75,6 +76,7 @@ export function settleParameters(
   declared: Readonly<Record<string, RunbookParameter>>,
   environment: Readonly<Record<string, unknown>> = {},
   tags: Readonly<Record<string, string>> = {},
+  manual: Readonly<Record<string, unknown>> = {},
 ): SettledParameters {
   const settled: SettledParameters = { values: {}, sources: {}, notes: [] };
   for (const [name, parameter] of Object.entries(declared)) {
@@ -105,6 +107,16 @@ export function settleParameters(
       }
       settled.values[name] = coerced.value;
       settled.sources[name] = override.source;
+    }
+    // Checked against the declaration when the person asked (400 otherwise); checked again here.
+    if (Object.hasOwn(manual, name)) {
+      const coerced = coerceParameter(name, parameter, manual[name]);
+      if ('problem' in coerced)
+        settled.notes.push(`the value given at the manual start ignored: ${coerced.problem}`);
+      else {
+        settled.values[name] = coerced.value;
+        settled.sources[name] = 'manual';
+      }
     }
   }
   return settled;

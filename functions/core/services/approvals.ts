@@ -49,6 +49,27 @@ export interface ApprovalServiceOptions {
   audit?: AuditTrail;
   /** Scores what an approval covers when it is asked (a risky change needs two approvers) and shows it. */
   risk?: Pick<RiskAssessor, 'assessPlan' | 'forApproval'>;
+  /** Signed pause/abort links for each approver's e-mail (functions/core/services/control-links.ts). */
+  controlLinks?: ControlLinkMaker;
+}
+
+/** Makes the pause and abort links a notification carries for one recipient. */
+export interface ControlLinkMaker {
+  linksFor(
+    executionId: string,
+    recipient: string,
+    expiresAtSeconds?: number,
+  ): Promise<Array<{ label: string; url: string }>>;
+}
+
+/** The lines that offer a notification's pause and abort links. */
+export function controlLinkLines(links: ReadonlyArray<{ label: string; url: string }>): string[] {
+  if (links.length === 0) return [];
+  return [
+    '',
+    'To stop the automation now (each link shows the execution first and acts once, when you confirm):',
+    ...links.map((link) => `  ${link.label}: ${link.url}`),
+  ];
 }
 
 export interface LinkParameters {
@@ -245,6 +266,7 @@ export class ApprovalService {
         { approvalId, approver, expiresAt: linkExpiry },
         signingKey,
       );
+      const stopLinks = (await this.options.controlLinks?.linksFor(execution.id, approver, linkExpiry)) ?? [];
       const text = [
         `runbook-autopilot asks for your approval before ${what} of runbook ${execution.runbookId} (risk ${approval.risk}).`,
         ...(approval.requirement === AUTOMATION_APPROVAL_REQUIREMENT
@@ -267,6 +289,7 @@ export class ApprovalService {
         ),
         '',
         ...linkLines(url),
+        ...controlLinkLines(stopLinks),
       ].join('\n');
       await notifier.send({
         id: randomUUID(),
@@ -274,7 +297,7 @@ export class ApprovalService {
         to: [approver],
         subject: `Approve ${execution.runbookId} on ${alert.resource.id} (${execution.environment})?`,
         text,
-        links: [{ label: 'Review and decide', url }],
+        links: [{ label: 'Review and decide', url }, ...stopLinks],
         executionId: execution.id,
         sentAt: now.toISOString(),
       });
@@ -328,6 +351,8 @@ export class ApprovalService {
               { approvalId: approval.id, approver, expiresAt: linkExpiry },
               signingKey,
             );
+            const stopLinks =
+              (await this.options.controlLinks?.linksFor(approval.executionId, approver, linkExpiry)) ?? [];
             await notifier.send({
               id: randomUUID(),
               kind: 'approval-request',
@@ -344,8 +369,9 @@ export class ApprovalService {
                 `Expires:     in ${formatDuration(expiresIn || 1)} (${approval.expiresAt}); then it escalates`,
                 '',
                 ...linkLines(url),
+                ...controlLinkLines(stopLinks),
               ].join('\n'),
-              links: [{ label: 'Review and decide', url }],
+              links: [{ label: 'Review and decide', url }, ...stopLinks],
               executionId: approval.executionId,
               sentAt: now.toISOString(),
             });
@@ -438,14 +464,25 @@ export class ApprovalService {
     );
   }
 
+  /**
+   * One approver's decision: the signed link says who they are, or `signedIn` does (an approver signed
+   * in to the dashboard, vouched for by the identity provider; they must still be one of the approvers).
+   */
   async decide(
     approvalId: string,
     link: LinkParameters,
     decision: 'approve' | 'reject',
     comment?: string,
     source: AuditSource = { channel: 'approval-link' },
+    signedIn?: string,
   ): Promise<DecideResult> {
-    const checked = await this.checkLink(approvalId, link);
+    const parsed = signedIn === undefined ? undefined : parseApprovalPublicId(approvalId);
+    const checked =
+      signedIn === undefined
+        ? await this.checkLink(approvalId, link)
+        : parsed
+          ? { ok: true as const, approver: signedIn, ...parsed }
+          : { ok: false as const, reason: 'not-found' as const };
     if (!checked.ok) return checked;
     const { store, clock, logger } = this.options;
     const now = clock.now().toISOString();

@@ -28,6 +28,28 @@ import {
 } from '../records.ts';
 import type { RiskAssessor } from '../risk/assessor.ts';
 import type { Runbook } from '../runbook/model.ts';
+import type { ParameterValue } from '../runbook/parameters.ts';
+
+/** Who started a runbook by hand, and the parameter values they gave (checked against the runbook). */
+export interface ManualStart {
+  requestedBy: string;
+  parameters: Record<string, ParameterValue>;
+}
+
+/** The selection a person made: their runbook, as if its one rule matched with full confidence. */
+function manualSelection(runbookId: string, runbookVersion: string) {
+  return {
+    selected: {
+      runbookId,
+      runbookVersion,
+      rule: 'started-by-hand',
+      score: 1,
+      confidence: 1,
+      learnedFactor: 1,
+    },
+    considered: [],
+  };
+}
 
 /** A pending incident older than this was left by a classifier that died: the next one takes over. */
 export const PENDING_TAKEOVER_MS = 60_000;
@@ -209,6 +231,49 @@ export class ClassifierService {
     } as AuditEventInput);
   }
 
+  /**
+   * A person starts a runbook by hand: `alert` stands for their request (source `manual`). It passes
+   * the same gates as an alert-started run (environment, kill switch, limits, cooldown, freeze; the
+   * machine's approvals), only selection is the person's. A repeat of the same request joins it.
+   */
+  async startByHand(alert: Alert, runbookId: string, manual: ManualStart): Promise<ClassifierResult> {
+    const now = this.options.clock.now();
+    const summary = {
+      name: alert.name,
+      fingerprint: alert.fingerprint,
+      status: alert.status,
+      environment: alert.environment,
+    };
+    const opened = await this.open(alert, {
+      id: incidentId(alert),
+      fingerprint: alert.fingerprint,
+      status: 'open',
+      alert,
+      category: alert.category,
+      priority: incidentPriority({
+        severity: alert.severity,
+        environment: alert.environment,
+        category: alert.category,
+      }),
+      firstSeenAt: now.toISOString(),
+      lastSeenAt: now.toISOString(),
+      occurrences: 1,
+      decision: 'pending',
+    });
+    if ('resolved' in opened)
+      return { alert: summary, decision: 'resolved', incidentId: opened.resolved.id, reason: 'already done' };
+    if (!opened.created)
+      return {
+        alert: summary,
+        decision: 'joined',
+        incidentId: opened.incident.id,
+        ...(opened.incident.runbookId ? { runbookId: opened.incident.runbookId } : {}),
+        ...(opened.incident.executionId ? { executionId: opened.incident.executionId } : {}),
+        ...(opened.incident.blockedReason ? { reason: opened.incident.blockedReason } : {}),
+      };
+    return this.decide(alert, opened.incident, summary, { ...manual, runbookId });
+  }
+
   /** Opens or joins the incident; a resolved incident with the same id (a late repeat) is said so. */
   private async open(alert: Alert, incident: IncidentRecord) {
     try {
@@ -242,9 +307,12 @@ export class ClassifierService {
     alert: Alert,
     incident: IncidentRecord,
     summary: ClassifierResult['alert'],
+    manual?: ManualStart & { runbookId: string },
   ): Promise<ClassifierResult> {
     const { store, selector } = this.options;
-    const selection = selector.select(alert, await this.learningAggregates());
+    const selection = manual
+      ? manualSelection(manual.runbookId, selector.runbook(manual.runbookId)?.version ?? '')
+      : selector.select(alert, await this.learningAggregates());
     const receivedAt = this.options.clock.now().toISOString();
     const candidates = selection.considered.map((candidate) => ({
       ...candidate,
@@ -328,7 +396,8 @@ export class ClassifierService {
         blockedReason: reason,
         runbookId: runbook.id,
       });
-      await this.notifyBlocked(alert, runbook, reason);
+      // A person who started it by hand hears why at once; nobody else needs paging for it.
+      if (!manual) await this.notifyBlocked(alert, runbook, reason);
       return { ...base, decision: 'blocked' as const, reason };
     };
     // One deployment serves one environment: its policy and its people do not apply to another's alerts.
@@ -358,7 +427,7 @@ export class ClassifierService {
         this.options.logger.warn('could not assess the execution’s risk', { error: String(error) });
         return undefined;
       });
-    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze);
+    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze, manual);
     if (!started.ok) {
       await gate.release();
       return block(started.reason);
@@ -438,13 +507,14 @@ export class ClassifierService {
     incident: IncidentRecord,
     name: string,
     changeFreeze: boolean,
+    manual?: ManualStart,
   ) {
     const { store, engine, clock, config } = this.options;
     const startedAt = clock.now().toISOString();
     // The level is fixed when the execution starts: both runtimes enforce what its context says.
     const level: EffectiveLevel | undefined = await this.options.automation?.levelOf(runbook);
     const dryRun = config.dryRun || changesRunDry(level?.level);
-    const execution = {
+    const execution: ExecutionInput['execution'] = {
       id: name,
       runbookId: runbook.id,
       runbookVersion: runbook.version,
@@ -455,6 +525,13 @@ export class ClassifierService {
       changeFreeze,
       startedAt,
       ...(level ? { automationLevel: level.level } : {}),
+      ...(manual
+        ? {
+            trigger: 'manual' as const,
+            requestedBy: manual.requestedBy,
+            ...(Object.keys(manual.parameters).length > 0 ? { parameters: manual.parameters } : {}),
+          }
+        : {}),
     };
     const record: ExecutionRecord = {
       id: name,

@@ -11,6 +11,7 @@ import { executionLink, type RuntimeConfig } from '../config.ts';
 import { AslErrorName } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
 import type { EscalationEvent, EscalationTrigger } from '../runbook/model.ts';
+import { type ControlLinkMaker, controlLinkLines } from './approvals.ts';
 
 /** The shape of the execution state the Escalate and Record tasks receive (`state.$: $`). */
 export interface MachineState {
@@ -57,6 +58,8 @@ export class EscalationService {
       logger: Logger;
       config: RuntimeConfig;
       audit?: AuditTrail;
+      /** Signed pause/abort links in every escalation about an execution. */
+      controlLinks?: ControlLinkMaker;
     },
   ) {}
 
@@ -78,6 +81,11 @@ export class EscalationService {
     if (unknown.length > 0)
       logger.warn('escalation targets not configured', { targets: unknown, environment: config.environment });
     const link = execution ? executionLink(config, execution) : undefined;
+    // One message goes to every recipient of the targets: the links name the targets they were sent to.
+    const stopLinks =
+      execution && this.deps.controlLinks
+        ? await this.deps.controlLinks.linksFor(execution.id, `escalation:${targets.join(',')}`)
+        : [];
     const lines = [
       `${event.replace(/-/g, ' ')}: runbook ${execution?.runbookId ?? '?'} needs a human.`,
       '',
@@ -99,6 +107,7 @@ export class EscalationService {
         : []),
       ...matching.flatMap((trigger) => (trigger.message ? [trigger.message] : [])),
       ...(link ? ['', `Details: ${link}`] : []),
+      ...controlLinkLines(stopLinks),
     ];
     const subject = `[${severity}] ${execution?.runbookId ?? 'runbook'}: ${event.replace(/-/g, ' ')}${alert ? ` on ${alert.resource.id}` : ''}`;
     await notifier.send({
@@ -107,7 +116,7 @@ export class EscalationService {
       to: recipients.length > 0 ? recipients : targets,
       subject,
       text: lines.join('\n'),
-      links: link ? [{ label: 'Execution', url: link }] : [],
+      links: [...(link ? [{ label: 'Execution', url: link }] : []), ...stopLinks],
       severity,
       ...(execution ? { executionId: execution.id } : {}),
       sentAt: clock.now().toISOString(),

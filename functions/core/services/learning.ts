@@ -36,6 +36,8 @@ export class LearningService {
       audit?: AuditTrail;
       /** Graduated automation: each stopped run's record (and any demotion), and its part of the report. */
       automation?: Pick<AutomationService, 'runStopped' | 'report'>;
+      /** Runs of the rollback machine stop too: a rollback that did not finish is recorded as failed. */
+      rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
     },
   ) {}
 
@@ -43,6 +45,7 @@ export class LearningService {
     const { store, clock, logger } = this.deps;
     if (change.status === 'RUNNING' || change.status === 'PENDING_REDRIVE') return { recorded: false };
     const execution = await store.getExecution(change.executionId);
+    if (!execution && (await this.deps.rollbacks?.engineStopped(change))) return { recorded: true };
     if (!execution) {
       logger.warn('status change for an execution the store does not know', {
         executionId: change.executionId,

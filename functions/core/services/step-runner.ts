@@ -35,6 +35,7 @@ import type { ApprovalService } from './approvals.ts';
 import type { CheckpointService } from './checkpoint.ts';
 import type { EscalationService } from './escalation.ts';
 import type { RecordService } from './record.ts';
+import type { RollbackService } from './rollback.ts';
 
 /** The store keeps at most this much of a step's output (DynamoDB items are capped at 400 KB). */
 export const STORED_OUTPUT_BYTES = 300_000;
@@ -77,6 +78,8 @@ export interface StepRunnerOptions {
   automation?: Pick<AutomationService, 'recordSafetyIncident'>;
   /** Blast-radius limits, the change budget and the risk policy, checked before every change. */
   changeGate?: ChangeGate;
+  /** The rollback machine's stages (functions/core/services/rollback.ts); absent: refused. */
+  rollbacks?: Pick<RollbackService, 'task'>;
   /** How often a running tool looks for an operator abort (the 30 s override target). */
   abortPollMs?: number;
   /** How long one verify-alert invocation waits for the alert to resolve. */
@@ -249,6 +252,13 @@ export class StepRunner {
         return this.options.escalations.escalate(payload.triggers, payload.state);
       case 'record':
         return this.options.records.record(payload.outcome, payload.recordOutputs, payload.state);
+      case 'rollback':
+        if (!this.options.rollbacks)
+          fail(
+            AslErrorName.InvalidParameters,
+            'this runtime has no rollbacks wired to run the rollback machine',
+          );
+        return this.options.rollbacks.task(payload);
     }
   }
 
@@ -1058,6 +1068,18 @@ export class StepRunner {
       dryRun: execution.dryRun,
       parameters: { withinSeconds },
     } as const;
+    // Started by hand: no alert fired, so none can resolve; the runbook's checks are its verification.
+    if (execution.trigger === 'manual') {
+      const reason = `started by hand by ${execution.requestedBy ?? 'a person'}: no alert to wait for`;
+      await this.putOutcome({
+        ...base,
+        status: 'skipped',
+        startedAt,
+        finishedAt: clock.now().toISOString(),
+        reason,
+      });
+      return { resolved: false, skipped: reason };
+    }
     const waitUntil = Math.min(
       verifyDeadline,
       startedAt.getTime() + this.verifyPollSeconds * 1_000,

@@ -12,8 +12,10 @@ export const ResolveOutput = z.object({
   resource: ResolvedResource,
   parameters: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]))
-    .describe('the runbook’s parameters, settled: default, environment, then a tag or label on the resource'),
-  parameterSources: z.record(z.string(), z.enum(['default', 'environment', 'resource'])),
+    .describe(
+      'the runbook’s parameters, settled: default, environment, then a tag or label on the resource, then a value given at a manual start',
+    ),
+  parameterSources: z.record(z.string(), z.enum(['default', 'environment', 'resource', 'manual'])),
   parameterNotes: z.array(z.string()).describe('overrides that were refused, and why'),
 });
 export type ResolveOutput = z.infer<typeof ResolveOutput>;

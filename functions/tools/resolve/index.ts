@@ -27,6 +27,7 @@ export function resolveTools(
         parameters.parameters,
         runtime.config.runbookParameters[parameters.runbook] ?? {},
         resolution.tags,
+        context.execution.parameters ?? {},
       );
       return {
         resource: resolution.result(),
