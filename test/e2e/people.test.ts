@@ -130,7 +130,10 @@ async function notifications(url: string, executionId: string): Promise<Json[]> 
 /** The links of the newest approval e-mail for the execution: decide, pause, abort. */
 async function approvalMail(url: string, executionId: string, after = 0) {
   return until('an approval e-mail in the outbox', async () => {
-    const mails = (await notifications(url, executionId)).filter((mail) => mail.kind === 'approval-request');
+    // alice's copy (each approver gets their own links, sent in no fixed order)
+    const mails = (await notifications(url, executionId)).filter(
+      (mail) => mail.kind === 'approval-request' && (mail.to as string[]).includes('alice@example.com'),
+    );
     if (mails.length <= after) return undefined;
     const mail = mails.sort((a, b) => String(a.sentAt).localeCompare(String(b.sentAt))).at(-1)!;
     const links = mail.links as Array<{ label: string; url: string }>;
@@ -272,7 +275,7 @@ describe('people in charge on the embedded platform', () => {
     const env = await startEnvironment();
     const { executionId } = await finishedRun(env, { replicas: 5 });
     const mailsBefore = (await notifications(env.url, executionId)).filter(
-      (mail) => mail.kind === 'approval-request',
+      (mail) => mail.kind === 'approval-request' && (mail.to as string[]).includes('alice@example.com'),
     ).length;
 
     // Act: look at the plan, then roll back to after scale-workload (cart stays at 5)
@@ -348,8 +351,9 @@ describe('people in charge on the embedded platform', () => {
   it('refuses rollbacks that cannot be done: a running execution, an unknown point, nothing left to undo', async () => {
     // Prepare: a run held at its approval (still running), and one finished and rolled back entirely
     const env = await startEnvironment();
+    // (on another workload: the runbook's cooldown keeps a second start on cart waiting a second)
     const running = await call(env.url, 'POST', '/api/runbooks/scale-out/start', {
-      resource: CART,
+      resource: { ...CART, id: 'search', name: 'search' },
       by: 'alice@example.com',
       requestId: 'held',
     });

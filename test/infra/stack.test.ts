@@ -459,10 +459,12 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       const scoped = statements.filter((statement) =>
         list(statement.Action).some((action) => /^states:(SendTask|StartExecution)/.test(String(action))),
       );
-      // The classifier starts runbooks only; the control API (manual starts, rollbacks) and those that
-      // answer waiting tasks (approvals of rollbacks too) reach the rollback machine as well.
-      expect(scoped).toHaveLength(5);
+      // The classifier starts runbooks only; the approval-request function fails checkpoints whose risk
+      // approval expired (runbook machines only); the control API (manual starts, rollbacks) and those
+      // that answer waiting tasks (approvals of rollbacks too) reach the rollback machine as well.
+      expect(scoped).toHaveLength(6);
       expect(scopedOf('classifier').map((statement) => list(statement.Resource))).toEqual([machines]);
+      expect(scopedOf('approvalRequest').map((statement) => list(statement.Resource))).toEqual([machines]);
       for (const key of ['stepRunnerReadOnly', 'approvalWeb', 'control'] as const)
         for (const statement of scopedOf(key))
           expect(list(statement.Resource)).toEqual([...machines, rollbacks]);
