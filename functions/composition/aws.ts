@@ -338,6 +338,7 @@ const rollbackService = /* @__PURE__ */ once(
       config: config(),
       runbooks,
       tools: TOOL_CATALOG,
+      audit: audit(),
     }),
 );
 
