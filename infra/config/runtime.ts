@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Token } from 'aws-cdk-lib';
 import { RuntimeConfig } from '../../functions/core/config.ts';
 import type { EnvironmentConfig } from './environment.ts';
@@ -56,4 +57,32 @@ export function runtimeConfigOf(
     ...(executionLinkTemplate ? { executionLinkTemplate } : {}),
   });
   return isToken ? { ...runtime, publicBaseUrl } : runtime;
+}
+
+/**
+ * The runtime config as the functions receive it, without the values they would fill in themselves:
+ * Lambda allows 4 KB of environment variables per function, and every default the functions' own
+ * schema supplies is left out (each key is dropped only when the parsed result stays exactly the same).
+ * A deploy-time `publicBaseUrl` token is kept as it is.
+ */
+export function withoutDefaults(runtime: RuntimeConfig): Record<string, unknown> {
+  const token = Token.isUnresolved(runtime.publicBaseUrl) ? runtime.publicBaseUrl : undefined;
+  const full = RuntimeConfig.parse(token ? { ...runtime, publicBaseUrl: UNUSED_LINK_BASE } : runtime);
+  const compact = structuredClone(full) as Record<string, unknown>;
+  const unchanged = () => {
+    const parsed = RuntimeConfig.safeParse(compact);
+    return parsed.success && isDeepStrictEqual(parsed.data, full);
+  };
+  const prune = (node: Record<string, unknown>) => {
+    for (const key of Object.keys(node)) {
+      const kept = node[key];
+      delete node[key];
+      if (unchanged()) continue;
+      node[key] = kept;
+      if (kept !== null && typeof kept === 'object' && !Array.isArray(kept))
+        prune(kept as Record<string, unknown>);
+    }
+  };
+  prune(compact);
+  return token ? { ...compact, publicBaseUrl: token } : compact;
 }

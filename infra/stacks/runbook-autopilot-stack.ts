@@ -15,7 +15,12 @@ import { ROLLBACK_MACHINE_ID } from '../../functions/core/rollback/machine.ts';
 import { type EnvironmentConfig, FUNCTION_URL, regionsOf } from '../config/environment.ts';
 import { EnvironmentConfigError } from '../config/load.ts';
 import { checkRunbooksFit } from '../config/runbook-fit.ts';
-import { consoleExecutionLinkTemplate, runtimeConfigOf, UNUSED_LINK_BASE } from '../config/runtime.ts';
+import {
+  consoleExecutionLinkTemplate,
+  runtimeConfigOf,
+  UNUSED_LINK_BASE,
+  withoutDefaults,
+} from '../config/runtime.ts';
 import { ClusterAccess } from '../constructs/cluster-access.ts';
 import { deadLetterQueue, EventRouting } from '../constructs/event-routing.ts';
 import {
@@ -248,8 +253,10 @@ export class RunbookAutopilotStack extends Stack {
         publicBaseUrl,
         consoleExecutionLinkTemplate(config.region, config.account, namePrefix),
       );
-      checkEnvironmentSize(name, runtime);
-      return this.toJsonString(runtime);
+      // Defaults are left out: the functions parse it with the same schema and fill them in again.
+      const compact = withoutDefaults(runtime);
+      checkEnvironmentSize(name, runtime, compact);
+      return this.toJsonString(compact);
     };
     const explicitBase = config.publicBaseUrl === FUNCTION_URL ? undefined : config.publicBaseUrl;
     const approvalWeb = make(
@@ -699,8 +706,8 @@ function importedNetwork(
   return imported;
 }
 
-function checkEnvironmentSize(environment: string, runtime: RuntimeConfig): void {
-  const bytes = Buffer.byteLength(JSON.stringify(runtime), 'utf8');
+function checkEnvironmentSize(environment: string, runtime: RuntimeConfig, sent: unknown): void {
+  const bytes = Buffer.byteLength(JSON.stringify(sent), 'utf8');
   if (bytes + ENVIRONMENT_BYTES_FOR_OTHERS > ENVIRONMENT_BYTES_LIMIT) {
     const withCa = Object.values(runtime.tools.kubernetes.eks).filter(
       (cluster) => cluster.certificateAuthorityData !== undefined,

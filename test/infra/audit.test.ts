@@ -1,7 +1,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GlobalIndex, TABLE_DESIGN } from '../../functions/adapters/aws/table-design.ts';
-import type { RuntimeConfig } from '../../functions/core/config.ts';
+import { RuntimeConfig } from '../../functions/core/config.ts';
 import { EnvironmentConfig } from '../../infra/config/environment.ts';
 import { ENVIRONMENTS_CONTEXT_KEY, parseEnvironments } from '../../infra/config/load.ts';
 import {
@@ -59,7 +59,10 @@ function runtimeConfig(environment: string, key: FunctionKey): RuntimeConfig {
   const { stack, template } = deployment(environment);
   const resource = template.toJSON().Resources[logicalIdOf(stack.functions[key].function)] as Json;
   const variables = (propertiesOf(resource).Environment as { Variables: Json }).Variables;
-  return JSON.parse(render(variables.RUNBOOK_AUTOPILOT_CONFIG)) as RuntimeConfig;
+  // As the function reads it: parsed with the runtime's schema (the stack leaves defaults out).
+  return RuntimeConfig.parse(
+    JSON.parse(render(variables.RUNBOOK_AUTOPILOT_CONFIG).replace(/<[^>]+>/g, 'https://fn.example/')),
+  );
 }
 
 /** A template value with CloudFormation functions replaced by readable markers (the Function URL is one). */

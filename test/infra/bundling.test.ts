@@ -143,13 +143,32 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
         POWERTOOLS_LOG_LEVEL: 'ERROR',
         TABLE_NAME: database.tableName,
         STATE_MACHINE_ARN_PREFIX: 'arn:aws:states:eu-west-1:111111111111:stateMachine:runbook-autopilot-dev-',
+        // Named for the services it builds (approvals decided signed in, level changes announced); no
+        // message is sent here.
+        APPROVALS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:runbook-autopilot-dev-approvals',
+        ESCALATIONS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111111111111:runbook-autopilot-dev-escalations',
+        RUNBOOK_AUTOPILOT_API_AUTH_PARAMETER: '/runbook-autopilot/dev/api-auth',
         RUNBOOK_AUTOPILOT_CONFIG: resolvedValue(variables.RUNBOOK_AUTOPILOT_CONFIG),
       };
+      // Every variable the stack gives the function is set here (the test would hide a missing one).
+      for (const name of Object.keys(variables))
+        expect(Object.keys(env).concat(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']), name).toContain(name);
       const bundle = pathToFileURL(join(assetDirectoryOf('control'), 'index.mjs')).href;
-      const request = (method: string, path: string, body?: unknown) =>
-        JSON.stringify(
-          functionUrlEvent(method, path, body === undefined ? {} : { body: JSON.stringify(body) }),
+      // Signed with SigV4, as the control Function URL (auth type AWS_IAM) requires: the URL names the caller.
+      const request = (method: string, path: string, body?: unknown) => {
+        const event = functionUrlEvent(
+          method,
+          path,
+          body === undefined ? {} : { body: JSON.stringify(body) },
         );
+        return JSON.stringify({
+          ...event,
+          requestContext: {
+            ...event.requestContext,
+            authorizer: { iam: { userArn: 'arn:aws:sts::111111111111:assumed-role/oncall/vitest' } },
+          },
+        });
+      };
       const script = `
         const { handler } = await import(${JSON.stringify(bundle)});
         const context = { getRemainingTimeInMillis: () => 30000, awsRequestId: 'bundle-test' };
@@ -159,7 +178,7 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
         console.log(JSON.stringify({ engaged, read, runbooks }));`;
 
       // Act: a Node process of its own, as Lambda runs the bundle
-      const { stdout } = await run(process.execPath, ['--input-type=module', '--eval', script], {
+      const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '--eval', script], {
         cwd: synthesized.outdir,
         env,
       });
@@ -169,7 +188,7 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
       >;
 
       // Assess: the write went through the bundled SDK to DynamoDB, and reads back
-      expect(answers.engaged!.statusCode).toBe(200);
+      expect(answers.engaged!.statusCode, `${answers.engaged!.body} ${stderr}`).toBe(200);
       expect(answers.read!.statusCode).toBe(200);
       expect(JSON.parse(answers.read!.body)).toMatchObject({ engaged: true, reason: 'bundle test' });
       expect(answers.runbooks!.statusCode).toBe(200);

@@ -12,7 +12,11 @@ import {
   selectEnvironments,
 } from '../../infra/config/load.ts';
 import { checkRunbooksFit, escalationTargetsOf } from '../../infra/config/runbook-fit.ts';
-import { consoleExecutionLinkTemplate, runtimeConfigOf } from '../../infra/config/runtime.ts';
+import {
+  consoleExecutionLinkTemplate,
+  runtimeConfigOf,
+  withoutDefaults,
+} from '../../infra/config/runtime.ts';
 import { PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
 import { loadCompiledRunbooks } from '../../infra/constructs/runbook-artifacts.ts';
 import { loadEnvironmentConfig, loadPolicies } from '../../local/project.ts';
@@ -320,6 +324,23 @@ describe('selecting environments (-c env=…)', () => {
 
 describe('RUNBOOK_AUTOPILOT_CONFIG', () => {
   const environments = parseEnvironments(ENVIRONMENTS);
+
+  it.each(['dev', 'staging', 'prod'])(
+    'is sent without the defaults the functions fill in again, and parses back to exactly the same (%s)',
+    (name) => {
+      // Prepare
+      const runtime = runtimeConfigOf(name, environments[name]!, 'https://approvals.example.com/');
+
+      // Act
+      const sent = withoutDefaults(runtime);
+
+      // Assess: smaller (Lambda allows 4 KB of variables), and nothing lost
+      expect(JSON.stringify(sent).length).toBeLessThan(JSON.stringify(runtime).length * 0.8);
+      expect(RuntimeConfig.parse(sent)).toEqual(runtime);
+      expect(sent).toMatchObject({ environment: name, escalationTargets: runtime.escalationTargets });
+      expect(sent).not.toHaveProperty('auditRetentionDays', 365);
+    },
+  );
 
   it.each(['dev', 'staging', 'prod'])(
     'is a RuntimeConfig the functions accept, with no secrets (%s)',
