@@ -148,7 +148,10 @@ function commentedLineStart(text: string, position: number, floor: number): numb
 
 /** Each item's lines (with the comment lines directly above it) as [start, end) offsets. */
 function itemChunks(text: string, sequence: YAMLSeq, path: readonly PathSegment[]): Array<[number, number]> {
-  if (sequence.flow) throw new RunbookEditError(`${formatPath(path)}: only a block sequence is edited`);
+  if (sequence.flow)
+    throw new RunbookEditError(
+      `${formatPath(path)}: written as [ … ]; only a sequence with one "- " item per line is edited in place`,
+    );
   const chunks: Array<[number, number]> = [];
   for (const [index, item] of sequence.items.entries()) {
     const node = item as Node;
