@@ -362,7 +362,14 @@ export const tightenCondition: SuggestionRule = {
           .sort((a, b) => b.excluded - a.excluded)[0];
         if (!best) continue;
         const symbol = OPERATOR_TEXT[best.operator];
-        const factor = context.successFactors.find((candidate) => candidate.fact === best.fact);
+        // A recorded output on the same fact that agrees: success on the side the tightened rule keeps.
+        const factor = context.successFactors.find(
+          (candidate) =>
+            candidate.fact === best.fact &&
+            (best.operator.startsWith('greater')
+              ? 'greaterThanOrEquals' in candidate.when
+              : 'lessThan' in candidate.when),
+        );
         changes.push({
           rule: 'tighten-condition',
           title: `Tighten rule ${ruleIndex + 1} of branch "${branch.id}": ${best.fact} ${symbol} ${best.to} instead of ${symbol} ${best.from}`,
