@@ -120,8 +120,15 @@ async function historyFromServer(options: SuggestOptions, runbookId: string): Pr
     },
   );
   if (response.status === 401) throw new RunbookAutopilotError(`the server at ${options.url} needs --token`);
-  // The server does not run this runbook: it has no history of it.
-  if (response.status === 404) return { runbookId, generatedAt: new Date().toISOString(), executions: [] };
+  if (response.status === 404) {
+    const body = (await response.json().catch(() => ({}))) as { error?: unknown };
+    // The server does not run this runbook: it has no history of it.
+    if (typeof body.error === 'string' && body.error.startsWith('no runbook'))
+      return { runbookId, generatedAt: new Date().toISOString(), executions: [] };
+    throw new RunbookAutopilotError(
+      `the server at ${options.url} does not serve GET /api/learning/history/:runbook: update it to this version`,
+    );
+  }
   if (!response.ok)
     throw new RunbookAutopilotError(
       `the server at ${options.url} answered ${response.status} for ${runbookId}`,
@@ -291,7 +298,13 @@ export function applySuggestion(options: SuggestOptions, number: number): string
     throw new SuggestRefusal(
       `no suggestions computed yet in ${display(options.dataDir)}: run runbook learn suggest${options.runbookId ? ` ${options.runbookId}` : ''} first, then --apply N`,
     );
-  const parsed = SavedSuggestions.safeParse(JSON.parse(readFileSync(savedFile, 'utf8')));
+  let content: unknown;
+  try {
+    content = JSON.parse(readFileSync(savedFile, 'utf8'));
+  } catch {
+    content = undefined;
+  }
+  const parsed = SavedSuggestions.safeParse(content);
   if (!parsed.success)
     throw new SuggestRefusal(
       `${display(savedFile)} is not a suggestion list this version wrote: run runbook learn suggest again`,

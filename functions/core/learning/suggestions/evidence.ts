@@ -1,6 +1,13 @@
 import { conditionSteps } from '../../compiler/conditions.ts';
 import { type StepLocation, stepLocations } from '../../runbook/checks.ts';
-import type { Branch, Comparison, Condition, Runbook } from '../../runbook/model.ts';
+import { ancestorPhases, buildPhaseGraph } from '../../runbook/graph.ts';
+import {
+  type Branch,
+  type Comparison,
+  type Condition,
+  effectiveOnFailure,
+  type Runbook,
+} from '../../runbook/model.ts';
 import { formatPath } from '../../runbook/source.ts';
 import { findTemplates, parseReference } from '../../runbook/templates.ts';
 import type { HistoryExecution, HistoryStep, RunbookHistory } from '../history.ts';
@@ -131,15 +138,19 @@ export type BranchResult =
 /**
  * Which rule of a branch a recorded run took: the first that held with every rule before it false;
  * `rule: undefined` when a rule before the deciding one depends on a fact the history does not hold.
- * Not evaluated when no step of the phase it follows ran.
+ * Not evaluated when the run did not get through the phase it follows (a step of it missing, or
+ * failed without onFailure: continue).
  */
 export function branchTaken(runbook: Runbook, branch: Branch, execution: HistoryExecution): BranchResult {
   const phase = runbook.phases.find((candidate) => candidate.id === branch.after);
-  const phaseRan = phase?.steps.some((step) => {
+  const passed = phase?.steps.every((step) => {
     const entry = stepEntry(execution, step.id);
-    return entry !== undefined && ran(entry);
+    if (!entry) return false;
+    if (entry.status === 'failed' || entry.status === 'timed-out')
+      return effectiveOnFailure(step) === 'continue';
+    return entry.status !== 'aborted';
   });
-  if (!phaseRan) return { evaluated: false };
+  if (!passed) return { evaluated: false };
   for (const [index, rule] of branch.rules.entries()) {
     const truth = evaluateCondition(rule.when, execution);
     if (truth === undefined) return { evaluated: true, rule: undefined };
@@ -222,9 +233,24 @@ export function stepReferences(runbook: Runbook): Map<string, StepReference[]> {
     if (stepId)
       add(stepId, { kind: 'recordOutputs', at: formatPath(['learningHooks', 'recordOutputs', index]) });
   }
-  for (const [index, requirement] of runbook.approvalRequirements.entries())
-    for (const stepId of requirement.steps)
-      add(stepId, { kind: 'approval', at: formatPath(['approvalRequirements', index, 'steps']) });
+  // An approval page shows the approver what the diagnostics before it found: a person reads them.
+  const graph = buildPhaseGraph(runbook);
+  for (const [index, requirement] of runbook.approvalRequirements.entries()) {
+    const at = formatPath(['approvalRequirements', index]);
+    for (const stepId of requirement.steps) add(stepId, { kind: 'approval', at: `${at}.steps` });
+    const gated = [
+      ...requirement.phases,
+      ...runbook.phases
+        .filter((phase) => phase.steps.some((step) => requirement.steps.includes(step.id)))
+        .map((phase) => phase.id),
+    ];
+    const shown = new Set(gated.flatMap((phase) => [...ancestorPhases(graph, phase)]));
+    for (const phase of runbook.phases)
+      if (shown.has(phase.id))
+        for (const step of phase.steps)
+          if (step.type === 'diagnostic')
+            add(step.id, { kind: 'approval', at: `${at} (shown to the approver)` });
+  }
   return references;
 }
 

@@ -114,8 +114,8 @@ function labelsText(labels: Readonly<Record<string, string>>): string {
     .join(', ');
 }
 
-const KEYS_BEFORE_TIMEOUT = ['expectedDuration', 'risk', 'parameters', 'tool'];
-const KEYS_AFTER_BEHAVIOUR = ['onFailure', 'retry', 'timeout', 'expectedDuration', 'risk', 'parameters'];
+const KEYS_TIMEOUT_FOLLOWS = ['expectedDuration', 'risk', 'parameters', 'tool'];
+const KEYS_COMPENSATION_FOLLOWS = ['onFailure', 'retry', 'timeout', 'expectedDuration', 'risk', 'parameters'];
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -160,7 +160,7 @@ export const raiseTimeout: SuggestionRule = {
             op: 'set',
             path,
             value: durationValue(context.text, path, proposed),
-            after: KEYS_BEFORE_TIMEOUT,
+            after: KEYS_TIMEOUT_FOLLOWS,
           },
         ],
         bump: 'patch',
@@ -220,7 +220,7 @@ export const addCompensation: SuggestionRule = {
             op: 'set',
             path: [...evidence.location.at, 'compensation'],
             value: 'auto',
-            after: KEYS_AFTER_BEHAVIOUR,
+            after: KEYS_COMPENSATION_FOLLOWS,
           },
         ],
         bump: 'minor',

@@ -135,6 +135,32 @@ describe('suggestions that are changes', () => {
     expect(patched).toContain('  # Then the pod, in order.\n');
   });
 
+  it('demotes instead of dropping a diagnostic an approval page shows to the approver', () => {
+    // Prepare: the same runbook with an approval before scale-out, which shows what inspect read
+    const text = TEXT.replace(
+      '\nlearningHooks:',
+      '\napprovalRequirements:\n  - id: sre-approves-scale-out\n    phases: [scale-out]\n    approverGroups: [sre-oncall]\n\nlearningHooks:',
+    );
+    const result = validateRunbookText(text, OPTIONS);
+    expect(result.problems).toEqual([]);
+    const { history } = seedRuns(result.runbook!, normal(10));
+
+    // Act
+    const { suggestions } = suggestChanges({
+      file: FILE,
+      text,
+      runbook: result.runbook!,
+      history,
+      tools: TOOL_CATALOG,
+      policies: POLICIES,
+    });
+
+    // Assess
+    expect(suggestions.filter((suggestion) => suggestion.rule === 'drop-diagnostic')).toEqual([]);
+    const demote = only(suggestions, 'demote-diagnostic', 'rollout-history');
+    expect(demote.evidence[0]).toMatch(/approval at approvalRequirements\[0\] \(shown to the approver\)/);
+  });
+
   it('demotes a diagnostic whose branch rule never changed the branch, and one only recorded', () => {
     // Prepare: ten runs where pod-status never had more than 50 warnings
     const runs = normal(10);
