@@ -514,6 +514,137 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       },
     );
 
+  const learningData = (command: Command) =>
+    command
+      .addOption(new Option('--url <url>', 'the running platform').default('http://127.0.0.1:8787/'))
+      .addOption(new Option('--data <dir>', 'data directory, read when no platform runs').default('.runbook'))
+      .addOption(new Option('--runbooks <dir>', 'runbooks directory').default(DEFAULT_RUNBOOKS_DIR))
+      .option('--token <token>', 'bearer token of the platform');
+  learningData(
+    learn
+      .command('suggest')
+      .description(
+        'changes to the runbooks the history argues for, each a diff of the YAML with its evidence; --apply N writes one',
+      )
+      .argument('[runbook]', 'one runbook id (default: every runbook in the runbooks directory)'),
+  )
+    .option('--json', 'print the suggestions as JSON')
+    .option(
+      '--apply <n>',
+      'write suggestion N of the list last printed (bumps the version; refuses if the file changed since)',
+    )
+    .action(
+      async (
+        runbookId: string | undefined,
+        options: {
+          url: string;
+          data: string;
+          runbooks: string;
+          token?: string;
+          json?: boolean;
+          apply?: string;
+        },
+      ) => {
+        const suggest = await import('./learn-suggest.ts');
+        const suggestOptions = {
+          url: options.url,
+          dataDir: resolve(io.cwd, options.data),
+          runbooksDir: resolve(io.cwd, options.runbooks),
+          cwd: io.cwd,
+          ...(runbookId ? { runbookId } : {}),
+          ...(options.token ? { token: options.token } : {}),
+        };
+        try {
+          if (options.apply !== undefined) {
+            const number = Number(options.apply);
+            if (!Number.isInteger(number) || number < 1)
+              throw new ExitError(
+                2,
+                `--apply takes the number of a suggestion (1, 2, …), got "${options.apply}"`,
+              );
+            for (const line of suggest.applySuggestion(suggestOptions, number)) io.out(line);
+            exitCode.value = 0;
+            return;
+          }
+          const computed = await suggest.computeSuggestions(suggestOptions);
+          if (options.json) io.out(JSON.stringify(computed, null, 2));
+          else for (const line of suggest.formatSuggestions(computed, runbookId)) io.out(line);
+          const count = computed.runbooks.reduce((sum, runbook) => sum + runbook.suggestions.length, 0);
+          io.err(
+            count === 0
+              ? 'no change suggested'
+              : `${count} suggestion(s), kept in ${relative(io.cwd, suggest.savedSuggestionsFile(suggestOptions.dataDir))}: apply one with runbook learn suggest${runbookId ? ` ${runbookId}` : ''} --apply N`,
+          );
+          exitCode.value = 0;
+        } catch (error) {
+          if (error instanceof suggest.SuggestRefusal) throw new ExitError(2, error.message);
+          throw error;
+        }
+      },
+    );
+  learningData(
+    learn
+      .command('recommend')
+      .description(
+        'runbook skeletons for clusters of alerts no runbook took: an applicability rule and read-only investigation steps',
+      ),
+  )
+    .option(
+      '--write [dir]',
+      'write each skeleton as <dir>/<id>.yaml, never over an existing file (default dir: <runbooks>/recommended)',
+    )
+    .option('--json', 'print the clusters and skeletons as JSON')
+    .addOption(new Option('--team <team>', 'owner.team of the skeletons').default('sre'))
+    .addOption(new Option('--notify <target>', 'escalation target the findings go to').default('default'))
+    .addOption(new Option('--min-count <n>', 'only clusters seen at least this often').default('1'))
+    .addOption(
+      new Option(
+        '--env <environment>',
+        'environment of the data directory (read when no platform runs)',
+      ).default('dev'),
+    )
+    .action(
+      async (options: {
+        url: string;
+        data: string;
+        runbooks: string;
+        token?: string;
+        write?: string | boolean;
+        json?: boolean;
+        team: string;
+        notify: string;
+        minCount: string;
+        env: string;
+      }) => {
+        const minCount = Number(options.minCount);
+        if (!Number.isInteger(minCount) || minCount < 1)
+          throw new ExitError(2, `--min-count takes a whole number of 1 or more, got "${options.minCount}"`);
+        const { formatRecommendations, recommendRunbooks } = await import('./learn-recommend.ts');
+        const runbooksDir = resolve(io.cwd, options.runbooks);
+        const write =
+          options.write === undefined || options.write === false
+            ? undefined
+            : options.write === true
+              ? join(runbooksDir, 'recommended')
+              : resolve(io.cwd, options.write);
+        const recommendations = await recommendRunbooks({
+          url: options.url,
+          dataDir: resolve(io.cwd, options.data),
+          runbooksDir,
+          cwd: io.cwd,
+          environment: options.env,
+          team: options.team,
+          notify: options.notify,
+          minCount,
+          ...(options.token ? { token: options.token } : {}),
+          ...(write ? { write } : {}),
+        });
+        if (options.json) io.out(JSON.stringify(recommendations, null, 2));
+        else for (const line of formatRecommendations(recommendations, write !== undefined)) io.out(line);
+        exitCode.value = recommendations.some((recommendation) => recommendation.invalid) ? 1 : 0;
+      },
+    );
+
   const automation = program
     .command('automation')
     .description('automation levels: evidence, promotions proposed, a person promoting or lowering a level');

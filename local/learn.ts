@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
 import type { LearningReport } from '../functions/core/learning/aggregate.ts';
+import { describeFactorCondition } from '../functions/core/learning/patterns.ts';
 
 /**
  * `runbook learn report`: the learning report of the embedded platform — asked of the running server
@@ -173,7 +174,38 @@ export function formatLearningReport(report: LearningReport): string[] {
       ),
     );
   }
+  const patterns = report.runbooks.flatMap((runbook) =>
+    (runbook.failurePatterns ?? []).map((pattern) => ({ runbookId: runbook.runbookId, ...pattern })),
+  );
+  if (patterns.length > 0)
+    lines.push(
+      '',
+      'Failure patterns (step × error × resource labels; support: runs that show it; confidence: of the runs on those labels)',
+      ...patterns.map(
+        (pattern) =>
+          `  ${pattern.runbookId}/${pattern.stepId}  ${pattern.errorClass}  on ${
+            Object.keys(pattern.labels).length === 0
+              ? 'any resource'
+              : Object.entries(pattern.labels)
+                  .map(([name, value]) => `${name}=${value}`)
+                  .join(', ')
+          }: ${pattern.support} of ${pattern.runs} runs (${percent(pattern.confidence)})`,
+      ),
+    );
+  const factors = report.runbooks.flatMap((runbook) =>
+    (runbook.successFactors ?? []).map((factor) => ({ runbookId: runbook.runbookId, ...factor })),
+  );
+  if (factors.length > 0)
+    lines.push(
+      '',
+      'Success factors (recorded outputs that go with success; support: runs with it)',
+      ...factors.map(
+        (factor) =>
+          `  ${factor.runbookId}  ${factor.fact} ${describeFactorCondition(factor)}: succeeded ${factor.succeeded} of ${factor.support} (${percent(factor.successRate)}; all runs that recorded it ${percent(factor.baselineSuccessRate)})`,
+      ),
+    );
   if (report.suggestions.length > 0)
     lines.push('', 'Suggestions', ...report.suggestions.map((suggestion) => `  - ${suggestion}`));
+  lines.push('', 'Changes to the runbooks, each a diff with its evidence: runbook learn suggest [ID]');
   return lines;
 }

@@ -265,6 +265,8 @@ export const UnmatchedAlertSummary = z
     firstSeenAt: IsoTime,
     lastSeenAt: IsoTime,
     lastAlert: AlertSummary,
+    /** The last alert's labels: `runbook learn recommend` clusters by their keys and reads the values it templates. */
+    lastLabels: z.record(z.string(), z.string()).optional(),
   })
   .strict();
 export type UnmatchedAlertSummary = z.infer<typeof UnmatchedAlertSummary>;
@@ -280,6 +282,47 @@ export const StepStatistics = z
   })
   .strict();
 export type StepStatistics = z.infer<typeof StepStatistics>;
+
+/**
+ * A step that fails the same way: step × error class × the resource labels its failures share. Support:
+ * the runs that match all three; confidence: support ÷ the runs of the step on resources with those labels.
+ */
+export const FailurePattern = z
+  .object({
+    stepId: z.string(),
+    errorClass: z
+      .string()
+      .describe('the error name of the final attempt (Runbook.StepTimeout, Tool.Throttled…)'),
+    labels: z
+      .record(z.string(), z.string())
+      .describe('resource fields the failures share; {} is any resource'),
+    support: z.number().int().min(1),
+    runs: z.number().int().min(1).describe('runs of the step on resources with these labels'),
+    confidence: z.number().min(0).max(1),
+  })
+  .strict();
+export type FailurePattern = z.infer<typeof FailurePattern>;
+
+/**
+ * A recorded output (learningHooks.recordOutputs) that goes with success: the runs where the fact had
+ * this value (or was past this threshold) succeeded more often than the runs that recorded the fact.
+ */
+export const SuccessFactor = z
+  .object({
+    fact: z.string(),
+    when: z.union([
+      z.object({ equals: z.union([z.string(), z.number(), z.boolean()]) }).strict(),
+      z.object({ greaterThanOrEquals: z.number() }).strict(),
+      z.object({ lessThan: z.number() }).strict(),
+    ]),
+    support: z.number().int().min(1).describe('runs where the fact was so'),
+    succeeded: z.number().int().min(0),
+    successRate: z.number().min(0).max(1),
+    /** The success rate of every run that recorded the fact. */
+    baselineSuccessRate: z.number().min(0).max(1),
+  })
+  .strict();
+export type SuccessFactor = z.infer<typeof SuccessFactor>;
 
 /** Learning aggregates of one runbook, recomputed from its execution records (idempotent). */
 export const LearningAggregate = z
@@ -304,6 +347,9 @@ export const LearningAggregate = z
       z.object({ executions: z.number().int(), succeeded: z.number().int() }).strict(),
     ),
     steps: z.array(StepStatistics),
+    /** From the same recent runs as `steps` (functions/core/learning/patterns.ts). */
+    failurePatterns: z.array(FailurePattern).optional(),
+    successFactors: z.array(SuccessFactor).optional(),
     updatedAt: IsoTime,
   })
   .strict();

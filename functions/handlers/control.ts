@@ -5,7 +5,7 @@ import * as aws from '../composition/aws.ts';
 import type { AutomationService } from '../core/automation/service.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
-import type { ControlService } from '../core/services/control.ts';
+import { type ControlService, NotFoundError } from '../core/services/control.ts';
 import type { LearningService } from '../core/services/learning.ts';
 import type { ManualStartService } from '../core/services/manual-start.ts';
 import type { RollbackService } from '../core/services/rollback.ts';
@@ -159,6 +159,19 @@ export function createControlHandler(options: ControlHandlerOptions) {
       method: 'GET' as const,
       path: '/api/learning',
       handler: async (): Promise<HttpResult> => json(200, await learning.report(await options.runbooks())),
+    },
+    {
+      method: 'GET' as const,
+      path: '/api/learning/history/{runbook}',
+      handler: async (event: HttpEvent): Promise<HttpResult> => {
+        const id = pathParameter(event, 'runbook', 'runbook id');
+        const runbook = (await options.runbooks()).find((candidate) => candidate.id === id);
+        if (!runbook)
+          throw new NotFoundError(
+            `no runbook "${id}" on this platform: check the id (runbook learn suggest reads the runbooks the platform runs)`,
+          );
+        return json(200, await learning.history(id, runbook));
+      },
     },
     ...(options.automation ? automationRoutes({ automation: options.automation, operator }) : []),
     {

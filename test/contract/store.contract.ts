@@ -367,6 +367,8 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreCo
         ]);
         expect(summaries[0]).toMatchObject({ source: 'prometheus', firstSeenAt: '2024-05-02T17:01:00Z' });
         expect(summaries[0]?.lastAlert.summary).toBe('last');
+        // The last alert's labels: `runbook learn recommend` clusters by their keys.
+        expect(summaries[0]?.lastLabels).toEqual(memory.labels);
         expect(summaries[1]).toMatchObject({
           firstSeenAt: '2024-05-02T17:00:00Z',
           lastSeenAt: '2024-05-02T17:00:00Z',

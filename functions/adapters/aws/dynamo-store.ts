@@ -501,6 +501,7 @@ export class DynamoStore implements Store {
       `${expression.name('firstSeenAt')} = if_not_exists(${expression.name('firstSeenAt')}, ${expression.value(seenAt)}), ` +
       `${expression.name('lastSeenAt')} = ${expression.value(seenAt)}, ` +
       `${expression.name('lastAlert')} = ${expression.value(summary)}, ` +
+      `${expression.name('lastLabels')} = ${expression.value({ ...alert.labels })}, ` +
       `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(this.ttl())}`;
     await this.call('UpdateItem', key, () =>
       this.client.send(

@@ -168,30 +168,13 @@ function minutes(ms: number | undefined): string {
   return ms === undefined ? 'no data' : `${(ms / 60_000).toFixed(1)} min`;
 }
 
-/** Suggestions for one runbook from its statistics and its own targets. */
+/**
+ * What one runbook's figures say against its targets and the design's. Changes to the runbook itself
+ * (timeouts, diagnostics, order, compensations, conditions, expected durations) are made concrete as
+ * edits with their diffs by `runbook learn suggest` (functions/core/learning/suggestions/).
+ */
 export function runbookSuggestions(aggregate: LearningAggregate, runbook: Runbook | undefined): string[] {
   const suggestions: string[] = [];
-  for (const step of aggregate.steps) {
-    if (step.runs >= 3 && step.failures / step.runs >= 0.3) {
-      suggestions.push(
-        `${step.stepId} fails in ${step.failures} of ${step.runs} runs: add a retry, a prerequisite check, or onFailure: continue if it is optional`,
-      );
-    }
-    if (step.skipped >= 3 && step.runs === 0)
-      suggestions.push(`${step.stepId} was skipped in all ${step.skipped} runs: is it still needed?`);
-    const declared = runbook?.phases
-      .flatMap((phase) => phase.steps)
-      .find((candidate) => candidate.id === step.stepId);
-    if (
-      declared?.expectedDuration &&
-      step.runs >= 3 &&
-      step.p90DurationMs > declared.expectedDuration * 1_000 * 1.5
-    ) {
-      suggestions.push(
-        `${step.stepId} takes ${Math.round(step.p90DurationMs / 1000)}s at p90, over its expectedDuration of ${declared.expectedDuration}s: update it so parallel lanes balance`,
-      );
-    }
-  }
   if (aggregate.meanApprovalWaitMs !== undefined && aggregate.meanApprovalWaitMs > FIVE_MINUTES) {
     suggestions.push(
       `approvals take ${minutes(aggregate.meanApprovalWaitMs)} on average, over the 5-minute target: add approvers or lower the risk that needs one`,
@@ -410,7 +393,7 @@ export function learningReport(
       .sort((a, b) => b.count - a.count)
       .map(
         (alert) =>
-          `no runbook matches ${alert.source} alert "${alert.name}" (seen ${alert.count} times): write one, or add an applicability rule`,
+          `no runbook matches ${alert.source} alert "${alert.name}" (seen ${alert.count} times): \`runbook learn recommend --write\` writes a skeleton for it, or add an applicability rule`,
       ),
     ...perRunbook.flatMap((runbook) =>
       runbook.suggestions.map((suggestion) => `${runbook.runbookId}: ${suggestion}`),

@@ -5,6 +5,8 @@ import type { Store } from '../../ports/store.ts';
 import { system } from '../audit/events.ts';
 import type { AutomationService } from '../automation/service.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
+import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
+import { failurePatterns, successFactors } from '../learning/patterns.ts';
 import type { Runbook } from '../runbook/model.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
@@ -102,7 +104,29 @@ export class LearningService {
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
       .slice(0, STEP_STATISTICS_EXECUTIONS);
     const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
-    await store.putLearningAggregate(aggregateRunbook(runbookId, executions, outcomes, now));
+    const history = runbookHistory(runbookId, undefined, recent, outcomes, now);
+    await store.putLearningAggregate({
+      ...aggregateRunbook(runbookId, executions, outcomes, now),
+      failurePatterns: failurePatterns(history.executions),
+      successFactors: successFactors(history.executions),
+    });
+  }
+
+  /**
+   * A runbook's recent finished real runs as learning reads them (`runbook learn suggest`,
+   * `GET /api/learning/history/:runbook`): at most HISTORY_EXECUTIONS, keeping the values of the facts
+   * `runbook`'s branch conditions read.
+   */
+  async history(runbookId: string, runbook?: Runbook): Promise<RunbookHistory> {
+    const { store, clock } = this.deps;
+    const now = clock.now();
+    const since = new Date(now.getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
+    const recent = (await store.listExecutionsByRunbook(runbookId, since))
+      .filter((execution) => execution.outcome && !execution.dryRun)
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
+      .slice(0, HISTORY_EXECUTIONS);
+    const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
+    return runbookHistory(runbookId, runbook, recent, outcomes, now);
   }
 
   async report(runbooks: Runbook[]): Promise<LearningReport> {
