@@ -307,6 +307,7 @@ export const EscalationEvent = z.enum([
   'rollback-failed',
   'escalation-requested',
   'aborted',
+  'health-worse',
 ]);
 export type EscalationEvent = z.infer<typeof EscalationEvent>;
 

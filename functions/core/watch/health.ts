@@ -68,7 +68,7 @@ export function baselineValue(
 /** In words, for the step's error, the audit trail, the safety incident and the escalation. */
 export function describeWorsening(worse: Worsening, when: string): string {
   const moved = worse.worseWhen === 'increases' ? 'rose' : 'fell';
-  return `health signal ${worse.fact} ${moved} from ${formatNumber(worse.baseline)} before the first change to ${formatNumber(worse.current)} ${when} (worse when it ${worse.worseWhen}, margin ${formatNumber(worse.margin)})`;
+  return `health signal ${worse.fact} ${moved} from ${formatNumber(worse.baseline)} before the first change to ${formatNumber(worse.current)}, ${when} (worse when it ${worse.worseWhen}, margin ${formatNumber(worse.margin)})`;
 }
 
 function formatNumber(value: number): string {
