@@ -267,10 +267,10 @@ describe('the health watch between a change and its verification', () => {
       (event) => event.kind === 'gate.verdict' && event.gate === 'health-watch',
     );
     expect(watchVerdicts.map((event) => event.verdict)).toEqual(['allowed', 'refused']);
-    expect(watchVerdicts[0].reason).toBe(
+    expect(watchVerdicts[0]!.reason).toBe(
       'baseline before rollout-restart: steps.workload-ready.output.readyReplicas = 4',
     );
-    expect(watchVerdicts[0].actor).toEqual({ type: 'system', id: 'health-watch' });
+    expect(watchVerdicts[0]!.actor).toEqual({ type: 'system', id: 'health-watch' });
     const kinds = events.map((event) => event.kind);
     expect(kinds.indexOf('gate.verdict', kinds.indexOf('change.started'))).toBeGreaterThan(0);
     expect(escalation.subject).toBe('[page] restart-watched: health worse on web');
@@ -353,7 +353,7 @@ describe('the stuck-step watchdog', () => {
     expect(kube.deployments.get(`${NAMESPACE}/api`)!.spec!.replicas).toBe(3);
     const pause = events.find((event) => event.kind === 'override.pause');
     expect(pause).toMatchObject({ actor: { type: 'system', id: 'stuck-step-watchdog' }, result: 'accepted' });
-    expect(pause.reason).toContain('past its learned p99 of 0.2s over 10 runs');
+    expect(pause!.reason).toContain('past its learned p99 of 0.2s over 10 runs');
     expect(
       events
         .filter((event) => event.kind === 'gate.verdict' && event.gate === 'checkpoint')
@@ -510,7 +510,7 @@ describe('the circuit breaker of a runbook', () => {
       'closed:accepted:carol@example.com',
       'closed:refused:carol@example.com',
     ]);
-    expect(changes[4].actor.source.channel).toBe('cli');
+    expect(changes[4]!.actor.source.channel).toBe('cli');
     expect(afterwards.decision).toBe('started');
     expect(scaled.execution.status).toBe('succeeded');
     expect(kube.deployments.get(`${NAMESPACE}/web-later`)!.spec!.replicas).toBe(3);

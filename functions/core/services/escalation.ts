@@ -74,7 +74,11 @@ export class EscalationService {
     const severity = matching.reduce<'page' | 'ticket' | 'info'>(
       (max, trigger) => (SEVERITY_RANK[trigger.severity] > SEVERITY_RANK[max] ? trigger.severity : max),
       // A failed rollback, or a change followed by worse health, is a safety matter: page.
-      matching.length > 0 ? 'info' : event === 'rollback-failed' || event === 'health-worse' ? 'page' : 'ticket',
+      matching.length > 0
+        ? 'info'
+        : event === 'rollback-failed' || event === 'health-worse'
+          ? 'page'
+          : 'ticket',
     );
     const { config, notifier, clock, logger } = this.deps;
     const execution = state.execution;
