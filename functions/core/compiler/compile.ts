@@ -204,6 +204,8 @@ function splitWaits(
     const watch = watchOf(name);
     states[StateName.waited(name)] = {
       ...state,
+      // The signals are read before the Task answers: their time is the Task's too.
+      ...(watch ? { TimeoutSeconds: (TimeoutSeconds ?? 0) + watchReadSeconds(watch) } : {}),
       Parameters: {
         kind: TaskKind.Waited,
         'execution.$': '$.execution',
@@ -216,6 +218,11 @@ function splitWaits(
 
 function failureCatch(next: string): Catcher {
   return { ErrorEquals: [AslErrorName.StatesAll], ResultPath: '$.failure', Next: next };
+}
+
+/** The longest a task's reading of its watched signals may take (they are read at once). */
+export function watchReadSeconds(watch: WatchSpec): number {
+  return Math.max(...watch.signals.map((signal) => signal.timeoutSeconds));
 }
 
 /** A watched health signal got worse: compensate, whatever the step's onFailure says. */
@@ -289,6 +296,13 @@ class RunbookCompiler {
   private withHealth(step: Step, catches: Catcher[], point: FailurePoint): Catcher[] {
     if (!this.watches(step) || effectiveOnFailure(step) === 'rollback') return catches;
     return [healthCatch(this.rollbackEntry(point)), ...catches];
+  }
+
+  /** A change reads the signals before its tool runs (baseline or guard): their time is the Task's too. */
+  private watchBeforeChange(task: TaskState): void {
+    const watch = this.watchSpec()!;
+    (task.Parameters as JsonObject).watch = watch as unknown as JsonObject;
+    task.TimeoutSeconds = (task.TimeoutSeconds ?? 0) + watchReadSeconds(watch);
   }
 
   /** Is this step watched: a change (baseline before the first, guard before later ones) or a wait. */
@@ -871,8 +885,7 @@ class RunbookCompiler {
       const task = this.withResult(this.stepTask(spec, step.retry), step.id, resultPath);
       const continued =
         effectiveOnFailure(step) === 'continue' ? this.continuedFailure(step, resultPath, next) : undefined;
-      if (spec.mutating && this.watches(step))
-        (task.Parameters as JsonObject).watch = this.watchSpec() as unknown as JsonObject;
+      if (spec.mutating && this.watches(step)) this.watchBeforeChange(task);
       task.Catch = this.withKillSwitch(
         this.withHealth(
           step,
@@ -944,8 +957,7 @@ class RunbookCompiler {
         );
         if (watchedInLane(step)) {
           laneWatched = true;
-          if (step.tool !== WAIT_TOOL)
-            (task.Parameters as JsonObject).watch = this.watchSpec() as unknown as JsonObject;
+          if (step.tool !== WAIT_TOOL) this.watchBeforeChange(task);
         }
         if (effectiveOnFailure(step) === 'continue') {
           const failedName = StateName.stepFailed(step.id);

@@ -1253,7 +1253,13 @@ export class StepRunner {
         for (const signal of reading) due.set(signal, nowMs + signal.everySeconds * 1_000);
         const worse =
           reading.length > 0
-            ? await health.check(execution, alert, await store.listStepOutcomes(execution.id), reading)
+            ? await health.check(
+                execution,
+                alert,
+                await store.listStepOutcomes(execution.id),
+                reading,
+                waitUntil,
+              )
             : undefined;
         if (worse)
           await this.healthWorse(

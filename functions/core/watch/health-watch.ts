@@ -88,11 +88,13 @@ export class HealthWatcher {
     alert: Alert,
     outcomes: StepOutcome[],
     signals: readonly WatchSignal[],
+    /** Epoch ms by which the readings must be done (the verification's own wait); default: their timeouts. */
+    until?: number,
   ): Promise<Worsening | undefined> {
     if (execution.dryRun || signals.length === 0) return undefined;
     const baseline = await this.deps.watch.getBaseline(execution.id);
     if (!baseline) return undefined;
-    return this.compare(execution, alert, outcomes, signals, baseline.readings);
+    return this.compare(execution, alert, outcomes, signals, baseline.readings, until);
   }
 
   /** A watched success metric's own reading (its check just ran) against the baseline. */
@@ -141,9 +143,12 @@ export class HealthWatcher {
     outcomes: StepOutcome[],
     signals: readonly WatchSignal[],
     readings: readonly HealthReading[],
+    until?: number,
   ): Promise<Worsening | undefined> {
     const watched = signals.filter((signal) => baselineValue(readings, signal) !== undefined);
-    const now = await Promise.all(watched.map((signal) => this.read(execution, alert, outcomes, signal)));
+    const now = await Promise.all(
+      watched.map((signal) => this.read(execution, alert, outcomes, signal, until)),
+    );
     for (const [index, signal] of watched.entries()) {
       const current = now[index]!.value;
       if (current === null) continue;
@@ -159,24 +164,41 @@ export class HealthWatcher {
     alert: Alert,
     outcomes: StepOutcome[],
     signal: WatchSignal,
+    until?: number,
   ): Promise<HealthReading> {
     const base = { check: signal.check, fact: signal.fact };
     const tool = this.deps.tools.get(signal.tool);
     if (!tool)
       return { ...base, value: null, unavailable: `${signal.tool} is not available in this runtime` };
+    // Never past the caller's own deadline (a Task's timeout is the reading's too).
+    const timeoutMs = Math.min(
+      signal.timeoutSeconds * 1_000,
+      until === undefined ? Number.POSITIVE_INFINITY : until - this.deps.clock.now().getTime(),
+    );
+    if (timeoutMs <= 0) return { ...base, value: null, unavailable: 'no time left to read it' };
     try {
       const resolved = resolveTemplates(signal.parameters, templateScope(alert, execution, outcomes));
       const parameters = tool.declaration.parameters.parse(resolved) as Record<string, unknown>;
-      const timeoutMs = signal.timeoutSeconds * 1_000;
-      const output = await tool.run(parameters, {
-        signal: AbortSignal.timeout(timeoutMs),
-        dryRun: false,
-        execution,
-        deadline: this.deps.clock.now().getTime() + timeoutMs,
-        change: { key: `watch-${signal.check}`, since: this.deps.clock.now().toISOString(), repeat: false },
-        log: (message, data) =>
-          this.deps.logger.info(message, { ...data, executionId: execution.id, tool: signal.tool }),
+      const stop = AbortSignal.timeout(timeoutMs);
+      // A tool that ignores its signal still gives up its reading in time.
+      const stopped = new Promise<never>((_, reject) => {
+        stop.addEventListener('abort', () => reject(new Error(`no answer within ${timeoutMs} ms`)), {
+          once: true,
+        });
       });
+      stopped.catch(() => undefined);
+      const output = await Promise.race([
+        tool.run(parameters, {
+          signal: stop,
+          dryRun: false,
+          execution,
+          deadline: this.deps.clock.now().getTime() + timeoutMs,
+          change: { key: `watch-${signal.check}`, since: this.deps.clock.now().toISOString(), repeat: false },
+          log: (message, data) =>
+            this.deps.logger.info(message, { ...data, executionId: execution.id, tool: signal.tool }),
+        }),
+        stopped,
+      ]);
       const reading = readSignal(signal, output);
       return 'value' in reading ? { ...base, value: reading.value } : { ...base, value: null, ...reading };
     } catch (error) {

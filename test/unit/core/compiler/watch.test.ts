@@ -79,6 +79,10 @@ describe('compiling a watched runbook', () => {
     );
     for (const name of watched) expect(payloadOf(byName.get(name)!).watch).toEqual({ signals: [signal] });
     expect(payloadOf(byName.get('Waited: settle')!)['alert.$']).toBe('$.alert');
+    // reading the signals (up to the check's 60 s) is part of the Task's time: step + margin + reading
+    expect(byName.get('rollout-restart')!.TimeoutSeconds).toBe(60 + 15 + 60);
+    expect(byName.get('Waited: settle')!.TimeoutSeconds).toBe(120 + 15 + 60);
+    expect(byName.get('settle')!.TimeoutSeconds).toBe(120 + 15);
     expect(payloadOf(byName.get('workload-before')!).watch).toBeUndefined();
     expect(Object.keys(compiled.definition.States)).toEqual(Object.keys(plain.definition.States));
     expect(plain.text).not.toContain('"watch"');
