@@ -719,6 +719,46 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       },
     );
 
+  const breaker = program
+    .command('breaker')
+    .description(
+      'circuit breakers: a runbook failing again and again starts nothing until a person closes its breaker',
+    );
+  server(breaker.command('list').description('every runbook’s circuit breaker; open ones with why'))
+    .option('--json', 'print as JSON')
+    .action(async (options: { url: string; token?: string; json?: boolean }) => {
+      const { breakerList } = await import('./circuit-breakers.ts');
+      const listed = await breakerList({
+        url: options.url,
+        ...(options.token ? { token: options.token } : {}),
+      });
+      if (options.json) io.out(JSON.stringify(listed.json, null, 2));
+      else for (const line of listed.lines) io.out(line);
+      exitCode.value = 0;
+    });
+  server(
+    breaker
+      .command('close')
+      .description('close a runbook’s open circuit breaker: its alerts start it again; recorded with who')
+      .argument('<runbook>', 'runbook id'),
+  )
+    .requiredOption('--by <person>', 'who closes it (recorded)')
+    .option('--reason <text>', 'why (recorded)')
+    .action(
+      async (runbookId: string, options: { url: string; token?: string; by: string; reason?: string }) => {
+        const { breakerClose } = await import('./circuit-breakers.ts');
+        const lines = await breakerClose({
+          url: options.url,
+          runbookId,
+          by: options.by,
+          ...(options.token ? { token: options.token } : {}),
+          ...(options.reason ? { reason: options.reason } : {}),
+        });
+        for (const line of lines) io.out(line);
+        exitCode.value = 0;
+      },
+    );
+
   program
     .command('audit')
     .description(

@@ -55,6 +55,8 @@ async function readReportFromData(options: {
     { DynamoAutomationStore },
     { AutomationService },
     { RuntimeConfig },
+    { DynamoWatchStore },
+    { CircuitBreakerService },
   ] = await Promise.all([
     import('../functions/adapters/local/database.ts'),
     import('../functions/adapters/aws/dynamo-store.ts'),
@@ -66,6 +68,8 @@ async function readReportFromData(options: {
     import('../functions/adapters/aws/dynamo-automation-store.ts'),
     import('../functions/core/automation/service.ts'),
     import('../functions/core/config.ts'),
+    import('../functions/adapters/aws/dynamo-watch.ts'),
+    import('../functions/core/watch/circuit-breaker.ts'),
   ]);
   const database = await startLocalDatabase({ path: join(options.dataDir, 'dynamodb') });
   try {
@@ -82,6 +86,18 @@ async function readReportFromData(options: {
     const runbooks = results.flatMap((result) => (result.runbook ? [result.runbook] : []));
     const environment = options.environment ?? 'dev';
     const people = project.loadEnvironmentConfig(project.cdkJsonPath(options.cwd), environment);
+    const config = RuntimeConfig.parse({
+      environment,
+      publicBaseUrl: 'http://127.0.0.1/',
+      policy: people.policy,
+      escalationTargets: people.escalationTargets,
+      automation: people.automation,
+    });
+    const notifier = {
+      send: async () => {
+        throw new RunbookAutopilotError('the learning report sends nothing');
+      },
+    };
     const automation = new AutomationService({
       store,
       automation: new DynamoAutomationStore({
@@ -89,22 +105,27 @@ async function readReportFromData(options: {
         tableName: database.tableName,
         retentionDays: 90,
       }),
-      notifier: {
-        send: async () => {
-          throw new RunbookAutopilotError('the learning report sends nothing');
-        },
-      },
+      notifier,
       clock: systemClock,
       logger,
-      config: RuntimeConfig.parse({
-        environment,
-        publicBaseUrl: 'http://127.0.0.1/',
-        escalationTargets: people.escalationTargets,
-        automation: people.automation,
-      }),
+      config,
       runbooks: () => runbooks,
     });
-    const learning = new LearningService({ store, clock: systemClock, logger, automation });
+    // The breakers as the platform left them (reading changes nothing).
+    const breakers = new CircuitBreakerService({
+      store,
+      watch: new DynamoWatchStore({
+        client: database.client,
+        tableName: database.tableName,
+        retentionDays: 90,
+      }),
+      notifier,
+      clock: systemClock,
+      logger,
+      config,
+      runbooks: () => runbooks,
+    });
+    const learning = new LearningService({ store, clock: systemClock, logger, automation, breakers });
     return await learning.report(runbooks);
   } finally {
     await database.stop();
@@ -165,6 +186,16 @@ export function formatLearningReport(report: LearningReport): string[] {
       ),
     );
   }
+  const open = report.circuitBreakers?.breakers.filter((breaker) => breaker.state === 'open') ?? [];
+  if (report.circuitBreakers)
+    lines.push(
+      '',
+      `Circuit breakers open: ${open.length === 0 ? 'none' : open.length}`,
+      ...open.map(
+        (breaker) => `  ${breaker.runbookId.padEnd(28)} since ${breaker.openedAt}: ${breaker.reason}`,
+      ),
+      ...(open.length > 0 ? ['  close one with: runbook breaker close <runbook> --by <you>'] : []),
+    );
   if (report.unmatched.length > 0) {
     lines.push(
       '',

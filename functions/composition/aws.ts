@@ -17,6 +17,7 @@ import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
+import { DynamoWatchStore } from '../adapters/aws/dynamo-watch.ts';
 import { EventBridgeBus } from '../adapters/aws/eventbridge-bus.ts';
 import {
   LambdaApprovalRequester,
@@ -51,6 +52,9 @@ import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
 import { RollbackService } from '../core/services/rollback.ts';
 import { StepRunner } from '../core/services/step-runner.ts';
+import { CircuitBreakerService } from '../core/watch/circuit-breaker.ts';
+import { HealthWatcher } from '../core/watch/health-watch.ts';
+import { StuckStepWatchdog } from '../core/watch/stuck-step.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { LinkSigningKeys } from '../ports/link-signing-keys.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -67,7 +71,8 @@ import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
  *   TABLE_NAME, EVENT_BUS_NAME, APPROVALS_TOPIC_ARN, ESCALATIONS_TOPIC_ARN,
  *   STATE_MACHINE_ARN_PREFIX (…:stateMachine:<prefix>, the runbook id is appended),
  *   APPROVAL_REQUEST_FUNCTION_NAME (the step runners: checkpoints ask it for the risk policy's approvals),
- *   LINK_SIGNING_KEY_SECRET, INGEST_TOKEN_SECRET (Secrets Manager names; values never in the template),
+ *   LINK_SIGNING_KEY_SECRET, INGEST_TOKEN_SECRET (Secrets Manager names; values never in the template;
+ *   the read-only step runner has the first, so its stuck-step and escalation messages carry signed links),
  *   RUNBOOK_AUTOPILOT_CONFIG (RuntimeConfig JSON, no secrets).
  */
 
@@ -167,6 +172,35 @@ const limits = /* @__PURE__ */ once(
       client: documentClient(),
       tableName: required('TABLE_NAME'),
       retentionDays: config().retentionDays,
+    }),
+);
+
+/** Health baselines, stuck-step claims and circuit breakers: the same table, their own items. */
+const watchStore = /* @__PURE__ */ once(
+  () =>
+    new DynamoWatchStore({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
+/**
+ * Circuit breakers: opened by the learning recorder, checked by the classifier, closed through the
+ * control API. Opening and closing are told through the escalations topic.
+ */
+const breakers = /* @__PURE__ */ once(
+  () =>
+    new CircuitBreakerService({
+      store: store(),
+      watch: watchStore(),
+      // Built when a breaker first changes: checking one needs no topic.
+      notifier: { send: (notification) => notifier().send(notification) },
+      clock,
+      logger: logger(),
+      config: config(),
+      runbooks: () => runbooks(),
+      audit: audit(),
     }),
 );
 
@@ -405,6 +439,27 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
       config: config(),
     }),
     rollbacks: rollbackService(),
+    // The runner that runs a step watches it (both runners: diagnostics and changes alike).
+    health: new HealthWatcher({
+      store: store(),
+      watch: watchStore(),
+      tools: toolRegistry(),
+      clock,
+      logger: logger(),
+      audit: audit(),
+      automation: automation(),
+    }),
+    stuckSteps: new StuckStepWatchdog({
+      store: store(),
+      watch: watchStore(),
+      notifier: notifier(),
+      clock,
+      logger: logger(),
+      config: config(),
+      audit: audit(),
+      // Only the read-only runner reads the link-signing key; the mutating one tells without links.
+      ...(process.env.LINK_SIGNING_KEY_SECRET ? { controlLinks: controlLinks() } : {}),
+    }),
   }),
   logger: logger(),
 }));
@@ -440,7 +495,13 @@ export const approvalsWiring = /* @__PURE__ */ once(() => {
 export const controlWiring = /* @__PURE__ */ once(() => {
   return {
     control: controlService(),
-    learning: new LearningService({ store: store(), clock, logger: logger(), automation: automation() }),
+    learning: new LearningService({
+      store: store(),
+      clock,
+      logger: logger(),
+      automation: automation(),
+      breakers: breakers(),
+    }),
     manualStarts: new ManualStartService({
       classifier: classifierWiring().classifier,
       runbooks,
@@ -463,6 +524,7 @@ export const controlWiring = /* @__PURE__ */ once(() => {
     logger: logger(),
     audit: audit(),
     automation: automation(),
+    breakers: breakers(),
   };
 });
 
@@ -474,6 +536,7 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     audit: audit(),
     automation: automation(),
     rollbacks: rollbackService(),
+    breakers: breakers(),
   }),
   logger: logger(),
 }));
@@ -493,6 +556,7 @@ export const classifierWiring = /* @__PURE__ */ once(() => ({
     audit: audit(),
     automation: automation(),
     risk: risk(),
+    breakers: breakers(),
   }),
   normalize: normalizeOptions(config()),
   logger: logger(),

@@ -10,6 +10,7 @@ import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
+import { DynamoWatchStore } from '../adapters/aws/dynamo-watch.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
 import {
@@ -46,6 +47,9 @@ import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
 import { RollbackService } from '../core/services/rollback.ts';
 import { StepRunner } from '../core/services/step-runner.ts';
+import { CircuitBreakerService } from '../core/watch/circuit-breaker.ts';
+import { HealthWatcher } from '../core/watch/health-watch.ts';
+import { StuckStepWatchdog } from '../core/watch/stuck-step.ts';
 import { createApprovalRequestHandler } from '../handlers/approval-request.ts';
 import { createApprovalWebHandler } from '../handlers/approval-web.ts';
 import { createClassifierHandler } from '../handlers/classifier.ts';
@@ -308,7 +312,22 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     runbooks: options.runbooks,
     tools: TOOL_CATALOG,
   });
-  const learning = new LearningService({ store, clock, logger, audit, automation, rollbacks });
+  const watch = new DynamoWatchStore({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.retentionDays,
+  });
+  const breakers = new CircuitBreakerService({
+    store,
+    watch,
+    notifier,
+    clock,
+    logger,
+    config,
+    runbooks: options.runbooks,
+    audit,
+  });
+  const learning = new LearningService({ store, clock, logger, audit, automation, rollbacks, breakers });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
     {
@@ -375,6 +394,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     automation,
     changeGate: new ChangeGate({ store, limits, risk, clock, logger, config }),
     rollbacks,
+    health: new HealthWatcher({ store, watch, tools, clock, logger, audit, automation }),
+    stuckSteps: new StuckStepWatchdog({ store, watch, notifier, clock, logger, config, audit, controlLinks }),
     // A local database read costs nothing: an abort reaches a running tool within a quarter second
     // (on AWS every 2 s, a DynamoDB read per running step).
     abortPollMs: 250,
@@ -387,6 +408,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     config,
     automation,
     risk,
+    breakers,
     get selector() {
       return selector;
     },
@@ -418,6 +440,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       manualStarts,
       rollbacks,
       approvals,
+      breakers,
     }),
   };
   // Work in flight, so stopping waits for it before closing the database under it.
@@ -456,6 +479,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     audit,
     automationStore,
     limits,
+    watch,
     engine,
     bus,
     notifier,
@@ -473,6 +497,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       controlLinks,
       manualStarts,
       rollbacks,
+      breakers,
     },
     /** Runbooks changed on disk: select among the new set from now on. */
     reloadRunbooks() {

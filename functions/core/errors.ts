@@ -20,6 +20,11 @@ export const AslErrorName = {
   LimitExceeded: 'Safety.LimitExceeded',
   /** A change whose risk score the environment's policy refuses: not run; rollback, escalation. */
   RiskRefused: 'Safety.RiskRefused',
+  /**
+   * A watched health signal got worse than before the first change (successMetrics.checks[].watch):
+   * the execution stops and compensates at once.
+   */
+  HealthWorse: 'Safety.HealthWorse',
   /** A change whose risk score, counted as it was about to run, needs an approval none gave: not run. */
   ApprovalRequired: 'Approval.Required',
   ApprovalRejected: 'Approval.Rejected',

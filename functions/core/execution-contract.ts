@@ -108,6 +108,30 @@ export const StepSpec = z
   .strict();
 export type StepSpec = z.infer<typeof StepSpec>;
 
+/**
+ * A health signal as the compiler bakes it into the tasks that watch it (successMetrics.checks[].watch):
+ * the check's tool and parameters, the number it reads, and which way is worse.
+ */
+export const WatchSignal = z
+  .object({
+    check: z.string(),
+    name: z.string(),
+    tool: z.string(),
+    parameters: z.record(z.string(), z.unknown()).default({}),
+    timeoutSeconds: z.number().int().positive(),
+    /** `steps.<check>.output.<field>`: the number read. */
+    fact: z.string(),
+    worseWhen: z.enum(['increases', 'decreases']),
+    margin: z.number().min(0),
+    everySeconds: z.number().int().positive(),
+  })
+  .strict();
+export type WatchSignal = z.infer<typeof WatchSignal>;
+
+/** The signals a task watches: a change reads the baseline or guards; a wait and the verification poll. */
+export const WatchSpec = z.object({ signals: z.array(WatchSignal).min(1) }).strict();
+export type WatchSpec = z.infer<typeof WatchSpec>;
+
 export const CompensationSpecPayload = z
   .object({
     compensates: z.string(),
@@ -136,7 +160,9 @@ export type ApprovalSpec = z.infer<typeof ApprovalSpec>;
 const Execution = { execution: ExecutionContext };
 const WithAlert = { ...Execution, alert: Alert };
 
-export const StepTask = z.object({ kind: z.literal(TaskKind.Step), ...WithAlert, step: StepSpec }).strict();
+export const StepTask = z
+  .object({ kind: z.literal(TaskKind.Step), ...WithAlert, step: StepSpec, watch: WatchSpec.optional() })
+  .strict();
 export const CompensateTask = z
   .object({ kind: z.literal(TaskKind.Compensate), ...WithAlert, compensation: CompensationSpecPayload })
   .strict();
@@ -180,7 +206,12 @@ export const RiskApprovalTask = z
 export type RiskApprovalTask = z.infer<typeof RiskApprovalTask>;
 
 export const VerifyAlertTask = z
-  .object({ kind: z.literal(TaskKind.VerifyAlert), ...WithAlert, withinSeconds: z.number().int().positive() })
+  .object({
+    kind: z.literal(TaskKind.VerifyAlert),
+    ...WithAlert,
+    withinSeconds: z.number().int().positive(),
+    watch: WatchSpec.optional(),
+  })
   .strict();
 export const EscalateTask = z
   .object({
@@ -199,7 +230,14 @@ export const RecordTask = z
   .strict();
 
 export const WaitedTask = z
-  .object({ kind: z.literal(TaskKind.Waited), ...Execution, step: StepSpec })
+  .object({
+    kind: z.literal(TaskKind.Waited),
+    ...Execution,
+    step: StepSpec,
+    /** Health signals read when the wait ends (a Wait state cannot be interrupted). */
+    alert: Alert.optional(),
+    watch: WatchSpec.optional(),
+  })
   .strict();
 
 /** A stage of the rollback machine: begin (checks, records), proceed (after any approval), finish. */

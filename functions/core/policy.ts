@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LimitsPolicy } from './limits/budget.ts';
 import { RiskPolicy } from './risk/policy.ts';
+import { WatchPolicy } from './watch/policy.ts';
 
 export const RiskLevel = z.enum(['low', 'medium', 'high', 'critical']);
 export type RiskLevel = z.infer<typeof RiskLevel>;
@@ -47,6 +48,8 @@ export const EnvironmentPolicy = z
     limits: LimitsPolicy.prefault({}),
     /** How a change's risk score is made and what it decides (functions/core/risk). */
     risk: RiskPolicy.prefault({}),
+    /** Watching running executions: stuck steps and circuit breakers (functions/core/watch). */
+    watch: WatchPolicy.prefault({}),
   })
   .strict();
 export type EnvironmentPolicy = z.infer<typeof EnvironmentPolicy>;

@@ -279,6 +279,8 @@ export const StepStatistics = z
     skipped: z.number().int().min(0),
     meanDurationMs: z.number().min(0),
     p90DurationMs: z.number().min(0),
+    /** Past this, a running attempt counts as stuck (aggregates from before it was kept lack it). */
+    p99DurationMs: z.number().min(0).optional(),
   })
   .strict();
 export type StepStatistics = z.infer<typeof StepStatistics>;

@@ -9,12 +9,14 @@ import { type ControlService, NotFoundError } from '../core/services/control.ts'
 import type { LearningService } from '../core/services/learning.ts';
 import type { ManualStartService } from '../core/services/manual-start.ts';
 import type { RollbackService } from '../core/services/rollback.ts';
+import type { CircuitBreakerService } from '../core/watch/circuit-breaker.ts';
 import type { AuditTrail } from '../ports/audit.ts';
 import type { Logger } from '../ports/logger.ts';
 import { REFUSAL_STATUS } from './approval-web.ts';
 import { auditRoutes, auditSourceOf } from './audit-routes.ts';
 import { bearerAuth } from './auth.ts';
 import { automationRoutes } from './automation-api.ts';
+import { circuitBreakerRoutes } from './circuit-breaker-api.ts';
 import {
   checkExecutionId,
   ForbiddenError,
@@ -71,6 +73,8 @@ export interface ControlHandlerOptions {
   approvals?: ApprovalService;
   /** Sign-in and per-group authorization (the dashboard on AWS); absent: no sign-in. */
   access?: ApiAccessOptions;
+  /** Circuit breakers per runbook: listed, and closed by a person (/api/circuit-breakers…). */
+  breakers?: Pick<CircuitBreakerService, 'list' | 'close'>;
 }
 
 const DecisionBody = z
@@ -95,7 +99,7 @@ function optionalBody<T extends z.ZodType>(event: HttpEvent, schema: T): z.infer
   return event.body ? parseJsonBody(event, schema, BODY_LIMIT) : parseValue(schema, {}, 'the body');
 }
 
-/** The control API: executions, pause/resume/abort, the kill switch, the learning report. */
+/** The control API: executions, pause/resume/abort, the kill switch, the learning report, circuit breakers. */
 export function createControlHandler(options: ControlHandlerOptions) {
   const { control, learning } = options;
   const routes = [
@@ -174,6 +178,7 @@ export function createControlHandler(options: ControlHandlerOptions) {
       },
     },
     ...(options.automation ? automationRoutes({ automation: options.automation, operator }) : []),
+    ...(options.breakers ? circuitBreakerRoutes({ breakers: options.breakers, operator }) : []),
     {
       method: 'GET' as const,
       path: '/api/session',

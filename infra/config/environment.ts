@@ -342,6 +342,16 @@ export const EnvironmentConfig = z
           message: `"${target}" is not one of escalationTargets (${Object.keys(config.escalationTargets).join(', ')})`,
         });
     });
+    for (const part of ['stuckSteps', 'circuitBreaker'] as const) {
+      config.policy.watch[part].notify.forEach((target, index) => {
+        if (!(target in config.escalationTargets))
+          context.addIssue({
+            code: 'custom',
+            path: ['policy', 'watch', part, 'notify', index],
+            message: `"${target}" is not one of escalationTargets (${Object.keys(config.escalationTargets).join(', ')})`,
+          });
+      });
+    }
     config.alarms.notify.forEach((target, index) => {
       if (!(target in config.escalationTargets)) {
         context.addIssue({

@@ -49,6 +49,12 @@ function toolOf(payload: Record<string, unknown>): string | undefined {
   return typeof tool === 'string' ? tool : undefined;
 }
 
+/** The tools of the health signals a task reads (a change's baseline, a wait's end, the verification). */
+function watchToolsOf(payload: Record<string, unknown>): string[] {
+  const signals = (payload.watch as { signals?: Array<{ tool?: unknown }> } | undefined)?.signals ?? [];
+  return signals.flatMap((signal) => (typeof signal.tool === 'string' ? [signal.tool] : []));
+}
+
 /** Reads one compiled machine and what its tasks invoke. */
 export function compiledRunbook(file: string, runbook: Runbook): CompiledRunbook {
   const text = readFileSync(file, 'utf8');
@@ -72,7 +78,8 @@ export function compiledRunbook(file: string, runbook: Runbook): CompiledRunbook
 
 /**
  * The tools each Lambda variant runs in a compiled machine: the `step.tool` or `compensation.tool` of
- * every Task state that invokes that variant (approvals run none). Pure: infra derives IAM from it, and
+ * every Task state that invokes that variant, and the tools of the health signals it reads (a change
+ * reads its runbook's baseline, so the mutating runner may read them too; approvals run none). Pure: infra derives IAM from it, and
  * `runbook rbac` the Kubernetes RBAC.
  */
 export function runnerToolsOf(definition: StateMachineDefinition): Record<Substitution, string[]> {
@@ -89,6 +96,7 @@ export function runnerToolsOf(definition: StateMachineDefinition): Record<Substi
     const payload = (parameters.Payload ?? parameters) as Record<string, unknown>;
     const tool = toolOf(payload);
     if (tool) tools[target].add(tool);
+    for (const watched of watchToolsOf(payload)) tools[target].add(watched);
   }
   return {
     [Substitution.ReadOnlyRunner]: [...tools[Substitution.ReadOnlyRunner]].sort(),

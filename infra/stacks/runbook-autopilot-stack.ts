@@ -312,7 +312,7 @@ export class RunbookAutopilotStack extends Stack {
       stepRunnerMutating: make(
         'stepRunnerMutating',
         HandlerEntry.StepRunner,
-        'Runbook steps that change things, and their compensations',
+        'Runbook steps that change things, and their compensations; a stuck change pauses its execution',
         { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
         { timeout: Duration.minutes(15), memorySize: 1_024, ...(network ? { vpc: network } : {}) },
       ),
@@ -442,6 +442,9 @@ export class RunbookAutopilotStack extends Stack {
     );
     publish(fns.classifier, escalations, 'PublishEscalations');
     publish(fns.stepRunnerReadOnly, escalations, 'PublishEscalations');
+    // The runner that runs a change watches it: past its learned p99 it pauses the execution and tells
+    // the stuck-step targets (the escalations topic only; it signs no links, so it reads no key).
+    publish(fns.stepRunnerMutating, escalations, 'PublishStuckStepEscalations');
     // A rollback whose machine stopped unfinished pages the default target.
     publish(fns.learningRecorder, escalations, 'PublishEscalations');
     allow(

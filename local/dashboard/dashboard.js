@@ -1751,6 +1751,89 @@ async function promoteRunbook(runbook) {
   }
 }
 
+/** Closes a runbook's open circuit breaker: only a person does, with who recorded (409 when it is not open). */
+async function closeBreaker(breaker) {
+  const values = await ask({
+    title: `Close the circuit breaker of ${breaker.runbookId}?`,
+    message: `It opened ${breaker.openedAt}: ${breaker.reason}. Once closed, its alerts start it again.`,
+    fields: [
+      { name: 'by', label: 'Your name or e-mail (recorded)', required: true },
+      { name: 'reason', label: 'What was fixed (recorded)' },
+    ],
+    confirm: 'Close the breaker',
+  });
+  if (!values) return;
+  try {
+    await api(`/api/circuit-breakers/${encodeURIComponent(breaker.runbookId)}/close`, {
+      method: 'POST',
+      body: { by: values.by, ...(values.reason ? { reason: values.reason } : {}) },
+    });
+    notice(`The circuit breaker of ${breaker.runbookId} is closed.`);
+    refreshAll();
+  } catch (error) {
+    notice(`The circuit breaker of ${breaker.runbookId} was not closed: ${error.message}`, 'error');
+  }
+}
+
+/** Every runbook's circuit breaker: open ones refuse new executions until a person closes them. */
+function breakerPanel(circuitBreakers) {
+  if (!circuitBreakers) return null;
+  const { policy } = circuitBreakers;
+  const open = circuitBreakers.breakers.filter((breaker) => breaker.state === 'open');
+  const recent = circuitBreakers.breakers.filter((breaker) => breaker.state === 'closed' && breaker.closedAt);
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'breakers-title' },
+    h('h2', { id: 'breakers-title' }, `Circuit breakers (${open.length} open)`),
+    h(
+      'p',
+      { class: 'muted small' },
+      policy.enabled
+        ? `${policy.failures} failed runs of one runbook within ${formatDuration(policy.within * 1000)} open its breaker; while open, its alerts start nothing and go to people.`
+        : 'Off in this environment (policy.watch.circuitBreaker.enabled).',
+    ),
+    open.length || recent.length
+      ? tableOf(
+          ['Runbook', 'State', 'Why', 'Since', ''],
+          [...open, ...recent].map((breaker) =>
+            h(
+              'tr',
+              { 'data-breaker': breaker.runbookId },
+              cell('Runbook', breaker.runbookId),
+              cell('State', h('span', { class: `pill breaker-${breaker.state}` }, breaker.state)),
+              cell(
+                'Why',
+                breaker.state === 'open'
+                  ? breaker.reason
+                  : `closed by ${breaker.closedBy}${breaker.closeReason ? `: ${breaker.closeReason}` : ''}`,
+              ),
+              cell('Since', timeElement(breaker.state === 'open' ? breaker.openedAt : breaker.closedAt)),
+              cell(
+                '',
+                breaker.state === 'open'
+                  ? gate(
+                      h(
+                        'button',
+                        {
+                          type: 'button',
+                          class: 'primary',
+                          'data-action': 'close-breaker',
+                          onclick: () => closeBreaker(breaker),
+                        },
+                        'Close',
+                      ),
+                      'operate',
+                    )
+                  : null,
+              ),
+            ),
+          ),
+          { class: 'circuit-breakers' },
+        )
+      : h('p', { class: 'empty' }, 'No breaker has opened.'),
+  );
+}
+
 /** Levels, who had to step in, dry runs apart, safety incidents and coverage (the report's automation part). */
 function automationPanels(automation, stat) {
   if (!automation) return [];
@@ -1892,6 +1975,7 @@ function learningBody(report) {
         stat('mean approval wait', measuredDuration(totals.meanApprovalWaitMs)),
       ),
     ),
+    breakerPanel(report.circuitBreakers),
     ...automationPanels(report.automation, stat),
     h(
       'section',
@@ -1981,7 +2065,7 @@ function learningBody(report) {
                 h('summary', {}, `${runbook.runbookId}: steps, alerts, suggestions`),
                 runbook.steps.length
                   ? tableOf(
-                      ['Step', 'Runs', 'Failures', 'Skipped', 'Mean', 'p90'],
+                      ['Step', 'Runs', 'Failures', 'Skipped', 'Mean', 'p90', 'p99'],
                       runbook.steps.map((step) =>
                         h(
                           'tr',
@@ -1992,6 +2076,10 @@ function learningBody(report) {
                           cell('Skipped', String(step.skipped)),
                           cell('Mean', formatDuration(step.meanDurationMs)),
                           cell('p90', formatDuration(step.p90DurationMs)),
+                          cell(
+                            'p99',
+                            step.p99DurationMs === undefined ? '—' : formatDuration(step.p99DurationMs),
+                          ),
                         ),
                       ),
                     )

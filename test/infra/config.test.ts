@@ -197,6 +197,20 @@ describe('environment configuration (cdk.json context)', () => {
       `${WHERE}.prod.alarms.notify[0]: "nobody" is not one of escalationTargets (default, sre-pager, sre-ticket, sre-chat, app-ticket, storefront-pager, storefront-ticket, storefront-chat)`,
     ],
     [
+      'stuck steps told to a target that does not exist',
+      (prod: Record<string, unknown>) => {
+        prod.policy = { watch: { stuckSteps: { notify: ['default', 'nobody'] } } };
+      },
+      `${WHERE}.prod.policy.watch.stuckSteps.notify[1]: "nobody" is not one of escalationTargets (default, sre-pager, sre-ticket, sre-chat, app-ticket, storefront-pager, storefront-ticket, storefront-chat)`,
+    ],
+    [
+      'a circuit breaker that never opens',
+      (prod: Record<string, unknown>) => {
+        prod.policy = { watch: { circuitBreaker: { failures: 0 } } };
+      },
+      `${WHERE}.prod.policy.watch.circuitBreaker.failures: must be at least 1, got 0`,
+    ],
+    [
       'a plain-http link base',
       (prod: Record<string, unknown>) => {
         prod.publicBaseUrl = 'http://approvals.example.com/';
@@ -436,10 +450,19 @@ describe('runbooks fit the environment (checked at synth)', () => {
     // Prepare
     const targets = { ...(ENVIRONMENTS.prod!.escalationTargets as Record<string, string[]>) };
     delete targets['sre-pager'];
+    const prod = ENVIRONMENTS.prod as { policy: { watch: Record<string, Record<string, unknown>> } };
     const config = EnvironmentConfig.parse({
       ...ENVIRONMENTS.prod,
       escalationTargets: targets,
       alarms: { notify: ['default'] },
+      // the environment's own pages go to the default target only
+      policy: {
+        ...prod.policy,
+        watch: {
+          stuckSteps: { ...prod.policy.watch.stuckSteps, notify: ['default'] },
+          circuitBreaker: { ...prod.policy.watch.circuitBreaker, notify: ['default'] },
+        },
+      },
     });
 
     // Act / Assess

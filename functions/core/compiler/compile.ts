@@ -7,6 +7,8 @@ import {
   stateKey,
   TaskKind,
   WAIT_FOR_TASK_TOKEN_RESOURCE,
+  type WatchSignal,
+  type WatchSpec,
 } from '../execution-contract.ts';
 import { compiledLimit } from '../limits/blast-radius.ts';
 import { maxRisk, RISK_RANK, type RiskLevel } from '../policy.ts';
@@ -173,7 +175,10 @@ export const WAIT_TOOL = 'runbook.wait';
  * however long), and `Waited: <step>` records the end and carries what the step's Task carried (result,
  * catches, next). No Lambda function sleeps.
  */
-function splitWaits(states: Record<string, State>): void {
+function splitWaits(
+  states: Record<string, State>,
+  watchOf: (stepId: string) => WatchSpec | undefined = () => undefined,
+): void {
   for (const [name, state] of Object.entries(states)) {
     if (state.Type !== 'Task' || state.Parameters?.kind !== TaskKind.Step) continue;
     const spec = state.Parameters.step as JsonObject;
@@ -195,15 +200,34 @@ function splitWaits(states: Record<string, State>): void {
       Next: StateName.wait(name),
     };
     states[StateName.wait(name)] = { Type: 'Wait', Seconds: seconds, Next: StateName.waited(name) };
+    // After a change, the health signals are read when the wait ends (a Wait state cannot be interrupted).
+    const watch = watchOf(name);
     states[StateName.waited(name)] = {
       ...state,
-      Parameters: { kind: TaskKind.Waited, 'execution.$': '$.execution', step: spec },
+      // The signals are read before the Task answers: their time is the Task's too.
+      ...(watch ? { TimeoutSeconds: (TimeoutSeconds ?? 0) + watchReadSeconds(watch) } : {}),
+      Parameters: {
+        kind: TaskKind.Waited,
+        'execution.$': '$.execution',
+        step: spec,
+        ...(watch ? { 'alert.$': '$.alert', watch: watch as unknown as JsonObject } : {}),
+      },
     };
   }
 }
 
 function failureCatch(next: string): Catcher {
   return { ErrorEquals: [AslErrorName.StatesAll], ResultPath: '$.failure', Next: next };
+}
+
+/** The longest a task's reading of its watched signals may take (they are read at once). */
+export function watchReadSeconds(watch: WatchSpec): number {
+  return Math.max(...watch.signals.map((signal) => signal.timeoutSeconds));
+}
+
+/** A watched health signal got worse: compensate, whatever the step's onFailure says. */
+function healthCatch(next: string): Catcher {
+  return { ErrorEquals: [AslErrorName.HealthWorse], ResultPath: '$.failure', Next: next };
 }
 
 /**
@@ -223,6 +247,8 @@ class RunbookCompiler {
   private readonly resultPaths = new Map<string, string>();
   private readonly phaseById: Map<string, Phase>;
   private payload = { perStepBytes: 0, worstCaseStateBytes: 0 };
+  /** The success metrics' watched health signals (successMetrics.checks[].watch). */
+  private readonly signals: WatchSignal[];
 
   constructor(
     private readonly runbook: Runbook,
@@ -230,6 +256,60 @@ class RunbookCompiler {
   ) {
     this.graph = buildPhaseGraph(runbook);
     this.phaseById = new Map(runbook.phases.map((phase) => [phase.id, phase]));
+    this.signals = runbook.successMetrics.checks.flatMap((check) =>
+      check.watch
+        ? [
+            {
+              check: check.id,
+              name: check.name,
+              tool: check.tool,
+              parameters: check.parameters,
+              timeoutSeconds: check.timeout,
+              fact: check.watch.fact,
+              worseWhen: check.watch.worseWhen,
+              margin: check.watch.margin,
+              everySeconds: check.watch.every,
+            },
+          ]
+        : [],
+    );
+  }
+
+  /** Every watched signal, for the tasks that read them all (changes, waits, the alert's verification). */
+  private watchSpec(): WatchSpec | undefined {
+    return this.signals.length > 0 ? { signals: this.signals } : undefined;
+  }
+
+  /** Steps of sequential phases by id (their Task states are named by it). */
+  private get sequentialSteps(): Map<string, Step> {
+    return new Map(
+      this.runbook.phases
+        .filter((phase) => phase.mode === 'sequential')
+        .flatMap((phase) => phase.steps.map((step) => [step.id, step] as const)),
+    );
+  }
+
+  /**
+   * A watched step's catchers: a worse health signal compensates, whatever the step's onFailure says
+   * (its own States.ALL catcher already does when onFailure is rollback).
+   */
+  private withHealth(step: Step, catches: Catcher[], point: FailurePoint): Catcher[] {
+    if (!this.watches(step) || effectiveOnFailure(step) === 'rollback') return catches;
+    return [healthCatch(this.rollbackEntry(point)), ...catches];
+  }
+
+  /** A change reads the signals before its tool runs (baseline or guard): their time is the Task's too. */
+  private watchBeforeChange(task: TaskState): void {
+    const watch = this.watchSpec()!;
+    (task.Parameters as JsonObject).watch = watch as unknown as JsonObject;
+    task.TimeoutSeconds = (task.TimeoutSeconds ?? 0) + watchReadSeconds(watch);
+  }
+
+  /** Is this step watched: a change (baseline before the first, guard before later ones) or a wait. */
+  private watches(step: Step): boolean {
+    return (
+      this.signals.length > 0 && (step.tool === WAIT_TOOL || this.tools.get(step.tool)?.mutating === true)
+    );
   }
 
   compile(): CompiledRunbook {
@@ -258,7 +338,10 @@ class RunbookCompiler {
     this.compileFailureRegion();
     this.compileSuccessRegion();
 
-    splitWaits(this.states);
+    splitWaits(this.states, (name) => {
+      const step = this.sequentialSteps.get(name);
+      return step && step.tool === WAIT_TOOL && this.watches(step) ? this.watchSpec() : undefined;
+    });
     const definition: StateMachineDefinition = {
       Comment: `Runbook ${this.runbook.id}@${this.runbook.version}: ${this.runbook.name}. Compiled by runbook-autopilot from runbooks/${this.runbook.id}.yaml; do not edit.`,
       StartAt: start,
@@ -685,7 +768,7 @@ class RunbookCompiler {
     check: Check,
     type: StepSpec['type'],
     next: string,
-    routes: { failed: string; unmetError: string; aborted: string },
+    routes: { failed: string; unmetError: string; aborted: string; healthWorse?: string },
   ): void {
     const spec = this.stepSpec(check, type);
     const task = this.withResult(
@@ -693,8 +776,13 @@ class RunbookCompiler {
       check.id,
       check.expect ? this.resultPathOf(check.id) : null,
     );
+    // A watched success metric also compares its own reading with the baseline before the first change.
+    const signal = this.signals.find((candidate) => candidate.check === check.id);
+    if (signal && routes.healthWorse)
+      (task.Parameters as JsonObject).watch = { signals: [signal] } as unknown as JsonObject;
     task.Catch = [
       { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: routes.aborted },
+      ...(signal && routes.healthWorse ? [healthCatch(routes.healthWorse)] : []),
       failureCatch(routes.failed),
     ];
     if (!check.expect) {
@@ -797,8 +885,13 @@ class RunbookCompiler {
       const task = this.withResult(this.stepTask(spec, step.retry), step.id, resultPath);
       const continued =
         effectiveOnFailure(step) === 'continue' ? this.continuedFailure(step, resultPath, next) : undefined;
+      if (spec.mutating && this.watches(step)) this.watchBeforeChange(task);
       task.Catch = this.withKillSwitch(
-        this.stepCatches(step, point, continued ? { resultPath, next: continued } : undefined),
+        this.withHealth(
+          step,
+          this.stepCatches(step, point, continued ? { resultPath, next: continued } : undefined),
+          point,
+        ),
         spec.mutating,
       );
       task.Next = next;
@@ -846,6 +939,9 @@ class RunbookCompiler {
     }
     const point: FailurePoint = { kind: 'group', phaseId: phase.id };
     const selector: JsonObject = {};
+    // In a group, a step's failure the lane does not continue past fails the group: its catch compensates.
+    const watchedInLane = (step: Step) => this.watches(step) && effectiveOnFailure(step) !== 'continue';
+    let laneWatched = false;
     const branches: StateMachineDefinition[] = lanes.map((lane, laneIndex) => {
       const ordered = [...lane.steps].sort((a, b) => a.index - b.index);
       const states: Record<string, State> = {};
@@ -859,6 +955,10 @@ class RunbookCompiler {
           laneResult,
           last,
         );
+        if (watchedInLane(step)) {
+          laneWatched = true;
+          if (step.tool !== WAIT_TOOL) this.watchBeforeChange(task);
+        }
         if (effectiveOnFailure(step) === 'continue') {
           const failedName = StateName.stepFailed(step.id);
           const abortedName = StateName.aborted(step.id);
@@ -885,7 +985,10 @@ class RunbookCompiler {
         if (this.exported.has(step.id))
           selector[`${stateKey(step.id)}.$`] = `$[${laneIndex}].${stateKey(step.id)}`;
       });
-      splitWaits(states);
+      splitWaits(states, (name) => {
+        const step = ordered.find((entry) => entry.step.id === name)?.step;
+        return step?.tool === WAIT_TOOL && watchedInLane(step) ? this.watchSpec() : undefined;
+      });
       return { StartAt: ordered[0]!.step.id, States: inFlowOrder(states, ordered[0]!.step.id) };
     });
     const name = StateName.parallel(phase.id);
@@ -898,6 +1001,7 @@ class RunbookCompiler {
         anyRollback
           ? [failureCatch(this.rollbackEntry(point))]
           : [
+              ...(laneWatched ? [healthCatch(this.rollbackEntry(point))] : []),
               {
                 ErrorEquals: [AslErrorName.Aborted],
                 ResultPath: '$.failure',
@@ -966,6 +1070,8 @@ class RunbookCompiler {
           'execution.$': '$.execution',
           'alert.$': '$.alert',
           withinSeconds: within,
+          // While it waits for the alert, the health signals are polled: worse compensates at once.
+          ...(this.watchSpec() ? { watch: this.watchSpec() as unknown as JsonObject } : {}),
         },
         TimeoutSeconds: VERIFY_POLL_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS,
         Retry: [
@@ -984,6 +1090,7 @@ class RunbookCompiler {
             ResultPath: '$.failure',
             Next: this.rollbackEntry({ kind: 'end' }),
           },
+          ...(this.signals.length > 0 ? [healthCatch(this.rollbackEntry({ kind: 'end' }))] : []),
           failureCatch(onFailed),
         ],
         Next: afterAlert,
@@ -994,6 +1101,7 @@ class RunbookCompiler {
         failed: onFailed,
         unmetError: AslErrorName.VerificationFailed,
         aborted: this.rollbackEntry({ kind: 'end' }),
+        ...(check.watch ? { healthWorse: this.rollbackEntry({ kind: 'end' }) } : {}),
       });
     });
   }

@@ -7,6 +7,7 @@ import type {
   UnmatchedAlertSummary,
 } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
+import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 
 /**
  * Learning math, pure: aggregates recomputed from execution records (so recording twice never counts
@@ -49,6 +50,7 @@ export function stepStatistics(outcomesByExecution: StepOutcome[][]): StepStatis
         skipped: outcomes.filter((outcome) => outcome.status === 'skipped').length,
         meanDurationMs: Math.round(mean(durations) ?? 0),
         p90DurationMs: percentile(durations, 0.9),
+        p99DurationMs: percentile(durations, 0.99),
       };
     })
     .sort((a, b) => a.stepId.localeCompare(b.stepId));
@@ -139,6 +141,8 @@ export interface LearningReport {
   >;
   unmatched: UnmatchedAlertSummary[];
   suggestions: string[];
+  /** Every runbook's circuit breaker: open ones start nothing until a person closes them. */
+  circuitBreakers?: Awaited<ReturnType<CircuitBreakerService['list']>>;
 }
 
 const FIVE_MINUTES = 5 * 60_000;

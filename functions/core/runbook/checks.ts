@@ -3,6 +3,7 @@ import { validateEventPattern } from '../event-pattern.ts';
 import { checkBlastRadius } from '../limits/static-check.ts';
 import { type EnvironmentPolicy, type PolicySet, policyFor, RISK_RANK, type RiskLevel } from '../policy.ts';
 import type { ToolCatalog, ToolDeclaration } from '../tool-catalog.ts';
+import { checkHealthWatches } from '../watch/static-check.ts';
 import {
   ancestorPhases,
   buildPhaseGraph,
@@ -896,6 +897,7 @@ export const SEMANTIC_CHECKS: ReadonlyArray<SemanticCheck> = [
   checkReservedIds,
   checkToolRuntimes,
   checkBlastRadius,
+  checkHealthWatches,
 ];
 
 export function runSemanticChecks(

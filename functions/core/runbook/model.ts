@@ -179,6 +179,31 @@ export const Phase = z
   .strict();
 export type Phase = z.infer<typeof Phase>;
 
+/**
+ * A health signal a success metric watches (functions/core/watch): a number in the check's output,
+ * read before the first change and again between the change and the verification; moving the wrong
+ * way by more than `margin` stops the execution and compensates, without waiting for verification.
+ */
+export const HealthWatch = z
+  .object({
+    fact: Fact.describe(
+      "a number in this check's own output, e.g. steps.<this-id>.output.readyReplicas (an error rate, ready replicas)",
+    ),
+    worseWhen: z
+      .enum(['increases', 'decreases'])
+      .describe('increases: an error rate or latency; decreases: ready replicas, healthy targets'),
+    margin: z
+      .number()
+      .min(0)
+      .default(0)
+      .describe(
+        'how far past its value before the first change the signal may move before it counts as worse, in its own unit (0: any move the wrong way)',
+      ),
+    every: Duration.default(30).describe('how often it is read between a change and the verification'),
+  })
+  .strict();
+export type HealthWatch = z.infer<typeof HealthWatch>;
+
 /** A check: a read-only step whose output must satisfy `expect`. */
 export const Check = z
   .object({
@@ -190,6 +215,9 @@ export const Check = z
     timeout: Duration.default(60),
     retry: RetryPolicy.optional(),
     expect: Condition.optional().describe('over steps.<this-id>.output; default: the tool succeeded'),
+    watch: HealthWatch.optional().describe(
+      'success metrics only: a health signal watched from before the first change until the verification; worse than before stops and compensates',
+    ),
   })
   .strict();
 export type Check = z.infer<typeof Check>;
@@ -279,6 +307,7 @@ export const EscalationEvent = z.enum([
   'rollback-failed',
   'escalation-requested',
   'aborted',
+  'health-worse',
 ]);
 export type EscalationEvent = z.infer<typeof EscalationEvent>;
 

@@ -55,6 +55,15 @@ export function referenceSites(runbook: Runbook): ReferenceSite[] {
     sites.push(...templateReferences(location.step.parameters, [...location.at, 'parameters']));
     if ('expect' in location.step && location.step.expect)
       sites.push(...conditionReferences(location.step.expect, [...location.at, 'expect']));
+    if ('watch' in location.step && location.step.watch) {
+      const segments = parseReference(location.step.watch.fact);
+      if (segments)
+        sites.push({
+          expression: location.step.watch.fact,
+          segments,
+          at: [...location.at, 'watch', 'fact'],
+        });
+    }
     if (
       'compensation' in location.step &&
       location.step.compensation &&

@@ -29,6 +29,7 @@ import {
 import type { RiskAssessor } from '../risk/assessor.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { ParameterValue } from '../runbook/parameters.ts';
+import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 
 /** Who started a runbook by hand, and the parameter values they gave (checked against the runbook). */
 export interface ManualStart {
@@ -81,6 +82,8 @@ export interface ClassifierOptions {
   automation?: AutomationService;
   /** Scores the execution before it starts (stored and shown; each change is scored again before it runs). */
   risk?: Pick<RiskAssessor, 'assessExecution'>;
+  /** A runbook whose circuit breaker is open starts nothing until a person closes it. */
+  breakers?: Pick<CircuitBreakerService, 'check'>;
 }
 
 /**
@@ -405,6 +408,15 @@ export class ClassifierService {
       const reason = `this deployment serves environment "${this.options.config.environment}"; the alert is from "${alert.environment}" (its environment label)`;
       await verdict('environment', false, reason);
       return block(reason);
+    }
+    // Failing again and again across executions: nothing starts until a person closes the breaker.
+    const breaker = await this.options.breakers?.check(runbook.id);
+    if (breaker?.open) {
+      await verdict('circuit-breaker', false, breaker.reason, {
+        openedAt: breaker.breaker.openedAt,
+        failures: breaker.breaker.failures?.map((failure) => failure.executionId) ?? [],
+      });
+      return block(breaker.reason);
     }
     const gate = await this.passGate(runbook, alert, incident.id, name);
     if (!gate.allowed) {

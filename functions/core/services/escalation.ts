@@ -39,6 +39,8 @@ export function escalationEvent(state: MachineState): EscalationEvent {
       return 'escalation-requested';
     case AslErrorName.Aborted:
       return 'aborted';
+    case AslErrorName.HealthWorse:
+      return 'health-worse';
     default:
       return 'step-failed';
   }
@@ -71,7 +73,12 @@ export class EscalationService {
       matching.length > 0 ? [...new Set(matching.flatMap((trigger) => trigger.notify))] : ['default'];
     const severity = matching.reduce<'page' | 'ticket' | 'info'>(
       (max, trigger) => (SEVERITY_RANK[trigger.severity] > SEVERITY_RANK[max] ? trigger.severity : max),
-      matching.length > 0 ? 'info' : event === 'rollback-failed' ? 'page' : 'ticket',
+      // A failed rollback, or a change followed by worse health, is a safety matter: page.
+      matching.length > 0
+        ? 'info'
+        : event === 'rollback-failed' || event === 'health-worse'
+          ? 'page'
+          : 'ticket',
     );
     const { config, notifier, clock, logger } = this.deps;
     const execution = state.execution;

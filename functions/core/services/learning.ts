@@ -8,6 +8,7 @@ import { aggregateRunbook, type LearningReport, learningReport } from '../learni
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
 import { failurePatterns, successFactors } from '../learning/patterns.ts';
 import type { Runbook } from '../runbook/model.ts';
+import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
 /** The engine's word on an execution that stopped (Step Functions Execution Status Change). */
@@ -40,6 +41,8 @@ export class LearningService {
       automation?: Pick<AutomationService, 'runStopped' | 'report'>;
       /** Runs of the rollback machine stop too: a rollback that did not finish is recorded as failed. */
       rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
+      /** A failed run may open its runbook's circuit breaker; the report lists the breakers. */
+      breakers?: Pick<CircuitBreakerService, 'executionStopped' | 'list'>;
     },
   ) {}
 
@@ -91,6 +94,7 @@ export class LearningService {
     await store.releaseSlot(slotKey(execution.runbookId), execution.id);
     await this.recompute(execution.runbookId);
     await this.deps.automation?.runStopped(execution.id);
+    await this.deps.breakers?.executionStopped(execution.id);
     return { recorded: true, runbookId: execution.runbookId };
   }
 
@@ -130,11 +134,13 @@ export class LearningService {
   }
 
   async report(runbooks: Runbook[]): Promise<LearningReport> {
-    const [aggregates, unmatched, automation] = await Promise.all([
+    const [aggregates, unmatched, automation, breakers] = await Promise.all([
       this.deps.store.listLearningAggregates(),
       this.deps.store.listUnmatched(),
       this.deps.automation?.report(),
+      this.deps.breakers?.list(),
     ]);
-    return learningReport(aggregates, runbooks, unmatched, this.deps.clock.now(), automation);
+    const report = learningReport(aggregates, runbooks, unmatched, this.deps.clock.now(), automation);
+    return breakers ? { ...report, circuitBreakers: breakers } : report;
   }
 }

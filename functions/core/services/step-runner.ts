@@ -18,6 +18,8 @@ import type {
   ExecutionContext,
   StepSpec,
   TaskPayload,
+  WatchSignal,
+  WatchSpec,
 } from '../execution-contract.ts';
 import type { Admission, ChangeGate } from '../limits/change-gate.ts';
 import { jsonBytes, trimToBudget } from '../output-budget.ts';
@@ -31,6 +33,9 @@ import {
   resolveTemplates,
   TemplateResolutionError,
 } from '../runbook/templates.ts';
+import type { Worsening } from '../watch/health.ts';
+import type { HealthWatcher } from '../watch/health-watch.ts';
+import type { StuckStepWatchdog, StuckThreshold } from '../watch/stuck-step.ts';
 import type { ApprovalService } from './approvals.ts';
 import type { CheckpointService } from './checkpoint.ts';
 import type { EscalationService } from './escalation.ts';
@@ -50,6 +55,7 @@ const REFUSED_BEFORE_RUNNING: ReadonlySet<string> = new Set([
   AslErrorName.LimitExceeded,
   AslErrorName.RiskRefused,
   AslErrorName.ApprovalRequired,
+  AslErrorName.HealthWorse,
 ]);
 /** The target answered no: the change was not made (a single-change tool's refusal, denial or missing target). */
 const ANSWERED_NO: ReadonlySet<string> = new Set([
@@ -86,6 +92,10 @@ export interface StepRunnerOptions {
   verifyPollSeconds?: number;
   /** Every change (started, ended, refused) is recorded here. */
   audit?: AuditTrail;
+  /** The health watch between a change and its verification (successMetrics.checks[].watch). */
+  health?: HealthWatcher;
+  /** Pauses the execution when a step runs past its learned p99 (or its timeout, without history). */
+  stuckSteps?: StuckStepWatchdog;
   /**
    * The factor the embedded engine shortens Wait states by (`runbook demo --wait-scale`), recorded with
    * each wait; the AWS wiring never sets it (Step Functions waits what the definition says).
@@ -234,9 +244,9 @@ export class StepRunner {
   private async dispatch(payload: TaskPayload, invocation: InvocationContext): Promise<unknown> {
     switch (payload.kind) {
       case 'step':
-        return this.runStep(payload.execution, payload.alert, payload.step, invocation);
+        return this.runStep(payload.execution, payload.alert, payload.step, invocation, payload.watch);
       case 'waited':
-        return this.endWait(payload.execution, payload.step);
+        return this.endWait(payload.execution, payload.step, payload.alert, payload.watch);
       case 'compensate':
         return this.compensate(payload.execution, payload.alert, payload.compensation, invocation);
       case 'checkpoint':
@@ -247,7 +257,13 @@ export class StepRunner {
           fail(AslErrorName.InvalidParameters, 'approval tasks go to the approval-request function');
         return this.options.approvals.request(payload);
       case 'verify-alert':
-        return this.verifyAlert(payload.execution, payload.withinSeconds, invocation);
+        return this.verifyAlert(
+          payload.execution,
+          payload.alert,
+          payload.withinSeconds,
+          invocation,
+          payload.watch,
+        );
       case 'escalate':
         return this.options.escalations.escalate(payload.triggers, payload.state);
       case 'record':
@@ -270,6 +286,7 @@ export class StepRunner {
     alert: Alert,
     step: StepSpec,
     invocation: InvocationContext,
+    watch?: WatchSpec,
   ) {
     const { store, clock, tools } = this.options;
     const tool = tools.get(step.tool);
@@ -362,6 +379,13 @@ export class StepRunner {
       }
     }
 
+    // Before a change: the first reads the health baseline; a later one goes on only if no signal got worse.
+    if (watch && tool.declaration.mutating && kind !== 'rollback' && this.options.health) {
+      const worse = await this.options.health.beforeChange(execution, alert, outcomes, watch, step.id);
+      if (worse)
+        await this.healthWorse(execution, worse, `before ${step.id}`, { ...base, parameters, startedAt });
+    }
+
     const change = changeIdentity(
       { executionId: execution.id, kind, stepId: step.id },
       outcomes.filter((outcome) => outcome.stepId === step.id && outcome.kind === kind),
@@ -379,6 +403,7 @@ export class StepRunner {
       : undefined;
     await this.putOutcome({ ...base, status: 'running', parameters, startedAt });
     await store.updateExecution(execution.id, { currentState: step.id }).catch(() => undefined);
+    const stuck = await this.stuckPlan(execution, step, attempt, startedAt);
     const result = await this.runTool(
       tool,
       parameters,
@@ -386,7 +411,7 @@ export class StepRunner {
       step.timeoutSeconds,
       invocation,
       `step ${step.id}`,
-      { change },
+      { change, ...(stuck ? { stuck } : {}) },
     );
     if (tool.declaration.mutating && !execution.dryRun && kind !== 'rollback')
       await this.changeUnderKillSwitch(execution, step, attempt, startedAt);
@@ -396,6 +421,19 @@ export class StepRunner {
       });
     const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
     const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
+    // A watched success metric: its own reading against the one before the first change.
+    const ownSignal = watch?.signals.find((signal) => signal.check === step.id);
+    if (kind === 'check' && ownSignal && this.options.health) {
+      const worse = await this.options.health.compareOwn(execution, ownSignal, output);
+      if (worse)
+        await this.healthWorse(execution, worse, `when ${step.id} verified it`, {
+          ...base,
+          parameters,
+          startedAt,
+          ...timing,
+          output: stored.value,
+        });
+    }
     await this.putOutcome({
       ...base,
       status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
@@ -410,6 +448,53 @@ export class StepRunner {
       status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
       output: forState,
     };
+  }
+
+  /**
+   * A health signal got worse than before the first change: recorded (the attempt as failed, a safety
+   * incident, the trail) and raised as Safety.HealthWorse, which the machine catches into compensation.
+   */
+  private async healthWorse(
+    execution: ExecutionContext,
+    worse: Worsening,
+    when: string,
+    attempt: Omit<StepOutcome, 'startedAt' | 'finishedAt' | 'status'> & {
+      startedAt: Date;
+      finishedAt?: string;
+    },
+  ): Promise<never> {
+    const message = await this.options.health!.worsened(execution, worse, when);
+    await this.putOutcome({
+      ...attempt,
+      status: 'failed',
+      finishedAt: attempt.finishedAt ?? this.options.clock.now().toISOString(),
+      error: { name: AslErrorName.HealthWorse, message },
+    });
+    fail(AslErrorName.HealthWorse, message);
+  }
+
+  /** When this attempt counts as stuck, and what the watchdog does then (undefined: not watched). */
+  private async stuckPlan(
+    execution: ExecutionContext,
+    step: StepSpec,
+    attempt: number,
+    startedAt: Date,
+  ): Promise<{ threshold: StuckThreshold; onStuck: () => Promise<unknown> } | undefined> {
+    const watchdog = this.options.stuckSteps;
+    if (!watchdog) return undefined;
+    try {
+      const threshold = await watchdog.thresholdFor(execution, step);
+      return (
+        threshold && {
+          threshold,
+          onStuck: () => watchdog.stuck(execution, step, attempt, startedAt, threshold),
+        }
+      );
+    } catch (error) {
+      // The watchdog's bookkeeping never stops a step.
+      this.options.logger.warn('stuck-step watchdog unavailable', { error: String(error) });
+      return undefined;
+    }
   }
 
   /**
@@ -488,7 +573,7 @@ export class StepRunner {
   }
 
   /** After the Wait state: the wait succeeded, or an abort that came meanwhile fails it into rollback. */
-  private async endWait(execution: ExecutionContext, step: StepSpec) {
+  private async endWait(execution: ExecutionContext, step: StepSpec, alert?: Alert, watch?: WatchSpec) {
     const { store, clock } = this.options;
     const [record, outcomes] = await Promise.all([
       store.getExecution(execution.id),
@@ -519,6 +604,16 @@ export class StepRunner {
         error: { name: AslErrorName.Aborted, message },
       });
       fail(AslErrorName.Aborted, message);
+    }
+    // A Wait state cannot be interrupted: after a change, the health signals are read as it ends.
+    if (watch && alert && this.options.health) {
+      const worse = await this.options.health.check(execution, alert, outcomes, watch.signals);
+      if (worse)
+        await this.healthWorse(execution, worse, `when ${step.id} ended`, {
+          ...rest,
+          startedAt: new Date(startedAt),
+          ...timing,
+        });
     }
     const output = {
       waitedSeconds: waitSeconds ?? (step.parameters.seconds as number),
@@ -675,7 +770,12 @@ export class StepRunner {
     timeoutSeconds: number,
     invocation: InvocationContext,
     label: string,
-    options: { ignoreAbort?: boolean; change: ChangeIdentity },
+    options: {
+      ignoreAbort?: boolean;
+      change: ChangeIdentity;
+      /** The stuck-step watchdog: called once the tool runs past the step's threshold. */
+      stuck?: { threshold: StuckThreshold; onStuck: () => Promise<unknown> };
+    },
   ): Promise<ToolRunResult> {
     const { store, clock, logger } = this.options;
     const controller = new AbortController();
@@ -711,6 +811,21 @@ export class StepRunner {
     const stopped = new Promise<never>((_, reject) => {
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
+    // Past its learned p99 the step is stuck: the watchdog pauses the execution while the tool goes on.
+    // Without history the threshold is the timeout itself: the timeout branch below calls it.
+    let stuckWork: Promise<unknown> | undefined;
+    const reportStuck = () => {
+      stuckWork ??= options
+        .stuck!.onStuck()
+        .catch((error: unknown) =>
+          logger.warn('stuck-step watchdog failed', { executionId: execution.id, error: String(error) }),
+        );
+      return stuckWork;
+    };
+    const stuckTimer =
+      options.stuck && options.stuck.threshold.afterMs < budgetMs
+        ? setTimeout(reportStuck, options.stuck.threshold.afterMs)
+        : undefined;
     try {
       const output = await Promise.race([
         tool.run(parameters, {
@@ -726,13 +841,16 @@ export class StepRunner {
       ]);
       return { ok: true, output: output ?? null };
     } catch (error) {
-      if (stopReason === 'timeout')
+      if (stopReason === 'timeout') {
+        // Ran its whole timeout (not just out of the function's time): past its timeout, so stuck too.
+        if (options.stuck && !stuckTimer && budgetMs >= timeoutSeconds * 1_000) await reportStuck();
         return {
           ok: false,
           status: 'timed-out',
           name: AslErrorName.StepTimeout,
           message: timeoutMessage,
         };
+      }
       // The platform stopping is no operator's abort: the attempt is recorded interrupted (a restart resumes it).
       if (stopReason !== 'abort' && this.stopping)
         return {
@@ -754,6 +872,9 @@ export class StepRunner {
     } finally {
       this.running.delete(controller);
       clearTimeout(timer);
+      clearTimeout(stuckTimer);
+      // A pause under way is finished before the step reports (a Lambda freezes once it returns).
+      if (stuckWork) await stuckWork;
       if (poll) clearInterval(poll);
       // A tool that ignores its signal must not keep the process busy forever.
       stopped.catch(() => undefined);
@@ -1040,11 +1161,17 @@ export class StepRunner {
     return { resolved: false, skipped: reason };
   }
 
-  /** Success needs the alert resolved within `withinSeconds` of the first check. */
+  /**
+   * Success needs the alert resolved within `withinSeconds` of the first check. Meanwhile the watched
+   * health signals are read, each every its `every`: one worse than before the first change stops the
+   * wait at once (Safety.HealthWorse), and the machine compensates.
+   */
   private async verifyAlert(
     execution: ExecutionContext,
+    alert: Alert,
     withinSeconds: number,
     invocation: InvocationContext,
+    watch?: WatchSpec,
   ) {
     const { store, clock } = this.options;
     const stepId = 'verify-alert-resolved';
@@ -1085,6 +1212,11 @@ export class StepRunner {
       startedAt.getTime() + this.verifyPollSeconds * 1_000,
       invocation.deadline - DEADLINE_MARGIN_MS,
     );
+    const health = watch && this.options.health && !execution.dryRun ? this.options.health : undefined;
+    // When each signal is read next: at once in every invocation, then every its `every`.
+    const due = new Map<WatchSignal, number>(
+      (health ? watch!.signals : []).map((signal) => [signal, startedAt.getTime()]),
+    );
     for (;;) {
       const [incident, record] = await Promise.all([
         store.getIncident(execution.incidentId),
@@ -1115,6 +1247,28 @@ export class StepRunner {
         });
         return output;
       }
+      if (health) {
+        const nowMs = clock.now().getTime();
+        const reading = [...due].filter(([, at]) => at <= nowMs).map(([signal]) => signal);
+        for (const signal of reading) due.set(signal, nowMs + signal.everySeconds * 1_000);
+        const worse =
+          reading.length > 0
+            ? await health.check(
+                execution,
+                alert,
+                await store.listStepOutcomes(execution.id),
+                reading,
+                waitUntil,
+              )
+            : undefined;
+        if (worse)
+          await this.healthWorse(
+            execution,
+            worse,
+            `${Math.round((clock.now().getTime() - firstStart.getTime()) / 1_000)}s into the verification (which waits up to ${withinSeconds}s for the alert)`,
+            { ...base, startedAt, output: { resolved: false, watch: worse } },
+          );
+      }
       const now = clock.now().getTime();
       if (now >= verifyDeadline) {
         const message = `the alert ${incident?.alert.name ?? ''} is still firing ${Math.round((now - firstStart.getTime()) / 1000)}s after verification began (limit ${withinSeconds}s)`;
@@ -1139,7 +1293,10 @@ export class StepRunner {
           `the alert is still firing; ${Math.round((verifyDeadline - now) / 1000)}s left`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, waitUntil - now)));
+      const nextReading = Math.min(...due.values()) - now;
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, Math.min(2_000, waitUntil - now, nextReading))),
+      );
     }
   }
 }
