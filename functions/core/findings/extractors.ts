@@ -13,8 +13,8 @@ export const RECENT_CHANGE_HORIZON_MINUTES = 24 * 60;
 export const METRIC_DEVIATIONS = 3;
 /** …and at least this share of the baseline away (a flat baseline has no deviation to speak of). */
 export const METRIC_RELATIVE_CHANGE = 0.5;
-/** Baseline needs this many earlier datapoints. */
-export const METRIC_MIN_BASELINE_POINTS = 4;
+/** The baseline needs this many datapoints. */
+export const METRIC_MIN_BASELINE_POINTS = 3;
 export const ERROR_RATE_PERCENT = 1;
 
 export interface ExtractionProblem {
@@ -557,23 +557,24 @@ const MetricData = z.looseObject({
 });
 
 /**
- * The latest datapoint against the mean and standard deviation of the ones before it; `at` is the
- * first datapoint of the run of off-baseline values that ends with the latest.
+ * The latest datapoint against the mean and standard deviation of the older half of the window (the
+ * newer half may already be the incident); `at` is the first of the off-baseline run ending with it.
  */
 const metricData = extractor(MetricData, (output, { emit }) => {
   const points = output.datapoints;
   const latestIndex = points.length - 1;
   const latest = points[latestIndex];
-  if (!latest || latestIndex < METRIC_MIN_BASELINE_POINTS) return;
+  const baselinePoints = Math.floor(points.length / 2);
+  if (!latest || baselinePoints < METRIC_MIN_BASELINE_POINTS) return;
   let sum = 0;
   let squares = 0;
-  for (let index = 0; index < latestIndex; index++) {
+  for (let index = 0; index < baselinePoints; index++) {
     const value = points[index]?.value ?? 0;
     sum += value;
     squares += value * value;
   }
-  const mean = sum / latestIndex;
-  const deviation = Math.sqrt(Math.max(0, squares / latestIndex - mean * mean));
+  const mean = sum / baselinePoints;
+  const deviation = Math.sqrt(Math.max(0, squares / baselinePoints - mean * mean));
   const isOff = (value: number) =>
     Math.abs(value - mean) > METRIC_DEVIATIONS * deviation &&
     Math.abs(value - mean) >= METRIC_RELATIVE_CHANGE * Math.max(Math.abs(mean), Number.EPSILON);
