@@ -14,8 +14,8 @@ import { ran } from './patterns.ts';
  * prediction says how many runs it rests on.
  */
 
-/** The prior counts as this many runs: enough to steady a signature seen once or twice, no more. */
-export const PRIOR_RUNS = 4;
+/** The prior counts as this many runs: it steadies a signature seen once, and yields to a few more. */
+export const PRIOR_RUNS = 2;
 /** Two-sided confidence of every interval. */
 export const INTERVAL_CONFIDENCE = 0.9;
 /** A signature's own duration spread is used from this many runs on; fewer borrow the step's. */
@@ -81,7 +81,8 @@ function successOf(own: readonly Trial[], others: readonly Trial[]): SuccessPred
   const otherSucceeded = others.filter((trial) => trial.ok).length;
   // Laplace-smoothed so a pool of all successes still leaves failure possible.
   const rate = others.length > 0 ? (otherSucceeded + 1) / (others.length + 2) : 0.5;
-  const [alpha0, beta0] = others.length > 0 ? [PRIOR_RUNS * rate, PRIOR_RUNS * (1 - rate)] : [1, 1];
+  // With no other signature, an even rate at the same weight: Beta(1, 1), uniform.
+  const [alpha0, beta0] = [PRIOR_RUNS * rate, PRIOR_RUNS * (1 - rate)];
   const alpha = alpha0 + succeeded;
   const beta = beta0 + own.length - succeeded;
   const probability = alpha / (alpha + beta);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { learningReport } from '../../../../functions/core/learning/aggregate.ts';
 import { runbookInsights } from '../../../../functions/core/learning/insights.ts';
 import type { LearningAggregate } from '../../../../functions/core/records.ts';
+import { formatLearningReport } from '../../../../local/learn.ts';
 import {
   POD_MEMORY_GROWTH as FILE,
   podMemoryRun as run,
@@ -91,5 +92,45 @@ describe('runbook insights in the learning report', () => {
     expect(report.runbooks.find((entry) => entry.runbookId === 'other-runbook')).not.toHaveProperty(
       'insights',
     );
+  });
+
+  it('prints the insights in runbook learn report: decisive diagnostics, resolutions, likely failures', () => {
+    // Prepare: scaling out never works for Deployment alerts.
+    const failing = (): SeedRun => {
+      const seed = on('k8s-deployment', run({ memory: 90, status: 'failed' }));
+      seed.steps.scale = { status: 'failed', durationMs: 4_000 };
+      return seed;
+    };
+    const { history } = seedRuns(RUNBOOK, [
+      ...Array.from({ length: 4 }, () => run({ memory: 90 })),
+      ...Array.from({ length: 4 }, failing),
+    ]);
+    const report = learningReport(
+      [aggregate(RUNBOOK.id)],
+      [RUNBOOK],
+      [],
+      NOW,
+      undefined,
+      new Map([[RUNBOOK.id, runbookInsights(RUNBOOK, history)]]),
+    );
+
+    // Act
+    const lines = formatLearningReport(report);
+
+    // Assess
+    expect(lines).toContain('Diagnostics, most decisive first (decided: runs whose branch its output chose)');
+    expect(lines).toContain(
+      '  pod-memory-growth/memory-usage  decided 8 of 8 (100%)  failed 0%  p50 0.5 s, p90 0.5 s, p99 0.5 s',
+    );
+    expect(lines).toContain(
+      '  pod-memory-growth/scale  followed by a verified resolution in 4 of 4 (100%); PodMemoryGrowth on k8s-pod 4 of 4',
+    );
+    const deployment = lines.findIndex((line) =>
+      line.includes('PodMemoryGrowth on k8s-deployment: resolves'),
+    );
+    expect(lines[deployment]).toMatch(/resolves \d+% \(\d+%–\d+%\), from 4 run\(s\)/);
+    expect(lines[deployment + 1]).toMatch(/^ {4}scale likely fails: works \d+%/);
+    const pod = lines.findIndex((line) => line.includes('PodMemoryGrowth on k8s-pod: resolves'));
+    expect(lines[pod + 1]).not.toMatch(/likely fails/);
   });
 });

@@ -113,10 +113,11 @@ describe('predictOutcome', () => {
     // Act
     const { success } = predictOutcome(history, 'one-run');
 
-    // Assess: a Beta(4·21/22, 4·1/22) prior plus one failure; without it 1 failure would say 0%.
+    // Assess: a Beta(2·21/22, 2·1/22) prior plus one failure; without it 1 failure would say 0%.
+    expect(PRIOR_RUNS).toBe(2);
     const rate = 21 / 22;
     expect(success.prior).toEqual({ from: 'other-signatures', runs: 20, rate });
-    expect(success.probability).toBeCloseTo((PRIOR_RUNS * rate) / (PRIOR_RUNS + 1), 12);
+    expect(success.probability).toBeCloseTo(42 / 66, 12);
     expect(success.likely).toBe('success');
     expect(success).toMatchObject({ runs: 1, succeeded: 0 });
   });
@@ -129,7 +130,7 @@ describe('predictOutcome', () => {
     const { success } = predictOutcome(history, 'often');
 
     // Assess
-    expect(success.probability).toBeCloseTo((PRIOR_RUNS * (21 / 22)) / (PRIOR_RUNS + 20), 12);
+    expect(success.probability).toBeCloseTo(42 / 22 / 22, 12);
     expect(success.likely).toBe('failure');
   });
 
@@ -177,7 +178,7 @@ describe('predictOutcome', () => {
 
     // Assess: the log-mean, weighted 1 (this run) to PRIOR_RUNS (the others' log-mean, 2 s).
     expect(durationMs.expectedMs).toBe(
-      Math.round(Math.exp((Math.log(10_000) + PRIOR_RUNS * Math.log(2_000)) / 5)),
+      3_420, // (10 s × 2 s × 2 s)^(1/3)
     );
     expect(durationMs).toMatchObject({ runs: 1, otherRuns: 10 });
     expect(durationMs.interval.low).toBeLessThan(durationMs.expectedMs);
@@ -195,7 +196,7 @@ describe('predictOutcome', () => {
     // Act
     const durationMs = predictOutcome(history, 'steady').durationMs!;
 
-    // Assess: log-mean of 5 × 3 s and 4 × 3 s (the others' log-mean) is 3 s, and no spread.
+    // Assess: log-mean of 5 × 3 s and PRIOR_RUNS × 3 s (the others’ log-mean) is 3 s, and no spread.
     expect(durationMs).toEqual({
       expectedMs: 3_000,
       interval: { low: 3_000, high: 3_000 },
