@@ -235,8 +235,58 @@ export function formatLearningReport(report: LearningReport): string[] {
           `  ${factor.runbookId}  ${factor.fact} ${describeFactorCondition(factor)}: succeeded ${factor.succeeded} of ${factor.support} (${percent(factor.successRate)}; all runs that recorded it ${percent(factor.baselineSuccessRate)})`,
       ),
     );
+  lines.push(...insightLines(report));
   if (report.suggestions.length > 0)
     lines.push('', 'Suggestions', ...report.suggestions.map((suggestion) => `  - ${suggestion}`));
   lines.push('', 'Changes to the runbooks, each a diff with its evidence: runbook learn suggest [ID]');
+  return lines;
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1_000).toFixed(1)} s` : `${Math.round(ms / 1_000)} s`;
+}
+
+/** Step effectiveness (most decisive first) and, per alert signature, what the next run will likely do. */
+function insightLines(report: LearningReport): string[] {
+  const lines: string[] = [];
+  const withInsights = report.runbooks.flatMap((runbook) =>
+    runbook.insights ? [{ runbookId: runbook.runbookId, ...runbook.insights }] : [],
+  );
+  const diagnostics = withInsights.flatMap(({ runbookId, effectiveness }) =>
+    effectiveness.diagnostics.map(
+      (step) =>
+        `  ${runbookId}/${step.stepId}  decided ${step.decided} of ${step.runs - step.undetermined} (${percent(step.decisionRate)})  failed ${percent(step.failureRate)}${step.durationMs ? `  p50 ${seconds(step.durationMs.p50)}, p90 ${seconds(step.durationMs.p90)}, p99 ${seconds(step.durationMs.p99)}` : ''}`,
+    ),
+  );
+  if (diagnostics.length > 0)
+    lines.push(
+      '',
+      'Diagnostics, most decisive first (decided: runs whose branch its output chose)',
+      ...diagnostics,
+    );
+  const remediations = withInsights.flatMap(({ runbookId, effectiveness }) =>
+    effectiveness.remediations.map(
+      (step) =>
+        `  ${runbookId}/${step.stepId}  followed by a verified resolution in ${step.resolved} of ${step.runs} (${percent(step.resolutionRate)})${Object.entries(
+          step.bySignature,
+        )
+          .map(([signature, count]) => `; ${signature} ${count.resolved} of ${count.runs}`)
+          .join('')}`,
+    ),
+  );
+  if (remediations.length > 0) lines.push('', 'Remediations', ...remediations);
+  const predictions = withInsights.flatMap(({ runbookId, predictions }) =>
+    predictions.flatMap(({ signature, run, steps }) => [
+      `  ${runbookId}  ${signature}: resolves ${percent(run.success.probability)} (${percent(run.success.interval.low)}–${percent(run.success.interval.high)}), from ${run.success.runs} run(s)`,
+      ...steps
+        .filter((step) => step.success.likely === 'failure')
+        .map(
+          (step) =>
+            `    ${step.stepId} likely fails: works ${percent(step.success.probability)} (${percent(step.success.interval.low)}–${percent(step.success.interval.high)}); ${step.basis}`,
+        ),
+    ]),
+  );
+  if (predictions.length > 0)
+    lines.push('', 'Predictions for the next run, per alert signature (90% intervals)', ...predictions);
   return lines;
 }

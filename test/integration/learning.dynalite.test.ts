@@ -191,6 +191,33 @@ describe('learning history from the store', () => {
     ]);
     expect(runbook?.successFactors).toEqual([]);
   });
+
+  it('shows step effectiveness and predictions per alert signature in the report, from the stored history', async () => {
+    // Prepare: the seeded runs recorded in the store, as the platform records them
+    const start = Date.parse('2026-11-25T00:00:00Z');
+    harness.clock.set(new Date(start + 12 * 3_600_000).toISOString());
+    await seed(harness.store, seededRuns(), start);
+    await harness.services.learning.recompute(RUNBOOK.id);
+
+    // Act
+    const report = await harness.services.learning.report(harness.runbooks);
+
+    // Assess: pod-status timed out in 3 of 10; memory-usage decided the one scale-out of 7 it saw.
+    const insights = report.runbooks[0]?.insights;
+    const diagnostics = new Map(insights?.effectiveness.diagnostics.map((step) => [step.stepId, step]));
+    expect(diagnostics.get('pod-status')).toMatchObject({ runs: 10, failed: 3, failureRate: 0.3 });
+    expect(diagnostics.get('memory-usage')).toMatchObject({ runs: 7, decided: 1 });
+    expect(insights?.effectiveness.remediations).toMatchObject([
+      { stepId: 'scale', runs: 1, resolved: 1, bySignature: { 'PodMemoryGrowth on k8s-pod': { runs: 1 } } },
+    ]);
+    const [pod] = insights?.predictions ?? [];
+    expect(pod).toMatchObject({ signature: 'PodMemoryGrowth on k8s-pod', runs: 10 });
+    expect(pod?.run.success).toMatchObject({ runs: 10, succeeded: 7 });
+    expect(pod?.steps.find((step) => step.stepId === 'pod-status')?.success).toMatchObject({
+      runs: 10,
+      succeeded: 7,
+    });
+  });
 });
 
 describe('runbook learn suggest | recommend | report, from a data directory', () => {

@@ -1,7 +1,7 @@
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
 import { z } from 'zod';
 import { trimToBudget } from '../output-budget.ts';
-import type { AlertSummary, ApprovalRecord, ExecutionRecord, StepOutcome } from '../records.ts';
+import type { ApprovalRecord, ExecutionRecord, StepOutcome } from '../records.ts';
 import {
   AutomationLevel,
   type AutomationPolicy,
@@ -97,7 +97,7 @@ export const AutomationRun = z
 export type AutomationRun = z.infer<typeof AutomationRun>;
 
 /** Runs of one alert signature counted together; the signature is the alert's name and resource type. */
-export function alertSignature(alert: Pick<AlertSummary, 'name' | 'resource'>): string {
+export function alertSignature(alert: { name: string; resource: { type: string } }): string {
   return `${alert.name} on ${alert.resource.type}`;
 }
 

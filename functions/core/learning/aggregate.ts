@@ -8,6 +8,7 @@ import type {
 } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
+import type { RunbookInsights } from './insights.ts';
 
 /**
  * Learning math, pure: aggregates recomputed from execution records (so recording twice never counts
@@ -137,6 +138,8 @@ export interface LearningReport {
       /** 1 − mean time to recover ÷ the runbook's optimizationTargets.baselineMttr (by hand). */
       mttrReduction?: number;
       suggestions: string[];
+      /** Step effectiveness and predictions per alert signature, from the runbook's history. */
+      insights?: RunbookInsights;
     }
   >;
   unmatched: UnmatchedAlertSummary[];
@@ -287,6 +290,7 @@ export function learningReport(
   unmatched: UnmatchedAlertSummary[],
   now: Date,
   automation?: AutomationReport,
+  insights?: ReadonlyMap<string, RunbookInsights>,
 ): LearningReport {
   const byId = new Map(runbooks.map((runbook) => [runbook.id, runbook]));
   const sum = (pick: (aggregate: LearningAggregate) => number) =>
@@ -376,11 +380,13 @@ export function learningReport(
     .map((aggregate) => {
       const successRate = rate(aggregate.succeeded, aggregate.executions);
       const reduction = mttrReduction(aggregate, byId.get(aggregate.runbookId));
+      const found = insights?.get(aggregate.runbookId);
       return {
         ...aggregate,
         ...(successRate === undefined ? {} : { successRate }),
         ...(reduction === undefined ? {} : { mttrReduction: reduction }),
         suggestions: runbookSuggestions(aggregate, byId.get(aggregate.runbookId)),
+        ...(found ? { insights: found } : {}),
       };
     })
     .sort((a, b) => a.runbookId.localeCompare(b.runbookId));

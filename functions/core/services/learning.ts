@@ -6,6 +6,7 @@ import { system } from '../audit/events.ts';
 import type { AutomationService } from '../automation/service.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
+import { runbookInsights } from '../learning/insights.ts';
 import { failurePatterns, successFactors } from '../learning/patterns.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
@@ -140,7 +141,30 @@ export class LearningService {
       this.deps.automation?.report(),
       this.deps.breakers?.list(),
     ]);
-    const report = learningReport(aggregates, runbooks, unmatched, this.deps.clock.now(), automation);
+    // Insights replay each runbook's own history (bounded by HISTORY_EXECUTIONS) against its branches.
+    const byId = new Map(runbooks.map((runbook) => [runbook.id, runbook]));
+    const insights = new Map(
+      await Promise.all(
+        aggregates.flatMap((aggregate) => {
+          const runbook = byId.get(aggregate.runbookId);
+          return runbook
+            ? [
+                this.history(runbook.id, runbook).then(
+                  (history) => [runbook.id, runbookInsights(runbook, history)] as const,
+                ),
+              ]
+            : [];
+        }),
+      ),
+    );
+    const report = learningReport(
+      aggregates,
+      runbooks,
+      unmatched,
+      this.deps.clock.now(),
+      automation,
+      insights,
+    );
     return breakers ? { ...report, circuitBreakers: breakers } : report;
   }
 }
