@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
+import type { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { launchChromium, requireChromium } from '../support/browser.ts';
+import { memoryPressureCluster, PRESSURED_NODE } from '../support/clusters.ts';
 import type { Json } from '../support/json.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
@@ -21,7 +22,7 @@ import { ROOT } from '../support/runbooks.ts';
  */
 
 const ENVIRONMENT = 'staging';
-const NODE = 'ip-10-0-1-23.eu-west-1.compute.internal';
+const _NODE = PRESSURED_NODE;
 
 let temp: string;
 let platform: RunningPlatform;
@@ -89,22 +90,7 @@ describe('cross-site attacks on the embedded platform, in Chromium', () => {
     requireChromium();
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     temp = mkdtempSync(join(tmpdir(), 'cross-site-'));
-    kube = await FakeKubeApi.start({ autoReconcile: true });
-    kube.addNode({
-      name: NODE,
-      conditions: { MemoryPressure: true },
-      usage: { cpu: '1500m', memory: '14Gi' },
-    });
-    kube.addNode({ name: 'ip-10-0-2-40.eu-west-1.compute.internal', usage: { cpu: '200m', memory: '2Gi' } });
-    kube.addDeployment({
-      namespace: 'shop',
-      name: 'cart',
-      replicas: 2,
-      nodes: [NODE],
-      containers: [
-        { name: 'cart', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '400m', memory: '3Gi' } },
-      ],
-    });
+    kube = await memoryPressureCluster({ cartOnly: true });
     prometheus = new FakePrometheus();
     await prometheus.start();
     platform = await startPlatform({
