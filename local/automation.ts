@@ -1,15 +1,10 @@
-import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import { callApi as call, type ApiTarget as ServerOptions } from './api-client.ts';
 
 /**
  * `runbook automation …`: the automation levels of the running platform, a person's promotion (the only
  * way up, and only with evidence) and a person lowering a level. Asks the server over its API, so the
  * change is recorded with who made it and from where (cli).
  */
-
-interface ServerOptions {
-  url: string;
-  token?: string;
-}
 
 interface Evidence {
   runs: number;
@@ -24,32 +19,6 @@ interface RunbookLevelView {
   evidence: Evidence;
   proposal?: { from: string; to: string; reason: string };
   noProposal?: string;
-}
-
-async function call(options: ServerOptions, method: 'GET' | 'POST', path: string, body?: unknown) {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, options.url), {
-      method,
-      headers: {
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (error) {
-    throw new RunbookAutopilotError(
-      `no platform answers at ${options.url} (${(error as Error).message}): start it with npm start, or pass --url`,
-    );
-  }
-  if (response.status === 401) throw new RunbookAutopilotError(`the server at ${options.url} needs --token`);
-  const answer = (await response.json().catch(() => ({}))) as { error?: string } & Record<string, unknown>;
-  if (!response.ok)
-    throw new RunbookAutopilotError(
-      answer.error ?? `the server at ${options.url} answered ${response.status}`,
-    );
-  return answer;
 }
 
 function percent(value: number | undefined): string {

@@ -1,15 +1,10 @@
-import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import { callApi as call, type ApiTarget as ServerOptions } from './api-client.ts';
 
 /**
  * `runbook breaker …`: the circuit breakers of the running platform, and a person closing one. Asks
  * the server over its API (the dashboard's and the AWS control API's routes), so the close is recorded
  * with who made it and from where (cli).
  */
-
-interface ServerOptions {
-  url: string;
-  token?: string;
-}
 
 interface BreakerView {
   runbookId: string;
@@ -19,33 +14,6 @@ interface BreakerView {
   closedAt?: string;
   closedBy?: string;
   closeReason?: string;
-}
-
-async function call(options: ServerOptions, method: 'GET' | 'POST', path: string, body?: unknown) {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, options.url), {
-      method,
-      headers: {
-        'x-runbook-client': 'cli',
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-  } catch (error) {
-    throw new RunbookAutopilotError(
-      `no platform answers at ${options.url} (${(error as Error).message}): start it with npm start, or pass --url`,
-    );
-  }
-  if (response.status === 401) throw new RunbookAutopilotError(`the server at ${options.url} needs --token`);
-  const answer = (await response.json().catch(() => ({}))) as { error?: string } & Record<string, unknown>;
-  if (!response.ok)
-    throw new RunbookAutopilotError(
-      answer.error ?? `the server at ${options.url} answered ${response.status}`,
-    );
-  return answer;
 }
 
 /** Every runbook's breaker; open ones first, with why and how to close them. */

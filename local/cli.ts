@@ -816,45 +816,49 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
       exitCode.value = 0;
     });
 
-  program
-    .command('start')
-    .description(
-      'start a runbook by hand for a resource, with parameters: the same gates as an alert (kill switch, limits, environment, approvals)',
-    )
-    .argument('<runbook>', 'the runbook id')
-    .requiredOption('--resource <type/id>', 'the resource, e.g. k8s-deployment/cart or ec2-instance/i-0abc')
-    .option('--namespace <namespace>', 'Kubernetes namespace of the resource')
-    .option('--name <name>', "the object's own name")
-    .option('--cluster <cluster>', 'cluster, as alerts label it')
-    .option('--region <region>', 'AWS region of the resource')
-    .option('--account <account>', 'AWS account of the resource')
-    .option('--param <name=value>', 'a runbook parameter (repeatable)', collectPair('--param'))
-    .option('--label <name=value>', 'an alert label templates may read (repeatable)', collectPair('--label'))
-    .option('--reason <text>', 'why, recorded with the execution')
-    .option('--by <who>', 'who asks (when the API does not know the caller)')
-    .option('--request-id <id>', 'sent again with the same id, nothing new starts')
-    .addOption(new Option('--url <url>', 'the platform').default('http://127.0.0.1:8787/'))
-    .option('--token <token>', 'bearer token of the platform')
-    .option('--json', 'print the answer as JSON')
-    .action(async (runbookId: string, options: StartOptions) => {
-      exitCode.value = await startCommand(io.out, runbookId, options);
-    });
+  /** What a person's request over the API takes: where, as whom, and how to print the answer. */
+  const request = (command: Command) =>
+    server(command)
+      .option('--by <who>', 'who asks (when the API does not know the caller)')
+      .option('--json', 'print the answer as JSON');
 
-  program
-    .command('rollback')
-    .description(
-      'roll a finished or aborted execution back: without --to, what each point would undo; with --to, undo the changes after that step (approval per the environment)',
-    )
-    .argument('<execution>', 'the execution id')
-    .option('--to <point>', 'keep this step and every earlier one; "start" undoes every change')
-    .option('--reason <text>', 'why, recorded with the rollback')
-    .option('--by <who>', 'who asks (when the API does not know the caller)')
-    .addOption(new Option('--url <url>', 'the platform').default('http://127.0.0.1:8787/'))
-    .option('--token <token>', 'bearer token of the platform')
-    .option('--json', 'print the answer as JSON')
-    .action(async (executionId: string, options: RollbackOptions) => {
-      exitCode.value = await rollbackCommand(io.out, executionId, options);
-    });
+  request(
+    program
+      .command('start')
+      .description(
+        'start a runbook by hand for a resource, with parameters: the same gates as an alert (kill switch, limits, environment, approvals)',
+      )
+      .argument('<runbook>', 'the runbook id')
+      .requiredOption('--resource <type/id>', 'the resource, e.g. k8s-deployment/cart or ec2-instance/i-0abc')
+      .option('--namespace <namespace>', 'Kubernetes namespace of the resource')
+      .option('--name <name>', "the object's own name")
+      .option('--cluster <cluster>', 'cluster, as alerts label it')
+      .option('--region <region>', 'AWS region of the resource')
+      .option('--account <account>', 'AWS account of the resource')
+      .option('--param <name=value>', 'a runbook parameter (repeatable)', collectPair('--param'))
+      .option(
+        '--label <name=value>',
+        'an alert label templates may read (repeatable)',
+        collectPair('--label'),
+      )
+      .option('--reason <text>', 'why, recorded with the execution')
+      .option('--request-id <id>', 'sent again with the same id, nothing new starts'),
+  ).action(async (runbookId: string, options: StartOptions) => {
+    exitCode.value = await startCommand(io.out, runbookId, options);
+  });
+
+  request(
+    program
+      .command('rollback')
+      .description(
+        'roll a finished or aborted execution back: without --to, what each point would undo; with --to, undo the changes after that step (approval per the environment)',
+      )
+      .argument('<execution>', 'the execution id')
+      .option('--to <point>', 'keep this step and every earlier one; "start" undoes every change')
+      .option('--reason <text>', 'why, recorded with the rollback'),
+  ).action(async (executionId: string, options: RollbackOptions) => {
+    exitCode.value = await rollbackCommand(io.out, executionId, options);
+  });
 
   program
     .command('confirm-subscription')

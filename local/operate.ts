@@ -1,63 +1,12 @@
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import { type ApiTarget, callApi as call, type ApiAnswer as Json } from './api-client.ts';
+
+export { ApiRefusal, type ApiTarget } from './api-client.ts';
 
 /**
  * `runbook start` and `runbook rollback`: the control API from a terminal (the embedded platform, or
  * any server answering the same routes). Errors print the API's own message and the fields it names.
  */
-
-export interface ApiTarget {
-  url: string;
-  token?: string;
-}
-
-type Json = Record<string, unknown>;
-
-/** The API answered with an error: its message, and the fields it names, line by line. */
-export class ApiRefusal extends RunbookAutopilotError {
-  override readonly name = 'ApiRefusal';
-}
-
-async function call(target: ApiTarget, method: string, path: string, body?: unknown): Promise<Json> {
-  let response: Response;
-  try {
-    response = await fetch(
-      new URL(path.replace(/^\//, ''), target.url.endsWith('/') ? target.url : `${target.url}/`),
-      {
-        method,
-        headers: {
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(15_000),
-      },
-    );
-  } catch (error) {
-    throw new ApiRefusal(
-      `no answer from ${target.url} (${(error as Error).message}): is the platform running (npm start)? Pass its address with --url`,
-    );
-  }
-  const text = await response.text();
-  let parsed: Json = {};
-  try {
-    parsed = text ? (JSON.parse(text) as Json) : {};
-  } catch {
-    parsed = { error: text.slice(0, 500) };
-  }
-  if (response.status === 401) throw new ApiRefusal(`${target.url} needs a token: pass --token`);
-  if (!response.ok) {
-    const problems = Array.isArray(parsed.problems)
-      ? (parsed.problems as Array<{ path?: string; message?: string }>).map(
-          (problem) => `\n  ${problem.path || '(body)'}: ${problem.message ?? ''}`,
-        )
-      : [];
-    throw new ApiRefusal(
-      `${response.status}: ${String(parsed.error ?? response.statusText)}${problems.join('')}`,
-    );
-  }
-  return parsed;
-}
 
 /** `key=value`, repeatable: what --param and --label collect. */
 export function collectPair(flag: string) {

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { launchChromium, requireChromium } from '../support/browser.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
@@ -14,9 +15,6 @@ import { ROOT } from '../support/runbooks.ts';
  * platform, exports JSON lines, and shows the API's 400 for a bad query. Console errors, page errors
  * and CSP violations fail the test.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'];
 
 interface Watched {
   page: Page;
@@ -49,10 +47,7 @@ describe('the audit trail in the dashboard (Chromium)', () => {
   let executionId: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) and run again.`,
-      );
+    requireChromium();
     temp = mkdtempSync(join(tmpdir(), 'dashboard-audit-'));
     platform = await startPlatform({
       cwd: ROOT,
@@ -65,13 +60,7 @@ describe('the audit trail in the dashboard (Chromium)', () => {
       live: true,
       print: () => {},
     });
-    context = await chromium.launchPersistentContext(mkdtempSync(join(temp, 'profile-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1280, height: 900 },
-      acceptDownloads: true,
-    });
+    context = await launchChromium(temp, { acceptDownloads: true });
     await context.addInitScript({
       content: `window.__cspViolations = [];
         document.addEventListener('securitypolicyviolation', (event) =>

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { launchChromium, requireChromium } from '../support/browser.ts';
 import type { Json } from '../support/json.ts';
 import { compiledStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
@@ -14,7 +15,6 @@ import { ROOT } from '../support/runbooks.ts';
  * dashboard (recorded in the platform's audit trail).
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const RUNBOOKS_DIR = 'test/fixtures/runbooks/watch';
 const RUNBOOK = 'scale-unwatched';
 
@@ -24,10 +24,7 @@ describe('circuit breakers on the dashboard', () => {
   let context: BrowserContext;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing: install it with apt-get install -y chromium, then run the tests again`,
-      );
+    requireChromium();
     temp = mkdtempSync(join(tmpdir(), 'breaker-browser-'));
     platform = await startPlatform({
       cwd: ROOT,
@@ -40,18 +37,7 @@ describe('circuit breakers on the dashboard', () => {
       live: true,
       print: () => {},
     });
-    context = await chromium.launchPersistentContext(mkdtempSync(join(temp, 'profile-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(temp);
   });
 
   afterAll(async () => {

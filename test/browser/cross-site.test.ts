@@ -1,12 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
+import type { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { launchChromium, requireChromium } from '../support/browser.ts';
+import { memoryPressureCluster, PRESSURED_NODE } from '../support/clusters.ts';
 import type { Json } from '../support/json.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
@@ -19,9 +21,8 @@ import { ROOT } from '../support/runbooks.ts';
  * The approval page, opened from its e-mailed link, still decides with one click.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const ENVIRONMENT = 'staging';
-const NODE = 'ip-10-0-1-23.eu-west-1.compute.internal';
+const _NODE = PRESSURED_NODE;
 
 let temp: string;
 let platform: RunningPlatform;
@@ -86,26 +87,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 describe('cross-site attacks on the embedded platform, in Chromium', () => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (as root)`);
+    requireChromium();
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     temp = mkdtempSync(join(tmpdir(), 'cross-site-'));
-    kube = await FakeKubeApi.start({ autoReconcile: true });
-    kube.addNode({
-      name: NODE,
-      conditions: { MemoryPressure: true },
-      usage: { cpu: '1500m', memory: '14Gi' },
-    });
-    kube.addNode({ name: 'ip-10-0-2-40.eu-west-1.compute.internal', usage: { cpu: '200m', memory: '2Gi' } });
-    kube.addDeployment({
-      namespace: 'shop',
-      name: 'cart',
-      replicas: 2,
-      nodes: [NODE],
-      containers: [
-        { name: 'cart', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '400m', memory: '3Gi' } },
-      ],
-    });
+    kube = await memoryPressureCluster({ cartOnly: true });
     prometheus = new FakePrometheus();
     await prometheus.start();
     platform = await startPlatform({
@@ -134,18 +119,8 @@ describe('cross-site attacks on the embedded platform, in Chromium', () => {
     });
     await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
     evilPort = (evil.address() as { port: number }).port;
-    context = await chromium.launchPersistentContext(mkdtempSync(join(temp, 'profile-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        // A rebinding DNS: the attacker's name resolves to this machine.
-        '--host-resolver-rules=MAP evil.example 127.0.0.1',
-      ],
+    context = await launchChromium(temp, {
+      extraFlags: ['--host-resolver-rules=MAP evil.example 127.0.0.1'],
     });
   });
 

@@ -1,9 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { launchChromium, requireChromium } from '../support/browser.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
@@ -12,17 +13,6 @@ import { ROOT } from '../support/runbooks.ts';
  * over HTTP. Every page is watched for console errors, uncaught exceptions and CSP violations.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TOKEN = 'browser-test-token-5d1c';
 const HOSTILE_SUMMARY = '<img src=x onerror="window.__injected=1"> Node ip-10-0-1-23 has memory pressure.';
 
@@ -104,21 +94,11 @@ describe('dashboard in Chromium', () => {
   let executionId: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `${CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with ` +
-          '`apt-get update && apt-get install -y chromium` (as root), then run the tests again.',
-      );
-    }
+    requireChromium();
     temp = mkdtempSync(join(tmpdir(), 'dashboard-browser-'));
     platform = await startPlatform(platformOptions(mkdtempSync(join(temp, 'data-'))));
     // Playwright refuses --user-data-dir in `args`; a persistent context is how a fresh profile of ours is used.
-    context = await chromium.launchPersistentContext(mkdtempSync(join(temp, 'profile-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(temp);
     // Runs in every page before its own scripts: CSP violations are collected where the test can read them.
     await context.addInitScript({
       content: `window.__cspViolations = [];

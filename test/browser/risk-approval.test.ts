@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { launchChromium, requireChromium } from '../support/browser.ts';
 import type { Json } from '../support/json.ts';
 import {
   capacityAlert,
@@ -23,15 +24,6 @@ import {
  * and every factor's points are on the page, and an approver decides from it.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-];
-
 describe('risk factors on the approval page in Chromium', () => {
   let temp: string;
   let project: LimitsProject;
@@ -40,10 +32,7 @@ describe('risk factors on the approval page in Chromium', () => {
   let context: BrowserContext;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with \`apt-get install -y chromium\` (as root).`,
-      );
+    requireChromium();
     temp = mkdtempSync(join(tmpdir(), 'risk-browser-'));
     project = makeLimitsProject();
     kube = await shopCluster();
@@ -65,12 +54,7 @@ describe('risk factors on the approval page in Chromium', () => {
       print: () => {},
     });
     await platform.platform.store.putLearningAggregate(failedOnce(TUESDAY_3AM - 3_600_000));
-    context = await chromium.launchPersistentContext(mkdtempSync(join(temp, 'profile-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 390, height: 844 },
-    });
+    context = await launchChromium(temp, { viewport: { width: 390, height: 844 } });
   }, 60_000);
 
   afterAll(async () => {

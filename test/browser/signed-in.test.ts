@@ -12,6 +12,7 @@ import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { functionUrlEvent } from '../../local/server.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, requireChromium } from '../support/browser.ts';
 import type { Json } from '../support/json.ts';
 import { compiledStatemachinesDir } from '../support/library.ts';
 import { startTestIssuer, type TestIssuer, type TestPerson } from '../support/oidc-issuer.ts';
@@ -25,7 +26,6 @@ import { ROOT } from '../support/runbooks.ts';
  * and may do what their group allows; the API refuses the rest whatever the page shows.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const CLIENT_ID = 'dashboard-client-7h3k';
 const NODE = 'ip-10-0-2-40.eu-west-1.compute.internal';
 const RUNBOOKS_DIR = 'test/fixtures/runbooks/people';
@@ -171,8 +171,7 @@ async function apiAs(token: string | undefined, method: string, path: string, bo
 
 describe('the dashboard on AWS, signed in, in Chromium', () => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    requireChromium();
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     temp = mkdtempSync(join(tmpdir(), 'signed-in-browser-'));
     kube = await FakeKubeApi.start({ autoReconcile: true });
@@ -218,13 +217,7 @@ describe('the dashboard on AWS, signed in, in Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
+      args: [...CHROMIUM_FLAGS],
     });
   }, 60_000);
 

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../local/cli.ts';
-import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
+import type { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { memoryPressureCluster, PRESSURED_NODE } from '../support/clusters.ts';
 import type { Json } from '../support/json.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
@@ -18,7 +19,7 @@ import { ROOT } from '../support/runbooks.ts';
  * and by `runbook audit`.
  */
 
-const NODE = 'ip-10-0-1-23.eu-west-1.compute.internal';
+const NODE = PRESSURED_NODE;
 const ENVIRONMENT = 'staging';
 const USER_AGENT = 'audit-e2e/1.0';
 
@@ -36,27 +37,7 @@ async function startEnvironment(): Promise<{
   url: string;
   dataDir: string;
 }> {
-  const kube = await FakeKubeApi.start({ autoReconcile: true });
-  kube.addNode({ name: NODE, conditions: { MemoryPressure: true }, usage: { cpu: '1500m', memory: '14Gi' } });
-  kube.addNode({ name: 'ip-10-0-2-40.eu-west-1.compute.internal', usage: { cpu: '200m', memory: '2Gi' } });
-  kube.addDeployment({
-    namespace: 'shop',
-    name: 'cart',
-    replicas: 2,
-    nodes: [NODE],
-    containers: [
-      { name: 'cart', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '400m', memory: '3Gi' } },
-    ],
-  });
-  kube.addDeployment({
-    namespace: 'shop',
-    name: 'search',
-    replicas: 1,
-    nodes: [NODE],
-    containers: [
-      { name: 'search', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '300m', memory: '4Gi' } },
-    ],
-  });
+  const kube = await memoryPressureCluster();
   const prometheus = new FakePrometheus();
   await prometheus.start();
   const dataDir = mkdtempSync(join(tmpdir(), 'runbook-audit-e2e-'));

@@ -2,11 +2,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
+import type { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { ENVIRONMENTS_CONTEXT_KEY } from '../../local/project.ts';
 import { startChildPlatform } from '../support/child-platform.ts';
+import { memoryPressureCluster, PRESSURED_NODE } from '../support/clusters.ts';
 import type { Json } from '../support/json.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
@@ -19,7 +20,7 @@ import { ROOT } from '../support/runbooks.ts';
  */
 
 const ENVIRONMENT = 'staging';
-const NODE = 'ip-10-0-1-23.eu-west-1.compute.internal';
+const _NODE = PRESSURED_NODE;
 const KUBE_TOKEN = 'kill-test-token';
 const cleanup: Array<() => Promise<void>> = [];
 
@@ -74,33 +75,8 @@ async function postJson(url: string, path: string, body: unknown) {
 
 /** `pods` deployments on the node; one dominating it makes the runbook restart that workload. */
 async function cluster(dominating: boolean): Promise<FakeKubeApi> {
-  const kube = await FakeKubeApi.start({ autoReconcile: true, token: KUBE_TOKEN });
+  const kube = await memoryPressureCluster({ dominating, token: KUBE_TOKEN });
   cleanup.push(() => kube.stop());
-  kube.addNode({ name: NODE, conditions: { MemoryPressure: true }, usage: { cpu: '1500m', memory: '14Gi' } });
-  kube.addNode({ name: 'ip-10-0-2-40.eu-west-1.compute.internal', usage: { cpu: '200m', memory: '2Gi' } });
-  kube.addDeployment({
-    namespace: 'shop',
-    name: 'cart',
-    replicas: dominating ? 1 : 2,
-    nodes: [NODE],
-    containers: [
-      {
-        name: 'cart',
-        requests: { cpu: '250m', memory: '1Gi' },
-        usage: { cpu: '400m', memory: dominating ? '12Gi' : '3Gi' },
-      },
-    ],
-  });
-  if (!dominating)
-    kube.addDeployment({
-      namespace: 'shop',
-      name: 'search',
-      replicas: 1,
-      nodes: [NODE],
-      containers: [
-        { name: 'search', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '300m', memory: '4Gi' } },
-      ],
-    });
   return kube;
 }
 

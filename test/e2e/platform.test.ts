@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../local/cli.ts';
-import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
+import type { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { memoryPressureCluster, PRESSURED_NODE } from '../support/clusters.ts';
 import type { Json } from '../support/json.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
@@ -15,7 +16,7 @@ import { ROOT } from '../support/runbooks.ts';
  * over HTTP. Its tools talk to a simulated cluster and Prometheus over their real protocols.
  */
 
-const NODE = 'ip-10-0-1-23.eu-west-1.compute.internal';
+const NODE = PRESSURED_NODE;
 const ENVIRONMENT = 'staging';
 
 interface Environment {
@@ -38,31 +39,8 @@ afterEach(async () => {
   for (const stop of started.splice(0).reverse()) await stop().catch(() => undefined);
 });
 
-async function cluster(): Promise<FakeKubeApi> {
-  const kube = await FakeKubeApi.start({ autoReconcile: true });
-  kube.addNode({ name: NODE, conditions: { MemoryPressure: true }, usage: { cpu: '1500m', memory: '14Gi' } });
-  kube.addNode({ name: 'ip-10-0-2-40.eu-west-1.compute.internal', usage: { cpu: '200m', memory: '2Gi' } });
-  // No pod dominates the node (each well under half of it): the runbook relieves the node instead.
-  kube.addDeployment({
-    namespace: 'shop',
-    name: 'cart',
-    replicas: 2,
-    nodes: [NODE],
-    containers: [
-      { name: 'cart', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '400m', memory: '3Gi' } },
-    ],
-  });
-  kube.addDeployment({
-    namespace: 'shop',
-    name: 'search',
-    replicas: 1,
-    nodes: [NODE],
-    containers: [
-      { name: 'search', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '300m', memory: '4Gi' } },
-    ],
-  });
-  return kube;
-}
+/** No pod dominates the node (each well under half of it): the runbook relieves the node instead. */
+const cluster = () => memoryPressureCluster();
 
 async function startEnvironment(
   options: {

@@ -2,30 +2,29 @@ import { randomBytes } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { AuditEvent, type AuditRecord, auditTrailOf } from '../../core/audit/events.ts';
-import {
-  ConfigurationError,
-  type Problem,
-  RunbookAutopilotError,
-  ValidationError,
-} from '../../core/errors.ts';
-import { jsonBytes } from '../../core/output-budget.ts';
+import { ConfigurationError, ValidationError } from '../../core/errors.ts';
 import type { AuditFilter, AuditPage, AuditQuery, AuditTrail } from '../../ports/audit.ts';
 import { type Clock, systemClock } from '../../ports/clock.ts';
 import {
+  backoff,
   CorruptRecordError,
+  formatProblems,
+  type Item,
   type ItemKey,
-  ItemTooLargeError,
-  MAX_ITEM_BYTES,
+  ItemTable,
+  utcInstant as instant,
+  keyOf,
+  keyPart as part,
+  recordOf,
   StoreConflictError,
   StoreError,
-} from './dynamo-store.ts';
+  zodProblems,
+} from './dynamo-items.ts';
 import { GlobalIndex, type GlobalIndexDesign, TableKey, TTL_ATTRIBUTE } from './table-design.ts';
 
 /**
@@ -44,7 +43,6 @@ const BATCH_GET_MAX_KEYS = 100;
 const BATCH_GET_MAX_ATTEMPTS = 10;
 export const AUDIT_PAGE_DEFAULT = 100;
 export const AUDIT_PAGE_MAX = 1_000;
-const part = (value: string): string => encodeURIComponent(value);
 
 /** This process's count of events recorded: orders its own events within one millisecond. */
 let recorded = 0;
@@ -70,14 +68,6 @@ export const AuditPartition = {
 const ResourceIndex = GlobalIndex.byResource;
 const ActorIndex = GlobalIndex.byActor;
 
-const TABLE_ATTRIBUTES = new Set<string>([
-  TableKey.partition,
-  TableKey.sort,
-  TTL_ATTRIBUTE,
-  'entity',
-  ...Object.values(GlobalIndex).flatMap((index) => [index.partitionKey, index.sortKey]),
-]);
-
 const StoredRecord = z.intersection(
   AuditEvent,
   z.object({
@@ -89,8 +79,6 @@ const StoredRecord = z.intersection(
 const IdMarker = z.object({ order: z.string() }).passthrough();
 const Cursor = z.object({ p: z.string(), k: z.record(z.string(), z.string()) }).strict();
 
-type Item = Record<string, unknown>;
-
 export interface DynamoAuditTrailOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
@@ -99,40 +87,10 @@ export interface DynamoAuditTrailOptions {
   clock?: Clock;
 }
 
-function isConditionalCheckFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-function problemsOf(error: z.ZodError, prefix = ''): Problem[] {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
-    message: issue.message,
-    check: 'schema',
-  }));
-}
-
-function describeProblems(problems: Problem[]): string {
-  return problems.map((problem) => `${problem.path || '(event)'}: ${problem.message}`).join('; ');
-}
-
-/** ISO instants normalized to UTC milliseconds, so keys and filters order as time does. */
-function instant(value: string, field: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms))
-    throw new ValidationError(`${field}: "${value}" is not an ISO 8601 date-time`, [
-      { path: field, message: 'expected an ISO 8601 date-time, e.g. 2024-05-02T17:00:00Z', check: 'schema' },
-    ]);
-  return new Date(ms).toISOString();
-}
-
-const backoff = (attempt: number) =>
-  new Promise<void>((resolve) =>
-    setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6))),
-  );
-
 export class DynamoAuditTrail implements AuditTrail {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly table: ItemTable;
   private readonly retentionSeconds: number;
   private readonly clock: Clock;
 
@@ -145,6 +103,7 @@ export class DynamoAuditTrail implements AuditTrail {
       );
     this.client = options.client;
     this.tableName = options.tableName;
+    this.table = new ItemTable(options.client, options.tableName);
     this.retentionSeconds = Math.round(options.retentionDays * SECONDS_PER_DAY);
     this.clock = options.clock ?? systemClock;
   }
@@ -152,8 +111,11 @@ export class DynamoAuditTrail implements AuditTrail {
   async record(input: AuditEvent, options: { fresh?: boolean } = {}): Promise<AuditRecord> {
     const parsed = AuditEvent.safeParse(input);
     if (!parsed.success) {
-      const problems = problemsOf(parsed.error);
-      throw new ValidationError(`AuditTrail.record: invalid event: ${describeProblems(problems)}`, problems);
+      const problems = zodProblems(parsed.error);
+      throw new ValidationError(
+        `AuditTrail.record: invalid event: ${formatProblems(problems, '(event)')}`,
+        problems,
+      );
     }
     const event = JSON.parse(JSON.stringify(parsed.data)) as AuditEvent;
     event.at = instant(event.at, 'at');
@@ -183,11 +145,11 @@ export class DynamoAuditTrail implements AuditTrail {
         [ActorIndex.sortKey]: order,
         [TTL_ATTRIBUTE]: ttl,
       };
-      this.assertFits(key, item);
+      this.table.assertFits(key, item, 'AuditTrail.record', 'trim its details');
       // The random part collided (never seen in practice): take another key rather than overwrite.
-      if (!(await this.putIfAbsent(key, item))) continue;
+      if (!(await this.table.putIfAbsent(key, item))) continue;
       if (!options.fresh)
-        await this.putIfAbsent(markerKey, {
+        await this.table.putIfAbsent(markerKey, {
           ...markerKey,
           entity: 'AuditEventId',
           order,
@@ -245,12 +207,12 @@ export class DynamoAuditTrail implements AuditTrail {
 
   /** The event a marker says was recorded already (a retried record), else undefined. */
   private async recordedAs(trail: string, markerKey: ItemKey): Promise<AuditRecord | undefined> {
-    const marker = await this.get(markerKey);
+    const marker = await this.table.get(markerKey);
     if (!marker) return undefined;
     const parsed = IdMarker.safeParse(marker);
     if (!parsed.success) return undefined;
     const key = AuditKeys.event(trail, parsed.data.order);
-    const item = await this.get(key);
+    const item = await this.table.get(key);
     return item ? this.parse(key, item) : undefined;
   }
 
@@ -291,8 +253,10 @@ export class DynamoAuditTrail implements AuditTrail {
         ...(target.index ? { IndexName: target.index.name } : { ConsistentRead: true }),
         ...(exclusiveStart ? { ExclusiveStartKey: exclusiveStart } : {}),
       };
-      const page = await this.call('Query', { pk: target.partition, sk: target.index?.name ?? '*' }, () =>
-        this.client.send(new QueryCommand(input)),
+      const page = await this.table.call(
+        'Query',
+        { pk: target.partition, sk: target.index?.name ?? '*' },
+        () => this.client.send(new QueryCommand(input)),
       );
       items.push(...((page.Items ?? []) as Item[]));
       exclusiveStart = page.LastEvaluatedKey;
@@ -315,7 +279,7 @@ export class DynamoAuditTrail implements AuditTrail {
           );
         if (attempt > 0) await backoff(attempt + 3);
         const request = pending;
-        const result = await this.call('BatchGetItem', request[0], () =>
+        const result = await this.table.call('BatchGetItem', request[0], () =>
           this.client.send(
             new BatchGetCommand({
               RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } },
@@ -337,76 +301,16 @@ export class DynamoAuditTrail implements AuditTrail {
   }
 
   private parse(key: ItemKey, item: Item): AuditRecord {
-    const record: Item = {};
-    for (const [name, value] of Object.entries(item)) if (!TABLE_ATTRIBUTES.has(name)) record[name] = value;
-    const parsed = StoredRecord.safeParse(record);
+    const parsed = StoredRecord.safeParse(recordOf(item));
     if (parsed.success) return parsed.data as AuditRecord;
-    const problems = problemsOf(parsed.error);
+    const problems = zodProblems(parsed.error);
     throw new CorruptRecordError(
-      `DynamoDB item pk "${key.pk}", sk "${key.sk}" in table "${this.tableName}" is not a valid audit event: ${describeProblems(problems)}`,
+      `DynamoDB item pk "${key.pk}", sk "${key.sk}" in table "${this.tableName}" is not a valid audit event: ${formatProblems(problems, '(event)')}`,
       this.tableName,
       key,
       problems,
     );
   }
-
-  private assertFits(key: ItemKey, item: Item): void {
-    const bytes = jsonBytes(item);
-    if (bytes > MAX_ITEM_BYTES)
-      throw new ItemTooLargeError(
-        `AuditTrail.record: the event is ${bytes} bytes, over DynamoDB's ${MAX_ITEM_BYTES}-byte item limit; trim its details`,
-        this.tableName,
-        key,
-        bytes,
-        MAX_ITEM_BYTES,
-      );
-  }
-
-  private async get(key: ItemKey): Promise<Item | undefined> {
-    const result = await this.call('GetItem', key, () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
-    return result.Item as Item | undefined;
-  }
-
-  /** The only write: create the item unless one with its key exists (false then). */
-  private async putIfAbsent(key: ItemKey, item: Item): Promise<boolean> {
-    try {
-      await this.call('PutItem', key, () =>
-        this.client.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed((error as { cause?: unknown }).cause)) return false;
-      throw error;
-    }
-  }
-
-  private async call<T>(operation: string, key: ItemKey | undefined, send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      if (error instanceof RunbookAutopilotError) throw error;
-      throw new StoreError(
-        `DynamoDB ${operation} on table "${this.tableName}"${key ? ` at pk "${key.pk.slice(0, 120)}"` : ''} failed: ${
-          error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-        }`,
-        this.tableName,
-        key,
-        { cause: error },
-      );
-    }
-  }
-}
-
-function keyOf(item: Item): ItemKey {
-  return { pk: String(item.pk), sk: String(item.sk) };
 }
 
 function encodeCursor(partition: string, key: Record<string, string>): string {

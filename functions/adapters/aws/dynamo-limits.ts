@@ -1,17 +1,17 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { ConfigurationError, RunbookAutopilotError, ValidationError } from '../../core/errors.ts';
+import { ConfigurationError, ValidationError } from '../../core/errors.ts';
 import { ResourceKind } from '../../core/limits/blast-radius.ts';
 import { RiskAssessment } from '../../core/risk/assessment.ts';
 import type { BudgetAnswer, BudgetRequest, ChangeMade, LimitStore } from '../../ports/limits.ts';
-import { CorruptRecordError, type ItemKey, StoreError } from './dynamo-store.ts';
+import {
+  epochSeconds,
+  type ItemKey,
+  ItemTable,
+  utcInstant as instant,
+  keyOf,
+  keyPart as part,
+} from './dynamo-items.ts';
 import { TTL_ATTRIBUTE } from './table-design.ts';
 
 /**
@@ -22,17 +22,6 @@ import { TTL_ATTRIBUTE } from './table-design.ts';
  *   CHANGES#<resource>   / <at>#<execution>#<step>#<attempt>   a change made to a resource
  *   RISK#<execution>     / <target>                            latest risk assessment of a target
  */
-
-const part = (value: string): string => encodeURIComponent(value);
-
-function instant(value: string, field: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms))
-    throw new ValidationError(`${field}: "${value}" is not an ISO 8601 date-time`, [
-      { path: field, message: 'expected an ISO 8601 date-time', check: 'schema' },
-    ]);
-  return new Date(ms).toISOString();
-}
 
 export const LimitKeys = {
   budget: (scope: string, windowStart: string): ItemKey => ({
@@ -65,16 +54,6 @@ const StoredChange = z
   })
   .strict();
 
-const KEY_ATTRIBUTES = new Set(['pk', 'sk', 'entity', TTL_ATTRIBUTE]);
-
-function epochSeconds(iso: string): number {
-  return Math.ceil(Date.parse(iso) / 1000);
-}
-
-function isConditionalCheckFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
 function validCount(value: number, where: string): void {
   if (!Number.isInteger(value) || value < 0)
     throw new ValidationError(`${where}: must be a whole number ≥ 0, got ${String(value)}`, [
@@ -92,6 +71,7 @@ export interface DynamoLimitStoreOptions {
 export class DynamoLimitStore implements LimitStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly table: ItemTable;
   private readonly retentionSeconds: number;
 
   constructor(options: DynamoLimitStoreOptions) {
@@ -103,6 +83,7 @@ export class DynamoLimitStore implements LimitStore {
       );
     this.client = options.client;
     this.tableName = options.tableName;
+    this.table = new ItemTable(options.client, options.tableName);
     this.retentionSeconds = Math.round(options.retentionDays * 86_400);
   }
 
@@ -115,45 +96,42 @@ export class DynamoLimitStore implements LimitStore {
     const expiresAt = instant(request.expiresAt, 'expiresAt');
     const room = request.max - request.count;
     if (room >= 0) {
-      try {
-        // Only this change's uses, only if they fit: two runbooks racing for the last room cannot both win.
-        const result = await this.call('UpdateItem', key, () =>
-          this.client.send(
-            new UpdateCommand({
-              TableName: this.tableName,
-              Key: key,
-              UpdateExpression:
-                'ADD #used :count, #members :member SET #entity = :entity, #scope = :scope, #windowStart = :windowStart, #expiresAt = :expiresAt, #ttl = :ttl',
-              ConditionExpression:
-                '(attribute_not_exists(#used) OR #used <= :room) AND NOT contains(#members, :memberName)',
-              ExpressionAttributeNames: {
-                '#used': 'used',
-                '#members': 'members',
-                '#entity': 'entity',
-                '#scope': 'scope',
-                '#windowStart': 'windowStart',
-                '#expiresAt': 'expiresAt',
-                '#ttl': TTL_ATTRIBUTE,
-              },
-              ExpressionAttributeValues: {
-                ':count': request.count,
-                ':member': new Set([request.member]),
-                ':memberName': request.member,
-                ':entity': 'ChangeBudget',
-                ':scope': request.scope,
-                ':windowStart': key.sk.slice('WINDOW#'.length),
-                ':expiresAt': expiresAt,
-                ':ttl': epochSeconds(expiresAt),
-                ':room': room,
-              },
-              ReturnValues: 'ALL_NEW',
-            }),
-          ),
-        );
+      // Only this change's uses, only if they fit: two runbooks racing for the last room cannot both win.
+      const result = await this.table.conditional('UpdateItem', key, () =>
+        this.client.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: key,
+            UpdateExpression:
+              'ADD #used :count, #members :member SET #entity = :entity, #scope = :scope, #windowStart = :windowStart, #expiresAt = :expiresAt, #ttl = :ttl',
+            ConditionExpression:
+              '(attribute_not_exists(#used) OR #used <= :room) AND NOT contains(#members, :memberName)',
+            ExpressionAttributeNames: {
+              '#used': 'used',
+              '#members': 'members',
+              '#entity': 'entity',
+              '#scope': 'scope',
+              '#windowStart': 'windowStart',
+              '#expiresAt': 'expiresAt',
+              '#ttl': TTL_ATTRIBUTE,
+            },
+            ExpressionAttributeValues: {
+              ':count': request.count,
+              ':member': new Set([request.member]),
+              ':memberName': request.member,
+              ':entity': 'ChangeBudget',
+              ':scope': request.scope,
+              ':windowStart': key.sk.slice('WINDOW#'.length),
+              ':expiresAt': expiresAt,
+              ':ttl': epochSeconds(expiresAt),
+              ':room': room,
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        ),
+      );
+      if (result !== undefined)
         return { consumed: true, already: false, used: Number(result.Attributes?.used ?? request.count) };
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-      }
     }
     // Refused: either this change was counted before (a retry: nothing more to add) or it does not fit.
     const current = await this.readBudget(key);
@@ -164,27 +142,23 @@ export class DynamoLimitStore implements LimitStore {
   async releaseBudget(request: Omit<BudgetRequest, 'max' | 'expiresAt'>): Promise<void> {
     validCount(request.count, 'releaseBudget(count)');
     const key = LimitKeys.budget(request.scope, request.windowStart);
-    try {
-      await this.call('UpdateItem', key, () =>
-        this.client.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: key,
-            UpdateExpression: 'ADD #used :minus DELETE #members :member',
-            // Only what this member added, once: a second release finds it gone.
-            ConditionExpression: 'contains(#members, :memberName)',
-            ExpressionAttributeNames: { '#used': 'used', '#members': 'members' },
-            ExpressionAttributeValues: {
-              ':minus': -request.count,
-              ':member': new Set([request.member]),
-              ':memberName': request.member,
-            },
-          }),
-        ),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+    await this.table.conditional('UpdateItem', key, () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'ADD #used :minus DELETE #members :member',
+          // Only what this member added, once: a second release finds it gone.
+          ConditionExpression: 'contains(#members, :memberName)',
+          ExpressionAttributeNames: { '#used': 'used', '#members': 'members' },
+          ExpressionAttributeValues: {
+            ':minus': -request.count,
+            ':member': new Set([request.member]),
+            ':memberName': request.member,
+          },
+        }),
+      ),
+    );
   }
 
   async budgetUsed(scope: string, windowStart: string): Promise<number> {
@@ -192,10 +166,7 @@ export class DynamoLimitStore implements LimitStore {
   }
 
   private async readBudget(key: ItemKey): Promise<{ used: number; members: Set<string> }> {
-    const result = await this.call('GetItem', key, () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
-    const item = result.Item;
+    const item = await this.table.get(key);
     return {
       used: Number(item?.used ?? 0),
       members: (item?.members as Set<string> | undefined) ?? new Set<string>(),
@@ -205,60 +176,27 @@ export class DynamoLimitStore implements LimitStore {
   // Changes per resource -------------------------------------------------------------------------------
 
   async recordChange(change: ChangeMade): Promise<void> {
-    const parsed = StoredChange.safeParse(change);
-    if (!parsed.success)
-      throw new ValidationError(
-        `recordChange(change): invalid input: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
-        parsed.error.issues.map((issue) => ({
-          path: issue.path.join('.'),
-          message: issue.message,
-          check: 'schema',
-        })),
-      );
-    const key = LimitKeys.change(change);
-    try {
-      // Append-only: the same change recorded twice (a retry) keeps the first.
-      await this.call('PutItem', key, () =>
-        this.client.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              ...key,
-              entity: 'ChangeMade',
-              ...parsed.data,
-              [TTL_ATTRIBUTE]: epochSeconds(change.expiresAt),
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        ),
-      );
-    } catch (error) {
-      if (!isConditionalCheckFailed(error)) throw error;
-    }
+    const record = this.table.input(StoredChange, change, 'recordChange(change)');
+    // Append-only: the same change recorded twice (a retry) keeps the first.
+    await this.table.putIfAbsent(LimitKeys.change(change), {
+      entity: 'ChangeMade',
+      ...record,
+      [TTL_ATTRIBUTE]: epochSeconds(change.expiresAt),
+    });
   }
 
   async listChanges(resourceKey: string, since: string): Promise<ChangeMade[]> {
     const pk = `CHANGES#${part(resourceKey)}`;
-    const items = await this.query(pk, { from: instant(since, 'since') });
-    return items.map((item) => this.parse(StoredChange, 'ChangeMade', item));
+    const items = await this.table.query(pk, { sortKeyFrom: instant(since, 'since') });
+    return items.map((item) => this.table.record(StoredChange, 'ChangeMade', keyOf(item), item));
   }
 
   // Risk assessments -----------------------------------------------------------------------------------
 
   async putRiskAssessment(assessment: RiskAssessment): Promise<void> {
-    const parsed = RiskAssessment.safeParse(assessment);
-    if (!parsed.success)
-      throw new ValidationError(
-        `putRiskAssessment(assessment): invalid input: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
-        parsed.error.issues.map((issue) => ({
-          path: issue.path.join('.'),
-          message: issue.message,
-          check: 'schema',
-        })),
-      );
+    const item = this.table.input(RiskAssessment, assessment, 'putRiskAssessment(assessment)');
     const key = LimitKeys.risk(assessment.executionId, assessment.target);
-    const item = JSON.parse(JSON.stringify(parsed.data)) as Record<string, unknown>;
-    await this.call('PutItem', key, () =>
+    await this.table.call('PutItem', key, () =>
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
@@ -275,71 +213,14 @@ export class DynamoLimitStore implements LimitStore {
 
   async getRiskAssessment(executionId: string, target: string): Promise<RiskAssessment | undefined> {
     const key = LimitKeys.risk(executionId, target);
-    const result = await this.call('GetItem', key, () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
-    return result.Item ? this.parse(RiskAssessment, 'RiskAssessment', result.Item) : undefined;
+    const item = await this.table.get(key);
+    return item ? this.table.record(RiskAssessment, 'RiskAssessment', key, item) : undefined;
   }
 
   async listRiskAssessments(executionId: string): Promise<RiskAssessment[]> {
-    const items = await this.query(`RISK#${part(executionId)}`, {});
+    const items = await this.table.query(`RISK#${part(executionId)}`);
     return items
-      .map((item) => this.parse(RiskAssessment, 'RiskAssessment', item))
+      .map((item) => this.table.record(RiskAssessment, 'RiskAssessment', keyOf(item), item))
       .sort((a, b) => a.assessedAt.localeCompare(b.assessedAt));
-  }
-
-  // Helpers ----------------------------------------------------------------------------------------------
-
-  private async query(pk: string, range: { from?: string }): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const input: QueryCommandInput = {
-        TableName: this.tableName,
-        KeyConditionExpression: range.from === undefined ? '#pk = :pk' : '#pk = :pk AND #sk >= :from',
-        ExpressionAttributeNames: range.from === undefined ? { '#pk': 'pk' } : { '#pk': 'pk', '#sk': 'sk' },
-        ExpressionAttributeValues:
-          range.from === undefined ? { ':pk': pk } : { ':pk': pk, ':from': range.from },
-        ConsistentRead: true,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      };
-      const page = await this.call('Query', { pk, sk: '*' }, () => this.client.send(new QueryCommand(input)));
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
-  }
-
-  private parse<T>(schema: z.ZodType<T>, entity: string, item: Record<string, unknown>): T {
-    const record: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(item)) if (!KEY_ATTRIBUTES.has(name)) record[name] = value;
-    const result = schema.safeParse(record);
-    if (result.success) return result.data;
-    const problems = result.error.issues.map((issue) => ({
-      path: issue.path.join('.'),
-      message: issue.message,
-      check: 'schema',
-    }));
-    const key = { pk: String(item.pk), sk: String(item.sk) };
-    throw new CorruptRecordError(
-      `DynamoDB item pk "${key.pk}", sk "${key.sk}" in table "${this.tableName}" is not a valid ${entity}: ${problems.map((problem) => `${problem.path || '(record)'}: ${problem.message}`).join('; ')}. Repair or delete the item.`,
-      this.tableName,
-      key,
-      problems,
-    );
-  }
-
-  private async call<T>(operation: string, key: ItemKey, send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      if (error instanceof RunbookAutopilotError || isConditionalCheckFailed(error)) throw error;
-      throw new StoreError(
-        `DynamoDB ${operation} on table "${this.tableName}" at pk "${key.pk}", sk "${key.sk}" failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
-        this.tableName,
-        key,
-        { cause: error },
-      );
-    }
   }
 }

@@ -11,13 +11,7 @@ import {
 import { z } from 'zod';
 import { Alert } from '../../core/alert.ts';
 import { parseApprovalPublicId } from '../../core/approval-links.ts';
-import {
-  ConfigurationError,
-  type ErrorOptions,
-  type Problem,
-  RunbookAutopilotError,
-  ValidationError,
-} from '../../core/errors.ts';
+import { ConfigurationError, ValidationError } from '../../core/errors.ts';
 import { jsonBytes, trimToBudget } from '../../core/output-budget.ts';
 import {
   type AlertSummary,
@@ -43,7 +37,35 @@ import type {
   RateAcquisition,
   Store,
 } from '../../ports/store.ts';
+import {
+  backoff,
+  CorruptRecordError,
+  describeKey,
+  epochSeconds,
+  type Item,
+  type ItemKey,
+  ItemTable,
+  ItemTooLargeError,
+  keyOf,
+  MAX_ITEM_BYTES,
+  keyPart as part,
+  plainJson,
+  RecordNotFoundError,
+  StoreConflictError,
+  StoreError,
+  utcInstant,
+} from './dynamo-items.ts';
 import { GlobalIndex, TableKey, TTL_ATTRIBUTE } from './table-design.ts';
+
+export {
+  CorruptRecordError,
+  type ItemKey,
+  ItemTooLargeError,
+  MAX_ITEM_BYTES,
+  RecordNotFoundError,
+  StoreConflictError,
+  StoreError,
+};
 
 /**
  * The Store over one DynamoDB table (DATA_MODEL.md has the entities and access patterns). It runs on
@@ -51,56 +73,8 @@ import { GlobalIndex, TableKey, TTL_ATTRIBUTE } from './table-design.ts';
  * conditional writes, idempotent updates, Query and BatchGetItem. No Scan, no transaction, no stream.
  */
 
-// Errors ------------------------------------------------------------------------------------------
-
-/** A DynamoDB request failed; names the operation, the table and the item. */
-export class StoreError extends RunbookAutopilotError {
-  override readonly name: string = 'StoreError';
-  readonly table: string;
-  readonly key: ItemKey | undefined;
-  constructor(message: string, table: string, key: ItemKey | undefined, options: ErrorOptions = {}) {
-    super(message, options);
-    this.table = table;
-    this.key = key;
-  }
-}
-
-/** An item read back does not match its record schema (edited by hand, or written by another version). */
-export class CorruptRecordError extends StoreError {
-  override readonly name = 'CorruptRecordError';
-  readonly problems: Problem[];
-  constructor(message: string, table: string, key: ItemKey, problems: Problem[]) {
-    super(message, table, key);
-    this.problems = problems;
-  }
-}
-
-/** An update addressed a record that does not exist. */
-export class RecordNotFoundError extends StoreError {
-  override readonly name = 'RecordNotFoundError';
-}
-
-/** A write lost to concurrent writers more often than it retries, or conflicts with the stored state. */
-export class StoreConflictError extends StoreError {
-  override readonly name = 'StoreConflictError';
-}
-
-/** An item would exceed DynamoDB's 400 KB item limit even after trimming what may be trimmed. */
-export class ItemTooLargeError extends StoreError {
-  override readonly name = 'ItemTooLargeError';
-  readonly bytes: number;
-  readonly limit: number;
-  constructor(message: string, table: string, key: ItemKey, bytes: number, limit: number) {
-    super(message, table, key);
-    this.bytes = bytes;
-    this.limit = limit;
-  }
-}
-
 // Limits ------------------------------------------------------------------------------------------
 
-/** DynamoDB refuses items over 400 KB; sizes here are JSON bytes, which over-estimate DynamoDB's count. */
-export const MAX_ITEM_BYTES = 400 * 1024;
 /** A step outcome larger than this has its output trimmed to fit (`outputTruncated: true`). */
 export const STEP_OUTCOME_BUDGET_BYTES = 350 * 1024;
 /** Executions per listExecutions page, at most. */
@@ -112,25 +86,6 @@ const OPTIMISTIC_MAX_ATTEMPTS = 50;
 const SECONDS_PER_DAY = 86_400;
 
 // Keys --------------------------------------------------------------------------------------------
-
-export interface ItemKey {
-  pk: string;
-  sk: string;
-}
-
-/** Ids are URI-encoded inside keys, so a `#` in an id can never make two keys alike. */
-const part = (value: string): string => encodeURIComponent(value);
-
-/** ISO instants normalized to UTC milliseconds, so sort keys order as time does. */
-function instant(value: string, field: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) {
-    throw new ValidationError(`${field}: "${value}" is not an ISO 8601 date-time`, [
-      { path: field, message: 'expected an ISO 8601 date-time', check: 'schema' },
-    ]);
-  }
-  return new Date(ms).toISOString();
-}
 
 export const Keys = {
   incident: (id: string): ItemKey => ({ pk: `INCIDENT#${part(id)}`, sk: 'INCIDENT' }),
@@ -150,7 +105,7 @@ export const Keys = {
   killSwitch: (): ItemKey => ({ pk: 'SAFETY', sk: 'KILL_SWITCH' }),
   rateWindow: (key: string, windowStart: string): ItemKey => ({
     pk: `RATE#${part(key)}`,
-    sk: `WINDOW#${instant(windowStart, 'windowStart')}`,
+    sk: `WINDOW#${utcInstant(windowStart, 'windowStart')}`,
   }),
   slots: (key: string): ItemKey => ({ pk: `SLOTS#${part(key)}`, sk: 'SLOTS' }),
   cooldown: (resourceKey: string): ItemKey => ({ pk: `COOLDOWN#${part(resourceKey)}`, sk: 'COOLDOWN' }),
@@ -161,7 +116,7 @@ export const Keys = {
   }),
   notification: (notification: Pick<Notification, 'sentAt' | 'id'>): ItemKey => ({
     pk: 'OUTBOX',
-    sk: `${instant(notification.sentAt, 'sentAt')}#${part(notification.id)}`,
+    sk: `${utcInstant(notification.sentAt, 'sentAt')}#${part(notification.id)}`,
   }),
 } as const;
 
@@ -171,41 +126,6 @@ const Partition = {
   resource: (resourceKey: string) => `RESOURCE#${part(resourceKey)}`,
   outboxOfExecution: (executionId: string) => `OUTBOX#EXEC#${part(executionId)}`,
 } as const;
-
-/** Attributes the table adds around a record; stripped before the record schema sees the item. */
-const TABLE_ATTRIBUTES = new Set<string>([
-  TableKey.partition,
-  TableKey.sort,
-  TTL_ATTRIBUTE,
-  'entity',
-  ...Object.values(GlobalIndex).flatMap((index) => [index.partitionKey, index.sortKey]),
-]);
-
-/** Keys in messages stay short: an over-long id must not turn into a megabyte of log. */
-function describeKey(key: ItemKey): string {
-  const short = (text: string) =>
-    text.length > 120 ? `${text.slice(0, 100)}…(${text.length} characters)` : text;
-  return `pk "${short(key.pk)}", sk "${short(key.sk)}"`;
-}
-
-/** DynamoDB's key sizes: partition keys at most 2048 bytes, sort keys 1024. */
-const MAX_PARTITION_KEY_BYTES = 2048;
-const MAX_SORT_KEY_BYTES = 1024;
-
-/** A key DynamoDB would refuse is the caller's input (an id too long), not a store failure: say so. */
-function checkKeySize(operation: string, key: ItemKey): void {
-  const pk = Buffer.byteLength(key.pk, 'utf8');
-  const sk = Buffer.byteLength(key.sk, 'utf8');
-  if (pk <= MAX_PARTITION_KEY_BYTES && sk <= MAX_SORT_KEY_BYTES) return;
-  const which =
-    pk > MAX_PARTITION_KEY_BYTES
-      ? `partition key (${pk} bytes, at most ${MAX_PARTITION_KEY_BYTES})`
-      : `sort key (${sk} bytes, at most ${MAX_SORT_KEY_BYTES})`;
-  throw new ValidationError(
-    `${operation}: an id is too long for a DynamoDB ${which} at ${describeKey(key)}`,
-    [{ check: 'key-size', path: '', message: `too long for a DynamoDB ${which}` }],
-  );
-}
 
 // Expressions -------------------------------------------------------------------------------------
 
@@ -261,38 +181,6 @@ function patchUpdate(expression: Expression, patch: Record<string, unknown>): st
 
 // Helpers -----------------------------------------------------------------------------------------
 
-function isConditionalCheckFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function zodProblems(error: z.ZodError, prefix = ''): Problem[] {
-  return error.issues.map((issue) => ({
-    path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
-    message: issue.message,
-    check: 'schema',
-  }));
-}
-
-function formatProblems(problems: Problem[]): string {
-  return problems.map((problem) => `${problem.path || '(record)'}: ${problem.message}`).join('; ');
-}
-
-/** Records are JSON by nature (they cross Step Functions); this also drops `undefined` members. */
-function toPlain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Full jitter, growing with the attempt: spreads concurrent writers that lost the same race. */
-function backoff(attempt: number): Promise<void> {
-  return sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
-}
-
 const IsoTime = z.iso.datetime({ offset: true });
 
 const IncidentPatch = IncidentRecord.pick({
@@ -333,8 +221,6 @@ const ExecutionsCursor = z
   .object({ pk: z.string(), sk: z.string(), gsi1pk: z.literal(Partition.executions), gsi1sk: z.string() })
   .strict();
 
-type Item = Record<string, unknown>;
-
 export interface DynamoStoreOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
@@ -346,6 +232,7 @@ export interface DynamoStoreOptions {
 export class DynamoStore implements Store {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly table: ItemTable;
   private readonly retentionSeconds: number;
   private readonly clock: Clock;
 
@@ -360,6 +247,7 @@ export class DynamoStore implements Store {
     }
     this.client = options.client;
     this.tableName = options.tableName;
+    this.table = new ItemTable(options.client, options.tableName);
     this.retentionSeconds = Math.round(options.retentionDays * SECONDS_PER_DAY);
     this.clock = options.clock ?? systemClock;
   }
@@ -367,7 +255,7 @@ export class DynamoStore implements Store {
   // Incidents and dedupe -------------------------------------------------------------------------
 
   async openIncident(input: IncidentRecord): Promise<OpenIncidentResult> {
-    const incident = this.validInput(IncidentRecord, input, 'openIncident(incident)');
+    const incident = this.table.input(IncidentRecord, input, 'openIncident(incident)');
     if (incident.status !== 'open') {
       throw new ValidationError(
         `openIncident(incident): status is "${incident.status}"; only an open incident can be opened`,
@@ -376,9 +264,9 @@ export class DynamoStore implements Store {
     }
     const lockKey = Keys.openIncidentLock(incident.fingerprint);
     const lockItem = { ...lockKey, entity: 'OpenIncidentLock', incidentId: incident.id, incident };
-    this.assertFits(lockKey, lockItem, 'openIncident');
+    this.table.assertFits(lockKey, lockItem, 'openIncident');
     for (let attempt = 0; attempt < OPTIMISTIC_MAX_ATTEMPTS; attempt++) {
-      const claimed = await this.conditional('PutItem', lockKey, () =>
+      const claimed = await this.table.conditional('PutItem', lockKey, () =>
         this.client.send(
           new PutCommand({
             TableName: this.tableName,
@@ -460,8 +348,8 @@ export class DynamoStore implements Store {
     alertInput: Alert,
     at: string,
   ): Promise<IncidentRecord | undefined> {
-    const alert = this.validInput(Alert, alertInput, 'resolveIncident(alert)');
-    const resolvedAt = this.validInput(IsoTime, at, 'resolveIncident(at)');
+    const alert = this.table.input(Alert, alertInput, 'resolveIncident(alert)');
+    const resolvedAt = this.table.input(IsoTime, at, 'resolveIncident(at)');
     const lock = await this.readLock(fingerprint);
     if (lock === undefined) return undefined;
     await this.completeOpening(lock);
@@ -484,15 +372,15 @@ export class DynamoStore implements Store {
     );
     await this.deleteLock(fingerprint, lock.incidentId);
     if (!result) return undefined; // resolved concurrently by another caller
-    return this.parseRecord(IncidentRecord, 'IncidentRecord', key, result.Attributes ?? {});
+    return this.table.record(IncidentRecord, 'IncidentRecord', key, result.Attributes ?? {});
   }
 
   async recordUnmatched(alertInput: Alert, at: string): Promise<void> {
-    const alert = this.validInput(Alert, alertInput, 'recordUnmatched(alert)');
-    const seenAt = this.validInput(IsoTime, at, 'recordUnmatched(at)');
+    const alert = this.table.input(Alert, alertInput, 'recordUnmatched(alert)');
+    const seenAt = this.table.input(IsoTime, at, 'recordUnmatched(at)');
     const key = Keys.unmatched(alert.source, alert.name);
     const expression = new Expression();
-    const summary: AlertSummary = toPlain(summarizeAlert(alert));
+    const summary: AlertSummary = plainJson(summarizeAlert(alert));
     const update =
       `ADD ${expression.name('count')} ${expression.value(1)} ` +
       `SET ${expression.name('entity')} = ${expression.value('UnmatchedAlert')}, ` +
@@ -503,7 +391,7 @@ export class DynamoStore implements Store {
       `${expression.name('lastAlert')} = ${expression.value(summary)}, ` +
       `${expression.name('lastLabels')} = ${expression.value({ ...alert.labels })}, ` +
       `${expression.name(TTL_ATTRIBUTE)} = ${expression.value(this.ttl())}`;
-    await this.call('UpdateItem', key, () =>
+    await this.table.call('UpdateItem', key, () =>
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -518,16 +406,16 @@ export class DynamoStore implements Store {
   async listUnmatched(): Promise<UnmatchedAlertSummary[]> {
     const items = await this.queryAll({ partition: 'UNMATCHED' });
     return items
-      .map((item) => this.parseRecord(UnmatchedAlertSummary, 'UnmatchedAlertSummary', keyOf(item), item))
+      .map((item) => this.table.record(UnmatchedAlertSummary, 'UnmatchedAlertSummary', keyOf(item), item))
       .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name) || a.source.localeCompare(b.source));
   }
 
   // Executions ---------------------------------------------------------------------------------------
 
   async createExecution(input: ExecutionRecord): Promise<boolean> {
-    const record = this.validInput(ExecutionRecord, input, 'createExecution(record)');
+    const record = this.table.input(ExecutionRecord, input, 'createExecution(record)');
     const key = Keys.execution(record.id);
-    const sortKey = `${instant(record.startedAt, 'startedAt')}#${part(record.id)}`;
+    const sortKey = `${utcInstant(record.startedAt, 'startedAt')}#${part(record.id)}`;
     const item: Item = {
       ...key,
       entity: 'Execution',
@@ -540,7 +428,7 @@ export class DynamoStore implements Store {
       [GlobalIndex.byResource.sortKey]: sortKey,
       [TTL_ATTRIBUTE]: this.ttl(),
     };
-    return this.putIfAbsent(key, item);
+    return this.table.putIfAbsent(key, item);
   }
 
   async getExecution(id: string): Promise<ExecutionRecord | undefined> {
@@ -559,7 +447,7 @@ export class DynamoStore implements Store {
       'ALL_NEW',
     );
     if (!result) throw this.notFound('updateExecution', 'execution', id, key);
-    return this.parseRecord(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {});
+    return this.table.record(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {});
   }
 
   async listExecutions(options: { limit: number; cursor?: string }): Promise<{
@@ -603,7 +491,7 @@ export class DynamoStore implements Store {
   }
 
   async requestControl(executionId: string, request: ControlRequest): Promise<ExecutionRecord | undefined> {
-    const valid = this.validInput(ControlRequestSchema, request, `requestControl(${executionId})`);
+    const valid = this.table.input(ControlRequestSchema, request, `requestControl(${executionId})`);
     const key = Keys.execution(executionId);
     const expression = new Expression();
     const sets: string[] = [];
@@ -633,7 +521,7 @@ export class DynamoStore implements Store {
       'ALL_NEW',
     );
     return result
-      ? this.parseRecord(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {})
+      ? this.table.record(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {})
       : undefined;
   }
 
@@ -641,7 +529,7 @@ export class DynamoStore implements Store {
     executionId: string,
     holdInput: NonNullable<ExecutionRecord['heldCheckpoint']>,
   ): Promise<void> {
-    const hold = this.validInput(HeldCheckpoint, holdInput, `holdCheckpoint(${executionId})`);
+    const hold = this.table.input(HeldCheckpoint, holdInput, `holdCheckpoint(${executionId})`);
     const key = Keys.execution(executionId);
     const expression = new Expression();
     const held = expression.name('heldCheckpoint');
@@ -677,14 +565,14 @@ export class DynamoStore implements Store {
       'ALL_OLD',
     );
     if (!result) return undefined;
-    const old = this.parseRecord(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {});
+    const old = this.table.record(ExecutionRecord, 'ExecutionRecord', key, result.Attributes ?? {});
     return old.heldCheckpoint;
   }
 
   // Steps -------------------------------------------------------------------------------------------
 
   async putStepOutcome(input: StepOutcome): Promise<void> {
-    const outcome = this.validInput(StepOutcome, input, 'putStepOutcome(outcome)');
+    const outcome = this.table.input(StepOutcome, input, 'putStepOutcome(outcome)');
     const key = Keys.stepOutcome(outcome);
     const item = this.fitStepOutcome(key, {
       ...key,
@@ -692,10 +580,10 @@ export class DynamoStore implements Store {
       ...outcome,
       [TTL_ATTRIBUTE]: this.ttl(),
     });
-    this.assertFits(key, item, 'putStepOutcome');
+    this.table.assertFits(key, item, 'putStepOutcome');
     const expression = new Expression();
     const running = outcome.status === 'running';
-    await this.conditional('PutItem', key, () =>
+    await this.table.conditional('PutItem', key, () =>
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
@@ -715,7 +603,7 @@ export class DynamoStore implements Store {
   async listStepOutcomes(executionId: string): Promise<StepOutcome[]> {
     const items = await this.queryAll({ partition: Keys.execution(executionId).pk, sortKeyPrefix: 'STEP#' });
     return items
-      .map((item) => this.parseRecord(StepOutcome, 'StepOutcome', keyOf(item), item))
+      .map((item) => this.table.record(StepOutcome, 'StepOutcome', keyOf(item), item))
       .sort(
         (a, b) =>
           Date.parse(a.startedAt) - Date.parse(b.startedAt) ||
@@ -727,9 +615,14 @@ export class DynamoStore implements Store {
   // Approvals ---------------------------------------------------------------------------------------
 
   async createApproval(input: ApprovalRecord): Promise<boolean> {
-    const approval = this.validInput(ApprovalRecord, input, 'createApproval(approval)');
+    const approval = this.table.input(ApprovalRecord, input, 'createApproval(approval)');
     const key = Keys.approval(approval.executionId, approvalKeyOf(approval));
-    return this.putIfAbsent(key, { ...key, entity: 'Approval', ...approval, [TTL_ATTRIBUTE]: this.ttl() });
+    return this.table.putIfAbsent(key, {
+      ...key,
+      entity: 'Approval',
+      ...approval,
+      [TTL_ATTRIBUTE]: this.ttl(),
+    });
   }
 
   async getApproval(executionId: string, approvalKey: string): Promise<ApprovalRecord | undefined> {
@@ -742,13 +635,13 @@ export class DynamoStore implements Store {
       sortKeyPrefix: 'APPROVAL#',
     });
     return items
-      .map((item) => this.parseRecord(ApprovalRecord, 'ApprovalRecord', keyOf(item), item))
+      .map((item) => this.table.record(ApprovalRecord, 'ApprovalRecord', keyOf(item), item))
       .sort((a, b) => Date.parse(a.requestedAt) - Date.parse(b.requestedAt));
   }
 
   async decideApproval(request: DecideApprovalRequest): Promise<DecideApprovalResult> {
-    const decision = this.validInput(ApprovalDecision, request.decision, 'decideApproval(decision)');
-    const now = this.validInput(IsoTime, request.now, 'decideApproval(now)');
+    const decision = this.table.input(ApprovalDecision, request.decision, 'decideApproval(decision)');
+    const now = this.table.input(IsoTime, request.now, 'decideApproval(now)');
     const key = Keys.approval(request.executionId, request.approvalKey);
     for (let attempt = 0; attempt < OPTIMISTIC_MAX_ATTEMPTS; attempt++) {
       const approval = await this.getApproval(request.executionId, request.approvalKey);
@@ -769,7 +662,7 @@ export class DynamoStore implements Store {
         decision.decision === 'reject' ? 'rejected' : approvals >= approval.quorum ? 'approved' : 'pending';
       const expression = new Expression();
       const sets = [
-        `${expression.name('decisions')} = list_append(${expression.name('decisions')}, ${expression.value([toPlain(decision)])})`,
+        `${expression.name('decisions')} = list_append(${expression.name('decisions')}, ${expression.value([plainJson(decision)])})`,
         `${expression.name('status')} = ${expression.value(status)}`,
       ];
       if (status !== 'pending') sets.push(`${expression.name('decidedAt')} = ${expression.value(now)}`);
@@ -785,7 +678,7 @@ export class DynamoStore implements Store {
       if (result)
         return {
           ok: true,
-          approval: this.parseRecord(ApprovalRecord, 'ApprovalRecord', key, result.Attributes ?? {}),
+          approval: this.table.record(ApprovalRecord, 'ApprovalRecord', key, result.Attributes ?? {}),
         };
       await backoff(attempt);
     }
@@ -803,7 +696,7 @@ export class DynamoStore implements Store {
     status: 'expired' | 'cancelled',
     at: string,
   ): Promise<ApprovalRecord | undefined> {
-    const closedAt = this.validInput(IsoTime, at, 'closeApproval(at)');
+    const closedAt = this.table.input(IsoTime, at, 'closeApproval(at)');
     const key = Keys.approval(executionId, approvalKey);
     const result = await this.updatePendingApproval(
       key,
@@ -811,11 +704,11 @@ export class DynamoStore implements Store {
         `${expression.name('status')} = ${expression.value(status)}, ${expression.name('decidedAt')} = ${expression.value(closedAt)}`,
     );
     if (!result) return undefined; // none, or settled already
-    return this.parseRecord(ApprovalRecord, 'ApprovalRecord', key, result.Attributes ?? {});
+    return this.table.record(ApprovalRecord, 'ApprovalRecord', key, result.Attributes ?? {});
   }
 
   async markApprovalReminded(executionId: string, approvalKey: string, at: string): Promise<boolean> {
-    const remindedAt = this.validInput(IsoTime, at, 'markApprovalReminded(at)');
+    const remindedAt = this.table.input(IsoTime, at, 'markApprovalReminded(at)');
     const result = await this.updatePendingApproval(
       Keys.approval(executionId, approvalKey),
       (expression) => `${expression.name('remindedAt')} = ${expression.value(remindedAt)}`,
@@ -851,7 +744,7 @@ export class DynamoStore implements Store {
   }
 
   async setKillSwitch(input: KillSwitchState): Promise<void> {
-    const state = this.validInput(KillSwitchState, input, 'setKillSwitch(state)');
+    const state = this.table.input(KillSwitchState, input, 'setKillSwitch(state)');
     const key = Keys.killSwitch();
     // No ttl: the kill switch must never silently disengage.
     await this.put(key, { ...key, entity: 'KillSwitch', ...state });
@@ -865,7 +758,7 @@ export class DynamoStore implements Store {
     member: string,
   ): Promise<RateAcquisition> {
     this.validCount(max, 'acquireRate(max)');
-    const until = this.validInput(IsoTime, expiresAt, 'acquireRate(expiresAt)');
+    const until = this.table.input(IsoTime, expiresAt, 'acquireRate(expiresAt)');
     if (max === 0) return false;
     const key = Keys.rateWindow(rateKey, windowStart);
     const expression = new Expression();
@@ -929,11 +822,11 @@ export class DynamoStore implements Store {
   }
 
   async claimCooldown(resourceKey: string, now: string, until: string, holder: string): Promise<boolean> {
-    const claimedAt = this.validInput(IsoTime, now, 'claimCooldown(now)');
-    const endsAt = this.validInput(IsoTime, until, 'claimCooldown(until)');
+    const claimedAt = this.table.input(IsoTime, now, 'claimCooldown(now)');
+    const endsAt = this.table.input(IsoTime, until, 'claimCooldown(until)');
     const key = Keys.cooldown(resourceKey);
     const expression = new Expression();
-    const result = await this.conditional('PutItem', key, () =>
+    const result = await this.table.conditional('PutItem', key, () =>
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
@@ -962,7 +855,7 @@ export class DynamoStore implements Store {
   // Learning ----------------------------------------------------------------------------------------
 
   async putLearningAggregate(input: LearningAggregate): Promise<void> {
-    const aggregate = this.validInput(LearningAggregate, input, 'putLearningAggregate(aggregate)');
+    const aggregate = this.table.input(LearningAggregate, input, 'putLearningAggregate(aggregate)');
     const key = Keys.learning(aggregate.runbookId);
     // No ttl: aggregates are what remains of executions once their records expire.
     await this.put(key, { ...key, entity: 'LearningAggregate', ...aggregate });
@@ -974,13 +867,13 @@ export class DynamoStore implements Store {
 
   async listLearningAggregates(): Promise<LearningAggregate[]> {
     const items = await this.queryAll({ partition: 'LEARNING', sortKeyPrefix: 'RUNBOOK#' });
-    return items.map((item) => this.parseRecord(LearningAggregate, 'LearningAggregate', keyOf(item), item));
+    return items.map((item) => this.table.record(LearningAggregate, 'LearningAggregate', keyOf(item), item));
   }
 
   // Outbox ------------------------------------------------------------------------------------------
 
   async appendNotification(input: Notification): Promise<void> {
-    const notification = this.validInput(Notification, input, 'appendNotification(notification)');
+    const notification = this.table.input(Notification, input, 'appendNotification(notification)');
     const key = Keys.notification(notification);
     const byExecution = GlobalIndex.byRunbookOrExecution;
     await this.put(key, {
@@ -1006,7 +899,7 @@ export class DynamoStore implements Store {
     }
     if (executionId === undefined) {
       const items = await this.queryAll({ partition: 'OUTBOX', newestFirst: true }, limit);
-      return items.map((item) => this.parseRecord(Notification, 'Notification', keyOf(item), item));
+      return items.map((item) => this.table.record(Notification, 'Notification', keyOf(item), item));
     }
     const keys = await this.queryAll(
       {
@@ -1040,7 +933,8 @@ export class DynamoStore implements Store {
       const existing = await this.getIncident(lock.incidentId);
       if (existing !== undefined) return existing;
     }
-    if (await this.putIfAbsent(key, { ...key, entity: 'Incident', ...lock.incident })) return lock.incident;
+    if (await this.table.putIfAbsent(key, { ...key, entity: 'Incident', ...lock.incident }))
+      return lock.incident;
     const stored = await this.getIncident(lock.incidentId);
     if (stored === undefined) {
       throw new StoreError(
@@ -1065,11 +959,11 @@ export class DynamoStore implements Store {
         `attribute_exists(${expression.name('pk')}) AND ${expression.name('status')} = ${expression.value('open')}`,
         'ALL_NEW',
       );
-      if (result) return this.parseRecord(IncidentRecord, 'IncidentRecord', key, result.Attributes ?? {});
+      if (result) return this.table.record(IncidentRecord, 'IncidentRecord', key, result.Attributes ?? {});
       const current = await this.getIncident(lock.incidentId);
       if (current === undefined) {
         // Its opener has not written it yet (or crashed after the lock): write it from the lock, then count.
-        await this.putIfAbsent(key, { ...key, entity: 'Incident', ...lock.incident });
+        await this.table.putIfAbsent(key, { ...key, entity: 'Incident', ...lock.incident });
         continue;
       }
       if (current.status !== 'open') {
@@ -1084,7 +978,7 @@ export class DynamoStore implements Store {
   private async deleteLock(fingerprint: string, incidentId: string): Promise<void> {
     const key = Keys.openIncidentLock(fingerprint);
     const expression = new Expression();
-    await this.conditional('DeleteItem', key, () =>
+    await this.table.conditional('DeleteItem', key, () =>
       this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
@@ -1102,7 +996,7 @@ export class DynamoStore implements Store {
     partition: string,
     since: string,
   ) {
-    const from = instant(since, 'since');
+    const from = utcInstant(since, 'since');
     const keys = await this.queryAll({ index, partition, newestFirst: true, sortKeyFrom: from });
     return this.batchGetRecords(keys.map(keyOf), ExecutionRecord, 'ExecutionRecord');
   }
@@ -1131,39 +1025,15 @@ export class DynamoStore implements Store {
   }
 
   private async getRecord<T>(key: ItemKey, schema: z.ZodType<T>, entity: string): Promise<T | undefined> {
-    const result = await this.call('GetItem', key, () =>
+    const result = await this.table.call('GetItem', key, () =>
       this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
     );
-    return result.Item === undefined ? undefined : this.parseRecord(schema, entity, key, result.Item);
-  }
-
-  private parseRecord<T>(schema: z.ZodType<T>, entity: string, key: ItemKey, item: Item): T {
-    const record: Item = {};
-    for (const [name, value] of Object.entries(item)) if (!TABLE_ATTRIBUTES.has(name)) record[name] = value;
-    const result = schema.safeParse(record);
-    if (result.success) return result.data;
-    const problems = zodProblems(result.error);
-    throw new CorruptRecordError(
-      `DynamoDB item ${describeKey(key)} in table "${this.tableName}" is not a valid ${entity}: ` +
-        `${formatProblems(problems)}. Repair or delete the item.`,
-      this.tableName,
-      key,
-      problems,
-    );
-  }
-
-  private validInput<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-    const result = schema.safeParse(value);
-    if (!result.success) {
-      const problems = zodProblems(result.error);
-      throw new ValidationError(`${where}: invalid input: ${formatProblems(problems)}`, problems);
-    }
-    return toPlain(result.data);
+    return result.Item === undefined ? undefined : this.table.record(schema, entity, key, result.Item);
   }
 
   /** Validates a patch; a field set to `undefined` is left unchanged, as a spread `Partial` suggests. */
   private validPatch<T extends Record<string, unknown>>(schema: z.ZodType<T>, patch: T, where: string): Item {
-    return this.validInput(schema, patch, where) as Item;
+    return this.table.input(schema, patch, where) as Item;
   }
 
   private validCount(value: number, where: string): void {
@@ -1182,39 +1052,11 @@ export class DynamoStore implements Store {
     );
   }
 
-  private assertFits(key: ItemKey, item: Item, operation: string): void {
-    const bytes = jsonBytes(item);
-    if (bytes > MAX_ITEM_BYTES) {
-      throw new ItemTooLargeError(
-        `${operation}: item ${describeKey(key)} is ${bytes} bytes, over DynamoDB's ${MAX_ITEM_BYTES}-byte item limit`,
-        this.tableName,
-        key,
-        bytes,
-        MAX_ITEM_BYTES,
-      );
-    }
-  }
-
   private async put(key: ItemKey, item: Item): Promise<void> {
-    this.assertFits(key, item, 'PutItem');
-    await this.call('PutItem', key, () =>
+    this.table.assertFits(key, item, 'PutItem');
+    await this.table.call('PutItem', key, () =>
       this.client.send(new PutCommand({ TableName: this.tableName, Item: item })),
     );
-  }
-
-  /** Conditional create: false when an item with this key exists. */
-  private async putIfAbsent(key: ItemKey, item: Item): Promise<boolean> {
-    this.assertFits(key, item, 'PutItem');
-    const result = await this.conditional('PutItem', key, () =>
-      this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      ),
-    );
-    return result !== undefined;
   }
 
   /** Queries one partition (of the table or an index), following pages until `max` items or the end. */
@@ -1250,7 +1092,7 @@ export class DynamoStore implements Store {
         ...(Number.isFinite(max) ? { Limit: max - items.length } : {}),
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       };
-      const page = await this.call('Query', where, () => this.client.send(new QueryCommand(input)));
+      const page = await this.table.call('Query', where, () => this.client.send(new QueryCommand(input)));
       items.push(...((page.Items ?? []) as Item[]));
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined && items.length < max);
@@ -1274,7 +1116,7 @@ export class DynamoStore implements Store {
         }
         if (attempt > 0) await backoff(attempt + 3);
         const request = pending;
-        const result = await this.call('BatchGetItem', request[0], () =>
+        const result = await this.table.call('BatchGetItem', request[0], () =>
           this.client.send(
             new BatchGetCommand({
               RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } },
@@ -1290,25 +1132,9 @@ export class DynamoStore implements Store {
     for (const key of keys) {
       const item = found.get(id(key));
       // An index entry whose item is gone (expired between the Query and the read) is skipped.
-      if (item !== undefined) records.push(this.parseRecord(schema, entity, key, item));
+      if (item !== undefined) records.push(this.table.record(schema, entity, key, item));
     }
     return records;
-  }
-
-  /** Sends a request; any failure becomes a StoreError naming the operation, table and key. */
-  private async call<T>(operation: string, key: ItemKey | undefined, send: () => Promise<T>): Promise<T> {
-    if (key) checkKeySize(`DynamoDB ${operation}`, key);
-    try {
-      return await send();
-    } catch (error) {
-      if (error instanceof RunbookAutopilotError) throw error;
-      throw new StoreError(
-        `DynamoDB ${operation} on table "${this.tableName}"${key ? ` at ${describeKey(key)}` : ''} failed: ${errorMessage(error)}`,
-        this.tableName,
-        key,
-        { cause: error },
-      );
-    }
   }
 
   /** Like `call`, but a failed condition is an answer (undefined), not an error. */
@@ -1320,7 +1146,7 @@ export class DynamoStore implements Store {
     condition: string,
     returnValues?: 'ALL_NEW' | 'ALL_OLD',
   ) {
-    return this.conditional('UpdateItem', key, () =>
+    return this.table.conditional('UpdateItem', key, () =>
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -1333,31 +1159,9 @@ export class DynamoStore implements Store {
       ),
     );
   }
-
-  private async conditional<T>(
-    operation: string,
-    key: ItemKey,
-    send: () => Promise<T>,
-  ): Promise<T | undefined> {
-    checkKeySize(`DynamoDB ${operation}`, key);
-    try {
-      return await send();
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return undefined;
-      return this.call(operation, key, () => Promise.reject(error));
-    }
-  }
 }
 
 // Module helpers ----------------------------------------------------------------------------------
-
-function keyOf(item: Item): ItemKey {
-  return { pk: String(item.pk), sk: String(item.sk) };
-}
-
-function epochSeconds(iso: string): number {
-  return Math.ceil(Date.parse(iso) / 1000);
-}
 
 /**
  * An approval's key inside its execution. Approval ids are `approvalPublicId(executionId, approvalKey)`

@@ -1,15 +1,8 @@
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
-import { ConfigurationError, RunbookAutopilotError, ValidationError } from '../../core/errors.ts';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConfigurationError, ValidationError } from '../../core/errors.ts';
 import { CircuitBreaker, HealthBaseline } from '../../core/watch/records.ts';
 import type { WatchStore } from '../../ports/watch.ts';
-import { CorruptRecordError, type ItemKey, StoreError } from './dynamo-store.ts';
+import { type ItemKey, ItemTable, keyOf, keyPart as part, plainJson } from './dynamo-items.ts';
 import { TTL_ATTRIBUTE } from './table-design.ts';
 
 /**
@@ -20,8 +13,6 @@ import { TTL_ATTRIBUTE } from './table-design.ts';
  *   BREAKER#<environment>  RUNBOOK#<runbook id>             a runbook's circuit breaker (versioned)
  * Baselines and claims carry the records' TTL; breakers never expire.
  */
-
-const part = (value: string): string => encodeURIComponent(value);
 
 export const WatchKeys = {
   baseline: (executionId: string): ItemKey => ({ pk: `WATCH#${part(executionId)}`, sk: 'BASELINE' }),
@@ -42,11 +33,10 @@ export interface DynamoWatchStoreOptions {
   retentionDays: number;
 }
 
-type Item = Record<string, unknown>;
-
 export class DynamoWatchStore implements WatchStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
+  private readonly table: ItemTable;
   private readonly retentionSeconds: number;
 
   constructor(options: DynamoWatchStoreOptions) {
@@ -58,18 +48,19 @@ export class DynamoWatchStore implements WatchStore {
       );
     this.client = options.client;
     this.tableName = options.tableName;
+    this.table = new ItemTable(options.client, options.tableName);
     this.retentionSeconds = Math.round(options.retentionDays * 86_400);
   }
 
   // Baselines --------------------------------------------------------------------------------------
 
   async putBaseline(input: HealthBaseline): Promise<{ stored: boolean; baseline: HealthBaseline }> {
-    const baseline = this.valid(HealthBaseline, input, 'putBaseline(baseline)');
+    const baseline = this.table.input(HealthBaseline, input, 'putBaseline(baseline)');
     const key = WatchKeys.baseline(baseline.executionId);
-    const stored = await this.putIfAbsent(key, {
+    const stored = await this.table.putIfAbsent(key, {
       entity: 'HealthBaseline',
       [TTL_ATTRIBUTE]: this.ttl(baseline.takenAt),
-      ...plain(baseline),
+      ...plainJson(baseline),
     });
     if (stored) return { stored: true, baseline };
     // Two changes raced: the first one's baseline is the one before any change.
@@ -79,10 +70,8 @@ export class DynamoWatchStore implements WatchStore {
 
   async getBaseline(executionId: string): Promise<HealthBaseline | undefined> {
     const key = WatchKeys.baseline(executionId);
-    const result = await this.call('GetItem', key, () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
-    return result.Item ? this.parse(HealthBaseline, 'HealthBaseline', key, result.Item) : undefined;
+    const item = await this.table.get(key);
+    return item ? this.table.record(HealthBaseline, 'HealthBaseline', key, item) : undefined;
   }
 
   // Stuck steps ------------------------------------------------------------------------------------
@@ -97,7 +86,7 @@ export class DynamoWatchStore implements WatchStore {
       throw new ValidationError(`claimStuck: "${at}" is not an ISO 8601 date-time`, [
         { path: 'at', message: 'expected an ISO 8601 date-time', check: 'schema' },
       ]);
-    return this.putIfAbsent(WatchKeys.stuck(executionId, stepId, attempt), {
+    return this.table.putIfAbsent(WatchKeys.stuck(executionId, stepId, attempt), {
       entity: 'StuckStep',
       executionId,
       stepId,
@@ -111,49 +100,29 @@ export class DynamoWatchStore implements WatchStore {
 
   async getBreaker(environment: string, runbookId: string): Promise<CircuitBreaker | undefined> {
     const key = WatchKeys.breaker(environment, runbookId);
-    const result = await this.call('GetItem', key, () =>
-      this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true })),
-    );
-    return result.Item ? this.parse(CircuitBreaker, 'CircuitBreaker', key, result.Item) : undefined;
+    const item = await this.table.get(key);
+    return item ? this.table.record(CircuitBreaker, 'CircuitBreaker', key, item) : undefined;
   }
 
   async listBreakers(environment: string): Promise<CircuitBreaker[]> {
     const partition = `BREAKER#${part(environment)}`;
-    const items: Item[] = [];
-    let startKey: Item | undefined;
-    do {
-      const input: QueryCommandInput = {
-        TableName: this.tableName,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': 'pk' },
-        ExpressionAttributeValues: { ':pk': partition },
-        ConsistentRead: true,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      };
-      const page = await this.call('Query', { pk: partition, sk: '*' }, () =>
-        this.client.send(new QueryCommand(input)),
-      );
-      items.push(...((page.Items ?? []) as Item[]));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return items.map((item) =>
-      this.parse(CircuitBreaker, 'CircuitBreaker', { pk: String(item.pk), sk: String(item.sk) }, item),
-    );
+    const items = await this.table.query(partition);
+    return items.map((item) => this.table.record(CircuitBreaker, 'CircuitBreaker', keyOf(item), item));
   }
 
   async putBreaker(input: CircuitBreaker, expectedVersion: number): Promise<boolean> {
-    const breaker = this.valid(CircuitBreaker, input, 'putBreaker(breaker)');
+    const breaker = this.table.input(CircuitBreaker, input, 'putBreaker(breaker)');
     if (breaker.version !== expectedVersion + 1)
       throw new ValidationError(
         `putBreaker(breaker): version ${breaker.version} must be expectedVersion + 1 (${expectedVersion + 1})`,
         [{ path: 'version', message: 'must be expectedVersion + 1', check: 'schema' }],
       );
     const key = WatchKeys.breaker(breaker.environment, breaker.runbookId);
-    const written = await this.conditional('PutItem', key, () =>
+    const written = await this.table.conditional('PutItem', key, () =>
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...key, entity: 'CircuitBreaker', ...plain(breaker) },
+          Item: { ...key, entity: 'CircuitBreaker', ...plainJson(breaker) },
           ...(expectedVersion === 0
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : {
@@ -172,81 +141,4 @@ export class DynamoWatchStore implements WatchStore {
   private ttl(from: string): number {
     return Math.ceil(Date.parse(from) / 1_000) + this.retentionSeconds;
   }
-
-  private async putIfAbsent(key: ItemKey, item: Item): Promise<boolean> {
-    const written = await this.conditional('PutItem', key, () =>
-      this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...key, ...item },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      ),
-    );
-    return written !== undefined;
-  }
-
-  private valid<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-    const parsed = schema.safeParse(value);
-    if (parsed.success) return parsed.data;
-    const problems = parsed.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.'),
-      message: issue.message,
-      check: 'schema',
-    }));
-    throw new ValidationError(
-      `${where}: ${problems.map((problem) => `${problem.path || '(record)'}: ${problem.message}`).join('; ')}`,
-      problems,
-    );
-  }
-
-  private parse<T>(schema: z.ZodType<T>, entity: string, key: ItemKey, item: Item): T {
-    const { pk: _pk, sk: _sk, entity: _entity, [TTL_ATTRIBUTE]: _ttl, ...record } = item;
-    const parsed = schema.safeParse(record);
-    if (parsed.success) return parsed.data;
-    const problems = parsed.error.issues.map((issue) => ({
-      path: issue.path.map(String).join('.'),
-      message: issue.message,
-      check: 'schema',
-    }));
-    throw new CorruptRecordError(
-      `${entity} at pk "${key.pk}", sk "${key.sk}" does not match its schema: ${problems.map((problem) => `${problem.path}: ${problem.message}`).join('; ')}`,
-      this.tableName,
-      key,
-      problems,
-    );
-  }
-
-  private async call<T>(operation: string, key: ItemKey, send: () => Promise<T>): Promise<T> {
-    try {
-      return await send();
-    } catch (error) {
-      if (error instanceof RunbookAutopilotError) throw error;
-      throw new StoreError(
-        `DynamoDB ${operation} on table "${this.tableName}" at pk "${key.pk.slice(0, 120)}" failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
-        this.tableName,
-        key,
-        { cause: error },
-      );
-    }
-  }
-
-  /** A failed condition is an answer (undefined), not an error. */
-  private async conditional<T>(
-    operation: string,
-    key: ItemKey,
-    send: () => Promise<T>,
-  ): Promise<T | undefined> {
-    try {
-      return await send();
-    } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return undefined;
-      return this.call(operation, key, () => Promise.reject(error));
-    }
-  }
-}
-
-/** Records are JSON; this also drops `undefined` members. */
-function plain<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
 }

@@ -399,14 +399,8 @@ export class RollbackService {
       : undone
         ? 'succeeded'
         : 'failed';
-    const finished = await rollbacks.finish(rollback.id, {
-      status,
-      finishedAt: now.toISOString(),
-      results,
-      ...(failure?.Error ? { error: failure.Error } : {}),
-      ...(failure?.Cause ? { cause: failure.Cause } : {}),
-    });
-    // The execution's outcome says what became of its changes.
+    // The execution's outcome says what became of its changes, before the rollback reads as finished:
+    // whoever sees it finished then sees the outcome too.
     const execution = await store.getExecution(rollback.executionId);
     if (execution?.outcome && results.some((result) => result.status !== 'not-run')) {
       const failed = results.some((result) => ['failed', 'timed-out'].includes(result.status));
@@ -419,6 +413,13 @@ export class RollbackService {
         },
       });
     }
+    const finished = await rollbacks.finish(rollback.id, {
+      status,
+      finishedAt: now.toISOString(),
+      results,
+      ...(failure?.Error ? { error: failure.Error } : {}),
+      ...(failure?.Cause ? { cause: failure.Cause } : {}),
+    });
     logger.info('rollback finished', { rollbackId: rollback.id, executionId: rollback.executionId, status });
     if (status === 'failed') await this.page(finished);
     return finished;
