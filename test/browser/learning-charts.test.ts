@@ -160,7 +160,7 @@ describe('the Learning page charts', () => {
         desc: svg.querySelector(':scope > desc')?.textContent,
         labelledBy: (svg.getAttribute('aria-labelledby') ?? '')
           .split(' ')
-          .map((id) => document.getElementById(id)?.textContent),
+          .map((id: string) => svg.ownerDocument.getElementById(id)?.textContent),
         axisLabels: [...svg.querySelectorAll('.axis-label')].map((label) => label.textContent),
       })),
     );
