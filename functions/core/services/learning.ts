@@ -103,7 +103,25 @@ export class LearningService {
     return { recorded: true, runbookId: execution.runbookId };
   }
 
+  /** Per runbook, the recompute running now (and those queued behind it). */
+  private readonly recomputing = new Map<string, Promise<void>>();
+
+  /**
+   * Recomputes the runbook's aggregate from its records. Runs that stop together recompute one after
+   * another in this process, so the last write is the one that read every record (not a slower, older read).
+   */
   async recompute(runbookId: string): Promise<void> {
+    const previous = this.recomputing.get(runbookId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.recomputeNow(runbookId));
+    this.recomputing.set(runbookId, next);
+    try {
+      await next;
+    } finally {
+      if (this.recomputing.get(runbookId) === next) this.recomputing.delete(runbookId);
+    }
+  }
+
+  private async recomputeNow(runbookId: string): Promise<void> {
     const { store, clock } = this.deps;
     const now = clock.now();
     const since = new Date(now.getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
