@@ -1,6 +1,7 @@
 // The Learning page's charts, drawn as SVG from GET /api/learning's per-runbook `timeline`: no chart
 // server, no library. Every value reaches the page as text (textContent), each chart has a <title> and a
-// <desc>, each point a <title> shown on hover, and a table under it holds the same numbers as text.
+// <desc>, each point a <title> shown on hover, and a table under it holds the same numbers as text (a
+// chart is one image to assistive technology: its points are not focusable, the table is what they read).
 
 const SVG = 'http://www.w3.org/2000/svg';
 const DAY_MS = 86_400_000;
@@ -161,7 +162,6 @@ function series(chart, points, className, { line = true } = {}) {
           cx: point.x.toFixed(2),
           cy: point.y.toFixed(2),
           r: 4,
-          tabindex: 0,
           'data-day': point.day,
           'data-value': point.value,
         },
@@ -423,7 +423,7 @@ function dayTable(timeline) {
   return html(
     'details',
     { class: 'chart-data' },
-    html('summary', {}, 'The numbers per day'),
+    html('summary', {}, 'The numbers per day, and the level changes'),
     html(
       'div',
       { class: 'table-wrap' },
@@ -462,6 +462,17 @@ function dayTable(timeline) {
         ),
       ),
     ),
+    timeline.levels.some((point) => point.cause)
+      ? html(
+          'ul',
+          { class: 'small level-changes' },
+          timeline.levels
+            .filter((point) => point.cause)
+            .map((point) =>
+              html('li', {}, `${point.at}: automation level ${point.cause}, to ${point.level}`),
+            ),
+        )
+      : null,
   );
 }
 

@@ -235,6 +235,9 @@ describe('the Learning page charts', () => {
     await expect(charts.locator(`details.chart-data tr[data-day="${dayOf(2)}"]`).textContent()).resolves.toBe(
       `${dayOf(2)}211050%10.0 min`,
     );
+    await expect(charts.locator('details.chart-data ul.level-changes li').allTextContents()).resolves.toEqual(
+      [`${levels[1]!.title!.split(': ')[0]}: automation level set, to approve`],
+    );
     // the screenshot was taken
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(20_000);
     expect(problems).toEqual([]);
