@@ -303,6 +303,8 @@ export async function startHttpServer(
       return json(200, { embedded: true, environment: platform.config.environment });
     if (method === 'GET' && path === '/assets/dashboard.js')
       return staticFile(join(DASHBOARD_DIR, 'dashboard.js'), 'text/javascript; charset=utf-8');
+    if (method === 'GET' && path === '/assets/charts.js')
+      return staticFile(join(DASHBOARD_DIR, 'charts.js'), 'text/javascript; charset=utf-8');
     if (method === 'GET' && path === '/assets/dashboard.css')
       return staticFile(join(DASHBOARD_DIR, 'dashboard.css'), 'text/css; charset=utf-8');
     if (method === 'GET' && path === '/assets/mermaid.min.js')

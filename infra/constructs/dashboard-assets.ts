@@ -19,6 +19,7 @@ export function dashboardFiles(): Record<string, string> {
   return {
     'index.html': join(DASHBOARD_DIR, 'index.html'),
     'assets/dashboard.js': join(DASHBOARD_DIR, 'dashboard.js'),
+    'assets/charts.js': join(DASHBOARD_DIR, 'charts.js'),
     'assets/dashboard.css': join(DASHBOARD_DIR, 'dashboard.css'),
     'assets/mermaid.min.js': require.resolve('mermaid/dist/mermaid.min.js'),
   };

@@ -1,6 +1,8 @@
 // The embedded platform's dashboard: one ES module, no build step, no framework, nothing remote.
 // Every piece of data reaches the page through textContent or a sanitized attribute, never innerHTML.
 
+import { learningCharts } from './charts.js';
+
 const POLL_MS = 2_000;
 const TOKEN_KEY = 'runbook-autopilot.api-token';
 const STATUS_CLASSES = new Set([
@@ -2008,6 +2010,7 @@ function learningBody(report) {
           )
         : h('p', { class: 'empty' }, 'No suggestions yet: they come with more executions.'),
     ),
+    learningCharts(report),
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'per-runbook-title' },

@@ -363,6 +363,14 @@ export interface InjectedFailure {
   times?: number;
 }
 
+/** Matching requests are answered only after `ms`: an API server slow for some objects (steps time out). */
+export interface InjectedDelay {
+  method?: string;
+  /** A path prefix or a pattern. */
+  path?: string | RegExp;
+  ms: number;
+}
+
 export interface ForbiddenRule {
   verb: string;
   /** Plural resource with subresource: `nodes`, `deployments/scale`, `pods/eviction`. */
@@ -381,6 +389,18 @@ export interface KubeObject {
 }
 
 type Verb = 'get' | 'list' | 'create' | 'patch' | 'delete';
+
+/** An injected failure's or delay's method and path (prefix or pattern) match the request. */
+function requestMatches(
+  rule: { method?: string; path?: string | RegExp },
+  request: RecordedRequest,
+): boolean {
+  return (
+    (rule.method === undefined || rule.method === request.method) &&
+    (rule.path === undefined ||
+      (typeof rule.path === 'string' ? request.path.startsWith(rule.path) : rule.path.test(request.path)))
+  );
+}
 
 /** How the server serves one resource: its identity, the verbs it allows, and its kind's API rules. */
 interface ServedResource {
@@ -896,6 +916,7 @@ export class FakeKubeApi {
   onRequest: ((request: RecordedRequest) => void) | undefined;
   private readonly forbidden: ForbiddenRule[] = [];
   private readonly failures: InjectedFailure[] = [];
+  private readonly delays: InjectedDelay[] = [];
   private readonly served: ServedResource[];
   private resourceVersion = 1000;
   private nameCounter = 0;
@@ -986,6 +1007,12 @@ export class FakeKubeApi {
   /** The next matching request(s) get this response instead. */
   failNext(failure: InjectedFailure): this {
     this.failures.push({ times: 1, ...failure });
+    return this;
+  }
+
+  /** Every matching request from now on is answered `ms` later (on top of the latency). */
+  slowDown(delay: InjectedDelay): this {
+    this.delays.push(delay);
     return this;
   }
 
@@ -3808,7 +3835,8 @@ export class FakeKubeApi {
     }
     this.requests.push(recorded);
     this.onRequest?.(recorded);
-    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+    const delayMs = this.latencyMs + (this.delays.find((delay) => requestMatches(delay, recorded))?.ms ?? 0);
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     // A client that gave up (an aborted step) gets nothing.
     if (response.destroyed || request.socket.destroyed) return;
     try {
@@ -3850,14 +3878,7 @@ export class FakeKubeApi {
   }
 
   private takeFailure(request: RecordedRequest): InjectedFailure | undefined {
-    const index = this.failures.findIndex(
-      (failure) =>
-        (failure.method === undefined || failure.method === request.method) &&
-        (failure.path === undefined ||
-          (typeof failure.path === 'string'
-            ? request.path.startsWith(failure.path)
-            : failure.path.test(request.path))),
-    );
+    const index = this.failures.findIndex((failure) => requestMatches(failure, request));
     if (index < 0) return undefined;
     const failure = this.failures[index]!;
     failure.times = (failure.times ?? 1) - 1;

@@ -39,6 +39,8 @@ import type { AlertCounts, LevelActor, LevelChange, LevelRecord, SafetyIncident 
 export const AUTOMATION_WINDOW_DAYS = 90;
 /** Shadow runs shown with what they would have changed. */
 const SHADOW_RUNS_SHOWN = 20;
+/** Level changes the Learning page's chart draws at most (the newest). */
+const LEVEL_CHANGES_CHARTED = 200;
 
 /**
  * Where level changes go besides the level's own history: the audit trail (part D's
@@ -274,6 +276,11 @@ export class AutomationService {
       .slice(-SHADOW_RUNS_SHOWN)
       .reverse();
     return { ...level, history, dryRuns };
+  }
+
+  /** A runbook's recorded level changes in this environment, newest first (the Learning page's chart). */
+  async levelChanges(runbookId: string): Promise<LevelChange[]> {
+    return this.options.automation.listLevelChanges(this.environment, runbookId, LEVEL_CHANGES_CHARTED);
   }
 
   /**

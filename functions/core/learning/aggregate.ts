@@ -9,6 +9,7 @@ import type {
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 import type { RunbookInsights } from './insights.ts';
+import type { RunbookTimeline } from './timeseries.ts';
 
 /**
  * Learning math, pure: aggregates recomputed from execution records (so recording twice never counts
@@ -140,6 +141,8 @@ export interface LearningReport {
       suggestions: string[];
       /** Step effectiveness and predictions per alert signature, from the runbook's history. */
       insights?: RunbookInsights;
+      /** What the Learning page charts: outcomes and time to mitigate per day, levels, steps. */
+      timeline?: RunbookTimeline;
     }
   >;
   unmatched: UnmatchedAlertSummary[];
@@ -291,6 +294,7 @@ export function learningReport(
   now: Date,
   automation?: AutomationReport,
   insights?: ReadonlyMap<string, RunbookInsights>,
+  timelines?: ReadonlyMap<string, RunbookTimeline>,
 ): LearningReport {
   const byId = new Map(runbooks.map((runbook) => [runbook.id, runbook]));
   const sum = (pick: (aggregate: LearningAggregate) => number) =>
@@ -381,12 +385,14 @@ export function learningReport(
       const successRate = rate(aggregate.succeeded, aggregate.executions);
       const reduction = mttrReduction(aggregate, byId.get(aggregate.runbookId));
       const found = insights?.get(aggregate.runbookId);
+      const timeline = timelines?.get(aggregate.runbookId);
       return {
         ...aggregate,
         ...(successRate === undefined ? {} : { successRate }),
         ...(reduction === undefined ? {} : { mttrReduction: reduction }),
         suggestions: runbookSuggestions(aggregate, byId.get(aggregate.runbookId)),
         ...(found ? { insights: found } : {}),
+        ...(timeline ? { timeline } : {}),
       };
     })
     .sort((a, b) => a.runbookId.localeCompare(b.runbookId));

@@ -3,11 +3,14 @@ import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { system } from '../audit/events.ts';
+import type { AutomationLevel } from '../automation/levels.ts';
 import type { AutomationService } from '../automation/service.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
-import { runbookInsights } from '../learning/insights.ts';
+import { type RunbookInsights, runbookInsights } from '../learning/insights.ts';
 import { failurePatterns, successFactors } from '../learning/patterns.ts';
+import { type RunbookTimeline, runbookTimeline } from '../learning/timeseries.ts';
+import type { ExecutionRecord } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
@@ -39,7 +42,8 @@ export class LearningService {
       logger: Logger;
       audit?: AuditTrail;
       /** Graduated automation: each stopped run's record (and any demotion), and its part of the report. */
-      automation?: Pick<AutomationService, 'runStopped' | 'report'>;
+      automation?: Pick<AutomationService, 'runStopped' | 'report'> &
+        Partial<Pick<AutomationService, 'levelChanges'>>;
       /** Runs of the rollback machine stop too: a rollback that did not finish is recorded as failed. */
       rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
       /** A failed run may open its runbook's circuit breaker; the report lists the breakers. */
@@ -99,7 +103,25 @@ export class LearningService {
     return { recorded: true, runbookId: execution.runbookId };
   }
 
+  /** Per runbook, the recompute running now (and those queued behind it). */
+  private readonly recomputing = new Map<string, Promise<void>>();
+
+  /**
+   * Recomputes the runbook's aggregate from its records. Runs that stop together recompute one after
+   * another in this process, so the last write is the one that read every record (not a slower, older read).
+   */
   async recompute(runbookId: string): Promise<void> {
+    const previous = this.recomputing.get(runbookId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.recomputeNow(runbookId));
+    this.recomputing.set(runbookId, next);
+    try {
+      await next;
+    } finally {
+      if (this.recomputing.get(runbookId) === next) this.recomputing.delete(runbookId);
+    }
+  }
+
+  private async recomputeNow(runbookId: string): Promise<void> {
     const { store, clock } = this.deps;
     const now = clock.now();
     const since = new Date(now.getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
@@ -123,15 +145,51 @@ export class LearningService {
    * `runbook`'s branch conditions read.
    */
   async history(runbookId: string, runbook?: Runbook): Promise<RunbookHistory> {
+    return (await this.finishedRuns(runbookId, runbook)).history;
+  }
+
+  /** The runbook's finished real runs in the window, and the history learning reads from the newest. */
+  private async finishedRuns(
+    runbookId: string,
+    runbook?: Runbook,
+  ): Promise<{ history: RunbookHistory; runs: ExecutionRecord[] }> {
     const { store, clock } = this.deps;
     const now = clock.now();
     const since = new Date(now.getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
-    const recent = (await store.listExecutionsByRunbook(runbookId, since))
+    const runs = (await store.listExecutionsByRunbook(runbookId, since))
       .filter((execution) => execution.outcome && !execution.dryRun)
-      .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
-      .slice(0, HISTORY_EXECUTIONS);
+      .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
+    const recent = runs.slice(0, HISTORY_EXECUTIONS);
     const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
-    return runbookHistory(runbookId, runbook, recent, outcomes, now);
+    return { history: runbookHistory(runbookId, runbook, recent, outcomes, now), runs };
+  }
+
+  /** Insights and the charts' timeline of one runbook, from one read of its runs. */
+  private async chartedInsights(
+    runbook: Runbook,
+    level: AutomationLevel | undefined,
+  ): Promise<{ insights: RunbookInsights; timeline: RunbookTimeline }> {
+    const [{ history, runs }, changes] = await Promise.all([
+      this.finishedRuns(runbook.id, runbook),
+      this.deps.automation?.levelChanges?.(runbook.id) ?? Promise.resolve([]),
+    ]);
+    return {
+      insights: runbookInsights(runbook, history),
+      timeline: runbookTimeline({
+        runbook,
+        history,
+        runs: runs.map((execution) => ({
+          startedAt: execution.startedAt,
+          status: execution.outcome!.status,
+          ...(execution.outcome!.timeToRecoverMs === undefined
+            ? {}
+            : { timeToRecoverMs: execution.outcome!.timeToRecoverMs }),
+        })),
+        changes,
+        level,
+        now: this.deps.clock.now(),
+      }),
+    };
   }
 
   async report(runbooks: Runbook[]): Promise<LearningReport> {
@@ -143,20 +201,25 @@ export class LearningService {
     ]);
     // Insights replay each runbook's own history (bounded by HISTORY_EXECUTIONS) against its branches.
     const byId = new Map(runbooks.map((runbook) => [runbook.id, runbook]));
-    const insights = new Map(
+    const levels = new Map(
+      (automation?.runbooks ?? []).map((entry) => [entry.runbookId, entry.effective.level]),
+    );
+    const charted = new Map(
       await Promise.all(
         aggregates.flatMap((aggregate) => {
           const runbook = byId.get(aggregate.runbookId);
           return runbook
             ? [
-                this.history(runbook.id, runbook).then(
-                  (history) => [runbook.id, runbookInsights(runbook, history)] as const,
+                this.chartedInsights(runbook, levels.get(runbook.id)).then(
+                  (found) => [runbook.id, found] as const,
                 ),
               ]
             : [];
         }),
       ),
     );
+    const insights = new Map([...charted].map(([id, found]) => [id, found.insights]));
+    const timelines = new Map([...charted].map(([id, found]) => [id, found.timeline]));
     const report = learningReport(
       aggregates,
       runbooks,
@@ -164,6 +227,7 @@ export class LearningService {
       this.deps.clock.now(),
       automation,
       insights,
+      timelines,
     );
     return breakers ? { ...report, circuitBreakers: breakers } : report;
   }
