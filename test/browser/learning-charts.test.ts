@@ -1,11 +1,12 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wilsonLowerBound } from '../../functions/core/automation/evidence.ts';
 import { RANKING_CONFIDENCE } from '../../functions/core/learning/effectiveness.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { launchChromium, requireChromium } from '../support/browser.ts';
 import type { Json } from '../support/json.ts';
 import { POD_MEMORY_GROWTH, podMemoryRun, type SeedRun, seedRuns } from '../support/learning-history.ts';
 import { compiledStatemachinesDir } from '../support/library.ts';
@@ -19,7 +20,6 @@ import { loadRunbook, ROOT } from '../support/runbooks.ts';
  * screenshot of the page is kept in test-results/learning-charts.png.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const RUNBOOKS_DIR = 'test/fixtures/runbooks/learning';
 const RUNBOOK = loadRunbook(POD_MEMORY_GROWTH);
 const DAY_MS = 86_400_000;
@@ -82,10 +82,7 @@ describe('the Learning page charts', () => {
   let context: BrowserContext;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing: install it with apt-get install -y chromium, then run the tests again`,
-      );
+    requireChromium();
     temp = mkdtempSync(join(tmpdir(), 'learning-charts-'));
     platform = await startPlatform({
       cwd: ROOT,
@@ -98,18 +95,7 @@ describe('the Learning page charts', () => {
       live: false,
       print: () => {},
     });
-    context = await chromium.launchPersistentContext(mkdtempSync(join(temp, 'profile-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(temp);
   });
 
   afterAll(async () => {
