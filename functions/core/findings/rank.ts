@@ -147,7 +147,8 @@ function scoreGroup(
     const minutes = (alertStart - Date.parse(finding.at)) / 60_000;
     if (!(minutes >= -CHANGE_GRACE_MINUTES && minutes <= CHANGE_WINDOW_MINUTES)) continue;
     const bonus = TIME_BONUS * (1 - Math.max(0, minutes) / CHANGE_WINDOW_MINUTES);
-    if (bonus > timeBonus) {
+    // Two reads of the same change (workload status, rollout history): the weightier one says more.
+    if (bonus > timeBonus || (closest && bonus === timeBonus && finding.weight > closest.finding.weight)) {
       timeBonus = bonus;
       closest = { finding, minutes };
     }
