@@ -10,7 +10,6 @@ import { createApprovalRequestHandler } from '../../../functions/handlers/approv
 import { createApprovalWebHandler } from '../../../functions/handlers/approval-web.ts';
 import type { HttpEvent, HttpResult } from '../../../functions/handlers/http.ts';
 import { fixedLinkSigningKeys } from '../../../functions/ports/link-signing-keys.ts';
-import { TOOL_CATALOG } from '../../../functions/tools/declarations.ts';
 import {
   type AwsHarness,
   functionUrlEvent,
@@ -18,6 +17,12 @@ import {
   SIGNING_KEY,
   startAwsHarness,
 } from '../../support/aws-harness.ts';
+import {
+  diagnosticOutcome,
+  rolloutHistoryOutput,
+  toolOutput,
+  workloadStatusOutput,
+} from '../../support/explain-outputs.ts';
 import { type SeedRun, seedRuns } from '../../support/learning-history.ts';
 
 /**
@@ -94,78 +99,16 @@ function record(alert: Alert): ExecutionRecord {
   };
 }
 
-/** Tool outputs as the tools declare them (each parsed by its declared output schema). */
-function output(tool: string, value: unknown): unknown {
-  return TOOL_CATALOG.get(tool)!.output!.parse(value);
-}
-
 function workloadOutput() {
-  return output('k8s.workload-status', {
-    kind: 'Deployment',
-    name: 'checkout',
-    namespace: 'shop',
-    replicas: 4,
-    readyReplicas: 2,
-    availableReplicas: 2,
-    updatedReplicas: 4,
-    unavailableReplicas: 2,
-    rolloutInProgress: false,
-    lastRolloutMinutesAgo: 4,
-    crashLoopingPods: 2,
-    crashLoopingPodNames: ['checkout-7d9-abc', 'checkout-7d9-def'],
-    podCount: 4,
-    podRestarts: 14,
-  });
+  return workloadStatusOutput(4);
 }
 
 function historyOutput() {
-  return output('k8s.rollout-history', {
-    kind: 'Deployment',
-    name: 'checkout',
-    namespace: 'shop',
-    revisions: [
-      {
-        revision: 8,
-        current: true,
-        createdAt: RELEASED_AT,
-        images: [{ container: 'app', image: 'shop/checkout:2.0.0' }],
-        changeCause: 'release 2.0.0',
-      },
-      {
-        revision: 7,
-        current: false,
-        createdAt: '2026-11-20T09:00:00.000Z',
-        images: [{ container: 'app', image: 'shop/checkout:1.9.3' }],
-        changeCause: null,
-      },
-    ],
-    currentRevision: 8,
-    previousRevision: 7,
-    lastRolloutMinutesAgo: 4,
-    imagesChanged: true,
-    changedImages: [{ container: 'app', from: 'shop/checkout:1.9.3', to: 'shop/checkout:2.0.0' }],
-  });
+  return rolloutHistoryOutput(RELEASED_AT);
 }
 
 function diagnostic(stepId: string, name: string, tool: string, value: unknown): StepOutcome {
-  return {
-    executionId: EXECUTION_ID,
-    stepId,
-    kind: 'step',
-    name,
-    phase: 'diagnose',
-    tool,
-    mutating: false,
-    risk: 'low',
-    attempt: 1,
-    status: 'succeeded',
-    startedAt: '2026-11-25T09:59:35.000Z',
-    finishedAt: OBSERVED_AT,
-    durationMs: 5_000,
-    parameters: { namespace: 'shop', kind: 'Deployment', name: 'checkout' },
-    output: value,
-    dryRun: false,
-  };
+  return diagnosticOutcome(EXECUTION_ID, { id: stepId, name, tool }, value, OBSERVED_AT);
 }
 
 function payload(alert: Alert): ApprovalTask {
@@ -356,7 +299,7 @@ describe('what the approver reads', () => {
         'history',
         "The workload's rollout history",
         'k8s.rollout-history',
-        output('k8s.rollout-history', {
+        toolOutput('k8s.rollout-history', {
           ...(historyOutput() as Record<string, unknown>),
           changedImages: [{ container: 'app', from: 'a', to: '<img src=x onerror=alert(1)>' }],
         }),
