@@ -191,7 +191,11 @@ export class ControlService {
       store.listStepOutcomes(executionId),
       store.listApprovals(executionId),
     ]);
-    const explained = await this.deps.explain?.tryExplain(execution, { outcomes: steps });
+    // A finished run predicts nothing: the steps it did not run were on branches it did not take.
+    const explained = await this.deps.explain?.tryExplain(execution, {
+      outcomes: steps,
+      ...(TERMINAL_STATUSES.has(execution.status) ? { steps: [] } : {}),
+    });
     return {
       execution: withoutToken(execution),
       ...(incident ? { incident } : {}),

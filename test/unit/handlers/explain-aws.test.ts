@@ -162,6 +162,15 @@ describe('likely causes through the AWS wiring', () => {
     expect(predicted).not.toContain('history');
     expect(predicted).not.toContain('workload');
     expect(detail.explanation.history).toEqual({ runs: 0, sameSignature: 0, verifiedRemediations: 0 });
+
+    // Once finished, the steps it never ran were on branches it did not take: nothing is predicted
+    await harness.store.updateExecution(EXECUTION_ID, {
+      status: 'succeeded',
+      stoppedAt: new Date().toISOString(),
+    });
+    const after = JSON.parse((await handler(event, lambdaContext())).body ?? '{}') as Json;
+    expect(after.likelyCauses[0].kind).toBe('recent-deployment');
+    expect(after.predictions).toEqual([]);
   });
 
   it('the approval page’s JSON carries the explanation and the prediction of the step it asks about', async () => {
