@@ -1,5 +1,6 @@
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
 import type { Alert } from '../../../functions/core/alert.ts';
 import { normalizeAlertmanager } from '../../../functions/core/classifier/normalize.ts';
 import type { ApprovalTask, ExecutionContext } from '../../../functions/core/execution-contract.ts';
@@ -111,7 +112,7 @@ function diagnostic(stepId: string, name: string, tool: string, value: unknown):
   return diagnosticOutcome(EXECUTION_ID, { id: stepId, name, tool }, value, OBSERVED_AT);
 }
 
-function payload(alert: Alert): ApprovalTask {
+function payload(alert: Alert): z.infer<typeof ApprovalTask> {
   return {
     kind: 'approval',
     taskToken: TOKEN,
@@ -136,7 +137,7 @@ function payload(alert: Alert): ApprovalTask {
         },
       ],
     },
-  } as ApprovalTask;
+  };
 }
 
 /** Earlier runs of the runbook for the same alert: the same release finding, then rollbacks. */

@@ -142,7 +142,7 @@ describe('likely causes through the AWS wiring', () => {
       handler: Handler;
     };
     const event = functionUrlEvent('GET', `/api/executions/${EXECUTION_ID}`) as HttpEvent;
-    (event.requestContext as Record<string, unknown>).authorizer = {
+    (event.requestContext as unknown as Record<string, unknown>).authorizer = {
       iam: { userArn: 'arn:aws:iam::333333333333:user/operator' },
     };
 

@@ -170,7 +170,7 @@ describe('explaining an execution', () => {
       [verifiedAfterConfig, verifiedAfterConfig],
       Date.parse('2024-04-20T08:00:00Z'),
     );
-    const service = (past: typeof seeded) =>
+    const service = (past: Pick<typeof seeded, 'executions' | 'outcomes'>) =>
       new ExplainService({
         store: storeWith(past, current),
         clock: { now: () => NOW },
