@@ -356,6 +356,10 @@ export class ApprovalService {
           const approved = approval.decisions.filter((decision) => decision.decision === 'approve').length;
           const expiresIn = Math.max(0, Math.round((Date.parse(approval.expiresAt) - now.getTime()) / 1_000));
           const signingKey = await signingKeys.signing();
+          // What the diagnostics concluded since the request, as the first e-mail said it.
+          const explanation = await this.options.explain?.tryExplain(execution, {
+            steps: approval.plan.map((step) => ({ id: step.id, name: step.name })),
+          });
           for (const approver of waiting) {
             const url = approvalLinkUrl(
               config.publicBaseUrl,
@@ -379,6 +383,7 @@ export class ApprovalService {
                 `Quorum:      ${approved} of ${approval.quorum} so far`,
                 `Expires:     in ${formatDuration(expiresIn || 1)} (${approval.expiresAt}); then it escalates`,
                 '',
+                ...(explanation ? [...explanationLines(explanation), ''] : []),
                 ...linkLines(url),
                 ...controlLinkLines(stopLinks),
               ].join('\n'),

@@ -294,6 +294,37 @@ describe('what the approver reads', () => {
     expect(html).toContain('came before earlier verified fixes');
   });
 
+  it('the reminder e-mail repeats the likely cause and the prediction before its fresh link', async () => {
+    // Prepare: asked, then nobody answered for longer than the reminder delay
+    await requestApproval(payload(alert));
+    harness.sns.resetHistory();
+    harness.clock.advance(harness.config.approvalReminderSeconds * 1_000 + 1_000);
+
+    // Act: the approval-request function's schedule
+    await requestApproval({
+      version: '0',
+      id: 'reminder-tick',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '333333333333',
+      time: harness.clock.now().toISOString(),
+      region: 'eu-west-1',
+      resources: [],
+      detail: {},
+    });
+
+    // Assess
+    const text = messageFor(ALICE);
+    expect(text).toContain('has waited');
+    expect(text).toContain(
+      'Likely cause:\n  1. Deployment shop/checkout was deployed (revision 8, image shop/checkout:2.0.0); that was 3 minutes before the alert started.',
+    );
+    expect(text).toContain('Roll back to the previous revision: 50% likely to succeed');
+    expect(text.indexOf('Likely cause:')).toBeLessThan(
+      text.indexOf('https://autopilot.example.com/approvals/'),
+    );
+  });
+
   it('markup in a finding is text on the page', async () => {
     await harness.store.putStepOutcome(
       diagnostic(
