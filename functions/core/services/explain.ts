@@ -14,6 +14,8 @@ import { LEARNING_WINDOW_DAYS } from './learning.ts';
 
 /** Earlier runs an explanation reads (each one's step outcomes is one query): the newest of the window. */
 export const EXPLAIN_HISTORY_EXECUTIONS = 50;
+/** Finished runs' step outcomes kept in memory: a polled execution view re-reads only what is new. */
+export const CACHED_FINISHED_RUNS = 1_000;
 
 /**
  * Explains an execution from the store: its diagnostics' findings ranked into likely causes, and
@@ -21,6 +23,9 @@ export const EXPLAIN_HISTORY_EXECUTIONS = 50;
  * request and page, and the execution detail API (on AWS and embedded), all ask here.
  */
 export class ExplainService {
+  /** A finished run's steps do not change: read once per process (oldest evicted first). */
+  private readonly finishedOutcomes = new Map<string, Promise<StepOutcome[]>>();
+
   constructor(
     private readonly deps: {
       store: Pick<Store, 'listStepOutcomes' | 'listExecutionsByRunbook'>;
@@ -52,7 +57,7 @@ export class ExplainService {
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
       .slice(0, EXPLAIN_HISTORY_EXECUTIONS);
     const past: PastRun[] = await Promise.all(
-      recent.map(async (execution) => ({ execution, outcomes: await store.listStepOutcomes(execution.id) })),
+      recent.map(async (execution) => ({ execution, outcomes: await this.outcomesOfFinished(execution.id) })),
     );
     const runbook = runbooks.find((candidate) => candidate.id === subject.runbookId);
     return explainExecution({
@@ -63,6 +68,20 @@ export class ExplainService {
       ...(runbook ? { runbook } : {}),
       now,
     });
+  }
+
+  private outcomesOfFinished(executionId: string): Promise<StepOutcome[]> {
+    const cached = this.finishedOutcomes.get(executionId);
+    if (cached) return cached;
+    const reading = this.deps.store.listStepOutcomes(executionId);
+    this.finishedOutcomes.set(executionId, reading);
+    // A failed read is not kept: the next explanation asks again.
+    reading.catch(() => this.finishedOutcomes.delete(executionId));
+    if (this.finishedOutcomes.size > CACHED_FINISHED_RUNS) {
+      const oldest = this.finishedOutcomes.keys().next().value;
+      if (oldest !== undefined) this.finishedOutcomes.delete(oldest);
+    }
+    return reading;
   }
 
   /** The explanation, or undefined (logged) when it cannot be made: it never stops what asked for it. */

@@ -255,6 +255,40 @@ describe('explaining an execution', () => {
     ]);
   });
 
+  it('reads a finished run’s steps once: a polled execution view re-reads only the execution itself', async () => {
+    // Prepare
+    const seeded = seedRuns(
+      RUNBOOK,
+      [pastRun('succeeded', 4_000), pastRun('failed', 9_000)],
+      Date.parse('2024-04-20T08:00:00Z'),
+    );
+    const store = storeWith(seeded, diagnosed());
+    const reads: string[] = [];
+    const service = new ExplainService({
+      store: {
+        ...store,
+        listStepOutcomes: (executionId: string) => {
+          reads.push(executionId);
+          return store.listStepOutcomes(executionId);
+        },
+      },
+      clock: { now: () => NOW },
+      logger: silentLogger,
+      runbooks: () => [RUNBOOK],
+    });
+
+    // Act
+    const first = await service.explain(SUBJECT);
+    const second = await service.explain(SUBJECT);
+
+    // Assess
+    expect(second).toEqual(first);
+    expect(reads.filter((id) => id !== CURRENT).sort()).toEqual(
+      seeded.executions.map((execution) => execution.id).sort(),
+    );
+    expect(reads.filter((id) => id === CURRENT)).toHaveLength(2);
+  });
+
   it('tryExplain logs and gives nothing when the store fails, so an approval is still asked for', async () => {
     const warnings: string[] = [];
     const service = new ExplainService({
