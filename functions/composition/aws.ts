@@ -47,6 +47,7 @@ import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService } from '../core/services/control.ts';
 import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
+import { ExplainService } from '../core/services/explain.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
@@ -329,6 +330,11 @@ export const linkSigningKeys = /* @__PURE__ */ once(
     }),
 );
 
+/** Likely causes from the diagnostics and predictions from the runbook's history (approvals, execution detail). */
+const explainService = /* @__PURE__ */ once(
+  () => new ExplainService({ store: store(), clock, logger: logger(), runbooks: () => runbooks() }),
+);
+
 /** The operators' service (pause, resume, abort, kill switch); the signed links act through it too. */
 const controlService = /* @__PURE__ */ once(
   () =>
@@ -339,6 +345,7 @@ const controlService = /* @__PURE__ */ once(
       clock,
       logger: logger(),
       audit: audit(),
+      explain: explainService(),
     }),
 );
 
@@ -476,6 +483,7 @@ export const approvalsWiring = /* @__PURE__ */ once(() => {
     audit: audit(),
     risk: risk(),
     controlLinks: controlLinks(),
+    explain: explainService(),
   });
   return {
     approvals,

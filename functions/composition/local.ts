@@ -42,6 +42,7 @@ import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService, type InterruptedChanges } from '../core/services/control.ts';
 import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
+import { ExplainService } from '../core/services/explain.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
@@ -227,6 +228,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   });
 
   const common = { store, engine, clock, logger, audit };
+  // Likely causes and predictions for the approval page, its e-mail and the execution detail.
+  const explain = new ExplainService({ store, clock, logger, runbooks: options.runbooks });
   const signingKeys = fixedLinkSigningKeys(signingKey(options.dataDir, inMemory));
   // Checkpoints ask for approvals (the risk policy's, the approve level's) through the approval
   // service, built below once the signed pause/abort links it sends exist (they act through control,
@@ -259,6 +262,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   const control = new ControlService({
     ...common,
     checkpoints,
+    explain,
     interruptedChanges: {
       repeats: (tool) => {
         const declared = TOOL_CATALOG.get(tool)?.onRepeat;
@@ -279,7 +283,15 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     logger,
     config,
   });
-  const approvals = new ApprovalService({ ...common, notifier, config, signingKeys, controlLinks, risk });
+  const approvals = new ApprovalService({
+    ...common,
+    notifier,
+    config,
+    signingKeys,
+    controlLinks,
+    risk,
+    explain,
+  });
   // The risk policy's approvals go where approvals go.
   const riskApprovals = new RiskApprovals({ approvals, config, store, engine, clock, logger });
   const automationStore = new DynamoAutomationStore({

@@ -1,4 +1,5 @@
 import type { ApprovalView } from '../core/services/approvals.ts';
+import { likelyCauseSection, predictionSection } from './explain-section.ts';
 import { riskSection } from './risk-section.ts';
 
 /** Server-rendered approval pages: no script, escaped everywhere, readable on a phone at 3 a.m. */
@@ -33,6 +34,9 @@ const STYLE = `
   .ok { background: #dafbe1; } .warn { background: #fff8c5; } .bad { background: #ffebe9; }
   .score { font-size: 1.6rem; font-weight: 700; } .points { text-align: right; white-space: nowrap; }
   .decision-approve, .decision-approve-quorum-2 { color: #9a6700; font-weight: 600; } .decision-refuse { color: #a40e26; font-weight: 600; }
+  .causes { margin: 0; padding-left: 1.4em; } .cause { margin-bottom: 10px; } .conclusion { margin: 0; } .cause .sub { margin: 2px 0 4px; font-size: .88rem; }
+  details summary { cursor: pointer; color: #57606a; } details ul { margin: 6px 0 0; padding-left: 1.2em; font-size: .9rem; }
+  .beside { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 0 16px; }
 `;
 
 export function layout(title: string, body: string): string {
@@ -65,7 +69,7 @@ export function approvalPage(
     .filter((step) => step.kind !== 'compensation')
     .map(
       (step) =>
-        `<tr><td>${escapeHtml(step.name)}<br><small>${escapeHtml(step.stepId)}</small></td><td class="status status-${escapeHtml(step.status)}">${escapeHtml(step.status)}</td><td>${step.durationMs === undefined ? '' : `${(step.durationMs / 1000).toFixed(1)}s`}</td><td><pre>${escapeHtml(preview(step.error ? `${step.error.name}: ${step.error.message}` : step.output))}</pre></td></tr>`,
+        `<tr><td>${escapeHtml(step.name)}<br><small>${escapeHtml(step.stepId)}</small></td><td class="status status-${escapeHtml(step.status)}">${escapeHtml(step.status)}</td><td>${step.durationMs === undefined ? '' : `${(step.durationMs / 1000).toFixed(1)}s`}</td><td>${rawResult(step)}</td></tr>`,
     )
     .join('');
   const decisions = approval.decisions
@@ -105,11 +109,32 @@ export function approvalPage(
       <dt>Since</dt><dd>${escapeHtml(approval.alert.startsAt)}</dd>
       <dt>Execution</dt><dd>${escapeHtml(approval.executionId)}${execution ? ` (${escapeHtml(execution.status)}${execution.dryRun ? ', dry run' : ''})` : ''}</dd>
     </dl></section>
-    ${view.risk ? riskSection(view.risk) : ''}
+    ${view.explanation ? likelyCauseSection(view.explanation) : ''}
+    ${besideRisk(view)}
     <section><h2>What will run</h2><table><thead><tr><th>Step</th><th>Tool</th><th>Risk</th><th>Parameters</th></tr></thead><tbody>${plan}</tbody></table></section>
-    <section><h2>What the runbook found so far</h2>${steps ? `<table><thead><tr><th>Step</th><th>Status</th><th>Took</th><th>Result</th></tr></thead><tbody>${steps}</tbody></table>` : '<p>No step has run yet.</p>'}</section>
+    <section id="raw-outputs"><h2>What the runbook found so far</h2>${steps ? `<table><thead><tr><th>Step</th><th>Status</th><th>Took</th><th>Result</th></tr></thead><tbody>${steps}</tbody></table>` : '<p>No step has run yet.</p>'}</section>
     ${decisions ? `<section><h2>Decisions</h2><ul>${decisions}</ul></section>` : ''}`;
   return layout(`Approve ${approval.runbookId}?`, body);
+}
+
+/** The risk and, beside it, the prediction for the steps the approval covers. */
+function besideRisk(view: ApprovalView): string {
+  const risk = view.risk ? riskSection(view.risk) : '';
+  const prediction = view.explanation
+    ? predictionSection(
+        view.explanation,
+        view.approval.plan.map((step) => step.id),
+      )
+    : '';
+  return risk && prediction ? `<div class="beside">${risk}${prediction}</div>` : `${risk}${prediction}`;
+}
+
+/** A step's raw result, folded away: the likely cause above is what the approver reads first. */
+function rawResult(step: ApprovalView['steps'][number]): string {
+  if (step.error) return `<pre>${escapeHtml(preview(`${step.error.name}: ${step.error.message}`))}</pre>`;
+  const text = preview(step.output);
+  if (!text) return '';
+  return `<details><summary>Raw output</summary><pre>${escapeHtml(text)}</pre></details>`;
 }
 
 export function refusalPage(text: string): string {

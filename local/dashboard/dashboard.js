@@ -1300,6 +1300,8 @@ function executionBody(detail, notifications, rollbacks) {
           : null,
       ),
     ),
+    likelyCausePanel(detail),
+    predictionPanel(detail),
     h(
       'section',
       { class: 'panel', 'aria-labelledby': 'steps-title' },
@@ -1324,6 +1326,121 @@ function executionBody(detail, notifications, rollbacks) {
         )
       : null,
   ];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Likely cause and predictions (GET /api/executions/:id's likelyCauses, findings and predictions)
+
+const CAUSE_RULES = {
+  time: 'came shortly before the alert',
+  'shared-dependency': 'shared by several failing resources',
+  history: 'came before earlier verified fixes',
+};
+
+function causeEvidence(finding) {
+  const fields = Object.entries(finding.evidence?.fields ?? {})
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    .join(', ');
+  return h(
+    'li',
+    {},
+    finding.summary,
+    h(
+      'div',
+      { class: 'muted' },
+      `step ${finding.evidence?.stepId} (${finding.evidence?.tool}) · `,
+      h('code', {}, finding.evidence?.path ?? ''),
+      fields ? ` · ${fields}` : '',
+    ),
+  );
+}
+
+/** The ranked likely causes, conclusion first; the findings each rests on fold out. */
+function likelyCausePanel(detail) {
+  const causes = detail.likelyCauses;
+  if (!Array.isArray(causes)) return null;
+  const about = detail.explanation;
+  const base = about
+    ? about.history.sameSignature === 0
+      ? `No earlier run of ${about.signature} to compare with.`
+      : `Compared with ${about.history.sameSignature} earlier run(s) of ${about.signature}, ${about.history.verifiedRemediations} fixed and verified.`
+    : '';
+  return h(
+    'section',
+    { class: 'panel likely-cause', 'aria-labelledby': 'likely-cause-title', 'data-panel': 'likely-cause' },
+    h('h2', { id: 'likely-cause-title' }, 'Likely cause'),
+    causes.length
+      ? h(
+          'ol',
+          { class: 'causes' },
+          causes.map((cause, index) =>
+            h(
+              'li',
+              { class: 'cause', 'data-kind': cause.kind },
+              h(index === 0 ? 'strong' : 'span', { class: 'conclusion' }, cause.conclusion),
+              h(
+                'div',
+                { class: 'muted' },
+                [
+                  `score ${cause.score.toFixed(2)}`,
+                  ...cause.rules.map((rule) => CAUSE_RULES[rule] ?? rule),
+                ].join(' · '),
+              ),
+              h(
+                'details',
+                { 'data-key': `cause-${index}` },
+                h('summary', {}, `Evidence (${cause.findings.length})`),
+                h('ul', {}, cause.findings.map(causeEvidence)),
+              ),
+            ),
+          ),
+        )
+      : h(
+          'p',
+          { class: 'empty' },
+          (detail.findings ?? []).length
+            ? 'No finding stands out.'
+            : 'The diagnostics that have run so far found nothing abnormal.',
+        ),
+    base ? h('p', { class: 'muted' }, base) : null,
+  );
+}
+
+function predictionRange(low, high, format) {
+  return `${format(low)}–${format(high)}`;
+}
+
+/** What each step not yet run will likely do: success and duration with their 90% intervals. */
+function predictionPanel(detail) {
+  const predictions = detail.predictions;
+  if (!Array.isArray(predictions) || predictions.length === 0) return null;
+  const percent = (value) => `${Math.round(value * 100)}%`;
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'predictions-title', 'data-panel': 'predictions' },
+    h('h2', { id: 'predictions-title' }, 'Predictions for the steps not yet run'),
+    tableOf(
+      ['Step', 'Success (90% interval)', 'Duration (90% interval)', 'Rests on'],
+      predictions.map((prediction) =>
+        h(
+          'tr',
+          { 'data-step': prediction.stepId },
+          cell('Step', prediction.name, h('div', { class: 'muted' }, h('code', {}, prediction.stepId))),
+          cell(
+            'Success',
+            `${percent(prediction.success.probability)} (${predictionRange(prediction.success.interval.low, prediction.success.interval.high, percent)})`,
+          ),
+          cell(
+            'Duration',
+            prediction.durationMs
+              ? `${formatDuration(prediction.durationMs.expectedMs)} (${predictionRange(prediction.durationMs.interval.low, prediction.durationMs.interval.high, formatDuration)})`
+              : 'not measured yet',
+          ),
+          cell('Rests on', prediction.restsOn),
+        ),
+      ),
+    ),
+  );
 }
 
 /** Asks whether to run again a change an interruption cut short, showing it and its target's state. */

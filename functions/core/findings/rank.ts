@@ -141,16 +141,20 @@ function scoreGroup(
 
   // Time: the closer a change came before the alert, the likelier it caused it.
   let timeBonus = 0;
-  let closest: { finding: Finding; minutes: number } | undefined;
+  let closest: { finding: Finding; minutes: number; bonus: number } | undefined;
   for (const finding of group.findings) {
     if (FINDING_ROLES[finding.kind] !== 'change' || finding.at === null || Number.isNaN(alertStart)) continue;
     const minutes = (alertStart - Date.parse(finding.at)) / 60_000;
     if (!(minutes >= -CHANGE_GRACE_MINUTES && minutes <= CHANGE_WINDOW_MINUTES)) continue;
     const bonus = TIME_BONUS * (1 - Math.max(0, minutes) / CHANGE_WINDOW_MINUTES);
-    if (bonus > timeBonus) {
-      timeBonus = bonus;
-      closest = { finding, minutes };
-    }
+    timeBonus = Math.max(timeBonus, bonus);
+    // One change read by several tools (a workload's status in whole minutes, its rollout history to
+    // the second): the weightiest read names it best and times it most precisely.
+    const better =
+      !closest ||
+      finding.weight > closest.finding.weight ||
+      (finding.weight === closest.finding.weight && bonus > closest.bonus);
+    if (better) closest = { finding, minutes, bonus };
   }
   if (closest) {
     score += timeBonus;

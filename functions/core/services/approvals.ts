@@ -23,6 +23,7 @@ import type { RuntimeConfig } from '../config.ts';
 import { formatDuration } from '../duration.ts';
 import { AslErrorName, StateError, TaskTokenExpiredError } from '../errors.ts';
 import type { ApprovalTask } from '../execution-contract.ts';
+import { type ExecutionExplanation, explanationLines } from '../findings/explain.ts';
 import {
   type ApprovalRecord,
   type ExecutionRecord,
@@ -35,6 +36,7 @@ import type { RiskAssessor } from '../risk/assessor.ts';
 import { quorumOf } from '../risk/policy.ts';
 import { describeScore } from '../risk/score.ts';
 import { resolveTemplates } from '../runbook/templates.ts';
+import type { ExplainService } from './explain.ts';
 
 export interface ApprovalServiceOptions {
   store: Store;
@@ -51,6 +53,8 @@ export interface ApprovalServiceOptions {
   risk?: Pick<RiskAssessor, 'assessPlan' | 'forApproval'>;
   /** Signed pause/abort links for each approver's e-mail (functions/core/services/control-links.ts). */
   controlLinks?: ControlLinkMaker;
+  /** Likely causes from the diagnostics so far, and predictions for the steps asked about. */
+  explain?: Pick<ExplainService, 'tryExplain'>;
 }
 
 /** Makes the pause and abort links a notification carries for one recipient. */
@@ -92,6 +96,8 @@ export interface ApprovalView {
   replaced?: boolean;
   /** The risk score of what is to be approved, with every factor's points. */
   risk?: RiskAssessment;
+  /** What the diagnostics found, ranked into likely causes; predictions for the steps it covers. */
+  explanation?: ExecutionExplanation;
 }
 
 export type ApprovalRefusal = LinkRefusal | DecideApprovalRefusal | 'too-late' | 'replaced' | 'cancelled';
@@ -260,6 +266,10 @@ export class ApprovalService {
     const signingKey = await signingKeys.signing();
     const what =
       approval.target.kind === 'phase' ? `phase "${approval.target.id}"` : `step "${approval.target.id}"`;
+    const explanation = await this.options.explain?.tryExplain(
+      { id: execution.id, runbookId: execution.runbookId, alert },
+      { outcomes, steps: plan.map((step) => ({ id: step.id, name: step.name })) },
+    );
     for (const approver of approvers) {
       const url = approvalLinkUrl(
         config.publicBaseUrl,
@@ -288,6 +298,7 @@ export class ApprovalService {
           (step) => `  - ${step.name} [${step.tool}, risk ${step.risk}] ${JSON.stringify(step.parameters)}`,
         ),
         '',
+        ...(explanation ? [...explanationLines(explanation), ''] : []),
         ...linkLines(url),
         ...controlLinkLines(stopLinks),
       ].join('\n');
@@ -345,6 +356,10 @@ export class ApprovalService {
           const approved = approval.decisions.filter((decision) => decision.decision === 'approve').length;
           const expiresIn = Math.max(0, Math.round((Date.parse(approval.expiresAt) - now.getTime()) / 1_000));
           const signingKey = await signingKeys.signing();
+          // What the diagnostics concluded since the request, as the first e-mail said it.
+          const explanation = await this.options.explain?.tryExplain(execution, {
+            steps: approval.plan.map((step) => ({ id: step.id, name: step.name })),
+          });
           for (const approver of waiting) {
             const url = approvalLinkUrl(
               config.publicBaseUrl,
@@ -368,6 +383,7 @@ export class ApprovalService {
                 `Quorum:      ${approved} of ${approval.quorum} so far`,
                 `Expires:     in ${formatDuration(expiresIn || 1)} (${approval.expiresAt}); then it escalates`,
                 '',
+                ...(explanation ? [...explanationLines(explanation), ''] : []),
                 ...linkLines(url),
                 ...controlLinkLines(stopLinks),
               ].join('\n'),
@@ -437,6 +453,12 @@ export class ApprovalService {
     const expired = this.options.clock.now().getTime() >= new Date(approval.expiresAt).getTime();
     const replaced = approval.status === 'cancelled' && (await this.replaced(approval));
     const risk = await this.options.risk?.forApproval(approval);
+    const explanation =
+      execution &&
+      (await this.options.explain?.tryExplain(execution, {
+        outcomes,
+        steps: approval.plan.map((step) => ({ id: step.id, name: step.name })),
+      }));
     return {
       ok: true,
       view: {
@@ -448,6 +470,7 @@ export class ApprovalService {
         ...(mine ? { alreadyDecided: mine.decision } : {}),
         ...(replaced ? { replaced } : {}),
         ...(risk ? { risk } : {}),
+        ...(explanation ? { explanation } : {}),
       },
     };
   }

@@ -7,6 +7,7 @@ import { parseApprovalPublicId } from '../approval-links.ts';
 import { type AuditSource, person } from '../audit/events.ts';
 import { type AuditEventInput, auditText, recordAudit } from '../audit/record.ts';
 import { AslErrorName, RunbookAutopilotError, TaskTokenExpiredError } from '../errors.ts';
+import type { ExecutionExplanation } from '../findings/explain.ts';
 import {
   type ApprovalRecord,
   type ExecutionRecord,
@@ -16,6 +17,7 @@ import {
   TERMINAL_STATUSES,
 } from '../records.ts';
 import type { CheckpointService } from './checkpoint.ts';
+import type { ExplainService } from './explain.ts';
 
 /** An operator asked for something the execution's state does not allow (HTTP 409). */
 export class ControlConflictError extends RunbookAutopilotError {
@@ -61,6 +63,19 @@ export function withoutToken(execution: ExecutionRecord): ExecutionRecord {
     : execution;
 }
 
+/** The detail's explanation fields: causes, their findings and predictions first, what they rest on apart. */
+function explanationFields(
+  explained: ExecutionExplanation,
+): Pick<ExecutionDetail, 'likelyCauses' | 'findings' | 'predictions' | 'explanation'> {
+  const { likelyCauses, findings, predictions, alertStartedAt, signature, history, problems } = explained;
+  return {
+    likelyCauses,
+    findings,
+    predictions,
+    explanation: { alertStartedAt, signature, history, problems },
+  };
+}
+
 /** No such execution (HTTP 404). */
 export class NotFoundError extends RunbookAutopilotError {
   override readonly name = 'NotFoundError';
@@ -71,6 +86,14 @@ export interface ExecutionDetail {
   incident?: IncidentRecord;
   steps: StepOutcome[];
   approvals: Array<Omit<ApprovalRecord, 'taskToken'>>;
+  /** Best first, from the diagnostics that have run so far (absent when nothing explains it). */
+  likelyCauses?: ExecutionExplanation['likelyCauses'];
+  /** Every finding the causes rest on. */
+  findings?: ExecutionExplanation['findings'];
+  /** Steps not yet run: probability of success and expected duration, each with its 90% interval. */
+  predictions?: ExecutionExplanation['predictions'];
+  /** What the explanation rests on: the alert's start, its signature, the history it read, unreadable outputs. */
+  explanation?: Pick<ExecutionExplanation, 'alertStartedAt' | 'signature' | 'history' | 'problems'>;
 }
 
 /**
@@ -90,6 +113,8 @@ export class ControlService {
       interruptedChanges?: InterruptedChanges;
       /** Every override (accepted or refused) is recorded here, with who and from where. */
       audit?: AuditTrail;
+      /** Likely causes and predictions in the execution detail. */
+      explain?: Pick<ExplainService, 'tryExplain'>;
     },
   ) {}
 
@@ -166,11 +191,17 @@ export class ControlService {
       store.listStepOutcomes(executionId),
       store.listApprovals(executionId),
     ]);
+    // A finished run predicts nothing: the steps it did not run were on branches it did not take.
+    const explained = await this.deps.explain?.tryExplain(execution, {
+      outcomes: steps,
+      ...(TERMINAL_STATUSES.has(execution.status) ? { steps: [] } : {}),
+    });
     return {
       execution: withoutToken(execution),
       ...(incident ? { incident } : {}),
       steps,
       approvals: approvals.map(({ taskToken: _token, ...approval }) => approval),
+      ...(explained ? explanationFields(explained) : {}),
     };
   }
 
