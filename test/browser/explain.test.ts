@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, requireChromium } from '../support/browser.ts';
 import {
   approvalMail,
   type ExplainEnvironment,
@@ -17,37 +18,17 @@ import {
  * rollback waiting for approval has its prediction. Console errors and CSP violations fail the test.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 describe('the Likely cause panel in Chromium', () => {
   let temp: string;
   let environment: ExplainEnvironment;
   let context: BrowserContext;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with \`apt-get install -y chromium\` (as root).`,
-      );
+    requireChromium();
     process.env.AWS_EC2_METADATA_DISABLED = 'true';
     temp = mkdtempSync(join(tmpdir(), 'explain-browser-'));
     environment = await startExplainEnvironment();
-    context = await chromium.launchPersistentContext(mkdtempSync(join(temp, 'profile-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1280, height: 900 },
-    });
+    context = await launchChromium(temp);
     await context.addInitScript({
       content: `window.__cspViolations = [];
         document.addEventListener('securitypolicyviolation', (event) =>
