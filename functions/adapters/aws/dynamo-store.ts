@@ -310,6 +310,7 @@ const ExecutionPatchSchema = ExecutionRecord.pick({
   currentState: true,
   outcome: true,
   control: true,
+  stepOrder: true,
 })
   .partial()
   .strict();
