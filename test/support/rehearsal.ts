@@ -24,6 +24,8 @@ export interface RehearsalScript {
   compensations?: Record<string, StepOutcome>;
   /** Per reorderable phase: the order its planning task answers (parallel: one list per lane). Default: declared. */
   order?: Record<string, string[] | string[][]>;
+  /** Reorderable phases whose planning task fails (the machine falls back to the declared order). */
+  orderFails?: string[];
 }
 
 export interface RehearsalResult {
@@ -176,6 +178,8 @@ export async function rehearse(
           return {};
         case 'order-steps': {
           const phase = payload.phase as OrderStepsTask['phase'];
+          if (script.orderFails?.includes(phase.id))
+            throw namedError('Runbook.ToolFailed', `no statistics for ${phase.id}`);
           const scripted = script.order?.[phase.id];
           if (!scripted)
             return plannedQueues(

@@ -267,6 +267,23 @@ describe('rehearsed in the embedded engine', () => {
     expect(result.entered).toContain('Escalation requested: who-is-down rule 3');
   });
 
+  it('falls back to the declared order (and declared lanes) when planning fails, and the run goes on', async () => {
+    const result = await rehearse(definition, input(), {
+      orderFails: ['probe', 'survey'],
+      steps: { 'database-probe': { output: { status: 503 } } },
+    });
+    expect(result.entered).toContain('Declared order: probe');
+    expect(result.entered).toContain('Declared order: survey');
+    const probes = result.calls
+      .filter((call) => call.payload.kind === 'step')
+      .map((call) => (call.payload.step as { id: string }).id);
+    // Declared: cache, then database, whose 503 stops the phase before the upstream probe.
+    expect(probes.slice(0, 2)).toEqual(['cache-probe', 'database-probe']);
+    expect(probes).not.toContain('upstream-probe');
+    expect(probes.slice(2).sort()).toEqual(['edge-a', 'edge-b', 'edge-c']);
+    expect(result.entered).toContain('Escalation requested: who-is-down rule 2');
+  });
+
   it('a failing step of a lane fails the group into its catches, as the Parallel did', async () => {
     const result = await rehearse(definition, input(), {
       steps: { 'edge-a': { error: 'Runbook.ToolFailed' } },
