@@ -183,7 +183,7 @@ export async function rehearse(
           const scripted = script.order?.[phase.id];
           if (!scripted)
             return plannedQueues(
-              planStepOrder({ ...phase, statistics: undefined, now: new Date(0) }).queues,
+              planStepOrder({ ...phase, phase: phase.id, statistics: undefined, now: new Date(0) }).queues,
               phase.mode,
             );
           const lists = phase.mode === 'parallel' ? (scripted as string[][]) : [scripted as string[]];

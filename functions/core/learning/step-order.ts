@@ -164,7 +164,7 @@ export function withDecisions(
   const evidence = runbookEvidence(runbook, history).steps;
   return statistics.map((entry) => {
     const step = evidence.get(entry.stepId);
-    if (!step || step.location.kind !== 'phase') return entry;
+    if (step?.location.kind !== 'phase') return entry;
     return { ...entry, decisions: { decided: step.decided, decidable: step.runs - step.undetermined } };
   });
 }

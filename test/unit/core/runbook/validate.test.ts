@@ -266,7 +266,8 @@ const FIXTURES: Record<string, Expected[]> = {
     {
       check: 'checkReorderablePhases',
       path: 'phases[0].steps[2].type',
-      message: /step "page" is a notification step; a reorderable phase holds diagnostic and verification steps only/,
+      message:
+        /step "page" is a notification step; a reorderable phase holds diagnostic and verification steps only/,
       line: 22,
     },
     {
@@ -285,7 +286,8 @@ const FIXTURES: Record<string, Expected[]> = {
     {
       check: 'checkReorderablePhases',
       path: 'approvalRequirements[0].steps[0]',
-      message: /step "probe" is in reorderable phase "diagnose", whose order is chosen at run time; ask before the whole phase/,
+      message:
+        /step "probe" is in reorderable phase "diagnose", whose order is chosen at run time; ask before the whole phase/,
       line: 37,
     },
     {
@@ -297,7 +299,8 @@ const FIXTURES: Record<string, Expected[]> = {
     {
       check: 'checkReorderablePhases',
       path: 'phases[1].stopWhen',
-      message: /stopWhen skips the rest of phase "sweep", which only read-only diagnostics may be: declare reorderable: true/,
+      message:
+        /stopWhen skips the rest of phase "sweep", which only read-only diagnostics may be: declare reorderable: true/,
       line: 33,
     },
     {
