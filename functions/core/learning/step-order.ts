@@ -1,7 +1,4 @@
 import type { OrderedStep, PhaseOrder, StepStatistics } from '../records.ts';
-import type { Runbook } from '../runbook/model.ts';
-import type { RunbookHistory } from './history.ts';
-import { runbookEvidence } from './suggestions/evidence.ts';
 
 /**
  * The order of a reorderable phase, per execution, from what was measured: the step most likely to
@@ -150,21 +147,4 @@ export function planStepOrder(request: OrderRequest): PlannedOrder {
     plannedAt: request.now.toISOString(),
   };
   return { record, queues: inLanes.map((lane) => queueOf(lane.map((step) => step.stepId))) };
-}
-
-/**
- * Step statistics with how often each step decided (of the runs that could tell), replayed from the
- * runbook's history: what the planner reads from the learned aggregate.
- */
-export function withDecisions(
-  statistics: readonly StepStatistics[],
-  runbook: Runbook,
-  history: RunbookHistory,
-): StepStatistics[] {
-  const evidence = runbookEvidence(runbook, history).steps;
-  return statistics.map((entry) => {
-    const step = evidence.get(entry.stepId);
-    if (step?.location.kind !== 'phase') return entry;
-    return { ...entry, decisions: { decided: step.decided, decidable: step.runs - step.undetermined } };
-  });
 }

@@ -8,7 +8,7 @@ import { aggregateRunbook, type LearningReport, learningReport } from '../learni
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
 import { runbookInsights } from '../learning/insights.ts';
 import { failurePatterns, successFactors } from '../learning/patterns.ts';
-import { withDecisions } from '../learning/step-order.ts';
+import { withDecisions } from '../learning/decisions.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';

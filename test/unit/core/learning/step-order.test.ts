@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { stepStatistics } from '../../../../functions/core/learning/aggregate.ts';
+import { withDecisions } from '../../../../functions/core/learning/decisions.ts';
 import {
   ORDER_DONE,
   type OrderCandidate,
   planStepOrder,
-  withDecisions,
 } from '../../../../functions/core/learning/step-order.ts';
 import type { StepStatistics } from '../../../../functions/core/records.ts';
 import { seedRuns } from '../../../support/learning-history.ts';
