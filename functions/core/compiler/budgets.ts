@@ -94,9 +94,13 @@ function stateEvents(state: State, branchEvents: (definition: StateMachineDefini
       return (isCallback(state) ? 6 : 5) + retries * perAttempt;
     }
     case 'Map': {
-      // Runbook machines map one item per lane (MaxConcurrency items), each an iteration of the processor.
+      // Runbook machines map one queue per lane (MaxConcurrency items) over one dispatcher: every Task
+      // runs in one lane only, and each further lane passes its Choice and Pass states once more.
       const items = state.MaxConcurrency ?? 1;
-      const once = 4 + items * (2 + branchEvents(state.ItemProcessor));
+      const passing = Object.values(state.ItemProcessor.States).filter(
+        (inner) => inner.Type !== 'Task',
+      ).length;
+      const once = 4 + items * 2 + branchEvents(state.ItemProcessor) + (items - 1) * 2 * passing;
       const retries = (state.Retry ?? []).reduce((sum, retrier) => sum + (retrier.MaxAttempts ?? 3), 0);
       return once * (1 + retries);
     }

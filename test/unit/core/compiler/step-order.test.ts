@@ -210,6 +210,25 @@ describe('the compiled machine', () => {
       States: { x: { Type: 'Pass', Next: 'y' }, y: { Type: 'Pass', Next: 'x' } },
     };
     expect(() => worstCaseHistoryEvents(spin)).toThrow(/loop without a Task/);
+
+    // The same dispatcher as the processor of a two-lane Map: its Tasks once, its Choice and Passes once per lane more
+    const { Start: _start, Done: _done, ...loop } = machine.States;
+    const lanes: StateMachineDefinition = {
+      StartAt: 'Lanes',
+      States: {
+        Lanes: {
+          Type: 'Map',
+          MaxConcurrency: 2,
+          ItemProcessor: {
+            StartAt: 'Next',
+            States: { ...loop, Done: { Type: 'Pass', End: true } },
+          },
+          End: true,
+        },
+      },
+    };
+    // 2 + (4 + 2 × 2 + (22 + 2) + 1 × 2 × 3)
+    expect(worstCaseHistoryEvents(lanes)).toBe(40);
   });
 
   it('draws the lanes of the Map in the graph', () => {
