@@ -545,6 +545,8 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     automation: automation(),
     rollbacks: rollbackService(),
     breakers: breakers(),
+    // With the runbook, aggregates count how often each step decided (reorderable phases read it).
+    runbooks: () => runbooks(),
   }),
   logger: logger(),
 }));

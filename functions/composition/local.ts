@@ -339,7 +339,17 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     runbooks: options.runbooks,
     audit,
   });
-  const learning = new LearningService({ store, clock, logger, audit, automation, rollbacks, breakers });
+  const learning = new LearningService({
+    store,
+    clock,
+    logger,
+    audit,
+    automation,
+    rollbacks,
+    breakers,
+    // With the runbook, aggregates count how often each step decided (reorderable phases read it).
+    runbooks: () => options.runbooks(),
+  });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
     {

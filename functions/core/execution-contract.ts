@@ -37,6 +37,10 @@ export const TaskKind = {
   RiskApproval: 'risk-approval',
   /** The rollback machine's own stages (functions/core/rollback/machine.ts). */
   Rollback: 'rollback',
+  /** Chooses the order (and lanes) of a reorderable phase's steps from measured history. */
+  OrderSteps: 'order-steps',
+  /** A reorderable phase's stopWhen held: records the steps it skipped. */
+  PhaseStopped: 'phase-stopped',
 } as const;
 export type TaskKind = (typeof TaskKind)[keyof typeof TaskKind];
 
@@ -251,7 +255,52 @@ export const RollbackTask = z
   })
   .strict();
 
+/** A step of a reorderable phase as its planning task sees it (declared order). */
+export const OrderStepSpec = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    tool: z.string(),
+    expectedSeconds: z.number().positive().optional(),
+    timeoutSeconds: z.number().int().positive(),
+  })
+  .strict();
+export type OrderStepSpec = z.infer<typeof OrderStepSpec>;
+
+export const OrderStepsTask = z
+  .object({
+    kind: z.literal(TaskKind.OrderSteps),
+    ...Execution,
+    phase: z
+      .object({
+        id: z.string(),
+        mode: z.enum(['sequential', 'parallel']),
+        /** Parallel groups: how many lanes the compiled Map runs at once (the planner fills exactly this many). */
+        lanes: z.number().int().min(1),
+        steps: z.array(OrderStepSpec).min(1),
+      })
+      .strict(),
+  })
+  .strict();
+export type OrderStepsTask = z.infer<typeof OrderStepsTask>;
+
+export const PhaseStoppedTask = z
+  .object({
+    kind: z.literal(TaskKind.PhaseStopped),
+    ...Execution,
+    phase: z.string(),
+    steps: z.array(OrderStepSpec).min(1),
+    /** The dispatcher's queue when stopWhen held: steps from `position` on did not run. */
+    order: z
+      .object({ steps: z.array(z.string()), position: z.number().int().min(0), current: z.string() })
+      .strict(),
+  })
+  .strict();
+export type PhaseStoppedTask = z.infer<typeof PhaseStoppedTask>;
+
 export const TaskPayload = z.discriminatedUnion('kind', [
+  OrderStepsTask,
+  PhaseStoppedTask,
   StepTask,
   WaitedTask,
   CompensateTask,

@@ -113,6 +113,52 @@ export const ExecutionOutcome = z
   .strict();
 export type ExecutionOutcome = z.infer<typeof ExecutionOutcome>;
 
+/** A step of a reorderable phase as the planner placed it, with what placed it there. */
+export const OrderedStep = z
+  .object({
+    stepId: z.string(),
+    /** Where its hit rate comes from: `measured` over `runs` recorded runs, or `declared` (the prior). */
+    source: z.enum(['measured', 'declared']),
+    /** Recorded runs that could tell whether it decided (measured only). */
+    runs: z.number().int().min(0),
+    /** Of those, runs in which its finding decided (measured only). */
+    decided: z.number().int().min(0),
+    /** Chance it decides, smoothed with a uniform prior: (decided + 1) / (runs + 2). */
+    hitRate: z.number().min(0).max(1),
+    /** Its expected duration: measured p50, else expectedDuration, else its timeout. */
+    expectedMs: z.number().min(0),
+    durationSource: z.enum(['measured', 'declared']),
+    /** Recorded runs the p50 is from (measured only). */
+    durationRuns: z.number().int().min(0),
+    /** hitRate per second of expected duration: the sort key, highest first. */
+    hitsPerSecond: z.number().min(0),
+    /** Parallel groups: the lane it ran in (0-based). */
+    lane: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type OrderedStep = z.infer<typeof OrderedStep>;
+
+/** The order a reorderable phase used in one execution (recorded by its planning task). */
+export const PhaseOrder = z
+  .object({
+    phase: z.string(),
+    mode: z.enum(['sequential', 'parallel']),
+    /** `measured`: ordered by hit rate per second; `declared`: no step has history yet (or none was readable). */
+    basis: z.enum(['measured', 'declared']),
+    reason: z.string(),
+    /** In the order they run (parallel: lane by lane). */
+    steps: z.array(OrderedStep),
+    /** Parallel groups: expected milliseconds of work per lane, longest first onto the least-loaded lane. */
+    laneLoadsMs: z.array(z.number().min(0)).optional(),
+    plannedAt: IsoTime,
+    /** The phase stopped early: its stopWhen held after this step ("" when before any step). */
+    stoppedAfter: z.string().optional(),
+    /** Steps skipped because the phase stopped early. */
+    skipped: z.array(z.string()).optional(),
+  })
+  .strict();
+export type PhaseOrder = z.infer<typeof PhaseOrder>;
+
 export const ExecutionRecord = z
   .object({
     id: z.string(),
@@ -148,6 +194,8 @@ export const ExecutionRecord = z
     outcome: ExecutionOutcome.optional(),
     /** The automation level it ran at (observe and shadow runs are dry runs, reported apart). */
     automationLevel: AutomationLevel.optional(),
+    /** The order each reorderable phase ran its steps in, and why (by phase id). */
+    stepOrder: z.record(z.string(), PhaseOrder).optional(),
   })
   .strict();
 export type ExecutionRecord = z.infer<typeof ExecutionRecord>;
@@ -281,6 +329,16 @@ export const StepStatistics = z
     p90DurationMs: z.number().min(0),
     /** Past this, a running attempt counts as stuck (aggregates from before it was kept lack it). */
     p99DurationMs: z.number().min(0).optional(),
+    /** The median attempt: what reorderable phases order and balance lanes by. */
+    p50DurationMs: z.number().min(0).optional(),
+    /**
+     * Runs whose finding decided something (a branch, a later step's parameters, its phase's stopWhen),
+     * of the runs that could tell (learning/suggestions/evidence.ts); only when the runbook was known.
+     */
+    decisions: z
+      .object({ decided: z.number().int().min(0), decidable: z.number().int().min(0) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type StepStatistics = z.infer<typeof StepStatistics>;

@@ -21,7 +21,10 @@ export interface OpenIncidentResult {
 export type RateAcquisition = 'counted' | 'already-counted' | false;
 
 export type ExecutionPatch = Partial<
-  Pick<ExecutionRecord, 'status' | 'stoppedAt' | 'engineRef' | 'currentState' | 'outcome' | 'control'>
+  Pick<
+    ExecutionRecord,
+    'status' | 'stoppedAt' | 'engineRef' | 'currentState' | 'outcome' | 'control' | 'stepOrder'
+  >
 >;
 
 /**

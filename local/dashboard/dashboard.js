@@ -1253,6 +1253,18 @@ function executionBody(detail, notifications, rollbacks) {
                   .join(' · ')
               : undefined,
           ],
+          // Reorderable phases: the order this run used and on what basis (the reasons are in the API).
+          [
+            'Step order',
+            execution.stepOrder
+              ? Object.values(execution.stepOrder)
+                  .map(
+                    (order) =>
+                      `${order.phase}: ${order.steps.map((step) => step.stepId).join(' → ')} (${order.basis}${order.stoppedAfter ? `, stopped after ${order.stoppedAfter}` : ''})`,
+                  )
+                  .join('; ')
+              : undefined,
+          ],
         ]),
       ),
       h(

@@ -3,7 +3,8 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { Alert } from '../../functions/core/alert.ts';
 import { type State, type StateMachineDefinition, walkStates } from '../../functions/core/compiler/asl.ts';
 import { substituteForValidation } from '../../functions/core/compiler/asl-validation.ts';
-import type { ExecutionInput } from '../../functions/core/execution-contract.ts';
+import type { ExecutionInput, OrderStepsTask } from '../../functions/core/execution-contract.ts';
+import { type LaneQueue, ORDER_DONE, planStepOrder } from '../../functions/core/learning/step-order.ts';
 
 /**
  * Rehearsal (as in orquesta): run a compiled machine in aws-local-stepfunctions with stub handlers
@@ -21,6 +22,10 @@ export interface RehearsalScript {
   abortAt?: string[];
   verifyAlert?: 'resolved' | 'pending';
   compensations?: Record<string, StepOutcome>;
+  /** Per reorderable phase: the order its planning task answers (parallel: one list per lane). Default: declared. */
+  order?: Record<string, string[] | string[][]>;
+  /** Reorderable phases whose planning task fails (the machine falls back to the declared order). */
+  orderFails?: string[];
 }
 
 export interface RehearsalResult {
@@ -77,6 +82,10 @@ export function sampleInput(
     groups: {},
     approvals: {},
   };
+}
+
+function plannedQueues(queues: LaneQueue[], mode: 'sequential' | 'parallel'): unknown {
+  return mode === 'parallel' ? { lanes: queues } : queues[0];
 }
 
 function namedError(name: string, message: string): Error {
@@ -167,6 +176,24 @@ export async function rehearse(
           return { status: 'succeeded', output: {} };
         case 'record':
           return {};
+        case 'order-steps': {
+          const phase = payload.phase as OrderStepsTask['phase'];
+          if (script.orderFails?.includes(phase.id))
+            throw namedError('Runbook.ToolFailed', `no statistics for ${phase.id}`);
+          const scripted = script.order?.[phase.id];
+          if (!scripted)
+            return plannedQueues(
+              planStepOrder({ ...phase, phase: phase.id, statistics: undefined, now: new Date(0) }).queues,
+              phase.mode,
+            );
+          const lists = phase.mode === 'parallel' ? (scripted as string[][]) : [scripted as string[]];
+          return plannedQueues(
+            lists.map((ids) => ({ steps: [...ids, ORDER_DONE], position: 0, current: ids[0] ?? ORDER_DONE })),
+            phase.mode,
+          );
+        }
+        case 'phase-stopped':
+          return { skipped: [] };
         default:
           throw new Error(`rehearsal: no stub for task kind ${String(payload.kind)} in ${name}`);
       }

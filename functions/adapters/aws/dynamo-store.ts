@@ -198,6 +198,7 @@ const ExecutionPatchSchema = ExecutionRecord.pick({
   currentState: true,
   outcome: true,
   control: true,
+  stepOrder: true,
 })
   .partial()
   .strict();

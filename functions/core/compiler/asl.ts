@@ -88,6 +88,7 @@ export interface MapState extends Flow {
   ItemSelector?: JsonObject;
   MaxConcurrency?: number;
   ItemProcessor: StateMachineDefinition & { ProcessorConfig?: { Mode: 'INLINE' } };
+  ResultSelector?: JsonObject;
   ResultPath?: string | null;
   Retry?: Retrier[];
   Catch?: Catcher[];

@@ -93,6 +93,17 @@ function stateEvents(state: State, branchEvents: (definition: StateMachineDefini
       const retries = (state.Retry ?? []).reduce((sum, retrier) => sum + (retrier.MaxAttempts ?? 3), 0);
       return (isCallback(state) ? 6 : 5) + retries * perAttempt;
     }
+    case 'Map': {
+      // Runbook machines map one queue per lane (MaxConcurrency items) over one dispatcher: every Task
+      // runs in one lane only, and each further lane passes its Choice and Pass states once more.
+      const items = state.MaxConcurrency ?? 1;
+      const passing = Object.values(state.ItemProcessor.States).filter(
+        (inner) => inner.Type !== 'Task',
+      ).length;
+      const once = 4 + items * 2 + branchEvents(state.ItemProcessor) + (items - 1) * 2 * passing;
+      const retries = (state.Retry ?? []).reduce((sum, retrier) => sum + (retrier.MaxAttempts ?? 3), 0);
+      return once * (1 + retries);
+    }
     case 'Parallel': {
       const once = 4 + state.Branches.reduce((sum, branch) => sum + branchEvents(branch), 0);
       const retries = (state.Retry ?? []).reduce((sum, retrier) => sum + (retrier.MaxAttempts ?? 3), 0);
@@ -104,13 +115,68 @@ function stateEvents(state: State, branchEvents: (definition: StateMachineDefini
 }
 
 /**
+ * Loops in compiled machines are dispatchers (reorderable phases): every Task in a loop runs at most
+ * once per pass through the phase, and the loop's Choice and Pass states once more than its Tasks. A
+ * loop is costed as all of that; any other loop is a compiler bug.
+ */
+function loopsOf(machine: StateMachineDefinition): Map<string, string[]> {
+  // Tarjan's strongly connected components, iterative enough for machines of a few thousand states.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const component = new Map<string, string[]>();
+  let counter = 0;
+  const strongConnect = (name: string): void => {
+    index.set(name, counter);
+    low.set(name, counter);
+    counter++;
+    stack.push(name);
+    onStack.add(name);
+    const state = machine.States[name];
+    if (!state) throw new Error(`state "${name}" is referenced but not defined`);
+    for (const next of transitions(state)) {
+      if (!index.has(next)) {
+        strongConnect(next);
+        low.set(name, Math.min(low.get(name)!, low.get(next)!));
+      } else if (onStack.has(next)) low.set(name, Math.min(low.get(name)!, index.get(next)!));
+    }
+    if (low.get(name) !== index.get(name)) return;
+    const members: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      members.push(member);
+    } while (member !== name);
+    const looped = members.length > 1 || transitions(machine.States[name]!).includes(name);
+    if (looped) for (const each of members) component.set(each, members);
+  };
+  for (const name of Object.keys(machine.States)) if (!index.has(name)) strongConnect(name);
+  return component;
+}
+
+/**
  * Upper bound of the history events one execution can write: the longest path through the machine
  * (Next, Choices, Default and Catch edges), every state's retries exhausted, plus start and end.
  */
 export function worstCaseHistoryEvents(definition: StateMachineDefinition): number {
   const longest = (machine: StateMachineDefinition): number => {
+    const loops = loopsOf(machine);
     const memo = new Map<string, number>();
     const visiting = new Set<string>();
+    const loopCost = (members: readonly string[]): number => {
+      const tasks = members.filter((member) => machine.States[member]!.Type === 'Task').length;
+      if (tasks === 0)
+        throw new Error(
+          `states ${members.join(', ')} loop without a Task: a compiled machine must not cycle`,
+        );
+      return members.reduce((sum, member) => {
+        const state = machine.States[member]!;
+        const own = stateEvents(state, longest);
+        return sum + (state.Type === 'Task' || state.Type === 'Parallel' ? own : own * (tasks + 1));
+      }, 0);
+    };
     const visit = (name: string): number => {
       const cached = memo.get(name);
       if (cached !== undefined) return cached;
@@ -118,11 +184,26 @@ export function worstCaseHistoryEvents(definition: StateMachineDefinition): numb
       if (!state) throw new Error(`state "${name}" is referenced but not defined`);
       if (visiting.has(name)) throw new Error(`state "${name}" is part of a cycle`);
       visiting.add(name);
-      const own = stateEvents(state, longest);
-      const after = Math.max(0, ...transitions(state).map(visit));
+      const loop = loops.get(name);
+      let total: number;
+      if (loop) {
+        // The whole loop, then the longest way out of it.
+        const exits = loop.flatMap((member) =>
+          transitions(machine.States[member]!).filter((next) => !loop.includes(next)),
+        );
+        for (const member of loop) visiting.add(member);
+        total = loopCost(loop) + Math.max(0, ...exits.map(visit));
+        for (const member of loop) {
+          visiting.delete(member);
+          memo.set(member, total);
+        }
+      } else {
+        const own = stateEvents(state, longest);
+        total = own + Math.max(0, ...transitions(state).map(visit));
+      }
       visiting.delete(name);
-      memo.set(name, own + after);
-      return own + after;
+      memo.set(name, total);
+      return total;
     };
     return visit(machine.StartAt);
   };

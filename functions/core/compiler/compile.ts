@@ -10,6 +10,7 @@ import {
   type WatchSignal,
   type WatchSpec,
 } from '../execution-contract.ts';
+import { ORDER_DONE, planStepOrder } from '../learning/step-order.ts';
 import { compiledLimit } from '../limits/blast-radius.ts';
 import { maxRisk, RISK_RANK, type RiskLevel } from '../policy.ts';
 import { ancestorPhases, compensationOf } from '../runbook/checks.ts';
@@ -33,6 +34,7 @@ import type {
   ChoiceRule,
   JsonObject,
   JsonValue,
+  MapState,
   ParallelState,
   Retrier,
   State,
@@ -87,6 +89,13 @@ export const StateName = {
   rollbackOutcome: 'Rollback outcome',
   verifyAlert: 'Verify: alert resolved',
   resolve: 'Resolve: resource',
+  orderSteps: (phase: string) => `Order: ${phase}`,
+  declaredOrder: (phase: string) => `Declared order: ${phase}`,
+  nextStep: (phase: string) => `Next step: ${phase}`,
+  advance: (phase: string) => `Advance: ${phase}`,
+  stoppedEarly: (phase: string) => `Stopped early: ${phase}`,
+  lanes: (phase: string) => `Lanes: ${phase}`,
+  laneDone: (phase: string) => `Lane done: ${phase}`,
   escalate: 'Escalate',
   recordSuccess: 'Record success',
   recordFailure: 'Record failure',
@@ -214,6 +223,16 @@ function splitWaits(
       },
     };
   }
+}
+
+/**
+ * The lanes' results merged into one object (each step ran in exactly one lane): a balanced tree of
+ * States.JsonMerge, so 20 lanes nest 5 deep (Step Functions allows 10).
+ */
+function mergedLanes(from: number, to: number): string {
+  if (to - from === 1) return `$[${from}]`;
+  const middle = from + Math.ceil((to - from) / 2);
+  return `States.JsonMerge(${mergedLanes(from, middle)}, ${mergedLanes(middle, to)}, false)`;
 }
 
 function failureCatch(next: string): Catcher {
@@ -361,6 +380,8 @@ class RunbookCompiler {
     for (const check of [...this.runbook.prerequisiteChecks, ...this.runbook.successMetrics.checks]) {
       if (check.expect) this.exported.add(check.id);
     }
+    for (const phase of this.runbook.phases)
+      if (phase.stopWhen) for (const step of conditionSteps(phase.stopWhen)) this.exported.add(step);
     for (const check of [...this.runbook.prerequisiteChecks, ...this.runbook.successMetrics.checks]) {
       this.resultPaths.set(check.id, `$.steps.${stateKey(check.id)}`);
     }
@@ -368,9 +389,11 @@ class RunbookCompiler {
       for (const step of phase.steps) {
         this.resultPaths.set(
           step.id,
-          phase.mode === 'parallel'
-            ? `$.groups.${stateKey(phase.id)}.${stateKey(step.id)}`
-            : `$.steps.${stateKey(step.id)}`,
+          phase.mode !== 'parallel'
+            ? `$.steps.${stateKey(step.id)}`
+            : phase.reorderable
+              ? `$.groups.${stateKey(phase.id)}.steps.${stateKey(step.id)}`
+              : `$.groups.${stateKey(phase.id)}.${stateKey(step.id)}`,
         );
       }
     }
@@ -814,8 +837,11 @@ class RunbookCompiler {
     const mutating = phase.steps.some((step) => this.tools.get(step.tool)?.mutating);
     const beforePhase = this.rollbackEntry({ kind: 'before-phase', phaseId: phase.id });
     const requirements = this.requirementsFor('phase', phase.id);
-    const body =
-      phase.mode === 'parallel' ? this.compileParallel(phase, exit) : this.compileSequential(phase, exit);
+    const body = phase.reorderable
+      ? this.compileReorderable(phase, exit)
+      : phase.mode === 'parallel'
+        ? this.compileParallel(phase, exit)
+        : this.compileSequential(phase, exit);
     if (requirements.length > 0) {
       this.compileApproval('phase', phase.id, requirements, StateName.checkpoint(phase.id), {
         kind: 'before-phase',
@@ -1020,6 +1046,222 @@ class RunbookCompiler {
       state.ResultPath = null;
     }
     this.states[name] = state;
+    return name;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Reorderable phases
+
+  /**
+   * A reorderable phase: `Order: <phase>` asks the runner for this execution's order (and lanes) from
+   * measured history and records why; a dispatcher runs the queue (`Next step:` Choice on the current
+   * id -> the step's Task, unchanged -> `Advance:` Pass -> `Next step:` again) until it is done or the
+   * phase's stopWhen holds. A planning failure falls back to the declared order, never fails the run.
+   */
+  private compileReorderable(phase: Phase, exit: string): string {
+    const orderPath = `$.order.${stateKey(phase.id)}`;
+    const parallel = phase.mode === 'parallel';
+    const lanes = parallel ? Math.min(phase.maxConcurrency ?? phase.steps.length, phase.steps.length) : 1;
+    const candidates = phase.steps.map((step) => ({
+      id: step.id,
+      name: step.name,
+      tool: step.tool,
+      ...(step.expectedDuration !== undefined ? { expectedSeconds: step.expectedDuration } : {}),
+      timeoutSeconds: step.timeout,
+    }));
+    const after = parallel
+      ? this.compileLanes(phase, orderPath, lanes, exit)
+      : this.compileDispatcher(phase, orderPath, exit);
+    const declared = planStepOrder({
+      phase: phase.id,
+      mode: phase.mode,
+      lanes,
+      steps: candidates,
+      statistics: undefined,
+      now: new Date(0),
+    }).queues;
+    const fallback = StateName.declaredOrder(phase.id);
+    this.states[fallback] = {
+      Type: 'Pass',
+      Comment: 'The order could not be planned: the declared order (and declared durations) stand.',
+      Result: (parallel ? { lanes: declared } : declared[0]!) as unknown as JsonObject,
+      ResultPath: orderPath,
+      Next: after,
+    };
+    const name = StateName.orderSteps(phase.id);
+    this.states[name] = {
+      Type: 'Task',
+      Comment: `Orders ${phase.steps.length} steps by measured hit rate per second${parallel ? ` over ${lanes} lanes balanced by measured duration` : ''}; records the order and why.`,
+      Resource: arn(Substitution.ReadOnlyRunner),
+      Parameters: {
+        kind: TaskKind.OrderSteps,
+        'execution.$': '$.execution',
+        phase: { id: phase.id, mode: phase.mode, lanes, steps: candidates } as unknown as JsonObject,
+      },
+      TimeoutSeconds: 60,
+      Retry: [TRANSIENT_RETRY],
+      ResultPath: orderPath,
+      Catch: [{ ErrorEquals: [AslErrorName.StatesAll], ResultPath: null, Next: fallback }],
+      Next: after,
+    };
+    return name;
+  }
+
+  /** The queue's next step, or out: `current` is the step to run, ORDER_DONE when the queue is empty. */
+  private dispatcherChoices(phase: Phase, currentPath: string, done: string): ChoiceRule[] {
+    return [
+      { Variable: currentPath, StringEquals: ORDER_DONE, Next: done },
+      ...phase.steps.map((step) => ({ Variable: currentPath, StringEquals: step.id, Next: step.id })),
+    ];
+  }
+
+  private advanceState(orderPath: string, next: string): State {
+    return {
+      Type: 'Pass',
+      Comment: 'Moves to the next step of the queue.',
+      Parameters: {
+        'steps.$': `${orderPath}.steps`,
+        'position.$': `States.MathAdd(${orderPath}.position, 1)`,
+        'current.$': `States.ArrayGetItem(${orderPath}.steps, States.MathAdd(${orderPath}.position, 1))`,
+      },
+      ResultPath: orderPath,
+      Next: next,
+    };
+  }
+
+  private compileDispatcher(phase: Phase, orderPath: string, exit: string): string {
+    const dispatch = StateName.nextStep(phase.id);
+    const advance = StateName.advance(phase.id);
+    const choices = this.dispatcherChoices(phase, `${orderPath}.current`, exit);
+    if (phase.stopWhen) {
+      const stopped = StateName.stoppedEarly(phase.id);
+      // After the queue's end check: a finding that holds after the last step skips nothing.
+      choices.splice(1, 0, { ...compileCondition(phase.stopWhen, this.resultPathOf), Next: stopped });
+      this.states[stopped] = {
+        Type: 'Task',
+        Comment: 'The finding is decisive (stopWhen): records the steps skipped.',
+        Resource: arn(Substitution.ReadOnlyRunner),
+        Parameters: {
+          kind: TaskKind.PhaseStopped,
+          'execution.$': '$.execution',
+          phase: phase.id,
+          steps: phase.steps.map((step) => ({
+            id: step.id,
+            name: step.name,
+            tool: step.tool,
+            timeoutSeconds: step.timeout,
+          })) as unknown as JsonValue,
+          'order.$': orderPath,
+        },
+        TimeoutSeconds: 60,
+        Retry: [TRANSIENT_RETRY],
+        ResultPath: null,
+        // Bookkeeping: the run goes on whether or not the skipped steps could be recorded.
+        Catch: [{ ErrorEquals: [AslErrorName.StatesAll], ResultPath: null, Next: exit }],
+        Next: exit,
+      };
+    }
+    this.states[dispatch] = {
+      Type: 'Choice',
+      Comment: `Runs ${phase.id}'s steps in the planned order${phase.stopWhen ? ' until stopWhen holds' : ''}.`,
+      Choices: choices,
+      Default: exit,
+    };
+    this.states[advance] = this.advanceState(orderPath, dispatch);
+    phase.steps.forEach((step, index) => {
+      const point: FailurePoint = { kind: 'step', phaseId: phase.id, stepIndex: index, self: true };
+      const spec = this.stepSpec(step, step.type, phase.id);
+      const resultPath = this.resultPathOf(step.id);
+      const task = this.withResult(this.stepTask(spec, step.retry), step.id, resultPath);
+      const continued =
+        effectiveOnFailure(step) === 'continue'
+          ? this.continuedFailure(step, resultPath, advance)
+          : undefined;
+      task.Catch = this.stepCatches(step, point, continued ? { resultPath, next: continued } : undefined);
+      task.Next = advance;
+      this.states[step.id] = task;
+    });
+    return dispatch;
+  }
+
+  /**
+   * A reorderable parallel group: an inline Map over the planned lanes (at most `lanes` at once), each
+   * running the dispatcher over its own queue. Lanes return the results later conditions read; the
+   * Map merges them into `$.groups.<phase>.steps`.
+   */
+  private compileLanes(phase: Phase, orderPath: string, lanes: number, exit: string): string {
+    const states: Record<string, State> = {};
+    const dispatch = StateName.nextStep(phase.id);
+    const advance = StateName.advance(phase.id);
+    const done = StateName.laneDone(phase.id);
+    states[dispatch] = {
+      Type: 'Choice',
+      Comment: `Runs this lane's steps of ${phase.id} in the planned order.`,
+      Choices: this.dispatcherChoices(phase, '$.order.current', done),
+      Default: done,
+    };
+    states[advance] = this.advanceState('$.order', dispatch);
+    states[done] = { Type: 'Pass', Comment: 'The lane’s results.', OutputPath: '$.lane', End: true };
+    const exported = phase.steps.filter((step) => this.exported.has(step.id));
+    for (const step of phase.steps) {
+      const laneResult = `$.lane.${stateKey(step.id)}`;
+      const task = this.withResult(
+        this.stepTask(this.stepSpec(step, step.type, phase.id), step.retry),
+        step.id,
+        laneResult,
+      );
+      if (effectiveOnFailure(step) === 'continue') {
+        const failedName = StateName.stepFailed(step.id);
+        const abortedName = StateName.aborted(step.id);
+        task.Catch = [
+          { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: abortedName },
+          { ErrorEquals: [AslErrorName.StatesAll], ResultPath: laneResult, Next: failedName },
+        ];
+        states[failedName] = this.continuedFailureInLane(step, laneResult, advance);
+        states[abortedName] = {
+          Type: 'Fail',
+          Comment: 'An abort is never continued: the group fails with it and rolls back.',
+          Error: AslErrorName.Aborted,
+          Cause: `aborted during ${step.id}`,
+        };
+      }
+      task.Next = advance;
+      states[step.id] = task;
+    }
+    const point: FailurePoint = { kind: 'group', phaseId: phase.id };
+    const anyRollback = phase.steps.some((step) => effectiveOnFailure(step) === 'rollback');
+    const name = StateName.lanes(phase.id);
+    const map: MapState = {
+      Type: 'Map',
+      Comment: `${phase.name}: ${phase.steps.length} steps over ${lanes} lanes, balanced by measured duration.`,
+      ItemsPath: `${orderPath}.lanes`,
+      ItemSelector: {
+        'execution.$': '$.execution',
+        'alert.$': '$.alert',
+        'order.$': '$$.Map.Item.Value',
+        lane: {},
+      },
+      MaxConcurrency: lanes,
+      ItemProcessor: {
+        ProcessorConfig: { Mode: 'INLINE' },
+        StartAt: dispatch,
+        States: inFlowOrder(states, dispatch),
+      },
+      Catch: anyRollback
+        ? [failureCatch(this.rollbackEntry(point))]
+        : [
+            { ErrorEquals: [AslErrorName.Aborted], ResultPath: '$.failure', Next: this.rollbackEntry(point) },
+            failureCatch(StateName.escalate),
+          ],
+      Next: exit,
+    };
+    if (exported.length > 0) {
+      map.ResultSelector = { 'steps.$': mergedLanes(0, lanes) };
+      map.ResultPath = `$.groups.${stateKey(phase.id)}`;
+    } else {
+      map.ResultPath = null;
+    }
+    this.states[name] = map;
     return name;
   }
 

@@ -51,6 +51,12 @@ export function toMermaid(definition: StateMachineDefinition, title?: string): s
         });
         lines.push(`${indent}end`);
       }
+      if (state.Type === 'Map') {
+        lines.push(`${indent}subgraph ${idOf(name)}_each[${label('each lane')}]`);
+        render(state.ItemProcessor, `${indent}  `);
+        lines.push(`${indent}end`);
+        lines.push(`${indent}${idOf(name)} --> ${idOf(state.ItemProcessor.StartAt)}`);
+      }
     }
     for (const [name, state] of Object.entries(machine.States)) {
       const from = idOf(name);

@@ -53,6 +53,7 @@ export function stepStatistics(outcomesByExecution: StepOutcome[][]): StepStatis
         meanDurationMs: Math.round(mean(durations) ?? 0),
         p90DurationMs: percentile(durations, 0.9),
         p99DurationMs: percentile(durations, 0.99),
+        ...(durations.length > 0 ? { p50DurationMs: percentile(durations, 0.5) } : {}),
       };
     })
     .sort((a, b) => a.stepId.localeCompare(b.stepId));

@@ -102,19 +102,21 @@ function conditionFacts(condition: Condition): string[] {
   return [condition.fact];
 }
 
-/** Every `steps.<id>.output…` fact the runbook's branch rules read, by step. */
+/** Every `steps.<id>.output…` fact the runbook's branch rules (and phases' stopWhen) read, by step. */
 export function branchOutputFacts(runbook: Runbook | undefined): Map<string, string[]> {
   const byStep = new Map<string, string[]>();
-  for (const branch of runbook?.conditionalBranching ?? []) {
-    for (const rule of branch.rules) {
-      for (const fact of conditionFacts(rule.when)) {
-        const segments = parseReference(fact);
-        if (segments?.[0] !== 'steps' || segments[2] !== 'output') continue;
-        const stepId = String(segments[1]);
-        const facts = byStep.get(stepId) ?? [];
-        if (!facts.includes(fact)) facts.push(fact);
-        byStep.set(stepId, facts);
-      }
+  const conditions = [
+    ...(runbook?.conditionalBranching ?? []).flatMap((branch) => branch.rules.map((rule) => rule.when)),
+    ...(runbook?.phases ?? []).flatMap((phase) => (phase.stopWhen ? [phase.stopWhen] : [])),
+  ];
+  for (const when of conditions) {
+    for (const fact of conditionFacts(when)) {
+      const segments = parseReference(fact);
+      if (segments?.[0] !== 'steps' || segments[2] !== 'output') continue;
+      const stepId = String(segments[1]);
+      const facts = byStep.get(stepId) ?? [];
+      if (!facts.includes(fact)) facts.push(fact);
+      byStep.set(stepId, facts);
     }
   }
   return byStep;

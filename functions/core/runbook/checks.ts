@@ -796,6 +796,99 @@ export const checkPhases: SemanticCheck = ({ runbook }) => {
   return problems;
 };
 
+/** The tool whose steps compile to a Wait state (the compiler's WAIT_TOOL; not importable from here). */
+const WAIT_STEP_TOOL = 'runbook.wait';
+
+/**
+ * `reorderable` and `stopWhen`: only read-only diagnostics may be run in a measured order or skipped
+ * once the finding is decisive, and nothing in the phase may depend on the declared order.
+ */
+export const checkReorderablePhases: SemanticCheck = ({ runbook, tools, graph }) => {
+  const problems: SemanticProblem[] = [];
+  const byId = new Map(stepLocations(runbook).map((location) => [location.step.id, location]));
+  runbook.phases.forEach((phase, index) => {
+    const at: PathSegment[] = ['phases', index];
+    if (phase.stopWhen && !phase.reorderable)
+      problems.push({
+        at: [...at, 'stopWhen'],
+        check: 'checkReorderablePhases',
+        message: `stopWhen skips the rest of phase "${phase.id}", which only read-only diagnostics may be: declare reorderable: true, or remove stopWhen`,
+      });
+    if (phase.stopWhen && phase.mode === 'parallel')
+      problems.push({
+        at: [...at, 'stopWhen'],
+        check: 'checkReorderablePhases',
+        message: `stopWhen applies to sequential phases only: the lanes of parallel group "${phase.id}" cannot see each other's findings; set mode: sequential or remove stopWhen`,
+      });
+    if (!phase.reorderable) return;
+    const own = new Set(phase.steps.map((step) => step.id));
+    phase.steps.forEach((step, stepIndex) => {
+      const stepAt: PathSegment[] = [...at, 'steps', stepIndex];
+      const tool = tools.get(step.tool);
+      if (tool?.mutating || step.tool === WAIT_STEP_TOOL)
+        problems.push({
+          at: [...stepAt, 'tool'],
+          check: 'checkReorderablePhases',
+          message: `step "${step.id}" uses tool "${step.tool}", which ${tool?.mutating ? 'changes the system' : 'waits'}; a reorderable phase holds read-only diagnostics only: move the step to another phase or remove reorderable`,
+        });
+      if (step.type !== 'diagnostic' && step.type !== 'verification')
+        problems.push({
+          at: [...stepAt, 'type'],
+          check: 'checkReorderablePhases',
+          message: `step "${step.id}" is a ${step.type} step; a reorderable phase holds diagnostic and verification steps only: move it to another phase or remove reorderable`,
+        });
+      for (const reference of findTemplates(step.parameters, [...stepAt, 'parameters']).references) {
+        const read = reference.segments[0] === 'steps' ? reference.segments[1] : undefined;
+        if (typeof read === 'string' && own.has(read))
+          problems.push({
+            at: reference.at,
+            check: 'checkReorderablePhases',
+            message: `{{ ${reference.expression} }}: step "${read}" is in the same reorderable phase "${phase.id}", so it may run after this step; move one of them to another phase or remove reorderable`,
+          });
+      }
+    });
+    runbook.approvalRequirements.forEach((requirement, requirementIndex) => {
+      requirement.steps.forEach((stepId, stepIndex) => {
+        if (own.has(stepId))
+          problems.push({
+            at: ['approvalRequirements', requirementIndex, 'steps', stepIndex],
+            check: 'checkReorderablePhases',
+            message: `step "${stepId}" is in reorderable phase "${phase.id}", whose order is chosen at run time; ask before the whole phase (phases: [${phase.id}])`,
+          });
+      });
+    });
+    if (!phase.stopWhen) return;
+    const before = precedingPhases(graph, phase.id);
+    const facts = conditionFacts(phase.stopWhen, [...at, 'stopWhen']);
+    let readsOwn = false;
+    for (const { fact, at: factAt } of facts) {
+      const stepId = factStep(fact);
+      if (!stepId) continue;
+      const target = byId.get(stepId);
+      if (own.has(stepId)) readsOwn = true;
+      else if (!target)
+        problems.push({
+          at: factAt,
+          check: 'checkReorderablePhases',
+          message: `${fact}: no step "${stepId}"${didYouMean(stepId, [...own])}`,
+        });
+      else if (target.kind !== 'prerequisite' && (target.kind !== 'phase' || !before.has(target.phaseId!)))
+        problems.push({
+          at: factAt,
+          check: 'checkReorderablePhases',
+          message: `${fact}: step "${stepId}" does not run before phase "${phase.id}" on every path`,
+        });
+    }
+    if (!readsOwn)
+      problems.push({
+        at: [...at, 'stopWhen'],
+        check: 'checkReorderablePhases',
+        message: `stopWhen reads no step of phase "${phase.id}" (steps.<id>.output…), so it cannot change while the phase runs; name the finding of one of its steps (${[...own].join(', ')})`,
+      });
+  });
+  return problems;
+};
+
 export const checkOptimizationTargets: SemanticCheck = ({ runbook }) => {
   const { mttr, baselineMttr } = runbook.optimizationTargets;
   if (mttr === undefined || baselineMttr === undefined || mttr < baselineMttr) return [];
@@ -890,6 +983,7 @@ export const SEMANTIC_CHECKS: ReadonlyArray<SemanticCheck> = [
   checkTimeouts,
   checkApprovalRequirements,
   checkPhases,
+  checkReorderablePhases,
   checkApplicabilityRules,
   checkOptimizationTargets,
   checkReferencePaths,

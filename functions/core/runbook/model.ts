@@ -170,6 +170,15 @@ export const Phase = z
       .optional()
       .describe('parallel groups only: at most this many steps run at once (default: all)'),
     steps: z.array(Step).min(1),
+    reorderable: z
+      .boolean()
+      .optional()
+      .describe(
+        'read-only steps only: each execution runs them in the order measured to reach a decisive finding soonest (decision rate per second of runtime, from learned history; the declared order until there is some); parallel groups spread them over lanes by measured duration',
+      ),
+    stopWhen: Condition.optional().describe(
+      'sequential reorderable phases only: checked after each step; once it holds the finding is decisive and the remaining steps of the phase are skipped (same condition language as branches)',
+    ),
     next: z
       .string()
       .min(1)

@@ -85,6 +85,9 @@ export function referenceSites(runbook: Runbook): ReferenceSite[] {
       );
     });
   });
+  runbook.phases.forEach((phase, index) => {
+    if (phase.stopWhen) sites.push(...conditionReferences(phase.stopWhen, ['phases', index, 'stopWhen']));
+  });
   runbook.learningHooks.recordOutputs.forEach((fact, index) => {
     const segments = parseReference(fact);
     if (segments) sites.push({ expression: fact, segments, at: ['learningHooks', 'recordOutputs', index] });

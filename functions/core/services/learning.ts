@@ -6,6 +6,7 @@ import { system } from '../audit/events.ts';
 import type { AutomationLevel } from '../automation/levels.ts';
 import type { AutomationService } from '../automation/service.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
+import { withDecisions } from '../learning/decisions.ts';
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
 import { type RunbookInsights, runbookInsights } from '../learning/insights.ts';
 import { failurePatterns, successFactors } from '../learning/patterns.ts';
@@ -48,6 +49,11 @@ export class LearningService {
       rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
       /** A failed run may open its runbook's circuit breaker; the report lists the breakers. */
       breakers?: Pick<CircuitBreakerService, 'executionStopped' | 'list'>;
+      /**
+       * The runbooks this runtime runs: with its runbook, an aggregate also counts how often each step
+       * decided (reorderable phases are ordered by it).
+       */
+      runbooks?: () => readonly Runbook[];
     },
   ) {}
 
@@ -131,9 +137,12 @@ export class LearningService {
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
       .slice(0, STEP_STATISTICS_EXECUTIONS);
     const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
-    const history = runbookHistory(runbookId, undefined, recent, outcomes, now);
+    const runbook = this.deps.runbooks?.().find((candidate) => candidate.id === runbookId);
+    const history = runbookHistory(runbookId, runbook, recent, outcomes, now);
+    const aggregate = aggregateRunbook(runbookId, executions, outcomes, now);
     await store.putLearningAggregate({
-      ...aggregateRunbook(runbookId, executions, outcomes, now),
+      ...aggregate,
+      ...(runbook ? { steps: withDecisions(aggregate.steps, runbook, history) } : {}),
       failurePatterns: failurePatterns(history.executions),
       successFactors: successFactors(history.executions),
     });

@@ -41,6 +41,7 @@ import type { CheckpointService } from './checkpoint.ts';
 import type { EscalationService } from './escalation.ts';
 import type { RecordService } from './record.ts';
 import type { RollbackService } from './rollback.ts';
+import { StepOrderService } from './step-order.ts';
 
 /** The store keeps at most this much of a step's output (DynamoDB items are capped at 400 KB). */
 export const STORED_OUTPUT_BYTES = 300_000;
@@ -198,9 +199,17 @@ export class StepRunner {
   private readonly abortPollMs: number;
   private readonly verifyPollSeconds: number;
 
+  /** Reorderable phases: their planning and early-stop tasks. */
+  private readonly stepOrder: StepOrderService;
+
   constructor(private readonly options: StepRunnerOptions) {
     this.abortPollMs = options.abortPollMs ?? 2_000;
     this.verifyPollSeconds = options.verifyPollSeconds ?? 60;
+    this.stepOrder = new StepOrderService({
+      store: options.store,
+      clock: options.clock,
+      logger: options.logger,
+    });
   }
 
   /** Tools running now, so a stopping process can stop them (the embedded platform's shutdown). */
@@ -268,6 +277,10 @@ export class StepRunner {
         return this.options.escalations.escalate(payload.triggers, payload.state);
       case 'record':
         return this.options.records.record(payload.outcome, payload.recordOutputs, payload.state);
+      case 'order-steps':
+        return this.stepOrder.plan(payload);
+      case 'phase-stopped':
+        return this.stepOrder.stopped(payload);
       case 'rollback':
         if (!this.options.rollbacks)
           fail(

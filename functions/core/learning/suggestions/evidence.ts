@@ -262,6 +262,27 @@ export interface RunbookEvidence {
   executions: readonly HistoryExecution[];
 }
 
+/**
+ * The stopWhen of the reorderable phase a step is in, when it reads the step: the step decided a run
+ * when its own finding made the phase stop (the condition holds with the phase's other steps unseen).
+ */
+function stopWhenOf(
+  runbook: Runbook,
+  location: StepLocation,
+): { when: Condition; others: Set<string> } | undefined {
+  if (location.kind !== 'phase') return undefined;
+  const phase = runbook.phases[location.phaseIndex!];
+  if (!phase?.stopWhen || !conditionSteps(phase.stopWhen).includes(location.step.id)) return undefined;
+  return {
+    when: phase.stopWhen,
+    others: new Set(phase.steps.map((step) => step.id).filter((id) => id !== location.step.id)),
+  };
+}
+
+function withoutSteps(execution: HistoryExecution, steps: ReadonlySet<string>): HistoryExecution {
+  return { ...execution, steps: execution.steps.filter((step) => !steps.has(step.stepId)) };
+}
+
 /** The evidence of every step of the runbook, from its history. */
 export function runbookEvidence(runbook: Runbook, history: RunbookHistory): RunbookEvidence {
   const references = stepReferences(runbook);
@@ -289,6 +310,7 @@ export function runbookEvidence(runbook: Runbook, history: RunbookHistory): Runb
     const readers = (references.get(stepId) ?? []).flatMap((reference) =>
       reference.reader ? [reference.reader] : [],
     );
+    const stopping = stopWhenOf(runbook, location);
     for (const execution of history.executions) {
       const entry = stepEntry(execution, stepId);
       if (!entry || !ran(entry)) continue;
@@ -328,6 +350,11 @@ export function runbookEvidence(runbook: Runbook, history: RunbookHistory): Runb
           branch.rules[result.rule]!.goto !== branch.default
         )
           decided = true;
+      }
+      if (stopping && !decided) {
+        const truth = evaluateCondition(stopping.when, withoutSteps(execution, stopping.others));
+        if (truth === true) decided = true;
+        else if (truth === undefined) undetermined = true;
       }
       if (decided) {
         evidence.decided++;

@@ -495,16 +495,24 @@ export const demoteDiagnostic: SuggestionRule = {
 };
 
 /**
- * A sequential phase of independent read-only diagnostics (the runbook model has no "reorderable"
- * declaration: such a phase is reorderable by construction) ordered by decisions per second.
+ * A sequential phase of independent read-only diagnostics, not yet declared `reorderable`, whose order
+ * by decisions per second finds the first decisive finding sooner: declare it reorderable (each run
+ * then orders it from what was measured) and put its steps in that order (the order it falls back to).
  */
 export const reorderDiagnostics: SuggestionRule = {
   id: 'reorder-diagnostics',
   propose(context) {
     const changes: ProposedChange[] = [];
     for (const [phaseIndex, phase] of context.runbook.phases.entries()) {
-      if (phase.mode !== 'sequential' || phase.steps.length < 2) continue;
+      if (phase.mode !== 'sequential' || phase.steps.length < 2 || phase.reorderable) continue;
       if (!phase.steps.every((step) => isDiagnostic(context, step))) continue;
+      // A step-level approval needs the declared order; validation refuses it in a reorderable phase.
+      if (
+        context.runbook.approvalRequirements.some((requirement) =>
+          requirement.steps.some((id) => phase.steps.some((step) => step.id === id)),
+        )
+      )
+        continue;
       const ids = new Set(phase.steps.map((step) => step.id));
       // A step reading another of the phase depends on the order.
       const dependent = phase.steps.some((step) =>
@@ -557,7 +565,16 @@ export const reorderDiagnostics: SuggestionRule = {
         rule: 'reorder-diagnostics',
         title: `Reorder phase "${phase.id}" by decisions per second: ${order.map((index) => phase.steps[index]!.id).join(', ')}`,
         subject: phase.id,
-        edits: [{ op: 'reorder', path: ['phases', phaseIndex, 'steps'], order }],
+        edits: [
+          {
+            op: 'set',
+            path: ['phases', phaseIndex, 'reorderable'],
+            value: true,
+            before: ['steps'],
+            after: ['mode', 'description', 'name'],
+          },
+          { op: 'reorder', path: ['phases', phaseIndex, 'steps'], order },
+        ],
         bump: 'minor',
         evidence: [
           ...steps.map(
@@ -566,7 +583,7 @@ export const reorderDiagnostics: SuggestionRule = {
           ),
           'reorderable: every step of the phase is a read-only diagnostic and none reads another’s output',
         ],
-        expectedEffect: `the first decisive finding is in the record after ${seconds(after)} instead of ${seconds(before)} on average (replayed on ${replayed.length} run(s)), and a later step that fails no longer keeps it from the record. The phase takes as long as before, and the branch after it still waits for the whole phase.`,
+        expectedEffect: `the first decisive finding is in the record after ${seconds(after)} instead of ${seconds(before)} on average (replayed on ${replayed.length} run(s)), and a later step that fails no longer keeps it from the record. Declared reorderable, each run orders the phase by the hit rate per second measured until then (this order until there is history); add a stopWhen naming the decisive finding and the phase stops there, skipping the rest, so the branch after it decides that much sooner.`,
         figures: { replayed: replayed.length, beforeMs: Math.round(before), afterMs: Math.round(after) },
       });
     }

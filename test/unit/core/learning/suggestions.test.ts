@@ -210,6 +210,8 @@ describe('suggestions that are changes', () => {
       (match) => match[1],
     );
     expect(order).toEqual(['memory-usage', 'pod-status', 'pod-events']);
+    // …and declared reorderable, so each run orders it from what is measured from then on.
+    expect(changedLines(reorder.diff).added).toContain('    reorderable: true');
     // Each step keeps its own lines, comments included.
     expect(patched).toContain('        timeout: 30s # the API server answers within seconds\n');
   });

@@ -255,6 +255,61 @@ const FIXTURES: Record<string, Expected[]> = {
       line: 13,
     },
   ],
+  'reorderable-phases': [
+    {
+      check: 'checkReorderablePhases',
+      path: 'phases[0].steps[1].parameters.url',
+      message:
+        '{{ steps.probe.output.status }}: step "probe" is in the same reorderable phase "diagnose", so it may run after this step; move one of them to another phase or remove reorderable',
+      line: 21,
+    },
+    {
+      check: 'checkReorderablePhases',
+      path: 'phases[0].steps[2].type',
+      message:
+        /step "page" is a notification step; a reorderable phase holds diagnostic and verification steps only/,
+      line: 22,
+    },
+    {
+      check: 'checkReorderablePhases',
+      path: 'phases[0].steps[3].tool',
+      message:
+        'step "restart" uses tool "k8s.scale", which changes the system; a reorderable phase holds read-only diagnostics only: move the step to another phase or remove reorderable',
+      line: 26,
+    },
+    {
+      check: 'checkReorderablePhases',
+      path: 'phases[0].steps[3].type',
+      message: /step "restart" is a remediation step/,
+      line: 25,
+    },
+    {
+      check: 'checkReorderablePhases',
+      path: 'approvalRequirements[0].steps[0]',
+      message:
+        /step "probe" is in reorderable phase "diagnose", whose order is chosen at run time; ask before the whole phase/,
+      line: 37,
+    },
+    {
+      check: 'checkReorderablePhases',
+      path: 'phases[0].stopWhen',
+      message: /stopWhen reads no step of phase "diagnose"/,
+      line: 14,
+    },
+    {
+      check: 'checkReorderablePhases',
+      path: 'phases[1].stopWhen',
+      message:
+        /stopWhen skips the rest of phase "sweep", which only read-only diagnostics may be: declare reorderable: true/,
+      line: 33,
+    },
+    {
+      check: 'checkReorderablePhases',
+      path: 'phases[1].stopWhen',
+      message: /stopWhen applies to sequential phases only/,
+      line: 33,
+    },
+  ],
   'optimization-targets': [
     {
       check: 'checkOptimizationTargets',
