@@ -16,12 +16,12 @@ const STYLE = `
   main { max-width: 860px; margin: 0 auto; padding: 24px 16px 64px; }
   h1 { font-size: 1.4rem; margin: 0 0 4px; }
   .sub { color: #57606a; margin: 0 0 20px; }
-  section { background: #fff; border: 1px solid #d8dee4; border-radius: 8px; padding: 16px; margin: 0 0 16px; }
+  section { background: #fff; border: 1px solid #d8dee4; border-radius: 8px; padding: 16px; margin: 0 0 16px; overflow-x: auto; }
   h2 { font-size: 1.05rem; margin: 0 0 10px; }
   dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
   dt { color: #57606a; } dd { margin: 0; overflow-wrap: anywhere; }
   table { border-collapse: collapse; width: 100%; font-size: .93rem; }
-  th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-top: 1px solid #eaeef2; }
+  th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-top: 1px solid #eaeef2; overflow-wrap: anywhere; }
   th { color: #57606a; font-weight: 600; }
   pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .82rem; max-height: 14em; overflow: auto; }
   .risk-high, .risk-critical { color: #a40e26; font-weight: 600; } .risk-medium { color: #9a6700; font-weight: 600; }

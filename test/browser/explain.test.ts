@@ -100,14 +100,16 @@ describe('the Likely cause panel in Chromium', () => {
     const besideRisk = await page
       .locator('.beside > section')
       .evaluateAll((sections) => sections.map((section) => section.id));
-    // (The plan table's parameters, above the raw outputs, may run wider: they are not part of this.)
     const widest = await page.evaluate<number>(
       `Math.max(...[...document.querySelectorAll('#likely-cause *, #risk *, #prediction *')].map((element) => element.getBoundingClientRect().right))`,
     );
+    // Nothing on the page (the plan's parameters included) makes the phone scroll sideways.
+    const pageWidth = await page.evaluate<number>('document.documentElement.scrollWidth');
     await page.screenshot({ path: join(temp, 'approval-phone.png'), fullPage: true });
     expect(onPage).toBe(top);
     expect(besideRisk).toEqual(['risk', 'prediction']);
     expect(widest).toBeLessThanOrEqual(390);
+    expect(pageWidth).toBeLessThanOrEqual(390);
     expect(problems).toEqual([]);
     await page.close();
   }, 60_000);
