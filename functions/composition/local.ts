@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
+import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
@@ -42,6 +43,8 @@ import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService, type InterruptedChanges } from '../core/services/control.ts';
 import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
+import { FollowUpService } from '../core/services/follow-up.ts';
+import { IncidentReportService } from '../core/services/incident-report.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
@@ -327,7 +330,41 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     runbooks: options.runbooks,
     audit,
   });
-  const learning = new LearningService({ store, clock, logger, audit, automation, rollbacks, breakers });
+  const followUps = new DynamoFollowUps({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.retentionDays,
+  });
+  const reports = new IncidentReportService({
+    store,
+    audit,
+    followUps,
+    runbooks: options.runbooks,
+    config,
+    clock,
+  });
+  const followUp = new FollowUpService({
+    store,
+    followUps,
+    reports,
+    notifier,
+    signingKeys,
+    clock,
+    logger,
+    config,
+    runbooks: options.runbooks,
+  });
+  const learning = new LearningService({
+    store,
+    clock,
+    logger,
+    audit,
+    automation,
+    rollbacks,
+    breakers,
+    followUps,
+    finalNotice: followUp,
+  });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
     {
@@ -425,6 +462,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       logger,
       ...(options.formToken ? { formToken: options.formToken } : {}),
       controlLinks,
+      followUp,
     }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
     learningRecorder: createLearningRecorderHandler({ learning, logger }),
@@ -441,6 +479,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       rollbacks,
       approvals,
       breakers,
+      reports,
     }),
   };
   // Work in flight, so stopping waits for it before closing the database under it.
@@ -478,6 +517,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     store,
     audit,
     automationStore,
+    followUps,
     limits,
     watch,
     engine,
@@ -498,6 +538,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       manualStarts,
       rollbacks,
       breakers,
+      reports,
+      followUp,
     },
     /** Runbooks changed on disk: select among the new set from now on. */
     reloadRunbooks() {

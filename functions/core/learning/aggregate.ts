@@ -1,4 +1,5 @@
 import type { AutomationReport } from '../automation/service.ts';
+import type { FeedbackFigures } from '../feedback/records.ts';
 import type {
   ExecutionRecord,
   LearningAggregate,
@@ -140,6 +141,8 @@ export interface LearningReport {
       suggestions: string[];
       /** Step effectiveness and predictions per alert signature, from the runbook's history. */
       insights?: RunbookInsights;
+      /** What people answered to askForFeedback over the window (absent: nobody answered). */
+      feedback?: FeedbackFigures;
     }
   >;
   unmatched: UnmatchedAlertSummary[];

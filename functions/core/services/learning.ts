@@ -1,15 +1,18 @@
 import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
+import type { FollowUps } from '../../ports/follow-ups.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { system } from '../audit/events.ts';
 import type { AutomationService } from '../automation/service.ts';
+import { type FeedbackFigures, feedbackByExecution, feedbackFigures } from '../feedback/records.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
 import { runbookInsights } from '../learning/insights.ts';
 import { failurePatterns, successFactors } from '../learning/patterns.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
+import type { FollowUpService } from './follow-up.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
 /** The engine's word on an execution that stopped (Step Functions Execution Status Change). */
@@ -44,6 +47,10 @@ export class LearningService {
       rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
       /** A failed run may open its runbook's circuit breaker; the report lists the breakers. */
       breakers?: Pick<CircuitBreakerService, 'executionStopped' | 'list'>;
+      /** Feedback (askForFeedback): counted per runbook, and a run marked not helpful is no verified resolution. */
+      followUps?: Pick<FollowUps, 'listRunbookFeedback'>;
+      /** The final notification of every ended execution (report link, feedback links), sent once. */
+      finalNotice?: Pick<FollowUpService, 'executionEnded'>;
     },
   ) {}
 
@@ -96,6 +103,7 @@ export class LearningService {
     await this.recompute(execution.runbookId);
     await this.deps.automation?.runStopped(execution.id);
     await this.deps.breakers?.executionStopped(execution.id);
+    await this.deps.finalNotice?.executionEnded(execution.id);
     return { recorded: true, runbookId: execution.runbookId };
   }
 
@@ -130,8 +138,24 @@ export class LearningService {
       .filter((execution) => execution.outcome && !execution.dryRun)
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
       .slice(0, HISTORY_EXECUTIONS);
-    const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
-    return runbookHistory(runbookId, runbook, recent, outcomes, now);
+    const [outcomes, feedback] = await Promise.all([
+      Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id))),
+      this.deps.followUps?.listRunbookFeedback(runbookId, since) ?? [],
+    ]);
+    return runbookHistory(runbookId, runbook, recent, outcomes, now, feedbackByExecution(feedback));
+  }
+
+  /** Helpful / not helpful per runbook (and per step where the answer named one), over the window. */
+  private async feedbackFigures(runbookIds: readonly string[]): Promise<Map<string, FeedbackFigures>> {
+    const { followUps, clock } = this.deps;
+    if (!followUps) return new Map();
+    const since = new Date(clock.now().getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
+    const figures = await Promise.all(
+      runbookIds.map(
+        async (id) => [id, feedbackFigures(await followUps.listRunbookFeedback(id, since))] as const,
+      ),
+    );
+    return new Map(figures.filter(([, figure]) => figure.helpful + figure.notHelpful > 0));
   }
 
   async report(runbooks: Runbook[]): Promise<LearningReport> {
@@ -157,7 +181,7 @@ export class LearningService {
         }),
       ),
     );
-    const report = learningReport(
+    const built = learningReport(
       aggregates,
       runbooks,
       unmatched,
@@ -165,6 +189,17 @@ export class LearningService {
       automation,
       insights,
     );
+    const feedback = await this.feedbackFigures(built.runbooks.map((runbook) => runbook.runbookId));
+    const report =
+      feedback.size === 0
+        ? built
+        : {
+            ...built,
+            runbooks: built.runbooks.map((runbook) => {
+              const figures = feedback.get(runbook.runbookId);
+              return figures ? { ...runbook, feedback: figures } : runbook;
+            }),
+          };
     return breakers ? { ...report, circuitBreakers: breakers } : report;
   }
 }
