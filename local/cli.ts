@@ -841,6 +841,23 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     });
 
   program
+    .command('report')
+    .description(
+      'the incident report of one execution, in Markdown: alert, timeline, likely cause, changes and approvals, outcome, time to mitigate',
+    )
+    .argument('<execution>', 'the execution id')
+    .addOption(new Option('--url <url>', 'the platform').default('http://127.0.0.1:8787/'))
+    .option('--token <token>', 'bearer token of the platform')
+    .option('--output <file>', 'write the report to this file instead of printing it')
+    .action(async (executionId: string, options: { url: string; token?: string; output?: string }) => {
+      const { reportCommand } = await import('./report.ts');
+      exitCode.value = await reportCommand(io.out, executionId, {
+        ...options,
+        ...(options.output ? { resolvedOutput: resolve(io.cwd, options.output) } : {}),
+      });
+    });
+
+  program
     .command('rollback')
     .description(
       'roll a finished or aborted execution back: without --to, what each point would undo; with --to, undo the changes after that step (approval per the environment)',
