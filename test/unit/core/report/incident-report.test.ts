@@ -24,7 +24,7 @@ function execution(overrides: Partial<ExecutionRecord> = {}): ExecutionRecord {
     dryRun: false,
     status: 'succeeded',
     alert: {
-      source: 'alertmanager',
+      source: 'prometheus',
       name: 'KubePodCrashLooping',
       status: 'firing',
       severity: 'critical',
