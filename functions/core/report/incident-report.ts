@@ -5,6 +5,7 @@ import type { DiagnosticResult, Finding } from '../findings/finding.ts';
 import { type LikelyCause, rankLikelyCauses } from '../findings/rank.ts';
 import { likelyCauseLines } from '../findings/render.ts';
 import type { ApprovalRecord, ExecutionRecord, StepOutcome } from '../records.ts';
+import { RESOLVE_STEP_ID } from '../runbook/model.ts';
 import { cell, humanDuration, table, text, when } from './markdown.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface IncidentReportRecords {
     name: string;
     /** successMetrics.alertResolved.within, seconds. */
     alertResolvedWithinSeconds?: number;
+    /** successMetrics.checks ids: the checks that verify (the others are prerequisites). */
+    successCheckIds?: readonly string[];
   };
   /** Where the execution is shown (dashboard or console). */
   executionUrl?: string;
@@ -104,17 +107,31 @@ function actorOf(record: AuditRecord): string {
   return record.actor.type === 'person' ? record.actor.id : `${record.actor.id} (platform)`;
 }
 
-function stepLabel(outcome: StepOutcome): string {
+/** The check the step runner records for successMetrics.alertResolved. */
+export const ALERT_RESOLVED_CHECK_ID = 'verify-alert-resolved';
+
+/** Whether a check verifies the outcome: a success metric, not a prerequisite or the resolution step. */
+function verifies(outcome: StepOutcome, successCheckIds: readonly string[] | undefined): boolean {
+  if (outcome.kind !== 'check') return false;
+  if (outcome.stepId === ALERT_RESOLVED_CHECK_ID) return true;
+  return successCheckIds ? successCheckIds.includes(outcome.stepId) : outcome.stepId !== RESOLVE_STEP_ID;
+}
+
+function stepLabel(outcome: StepOutcome, successCheckIds: readonly string[] | undefined): string {
   const what =
     outcome.kind === 'compensation'
       ? 'Compensation of'
-      : outcome.kind === 'check'
-        ? 'Check'
-        : outcome.kind === 'rollback'
-          ? 'Rollback step'
-          : outcome.mutating
-            ? 'Change'
-            : 'Diagnostic';
+      : outcome.stepId === RESOLVE_STEP_ID
+        ? 'Resolution'
+        : outcome.kind === 'check'
+          ? verifies(outcome, successCheckIds)
+            ? 'Success check'
+            : 'Prerequisite'
+          : outcome.kind === 'rollback'
+            ? 'Rollback step'
+            : outcome.mutating
+              ? 'Change'
+              : 'Diagnostic';
   const attempt = outcome.attempt > 1 ? `, attempt ${outcome.attempt}` : '';
   return `${what} ${text(outcome.name)} (${text(outcome.stepId)}, ${text(outcome.tool)}${attempt})`;
 }
@@ -181,7 +198,7 @@ function timelineOf(records: IncidentReportRecords): TimelineEntry[] {
       at: outcome.startedAt,
       ...(outcome.finishedAt ? { endedAt: outcome.finishedAt } : {}),
       source: 'step',
-      event: stepLabel(outcome),
+      event: stepLabel(outcome, records.runbook?.successCheckIds),
       status: outcome.status,
       ...(durationMs === undefined ? {} : { durationMs }),
       ...(details ? { details } : {}),
@@ -300,15 +317,17 @@ export function incidentReport(records: IncidentReportRecords): IncidentReport {
       compensated: compensated.has(outcome.stepId),
       dryRun: outcome.dryRun,
     }));
-  const verification = lastAttempts(records.steps, ['check']).map((outcome) => {
-    const details = stepDetails(outcome);
-    return {
-      stepId: outcome.stepId,
-      name: outcome.name,
-      status: outcome.status,
-      ...(details ? { details } : {}),
-    };
-  });
+  const verification = lastAttempts(records.steps, ['check'])
+    .filter((outcome) => verifies(outcome, records.runbook?.successCheckIds))
+    .map((outcome) => {
+      const details = stepDetails(outcome);
+      return {
+        stepId: outcome.stepId,
+        name: outcome.name,
+        status: outcome.status,
+        ...(details ? { details } : {}),
+      };
+    });
   const outcome = execution.outcome;
   const mitigated = outcome?.status === 'succeeded' && !outcome.rolledBack && !execution.dryRun;
   const timeToMitigateMs = mitigated
@@ -361,6 +380,13 @@ function outcomeSentence(report: IncidentReport): string {
   return [words, ...extra].join(' ');
 }
 
+/** `2 of 2 success check(s) passed` (skipped ones apart: they neither passed nor failed). */
+export function verificationSummary(checks: readonly VerificationCheck[]): string {
+  const passed = checks.filter((check) => check.status === 'succeeded').length;
+  const skipped = checks.filter((check) => check.status === 'skipped').length;
+  return `${passed} of ${checks.length - skipped} success check(s) passed${skipped > 0 ? `; ${skipped} skipped` : ''}`;
+}
+
 function verificationLines(report: IncidentReport): string[] {
   const lines: string[] = [];
   if (report.alertResolvedWithinSeconds !== undefined)
@@ -372,9 +398,8 @@ function verificationLines(report: IncidentReport): string[] {
     lines.push('No success check ran.');
     return lines;
   }
-  const passed = report.verification.filter((check) => check.status === 'succeeded').length;
   lines.push(
-    `${passed} of ${report.verification.length} success check(s) passed.`,
+    `${verificationSummary(report.verification)}.`,
     '',
     ...table(
       ['Check', 'Status', 'Details'],

@@ -15,6 +15,7 @@ import {
 } from '../feedback/links.ts';
 import { type ExecutionFeedback, FEEDBACK_REASON_MAX_CHARS, stepNamedBy } from '../feedback/records.ts';
 import type { ExecutionRecord, StepOutcome } from '../records.ts';
+import { verificationSummary } from '../report/incident-report.ts';
 import { humanDuration } from '../report/markdown.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { IncidentReportService } from './incident-report.ts';
@@ -141,7 +142,7 @@ export class FollowUpService {
         ...(outcome.error ? [`Error: ${outcome.error}${outcome.cause ? ` — ${outcome.cause}` : ''}`] : []),
         ...(outcome.rolledBack ? ['The changes made were rolled back.'] : []),
         `Time to mitigate: ${report.timeToMitigateMs === undefined ? 'not mitigated by this execution' : humanDuration(report.timeToMitigateMs)}`,
-        `Success checks: ${report.verification.filter((check) => check.status === 'succeeded').length} of ${report.verification.length} passed`,
+        `Verification: ${verificationSummary(report.verification)}`,
         ...(details ? ['', `Details: ${details}`] : []),
       ];
       // With feedback, each person gets links of their own; otherwise one message reaches everyone.

@@ -56,6 +56,7 @@ export class IncidentReportService {
         ? {
             runbook: {
               name: runbook.name,
+              successCheckIds: runbook.successMetrics.checks.map((check) => check.id),
               ...(within === undefined ? {} : { alertResolvedWithinSeconds: within }),
             },
           }

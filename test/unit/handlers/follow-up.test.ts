@@ -141,7 +141,11 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       String(input.MessageAttributes?.recipient?.StringValue).includes(recipient),
     );
     const text = String(mail?.Message ?? '');
-    const link = (path: string) => text.split('\n').find((line) => line.includes(path))?.replace(/^[^:]+: /, '');
+    const link = (path: string) =>
+      text
+        .split('\n')
+        .find((line) => line.includes(path))
+        ?.replace(/^[^:]+: /, '');
     return { mail, text, report: link('/reports/'), feedback: link('/feedback/') };
   }
 
@@ -179,7 +183,11 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       logger: harness.logger,
       reports,
     });
-    web = createApprovalWebHandler({ approvals: harness.services.approvals, logger: harness.logger, followUp });
+    web = createApprovalWebHandler({
+      approvals: harness.services.approvals,
+      logger: harness.logger,
+      followUp,
+    });
   });
   afterEach(() => harness.stop());
 
@@ -197,7 +205,9 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       const markdown = String(result.body);
       expect(markdown).toMatch(/^# Incident report: Node memory pressure|^# Incident report: /);
       expect(markdown).toContain('## Timeline');
-      expect(markdown).toContain('Change Evict the top pod (evict-top-pod, k8s.evict-pod) | succeeded | 30 s');
+      expect(markdown).toContain(
+        'Change Evict the top pod (evict-top-pod, k8s.evict-pod) | succeeded | 30 s',
+      );
       expect(markdown).toContain('alice@example.com approved step evict\\-top\\-pod'.replace(/\\-/g, '-'));
       expect(markdown).toContain('- Time to mitigate: 8 min (alert start to verified end)');
       expect(markdown).toContain('Node \\| has \\`memory\\` pressure &lt;b&gt;now&lt;/b&gt;');
@@ -238,9 +248,9 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       // Assess: alice decided; sre-pager (pager@example.com) is whom the runbook pages
       expect(first).toBe(true);
       expect(again).toBe(false);
-      expect(published().map((input) => JSON.parse(String(input.MessageAttributes?.recipient?.StringValue)))).toEqual(
-        expect.arrayContaining([['alice@example.com'], ['pager@example.com']]),
-      );
+      expect(
+        published().map((input) => JSON.parse(String(input.MessageAttributes?.recipient?.StringValue))),
+      ).toEqual(expect.arrayContaining([['alice@example.com'], ['pager@example.com']]));
       expect(published()).toHaveLength(2);
       const alice = mailTo('alice@example.com');
       expect(alice.mail?.Subject).toBe(`[succeeded] ${RUNBOOK} on ${NODE}: execution ended`);
@@ -274,7 +284,10 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       const { feedback, report } = mailTo('pager@example.com');
 
       // Act
-      const page = await open(feedback!, 'GET', undefined, { accept: 'text/html', 'content-type': 'text/plain' });
+      const page = await open(feedback!, 'GET', undefined, {
+        accept: 'text/html',
+        'content-type': 'text/plain',
+      });
       const given = await open(feedback!, 'POST', {
         helpful: 'no',
         reason: 'the evict-top-pod step hid a leak; it came back in an hour',

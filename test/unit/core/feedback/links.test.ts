@@ -67,7 +67,10 @@ describe('follow-up links (report and feedback)', () => {
     expect(verifyFollowUpLink(target, link, [OTHER_KEY], NOW)).toMatchObject({ reason: 'bad-signature' });
     // After a rotation the previous key still verifies.
     expect(verifyFollowUpLink(target, link, [OTHER_KEY, KEY], NOW)).toMatchObject({ ok: true });
-    expect(verifyFollowUpLink(target, link, [KEY], CLAIMS.expiresAt)).toEqual({ ok: false, reason: 'expired' });
+    expect(verifyFollowUpLink(target, link, [KEY], CLAIMS.expiresAt)).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
     expect(verifyFollowUpLink(target, { ...link, exp: `0${link.exp}` }, [KEY], NOW)).toMatchObject({
       reason: 'malformed',
     });

@@ -1,22 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import {
-  markedNotHelpful,
-  stepEffectiveness,
-  verifiedResolution,
-} from '../../../../functions/core/learning/effectiveness.ts';
-import { runbookHistory } from '../../../../functions/core/learning/history.ts';
-import {
   type ExecutionFeedback,
   feedbackByExecution,
   feedbackFigures,
   stepNamedBy,
 } from '../../../../functions/core/feedback/records.ts';
+import {
+  markedNotHelpful,
+  stepEffectiveness,
+  verifiedResolution,
+} from '../../../../functions/core/learning/effectiveness.ts';
+import { runbookHistory } from '../../../../functions/core/learning/history.ts';
 import { POD_MEMORY_GROWTH, podMemoryRun as run, seedRuns } from '../../../support/learning-history.ts';
 import { loadRunbook } from '../../../support/runbooks.ts';
 
 const RUNBOOK = loadRunbook(POD_MEMORY_GROWTH);
 
-function answer(executionId: string, helpful: boolean, recipient: string, stepId?: string): ExecutionFeedback {
+function answer(
+  executionId: string,
+  helpful: boolean,
+  recipient: string,
+  stepId?: string,
+): ExecutionFeedback {
   return {
     executionId,
     runbookId: RUNBOOK.id,
@@ -86,7 +91,9 @@ describe('feedback in the effectiveness figures', () => {
   });
 
   it('takes the step a reason names when exactly one step id appears in it as a word', () => {
-    expect(stepNamedBy('scale did nothing, memory-usage was right', ['scale', 'memory-usage'])).toBeUndefined();
+    expect(
+      stepNamedBy('scale did nothing, memory-usage was right', ['scale', 'memory-usage']),
+    ).toBeUndefined();
     expect(stepNamedBy('the scale step did nothing', ['scale', 'memory-usage'])).toBe('scale');
     expect(stepNamedBy('rescaled by hand', ['scale'])).toBeUndefined();
     expect(stepNamedBy(undefined, ['scale'])).toBeUndefined();

@@ -87,7 +87,12 @@ function approval(): Omit<ApprovalRecord, 'taskToken'> {
     quorum: 1,
     status: 'approved',
     decisions: [
-      { approver: 'alice@example.com', decision: 'approve', comment: 'go | ahead', at: '2024-05-01T12:04:00.000Z' },
+      {
+        approver: 'alice@example.com',
+        decision: 'approve',
+        comment: 'go | ahead',
+        at: '2024-05-01T12:04:00.000Z',
+      },
     ],
     requestedAt: '2024-05-01T12:03:00.000Z',
     expiresAt: '2024-05-01T12:13:00.000Z',
@@ -210,7 +215,9 @@ describe('incident report', () => {
     ]);
     const markdown = renderIncidentReport(report);
     const rows = markdown.split('## Timeline')[1]!.split('## Findings')[0]!;
-    expect(rows.indexOf('Rollout history')).toBeLessThan(rows.indexOf('Pause requested by carol@example.com'));
+    expect(rows.indexOf('Rollout history')).toBeLessThan(
+      rows.indexOf('Pause requested by carol@example.com'),
+    );
     expect(rows.indexOf('Pause requested')).toBeLessThan(rows.indexOf('alice@example.com approved'));
     expect(rows).toContain(
       '| 2024-05-01 12:04:10Z | 2024-05-01 12:05:10Z | Change Restart the workload (restart, k8s.rollout-restart) | succeeded | 1 min |',
@@ -223,7 +230,12 @@ describe('incident report', () => {
     const rolledBack = incidentReport(
       records({
         execution: execution({
-          outcome: { ...execution().outcome!, status: 'failed', rolledBack: true, timeToRecoverMs: undefined },
+          outcome: {
+            ...execution().outcome!,
+            status: 'failed',
+            rolledBack: true,
+            timeToRecoverMs: undefined,
+          },
           status: 'failed',
         }),
       }),
@@ -237,7 +249,9 @@ describe('incident report', () => {
 
     // Assess
     expect(verified.timeToMitigateMs).toBe(570_000);
-    expect(renderIncidentReport(verified)).toContain('- Time to mitigate: 9 min 30 s (alert start to verified end)');
+    expect(renderIncidentReport(verified)).toContain(
+      '- Time to mitigate: 9 min 30 s (alert start to verified end)',
+    );
     expect(verified.timeToStartMs).toBe(60_000);
     expect(rolledBack.timeToMitigateMs).toBeUndefined();
     expect(renderIncidentReport(rolledBack)).toContain('- Time to mitigate: not mitigated by this execution');
@@ -262,6 +276,50 @@ describe('incident report', () => {
     expect(markdown).toContain('1 of 1 success check(s) passed.');
     expect(markdown).toContain('Success needed the alert to resolve within 10 min of the remediation.');
     expect(markdown).toContain('  - alice@example.com approved at 2024-05-01 12:04:00Z: go \\| ahead');
+  });
+
+  it('verifies with the success checks only: not the prerequisites nor the resolution step; skipped apart', () => {
+    // Prepare
+    const base = records();
+    const withChecks = records({
+      runbook: { name: 'Pod crash looping', successCheckIds: ['pods-ready'] },
+      steps: [
+        step({
+          stepId: 'resource',
+          kind: 'check',
+          name: 'Resolve',
+          tool: 'resource.resolve',
+          startedAt: '2024-05-01T12:01:01.000Z',
+        }),
+        step({
+          stepId: 'cluster-reachable',
+          kind: 'check',
+          name: 'Cluster reachable',
+          startedAt: '2024-05-01T12:01:02.000Z',
+        }),
+        ...base.steps,
+        step({
+          stepId: 'verify-alert-resolved',
+          kind: 'check',
+          name: 'Alert resolved',
+          tool: 'incident.status',
+          status: 'skipped',
+          reason: 'no alert fired for a manual start',
+          startedAt: '2024-05-01T12:09:01.000Z',
+        }),
+      ],
+    });
+
+    // Act
+    const report = incidentReport(withChecks);
+    const markdown = renderIncidentReport(report);
+
+    // Assess
+    expect(report.verification.map((check) => check.stepId)).toEqual(['pods-ready', 'verify-alert-resolved']);
+    expect(markdown).toContain('1 of 1 success check(s) passed; 1 skipped.');
+    expect(markdown).toContain('| Resolution Resolve (resource, resource.resolve) |');
+    expect(markdown).toContain('| Prerequisite Cluster reachable (cluster-reachable, k8s.pods) |');
+    expect(markdown).toContain('| Success check Pods are ready (pods-ready, k8s.workload-status) |');
   });
 
   it('lists compensations and the rollback in the timeline, and feedback when given', () => {
@@ -302,7 +360,9 @@ describe('incident report', () => {
 
     // Assess
     expect(report.changes[0]?.compensated).toBe(true);
-    expect(markdown).toContain('Compensation of Restart the workload (restart, k8s.rollout-undo) | compensated | 10 s');
+    expect(markdown).toContain(
+      'Compensation of Restart the workload (restart, k8s.rollout-undo) | compensated | 10 s',
+    );
     expect(report.timeline.at(-1)).toMatchObject({ source: 'feedback' });
     expect(markdown).toContain('## Feedback\n\n0 helpful, 1 not helpful.');
     expect(markdown).toContain('restart &lt;b&gt;hid&lt;/b&gt; the leak');
