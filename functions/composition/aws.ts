@@ -295,6 +295,8 @@ export const notifier = /* @__PURE__ */ once(
       client: new SNSClient({}),
       approvalsTopicArn: required('APPROVALS_TOPIC_ARN'),
       escalationsTopicArn: required('ESCALATIONS_TOPIC_ARN'),
+      // Follow-ups reach approvers where they are subscribed (the approvals topic).
+      approvers: Object.values(config().approverGroups).flat(),
     }),
 );
 

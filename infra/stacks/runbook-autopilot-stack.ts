@@ -453,6 +453,8 @@ export class RunbookAutopilotStack extends Stack {
     publish(fns.stepRunnerMutating, escalations, 'PublishStuckStepEscalations');
     // A rollback whose machine stopped unfinished pages the default target.
     publish(fns.learningRecorder, escalations, 'PublishEscalations');
+    // The final notification of an ended execution reaches the approvers who decided on their topic.
+    publish(fns.learningRecorder, approvals, 'PublishFollowUpsToApprovers');
     allow(
       fns.stepRunnerReadOnly,
       'ReadLinkSigningKey',

@@ -152,7 +152,7 @@ describe('incident report and feedback on the embedded platform', () => {
       'the final notifications',
       async () => {
         const mails = (await notifications(url, executionId)).filter(
-          (mail) => mail.kind === 'message' && String(mail.subject).endsWith('execution ended'),
+          (mail) => mail.kind === 'follow-up' && String(mail.subject).endsWith('execution ended'),
         );
         return mails.length >= 2 ? mails : undefined;
       },

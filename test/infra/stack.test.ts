@@ -407,7 +407,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       expect(expire.flatMap((statement) => list(statement.Action))).toEqual(['states:SendTaskFailure']);
     });
 
-    it('the learning recorder reads the link-signing key (final notification links) and publishes only escalations', () => {
+    it('the learning recorder reads the link-signing key (final notification links) and publishes to the two notification topics', () => {
       const { stack, template } = deployment(environment);
       const statements = statementsOf(template, logicalIdOf(stack.functions.learningRecorder.role));
       const secretReads = statements.filter((statement) =>
@@ -418,11 +418,11 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       ]);
       const secretId = (secretReads[0]!.Resource as { Ref: string }).Ref;
       expect(propertiesOf(template.toJSON().Resources[secretId] as Json).Name).toMatch(/link-signing-key$/);
+      // Escalations and demotions on the escalations topic; the final notification to approvers on theirs.
       const publishing = statements.filter((statement) => list(statement.Action).includes('sns:Publish'));
-      expect(publishing.map((statement) => statement.Resource)).toEqual(
-        publishing.map(() => ({ Ref: logicalIdOf(stack.notifications.escalations) })),
+      expect(new Set(publishing.map((statement) => (statement.Resource as { Ref: string }).Ref))).toEqual(
+        new Set([logicalIdOf(stack.notifications.escalations), logicalIdOf(stack.notifications.approvals)]),
       );
-      expect(publishing.length).toBeGreaterThan(0);
     });
 
     it('the mutating step runner gets its tools and the store, never the platform’s own functions', () => {

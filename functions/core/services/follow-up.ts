@@ -145,11 +145,8 @@ export class FollowUpService {
         `Verification: ${verificationSummary(report.verification)}`,
         ...(details ? ['', `Details: ${details}`] : []),
       ];
-      // With feedback, each person gets links of their own; otherwise one message reaches everyone.
-      const messages = askForFeedback
-        ? recipients.map((recipient) => ({ to: [recipient], recipient }))
-        : [{ to: recipients, recipient: recipients.join(',') }];
-      for (const message of messages) {
+      // Each person gets links of their own (and, on AWS, the topic they are subscribed to).
+      for (const message of recipients.map((recipient) => ({ to: [recipient], recipient }))) {
         const links = [
           { label: 'Incident report', url: link('report', message.recipient) },
           ...(askForFeedback
@@ -158,7 +155,7 @@ export class FollowUpService {
         ];
         await notifier.send({
           id: randomUUID(),
-          kind: 'message',
+          kind: 'follow-up',
           to: message.to,
           subject,
           text: [

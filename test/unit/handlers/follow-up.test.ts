@@ -1,6 +1,7 @@
-import { PublishCommand } from '@aws-sdk/client-sns';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoFollowUps } from '../../../functions/adapters/aws/dynamo-follow-ups.ts';
+import { SnsNotifier } from '../../../functions/adapters/aws/sns-notifier.ts';
 import { approvalPublicId } from '../../../functions/core/approval-links.ts';
 import type { ApprovalRecord, ExecutionRecord, StepOutcome } from '../../../functions/core/records.ts';
 import { FollowUpService } from '../../../functions/core/services/follow-up.ts';
@@ -10,9 +11,12 @@ import { createControlHandler } from '../../../functions/handlers/control.ts';
 import type { HttpEvent, HttpResult } from '../../../functions/handlers/http.ts';
 import { fixedLinkSigningKeys } from '../../../functions/ports/link-signing-keys.ts';
 import {
+  APPROVALS_TOPIC,
   type AwsHarness,
+  ESCALATIONS_TOPIC,
   functionUrlEvent,
   lambdaContext,
+  REGION,
   SIGNING_KEY,
   startAwsHarness,
 } from '../../support/aws-harness.ts';
@@ -168,7 +172,13 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       store: harness.store,
       followUps,
       reports,
-      notifier: harness.notifier,
+      // The notifier as AWS builds it: follow-ups reach approvers on the approvals topic.
+      notifier: new SnsNotifier({
+        client: new SNSClient({ region: REGION }),
+        approvalsTopicArn: APPROVALS_TOPIC,
+        escalationsTopicArn: ESCALATIONS_TOPIC,
+        approvers: Object.values(harness.config.approverGroups).flat(),
+      }),
       signingKeys: fixedLinkSigningKeys(SIGNING_KEY),
       clock: harness.clock,
       logger: harness.logger,
@@ -248,9 +258,15 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       // Assess: alice decided; sre-pager (pager@example.com) is whom the runbook pages
       expect(first).toBe(true);
       expect(again).toBe(false);
+      // Each where they are subscribed: alice (an approver) on the approvals topic, the pager on escalations.
       expect(
-        published().map((input) => JSON.parse(String(input.MessageAttributes?.recipient?.StringValue))),
-      ).toEqual(expect.arrayContaining([['alice@example.com'], ['pager@example.com']]));
+        published().map((input) => [input.TopicArn, input.MessageAttributes?.recipient?.StringValue]),
+      ).toEqual(
+        expect.arrayContaining([
+          [APPROVALS_TOPIC, 'alice@example.com'],
+          [ESCALATIONS_TOPIC, '["pager@example.com"]'],
+        ]),
+      );
       expect(published()).toHaveLength(2);
       const alice = mailTo('alice@example.com');
       expect(alice.mail?.Subject).toBe(`[succeeded] ${RUNBOOK} on ${NODE}: execution ended`);
@@ -260,7 +276,7 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       expect(mailTo('pager@example.com').feedback).not.toBe(alice.feedback);
     });
 
-    it('asks no feedback for a dry run: one message to everyone with the report link', async () => {
+    it('asks no feedback for a dry run: each person gets the report link only', async () => {
       // Prepare
       await ended('exec-dry', { dryRun: true });
 
@@ -268,11 +284,13 @@ describe('incident report and feedback over HTTP (the AWS handlers, dynalite)', 
       await followUp.executionEnded('exec-dry');
 
       // Assess
-      expect(published()).toHaveLength(1);
-      const text = String(published()[0]!.Message);
-      expect(text).toContain('/reports/exec-dry?');
-      expect(text).not.toContain('/feedback/');
-      expect(text).toContain('dry run');
+      expect(published()).toHaveLength(2);
+      for (const input of published()) {
+        const text = String(input.Message);
+        expect(text).toContain('/reports/exec-dry?');
+        expect(text).not.toContain('/feedback/');
+        expect(text).toContain('dry run');
+      }
     });
   });
 
