@@ -140,7 +140,8 @@ describe('dashboard in Chromium', () => {
     await row.waitFor({ timeout: 5_000 });
     await row.locator('.pill', { hasText: /failed/i }).waitFor({ timeout: 5_000 });
     expect(await row.textContent()).toContain('KubeNodeMemoryPressure');
-    await page.locator('.notifications .notification', { hasText: 'ip-10-0-1-23' }).waitFor();
+    // The page about the failed step (the final follow-up notice may be listed beside it).
+    await page.locator('.notifications .notification.kind-escalation', { hasText: 'ip-10-0-1-23' }).waitFor();
     await page.screenshot({ path: join(temp, 'executions.png'), fullPage: true });
 
     await row.locator('td').nth(2).click();
