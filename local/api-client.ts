@@ -20,12 +20,14 @@ export class ApiRefusal extends RunbookAutopilotError {
 
 const TIMEOUT_MS = 15_000;
 
-export async function callApi(
+/** Sends one request; a refusal (or no answer) becomes an ApiRefusal. Answers the body as text. */
+async function request(
   target: ApiTarget,
   method: 'GET' | 'POST',
   path: string,
-  body?: unknown,
-): Promise<ApiAnswer> {
+  options: { body?: unknown; accept: string },
+): Promise<string> {
+  const { body, accept } = options;
   let response: Response;
   try {
     response = await fetch(
@@ -33,7 +35,7 @@ export async function callApi(
       {
         method,
         headers: {
-          accept: 'application/json',
+          accept,
           'x-runbook-client': 'cli',
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
@@ -48,15 +50,15 @@ export async function callApi(
     );
   }
   const text = await response.text();
-  let answer: ApiAnswer = {};
-  try {
-    answer = text ? (JSON.parse(text) as ApiAnswer) : {};
-  } catch {
-    answer = { error: text.slice(0, 500) };
-  }
   if (response.status === 401)
     throw new ApiRefusal(`the server at ${target.url} needs a token: pass --token`);
   if (!response.ok) {
+    let answer: ApiAnswer = {};
+    try {
+      answer = JSON.parse(text) as ApiAnswer;
+    } catch {
+      answer = { error: text.slice(0, 500) };
+    }
     const problems = Array.isArray(answer.problems)
       ? (answer.problems as Array<{ path?: string; message?: string }>).map(
           (problem) => `\n  ${problem.path || '(body)'}: ${problem.message ?? ''}`,
@@ -66,5 +68,25 @@ export async function callApi(
       `${response.status}: ${String(answer.error ?? response.statusText)}${problems.join('')}`,
     );
   }
-  return answer;
+  return text;
+}
+
+/** A JSON route: the answer parsed (a body that is not JSON is kept as its `error`). */
+export async function callApi(
+  target: ApiTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<ApiAnswer> {
+  const text = await request(target, method, path, { body, accept: 'application/json' });
+  try {
+    return text ? (JSON.parse(text) as ApiAnswer) : {};
+  } catch {
+    return { error: text.slice(0, 500) };
+  }
+}
+
+/** A route that answers a document (Markdown, CSV…): its text as sent. */
+export function fetchApiText(target: ApiTarget, path: string, accept: string): Promise<string> {
+  return request(target, 'GET', path, { accept });
 }

@@ -860,6 +860,22 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     exitCode.value = await rollbackCommand(io.out, executionId, options);
   });
 
+  server(
+    program
+      .command('report')
+      .description(
+        'the incident report of one execution, in Markdown: alert, timeline, likely cause, changes and approvals, outcome, time to mitigate',
+      )
+      .argument('<execution>', 'the execution id')
+      .option('--output <file>', 'write the report to this file instead of printing it'),
+  ).action(async (executionId: string, options: { url: string; token?: string; output?: string }) => {
+    const { reportCommand } = await import('./report.ts');
+    exitCode.value = await reportCommand(io.out, executionId, {
+      ...options,
+      ...(options.output ? { resolvedOutput: resolve(io.cwd, options.output) } : {}),
+    });
+  });
+
   program
     .command('confirm-subscription')
     .description(

@@ -125,7 +125,20 @@ async function readReportFromData(options: {
       config,
       runbooks: () => runbooks,
     });
-    const learning = new LearningService({ store, clock: systemClock, logger, automation, breakers });
+    const { DynamoFollowUps } = await import('../functions/adapters/aws/dynamo-follow-ups.ts');
+    const followUps = new DynamoFollowUps({
+      client: database.client,
+      tableName: database.tableName,
+      retentionDays: 90,
+    });
+    const learning = new LearningService({
+      store,
+      clock: systemClock,
+      logger,
+      automation,
+      breakers,
+      followUps,
+    });
     return await learning.report(runbooks);
   } finally {
     await database.stop();
@@ -235,11 +248,29 @@ export function formatLearningReport(report: LearningReport): string[] {
           `  ${factor.runbookId}  ${factor.fact} ${describeFactorCondition(factor)}: succeeded ${factor.succeeded} of ${factor.support} (${percent(factor.successRate)}; all runs that recorded it ${percent(factor.baselineSuccessRate)})`,
       ),
     );
-  lines.push(...insightLines(report));
+  lines.push(...insightLines(report), ...feedbackLines(report));
   if (report.suggestions.length > 0)
     lines.push('', 'Suggestions', ...report.suggestions.map((suggestion) => `  - ${suggestion}`));
   lines.push('', 'Changes to the runbooks, each a diff with its evidence: runbook learn suggest [ID]');
   return lines;
+}
+
+/** askForFeedback answers per runbook, and per step where the answer named one. */
+function feedbackLines(report: LearningReport): string[] {
+  const answered = report.runbooks.flatMap((runbook) =>
+    runbook.feedback ? [{ runbookId: runbook.runbookId, ...runbook.feedback }] : [],
+  );
+  if (answered.length === 0) return [];
+  return [
+    '',
+    'Feedback (askForFeedback; runs marked not helpful count as no verified resolution)',
+    ...answered.flatMap((runbook) => [
+      `  ${runbook.runbookId.padEnd(28)} helpful ${runbook.helpful}  not helpful ${runbook.notHelpful}  (${runbook.executions} run(s) answered, ${runbook.markedNotHelpful} marked not helpful)`,
+      ...Object.entries(runbook.bySteps).map(
+        ([stepId, counts]) => `    ${stepId}: helpful ${counts.helpful}, not helpful ${counts.notHelpful}`,
+      ),
+    ]),
+  ];
 }
 
 function seconds(ms: number): string {

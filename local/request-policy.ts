@@ -107,8 +107,8 @@ function hasBody(headers: IncomingHttpHeaders): boolean {
 
 /**
  * JSON APIs (webhooks, /events, /api/*) take bodies only as application/json: a form or text/plain is
- * what a page on another site can post without asking first. The approval form also takes
- * application/x-www-form-urlencoded. A request without a body needs no type (`curl -X POST …/abort`).
+ * what a page on another site can post without asking first. The approval and feedback forms also
+ * take application/x-www-form-urlencoded. A request without a body needs no type (`curl -X POST …/abort`).
  */
 export function checkContentType(
   method: string,
@@ -118,11 +118,12 @@ export function checkContentType(
   if (SAFE_METHODS.has(method) || !hasBody(headers)) return undefined;
   const given = header(headers, 'content-type');
   const type = given?.split(';')[0]?.trim().toLowerCase() ?? '';
-  const accepted = path.startsWith('/approvals/')
-    ? ['application/json', 'application/x-www-form-urlencoded']
-    : path === '/webhooks/alertmanager' || path === '/events' || path.startsWith('/api/')
-      ? ['application/json']
-      : undefined;
+  const accepted =
+    path.startsWith('/approvals/') || path.startsWith('/feedback/')
+      ? ['application/json', 'application/x-www-form-urlencoded']
+      : path === '/webhooks/alertmanager' || path === '/events' || path.startsWith('/api/')
+        ? ['application/json']
+        : undefined;
   if (!accepted || accepted.includes(type)) return undefined;
   return {
     status: 415,

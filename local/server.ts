@@ -214,7 +214,7 @@ export async function startHttpServer(
       return json(202, { accepted: 1, results: deliveries });
     }
     // Approval pages and the signed pause/abort links: the same public handler, forms with the page token.
-    if (path.startsWith('/approvals/') || path.startsWith('/control/')) {
+    if (publicLinkPath(path)) {
       const body = method === 'POST' ? await readBody(request, BODY_LIMITS.other) : Buffer.alloc(0);
       // The approval page's form sends the page token as a field (a form cannot set a header).
       if (needsCsrfToken(method, request.headers)) {
@@ -320,8 +320,7 @@ export async function startHttpServer(
       checkContentType(method, path, request.headers) ??
       // The approval form carries its token in the body: its route checks it once the body is read.
       (needsCsrfToken(method, request.headers) &&
-      !path.startsWith('/approvals/') &&
-      !path.startsWith('/control/') &&
+      !publicLinkPath(path) &&
       !csrfTokenValid(request.headers, policy)
         ? CSRF_REFUSAL
         : undefined);
@@ -399,6 +398,11 @@ export async function startHttpServer(
         server.close(() => resolve());
       }),
   };
+}
+
+/** The signed links' pages (approvals, pause/abort, report, feedback): the public approval-web handler. */
+function publicLinkPath(path: string): boolean {
+  return ['/approvals/', '/control/', '/reports/', '/feedback/'].some((prefix) => path.startsWith(prefix));
 }
 
 /** Paths the dashboard page answers (it routes on the client): list, execution, runbooks, learning, audit. */

@@ -14,6 +14,7 @@ import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
+import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
@@ -48,6 +49,8 @@ import { ControlService } from '../core/services/control.ts';
 import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { ExplainService } from '../core/services/explain.ts';
+import { FollowUpService } from '../core/services/follow-up.ts';
+import { IncidentReportService } from '../core/services/incident-report.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
@@ -73,7 +76,8 @@ import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
  *   STATE_MACHINE_ARN_PREFIX (…:stateMachine:<prefix>, the runbook id is appended),
  *   APPROVAL_REQUEST_FUNCTION_NAME (the step runners: checkpoints ask it for the risk policy's approvals),
  *   LINK_SIGNING_KEY_SECRET, INGEST_TOKEN_SECRET (Secrets Manager names; values never in the template;
- *   the read-only step runner has the first, so its stuck-step and escalation messages carry signed links),
+ *   the read-only step runner has the first, so its stuck-step and escalation messages carry signed links,
+ *   and the learning recorder, so the final notification carries signed report and feedback links),
  *   RUNBOOK_AUTOPILOT_CONFIG (RuntimeConfig JSON, no secrets).
  */
 
@@ -209,6 +213,52 @@ const breakers = /* @__PURE__ */ once(
 const controlLinkUses = /* @__PURE__ */ once(
   () => new DynamoControlLinkUses({ client: documentClient(), tableName: required('TABLE_NAME') }),
 );
+/** The final notifications sent, and the feedback people gave: items of their own in the same table. */
+const followUps = /* @__PURE__ */ once(
+  () =>
+    new DynamoFollowUps({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
+/** Incident reports: the control API serves them signed in, approval-web through signed links. */
+const incidentReports = /* @__PURE__ */ once(
+  () =>
+    new IncidentReportService({
+      store: store(),
+      audit: audit(),
+      followUps: followUps(),
+      runbooks: () => runbooks(),
+      config: config(),
+      clock,
+    }),
+);
+
+/**
+ * The final notification and the report and feedback links: sent by the learning recorder when an
+ * execution ends, opened through approval-web. Both read the link-signing key.
+ */
+const followUpService = /* @__PURE__ */ once(
+  () =>
+    new FollowUpService({
+      store: store(),
+      followUps: followUps(),
+      reports: incidentReports(),
+      // Built when the first notification goes out: opening a link needs no topic.
+      notifier: { send: (notification) => notifier().send(notification) },
+      signingKeys: {
+        signing: () => linkSigningKeys().signing(),
+        verifying: (options) => linkSigningKeys().verifying(options),
+      },
+      clock,
+      logger: logger(),
+      config: config(),
+      runbooks: () => runbooks(),
+    }),
+);
+
 const rollbackStore = /* @__PURE__ */ once(
   () =>
     new DynamoRollbackStore({
@@ -246,6 +296,8 @@ export const notifier = /* @__PURE__ */ once(
       client: new SNSClient({}),
       approvalsTopicArn: required('APPROVALS_TOPIC_ARN'),
       escalationsTopicArn: required('ESCALATIONS_TOPIC_ARN'),
+      // Follow-ups reach approvers where they are subscribed (the approvals topic).
+      approvers: Object.values(config().approverGroups).flat(),
     }),
 );
 
@@ -496,6 +548,7 @@ export const approvalsWiring = /* @__PURE__ */ once(() => {
       logger: logger(),
     }),
     controlLinks: controlLinks(),
+    followUp: followUpService(),
     logger: logger(),
   };
 });
@@ -509,7 +562,9 @@ export const controlWiring = /* @__PURE__ */ once(() => {
       logger: logger(),
       automation: automation(),
       breakers: breakers(),
+      followUps: followUps(),
     }),
+    reports: incidentReports(),
     manualStarts: new ManualStartService({
       classifier: classifierWiring().classifier,
       runbooks,
@@ -547,6 +602,8 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     breakers: breakers(),
     // With the runbook, aggregates count how often each step decided (reorderable phases read it).
     runbooks: () => runbooks(),
+    followUps: followUps(),
+    finalNotice: followUpService(),
   }),
   logger: logger(),
 }));

@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
+import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
@@ -43,6 +44,8 @@ import { ControlService, type InterruptedChanges } from '../core/services/contro
 import { ControlLinkService } from '../core/services/control-links.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { ExplainService } from '../core/services/explain.ts';
+import { FollowUpService } from '../core/services/follow-up.ts';
+import { IncidentReportService } from '../core/services/incident-report.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { ManualStartService } from '../core/services/manual-start.ts';
 import { RecordService } from '../core/services/record.ts';
@@ -339,6 +342,30 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     runbooks: options.runbooks,
     audit,
   });
+  const followUps = new DynamoFollowUps({
+    client: database.client,
+    tableName: database.tableName,
+    retentionDays: config.retentionDays,
+  });
+  const reports = new IncidentReportService({
+    store,
+    audit,
+    followUps,
+    runbooks: options.runbooks,
+    config,
+    clock,
+  });
+  const followUp = new FollowUpService({
+    store,
+    followUps,
+    reports,
+    notifier,
+    signingKeys,
+    clock,
+    logger,
+    config,
+    runbooks: options.runbooks,
+  });
   const learning = new LearningService({
     store,
     clock,
@@ -349,6 +376,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     breakers,
     // With the runbook, aggregates count how often each step decided (reorderable phases read it).
     runbooks: () => options.runbooks(),
+    followUps,
+    finalNotice: followUp,
   });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
@@ -447,6 +476,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       logger,
       ...(options.formToken ? { formToken: options.formToken } : {}),
       controlLinks,
+      followUp,
     }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
     learningRecorder: createLearningRecorderHandler({ learning, logger }),
@@ -463,6 +493,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       rollbacks,
       approvals,
       breakers,
+      reports,
     }),
   };
   // Work in flight, so stopping waits for it before closing the database under it.
@@ -500,6 +531,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     store,
     audit,
     automationStore,
+    followUps,
     limits,
     watch,
     engine,
@@ -520,6 +552,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       manualStarts,
       rollbacks,
       breakers,
+      reports,
+      followUp,
     },
     /** Runbooks changed on disk: select among the new set from now on. */
     reloadRunbooks() {

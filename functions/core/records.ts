@@ -419,7 +419,8 @@ export type LearningAggregate = z.infer<typeof LearningAggregate>;
 export const Notification = z
   .object({
     id: z.string(),
-    kind: z.enum(['approval-request', 'escalation', 'message', 'automation-blocked']),
+    /** `follow-up`: the notification an ended execution sends each person (report and feedback links). */
+    kind: z.enum(['approval-request', 'escalation', 'message', 'automation-blocked', 'follow-up']),
     to: z.array(z.string()),
     subject: z.string(),
     text: z.string(),

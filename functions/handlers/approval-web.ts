@@ -10,10 +10,12 @@ import {
   REFUSAL_MESSAGES,
 } from '../core/services/approvals.ts';
 import type { ControlLinkService } from '../core/services/control-links.ts';
+import type { FollowUpService } from '../core/services/follow-up.ts';
 import type { Logger } from '../ports/logger.ts';
 import { approvalPage, refusalPage } from './approval-page.ts';
 import { auditSourceOf } from './audit-routes.ts';
 import { controlLinkRoutes } from './control-link-web.ts';
+import { followUpRoutes } from './feedback-web.ts';
 import {
   type HttpEvent,
   type HttpResult,
@@ -87,6 +89,8 @@ export function createApprovalWebHandler(options: {
   formToken?: string;
   /** The signed pause/abort links' pages (/control/…), served by the same public function. */
   controlLinks?: ControlLinkService;
+  /** The final notification's signed report and feedback links (/reports/…, /feedback/…). */
+  followUp?: FollowUpService;
 }) {
   const { approvals, formToken } = options;
   const page = (view: ApprovalView, action: string, message?: Parameters<typeof approvalPage>[2]) =>
@@ -152,6 +156,7 @@ export function createApprovalWebHandler(options: {
       },
     },
     ...(options.controlLinks ? controlLinkRoutes(options.controlLinks, formToken) : []),
+    ...(options.followUp ? followUpRoutes(options.followUp, formToken) : []),
   ];
   return middy<HttpEvent, HttpResult>(httpRouterHandler<HttpEvent, HttpResult>(routes)).use(
     httpErrors(options.logger),

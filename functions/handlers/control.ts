@@ -6,6 +6,7 @@ import type { AutomationService } from '../core/automation/service.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
 import { type ControlService, NotFoundError } from '../core/services/control.ts';
+import type { IncidentReportService } from '../core/services/incident-report.ts';
 import type { LearningService } from '../core/services/learning.ts';
 import type { ManualStartService } from '../core/services/manual-start.ts';
 import type { RollbackService } from '../core/services/rollback.ts';
@@ -24,6 +25,7 @@ import {
   type HttpResult,
   httpErrors,
   json,
+  markdown,
   parseJsonBody,
   parseValue,
   pathParameter,
@@ -75,6 +77,8 @@ export interface ControlHandlerOptions {
   access?: ApiAccessOptions;
   /** Circuit breakers per runbook: listed, and closed by a person (/api/circuit-breakers…). */
   breakers?: Pick<CircuitBreakerService, 'list' | 'close'>;
+  /** Incident reports in Markdown (GET /api/executions/{id}/report). */
+  reports?: Pick<IncidentReportService, 'markdown'>;
 }
 
 const DecisionBody = z
@@ -117,6 +121,7 @@ export function createControlHandler(options: ControlHandlerOptions) {
       handler: async (event: HttpEvent): Promise<HttpResult> =>
         json(200, await control.describe(executionIdOf(event))),
     },
+    ...(options.reports ? [incidentReportRoute(options.reports)] : []),
     ...(['pause', 'resume', 'abort'] as const).map((action) => ({
       method: 'POST' as const,
       path: `/api/executions/{id}/${action}`,
@@ -197,6 +202,16 @@ export function createControlHandler(options: ControlHandlerOptions) {
     .use(httpErrors(options.logger))
     .use(bearerAuth(options.token))
     .use(apiAccess(options.access ?? {}));
+}
+
+/** The execution's incident report, as Markdown (404 naming the id when there is no such execution). */
+function incidentReportRoute(reports: Pick<IncidentReportService, 'markdown'>) {
+  return {
+    method: 'GET' as const,
+    path: '/api/executions/{id}/report',
+    handler: async (event: HttpEvent): Promise<HttpResult> =>
+      markdown(200, await reports.markdown(executionIdOf(event))),
+  };
 }
 
 /** A signed-in approver decides from the dashboard: the identity provider vouches for who they are. */

@@ -41,6 +41,20 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
+/** A Markdown document (an incident report): shown as text by a browser, never run. */
+export function markdown(statusCode: number, body: string): HttpResult {
+  return {
+    statusCode,
+    headers: {
+      'content-type': 'text/markdown; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    },
+    body,
+  };
+}
+
 /** Pages carry links with signatures: no caching, no referrer, no framing, no inline scripts. */
 export function html(statusCode: number, body: string): HttpResult {
   return {

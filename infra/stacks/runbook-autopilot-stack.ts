@@ -345,8 +345,14 @@ export class RunbookAutopilotStack extends Stack {
         'learningRecorder',
         HandlerEntry.LearningRecorder,
         'Execution status changes in: final record, aggregates, demotions; a rollback run that stopped unfinished',
-        // Demotions (decided here, when a run stops) are announced.
-        { ...common, ...topics, RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig },
+        // Demotions (decided here, when a run stops) are announced; the final notification of every
+        // ended execution carries signed report and feedback links.
+        {
+          ...common,
+          ...topics,
+          LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
+          RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
+        },
         { timeout: Duration.seconds(60), async: asyncTarget(learningFailures) },
       ),
     };
@@ -447,6 +453,8 @@ export class RunbookAutopilotStack extends Stack {
     publish(fns.stepRunnerMutating, escalations, 'PublishStuckStepEscalations');
     // A rollback whose machine stopped unfinished pages the default target.
     publish(fns.learningRecorder, escalations, 'PublishEscalations');
+    // The final notification of an ended execution reaches the approvers who decided on their topic.
+    publish(fns.learningRecorder, approvals, 'PublishFollowUpsToApprovers');
     allow(
       fns.stepRunnerReadOnly,
       'ReadLinkSigningKey',
@@ -458,6 +466,13 @@ export class RunbookAutopilotStack extends Stack {
     publish(fns.learningRecorder, escalations, 'PublishEscalations');
     allow(
       fns.approvalRequest,
+      'ReadLinkSigningKey',
+      ['secretsmanager:GetSecretValue'],
+      [linkSigningKey.secretArn],
+    );
+    // The final notification's report and feedback links are signed when an execution ends.
+    allow(
+      fns.learningRecorder,
       'ReadLinkSigningKey',
       ['secretsmanager:GetSecretValue'],
       [linkSigningKey.secretArn],

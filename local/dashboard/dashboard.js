@@ -1205,7 +1205,36 @@ function executionHead(detail) {
     statusPill(execution.status),
     execution.dryRun ? h('span', { class: 'tag' }, 'dry run') : null,
     h('code', { class: 'exec-id' }, execution.id),
+    reportLink(execution.id),
   );
+}
+
+/**
+ * The incident report (Markdown) of an execution: fetched through the API (so a signed-in session's
+ * token goes with it) and saved as a file; the href works on its own where the API needs no token.
+ */
+function reportLink(executionId) {
+  const href = `${executionPath(executionId)}/report`;
+  const link = h(
+    'a',
+    { href, class: 'button-link', id: 'report-link', download: `incident-report-${executionId}.md` },
+    'Report',
+  );
+  link.addEventListener('click', async (event) => {
+    event.preventDefault();
+    try {
+      const markdown = await api(href, { text: true });
+      const file = h('a', { download: `incident-report-${executionId}.md` });
+      file.href = URL.createObjectURL(new Blob([markdown], { type: 'text/markdown' }));
+      document.body.append(file);
+      file.click();
+      file.remove();
+    } catch (error) {
+      link.title = error.message;
+      link.textContent = 'Report (failed: see tooltip)';
+    }
+  });
+  return link;
 }
 
 function executionBody(detail, notifications, rollbacks) {

@@ -140,7 +140,8 @@ describe('dashboard in Chromium', () => {
     await row.waitFor({ timeout: 5_000 });
     await row.locator('.pill', { hasText: /failed/i }).waitFor({ timeout: 5_000 });
     expect(await row.textContent()).toContain('KubeNodeMemoryPressure');
-    await page.locator('.notifications .notification', { hasText: 'ip-10-0-1-23' }).waitFor();
+    // The page about the failed step (the final follow-up notice may be listed beside it).
+    await page.locator('.notifications .notification.kind-escalation', { hasText: 'ip-10-0-1-23' }).waitFor();
     await page.screenshot({ path: join(temp, 'executions.png'), fullPage: true });
 
     await row.locator('td').nth(2).click();
@@ -194,6 +195,29 @@ describe('dashboard in Chromium', () => {
     );
     expect(await dialog.count()).toBe(0);
     await expectClean(watched);
+  });
+
+  it('saves the incident report from the Report link on the execution page, markup escaped', async () => {
+    expect(executionId, 'the list test opens the execution first').toBeDefined();
+    const watched = await openPage(context);
+    const { page } = watched;
+    await page.goto(`${platform.url}executions/${encodeURIComponent(executionId)}`);
+    const link = page.locator('.exec-head #report-link');
+    await link.waitFor({ timeout: 5_000 });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const file = join(temp, 'report.md');
+    await download.saveAs(file);
+    const markdown = readFileSync(file, 'utf8');
+
+    expect(download.suggestedFilename()).toBe(`incident-report-${executionId}.md`);
+    expect(markdown).toMatch(/^# Incident report: /);
+    expect(markdown).toContain('| Name | KubeNodeMemoryPressure |');
+    expect(markdown).toContain('## Timeline');
+    expect(markdown).toContain('&lt;img src=x onerror=');
+    expect(markdown).not.toContain('<img');
+    await expectClean(watched);
+    await page.close();
   });
 
   it('engages and releases the kill switch from the header, and the API agrees', async () => {

@@ -90,6 +90,8 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'STATE_MACHINE_ARN_PREFIX',
     'APPROVALS_TOPIC_ARN',
     'ESCALATIONS_TOPIC_ARN',
+    // the final notification carries signed report and feedback links
+    'LINK_SIGNING_KEY_SECRET',
   ],
 };
 
@@ -403,6 +405,24 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         (statement) => list(statement.Action).some((action) => String(action).startsWith('states:')),
       );
       expect(expire.flatMap((statement) => list(statement.Action))).toEqual(['states:SendTaskFailure']);
+    });
+
+    it('the learning recorder reads the link-signing key (final notification links) and publishes to the two notification topics', () => {
+      const { stack, template } = deployment(environment);
+      const statements = statementsOf(template, logicalIdOf(stack.functions.learningRecorder.role));
+      const secretReads = statements.filter((statement) =>
+        list(statement.Action).some((action) => String(action).startsWith('secretsmanager:')),
+      );
+      expect(secretReads).toEqual([
+        expect.objectContaining({ Sid: 'ReadLinkSigningKey', Action: 'secretsmanager:GetSecretValue' }),
+      ]);
+      const secretId = (secretReads[0]!.Resource as { Ref: string }).Ref;
+      expect(propertiesOf(template.toJSON().Resources[secretId] as Json).Name).toMatch(/link-signing-key$/);
+      // Escalations and demotions on the escalations topic; the final notification to approvers on theirs.
+      const publishing = statements.filter((statement) => list(statement.Action).includes('sns:Publish'));
+      expect(new Set(publishing.map((statement) => (statement.Resource as { Ref: string }).Ref))).toEqual(
+        new Set([logicalIdOf(stack.notifications.escalations), logicalIdOf(stack.notifications.approvals)]),
+      );
     });
 
     it('the mutating step runner gets its tools and the store, never the platform’s own functions', () => {

@@ -28,6 +28,11 @@ export interface SnsNotifierOptions {
   approvalsTopicArn: string;
   /** Escalations, messages and automation-blocked notices. */
   escalationsTopicArn: string;
+  /**
+   * Everyone in the environment's approver groups: a follow-up to one of them goes to the approvals
+   * topic (where they are subscribed), to anyone else to the escalations topic.
+   */
+  approvers?: Iterable<string>;
 }
 
 type AttributeInput = string | string[] | undefined;
@@ -46,14 +51,20 @@ export class SnsNotifier implements Notifier {
   readonly #client: SNSClient;
   readonly #approvalsTopicArn: string;
   readonly #escalationsTopicArn: string;
+  readonly #approvers: ReadonlySet<string>;
 
   constructor(options: SnsNotifierOptions) {
     this.#client = options.client;
     this.#approvalsTopicArn = options.approvalsTopicArn;
     this.#escalationsTopicArn = options.escalationsTopicArn;
+    this.#approvers = new Set(options.approvers ?? []);
   }
 
   async send(notification: Notification): Promise<void> {
+    if (notification.kind === 'follow-up') {
+      await this.#sendFollowUp(notification);
+      return;
+    }
     const topicArn =
       notification.kind === 'approval-request' ? this.#approvalsTopicArn : this.#escalationsTopicArn;
     checkMessage(notification, topicArn);
@@ -95,6 +106,21 @@ export class SnsNotifier implements Notifier {
         `${recipients.length} recipients: ${failures}; ${successes}. Retry for the failed recipients only`,
       { cause: failed.length === 1 ? failed[0]!.reason : new AggregateError(failed.map((f) => f.reason)) },
     );
+  }
+
+  /** Per person, on the topic where they are subscribed: approvers on approvals, the others on escalations. */
+  async #sendFollowUp(notification: Notification): Promise<void> {
+    const recipients = [...new Set(notification.to)];
+    const toApprovers = recipients.filter((recipient) => this.#approvers.has(recipient));
+    const toOthers = recipients.filter((recipient) => !this.#approvers.has(recipient));
+    if (toApprovers.length > 0) {
+      checkMessage(notification, this.#approvalsTopicArn);
+      await this.#sendToEachRecipient({ ...notification, to: toApprovers }, this.#approvalsTopicArn);
+    }
+    if (toOthers.length > 0 || recipients.length === 0) {
+      checkMessage(notification, this.#escalationsTopicArn);
+      await this.#sendOnce({ ...notification, to: toOthers }, this.#escalationsTopicArn);
+    }
   }
 
   async #sendOnce(notification: Notification, topicArn: string): Promise<void> {

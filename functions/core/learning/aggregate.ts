@@ -1,4 +1,5 @@
 import type { AutomationReport } from '../automation/service.ts';
+import type { FeedbackFigures } from '../feedback/records.ts';
 import type {
   ExecutionRecord,
   LearningAggregate,
@@ -144,6 +145,8 @@ export interface LearningReport {
       insights?: RunbookInsights;
       /** What the Learning page charts: outcomes and time to mitigate per day, levels, steps. */
       timeline?: RunbookTimeline;
+      /** What people answered to askForFeedback over the window (absent: nobody answered). */
+      feedback?: FeedbackFigures;
     }
   >;
   unmatched: UnmatchedAlertSummary[];

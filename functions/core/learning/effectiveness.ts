@@ -69,9 +69,17 @@ export function signatureOf(execution: HistoryExecution): string {
   });
 }
 
-/** A run that reached its end, verified, and undid nothing (automation's "succeeded" verdict). */
+/**
+ * A run that reached its end, verified, and undid nothing (automation's "succeeded" verdict), and that
+ * nobody marked not helpful (askForFeedback): people who were there overrule the success checks.
+ */
 export function verifiedResolution(execution: HistoryExecution): boolean {
-  return execution.status === 'succeeded' && !execution.rolledBack;
+  return execution.status === 'succeeded' && !execution.rolledBack && !markedNotHelpful(execution);
+}
+
+/** At least one person answered that the run did not help. */
+export function markedNotHelpful(execution: Pick<HistoryExecution, 'feedback'>): boolean {
+  return (execution.feedback?.notHelpful ?? 0) > 0;
 }
 
 function percentiles(values: readonly number[]): DurationPercentiles | undefined {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AlertSource } from '../alert.ts';
+import type { FeedbackCounts } from '../feedback/records.ts';
 import {
   ExecutionOutcome,
   type ExecutionRecord,
@@ -81,6 +82,11 @@ export const HistoryExecution = z
     steps: z.array(HistoryStep),
     /** Steps whose change a compensation undid in this run. */
     compensated: z.array(z.string()).default([]),
+    /** What people answered to askForFeedback: a run marked not helpful is no verified resolution. */
+    feedback: z
+      .object({ helpful: z.number().int().min(0), notHelpful: z.number().int().min(0) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type HistoryExecution = z.infer<typeof HistoryExecution>;
@@ -195,6 +201,7 @@ export function runbookHistory(
   executions: readonly ExecutionRecord[],
   outcomesByExecution: readonly (readonly StepOutcome[])[],
   now: Date,
+  feedback?: ReadonlyMap<string, FeedbackCounts>,
 ): RunbookHistory {
   const facts = branchOutputFacts(runbook);
   const entries = executions
@@ -233,6 +240,7 @@ export function runbookHistory(
               .map((step) => step.stepId),
           ),
         ],
+        ...(feedback?.has(execution.id) ? { feedback: { ...feedback.get(execution.id)! } } : {}),
       };
     }),
   };

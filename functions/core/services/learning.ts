@@ -1,10 +1,12 @@
 import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
+import type { FollowUps } from '../../ports/follow-ups.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { system } from '../audit/events.ts';
 import type { AutomationLevel } from '../automation/levels.ts';
 import type { AutomationService } from '../automation/service.ts';
+import { type FeedbackFigures, feedbackByExecution, feedbackFigures } from '../feedback/records.ts';
 import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
 import { withDecisions } from '../learning/decisions.ts';
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
@@ -14,6 +16,7 @@ import { type RunbookTimeline, runbookTimeline } from '../learning/timeseries.ts
 import type { ExecutionRecord } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
+import type { FollowUpService } from './follow-up.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
 /** The engine's word on an execution that stopped (Step Functions Execution Status Change). */
@@ -54,6 +57,10 @@ export class LearningService {
        * decided (reorderable phases are ordered by it).
        */
       runbooks?: () => readonly Runbook[];
+      /** Feedback (askForFeedback): counted per runbook, and a run marked not helpful is no verified resolution. */
+      followUps?: Pick<FollowUps, 'listRunbookFeedback'>;
+      /** The final notification of every ended execution (report link, feedback links), sent once. */
+      finalNotice?: Pick<FollowUpService, 'executionEnded'>;
     },
   ) {}
 
@@ -106,6 +113,7 @@ export class LearningService {
     await this.recompute(execution.runbookId);
     await this.deps.automation?.runStopped(execution.id);
     await this.deps.breakers?.executionStopped(execution.id);
+    await this.deps.finalNotice?.executionEnded(execution.id);
     return { recorded: true, runbookId: execution.runbookId };
   }
 
@@ -169,8 +177,14 @@ export class LearningService {
       .filter((execution) => execution.outcome && !execution.dryRun)
       .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
     const recent = runs.slice(0, HISTORY_EXECUTIONS);
-    const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
-    return { history: runbookHistory(runbookId, runbook, recent, outcomes, now), runs };
+    const [outcomes, feedback] = await Promise.all([
+      Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id))),
+      this.deps.followUps?.listRunbookFeedback(runbookId, since) ?? [],
+    ]);
+    return {
+      history: runbookHistory(runbookId, runbook, recent, outcomes, now, feedbackByExecution(feedback)),
+      runs,
+    };
   }
 
   /** Insights and the charts' timeline of one runbook, from one read of its runs. */
@@ -201,6 +215,19 @@ export class LearningService {
     };
   }
 
+  /** Helpful / not helpful per runbook (and per step where the answer named one), over the window. */
+  private async feedbackFigures(runbookIds: readonly string[]): Promise<Map<string, FeedbackFigures>> {
+    const { followUps, clock } = this.deps;
+    if (!followUps) return new Map();
+    const since = new Date(clock.now().getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
+    const figures = await Promise.all(
+      runbookIds.map(
+        async (id) => [id, feedbackFigures(await followUps.listRunbookFeedback(id, since))] as const,
+      ),
+    );
+    return new Map(figures.filter(([, figure]) => figure.helpful + figure.notHelpful > 0));
+  }
+
   async report(runbooks: Runbook[]): Promise<LearningReport> {
     const [aggregates, unmatched, automation, breakers] = await Promise.all([
       this.deps.store.listLearningAggregates(),
@@ -229,7 +256,7 @@ export class LearningService {
     );
     const insights = new Map([...charted].map(([id, found]) => [id, found.insights]));
     const timelines = new Map([...charted].map(([id, found]) => [id, found.timeline]));
-    const report = learningReport(
+    const built = learningReport(
       aggregates,
       runbooks,
       unmatched,
@@ -238,6 +265,17 @@ export class LearningService {
       insights,
       timelines,
     );
+    const feedback = await this.feedbackFigures(built.runbooks.map((runbook) => runbook.runbookId));
+    const report =
+      feedback.size === 0
+        ? built
+        : {
+            ...built,
+            runbooks: built.runbooks.map((runbook) => {
+              const figures = feedback.get(runbook.runbookId);
+              return figures ? { ...runbook, feedback: figures } : runbook;
+            }),
+          };
     return breakers ? { ...report, circuitBreakers: breakers } : report;
   }
 }

@@ -146,6 +146,27 @@ describe('SnsNotifier on the SNS API', () => {
     });
   });
 
+  it('sends a follow-up to each person on the topic they are subscribed to: approvers on approvals', async () => {
+    // Prepare
+    mock.on(PublishCommand).resolves({ MessageId: 'msg-1' });
+    notifier = new SnsNotifier({
+      client,
+      approvalsTopicArn: APPROVALS_TOPIC,
+      escalationsTopicArn: ESCALATIONS_TOPIC,
+      approvers: ['alice@example.com'],
+    });
+
+    // Act
+    await notifier.send(contractNotification({ kind: 'follow-up', to: ['alice@example.com'] }));
+    await notifier.send(contractNotification({ kind: 'follow-up', to: ['oncall@example.com'] }));
+
+    // Assess
+    expect(publishes().map((input) => [input.TopicArn, input.MessageAttributes?.recipient])).toEqual([
+      [APPROVALS_TOPIC, { DataType: 'String', StringValue: 'alice@example.com' }],
+      [ESCALATIONS_TOPIC, { DataType: 'String.Array', StringValue: '["oncall@example.com"]' }],
+    ]);
+  });
+
   it('keeps message attributes within SNS rules: at most 10, String values, none empty', async () => {
     // Prepare
     mock.on(PublishCommand).resolves({ MessageId: 'msg-1' });
