@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
-import { z } from 'zod';
+import * as z from 'zod';
 import * as aws from '../composition/aws.ts';
 import { parseJsonText } from '../core/json-limits.ts';
 import {
