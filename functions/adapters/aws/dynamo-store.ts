@@ -8,7 +8,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Alert } from '../../core/alert.ts';
 import { parseApprovalPublicId } from '../../core/approval-links.ts';
 import { ConfigurationError, ValidationError } from '../../core/errors.ts';
