@@ -140,8 +140,10 @@ afterAll(() => {
       'all chunks': kb(bundle.sizes.all),
       'goal (first event)': `${kb(BUNDLE_GOAL_BYTES)} ${bundle.sizes.firstEvent <= BUNDLE_GOAL_BYTES ? 'met' : 'not met'}`,
       'unsplit (ref)': kb(bundle.sizes.unsplit),
-      'init / empty (goal ≤ 3×)': `${ratio.toFixed(2)}× ${ratio <= 3 ? 'met' : 'not met'}`,
-      'unsplit init / empty (ref)': `${unsplitRatio.toFixed(1)}×`,
+      // The stub's import defers loading to the first event: not the goal's figure, shown for what it is.
+      'stub import / empty': `${ratio.toFixed(2)}×`,
+      // What a cold start pays in all: everything loaded (goal ≤ 3×).
+      'init / empty, all loaded (goal ≤ 3×)': `${unsplitRatio.toFixed(1)}× ${unsplitRatio <= 3 ? 'met' : 'not met'}`,
     };
   });
   console.log(
