@@ -188,6 +188,11 @@ export function rootedAt(definition: StateMachineDefinition, state: string): Sta
   };
 }
 
+/** A Task that only reads (a diagnostic step): running it again after a crash changes nothing. */
+function isReadOnlyTask(state: State): boolean {
+  return state.Type === 'Task' && state.Resource === `\${${Substitution.ReadOnlyRunner}}`;
+}
+
 function isMutatingStep(state: State): boolean {
   if (state.Type === 'Task') {
     return (
@@ -214,7 +219,11 @@ export class LocalExecutionEngine implements ExecutionEngine {
   private readonly journal: EngineJournal;
 
   constructor(private readonly options: LocalEngineOptions) {
-    this.journal = new EngineJournal(options.dataDir);
+    this.journal = new EngineJournal(options.dataDir).open();
+    if (this.journal.loaded.skippedLines > 0)
+      options.logger.warn('engine journal: skipped lines that were not whole records (a crash mid-write)', {
+        skipped: this.journal.loaded.skippedLines,
+      });
   }
 
   private definition(runbookId: string): StateMachineDefinition {
@@ -242,6 +251,8 @@ export class LocalExecutionEngine implements ExecutionEngine {
       startedAt,
       resumed: 0,
     });
+    // The caller records the execution as started: the journal must know it first, or a crash loses it.
+    await this.journal.flush();
     this.launch(request.runbookId, request.name, definition, request.input);
     return { executionId: request.name, engineRef, startedAt, alreadyStarted: false };
   }
@@ -258,6 +269,9 @@ export class LocalExecutionEngine implements ExecutionEngine {
       [...walkStates(definition)].filter(([, state]) => isMutatingStep(state)).map(([name]) => name),
     );
     const topLevel = new Set(Object.keys(machineDefinition.States));
+    const readOnly = new Set(
+      [...walkStates(definition)].filter(([, state]) => isReadOnlyTask(state)).map(([name]) => name),
+    );
     const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     const retryIntervalOverrides: Record<string, number> = {};
@@ -274,7 +288,15 @@ export class LocalExecutionEngine implements ExecutionEngine {
       }
       if (state.Type === 'Task')
         handlers[name] = (taskInput) => {
-          const task = this.invokeTask(run, executionId, name, state, taskInput, mutating.has(name));
+          const task = this.invokeTask(
+            run,
+            executionId,
+            name,
+            state,
+            taskInput,
+            mutating.has(name),
+            !readOnly.has(name),
+          );
           // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
           task.catch(() => undefined);
           return task;
@@ -393,7 +415,10 @@ export class LocalExecutionEngine implements ExecutionEngine {
         ...(cause ? { cause } : {}),
         ...(output === undefined ? {} : { output }),
       }));
-      if (entry) await this.finished(runbookId, entry, output);
+      if (!entry) return;
+      // Others learn that it stopped (the learning recorder): only once the journal says so on disk.
+      await this.flushJournal(executionId);
+      await this.finished(runbookId, entry, output);
     })();
     this.runs.set(executionId, run);
   }
@@ -438,10 +463,14 @@ export class LocalExecutionEngine implements ExecutionEngine {
     state: State & { Type: 'Task' },
     input: unknown,
     changing: boolean,
+    durable: boolean,
   ): Promise<unknown> {
     const { handlers } = this.options;
     // Journal a change before its function runs: a crash mid-change must not look like a safe state.
     if (changing) this.journal.update(executionId, (entry) => ({ ...entry, runningChange: name }));
+    // A task that can change something or asks someone runs only once the state it runs in is on disk;
+    // a read-only task runs at once (after a crash a resume may run it again, which changes nothing).
+    if (durable) await this.journal.flush();
     try {
       if (state.Resource !== WAIT_FOR_TASK_TOKEN_RESOURCE) return await handlers.stepRunner(input);
       const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
@@ -499,6 +528,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       error: trim(reason.error, ERROR_LIMIT),
       cause: trim(reason.cause, CAUSE_LIMIT),
     }))!;
+    await this.journal.flush();
     await this.finished(runbookId, stopped, null);
   }
 
@@ -564,6 +594,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
               : undefined;
       if (unsafe) {
         this.journal.write({ ...entry, status: 'INTERRUPTED', interruptedReason: unsafe });
+        await this.journal.flush();
         await this.options.onInterrupted?.(entry.executionId, unsafe);
         interrupted.push(entry.executionId);
         continue;
@@ -613,5 +644,15 @@ export class LocalExecutionEngine implements ExecutionEngine {
       this.rejectTokens(executionId, namedError('States.Runtime', 'the platform is stopping'));
     }
     await Promise.all(runs.map(([, run]) => run.done));
+    await this.journal.flush();
+  }
+
+  /** Waits for the journal's disk; a failing disk is logged, and the run goes on from memory. */
+  private async flushJournal(executionId: string): Promise<void> {
+    await this.journal
+      .flush()
+      .catch((error: unknown) =>
+        this.options.logger.error('engine journal write failed', { executionId, error: String(error) }),
+      );
   }
 }
