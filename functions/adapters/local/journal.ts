@@ -1,5 +1,16 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { appendFile, rename, writeFile } from 'node:fs/promises';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  write,
+  writeFileSync,
+} from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -57,6 +68,8 @@ export const JOURNAL_FILE = 'journal.log';
 /** Compact once the log is this much bigger than at its last rewrite (and at least 1 MiB). */
 const COMPACT_GROWTH = 4;
 const COMPACT_MIN_BYTES = 1 << 20;
+/** How long a change nobody awaits may stay in memory only (a crash loses at most this much progress). */
+export const FLUSH_DELAY_MS = 10;
 
 type Pending = 'all' | Set<string>;
 
@@ -138,6 +151,8 @@ export class EngineJournal {
   /** The log's size when last rewritten: compaction waits until appends have grown it well past that. */
   private compactedBytes: number;
   private failure: Error | undefined;
+  /** The log, open for appending while the engine owns the directory. */
+  private descriptor: number | undefined;
   readonly loaded: Omit<JournalLoad, 'entries'>;
 
   /** Loads the log into memory. Only the engine that owns the directory calls open() and writes. */
@@ -152,19 +167,35 @@ export class EngineJournal {
   }
 
   /**
-   * Makes the directory the engine's: the log rewritten from what was read (a torn tail dropped, the
-   * old one-file-per-execution journal folded in and removed), so every later append starts on a line.
+   * Makes the directory the engine's and opens the log for appending. A log that needs it is rewritten
+   * from what was read first (a torn tail or damaged line dropped, the old one-file-per-execution
+   * journal folded in and removed, or grown well past what it holds), so every append starts on a line.
    */
   open(): this {
     mkdirSync(this.directory, { recursive: true });
-    const text = this.snapshot();
-    const temporary = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(temporary, text);
-    renameSync(temporary, this.file);
-    this.bytes = Buffer.byteLength(text);
-    this.compactedBytes = this.bytes;
-    for (const legacy of this.loaded.legacyFiles) rmSync(legacy, { force: true });
+    const { skippedLines, tornTail, legacyFiles } = this.loaded;
+    if (skippedLines > 0 || tornTail || legacyFiles.length > 0 || this.grown()) {
+      const text = this.snapshot();
+      const temporary = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(temporary, text);
+      renameSync(temporary, this.file);
+      this.bytes = Buffer.byteLength(text);
+      this.compactedBytes = this.bytes;
+      for (const legacy of legacyFiles) rmSync(legacy, { force: true });
+    }
+    this.descriptor = openSync(this.file, 'a');
     return this;
+  }
+
+  /** Writes what is pending and closes the log. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
+  }
+
+  private grown(): boolean {
+    return this.bytes >= Math.max(COMPACT_MIN_BYTES, this.compactedBytes * COMPACT_GROWTH);
   }
 
   read(executionId: string): JournalEntry | undefined {
@@ -214,14 +245,17 @@ export class EngineJournal {
     if (this.failure) throw this.failure;
   }
 
-  /** The next append starts on the next turn of the event loop: what this turn changes goes with it. */
+  /**
+   * Changes nobody awaits go to disk within FLUSH_DELAY_MS, with whatever else changed meanwhile (a
+   * flush someone awaits takes them sooner).
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.scheduled = false;
       this.flush().catch(() => undefined);
-    });
+    }, FLUSH_DELAY_MS).unref();
   }
 
   private async append(): Promise<void> {
@@ -246,7 +280,9 @@ export class EngineJournal {
     }
     if (text.length === 0) return;
     try {
-      await appendFile(this.file, text);
+      if (this.descriptor === undefined)
+        throw new Error(`the engine journal ${this.file} is not open for writing`);
+      await appendTo(this.descriptor, Buffer.from(text));
       this.failure = undefined;
     } catch (error) {
       // Not on disk: kept pending (merged with what came since) for the next append.
@@ -266,12 +302,27 @@ export class EngineJournal {
 
   /** Rewrites the log from memory once appends made it much bigger than what it holds. */
   private async compactIfGrown(): Promise<void> {
-    if (this.bytes < Math.max(COMPACT_MIN_BYTES, this.compactedBytes * COMPACT_GROWTH)) return;
+    if (!this.grown()) return;
     const text = this.snapshot();
     const temporary = `${this.file}.${process.pid}.tmp`;
     await writeFile(temporary, text);
     await rename(temporary, this.file);
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = openSync(this.file, 'a');
     this.bytes = Buffer.byteLength(text);
     this.compactedBytes = this.bytes;
   }
+}
+
+/** One write(2) on the log opened with O_APPEND, repeated for what a short write left. */
+function appendTo(descriptor: number, buffer: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (offset: number) =>
+      write(descriptor, buffer, offset, buffer.length - offset, null, (error, written) => {
+        if (error) reject(error);
+        else if (offset + written < buffer.length) from(offset + written);
+        else resolve();
+      });
+    from(0);
+  });
 }

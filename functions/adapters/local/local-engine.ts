@@ -188,9 +188,30 @@ export function rootedAt(definition: StateMachineDefinition, state: string): Sta
   };
 }
 
-/** A Task that only reads (a diagnostic step): running it again after a crash changes nothing. */
+/**
+ * A Task the read-only step runner answers (a diagnostic, a checkpoint): running it again after a crash
+ * changes nothing, so it need not wait for the journal's disk.
+ */
 function isReadOnlyTask(state: State): boolean {
-  return state.Type === 'Task' && state.Resource === `\${${Substitution.ReadOnlyRunner}}`;
+  if (state.Type !== 'Task') return false;
+  const readOnly = `\${${Substitution.ReadOnlyRunner}}`;
+  if (state.Resource === readOnly) return true;
+  return (
+    state.Resource === WAIT_FOR_TASK_TOKEN_RESOURCE &&
+    (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName === readOnly
+  );
+}
+
+/** What launching an execution of a definition needs, worked out once per definition. */
+interface PreparedDefinition {
+  machineDefinition: StateMachineDefinition;
+  machine: StateMachine;
+  topLevel: Set<string>;
+  mutating: Set<string>;
+  readOnly: Set<string>;
+  tasks: Array<[string, State & { Type: 'Task' }]>;
+  retryIntervalOverrides: Record<string, number>;
+  waitTimeOverrides: Record<string, number>;
 }
 
 function isMutatingStep(state: State): boolean {
@@ -214,8 +235,8 @@ function isMutatingStep(state: State): boolean {
 export class LocalExecutionEngine implements ExecutionEngine {
   private readonly runs = new Map<string, Run>();
   private readonly tokens = new Map<string, PendingToken>();
-  /** Definitions aws-local-stepfunctions has validated already (as compiled, before substitution). */
-  private readonly validated = new WeakSet<StateMachineDefinition>();
+  /** Definitions prepared (validated by aws-local-stepfunctions once), as compiled, before substitution. */
+  private readonly prepared = new WeakMap<StateMachineDefinition, PreparedDefinition>();
   private readonly journal: EngineJournal;
 
   constructor(private readonly options: LocalEngineOptions) {
@@ -251,29 +272,23 @@ export class LocalExecutionEngine implements ExecutionEngine {
       startedAt,
       resumed: 0,
     });
-    // The caller records the execution as started: the journal must know it first, or a crash loses it.
-    await this.journal.flush();
     this.launch(request.runbookId, request.name, definition, request.input);
+    // The caller records the execution as started: the journal must have it on disk first, or a crash
+    // loses it (the run goes on meanwhile; its first task that changes anything waits for the same write).
+    await this.journal.flush();
     return { executionId: request.name, engineRef, startedAt, alreadyStarted: false };
   }
 
-  private launch(
-    runbookId: string,
-    executionId: string,
-    definition: StateMachineDefinition,
-    input: unknown,
-  ): void {
+  /** Substitutes, validates and indexes a definition once; every execution of it reuses the result. */
+  private prepare(definition: StateMachineDefinition): PreparedDefinition {
+    const known = this.prepared.get(definition);
+    if (known) return known;
     const machineDefinition = substitute(definition);
-    // Judged on the definition as compiled: substitution replaces the placeholders isMutatingStep reads.
-    const mutating = new Set(
-      [...walkStates(definition)].filter(([, state]) => isMutatingStep(state)).map(([name]) => name),
-    );
-    const topLevel = new Set(Object.keys(machineDefinition.States));
-    const readOnly = new Set(
-      [...walkStates(definition)].filter(([, state]) => isReadOnlyTask(state)).map(([name]) => name),
-    );
-    const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
-    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    // Judged on the definition as compiled: substitution replaces the placeholders these read.
+    const compiled = [...walkStates(definition)];
+    const mutating = new Set(compiled.filter(([, state]) => isMutatingStep(state)).map(([name]) => name));
+    const readOnly = new Set(compiled.filter(([, state]) => isReadOnlyTask(state)).map(([name]) => name));
+    const tasks: PreparedDefinition['tasks'] = [];
     const retryIntervalOverrides: Record<string, number> = {};
     const waitTimeOverrides: Record<string, number> = {};
     for (const [name, state] of walkStates(machineDefinition)) {
@@ -286,28 +301,49 @@ export class LocalExecutionEngine implements ExecutionEngine {
       ) {
         retryIntervalOverrides[name] = this.options.retryIntervalMs;
       }
-      if (state.Type === 'Task')
-        handlers[name] = (taskInput) => {
-          const task = this.invokeTask(
-            run,
-            executionId,
-            name,
-            state,
-            taskInput,
-            mutating.has(name),
-            !readOnly.has(name),
-          );
-          // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
-          task.catch(() => undefined);
-          return task;
-        };
+      if (state.Type === 'Task') tasks.push([name, state]);
     }
     // Validating a definition takes 100-450 ms of blocked event loop: once per definition is enough.
-    const validated = this.validated.has(definition);
-    const machine = new StateMachine(machineDefinition as never, {
-      validationOptions: validated ? { noValidate: true } : { checkArn: false },
-    });
-    this.validated.add(definition);
+    const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
+    const prepared: PreparedDefinition = {
+      machineDefinition,
+      machine,
+      topLevel: new Set(Object.keys(machineDefinition.States)),
+      mutating,
+      readOnly,
+      tasks,
+      retryIntervalOverrides,
+      waitTimeOverrides,
+    };
+    this.prepared.set(definition, prepared);
+    return prepared;
+  }
+
+  private launch(
+    runbookId: string,
+    executionId: string,
+    definition: StateMachineDefinition,
+    input: unknown,
+  ): void {
+    const { machine, topLevel, mutating, readOnly, tasks, retryIntervalOverrides, waitTimeOverrides } =
+      this.prepare(definition);
+    const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const [name, state] of tasks)
+      handlers[name] = (taskInput) => {
+        const task = this.invokeTask(
+          run,
+          executionId,
+          name,
+          state,
+          taskInput,
+          mutating.has(name),
+          !readOnly.has(name),
+        );
+        // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
+        task.catch(() => undefined);
+        return task;
+      };
     const journalEntry = this.journal.read(executionId);
     const execution = machine.run(input as never, {
       noThrowOnAbort: true,
@@ -644,7 +680,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       this.rejectTokens(executionId, namedError('States.Runtime', 'the platform is stopping'));
     }
     await Promise.all(runs.map(([, run]) => run.done));
-    await this.journal.flush();
+    await this.journal.close();
   }
 
   /** Waits for the journal's disk; a failing disk is logged, and the run goes on from memory. */
