@@ -55,6 +55,8 @@ export interface ScenarioDefinition {
   variant?: { runbookId: string; edit: (text: string) => string; why: string };
   /** The safety incident kinds the fault must cause (default none: any safety incident fails it). */
   expectedSafetyIncidents?: string[];
+  /** The platform runs in a child process the scenario can kill -9. */
+  child?: boolean;
   deadlineMs: number;
   /** Plays it; returns the executions to measure. */
   play(context: ScenarioContext): Promise<Json[]>;
@@ -656,6 +658,163 @@ export function faultScenarios(): ScenarioDefinition[] {
         return details;
       },
     },
+    {
+      id: 'kill-9-mid-change',
+      kind: 'fault',
+      fault:
+        'the platform process is killed with SIGKILL as its pod deletion reaches the cluster, then started again',
+      simulated: ['crash-loop'],
+      alertSource: 'prometheus',
+      expected:
+        'after the restart the execution shows the step interrupted; resumed, it finishes; one pod deleted, not two',
+      child: true,
+      deadlineMs: 150_000,
+      async play(context) {
+        const { session, check, note } = context;
+        const kube = session.environment.world.kube;
+        const child = session.child!;
+        let killing: Promise<void> | undefined;
+        kube.onRequest = (request) => {
+          if (request.method === 'DELETE' && /^\/api\/v1\/namespaces\/[^/]+\/pods\//.test(request.path)) {
+            kube.onRequest = undefined;
+            killing = child.kill();
+          }
+        };
+        const approved = new Set<string>();
+        await until(
+          'the pod deletion (the kill)',
+          async () => {
+            if (killing) return true;
+            await approvePending(session.url, approved).catch(() => undefined);
+            return undefined;
+          },
+          90_000,
+          100,
+        );
+        await killing;
+        const restarted = await session.restart();
+        note(`recovery: ${JSON.stringify(restarted.recovery)}`);
+        const interrupted = restarted.recovery.interrupted;
+        check(interrupted.length === 1, `interrupted after the restart: ${interrupted.join(', ') || 'none'}`);
+        const executionId = interrupted[0] ?? restarted.recovery.resumed[0];
+        if (executionId && interrupted.length > 0)
+          await getJson(new URL(`api/executions/${encodeURIComponent(executionId)}/resume`, session.url), {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ by: 'scenario-runner' }),
+          });
+        const details = await playToTheEnd(context, { approve: true, deadlineMs: 90_000, expected: 1 });
+        const detail = details[0];
+        check(details.length === 1, `${details.length} executions, expected 1`);
+        check(detail?.execution.status === 'succeeded', `execution after the restart ${story(detail)}`);
+        const attempts = ((detail?.steps ?? []) as Json[])
+          .filter((step) => step.stepId === 'delete-crashing-pod')
+          .map((step) => step.status);
+        note(`delete-crashing-pod attempts: ${attempts.join(', ')}`);
+        check(attempts[0] === 'interrupted', `the killed attempt shows ${attempts[0]}, not interrupted`);
+        const deleted = new Set(
+          kube.requests
+            .filter((request) => request.method === 'DELETE' && request.path.includes('/pods/'))
+            .map((request) => request.path),
+        );
+        check(deleted.size === 1, `pods deleted: ${[...deleted].join(', ')}`);
+        return details;
+      },
+    },
+    {
+      id: 'second-incident-same-resource',
+      kind: 'fault',
+      fault:
+        'while the first execution waits for its approval, Alertmanager sends a second alert (KubePodNotReady) on the same pod',
+      simulated: ['crash-loop'],
+      alertSource: 'prometheus',
+      expected: 'the pod is changed once: the second incident does not run a change beside the first',
+      deadlineMs: 150_000,
+      async play(context) {
+        const { session, check, note } = context;
+        const first = await until(
+          'the approval request of the first execution',
+          async () =>
+            (await notificationsOf(session.url)).find(
+              (notification) => notification.kind === 'approval-request',
+            ),
+          60_000,
+        );
+        const [detail] = await executionDetails(session.url);
+        const labels = { ...(detail!.incident.alert.labels as Record<string, string>) };
+        const alertmanager = session.environment.endpoints.alertmanager!;
+        const posted = await fetch(`${alertmanager}/api/v2/alerts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify([
+            {
+              labels: { ...labels, alertname: 'KubePodNotReady', severity: 'warning' },
+              annotations: { summary: 'Pod has been in a non-ready state for more than 15 minutes.' },
+              generatorURL: detail!.incident.alert.generatorURL,
+            },
+          ]),
+        });
+        check(posted.ok, `Alertmanager refused the second alert: ${posted.status}`);
+        const second = await until(
+          'the second alert at the platform',
+          async () =>
+            (await executionDetails(session.url)).find(
+              (candidate) => candidate.execution.alert?.name === 'KubePodNotReady',
+            ) ?? undefined,
+          20_000,
+        ).catch(() => undefined);
+        note(`first approval: ${first.subject}`);
+        note(
+          `second alert: ${second ? `started ${second.execution.runbookId}` : 'started nothing (joined or blocked)'}`,
+        );
+        // Approved, the first runs; then the second alert ends (Alertmanager sends resolved).
+        let details = await playToTheEnd(context, { approve: true, deadlineMs: 60_000, expected: 1 });
+        await fetch(`${alertmanager}/api/v2/alerts`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify([
+            {
+              labels: { ...labels, alertname: 'KubePodNotReady', severity: 'warning' },
+              annotations: { summary: 'Pod has been in a non-ready state for more than 15 minutes.' },
+              endsAt: new Date().toISOString(),
+            },
+          ]),
+        });
+        details = await playToTheEnd(context, { approve: true, deadlineMs: 60_000 });
+        note(
+          `executions: ${details.map((candidate) => `${candidate.execution.alert?.name} → ${candidate.execution.runbookId} ${candidate.execution.status} (${candidate.execution.currentState ?? ''}; ${(candidate.steps as Json[]).map((step) => `${step.stepId}:${step.status}`).join(' ')})`).join('; ')}`,
+        );
+        const deleted = new Set(
+          session.environment.world.kube.requests
+            .filter(
+              (request) => KUBE_CHANGES.has(request.method) && request.path.includes(`/pods/${labels.pod}`),
+            )
+            .map((request) => `${request.method} ${request.path}`),
+        );
+        check(deleted.size <= 1, `the pod was changed ${deleted.size} times: ${[...deleted].join(', ')}`);
+        const changers = details.filter((candidate) =>
+          (candidate.steps as Json[]).some(
+            (step) => step.status === 'succeeded' && /delete|restart|patch|rollout/.test(String(step.stepId)),
+          ),
+        );
+        check(changers.length <= 1, `${changers.length} executions changed the same workload`);
+        // Serialized or joined: no second execution on the pod while the first is in flight.
+        const firstRun = details.find(
+          (candidate) => candidate.execution.alert?.name === 'KubePodCrashLooping',
+        );
+        const overlapping = details.filter(
+          (candidate) =>
+            candidate !== firstRun &&
+            Date.parse(candidate.execution.startedAt) <
+              Date.parse(firstRun?.execution.stoppedAt ?? '9999-01-01'),
+        );
+        check(
+          overlapping.length === 0,
+          `${overlapping.map((candidate) => candidate.execution.runbookId).join(', ')} ran on ${labels.pod} while ${firstRun?.execution.runbookId} was in flight (neither serialized nor joined)`,
+        );
+        return details;
+      },
+    },
   ];
 }
 
@@ -695,6 +854,7 @@ export async function playScenario(
       runbooksDir,
       statemachinesDir,
       waitScale: options.waitScale,
+      ...(definition.child ? { child: true } : {}),
     });
     const context: ScenarioContext = {
       session,

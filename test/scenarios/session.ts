@@ -5,6 +5,7 @@ import { DEMO_ENVIRONMENT, demoAwsOptions, demoToolConfig } from '../../local/de
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { PACKAGE_ROOT } from '../../local/project.ts';
 import { SimulatedEnvironment } from '../../local/sim/environment.ts';
+import { type ChildPlatform, startChildPlatform } from '../support/child-platform.ts';
 import type { Json } from '../support/json.ts';
 
 /**
@@ -20,12 +21,18 @@ export interface SessionOptions {
   runbooksDir: string;
   statemachinesDir: string;
   waitScale: number;
+  /** The platform in a child process (test/support/child-platform.ts) a scenario can kill -9. */
+  child?: boolean;
 }
 
 export interface Session {
   environment: SimulatedEnvironment;
+  /** The in-process platform (after a restart, for a child session). */
   platform: RunningPlatform;
   url: string;
+  child?: ChildPlatform;
+  /** Starts the platform in this process on the data the child left, and points Alertmanager at it. */
+  restart(): Promise<RunningPlatform>;
   dataDir: string;
   close(): Promise<void>;
 }
@@ -38,9 +45,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
     scenarios: options.simScenarios,
     monitoring: 'real',
   });
-  let platform: RunningPlatform;
-  try {
-    platform = await startPlatform({
+  const start = () =>
+    startPlatform({
       cwd: PACKAGE_ROOT,
       runbooksDir: options.runbooksDir,
       statemachinesDir: options.statemachinesDir,
@@ -54,23 +60,51 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       configOverrides: demoToolConfig(environment.endpoints),
       print: () => {},
     });
+  let platform: RunningPlatform | undefined;
+  let child: ChildPlatform | undefined;
+  try {
+    if (options.child)
+      child = await startChildPlatform({
+        dataDir: join(dataDir, 'platform'),
+        environment: DEMO_ENVIRONMENT,
+        runbooksDir: options.runbooksDir,
+        statemachinesDir: options.statemachinesDir,
+        simulated: {
+          prometheus: environment.endpoints.prometheus,
+          kubeconfig: environment.endpoints.kubeconfig,
+          aws: environment.endpoints.aws,
+        },
+        waitScale: options.waitScale,
+      });
+    else platform = await start();
   } catch (error) {
     await environment.stop();
     rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
-  await environment.setReceiver(new URL('webhooks/alertmanager', platform.url).toString());
-  return {
+  const url = platform?.url ?? child!.url;
+  await environment.setReceiver(new URL('webhooks/alertmanager', url).toString());
+  const session: Session = {
     environment,
-    platform,
-    url: platform.url,
+    platform: platform as RunningPlatform,
+    url,
     dataDir,
+    ...(child ? { child } : {}),
+    async restart() {
+      const restarted = await start();
+      session.platform = restarted;
+      session.url = restarted.url;
+      await environment.setReceiver(new URL('webhooks/alertmanager', restarted.url).toString());
+      return restarted;
+    },
     async close() {
-      await platform.stop().catch(() => undefined);
+      await child?.kill().catch(() => undefined);
+      await session.platform?.stop().catch(() => undefined);
       await environment.stop().catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return session;
 }
 
 export async function getJson(url: string | URL, init?: RequestInit): Promise<Json> {
@@ -108,7 +142,9 @@ export async function approvePending(url: string, approved: Set<string>): Promis
     const approval = decodeURIComponent(new URL(link).pathname);
     if (approved.has(approval)) continue;
     approved.add(approval);
-    await fetch(link, {
+    // A link sent by a platform that was restarted since names its old port: the same path on this one.
+    const target = new URL(`${new URL(link).pathname}${new URL(link).search}`, url);
+    await fetch(target, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ decision: 'approve', comment: 'scenario runner' }).toString(),
