@@ -25,9 +25,13 @@ export async function measureExecution(
     detail.incident?.alert?.startsAt ?? execution.alert?.startsAt ?? execution.startedAt,
   );
   const stoppedAt = execution.stoppedAt ? Date.parse(execution.stoppedAt) : undefined;
-  const waitedSeconds = steps
-    .filter((step) => step.status === 'succeeded' && typeof step.output?.waitSeconds === 'number')
-    .reduce((total, step) => total + (step.output.waitSeconds as number), 0);
+  // runbook.wait records what it waited (already scaled) and the scale: the rest is what full waits add.
+  const waitRemainderSeconds = steps
+    .filter((step) => step.status === 'succeeded' && typeof step.output?.waitedSeconds === 'number')
+    .reduce((total, step) => {
+      const scale = typeof step.output.scale === 'number' ? (step.output.scale as number) : waitScale;
+      return total + (step.output.waitedSeconds as number) * (1 / scale - 1);
+    }, 0);
   const ttmMs = stoppedAt === undefined ? undefined : stoppedAt - startsAt;
   // Each compensated step once, as its last attempt ended (compensated, failed…).
   const compensations = [
@@ -61,7 +65,7 @@ export async function measureExecution(
     ...(ttmMs === undefined ? {} : { timeToMitigateMs: ttmMs }),
     ...(ttmMs === undefined
       ? {}
-      : { timeToMitigateFullWaitsMs: Math.round(ttmMs + waitedSeconds * 1_000 * (1 / waitScale - 1)) }),
+      : { timeToMitigateFullWaitsMs: Math.round(ttmMs + waitRemainderSeconds * 1_000) }),
     ...(baseline === undefined ? {} : { baselineMttrMs: parseDuration(baseline) * 1_000 }),
     approvals: approvals.map((approval) => approval.status as string),
     escalations: escalations.length,

@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CATALOG_FILE, runbookCatalogText } from '../../functions/core/runbook/catalog.ts';
 import { TOOL_CATALOG } from '../../functions/tools/declarations.ts';
 import { compileRunbookFiles, listRunbookFiles, validateRunbookFiles } from '../../local/runbook-files.ts';
@@ -836,7 +836,7 @@ export async function playScenario(
   if (definition.variant) {
     const dir = mkdtempSync(join(tmpdir(), 'scenario-runbooks-'));
     scratch.push(dir);
-    const source = join(ROOT, options.runbooksDir, `${definition.variant.runbookId}.yaml`);
+    const source = resolve(ROOT, options.runbooksDir, `${definition.variant.runbookId}.yaml`);
     const original = readFileSync(source, 'utf8');
     const edited = definition.variant.edit(original);
     if (edited === original) failures.push(`the variant's edit changed nothing in ${source}`);
