@@ -12,7 +12,7 @@ export const ExecutionMeasure = z
     timeToMitigateMs: z.number().optional(),
     /** The same with every runbook.wait at its full length (measured + waited × (1/waitScale − 1)). */
     timeToMitigateFullWaitsMs: z.number().optional(),
-    /** The runbook's optimizationTargets.baselineMttr: recovery by hand, from the team's incident history. */
+    /** The runbook's optimizationTargets.baselineMttr: the manual recovery time it declares (an estimate for the built-in library). */
     baselineMttrMs: z.number().optional(),
     /** Each approval's final status (approved, expired…). */
     approvals: z.array(z.string()),

@@ -114,7 +114,7 @@ const document = Results.parse({
   machine: machine(loadAtStart),
   waitScale: WAIT_SCALE,
   baselineSource:
-    "each runbook's optimizationTargets.baselineMttr (runbooks/*.yaml: how long recovery took by hand, from the team's incident history)",
+    "each runbook's optimizationTargets.baselineMttr (runbooks/*.yaml: the manual recovery time the runbook declares; for the built-in library these are the authors' estimates, not measured history, so a team should set its own from its incident records)",
   runbooksDir: RUNBOOKS_DIR,
   summary,
   scenarios: results,
