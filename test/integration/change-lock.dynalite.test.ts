@@ -26,6 +26,7 @@ import { loadRunbook, ROOT } from '../support/runbooks.ts';
 const webhook = JSON.parse(
   readFileSync(join(ROOT, 'test/fixtures/alerts/alertmanager-crashloop.json'), 'utf8'),
 ) as {
+  status: string;
   alerts: Array<{ labels: Record<string, string>; fingerprint: string; status: string; endsAt: string }>;
 };
 
