@@ -780,7 +780,9 @@ export function faultScenarios(): ScenarioDefinition[] {
           30_000,
         ).catch(() => undefined);
         note(`first approval: ${first.subject}`);
-        note(`second alert: ${deferral ? `${deferral.verdict}: ${deferral.reason}` : 'no change-lock verdict'}`);
+        note(
+          `second alert: ${deferral ? `${deferral.verdict}: ${deferral.reason}` : 'no change-lock verdict'}`,
+        );
         check(
           deferral?.verdict === 'deferred' && String(deferral.reason).includes(String(detail!.execution.id)),
           `the second alert was not deferred behind ${detail!.execution.id}: ${JSON.stringify(deferral)}`,
