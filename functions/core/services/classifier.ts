@@ -465,11 +465,11 @@ export class ClassifierService {
         deferredAt: this.options.clock.now().toISOString(),
         expiresAt: new Date(Date.parse(holder.expiresAt) + DEFERRAL_MARGIN_SECONDS * 1000).toISOString(),
       });
-      const now = await this.options.changeLocks!.get(resource);
+      const current = await this.options.changeLocks!.get(resource);
       if (
         recheck >= DEFERRAL_RECHECKS ||
-        (now?.executionId === holder.executionId &&
-          Date.parse(now.expiresAt) > this.options.clock.now().getTime())
+        (current?.executionId === holder.executionId &&
+          Date.parse(current.expiresAt) > this.options.clock.now().getTime())
       ) {
         await verdict(
           'change-lock',
