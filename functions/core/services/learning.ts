@@ -16,6 +16,7 @@ import { type RunbookTimeline, runbookTimeline } from '../learning/timeseries.ts
 import type { ExecutionRecord } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
+import type { DeferredAlerts } from './deferred-alerts.ts';
 import type { FollowUpService } from './follow-up.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
@@ -48,6 +49,8 @@ export class LearningService {
       /** Graduated automation: each stopped run's record (and any demotion), and its part of the report. */
       automation?: Pick<AutomationService, 'runStopped' | 'report'> &
         Partial<Pick<AutomationService, 'levelChanges'>>;
+      /** The stopped run's change lock is given back and the alerts deferred behind it classified again. */
+      deferredAlerts?: Pick<DeferredAlerts, 'executionStopped'>;
       /** Runs of the rollback machine stop too: a rollback that did not finish is recorded as failed. */
       rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
       /** A failed run may open its runbook's circuit breaker; the report lists the breakers. */
@@ -110,6 +113,7 @@ export class LearningService {
       await auditExecutionFinished(this.deps.audit, clock, execution, outcome, actor);
     }
     await store.releaseSlot(slotKey(execution.runbookId), execution.id);
+    await this.deps.deferredAlerts?.executionStopped(execution);
     await this.recompute(execution.runbookId);
     await this.deps.automation?.runStopped(execution.id);
     await this.deps.breakers?.executionStopped(execution.id);
