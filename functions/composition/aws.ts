@@ -10,7 +10,6 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
@@ -66,7 +65,7 @@ import type { Logger } from '../ports/logger.ts';
 import type { ToolRegistry } from '../ports/tools.ts';
 import { TOOL_CATALOG } from '../tools/declarations.ts';
 import { createToolRegistry } from '../tools/index.ts';
-import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
+import type { EksAccess } from '../tools/kubernetes/eks.ts';
 
 /**
  * The AWS runtime's wiring: the only module that builds AWS adapters. Everything is built on first use
@@ -314,7 +313,26 @@ export async function secret(variable: 'INGEST_TOKEN_SECRET'): Promise<string> {
   return value;
 }
 
-/** The tools the step runner may call, built on first use (their clients too). */
+/**
+ * EKS tokens from the function's own role (its access entry maps it to Kubernetes groups); endpoints the
+ * config leaves out are read with eks:DescribeCluster. Its code (the EKS client, SigV4) loads when a step
+ * first reaches an EKS cluster: a function that never does never loads it.
+ */
+let eksAccessLoading: Promise<EksAccess> | undefined;
+const eksAccess = (): Promise<EksAccess> =>
+  (eksAccessLoading ??= Promise.all([
+    import('../tools/kubernetes/eks.ts'),
+    import('@aws-sdk/credential-provider-node'),
+  ]).then(
+    ([{ EksAccess, describeWithSdk }, { defaultProvider }]) =>
+      new EksAccess({
+        credentials: defaultProvider(),
+        defaultRegion: () => config().tools.defaultRegion ?? process.env.AWS_REGION,
+        describe: describeWithSdk(),
+      }),
+  ));
+
+/** The tools the step runner may call: each family's code and clients load with its first call. */
 const toolRegistry = /* @__PURE__ */ once(
   (): ToolRegistry =>
     createToolRegistry(
@@ -326,13 +344,10 @@ const toolRegistry = /* @__PURE__ */ once(
         fetch: globalThis.fetch,
       },
       {
-        // EKS tokens from the function's own role (its access entry maps it to Kubernetes groups);
-        // endpoints the config leaves out are read with eks:DescribeCluster.
-        eksAccess: new EksAccess({
-          credentials: defaultProvider(),
-          defaultRegion: () => config().tools.defaultRegion ?? process.env.AWS_REGION,
-          describe: describeWithSdk(),
-        }),
+        eksAccess: {
+          token: async (clusterName, region) => (await eksAccess()).token(clusterName, region),
+          endpoint: async (clusterName, region) => (await eksAccess()).endpoint(clusterName, region),
+        },
       },
     ),
 );
