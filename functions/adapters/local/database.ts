@@ -1,3 +1,5 @@
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   type AttributeValue,
@@ -9,6 +11,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { HttpHandler, HttpRequest, HttpResponse } from '@smithy/types';
 import dynalite from 'dynalite';
 import { createTableInput, TABLE_DESIGN } from '../aws/table-design.ts';
 
@@ -28,6 +31,8 @@ export interface LocalDatabase {
   endpoint: string;
   tableName: string;
   client: DynamoDBDocumentClient;
+  /** dynalite's HTTP server on `endpoint`, for clients in other processes (the platform's is in process). */
+  server: Server;
   /** Destroys the client and closes the server; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -53,6 +58,9 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
     region: 'local',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
+    // dynalite checks that a request carries a SigV4-shaped Authorization header, never its signature.
+    signer: { sign: async (request) => unsignedRequest(request as HttpRequest) },
+    requestHandler: new InProcessDynalite(server.listeners('request')[0] as RequestListener),
   });
   const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
   const tableName = options.tableName ?? LOCAL_TABLE_NAME;
@@ -74,7 +82,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
     await stop();
     throw error;
   }
-  return { endpoint, client, tableName, stop };
+  return { endpoint, client, server, tableName, stop };
 }
 
 /**
@@ -108,6 +116,7 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
     start = page.LastEvaluatedKey;
   } while (start);
   await client.send(new DeleteTableCommand({ TableName: tableName }));
+  await waitUntilDeleted(client, tableName);
   await client.send(new CreateTableCommand(createTableInput(tableName)));
   await waitUntilActive(client, tableName);
   for (let index = 0; index < items.length; index += 25) {
@@ -116,6 +125,24 @@ async function addMissingIndexes(client: DynamoDBClient, tableName: string): Pro
       const result = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
       pending = (result.UnprocessedItems?.[tableName] ?? []) as typeof pending;
     }
+  }
+}
+
+/** A table is deleted in the background (dynalite as DynamoDB): creating it again must wait for that. */
+async function waitUntilDeleted(client: DynamoDBClient, tableName: string): Promise<void> {
+  const deadline = Date.now() + TABLE_ACTIVE_TIMEOUT_MS;
+  for (;;) {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: tableName }));
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ResourceNotFoundException') return;
+      throw error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `dynalite: table "${tableName}" is still there ${TABLE_ACTIVE_TIMEOUT_MS} ms after deleting it`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
@@ -130,4 +157,70 @@ async function waitUntilActive(client: DynamoDBClient, tableName: string): Promi
       );
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** An Authorization header dynalite accepts (it parses the header, it does not verify the signature). */
+function unsignedRequest(request: HttpRequest): HttpRequest {
+  const at = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  request.headers['x-amz-date'] = at;
+  request.headers.authorization = `AWS4-HMAC-SHA256 Credential=local/${at.slice(0, 8)}/local/dynamodb/aws4_request, SignedHeaders=host, Signature=unsigned`;
+  return request;
+}
+
+/**
+ * The SDK's requests handed to dynalite's request listener in this process: the same parsing,
+ * validation and LevelDB writes as over loopback HTTP, without a socket, HTTP framing and parsing
+ * on both sides of it per store command (the platform's largest cost after dynalite itself).
+ * The HTTP server still listens for clients in other processes (`endpoint`).
+ */
+export class InProcessDynalite implements HttpHandler {
+  readonly metadata = { handlerProtocol: 'in-process' };
+
+  constructor(private readonly listener: RequestListener) {}
+
+  handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
+    return new Promise((resolve) => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+      const query = new URLSearchParams(
+        Object.entries(request.query ?? {}).flatMap(([name, value]) =>
+          (Array.isArray(value) ? value : [value]).flatMap((one) => (one == null ? [] : [[name, one]])),
+        ),
+      ).toString();
+      const incoming = Object.assign(new EventEmitter(), {
+        method: request.method,
+        url: `${request.path || '/'}${query ? `?${query}` : ''}`,
+        headers,
+      });
+      const answer: Record<string, string> = {};
+      const outgoing = {
+        statusCode: 200,
+        setHeader(name: string, value: string | number) {
+          answer[name.toLowerCase()] = String(value);
+        },
+        end(body?: string) {
+          resolve({
+            response: {
+              statusCode: outgoing.statusCode,
+              headers: answer,
+              body: Buffer.from(body ?? '', 'utf8'),
+            },
+          });
+        },
+      };
+      this.listener(incoming as unknown as IncomingMessage, outgoing as unknown as ServerResponse);
+      const body = request.body as string | Uint8Array | undefined;
+      if (body !== undefined && body.length > 0)
+        incoming.emit('data', typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body));
+      incoming.emit('end');
+    });
+  }
+
+  updateHttpClientConfig(): void {}
+
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+
+  destroy(): void {}
 }
