@@ -6,7 +6,7 @@ import {
   GetCommand,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type LocalDatabase, startLocalDatabase } from '../../functions/adapters/local/database.ts';
 
 /**
@@ -34,7 +34,10 @@ afterEach(async () => {
 const key = { pk: 'INCIDENT#1', sk: 'INCIDENT' };
 
 describe('the local database client', () => {
-  it('writes and reads items without opening a socket', async () => {
+  it('writes and reads items without opening a socket, and without the SDK warning about the body', async () => {
+    // Prepare
+    const warn = vi.spyOn(console, 'warn');
+
     // Act
     await database.client.send(
       new PutCommand({
@@ -47,6 +50,8 @@ describe('the local database client', () => {
     // Assert
     expect(read.Item).toEqual({ ...key, title: 'node under pressure', count: 1 });
     expect(sockets).toBe(0);
+    expect(warn).not.toHaveBeenCalled();
+    warn.mockRestore();
   });
 
   it('answers a failed condition as DynamoDB does, leaving the item as it was', async () => {

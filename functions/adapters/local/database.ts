@@ -211,7 +211,13 @@ export class InProcessDynalite implements HttpHandler {
       this.listener(incoming as unknown as IncomingMessage, outgoing as unknown as ServerResponse);
       const body = request.body as string | Uint8Array | undefined;
       if (body !== undefined && body.length > 0)
-        incoming.emit('data', typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body));
+        incoming.emit(
+          'data',
+          // The bytes as they are (Buffer.from(view) would call the SDK's string adapter's valueOf).
+          typeof body === 'string'
+            ? Buffer.from(body, 'utf8')
+            : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        );
       incoming.emit('end');
     });
   }
