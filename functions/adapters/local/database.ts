@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import {
   type AttributeValue,
@@ -14,6 +15,39 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { HttpHandler, HttpRequest, HttpResponse } from '@smithy/types';
 import dynalite from 'dynalite';
 import { createTableInput, TABLE_DESIGN } from '../aws/table-design.ts';
+
+/**
+ * dynalite turns LevelDB iterators into streams and, when a stream ends or is destroyed, closes the
+ * iterator only if it has a `return()` method, which abstract-level's iterators do not have: every
+ * Query and Scan left its iterator open, held by the database (a LevelDB snapshot in native memory)
+ * until it closed, so `runbook serve` grew by megabytes per execution (issue 14's RSS goal). Giving
+ * the iterators of the abstract-level copy dynalite uses a `return()` that closes them fixes that.
+ */
+export function closeDynaliteIteratorsWhenDone(): void {
+  const fromDynalite = createRequire(createRequire(import.meta.url).resolve('dynalite'));
+  const prototypes = ['classic-level', 'memory-level'].map((implementation) => {
+    const fromImplementation = createRequire(
+      implementation === 'classic-level'
+        ? createRequire(fromDynalite.resolve('level')).resolve('classic-level')
+        : fromDynalite.resolve('memory-level'),
+    );
+    const { AbstractIterator } = fromImplementation('abstract-level') as {
+      AbstractIterator: { prototype: object };
+    };
+    // The common base of key, value and entry iterators.
+    return Object.getPrototypeOf(AbstractIterator.prototype) as { close(): Promise<void> };
+  });
+  for (const prototype of new Set(prototypes)) {
+    if ('return' in prototype) continue;
+    Object.defineProperty(prototype, 'return', {
+      configurable: true,
+      writable: true,
+      value(this: { close(): Promise<void> }) {
+        return this.close().then(() => ({ done: true, value: undefined }));
+      },
+    });
+  }
+}
 
 /** The table the embedded platform keeps its records in. */
 export const LOCAL_TABLE_NAME = 'runbook-autopilot';
@@ -38,6 +72,7 @@ export interface LocalDatabase {
 }
 
 export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Promise<LocalDatabase> {
+  closeDynaliteIteratorsWhenDone();
   const server = dynalite({
     ...(options.path ? { path: options.path } : {}),
     createTableMs: 0,
@@ -53,6 +88,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
   });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
+  const inProcess = new InProcessDynalite(server.listeners('request')[0] as RequestListener);
   const base = new DynamoDBClient({
     endpoint,
     region: 'local',
@@ -60,7 +96,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
     maxAttempts: 3,
     // dynalite checks that a request carries a SigV4-shaped Authorization header, never its signature.
     signer: { sign: async (request) => unsignedRequest(request as HttpRequest) },
-    requestHandler: new InProcessDynalite(server.listeners('request')[0] as RequestListener),
+    requestHandler: inProcess,
   });
   const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
   const tableName = options.tableName ?? LOCAL_TABLE_NAME;
@@ -69,7 +105,10 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    client.destroy();
+    // The document client's destroy() leaves its base client alone: stop the handler itself.
+    inProcess.destroy();
+    base.destroy();
+    await inProcess.drain();
     server.closeAllConnections?.();
     await new Promise<void>((resolve, reject) =>
       server.close((error) => (error ? reject(error) : resolve())),
@@ -178,7 +217,31 @@ export class InProcessDynalite implements HttpHandler {
 
   constructor(private readonly listener: RequestListener) {}
 
+  /** Requests dynalite is still answering: stopping waits for them before it closes the database. */
+  private readonly pending = new Set<Promise<unknown>>();
+  private stopped = false;
+
   handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
+    if (this.stopped) return Promise.reject(new Error('the local database is stopped'));
+    const answered = this.answer(request);
+    this.pending.add(answered);
+    void answered.finally(() => this.pending.delete(answered));
+    return answered;
+  }
+
+  /** Waits (up to `timeoutMs`) for the requests in flight, so the database is not closed under them. */
+  async drain(timeoutMs = 5_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.pending]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private answer(request: HttpRequest): Promise<{ response: HttpResponse }> {
     return new Promise((resolve) => {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
@@ -228,5 +291,7 @@ export class InProcessDynalite implements HttpHandler {
     return {};
   }
 
-  destroy(): void {}
+  destroy(): void {
+    this.stopped = true;
+  }
 }
