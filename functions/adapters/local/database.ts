@@ -12,7 +12,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { HttpHandler, HttpRequest, HttpResponse } from '@smithy/types';
+import type { HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
 import dynalite from 'dynalite';
 import { createTableInput, TABLE_DESIGN } from '../aws/table-design.ts';
 
@@ -212,7 +212,7 @@ function unsignedRequest(request: HttpRequest): HttpRequest {
  * on both sides of it per store command (the platform's largest cost after dynalite itself).
  * The HTTP server still listens for clients in other processes (`endpoint`).
  */
-export class InProcessDynalite implements HttpHandler {
+export class InProcessDynalite implements RequestHandler<HttpRequest, HttpResponse> {
   readonly metadata = { handlerProtocol: 'in-process' };
 
   constructor(private readonly listener: RequestListener) {}
@@ -247,7 +247,9 @@ export class InProcessDynalite implements HttpHandler {
       for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
       const query = new URLSearchParams(
         Object.entries(request.query ?? {}).flatMap(([name, value]) =>
-          (Array.isArray(value) ? value : [value]).flatMap((one) => (one == null ? [] : [[name, one]])),
+          (Array.isArray(value) ? value : [value]).flatMap((one) =>
+            one == null ? [] : [[name, one] as [string, string]],
+          ),
         ),
       ).toString();
       const incoming = Object.assign(new EventEmitter(), {
