@@ -31,8 +31,9 @@ const ENVIRONMENT = 'dev';
 /**
  * Counts, printed with the figures. Issue 14 names 200 sequential alerts and 10,000 duplicates; every
  * execution runs to its end in the background (~0.3–0.5 s of CPU each), so 250 of them alone would
- * take minutes on 2 cores: 100 sequential and 2,000 duplicates keep the file near a minute, and the
- * floor ratio is measured on the same count. BENCH_PLATFORM_SEQUENTIAL / _CONCURRENT / _DUPLICATES
+ * take minutes on 2 cores. 100 sequential and 2,000 duplicates are meant to keep the file near a
+ * minute on an idle machine (not yet seen: 30 / 10 / 500 took 70 s at load 13); the floor ratio is
+ * measured on the same count. BENCH_PLATFORM_SEQUENTIAL / _CONCURRENT / _DUPLICATES
  * run issue 14's counts (or any others).
  */
 const count = (name: string, fallback: number) => Number(process.env[`BENCH_PLATFORM_${name}`] ?? fallback);
