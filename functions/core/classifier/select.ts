@@ -1,4 +1,4 @@
-import type { Alert } from '../alert.ts';
+import { type Alert, AlertSource } from '../alert.ts';
 import { compileEventPattern } from '../event-pattern.ts';
 import type { LearningAggregate } from '../records.ts';
 import type { ApplicabilityRule, Runbook } from '../runbook/model.ts';
@@ -148,7 +148,7 @@ export function selectRunbook(
   learning: ReadonlyMap<string, LearningAggregate> = new Map(),
 ): RunbookSelection {
   const rejected: ConsideredRunbook[] = [];
-  const eligible: Array<ConsideredRunbook & SelectedRunbook> = [];
+  const eligible: Eligible[] = [];
   for (const { runbook, compiledPatterns } of candidates) {
     const rules = compiledPatterns ?? compileRules(runbook);
     const rule = bestRule(rules, alert);
@@ -183,6 +183,14 @@ export function selectRunbook(
       score: rule.confidence * factor,
     });
   }
+  rejected.sort((a, b) => byLocale(a.runbookId, b.runbookId));
+  return ranked(eligible, rejected);
+}
+
+type Eligible = ConsideredRunbook & SelectedRunbook;
+
+/** The selection from the eligible runbooks (any order) and the rejected ones (already in id order). */
+function ranked(eligible: Eligible[], rejected: ConsideredRunbook[]): RunbookSelection {
   eligible.sort(
     (a, b) => b.score - a.score || b.confidence - a.confidence || byLocale(a.runbookId, b.runbookId),
   );
@@ -194,7 +202,6 @@ export function selectRunbook(
       ? { ...entry, outcome: 'selected', reason: describe(entry) }
       : { ...entry, reason: `${describe(entry)}, below ${winner!.runbookId}'s ${round(winner!.score)}` },
   );
-  rejected.sort((a, b) => byLocale(a.runbookId, b.runbookId));
   if (!winner) return { considered: rejected };
   const { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor } = winner;
   return {
@@ -203,17 +210,121 @@ export function selectRunbook(
   };
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// The selector: what does not depend on the alert, computed once per catalog
+
+/** A rule with what can rule it out before its pattern runs. */
+interface PreparedRule extends CompiledRule {
+  /**
+   * The pattern's top-level `source` field on its own: the whole pattern matches only where it does,
+   * and it reads nothing but the alert's source, so it is decided once per source.
+   */
+  source?: (alert: unknown) => boolean;
+  /**
+   * The alert names the pattern's top-level `name` field equals, when it lists names only (no
+   * operators, nothing an IP address match could widen): the pattern matches no other name.
+   */
+  names?: ReadonlySet<string>;
+}
+
+interface PreparedRunbook {
+  runbook: Runbook;
+  rules: readonly PreparedRule[];
+  /** The reason when no rule matched (it names every rule, whichever were tried). */
+  noRuleMatched: string;
+  allowed: readonly string[];
+  allowedText: string;
+}
+
+/** A plain alert name: no `.` or `:`, so never an IP address (which event patterns compare as addresses). */
+const PLAIN_NAME = /^[^.:]*$/;
+
+function prepareRule(compiled: CompiledRule): PreparedRule {
+  const pattern = compiled.rule.pattern as Record<string, unknown>;
+  const prepared: PreparedRule = { ...compiled };
+  if (Array.isArray(pattern.source)) prepared.source = compileEventPattern({ source: pattern.source });
+  const names = pattern.name;
+  if (
+    Array.isArray(names) &&
+    names.every((name): name is string => typeof name === 'string' && PLAIN_NAME.test(name))
+  )
+    prepared.names = new Set(names);
+  return prepared;
+}
+
 /** Holds the runbooks with their patterns compiled once; select() per alert. */
 export class RunbookSelector {
   readonly candidates: readonly Required<RunbookCandidate>[];
+  /** The runbooks in the order rejections are listed (by id, as selectRunbook sorts them). */
+  readonly #byId: readonly PreparedRunbook[];
+  /** Per alert source, each runbook with only the rules whose `source` field admits it. */
+  readonly #bySource = new Map<string, readonly PreparedRunbook[]>();
 
   /** Throws InvalidEventPatternError for a rule EventBridge would refuse (validation reports it first). */
   constructor(runbooks: readonly Runbook[]) {
     this.candidates = runbooks.map((runbook) => ({ runbook, compiledPatterns: compileRules(runbook) }));
+    // A stable sort: runbooks of equal ids keep their order, as sorting the rejections kept it.
+    this.#byId = this.candidates
+      .map(({ runbook, compiledPatterns }) => ({
+        runbook,
+        rules: compiledPatterns.map(prepareRule),
+        noRuleMatched: `no applicability rule matched (${ruleIds(compiledPatterns)})`,
+        allowed: runbook.environmentConstraints.environments,
+        allowedText: runbook.environmentConstraints.environments.join(', '),
+      }))
+      .sort((a, b) => byLocale(a.runbook.id, b.runbook.id));
+    for (const source of AlertSource.options) this.#bySource.set(source, this.#forSource(source));
   }
 
+  #forSource(source: string): readonly PreparedRunbook[] {
+    const event = { source };
+    return this.#byId.map((prepared) => ({
+      ...prepared,
+      rules: prepared.rules.filter((rule) => rule.source === undefined || rule.source(event)),
+    }));
+  }
+
+  /** The same selection as selectRunbook(alert, this.candidates, learning), with less work per alert. */
   select(alert: Alert, learning: ReadonlyMap<string, LearningAggregate> = new Map()): RunbookSelection {
-    return selectRunbook(alert, this.candidates, learning);
+    const runbooks = this.#bySource.get(alert.source) ?? this.#byId;
+    const name = typeof alert.name === 'string' ? alert.name : undefined;
+    const rejected: ConsideredRunbook[] = [];
+    const eligible: Eligible[] = [];
+    for (const { runbook, rules, noRuleMatched, allowed, allowedText } of runbooks) {
+      // bestRule over the rules that can match: the first of the highest confidence.
+      let rule: ApplicabilityRule | undefined;
+      for (const prepared of rules) {
+        if (prepared.names !== undefined && name !== undefined && !prepared.names.has(name)) continue;
+        if (rule !== undefined && !(prepared.rule.confidence > rule.confidence)) continue;
+        if (prepared.matches(alert)) rule = prepared.rule;
+      }
+      if (!rule) {
+        rejected.push({ runbookId: runbook.id, outcome: 'no-rule-matched', reason: noRuleMatched });
+        continue;
+      }
+      if (!allowed.includes(alert.environment)) {
+        rejected.push({
+          runbookId: runbook.id,
+          outcome: 'environment-not-allowed',
+          reason: `rule ${rule.id} matched, but environment "${alert.environment}" is not one the runbook allows (${allowedText})`,
+          rule: rule.id,
+          confidence: rule.confidence,
+        });
+        continue;
+      }
+      const factor = learnedFactor(learning.get(runbook.id), alert.name);
+      eligible.push({
+        runbookId: runbook.id,
+        runbookVersion: runbook.version,
+        outcome: 'outscored',
+        reason: '',
+        rule: rule.id,
+        confidence: rule.confidence,
+        learnedFactor: factor,
+        score: rule.confidence * factor,
+      });
+    }
+    return ranked(eligible, rejected);
   }
 
   runbook(id: string): Runbook | undefined {
