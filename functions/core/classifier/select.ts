@@ -213,6 +213,24 @@ function ranked(eligible: Eligible[], rejected: ConsideredRunbook[]): RunbookSel
 // ---------------------------------------------------------------------------------------------------------------
 // The selector: what does not depend on the alert, computed once per catalog
 
+/**
+ * A field every match requires to be one of a few strings: a top-level field or a field one object
+ * down (`source`, `name`, `labels.namespace`, `annotations.runbook_url`) whose pattern lists plain
+ * strings only, or equals-ignore-case terms only. Where the alert holds a string there, the pattern
+ * matches only if the gate's set has it (lowercased for ignoreCase), so a miss rules the rule out
+ * before its pattern runs; where it holds anything else the gate says nothing.
+ */
+interface Gate {
+  /** Index of the gate's path (and case) in the selector's per-alert reads. */
+  slot: number;
+  values: ReadonlySet<string>;
+}
+
+interface GatePath {
+  path: readonly string[];
+  ignoreCase: boolean;
+}
+
 /** A rule with what can rule it out before its pattern runs. */
 interface PreparedRule extends CompiledRule {
   /**
@@ -220,11 +238,7 @@ interface PreparedRule extends CompiledRule {
    * and it reads nothing but the alert's source, so it is decided once per source.
    */
   source?: (alert: unknown) => boolean;
-  /**
-   * The alert names the pattern's top-level `name` field equals, when it lists names only (no
-   * operators, nothing an IP address match could widen): the pattern matches no other name.
-   */
-  names?: ReadonlySet<string>;
+  gates: readonly Gate[];
 }
 
 interface PreparedRunbook {
@@ -236,20 +250,57 @@ interface PreparedRunbook {
   allowedText: string;
 }
 
-/** A plain alert name: no `.` or `:`, so never an IP address (which event patterns compare as addresses). */
-const PLAIN_NAME = /^[^.:]*$/;
+/** Text an event pattern could read as an IP address (and then match other spellings of). */
+const ADDRESS_LIKE = /^[0-9a-fA-F:.]*$/;
+const plainText = (text: string) => !ADDRESS_LIKE.test(text) || !/[:.]/.test(text);
 
-function prepareRule(compiled: CompiledRule): PreparedRule {
-  const pattern = compiled.rule.pattern as Record<string, unknown>;
-  const prepared: PreparedRule = { ...compiled };
-  if (Array.isArray(pattern.source)) prepared.source = compileEventPattern({ source: pattern.source });
-  const names = pattern.name;
-  if (
-    Array.isArray(names) &&
-    names.every((name): name is string => typeof name === 'string' && PLAIN_NAME.test(name))
-  )
-    prepared.names = new Set(names);
-  return prepared;
+/** The strings a leaf's terms match, when they are all plain strings or all equals-ignore-case. */
+function leafSet(terms: unknown): { values: Set<string>; ignoreCase: boolean } | undefined {
+  if (!Array.isArray(terms) || terms.length === 0) return undefined;
+  if (terms.every((term): term is string => typeof term === 'string' && plainText(term)))
+    return { values: new Set(terms), ignoreCase: false };
+  const lowered: string[] = [];
+  for (const term of terms) {
+    if (typeof term !== 'object' || term === null || Array.isArray(term)) return undefined;
+    const keys = Object.keys(term);
+    const argument = (term as Record<string, unknown>)['equals-ignore-case'];
+    if (keys.length !== 1 || typeof argument !== 'string') return undefined;
+    lowered.push(argument.toLowerCase());
+  }
+  return { values: new Set(lowered), ignoreCase: true };
+}
+
+/** The gates of a pattern: its AND-ed leaves at the top and one object down that list strings only. */
+function gatesOf(pattern: Record<string, unknown>): Array<GatePath & { values: Set<string> }> {
+  const gates: Array<GatePath & { values: Set<string> }> = [];
+  for (const key of Object.keys(pattern)) {
+    if (key === '$or') continue;
+    const value = pattern[key];
+    if (Array.isArray(value)) {
+      const set = leafSet(value);
+      if (set) gates.push({ path: [key], ...set });
+    } else if (typeof value === 'object' && value !== null) {
+      for (const inner of Object.keys(value)) {
+        if (inner === '$or') continue;
+        const set = leafSet((value as Record<string, unknown>)[inner]);
+        if (set) gates.push({ path: [key, inner], ...set });
+      }
+    }
+  }
+  return gates;
+}
+
+/** The string at a gate's path (lowercased for ignoreCase), or undefined when it holds no string. */
+function readGate(alert: unknown, { path, ignoreCase }: GatePath): string | undefined {
+  let node: unknown = alert;
+  for (const key of path) {
+    // As event patterns read: objects only, never an array, never an inherited member.
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, key))
+      return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  if (typeof node !== 'string') return undefined;
+  return ignoreCase ? node.toLowerCase() : node;
 }
 
 /** Holds the runbooks with their patterns compiled once; select() per alert. */
@@ -259,10 +310,29 @@ export class RunbookSelector {
   readonly #byId: readonly PreparedRunbook[];
   /** Per alert source, each runbook with only the rules whose `source` field admits it. */
   readonly #bySource = new Map<string, readonly PreparedRunbook[]>();
+  /** The distinct paths the rules' gates read, each read once per alert. */
+  readonly #gatePaths: GatePath[] = [];
 
   /** Throws InvalidEventPatternError for a rule EventBridge would refuse (validation reports it first). */
   constructor(runbooks: readonly Runbook[]) {
     this.candidates = runbooks.map((runbook) => ({ runbook, compiledPatterns: compileRules(runbook) }));
+    const slots = new Map<string, number>();
+    const prepareRule = (compiled: CompiledRule): PreparedRule => {
+      const pattern = compiled.rule.pattern as Record<string, unknown>;
+      const gates = gatesOf(pattern).map(({ path, ignoreCase, values }) => {
+        const key = JSON.stringify([path, ignoreCase]);
+        let slot = slots.get(key);
+        if (slot === undefined) {
+          slot = this.#gatePaths.length;
+          slots.set(key, slot);
+          this.#gatePaths.push({ path, ignoreCase });
+        }
+        return { slot, values };
+      });
+      const prepared: PreparedRule = { ...compiled, gates };
+      if (Array.isArray(pattern.source)) prepared.source = compileEventPattern({ source: pattern.source });
+      return prepared;
+    };
     // A stable sort: runbooks of equal ids keep their order, as sorting the rejections kept it.
     this.#byId = this.candidates
       .map(({ runbook, compiledPatterns }) => ({
@@ -287,15 +357,18 @@ export class RunbookSelector {
   /** The same selection as selectRunbook(alert, this.candidates, learning), with less work per alert. */
   select(alert: Alert, learning: ReadonlyMap<string, LearningAggregate> = new Map()): RunbookSelection {
     const runbooks = this.#bySource.get(alert.source) ?? this.#byId;
-    const name = typeof alert.name === 'string' ? alert.name : undefined;
+    const reads = this.#gatePaths.map((path) => readGate(alert, path));
     const rejected: ConsideredRunbook[] = [];
     const eligible: Eligible[] = [];
     for (const { runbook, rules, noRuleMatched, allowed, allowedText } of runbooks) {
       // bestRule over the rules that can match: the first of the highest confidence.
       let rule: ApplicabilityRule | undefined;
-      for (const prepared of rules) {
-        if (prepared.names !== undefined && name !== undefined && !prepared.names.has(name)) continue;
+      candidates: for (const prepared of rules) {
         if (rule !== undefined && !(prepared.rule.confidence > rule.confidence)) continue;
+        for (const { slot, values } of prepared.gates) {
+          const read = reads[slot];
+          if (read !== undefined && !values.has(read)) continue candidates;
+        }
         if (prepared.matches(alert)) rule = prepared.rule;
       }
       if (!rule) {
