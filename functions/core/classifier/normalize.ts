@@ -837,12 +837,12 @@ const ESSENTIAL_LABELS = new Set([
 /**
  * At least the UTF-8 bytes of JSON.stringify(value), without serializing: JSON writes a UTF-16 code unit
  * as at most 6 bytes (`\u001f`, a lone surrogate), a string adds 2 quotes, a key its colon and a comma,
- * an object its braces; a number or literal is at most 24 characters. Undefined members count as if
+ * an object its braces; a number or literal is at most 25 characters (`-0.0000010049592595141001`), counted as 32. Undefined members count as if
  * written (a bound may only be high).
  */
 export function jsonBytesBound(value: unknown): number {
   if (typeof value === 'string') return 6 * value.length + 2;
-  if (value === null || typeof value !== 'object') return 24;
+  if (value === null || typeof value !== 'object') return 32;
   let total = 2;
   if (Array.isArray(value)) {
     for (const item of value) total += jsonBytesBound(item) + 1;
