@@ -3,8 +3,8 @@ import { Alert, AlertSource, AlertStatus, Severity, SymptomCategory } from '../a
 
 /**
  * Alert.parse for an alert normalize just built, without zod where it can vouch: the result is what
- * Alert.parse returns (keys in the schema's order, labels, annotations, resource and identifiers as new
- * objects), and wherever a field is not what the schema accepts, Alert.parse itself runs and throws its
+ * Alert.parse returns (keys in the schema's order) — the candidate itself, or its parts, where they
+ * already are (normalize builds every part fresh, so nothing else holds them) — and wherever a field is not what the schema accepts, Alert.parse itself runs and throws its
  * ZodError as before. What the parse guards, normalize's construction cannot always rule out: an empty
  * environment (an empty deployment default), a timestamp whose offset moves it out of years 0–9999
  * (toISOString then writes `+010000-…`, which is no RFC 3339), and the resource's key order (the schema
@@ -15,10 +15,14 @@ import { Alert, AlertSource, AlertStatus, Severity, SymptomCategory } from '../a
 const ISO_DATETIME = regexes.datetime({ offset: true, local: false, precision: null });
 
 const ALERT_KEYS: ReadonlySet<string> = new Set(Object.keys(Alert.shape));
+const ALERT_ORDER: ReadonlyMap<string, number> = new Map(
+  Object.keys(Alert.shape).map((key, index) => [key, index]),
+);
 const RESOURCE_KEYS = Object.keys(Alert.shape.resource.shape) as ReadonlyArray<
   keyof typeof Alert.shape.resource.shape
 >;
 const RESOURCE_KEY_SET: ReadonlySet<string> = new Set(RESOURCE_KEYS);
+const RESOURCE_ORDER: ReadonlyMap<string, number> = new Map(RESOURCE_KEYS.map((key, index) => [key, index]));
 const SOURCES: ReadonlySet<unknown> = new Set(AlertSource.options);
 const STATUSES: ReadonlySet<unknown> = new Set(AlertStatus.options);
 const SEVERITIES: ReadonlySet<unknown> = new Set(Severity.options);
@@ -40,16 +44,23 @@ const optionalString = (value: unknown) => value === undefined || typeof value =
 const optionalTimestamp = (value: unknown) =>
   value === undefined || (typeof value === 'string' && ISO_DATETIME.test(value));
 
-/** A copy of a string-to-string record as z.record returns it; undefined when it is not one. */
-function stringRecord(value: unknown): Record<string, string> | undefined {
-  if (!isPlain(value)) return undefined;
-  const copy: Record<string, string> = {};
+/** True for a string-to-string record z.record returns unchanged (no `__proto__` key for it to drop). */
+function isStringRecord(value: unknown): value is Record<string, string> {
+  if (!isPlain(value)) return false;
+  for (const key of Object.keys(value))
+    if (key === '__proto__' || typeof value[key] !== 'string') return false;
+  return true;
+}
+
+/** True when the keys of `value` come in the order of `order` (a subsequence of it). */
+function inOrder(value: Plain, order: ReadonlyMap<string, number>): boolean {
+  let last = -1;
   for (const key of Object.keys(value)) {
-    const item = value[key];
-    if (key === '__proto__' || typeof item !== 'string') return undefined;
-    copy[key] = item;
+    const index = order.get(key)!;
+    if (index < last) return false;
+    last = index;
   }
-  return copy;
+  return true;
 }
 
 /** True when every own key of `value` is named in `keys` and none holds undefined (zod would keep such a key). */
@@ -58,20 +69,17 @@ function onlyKnownDefined(value: Plain, keys: ReadonlySet<string>): boolean {
   return true;
 }
 
+/** The resource as AlertResource.parse returns it (the schema's key order), or undefined. */
 function vouchResource(value: unknown): Plain | undefined {
   if (!isPlain(value) || !onlyKnownDefined(value, RESOURCE_KEY_SET)) return undefined;
   if (!nonEmpty(value.type) || !nonEmpty(value.id)) return undefined;
-  const resource: Plain = {};
-  for (const key of RESOURCE_KEYS) {
+  for (const key of Object.keys(value)) {
     const item = value[key];
-    if (item === undefined) continue;
-    if (key === 'identifiers') {
-      const identifiers = stringRecord(item);
-      if (identifiers === undefined) return undefined;
-      resource.identifiers = identifiers;
-    } else if (typeof item === 'string') resource[key] = item;
-    else return undefined;
+    if (key === 'identifiers' ? !isStringRecord(item) : typeof item !== 'string') return undefined;
   }
+  if (inOrder(value, RESOURCE_ORDER)) return value;
+  const resource: Plain = {};
+  for (const key of RESOURCE_KEYS) if (value[key] !== undefined) resource[key] = value[key];
   return resource;
 }
 
@@ -95,9 +103,9 @@ function vouch(candidate: unknown): Alert | undefined {
   )
     return undefined;
   const resource = vouchResource(c.resource);
-  const labels = stringRecord(c.labels);
-  const annotations = stringRecord(c.annotations);
-  if (resource === undefined || labels === undefined || annotations === undefined) return undefined;
+  if (resource === undefined || !isStringRecord(c.labels) || !isStringRecord(c.annotations)) return undefined;
+  if (resource === c.resource && inOrder(c, ALERT_ORDER)) return c as Alert;
+  const { labels, annotations } = c;
   // The schema's key order; optional keys only when present.
   const alert: Plain = {
     source: c.source,
@@ -119,7 +127,10 @@ function vouch(candidate: unknown): Alert | undefined {
   return alert as Alert;
 }
 
-/** Alert.parse(candidate): the same value (or the same ZodError), zod running only where it must. */
+/**
+ * Alert.parse(candidate): the same value (or the same ZodError), zod running only where it must. For
+ * candidates built fresh: the result may be the candidate or share its parts, where zod copies them.
+ */
 export function checkedAlert(candidate: unknown): Alert {
   return vouch(candidate) ?? Alert.parse(candidate);
 }
