@@ -30,7 +30,8 @@ export function toIsoTimestamp(text: string): string | undefined {
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second, fraction = '', zone = 'Z'] = match;
   // Every field in its everyday range (what senders send): the instant by arithmetic, no text to parse.
-  // Anything else (24:00, a 2-digit year Date.UTC would read as 19xx, a day past the month) is Date's call.
+  // Anything else (24:00, a day past the month, an offset past 23:59) is Date's call, and so is 29 February
+  // of years 0–99, which the calendar check below has always read as 1900–1999 (0000-02-29 is refused).
   const y = Number(year);
   const m = Number(month);
   const d = Number(day);
@@ -38,7 +39,7 @@ export function toIsoTimestamp(text: string): string | undefined {
   const min = Number(minute);
   const sec = Number(second);
   if (
-    y >= 100 &&
+    (y >= 100 || m !== 2 || d !== 29) &&
     m >= 1 &&
     m <= 12 &&
     d >= 1 &&
@@ -56,7 +57,10 @@ export function toIsoTimestamp(text: string): string | undefined {
     }
     const millis =
       fraction === '' ? 0 : Number(fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, '0'));
-    return new Date(Date.UTC(y, m - 1, d, h, min, sec, millis) - offsetMinutes * 60_000).toISOString();
+    let instant = Date.UTC(y, m - 1, d, h, min, sec, millis);
+    // Date.UTC reads years 0–99 as 1900–1999 (Go's zero time is year 1): set the year itself.
+    if (y < 100) instant = new Date(instant).setUTCFullYear(y);
+    return new Date(instant - offsetMinutes * 60_000).toISOString();
   }
   return isoByDate(match);
 }
