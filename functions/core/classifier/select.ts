@@ -190,23 +190,32 @@ export function selectRunbook(
 type Eligible = ConsideredRunbook & SelectedRunbook;
 
 /** The selection from the eligible runbooks (any order) and the rejected ones (already in id order). */
+// Module-level functions, not closures made per call: this runs once per alert.
+const byRank = (a: Eligible, b: Eligible) =>
+  b.score - a.score || b.confidence - a.confidence || byLocale(a.runbookId, b.runbookId);
+
+function describe(entry: Pick<SelectedRunbook, 'rule' | 'confidence' | 'learnedFactor' | 'score'>): string {
+  return `rule ${entry.rule} matched: confidence ${round(entry.confidence)} × learned ${round(entry.learnedFactor)} = ${round(entry.score)}`;
+}
+
 function ranked(eligible: Eligible[], rejected: ConsideredRunbook[]): RunbookSelection {
-  eligible.sort(
-    (a, b) => b.score - a.score || b.confidence - a.confidence || byLocale(a.runbookId, b.runbookId),
-  );
-  const winner = eligible[0];
-  const describe = (entry: Pick<SelectedRunbook, 'rule' | 'confidence' | 'learnedFactor' | 'score'>) =>
-    `rule ${entry.rule} matched: confidence ${round(entry.confidence)} × learned ${round(entry.learnedFactor)} = ${round(entry.score)}`;
-  const considered: ConsideredRunbook[] = eligible.map(({ runbookVersion: _version, ...entry }, index) =>
-    index === 0
-      ? { ...entry, outcome: 'selected', reason: describe(entry) }
-      : { ...entry, reason: `${describe(entry)}, below ${winner!.runbookId}'s ${round(winner!.score)}` },
-  );
-  if (!winner) return { considered: rejected };
+  if (eligible.length === 0) return { considered: rejected };
+  if (eligible.length > 1) eligible.sort(byRank);
+  const winner = eligible[0]!;
+  const considered: ConsideredRunbook[] = [];
+  for (let index = 0; index < eligible.length; index++) {
+    const { runbookVersion: _version, ...entry } = eligible[index]!;
+    considered.push(
+      index === 0
+        ? { ...entry, outcome: 'selected', reason: describe(entry) }
+        : { ...entry, reason: `${describe(entry)}, below ${winner.runbookId}'s ${round(winner.score)}` },
+    );
+  }
+  for (const entry of rejected) considered.push(entry);
   const { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor } = winner;
   return {
     selected: { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor },
-    considered: [...considered, ...rejected],
+    considered,
   };
 }
 
@@ -303,6 +312,8 @@ function readGate(alert: unknown, { path, ignoreCase }: GatePath): string | unde
   return ignoreCase ? node.toLowerCase() : node;
 }
 
+const NO_LEARNING: ReadonlyMap<string, LearningAggregate> = new Map();
+
 /** Holds the runbooks with their patterns compiled once; select() per alert. */
 export class RunbookSelector {
   readonly candidates: readonly Required<RunbookCandidate>[];
@@ -355,9 +366,11 @@ export class RunbookSelector {
   }
 
   /** The same selection as selectRunbook(alert, this.candidates, learning), with less work per alert. */
-  select(alert: Alert, learning: ReadonlyMap<string, LearningAggregate> = new Map()): RunbookSelection {
+  select(alert: Alert, learning: ReadonlyMap<string, LearningAggregate> = NO_LEARNING): RunbookSelection {
     const runbooks = this.#bySource.get(alert.source) ?? this.#byId;
-    const reads = this.#gatePaths.map((path) => readGate(alert, path));
+    const paths = this.#gatePaths;
+    const reads: Array<string | undefined> = new Array(paths.length);
+    for (let slot = 0; slot < paths.length; slot++) reads[slot] = readGate(alert, paths[slot]!);
     const rejected: ConsideredRunbook[] = [];
     const eligible: Eligible[] = [];
     for (const { runbook, rules, noRuleMatched, allowed, allowedText } of runbooks) {
