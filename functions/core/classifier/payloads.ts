@@ -55,8 +55,10 @@ export function toIsoTimestamp(text: string): string | undefined {
       if (offsetHours > 23 || minutes > 59) return isoByDate(match);
       offsetMinutes = (zone[0] === '-' ? -1 : 1) * (offsetHours * 60 + minutes);
     }
-    const millis =
-      fraction === '' ? 0 : Number(fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, '0'));
+    const digits = fraction.length === 3 ? fraction : fraction.padEnd(3, '0').slice(0, 3);
+    // In UTC the fields are the answer's own: toISOString would write them back as they are.
+    if (offsetMinutes === 0) return `${year}-${month}-${day}T${hour}:${minute}:${second}.${digits}Z`;
+    const millis = Number(digits);
     let instant = Date.UTC(y, m - 1, d, h, min, sec, millis);
     // Date.UTC reads years 0–99 as 1900–1999 (Go's zero time is year 1): set the year itself.
     if (y < 100) instant = new Date(instant).setUTCFullYear(y);
