@@ -114,7 +114,8 @@ async function playToTheEnd(
     details = await executionDetails(session.url);
     const done = details.filter((detail) => TERMINAL.has(detail.execution.status));
     if (done.length >= expected && done.length === details.length) break;
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // An approval request is answered as it arrives (as an approver at their inbox would); else every 400 ms.
+    await session.sink.next(400);
   }
   return details;
 }
@@ -876,7 +877,9 @@ export async function playScenario(
       }),
     ]).finally(() => clearTimeout(timer));
     for (const detail of details)
-      executions.push(await measureExecution(session.url, session.platform, detail, options.waitScale));
+      executions.push(
+        await measureExecution(session.url, session.platform, detail, options.waitScale, session.sink),
+      );
     const learning = await getJson(new URL('api/learning', session.url));
     safetyIncidents = (learning.automation?.safetyIncidents ?? []) as unknown[];
     // Things that must never happen: only the kinds the fault itself causes are expected, and then they must show.
