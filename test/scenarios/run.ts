@@ -224,8 +224,8 @@ const notCovered = [
     why: "resource.resolve records a 429 as 'unresolved' and does not retry, so every step naming the resource fails (Runbook.InvalidParameters) and the run escalates; flaky-api injects from the diagnosis on, where the steps' retries recover. A finding for the platform, not a gap of the runner",
   },
   {
-    what: 'faults in the AWS services (throttling, 5xx)',
-    why: 'the fault scenarios use the simulated cluster (FakeKubeApi failNext/slowDown/onRequest); the simulated AWS account has no injection hook yet, so AWS runbooks are covered only as simulated (library-aws-*)',
+    what: "faults in the other AWS runbooks' services",
+    why: "aws-throttled injects throttling into API Gateway (apigateway-5xx's diagnosis and rollback) through the simulated account's failNext; the other AWS runbooks are played only as simulated (library-aws-*), and no scenario injects 5xx or slow answers into AWS yet (the hook has them: failNext with a status, slowDown)",
   },
 ];
 const summary = summarize(results);
