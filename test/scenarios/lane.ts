@@ -1,6 +1,9 @@
 import '../../functions/adapters/local/polyfills.ts';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../support/runbooks.ts';
 import type { ScenarioResult } from './results.ts';
-import { playScenario, scenarioDefinitions } from './runner.ts';
+import { compileRunbooks, playScenario, scenarioDefinitions } from './runner.ts';
 
 /**
  * One lane of `npm run scenarios` (test/scenarios/run.ts forks it): a process of its own, so lanes
@@ -9,13 +12,7 @@ import { playScenario, scenarioDefinitions } from './runner.ts';
  * sends each result back.
  */
 
-export type ToLane = {
-  type: 'play';
-  id: string;
-  runbooksDir: string;
-  library: string;
-  waitScale: number;
-};
+export type ToLane = { type: 'play'; id: string; waitScale: number };
 
 export type FromLane =
   | { type: 'ready' }
@@ -23,7 +20,11 @@ export type FromLane =
   | { type: 'result'; result: ScenarioResult };
 
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
+const runbooksDir = process.argv[2] ?? 'runbooks';
 const definitions = scenarioDefinitions();
+// The lane's own machines: the platform validates and compiles the library at each start, fast once this
+// process has (its validations are cached), and lanes writing one directory could read each other's halves.
+const library = compileRunbooks(join(ROOT, runbooksDir));
 const send = (message: FromLane) => process.send?.(message);
 
 process.on('message', (message: ToLane) => {
@@ -35,11 +36,11 @@ process.on('message', (message: ToLane) => {
   void playScenario(
     definition,
     {
-      runbooksDir: message.runbooksDir,
+      runbooksDir,
       waitScale: message.waitScale,
       print: (line) => send({ type: 'print', line }),
     },
-    { library: message.library },
+    { library },
   )
     .then((result) => send({ type: 'result', result }))
     .catch((error: unknown) => {
@@ -49,5 +50,8 @@ process.on('message', (message: ToLane) => {
     });
 });
 // The parent closes the channel when the queue is empty: the lane ends with it.
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => {
+  rmSync(library, { recursive: true, force: true });
+  process.exit(0);
+});
 send({ type: 'ready' });

@@ -100,7 +100,7 @@ export const Results = z
       })
       .strict(),
     waitScale: z.number(),
-    /** Start of the first scenario → end of the last, with the lanes played side by side. */
+    /** `npm run scenarios` from its start (lanes starting and compiling their machines) to the last scenario's end. */
     wallTimeMs: z.number(),
     /** Each lane (a process of its own) and the scenarios it played in turn, from the start of the run. */
     lanes: z.array(

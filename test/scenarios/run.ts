@@ -12,7 +12,7 @@ import { OPTIONS, ROOT } from '../support/runbooks.ts';
 import type { FromLane, ToLane } from './lane.ts';
 import { benchmarksSection, laneLayout, machine, summarize, withSection } from './report.ts';
 import { Results, type ScenarioResult } from './results.ts';
-import { compileRunbooks, scenarioDefinitions } from './runner.ts';
+import { scenarioDefinitions } from './runner.ts';
 
 /**
  * `npm run scenarios`: every scenario of test/scenarios/runner.ts, played in lanes side by side (each
@@ -73,7 +73,6 @@ process.env.AWS_EC2_METADATA_DISABLED = 'true';
 const loadAtStart = loadavg();
 const started = Date.now();
 const print = (line: string) => process.stdout.write(`${line}\n`);
-const library = compileRunbooks(join(ROOT, RUNBOOKS_DIR));
 const chosen = definitions.filter((definition) => !only || only.includes(definition.id));
 
 /** How long each scenario took in the last written run: the queue plays the longest first. */
@@ -134,7 +133,7 @@ async function playInLanes(count: number): Promise<{ results: ScenarioResult[]; 
     new Promise<void>((resolveLane) => {
       const entry: Results['lanes'][number] = { lane, scenarios: [] };
       lanes.push(entry);
-      const child = fork(laneFile, [], {
+      const child = fork(laneFile, [RUNBOOKS_DIR], {
         execArgv: ['--import', 'tsx'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -148,13 +147,7 @@ async function playInLanes(count: number): Promise<{ results: ScenarioResult[]; 
         }
         playing = { id: definition.id, startMs: Date.now() - started };
         print(`▶ [lane ${lane}] ${definition.id}: ${definition.fault}`);
-        child.send({
-          type: 'play',
-          id: definition.id,
-          runbooksDir: RUNBOOKS_DIR,
-          library,
-          waitScale: WAIT_SCALE,
-        } satisfies ToLane);
+        child.send({ type: 'play', id: definition.id, waitScale: WAIT_SCALE } satisfies ToLane);
       };
       child.on('message', (message: FromLane) => {
         if (message.type === 'ready') next();
@@ -247,7 +240,7 @@ print(
   `\n${summary.passed} of ${summary.scenarios} scenarios passed in ${Math.round(wallTimeMs / 1_000)} s wall time; ` +
     `automated success ${summary.automatedSuccessRate}, human acted ${summary.runsNeedingHumanAction}/${summary.executions}, ` +
     `approvals only ${summary.runsWithApprovalsOnly}, compensation success ${summary.compensationSuccessRate}, ` +
-    `safety incidents ${summary.safetyIncidents}`,
+    `safety incidents ${summary.safetyIncidents}; approval request at the receiver ${JSON.stringify(summary.approvalNotificationLatencyMs)} ms, decided ${JSON.stringify(summary.approvalDecisionLatencyMs)} ms`,
 );
 if (!only || values.write) {
   mkdirSync(join(ROOT, 'scenarios'), { recursive: true });
