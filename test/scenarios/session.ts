@@ -172,7 +172,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
 }
 
 export async function getJson(url: string | URL, init?: RequestInit): Promise<Json> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  // Patient: on a shared 2-core machine a busy platform can take many seconds to answer.
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
   const text = await response.text();
   if (response.status >= 300)
     throw new Error(`${init?.method ?? 'GET'} ${url} answered ${response.status}: ${text.slice(0, 500)}`);
