@@ -68,6 +68,8 @@ const ANSWERED_NO: ReadonlySet<string> = new Set([
 const CONTEXT_PARAMETERS = ['region', 'cluster', 'prometheus'] as const;
 /** Leave the runner this much of the Lambda's time to record the outcome after a step times out. */
 const DEADLINE_MARGIN_MS = 5_000;
+/** A verification window shortened by waitScale is at least this long: alert resolution does not scale. */
+const SCALED_VERIFY_FLOOR_SECONDS = 30;
 
 export interface StepRunnerOptions {
   store: Store;
@@ -1195,13 +1197,17 @@ export class StepRunner {
       (outcome) => outcome.stepId === stepId,
     );
     const firstStart = outcomes[0] ? new Date(outcomes[0].startedAt) : clock.now();
-    // Shortened like the runbook's waits: a world that settles in seconds need not be watched for minutes.
+    // Shortened like the runbook's waits, but not below what a resolved alert takes to arrive (rule
+    // evaluation, Alertmanager's group_interval, an alarm's periods do not scale).
     const scale = this.options.waitScale ?? 1;
-    const limitSeconds = withinSeconds * scale;
+    const limitSeconds =
+      scale === 1
+        ? withinSeconds
+        : Math.min(withinSeconds, Math.max(withinSeconds * scale, SCALED_VERIFY_FLOOR_SECONDS));
     const limit =
       scale === 1
         ? `${withinSeconds}s`
-        : `${Math.round(limitSeconds * 10) / 10}s: ${withinSeconds}s × wait scale ${Number(scale.toPrecision(3))}`;
+        : `${Math.round(limitSeconds * 10) / 10}s: ${withinSeconds}s × wait scale ${Number(scale.toPrecision(3))}, at least ${SCALED_VERIFY_FLOOR_SECONDS}s`;
     const verifyDeadline = firstStart.getTime() + limitSeconds * 1_000;
     const startedAt = clock.now();
     const base = {

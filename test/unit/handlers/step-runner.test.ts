@@ -1271,8 +1271,8 @@ describe('step-runner handler', () => {
       ]);
     });
 
-    it('shortens the window by the wait scale, as the waits are (the embedded platform)', async () => {
-      // Prepare: the same execution on a runner whose waits are scaled by 1/60 (600 s → 10 s)
+    it('shortens the window by the wait scale, as the waits are, to no less than 30 s (the embedded platform)', async () => {
+      // Prepare: the same execution on a runner whose waits are scaled by 1/60 (600 s → 10 s, so 30 s)
       await harness.stop();
       harness = await startAwsHarness({ tools: Object.values(tools), waitScale: 1 / 60 });
       handler = createStepRunnerHandler({ runner: harness.services.runner, logger: harness.logger });
@@ -1287,18 +1287,18 @@ describe('step-runner handler', () => {
       // Act
       const pending = await invoke(payload).catch((error: unknown) => error);
       clearTimeout(tick);
-      harness.clock.advance(10_000);
+      harness.clock.advance(30_000);
       const failed = await invoke(payload).catch((error: unknown) => error);
 
       // Assess
       expect(pending).toMatchObject({
         name: AslErrorName.VerificationPending,
-        message: expect.stringMatching(/still firing; 9s left/),
+        message: expect.stringMatching(/still firing; 29s left/),
       });
       expect(failed).toMatchObject({
         name: AslErrorName.VerificationFailed,
         message: expect.stringMatching(
-          /still firing 11s after verification began \(limit 10s: 600s × wait scale 0\.0167\)/,
+          /still firing 31s after verification began \(limit 30s: 600s × wait scale 0\.0167, at least 30s\)/,
         ),
       });
       expect(await outcomesOf('verify-alert-resolved')).toMatchObject([
