@@ -15,6 +15,7 @@ import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
+import { DynamoLearningFolds } from '../adapters/aws/dynamo-learning-folds.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
@@ -217,6 +218,16 @@ const controlLinkUses = /* @__PURE__ */ once(
 const followUps = /* @__PURE__ */ once(
   () =>
     new DynamoFollowUps({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
+/** Learning folds: each stopped run folded into its runbook's aggregate in constant store commands. */
+const learningFolds = /* @__PURE__ */ once(
+  () =>
+    new DynamoLearningFolds({
       client: documentClient(),
       tableName: required('TABLE_NAME'),
       retentionDays: config().retentionDays,
@@ -604,6 +615,7 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     runbooks: () => runbooks(),
     followUps: followUps(),
     finalNotice: followUpService(),
+    folds: learningFolds(),
   }),
   logger: logger(),
 }));

@@ -8,6 +8,7 @@ import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
+import { DynamoLearningFolds } from '../adapters/aws/dynamo-learning-folds.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
@@ -378,6 +379,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     runbooks: () => options.runbooks(),
     followUps,
     finalNotice: followUp,
+    folds: new DynamoLearningFolds({
+      client: database.client,
+      tableName: database.tableName,
+      retentionDays: config.retentionDays,
+    }),
   });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },

@@ -1,0 +1,187 @@
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { ConfigurationError } from '../../core/errors.ts';
+import { FoldContribution, LearningFold } from '../../core/learning/fold.ts';
+import { LearningAggregate } from '../../core/records.ts';
+import type { LearningFolds } from '../../ports/learning-folds.ts';
+import { backoff, type Item, type ItemKey, ItemTable, keyPart as part, StoreError } from './dynamo-items.ts';
+import { Keys } from './dynamo-store.ts';
+import { TTL_ATTRIBUTE } from './table-design.ts';
+
+/**
+ * LearningFolds on the platform's one table (dynalite has everything it uses: conditional puts,
+ * BatchGetItem, BatchWriteItem):
+ *   LEARNINGFOLD#<runbook id>  STATE               the fold, with `foldVersion` (no TTL)
+ *   LEARNINGFOLD#<runbook id>  EXEC#<execution id> what the execution added (the records' TTL)
+ *   LEARNING                   RUNBOOK#<runbook id> the aggregate, with the `foldVersion` it came from
+ */
+
+export const FoldKeys = {
+  state: (runbookId: string): ItemKey => ({ pk: `LEARNINGFOLD#${part(runbookId)}`, sk: 'STATE' }),
+  marker: (runbookId: string, executionId: string): ItemKey => ({
+    pk: `LEARNINGFOLD#${part(runbookId)}`,
+    sk: `EXEC#${part(executionId)}`,
+  }),
+} as const;
+
+/** The attribute holding the fold's version on the fold and on the aggregate published from it. */
+export const FOLD_VERSION_ATTRIBUTE = 'foldVersion';
+
+const Marker = z.object({ contribution: FoldContribution.nullable() });
+const BATCH_WRITE_MAX_ITEMS = 25;
+const BATCH_MAX_ATTEMPTS = 10;
+
+export class DynamoLearningFolds implements LearningFolds {
+  private readonly table: ItemTable;
+  private readonly retentionSeconds: number;
+
+  constructor(
+    private readonly options: { client: DynamoDBDocumentClient; tableName: string; retentionDays: number },
+  ) {
+    if (!options.tableName)
+      throw new ConfigurationError('DynamoLearningFolds: tableName is empty; set the table name');
+    if (!Number.isFinite(options.retentionDays) || options.retentionDays <= 0)
+      throw new ConfigurationError(
+        `DynamoLearningFolds: retentionDays must be a positive number of days, got ${String(options.retentionDays)}`,
+      );
+    this.table = new ItemTable(options.client, options.tableName);
+    this.retentionSeconds = Math.round(options.retentionDays * 86_400);
+  }
+
+  async read(
+    runbookId: string,
+    executionId?: string,
+  ): Promise<{ fold?: LearningFold; version: number; marker?: FoldContribution | null }> {
+    const stateKey = FoldKeys.state(runbookId);
+    const keys = [stateKey, ...(executionId === undefined ? [] : [FoldKeys.marker(runbookId, executionId)])];
+    const items = await this.batchGet(keys);
+    const state = items.find((item) => item.sk === stateKey.sk);
+    const marker = items.find((item) => item.sk !== stateKey.sk);
+    const version = state ? Number(state[FOLD_VERSION_ATTRIBUTE] ?? 0) : 0;
+    return {
+      version,
+      ...(state ? { fold: this.table.record(LearningFold, 'LearningFold', stateKey, state) } : {}),
+      ...(marker
+        ? {
+            marker: this.table.record(
+              Marker,
+              'LearningFoldMarker',
+              FoldKeys.marker(runbookId, executionId!),
+              marker,
+            ).contribution,
+          }
+        : {}),
+    };
+  }
+
+  async write(input: LearningFold, version: number): Promise<boolean> {
+    const fold = this.table.input(LearningFold, input, 'LearningFolds.write(fold)');
+    const key = FoldKeys.state(fold.runbookId);
+    const item = { ...key, entity: 'LearningFold', ...fold, [FOLD_VERSION_ATTRIBUTE]: version + 1 };
+    this.table.assertFits(key, item, 'PutItem', 'the fold keeps fewer run digests past FOLD_BUDGET_BYTES');
+    // Only over the version read: a concurrent fold of another execution is never overwritten.
+    const written = await this.table.conditional('PutItem', key, () =>
+      this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: item,
+          ConditionExpression: version === 0 ? 'attribute_not_exists(#pk)' : '#version = :version',
+          ExpressionAttributeNames: version === 0 ? { '#pk': 'pk' } : { '#version': FOLD_VERSION_ATTRIBUTE },
+          ...(version === 0 ? {} : { ExpressionAttributeValues: { ':version': version } }),
+        }),
+      ),
+    );
+    return written !== undefined;
+  }
+
+  async publish(input: LearningAggregate, version: number): Promise<void> {
+    const aggregate = this.table.input(LearningAggregate, input, 'LearningFolds.publish(aggregate)');
+    const key = Keys.learning(aggregate.runbookId);
+    const item = { ...key, entity: 'LearningAggregate', ...aggregate, [FOLD_VERSION_ATTRIBUTE]: version };
+    this.table.assertFits(key, item, 'PutItem');
+    // A slower writer of an older fold never replaces the aggregate of a newer one.
+    await this.table.conditional('PutItem', key, () =>
+      this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#version) OR #version < :version',
+          ExpressionAttributeNames: { '#version': FOLD_VERSION_ATTRIBUTE },
+          ExpressionAttributeValues: { ':version': version },
+        }),
+      ),
+    );
+  }
+
+  async mark(
+    runbookId: string,
+    contributions: ReadonlyArray<{ executionId: string; contribution: FoldContribution | null }>,
+  ): Promise<void> {
+    const ttl = Math.floor(Date.now() / 1_000) + this.retentionSeconds;
+    const items = contributions.map(({ executionId, contribution }) => ({
+      ...FoldKeys.marker(runbookId, executionId),
+      entity: 'LearningFoldMarker',
+      executionId,
+      contribution,
+      [TTL_ATTRIBUTE]: ttl,
+    }));
+    const [item] = items;
+    if (item && items.length === 1) {
+      await this.table.call('PutItem', { pk: item.pk, sk: item.sk }, () =>
+        this.options.client.send(new PutCommand({ TableName: this.options.tableName, Item: item })),
+      );
+      return;
+    }
+    for (let start = 0; start < items.length; start += BATCH_WRITE_MAX_ITEMS) {
+      let pending: Item[] = items.slice(start, start + BATCH_WRITE_MAX_ITEMS);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= BATCH_MAX_ATTEMPTS) throw this.throttled('BatchWriteItem', pending.length);
+        if (attempt > 0) await backoff(attempt + 3);
+        const request = pending;
+        const result = await this.table.call('BatchWriteItem', undefined, () =>
+          this.options.client.send(
+            new BatchWriteCommand({
+              RequestItems: { [this.options.tableName]: request.map((Item) => ({ PutRequest: { Item } })) },
+            }),
+          ),
+        );
+        pending = (result.UnprocessedItems?.[this.options.tableName] ?? []).flatMap((entry) =>
+          entry.PutRequest?.Item ? [entry.PutRequest.Item as Item] : [],
+        );
+      }
+    }
+  }
+
+  private async batchGet(keys: ItemKey[]): Promise<Item[]> {
+    const found: Item[] = [];
+    let pending = keys;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= BATCH_MAX_ATTEMPTS) throw this.throttled('BatchGetItem', pending.length);
+      if (attempt > 0) await backoff(attempt + 3);
+      const request = pending;
+      const result = await this.table.call('BatchGetItem', request[0], () =>
+        this.options.client.send(
+          new BatchGetCommand({
+            RequestItems: { [this.options.tableName]: { Keys: request, ConsistentRead: true } },
+          }),
+        ),
+      );
+      found.push(...((result.Responses?.[this.options.tableName] ?? []) as Item[]));
+      pending = (result.UnprocessedKeys?.[this.options.tableName]?.Keys ?? []) as ItemKey[];
+    }
+    return found;
+  }
+
+  private throttled(operation: string, left: number): StoreError {
+    return new StoreError(
+      `${operation} on table "${this.options.tableName}": ${left} learning fold item(s) still unprocessed after ${BATCH_MAX_ATTEMPTS} attempts; the table is throttled, retry later`,
+      this.options.tableName,
+      undefined,
+    );
+  }
+}
