@@ -316,6 +316,12 @@ export function fullFold(
     })
     .sort(newestFirst)
     .slice(0, STEP_STATISTICS_EXECUTIONS);
+  // The newest runs are remembered as folded: one stopping now finds itself even before its marker is written.
+  fold.folded = [...executions]
+    .filter((execution) => execution.outcome)
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || b.id.localeCompare(a.id))
+    .slice(-FOLDED_REMEMBERED)
+    .map((execution) => ({ id: execution.id, contribution: contributionOf(execution, now) ?? null }));
   age(fold, now);
   return { fold: fitFold(fold), contributions };
 }
