@@ -574,6 +574,9 @@ export const controlWiring = /* @__PURE__ */ once(() => {
       automation: automation(),
       breakers: breakers(),
       followUps: followUps(),
+      // POST /api/learning/recompute/:runbook rebuilds the fold the learning recorder keeps.
+      runbooks: () => runbooks(),
+      folds: learningFolds(),
     }),
     reports: incidentReports(),
     manualStarts: new ManualStartService({

@@ -1,13 +1,18 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoLearningFolds, FoldKeys } from '../../functions/adapters/aws/dynamo-learning-folds.ts';
 import { DynamoStore } from '../../functions/adapters/aws/dynamo-store.ts';
+import { startLocalDatabase } from '../../functions/adapters/local/database.ts';
 import { recomputedAggregate, runsForStepStatistics } from '../../functions/core/learning/fold.ts';
 import type { ExecutionRecord, StepOutcome } from '../../functions/core/records.ts';
 import { LearningService } from '../../functions/core/services/learning.ts';
 import type { Clock } from '../../functions/ports/clock.ts';
+import { main } from '../../local/cli.ts';
 import { type DynaliteTable, startDynalite } from '../support/dynalite.ts';
 import { POD_MEMORY_GROWTH, podMemoryRun as run, seedRuns } from '../support/learning-history.ts';
-import { loadRunbook } from '../support/runbooks.ts';
+import { loadRunbook, ROOT } from '../support/runbooks.ts';
 
 /**
  * The incremental learning aggregate on a real DynamoDB API (dynalite): separate learning recorders
@@ -175,7 +180,11 @@ describe('folding stopped executions into a runbook aggregate (dynalite)', () =>
         Key: FoldKeys.marker(RUNBOOK.id, executions[30]!.id),
       }),
     );
-    expect(marker.Item?.contribution).toMatchObject({ alert: 'PodMemoryGrowth', failed: true, succeeded: false });
+    expect(marker.Item?.contribution).toMatchObject({
+      alert: 'PodMemoryGrowth',
+      failed: true,
+      succeeded: false,
+    });
   });
 
   it('builds the fold from the records on a runbook’s first fold, then folds incrementally', async () => {
@@ -188,5 +197,64 @@ describe('folding stopped executions into a runbook aggregate (dynalite)', () =>
     // Assess
     expect((await store.getLearningAggregate(RUNBOOK.id))?.executions).toBe(21);
     expect(await store.getLearningAggregate(RUNBOOK.id)).toEqual(await recomputed());
+  });
+});
+
+describe('runbook learn recompute, on a data directory', () => {
+  it('rebuilds the aggregate from the records when no server runs, and names an unknown runbook', async () => {
+    // Prepare: a project with the fixture runbook; its data directory holds 12 runs and no aggregate
+    const workspace = mkdtempSync(join(tmpdir(), 'runbook-recompute-'));
+    try {
+      mkdirSync(join(workspace, 'runbooks'));
+      copyFileSync(join(ROOT, 'cdk.json'), join(workspace, 'cdk.json'));
+      copyFileSync(join(ROOT, 'runbooks', 'schema.json'), join(workspace, 'runbooks', 'schema.json'));
+      copyFileSync(join(ROOT, POD_MEMORY_GROWTH), join(workspace, 'runbooks', 'pod-memory-growth.yaml'));
+      const dataDir = join(workspace, '.runbook');
+      const seeded = seedRuns(
+        RUNBOOK,
+        Array.from({ length: 12 }, () => run()),
+        Date.now() - 2 * 86_400_000,
+      );
+      const database = await startLocalDatabase({ path: join(dataDir, 'dynamodb') });
+      try {
+        const store = new DynamoStore({
+          client: database.client,
+          tableName: database.tableName,
+          retentionDays: 90,
+        });
+        for (const [index, execution] of seeded.executions.entries()) {
+          await store.createExecution(execution);
+          for (const outcome of seeded.outcomes[index]!) await store.putStepOutcome(outcome);
+        }
+      } finally {
+        await database.stop();
+      }
+      const cli = async (...args: string[]) => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await main(['node', 'runbook', ...args, '--url', 'http://127.0.0.1:9/'], {
+          out: (line) => out.push(line),
+          err: (line) => err.push(line),
+          cwd: workspace,
+        });
+        return { code, out: out.join('\n'), err: err.join('\n') };
+      };
+
+      // Act
+      const recomputed = await cli('learn', 'recompute', 'pod-memory-growth');
+      const unknown = await cli('learn', 'recompute', 'no-such-runbook');
+
+      // Assess
+      expect(recomputed).toMatchObject({
+        code: 0,
+        out: 'pod-memory-growth: recomputed from 12 execution(s) in the window',
+      });
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.err).toMatch(
+        /no runbook "no-such-runbook" in .*runbooks: give the id of a runbook there/,
+      );
+    } finally {
+      rmSync(workspace, { recursive: true, force: true });
+    }
   });
 });

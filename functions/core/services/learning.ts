@@ -283,6 +283,11 @@ export class LearningService {
     );
   }
 
+  /** The runbook's stored aggregate (what selection reads). */
+  aggregate(runbookId: string) {
+    return this.deps.store.getLearningAggregate(runbookId);
+  }
+
   /**
    * A runbook's recent finished real runs as learning reads them (`runbook learn suggest`,
    * `GET /api/learning/history/:runbook`): at most HISTORY_EXECUTIONS, keeping the values of the facts
