@@ -22,7 +22,7 @@ const TIMED_REPEATS = 10;
 interface Bed {
   prior: number;
   table: DynaliteTable;
-  commands: { count: number };
+  commands: { count: number; read: number; written: number };
   full: LearningService;
   folding: LearningService;
   /** The newest run: folded again with its outcome flipped, so every fold writes. */
@@ -30,12 +30,19 @@ interface Bed {
   flips: number;
 }
 
-function counted(table: DynaliteTable): { count: number } {
-  const commands = { count: 0 };
-  const send = table.client.send.bind(table.client) as (command: object) => Promise<unknown>;
-  (table.client as unknown as { send: (command: object) => Promise<unknown> }).send = (command) => {
+/** Commands sent, and the JSON bytes of the items they wrote and read (what capacity units bill). */
+function counted(table: DynaliteTable): Bed['commands'] {
+  const commands = { count: 0, read: 0, written: 0 };
+  const bytes = (value: unknown) => (value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)));
+  type Sent = { input?: { Item?: unknown; RequestItems?: unknown } };
+  const send = table.client.send.bind(table.client) as (command: Sent) => Promise<unknown>;
+  (table.client as unknown as { send: (command: Sent) => Promise<unknown> }).send = async (command) => {
     commands.count++;
-    return send(command);
+    const isWrite = /Put|BatchWrite/.test(command.constructor.name);
+    if (isWrite) commands.written += bytes(command.input?.Item ?? command.input?.RequestItems);
+    const result = (await send(command)) as { Item?: unknown; Items?: unknown; Responses?: unknown };
+    if (!isWrite) commands.read += bytes(result.Item ?? result.Items ?? result.Responses);
+    return result;
   };
   return commands;
 }
@@ -78,13 +85,18 @@ function foldAgain(target: Bed): Promise<void> {
   return target.folding.fold({ ...target.last, outcome });
 }
 
-async function measure(target: Bed, work: () => Promise<void>): Promise<{ commands: number; ms: number }> {
-  const before = target.commands.count;
+async function measure(
+  target: Bed,
+  work: () => Promise<void>,
+): Promise<{ commands: number; kbRead: number; kbWritten: number; ms: number }> {
+  const { count, read, written } = target.commands;
   await work();
-  const commands = target.commands.count - before;
+  const commands = target.commands.count - count;
+  const kbRead = (target.commands.read - read) / 1024;
+  const kbWritten = (target.commands.written - written) / 1024;
   const started = performance.now();
   for (let repeat = 0; repeat < TIMED_REPEATS; repeat++) await work();
-  return { commands, ms: (performance.now() - started) / TIMED_REPEATS };
+  return { commands, kbRead, kbWritten, ms: (performance.now() - started) / TIMED_REPEATS };
 }
 
 const beds: Bed[] = [];
@@ -94,17 +106,19 @@ for (const prior of HISTORIES) {
   beds.push(target);
   const full = await measure(target, () => target.full.recompute(RUNBOOK.id));
   const fold = await measure(target, () => foldAgain(target));
+  const kb = (figure: { kbRead: number; kbWritten: number }) =>
+    `${figure.kbRead.toFixed(0)} / ${figure.kbWritten.toFixed(0)}`;
   rows.push(
-    `| ${String(prior).padStart(4)} | ${String(full.commands).padStart(12)} | ${full.ms.toFixed(1).padStart(9)} | ${String(fold.commands).padStart(12)} | ${fold.ms.toFixed(1).padStart(9)} | constant |`,
+    `| ${prior} | ${full.commands} | ${kb(full)} | ${full.ms.toFixed(1)} | ${fold.commands} | ${kb(fold)} | ${fold.ms.toFixed(1)} | constant |`,
   );
 }
-const foldCommands = rows.map((row) => row.split('|')[4]!.trim());
+const foldCommands = rows.map((row) => row.split('|')[5]!.trim());
 console.log(
   [
     '',
     'Learning after an execution stops (dynalite; store commands counted at the document client)',
-    '| runs | full: commands | full: ms | fold: commands | fold: ms | goal |',
-    '|---|---|---|---|---|---|',
+    '| runs | full: commands | full: KB read / written | full: ms | fold: commands | fold: KB read / written | fold: ms | goal |',
+    '|---|---|---|---|---|---|---|---|',
     ...rows,
     `fold commands at ${HISTORIES.join(' / ')} runs: ${foldCommands.join(' / ')}: ${new Set(foldCommands).size === 1 ? 'constant (goal met)' : 'NOT constant (goal missed)'}`,
     '',

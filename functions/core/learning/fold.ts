@@ -1,10 +1,5 @@
 import { z } from 'zod';
-import {
-  type ExecutionRecord,
-  type LearningAggregate,
-  type StepOutcome,
-  StepOutcomeStatus,
-} from '../records.ts';
+import type { ExecutionRecord, LearningAggregate, StepOutcome } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import { aggregateRunbook, stepStatistics } from './aggregate.ts';
 import { withDecisions } from './decisions.ts';
@@ -22,7 +17,7 @@ import { failurePatterns, successFactors } from './patterns.ts';
 export const LEARNING_WINDOW_DAYS = 90;
 export const STEP_STATISTICS_EXECUTIONS = 50;
 /** Fold ids remembered with their contribution: a retry after a crash between two writes finds its own. */
-export const FOLDED_REMEMBERED = 100;
+export const FOLDED_REMEMBERED = 32;
 /** The fold's item stays under this (DynamoDB allows 400 KB): past it the oldest run digests are dropped. */
 export const FOLD_BUDGET_BYTES = 300 * 1024;
 const DAY_MS = 86_400_000;
@@ -70,28 +65,36 @@ export const DayCounts = z
   .strict();
 export type DayCounts = z.infer<typeof DayCounts>;
 
-/** A finished run as step statistics and patterns read it: final attempts, and its history entry. */
+/**
+ * A finished run as step statistics and patterns read it: its history entry (each step's final status
+ * and every attempt's duration; error names without their messages, which nothing here reads).
+ */
 export const FoldRun = z
   .object({
     id: z.string(),
     startedAt: z.string(),
+    /** Dry runs feed step statistics only, as in the recompute. */
     dryRun: z.boolean(),
-    /** The final finished attempt of each step and check (what stepStatistics reads). */
-    steps: z.array(
-      z
-        .object({
-          stepId: z.string(),
-          kind: z.enum(['step', 'check']),
-          status: StepOutcomeStatus,
-          durationMs: z.number().int().min(0).optional(),
-        })
-        .strict(),
-    ),
-    /** Real runs only: what failure patterns, success factors and decisions read. */
-    history: HistoryExecution.optional(),
+    history: HistoryExecution,
   })
   .strict();
 export type FoldRun = z.infer<typeof FoldRun>;
+
+/** The final attempt of each step and check of a run, as stepStatistics reads it. */
+function finalAttempts(run: FoldRun): Array<Pick<StepOutcome, 'stepId' | 'kind' | 'status' | 'durationMs'>> {
+  return run.history.steps.flatMap((step) => {
+    if (step.kind !== 'step' && step.kind !== 'check') return [];
+    const durationMs = step.attempts.at(-1)?.durationMs;
+    return [
+      {
+        stepId: step.stepId,
+        kind: step.kind,
+        status: step.status,
+        ...(durationMs === undefined ? {} : { durationMs }),
+      },
+    ];
+  });
+}
 
 export const LearningFold = z
   .object({
@@ -198,26 +201,24 @@ export function foldRunOf(
   now: Date,
 ): FoldRun | undefined {
   if (!execution.outcome) return undefined;
-  const last = new Map<string, FoldRun['steps'][number]>();
-  for (const outcome of outcomes) {
-    if (outcome.kind !== 'step' && outcome.kind !== 'check') continue;
-    if (outcome.status === 'running' || outcome.status === 'interrupted') continue;
-    last.set(outcome.stepId, {
-      stepId: outcome.stepId,
-      kind: outcome.kind,
-      status: outcome.status,
-      ...(outcome.durationMs === undefined ? {} : { durationMs: outcome.durationMs }),
-    });
-  }
-  const history = execution.dryRun
-    ? undefined
-    : runbookHistory(execution.runbookId, runbook, [execution], [outcomes], now).executions[0];
+  // A dry run's entry is built as a real run's would be; the flag keeps it out of the history.
+  const [history] = runbookHistory(
+    execution.runbookId,
+    runbook,
+    [{ ...execution, dryRun: false }],
+    [outcomes],
+    now,
+  ).executions;
   return {
     id: execution.id,
     startedAt: execution.startedAt,
     dryRun: execution.dryRun,
-    steps: [...last.values()],
-    ...(history ? { history } : {}),
+    history: {
+      ...history!,
+      steps: history!.steps.map((step) =>
+        step.error ? { ...step, error: { ...step.error, message: '' } } : step,
+      ),
+    },
   };
 }
 
@@ -356,11 +357,11 @@ export function aggregateFromFold(
       total.byAlert[alert] = entry;
     }
   }
-  const steps = stepStatistics(aged.recent.map((run) => run.steps));
+  const steps = stepStatistics(aged.recent.map(finalAttempts));
   const history = {
     runbookId: fold.runbookId,
     generatedAt: now.toISOString(),
-    executions: aged.recent.flatMap((run) => (run.history ? [run.history] : [])),
+    executions: aged.recent.flatMap((run) => (run.dryRun ? [] : [run.history])),
   };
   const meanRecover = total.recovered === 0 ? undefined : total.recoverTotalMs / total.recovered;
   const meanApproval =
