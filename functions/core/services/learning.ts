@@ -219,7 +219,7 @@ export class LearningService {
         }
         if (attempt >= FOLD_MAX_ATTEMPTS)
           throw new Error(
-            `learning: folding execution "${execution.id}" into runbook "${execution.runbookId}" lost to other writers ${attempt} times; the next stopped run or \`runbook learn recompute ${execution.runbookId}\` folds it`,
+            `learning: folding execution "${execution.id}" into runbook "${execution.runbookId}" lost to other writers ${attempt} times; the status change is retried (then dead-lettered), or run \`runbook learn recompute ${execution.runbookId}\``,
           );
         // Full jitter: spreads the writers that lost the same race.
         await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
