@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RuntimeConfig } from '../functions/core/config.ts';
 import { Duration } from '../functions/core/duration.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { getParameter } from '@aws-lambda-powertools/parameters/ssm';
@@ -9,8 +12,6 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Context } from 'aws-lambda';
-import catalog from '../../statemachines/runbooks.json' with { type: 'json' };
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
@@ -42,7 +43,7 @@ import { ChangeGate } from '../core/limits/change-gate.ts';
 import { RiskApprovals } from '../core/risk/approvals.ts';
 import { RiskAssessor } from '../core/risk/assessor.ts';
 import { RiskCheckpoint } from '../core/risk/checkpoint.ts';
-import { parseRunbookCatalog } from '../core/runbook/catalog.ts';
+import { CATALOG_FILE, parseRunbookCatalog } from '../core/runbook/catalog.ts';
 import { ApprovalService } from '../core/services/approvals.ts';
 import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
@@ -623,8 +624,31 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
   logger: logger(),
 }));
 
+/**
+ * Where the runbooks compiled with the deployed machines are: infra copies statemachines/runbooks.json
+ * into the function's root (data read on first use, not code parsed at every cold start), which Lambda
+ * names in LAMBDA_TASK_ROOT; from the source tree, statemachines/ itself.
+ */
+function catalogPath(): string {
+  const root = process.env.LAMBDA_TASK_ROOT;
+  return root
+    ? join(root, CATALOG_FILE)
+    : fileURLToPath(new URL(`../../statemachines/${CATALOG_FILE}`, import.meta.url));
+}
+
 /** The runbooks compiled with the machines this stack deploys (statemachines/runbooks.json). */
-export const runbooks = /* @__PURE__ */ once(() => parseRunbookCatalog(catalog));
+export const runbooks = /* @__PURE__ */ once(() => {
+  const path = catalogPath();
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigurationError(
+      `the runbook catalog ${path} cannot be read (${(error as Error).message}): run \`npm run compile\` and deploy again`,
+    );
+  }
+  return parseRunbookCatalog(json);
+});
 
 export const classifierWiring = /* @__PURE__ */ once(() => ({
   classifier: new ClassifierService({
@@ -651,16 +675,3 @@ export const ingestWiring = /* @__PURE__ */ once(() => ({
   clock,
   logger: logger(),
 }));
-
-/** A Lambda handler built on its first invocation (importing a handler module constructs nothing). */
-export function lazyHandler<TEvent, TResult>(
-  build: () =>
-    | Promise<(event: TEvent, context: Context) => Promise<TResult>>
-    | ((event: TEvent, context: Context) => Promise<TResult>),
-): (event: TEvent, context: Context) => Promise<TResult> {
-  let built: Promise<(event: TEvent, context: Context) => Promise<TResult>> | undefined;
-  return async (event, context) => {
-    built ??= Promise.resolve(build());
-    return (await built)(event, context);
-  };
-}

@@ -534,6 +534,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
 
   return {
     config,
+    /** The dynalite behind every store (benchmarks count the commands sent to it). */
+    database,
     store,
     audit,
     automationStore,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AlertResource } from './resource.ts';
 
 /** Where an alert came from; `manual`: a person started a runbook by hand (their request is the alert). */

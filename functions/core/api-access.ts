@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Who may do what through the control API, per group: viewers look, approvers also decide approvals

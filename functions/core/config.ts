@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AutomationPolicy } from './automation/levels.ts';
 import { EnvironmentPolicy } from './policy.ts';
 import { FreezeWindow } from './runbook/model.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Alert } from './alert.ts';
 import { AutomationLevel } from './automation/levels.ts';
 import { StepBlastRadiusLimit } from './limits/blast-radius.ts';

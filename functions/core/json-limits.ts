@@ -1,5 +1,5 @@
 import { InvalidEventError } from './errors.ts';
-import { formatPath, type PathSegment } from './runbook/source.ts';
+import { formatPath, type PathSegment } from './runbook/path.ts';
 
 /**
  * Limits on JSON from outside. Every payload this platform takes (Alertmanager webhooks, EventBridge

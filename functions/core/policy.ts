@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LimitsPolicy } from './limits/budget.ts';
 import { RiskPolicy } from './risk/policy.ts';
 import { WatchPolicy } from './watch/policy.ts';

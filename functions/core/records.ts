@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Alert, Severity, SymptomCategory } from './alert.ts';
 import { AutomationLevel } from './automation/levels.ts';
 import { RiskLevel } from './policy.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What an alert is about, as a typed reference. Normalization builds it from labels and dimensions

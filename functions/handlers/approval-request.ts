@@ -1,5 +1,4 @@
 import middy from '@middy/core';
-import * as aws from '../composition/aws.ts';
 import { ApprovalTask, RiskApprovalTask, TaskKind } from '../core/execution-contract.ts';
 import type { RiskApprovals } from '../core/risk/approvals.ts';
 import type { ApprovalService } from '../core/services/approvals.ts';
@@ -39,6 +38,3 @@ export function createApprovalRequestHandler(options: {
     return options.approvals.request(payload);
   }).use(taskErrors(options.logger, 'approval request'));
 }
-
-/** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createApprovalRequestHandler(await aws.approvalsWiring()));

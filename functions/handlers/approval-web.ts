@@ -1,7 +1,6 @@
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
-import { z } from 'zod';
-import * as aws from '../composition/aws.ts';
+import * as z from 'zod';
 import { parseJsonText } from '../core/json-limits.ts';
 import {
   type ApprovalRefusal,
@@ -162,6 +161,3 @@ export function createApprovalWebHandler(options: {
     httpErrors(options.logger),
   );
 }
-
-/** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createApprovalWebHandler(aws.approvalsWiring()));

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AUDIT_LIMITS, type AuditRecord, type AuditSource } from '../core/audit/events.ts';
 import { InvalidEventError } from '../core/errors.ts';
 import type { AuditFilter, AuditTrail } from '../ports/audit.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { HumanActionKind } from '../core/automation/evidence.ts';
 import { AutomationLevel } from '../core/automation/levels.ts';
 import type { AutomationService } from '../core/automation/service.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Id } from '../core/runbook/model.ts';
 import type { CircuitBreakerService } from '../core/watch/circuit-breaker.ts';
 import { auditSourceOf } from './audit-routes.ts';

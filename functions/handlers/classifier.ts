@@ -1,5 +1,4 @@
 import middy from '@middy/core';
-import * as aws from '../composition/aws.ts';
 import { Alert } from '../core/alert.ts';
 import { type NormalizeOptions, normalizeCloudWatchAlarm } from '../core/classifier/normalize.ts';
 import { DetailType, parseEventBridgeEvent } from '../core/classifier/payloads.ts';
@@ -48,6 +47,3 @@ export function createClassifierHandler(options: {
       options.classifier.classify(alertOf(event, options.normalize)),
   ).use(taskErrors(options.logger, 'classification'));
 }
-
-/** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createClassifierHandler(aws.classifierWiring()));

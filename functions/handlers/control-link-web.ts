@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseJsonText } from '../core/json-limits.ts';
 import type {
   ControlLinkRefusal,

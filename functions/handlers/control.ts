@@ -1,7 +1,6 @@
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
-import { z } from 'zod';
-import * as aws from '../composition/aws.ts';
+import * as z from 'zod';
 import type { AutomationService } from '../core/automation/service.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { type ApprovalService, REFUSAL_MESSAGES } from '../core/services/approvals.ts';
@@ -258,9 +257,3 @@ function approvalDecisionRoute(approvals: ApprovalService) {
     },
   };
 }
-
-/** The Lambda entry point (Function URL with IAM auth), wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => {
-  const wiring = aws.controlWiring();
-  return createControlHandler({ ...wiring, runbooks: aws.runbooks });
-});

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FEEDBACK_REASON_MAX_CHARS } from '../core/feedback/records.ts';
 import { parseJsonText } from '../core/json-limits.ts';
 import { humanDuration } from '../core/report/markdown.ts';

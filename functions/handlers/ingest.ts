@@ -1,6 +1,5 @@
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
-import * as aws from '../composition/aws.ts';
 import { type NormalizeOptions, normalizeAlertmanager } from '../core/classifier/normalize.ts';
 import { parseJsonText } from '../core/json-limits.ts';
 import { ALERT_DETAIL_TYPE, INGEST_SOURCE } from '../core/routing.ts';
@@ -64,6 +63,3 @@ export function createIngestHandler(options: IngestHandlerOptions) {
     httpErrors(options.logger),
   );
 }
-
-/** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createIngestHandler(aws.ingestWiring()));

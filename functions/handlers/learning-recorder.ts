@@ -1,5 +1,4 @@
 import middy from '@middy/core';
-import * as aws from '../composition/aws.ts';
 import { epochMillisToIso, parseStepFunctionsStatusEvent } from '../core/classifier/payloads.ts';
 import type { LearningService } from '../core/services/learning.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -19,6 +18,3 @@ export function createLearningRecorderHandler(options: { learning: LearningServi
     });
   }).use(taskErrors(options.logger, 'learning record'));
 }
-
-/** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createLearningRecorderHandler(aws.learningWiring()));

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidEventError } from '../core/errors.ts';
 import type { Runbook } from '../core/runbook/model.ts';
 import { ManualStartRequest, type ManualStartService } from '../core/services/manual-start.ts';

@@ -1,6 +1,5 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import * as aws from '../composition/aws.ts';
 import { TaskPayload } from '../core/execution-contract.ts';
 import type { StepRunner } from '../core/services/step-runner.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -14,6 +13,3 @@ export function createStepRunnerHandler(options: { runner: StepRunner; logger: L
     return options.runner.handle(payload, { deadline: deadlineOf(context) });
   }).use(taskErrors(options.logger, 'task'));
 }
-
-/** The Lambda entry point, wired on first use from composition/aws.ts. */
-export const handler = aws.lazyHandler(async () => createStepRunnerHandler(aws.stepRunnerWiring()));

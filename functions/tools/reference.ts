@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { KubernetesPermission, ToolDeclaration, ToolPermissions } from '../core/tool-catalog.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RuntimeConfig } from '../../functions/core/config.ts';
 import { Duration } from '../../functions/core/duration.ts';
 import { DEFAULT_POLICY, EnvironmentPolicy } from '../../functions/core/policy.ts';

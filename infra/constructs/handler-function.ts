@@ -1,17 +1,20 @@
-import { dirname, join, resolve } from 'node:path';
+import { copyFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, type Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CATALOG_FILE } from '../../functions/core/runbook/catalog.ts';
+import { BUNDLE_ENTRY_FILE, bundleLambda } from './bundling-options.ts';
 
 /** The repository root: handlers, the lockfile and statemachines/ are resolved from it. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** The handler modules in functions/handlers/ (each exports `handler`). */
+/** The Lambda entries in functions/lambda/ (each exports `handler`, built from functions/handlers/ on first use). */
 export const HandlerEntry = {
   Ingest: 'ingest',
   Classifier: 'classifier',
@@ -25,13 +28,6 @@ export type HandlerEntry = (typeof HandlerEntry)[keyof typeof HandlerEntry];
 
 export const LAMBDA_RUNTIME = Runtime.NODEJS_22_X;
 export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
-
-/**
- * ESM bundles: some dependencies are CommonJS and `require` Node built-ins, which an ESM bundle only
- * has through createRequire.
- */
-const ESM_REQUIRE_SHIM =
-  "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);";
 
 export interface HandlerFunctionProps {
   entry: HandlerEntry;
@@ -48,6 +44,11 @@ export interface HandlerFunctionProps {
   vpc?: FunctionNetwork;
   /** At most this many instances at once, reserved from the account's pool (public endpoints). */
   reservedConcurrency?: number;
+  /**
+   * A file copied next to the bundle as runbooks.json (the runbook catalog): the function reads it on
+   * first use, so the catalog is data in the asset rather than code parsed at every cold start.
+   */
+  runbookCatalog?: string;
 }
 
 export interface FunctionNetwork {
@@ -75,12 +76,12 @@ export const VPC_NETWORK_INTERFACE_REASON =
   "VPC access (network.vpcId): Lambda creates and deletes the function's network interfaces with the execution role, and the Lambda documentation requires ec2:DescribeNetworkInterfaces on all resources; the interface ids are made by Lambda at run time, so the ENI actions (the inline equivalent of AWSLambdaVPCAccessExecutionRole) cannot name them";
 
 /**
- * One Lambda function from functions/handlers/<entry>.ts: bundled by esbuild (minified, source maps,
- * the AWS SDK from the lockfile), arm64 on nodejs22.x, X-Ray tracing, its own log group and its own
- * role that starts with nothing but writing to that log group.
+ * One Lambda function from functions/lambda/<entry>.ts (its handler in functions/handlers/): bundled
+ * by esbuild (code-split, minified, source maps, the AWS SDK from the lockfile), arm64 on nodejs22.x,
+ * X-Ray tracing, its own log group and its own role that starts with nothing but writing to that log group.
  */
 export class HandlerFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   /** Whether the function runs in a VPC (its role then holds VPC_NETWORK_INTERFACE_ACTIONS). */
@@ -113,9 +114,30 @@ export class HandlerFunction extends Construct {
         }),
       );
     }
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: join(PROJECT_ROOT, 'functions', 'handlers', `${props.entry}.ts`),
-      handler: 'handler',
+    const entry = join(PROJECT_ROOT, 'functions', 'lambda', `${props.entry}.ts`);
+    const catalog = props.runbookCatalog;
+    this.function = new lambda.Function(this, 'Function', {
+      // Bundled locally by esbuild (no Docker), code-split: see bundling-options.ts. Hashed by output.
+      code: lambda.Code.fromAsset(PROJECT_ROOT, {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          image: DockerImage.fromRegistry('dummy'),
+          // What CDK keys its bundle cache on (the local bundling below is a function it cannot compare):
+          // without these, every function would get the first one's bundle. Docker never runs.
+          environment: {
+            RUNBOOK_AUTOPILOT_BUNDLE_ENTRY: relative(PROJECT_ROOT, entry),
+            RUNBOOK_AUTOPILOT_BUNDLE_CATALOG: catalog ?? '',
+          },
+          local: {
+            tryBundle(outputDir: string): boolean {
+              bundleLambda(entry, outputDir);
+              if (catalog) copyFileSync(catalog, join(outputDir, CATALOG_FILE));
+              return true;
+            },
+          },
+        },
+      }),
+      handler: `${BUNDLE_ENTRY_FILE.replace(/\.mjs$/, '')}.handler`,
       description: props.description,
       runtime: LAMBDA_RUNTIME,
       architecture: LAMBDA_ARCHITECTURE,
@@ -124,25 +146,11 @@ export class HandlerFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       tracing: Tracing.ACTIVE,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       environment: {
         ...props.environment,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
         // Stack traces in the logs point into functions/, not into the minified bundle.
         NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        target: 'node22',
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_SHIM,
-        bundleAwsSDK: true,
-        externalModules: [],
-        forceDockerBundling: false,
       },
       ...(props.vpc
         ? {

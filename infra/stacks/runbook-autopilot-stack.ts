@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Annotations, CfnOutput, Duration, Fn, Stack, type StackProps, Tags, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -12,6 +16,8 @@ import { TABLE_DESIGN } from '../../functions/adapters/aws/table-design.ts';
 import type { RuntimeConfig } from '../../functions/core/config.ts';
 import { Substitution } from '../../functions/core/execution-contract.ts';
 import { ROLLBACK_MACHINE_ID } from '../../functions/core/rollback/machine.ts';
+import { runbookCatalogText } from '../../functions/core/runbook/catalog.ts';
+import type { Runbook } from '../../functions/core/runbook/model.ts';
 import { type EnvironmentConfig, FUNCTION_URL, regionsOf } from '../config/environment.ts';
 import { EnvironmentConfigError } from '../config/load.ts';
 import { checkRunbooksFit } from '../config/runbook-fit.ts';
@@ -214,6 +220,8 @@ export class RunbookAutopilotStack extends Stack {
       maxEventAge: Duration.hours(6),
       onFailure: new SqsDestination(onFailure),
     });
+    // The runbooks deployed here, as the catalog the functions read (not necessarily statemachines/).
+    const catalogFile = catalogFileOf(this.runbooks.map((compiled) => compiled.runbook));
     // The step runners reach private cluster endpoints from the VPC of `network`; the others need no VPC.
     const network = config.network ? importedNetwork(this, config.network) : undefined;
     const make = (
@@ -227,6 +235,8 @@ export class RunbookAutopilotStack extends Stack {
         async?: ReturnType<typeof asyncTarget>;
         vpc?: FunctionNetwork;
         reservedConcurrency?: number;
+        /** The ingest reads no runbook: it goes without the catalog. */
+        catalog?: false;
       } = {},
     ) =>
       new HandlerFunction(this, pascal(key), {
@@ -238,6 +248,7 @@ export class RunbookAutopilotStack extends Stack {
         logLevel: config.logLevel,
         logRetention,
         removalPolicy,
+        ...(options.catalog === false ? {} : { runbookCatalog: catalogFile }),
         ...(options.async ? { async: options.async } : {}),
         ...(options.vpc ? { vpc: options.vpc } : {}),
         ...(options.reservedConcurrency === undefined
@@ -287,7 +298,7 @@ export class RunbookAutopilotStack extends Stack {
           INGEST_TOKEN_SECRET: secretNameOf('ingest-token'),
           RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
         },
-        { reservedConcurrency: config.reservedConcurrency.ingest },
+        { reservedConcurrency: config.reservedConcurrency.ingest, catalog: false },
       ),
       classifier: make(
         'classifier',
@@ -746,4 +757,18 @@ function pascal(key: string): string {
 
 function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+/**
+ * The deployed runbooks' catalog as a file to copy into each bundle: named by its content in the
+ * temporary directory, so every synth of the same runbooks reuses one file.
+ */
+function catalogFileOf(runbooks: readonly Runbook[]): string {
+  const text = runbookCatalogText(runbooks);
+  const file = join(
+    tmpdir(),
+    `runbook-autopilot-catalog-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.json`,
+  );
+  if (!existsSync(file)) writeFileSync(file, text);
+  return file;
 }

@@ -5,6 +5,13 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CATALOG_FILE } from '../../functions/core/runbook/catalog.ts';
+import {
+  BUNDLE_CHUNK_DIR,
+  BUNDLE_CODE_BUDGET_BYTES,
+  BUNDLE_ENTRY_BUDGET_BYTES,
+  BUNDLE_ENTRY_FILE,
+} from '../../infra/constructs/bundling-options.ts';
 import { HandlerEntry } from '../../infra/constructs/handler-function.ts';
 import type { FunctionKey, RunbookAutopilotStack } from '../../infra/stacks/runbook-autopilot-stack.ts';
 import { functionUrlEvent } from '../support/aws-harness.ts';
@@ -55,26 +62,83 @@ const ENTRIES: Array<[FunctionKey, string]> = [
   ['learningRecorder', HandlerEntry.LearningRecorder],
 ];
 
-describe('function bundles (esbuild through NodejsFunction)', () => {
-  it.each(ENTRIES)('%s: one minified ESM file with its source map, nothing else', (key, entry) => {
+/** Every file of a function's asset, relative to its directory. */
+function filesOf(key: FunctionKey): string[] {
+  return (readdirSync(assetDirectoryOf(key), { recursive: true }) as string[])
+    .filter((file) => !statSync(join(assetDirectoryOf(key), file)).isDirectory())
+    .sort();
+}
+
+/** The sources of every chunk of a function (the entry and what it loads on demand). */
+function sourcesOf(key: FunctionKey): string[] {
+  return filesOf(key)
+    .filter((file) => file.endsWith('.mjs.map'))
+    .flatMap(
+      (file) =>
+        (JSON.parse(readFileSync(join(assetDirectoryOf(key), file), 'utf8')) as { sources: string[] })
+          .sources,
+    );
+}
+
+/** The bytes of JavaScript a function holds (entry and chunks; not maps, not the runbook catalog). */
+function codeBytesOf(key: FunctionKey): number {
+  return filesOf(key)
+    .filter((file) => file.endsWith('.mjs'))
+    .reduce((sum, file) => sum + statSync(join(assetDirectoryOf(key), file)).size, 0);
+}
+
+describe('function bundles (esbuild, code-split, as infra/constructs/bundling-options.ts builds them)', () => {
+  it.each(ENTRIES)('%s: a minified ESM entry, its chunks with source maps, nothing else', (key, entry) => {
     // Prepare
     const directory = assetDirectoryOf(key);
 
     // Act
-    const files = readdirSync(directory).sort();
-    const code = readFileSync(join(directory, 'index.mjs'), 'utf8');
-    const map = JSON.parse(readFileSync(join(directory, 'index.mjs.map'), 'utf8')) as {
-      sources: string[];
-      sourcesContent?: unknown;
-    };
+    const files = filesOf(key);
+    const code = readFileSync(join(directory, BUNDLE_ENTRY_FILE), 'utf8');
+    const chunks = files.filter((file) => file.startsWith(`${BUNDLE_CHUNK_DIR}/`));
+    const maps = files
+      .filter((file) => file.endsWith('.mjs.map'))
+      .map(
+        (file) =>
+          JSON.parse(readFileSync(join(directory, file), 'utf8')) as {
+            sources: string[];
+            sourcesContent?: unknown;
+          },
+      );
 
-    // Assess: self-contained (the AWS SDK from the lockfile included, no node_modules), minified, mapped
-    expect(files).toEqual(['index.mjs', 'index.mjs.map']);
-    expect(code.length / code.split('\n').length).toBeGreaterThan(2_000);
-    expect(code).toContain('sourceMappingURL=index.mjs.map');
-    expect(map.sources.some((source) => source.endsWith(`functions/handlers/${entry}.ts`))).toBe(true);
-    expect(map.sources.some((source) => source.includes('@aws-sdk/client-'))).toBe(true);
-    expect(map.sourcesContent).toBeUndefined();
+    // Assess: self-contained (the AWS SDK from the lockfile included, no node_modules), minified, mapped;
+    // the catalog beside every function that reads runbooks
+    expect(files.filter((file) => !file.startsWith(`${BUNDLE_CHUNK_DIR}/`))).toEqual(
+      key === 'ingest' ? ['index.mjs', 'index.mjs.map'] : ['index.mjs', 'index.mjs.map', CATALOG_FILE],
+    );
+    expect(chunks.length).toBeGreaterThan(2);
+    for (const chunk of chunks) expect(chunk).toMatch(/\.mjs(\.map)?$/);
+    expect(chunks.filter((chunk) => chunk.endsWith('.mjs')).length).toBe(
+      chunks.filter((chunk) => chunk.endsWith('.mjs.map')).length,
+    );
+    expect(code).toContain(`sourceMappingURL=${BUNDLE_ENTRY_FILE}.map`);
+    const biggest = chunks
+      .filter((chunk) => chunk.endsWith('.mjs'))
+      .map((chunk) => readFileSync(join(directory, chunk), 'utf8'))
+      .sort((a, b) => b.length - a.length)[0]!;
+    expect(biggest.length / biggest.split('\n').length).toBeGreaterThan(1_000);
+    const sources = maps.flatMap((map) => map.sources);
+    expect(sources.some((source) => source.endsWith(`functions/handlers/${entry}.ts`))).toBe(true);
+    expect(sources.some((source) => source.includes('@aws-sdk/client-'))).toBe(true);
+    expect(maps.every((map) => map.sourcesContent === undefined)).toBe(true);
+  });
+
+  it.each(ENTRIES)('%s: the entry loads nothing until the first event and stays within its budget', (key) => {
+    // Prepare
+    const entryCode = readFileSync(join(assetDirectoryOf(key), BUNDLE_ENTRY_FILE), 'utf8');
+
+    // Assess: only dynamic imports leave the entry (a static one would load its chunk at cold start)
+    expect(entryCode).not.toMatch(/\bimport\s*[{*\w][^(]*?from\s*["']\.\//);
+    expect(entryCode).toMatch(/import\(["']\.\/chunks\//);
+    expect(Buffer.byteLength(entryCode), key).toBeLessThanOrEqual(BUNDLE_ENTRY_BUDGET_BYTES);
+    expect(codeBytesOf(key), key).toBeLessThanOrEqual(
+      BUNDLE_CODE_BUDGET_BYTES[key as keyof typeof BUNDLE_CODE_BUDGET_BYTES],
+    );
   });
 
   it('both step runners run the same bundle', () => {
@@ -83,7 +147,9 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
 
   it('every bundle loads in plain Node outside the project and exports its handler', async () => {
     // Prepare: the cloud assembly is a temporary directory, with no node_modules to fall back on
-    const bundles = ENTRIES.map(([key]) => pathToFileURL(join(assetDirectoryOf(key), 'index.mjs')).href);
+    const bundles = ENTRIES.map(
+      ([key]) => pathToFileURL(join(assetDirectoryOf(key), BUNDLE_ENTRY_FILE)).href,
+    );
     const script = `for (const url of ${JSON.stringify(bundles)}) { const m = await import(url); console.log(typeof m.handler); }`;
 
     // Act: a Node process of its own (importing a bundle constructs no client, so no AWS is needed)
@@ -98,13 +164,7 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
 
   it('only the step runner bundles the tools and their clients; the others stay small', () => {
     // Prepare
-    const sourcesOf = (key: FunctionKey) =>
-      (
-        JSON.parse(readFileSync(join(assetDirectoryOf(key), 'index.mjs.map'), 'utf8')) as {
-          sources: string[];
-        }
-      ).sources;
-    const sizeOf = (key: FunctionKey) => statSync(join(assetDirectoryOf(key), 'index.mjs')).size;
+    const sizeOf = codeBytesOf;
     const toolCode = (sources: string[]) =>
       sources.filter(
         (source) =>
@@ -136,6 +196,8 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
       const env: Record<string, string> = {
         PATH: process.env.PATH ?? '',
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        // Set by Lambda: the function's root, where the runbook catalog sits beside index.mjs.
+        LAMBDA_TASK_ROOT: assetDirectoryOf('control'),
         AWS_REGION: 'eu-west-1',
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
@@ -153,7 +215,7 @@ describe('function bundles (esbuild through NodejsFunction)', () => {
       // Every variable the stack gives the function is set here (the test would hide a missing one).
       for (const name of Object.keys(variables))
         expect(Object.keys(env).concat(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME']), name).toContain(name);
-      const bundle = pathToFileURL(join(assetDirectoryOf('control'), 'index.mjs')).href;
+      const bundle = pathToFileURL(join(assetDirectoryOf('control'), BUNDLE_ENTRY_FILE)).href;
       // Signed with SigV4, as the control Function URL (auth type AWS_IAM) requires: the URL names the caller.
       const request = (method: string, path: string, body?: unknown) => {
         const event = functionUrlEvent(

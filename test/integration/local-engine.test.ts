@@ -549,7 +549,8 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
       const topPods = deferred();
       releases.push(() => topPods.resolve());
       const run = harness({ hang: { 'step:top-pods': topPods.promise } });
-      const journal = new EngineJournal(dataDir);
+      // What a restarted platform would read: the log on disk, not the running engine's memory.
+      const journal = { read: (id: string) => new EngineJournal(dataDir).read(id) };
 
       // Act
       await run.engine.start({
@@ -725,8 +726,8 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
     });
 
     it('has journaled a mutating step as in flight before its handler runs (a crash there must not re-run it)', async () => {
-      // Prepare
-      const journal = new EngineJournal(dataDir);
+      // Prepare: what a restarted platform would read, the log on disk
+      const journal = { read: (id: string) => new EngineJournal(dataDir).read(id) };
       const inFlightWhenCalled = new Map<string, string | undefined>();
       const scaleWeb = deferred();
       releases.push(() => scaleWeb.resolve());

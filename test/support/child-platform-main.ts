@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { demoAwsOptions, demoToolConfig } from '../../local/demo/demo.ts';
 import { startPlatform } from '../../local/platform.ts';
 import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from './library.ts';
 
@@ -16,6 +17,9 @@ interface ChildOptions {
   kube?: { url: string; token: string };
   prometheusUrl?: string;
   shellAllow?: string[];
+  /** The simulated environment's endpoints (its Prometheus, kubeconfig and AWS account), as the demo points tools. */
+  simulated?: { prometheus: string; kubeconfig: string; aws: string };
+  waitScale?: number;
 }
 
 const options = JSON.parse(process.argv[2] ?? '{}') as ChildOptions;
@@ -41,13 +45,17 @@ const running = await startPlatform({
   // The project's own fixture library unless the test names its runbooks (runbooks/ is the team's).
   runbooksDir: options.runbooksDir ?? LIBRARY_RUNBOOKS_DIR,
   statemachinesDir: options.statemachinesDir ?? libraryStatemachinesDir(),
-  configOverrides: {
-    tools: {
-      ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
-      kubernetes: { contexts: {}, eks: {} },
-      shell: { enabled: (options.shellAllow ?? []).length > 0, allow: options.shellAllow ?? [] },
-    },
-  },
+  configOverrides: options.simulated
+    ? demoToolConfig(options.simulated)
+    : {
+        tools: {
+          ...(options.prometheusUrl ? { prometheusUrl: options.prometheusUrl } : {}),
+          kubernetes: { contexts: {}, eks: {} },
+          shell: { enabled: (options.shellAllow ?? []).length > 0, allow: options.shellAllow ?? [] },
+        },
+      },
+  ...(options.simulated ? { aws: demoAwsOptions(options.simulated.aws) } : {}),
+  ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
   ...(kubeConfigFactory ? { kubeConfigFactory } : {}),
   retryIntervalMs: 20,
   print: (line) => process.stdout.write(`${line}\n`),

@@ -20,6 +20,8 @@ export interface ChildPlatformOptions {
   kube?: { url: string; token: string };
   prometheusUrl?: string;
   shellAllow?: string[];
+  simulated?: { prometheus: string; kubeconfig: string; aws: string };
+  waitScale?: number;
 }
 
 export async function startChildPlatform(options: ChildPlatformOptions): Promise<ChildPlatform> {

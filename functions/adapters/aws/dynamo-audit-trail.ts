@@ -5,7 +5,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AuditEvent, type AuditRecord, auditTrailOf } from '../../core/audit/events.ts';
 import { ConfigurationError, ValidationError } from '../../core/errors.ts';
 import type { AuditFilter, AuditPage, AuditQuery, AuditTrail } from '../../ports/audit.ts';

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigurationError, ValidationError } from '../../core/errors.ts';
 import { ResourceKind } from '../../core/limits/blast-radius.ts';
 import { RiskAssessment } from '../../core/risk/assessment.ts';

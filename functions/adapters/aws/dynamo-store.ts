@@ -8,7 +8,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Alert } from '../../core/alert.ts';
 import { parseApprovalPublicId } from '../../core/approval-links.ts';
 import { ConfigurationError, ValidationError } from '../../core/errors.ts';
@@ -228,9 +228,21 @@ export interface DynamoStoreOptions {
   /** Days an item is kept after its last write (the `ttl` attribute; AWS deletes expired items). */
   retentionDays: number;
   clock?: Clock;
+  /**
+   * Open incidents remembered per fingerprint, so a duplicate firing is one conditional update instead
+   * of four commands (claim, read lock, read incident, update); 0 turns it off. The store stays the
+   * authority: the update is conditional on the incident being open, and any miss takes the full path.
+   */
+  openIncidentCacheSize?: number;
 }
 
+/** Fingerprints of open incidents a store instance remembers by default. */
+const OPEN_INCIDENT_CACHE_SIZE = 10_000;
+
 export class DynamoStore implements Store {
+  /** fingerprint → the lock of its open incident, as this process last saw it (oldest first). */
+  private readonly openLocks = new Map<string, OpenIncidentLock>();
+  private readonly openLocksMax: number;
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly table: ItemTable;
@@ -248,6 +260,7 @@ export class DynamoStore implements Store {
     }
     this.client = options.client;
     this.tableName = options.tableName;
+    this.openLocksMax = options.openIncidentCacheSize ?? OPEN_INCIDENT_CACHE_SIZE;
     this.table = new ItemTable(options.client, options.tableName);
     this.retentionSeconds = Math.round(options.retentionDays * SECONDS_PER_DAY);
     this.clock = options.clock ?? systemClock;
@@ -263,6 +276,27 @@ export class DynamoStore implements Store {
         [{ path: 'status', message: 'expected "open"', check: 'schema' }],
       );
     }
+    // A duplicate of an incident this process saw open: counted by the conditional update alone.
+    const known = this.openLocks.get(incident.fingerprint);
+    if (known?.incidentId === incident.id) {
+      const joined = await this.joinIncident(known, incident.lastSeenAt);
+      if (joined !== undefined) return { incident: joined, created: false };
+      this.openLocks.delete(incident.fingerprint);
+    }
+    const opened = await this.openIncidentThroughLock(incident);
+    this.rememberOpen(incident.fingerprint, { incidentId: opened.incident.id, incident: opened.incident });
+    return opened;
+  }
+
+  private rememberOpen(fingerprint: string, lock: OpenIncidentLock): void {
+    if (this.openLocksMax <= 0) return;
+    this.openLocks.delete(fingerprint);
+    this.openLocks.set(fingerprint, lock);
+    if (this.openLocks.size > this.openLocksMax) this.openLocks.delete(this.openLocks.keys().next().value!);
+  }
+
+  /** Claims the fingerprint's lock or joins the incident it names (the store decides who opened it). */
+  private async openIncidentThroughLock(incident: IncidentRecord): Promise<OpenIncidentResult> {
     const lockKey = Keys.openIncidentLock(incident.fingerprint);
     const lockItem = { ...lockKey, entity: 'OpenIncidentLock', incidentId: incident.id, incident };
     this.table.assertFits(lockKey, lockItem, 'openIncident');
@@ -351,6 +385,7 @@ export class DynamoStore implements Store {
   ): Promise<IncidentRecord | undefined> {
     const alert = this.table.input(Alert, alertInput, 'resolveIncident(alert)');
     const resolvedAt = this.table.input(IsoTime, at, 'resolveIncident(at)');
+    this.openLocks.delete(fingerprint);
     const lock = await this.readLock(fingerprint);
     if (lock === undefined) return undefined;
     await this.completeOpening(lock);
@@ -977,6 +1012,7 @@ export class DynamoStore implements Store {
   }
 
   private async deleteLock(fingerprint: string, incidentId: string): Promise<void> {
+    if (this.openLocks.get(fingerprint)?.incidentId === incidentId) this.openLocks.delete(fingerprint);
     const key = Keys.openIncidentLock(fingerprint);
     const expression = new Expression();
     await this.table.conditional('DeleteItem', key, () =>

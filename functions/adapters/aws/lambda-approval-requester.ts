@@ -1,5 +1,5 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { StateError } from '../../core/errors.ts';
 import type { ApprovalTask, RiskApprovalTask } from '../../core/execution-contract.ts';
 import type { ApprovalRequester } from '../../core/risk/checkpoint.ts';

@@ -1,11 +1,30 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  write,
+  writeFileSync,
+} from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
- * The embedded engine's own journal: one small JSON file per execution, written atomically (write a
- * temporary file, rename). It remembers what aws-local-stepfunctions cannot: which top-level state an
- * execution was in and with what input, so a restarted platform can resume it.
+ * The embedded engine's own journal: an append-only log of JSON lines (`engine/journal.log`) over an
+ * in-memory index. It remembers what aws-local-stepfunctions cannot: which top-level state an execution
+ * was in and with what input, so a restarted platform can resume it.
+ *
+ * Changes apply to memory at once and reach the disk by group commit: one append carries every record
+ * made since the last one (coalesced per execution), and only one append is in flight at a time. The
+ * engine awaits flush() before anything that needs the record on disk (a change, an approval, a status
+ * change); everything else is written within one append's time. A torn last line (a crash mid-append)
+ * is skipped on load, and the log is compacted (rewritten from memory, then renamed over) at start and
+ * whenever it has grown well past what it holds.
  */
 
 export const JournalStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'ABORTED', 'INTERRUPTED']);
@@ -33,51 +52,277 @@ export const JournalEntry = z
   .strict();
 export type JournalEntry = z.infer<typeof JournalEntry>;
 
+/** A whole entry, or the fields of one that changed (`unset`: fields it no longer has). */
+const JournalRecord = z.union([
+  z.object({ put: z.record(z.string(), z.unknown()) }).strict(),
+  z
+    .object({
+      id: z.string(),
+      set: z.record(z.string(), z.unknown()),
+      unset: z.array(z.string()).optional(),
+    })
+    .strict(),
+]);
+
+export const JOURNAL_FILE = 'journal.log';
+/** Compact once the log is this much bigger than at its last rewrite (and at least 1 MiB). */
+const COMPACT_GROWTH = 4;
+const COMPACT_MIN_BYTES = 1 << 20;
+/** How long a change nobody awaits may stay in memory only (a crash loses at most this much progress). */
+export const FLUSH_DELAY_MS = 10;
+
+type Pending = 'all' | Set<string>;
+
+export interface JournalLoad {
+  entries: Map<string, JournalEntry>;
+  /** Lines that were not a whole record (a torn last line after a crash, or damage). */
+  skippedLines: number;
+  /** Whether the file ends mid-line: appending to it would glue a record onto the torn one. */
+  tornTail: boolean;
+  bytes: number;
+  /** Files of the one-file-per-execution journal this log replaced. */
+  legacyFiles: string[];
+}
+
+/** Replays the log (and any files of the journal it replaced) into entries; reads, never writes. */
+export function loadJournal(directory: string): JournalLoad {
+  const raw = new Map<string, Record<string, unknown>>();
+  const legacyFiles: string[] = [];
+  for (const name of existsSync(directory) ? readdirSync(directory) : []) {
+    if (!name.endsWith('.json')) continue;
+    legacyFiles.push(join(directory, name));
+    try {
+      const entry = JSON.parse(readFileSync(join(directory, name), 'utf8')) as Record<string, unknown>;
+      if (typeof entry.executionId === 'string') raw.set(entry.executionId, entry);
+    } catch {
+      // an unreadable file of the old journal was skipped by it too
+    }
+  }
+  const file = join(directory, JOURNAL_FILE);
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  let skippedLines = 0;
+  for (const line of text.split('\n')) {
+    if (line.length === 0) continue;
+    let record: z.infer<typeof JournalRecord>;
+    try {
+      const parsed = JournalRecord.safeParse(JSON.parse(line));
+      if (!parsed.success) throw parsed.error;
+      record = parsed.data;
+    } catch {
+      skippedLines++;
+      continue;
+    }
+    if ('put' in record) {
+      const id = record.put.executionId;
+      if (typeof id === 'string') raw.set(id, record.put);
+      else skippedLines++;
+      continue;
+    }
+    const current = raw.get(record.id);
+    if (!current) continue;
+    const next = { ...current, ...record.set };
+    for (const key of record.unset ?? []) delete next[key];
+    raw.set(record.id, next);
+  }
+  const entries = new Map<string, JournalEntry>();
+  for (const [id, value] of raw) {
+    const parsed = JournalEntry.safeParse(value);
+    if (parsed.success) entries.set(id, parsed.data);
+  }
+  return {
+    entries,
+    skippedLines,
+    tornTail: text.length > 0 && !text.endsWith('\n'),
+    bytes: Buffer.byteLength(text),
+    legacyFiles,
+  };
+}
+
 export class EngineJournal {
   private readonly directory: string;
+  private readonly file: string;
+  private readonly entries: Map<string, JournalEntry>;
+  /** Executions changed since the last append, with the fields that changed. */
+  private pending = new Map<string, Pending>();
+  /** The append in flight; the next one starts when it ends (one writer, in order). */
+  private writing: Promise<void> | undefined;
+  private scheduled = false;
+  private bytes: number;
+  /** The log's size when last rewritten: compaction waits until appends have grown it well past that. */
+  private compactedBytes: number;
+  private failure: Error | undefined;
+  /** The log, open for appending while the engine owns the directory. */
+  private descriptor: number | undefined;
+  readonly loaded: Omit<JournalLoad, 'entries'>;
 
+  /** Loads the log into memory. Only the engine that owns the directory calls open() and writes. */
   constructor(dataDir: string) {
     this.directory = join(dataDir, 'engine');
+    this.file = join(this.directory, JOURNAL_FILE);
+    const { entries, ...loaded } = loadJournal(this.directory);
+    this.entries = entries;
+    this.loaded = loaded;
+    this.bytes = loaded.bytes;
+    this.compactedBytes = loaded.bytes;
+  }
+
+  /**
+   * Makes the directory the engine's and opens the log for appending. A log that needs it is rewritten
+   * from what was read first (a torn tail or damaged line dropped, the old one-file-per-execution
+   * journal folded in and removed, or grown well past what it holds), so every append starts on a line.
+   */
+  open(): this {
     mkdirSync(this.directory, { recursive: true });
+    const { skippedLines, tornTail, legacyFiles } = this.loaded;
+    if (skippedLines > 0 || tornTail || legacyFiles.length > 0 || this.grown()) {
+      const text = this.snapshot();
+      const temporary = `${this.file}.${process.pid}.tmp`;
+      writeFileSync(temporary, text);
+      renameSync(temporary, this.file);
+      this.bytes = Buffer.byteLength(text);
+      this.compactedBytes = this.bytes;
+      for (const legacy of legacyFiles) rmSync(legacy, { force: true });
+    }
+    this.descriptor = openSync(this.file, 'a');
+    return this;
   }
 
-  private file(executionId: string): string {
-    return join(this.directory, `${encodeURIComponent(executionId)}.json`);
+  /** Writes what is pending and closes the log. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = undefined;
   }
 
-  write(entry: JournalEntry): void {
-    const file = this.file(entry.executionId);
-    const temporary = `${file}.${process.pid}.tmp`;
-    writeFileSync(temporary, JSON.stringify(entry));
-    renameSync(temporary, file);
+  private grown(): boolean {
+    return this.bytes >= Math.max(COMPACT_MIN_BYTES, this.compactedBytes * COMPACT_GROWTH);
   }
 
   read(executionId: string): JournalEntry | undefined {
-    const file = this.file(executionId);
-    if (!existsSync(file)) return undefined;
-    const parsed = JournalEntry.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    return parsed.success ? parsed.data : undefined;
+    return this.entries.get(executionId);
+  }
+
+  write(entry: JournalEntry): void {
+    this.entries.set(entry.executionId, entry);
+    this.pending.set(entry.executionId, 'all');
+    this.schedule();
   }
 
   update(executionId: string, change: (entry: JournalEntry) => JournalEntry): JournalEntry | undefined {
-    const current = this.read(executionId);
+    const current = this.entries.get(executionId);
     if (!current) return undefined;
     const next = change(current);
-    this.write(next);
+    if (next === current) return current;
+    this.entries.set(executionId, next);
+    const fields = this.pending.get(executionId) ?? new Set<string>();
+    if (fields !== 'all') {
+      for (const key of new Set([...Object.keys(current), ...Object.keys(next)]))
+        if ((current as Record<string, unknown>)[key] !== (next as Record<string, unknown>)[key])
+          fields.add(key);
+      this.pending.set(executionId, fields);
+    }
+    this.schedule();
     return next;
   }
 
-  /** Every execution the journal knows, unreadable files skipped. */
+  /** Every execution the journal knows. */
   all(): JournalEntry[] {
-    return readdirSync(this.directory)
-      .filter((name) => name.endsWith('.json'))
-      .flatMap((name) => {
-        try {
-          const entry = this.read(decodeURIComponent(name.slice(0, -'.json'.length)));
-          return entry ? [entry] : [];
-        } catch {
-          return [];
-        }
-      });
+    return [...this.entries.values()];
   }
+
+  /** Resolves once every change made before the call is on disk (appended in one write with others). */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0 || this.writing) {
+      if (this.writing) {
+        await this.writing;
+        continue;
+      }
+      this.writing = this.append().finally(() => {
+        this.writing = undefined;
+      });
+      await this.writing;
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * Changes nobody awaits go to disk within FLUSH_DELAY_MS, with whatever else changed meanwhile (a
+   * flush someone awaits takes them sooner).
+   */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setTimeout(() => {
+      this.scheduled = false;
+      this.flush().catch(() => undefined);
+    }, FLUSH_DELAY_MS).unref();
+  }
+
+  private async append(): Promise<void> {
+    const batch = this.pending;
+    this.pending = new Map();
+    let text = '';
+    for (const [id, fields] of batch) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      if (fields === 'all') {
+        text += `${JSON.stringify({ put: entry })}\n`;
+        continue;
+      }
+      const set: Record<string, unknown> = {};
+      const unset: string[] = [];
+      for (const key of fields) {
+        const value = (entry as Record<string, unknown>)[key];
+        if (value === undefined) unset.push(key);
+        else set[key] = value;
+      }
+      text += `${JSON.stringify(unset.length > 0 ? { id, set, unset } : { id, set })}\n`;
+    }
+    if (text.length === 0) return;
+    try {
+      if (this.descriptor === undefined)
+        throw new Error(`the engine journal ${this.file} is not open for writing`);
+      await appendTo(this.descriptor, Buffer.from(text));
+      this.failure = undefined;
+    } catch (error) {
+      // Not on disk: kept pending (merged with what came since) for the next append.
+      for (const [id, fields] of batch) this.pending.set(id, this.pending.has(id) ? 'all' : fields);
+      this.failure = error as Error;
+      throw error;
+    }
+    this.bytes += Buffer.byteLength(text);
+    await this.compactIfGrown();
+  }
+
+  private snapshot(): string {
+    let text = '';
+    for (const entry of this.entries.values()) text += `${JSON.stringify({ put: entry })}\n`;
+    return text;
+  }
+
+  /** Rewrites the log from memory once appends made it much bigger than what it holds. */
+  private async compactIfGrown(): Promise<void> {
+    if (!this.grown()) return;
+    const text = this.snapshot();
+    const temporary = `${this.file}.${process.pid}.tmp`;
+    await writeFile(temporary, text);
+    await rename(temporary, this.file);
+    if (this.descriptor !== undefined) closeSync(this.descriptor);
+    this.descriptor = openSync(this.file, 'a');
+    this.bytes = Buffer.byteLength(text);
+    this.compactedBytes = this.bytes;
+  }
+}
+
+/** One write(2) on the log opened with O_APPEND, repeated for what a short write left. */
+function appendTo(descriptor: number, buffer: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const from = (offset: number) =>
+      write(descriptor, buffer, offset, buffer.length - offset, null, (error, written) => {
+        if (error) reject(error);
+        else if (offset + written < buffer.length) from(offset + written);
+        else resolve();
+      });
+    from(0);
+  });
 }

@@ -188,6 +188,32 @@ export function rootedAt(definition: StateMachineDefinition, state: string): Sta
   };
 }
 
+/**
+ * A Task the read-only step runner answers (a diagnostic, a checkpoint): running it again after a crash
+ * changes nothing, so it need not wait for the journal's disk.
+ */
+function isReadOnlyTask(state: State): boolean {
+  if (state.Type !== 'Task') return false;
+  const readOnly = `\${${Substitution.ReadOnlyRunner}}`;
+  if (state.Resource === readOnly) return true;
+  return (
+    state.Resource === WAIT_FOR_TASK_TOKEN_RESOURCE &&
+    (state.Parameters as { FunctionName?: unknown } | undefined)?.FunctionName === readOnly
+  );
+}
+
+/** What launching an execution of a definition needs, worked out once per definition. */
+interface PreparedDefinition {
+  machineDefinition: StateMachineDefinition;
+  machine: StateMachine;
+  topLevel: Set<string>;
+  mutating: Set<string>;
+  readOnly: Set<string>;
+  tasks: Array<[string, State & { Type: 'Task' }]>;
+  retryIntervalOverrides: Record<string, number>;
+  waitTimeOverrides: Record<string, number>;
+}
+
 function isMutatingStep(state: State): boolean {
   if (state.Type === 'Task') {
     return (
@@ -209,12 +235,16 @@ function isMutatingStep(state: State): boolean {
 export class LocalExecutionEngine implements ExecutionEngine {
   private readonly runs = new Map<string, Run>();
   private readonly tokens = new Map<string, PendingToken>();
-  /** Definitions aws-local-stepfunctions has validated already (as compiled, before substitution). */
-  private readonly validated = new WeakSet<StateMachineDefinition>();
+  /** Definitions prepared (validated by aws-local-stepfunctions once), as compiled, before substitution. */
+  private readonly prepared = new WeakMap<StateMachineDefinition, PreparedDefinition>();
   private readonly journal: EngineJournal;
 
   constructor(private readonly options: LocalEngineOptions) {
-    this.journal = new EngineJournal(options.dataDir);
+    this.journal = new EngineJournal(options.dataDir).open();
+    if (this.journal.loaded.skippedLines > 0)
+      options.logger.warn('engine journal: skipped lines that were not whole records (a crash mid-write)', {
+        skipped: this.journal.loaded.skippedLines,
+      });
   }
 
   private definition(runbookId: string): StateMachineDefinition {
@@ -243,23 +273,22 @@ export class LocalExecutionEngine implements ExecutionEngine {
       resumed: 0,
     });
     this.launch(request.runbookId, request.name, definition, request.input);
+    // The caller records the execution as started: the journal must have it on disk first, or a crash
+    // loses it (the run goes on meanwhile; its first task that changes anything waits for the same write).
+    await this.journal.flush();
     return { executionId: request.name, engineRef, startedAt, alreadyStarted: false };
   }
 
-  private launch(
-    runbookId: string,
-    executionId: string,
-    definition: StateMachineDefinition,
-    input: unknown,
-  ): void {
+  /** Substitutes, validates and indexes a definition once; every execution of it reuses the result. */
+  private prepare(definition: StateMachineDefinition): PreparedDefinition {
+    const known = this.prepared.get(definition);
+    if (known) return known;
     const machineDefinition = substitute(definition);
-    // Judged on the definition as compiled: substitution replaces the placeholders isMutatingStep reads.
-    const mutating = new Set(
-      [...walkStates(definition)].filter(([, state]) => isMutatingStep(state)).map(([name]) => name),
-    );
-    const topLevel = new Set(Object.keys(machineDefinition.States));
-    const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
-    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    // Judged on the definition as compiled: substitution replaces the placeholders these read.
+    const compiled = [...walkStates(definition)];
+    const mutating = new Set(compiled.filter(([, state]) => isMutatingStep(state)).map(([name]) => name));
+    const readOnly = new Set(compiled.filter(([, state]) => isReadOnlyTask(state)).map(([name]) => name));
+    const tasks: PreparedDefinition['tasks'] = [];
     const retryIntervalOverrides: Record<string, number> = {};
     const waitTimeOverrides: Record<string, number> = {};
     for (const [name, state] of walkStates(machineDefinition)) {
@@ -272,20 +301,49 @@ export class LocalExecutionEngine implements ExecutionEngine {
       ) {
         retryIntervalOverrides[name] = this.options.retryIntervalMs;
       }
-      if (state.Type === 'Task')
-        handlers[name] = (taskInput) => {
-          const task = this.invokeTask(run, executionId, name, state, taskInput, mutating.has(name));
-          // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
-          task.catch(() => undefined);
-          return task;
-        };
+      if (state.Type === 'Task') tasks.push([name, state]);
     }
     // Validating a definition takes 100-450 ms of blocked event loop: once per definition is enough.
-    const validated = this.validated.has(definition);
-    const machine = new StateMachine(machineDefinition as never, {
-      validationOptions: validated ? { noValidate: true } : { checkArn: false },
-    });
-    this.validated.add(definition);
+    const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
+    const prepared: PreparedDefinition = {
+      machineDefinition,
+      machine,
+      topLevel: new Set(Object.keys(machineDefinition.States)),
+      mutating,
+      readOnly,
+      tasks,
+      retryIntervalOverrides,
+      waitTimeOverrides,
+    };
+    this.prepared.set(definition, prepared);
+    return prepared;
+  }
+
+  private launch(
+    runbookId: string,
+    executionId: string,
+    definition: StateMachineDefinition,
+    input: unknown,
+  ): void {
+    const { machine, topLevel, mutating, readOnly, tasks, retryIntervalOverrides, waitTimeOverrides } =
+      this.prepare(definition);
+    const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
+    const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const [name, state] of tasks)
+      handlers[name] = (taskInput) => {
+        const task = this.invokeTask(
+          run,
+          executionId,
+          name,
+          state,
+          taskInput,
+          mutating.has(name),
+          !readOnly.has(name),
+        );
+        // After an abort nobody awaits the task any more: its rejection must not be "unhandled".
+        task.catch(() => undefined);
+        return task;
+      };
     const journalEntry = this.journal.read(executionId);
     const execution = machine.run(input as never, {
       noThrowOnAbort: true,
@@ -393,7 +451,10 @@ export class LocalExecutionEngine implements ExecutionEngine {
         ...(cause ? { cause } : {}),
         ...(output === undefined ? {} : { output }),
       }));
-      if (entry) await this.finished(runbookId, entry, output);
+      if (!entry) return;
+      // Others learn that it stopped (the learning recorder): only once the journal says so on disk.
+      await this.flushJournal(executionId);
+      await this.finished(runbookId, entry, output);
     })();
     this.runs.set(executionId, run);
   }
@@ -438,10 +499,14 @@ export class LocalExecutionEngine implements ExecutionEngine {
     state: State & { Type: 'Task' },
     input: unknown,
     changing: boolean,
+    durable: boolean,
   ): Promise<unknown> {
     const { handlers } = this.options;
     // Journal a change before its function runs: a crash mid-change must not look like a safe state.
     if (changing) this.journal.update(executionId, (entry) => ({ ...entry, runningChange: name }));
+    // A task that can change something or asks someone runs only once the state it runs in is on disk;
+    // a read-only task runs at once (after a crash a resume may run it again, which changes nothing).
+    if (durable) await this.journal.flush();
     try {
       if (state.Resource !== WAIT_FOR_TASK_TOKEN_RESOURCE) return await handlers.stepRunner(input);
       const { FunctionName, Payload } = input as { FunctionName: string; Payload: Record<string, unknown> };
@@ -499,6 +564,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       error: trim(reason.error, ERROR_LIMIT),
       cause: trim(reason.cause, CAUSE_LIMIT),
     }))!;
+    await this.journal.flush();
     await this.finished(runbookId, stopped, null);
   }
 
@@ -564,6 +630,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
               : undefined;
       if (unsafe) {
         this.journal.write({ ...entry, status: 'INTERRUPTED', interruptedReason: unsafe });
+        await this.journal.flush();
         await this.options.onInterrupted?.(entry.executionId, unsafe);
         interrupted.push(entry.executionId);
         continue;
@@ -613,5 +680,15 @@ export class LocalExecutionEngine implements ExecutionEngine {
       this.rejectTokens(executionId, namedError('States.Runtime', 'the platform is stopping'));
     }
     await Promise.all(runs.map(([, run]) => run.done));
+    await this.journal.close();
+  }
+
+  /** Waits for the journal's disk; a failing disk is logged, and the run goes on from memory. */
+  private async flushJournal(executionId: string): Promise<void> {
+    await this.journal
+      .flush()
+      .catch((error: unknown) =>
+        this.options.logger.error('engine journal write failed', { executionId, error: String(error) }),
+      );
   }
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { stableHash } from '../classifier/identity.ts';
 import { AlertSummary, StepOutcomeStatus } from '../records.ts';
 

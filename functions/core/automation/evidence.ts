@@ -1,5 +1,5 @@
 import normalQuantile from '@stdlib/stats-base-dists-normal-quantile';
-import { z } from 'zod';
+import * as z from 'zod';
 import { trimToBudget } from '../output-budget.ts';
 import type { ApprovalRecord, ExecutionRecord, StepOutcome } from '../records.ts';
 import {

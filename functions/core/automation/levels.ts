@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Graduated automation: how far a runbook may act on its own in an environment. The runbook declares

@@ -96,7 +96,17 @@ export function environmentOf(labels: Readonly<Record<string, string>>, options:
 }
 
 function definedOnly<T extends Record<string, unknown>>(record: T): T {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as T;
+  // A loop, not entries/filter/fromEntries: this runs several times per alert on the classifier's path.
+  const defined: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) {
+    const value = record[key];
+    if (value === undefined) continue;
+    // A label named __proto__ stays a label (as fromEntries keeps it), never the object's prototype.
+    if (key === '__proto__')
+      Object.defineProperty(defined, key, { value, enumerable: true, writable: true, configurable: true });
+    else defined[key] = value;
+  }
+  return defined as T;
 }
 
 function definedStrings(record: Readonly<Record<string, string | undefined>>): Record<string, string> {

@@ -1,8 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidEventError, type Problem } from '../errors.ts';
 import { assertJsonDepth } from '../json-limits.ts';
 import { describeIssue, type Issue } from '../runbook/issues.ts';
-import { formatPath, type PathSegment } from '../runbook/source.ts';
+import { formatPath, type PathSegment } from '../runbook/path.ts';
 
 /**
  * The external payloads, as their senders really send them (DESIGN.md "External payloads"). Strict

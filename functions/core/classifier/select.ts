@@ -49,6 +49,9 @@ export interface RunbookCandidate {
   compiledPatterns?: readonly CompiledRule[];
 }
 
+/** `localeCompare` as a collator made once (the same order; not a collator looked up per comparison). */
+const byLocale = new Intl.Collator().compare;
+
 export const ConsideredOutcome = {
   Selected: 'selected',
   Outscored: 'outscored',
@@ -126,6 +129,11 @@ function round(value: number): string {
   return value.toFixed(2);
 }
 
+/** The ids of the rules that were tried, for a rejection's reason. */
+function ruleIds(rules: readonly CompiledRule[]): string {
+  return rules.map(({ rule }) => rule.id).join(', ');
+}
+
 function bestRule(rules: readonly CompiledRule[], alert: Alert): ApplicabilityRule | undefined {
   let best: ApplicabilityRule | undefined;
   for (const { rule, matches } of rules) {
@@ -142,14 +150,13 @@ export function selectRunbook(
   const rejected: ConsideredRunbook[] = [];
   const eligible: Array<ConsideredRunbook & SelectedRunbook> = [];
   for (const { runbook, compiledPatterns } of candidates) {
-    const rule = bestRule(compiledPatterns ?? compileRules(runbook), alert);
+    const rules = compiledPatterns ?? compileRules(runbook);
+    const rule = bestRule(rules, alert);
     if (!rule) {
       rejected.push({
         runbookId: runbook.id,
         outcome: 'no-rule-matched',
-        reason: `no applicability rule matched (${[...runbook.applicabilityRules, ...answersRules(runbook)]
-          .map((candidate) => candidate.id)
-          .join(', ')})`,
+        reason: `no applicability rule matched (${ruleIds(rules)})`,
       });
       continue;
     }
@@ -177,7 +184,7 @@ export function selectRunbook(
     });
   }
   eligible.sort(
-    (a, b) => b.score - a.score || b.confidence - a.confidence || a.runbookId.localeCompare(b.runbookId),
+    (a, b) => b.score - a.score || b.confidence - a.confidence || byLocale(a.runbookId, b.runbookId),
   );
   const winner = eligible[0];
   const describe = (entry: Pick<SelectedRunbook, 'rule' | 'confidence' | 'learnedFactor' | 'score'>) =>
@@ -187,7 +194,7 @@ export function selectRunbook(
       ? { ...entry, outcome: 'selected', reason: describe(entry) }
       : { ...entry, reason: `${describe(entry)}, below ${winner!.runbookId}'s ${round(winner!.score)}` },
   );
-  rejected.sort((a, b) => a.runbookId.localeCompare(b.runbookId));
+  rejected.sort((a, b) => byLocale(a.runbookId, b.runbookId));
   if (!winner) return { considered: rejected };
   const { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor } = winner;
   return {

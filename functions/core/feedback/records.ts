@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Feedback on a finished execution (learningHooks.askForFeedback): whether the run helped, from the

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A finding: one abnormal thing a diagnostic step's output shows (a recent deployment, an OOM-killed

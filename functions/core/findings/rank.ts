@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FINDING_KINDS, FINDING_ROLES, type Finding, type FindingKind } from './finding.ts';
 
 /**

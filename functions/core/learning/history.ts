@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AlertSource } from '../alert.ts';
 import type { FeedbackCounts } from '../feedback/records.ts';
 import {

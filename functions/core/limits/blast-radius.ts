@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Blast radius: how many resources one change touches. Every mutating tool declares how to count what

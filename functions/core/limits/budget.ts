@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The environment-wide change budget: resources all runbooks together may change per hour in one

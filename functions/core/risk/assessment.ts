@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { TouchCount } from '../limits/blast-radius.ts';
 import { RiskLevel } from '../policy.ts';
 import { RiskScore } from './score.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { wallClock, windowCovers } from '../classifier/safety.ts';
 import type { ResourceKind } from '../limits/blast-radius.ts';
 import type { RiskLevel } from '../policy.ts';

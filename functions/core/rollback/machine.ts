@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Alert } from '../alert.ts';
 import type { Retrier, StateMachineDefinition } from '../compiler/asl.ts';
 import { AslErrorName, LAMBDA_TRANSIENT_ERRORS } from '../errors.ts';

@@ -23,8 +23,8 @@ import {
   type Runbook,
   type Step,
 } from './model.ts';
+import type { PathSegment } from './path.ts';
 import { checkPromql, checkReferencePaths } from './reference-checks.ts';
-import type { PathSegment } from './source.ts';
 import { findTemplates, lookup, type TemplateReference } from './templates.ts';
 
 /** Lambda's hard limit: a step-runner invocation cannot outlive it. */

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Problem } from '../errors.ts';
-import { formatPath, type PathSegment } from './source.ts';
+import { formatPath, type PathSegment } from './path.ts';
 
 /** Turning zod issues and near-misses into messages a runbook author can act on. */
 

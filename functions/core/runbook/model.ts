@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SymptomCategory } from '../alert.ts';
 import { RunbookAutomation } from '../automation/levels.ts';
 import { Duration } from '../duration.ts';

@@ -8,8 +8,8 @@ import type { CheckContext, SemanticCheck, SemanticProblem, StepLocation } from 
 import { stepLocations } from './checks.ts';
 import { didYouMean } from './issues.ts';
 import type { Condition, Runbook, Step } from './model.ts';
+import type { PathSegment } from './path.ts';
 import { schemaAt } from './schema-paths.ts';
-import type { PathSegment } from './source.ts';
 import { findTemplates, parseReference } from './templates.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { PathSegment } from './source.ts';
+import type { PathSegment } from './path.ts';
 
 /**
  * Walks a zod schema along a reference path (`pods[0].ownerName`): does a value of this schema have

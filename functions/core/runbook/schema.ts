@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { Runbook } from './model.ts';
 
 /** JSON Schema of a runbook file, for editors (yaml-language-server) — generated from the zod model. */

@@ -4,19 +4,10 @@ import type { Problem } from '../errors.ts';
 /** Runbook files larger than this are refused before parsing (the definition budget is 1 MB anyway). */
 export const MAX_RUNBOOK_BYTES = 1024 * 1024;
 
-export type PathSegment = string | number;
+// In a module of its own: the Lambdas format paths without bundling the YAML parser.
+export { formatPath, type PathSegment } from './path.ts';
 
-/** Formats a path the way problems print it: `phases[1].steps[0].tool`. */
-export function formatPath(path: readonly PathSegment[]): string {
-  let out = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(segment)) out += out === '' ? segment : `.${segment}`;
-    else
-      out += `[${JSON.stringify(segment.length > 64 ? `${segment.slice(0, 40)}…(${segment.length} characters)` : segment)}]`;
-  }
-  return out;
-}
+import type { PathSegment } from './path.ts';
 
 export interface ParsedSource {
   /** The plain data, when the text is one YAML document without errors. */

@@ -1,4 +1,4 @@
-import type { PathSegment } from './source.ts';
+import type { PathSegment } from './path.ts';
 
 /**
  * `{{ alert.labels.node }}` templates in step parameters. A value that is exactly one template takes

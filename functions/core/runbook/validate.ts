@@ -4,7 +4,8 @@ import type { ToolCatalog } from '../tool-catalog.ts';
 import { runSemanticChecks } from './checks.ts';
 import { schemaProblems } from './issues.ts';
 import { Runbook } from './model.ts';
-import { formatPath, type PathSegment, parseRunbookSource } from './source.ts';
+import { formatPath, type PathSegment } from './path.ts';
+import { parseRunbookSource } from './source.ts';
 
 export interface ValidationResult {
   runbook?: Runbook;

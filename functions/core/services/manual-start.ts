@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../../ports/clock.ts';
 import type { Alert } from '../alert.ts';
 import { Severity } from '../alert.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What watching running executions keeps: an execution's health baseline (read once, before its first

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { touchesEachOf, touchesOne, touchesWhatItReads } from '../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';
 import { APIGATEWAY_TOOL_DECLARATIONS } from './aws/apigateway.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { touchesOne, touchesWhatItReads } from '../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';
 import { cluster, dryRunFlag, isoTimestamp, k8sName, stringMap } from './shared.ts';

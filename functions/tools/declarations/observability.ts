@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';
 import { isoTimestamp, prometheus, stringMap } from './shared.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AlertResource, ResolvedResource } from '../../core/resource.ts';
 import { RunbookParameter } from '../../core/runbook/model.ts';
 import type { ToolDeclaration } from '../../core/tool-catalog.ts';

@@ -138,7 +138,7 @@ describe('likely causes through the AWS wiring', () => {
   });
 
   it('GET /api/executions/:id on the control API returns the likely causes, their findings and the predictions', async () => {
-    const { handler } = (await import('../../../functions/handlers/control.ts')) as unknown as {
+    const { handler } = (await import('../../../functions/lambda/control.ts')) as unknown as {
       handler: Handler;
     };
     const event = functionUrlEvent('GET', `/api/executions/${EXECUTION_ID}`) as HttpEvent;
@@ -174,7 +174,7 @@ describe('likely causes through the AWS wiring', () => {
   });
 
   it('the approval page’s JSON carries the explanation and the prediction of the step it asks about', async () => {
-    const { handler } = (await import('../../../functions/handlers/approval-web.ts')) as unknown as {
+    const { handler } = (await import('../../../functions/lambda/approval-web.ts')) as unknown as {
       handler: Handler;
     };
     const url = new URL(

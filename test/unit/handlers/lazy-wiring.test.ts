@@ -25,18 +25,20 @@ describe('Lambda entry points', () => {
     }
 
     // Act
-    const module = (await import(`../../../functions/handlers/${name}.ts`)) as { handler: unknown };
+    const module = (await import(`../../../functions/lambda/${name}.ts`)) as { handler: unknown };
 
     // Assess: the handler exists, and only its first invocation would read the environment
     expect(typeof module.handler).toBe('function');
   });
 
   it('fails the first invocation with a clear configuration error when the environment is missing', async () => {
-    const { handler } = (await import('../../../functions/handlers/learning-recorder.ts')) as {
+    const { handler } = (await import('../../../functions/lambda/learning-recorder.ts')) as {
       handler: (event: unknown, context: unknown) => Promise<unknown>;
     };
     await expect(handler({}, {})).rejects.toThrow(
       /environment variable [A-Z_]+ is not set; the function.s infrastructure must set it/,
     );
+    // A failed build is not kept: the next event tries again (and says the same), not a cached rejection.
+    await expect(handler({}, {})).rejects.toThrow(/environment variable [A-Z_]+ is not set/);
   });
 });

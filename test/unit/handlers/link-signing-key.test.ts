@@ -146,7 +146,7 @@ describe('approval-web on AWS: the link-signing key after a rotation', () => {
     at(T0);
     // A fresh container: the Lambda entry point as deployed, wired on its first invocation
     vi.resetModules();
-    ({ handler } = (await import('../../../functions/handlers/approval-web.ts')) as unknown as {
+    ({ handler } = (await import('../../../functions/lambda/approval-web.ts')) as unknown as {
       handler: typeof handler;
     });
   });

@@ -8,7 +8,7 @@ import {
   effectiveOnFailure,
   type Runbook,
 } from '../../runbook/model.ts';
-import { formatPath } from '../../runbook/source.ts';
+import { formatPath } from '../../runbook/path.ts';
 import { findTemplates, parseReference } from '../../runbook/templates.ts';
 import type { HistoryExecution, HistoryStep, RunbookHistory } from '../history.ts';
 import { ran } from '../patterns.ts';

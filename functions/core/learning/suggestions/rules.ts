@@ -10,7 +10,7 @@ import {
   type Runbook,
   type Step,
 } from '../../runbook/model.ts';
-import type { PathSegment } from '../../runbook/source.ts';
+import type { PathSegment } from '../../runbook/path.ts';
 import type { ToolCatalog } from '../../tool-catalog.ts';
 import type { HistoryExecution, RunbookHistory } from '../history.ts';
 import { describeFactorCondition } from '../patterns.ts';

@@ -14,7 +14,7 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { RunbookAutopilotError } from '../../errors.ts';
-import { formatPath, type PathSegment } from '../../runbook/source.ts';
+import { formatPath, type PathSegment } from '../../runbook/path.ts';
 
 /**
  * Edits to a runbook file that keep every byte they do not touch. The yaml library's Document API finds

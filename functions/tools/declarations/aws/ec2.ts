@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { touchesOne } from '../../../core/limits/blast-radius.ts';
 import type { ToolDeclaration } from '../../../core/tool-catalog.ts';
 import { awsRegion, dryRunFlag, instanceIds, isoTimestamp, stringMap } from '../shared.ts';

@@ -1,0 +1,6 @@
+import { lazyHandler } from './lazy.ts';
+
+/** The ingest Lambda's entry: nothing else is loaded until the first event (see lazy.ts). */
+export const handler = lazyHandler(async () =>
+  (await import('../composition/lambda/ingest.ts')).buildIngestHandler(),
+);
