@@ -1,11 +1,12 @@
-import type { FoldContribution, LearningFold } from '../core/learning/fold.ts';
+import type { FoldContribution, FoldRun, LearningFold } from '../core/learning/fold.ts';
 import type { LearningAggregate } from '../core/records.ts';
 
 /**
- * Where a runbook's learning fold lives (functions/core/learning/fold.ts): one state item with a
- * version, written only over the version read, and one marker per folded execution holding what it
- * added. No transaction: the state is written first, then the marker, then the aggregate, each
- * idempotent, so whoever comes next finishes what a crash left.
+ * Where a runbook's learning fold lives (functions/core/learning/fold.ts): one state item of counts
+ * with a version, written only over the version read; one digest per finished run, written before the
+ * fold that counts it (so any fold committed after it reads it); one marker per folded execution
+ * holding what it added. No transaction: digest, state, marker, aggregate are written in that order,
+ * each idempotent, so whoever comes next finishes what a crash left.
  */
 export interface LearningFolds {
   /**
@@ -25,4 +26,10 @@ export interface LearningFolds {
     runbookId: string,
     contributions: ReadonlyArray<{ executionId: string; contribution: FoldContribution | null }>,
   ): Promise<void>;
+  /** Stores one run's digest unless the same one is stored: true when it was new or differed. */
+  putRun(runbookId: string, run: FoldRun): Promise<boolean>;
+  /** Stores run digests as they are (the repair path: built from the records). */
+  putRuns(runbookId: string, runs: readonly FoldRun[]): Promise<void>;
+  /** The newest `limit` digests of runs started at `since` or later, newest first. One strongly consistent read. */
+  recentRuns(runbookId: string, since: string, limit: number): Promise<FoldRun[]>;
 }

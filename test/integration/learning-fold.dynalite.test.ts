@@ -170,12 +170,31 @@ describe('folding stopped executions into a runbook aggregate (dynalite)', () =>
     await recorder().fold(executions[30]!);
     const atThirty = counts.total - beforeThirty;
 
-    // Assess: one read of the fold and marker, the step outcomes, the fold, marker and aggregate writes
-    expect(atTen).toBe(5);
-    expect(atThirty).toBe(5);
+    // Assess: the step outcomes, the run's digest, one read of the fold and marker, the fold and marker
+    // writes, one read of the newest digests, the aggregate write
+    expect(atTen).toBe(7);
+    expect(atThirty).toBe(7);
     expect(await store.getLearningAggregate(RUNBOOK.id)).toEqual(await recomputed());
+    const { QueryCommand, GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const partition = await table.client.send(
+      new QueryCommand({
+        TableName: table.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': FoldKeys.state(RUNBOOK.id).pk },
+      }),
+    );
+    const digests = (partition.Items ?? []).filter((item) => String(item.sk).startsWith('RUN#'));
+    // One digest per run, each kept until its run leaves the 90-day window
+    expect(digests).toHaveLength(31);
+    const digest = digests.find((item) => item.run.id === executions[30]!.id)!;
+    expect(digest.sk).toBe(`RUN#${executions[30]!.startedAt}#${executions[30]!.id}`);
+    expect(digest.ttl).toBe(Math.ceil(Date.parse(executions[30]!.startedAt) / 1000) + 90 * 86_400);
+    // The fold itself holds counts only
+    const state = partition.Items!.find((item) => item.sk === 'STATE')!;
+    expect(state.recent).toBeUndefined();
+    expect(Buffer.byteLength(JSON.stringify(state))).toBeLessThan(16 * 1024);
     const marker = await table.client.send(
-      new (await import('@aws-sdk/lib-dynamodb')).GetCommand({
+      new GetCommand({
         TableName: table.tableName,
         Key: FoldKeys.marker(RUNBOOK.id, executions[30]!.id),
       }),

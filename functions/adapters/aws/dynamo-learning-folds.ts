@@ -1,25 +1,46 @@
+import { createHash } from 'node:crypto';
 import {
   BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ConfigurationError } from '../../core/errors.ts';
-import { FoldContribution, LearningFold } from '../../core/learning/fold.ts';
+import {
+  canonical,
+  FoldContribution,
+  FoldRun,
+  LEARNING_WINDOW_DAYS,
+  LearningFold,
+} from '../../core/learning/fold.ts';
 import { LearningAggregate } from '../../core/records.ts';
 import type { LearningFolds } from '../../ports/learning-folds.ts';
-import { backoff, type Item, type ItemKey, ItemTable, keyPart as part, StoreError } from './dynamo-items.ts';
+import {
+  backoff,
+  epochSeconds,
+  type Item,
+  type ItemKey,
+  ItemTable,
+  keyPart as part,
+  StoreError,
+  utcInstant,
+} from './dynamo-items.ts';
 import { Keys } from './dynamo-store.ts';
 import { TTL_ATTRIBUTE } from './table-design.ts';
 
 /**
  * LearningFolds on the platform's one table (dynalite has everything it uses: conditional puts,
- * BatchGetItem, BatchWriteItem):
- *   LEARNINGFOLD#<runbook id>  STATE               the fold, with `foldVersion` (no TTL)
- *   LEARNINGFOLD#<runbook id>  EXEC#<execution id> what the execution added (the records' TTL)
- *   LEARNING                   RUNBOOK#<runbook id> the aggregate, with the `foldVersion` it came from
+ * BatchGetItem, BatchWriteItem, Query):
+ *   LEARNINGFOLD#<runbook id>  STATE                           the fold's counts, with `foldVersion` (no TTL)
+ *   LEARNINGFOLD#<runbook id>  RUN#<started at>#<execution id> the run's digest (TTL: its start + the window)
+ *   LEARNINGFOLD#<runbook id>  EXEC#<execution id>             what the execution added (the records' TTL)
+ *   LEARNING                   RUNBOOK#<runbook id>            the aggregate, with the `foldVersion` it came from
  */
+
+const RUN_PREFIX = 'RUN#';
 
 export const FoldKeys = {
   state: (runbookId: string): ItemKey => ({ pk: `LEARNINGFOLD#${part(runbookId)}`, sk: 'STATE' }),
@@ -27,12 +48,23 @@ export const FoldKeys = {
     pk: `LEARNINGFOLD#${part(runbookId)}`,
     sk: `EXEC#${part(executionId)}`,
   }),
+  /** Sorted by start, so the newest digests are one Query read backwards. */
+  run: (runbookId: string, run: Pick<FoldRun, 'startedAt' | 'id'>): ItemKey => ({
+    pk: `LEARNINGFOLD#${part(runbookId)}`,
+    sk: `${RUN_PREFIX}${utcInstant(run.startedAt, 'run.startedAt')}#${part(run.id)}`,
+  }),
 } as const;
+
+/** The attribute holding a digest's hash: a digest put again unchanged writes nothing. */
+const RUN_HASH_ATTRIBUTE = 'runHash';
+/** Sorts after every `RUN#<ISO instant>…` sort key. */
+const RUN_KEYS_END = `${RUN_PREFIX}~`;
 
 /** The attribute holding the fold's version on the fold and on the aggregate published from it. */
 export const FOLD_VERSION_ATTRIBUTE = 'foldVersion';
 
 const Marker = z.object({ contribution: FoldContribution.nullable() });
+const DigestItem = z.object({ run: FoldRun });
 const BATCH_WRITE_MAX_ITEMS = 25;
 const BATCH_MAX_ATTEMPTS = 10;
 
@@ -83,7 +115,12 @@ export class DynamoLearningFolds implements LearningFolds {
     const fold = this.table.input(LearningFold, input, 'LearningFolds.write(fold)');
     const key = FoldKeys.state(fold.runbookId);
     const item = { ...key, entity: 'LearningFold', ...fold, [FOLD_VERSION_ATTRIBUTE]: version + 1 };
-    this.table.assertFits(key, item, 'PutItem', 'the fold keeps fewer run digests past FOLD_BUDGET_BYTES');
+    this.table.assertFits(
+      key,
+      item,
+      'PutItem',
+      'the fold holds counts per day of the window and the last folds only',
+    );
     // Only over the version read: a concurrent fold of another execution is never overwritten.
     const written = await this.table.conditional('PutItem', key, () =>
       this.options.client.send(
@@ -137,6 +174,86 @@ export class DynamoLearningFolds implements LearningFolds {
       );
       return;
     }
+    await this.batchPut(items);
+  }
+
+  async putRun(runbookId: string, input: FoldRun): Promise<boolean> {
+    const item = this.digestItem(runbookId, input);
+    const key = { pk: item.pk, sk: item.sk };
+    // Written once per run; again only when its digest changed (a rollback after it stopped).
+    const written = await this.table.conditional('PutItem', key, () =>
+      this.options.client.send(
+        new PutCommand({
+          TableName: this.options.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(#pk) OR #hash <> :hash',
+          ExpressionAttributeNames: { '#pk': 'pk', '#hash': RUN_HASH_ATTRIBUTE },
+          ExpressionAttributeValues: { ':hash': item[RUN_HASH_ATTRIBUTE] },
+        }),
+      ),
+    );
+    return written !== undefined;
+  }
+
+  async putRuns(runbookId: string, runs: readonly FoldRun[]): Promise<void> {
+    await this.batchPut(runs.map((run) => this.digestItem(runbookId, run)));
+  }
+
+  async recentRuns(runbookId: string, since: string, limit: number): Promise<FoldRun[]> {
+    const partition = FoldKeys.state(runbookId).pk;
+    const runs: FoldRun[] = [];
+    let startKey: Item | undefined;
+    do {
+      const input: QueryCommandInput = {
+        TableName: this.options.tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :from AND :to',
+        // Only what the aggregate reads comes back (capacity is billed on the whole item all the same).
+        ProjectionExpression: '#sk, #run',
+        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#run': 'run' },
+        ExpressionAttributeValues: {
+          ':pk': partition,
+          ':from': `${RUN_PREFIX}${utcInstant(since, 'since')}`,
+          ':to': RUN_KEYS_END,
+        },
+        ScanIndexForward: false,
+        // Strongly consistent: a fold reads every digest written before the fold version it read.
+        ConsistentRead: true,
+        Limit: limit - runs.length,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      };
+      const page = await this.table.call('Query', { pk: partition, sk: RUN_PREFIX }, () =>
+        this.options.client.send(new QueryCommand(input)),
+      );
+      for (const item of (page.Items ?? []) as Item[])
+        runs.push(
+          this.table.record(DigestItem, 'LearningFoldRun', { pk: partition, sk: String(item.sk) }, item).run,
+        );
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && runs.length < limit);
+    return runs;
+  }
+
+  /** A digest's item: kept while its run is in the window and its records exist, whichever ends first. */
+  private digestItem(runbookId: string, input: FoldRun): Item {
+    const run = this.table.input(FoldRun, input, 'LearningFolds.putRun(run)');
+    const key = FoldKeys.run(runbookId, run);
+    const ttl = Math.min(
+      epochSeconds(run.startedAt) + LEARNING_WINDOW_DAYS * 86_400,
+      Math.floor(Date.now() / 1_000) + this.retentionSeconds,
+    );
+    const item = {
+      ...key,
+      entity: 'LearningFoldRun',
+      run,
+      [RUN_HASH_ATTRIBUTE]: createHash('sha256').update(canonical(run)).digest('base64url'),
+      [TTL_ATTRIBUTE]: ttl,
+    };
+    this.table.assertFits(key, item, 'PutItem', 'digests over DIGEST_BUDGET_BYTES are never stored');
+    return item;
+  }
+
+  /** BatchWriteItem in batches of 25, putting again what DynamoDB left unprocessed. */
+  private async batchPut(items: readonly Item[]): Promise<void> {
     for (let start = 0; start < items.length; start += BATCH_WRITE_MAX_ITEMS) {
       let pending: Item[] = items.slice(start, start + BATCH_WRITE_MAX_ITEMS);
       for (let attempt = 0; pending.length > 0; attempt++) {

@@ -8,9 +8,10 @@ import { failurePatterns, successFactors } from './patterns.ts';
 
 /**
  * The incremental learning aggregate, pure. Each execution that stops is folded into its runbook's
- * fold (a bounded state: per-day counts over the window, and the newest runs' digests for the step
- * statistics), so learning after a run costs the same whatever the history. The aggregate is a pure
- * function of the fold; `fullFold` builds the same fold from every record (the repair path).
+ * fold (a bounded state: per-day counts over the window and the last folds) and leaves one run digest
+ * (what step statistics, decisions and patterns read of it), so learning after a run costs the same
+ * whatever the history. The aggregate is a pure function of the fold and the newest digests;
+ * `fullFold` builds both from every record (the repair path).
  */
 
 /** How far back aggregates look (days), and how many newest runs feed step statistics and patterns. */
@@ -18,8 +19,11 @@ export const LEARNING_WINDOW_DAYS = 90;
 export const STEP_STATISTICS_EXECUTIONS = 50;
 /** Fold ids remembered with their contribution: a retry after a crash between two writes finds its own. */
 export const FOLDED_REMEMBERED = 32;
-/** The fold's item stays under this (DynamoDB allows 400 KB): past it the oldest run digests are dropped. */
-export const FOLD_BUDGET_BYTES = 300 * 1024;
+/**
+ * A run digest larger than this (huge recorded outputs or facts) is left out of step statistics and
+ * patterns, so the newest digests stay one store page; its run still counts in the fold.
+ */
+export const DIGEST_BUDGET_BYTES = 64 * 1024;
 const DAY_MS = 86_400_000;
 
 /** What one execution adds to the counts of the day it started on (absent: it counts nowhere). */
@@ -101,8 +105,6 @@ export const LearningFold = z
     runbookId: z.string(),
     /** Per UTC day a run started on (yyyy-mm-dd), inside the window. */
     days: z.record(z.string(), DayCounts),
-    /** The newest finished runs by start, newest first, at most STEP_STATISTICS_EXECUTIONS. */
-    recent: z.array(FoldRun),
     /** The last folds, newest last, with what each added (idempotence across a crash between writes). */
     folded: z.array(z.object({ id: z.string(), contribution: FoldContribution.nullable() }).strict()),
     updatedAt: z.iso.datetime({ offset: true }),
@@ -111,10 +113,11 @@ export const LearningFold = z
 export type LearningFold = z.infer<typeof LearningFold>;
 
 export function emptyFold(runbookId: string, now: Date): LearningFold {
-  return { runbookId, days: {}, recent: [], folded: [], updatedAt: now.toISOString() };
+  return { runbookId, days: {}, folded: [], updatedAt: now.toISOString() };
 }
 
-function windowStart(now: Date): string {
+/** The oldest start a run may have and still count (ISO instant). */
+export function windowStart(now: Date): string {
   return new Date(now.getTime() - LEARNING_WINDOW_DAYS * DAY_MS).toISOString();
 }
 
@@ -193,7 +196,10 @@ function applyContribution(
   else delete days[contribution.day];
 }
 
-/** The run digest step statistics and patterns read; undefined for a run that has not finished. */
+/**
+ * The run digest step statistics and patterns read; undefined for a run that has not finished, or
+ * whose digest is over DIGEST_BUDGET_BYTES.
+ */
 export function foldRunOf(
   execution: ExecutionRecord,
   outcomes: readonly StepOutcome[],
@@ -209,7 +215,7 @@ export function foldRunOf(
     [outcomes],
     now,
   ).executions;
-  return {
+  const run: FoldRun = {
     id: execution.id,
     startedAt: execution.startedAt,
     dryRun: execution.dryRun,
@@ -220,6 +226,7 @@ export function foldRunOf(
       ),
     },
   };
+  return Buffer.byteLength(JSON.stringify(run)) > DIGEST_BUDGET_BYTES ? undefined : run;
 }
 
 /** JSON with keys sorted: the store gives maps back in any order. */
@@ -231,62 +238,60 @@ export function canonical(value: unknown): string {
   );
 }
 
-const newestFirst = (a: FoldRun, b: FoldRun) =>
-  b.startedAt.localeCompare(a.startedAt) || a.id.localeCompare(b.id);
+/** Code-unit order, as DynamoDB orders sort keys (localeCompare would not). */
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Drops days and runs that left the window. */
+/** Newest start first, then the greater id: the order of the digests' sort keys read backwards. */
+export const newestFirst = (
+  a: Pick<FoldRun, 'startedAt' | 'id'>,
+  b: Pick<FoldRun, 'startedAt' | 'id'>,
+): number => byCodeUnit(b.startedAt, a.startedAt) || byCodeUnit(b.id, a.id);
+
+/** Drops days that left the window. */
 function age(fold: LearningFold, now: Date): void {
-  const since = windowStart(now);
-  const firstDay = since.slice(0, 10);
+  const firstDay = windowStart(now).slice(0, 10);
   for (const day of Object.keys(fold.days)) if (day < firstDay) delete fold.days[day];
-  fold.recent = fold.recent.filter((run) => run.startedAt >= since);
+}
+
+/** The run digests step statistics read at `now`: in the window, newest first, at most the newest 50. */
+export function recentRuns(runs: readonly FoldRun[], now: Date): FoldRun[] {
+  const since = windowStart(now);
+  return runs
+    .filter((run) => run.startedAt >= since)
+    .sort(newestFirst)
+    .slice(0, STEP_STATISTICS_EXECUTIONS);
 }
 
 /**
- * Folds one execution into the fold: its contribution replaces what it added before (`previous`, from
- * its marker, or from the fold's own memory of recent folds), so folding it twice changes nothing and
- * folding it again after its outcome changed (a rollback later) counts the new outcome once.
+ * Folds one execution's counts into the fold: its contribution replaces what it added before
+ * (`previous`, from its marker, or from the fold's own memory of recent folds), so folding it twice
+ * changes nothing and folding it again after its outcome changed (a rollback later) counts the new
+ * outcome once. `runChanged`: its digest was written just now, so the aggregate must be published
+ * again even when the counts are the same (a dry run's, or a digest a crash left unpublished).
  */
 export function foldExecution(
   current: LearningFold,
   execution: ExecutionRecord,
-  outcomes: readonly StepOutcome[],
-  options: { runbook?: Runbook | undefined; previous?: FoldContribution | null | undefined; now: Date },
+  options: { previous?: FoldContribution | null | undefined; now: Date; runChanged?: boolean },
 ): { fold: LearningFold; contribution: FoldContribution | null; changed: boolean } {
   const { now } = options;
   const contribution = contributionOf(execution, now) ?? null;
-  const run = foldRunOf(execution, outcomes, options.runbook, now);
   const remembered = current.folded.find((entry) => entry.id === execution.id);
   // What the fold holds of this execution: its memory of recent folds first (the marker may lag it).
   const known = remembered !== undefined || options.previous !== undefined;
   const before = remembered ? remembered.contribution : (options.previous ?? null);
-  const held = current.recent.find((entry) => entry.id === execution.id);
-  const sameCounts = known ? canonical(before) === canonical(contribution) : contribution === null;
-  const sameRun = run === undefined || held === undefined || canonical(held) === canonical(run);
-  const unseenRun = run !== undefined && held === undefined && !known;
-  if (sameCounts && sameRun && !unseenRun) return { fold: current, contribution, changed: false };
+  const sameCounts = known && canonical(before) === canonical(contribution);
+  if (sameCounts && !options.runChanged) return { fold: current, contribution, changed: false };
   const fold = structuredClone(current);
   if (before) applyContribution(fold.days, before, -1);
   if (contribution) applyContribution(fold.days, contribution, 1);
-  fold.recent = fold.recent.filter((entry) => entry.id !== execution.id);
-  if (run) fold.recent = [...fold.recent, run].sort(newestFirst).slice(0, STEP_STATISTICS_EXECUTIONS);
   fold.folded = [
     ...fold.folded.filter((entry) => entry.id !== execution.id),
     { id: execution.id, contribution },
   ].slice(-FOLDED_REMEMBERED);
   age(fold, now);
   fold.updatedAt = now.toISOString();
-  return { fold: fitFold(fold), contribution, changed: true };
-}
-
-/** The fold within its item budget: the oldest run digests go first (step statistics read fewer runs). */
-export function fitFold(fold: LearningFold): LearningFold {
-  let bytes = Buffer.byteLength(JSON.stringify(fold));
-  while (bytes > FOLD_BUDGET_BYTES && fold.recent.length > 0) {
-    const dropped = fold.recent.pop()!;
-    bytes -= Buffer.byteLength(JSON.stringify(dropped)) + 1;
-  }
-  return fold;
+  return { fold, contribution, changed: true };
 }
 
 /**
@@ -300,7 +305,11 @@ export function fullFold(
   outcomes: ReadonlyMap<string, readonly StepOutcome[]>,
   runbook: Runbook | undefined,
   now: Date,
-): { fold: LearningFold; contributions: Array<{ executionId: string; contribution: FoldContribution }> } {
+): {
+  fold: LearningFold;
+  runs: FoldRun[];
+  contributions: Array<{ executionId: string; contribution: FoldContribution }>;
+} {
   const fold = emptyFold(runbookId, now);
   const contributions: Array<{ executionId: string; contribution: FoldContribution }> = [];
   for (const execution of executions) {
@@ -309,22 +318,22 @@ export function fullFold(
     applyContribution(fold.days, contribution, 1);
     contributions.push({ executionId: execution.id, contribution });
   }
-  fold.recent = executions
-    .flatMap((execution) => {
+  const runs = recentRuns(
+    executions.flatMap((execution) => {
       const found = outcomes.get(execution.id);
       const run = found ? foldRunOf(execution, found, runbook, now) : undefined;
       return run ? [run] : [];
-    })
-    .sort(newestFirst)
-    .slice(0, STEP_STATISTICS_EXECUTIONS);
+    }),
+    now,
+  );
   // The newest runs are remembered as folded: one stopping now finds itself even before its marker is written.
   fold.folded = [...executions]
     .filter((execution) => execution.outcome)
-    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || b.id.localeCompare(a.id))
+    .sort((a, b) => newestFirst(b, a))
     .slice(-FOLDED_REMEMBERED)
     .map((execution) => ({ id: execution.id, contribution: contributionOf(execution, now) ?? null }));
   age(fold, now);
-  return { fold: fitFold(fold), contributions };
+  return { fold, runs, contributions };
 }
 
 /** The newest finished runs of the window whose step outcomes a full fold needs. */
@@ -332,18 +341,20 @@ export function runsForStepStatistics(executions: readonly ExecutionRecord[], no
   const since = windowStart(now);
   return executions
     .filter((execution) => execution.outcome && execution.startedAt >= since)
-    .sort((a, b) => b.startedAt.localeCompare(a.startedAt) || a.id.localeCompare(b.id))
+    .sort(newestFirst)
     .slice(0, STEP_STATISTICS_EXECUTIONS);
 }
 
-/** The runbook's learning aggregate, from its fold alone. */
+/** The runbook's learning aggregate, from its fold and its newest run digests (any extra are left out). */
 export function aggregateFromFold(
   fold: LearningFold,
+  runs: readonly FoldRun[],
   runbook: Runbook | undefined,
   now: Date,
 ): LearningAggregate {
   const aged = structuredClone(fold);
   age(aged, now);
+  const recent = recentRuns(runs, now);
   const total = emptyDay();
   for (const day of Object.values(aged.days)) {
     for (const name of Object.keys(total) as Array<keyof DayCounts>) {
@@ -357,11 +368,11 @@ export function aggregateFromFold(
       total.byAlert[alert] = entry;
     }
   }
-  const steps = stepStatistics(aged.recent.map(finalAttempts));
+  const steps = stepStatistics(recent.map(finalAttempts));
   const history = {
     runbookId: fold.runbookId,
     generatedAt: now.toISOString(),
-    executions: aged.recent.flatMap((run) => (run.dryRun ? [] : [run.history])),
+    executions: recent.flatMap((run) => (run.dryRun ? [] : [run.history])),
   };
   const meanRecover = total.recovered === 0 ? undefined : total.recoverTotalMs / total.recovered;
   const meanApproval =

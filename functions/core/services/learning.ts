@@ -13,13 +13,16 @@ import {
   aggregateFromFold,
   canonical,
   type FoldContribution,
+  type FoldRun,
   foldExecution,
+  foldRunOf,
   fullFold,
   LEARNING_WINDOW_DAYS,
   type LearningFold,
   recomputedAggregate,
   runsForStepStatistics,
   STEP_STATISTICS_EXECUTIONS,
+  windowStart,
 } from '../learning/fold.ts';
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
 import { type RunbookInsights, runbookInsights } from '../learning/insights.ts';
@@ -181,50 +184,61 @@ export class LearningService {
   }
 
   /**
-   * Folds one stopped execution into its runbook's aggregate: one read of the fold (and the execution's
-   * marker), one conditional write of the fold, the marker, the aggregate; its step outcomes are read
-   * unless given. A conflict with another writer reads again; folding an execution twice changes nothing.
+   * Folds one stopped execution into its runbook's aggregate in constant store commands: its step
+   * outcomes read (unless given), its run digest written (unless stored unchanged), one read of the fold
+   * and its marker, one conditional write of the fold, the marker, one read of the newest digests, the
+   * aggregate. A conflict with another writer reads again; folding an execution twice changes nothing.
    */
   async fold(execution: ExecutionRecord, outcomes?: readonly StepOutcome[]): Promise<void> {
     const folds = this.deps.folds;
     if (!folds) return this.recompute(execution.runbookId);
-    await this.serialized(execution.runbookId, async () => {
+    const { runbookId } = execution;
+    await this.serialized(runbookId, async () => {
       const steps = outcomes ?? (await this.deps.store.listStepOutcomes(execution.id));
-      const runbook = this.runbookOf(execution.runbookId);
+      const runbook = this.runbookOf(runbookId);
+      const run = foldRunOf(execution, steps, runbook, this.deps.clock.now());
+      // The digest first: every fold committed after it (this one included) reads it.
+      const runChanged = run ? await folds.putRun(runbookId, run) : false;
       for (let attempt = 1; ; attempt++) {
         const now = this.deps.clock.now();
-        const { fold, version, marker } = await folds.read(execution.runbookId, execution.id);
+        const { fold, version, marker } = await folds.read(runbookId, execution.id);
         // The runbook's first fold (or one lost): built once from the records, this run included.
         if (!fold) {
-          if (await this.writeFullFold(execution.runbookId, version)) return;
+          if (await this.writeFullFold(runbookId, version)) return;
         } else {
-          const next = foldExecution(fold, execution, steps, { runbook, previous: marker, now });
+          const next = foldExecution(fold, execution, { previous: marker, now, runChanged });
           if (!next.changed) {
             // Folded already; a crash may have left its marker or the aggregate unwritten.
             if (marker === undefined || canonical(marker) !== canonical(next.contribution)) {
-              await folds.mark(execution.runbookId, [
-                { executionId: execution.id, contribution: next.contribution },
-              ]);
-              await folds.publish(aggregateFromFold(fold, runbook, now), version);
+              await folds.mark(runbookId, [{ executionId: execution.id, contribution: next.contribution }]);
+              await folds.publish(
+                aggregateFromFold(fold, await this.recentRuns(runbookId, now), runbook, now),
+                version,
+              );
             }
             return;
           }
           if (await folds.write(next.fold, version)) {
-            await folds.mark(execution.runbookId, [
-              { executionId: execution.id, contribution: next.contribution },
-            ]);
-            await folds.publish(aggregateFromFold(next.fold, runbook, now), version + 1);
+            await folds.mark(runbookId, [{ executionId: execution.id, contribution: next.contribution }]);
+            // Read after the write: it holds the digest of every fold committed up to this version.
+            const runs = await this.recentRuns(runbookId, now);
+            await folds.publish(aggregateFromFold(next.fold, runs, runbook, now), version + 1);
             return;
           }
         }
         if (attempt >= FOLD_MAX_ATTEMPTS)
           throw new Error(
-            `learning: folding execution "${execution.id}" into runbook "${execution.runbookId}" lost to other writers ${attempt} times; the status change is retried (then dead-lettered), or run \`runbook learn recompute ${execution.runbookId}\``,
+            `learning: folding execution "${execution.id}" into runbook "${runbookId}" lost to other writers ${attempt} times; the status change is retried (then dead-lettered), or run \`runbook learn recompute ${runbookId}\``,
           );
         // Full jitter: spreads the writers that lost the same race.
         await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
       }
     });
+  }
+
+  /** The runbook's newest run digests in the window (what step statistics and patterns read). */
+  private recentRuns(runbookId: string, now: Date) {
+    return this.deps.folds!.recentRuns(runbookId, windowStart(now), STEP_STATISTICS_EXECUTIONS);
   }
 
   private runbookOf(runbookId: string): Runbook | undefined {
@@ -257,6 +271,7 @@ export class LearningService {
     const runbook = this.runbookOf(runbookId);
     const built: {
       fold: LearningFold;
+      runs: FoldRun[];
       contributions: Array<{ executionId: string; contribution: FoldContribution }>;
     } = fullFold(
       runbookId,
@@ -265,9 +280,11 @@ export class LearningService {
       runbook,
       now,
     );
+    // The digests before the fold, as an incremental fold writes its own.
+    await folds.putRuns(runbookId, built.runs);
     if (!(await folds.write(built.fold, version))) return false;
     await folds.mark(runbookId, built.contributions);
-    await folds.publish(aggregateFromFold(built.fold, runbook, now), version + 1);
+    await folds.publish(aggregateFromFold(built.fold, built.runs, runbook, now), version + 1);
     return true;
   }
 

@@ -3,9 +3,12 @@ import {
   aggregateFromFold,
   emptyFold,
   FOLDED_REMEMBERED,
+  type FoldRun,
   foldExecution,
+  foldRunOf,
   fullFold,
   type LearningFold,
+  recentRuns,
   recomputedAggregate,
   runsForStepStatistics,
   STEP_STATISTICS_EXECUTIONS,
@@ -23,22 +26,35 @@ const RUNBOOK = loadRunbook(POD_MEMORY_GROWTH);
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-/** Folds each run at the moment it stopped, in the order they stopped. */
+/** A runbook's fold and its run digests by execution id, as the store holds them. */
+interface Folded {
+  fold: LearningFold;
+  runs: Map<string, FoldRun>;
+}
+
+/** Folds each run at the moment it stopped, in the order they stopped; each leaves its digest. */
 function foldAll(
   executions: readonly ExecutionRecord[],
   outcomes: readonly StepOutcome[][],
-  start: LearningFold = emptyFold(RUNBOOK.id, new Date(0)),
-): LearningFold {
+  start: Folded = { fold: emptyFold(RUNBOOK.id, new Date(0)), runs: new Map() },
+): Folded {
   const order = executions
     .map((execution, index) => ({ execution, steps: outcomes[index]! }))
     .sort((a, b) => a.execution.stoppedAt!.localeCompare(b.execution.stoppedAt!));
-  let fold = start;
-  for (const { execution, steps } of order)
-    fold = foldExecution(fold, execution, steps, {
-      runbook: RUNBOOK,
-      now: new Date(execution.stoppedAt!),
-    }).fold;
-  return fold;
+  let fold = start.fold;
+  const runs = new Map(start.runs);
+  for (const { execution, steps } of order) {
+    const now = new Date(execution.stoppedAt!);
+    const run = foldRunOf(execution, steps, RUNBOOK, now);
+    if (run) runs.set(run.id, run);
+    fold = foldExecution(fold, execution, { now, runChanged: run !== undefined }).fold;
+  }
+  return { fold, runs };
+}
+
+/** The aggregate from a fold and every digest stored beside it. */
+function aggregateOf(folded: Folded, now: Date) {
+  return aggregateFromFold(folded.fold, [...folded.runs.values()], RUNBOOK, now);
 }
 
 /** What the full recompute reads at `now`: the window's executions and the newest runs' outcomes. */
@@ -77,8 +93,8 @@ describe('folding a stopped execution into the learning aggregate', () => {
     executions[1]!.outcome!.approvalWaitMs = 90_000;
 
     // Act
-    const fold = foldAll(executions, outcomes);
-    const aggregate = aggregateFromFold(fold, RUNBOOK, new Date(start + 3 * HOUR));
+    const folded = foldAll(executions, outcomes);
+    const aggregate = aggregateOf(folded, new Date(start + 3 * HOUR));
 
     // Assess
     expect(aggregate).toMatchObject({
@@ -103,37 +119,41 @@ describe('folding a stopped execution into the learning aggregate', () => {
       p90DurationMs: 30_000,
       p99DurationMs: 30_000,
     });
-    expect(Object.keys(fold.days)).toEqual(['2026-11-02']);
-    expect(fold.recent.map((entry) => entry.id)).toEqual(executions.map((e) => e.id).reverse());
+    expect(Object.keys(folded.fold.days)).toEqual(['2026-11-02']);
+    expect(folded.fold.folded.map((entry) => entry.id)).toEqual(executions.map((e) => e.id));
   });
 
   it('changes nothing when the same execution is folded again', () => {
     // Prepare
     const { executions, outcomes } = seedRuns(RUNBOOK, [run(), run({ memory: 95 })]);
-    const fold = foldAll(executions, outcomes);
+    const folded = foldAll(executions, outcomes);
+    const { fold } = folded;
     const now = new Date(Date.parse(executions[1]!.stoppedAt!) + HOUR);
 
-    // Act: the second run's status change delivered again, and once more from its marker only
-    const again = foldExecution(fold, executions[1]!, outcomes[1]!, { runbook: RUNBOOK, now });
+    // Act: the second run's status change delivered again (its digest stored unchanged), and once more
+    // from its marker only; then a dry run's, whose digest is all it adds
+    const again = foldExecution(fold, executions[1]!, { now });
     const forgotten = { ...fold, folded: [] };
     const marker = fold.folded.find((entry) => entry.id === executions[1]!.id)!.contribution;
-    const fromMarker = foldExecution(forgotten, executions[1]!, outcomes[1]!, {
-      runbook: RUNBOOK,
-      previous: marker,
-      now,
-    });
+    const fromMarker = foldExecution(forgotten, executions[1]!, { previous: marker, now });
+    const dry = { ...executions[1]!, id: 'dry-run', dryRun: true };
+    const dryFirst = foldExecution(fold, dry, { now, runChanged: true });
+    const dryAgain = foldExecution(dryFirst.fold, dry, { now });
 
     // Assess
     expect(again.changed).toBe(false);
     expect(again.fold).toBe(fold);
     expect(fromMarker.changed).toBe(false);
-    expect(aggregateFromFold(fold, RUNBOOK, now).executions).toBe(2);
+    expect(dryFirst).toMatchObject({ changed: true, contribution: null });
+    expect(dryFirst.fold.days).toEqual(fold.days);
+    expect(dryAgain.changed).toBe(false);
+    expect(aggregateOf(folded, now).executions).toBe(2);
   });
 
   it('replaces what an execution added when its outcome changed (a rollback after it stopped)', () => {
     // Prepare
     const { executions, outcomes } = seedRuns(RUNBOOK, [run(), run()]);
-    const fold = foldAll(executions, outcomes);
+    const folded = foldAll(executions, outcomes);
     const now = new Date(Date.parse(executions[1]!.stoppedAt!) + HOUR);
     const rolledBack = {
       ...executions[0]!,
@@ -141,11 +161,15 @@ describe('folding a stopped execution into the learning aggregate', () => {
     };
 
     // Act
-    const refolded = foldExecution(fold, rolledBack, outcomes[0]!, { runbook: RUNBOOK, now });
+    const refolded = foldExecution(folded.fold, rolledBack, { now });
+    const digest = foldRunOf(rolledBack, outcomes[0]!, RUNBOOK, now)!;
 
-    // Assess: still two runs, now one rollback that failed
+    // Assess: still two runs, now one rollback that failed; its digest says so too
     expect(refolded.changed).toBe(true);
-    expect(aggregateFromFold(refolded.fold, RUNBOOK, now)).toMatchObject({
+    expect(digest.history.rolledBack).toBe(true);
+    expect(
+      aggregateFromFold(refolded.fold, [digest, folded.runs.get(executions[1]!.id)!], RUNBOOK, now),
+    ).toMatchObject({
       executions: 2,
       succeeded: 2,
       rollbacks: 1,
@@ -170,20 +194,21 @@ describe('folding a stopped execution into the learning aggregate', () => {
 
     // Act
     const before = foldAll(executions.slice(0, 70), outcomes.slice(0, 70));
-    const after = foldExecution(before, executions[70]!, outcomes[70]!, { runbook: RUNBOOK, now }).fold;
-    const aggregate = aggregateFromFold(after, RUNBOOK, now);
+    const after = foldAll(executions.slice(70), outcomes.slice(70), before);
+    const aggregate = aggregateOf(after, now);
+    const recent = recentRuns([...after.runs.values()], now);
 
     // Assess: the window starts on day 10 (2026-08-11): 60 + 1 runs count, the newest 50 feed steps
-    expect(Object.keys(before.days).sort()[0]).toBe('2026-08-01');
-    expect(Object.keys(after.days).sort()[0]).toBe('2026-08-11');
+    expect(Object.keys(before.fold.days).sort()[0]).toBe('2026-08-01');
+    expect(Object.keys(after.fold.days).sort()[0]).toBe('2026-08-11');
     expect(aggregate.executions).toBe(61);
-    expect(after.recent).toHaveLength(STEP_STATISTICS_EXECUTIONS);
-    expect(after.recent[0]!.id).toBe(executions[70]!.id);
-    expect(after.recent.at(-1)!.id).toBe(executions[21]!.id);
+    expect(recent).toHaveLength(STEP_STATISTICS_EXECUTIONS);
+    expect(recent[0]!.id).toBe(executions[70]!.id);
+    expect(recent.at(-1)!.id).toBe(executions[21]!.id);
     expect(aggregate.steps.find((step) => step.stepId === 'pod-status')?.runs).toBe(
       STEP_STATISTICS_EXECUTIONS,
     );
-    expect(after.folded).toHaveLength(Math.min(71, FOLDED_REMEMBERED));
+    expect(after.fold.folded).toHaveLength(Math.min(71, FOLDED_REMEMBERED));
   });
 
   it('gives the full recompute’s aggregate on a seeded history folded in the order runs stopped', () => {
@@ -217,7 +242,7 @@ describe('folding a stopped execution into the learning aggregate', () => {
     const now = new Date('2026-09-10T00:00:00Z');
 
     // Act
-    const incremental = aggregateFromFold(foldAll(executions, outcomes), RUNBOOK, now);
+    const incremental = aggregateOf(foldAll(executions, outcomes), now);
     const full = recomputed(executions, outcomes, now);
     const rebuilt = fullFold(
       RUNBOOK.id,
@@ -236,6 +261,7 @@ describe('folding a stopped execution into the learning aggregate', () => {
     expect(full.successFactors?.length).toBeGreaterThan(0);
     expect(full.steps.some((step) => (step.decisions?.decided ?? 0) > 0)).toBe(true);
     expect(incremental).toEqual(full);
-    expect(aggregateFromFold(rebuilt.fold, RUNBOOK, now)).toEqual(full);
+    expect(rebuilt.runs).toHaveLength(STEP_STATISTICS_EXECUTIONS);
+    expect(aggregateFromFold(rebuilt.fold, rebuilt.runs, RUNBOOK, now)).toEqual(full);
   });
 });
