@@ -206,6 +206,36 @@ describe('folding stopped executions into a runbook aggregate (dynalite)', () =>
     });
   });
 
+  it('rewrites a run’s digest and counts when a rollback changed its outcome after it was folded', async () => {
+    // Prepare: 20 runs folded; then run 12's changes are rolled back (its record says so now)
+    await record(0, 20);
+    await recorder().recompute(RUNBOOK.id);
+    const target = executions[12]!;
+    await store.updateExecution(target.id, { outcome: { ...target.outcome!, rolledBack: true } });
+    const rolledBack = (await store.getExecution(target.id))!;
+    const counts = countCommands(table);
+
+    // Act: folded again, then the same status change delivered once more
+    await recorder().fold(rolledBack);
+    const refold = counts.total;
+    await recorder().fold(rolledBack);
+    const redelivery = counts.total - refold;
+    const conflicts = counts.conflicts;
+
+    // Assess: one rollback counted, its digest says so, the recompute agrees; the redelivery wrote nothing
+    const aggregate = await store.getLearningAggregate(RUNBOOK.id);
+    expect(aggregate?.rollbacks).toBe(1);
+    expect(aggregate).toEqual(await recomputed());
+    const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+    const digest = await table.client.send(
+      new GetCommand({ TableName: table.tableName, Key: FoldKeys.run(RUNBOOK.id, rolledBack) }),
+    );
+    expect(digest.Item?.run.history.rolledBack).toBe(true);
+    expect(refold).toBe(7);
+    expect(conflicts).toBe(1); // the redelivery's digest put: stored unchanged
+    expect(redelivery).toBe(3); // step outcomes, digest put, fold and marker read
+  });
+
   it('builds the fold from the records on a runbook’s first fold, then folds incrementally', async () => {
     // Prepare: 20 runs recorded before folds existed (an upgrade)
     await record(0, 21);
