@@ -1,5 +1,6 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, bench, describe } from 'vitest';
-import { DynamoLearningFolds } from '../../functions/adapters/aws/dynamo-learning-folds.ts';
+import { DynamoLearningFolds, FoldKeys } from '../../functions/adapters/aws/dynamo-learning-folds.ts';
 import { DynamoStore } from '../../functions/adapters/aws/dynamo-store.ts';
 import type { ExecutionRecord } from '../../functions/core/records.ts';
 import { LearningService } from '../../functions/core/services/learning.ts';
@@ -10,8 +11,9 @@ import { loadRunbook } from '../support/runbooks.ts';
 
 /**
  * Learning after an execution stops, on dynalite: store commands (counted at the DynamoDB document
- * client's send) and time of the full recompute (every record of the window) against the incremental
- * fold (this execution only), at 10, 50 and 200 earlier runs. Goal (issue 14): constant per execution.
+ * client's send), the bytes they read and wrote, the capacity units DynamoDB would bill for them, and
+ * the time of the full recompute (every record of the window) against the incremental fold (this
+ * execution only), at 10, 50 and 200 earlier runs. Goal (issue 14): constant per execution.
  */
 
 const RUNBOOK = loadRunbook(POD_MEMORY_GROWTH);
@@ -22,7 +24,7 @@ const TIMED_REPEATS = 10;
 interface Bed {
   prior: number;
   table: DynaliteTable;
-  commands: { count: number; read: number; written: number };
+  commands: Counted;
   full: LearningService;
   folding: LearningService;
   /** The newest run: folded again with its outcome flipped, so every fold writes. */
@@ -30,18 +32,89 @@ interface Bed {
   flips: number;
 }
 
-/** Commands sent, and the JSON bytes of the items they wrote and read (what capacity units bill). */
-function counted(table: DynaliteTable): Bed['commands'] {
-  const commands = { count: 0, read: 0, written: 0 };
-  const bytes = (value: unknown) => (value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)));
-  type Sent = { input?: { Item?: unknown; RequestItems?: unknown } };
-  const send = table.client.send.bind(table.client) as (command: Sent) => Promise<unknown>;
+interface Counted {
+  count: number;
+  /** JSON bytes of the items read as returned (a projection returns less than it bills) and written. */
+  read: number;
+  written: number;
+  /** Capacity units as DynamoDB bills them (item sizes taken as their JSON bytes). */
+  readUnits: number;
+  writeUnits: number;
+}
+
+const bytes = (value: unknown) => (value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value)));
+
+/**
+ * Commands sent, the JSON bytes of the items they wrote and read, and the capacity units they bill:
+ * a write 1 unit per KB of each item, rounded up per item (a failed condition bills the same); a
+ * strongly consistent read 1 unit per 4 KB (half eventually consistent, as a query of an index is),
+ * rounded up per item for GetItem / BatchGetItem and on the sum of the items for Query. A Query with a
+ * projection bills its whole items: their size is read by the same Query without it, not counted.
+ */
+function counted(table: DynaliteTable): Counted {
+  const commands: Counted = { count: 0, read: 0, written: 0, readUnits: 0, writeUnits: 0 };
+  const writeUnits = (item: unknown) => Math.max(1, Math.ceil(bytes(item) / 1024));
+  type Input = {
+    Item?: unknown;
+    RequestItems?: Record<string, Array<{ PutRequest?: { Item?: unknown } }> | { ConsistentRead?: boolean }>;
+    ConsistentRead?: boolean;
+    IndexName?: string;
+    ProjectionExpression?: string;
+  };
+  type Sent = { input: Input };
+  type Answer = { Item?: unknown; Items?: unknown[]; Responses?: Record<string, unknown[]> };
+  const send = table.client.send.bind(table.client) as (command: Sent) => Promise<Answer>;
+  /** The whole items a projected Query bills (sent past the counter: the platform never sends it). */
+  const unprojected = async (input: Input & { KeyConditionExpression?: string }) => {
+    const names = Object.fromEntries(
+      Object.entries(
+        (input as { ExpressionAttributeNames?: Record<string, string> }).ExpressionAttributeNames ?? {},
+      ).filter(([name]) => input.KeyConditionExpression?.includes(name)),
+    );
+    const { ProjectionExpression: _projection, ...whole } = input;
+    const answer = await send(
+      new QueryCommand({ ...whole, ExpressionAttributeNames: names } as never) as never,
+    );
+    return answer.Items ?? [];
+  };
   (table.client as unknown as { send: (command: Sent) => Promise<unknown> }).send = async (command) => {
     commands.count++;
-    const isWrite = /Put|BatchWrite/.test(command.constructor.name);
-    if (isWrite) commands.written += bytes(command.input?.Item ?? command.input?.RequestItems);
-    const result = (await send(command)) as { Item?: unknown; Items?: unknown; Responses?: unknown };
-    if (!isWrite) commands.read += bytes(result.Item ?? result.Items ?? result.Responses);
+    const name = command.constructor.name;
+    const input = command.input;
+    if (name === 'PutCommand') {
+      commands.written += bytes(input.Item);
+      commands.writeUnits += writeUnits(input.Item);
+    }
+    if (name === 'BatchWriteCommand')
+      for (const requests of Object.values(input.RequestItems ?? {}) as Array<
+        Array<{ PutRequest?: { Item?: unknown } }>
+      >)
+        for (const request of requests) {
+          commands.written += bytes(request.PutRequest?.Item);
+          commands.writeUnits += writeUnits(request.PutRequest?.Item);
+        }
+    const result = await send(command);
+    if (name === 'GetCommand') {
+      commands.read += bytes(result.Item);
+      commands.readUnits +=
+        Math.max(1, Math.ceil(bytes(result.Item) / 4096)) * (input.ConsistentRead ? 1 : 0.5);
+    }
+    if (name === 'BatchGetCommand')
+      for (const [tableName, items] of Object.entries(result.Responses ?? {})) {
+        const consistent = (input.RequestItems?.[tableName] as { ConsistentRead?: boolean } | undefined)
+          ?.ConsistentRead;
+        for (const item of items) {
+          commands.read += bytes(item);
+          commands.readUnits += Math.ceil(bytes(item) / 4096) * (consistent ? 1 : 0.5);
+        }
+      }
+    if (name === 'QueryCommand') {
+      commands.read += bytes(result.Items);
+      const billed = input.ProjectionExpression ? await unprojected(input) : (result.Items ?? []);
+      const size = billed.reduce((sum: number, item) => sum + bytes(item), 0);
+      commands.readUnits +=
+        Math.max(1, Math.ceil(size / 4096)) * (input.ConsistentRead && !input.IndexName ? 1 : 0.5);
+    }
     return result;
   };
   return commands;
@@ -78,6 +151,31 @@ async function bed(prior: number): Promise<Bed> {
   return { prior, table, commands: counted(table), full, folding, last: executions.at(-1)!, flips: 0 };
 }
 
+/** The sizes of what a fold reads and writes whole: its state item, and its runs' digests. */
+async function itemSizes(target: Bed): Promise<{ stateKb: number; digestKb: number; digests: number }> {
+  const items: Array<Record<string, unknown>> = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await target.table.client.send(
+      new QueryCommand({
+        TableName: target.table.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': FoldKeys.state(RUNBOOK.id).pk },
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    items.push(...((page.Items ?? []) as Array<Record<string, unknown>>));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  const digests = items.filter((item) => String(item.sk).startsWith('RUN#'));
+  const state = items.find((item) => item.sk === 'STATE');
+  return {
+    stateKb: bytes(state) / 1024,
+    digestKb: digests.reduce((sum, item) => sum + bytes(item), 0) / 1024 / Math.max(1, digests.length),
+    digests: digests.length,
+  };
+}
+
 /** Folds the newest run again with its outcome changed: the whole path (read, replace, three writes). */
 function foldAgain(target: Bed): Promise<void> {
   target.flips++;
@@ -85,42 +183,75 @@ function foldAgain(target: Bed): Promise<void> {
   return target.folding.fold({ ...target.last, outcome });
 }
 
-async function measure(
-  target: Bed,
-  work: () => Promise<void>,
-): Promise<{ commands: number; kbRead: number; kbWritten: number; ms: number }> {
-  const { count, read, written } = target.commands;
-  await work();
-  const commands = target.commands.count - count;
-  const kbRead = (target.commands.read - read) / 1024;
-  const kbWritten = (target.commands.written - written) / 1024;
-  const started = performance.now();
-  for (let repeat = 0; repeat < TIMED_REPEATS; repeat++) await work();
-  return { commands, kbRead, kbWritten, ms: (performance.now() - started) / TIMED_REPEATS };
+interface Figures {
+  commands: number;
+  kbRead: number;
+  kbWritten: number;
+  readUnits: number;
+  writeUnits: number;
+  ms: number;
 }
 
+async function measure(target: Bed, work: () => Promise<void>): Promise<Figures> {
+  const before = { ...target.commands };
+  await work();
+  const after = target.commands;
+  const figures = {
+    commands: after.count - before.count,
+    kbRead: (after.read - before.read) / 1024,
+    kbWritten: (after.written - before.written) / 1024,
+    readUnits: after.readUnits - before.readUnits,
+    writeUnits: after.writeUnits - before.writeUnits,
+  };
+  const started = performance.now();
+  for (let repeat = 0; repeat < TIMED_REPEATS; repeat++) await work();
+  return { ...figures, ms: (performance.now() - started) / TIMED_REPEATS };
+}
+
+/** On-demand, a write request unit costs 5× a read request unit: the cost in read units. */
+const readUnitEquivalents = (figures: Figures) => figures.readUnits + 5 * figures.writeUnits;
+
+const benchStarted = performance.now();
 const beds: Bed[] = [];
 const rows: string[] = [];
+const capacityRows: string[] = [];
+const foldCommands: number[] = [];
+const sizes: string[] = [];
 for (const prior of HISTORIES) {
   const target = await bed(prior);
   beds.push(target);
   const full = await measure(target, () => target.full.recompute(RUNBOOK.id));
   const fold = await measure(target, () => foldAgain(target));
-  const kb = (figure: { kbRead: number; kbWritten: number }) =>
-    `${figure.kbRead.toFixed(0)} / ${figure.kbWritten.toFixed(0)}`;
+  foldCommands.push(fold.commands);
+  const kb = (figure: Figures) => `${figure.kbRead.toFixed(0)} / ${figure.kbWritten.toFixed(0)}`;
+  const units = (figure: Figures) =>
+    `${figure.readUnits.toFixed(1)} / ${figure.writeUnits} (${readUnitEquivalents(figure).toFixed(0)})`;
   rows.push(
     `| ${prior} | ${full.commands} | ${kb(full)} | ${full.ms.toFixed(1)} | ${fold.commands} | ${kb(fold)} | ${fold.ms.toFixed(1)} | constant |`,
   );
+  capacityRows.push(
+    `| ${prior} | ${units(full)} | ${units(fold)} | ${(readUnitEquivalents(fold) / readUnitEquivalents(full)).toFixed(2)}× |`,
+  );
+  const size = await itemSizes(target);
+  sizes.push(
+    `${prior} runs: fold state ${size.stateKb.toFixed(1)} KB, ${size.digests} digests of ${size.digestKb.toFixed(2)} KB on average`,
+  );
 }
-const foldCommands = rows.map((row) => row.split('|')[5]!.trim());
 console.log(
   [
     '',
-    'Learning after an execution stops (dynalite; store commands counted at the document client)',
+    `Learning after an execution stops (dynalite; store commands counted at the document client; runbook ${RUNBOOK.id}, ${RUNBOOK.phases.flatMap((phase) => phase.steps).length} steps; runs ${HISTORIES.join(' / ')}; ms: mean of ${TIMED_REPEATS} after one warm-up)`,
     '| runs | full: commands | full: KB read / written | full: ms | fold: commands | fold: KB read / written | fold: ms | goal |',
     '|---|---|---|---|---|---|---|---|',
     ...rows,
     `fold commands at ${HISTORIES.join(' / ')} runs: ${foldCommands.join(' / ')}: ${new Set(foldCommands).size === 1 ? 'constant (goal met)' : 'NOT constant (goal missed)'}`,
+    '',
+    'Capacity units billed per stopped run: read / write (read-unit equivalents, a write unit at 5× a read unit on demand)',
+    '| runs | full recompute | fold | fold ÷ full |',
+    '|---|---|---|---|',
+    ...capacityRows,
+    ...sizes,
+    `setup and measurement: ${((performance.now() - benchStarted) / 1000).toFixed(1)} s`,
     '',
   ].join('\n'),
 );
