@@ -35,10 +35,10 @@ interface Bed {
 
 interface Counted {
   count: number;
-  /** JSON bytes of the items read as returned (a projection returns less than it bills) and written. */
+  /** Bytes of the items read as returned (a projection returns less than it bills) and written. */
   read: number;
   written: number;
-  /** Capacity units as DynamoDB bills them (item sizes taken as their JSON bytes). */
+  /** Capacity units as DynamoDB bills them (dynalite's ConsumedCapacity). */
   readUnits: number;
   writeUnits: number;
 }
@@ -66,75 +66,58 @@ function bytes(value: unknown): number {
 }
 
 /**
- * Commands sent, the JSON bytes of the items they wrote and read, and the capacity units they bill:
- * a write 1 unit per KB of each item, rounded up per item (a failed condition bills the same); a
- * strongly consistent read 1 unit per 4 KB (half eventually consistent, as a query of an index is),
- * rounded up per item for GetItem / BatchGetItem and on the sum of the items for Query. A Query with a
- * projection bills its whole items: their size is read by the same Query without it, not counted.
+ * Commands sent, the bytes of the items they wrote and read, and the capacity units they bill, as
+ * dynalite computes them with DynamoDB's rules (ReturnConsumedCapacity TOTAL: whole items, also under a
+ * projection; 4 KB per strongly consistent read unit, half for eventually consistent ones, 1 KB per
+ * write unit). A put whose condition failed bills too (dynalite leaves it out): counted as its item.
  */
 function counted(table: DynaliteTable): Counted {
   const commands: Counted = { count: 0, read: 0, written: 0, readUnits: 0, writeUnits: 0 };
-  const writeUnits = (item: unknown) => Math.max(1, Math.ceil(bytes(item) / 1024));
   type Input = {
     Item?: unknown;
-    RequestItems?: Record<string, Array<{ PutRequest?: { Item?: unknown } }> | { ConsistentRead?: boolean }>;
-    ConsistentRead?: boolean;
-    IndexName?: string;
-    ProjectionExpression?: string;
+    RequestItems?: Record<string, unknown>;
+    ReturnConsumedCapacity?: string;
   };
   type Sent = { input: Input };
-  type Answer = { Item?: unknown; Items?: unknown[]; Responses?: Record<string, unknown[]> };
-  const send = table.client.send.bind(table.client) as (command: Sent) => Promise<Answer>;
-  /** The whole items a projected Query bills (sent past the counter: the platform never sends it). */
-  const unprojected = async (input: Input & { KeyConditionExpression?: string }) => {
-    const names = Object.fromEntries(
-      Object.entries(
-        (input as { ExpressionAttributeNames?: Record<string, string> }).ExpressionAttributeNames ?? {},
-      ).filter(([name]) => input.KeyConditionExpression?.includes(name)),
-    );
-    const { ProjectionExpression: _projection, ...whole } = input;
-    const answer = await send(
-      new QueryCommand({ ...whole, ExpressionAttributeNames: names } as never) as never,
-    );
-    return answer.Items ?? [];
+  type Capacity = { CapacityUnits?: number };
+  type Answer = {
+    Item?: unknown;
+    Items?: unknown[];
+    Responses?: Record<string, unknown[]>;
+    ConsumedCapacity?: Capacity | Capacity[];
   };
+  const send = table.client.send.bind(table.client) as (command: Sent) => Promise<Answer>;
+  const units = (answer: Answer) =>
+    [answer.ConsumedCapacity ?? []].flat().reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
   (table.client as unknown as { send: (command: Sent) => Promise<unknown> }).send = async (command) => {
     commands.count++;
     const name = command.constructor.name;
     const input = command.input;
-    if (name === 'PutCommand') {
-      commands.written += bytes(input.Item);
-      commands.writeUnits += writeUnits(input.Item);
-    }
+    const isWrite = name === 'PutCommand' || name === 'BatchWriteCommand';
+    if (name === 'PutCommand') commands.written += bytes(input.Item);
     if (name === 'BatchWriteCommand')
       for (const requests of Object.values(input.RequestItems ?? {}) as Array<
         Array<{ PutRequest?: { Item?: unknown } }>
       >)
-        for (const request of requests) {
-          commands.written += bytes(request.PutRequest?.Item);
-          commands.writeUnits += writeUnits(request.PutRequest?.Item);
-        }
-    const result = await send(command);
-    if (name === 'GetCommand') {
-      commands.read += bytes(result.Item);
-      commands.readUnits +=
-        Math.max(1, Math.ceil(bytes(result.Item) / 4096)) * (input.ConsistentRead ? 1 : 0.5);
+        for (const request of requests) commands.written += bytes(request.PutRequest?.Item);
+    input.ReturnConsumedCapacity = 'TOTAL';
+    let result: Answer;
+    try {
+      result = await send(command);
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException')
+        commands.writeUnits += Math.max(1, Math.ceil(bytes(input.Item) / 1024));
+      throw error;
     }
-    if (name === 'BatchGetCommand')
-      for (const [tableName, items] of Object.entries(result.Responses ?? {})) {
-        const consistent = (input.RequestItems?.[tableName] as { ConsistentRead?: boolean } | undefined)
-          ?.ConsistentRead;
-        for (const item of items) {
-          commands.read += bytes(item);
-          commands.readUnits += Math.ceil(bytes(item) / 4096) * (consistent ? 1 : 0.5);
-        }
-      }
-    if (name === 'QueryCommand') {
-      commands.read += (result.Items ?? []).reduce((sum: number, item) => sum + bytes(item), 0);
-      const billed = input.ProjectionExpression ? await unprojected(input) : (result.Items ?? []);
-      const size = billed.reduce((sum: number, item) => sum + bytes(item), 0);
-      commands.readUnits +=
-        Math.max(1, Math.ceil(size / 4096)) * (input.ConsistentRead && !input.IndexName ? 1 : 0.5);
+    if (isWrite) commands.writeUnits += units(result);
+    else {
+      commands.readUnits += units(result);
+      const items = [
+        ...(result.Item ? [result.Item] : []),
+        ...(result.Items ?? []),
+        ...Object.values(result.Responses ?? {}).flat(),
+      ];
+      commands.read += items.reduce((sum: number, item) => sum + bytes(item), 0);
     }
     return result;
   };
