@@ -189,7 +189,7 @@ export class DynamoLearningFolds implements LearningFolds {
 
   async putRun(runbookId: string, input: FoldRun): Promise<boolean> {
     const item = this.digestItem(runbookId, input);
-    const key = { pk: item.pk, sk: item.sk };
+    const key = FoldKeys.run(runbookId, input);
     // Written once per run; again only when its digest changed (a rollback after it stopped).
     const written = await this.table.conditional('PutItem', key, () =>
       this.options.client.send(
