@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   aggregateFromFold,
+  DIGEST_BUDGET_BYTES,
   emptyFold,
   FOLDED_REMEMBERED,
   type FoldRun,
@@ -209,6 +210,26 @@ describe('folding a stopped execution into the learning aggregate', () => {
       STEP_STATISTICS_EXECUTIONS,
     );
     expect(after.fold.folded).toHaveLength(Math.min(71, FOLDED_REMEMBERED));
+  });
+
+  it('counts a run whose digest is over the budget, and leaves it out of step statistics only', () => {
+    // Prepare: two runs; the second recorded 100 KB of output (its digest would pass 64 KB)
+    const { executions, outcomes } = seedRuns(RUNBOOK, [run(), run()]);
+    executions[1]!.outcome!.recordedOutputs = { dump: 'x'.repeat(100 * 1024) };
+    const now = new Date(Date.parse(executions[1]!.stoppedAt!) + HOUR);
+
+    // Act
+    const folded = foldAll(executions, outcomes);
+    const aggregate = aggregateOf(folded, now);
+
+    // Assess
+    expect(foldRunOf(executions[1]!, outcomes[1]!, RUNBOOK, now)).toBeUndefined();
+    expect(JSON.stringify(foldRunOf(executions[0]!, outcomes[0]!, RUNBOOK, now)).length).toBeLessThan(
+      DIGEST_BUDGET_BYTES,
+    );
+    expect(aggregate.executions).toBe(2);
+    expect([...folded.runs.keys()]).toEqual([executions[0]!.id]);
+    expect(aggregate.steps.find((step) => step.stepId === 'pod-status')?.runs).toBe(1);
   });
 
   it('gives the full recompute’s aggregate on a seeded history folded in the order runs stopped', () => {
