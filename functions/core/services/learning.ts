@@ -53,8 +53,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * The learning loop: every execution that stops is recorded (also those that never reached their
- * Record task: stopped, timed out), its concurrency slot is given back, and its runbook's aggregate
- * is recomputed from the records — so a redelivered event changes nothing.
+ * Record task: stopped, timed out), its concurrency slot is given back, and it is folded into its
+ * runbook's aggregate once (recomputed from the records without folds) — so a redelivered event
+ * changes nothing.
  */
 export class LearningService {
   constructor(
