@@ -1,7 +1,6 @@
 import middy from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import * as z from 'zod';
-import { parseJsonText } from '../core/json-limits.ts';
 import {
   type ApprovalRefusal,
   type ApprovalService,
@@ -15,19 +14,8 @@ import { approvalPage, refusalPage } from './approval-page.ts';
 import { auditSourceOf } from './audit-routes.ts';
 import { controlLinkRoutes } from './control-link-web.ts';
 import { followUpRoutes } from './feedback-web.ts';
-import {
-  type HttpEvent,
-  type HttpResult,
-  header,
-  html,
-  httpErrors,
-  json,
-  parseValue,
-  pathParameter,
-  readBody,
-} from './http.ts';
-
-const BODY_LIMIT = 8 * 1024;
+import { type HttpEvent, type HttpResult, html, httpErrors, json, pathParameter } from './http.ts';
+import { formAction, readLinkForm, refusal, wantsJson } from './signed-link-web.ts';
 
 const Decision = z
   .object({
@@ -54,13 +42,6 @@ export const REFUSAL_STATUS: Record<ApprovalRefusal, number> = {
   cancelled: 409,
 };
 
-function wantsJson(event: HttpEvent): boolean {
-  return (
-    (header(event, 'accept') ?? '').includes('application/json') ||
-    (header(event, 'content-type') ?? '').includes('application/json')
-  );
-}
-
 function linkOf(
   event: HttpEvent,
   body?: { approver?: string | undefined; exp?: string | undefined; sig?: string | undefined },
@@ -71,10 +52,6 @@ function linkOf(
     exp: query.exp ?? body?.exp,
     sig: query.sig ?? body?.sig,
   };
-}
-
-function formAction(event: HttpEvent): string {
-  return `${event.rawPath}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`;
 }
 
 /**
@@ -102,10 +79,8 @@ export function createApprovalWebHandler(options: {
         const id = pathParameter(event, 'id', 'approval id');
         const result = await approvals.view(id, linkOf(event));
         if (!result.ok) {
-          const status = REFUSAL_STATUS[result.reason];
-          return wantsJson(event)
-            ? json(status, { error: REFUSAL_MESSAGES[result.reason], reason: result.reason })
-            : html(status, refusalPage(REFUSAL_MESSAGES[result.reason]));
+          const refused = { message: REFUSAL_MESSAGES[result.reason], reason: result.reason };
+          return refusal(event, REFUSAL_STATUS[result.reason], refused, refusalPage);
         }
         return wantsJson(event) ? json(200, result.view) : html(200, page(result.view, formAction(event)));
       },
@@ -115,11 +90,7 @@ export function createApprovalWebHandler(options: {
       path: '/approvals/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const id = pathParameter(event, 'id', 'approval id');
-        const text = readBody(event, BODY_LIMIT);
-        const raw = wantsJson(event)
-          ? parseJsonText(text, 'the decision')
-          : Object.fromEntries(new URLSearchParams(text));
-        const body = parseValue(Decision, raw, 'the decision');
+        const body = readLinkForm(event, Decision, 'the decision');
         const result = await approvals.decide(
           id,
           linkOf(event, body),

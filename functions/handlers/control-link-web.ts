@@ -1,24 +1,12 @@
 import * as z from 'zod';
-import { parseJsonText } from '../core/json-limits.ts';
 import type {
   ControlLinkRefusal,
   ControlLinkService,
   ControlLinkView,
 } from '../core/services/control-links.ts';
 import { escapeHtml, layout, preview } from './approval-page.ts';
-import {
-  checkExecutionId,
-  type HttpEvent,
-  type HttpResult,
-  header,
-  html,
-  json,
-  parseValue,
-  pathParameter,
-  readBody,
-} from './http.ts';
-
-const BODY_LIMIT = 8 * 1024;
+import { checkExecutionId, type HttpEvent, type HttpResult, html, json, pathParameter } from './http.ts';
+import { formAction, readLinkForm, refusal, wantsJson } from './signed-link-web.ts';
 
 const LinkForm = z
   .object({
@@ -42,22 +30,11 @@ const REFUSAL_STATUS: Record<ControlLinkRefusal, number> = {
   conflict: 409,
 };
 
-function wantsJson(event: HttpEvent): boolean {
-  return (
-    (header(event, 'accept') ?? '').includes('application/json') ||
-    (header(event, 'content-type') ?? '').includes('application/json')
-  );
-}
-
 function target(event: HttpEvent): { executionId: string; action: string } {
   return {
     executionId: checkExecutionId(pathParameter(event, 'id', 'execution id'), 'id'),
     action: pathParameter(event, 'action', 'action'),
   };
-}
-
-function formAction(event: HttpEvent): string {
-  return `${event.rawPath}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`;
 }
 
 const ACTION_WORDS = {
@@ -138,12 +115,7 @@ export function controlLinkRoutes(service: ControlLinkService, formToken?: strin
         const { executionId, action } = target(event);
         const query = event.queryStringParameters ?? {};
         const result = await service.view(executionId, action, query);
-        if (!result.ok) {
-          const status = REFUSAL_STATUS[result.reason];
-          return wantsJson(event)
-            ? json(status, { error: result.message, reason: result.reason })
-            : html(status, refusalPage(result.message));
-        }
+        if (!result.ok) return refusal(event, REFUSAL_STATUS[result.reason], result, refusalPage);
         return wantsJson(event)
           ? json(200, result.view)
           : html(200, linkPage(result.view, formAction(event), formToken));
@@ -154,13 +126,7 @@ export function controlLinkRoutes(service: ControlLinkService, formToken?: strin
       path: '/control/{id}/{action}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const { executionId, action } = target(event);
-        const text = readBody(event, BODY_LIMIT);
-        const raw = wantsJson(event)
-          ? text
-            ? parseJsonText(text, 'the request')
-            : {}
-          : Object.fromEntries(new URLSearchParams(text));
-        const body = parseValue(LinkForm, raw, 'the request');
+        const body = readLinkForm(event, LinkForm, 'the request', { emptyJson: true });
         const query = event.queryStringParameters ?? {};
         const link = {
           to: query.to ?? body.to,

@@ -1,6 +1,5 @@
 import * as z from 'zod';
 import { FEEDBACK_REASON_MAX_CHARS } from '../core/feedback/records.ts';
-import { parseJsonText } from '../core/json-limits.ts';
 import { humanDuration } from '../core/report/markdown.ts';
 import type { FeedbackView, FollowUpRefusal, FollowUpService } from '../core/services/follow-up.ts';
 import { escapeHtml, layout } from './approval-page.ts';
@@ -8,16 +7,12 @@ import {
   checkExecutionId,
   type HttpEvent,
   type HttpResult,
-  header,
   html,
   json,
   markdown,
-  parseValue,
   pathParameter,
-  readBody,
 } from './http.ts';
-
-const BODY_LIMIT = 8 * 1024;
+import { formAction, readLinkForm, refusal, wantsJson } from './signed-link-web.ts';
 
 const FeedbackForm = z
   .object({
@@ -46,17 +41,6 @@ export const FOLLOW_UP_STATUS: Record<FollowUpRefusal, number> = {
   used: 409,
   invalid: 400,
 };
-
-function wantsJson(event: HttpEvent): boolean {
-  return (
-    (header(event, 'accept') ?? '').includes('application/json') ||
-    (header(event, 'content-type') ?? '').includes('application/json')
-  );
-}
-
-function formAction(event: HttpEvent): string {
-  return `${event.rawPath}${event.rawQueryString ? `?${event.rawQueryString}` : ''}`;
-}
 
 function feedbackPage(
   view: FeedbackView,
@@ -130,10 +114,7 @@ export function followUpRoutes(service: FollowUpService, formToken?: string) {
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const result = await service.report(executionIdOf(event), linkOf(event));
         if (result.ok) return markdown(200, result.value);
-        const status = FOLLOW_UP_STATUS[result.reason];
-        return wantsJson(event)
-          ? json(status, { error: result.message, reason: result.reason })
-          : html(status, refusalPage(result.message));
+        return refusal(event, FOLLOW_UP_STATUS[result.reason], result, refusalPage);
       },
     },
     {
@@ -141,12 +122,7 @@ export function followUpRoutes(service: FollowUpService, formToken?: string) {
       path: '/feedback/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const result = await service.feedbackView(executionIdOf(event), linkOf(event));
-        if (!result.ok) {
-          const status = FOLLOW_UP_STATUS[result.reason];
-          return wantsJson(event)
-            ? json(status, { error: result.message, reason: result.reason })
-            : html(status, refusalPage(result.message));
-        }
+        if (!result.ok) return refusal(event, FOLLOW_UP_STATUS[result.reason], result, refusalPage);
         return wantsJson(event)
           ? json(200, result.value)
           : html(200, feedbackPage(result.value, formAction(event), formToken));
@@ -157,13 +133,7 @@ export function followUpRoutes(service: FollowUpService, formToken?: string) {
       path: '/feedback/{id}',
       handler: async (event: HttpEvent): Promise<HttpResult> => {
         const executionId = executionIdOf(event);
-        const text = readBody(event, BODY_LIMIT);
-        const raw = wantsJson(event)
-          ? text
-            ? parseJsonText(text, 'the feedback')
-            : {}
-          : Object.fromEntries(new URLSearchParams(text));
-        const body = parseValue(FeedbackForm, raw, 'the feedback');
+        const body = readLinkForm(event, FeedbackForm, 'the feedback', { emptyJson: true });
         const link = linkOf(event, body);
         const result = await service.giveFeedback(executionId, link, {
           helpful: body.helpful === 'yes' || body.helpful === 'true',

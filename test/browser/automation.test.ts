@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AutomationRun } from '../../functions/core/automation/evidence.ts';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { RunningPlatform } from '../../local/platform.ts';
 import { launchChromium, requireChromium } from '../support/browser.ts';
+import { startEmbedded } from '../support/embedded.ts';
 import type { Json } from '../support/json.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
-import { ROOT } from '../support/runbooks.ts';
 
 /**
  * The Learning page's automation levels in Chromium against the embedded platform: a promotion the
@@ -26,17 +25,7 @@ describe('automation levels on the dashboard', () => {
   beforeAll(async () => {
     requireChromium();
     temp = mkdtempSync(join(tmpdir(), 'automation-browser-'));
-    platform = await startPlatform({
-      cwd: ROOT,
-      runbooksDir: RUNBOOKS_DIR,
-      statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-      port: 0,
-      dataDir: mkdtempSync(join(temp, 'data-')),
-      inMemory: true,
-      environment: 'staging',
-      live: true,
-      print: () => {},
-    });
+    platform = await startEmbedded({ runbooksDir: RUNBOOKS_DIR, dataDir: mkdtempSync(join(temp, 'data-')) });
     context = await launchChromium(temp);
   });
 

@@ -5,11 +5,11 @@ import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wilsonLowerBound } from '../../functions/core/automation/evidence.ts';
 import { RANKING_CONFIDENCE } from '../../functions/core/learning/effectiveness.ts';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { RunningPlatform } from '../../local/platform.ts';
 import { launchChromium, requireChromium } from '../support/browser.ts';
+import { startEmbedded } from '../support/embedded.ts';
 import type { Json } from '../support/json.ts';
 import { POD_MEMORY_GROWTH, podMemoryRun, type SeedRun, seedRuns } from '../support/learning-history.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
 import { loadRunbook, ROOT } from '../support/runbooks.ts';
 
 /**
@@ -84,16 +84,11 @@ describe('the Learning page charts', () => {
   beforeAll(async () => {
     requireChromium();
     temp = mkdtempSync(join(tmpdir(), 'learning-charts-'));
-    platform = await startPlatform({
-      cwd: ROOT,
+    platform = await startEmbedded({
       runbooksDir: RUNBOOKS_DIR,
-      statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-      port: 0,
-      dataDir: mkdtempSync(join(temp, 'data-')),
-      inMemory: true,
       environment: 'dev',
       live: false,
-      print: () => {},
+      dataDir: mkdtempSync(join(temp, 'data-')),
     });
     context = await launchChromium(temp);
   });

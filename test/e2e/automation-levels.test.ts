@@ -1,12 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../local/cli.ts';
 import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { RunningPlatform } from '../../local/platform.ts';
+import { startEmbedded } from '../support/embedded.ts';
 import type { Json } from '../support/json.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -39,28 +36,10 @@ afterEach(async () => {
 
 async function startEnvironment(): Promise<Environment> {
   const kube = await FakeKubeApi.start({ autoReconcile: true });
-  const dataDir = mkdtempSync(join(tmpdir(), 'runbook-levels-'));
-  const platform = await startPlatform({
-    cwd: ROOT,
-    runbooksDir: RUNBOOKS_DIR,
-    statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-    port: 0,
-    dataDir,
-    inMemory: true,
-    environment: ENVIRONMENT,
-    live: true,
-    configOverrides: {
-      tools: { kubernetes: { contexts: {}, eks: {} }, shell: { enabled: false, allow: [] } },
-    },
-    kubeConfigFactory: () => kube.kubeConfig(),
-    retryIntervalMs: 20,
-    reminderIntervalMs: 60_000,
-    print: () => undefined,
-  });
+  const platform = await startEmbedded({ runbooksDir: RUNBOOKS_DIR, environment: ENVIRONMENT, kube });
   started.push(async () => {
     await platform.stop();
     await kube.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   });
   return { platform, kube, url: platform.url };
 }

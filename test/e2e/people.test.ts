@@ -1,14 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { controlLinkUrl, newControlLinkNonce } from '../../functions/core/control-links.ts';
 import { main } from '../../local/cli.ts';
 import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { RunningPlatform } from '../../local/platform.ts';
+import { startEmbedded } from '../support/embedded.ts';
 import type { Json } from '../support/json.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -59,35 +58,21 @@ async function startEnvironment(): Promise<Environment> {
     });
   const prometheus = new FakePrometheus();
   await prometheus.start();
-  const dataDir = mkdtempSync(join(tmpdir(), 'runbook-people-'));
   const lines: string[] = [];
-  const platform = await startPlatform({
-    cwd: ROOT,
+  const platform = await startEmbedded({
     runbooksDir: RUNBOOKS_DIR,
-    statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-    port: 0,
-    dataDir,
     environment: ENVIRONMENT,
-    live: true,
-    configOverrides: {
-      tools: {
-        prometheusUrl: prometheus.url,
-        kubernetes: { contexts: {}, eks: {} },
-        shell: { enabled: false, allow: [] },
-      },
-    },
-    kubeConfigFactory: () => kube.kubeConfig(),
-    retryIntervalMs: 20,
-    reminderIntervalMs: 60_000,
+    inMemory: false,
+    kube,
+    prometheusUrl: prometheus.url,
     print: (line) => lines.push(line),
   });
   started.push(async () => {
     await platform.stop();
     await kube.stop();
     await prometheus.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   });
-  return { platform, kube, dataDir, lines, url: platform.url };
+  return { platform, kube, dataDir: platform.dataDir, lines, url: platform.url };
 }
 
 async function call(

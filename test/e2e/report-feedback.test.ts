@@ -5,9 +5,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../local/cli.ts';
 import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { RunningPlatform } from '../../local/platform.ts';
+import { startEmbedded } from '../support/embedded.ts';
 import type { Json } from '../support/json.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -46,33 +46,19 @@ async function startEnvironment(): Promise<{ platform: RunningPlatform; url: str
   });
   const prometheus = new FakePrometheus();
   await prometheus.start();
-  const dataDir = mkdtempSync(join(tmpdir(), 'runbook-report-'));
   const lines: string[] = [];
-  const platform = await startPlatform({
-    cwd: ROOT,
+  const platform = await startEmbedded({
     runbooksDir: RUNBOOKS_DIR,
-    statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-    port: 0,
-    dataDir,
     environment: 'staging',
-    live: true,
-    configOverrides: {
-      tools: {
-        prometheusUrl: prometheus.url,
-        kubernetes: { contexts: {}, eks: {} },
-        shell: { enabled: false, allow: [] },
-      },
-    },
-    kubeConfigFactory: () => kube.kubeConfig(),
-    retryIntervalMs: 20,
-    reminderIntervalMs: 60_000,
+    inMemory: false,
+    kube,
+    prometheusUrl: prometheus.url,
     print: (line) => lines.push(line),
   });
   started.push(async () => {
     await platform.stop();
     await kube.stop();
     await prometheus.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   });
   return { platform, url: platform.url, lines };
 }

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AutomationPolicy } from '../../functions/core/automation/levels.ts';
 import { executionName } from '../../functions/core/classifier/identity.ts';
@@ -8,10 +5,10 @@ import type { LearningAggregate } from '../../functions/core/records.ts';
 import { WatchPolicy } from '../../functions/core/watch/policy.ts';
 import { main } from '../../local/cli.ts';
 import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { RunningPlatform } from '../../local/platform.ts';
 import { cdkJsonPath, loadEnvironmentConfig, loadPolicies } from '../../local/project.ts';
+import { startEmbedded } from '../support/embedded.ts';
 import type { Json } from '../support/json.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -51,21 +48,14 @@ async function startEnvironment(
   options: { demoteAfter?: number } = {},
 ): Promise<Environment> {
   const kube = await FakeKubeApi.start({ autoReconcile: true });
-  const dataDir = mkdtempSync(join(tmpdir(), 'runbook-watch-'));
   // The environment's own policy from cdk.json, with the watch settings this test needs.
   const policy = loadPolicies(cdkJsonPath(ROOT))[ENVIRONMENT]!;
   const environment = loadEnvironmentConfig(cdkJsonPath(ROOT), ENVIRONMENT);
-  const platform = await startPlatform({
-    cwd: ROOT,
+  const platform = await startEmbedded({
     runbooksDir: RUNBOOKS_DIR,
-    statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-    port: 0,
-    dataDir,
-    inMemory: true,
     environment: ENVIRONMENT,
-    live: true,
+    kube,
     configOverrides: {
-      tools: { kubernetes: { contexts: {}, eks: {} }, shell: { enabled: false, allow: [] } },
       policy: { ...policy, watch: WatchPolicy.parse(watch) },
       ...(options.demoteAfter
         ? {
@@ -76,15 +66,10 @@ async function startEnvironment(
           }
         : {}),
     },
-    kubeConfigFactory: () => kube.kubeConfig(),
-    retryIntervalMs: 20,
-    reminderIntervalMs: 60_000,
-    print: () => undefined,
   });
   started.push(async () => {
     await platform.stop();
     await kube.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   });
   return { platform, kube, url: platform.url };
 }

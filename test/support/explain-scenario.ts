@@ -1,11 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import type { RunningPlatform } from '../../local/platform.ts';
+import { startEmbedded } from './embedded.ts';
 import type { Json } from './json.ts';
-import { compiledStatemachinesDir } from './library.ts';
-import { ROOT } from './runbooks.ts';
 
 /**
  * A release that broke checkout, on the embedded platform (dynalite, aws-local-stepfunctions, a
@@ -33,24 +29,7 @@ export async function startExplainEnvironment(): Promise<ExplainEnvironment> {
     replicas: 2,
     containers: [{ name: 'app', image: 'shop/checkout:1.9.3', requests: { cpu: '100m', memory: '128Mi' } }],
   });
-  const dataDir = mkdtempSync(join(tmpdir(), 'runbook-explain-'));
-  const platform = await startPlatform({
-    cwd: ROOT,
-    runbooksDir: RUNBOOKS_DIR,
-    statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-    port: 0,
-    dataDir,
-    inMemory: true,
-    environment: ENVIRONMENT,
-    live: true,
-    configOverrides: {
-      tools: { kubernetes: { contexts: {}, eks: {} }, shell: { enabled: false, allow: [] } },
-    },
-    kubeConfigFactory: () => kube.kubeConfig(),
-    retryIntervalMs: 20,
-    reminderIntervalMs: 60_000,
-    print: () => undefined,
-  });
+  const platform = await startEmbedded({ runbooksDir: RUNBOOKS_DIR, environment: ENVIRONMENT, kube });
   return {
     platform,
     kube,
@@ -58,7 +37,6 @@ export async function startExplainEnvironment(): Promise<ExplainEnvironment> {
     async stop() {
       await platform.stop();
       await kube.stop();
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
