@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
+import { type Embedded, startEmbedded } from '../support/embedded.ts';
 import type { Json } from '../support/json.ts';
 import { POD_MEMORY_GROWTH, podMemoryRun as run, seedRuns } from '../support/learning-history.ts';
-import { compiledStatemachinesDir } from '../support/library.ts';
-import { loadRunbook, ROOT } from '../support/runbooks.ts';
+import { loadRunbook } from '../support/runbooks.ts';
 
 /**
  * POST /api/learning/recompute/:runbook (the incremental aggregate's repair path) over a real loopback
@@ -21,9 +17,8 @@ const TOKEN = 'recompute-test-token';
 const PATH = `/api/learning/recompute/${RUNBOOK.id}`;
 const SEEDED = 12;
 
-let platform: RunningPlatform;
+let platform: Embedded;
 let port: number;
-let dataDir: string;
 
 interface Answer {
   status: number;
@@ -60,22 +55,7 @@ const ownOrigin = () => `http://127.0.0.1:${port}`;
 
 beforeAll(async () => {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
-  dataDir = mkdtempSync(join(tmpdir(), 'runbook-recompute-http-'));
-  platform = await startPlatform({
-    cwd: ROOT,
-    runbooksDir: RUNBOOKS_DIR,
-    statemachinesDir: compiledStatemachinesDir(RUNBOOKS_DIR),
-    port: 0,
-    dataDir,
-    inMemory: true,
-    token: TOKEN,
-    environment: 'staging',
-    live: false,
-    configOverrides: {
-      tools: { kubernetes: { contexts: {}, eks: {} }, shell: { enabled: false, allow: [] } },
-    },
-    print: () => {},
-  });
+  platform = await startEmbedded({ runbooksDir: RUNBOOKS_DIR, token: TOKEN, live: false });
   port = Number(new URL(platform.url).port);
   // Runs recorded before (their learning never folded): only a recompute makes the aggregate.
   const { store } = platform.platform;
@@ -94,7 +74,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await platform?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('POST /api/learning/recompute/:runbook on the local server', () => {
