@@ -8,7 +8,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigurationError } from '../../core/errors.ts';
 import {
   canonical,

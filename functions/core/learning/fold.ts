@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecutionRecord, LearningAggregate, StepOutcome } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import { aggregateRunbook, stepStatistics } from './aggregate.ts';
