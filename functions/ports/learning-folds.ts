@@ -17,6 +17,8 @@ export interface LearningFolds {
     runbookId: string,
     executionId?: string,
   ): Promise<{ fold?: LearningFold; version: number; marker?: FoldContribution | null }>;
+  /** The fold's version alone (0: none), readable even when the fold is not: what a rebuild writes over. */
+  version(runbookId: string): Promise<number>;
   /** Writes the fold as version `version + 1` if the stored one is still `version`; false when not. */
   write(fold: LearningFold, version: number): Promise<boolean>;
   /** The aggregate computed from the fold's `version`, unless one from a newer version is stored. */

@@ -241,6 +241,33 @@ describe('folding stopped executions into a runbook aggregate (dynalite)', () =>
     expect(redelivery).toBe(3); // step outcomes, digest put, fold and marker read
   });
 
+  it('names a fold state it cannot read, and the recompute rebuilds it from the records', async () => {
+    // Prepare: 20 runs folded; then the fold state item is damaged (not gzipped JSON)
+    await record(0, 21);
+    await recorder().recompute(RUNBOOK.id);
+    const { UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    await table.client.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: FoldKeys.state(RUNBOOK.id),
+        UpdateExpression: 'SET fold = :damaged',
+        ExpressionAttributeValues: { ':damaged': new Uint8Array([1, 2, 3]) },
+      }),
+    );
+
+    // Act
+    const folding = recorder().fold(executions[20]!);
+    await expect(folding).rejects.toThrow(
+      /LEARNINGFOLD#pod-memory-growth.*STATE.*holds no readable LearningFold.*runbook learn recompute/,
+    );
+    await recorder().recompute(RUNBOOK.id);
+    await recorder().fold(executions[20]!);
+
+    // Assess: readable again, every run counted once
+    expect(await store.getLearningAggregate(RUNBOOK.id)).toEqual(await recomputed());
+    expect((await store.getLearningAggregate(RUNBOOK.id))?.executions).toBe(21);
+  });
+
   it('builds the fold from the records on a runbook’s first fold, then folds incrementally', async () => {
     // Prepare: 20 runs recorded before folds existed (an upgrade)
     await record(0, 21);

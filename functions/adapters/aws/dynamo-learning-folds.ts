@@ -4,6 +4,7 @@ import {
   BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
@@ -118,6 +119,22 @@ export class DynamoLearningFolds implements LearningFolds {
           }
         : {}),
     };
+  }
+
+  async version(runbookId: string): Promise<number> {
+    const key = FoldKeys.state(runbookId);
+    const result = await this.table.call('GetItem', key, () =>
+      this.options.client.send(
+        new GetCommand({
+          TableName: this.options.tableName,
+          Key: key,
+          ConsistentRead: true,
+          ProjectionExpression: '#version',
+          ExpressionAttributeNames: { '#version': FOLD_VERSION_ATTRIBUTE },
+        }),
+      ),
+    );
+    return Number(result.Item?.[FOLD_VERSION_ATTRIBUTE] ?? 0);
   }
 
   async write(input: LearningFold, version: number): Promise<boolean> {
@@ -281,7 +298,7 @@ export class DynamoLearningFolds implements LearningFolds {
       json = JSON.parse(gunzipSync(value as Uint8Array).toString('utf8'));
     } catch (error) {
       throw new CorruptRecordError(
-        `DynamoDB item pk "${key.pk}", sk "${key.sk}" in table "${this.options.tableName}" holds no readable ${entity} (${(error as Error).message}). Delete the item and run \`runbook learn recompute\`.`,
+        `DynamoDB item pk "${key.pk}", sk "${key.sk}" in table "${this.options.tableName}" holds no readable ${entity} (${(error as Error).message}); run \`runbook learn recompute\` to rebuild it from the records`,
         this.options.tableName,
         key,
         [{ path: entity, message: 'expected gzipped JSON', check: 'schema' }],

@@ -250,8 +250,8 @@ export class LearningService {
   private async rebuildFold(runbookId: string): Promise<void> {
     const folds = this.deps.folds!;
     for (let attempt = 1; ; attempt++) {
-      const { version } = await folds.read(runbookId);
-      if (await this.writeFullFold(runbookId, version)) return;
+      // The version only: a fold that cannot be read any more is rebuilt all the same.
+      if (await this.writeFullFold(runbookId, await folds.version(runbookId))) return;
       if (attempt >= FOLD_MAX_ATTEMPTS)
         throw new Error(
           `learning: recomputing runbook "${runbookId}" lost to other writers ${attempt} times; run \`runbook learn recompute ${runbookId}\` again`,
