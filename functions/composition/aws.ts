@@ -14,6 +14,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
+import { DynamoChangeLocks } from '../adapters/aws/dynamo-change-locks.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
 import { DynamoLearningFolds } from '../adapters/aws/dynamo-learning-folds.ts';
@@ -49,6 +50,7 @@ import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService } from '../core/services/control.ts';
 import { ControlLinkService } from '../core/services/control-links.ts';
+import { DeferredAlerts } from '../core/services/deferred-alerts.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { ExplainService } from '../core/services/explain.ts';
 import { FollowUpService } from '../core/services/follow-up.ts';
@@ -180,6 +182,11 @@ const limits = /* @__PURE__ */ once(
       tableName: required('TABLE_NAME'),
       retentionDays: config().retentionDays,
     }),
+);
+
+/** Per-resource change locks and the alerts deferred behind them: the same table, their own items. */
+const changeLocks = /* @__PURE__ */ once(
+  () => new DynamoChangeLocks({ client: documentClient(), tableName: required('TABLE_NAME') }),
 );
 
 /** Health baselines, stuck-step claims and circuit breakers: the same table, their own items. */
@@ -499,7 +506,13 @@ export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
       audit: audit(),
       controlLinks: controlLinks(),
     }),
-    records: new RecordService({ store: store(), clock, logger: logger(), audit: audit() }),
+    records: new RecordService({
+      store: store(),
+      clock,
+      logger: logger(),
+      audit: audit(),
+      changeLocks: changeLocks(),
+    }),
     audit: audit(),
     changeGate: new ChangeGate({
       store: store(),
@@ -620,6 +633,14 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     followUps: followUps(),
     finalNotice: followUpService(),
     folds: learningFolds(),
+    // Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier.
+    deferredAlerts: new DeferredAlerts({
+      changeLocks: changeLocks(),
+      store: store(),
+      bus: bus(),
+      clock,
+      logger: logger(),
+    }),
   }),
   logger: logger(),
 }));
@@ -663,6 +684,8 @@ export const classifierWiring = /* @__PURE__ */ once(() => ({
     automation: automation(),
     risk: risk(),
     breakers: breakers(),
+    changeLocks: changeLocks(),
+    tools: TOOL_CATALOG,
   }),
   normalize: normalizeOptions(config()),
   logger: logger(),

@@ -6,6 +6,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
+import { DynamoChangeLocks } from '../adapters/aws/dynamo-change-locks.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
 import { DynamoLearningFolds } from '../adapters/aws/dynamo-learning-folds.ts';
@@ -43,6 +44,7 @@ import { CheckpointService } from '../core/services/checkpoint.ts';
 import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService, type InterruptedChanges } from '../core/services/control.ts';
 import { ControlLinkService } from '../core/services/control-links.ts';
+import { DeferredAlerts } from '../core/services/deferred-alerts.ts';
 import { EscalationService } from '../core/services/escalation.ts';
 import { ExplainService } from '../core/services/explain.ts';
 import { FollowUpService } from '../core/services/follow-up.ts';
@@ -153,6 +155,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     retentionDays: config.retentionDays,
   });
   const risk = new RiskAssessor({ store, limits, clock, config, tools: TOOL_CATALOG });
+  const changeLocks = new DynamoChangeLocks({ client: database.client, tableName: database.tableName });
 
   // The engine calls the handlers, and the handlers need the engine: bind through these late references.
   const taskHandlers: {
@@ -315,7 +318,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     ...(options.onLevelChange ? { onLevelChange: options.onLevelChange } : {}),
   });
   const escalations = new EscalationService({ notifier, clock, logger, config, audit, controlLinks });
-  const records = new RecordService({ store, clock, logger, audit });
+  const records = new RecordService({ store, clock, logger, audit, changeLocks });
   const rollbacks = new RollbackService({
     ...common,
     rollbacks: new DynamoRollbackStore({
@@ -384,6 +387,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       tableName: database.tableName,
       retentionDays: config.retentionDays,
     }),
+    // Through the bus, as on AWS: the classifier's rule takes the re-sent alert.
+    deferredAlerts: new DeferredAlerts({ changeLocks, store, bus, clock, logger }),
   });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
@@ -466,6 +471,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     automation,
     risk,
     breakers,
+    changeLocks,
+    tools: TOOL_CATALOG,
     get selector() {
       return selector;
     },

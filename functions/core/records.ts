@@ -45,13 +45,17 @@ export const Priority = z.enum(['P1', 'P2', 'P3', 'P4']);
 export type Priority = z.infer<typeof Priority>;
 
 /** What the classifier decided for an alert. */
-/** `pending`: the classifier opened the incident and is starting automation (a crash leaves it for a retry). */
+/**
+ * `pending`: the classifier opened the incident and is starting automation (a crash leaves it for a retry).
+ * `deferred`: another execution holds the resource's change lock; classified again when it stops.
+ */
 export const IncidentDecision = z.enum([
   'pending',
   'started',
   'joined',
   'unmatched',
   'blocked',
+  'deferred',
   'resolved',
   'ignored',
 ]);

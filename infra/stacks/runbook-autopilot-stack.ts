@@ -362,6 +362,8 @@ export class RunbookAutopilotStack extends Stack {
           ...common,
           ...topics,
           LINK_SIGNING_KEY_SECRET: secretNameOf('link-signing-key'),
+          // Alerts deferred behind a stopped run's change lock go back to the classifier through the bus.
+          EVENT_BUS_NAME: busName,
           RUNBOOK_AUTOPILOT_CONFIG: runtimeConfig,
         },
         { timeout: Duration.seconds(60), async: asyncTarget(learningFailures) },
@@ -603,6 +605,13 @@ export class RunbookAutopilotStack extends Stack {
       removalPolicy,
     });
     allow(fns.ingest, 'PublishAlerts', ['events:PutEvents'], [this.routing.bus.eventBusArn]);
+    // A stopped run's deferred alerts are sent to the classifier again (the same event the ingest sends).
+    allow(
+      fns.learningRecorder,
+      'ReclassifyDeferredAlerts',
+      ['events:PutEvents'],
+      [this.routing.bus.eventBusArn],
+    );
 
     // Approval reminders: every minute, the approval-request function reminds approvers who have not
     // answered within approvals.reminderAfter (schedules live on the default bus).

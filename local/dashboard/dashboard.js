@@ -1315,7 +1315,8 @@ function executionBody(detail, notifications, rollbacks) {
               ? `${incident.status}, ${incident.priority}, ${incident.category}, decision ${incident.decision}, seen ${incident.occurrences}×`
               : undefined,
           ],
-          ['Blocked', incident?.blockedReason],
+          // A run that started after waiting for another's change lock keeps why it waited.
+          [incident?.decision === 'blocked' ? 'Blocked' : 'Deferred first', incident?.blockedReason],
           ['First seen', incident ? timeElement(incident.firstSeenAt) : undefined],
           ['Last seen', incident ? timeElement(incident.lastSeenAt) : undefined],
           [

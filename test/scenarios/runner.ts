@@ -728,7 +728,8 @@ export function faultScenarios(): ScenarioDefinition[] {
         'while the first execution waits for its approval, Alertmanager sends a second alert (KubePodNotReady) on the same pod',
       simulated: ['crash-loop'],
       alertSource: 'prometheus',
-      expected: 'the pod is changed once: the second incident does not run a change beside the first',
+      expected:
+        'the pod is changed once: the second incident is deferred behind the first (it says so) and starts nothing once the first fixed the pod and the alert resolved',
       deadlineMs: 150_000,
       async play(context) {
         const { session, check, note } = context;
@@ -742,50 +743,60 @@ export function faultScenarios(): ScenarioDefinition[] {
         );
         const [detail] = await executionDetails(session.url);
         const labels = { ...(detail!.incident.alert.labels as Record<string, string>) };
+        const resource = String(detail!.execution.resourceKey);
         const alertmanager = session.environment.endpoints.alertmanager!;
-        const posted = await fetch(`${alertmanager}/api/v2/alerts`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify([
-            {
-              labels: { ...labels, alertname: 'KubePodNotReady', severity: 'warning' },
-              annotations: { summary: 'Pod has been in a non-ready state for more than 15 minutes.' },
-              generatorURL: detail!.incident.alert.generatorURL,
-            },
-          ]),
-        });
+        const notReady = (endsAt?: string) =>
+          fetch(`${alertmanager}/api/v2/alerts`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify([
+              {
+                labels: { ...labels, alertname: 'KubePodNotReady', severity: 'warning' },
+                annotations: { summary: 'Pod has been in a non-ready state for more than 15 minutes.' },
+                generatorURL: detail!.incident.alert.generatorURL,
+                ...(endsAt ? { endsAt } : {}),
+              },
+            ]),
+          });
+        // The pod is replaced when the first deletes it: its KubePodNotReady then resolves too.
+        const kube = session.environment.world.kube;
+        kube.onRequest = (request) => {
+          if (request.method !== 'DELETE' || !request.path.includes(`/pods/${labels.pod}`)) return;
+          kube.onRequest = undefined;
+          void notReady(new Date().toISOString());
+        };
+        const posted = await notReady();
         check(posted.ok, `Alertmanager refused the second alert: ${posted.status}`);
-        const second = await until(
-          'the second alert at the platform',
-          async () =>
-            (await executionDetails(session.url)).find(
-              (candidate) => candidate.execution.alert?.name === 'KubePodNotReady',
-            ) ?? undefined,
-          20_000,
+        const deferral = await until(
+          'the second alert’s decision (deferred behind the first)',
+          async () => {
+            const { events } = await getJson(
+              new URL(`api/audit?resource=${encodeURIComponent(resource)}&limit=500`, session.url),
+            );
+            return (events as Json[]).find(
+              (event) => event.kind === 'gate.verdict' && event.gate === 'change-lock',
+            );
+          },
+          30_000,
         ).catch(() => undefined);
         note(`first approval: ${first.subject}`);
         note(
-          `second alert: ${second ? `started ${second.execution.runbookId}` : 'started nothing (joined or blocked)'}`,
+          `second alert: ${deferral ? `${deferral.verdict}: ${deferral.reason}` : 'no change-lock verdict'}`,
         );
-        // Approved, the first runs; then the second alert ends (Alertmanager sends resolved).
+        check(
+          deferral?.verdict === 'deferred' && String(deferral.reason).includes(String(detail!.execution.id)),
+          `the second alert was not deferred behind ${detail!.execution.id}: ${JSON.stringify(deferral)}`,
+        );
+        // Approved, the first runs and fixes the pod; the second alert resolved meanwhile.
         let details = await playToTheEnd(context, { approve: true, deadlineMs: 60_000, expected: 1 });
-        await fetch(`${alertmanager}/api/v2/alerts`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify([
-            {
-              labels: { ...labels, alertname: 'KubePodNotReady', severity: 'warning' },
-              annotations: { summary: 'Pod has been in a non-ready state for more than 15 minutes.' },
-              endsAt: new Date().toISOString(),
-            },
-          ]),
-        });
-        details = await playToTheEnd(context, { approve: true, deadlineMs: 60_000 });
+        // The first's end re-evaluates the deferred alert: given time to start something, it must not.
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+        details = await playToTheEnd(context, { approve: true, deadlineMs: 60_000, expected: 1 });
         note(
           `executions: ${details.map((candidate) => `${candidate.execution.alert?.name} → ${candidate.execution.runbookId} ${candidate.execution.status} (${candidate.execution.currentState ?? ''}; ${(candidate.steps as Json[]).map((step) => `${step.stepId}:${step.status}`).join(' ')})`).join('; ')}`,
         );
         const deleted = new Set(
-          session.environment.world.kube.requests
+          kube.requests
             .filter(
               (request) => KUBE_CHANGES.has(request.method) && request.path.includes(`/pods/${labels.pod}`),
             )
@@ -798,7 +809,8 @@ export function faultScenarios(): ScenarioDefinition[] {
           ),
         );
         check(changers.length <= 1, `${changers.length} executions changed the same workload`);
-        // Serialized or joined: no second execution on the pod while the first is in flight.
+        // Serialized: no second execution on the pod while the first is in flight, and none after it
+        // for an alert that resolved.
         const firstRun = details.find(
           (candidate) => candidate.execution.alert?.name === 'KubePodCrashLooping',
         );
@@ -812,9 +824,47 @@ export function faultScenarios(): ScenarioDefinition[] {
           overlapping.length === 0,
           `${overlapping.map((candidate) => candidate.execution.runbookId).join(', ')} ran on ${labels.pod} while ${firstRun?.execution.runbookId} was in flight (neither serialized nor joined)`,
         );
+        check(
+          details.length === 1,
+          `${details.length} executions; the deferred alert resolved, so only the first should have run`,
+        );
         return details;
       },
     },
+    hpaFault(
+      'flaky-api-during-resolution',
+      'the Kubernetes API answers the first read of the execution (resource.resolve, the autoscaler) 429 with Retry-After, then 503, then recovers',
+      'resolution retries and resolves the autoscaler: nothing unresolved, the execution succeeds with one change, nobody escalated',
+      ({ session }) => {
+        const kube = session.environment.world.kube;
+        kube.onRequest = (request) => {
+          if (request.method !== 'GET' || !request.path.startsWith(HPA_PATH)) return;
+          kube.onRequest = undefined;
+          kube.failNext({
+            method: 'GET',
+            path: HPA_PATH,
+            status: 429,
+            times: 1,
+            headers: { 'retry-after': '1' },
+          });
+          kube.failNext({ method: 'GET', path: HPA_PATH, status: 503, times: 1 });
+        };
+      },
+      async ({ session, check, note }, detail) => {
+        check(detail?.execution.status === 'succeeded', `execution ${story(detail)}`);
+        const resolution = ((detail?.steps ?? []) as Json[]).find((step) => step.stepId === 'resource');
+        const unresolved = (resolution?.output?.resource?.unresolved ?? ['no resolution output']) as string[];
+        note(`resolution: ${resolution?.status}; unresolved: ${unresolved.join('; ') || 'nothing'}`);
+        check(unresolved.length === 0, `resolution left ${unresolved.join('; ')} unresolved`);
+        const reads = session.environment.world.kube.requestsTo('GET', HPA_PATH).length;
+        check(reads >= 3, `${reads} autoscaler reads: the refused 429 and 503 and at least one answered`);
+        check(
+          kubeChanges(session, HPA_PATH).length === 1,
+          `${kubeChanges(session, HPA_PATH).length} changes to the autoscaler, expected 1`,
+        );
+        check((await escalations(session, detail)).length === 0, 'escalated although resolution recovered');
+      },
+    ),
   ];
 }
 

@@ -138,7 +138,7 @@ export const AuditEvent = z.discriminatedUnion('kind', [
       ...Envelope,
       kind: z.literal('gate.verdict'),
       gate: z.string().min(1).max(64),
-      verdict: z.enum(['allowed', 'refused', 'held', 'released']),
+      verdict: z.enum(['allowed', 'refused', 'held', 'released', 'deferred']),
       reason: Text,
       details: z.record(z.string(), z.unknown()).optional(),
     })

@@ -152,6 +152,11 @@ export interface LimitAnswers {
   concurrency?: { allowed: boolean; running?: number };
   /** `until`: when the running cooldown ends, when known. */
   cooldown?: { allowed: boolean; until?: string };
+  /** The resource's change lock (across runbooks); `holder`: who has it when refused. */
+  changeLock?: {
+    allowed: boolean;
+    holder?: { executionId: string; runbookId: string; expiresAt: string };
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -164,6 +169,8 @@ export const SafetyRefusal = {
   ResourceRateLimit: 'resource-rate-limit',
   Concurrency: 'concurrency',
   Cooldown: 'cooldown',
+  /** Not a refusal for good: another execution is changing the resource; the alert waits for it. */
+  ChangeLock: 'change-lock',
 } as const;
 export type SafetyRefusal = (typeof SafetyRefusal)[keyof typeof SafetyRefusal];
 
@@ -199,7 +206,7 @@ function plural(count: number, word: string): string {
 /**
  * Whether an execution of `runbook` may start for `alert` now. Checks, in order: kill switch, the
  * runbook's environments, then the limit answers given (runbook rate, resource rate, concurrency,
- * cooldown); when all pass, whether a change-freeze window is on. Call it once without `limits` to
+ * cooldown, the resource's change lock); when all pass, whether a change-freeze window is on. Call it once without `limits` to
  * refuse cheaply before touching the store, then again with the answers.
  */
 export function safetyGate(input: SafetyGateInput): SafetyDecision {
@@ -243,6 +250,15 @@ export function safetyGate(input: SafetyGateInput): SafetyDecision {
       ? `until ${limits.cooldown.until}`
       : `(${formatDuration(safety.cooldown)} after its last execution)`;
     return refuse('cooldown', `cooldown on ${resource} ${until}: ${runbook.id} ran on it recently`);
+  }
+  if (limits.changeLock && !limits.changeLock.allowed) {
+    const holder = limits.changeLock.holder;
+    return refuse(
+      'change-lock',
+      holder
+        ? `${resource} is being changed by ${holder.runbookId} execution ${holder.executionId}; this alert is re-evaluated when it ends (its lock expires at ${holder.expiresAt} at the latest)`
+        : `${resource} is being changed by another execution; this alert is re-evaluated when it ends`,
+    );
   }
 
   const freeze = activeFreezeWindow(

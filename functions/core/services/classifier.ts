@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditTrail } from '../../ports/audit.ts';
+import type { ChangeLocks } from '../../ports/change-locks.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
@@ -11,6 +12,11 @@ import { type AuditEventInput, auditText, type DistributiveOmit, recordAudit } f
 import { changesRunDry, type EffectiveLevel } from '../automation/levels.ts';
 import type { AutomationService } from '../automation/service.ts';
 import { categorize } from '../classifier/categorize.ts';
+import {
+  DEFERRAL_MARGIN_SECONDS,
+  runbookChangesThings,
+  runbookMaxSeconds,
+} from '../classifier/change-lock.ts';
 import { executionName, incidentId, resourceKey } from '../classifier/identity.ts';
 import { incidentPriority } from '../classifier/priority.ts';
 import { type LimitAnswers, planLimitChecks, safetyGate } from '../classifier/safety.ts';
@@ -29,6 +35,7 @@ import {
 import type { RiskAssessor } from '../risk/assessor.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { ParameterValue } from '../runbook/parameters.ts';
+import type { ToolCatalog } from '../tool-catalog.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 
 /** Who started a runbook by hand, and the parameter values they gave (checked against the runbook). */
@@ -84,7 +91,17 @@ export interface ClassifierOptions {
   risk?: Pick<RiskAssessor, 'assessExecution'>;
   /** A runbook whose circuit breaker is open starts nothing until a person closes it. */
   breakers?: Pick<CircuitBreakerService, 'check'>;
+  /**
+   * One execution that may change a resource at a time, across runbooks: an alert behind a holder is
+   * deferred and classified again when the holder stops. Without it, runbooks do not see each other.
+   */
+  changeLocks?: ChangeLocks;
+  /** Which tools change things (a runbook without one takes no change lock); without it every runbook does. */
+  tools?: Pick<ToolCatalog, 'get'>;
 }
+
+/** Takeovers of a lock released while this alert was being deferred: decide again, at most this often. */
+const DEFERRAL_RECHECKS = 3;
 
 /**
  * The classifier: a normalized alert in, a decision out. A resolved alert resolves its incident; a
@@ -188,7 +205,9 @@ export class ClassifierService {
         incident.decision === 'pending' &&
         !incident.executionId &&
         now.getTime() - new Date(incident.firstSeenAt).getTime() > PENDING_TAKEOVER_MS;
-      if (!abandoned) {
+      // Waiting for another execution's change lock: every repeat (and the holder's end) decides again.
+      const deferred = incident.decision === 'deferred' && !incident.executionId;
+      if (!abandoned && !deferred) {
         await this.audit(alert, {
           kind: 'alert.received',
           at: now.toISOString(),
@@ -205,7 +224,9 @@ export class ClassifierService {
           ...(incident.executionId ? { executionId: incident.executionId } : {}),
         };
       }
-      this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
+      if (abandoned)
+        this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
+      else this.options.logger.info('classifying a deferred alert again', { incidentId: incident.id });
     }
     const result = await this.decide(alert, incident, summary);
     await this.automationHook('coverage count', () =>
@@ -381,13 +402,19 @@ export class ClassifierService {
       },
       candidates,
     });
-    const verdict = (gate: string, allowed: boolean, reason: string, details?: Record<string, unknown>) =>
+    const verdict = (
+      gate: string,
+      allowed: boolean | 'deferred',
+      reason: string,
+      details?: Record<string, unknown>,
+      ...idParts: string[]
+    ) =>
       this.audit(alert, {
         kind: 'gate.verdict',
-        id: auditEventId('gate.verdict', name, gate),
+        id: auditEventId('gate.verdict', name, gate, ...idParts),
         ...trail,
         gate,
-        verdict: allowed ? 'allowed' : 'refused',
+        verdict: allowed === 'deferred' ? 'deferred' : allowed ? 'allowed' : 'refused',
         reason: auditText(reason),
         ...(details ? { details } : {}),
       });
@@ -418,7 +445,54 @@ export class ClassifierService {
       });
       return block(breaker.reason);
     }
-    const gate = await this.passGate(runbook, alert, incident.id, name);
+    let gate = await this.passGate(runbook, alert, incident.id, name);
+    // A person's start is not queued (its alert selects nothing by itself): it is refused, saying by whom.
+    if (!gate.allowed && gate.changeLockHolder && manual)
+      gate = {
+        ...gate,
+        reason: `${resourceKey(alert)} is being changed by ${gate.changeLockHolder.runbookId} execution ${gate.changeLockHolder.executionId}; start ${runbook.id} again when it ends`,
+      };
+    for (let recheck = 1; !gate.allowed && gate.changeLockHolder && !manual; recheck++) {
+      const holder = gate.changeLockHolder;
+      const resource = resourceKey(alert);
+      // Deferred first, then the lock read again: a holder that stopped in between finds this deferral
+      // or leaves the lock free for this alert, so the alert is never left waiting for nobody.
+      await this.options.changeLocks!.defer({
+        resourceKey: resource,
+        incidentId: incident.id,
+        behind: holder.executionId,
+        runbookId: runbook.id,
+        deferredAt: this.options.clock.now().toISOString(),
+        expiresAt: new Date(Date.parse(holder.expiresAt) + DEFERRAL_MARGIN_SECONDS * 1000).toISOString(),
+      });
+      const current = await this.options.changeLocks!.get(resource);
+      if (
+        recheck >= DEFERRAL_RECHECKS ||
+        (current?.executionId === holder.executionId &&
+          Date.parse(current.expiresAt) > this.options.clock.now().getTime())
+      ) {
+        await verdict(
+          'change-lock',
+          'deferred',
+          gate.reason,
+          { holder: holder.executionId, holderRunbook: holder.runbookId, expiresAt: holder.expiresAt },
+          holder.executionId,
+        );
+        await store.updateIncident(incident.id, {
+          decision: 'deferred',
+          blockedReason: gate.reason,
+          runbookId: runbook.id,
+        });
+        this.options.logger.info('alert deferred behind a change lock', {
+          incidentId: incident.id,
+          resourceKey: resource,
+          holder: holder.executionId,
+        });
+        return { ...base, decision: 'deferred', reason: gate.reason };
+      }
+      await this.options.changeLocks!.removeDeferred(resource, incident.id, holder.executionId);
+      gate = await this.passGate(runbook, alert, incident.id, name);
+    }
     if (!gate.allowed) {
       await verdict('safety', false, gate.reason, { refusal: gate.refusal });
       return block(gate.reason);
@@ -428,7 +502,7 @@ export class ClassifierService {
       true,
       gate.changeFreeze
         ? `allowed in change-freeze window ${gate.freezeWindow ?? ''}: diagnostics only`.trim()
-        : 'kill switch off; environment, rate, concurrency and cooldown limits within bounds',
+        : `kill switch off; environment, rate, concurrency and cooldown limits within bounds${gate.changeLock ? `; change lock on ${resourceKey(alert)} taken` : ''}`,
       { changeFreeze: gate.changeFreeze, ...(gate.freezeWindow ? { freezeWindow: gate.freezeWindow } : {}) },
     );
 
@@ -480,7 +554,7 @@ export class ClassifierService {
       for (const undo of taken.reverse()) await undo();
       taken.length = 0;
     };
-    if (!first.allowed) return { ...first, release };
+    if (!first.allowed) return { ...first, release, changeLock: false };
     const plan = planLimitChecks(runbook, alert, now);
     const limits: LimitAnswers = {};
     const countRate = async (check: typeof plan.runbookRate) => {
@@ -508,9 +582,44 @@ export class ClassifierService {
         allowed: await store.claimCooldown(plan.cooldown.key, now.toISOString(), plan.cooldown.until, member),
       };
     }
+    // Last: an alert deferred behind another execution passed every other gate, so its turn is real.
+    const locks = this.options.changeLocks;
+    const lockNeeded =
+      locks !== undefined &&
+      (this.options.tools === undefined || runbookChangesThings(runbook, this.options.tools));
+    if (limits.cooldown?.allowed && lockNeeded) {
+      const seconds = runbookMaxSeconds(
+        runbook,
+        this.options.tools ?? { get: () => undefined },
+        this.options.config.policy.risk.approvalTimeout,
+      );
+      const answer = await locks.acquire({
+        resourceKey: plan.resourceKey,
+        executionId,
+        runbookId: runbook.id,
+        acquiredAt: now.toISOString(),
+        expiresAt: new Date(now.getTime() + seconds * 1000).toISOString(),
+      });
+      if (answer.acquired) {
+        taken.push(async () => {
+          await locks.release(plan.resourceKey, executionId);
+        });
+        limits.changeLock = { allowed: true };
+      } else {
+        const { executionId: holder, runbookId, expiresAt } = answer.holder;
+        limits.changeLock = { allowed: false, holder: { executionId: holder, runbookId, expiresAt } };
+      }
+    }
     const decision = safetyGate({ runbook, alert, now, killSwitch, limits, environmentFreezeWindows });
     if (!decision.allowed) await release();
-    return { ...decision, release };
+    return {
+      ...decision,
+      release,
+      changeLock: limits.changeLock?.allowed === true,
+      ...(!decision.allowed && decision.refusal === 'change-lock' && limits.changeLock?.holder
+        ? { changeLockHolder: limits.changeLock.holder }
+        : {}),
+    };
   }
 
   private async start(

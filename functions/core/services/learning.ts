@@ -30,6 +30,7 @@ import { type RunbookTimeline, runbookTimeline } from '../learning/timeseries.ts
 import type { ExecutionRecord, StepOutcome } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
+import type { DeferredAlerts } from './deferred-alerts.ts';
 import type { FollowUpService } from './follow-up.ts';
 import { auditExecutionFinished, closeOpenApprovals, deriveOutcome, slotKey } from './record.ts';
 
@@ -67,6 +68,8 @@ export class LearningService {
       /** Graduated automation: each stopped run's record (and any demotion), and its part of the report. */
       automation?: Pick<AutomationService, 'runStopped' | 'report'> &
         Partial<Pick<AutomationService, 'levelChanges'>>;
+      /** The stopped run's change lock is given back and the alerts deferred behind it classified again. */
+      deferredAlerts?: Pick<DeferredAlerts, 'executionStopped'>;
       /** Runs of the rollback machine stop too: a rollback that did not finish is recorded as failed. */
       rollbacks?: {
         engineStopped(change: ExecutionStatusChange): Promise<boolean>;
@@ -149,6 +152,7 @@ export class LearningService {
       stepOutcomes = outcomes;
     }
     await store.releaseSlot(slotKey(execution.runbookId), execution.id);
+    await this.deps.deferredAlerts?.executionStopped(execution);
     if (this.deps.folds) await this.fold(recorded, stepOutcomes);
     else await this.recompute(execution.runbookId);
     await this.deps.automation?.runStopped(execution.id);

@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../../ports/audit.ts';
+import type { ChangeLocks } from '../../ports/change-locks.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
@@ -122,11 +123,20 @@ export async function auditExecutionFinished(
 
 /**
  * The Record task at the end of every machine: writes the execution's outcome, gives back its
- * concurrency slot. The learning recorder (on the engine's status-change event) does the same for
+ * concurrency slot and its resource's change lock. The learning recorder (on the engine's status-change event) does the same for
  * executions that never reached it, and recomputes the aggregates.
  */
 export class RecordService {
-  constructor(private readonly deps: { store: Store; clock: Clock; logger: Logger; audit?: AuditTrail }) {}
+  constructor(
+    private readonly deps: {
+      store: Store;
+      clock: Clock;
+      logger: Logger;
+      audit?: AuditTrail;
+      /** The resource's change lock is given back with the slot (the learning recorder re-classifies). */
+      changeLocks?: Pick<ChangeLocks, 'release'>;
+    },
+  ) {}
 
   async record(outcome: 'succeeded' | 'failed', recordOutputs: string[], rawState: Record<string, unknown>) {
     const state = rawState as MachineState;
@@ -182,6 +192,7 @@ export class RecordService {
     });
     await auditExecutionFinished(this.deps.audit, clock, execution, derived, system('step-runner'));
     await store.releaseSlot(slotKey(execution.runbookId), executionId);
+    await this.deps.changeLocks?.release(execution.resourceKey, executionId);
     this.deps.logger.info('execution recorded', { executionId, status });
     return { recorded: true, status };
   }

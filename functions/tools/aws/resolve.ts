@@ -22,6 +22,7 @@ import { ListQueueTagsCommand } from '@aws-sdk/client-sqs';
 import type { AlertResource } from '../../core/resource.ts';
 import type { ToolContext } from '../../ports/tools.ts';
 import type { Resolution, ResolverFamily } from '../resolve/resolution.ts';
+import { withTransientRetry } from '../resolve/transient.ts';
 import { findRestApi } from './apigateway.ts';
 import { type AwsToolDeps, regionOf } from './deps.ts';
 import { tagsOf } from './ec2.ts';
@@ -104,10 +105,13 @@ class AwsResolution {
     return `${this.resource.type} ${this.resource.id}`;
   }
 
-  /** Runs one lookup; a failure is a miss of `what` (an abort ends the step). */
+  /**
+   * Runs one lookup, trying a passing failure (throttling, 5xx, a reset connection) again with backoff;
+   * what still fails is a miss of `what` (an abort ends the step).
+   */
   async attempt<T>(what: string, lookup: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await lookup();
+      return await withTransientRetry(lookup, this.context, what);
     } catch (error) {
       if (this.context.signal.aborted) throw error;
       this.resolution.miss(what, message(error));

@@ -3,7 +3,9 @@ import type { AlertResource, WorkloadReference } from '../../core/resource.ts';
 import { PARAMETER_TAG_PREFIX } from '../../core/runbook/parameters.ts';
 import type { ToolContext } from '../../ports/tools.ts';
 import type { Resolution, ResolverFamily } from '../resolve/resolution.ts';
+import { withTransientRetry } from '../resolve/transient.ts';
 import { ToolError } from '../tool.ts';
+import { describeTarget } from './errors.ts';
 import { controllerOf, labelSelectorString } from './objects.ts';
 import { type KubernetesSession, type KubernetesToolDeps, openSession } from './session.ts';
 
@@ -425,6 +427,17 @@ class KubernetesResolution {
   }
 }
 
+/**
+ * Every read of this session tries a passing failure (429, 5xx, a reset connection) again with backoff
+ * before it counts: a miss here fails every later step of the run.
+ */
+function retryingReads(session: KubernetesSession, context: ToolContext): KubernetesSession {
+  const once = session.request.bind(session);
+  session.request = (target, call, how) =>
+    withTransientRetry(() => once(target, call, how), context, `${target.verb} ${describeTarget(target)}`);
+  return session;
+}
+
 /** Which configured cluster the alert's `cluster` label names, if any (else the environment's). */
 function clusterOf(deps: KubernetesToolDeps, resource: AlertResource): string | undefined {
   const { contexts, eks } = deps.runtime.config.tools.kubernetes;
@@ -442,7 +455,14 @@ export function kubernetesResolver(deps: KubernetesToolDeps): ResolverFamily {
       const resource = resolution.resource;
       let session: KubernetesSession;
       try {
-        session = await openSession(deps, TOOL, clusterOf(deps, resource), context);
+        session = retryingReads(
+          await withTransientRetry(
+            () => openSession(deps, TOOL, clusterOf(deps, resource), context),
+            context,
+            'the cluster connection',
+          ),
+          context,
+        );
       } catch (error) {
         resolution.miss('kubernetes', message(error));
         return;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
 import { genericTools } from '../../../functions/tools/generic.ts';
 import { runbookWaitTool } from '../../../functions/tools/wait.ts';
@@ -6,37 +6,67 @@ import { rejectionOf, runTool, toolContext, toolRuntime } from './generic-harnes
 
 const tool = runbookWaitTool(toolRuntime());
 
+/**
+ * The clock and timers are simulated: the tests see exactly when a wait ends, whatever the machine's
+ * load (a real 1 s wait could end late by seconds on a busy CI machine).
+ */
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** The promise, and whether it has settled by now. */
+function watch<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return { promise, settled: () => settled };
+}
+
 describe('runbook.wait', () => {
   it('waits the given seconds', async () => {
-    // Prepare
-    const started = performance.now();
-
     // Act
-    const output = await runTool(tool, { seconds: 1 });
+    const wait = watch(runTool(tool, { seconds: 1 }));
+    await vi.advanceTimersByTimeAsync(999);
+    const earlier = wait.settled();
+    await vi.advanceTimersByTimeAsync(1);
 
     // Assess
-    expect(output).toEqual({ waitedSeconds: 1 });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    expect(earlier).toBe(false);
+    expect(wait.settled()).toBe(true);
+    expect(await wait.promise).toEqual({ waitedSeconds: 1 });
   });
 
   it('finishes just before the step deadline when the wait would outlast it', async () => {
-    // Prepare
-    const started = performance.now();
-
-    // Act
-    const output = await runTool(tool, { seconds: 30 }, toolContext({ deadline: Date.now() + 800 }));
+    // Act: 800 ms to the deadline, less the 500 ms margin
+    const wait = watch(runTool(tool, { seconds: 30 }, toolContext({ deadline: Date.now() + 800 })));
+    await vi.advanceTimersByTimeAsync(299);
+    const earlier = wait.settled();
+    await vi.advanceTimersByTimeAsync(1);
 
     // Assess
-    expect(output).toEqual({ waitedSeconds: expect.closeTo(0.3, 1), clamped: true });
-    expect(performance.now() - started).toBeLessThan(800);
+    expect(earlier).toBe(false);
+    expect(wait.settled()).toBe(true);
+    expect(await wait.promise).toEqual({ waitedSeconds: 0.3, clamped: true });
   });
 
   it('does not wait at all when the deadline has passed', async () => {
     // Act
-    const output = await runTool(tool, { seconds: 5 }, toolContext({ deadline: Date.now() - 1_000 }));
+    const wait = watch(runTool(tool, { seconds: 5 }, toolContext({ deadline: Date.now() - 1_000 })));
+    await vi.advanceTimersByTimeAsync(0);
 
     // Assess
-    expect(output).toEqual({ waitedSeconds: 0, clamped: true });
+    expect(wait.settled()).toBe(true);
+    expect(await wait.promise).toEqual({ waitedSeconds: 0, clamped: true });
   });
 
   it('ends early with the abort when the step is aborted', async () => {
@@ -44,48 +74,50 @@ describe('runbook.wait', () => {
     const controller = new AbortController();
     const reason = new Error('step settle aborted by alice@example.com');
     setTimeout(() => controller.abort(reason), 100);
-    const started = performance.now();
 
     // Act
-    const error = await rejectionOf(
-      runTool(tool, { seconds: 30 }, toolContext({ signal: controller.signal })),
-    );
+    const wait = watch(runTool(tool, { seconds: 30 }, toolContext({ signal: controller.signal })));
+    const error = rejectionOf(wait.promise);
+    await vi.advanceTimersByTimeAsync(100);
 
     // Assess
-    expect(error).toBe(reason);
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(wait.settled()).toBe(true);
+    expect(await error).toBe(reason);
   });
 
   it('waits in a dry run too (waiting changes nothing)', async () => {
-    // Prepare
-    const started = performance.now();
-
     // Act
-    const output = await runTool(tool, { seconds: 1 }, toolContext({ dryRun: true }));
+    const wait = watch(runTool(tool, { seconds: 1 }, toolContext({ dryRun: true })));
+    await vi.advanceTimersByTimeAsync(999);
+    const earlier = wait.settled();
+    await vi.advanceTimersByTimeAsync(1);
 
     // Assess
-    expect(output).toEqual({ waitedSeconds: 1 });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    expect(earlier).toBe(false);
+    expect(await wait.promise).toEqual({ waitedSeconds: 1 });
   });
 
   it('waits the requested time times the scale, and reports the scale', async () => {
     // Prepare
     const scaled = runbookWaitTool(toolRuntime(), { scale: 0.25 });
-    const started = performance.now();
 
     // Act
-    const output = await runTool(scaled, { seconds: 2 });
+    const wait = watch(runTool(scaled, { seconds: 2 }));
+    await vi.advanceTimersByTimeAsync(499);
+    const earlier = wait.settled();
+    await vi.advanceTimersByTimeAsync(1);
 
     // Assess
-    const elapsed = performance.now() - started;
-    expect(output).toEqual({ waitedSeconds: 0.5, scale: 0.25 });
-    expect(elapsed).toBeGreaterThanOrEqual(490);
-    expect(elapsed).toBeLessThan(1_500);
+    expect(earlier).toBe(false);
+    expect(wait.settled()).toBe(true);
+    expect(await wait.promise).toEqual({ waitedSeconds: 0.5, scale: 0.25 });
   });
 
   it('reports no scale at scale 1', async () => {
     // Act
-    const output = await runTool(runbookWaitTool(toolRuntime(), { scale: 1 }), { seconds: 1 });
+    const wait = runTool(runbookWaitTool(toolRuntime(), { scale: 1 }), { seconds: 1 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    const output = await wait;
 
     // Assess
     expect(output).toEqual({ waitedSeconds: 1 });
@@ -93,14 +125,15 @@ describe('runbook.wait', () => {
 
   it('cuts a scaled wait short at the step deadline too', async () => {
     // Act
-    const output = await runTool(
+    const wait = runTool(
       runbookWaitTool(toolRuntime(), { scale: 0.5 }),
       { seconds: 60 },
       toolContext({ deadline: Date.now() + 800 }),
     );
+    await vi.advanceTimersByTimeAsync(300);
 
     // Assess
-    expect(output).toEqual({ waitedSeconds: expect.closeTo(0.3, 1), clamped: true, scale: 0.5 });
+    expect(await wait).toEqual({ waitedSeconds: 0.3, clamped: true, scale: 0.5 });
   });
 
   it.each([0, -0.5, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('refuses the wait scale %s', (scale) => {
@@ -134,7 +167,9 @@ describe('runbook.wait', () => {
     )!;
 
     // Act
-    const output = await runTool(wait, { seconds: 10 });
+    const waited = runTool(wait, { seconds: 10 });
+    await vi.advanceTimersByTimeAsync(100);
+    const output = await waited;
 
     // Assess
     expect(output).toEqual({ waitedSeconds: 0.1, scale: 0.01 });

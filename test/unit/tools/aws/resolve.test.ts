@@ -437,6 +437,62 @@ describe('resource.resolve (AWS): instances and services', () => {
     });
   });
 
+  it('tries throttled and unavailable reads again with backoff, then resolves', async () => {
+    // Prepare: the Auto Scaling read is throttled once, the tag read answers 503 once
+    const resource = resourceOf(fixture('cloudwatch-alarm-ec2-status-check.json'));
+    autoScaling
+      .on(DescribeAutoScalingInstancesCommand)
+      .rejectsOnce(awsError('ThrottlingException', 'Rate exceeded', 400))
+      .resolves({
+        AutoScalingInstances: [
+          {
+            InstanceId: 'i-0a1b2c3d4e5f60718',
+            AutoScalingGroupName: 'shop-web-asg',
+            AvailabilityZone: 'eu-west-1a',
+            LifecycleState: 'InService',
+            HealthStatus: 'HEALTHY',
+            ProtectedFromScaleIn: false,
+          },
+        ],
+      });
+    ec2
+      .on(DescribeEc2TagsCommand)
+      .rejectsOnce(awsError('ServiceUnavailable', 'Service Unavailable', 503))
+      .resolves({
+        Tags: [
+          { Key: 'Name', ResourceId: 'i-0a1b2c3d4e5f60718', ResourceType: 'instance', Value: 'shop-web-1' },
+        ],
+      });
+
+    // Act
+    const output = await resolve(resource, { runbook: 'ec2-status-check-failed' });
+
+    // Assess
+    expect(output.resource).toMatchObject({
+      autoScalingGroup: 'shop-web-asg',
+      tags: { Name: 'shop-web-1' },
+      unresolved: [],
+    });
+    expect(autoScaling.commandCalls(DescribeAutoScalingInstancesCommand)).toHaveLength(2);
+    expect(ec2.commandCalls(DescribeEc2TagsCommand)).toHaveLength(2);
+  });
+
+  it('does not retry a permanent error: access denied is unresolved after one call', async () => {
+    // Prepare
+    const resource = resourceOf(fixture('cloudwatch-alarm-ec2-status-check.json'));
+    autoScaling
+      .on(DescribeAutoScalingInstancesCommand)
+      .rejects(awsError('AccessDenied', 'not authorized to perform DescribeAutoScalingInstances', 403));
+    ec2.on(DescribeEc2TagsCommand).resolves({ Tags: [] });
+
+    // Act
+    const output = await resolve(resource, { runbook: 'ec2-status-check-failed' });
+
+    // Assess
+    expect(output.resource.unresolved).toEqual([expect.stringMatching(/^autoScalingGroup: .*was denied/)]);
+    expect(autoScaling.commandCalls(DescribeAutoScalingInstancesCommand)).toHaveLength(1);
+  });
+
   it('says so when an instance is in no Auto Scaling group', async () => {
     const resource = resourceOf(fixture('cloudwatch-alarm-ec2-status-check.json'));
     autoScaling.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });

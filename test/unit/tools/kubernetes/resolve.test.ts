@@ -15,7 +15,11 @@ import { type Cluster, startCluster, toolContext } from './harness.ts';
 let cluster: Cluster;
 let resolve: ToolImplementation;
 
-function resolveWith(parameters: Record<string, unknown>, environment: Record<string, unknown> = {}) {
+function resolveWith(
+  parameters: Record<string, unknown>,
+  environment: Record<string, unknown> = {},
+  logs: Cluster['logs'] = [],
+) {
   const runtime = {
     ...cluster.runtime,
     config: RuntimeConfig.parse({
@@ -26,7 +30,7 @@ function resolveWith(parameters: Record<string, unknown>, environment: Record<st
   };
   resolve = resolveTools([kubernetesResolver({ clients: cluster.clients, runtime })], runtime)[0]!;
   const parsed = resolve.declaration.parameters.parse(parameters) as Record<string, unknown>;
-  return resolve.run(parsed, toolContext()) as Promise<ResolveOutput>;
+  return resolve.run(parsed, toolContext({}, logs)) as Promise<ResolveOutput>;
 }
 
 beforeEach(async () => {
@@ -559,3 +563,86 @@ async function resolveAlertInput(labels: Record<string, string>) {
   );
   return { resource: alert!.resource, labels: alert!.labels, runbook: 'pod-crash-looping' };
 }
+
+describe('resource.resolve (Kubernetes) on a flaky API server', () => {
+  const podResource = () => {
+    const pod = cluster.api.podsMatching('shop', { matchLabels: { app: 'checkout' } })[0]!;
+    const name = pod.metadata!.name!;
+    return { name, resource: { type: 'k8s-pod', id: name, kind: 'Pod', name, namespace: 'shop' } };
+  };
+
+  it('tries a throttled read again, waiting as long as Retry-After says, and resolves', async () => {
+    // Prepare: the pod read is throttled twice (API priority and fairness), then answered
+    const { name, resource } = podResource();
+    cluster.api.failNext({
+      path: `/api/v1/namespaces/shop/pods/${name}`,
+      status: 429,
+      headers: { 'retry-after': '1' },
+      body: { kind: 'Status', code: 429, reason: 'TooManyRequests', message: 'too many requests' },
+      times: 2,
+    });
+    const logs: Cluster['logs'] = [];
+
+    // Act
+    const output = await resolveWith({ resource, runbook: 'pod-crash-looping' }, {}, logs);
+
+    // Assess
+    expect(output.resource.unresolved).toEqual([]);
+    expect(output.resource.workload).toEqual({ kind: 'Deployment', name: 'checkout', namespace: 'shop' });
+    expect(cluster.api.requestsTo('GET', `/api/v1/namespaces/shop/pods/${name}`)).toHaveLength(3);
+    expect(logs.map((entry) => entry.message)).toEqual([
+      `resolution: get pods shop/${name} failed for a passing reason; retry 1 of 4 in 1000 ms`,
+      `resolution: get pods shop/${name} failed for a passing reason; retry 2 of 4 in 1000 ms`,
+    ]);
+  });
+
+  it('tries a 503 again with backoff when the server names no wait', async () => {
+    // Prepare
+    const { resource } = podResource();
+    cluster.api.failNext({ path: '/apis/apps/v1/namespaces/shop/replicasets/', status: 503 });
+    const logs: Cluster['logs'] = [];
+
+    // Act
+    const output = await resolveWith({ resource, runbook: 'pod-crash-looping' }, {}, logs);
+
+    // Assess
+    expect(output.resource.unresolved).toEqual([]);
+    expect(output.resource.workload).toMatchObject({ kind: 'Deployment', name: 'checkout' });
+    expect(logs.map((entry) => entry.message)).toEqual([
+      expect.stringMatching(
+        /^resolution: get replicasets shop\/checkout-\S+ failed for a passing reason; retry 1 of 4 in 500 ms$/,
+      ),
+    ]);
+  });
+
+  it('records a permanent answer (403) as unresolved at once, without retrying', async () => {
+    // Prepare
+    const { name, resource } = podResource();
+    cluster.api.failNext({ path: `/api/v1/namespaces/shop/pods/${name}`, status: 403, times: 5 });
+
+    // Act
+    const output = await resolveWith({ resource, runbook: 'pod-crash-looping' });
+
+    // Assess
+    expect(output.resource.unresolved).toEqual([expect.stringMatching(/forbidden \(403\)/)]);
+    expect(cluster.api.requestsTo('GET', `/api/v1/namespaces/shop/pods/${name}`)).toHaveLength(1);
+  });
+
+  it('gives up after its retries and says why: a server that stays throttled is unresolved', async () => {
+    // Prepare
+    const { name, resource } = podResource();
+    cluster.api.failNext({
+      path: `/api/v1/namespaces/shop/pods/${name}`,
+      status: 429,
+      headers: { 'retry-after': '0' },
+      times: 10,
+    });
+
+    // Act
+    const output = await resolveWith({ resource, runbook: 'pod-crash-looping' });
+
+    // Assess: the first attempt and four retries
+    expect(output.resource.unresolved).toEqual([expect.stringMatching(/throttled by the API server \(429/)]);
+    expect(cluster.api.requestsTo('GET', `/api/v1/namespaces/shop/pods/${name}`)).toHaveLength(5);
+  });
+});
