@@ -10,7 +10,6 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoAuditTrail } from '../adapters/aws/dynamo-audit-trail.ts';
 import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.ts';
@@ -40,7 +39,6 @@ import { normalizeOptions } from '../core/classifier/normalize.ts';
 import { RunbookSelector } from '../core/classifier/select.ts';
 import { RuntimeConfig } from '../core/config.ts';
 import { ConfigurationError } from '../core/errors.ts';
-import { ChangeGate } from '../core/limits/change-gate.ts';
 import { RiskApprovals } from '../core/risk/approvals.ts';
 import { RiskAssessor } from '../core/risk/assessor.ts';
 import { RiskCheckpoint } from '../core/risk/checkpoint.ts';
@@ -51,25 +49,17 @@ import { ClassifierService } from '../core/services/classifier.ts';
 import { ControlService } from '../core/services/control.ts';
 import { ControlLinkService } from '../core/services/control-links.ts';
 import { DeferredAlerts } from '../core/services/deferred-alerts.ts';
-import { EscalationService } from '../core/services/escalation.ts';
 import { ExplainService } from '../core/services/explain.ts';
 import { FollowUpService } from '../core/services/follow-up.ts';
 import { IncidentReportService } from '../core/services/incident-report.ts';
 import { LearningService } from '../core/services/learning.ts';
 import { ManualStartService } from '../core/services/manual-start.ts';
-import { RecordService } from '../core/services/record.ts';
 import { RollbackService } from '../core/services/rollback.ts';
-import { StepRunner } from '../core/services/step-runner.ts';
 import { CircuitBreakerService } from '../core/watch/circuit-breaker.ts';
-import { HealthWatcher } from '../core/watch/health-watch.ts';
-import { StuckStepWatchdog } from '../core/watch/stuck-step.ts';
 import { type Clock, systemClock } from '../ports/clock.ts';
 import type { LinkSigningKeys } from '../ports/link-signing-keys.ts';
 import type { Logger } from '../ports/logger.ts';
-import type { ToolRegistry } from '../ports/tools.ts';
 import { TOOL_CATALOG } from '../tools/declarations.ts';
-import { createToolRegistry } from '../tools/index.ts';
-import { describeWithSdk, EksAccess } from '../tools/kubernetes/eks.ts';
 
 /**
  * The AWS runtime's wiring: the only module that builds AWS adapters. Everything is built on first use
@@ -94,7 +84,7 @@ function required(name: string): string {
   return value;
 }
 
-function once<T>(build: () => T): () => T {
+export function once<T>(build: () => T): () => T {
   let value: { built: T } | undefined;
   return () => {
     value ??= { built: build() };
@@ -124,7 +114,7 @@ export const logger = /* @__PURE__ */ once(
     new PowertoolsLogger({ serviceName: 'runbook-autopilot' }) as Logger & PowertoolsLogger,
 );
 
-const clock: Clock = systemClock;
+export const clock: Clock = systemClock;
 
 const documentClient = /* @__PURE__ */ once(() =>
   DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
@@ -175,7 +165,7 @@ export const automation = /* @__PURE__ */ once(
 );
 
 /** Change budgets, changes per resource and risk assessments: the same table, their own items. */
-const limits = /* @__PURE__ */ once(
+export const limits = /* @__PURE__ */ once(
   () =>
     new DynamoLimitStore({
       client: documentClient(),
@@ -185,12 +175,12 @@ const limits = /* @__PURE__ */ once(
 );
 
 /** Per-resource change locks and the alerts deferred behind them: the same table, their own items. */
-const changeLocks = /* @__PURE__ */ once(
+export const changeLocks = /* @__PURE__ */ once(
   () => new DynamoChangeLocks({ client: documentClient(), tableName: required('TABLE_NAME') }),
 );
 
 /** Health baselines, stuck-step claims and circuit breakers: the same table, their own items. */
-const watchStore = /* @__PURE__ */ once(
+export const watchStore = /* @__PURE__ */ once(
   () =>
     new DynamoWatchStore({
       client: documentClient(),
@@ -296,7 +286,7 @@ const approvalRequester = /* @__PURE__ */ once(
     }),
 );
 
-const risk = /* @__PURE__ */ once(
+export const risk = /* @__PURE__ */ once(
   () => new RiskAssessor({ store: store(), limits: limits(), clock, config: config(), tools: TOOL_CATALOG }),
 );
 
@@ -332,30 +322,7 @@ export async function secret(variable: 'INGEST_TOKEN_SECRET'): Promise<string> {
   return value;
 }
 
-/** The tools the step runner may call, built on first use (their clients too). */
-const toolRegistry = /* @__PURE__ */ once(
-  (): ToolRegistry =>
-    createToolRegistry(
-      {
-        runtime: 'aws',
-        config: config(),
-        clock,
-        notifier: notifier(),
-        fetch: globalThis.fetch,
-      },
-      {
-        // EKS tokens from the function's own role (its access entry maps it to Kubernetes groups);
-        // endpoints the config leaves out are read with eks:DescribeCluster.
-        eksAccess: new EksAccess({
-          credentials: defaultProvider(),
-          defaultRegion: () => config().tools.defaultRegion ?? process.env.AWS_REGION,
-          describe: describeWithSdk(),
-        }),
-      },
-    ),
-);
-
-const checkpoints = /* @__PURE__ */ once(
+export const checkpoints = /* @__PURE__ */ once(
   () =>
     new CheckpointService({
       store: store(),
@@ -421,7 +388,7 @@ const controlService = /* @__PURE__ */ once(
 );
 
 /** Signed pause/abort links: made by the functions that notify, used through the approval pages' function. */
-const controlLinks = /* @__PURE__ */ once(
+export const controlLinks = /* @__PURE__ */ once(
   () =>
     new ControlLinkService({
       control: controlService(),
@@ -438,7 +405,7 @@ const controlLinks = /* @__PURE__ */ once(
     }),
 );
 
-const rollbackService = /* @__PURE__ */ once(
+export const rollbackService = /* @__PURE__ */ once(
   () =>
     new RollbackService({
       store: store(),
@@ -487,66 +454,6 @@ async function apiAuth(): Promise<ApiAuthConfig | undefined> {
  * use (the tools and their SDK clients are in the step runner's bundle alone). package.json lists the
  * modules with side effects, so the bundler may drop every other module nothing uses.
  */
-
-export const stepRunnerWiring = /* @__PURE__ */ once(() => ({
-  runner: new StepRunner({
-    store: store(),
-    engine: engine(),
-    tools: toolRegistry(),
-    clock,
-    logger: logger(),
-    config: config(),
-    checkpoints: checkpoints(),
-    automation: automation(),
-    escalations: new EscalationService({
-      notifier: notifier(),
-      clock,
-      logger: logger(),
-      config: config(),
-      audit: audit(),
-      controlLinks: controlLinks(),
-    }),
-    records: new RecordService({
-      store: store(),
-      clock,
-      logger: logger(),
-      audit: audit(),
-      changeLocks: changeLocks(),
-    }),
-    audit: audit(),
-    changeGate: new ChangeGate({
-      store: store(),
-      limits: limits(),
-      risk: risk(),
-      clock,
-      logger: logger(),
-      config: config(),
-    }),
-    rollbacks: rollbackService(),
-    // The runner that runs a step watches it (both runners: diagnostics and changes alike).
-    health: new HealthWatcher({
-      store: store(),
-      watch: watchStore(),
-      tools: toolRegistry(),
-      clock,
-      logger: logger(),
-      audit: audit(),
-      automation: automation(),
-    }),
-    stuckSteps: new StuckStepWatchdog({
-      store: store(),
-      watch: watchStore(),
-      notifier: notifier(),
-      clock,
-      logger: logger(),
-      config: config(),
-      audit: audit(),
-      // Only the read-only runner reads the link-signing key; the mutating one tells without links.
-      ...(process.env.LINK_SIGNING_KEY_SECRET ? { controlLinks: controlLinks() } : {}),
-    }),
-  }),
-  logger: logger(),
-}));
 
 export const approvalsWiring = /* @__PURE__ */ once(() => {
   const approvals = new ApprovalService({

@@ -107,7 +107,7 @@ type NodeTest = (node: unknown) => boolean;
 /** One element of a field's value array, once read. */
 type Term =
   | { kind: 'equals'; value: LeafValue }
-  | { kind: 'test'; test: ValueTest }
+  | { kind: 'test'; test: ValueTest; ignoreCase?: string }
   | { kind: 'exists'; present: boolean }
   | { kind: 'invalid' };
 
@@ -237,17 +237,22 @@ function compileLeaf(key: string, terms: readonly unknown[], path: string, conte
   }
   const equalsValues: LeafValue[] = [];
   const tests: ValueTest[] = [];
+  // equals-ignore-case arguments, lowercased: one Set lookup instead of a comparison per term.
+  const ignoreCase: string[] = [];
   let matchesAnyValue = false;
   let matchesAbsent = false;
   terms.forEach((raw, index) => {
     const term = compileTerm(raw, indexPath(path, index), context);
     if (term.kind === 'equals') equalsValues.push(term.value);
-    else if (term.kind === 'test') tests.push(term.test);
-    else if (term.kind === 'exists') {
+    else if (term.kind === 'test') {
+      if (term.ignoreCase === undefined) tests.push(term.test);
+      else ignoreCase.push(term.ignoreCase);
+    } else if (term.kind === 'exists') {
       if (term.present) matchesAnyValue = true;
       else matchesAbsent = true;
     }
   });
+  if (ignoreCase.length > 0) tests.push(ignoreCaseTest(ignoreCase));
   const test = matchesAnyValue ? () => true : anyValueTest(equalsValues, tests);
   const read = fieldReader(key);
   return (event) => {
@@ -286,6 +291,16 @@ function anyValueTest(equalsValues: readonly LeafValue[], tests: readonly ValueT
     for (const test of all) if (test(value)) return true;
     return false;
   };
+}
+
+/** Any of the equals-ignore-case terms: the value, lowercased, is one of their lowercased arguments. */
+function ignoreCaseTest(lowercased: readonly string[]): ValueTest {
+  if (lowercased.length === 1) {
+    const only = lowercased[0];
+    return (value) => typeof value === 'string' && value.toLowerCase() === only;
+  }
+  const set = new Set(lowercased);
+  return (value) => typeof value === 'string' && set.has(value.toLowerCase());
 }
 
 function equalsTest(values: readonly LeafValue[]): ValueTest {
@@ -350,7 +365,11 @@ function compileOperator(
     case Operator.EqualsIgnoreCase: {
       if (typeof argument !== 'string') return expected(context, operatorPath, 'a string', argument);
       const lower = argument.toLowerCase();
-      return stringTest((value) => value.toLowerCase() === lower);
+      return {
+        kind: 'test',
+        test: (value) => typeof value === 'string' && value.toLowerCase() === lower,
+        ignoreCase: lower,
+      };
     }
     case Operator.Wildcard: {
       if (typeof argument !== 'string') return expected(context, operatorPath, 'a string', argument);

@@ -1,6 +1,9 @@
 import { lazyHandler } from './lazy.ts';
 
-/** The approval-request Lambda's entry: nothing else is loaded until the first event (see lazy.ts). */
-export const handler = lazyHandler(async () =>
-  (await import('../composition/lambda/approval-request.ts')).buildApprovalRequestHandler(),
-);
+/**
+ * The approval-request Lambda's entry: its handler and wiring load during init (top-level await), so the first
+ * event pays for none of it; the handler is built, reading the environment, on the first event.
+ */
+const { buildApprovalRequestHandler } = await import('../composition/lambda/approval-request.ts');
+
+export const handler = lazyHandler(buildApprovalRequestHandler);

@@ -1,6 +1,9 @@
 import { lazyHandler } from './lazy.ts';
 
-/** The ingest Lambda's entry: nothing else is loaded until the first event (see lazy.ts). */
-export const handler = lazyHandler(async () =>
-  (await import('../composition/lambda/ingest.ts')).buildIngestHandler(),
-);
+/**
+ * The ingest Lambda's entry: its handler and wiring load during init (top-level await), so the first
+ * event pays for none of it; the handler is built, reading the environment, on the first event.
+ */
+const { buildIngestHandler } = await import('../composition/lambda/ingest.ts');
+
+export const handler = lazyHandler(buildIngestHandler);

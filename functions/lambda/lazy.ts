@@ -1,9 +1,9 @@
 import type { Context } from 'aws-lambda';
 
 /**
- * A Lambda handler built on its first invocation. The entry modules in functions/lambda/ import
- * nothing else statically, so a cold start loads a few hundred bytes; the handler, its wiring and
- * their dependencies are separate chunks loaded by the first event.
+ * A Lambda handler built on its first invocation. The entries in functions/lambda/ load its code
+ * during init (a top-level `await import`); building it reads the environment, so a missing variable
+ * fails an event with a clear message (and the next event tries again) rather than the init.
  */
 export function lazyHandler<TEvent, TResult>(
   build: () =>

@@ -1,6 +1,9 @@
 import { lazyHandler } from './lazy.ts';
 
-/** The step-runner Lambda's entry: nothing else is loaded until the first event (see lazy.ts). */
-export const handler = lazyHandler(async () =>
-  (await import('../composition/lambda/step-runner.ts')).buildStepRunnerHandler(),
-);
+/**
+ * The step-runner Lambda's entry: its handler and wiring load during init (top-level await), so the first
+ * event pays for none of it; the handler is built, reading the environment, on the first event.
+ */
+const { buildStepRunnerHandler } = await import('../composition/lambda/step-runner.ts');
+
+export const handler = lazyHandler(buildStepRunnerHandler);

@@ -9,7 +9,12 @@ import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/a
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CATALOG_FILE } from '../../functions/core/runbook/catalog.ts';
-import { BUNDLE_ENTRY_FILE, bundleLambda } from './bundling-options.ts';
+import {
+  BUNDLE_AWS_SDK_CONTEXT,
+  BUNDLE_ENTRY_FILE,
+  bundleAwsSdkFrom,
+  bundleLambda,
+} from './bundling-options.ts';
 
 /** The repository root: handlers, the lockfile and statemachines/ are resolved from it. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -77,7 +82,8 @@ export const VPC_NETWORK_INTERFACE_REASON =
 
 /**
  * One Lambda function from functions/lambda/<entry>.ts (its handler in functions/handlers/): bundled
- * by esbuild (code-split, minified, source maps, the AWS SDK from the lockfile), arm64 on nodejs22.x,
+ * by esbuild (code-split, minified, source maps, the runtime's AWS SDK unless the CDK context sets
+ * bundleAwsSdk), arm64 on nodejs22.x,
  * X-Ray tracing, its own log group and its own role that starts with nothing but writing to that log group.
  */
 export class HandlerFunction extends Construct {
@@ -116,6 +122,7 @@ export class HandlerFunction extends Construct {
     }
     const entry = join(PROJECT_ROOT, 'functions', 'lambda', `${props.entry}.ts`);
     const catalog = props.runbookCatalog;
+    const bundleAwsSdk = bundleAwsSdkFrom(this.node.tryGetContext(BUNDLE_AWS_SDK_CONTEXT));
     this.function = new lambda.Function(this, 'Function', {
       // Bundled locally by esbuild (no Docker), code-split: see bundling-options.ts. Hashed by output.
       code: lambda.Code.fromAsset(PROJECT_ROOT, {
@@ -127,10 +134,11 @@ export class HandlerFunction extends Construct {
           environment: {
             RUNBOOK_AUTOPILOT_BUNDLE_ENTRY: relative(PROJECT_ROOT, entry),
             RUNBOOK_AUTOPILOT_BUNDLE_CATALOG: catalog ?? '',
+            RUNBOOK_AUTOPILOT_BUNDLE_AWS_SDK: String(bundleAwsSdk),
           },
           local: {
             tryBundle(outputDir: string): boolean {
-              bundleLambda(entry, outputDir);
+              bundleLambda(entry, outputDir, { bundleAwsSdk });
               if (catalog) copyFileSync(catalog, join(outputDir, CATALOG_FILE));
               return true;
             },

@@ -1,41 +1,47 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildSync, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { afterAll, bench, describe } from 'vitest';
 import {
   BUNDLE_ENTRY_FILE,
   BUNDLE_GOAL_BYTES,
   bundleLambda,
-  ESM_REQUIRE_SHIM,
 } from '../../infra/constructs/bundling-options.ts';
 import { HandlerEntry, PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
 
 /**
- * Issue 14's bundle figures, built in this run exactly as `cdk synth` builds them (bundleLambda):
- *   - code per function: the entry (what a cold start loads), the code the first event loads (entry,
- *     handler chunk and its static imports), and every chunk (the SDK's credential sources and other
- *     parts loaded only when used), against the 250 KB goal; the reference is the same function as one
- *     unsplit file (everything loaded at cold start), also built in this run;
- *   - module init: the median time to `import()` each entry in a fresh Node process (11 processes), over
- *     the same for an empty bundle built with the same options (goal ≤ 3×), beside the unsplit file's.
+ * Issue 14's bundle figures, built in this run exactly as `cdk synth` builds them (bundleLambda), both
+ * as cdk.json deploys them (the AWS SDK left to the runtime) and with `-c bundleAwsSdk=true`:
+ *   - code per function: the entry, the code loaded at init (the entry, the wiring chunk its top-level
+ *     `await import` loads and their static imports: everything the first event needs), every chunk,
+ *     against the 250 KB goal; for the step runner, each tool family's chunks (loaded on first call);
+ *   - module init: the median time to `import()` each entry in a fresh Node process over the same for
+ *     an empty bundle built with the same options (goal ≤ 3×), each pair imported moments apart. The
+ *     bundles sit under the repository, so the runtime's SDK resolves from node_modules, as on Lambda.
  */
 
-const root = mkdtempSync(join(tmpdir(), 'runbook-autopilot-bundles-'));
+const root = join(PROJECT_ROOT, '.bundles-test');
+mkdirSync(root, { recursive: true });
+const work = mkdtempSync(join(root, 'bench-'));
 const ENTRIES = Object.values(HandlerEntry);
-const PROCESSES = 11;
+/** Pairs of fresh processes per function: the default build, and the bundled-SDK build for reference. */
+const PAIRS = { external: 5, bundled: 3 } as const;
+type Variant = keyof typeof PAIRS;
 
 interface Built {
   entry: string;
-  directory: string;
-  unsplit: string;
-  sizes: { entry: number; firstEvent: number; all: number; unsplit: number };
+  variant: Variant;
+  file: string;
+  sizes: { entry: number; init: number; all: number };
+  /** The step runner's lazily loaded tool families: bytes of the chunks each adds beyond init. */
+  families: Record<string, number>;
 }
 
-/** Bytes of the outputs reachable from `starts` through static imports (what loading them loads). */
-function closureBytes(metafile: Metafile, starts: string[]): number {
+/** The outputs reachable from `starts` through static imports (what loading them loads). */
+function closure(metafile: Metafile, starts: string[]): Set<string> {
   const seen = new Set<string>();
   const stack = [...starts];
   while (stack.length > 0) {
@@ -45,43 +51,61 @@ function closureBytes(metafile: Metafile, starts: string[]): number {
     for (const imported of metafile.outputs[output]!.imports)
       if (imported.kind === 'import-statement' && metafile.outputs[imported.path]) stack.push(imported.path);
   }
-  return [...seen].reduce((sum, output) => sum + metafile.outputs[output]!.bytes, 0);
+  return seen;
 }
 
-function build(entry: string): Built {
-  const directory = join(root, entry);
+const bytesOf = (metafile: Metafile, outputs: Iterable<string>) =>
+  [...outputs].reduce((sum, output) => sum + metafile.outputs[output]!.bytes, 0);
+
+/** The modules each tool family's first call imports (dynamic imports: chunks of their own). */
+const FAMILY_MODULES: Record<string, RegExp[]> = {
+  aws: [/tools\/aws\/index\.ts$/, /tools\/aws\/clients\.ts$/],
+  kubernetes: [/tools\/kubernetes\/index\.ts$/, /tools\/kubernetes\/client\.ts$/],
+  // resource.resolve: the resolvers of both families and both families' clients
+  resource: [
+    /tools\/resolve\/index\.ts$/,
+    /tools\/kubernetes\/resolve\.ts$/,
+    /tools\/aws\/resolve\.ts$/,
+    /tools\/kubernetes\/client\.ts$/,
+    /tools\/aws\/clients\.ts$/,
+  ],
+  // Tokens for EKS clusters, loaded by the first Kubernetes call that reaches one
+  'eks access': [/tools\/kubernetes\/eks\.ts$/],
+};
+
+function build(entry: string, variant: Variant): Built {
+  const directory = join(work, variant, entry);
   const metafile = bundleLambda(join(PROJECT_ROOT, 'functions', 'lambda', `${entry}.ts`), directory, {
     metafile: true,
+    bundleAwsSdk: variant === 'bundled',
   })!;
   const outputs = Object.keys(metafile.outputs).filter((output) => output.endsWith('.mjs'));
   const entryOutput = outputs.find((output) => output.endsWith(`/${BUNDLE_ENTRY_FILE}`))!;
-  const handlerChunks = metafile.outputs[entryOutput]!.imports.filter(
+  // The entry's top-level `await import` of its wiring: loaded during init.
+  const wiring = metafile.outputs[entryOutput]!.imports.filter(
     (imported) => imported.kind === 'dynamic-import',
   );
-  // The reference: the same handler and wiring as one file, every module loaded at import.
-  const unsplit = join(root, `${entry}-unsplit`, BUNDLE_ENTRY_FILE);
-  buildSync({
-    entryPoints: [join(PROJECT_ROOT, 'functions', 'composition', 'lambda', `${entry}.ts`)],
-    outfile: unsplit,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    minify: true,
-    banner: { js: ESM_REQUIRE_SHIM },
-    logLevel: 'error',
-  });
+  const atInit = closure(metafile, [entryOutput, ...wiring.map((chunk) => chunk.path)]);
+  const families: Record<string, number> = {};
+  for (const [family, modules] of Object.entries(FAMILY_MODULES)) {
+    const chunks = outputs.filter((output) =>
+      modules.some((module) => module.test(metafile.outputs[output]!.entryPoint ?? '')),
+    );
+    if (chunks.length === 0) continue;
+    // What the family's first call adds: its chunks and what they import, less what init loaded.
+    const added = [...closure(metafile, chunks)].filter((output) => !atInit.has(output));
+    families[family] = bytesOf(metafile, added);
+  }
   return {
     entry,
-    directory,
-    unsplit,
+    variant,
+    file: join(directory, BUNDLE_ENTRY_FILE),
     sizes: {
       entry: metafile.outputs[entryOutput]!.bytes,
-      firstEvent: closureBytes(metafile, [entryOutput, ...handlerChunks.map((chunk) => chunk.path)]),
-      all: outputs.reduce((sum, output) => sum + metafile.outputs[output]!.bytes, 0),
-      unsplit: statSync(unsplit).size,
+      init: bytesOf(metafile, atInit),
+      all: bytesOf(metafile, outputs),
     },
+    families,
   };
 }
 
@@ -98,60 +122,78 @@ function importMs(file: string): number {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
-const empty = join(root, 'empty');
-mkdirSync(empty, { recursive: true });
-writeFileSync(join(empty, 'entry.mjs'), 'export const handler = async () => ({});\n');
-bundleLambda(join(empty, 'entry.mjs'), join(empty, 'out'));
-const emptyEntry = join(empty, 'out', BUNDLE_ENTRY_FILE);
-const built = ENTRIES.map(build);
-const times = new Map<string, number[]>();
-const keep = (name: string, ms: number): void => {
-  times.set(name, [...(times.get(name) ?? []), ms]);
+const emptyEntry = join(work, 'empty', 'entry.mjs');
+mkdirSync(join(work, 'empty'), { recursive: true });
+writeFileSync(emptyEntry, 'export const handler = async () => ({});\n');
+const empty: Record<Variant, string> = { external: '', bundled: '' };
+for (const variant of ['external', 'bundled'] as const) {
+  bundleLambda(emptyEntry, join(work, 'empty', variant), { bundleAwsSdk: variant === 'bundled' });
+  empty[variant] = join(work, 'empty', variant, BUNDLE_ENTRY_FILE);
+}
+const built = (['external', 'bundled'] as const).flatMap((variant) =>
+  ENTRIES.map((entry) => build(entry, variant)),
+);
+const ratios = new Map<string, number[]>();
+const emptyTimes: number[] = [];
+const keep = (name: string, ratio: number): void => {
+  ratios.set(name, [...(ratios.get(name) ?? []), ratio]);
 };
-
-const options = { iterations: PROCESSES, warmupIterations: 0, time: 0, warmupTime: 0, throws: true };
 
 /**
- * Each iteration imports the empty bundle and then the function's file, each in its own fresh process,
- * so every ratio compares two imports made moments apart (a shared machine's load changes by the second).
+ * Each iteration imports the empty bundle and then the function's entry (which loads its wiring during
+ * init), each in its own fresh process, so every ratio compares two imports made moments apart.
  */
-const paired = (name: string, file: string) => () => {
-  const empty = importMs(emptyEntry);
-  keep(name, importMs(file) / empty);
-  keep('empty', empty);
-};
-
 describe('Lambda bundles: the empty bundle, then the function, each imported in a fresh Node process', () => {
   for (const bundle of built) {
-    bench(`${bundle.entry}: entry`, paired(bundle.entry, join(bundle.directory, BUNDLE_ENTRY_FILE)), options);
-    bench(`${bundle.entry}: unsplit (reference)`, paired(`${bundle.entry}-unsplit`, bundle.unsplit), options);
+    bench(
+      `${bundle.entry} (${bundle.variant === 'external' ? "runtime's SDK" : 'SDK bundled'}): init`,
+      () => {
+        const emptyMs = importMs(empty[bundle.variant]);
+        keep(`${bundle.variant}:${bundle.entry}`, importMs(bundle.file) / emptyMs);
+        emptyTimes.push(emptyMs);
+      },
+      { iterations: PAIRS[bundle.variant], warmupIterations: 0, time: 0, warmupTime: 0, throws: true },
+    );
   }
 });
 
 afterAll(() => {
-  const emptyMs = median(times.get('empty') ?? [Number.NaN]);
-  const rows = built.map((bundle) => {
-    const ratio = median(times.get(bundle.entry) ?? [Number.NaN]);
-    const unsplitRatio = median(times.get(`${bundle.entry}-unsplit`) ?? [Number.NaN]);
-    return {
-      function: bundle.entry,
-      entry: kb(bundle.sizes.entry),
-      'first event': kb(bundle.sizes.firstEvent),
-      'all chunks': kb(bundle.sizes.all),
-      'goal (first event)': `${kb(BUNDLE_GOAL_BYTES)} ${bundle.sizes.firstEvent <= BUNDLE_GOAL_BYTES ? 'met' : 'not met'}`,
-      'unsplit (ref)': kb(bundle.sizes.unsplit),
-      // The stub's import defers loading to the first event: not the goal's figure, shown for what it is.
-      'stub import / empty': `${ratio.toFixed(2)}×`,
-      // What a cold start pays in all: everything loaded (goal ≤ 3×).
-      'init / empty, all loaded (goal ≤ 3×)': `${unsplitRatio.toFixed(1)}× ${unsplitRatio <= 3 ? 'met' : 'not met'}`,
-    };
-  });
+  const row = (variant: Variant) =>
+    built
+      .filter((bundle) => bundle.variant === variant)
+      .map((bundle) => {
+        const ratio = median(ratios.get(`${variant}:${bundle.entry}`) ?? [Number.NaN]);
+        return {
+          function: bundle.entry,
+          entry: kb(bundle.sizes.entry),
+          'loaded at init (first event)': kb(bundle.sizes.init),
+          'all chunks': kb(bundle.sizes.all),
+          'goal ≤ 250 KB': bundle.sizes.init <= BUNDLE_GOAL_BYTES ? 'met' : 'not met',
+          'init / empty (goal ≤ 3×)': `${ratio.toFixed(1)}× ${ratio <= 3 ? 'met' : 'not met'}`,
+        };
+      });
   console.log(
     `
-Lambda bundles (built as infra builds them); empty bundle import: ${emptyMs.toFixed(2)} ms (median of all its imports); ratios: median over ${PROCESSES} pairs; load average ${loadavg()
+Lambda bundles (built as infra builds them); empty bundle import: ${median(emptyTimes).toFixed(2)} ms (median of all); ratios: median over ${PAIRS.external} pairs of fresh processes (runtime's SDK) and ${PAIRS.bundled} (SDK bundled); load average ${loadavg()
       .map((load) => load.toFixed(1))
       .join(' ')} on ${availableParallelism()} cores`,
   );
-  console.table(rows);
-  rmSync(root, { recursive: true, force: true });
+  console.log(
+    "Default (cdk.json): the AWS SDK left to the nodejs22.x runtime's copy (resolved here from node_modules)",
+  );
+  console.table(row('external'));
+  console.log("-c bundleAwsSdk=true: the lockfile's AWS SDK bundled");
+  console.table(row('bundled'));
+  console.log(
+    "The step runner's tool families, loaded by the first call of one of their tools (bytes beyond init):",
+  );
+  console.table(
+    built
+      .filter((bundle) => bundle.entry === HandlerEntry.StepRunner)
+      .map((bundle) => ({
+        variant: bundle.variant,
+        ...Object.fromEntries(Object.entries(bundle.families).map(([family, bytes]) => [family, kb(bytes)])),
+      })),
+  );
+  rmSync(work, { recursive: true, force: true });
 });

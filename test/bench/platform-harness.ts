@@ -7,7 +7,7 @@ import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import type { Json } from '../support/json.ts';
-import { LIBRARY_RUNBOOKS_DIR, libraryStatemachinesDir } from '../support/library.ts';
+import { LIBRARY_RUNBOOKS_DIR, libraryFile, libraryStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
 
 /**
@@ -86,6 +86,27 @@ export async function until<T>(
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, options.everyMs ?? 20));
   }
+}
+
+/**
+ * node-memory-pressure with safety limits that let hundreds of executions run within the hour (one
+ * per node, `concurrent` at once, a 1 s cooldown): the latency and memory benchmarks' runbook.
+ */
+export function benchRunbookYaml(options: { concurrent: number }): string {
+  const yaml = readFileSync(join(ROOT, libraryFile(RUNBOOK)), 'utf8').replace(
+    /safetyLimits:\n(?: {2}.*\n)+/,
+    [
+      'safetyLimits:',
+      '  maxExecutionsPerHour: 1000',
+      '  maxExecutionsPerResourcePerHour: 5',
+      `  maxConcurrentExecutions: ${options.concurrent}`,
+      '  blastRadius: { maxResourcesPerStep: 1 }',
+      '  cooldown: 1s',
+      '',
+    ].join('\n'),
+  );
+  if (!yaml.includes('maxExecutionsPerHour: 1000')) throw new Error('could not open up the safety limits');
+  return yaml;
 }
 
 const FIXTURE = JSON.parse(

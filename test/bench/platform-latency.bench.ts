@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, bench, describe } from 'vitest';
@@ -10,9 +10,9 @@ import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import type { Json } from '../support/json.ts';
-import { compiledStatemachinesDir, libraryFile } from '../support/library.ts';
+import { compiledStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
-import { alertFor, post } from './platform-harness.ts';
+import { alertFor, benchRunbookYaml, post } from './platform-harness.ts';
 
 /**
  * Issue 14, goals 2 and 3 (and the in-process memory after them), on the embedded platform over HTTP
@@ -28,29 +28,25 @@ import { alertFor, post } from './platform-harness.ts';
  */
 
 const ENVIRONMENT = 'dev';
-const SEQUENTIAL = 200;
-const CONCURRENT = 50;
-const DUPLICATES = 10_000;
+/**
+ * Counts, printed with the figures. Issue 14 names 200 sequential alerts and 10,000 duplicates; every
+ * execution runs to its end in the background (~0.3–0.5 s of CPU each), so 250 of them alone would
+ * take minutes on 2 cores. 100 sequential and 2,000 duplicates are meant to keep the file near a
+ * minute on an idle machine (not yet seen: 30 / 10 / 500 took 70 s at load 13); the floor ratio is
+ * measured on the same count. BENCH_PLATFORM_SEQUENTIAL / _CONCURRENT / _DUPLICATES
+ * run issue 14's counts (or any others).
+ */
+const count = (name: string, fallback: number) => Number(process.env[`BENCH_PLATFORM_${name}`] ?? fallback);
+const SEQUENTIAL = count('SEQUENTIAL', 100);
+const CONCURRENT = count('CONCURRENT', 50);
+const DUPLICATES = count('DUPLICATES', 2_000);
 const STORM_CONCURRENCY = 50;
 
 /** node-memory-pressure with limits that let 250 executions run within the hour. */
 function benchRunbooksDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'runbook-latency-runbooks-'));
-  const yaml = readFileSync(join(ROOT, libraryFile('node-memory-pressure')), 'utf8').replace(
-    /safetyLimits:\n(?: {2}.*\n)+/,
-    [
-      'safetyLimits:',
-      '  maxExecutionsPerHour: 1000',
-      '  maxExecutionsPerResourcePerHour: 5',
-      '  maxConcurrentExecutions: 100',
-      '  blastRadius: { maxResourcesPerStep: 1 }',
-      '  cooldown: 1s',
-      '',
-    ].join('\n'),
-  );
-  if (!yaml.includes('maxExecutionsPerHour: 1000')) throw new Error('could not open up the safety limits');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'node-memory-pressure.yaml'), yaml);
+  writeFileSync(join(dir, 'node-memory-pressure.yaml'), benchRunbookYaml({ concurrent: 100 }));
   return dir;
 }
 
@@ -59,6 +55,7 @@ const percentile = (values: number[], q: number) => {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 };
 
+const benchStart = performance.now();
 const kube = await FakeKubeApi.start({ autoReconcile: true });
 kube.addNode({ name: 'ip-10-0-9-1.bench.internal', usage: { cpu: '200m', memory: '2Gi' } });
 const prometheus = new FakePrometheus();
@@ -67,6 +64,8 @@ const runbooksDir = benchRunbooksDir();
 const dataDir = mkdtempSync(join(tmpdir(), 'runbook-latency-data-'));
 /** When the engine entered each execution's first Task state. */
 const firstTask = new Map<string, number>();
+/** Who waits for an execution's first step (resolved from the engine's event, no polling). */
+const firstTaskWaiters = new Map<string, () => void>();
 const finished = new Set<string>();
 const lines: string[] = [];
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
@@ -95,10 +94,13 @@ const platform: RunningPlatform = await startPlatform({
   onEngineEvent: (event) => {
     if (
       event.type === 'state-entered' &&
-      !firstTask.has(event.executionId) &&
-      event.state === 'node-registered'
-    )
+      event.state === 'node-registered' &&
+      !firstTask.has(event.executionId)
+    ) {
+      // Timed in the engine's own event, as it enters the state: the bench's waiting adds nothing to it.
       firstTask.set(event.executionId, performance.now());
+      firstTaskWaiters.get(event.executionId)?.();
+    }
     if (event.type === 'execution-finished') finished.add(event.executionId);
   },
 });
@@ -157,14 +159,32 @@ async function alertToFirstStep(): Promise<{ executionId: string; ms: number }> 
     throw new Error(`expected 202 started, got ${answer.status} ${JSON.stringify(answer.body)}`);
   const executionId = result.executionId as string;
   executionNodes.set(executionId, node);
-  const at = await untilSeen(`the first step of ${executionId}`, () => firstTask.get(executionId));
-  return { executionId, ms: at - t0 };
+  if (!firstTask.has(executionId))
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `timed out waiting for the first step of ${executionId}\n${lines.slice(-10).join('\n')}`,
+            ),
+          ),
+        60_000,
+      );
+      firstTaskWaiters.set(executionId, () => {
+        clearTimeout(timer);
+        firstTaskWaiters.delete(executionId);
+        resolve();
+      });
+    });
+  return { executionId, ms: firstTask.get(executionId)! - t0 };
 }
 
 const executionNodes = new Map<string, string>();
 const sequential: number[] = [];
 const concurrent: number[] = [];
 const executions: string[] = [];
+/** The same alert's round trip to the floor server, one at a time: what any receiver costs. */
+const floorRoundTrip: number[] = [];
 const storm = { ms: 0, floorMs: 0, newAlertCommands: 0, duplicateCommands: 0, executions: 0 };
 let rssAfter = 0;
 
@@ -263,6 +283,11 @@ describe('embedded platform: alert → first step, duplicate storm, memory', () 
           execution.alert?.fingerprint === body.alerts[0].fingerprint || execution.id === executionId,
       ).length;
       const floor = await floorServer();
+      for (let index = 0; index < SEQUENTIAL; index++) {
+        const t0 = performance.now();
+        await post(floor.url, '/webhooks/alertmanager', body);
+        floorRoundTrip.push(performance.now() - t0);
+      }
       storm.floorMs = await fire(floor.url, body, DUPLICATES, STORM_CONCURRENCY, () => undefined);
       await new Promise((resolve) => floor.server.close(resolve));
     },
@@ -273,14 +298,17 @@ describe('embedded platform: alert → first step, duplicate storm, memory', () 
 afterAll(async () => {
   const f = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
   const rate = (ms: number) => ((DUPLICATES * 1000) / ms).toFixed(0);
+  const floorTrip = `floor server round trip, p50 / p99: ${f(percentile(floorRoundTrip, 0.5))} / ${f(percentile(floorRoundTrip, 0.99))} ms`;
   console.log(
     [
       '',
-      `Embedded platform (${ENVIRONMENT}, data on disk, loopback HTTP), ${executions.length} executions`,
+      `Embedded platform (${ENVIRONMENT}, data on disk, loopback HTTP), ${executions.length} executions; counts: ${SEQUENTIAL} sequential, ${CONCURRENT} concurrent, ${DUPLICATES} duplicates; load average ${loadavg()
+        .map((load) => load.toFixed(1))
+        .join(' ')}, ${((performance.now() - benchStart) / 1000).toFixed(0)} s`,
       '| figure | measured | reference (same run) | goal |',
       '| --- | ---: | ---: | ---: |',
-      `| alert → first step started, ${SEQUENTIAL} sequential alerts, p50 / p99 | ${f(percentile(sequential, 0.5))} / ${f(percentile(sequential, 0.99))} ms | — | p99 ≤ 50 ms |`,
-      `| alert → first step started, ${CONCURRENT} concurrent alerts, p50 / p99 | ${f(percentile(concurrent, 0.5))} / ${f(percentile(concurrent, 0.99))} ms | — | p99 ≤ 250 ms |`,
+      `| alert → first step started, ${SEQUENTIAL} sequential alerts, p50 / p99 | ${f(percentile(sequential, 0.5))} / ${f(percentile(sequential, 0.99))} ms | ${floorTrip} | p99 ≤ 50 ms |`,
+      `| alert → first step started, ${CONCURRENT} concurrent alerts, p50 / p99 | ${f(percentile(concurrent, 0.5))} / ${f(percentile(concurrent, 0.99))} ms | ${floorTrip} | p99 ≤ 250 ms |`,
       `| ${DUPLICATES} duplicate firings at ${STORM_CONCURRENCY} concurrent | ${(storm.ms / 1000).toFixed(1)} s, ${rate(storm.ms)} req/s (${(storm.ms / storm.floorMs).toFixed(1)}× the floor) | floor server: ${(storm.floorMs / 1000).toFixed(1)} s, ${rate(storm.floorMs)} req/s | ≤ 3× the floor |`,
       `| executions the storm started | ${storm.executions} | — | exactly 1 |`,
       `| store commands per new alert / per duplicate | ${storm.newAlertCommands} / ${storm.duplicateCommands.toFixed(2)} | before: 14 / 4 | — |`,

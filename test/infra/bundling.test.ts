@@ -1,18 +1,21 @@
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CATALOG_FILE } from '../../functions/core/runbook/catalog.ts';
 import {
+  BUNDLE_AWS_SDK_CONTEXT,
   BUNDLE_CHUNK_DIR,
   BUNDLE_CODE_BUDGET_BYTES,
   BUNDLE_ENTRY_BUDGET_BYTES,
   BUNDLE_ENTRY_FILE,
+  bundleAwsSdkFrom,
 } from '../../infra/constructs/bundling-options.ts';
-import { HandlerEntry } from '../../infra/constructs/handler-function.ts';
+import { HandlerEntry, PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
 import type { FunctionKey, RunbookAutopilotStack } from '../../infra/stacks/runbook-autopilot-stack.ts';
 import { functionUrlEvent } from '../support/aws-harness.ts';
 import { startDynalite } from '../support/dynalite.ts';
@@ -27,29 +30,44 @@ import {
 } from './support.ts';
 
 /**
- * The one test that runs esbuild the way `cdk synth` does (local esbuild, no Docker) for every handler
- * of one environment. The other infra tests skip bundling; the bundles are the same for every
- * environment (the configuration is in environment variables, not in the code).
+ * The tests that run esbuild the way `cdk synth` does (local esbuild, no Docker) for every handler of
+ * one environment: as cdk.json deploys them (the runtime's AWS SDK) and with `-c bundleAwsSdk=true`.
+ * The other infra tests skip bundling; the bundles are the same for every environment (the
+ * configuration is in environment variables, not in the code).
  */
 
 const run = promisify(execFile);
 
+/** Under the repository (.gitignored): the bundles import the AWS SDK, which Node finds in node_modules. */
+const PARENT_DIRECTORY = join(PROJECT_ROOT, '.bundles-test');
+
 let synthesized: Synthesized;
+let withSdk: Synthesized;
 let stack: RunbookAutopilotStack;
 
 beforeAll(() => {
-  synthesized = synthesize({ bundle: true, context: { env: 'dev' } });
+  synthesized = synthesize({ bundle: true, context: { env: 'dev' }, parentDirectory: PARENT_DIRECTORY });
   stack = synthesized.stacks[0]!;
+  // As `cdk deploy -c bundleAwsSdk=true` passes it: a string
+  withSdk = synthesize({
+    bundle: true,
+    context: { env: 'dev', [BUNDLE_AWS_SDK_CONTEXT]: 'true' },
+    parentDirectory: PARENT_DIRECTORY,
+  });
 }, 300_000);
 
-afterAll(() => removeOutput(synthesized));
+afterAll(() => {
+  removeOutput(synthesized);
+  removeOutput(withSdk);
+});
 
-function assetDirectoryOf(key: FunctionKey): string {
-  const template = synthesized.templates.dev!.toJSON();
-  const code = propertiesOf(template.Resources[logicalIdOf(stack.functions[key].function)] as Json).Code as {
+function assetDirectoryOf(key: FunctionKey, from: Synthesized = synthesized): string {
+  const template = from.templates.dev!.toJSON();
+  const function_ = from.stacks[0]!.functions[key].function;
+  const code = propertiesOf(template.Resources[logicalIdOf(function_)] as Json).Code as {
     S3Key: string;
   };
-  return join(synthesized.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+  return join(from.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
 }
 
 const ENTRIES: Array<[FunctionKey, string]> = [
@@ -63,28 +81,73 @@ const ENTRIES: Array<[FunctionKey, string]> = [
 ];
 
 /** Every file of a function's asset, relative to its directory. */
-function filesOf(key: FunctionKey): string[] {
-  return (readdirSync(assetDirectoryOf(key), { recursive: true }) as string[])
-    .filter((file) => !statSync(join(assetDirectoryOf(key), file)).isDirectory())
+function filesOf(key: FunctionKey, from: Synthesized = synthesized): string[] {
+  const directory = assetDirectoryOf(key, from);
+  return (readdirSync(directory, { recursive: true }) as string[])
+    .filter((file) => !statSync(join(directory, file)).isDirectory())
     .sort();
 }
 
-/** The sources of every chunk of a function (the entry and what it loads on demand). */
-function sourcesOf(key: FunctionKey): string[] {
-  return filesOf(key)
-    .filter((file) => file.endsWith('.mjs.map'))
+/** The sources of chunks of a function (by default every chunk: the entry and what it loads on demand). */
+function sourcesOf(key: FunctionKey, from: Synthesized = synthesized, chunks = filesOf(key, from)): string[] {
+  return chunks
+    .filter((file) => file.endsWith('.mjs'))
     .flatMap(
       (file) =>
-        (JSON.parse(readFileSync(join(assetDirectoryOf(key), file), 'utf8')) as { sources: string[] })
-          .sources,
+        (
+          JSON.parse(readFileSync(join(assetDirectoryOf(key, from), `${file}.map`), 'utf8')) as {
+            sources: string[];
+          }
+        ).sources,
     );
 }
 
 /** The bytes of JavaScript a function holds (entry and chunks; not maps, not the runbook catalog). */
-function codeBytesOf(key: FunctionKey): number {
-  return filesOf(key)
+function codeBytesOf(key: FunctionKey, from: Synthesized = synthesized): number {
+  return filesOf(key, from)
     .filter((file) => file.endsWith('.mjs'))
-    .reduce((sum, file) => sum + statSync(join(assetDirectoryOf(key), file)).size, 0);
+    .reduce((sum, file) => sum + statSync(join(assetDirectoryOf(key, from), file)).size, 0);
+}
+
+/**
+ * The files a function's init loads: the entry, the chunk its top-level `await import` loads, and
+ * everything they import statically (the step runner's tool families are dynamic imports: not here).
+ */
+function loadedAtInit(key: FunctionKey, from: Synthesized = synthesized): string[] {
+  const directory = assetDirectoryOf(key, from);
+  const seen = new Set<string>();
+  const pending = [BUNDLE_ENTRY_FILE];
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const code = readFileSync(join(directory, file), 'utf8');
+    const imported = [
+      ...code.matchAll(/(?:\bfrom|\bimport)\s*["'](\.{1,2}\/[^"']+\.mjs)["']/g),
+      ...(file === BUNDLE_ENTRY_FILE
+        ? code.matchAll(/\bimport\(\s*["'](\.{1,2}\/[^"']+\.mjs)["']\s*\)/g)
+        : []),
+    ];
+    for (const match of imported) pending.push(join(dirname(file), match[1]!));
+  }
+  return [...seen];
+}
+
+/**
+ * Packages a function's code imports by name (left to the runtime), as in `from"@aws-sdk/client-sns"`:
+ * neither a chunk of its own nor a Node built-in.
+ */
+function bareImportsOf(key: FunctionKey, from: Synthesized = synthesized): Set<string> {
+  const found = new Set<string>();
+  for (const file of filesOf(key, from).filter((name) => name.endsWith('.mjs'))) {
+    const code = readFileSync(join(assetDirectoryOf(key, from), file), 'utf8');
+    for (const match of code.matchAll(
+      /(?:\bfrom|\bimport\(?)\s*["']((?:@[\w.-]+\/)?[\w.-]+)(?:\/[^"']*)?["']/g,
+    ))
+      if (!match[1]!.startsWith('.') && !match[1]!.startsWith('node:') && !builtinModules.includes(match[1]!))
+        found.add(match[1]!);
+  }
+  return found;
 }
 
 describe('function bundles (esbuild, code-split, as infra/constructs/bundling-options.ts builds them)', () => {
@@ -106,8 +169,8 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
           },
       );
 
-    // Assess: self-contained (the AWS SDK from the lockfile included, no node_modules), minified, mapped;
-    // the catalog beside every function that reads runbooks
+    // Assess: minified, mapped, the catalog beside every function that reads runbooks; the AWS SDK left
+    // to the runtime (no source of it inside, only imports by name), everything else bundled
     expect(files.filter((file) => !file.startsWith(`${BUNDLE_CHUNK_DIR}/`))).toEqual(
       key === 'ingest' ? ['index.mjs', 'index.mjs.map'] : ['index.mjs', 'index.mjs.map', CATALOG_FILE],
     );
@@ -124,17 +187,18 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
     expect(biggest.length / biggest.split('\n').length).toBeGreaterThan(1_000);
     const sources = maps.flatMap((map) => map.sources);
     expect(sources.some((source) => source.endsWith(`functions/handlers/${entry}.ts`))).toBe(true);
-    expect(sources.some((source) => source.includes('@aws-sdk/client-'))).toBe(true);
+    expect(sources.filter((source) => /node_modules\/(@aws-sdk|@smithy)\//.test(source))).toEqual([]);
+    expect([...bareImportsOf(key)].filter((name) => !/^@(aws-sdk|smithy)\//.test(name))).toEqual([]);
+    expect([...bareImportsOf(key)].some((name) => name.startsWith('@aws-sdk/client-'))).toBe(true);
     expect(maps.every((map) => map.sourcesContent === undefined)).toBe(true);
   });
 
-  it.each(ENTRIES)('%s: the entry loads nothing until the first event and stays within its budget', (key) => {
+  it.each(ENTRIES)('%s: the entry loads its wiring during init and stays within its budget', (key) => {
     // Prepare
     const entryCode = readFileSync(join(assetDirectoryOf(key), BUNDLE_ENTRY_FILE), 'utf8');
 
-    // Assess: only dynamic imports leave the entry (a static one would load its chunk at cold start)
-    expect(entryCode).not.toMatch(/\bimport\s*[{*\w][^(]*?from\s*["']\.\//);
-    expect(entryCode).toMatch(/import\(["']\.\/chunks\//);
+    // Assess: a top-level await of the wiring's chunk (loaded during init, not by the first event)
+    expect(entryCode).toMatch(/\bawait import\(["']\.\/chunks\//);
     expect(Buffer.byteLength(entryCode), key).toBeLessThanOrEqual(BUNDLE_ENTRY_BUDGET_BYTES);
     expect(codeBytesOf(key), key).toBeLessThanOrEqual(
       BUNDLE_CODE_BUDGET_BYTES[key as keyof typeof BUNDLE_CODE_BUDGET_BYTES],
@@ -145,16 +209,20 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
     expect(assetDirectoryOf('stepRunnerMutating')).toBe(assetDirectoryOf('stepRunnerReadOnly'));
   });
 
-  it('every bundle loads in plain Node outside the project and exports its handler', async () => {
-    // Prepare: the cloud assembly is a temporary directory, with no node_modules to fall back on
+  it.each([
+    ["the runtime's SDK, found in node_modules as Lambda finds its own", () => synthesized],
+    ['bundleAwsSdk=true', () => withSdk],
+  ])('every bundle loads in plain Node and exports its handler (%s)', async (_, assembly) => {
+    // Prepare: the cloud assembly is under the repository (node_modules above it); the bundled SDK's
+    // copies import nothing from there (bareImportsOf above)
     const bundles = ENTRIES.map(
-      ([key]) => pathToFileURL(join(assetDirectoryOf(key), BUNDLE_ENTRY_FILE)).href,
+      ([key]) => pathToFileURL(join(assetDirectoryOf(key, assembly()), BUNDLE_ENTRY_FILE)).href,
     );
     const script = `for (const url of ${JSON.stringify(bundles)}) { const m = await import(url); console.log(typeof m.handler); }`;
 
     // Act: a Node process of its own (importing a bundle constructs no client, so no AWS is needed)
     const { stdout } = await run(process.execPath, ['--input-type=module', '--eval', script], {
-      cwd: synthesized.outdir,
+      cwd: assembly().outdir,
       env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
 
@@ -168,22 +236,92 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
     const toolCode = (sources: string[]) =>
       sources.filter(
         (source) =>
-          source.includes('@kubernetes/client-node') ||
-          source.includes('@aws-sdk/client-ec2') ||
-          /functions\/tools\/(kubernetes|aws)\//.test(source),
+          source.includes('@kubernetes/client-node') || /functions\/tools\/(kubernetes|aws)\//.test(source),
       );
 
     // Act
     const stepRunner = sourcesOf('stepRunnerReadOnly');
     const others = ENTRIES.filter(([key]) => key !== 'stepRunnerReadOnly');
 
-    // Assess: the step runner runs the tools; every other function leaves them out (composition/aws.ts
-    // exports each function's wiring as a pure call, package.json names the modules with side effects)
+    // Assess: the step runner runs the tools; every other function leaves them out (only the step
+    // runner's entry reaches composition/aws-step-runner.ts and the tool families' dynamic imports)
     expect(toolCode(stepRunner).length).toBeGreaterThan(10);
     for (const [key] of others) {
       expect(toolCode(sourcesOf(key)), key).toEqual([]);
       expect(sizeOf(key), key).toBeLessThan(sizeOf('stepRunnerReadOnly') / 2);
     }
+  });
+
+  it("the step runner's init loads no tool family: the AWS, Kubernetes and resource families are chunks of their own", () => {
+    // Prepare
+    const atInit = loadedAtInit('stepRunnerReadOnly');
+    const chunks = filesOf('stepRunnerReadOnly').filter((file) => file.endsWith('.mjs'));
+    const familyOf = (file: string) => {
+      const sources = sourcesOf('stepRunnerReadOnly', synthesized, [file]);
+      if (sources.some((source) => source.endsWith('functions/tools/resolve/index.ts'))) return 'resource';
+      if (sources.some((source) => source.endsWith('functions/tools/kubernetes/index.ts')))
+        return 'kubernetes';
+      if (sources.some((source) => source.endsWith('functions/tools/aws/index.ts'))) return 'aws';
+      return undefined;
+    };
+
+    // Act
+    const initSources = sourcesOf('stepRunnerReadOnly', synthesized, atInit);
+    const families = chunks.map(familyOf).filter((family) => family !== undefined);
+
+    // Assess: the registry and generic tools are loaded at init, no family's code and no Kubernetes client
+    expect(initSources.some((source) => source.endsWith('functions/tools/index.ts'))).toBe(true);
+    expect(initSources.some((source) => source.endsWith('functions/handlers/step-runner.ts'))).toBe(true);
+    expect(
+      initSources.filter((source) =>
+        /functions\/tools\/(aws|kubernetes|resolve)\/(?!endpoints\.ts$)|@kubernetes\/client-node/.test(
+          source,
+        ),
+      ),
+    ).toEqual([]);
+    expect(families.sort()).toEqual(['aws', 'kubernetes', 'resource']);
+    expect(atInit.length).toBeLessThan(chunks.length);
+  });
+
+  it("bundleAwsSdk=true bundles the lockfile's AWS SDK: no import of it left, its sources inside, bigger", () => {
+    for (const [key] of ENTRIES) {
+      // Act
+      const bundledSources = sourcesOf(key, withSdk);
+
+      // Assess: what it still names is only what the lockfile does not have (the SDK's optional CRT and
+      // SigV4a signers, required in a try block); the SDK and its Smithy packages are inside
+      const named = [...bareImportsOf(key, withSdk)];
+      expect(
+        named.filter((name) => existsSync(join(PROJECT_ROOT, 'node_modules', name))),
+        key,
+      ).toEqual([]);
+      expect(
+        named.filter((name) => !name.startsWith('@aws-sdk/signature-v4')),
+        key,
+      ).toEqual([]);
+      expect(
+        bundledSources.some((source) => source.includes('node_modules/@aws-sdk/client-')),
+        key,
+      ).toBe(true);
+      expect(
+        bundledSources.some((source) => source.includes('node_modules/@smithy/')),
+        key,
+      ).toBe(true);
+      expect(codeBytesOf(key, withSdk), key).toBeGreaterThan(codeBytesOf(key) + 200_000);
+    }
+  });
+
+  it('bundleAwsSdk accepts only true or false (cdk.json) and "true" or "false" (-c on the command line)', () => {
+    expect([undefined, false, 'false', true, 'true'].map(bundleAwsSdkFrom)).toEqual([
+      false,
+      false,
+      false,
+      true,
+      true,
+    ]);
+    expect(() => bundleAwsSdkFrom('yes')).toThrow(
+      'CDK context bundleAwsSdk: "yes" is neither true nor false; use -c bundleAwsSdk=true to bundle the lockfile\'s AWS SDK, or leave it false (cdk.json) to use the runtime\'s',
+    );
   });
 
   it('the control bundle, tree-shaken, serves the kill switch from a real DynamoDB API', async () => {

@@ -32,8 +32,11 @@ const WIRING: Record<FunctionKey, (aws: Composition) => Promise<unknown>> = {
     return { ...wiring, auth: await wiring.auth() };
   },
   classifier: async (aws) => aws.classifierWiring(),
-  stepRunnerReadOnly: async (aws) => aws.stepRunnerWiring(),
-  stepRunnerMutating: async (aws) => aws.stepRunnerWiring(),
+  // Its own module (the tool families' chunks stay out of the other bundles); it shares aws.ts's.
+  stepRunnerReadOnly: async () =>
+    (await import('../../functions/composition/aws-step-runner.ts')).stepRunnerWiring(),
+  stepRunnerMutating: async () =>
+    (await import('../../functions/composition/aws-step-runner.ts')).stepRunnerWiring(),
   approvalRequest: async (aws) => ({ ...aws.approvalsWiring(), keys: aws.linkSigningKeys() }),
   approvalWeb: async (aws) => ({ ...aws.approvalsWiring(), keys: aws.linkSigningKeys() }),
   control: async (aws) => ({ ...aws.controlWiring(), runbooks: aws.runbooks() }),

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnResource, Stack, Validations } from 'aws-cdk-lib';
@@ -27,6 +27,11 @@ export interface SynthOptions {
   bundle?: boolean;
   /** aws-cdk-lib's built-in CloudFormation schema and rule validation (about 5 s). */
   cloudFormationValidation?: boolean;
+  /**
+   * Where the cloud assembly's temporary directory is made (default: the OS's). Bundles that import the
+   * runtime's AWS SDK load outside Lambda only where Node finds the repository's node_modules.
+   */
+  parentDirectory?: string;
 }
 
 export interface Synthesized {
@@ -38,7 +43,8 @@ export interface Synthesized {
 
 /** The CDK app as `cdk synth` builds it from cdk.json, synthesized once into a temporary directory. */
 export function synthesize(options: SynthOptions = {}): Synthesized {
-  const outdir = mkdtempSync(join(tmpdir(), 'runbook-autopilot-cdk-'));
+  if (options.parentDirectory) mkdirSync(options.parentDirectory, { recursive: true });
+  const outdir = mkdtempSync(join(options.parentDirectory ?? tmpdir(), 'runbook-autopilot-cdk-'));
   const app = new App({
     outdir,
     builtinCloudFormationValidation: options.cloudFormationValidation ?? false,

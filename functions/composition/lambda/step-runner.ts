@@ -1,5 +1,5 @@
 import { createStepRunnerHandler } from '../../handlers/step-runner.ts';
-import { stepRunnerWiring } from '../aws.ts';
+import { stepRunnerWiring } from '../aws-step-runner.ts';
 
 /**
  * The step-runner Lambda's handler and only the wiring it uses: named imports, so the bundle leaves out what

@@ -1,20 +1,22 @@
-import { ALERT_LIMITS, Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
+import { ALERT_LIMITS, type Alert, type AlertResource, type AlertStatus, type Severity } from '../alert.ts';
 import { ALERT_BUDGET_BYTES } from '../compiler/budgets.ts';
 import type { RuntimeConfig } from '../config.ts';
 import { InvalidEventError, type Problem } from '../errors.ts';
 import { KUBERNETES_CLUSTER_OBJECT_LABELS, KUBERNETES_OBJECT_LABELS } from '../resource.ts';
 import { categorize } from './categorize.ts';
+import { vouchAlertmanagerWebhook, vouchCloudWatchAlarmEvent } from './fast-payloads.ts';
 import { stableHash } from './identity.ts';
 import {
   type AlarmMetric,
   type AlertmanagerAlert,
+  type AlertmanagerWebhook,
   type CloudWatchAlarmEvent,
   DetailType,
-  isZeroTime,
   parseAlertmanagerWebhook,
   parseCloudWatchAlarmEvent,
   toIsoTimestamp,
 } from './payloads.ts';
+import { checkedAlert } from './vouch-alert.ts';
 
 /**
  * Every source's payload into the one Alert shape (functions/core/alert.ts). Pure: the callers parse
@@ -264,12 +266,26 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
   return definedOnly({ type: 'alert-group', id: labels.alertname ?? 'unknown', cluster });
 }
 
-function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, options: NormalizeOptions): Alert {
-  const labels = { ...alert.labels };
-  const annotations = { ...alert.annotations };
+/** Go's zero time as toIsoTimestamp writes it (isZeroTime's test, without parsing again). */
+const ZERO_TIME_ISO = '0001-01-01T00:00:00.000Z';
+
+/** The ISO forms the fast path parsed (by text); zod's path leaves them to toIsoTimestamp. */
+type Timestamps = ReadonlyMap<string, string> | undefined;
+
+function isoOf(text: string, timestamps: Timestamps): string {
+  return timestamps?.get(text) ?? toIsoTimestamp(text)!;
+}
+
+function normalizeAlertmanagerAlert(
+  alert: AlertmanagerAlert,
+  options: NormalizeOptions,
+  timestamps: Timestamps,
+): Alert {
+  // The parsed webhook is normalize's own (zod and the fast path both build it fresh): no copies needed.
+  const { labels, annotations } = alert;
   const name = labels.alertname!;
-  const endsAt =
-    alert.endsAt !== undefined && !isZeroTime(alert.endsAt) ? toIsoTimestamp(alert.endsAt) : undefined;
+  const ends = alert.endsAt === undefined ? undefined : isoOf(alert.endsAt, timestamps);
+  const endsAt = ends === ZERO_TIME_ISO ? undefined : ends;
   const normalized = definedOnly({
     source: 'prometheus' as const,
     name,
@@ -283,11 +299,11 @@ function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, options: Normalize
     labels,
     annotations,
     fingerprint: alert.fingerprint ?? prometheusFingerprint(labels),
-    startsAt: toIsoTimestamp(alert.startsAt)!,
+    startsAt: isoOf(alert.startsAt, timestamps),
     endsAt,
     generatorURL: alert.generatorURL || undefined,
   });
-  return fitAlertToBudget(Alert.parse(normalized), options.budgetBytes);
+  return fitAlertToBudget(checkedAlert(normalized), options.budgetBytes);
 }
 
 /**
@@ -295,10 +311,14 @@ function normalizeAlertmanagerAlert(alert: AlertmanagerAlert, options: Normalize
  * status). Labels and annotations are kept verbatim. Throws InvalidEventError naming the bad field.
  */
 export function normalizeAlertmanager(body: unknown, options: NormalizeOptions): Alert[] {
-  const webhook = parseAlertmanagerWebhook(body);
-  const problems = webhook.alerts.flatMap((alert, index) => alertmanagerLimitProblems(alert, index, options));
+  // The common valid body is vouched for without zod (fast-payloads.ts); anything else goes through zod.
+  const vouched = vouchAlertmanagerWebhook(body);
+  const webhook: AlertmanagerWebhook = vouched?.value ?? parseAlertmanagerWebhook(body);
+  const problems = webhook.alerts.some((alert) => mayExceedLimits(alert, options))
+    ? webhook.alerts.flatMap((alert, index) => alertmanagerLimitProblems(alert, index, options))
+    : [];
   throwLimitProblems(problems, 'Alertmanager webhook body');
-  return webhook.alerts.map((alert) => normalizeAlertmanagerAlert(alert, options));
+  return webhook.alerts.map((alert) => normalizeAlertmanagerAlert(alert, options, vouched?.timestamps));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -341,6 +361,32 @@ const IDENTITY_LABELS = [
   ...KUBERNETES_OBJECT_LABELS.map((object) => object.label),
   ...KUBERNETES_CLUSTER_OBJECT_LABELS.map((object) => object.label),
 ] as const;
+
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit: text this short is within `limit` without measuring. */
+const surelyWithin = (text: string, limit: number) => text.length * 3 <= limit;
+
+/**
+ * False when no limit can be exceeded (every name and limited value short enough by its length alone),
+ * so alertmanagerLimitProblems would find nothing; true when it must look.
+ */
+function mayExceedLimits(alert: AlertmanagerAlert, options: NormalizeOptions): boolean {
+  const labels = alert.labels;
+  if (!surelyWithin(labels.alertname ?? '', ALERT_LIMITS.nameBytes)) return true;
+  if (alert.fingerprint !== undefined && !surelyWithin(alert.fingerprint, ALERT_LIMITS.fingerprintBytes))
+    return true;
+  for (const name in labels) if (!surelyWithin(name, ALERT_LIMITS.fieldNameBytes)) return true;
+  for (const name in alert.annotations) if (!surelyWithin(name, ALERT_LIMITS.fieldNameBytes)) return true;
+  for (const names of [IDENTITY_LABELS, options.environmentLabels])
+    for (const name of names) {
+      const value = labels[name];
+      if (
+        value !== undefined &&
+        (typeof value !== 'string' || !surelyWithin(value, ALERT_LIMITS.resourceFieldBytes))
+      )
+        return true;
+    }
+  return false;
+}
 
 function alertmanagerLimitProblems(
   alert: AlertmanagerAlert,
@@ -664,7 +710,10 @@ function consoleUrl(alarmArn: string, region: string, alarmName: string): string
  * alarm ARN, so ALARM and OK of one alarm meet in one incident.
  */
 export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptions): Alert {
-  const event = parseCloudWatchAlarmEvent(input);
+  // The common valid event is vouched for without zod (fast-payloads.ts); anything else goes through zod.
+  const vouched = vouchCloudWatchAlarmEvent(input);
+  const event: CloudWatchAlarmEvent = vouched?.value ?? parseCloudWatchAlarmEvent(input);
+  const timestamps = vouched?.timestamps;
   throwLimitProblems(
     cloudWatchLimitProblems(event, options),
     `${DetailType.CloudWatchAlarmStateChange} event`,
@@ -725,11 +774,11 @@ export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptio
     labels,
     annotations,
     fingerprint: stableHash([alarmArn], 16),
-    startsAt: toIsoTimestamp(startsAt)!,
-    endsAt: status === 'resolved' && state.value === 'OK' ? toIsoTimestamp(state.timestamp) : undefined,
+    startsAt: isoOf(startsAt, timestamps),
+    endsAt: status === 'resolved' && state.value === 'OK' ? isoOf(state.timestamp, timestamps) : undefined,
     generatorURL: consoleUrl(alarmArn, event.region, detail.alarmName),
   });
-  return fitAlertToBudget(Alert.parse(normalized), options.budgetBytes);
+  return fitAlertToBudget(checkedAlert(normalized), options.budgetBytes);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -785,6 +834,25 @@ const ESSENTIAL_LABELS = new Set([
   'account',
 ]);
 
+/**
+ * At least the UTF-8 bytes of JSON.stringify(value), without serializing: JSON writes a UTF-16 code unit
+ * as at most 6 bytes (`\u001f`, a lone surrogate), a string adds 2 quotes, a key its colon and a comma,
+ * an object its braces; a number or literal is at most 25 characters (`-0.0000010049592595141001`), counted as 32. Undefined members count as if
+ * written (a bound may only be high).
+ */
+export function jsonBytesBound(value: unknown): number {
+  if (typeof value === 'string') return 6 * value.length + 2;
+  if (value === null || typeof value !== 'object') return 32;
+  let total = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) total += jsonBytesBound(item) + 1;
+    return total;
+  }
+  for (const key of Object.keys(value))
+    total += 6 * key.length + 4 + jsonBytesBound((value as Record<string, unknown>)[key]);
+  return total;
+}
+
 /** Bytes a string takes as a JSON string value (quotes and escapes included). */
 function jsonStringBytes(text: string): number {
   return Buffer.byteLength(JSON.stringify(text), 'utf8');
@@ -798,6 +866,8 @@ function jsonStringBytes(text: string): number {
  * the size is tracked as values change, and the whole alert is measured only a fixed number of times.
  */
 export function fitAlertToBudget(alert: Alert, budgetBytes: number = ALERT_BUDGET_BYTES): Alert {
+  // Most alerts are a few KB: a bound from their string lengths shows they fit without serializing them.
+  if (jsonBytesBound(alert) <= budgetBytes) return alert;
   let size = byteLength(alert);
   if (size <= budgetBytes) return alert;
   let current: Alert = { ...alert, labels: { ...alert.labels }, annotations: { ...alert.annotations } };

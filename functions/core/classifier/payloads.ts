@@ -29,6 +29,52 @@ export function toIsoTimestamp(text: string): string | undefined {
   const match = TIMESTAMP_PATTERN.exec(text);
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second, fraction = '', zone = 'Z'] = match;
+  // Every field in its everyday range (what senders send): the instant by arithmetic, no text to parse.
+  // Anything else (24:00, a day past the month, an offset past 23:59) is Date's call, and so is 29 February
+  // of years 0–99, which the calendar check below has always read as 1900–1999 (0000-02-29 is refused).
+  const y = Number(year);
+  const m = Number(month);
+  const d = Number(day);
+  const h = Number(hour);
+  const min = Number(minute);
+  const sec = Number(second);
+  if (
+    (y >= 100 || m !== 2 || d !== 29) &&
+    m >= 1 &&
+    m <= 12 &&
+    d >= 1 &&
+    d <= daysInMonth(y, m) &&
+    h <= 23 &&
+    min <= 59 &&
+    sec <= 59
+  ) {
+    let offsetMinutes = 0;
+    if (zone !== 'Z' && zone !== 'z') {
+      const offsetHours = Number(zone.slice(1, 3));
+      const minutes = Number(zone.slice(-2));
+      if (offsetHours > 23 || minutes > 59) return isoByDate(match);
+      offsetMinutes = (zone[0] === '-' ? -1 : 1) * (offsetHours * 60 + minutes);
+    }
+    const digits = fraction.length === 3 ? fraction : fraction.padEnd(3, '0').slice(0, 3);
+    // In UTC the fields are the answer's own: toISOString would write them back as they are.
+    if (offsetMinutes === 0) return `${year}-${month}-${day}T${hour}:${minute}:${second}.${digits}Z`;
+    const millis = Number(digits);
+    let instant = Date.UTC(y, m - 1, d, h, min, sec, millis);
+    // Date.UTC reads years 0–99 as 1900–1999 (Go's zero time is year 1): set the year itself.
+    if (y < 100) instant = new Date(instant).setUTCFullYear(y);
+    return new Date(instant - offsetMinutes * 60_000).toISOString();
+  }
+  return isoByDate(match);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/** The timestamp as Date reads it (every case toIsoTimestamp's arithmetic leaves to it); exported for its test. */
+export function isoByDate(match: RegExpExecArray): string | undefined {
+  const [, year, month, day, hour, minute, second, fraction = '', zone = 'Z'] = match;
   const millis = fraction.padEnd(3, '0').slice(0, 3);
   const offset = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
   const date = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}.${millis}${offset}`);
@@ -37,6 +83,11 @@ export function toIsoTimestamp(text: string): string | undefined {
   const local = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
   if (local.getUTCDate() !== Number(day) || local.getUTCMonth() !== Number(month) - 1) return undefined;
   return date.toISOString();
+}
+
+/** The pattern toIsoTimestamp reads timestamps with (for its test). */
+export function matchTimestamp(text: string): RegExpExecArray | null {
+  return TIMESTAMP_PATTERN.exec(text);
 }
 
 /** True for Go's zero time in any of its spellings. */

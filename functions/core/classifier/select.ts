@@ -1,4 +1,4 @@
-import type { Alert } from '../alert.ts';
+import { type Alert, AlertSource } from '../alert.ts';
 import { compileEventPattern } from '../event-pattern.ts';
 import type { LearningAggregate } from '../records.ts';
 import type { ApplicabilityRule, Runbook } from '../runbook/model.ts';
@@ -148,7 +148,7 @@ export function selectRunbook(
   learning: ReadonlyMap<string, LearningAggregate> = new Map(),
 ): RunbookSelection {
   const rejected: ConsideredRunbook[] = [];
-  const eligible: Array<ConsideredRunbook & SelectedRunbook> = [];
+  const eligible: Eligible[] = [];
   for (const { runbook, compiledPatterns } of candidates) {
     const rules = compiledPatterns ?? compileRules(runbook);
     const rule = bestRule(rules, alert);
@@ -183,37 +183,234 @@ export function selectRunbook(
       score: rule.confidence * factor,
     });
   }
-  eligible.sort(
-    (a, b) => b.score - a.score || b.confidence - a.confidence || byLocale(a.runbookId, b.runbookId),
-  );
-  const winner = eligible[0];
-  const describe = (entry: Pick<SelectedRunbook, 'rule' | 'confidence' | 'learnedFactor' | 'score'>) =>
-    `rule ${entry.rule} matched: confidence ${round(entry.confidence)} × learned ${round(entry.learnedFactor)} = ${round(entry.score)}`;
-  const considered: ConsideredRunbook[] = eligible.map(({ runbookVersion: _version, ...entry }, index) =>
-    index === 0
-      ? { ...entry, outcome: 'selected', reason: describe(entry) }
-      : { ...entry, reason: `${describe(entry)}, below ${winner!.runbookId}'s ${round(winner!.score)}` },
-  );
   rejected.sort((a, b) => byLocale(a.runbookId, b.runbookId));
-  if (!winner) return { considered: rejected };
+  return ranked(eligible, rejected);
+}
+
+type Eligible = ConsideredRunbook & SelectedRunbook;
+
+/** The selection from the eligible runbooks (any order) and the rejected ones (already in id order). */
+// Module-level functions, not closures made per call: this runs once per alert.
+const byRank = (a: Eligible, b: Eligible) =>
+  b.score - a.score || b.confidence - a.confidence || byLocale(a.runbookId, b.runbookId);
+
+function describe(entry: Pick<SelectedRunbook, 'rule' | 'confidence' | 'learnedFactor' | 'score'>): string {
+  return `rule ${entry.rule} matched: confidence ${round(entry.confidence)} × learned ${round(entry.learnedFactor)} = ${round(entry.score)}`;
+}
+
+function ranked(eligible: Eligible[], rejected: ConsideredRunbook[]): RunbookSelection {
+  if (eligible.length === 0) return { considered: rejected };
+  if (eligible.length > 1) eligible.sort(byRank);
+  const winner = eligible[0]!;
+  const considered: ConsideredRunbook[] = [];
+  for (let index = 0; index < eligible.length; index++) {
+    const { runbookVersion: _version, ...entry } = eligible[index]!;
+    considered.push(
+      index === 0
+        ? { ...entry, outcome: 'selected', reason: describe(entry) }
+        : { ...entry, reason: `${describe(entry)}, below ${winner.runbookId}'s ${round(winner.score)}` },
+    );
+  }
+  for (const entry of rejected) considered.push(entry);
   const { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor } = winner;
   return {
     selected: { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor },
-    considered: [...considered, ...rejected],
+    considered,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The selector: what does not depend on the alert, computed once per catalog
+
+/**
+ * A field every match requires to be one of a few strings: a top-level field or a field one object
+ * down (`source`, `name`, `labels.namespace`, `annotations.runbook_url`) whose pattern lists plain
+ * strings only, or equals-ignore-case terms only. Where the alert holds a string there, the pattern
+ * matches only if the gate's set has it (lowercased for ignoreCase), so a miss rules the rule out
+ * before its pattern runs; where it holds anything else the gate says nothing.
+ */
+interface Gate {
+  /** Index of the gate's path (and case) in the selector's per-alert reads. */
+  slot: number;
+  values: ReadonlySet<string>;
+}
+
+interface GatePath {
+  path: readonly string[];
+  ignoreCase: boolean;
+}
+
+/** A rule with what can rule it out before its pattern runs. */
+interface PreparedRule extends CompiledRule {
+  /**
+   * The pattern's top-level `source` field on its own: the whole pattern matches only where it does,
+   * and it reads nothing but the alert's source, so it is decided once per source.
+   */
+  source?: (alert: unknown) => boolean;
+  gates: readonly Gate[];
+}
+
+interface PreparedRunbook {
+  runbook: Runbook;
+  rules: readonly PreparedRule[];
+  /** The reason when no rule matched (it names every rule, whichever were tried). */
+  noRuleMatched: string;
+  allowed: readonly string[];
+  allowedText: string;
+}
+
+/** Text an event pattern could read as an IP address (and then match other spellings of). */
+const ADDRESS_LIKE = /^[0-9a-fA-F:.]*$/;
+const plainText = (text: string) => !ADDRESS_LIKE.test(text) || !/[:.]/.test(text);
+
+/** The strings a leaf's terms match, when they are all plain strings or all equals-ignore-case. */
+function leafSet(terms: unknown): { values: Set<string>; ignoreCase: boolean } | undefined {
+  if (!Array.isArray(terms) || terms.length === 0) return undefined;
+  if (terms.every((term): term is string => typeof term === 'string' && plainText(term)))
+    return { values: new Set(terms), ignoreCase: false };
+  const lowered: string[] = [];
+  for (const term of terms) {
+    if (typeof term !== 'object' || term === null || Array.isArray(term)) return undefined;
+    const keys = Object.keys(term);
+    const argument = (term as Record<string, unknown>)['equals-ignore-case'];
+    if (keys.length !== 1 || typeof argument !== 'string') return undefined;
+    lowered.push(argument.toLowerCase());
+  }
+  return { values: new Set(lowered), ignoreCase: true };
+}
+
+/** The gates of a pattern: its AND-ed leaves at the top and one object down that list strings only. */
+function gatesOf(pattern: Record<string, unknown>): Array<GatePath & { values: Set<string> }> {
+  const gates: Array<GatePath & { values: Set<string> }> = [];
+  for (const key of Object.keys(pattern)) {
+    if (key === '$or') continue;
+    const value = pattern[key];
+    if (Array.isArray(value)) {
+      const set = leafSet(value);
+      if (set) gates.push({ path: [key], ...set });
+    } else if (typeof value === 'object' && value !== null) {
+      for (const inner of Object.keys(value)) {
+        if (inner === '$or') continue;
+        const set = leafSet((value as Record<string, unknown>)[inner]);
+        if (set) gates.push({ path: [key, inner], ...set });
+      }
+    }
+  }
+  return gates;
+}
+
+/** The string at a gate's path (lowercased for ignoreCase), or undefined when it holds no string. */
+function readGate(alert: unknown, { path, ignoreCase }: GatePath): string | undefined {
+  let node: unknown = alert;
+  for (const key of path) {
+    // As event patterns read: objects only, never an array, never an inherited member.
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, key))
+      return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  if (typeof node !== 'string') return undefined;
+  return ignoreCase ? node.toLowerCase() : node;
+}
+
+const NO_LEARNING: ReadonlyMap<string, LearningAggregate> = new Map();
 
 /** Holds the runbooks with their patterns compiled once; select() per alert. */
 export class RunbookSelector {
   readonly candidates: readonly Required<RunbookCandidate>[];
+  /** The runbooks in the order rejections are listed (by id, as selectRunbook sorts them). */
+  readonly #byId: readonly PreparedRunbook[];
+  /** Per alert source, each runbook with only the rules whose `source` field admits it. */
+  readonly #bySource = new Map<string, readonly PreparedRunbook[]>();
+  /** The distinct paths the rules' gates read, each read once per alert. */
+  readonly #gatePaths: GatePath[] = [];
 
   /** Throws InvalidEventPatternError for a rule EventBridge would refuse (validation reports it first). */
   constructor(runbooks: readonly Runbook[]) {
     this.candidates = runbooks.map((runbook) => ({ runbook, compiledPatterns: compileRules(runbook) }));
+    const slots = new Map<string, number>();
+    const prepareRule = (compiled: CompiledRule): PreparedRule => {
+      const pattern = compiled.rule.pattern as Record<string, unknown>;
+      const gates = gatesOf(pattern).map(({ path, ignoreCase, values }) => {
+        const key = JSON.stringify([path, ignoreCase]);
+        let slot = slots.get(key);
+        if (slot === undefined) {
+          slot = this.#gatePaths.length;
+          slots.set(key, slot);
+          this.#gatePaths.push({ path, ignoreCase });
+        }
+        return { slot, values };
+      });
+      const prepared: PreparedRule = { ...compiled, gates };
+      if (Array.isArray(pattern.source)) prepared.source = compileEventPattern({ source: pattern.source });
+      return prepared;
+    };
+    // A stable sort: runbooks of equal ids keep their order, as sorting the rejections kept it.
+    this.#byId = this.candidates
+      .map(({ runbook, compiledPatterns }) => ({
+        runbook,
+        rules: compiledPatterns.map(prepareRule),
+        noRuleMatched: `no applicability rule matched (${ruleIds(compiledPatterns)})`,
+        allowed: runbook.environmentConstraints.environments,
+        allowedText: runbook.environmentConstraints.environments.join(', '),
+      }))
+      .sort((a, b) => byLocale(a.runbook.id, b.runbook.id));
+    for (const source of AlertSource.options) this.#bySource.set(source, this.#forSource(source));
   }
 
-  select(alert: Alert, learning: ReadonlyMap<string, LearningAggregate> = new Map()): RunbookSelection {
-    return selectRunbook(alert, this.candidates, learning);
+  #forSource(source: string): readonly PreparedRunbook[] {
+    const event = { source };
+    return this.#byId.map((prepared) => ({
+      ...prepared,
+      rules: prepared.rules.filter((rule) => rule.source === undefined || rule.source(event)),
+    }));
+  }
+
+  /** The same selection as selectRunbook(alert, this.candidates, learning), with less work per alert. */
+  select(alert: Alert, learning: ReadonlyMap<string, LearningAggregate> = NO_LEARNING): RunbookSelection {
+    const runbooks = this.#bySource.get(alert.source) ?? this.#byId;
+    const paths = this.#gatePaths;
+    const reads: Array<string | undefined> = new Array(paths.length);
+    for (let slot = 0; slot < paths.length; slot++) reads[slot] = readGate(alert, paths[slot]!);
+    const rejected: ConsideredRunbook[] = [];
+    const eligible: Eligible[] = [];
+    for (const { runbook, rules, noRuleMatched, allowed, allowedText } of runbooks) {
+      // bestRule over the rules that can match: the first of the highest confidence.
+      let rule: ApplicabilityRule | undefined;
+      candidates: for (const prepared of rules) {
+        if (rule !== undefined && !(prepared.rule.confidence > rule.confidence)) continue;
+        for (const { slot, values } of prepared.gates) {
+          const read = reads[slot];
+          if (read !== undefined && !values.has(read)) continue candidates;
+        }
+        if (prepared.matches(alert)) rule = prepared.rule;
+      }
+      if (!rule) {
+        rejected.push({ runbookId: runbook.id, outcome: 'no-rule-matched', reason: noRuleMatched });
+        continue;
+      }
+      if (!allowed.includes(alert.environment)) {
+        rejected.push({
+          runbookId: runbook.id,
+          outcome: 'environment-not-allowed',
+          reason: `rule ${rule.id} matched, but environment "${alert.environment}" is not one the runbook allows (${allowedText})`,
+          rule: rule.id,
+          confidence: rule.confidence,
+        });
+        continue;
+      }
+      const factor = learnedFactor(learning.get(runbook.id), alert.name);
+      eligible.push({
+        runbookId: runbook.id,
+        runbookVersion: runbook.version,
+        outcome: 'outscored',
+        reason: '',
+        rule: rule.id,
+        confidence: rule.confidence,
+        learnedFactor: factor,
+        score: rule.confidence * factor,
+      });
+    }
+    return ranked(eligible, rejected);
   }
 
   runbook(id: string): Runbook | undefined {

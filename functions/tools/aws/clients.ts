@@ -12,7 +12,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { RunbookAutopilotError } from '../../core/errors.ts';
+import { type AwsService, checkedEndpoints } from './endpoints.ts';
 
 /**
  * The SDK clients AWS tools call, one per service and region. A region left out means the factory's
@@ -35,26 +35,6 @@ export interface AwsClients {
   elastiCache(region?: string): ElastiCacheClient;
 }
 
-export type AwsService = keyof AwsClients;
-
-/** Every service AwsClients builds a client for. */
-export const AWS_SERVICES = [
-  'cloudWatch',
-  'logs',
-  'ssm',
-  'ec2',
-  'autoScaling',
-  'ecs',
-  'lambda',
-  'elbv2',
-  'rds',
-  'sqs',
-  'dynamoDb',
-  'applicationAutoScaling',
-  'apiGateway',
-  'elastiCache',
-] as const satisfies readonly AwsService[];
-
 export interface AwsClientsOptions {
   /** Region for calls that name none (config `tools.defaultRegion`); absent: the SDK's default. */
   defaultRegion?: string;
@@ -73,28 +53,7 @@ type ClientConfig = {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 };
 
-/** Refuses an endpoint for a service AwsClients does not know (a typo) and one that is not an http(s) URL. */
-function checkedEndpoints(
-  endpoints: AwsClientsOptions['endpoints'] = {},
-): Partial<Record<AwsService, string>> {
-  for (const [service, endpoint] of Object.entries(endpoints)) {
-    if (!(AWS_SERVICES as readonly string[]).includes(service))
-      throw new RunbookAutopilotError(
-        `AWS client endpoints: unknown service "${service}"; the services are ${AWS_SERVICES.join(', ')}`,
-      );
-    let url: URL | undefined;
-    try {
-      url = new URL(String(endpoint));
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-      throw new RunbookAutopilotError(
-        `AWS client endpoints.${service}: "${String(endpoint)}" is not an http(s) URL such as http://127.0.0.1:4566`,
-      );
-  }
-  return endpoints;
-}
+export { AWS_SERVICES, type AwsService } from './endpoints.ts';
 
 /** Clients cached per region and built on first use: importing or wiring this constructs nothing. */
 export function awsClients(options: AwsClientsOptions = {}): AwsClients {
