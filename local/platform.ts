@@ -10,6 +10,7 @@ import {
 import { walkStates } from '../functions/core/compiler/asl.ts';
 import { RuntimeConfig } from '../functions/core/config.ts';
 import { RunbookAutopilotError } from '../functions/core/errors.ts';
+import type { Notification } from '../functions/core/records.ts';
 import type { Clock } from '../functions/ports/clock.ts';
 import type { Logger } from '../functions/ports/logger.ts';
 import { cdkJsonPath, loadEnvironmentConfig, loadPolicies } from './project.ts';
@@ -51,6 +52,8 @@ export interface PlatformOptions {
   logger?: Logger;
   /** Every state the engine enters, leaves or fails, as it happens (after the terminal line is printed). */
   onEngineEvent?: (event: EngineEvent) => void;
+  /** Every notification as the outbox takes it (after its terminal lines): a receiver's view of delivery. */
+  onNotification?: (notification: Notification) => void;
   /** The platform's clock (tests move it: business hours, budget windows); default: the system's. */
   clock?: Clock;
 }
@@ -155,6 +158,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       },
       onNotification: (notification) => {
         for (const line of notificationLines(notification)) print(line);
+        options.onNotification?.(notification);
       },
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
       ...(options.reminderIntervalMs === undefined ? {} : { reminderIntervalMs: options.reminderIntervalMs }),

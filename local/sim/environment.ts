@@ -164,6 +164,11 @@ export class SimulatedEnvironment {
     );
   }
 
+  /** The simulated account's endpoint: the calls it answered, and fault injection (failNext, slowDown). */
+  get awsEndpoint(): AwsEndpoint {
+    return this.aws;
+  }
+
   static async start(options: EnvironmentOptions): Promise<SimulatedEnvironment> {
     const print = options.print ?? (() => {});
     const scenarios = options.scenarios?.length === 0 ? [] : selectScenarios(options.scenarios);

@@ -10,7 +10,7 @@ import { ROOT } from '../support/runbooks.ts';
 
 /**
  * `npm run scenarios` in small, so its runner cannot rot: two of its fault scenarios on hpa-maxed-out
- * as runbooks/ ships it, each through the real Prometheus and Alertmanager. The figures are the full
+ * as runbooks/ ships it, played side by side, each through its own real Prometheus and Alertmanager. The figures are the full
  * run's business (BENCHMARKS.md); here only the outcomes and the results' schema are checked.
  */
 
@@ -26,14 +26,20 @@ describeWithMonitoring('npm run scenarios, in small', () => {
     runbooksDir = mkdtempSync(join(tmpdir(), 'scenarios-test-runbooks-'));
     copyFileSync(join(ROOT, 'runbooks/hpa-maxed-out.yaml'), join(runbooksDir, 'hpa-maxed-out.yaml'));
     statemachinesDir = compileRunbooks(runbooksDir);
-    for (const definition of faultScenarios().filter((candidate) => PLAYED.includes(candidate.id)))
-      results.push(
-        await playScenario(
-          definition,
-          { runbooksDir, waitScale: 1 / 30, print: () => {} },
-          { library: statemachinesDir },
-        ),
-      );
+    // Side by side, as npm run scenarios plays its lanes: each has its own environment and platform.
+    results.push(
+      ...(await Promise.all(
+        faultScenarios()
+          .filter((candidate) => PLAYED.includes(candidate.id))
+          .map((definition) =>
+            playScenario(
+              definition,
+              { runbooksDir, waitScale: 1 / 30, print: () => {} },
+              { library: statemachinesDir },
+            ),
+          ),
+      )),
+    );
   }, 120_000);
 
   afterAll(() => {

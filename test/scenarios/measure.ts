@@ -2,19 +2,21 @@ import { parseDuration } from '../../functions/core/duration.ts';
 import type { RunningPlatform } from '../../local/platform.ts';
 import type { Json } from '../support/json.ts';
 import type { ExecutionMeasure } from './results.ts';
-import { getJson, notificationsOf } from './session.ts';
+import { getJson, notificationsOf, type Sink } from './session.ts';
 
 /**
  * What one execution measured: time to mitigate (the alert's startsAt in Alertmanager → the execution
  * stopped after verifying), the same with the runbook's waits at full length (the runner shortens
  * them with waitScale), the runbook's manual baseline (optimizationTargets.baselineMttr), who had to
- * act, compensations and how long the approval notification took.
+ * act, compensations, and for each approval how long its notification took to reach the receiver and
+ * how long until it was decided, both from the approval's task token (the engine entering its state).
  */
 export async function measureExecution(
   url: string,
   platform: RunningPlatform,
   detail: Json,
   waitScale: number,
+  sink: Sink,
 ): Promise<ExecutionMeasure> {
   const execution = detail.execution;
   const runbook = platform.catalog().find((entry) => entry.id === execution.runbookId)?.runbook;
@@ -40,22 +42,7 @@ export async function measureExecution(
     ).values(),
   ];
   const approvals = await approvalsOf(url, execution.id);
-  const approvalRequests = notifications.filter((notification) => notification.kind === 'approval-request');
-  const notificationLatencies = approvals.flatMap((approval) => {
-    const sent = approvalRequests
-      .filter(
-        (notification) =>
-          notification.subject?.includes(approval.id) ||
-          notification.links?.some(
-            (link: Json) =>
-              String(link.url).includes(encodeURIComponent(approval.id)) ||
-              String(link.url).includes(approval.id),
-          ),
-      )
-      .map((notification) => Date.parse(notification.sentAt));
-    const first = sent.length > 0 ? Math.min(...sent) : undefined;
-    return first === undefined ? [] : [first - Date.parse(approval.requestedAt)];
-  });
+  const timings = approvals.flatMap((approval) => approvalTiming(approval, execution.id, sink));
   const escalations = notifications.filter((notification) => notification.kind === 'escalation');
   return {
     executionId: execution.id,
@@ -73,11 +60,59 @@ export async function measureExecution(
       stepId: step.stepId as string,
       status: step.status as string,
     })),
-    approvalNotificationLatencyMs: notificationLatencies,
+    approvalNotificationLatencyMs: timings.flatMap((timing) =>
+      timing.arrivedMs === undefined ? [] : [timing.arrivedMs],
+    ),
+    approvalDecisionLatencyMs: timings.flatMap((timing) =>
+      timing.decidedMs === undefined ? [] : [timing.decidedMs],
+    ),
   };
 }
 
 async function approvalsOf(url: string, executionId: string): Promise<Json[]> {
   const detail = await getJson(new URL(`api/executions/${encodeURIComponent(executionId)}`, url));
   return (detail.approvals ?? []) as Json[];
+}
+
+/**
+ * One approval, from the engine entering its Approval state (where the task token is minted) to its
+ * request arriving at the receiver (the sink's clock), and to its decision (the record's decidedAt).
+ * Approvals whose state the sink did not see (a child platform's, before a kill -9) are left out.
+ */
+function approvalTiming(
+  approval: Json,
+  executionId: string,
+  sink: Sink,
+): Array<{ arrivedMs?: number; decidedMs?: number }> {
+  const id = String(approval.id);
+  const arrivals = sink.notifications
+    .filter(
+      (notification) =>
+        notification.kind === 'approval-request' &&
+        notification.links.some((link) => link.includes(encodeURIComponent(id)) || link.includes(id)),
+    )
+    .map((notification) => notification.arrivedAt);
+  const arrived = arrivals.length > 0 ? Math.min(...arrivals) : undefined;
+  const requestedAt = Date.parse(approval.requestedAt);
+  const state = `Approval: ${approval.target?.id}`;
+  // The latest entry into this approval's state before its record was made (a retried task re-enters).
+  const entered = sink.approvalStates
+    .filter(
+      (entry) =>
+        entry.executionId === executionId &&
+        (entry.state === state || entry.state.startsWith(`${state} #`)) &&
+        entry.at <= Math.max(requestedAt, arrived ?? requestedAt),
+    )
+    .map((entry) => entry.at)
+    .at(-1);
+  if (entered === undefined) return [];
+  const decidedAt = approval.decidedAt ? Date.parse(approval.decidedAt) : undefined;
+  return [
+    {
+      ...(arrived === undefined ? {} : { arrivedMs: arrived - entered }),
+      ...(decidedAt === undefined || approval.status !== 'approved'
+        ? {}
+        : { decidedMs: decidedAt - entered }),
+    },
+  ];
 }

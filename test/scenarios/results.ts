@@ -18,8 +18,10 @@ export const ExecutionMeasure = z
     approvals: z.array(z.string()),
     escalations: z.number().int(),
     compensations: z.array(z.object({ stepId: z.string(), status: z.string() }).strict()),
-    /** Approval requested (the record's requestedAt) → its notification sent (the outbox's sentAt). */
+    /** Per approval: its task token minted (the engine entering its Approval state) → its request arriving at the receiver (the sink's clock). */
     approvalNotificationLatencyMs: z.array(z.number()),
+    /** Per approval the harness approved: the same start → the approval decided (the record's decidedAt). */
+    approvalDecisionLatencyMs: z.array(z.number()),
   })
   .strict();
 export type ExecutionMeasure = z.infer<typeof ExecutionMeasure>;
@@ -48,6 +50,10 @@ export const ScenarioResult = z
   .strict();
 export type ScenarioResult = z.infer<typeof ScenarioResult>;
 
+const Spread = z
+  .object({ count: z.number().int(), median: z.number().nullable(), max: z.number().nullable() })
+  .strict();
+
 export const Summary = z
   .object({
     scenarios: z.number().int(),
@@ -60,9 +66,8 @@ export const Summary = z
     compensations: z.number().int(),
     compensationSuccessRate: z.number().nullable(),
     overrideLatencyMs: z.array(z.object({ override: z.string(), ms: z.number() }).strict()),
-    approvalNotificationLatencyMs: z
-      .object({ count: z.number().int(), median: z.number().nullable(), max: z.number().nullable() })
-      .strict(),
+    approvalNotificationLatencyMs: Spread,
+    approvalDecisionLatencyMs: Spread,
     safetyIncidents: z.number().int(),
     timeToMitigate: z.array(
       z
@@ -95,6 +100,17 @@ export const Results = z
       })
       .strict(),
     waitScale: z.number(),
+    /** `npm run scenarios` from its start (lanes starting and compiling their machines) to the last scenario's end. */
+    wallTimeMs: z.number(),
+    /** Each lane (a process of its own) and the scenarios it played in turn, from the start of the run. */
+    lanes: z.array(
+      z
+        .object({
+          lane: z.number().int(),
+          scenarios: z.array(z.object({ id: z.string(), startMs: z.number(), endMs: z.number() }).strict()),
+        })
+        .strict(),
+    ),
     baselineSource: z.string(),
     runbooksDir: z.string(),
     summary: Summary,

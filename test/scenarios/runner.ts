@@ -114,7 +114,8 @@ async function playToTheEnd(
     details = await executionDetails(session.url);
     const done = details.filter((detail) => TERMINAL.has(detail.execution.status));
     if (done.length >= expected && done.length === details.length) break;
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // An approval request is answered as it arrives (as an approver at their inbox would); else every 400 ms.
+    await session.sink.next(400);
   }
   return details;
 }
@@ -374,11 +375,6 @@ export function faultScenarios(): ScenarioDefinition[] {
         note(`maxReplicas after: ${hpa(session).spec!.maxReplicas}`);
         check((await escalations(session, detail)).length >= 1, 'no escalation was sent after the rollback');
       },
-      {
-        runbookId: 'hpa-maxed-out',
-        edit: (text) => text.replace('alertResolved: { within: 15m }', 'alertResolved: { within: 15s }'),
-        why: 'verification waits up to 15 minutes for the alert to resolve before it rolls back; 15 s shows the same path',
-      },
     ),
     hpaFault(
       'compensation-fails',
@@ -412,13 +408,68 @@ export function faultScenarios(): ScenarioDefinition[] {
           `escalations ${sent.map((notification) => notification.severity).join(', ')}: none pages`,
         );
       },
-      {
-        runbookId: 'hpa-maxed-out',
-        edit: (text) => text.replace('alertResolved: { within: 15m }', 'alertResolved: { within: 15s }'),
-        why: 'verification waits up to 15 minutes for the alert to resolve before it rolls back; 15 s shows the same path',
-      },
+      undefined,
       ['compensation-failed'],
     ),
+    {
+      id: 'aws-throttled',
+      kind: 'fault',
+      fault:
+        "API Gateway throttles the diagnosis's GetDeployments 4 times and the rollback's UpdateStage 3 times (429 TooManyRequestsException: more than the SDK's own 3 attempts), then answers",
+      simulated: ['apigateway-5xx'],
+      alertSource: 'cloudwatch',
+      expected:
+        "the SDK's and the steps' retries succeed: the stage is pointed back once, the execution succeeds, nobody escalated",
+      deadlineMs: 120_000,
+      async play(context) {
+        const { session, check, note } = context;
+        const endpoint = session.environment.awsEndpoint;
+        // From the first read of the deployments (the diagnosis; resolution reads only the stage).
+        endpoint.failNext({
+          service: 'apigateway',
+          operation: 'GetDeployments',
+          error: 'throttle',
+          times: 4,
+        });
+        endpoint.failNext({ service: 'apigateway', operation: 'UpdateStage', error: 'throttle', times: 3 });
+        const details = await playToTheEnd(context, { approve: true, deadlineMs: 100_000, expected: 1 });
+        const detail = details[0];
+        check(details.length === 1, `${details.length} executions, expected 1`);
+        check(detail?.execution.status === 'succeeded', `execution ${story(detail)}`);
+        const answers = (operation: string) =>
+          endpoint.requests
+            .filter((request) => request.service === 'apigateway' && request.operation === operation)
+            .map((request) => request.status);
+        const reads = answers('GetDeployments');
+        const updates = answers('UpdateStage');
+        note(`GetDeployments answered ${reads.join(', ')}; UpdateStage answered ${updates.join(', ')}`);
+        check(
+          reads.slice(0, 5).join(',') === '429,429,429,429,200',
+          `GetDeployments answered ${reads.join(', ')}: expected 4 throttled, then answered`,
+        );
+        check(
+          updates.join(',') === '429,429,429,200',
+          `UpdateStage answered ${updates.join(', ')}: expected 3 throttled, then the one change`,
+        );
+        // The SDK gives up after 3 attempts: the steps' own retries are what recovered.
+        const attempts = (stepId: string) =>
+          ((detail?.steps ?? []) as Json[])
+            .filter((step) => step.kind === 'step' && step.stepId === stepId)
+            .map((step) => `${step.status}${step.error?.name ? ` ${step.error.name}` : ''}`);
+        note(
+          `stage: ${attempts('stage').join(', ')}; rollback-stage: ${attempts('rollback-stage').join(', ')}`,
+        );
+        for (const stepId of ['stage', 'rollback-stage'])
+          check(
+            attempts(stepId).length >= 2 &&
+              attempts(stepId)[0]!.includes('Throttled') &&
+              attempts(stepId).at(-1) === 'succeeded',
+            `${stepId} attempts ${attempts(stepId).join(', ')}: expected throttled, then succeeded on retry`,
+          );
+        check((await escalations(session, detail)).length === 0, 'escalated although the retries succeeded');
+        return details;
+      },
+    },
     {
       id: 'approval-timeout',
       kind: 'fault',
@@ -926,7 +977,9 @@ export async function playScenario(
       }),
     ]).finally(() => clearTimeout(timer));
     for (const detail of details)
-      executions.push(await measureExecution(session.url, session.platform, detail, options.waitScale));
+      executions.push(
+        await measureExecution(session.url, session.platform, detail, options.waitScale, session.sink),
+      );
     const learning = await getJson(new URL('api/learning', session.url));
     safetyIncidents = (learning.automation?.safetyIncidents ?? []) as unknown[];
     // Things that must never happen: only the kinds the fault itself causes are expected, and then they must show.

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { EngineEvent } from '../../functions/adapters/local/local-engine.ts';
+import type { Notification } from '../../functions/core/records.ts';
 import { DEMO_ENVIRONMENT, demoAwsOptions, demoToolConfig } from '../../local/demo/demo.ts';
 import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import { PACKAGE_ROOT } from '../../local/project.ts';
@@ -25,7 +27,65 @@ export interface SessionOptions {
   child?: boolean;
 }
 
+/** What reached the scenario's receiver, each stamped on arrival with the receiver's clock. */
+export interface Sink {
+  /** Notifications as the platform's notifier handed them over (the embedded outbox: SNS's place locally). */
+  notifications: Array<{
+    id: string;
+    kind: string;
+    executionId?: string;
+    links: string[];
+    arrivedAt: number;
+  }>;
+  /** Approval Task states entered: the engine mints the approval's task token as it enters one. */
+  approvalStates: Array<{ executionId: string; state: string; at: number }>;
+  /** Resolves on the next notification (or after `ms`): the harness answers as a person would, on arrival. */
+  next(ms: number): Promise<void>;
+}
+
+/** The compiler names approval Task states `Approval: <step or phase>` (StateName.approval). */
+const APPROVAL_STATE = /^Approval: /;
+
+function openSink(): Sink & {
+  arrived: (notification: Notification) => void;
+  entered: (event: EngineEvent) => void;
+} {
+  let wake: Array<() => void> = [];
+  const sink = {
+    notifications: [] as Sink['notifications'],
+    approvalStates: [] as Sink['approvalStates'],
+    next(ms: number) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    arrived(notification: Notification) {
+      sink.notifications.push({
+        id: notification.id,
+        kind: notification.kind,
+        ...(notification.executionId ? { executionId: notification.executionId } : {}),
+        links: (notification.links ?? []).map((link) => link.url),
+        arrivedAt: Date.now(),
+      });
+      const waiting = wake;
+      wake = [];
+      for (const resolve of waiting) resolve();
+    },
+    entered(event: EngineEvent) {
+      if (event.type === 'state-entered' && APPROVAL_STATE.test(event.state))
+        sink.approvalStates.push({ executionId: event.executionId, state: event.state, at: Date.now() });
+    },
+  };
+  return sink;
+}
+
 export interface Session {
+  /** The receiver's view: notifications on arrival, approval tasks as they start (in-process platform only). */
+  sink: Sink;
   environment: SimulatedEnvironment;
   /** The in-process platform (after a restart, for a child session). */
   platform: RunningPlatform;
@@ -40,6 +100,7 @@ export interface Session {
 export async function openSession(options: SessionOptions): Promise<Session> {
   process.env.AWS_EC2_METADATA_DISABLED = 'true';
   const dataDir = mkdtempSync(join(tmpdir(), 'scenarios-'));
+  const sink = openSink();
   const environment = await SimulatedEnvironment.start({
     dataDir: join(dataDir, 'target'),
     scenarios: options.simScenarios,
@@ -59,6 +120,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
       aws: demoAwsOptions(environment.endpoints.aws),
       configOverrides: demoToolConfig(environment.endpoints),
       print: () => {},
+      onNotification: sink.arrived,
+      onEngineEvent: sink.entered,
     });
   let platform: RunningPlatform | undefined;
   let child: ChildPlatform | undefined;
@@ -85,6 +148,7 @@ export async function openSession(options: SessionOptions): Promise<Session> {
   const url = platform?.url ?? child!.url;
   await environment.setReceiver(new URL('webhooks/alertmanager', url).toString());
   const session: Session = {
+    sink,
     environment,
     platform: platform as RunningPlatform,
     url,
@@ -108,7 +172,8 @@ export async function openSession(options: SessionOptions): Promise<Session> {
 }
 
 export async function getJson(url: string | URL, init?: RequestInit): Promise<Json> {
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  // Patient: on a shared 2-core machine a busy platform can take many seconds to answer.
+  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(60_000) });
   const text = await response.text();
   if (response.status >= 300)
     throw new Error(`${init?.method ?? 'GET'} ${url} answered ${response.status}: ${text.slice(0, 500)}`);

@@ -96,6 +96,8 @@ export interface HarnessOptions {
   config?: Partial<RuntimeConfig>;
   tools?: ToolImplementation[];
   runbooks?: string[];
+  /** The step runner's waitScale (the embedded platform's; the AWS wiring never sets it). */
+  waitScale?: number;
 }
 
 export async function startAwsHarness(options: HarnessOptions = {}) {
@@ -185,6 +187,7 @@ export async function startAwsHarness(options: HarnessOptions = {}) {
     records,
     abortPollMs: 20,
     verifyPollSeconds: 1,
+    ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
   });
   return {
     table,

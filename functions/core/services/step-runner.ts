@@ -68,6 +68,8 @@ const ANSWERED_NO: ReadonlySet<string> = new Set([
 const CONTEXT_PARAMETERS = ['region', 'cluster', 'prometheus'] as const;
 /** Leave the runner this much of the Lambda's time to record the outcome after a step times out. */
 const DEADLINE_MARGIN_MS = 5_000;
+/** A verification window shortened by waitScale is at least this long: alert resolution does not scale. */
+const SCALED_VERIFY_FLOOR_SECONDS = 30;
 
 export interface StepRunnerOptions {
   store: Store;
@@ -99,7 +101,8 @@ export interface StepRunnerOptions {
   stuckSteps?: StuckStepWatchdog;
   /**
    * The factor the embedded engine shortens Wait states by (`runbook demo --wait-scale`), recorded with
-   * each wait; the AWS wiring never sets it (Step Functions waits what the definition says).
+   * each wait, and the verification's alert-resolve window with them; the AWS wiring never sets it (Step
+   * Functions waits what the definition says).
    */
   waitScale?: number;
 }
@@ -1194,7 +1197,18 @@ export class StepRunner {
       (outcome) => outcome.stepId === stepId,
     );
     const firstStart = outcomes[0] ? new Date(outcomes[0].startedAt) : clock.now();
-    const verifyDeadline = firstStart.getTime() + withinSeconds * 1_000;
+    // Shortened like the runbook's waits, but not below what a resolved alert takes to arrive (rule
+    // evaluation, Alertmanager's group_interval, an alarm's periods do not scale).
+    const scale = this.options.waitScale ?? 1;
+    const limitSeconds =
+      scale === 1
+        ? withinSeconds
+        : Math.min(withinSeconds, Math.max(withinSeconds * scale, SCALED_VERIFY_FLOOR_SECONDS));
+    const limit =
+      scale === 1
+        ? `${withinSeconds}s`
+        : `${Math.round(limitSeconds * 10) / 10}s: ${withinSeconds}s × wait scale ${Number(scale.toPrecision(3))}, at least ${SCALED_VERIFY_FLOOR_SECONDS}s`;
+    const verifyDeadline = firstStart.getTime() + limitSeconds * 1_000;
     const startedAt = clock.now();
     const base = {
       executionId: execution.id,
@@ -1206,7 +1220,7 @@ export class StepRunner {
       risk: 'low',
       attempt: outcomes.length + 1,
       dryRun: execution.dryRun,
-      parameters: { withinSeconds },
+      parameters: { withinSeconds, ...(scale === 1 ? {} : { scale }) },
     } as const;
     // Started by hand: no alert fired, so none can resolve; the runbook's checks are its verification.
     if (execution.trigger === 'manual') {
@@ -1278,13 +1292,13 @@ export class StepRunner {
           await this.healthWorse(
             execution,
             worse,
-            `${Math.round((clock.now().getTime() - firstStart.getTime()) / 1_000)}s into the verification (which waits up to ${withinSeconds}s for the alert)`,
+            `${Math.round((clock.now().getTime() - firstStart.getTime()) / 1_000)}s into the verification (which waits up to ${limit} for the alert)`,
             { ...base, startedAt, output: { resolved: false, watch: worse } },
           );
       }
       const now = clock.now().getTime();
       if (now >= verifyDeadline) {
-        const message = `the alert ${incident?.alert.name ?? ''} is still firing ${Math.round((now - firstStart.getTime()) / 1000)}s after verification began (limit ${withinSeconds}s)`;
+        const message = `the alert ${incident?.alert.name ?? ''} is still firing ${Math.round((now - firstStart.getTime()) / 1000)}s after verification began (limit ${limit})`;
         await this.putOutcome({
           ...base,
           status: 'failed',

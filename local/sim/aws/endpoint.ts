@@ -38,6 +38,7 @@ import { SsmRunCommand } from './ssm.ts';
  * be SigV4-signed (by anyone: nothing is checked against a key). Each service answers within a rate
  * (a token bucket), beyond which it throttles with its own error code, as AWS does. A service or an
  * operation it does not simulate gets that protocol's "unknown operation" error: nothing reaches AWS.
+ * Scenarios inject faults per service and operation: failNext (throttling or a 5xx, N times), slowDown.
  */
 
 export interface AwsRequest {
@@ -53,6 +54,38 @@ export interface AwsRequest {
 export interface EndpointOptions {
   /** Calls a second each service answers before it throttles (a burst of twice that); default 50. */
   requestsPerSecond?: number;
+}
+
+/**
+ * A fault injected into the account (as FakeKubeApi's failNext): the next `times` matching calls are
+ * answered with an error instead of the service's answer. `throttle` is the service's own throttling
+ * error (what its rate limit answers); a status is a server error such as 500 or 503.
+ */
+export interface InjectedAwsFailure {
+  /** The service's signing name: `apigateway`, `ec2`, `monitoring`, `elasticloadbalancing`…; default any. */
+  service?: string;
+  /** The API operation, e.g. `GetStage`, `DescribeInstances`; default any of the service's. */
+  operation?: string;
+  error: 'throttle' | { status: number; code?: string; message?: string };
+  /** How many matching calls fail; default 1. */
+  times?: number;
+}
+
+/** Matching calls are answered only after `ms` (a slow service: steps time out). */
+export interface InjectedAwsDelay {
+  service?: string;
+  operation?: string;
+  ms: number;
+}
+
+/** The error codes AWS answers server errors with: 503 means "try again", anything else an internal failure. */
+const SERVER_ERRORS: Record<number, string> = { 503: 'ServiceUnavailable' };
+
+function faultMatches(rule: { service?: string; operation?: string }, service: string, operation: string) {
+  return (
+    (rule.service === undefined || rule.service === service) &&
+    (rule.operation === undefined || rule.operation === operation)
+  );
 }
 
 /** What each service answers when a caller exceeds its rate. */
@@ -74,6 +107,10 @@ const REQUESTS_KEPT = 5_000;
 export class AwsEndpoint {
   readonly requests: AwsRequest[] = [];
   readonly services: ServiceDefinition[];
+  /** Called with each signed call to a simulated service before it is answered (a scenario's trigger). */
+  onRequest: ((call: { service: string; operation: string }) => void) | undefined;
+  private readonly failures: Array<InjectedAwsFailure & { times: number }> = [];
+  private readonly delays: InjectedAwsDelay[] = [];
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly rate: number;
 
@@ -129,6 +166,47 @@ export class AwsEndpoint {
     this.ssm.stop();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The next `times` (default 1) matching calls fail with the injected error. */
+  failNext(failure: InjectedAwsFailure): this {
+    this.failures.push({ ...failure, times: failure.times ?? 1 });
+    return this;
+  }
+
+  /** Matching calls are answered `ms` later, until the delay is cleared. */
+  slowDown(delay: InjectedAwsDelay): this {
+    this.delays.push(delay);
+    return this;
+  }
+
+  /** Removes every injected failure and delay. */
+  clearFaults(): void {
+    this.failures.length = 0;
+    this.delays.length = 0;
+  }
+
+  /** The error a matching injected failure answers (and counts down), or undefined. */
+  private injected(service: string, operation: string): AwsError | undefined {
+    const failure = this.failures.find((candidate) => faultMatches(candidate, service, operation));
+    if (!failure) return undefined;
+    failure.times -= 1;
+    if (failure.times <= 0) this.failures.splice(this.failures.indexOf(failure), 1);
+    if (failure.error === 'throttle') return this.throttled(service);
+    const { status } = failure.error;
+    const code = failure.error.code ?? SERVER_ERRORS[status] ?? 'InternalFailure';
+    return new AwsError(code, failure.error.message ?? `injected ${status} ${code}`, status);
+  }
+
+  /** The service's own throttling error. */
+  private throttled(service: string): AwsError {
+    const throttle = THROTTLE[service] ?? { code: 'ThrottlingException', status: 400 };
+    return new AwsError(
+      throttle.code,
+      'Rate exceeded',
+      throttle.status,
+      throttle.queryCode ? { queryCode: throttle.queryCode } : {},
+    );
   }
 
   /** Takes a token from the service's bucket; false when it is empty. */
@@ -248,23 +326,14 @@ export class AwsEndpoint {
         recorded,
         new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403),
       );
+    this.onRequest?.({ service: service.name, operation });
+    const delayMs = this.delays.find((delay) => faultMatches(delay, service!.name, operation))?.ms ?? 0;
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    const injected = this.injected(service.name, operation);
+    if (injected) return this.fail(response, service, protocol, operation, recorded, injected);
     const now = Date.now() / 1_000;
-    if (!this.admit(service.name, now)) {
-      const throttle = THROTTLE[service.name] ?? { code: 'ThrottlingException', status: 400 };
-      return this.fail(
-        response,
-        service,
-        protocol,
-        operation,
-        recorded,
-        new AwsError(
-          throttle.code,
-          'Rate exceeded',
-          throttle.status,
-          throttle.queryCode ? { queryCode: throttle.queryCode } : {},
-        ),
-      );
-    }
+    if (!this.admit(service.name, now))
+      return this.fail(response, service, protocol, operation, recorded, this.throttled(service.name));
     this.account.tick(now);
     const call: AwsCall = {
       service: service.name,

@@ -1270,6 +1270,42 @@ describe('step-runner handler', () => {
         { attempt: 2, status: 'failed' },
       ]);
     });
+
+    it('shortens the window by the wait scale, as the waits are, to no less than 30 s (the embedded platform)', async () => {
+      // Prepare: the same execution on a runner whose waits are scaled by 1/60 (600 s → 10 s, so 30 s)
+      await harness.stop();
+      harness = await startAwsHarness({ tools: Object.values(tools), waitScale: 1 / 60 });
+      handler = createStepRunnerHandler({ runner: harness.services.runner, logger: harness.logger });
+      const [alert] = normalizeAlertmanager(
+        fixture('alertmanager-node-memory-pressure.json'),
+        harness.normalize,
+      );
+      state = await startExecution(alert!);
+      const payload = taskPayload(NODE_MEMORY, 'Verify: alert resolved', state);
+      const tick = setTimeout(() => harness.clock.advance(1_000), 50);
+
+      // Act
+      const pending = await invoke(payload).catch((error: unknown) => error);
+      clearTimeout(tick);
+      harness.clock.advance(30_000);
+      const failed = await invoke(payload).catch((error: unknown) => error);
+
+      // Assess
+      expect(pending).toMatchObject({
+        name: AslErrorName.VerificationPending,
+        message: expect.stringMatching(/still firing; 29s left/),
+      });
+      expect(failed).toMatchObject({
+        name: AslErrorName.VerificationFailed,
+        message: expect.stringMatching(
+          /still firing 31s after verification began \(limit 30s: 600s × wait scale 0\.0167, at least 30s\)/,
+        ),
+      });
+      expect(await outcomesOf('verify-alert-resolved')).toMatchObject([
+        { status: 'running', parameters: { withinSeconds: 600, scale: 1 / 60 } },
+        { status: 'failed', parameters: { withinSeconds: 600, scale: 1 / 60 } },
+      ]);
+    });
   });
 
   // -------------------------------------------------------------------------------------------------

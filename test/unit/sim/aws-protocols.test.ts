@@ -1,4 +1,4 @@
-import { type APIGatewayClient, GetRestApisCommand, GetStageCommand } from '@aws-sdk/client-api-gateway';
+import { APIGatewayClient, GetRestApisCommand, GetStageCommand } from '@aws-sdk/client-api-gateway';
 import { DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeAutoScalingInstancesCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeAlarmsCommand, GetMetricDataCommand, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
@@ -604,6 +604,59 @@ describe('the endpoint', () => {
       expect(lambda.$metadata?.httpStatusCode).toBe(429);
     } finally {
       await limited.stop();
+    }
+  });
+
+  it('answers injected faults per service and operation, N times, then the service again', async () => {
+    const options = { region: DEMO_REGION, endpoint: sim.endpoint.url, credentials: SIM_CREDENTIALS };
+    const apiGateway = new APIGatewayClient({ ...options, maxAttempts: 1 });
+    const ec2 = new EC2Client({ ...options, maxAttempts: 1 });
+    const restApiId = (await apiGateway.send(new GetRestApisCommand({}))).items![0]!.id!;
+    const getStage = () => apiGateway.send(new GetStageCommand({ restApiId, stageName: 'prod' }));
+    const seen: string[] = [];
+    sim.endpoint.onRequest = (call) => seen.push(`${call.service}:${call.operation}`);
+    sim.endpoint
+      .failNext({ service: 'apigateway', operation: 'GetStage', error: 'throttle', times: 2 })
+      .failNext({ service: 'ec2', operation: 'DescribeInstances', error: { status: 503 } });
+    try {
+      const throttled = [await failure(getStage()), await failure(getStage())];
+      // Another operation of the same service is not throttled; the third GetStage is answered.
+      await apiGateway.send(new GetRestApisCommand({}));
+      const stage = await getStage();
+      const unavailable = await failure(ec2.send(new DescribeInstancesCommand({})));
+      const described = await ec2.send(new DescribeInstancesCommand({}));
+
+      for (const error of throttled) {
+        expect(error).toMatchObject({ name: 'TooManyRequestsException', message: 'Rate exceeded' });
+        expect((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(429);
+      }
+      expect(stage.stageName).toBe('prod');
+      expect(unavailable).toMatchObject({ name: 'ServiceUnavailable' });
+      expect(described.Reservations?.length).toBeGreaterThan(0);
+      expect(
+        sim.endpoint.requests
+          .slice(-6)
+          .map((request) => `${request.service}:${request.operation}:${request.status}`),
+      ).toEqual([
+        'apigateway:GetStage:429',
+        'apigateway:GetStage:429',
+        'apigateway:GetRestApis:200',
+        'apigateway:GetStage:200',
+        'ec2:DescribeInstances:503',
+        'ec2:DescribeInstances:200',
+      ]);
+      expect(seen).toContain('apigateway:GetStage');
+
+      // A slow operation answers after the delay; cleared, at once.
+      sim.endpoint.slowDown({ service: 'apigateway', operation: 'GetStage', ms: 300 });
+      const slowStart = Date.now();
+      await getStage();
+      expect(Date.now() - slowStart).toBeGreaterThanOrEqual(300);
+      sim.endpoint.clearFaults();
+      await getStage();
+    } finally {
+      sim.endpoint.onRequest = undefined;
+      sim.endpoint.clearFaults();
     }
   });
 

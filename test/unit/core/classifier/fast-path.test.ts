@@ -19,6 +19,7 @@ import { RunbookSelector, selectRunbook } from '../../../../functions/core/class
 import { checkedAlert } from '../../../../functions/core/classifier/vouch-alert.ts';
 import { assertJsonDepth } from '../../../../functions/core/json-limits.ts';
 import { parseRunbookCatalog } from '../../../../functions/core/runbook/catalog.ts';
+import { libraryStatemachinesDir } from '../../../support/library.ts';
 import { fixtures, type Json, mutate, mutation, toText } from '../../../support/mutations.ts';
 import { ROOT } from '../../../support/runbooks.ts';
 
@@ -358,12 +359,16 @@ describe('jsonBytesBound', () => {
 
 describe('RunbookSelector.select', () => {
   const catalog = parseRunbookCatalog(
-    JSON.parse(readFileSync(join(ROOT, 'statemachines/runbooks.json'), 'utf8')),
+    JSON.parse(readFileSync(join(libraryStatemachinesDir(), 'runbooks.json'), 'utf8')),
   );
   const selector = new RunbookSelector(catalog);
   const alerts = GOLDEN_ALERTS;
-  const names = catalog.flatMap((runbook) => runbook.answers?.alerts ?? []);
-  const urls = catalog.flatMap((runbook) => runbook.answers?.runbookUrls ?? []);
+  // The catalog's own names and URLs, and one of each it does not know (the library may name none)
+  const names = [...catalog.flatMap((runbook) => runbook.answers?.alerts ?? []), 'NoRunbookAnswersThis'];
+  const urls = [
+    ...catalog.flatMap((runbook) => runbook.answers?.runbookUrls ?? []),
+    'https://runbooks.example.com/nothing',
+  ];
 
   it('selects what selectRunbook selects, with the same considered list, on generated alerts', () => {
     const alert = fc

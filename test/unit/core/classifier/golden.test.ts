@@ -13,6 +13,7 @@ import { type RunbookSelection, RunbookSelector } from '../../../../functions/co
 import type { LearningAggregate } from '../../../../functions/core/records.ts';
 import { parseRunbookCatalog } from '../../../../functions/core/runbook/catalog.ts';
 import type { Runbook } from '../../../../functions/core/runbook/model.ts';
+import { libraryStatemachinesDir } from '../../../support/library.ts';
 import { fixtures, type Json, mutate, mutation, toText } from '../../../support/mutations.ts';
 import { ROOT } from '../../../support/runbooks.ts';
 import { OPTIONS } from './fixtures.ts';
@@ -27,7 +28,7 @@ import { OPTIONS } from './fixtures.ts';
  */
 
 const catalog = parseRunbookCatalog(
-  JSON.parse(readFileSync(join(ROOT, 'statemachines/runbooks.json'), 'utf8')),
+  JSON.parse(readFileSync(join(libraryStatemachinesDir(), 'runbooks.json'), 'utf8')),
 );
 const runbooks: Runbook[] = [...catalog];
 for (let i = 0; runbooks.length < 50; i++) {
