@@ -584,6 +584,32 @@ export function buildProgram(io: Io, exitCode: { value: number }): Command {
     );
   learningData(
     learn
+      .command('recompute')
+      .description(
+        "rebuild each runbook's learning aggregate from every record of the window (the incremental aggregate's repair)",
+      )
+      .argument('[runbook]', 'one runbook id (default: every runbook in the runbooks directory)'),
+  ).action(
+    async (
+      runbookId: string | undefined,
+      options: { url: string; data: string; runbooks: string; token?: string },
+    ) => {
+      const { recomputeLearning } = await import('./learn.ts');
+      const results = await recomputeLearning({
+        url: options.url,
+        dataDir: resolve(io.cwd, options.data),
+        runbooksDir: resolve(io.cwd, options.runbooks),
+        cwd: io.cwd,
+        ...(runbookId ? { runbookId } : {}),
+        ...(options.token ? { token: options.token } : {}),
+      });
+      for (const result of results)
+        io.out(`${result.runbookId}: recomputed from ${result.executions} execution(s) in the window`);
+      exitCode.value = 0;
+    },
+  );
+  learningData(
+    learn
       .command('recommend')
       .description(
         'runbook skeletons for clusters of alerts no runbook took: an applicability rule and read-only investigation steps',

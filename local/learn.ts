@@ -321,3 +321,97 @@ function insightLines(report: LearningReport): string[] {
     lines.push('', 'Predictions for the next run, per alert signature (90% intervals)', ...predictions);
   return lines;
 }
+
+/**
+ * `runbook learn recompute [RUNBOOK]`: the repair path of the incremental aggregate. Each runbook's
+ * learning fold and aggregate are rebuilt from every record of the window: by the running server
+ * (`POST /api/learning/recompute/:runbook`), or in the data directory when no server runs.
+ */
+export async function recomputeLearning(options: {
+  url: string;
+  dataDir: string;
+  token?: string;
+  runbooksDir: string;
+  cwd: string;
+  runbookId?: string;
+}): Promise<Array<{ runbookId: string; executions: number }>> {
+  const [files, tools, project] = await Promise.all([
+    import('./runbook-files.ts'),
+    import('../functions/tools/declarations.ts'),
+    import('./project.ts'),
+  ]);
+  const runbooks = files
+    .validateRunbookFiles(files.listRunbookFiles([options.runbooksDir]).files, {
+      tools: tools.TOOL_CATALOG,
+      policies: project.loadPolicies(project.cdkJsonPath(options.cwd)),
+    })
+    .flatMap((result) => (result.runbook ? [result.runbook] : []));
+  const ids = options.runbookId ? [options.runbookId] : runbooks.map((runbook) => runbook.id);
+  if (options.runbookId && !runbooks.some((runbook) => runbook.id === options.runbookId))
+    throw new RunbookAutopilotError(
+      `no runbook "${options.runbookId}" in ${options.runbooksDir}: give the id of a runbook there (or --runbooks DIR)`,
+    );
+  let server = true;
+  const results: Array<{ runbookId: string; executions: number }> = [];
+  for (const runbookId of ids) {
+    try {
+      const response = await fetch(
+        new URL(`api/learning/recompute/${encodeURIComponent(runbookId)}`, options.url),
+        {
+          method: 'POST',
+          headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+          signal: AbortSignal.timeout(60_000),
+        },
+      );
+      if (response.status === 401)
+        throw new RunbookAutopilotError(`the server at ${options.url} needs --token`);
+      if (!response.ok)
+        throw new RunbookAutopilotError(
+          `the server at ${options.url} answered ${response.status} for ${runbookId}: ${(await response.text()).slice(0, 300)}`,
+        );
+      const body = (await response.json()) as { aggregate: { executions: number } | null };
+      results.push({ runbookId, executions: body.aggregate?.executions ?? 0 });
+    } catch (error) {
+      if (error instanceof RunbookAutopilotError) throw error;
+      server = false;
+      break;
+    }
+  }
+  if (server) return results;
+  if (!existsSync(join(options.dataDir, 'dynamodb')))
+    throw new RunbookAutopilotError(
+      `no server at ${options.url} and no data in ${options.dataDir}: run npm start first`,
+    );
+  const [
+    { startLocalDatabase },
+    { DynamoStore },
+    { DynamoLearningFolds },
+    { LearningService },
+    { systemClock },
+  ] = await Promise.all([
+    import('../functions/adapters/local/database.ts'),
+    import('../functions/adapters/aws/dynamo-store.ts'),
+    import('../functions/adapters/aws/dynamo-learning-folds.ts'),
+    import('../functions/core/services/learning.ts'),
+    import('../functions/ports/clock.ts'),
+  ]);
+  const database = await startLocalDatabase({ path: join(options.dataDir, 'dynamodb') });
+  try {
+    const table = { client: database.client, tableName: database.tableName, retentionDays: 90 };
+    const learning = new LearningService({
+      store: new DynamoStore(table),
+      clock: systemClock,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      runbooks: () => runbooks,
+      folds: new DynamoLearningFolds(table),
+    });
+    const recomputed: Array<{ runbookId: string; executions: number }> = [];
+    for (const runbookId of ids) {
+      await learning.recompute(runbookId);
+      recomputed.push({ runbookId, executions: (await learning.aggregate(runbookId))?.executions ?? 0 });
+    }
+    return recomputed;
+  } finally {
+    await database.stop();
+  }
+}

@@ -16,6 +16,7 @@ import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.t
 import { DynamoChangeLocks } from '../adapters/aws/dynamo-change-locks.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
+import { DynamoLearningFolds } from '../adapters/aws/dynamo-learning-folds.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
@@ -215,6 +216,16 @@ const controlLinkUses = /* @__PURE__ */ once(
 const followUps = /* @__PURE__ */ once(
   () =>
     new DynamoFollowUps({
+      client: documentClient(),
+      tableName: required('TABLE_NAME'),
+      retentionDays: config().retentionDays,
+    }),
+);
+
+/** Learning folds: each stopped run folded into its runbook's aggregate in constant store commands. */
+const learningFolds = /* @__PURE__ */ once(
+  () =>
+    new DynamoLearningFolds({
       client: documentClient(),
       tableName: required('TABLE_NAME'),
       retentionDays: config().retentionDays,
@@ -484,6 +495,9 @@ export const controlWiring = /* @__PURE__ */ once(() => {
       automation: automation(),
       breakers: breakers(),
       followUps: followUps(),
+      // POST /api/learning/recompute/:runbook rebuilds the fold the learning recorder keeps.
+      runbooks: () => runbooks(),
+      folds: learningFolds(),
     }),
     reports: incidentReports(),
     manualStarts: new ManualStartService({
@@ -525,6 +539,7 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     runbooks: () => runbooks(),
     followUps: followUps(),
     finalNotice: followUpService(),
+    folds: learningFolds(),
     // Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier.
     deferredAlerts: new DeferredAlerts({
       changeLocks: changeLocks(),

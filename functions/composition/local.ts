@@ -9,6 +9,7 @@ import { DynamoAutomationStore } from '../adapters/aws/dynamo-automation-store.t
 import { DynamoChangeLocks } from '../adapters/aws/dynamo-change-locks.ts';
 import { DynamoControlLinkUses } from '../adapters/aws/dynamo-control-link-uses.ts';
 import { DynamoFollowUps } from '../adapters/aws/dynamo-follow-ups.ts';
+import { DynamoLearningFolds } from '../adapters/aws/dynamo-learning-folds.ts';
 import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
@@ -381,6 +382,11 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     runbooks: () => options.runbooks(),
     followUps,
     finalNotice: followUp,
+    folds: new DynamoLearningFolds({
+      client: database.client,
+      tableName: database.tableName,
+      retentionDays: config.retentionDays,
+    }),
     // Through the bus, as on AWS: the classifier's rule takes the re-sent alert.
     deferredAlerts: new DeferredAlerts({ changeLocks, store, bus, clock, logger }),
   });

@@ -181,6 +181,20 @@ export function createControlHandler(options: ControlHandlerOptions) {
         return json(200, await learning.history(id, runbook));
       },
     },
+    {
+      // The repair path of the incremental aggregate: rebuilt from every record of the window.
+      method: 'POST' as const,
+      path: '/api/learning/recompute/{runbook}',
+      handler: async (event: HttpEvent): Promise<HttpResult> => {
+        const id = pathParameter(event, 'runbook', 'runbook id');
+        if (!(await options.runbooks()).some((candidate) => candidate.id === id))
+          throw new NotFoundError(
+            `no runbook "${id}" on this platform: check the id (runbook learn recompute takes the ids the platform runs)`,
+          );
+        await learning.recompute(id);
+        return json(200, { aggregate: (await learning.aggregate(id)) ?? null });
+      },
+    },
     ...(options.automation ? automationRoutes({ automation: options.automation, operator }) : []),
     ...(options.breakers ? circuitBreakerRoutes({ breakers: options.breakers, operator }) : []),
     {

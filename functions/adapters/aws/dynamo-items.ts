@@ -133,6 +133,8 @@ const TABLE_ATTRIBUTES = new Set<string>([
   TableKey.sort,
   TTL_ATTRIBUTE,
   'entity',
+  // The version of the learning fold an aggregate came from (dynamo-learning-folds.ts).
+  'foldVersion',
   ...Object.values(GlobalIndex).flatMap((index) => [index.partitionKey, index.sortKey]),
 ]);
 

@@ -27,11 +27,16 @@ function mean(values: number[]): number | undefined {
   return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0) / values.length;
 }
 
-export function stepStatistics(outcomesByExecution: StepOutcome[][]): StepStatistics[] {
-  const byStep = new Map<string, StepOutcome[]>();
+/** The fields of a step outcome step statistics read (a fold keeps only these). */
+type StepAttempt = Pick<StepOutcome, 'stepId' | 'kind' | 'status' | 'durationMs'>;
+
+export function stepStatistics(
+  outcomesByExecution: ReadonlyArray<ReadonlyArray<StepAttempt>>,
+): StepStatistics[] {
+  const byStep = new Map<string, StepAttempt[]>();
   for (const outcomes of outcomesByExecution) {
     // The final attempt of each step tells whether it worked; durations count every attempt.
-    const last = new Map<string, StepOutcome>();
+    const last = new Map<string, StepAttempt>();
     for (const outcome of outcomes) {
       if (outcome.kind !== 'step' && outcome.kind !== 'check') continue;
       // Unfinished attempts say nothing about whether the step works.

@@ -1,19 +1,33 @@
 import type { AuditTrail } from '../../ports/audit.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { FollowUps } from '../../ports/follow-ups.ts';
+import type { LearningFolds } from '../../ports/learning-folds.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Store } from '../../ports/store.ts';
 import { system } from '../audit/events.ts';
 import type { AutomationLevel } from '../automation/levels.ts';
 import type { AutomationService } from '../automation/service.ts';
 import { type FeedbackFigures, feedbackByExecution, feedbackFigures } from '../feedback/records.ts';
-import { aggregateRunbook, type LearningReport, learningReport } from '../learning/aggregate.ts';
-import { withDecisions } from '../learning/decisions.ts';
+import { type LearningReport, learningReport } from '../learning/aggregate.ts';
+import {
+  aggregateFromFold,
+  canonical,
+  type FoldContribution,
+  type FoldRun,
+  foldExecution,
+  foldRunOf,
+  fullFold,
+  LEARNING_WINDOW_DAYS,
+  type LearningFold,
+  recomputedAggregate,
+  runsForStepStatistics,
+  STEP_STATISTICS_EXECUTIONS,
+  windowStart,
+} from '../learning/fold.ts';
 import { HISTORY_EXECUTIONS, type RunbookHistory, runbookHistory } from '../learning/history.ts';
 import { type RunbookInsights, runbookInsights } from '../learning/insights.ts';
-import { failurePatterns, successFactors } from '../learning/patterns.ts';
 import { type RunbookTimeline, runbookTimeline } from '../learning/timeseries.ts';
-import type { ExecutionRecord } from '../records.ts';
+import type { ExecutionRecord, StepOutcome } from '../records.ts';
 import type { Runbook } from '../runbook/model.ts';
 import type { CircuitBreakerService } from '../watch/circuit-breaker.ts';
 import type { DeferredAlerts } from './deferred-alerts.ts';
@@ -31,13 +45,18 @@ export interface ExecutionStatusChange {
 }
 
 /** How far back aggregates look, and how many executions' steps feed step statistics. */
-export const LEARNING_WINDOW_DAYS = 90;
-export const STEP_STATISTICS_EXECUTIONS = 50;
+export { LEARNING_WINDOW_DAYS, STEP_STATISTICS_EXECUTIONS };
+
+/** Folds that lost the race to another writer try again, this many times at most. */
+const FOLD_MAX_ATTEMPTS = 20;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * The learning loop: every execution that stops is recorded (also those that never reached their
- * Record task: stopped, timed out), its concurrency slot is given back, and its runbook's aggregate
- * is recomputed from the records — so a redelivered event changes nothing.
+ * Record task: stopped, timed out), its concurrency slot is given back, and it is folded into its
+ * runbook's aggregate once (recomputed from the records without folds) — so a redelivered event
+ * changes nothing.
  */
 export class LearningService {
   constructor(
@@ -52,7 +71,11 @@ export class LearningService {
       /** The stopped run's change lock is given back and the alerts deferred behind it classified again. */
       deferredAlerts?: Pick<DeferredAlerts, 'executionStopped'>;
       /** Runs of the rollback machine stop too: a rollback that did not finish is recorded as failed. */
-      rollbacks?: { engineStopped(change: ExecutionStatusChange): Promise<boolean> };
+      rollbacks?: {
+        engineStopped(change: ExecutionStatusChange): Promise<boolean>;
+        /** The execution a rollback undid changes of: its outcome changed, so it is folded again. */
+        executionOf?(rollbackId: string): Promise<string | undefined>;
+      };
       /** A failed run may open its runbook's circuit breaker; the report lists the breakers. */
       breakers?: Pick<CircuitBreakerService, 'executionStopped' | 'list'>;
       /**
@@ -64,6 +87,11 @@ export class LearningService {
       followUps?: Pick<FollowUps, 'listRunbookFeedback'>;
       /** The final notification of every ended execution (report link, feedback links), sent once. */
       finalNotice?: Pick<FollowUpService, 'executionEnded'>;
+      /**
+       * The incremental aggregate: with it, a stopped execution is folded into its runbook's aggregate
+       * in a constant number of store commands; without it, the aggregate is recomputed from the records.
+       */
+      folds?: LearningFolds;
     },
   ) {}
 
@@ -71,13 +99,21 @@ export class LearningService {
     const { store, clock, logger } = this.deps;
     if (change.status === 'RUNNING' || change.status === 'PENDING_REDRIVE') return { recorded: false };
     const execution = await store.getExecution(change.executionId);
-    if (!execution && (await this.deps.rollbacks?.engineStopped(change))) return { recorded: true };
+    if (!execution && (await this.deps.rollbacks?.engineStopped(change))) {
+      // A rollback changed what its execution's outcome says (rolled back, rollback failed): fold it again.
+      const undone = this.deps.folds && (await this.deps.rollbacks?.executionOf?.(change.executionId));
+      const original = undone ? await store.getExecution(undone) : undefined;
+      if (original) await this.fold(original);
+      return { recorded: true };
+    }
     if (!execution) {
       logger.warn('status change for an execution the store does not know', {
         executionId: change.executionId,
       });
       return { recorded: false };
     }
+    let recorded = execution;
+    let stepOutcomes: StepOutcome[] | undefined;
     if (!execution.outcome) {
       const actor = system('learning-recorder');
       await closeOpenApprovals(store, execution.id, clock.now(), { trail: this.deps.audit, clock, actor });
@@ -104,33 +140,34 @@ export class LearningService {
         { escalated: false, rollbackFailed: false },
         now,
       );
-      await store.updateExecution(execution.id, {
+      const patch = {
         status,
         stoppedAt: change.stoppedAt ?? now.toISOString(),
         outcome,
         engineRef: change.engineRef,
-      });
+      } as const;
+      await store.updateExecution(execution.id, patch);
       await auditExecutionFinished(this.deps.audit, clock, execution, outcome, actor);
+      recorded = { ...execution, ...patch };
+      stepOutcomes = outcomes;
     }
     await store.releaseSlot(slotKey(execution.runbookId), execution.id);
     await this.deps.deferredAlerts?.executionStopped(execution);
-    await this.recompute(execution.runbookId);
+    if (this.deps.folds) await this.fold(recorded, stepOutcomes);
+    else await this.recompute(execution.runbookId);
     await this.deps.automation?.runStopped(execution.id);
     await this.deps.breakers?.executionStopped(execution.id);
     await this.deps.finalNotice?.executionEnded(execution.id);
     return { recorded: true, runbookId: execution.runbookId };
   }
 
-  /** Per runbook, the recompute running now (and those queued behind it). */
+  /** Per runbook, the fold or recompute running now (and those queued behind it). */
   private readonly recomputing = new Map<string, Promise<void>>();
 
-  /**
-   * Recomputes the runbook's aggregate from its records. Runs that stop together recompute one after
-   * another in this process, so the last write is the one that read every record (not a slower, older read).
-   */
-  async recompute(runbookId: string): Promise<void> {
+  /** Runs `work` after the runbook's folds and recomputes already queued in this process. */
+  private async serialized(runbookId: string, work: () => Promise<void>): Promise<void> {
     const previous = this.recomputing.get(runbookId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.recomputeNow(runbookId));
+    const next = previous.catch(() => undefined).then(work);
     this.recomputing.set(runbookId, next);
     try {
       await next;
@@ -139,25 +176,138 @@ export class LearningService {
     }
   }
 
+  /**
+   * Recomputes the runbook's aggregate from its records (the repair path: `runbook learn recompute`;
+   * without folds, what every stopped run does). Runs that stop together recompute one after another in
+   * this process, so the last write is the one that read every record (not a slower, older read); with
+   * folds, the fold is rebuilt and written over the version read, so no other process's fold is lost.
+   */
+  async recompute(runbookId: string): Promise<void> {
+    await this.serialized(runbookId, () =>
+      this.deps.folds ? this.rebuildFold(runbookId) : this.recomputeNow(runbookId),
+    );
+  }
+
+  /**
+   * Folds one stopped execution into its runbook's aggregate in constant store commands: its step
+   * outcomes read (unless given), its run digest written (unless stored unchanged), one read of the fold
+   * and its marker, one conditional write of the fold, the marker, one read of the newest digests, the
+   * aggregate. A conflict with another writer reads again; folding an execution twice changes nothing.
+   */
+  async fold(execution: ExecutionRecord, outcomes?: readonly StepOutcome[]): Promise<void> {
+    const folds = this.deps.folds;
+    if (!folds) return this.recompute(execution.runbookId);
+    const { runbookId } = execution;
+    await this.serialized(runbookId, async () => {
+      const steps = outcomes ?? (await this.deps.store.listStepOutcomes(execution.id));
+      const runbook = this.runbookOf(runbookId);
+      const run = foldRunOf(execution, steps, runbook, this.deps.clock.now());
+      // The digest first: every fold committed after it (this one included) reads it.
+      const runChanged = run ? await folds.putRun(runbookId, run) : false;
+      for (let attempt = 1; ; attempt++) {
+        const now = this.deps.clock.now();
+        const { fold, version, marker } = await folds.read(runbookId, execution.id);
+        // The runbook's first fold (or one lost): built once from the records, this run included.
+        if (!fold) {
+          if (await this.writeFullFold(runbookId, version)) return;
+        } else {
+          const next = foldExecution(fold, execution, { previous: marker, now, runChanged });
+          if (!next.changed) {
+            // Folded already; a crash may have left its marker or the aggregate unwritten.
+            if (marker === undefined || canonical(marker) !== canonical(next.contribution)) {
+              await folds.mark(runbookId, [{ executionId: execution.id, contribution: next.contribution }]);
+              await folds.publish(
+                aggregateFromFold(fold, await this.recentRuns(runbookId, now), runbook, now),
+                version,
+              );
+            }
+            return;
+          }
+          if (await folds.write(next.fold, version)) {
+            await folds.mark(runbookId, [{ executionId: execution.id, contribution: next.contribution }]);
+            // Read after the write: it holds the digest of every fold committed up to this version.
+            const runs = await this.recentRuns(runbookId, now);
+            await folds.publish(aggregateFromFold(next.fold, runs, runbook, now), version + 1);
+            return;
+          }
+        }
+        if (attempt >= FOLD_MAX_ATTEMPTS)
+          throw new Error(
+            `learning: folding execution "${execution.id}" into runbook "${runbookId}" lost to other writers ${attempt} times; the status change is retried (then dead-lettered), or run \`runbook learn recompute ${runbookId}\``,
+          );
+        // Full jitter: spreads the writers that lost the same race.
+        await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
+      }
+    });
+  }
+
+  /** The runbook's newest run digests in the window (what step statistics and patterns read). */
+  private recentRuns(runbookId: string, now: Date) {
+    return this.deps.folds!.recentRuns(runbookId, windowStart(now), STEP_STATISTICS_EXECUTIONS);
+  }
+
+  private runbookOf(runbookId: string): Runbook | undefined {
+    return this.deps.runbooks?.().find((candidate) => candidate.id === runbookId);
+  }
+
+  /** The fold rebuilt from every record of the window, written over the version read. */
+  private async rebuildFold(runbookId: string): Promise<void> {
+    const folds = this.deps.folds!;
+    for (let attempt = 1; ; attempt++) {
+      // The version only: a fold that cannot be read any more is rebuilt all the same.
+      if (await this.writeFullFold(runbookId, await folds.version(runbookId))) return;
+      if (attempt >= FOLD_MAX_ATTEMPTS)
+        throw new Error(
+          `learning: recomputing runbook "${runbookId}" lost to other writers ${attempt} times; run \`runbook learn recompute ${runbookId}\` again`,
+        );
+      await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
+    }
+  }
+
+  /** Reads the window's records, writes the fold over `version`, then its markers and the aggregate. */
+  private async writeFullFold(runbookId: string, version: number): Promise<boolean> {
+    const { store, clock } = this.deps;
+    const folds = this.deps.folds!;
+    const now = clock.now();
+    const since = new Date(now.getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
+    const executions = await store.listExecutionsByRunbook(runbookId, since);
+    const recent = runsForStepStatistics(executions, now);
+    const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
+    const runbook = this.runbookOf(runbookId);
+    const built: {
+      fold: LearningFold;
+      runs: FoldRun[];
+      contributions: Array<{ executionId: string; contribution: FoldContribution }>;
+    } = fullFold(
+      runbookId,
+      executions,
+      new Map(recent.map((execution, index) => [execution.id, outcomes[index]!])),
+      runbook,
+      now,
+    );
+    // The digests before the fold, as an incremental fold writes its own.
+    await folds.putRuns(runbookId, built.runs);
+    if (!(await folds.write(built.fold, version))) return false;
+    await folds.mark(runbookId, built.contributions);
+    await folds.publish(aggregateFromFold(built.fold, built.runs, runbook, now), version + 1);
+    return true;
+  }
+
   private async recomputeNow(runbookId: string): Promise<void> {
     const { store, clock } = this.deps;
     const now = clock.now();
     const since = new Date(now.getTime() - LEARNING_WINDOW_DAYS * 86_400_000).toISOString();
     const executions = await store.listExecutionsByRunbook(runbookId, since);
-    const recent = executions
-      .filter((execution) => execution.outcome)
-      .sort((a, b) => b.startedAt.localeCompare(a.startedAt))
-      .slice(0, STEP_STATISTICS_EXECUTIONS);
+    const recent = runsForStepStatistics(executions, now);
     const outcomes = await Promise.all(recent.map((execution) => store.listStepOutcomes(execution.id)));
-    const runbook = this.deps.runbooks?.().find((candidate) => candidate.id === runbookId);
-    const history = runbookHistory(runbookId, runbook, recent, outcomes, now);
-    const aggregate = aggregateRunbook(runbookId, executions, outcomes, now);
-    await store.putLearningAggregate({
-      ...aggregate,
-      ...(runbook ? { steps: withDecisions(aggregate.steps, runbook, history) } : {}),
-      failurePatterns: failurePatterns(history.executions),
-      successFactors: successFactors(history.executions),
-    });
+    await store.putLearningAggregate(
+      recomputedAggregate(runbookId, executions, recent, outcomes, this.runbookOf(runbookId), now),
+    );
+  }
+
+  /** The runbook's stored aggregate (what selection reads). */
+  aggregate(runbookId: string) {
+    return this.deps.store.getLearningAggregate(runbookId);
   }
 
   /**

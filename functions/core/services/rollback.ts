@@ -455,6 +455,12 @@ export class RollbackService {
     });
   }
 
+  /** The execution whose changes a rollback undid (its outcome says so): learning folds it again. */
+  async executionOf(rollbackId: string): Promise<string | undefined> {
+    if (!rollbackId.startsWith('rb-')) return undefined;
+    return (await this.options.rollbacks.get(rollbackId))?.executionId;
+  }
+
   /**
    * The engine says a run stopped: a rollback whose machine stopped without finishing (stopped by hand,
    * timed out, broke) is recorded as failed, so its slot is given back. False when it is no rollback.
