@@ -318,4 +318,29 @@ describe('per-resource change lock (dynalite)', () => {
       { ...deferral, behind: 'run-b', deferredAt: '2026-11-25T10:05:00.000Z' },
     ]);
   });
+
+  it('takes no lock where the whole deployment runs dry: both alerts start, nothing is held', async () => {
+    // Prepare: the same two runbooks, classified by a deployment that changes nothing (no --live)
+    const dry = new ClassifierService({
+      store: harness.store,
+      engine: harness.engine,
+      notifier: harness.notifier,
+      clock: harness.clock,
+      logger: harness.logger,
+      config: { ...harness.config, dryRun: true },
+      audit: harness.audit,
+      selector: new RunbookSelector(runbooks),
+      changeLocks: locks,
+      tools: TOOL_CATALOG,
+    });
+
+    // Act
+    const first = await dry.classify(alertsOf(podAlert('KubePodCrashLooping')));
+    const second = await dry.classify(alertsOf(podAlert('KubePodNotReady')));
+
+    // Assess
+    expect(first.decision).toBe('started');
+    expect(second).toMatchObject({ decision: 'started', runbookId: 'pod-not-ready' });
+    expect(await locks.get(resourceKey(alertsOf(podAlert('KubePodNotReady'))))).toBeUndefined();
+  });
 });

@@ -584,8 +584,10 @@ export class ClassifierService {
     }
     // Last: an alert deferred behind another execution passed every other gate, so its turn is real.
     const locks = this.options.changeLocks;
+    // A deployment that runs everything dry changes nothing, so it has nothing to serialize.
     const lockNeeded =
       locks !== undefined &&
+      !this.options.config.dryRun &&
       (this.options.tools === undefined || runbookChangesThings(runbook, this.options.tools));
     if (limits.cooldown?.allowed && lockNeeded) {
       const seconds = runbookMaxSeconds(
