@@ -161,33 +161,50 @@ export function selectRunbook(
       continue;
     }
     const allowed = runbook.environmentConstraints.environments;
-    if (!allowed.includes(alert.environment)) {
-      rejected.push({
-        runbookId: runbook.id,
-        outcome: 'environment-not-allowed',
-        reason: `rule ${rule.id} matched, but environment "${alert.environment}" is not one the runbook allows (${allowed.join(', ')})`,
-        rule: rule.id,
-        confidence: rule.confidence,
-      });
-      continue;
-    }
-    const factor = learnedFactor(learning.get(runbook.id), alert.name);
-    eligible.push({
-      runbookId: runbook.id,
-      runbookVersion: runbook.version,
-      outcome: 'outscored',
-      reason: '',
-      rule: rule.id,
-      confidence: rule.confidence,
-      learnedFactor: factor,
-      score: rule.confidence * factor,
-    });
+    admit(runbook, rule, alert, learning, allowed, allowed.join(', '), rejected, eligible);
   }
   rejected.sort((a, b) => byLocale(a.runbookId, b.runbookId));
   return ranked(eligible, rejected);
 }
 
 type Eligible = ConsideredRunbook & SelectedRunbook;
+
+/**
+ * A runbook whose rule matched the alert: refused when the alert's environment is not one it allows
+ * (`allowedText`: those environments as the reason lists them), else eligible with its learned score.
+ */
+function admit(
+  runbook: Runbook,
+  rule: ApplicabilityRule,
+  alert: Alert,
+  learning: ReadonlyMap<string, LearningAggregate>,
+  allowed: readonly string[],
+  allowedText: string,
+  rejected: ConsideredRunbook[],
+  eligible: Eligible[],
+): void {
+  if (!allowed.includes(alert.environment)) {
+    rejected.push({
+      runbookId: runbook.id,
+      outcome: 'environment-not-allowed',
+      reason: `rule ${rule.id} matched, but environment "${alert.environment}" is not one the runbook allows (${allowedText})`,
+      rule: rule.id,
+      confidence: rule.confidence,
+    });
+    return;
+  }
+  const factor = learnedFactor(learning.get(runbook.id), alert.name);
+  eligible.push({
+    runbookId: runbook.id,
+    runbookVersion: runbook.version,
+    outcome: 'outscored',
+    reason: '',
+    rule: rule.id,
+    confidence: rule.confidence,
+    learnedFactor: factor,
+    score: rule.confidence * factor,
+  });
+}
 
 /** The selection from the eligible runbooks (any order) and the rejected ones (already in id order). */
 // Module-level functions, not closures made per call: this runs once per alert.
@@ -388,27 +405,7 @@ export class RunbookSelector {
         rejected.push({ runbookId: runbook.id, outcome: 'no-rule-matched', reason: noRuleMatched });
         continue;
       }
-      if (!allowed.includes(alert.environment)) {
-        rejected.push({
-          runbookId: runbook.id,
-          outcome: 'environment-not-allowed',
-          reason: `rule ${rule.id} matched, but environment "${alert.environment}" is not one the runbook allows (${allowedText})`,
-          rule: rule.id,
-          confidence: rule.confidence,
-        });
-        continue;
-      }
-      const factor = learnedFactor(learning.get(runbook.id), alert.name);
-      eligible.push({
-        runbookId: runbook.id,
-        runbookVersion: runbook.version,
-        outcome: 'outscored',
-        reason: '',
-        rule: rule.id,
-        confidence: rule.confidence,
-        learnedFactor: factor,
-        score: rule.confidence * factor,
-      });
+      admit(runbook, rule, alert, learning, allowed, allowedText, rejected, eligible);
     }
     return ranked(eligible, rejected);
   }
