@@ -242,26 +242,10 @@ export class Lab {
    * takes its relieve-node branch (approval, cordon, evict).
    */
   addNode(): string {
-    const index = ++this.nodeCounter;
-    const node = `ip-10-1-${Math.floor(index / 250)}-${index % 250}.bench.internal`;
-    this.kube.addNode({
-      name: node,
-      conditions: { MemoryPressure: true },
-      usage: { cpu: '1500m', memory: '14Gi' },
-    });
-    for (const [name, memory] of [
+    return addPressuredNode(this.kube, 1, ++this.nodeCounter, [
       ['cart', '3Gi'],
       ['search', '4Gi'],
-    ] as const) {
-      this.kube.addDeployment({
-        namespace: 'shop',
-        name: `${name}-${index}`,
-        replicas: 1,
-        nodes: [node],
-        containers: [{ name, requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '300m', memory } }],
-      });
-    }
-    return node;
+    ]);
   }
 
   /** Posts a firing alert for a new node; the 202 must say the execution started. */
@@ -347,4 +331,28 @@ export class Lab {
     );
     return end.detail;
   }
+}
+
+/**
+ * Node `index` of a bench (`ip-10-<subnet>-…`, one subnet per bench so names never collide) under
+ * memory pressure, with one Deployment per workload (`<name>-<index>`, one replica on the node, using
+ * the given memory against a 1 Gi request).
+ */
+export function addPressuredNode(
+  kube: FakeKubeApi,
+  subnet: number,
+  index: number,
+  workloads: ReadonlyArray<readonly [name: string, memory: string]>,
+): string {
+  const node = `ip-10-${subnet}-${Math.floor(index / 250)}-${index % 250}.bench.internal`;
+  kube.addNode({ name: node, conditions: { MemoryPressure: true }, usage: { cpu: '1500m', memory: '14Gi' } });
+  for (const [name, memory] of workloads)
+    kube.addDeployment({
+      namespace: 'shop',
+      name: `${name}-${index}`,
+      replicas: 1,
+      nodes: [node],
+      containers: [{ name, requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '300m', memory } }],
+    });
+  return node;
 }

@@ -12,7 +12,7 @@ import { type RunningPlatform, startPlatform } from '../../local/platform.ts';
 import type { Json } from '../support/json.ts';
 import { compiledStatemachinesDir } from '../support/library.ts';
 import { ROOT } from '../support/runbooks.ts';
-import { alertFor, benchRunbookYaml, post } from './platform-harness.ts';
+import { addPressuredNode, alertFor, benchRunbookYaml, post } from './platform-harness.ts';
 
 /**
  * Issue 14, goals 2 and 3 (and the in-process memory after them), on the embedded platform over HTTP
@@ -114,19 +114,7 @@ platform.platform.database.client.middlewareStack.add(
 
 let nodes = 0;
 function addNode(): string {
-  const index = ++nodes;
-  const node = `ip-10-2-${Math.floor(index / 250)}-${index % 250}.bench.internal`;
-  kube.addNode({ name: node, conditions: { MemoryPressure: true }, usage: { cpu: '1500m', memory: '14Gi' } });
-  kube.addDeployment({
-    namespace: 'shop',
-    name: `cart-${index}`,
-    replicas: 1,
-    nodes: [node],
-    containers: [
-      { name: 'cart', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '300m', memory: '3Gi' } },
-    ],
-  });
-  return node;
+  return addPressuredNode(kube, 2, ++nodes, [['cart', '3Gi']]);
 }
 
 /** The harness's alert for `node`, labelled with this platform's environment. */

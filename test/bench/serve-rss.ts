@@ -19,7 +19,7 @@ import { FakeKubeApi } from '../../local/demo/fake-kube-api.ts';
 import { FakePrometheus } from '../../local/demo/fake-prometheus.ts';
 import type { Json } from '../support/json.ts';
 import { ROOT } from '../support/runbooks.ts';
-import { alertFor, benchRunbookYaml, post, TERMINAL } from './platform-harness.ts';
+import { addPressuredNode, alertFor, benchRunbookYaml, post, TERMINAL } from './platform-harness.ts';
 
 const EXECUTIONS = Number(process.argv.find((arg) => /^\d+$/.test(arg)) ?? 250);
 const SNAPSHOT = process.argv.includes('--snapshot');
@@ -90,18 +90,7 @@ const rssIdle = rssOf(pid);
 
 let nodes = 0;
 async function oneExecution(): Promise<string> {
-  const index = ++nodes;
-  const node = `ip-10-3-${Math.floor(index / 250)}-${index % 250}.bench.internal`;
-  kube.addNode({ name: node, conditions: { MemoryPressure: true }, usage: { cpu: '1500m', memory: '14Gi' } });
-  kube.addDeployment({
-    namespace: 'shop',
-    name: `cart-${index}`,
-    replicas: 1,
-    nodes: [node],
-    containers: [
-      { name: 'cart', requests: { cpu: '250m', memory: '1Gi' }, usage: { cpu: '300m', memory: '3Gi' } },
-    ],
-  });
+  const node = addPressuredNode(kube, 3, ++nodes, [['cart', '3Gi']]);
   const firing = alertFor(node);
   firing.alerts[0].labels.environment = ENVIRONMENT;
   firing.commonLabels.environment = ENVIRONMENT;
