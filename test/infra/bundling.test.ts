@@ -14,6 +14,7 @@ import {
   BUNDLE_ENTRY_BUDGET_BYTES,
   BUNDLE_ENTRY_FILE,
   bundleAwsSdkFrom,
+  STEP_RUNNER_INIT_BUDGET_BYTES,
 } from '../../infra/constructs/bundling-options.ts';
 import { HandlerEntry, PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
 import type { FunctionKey, RunbookAutopilotStack } from '../../infra/stacks/runbook-autopilot-stack.ts';
@@ -186,7 +187,7 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
       key === 'ingest' ? ['index.mjs', 'index.mjs.map'] : ['index.mjs', 'index.mjs.map', CATALOG_FILE],
     );
     expect(chunks.length).toBeGreaterThan(2);
-    for (const chunk of chunks) expect(chunk).toMatch(/\.mjs(\.map)?$/);
+    for (const chunk of chunks) expect(chunk).toMatch(/\.mjs(\.map|\.LEGAL\.txt)?$/);
     expect(chunks.filter((chunk) => chunk.endsWith('.mjs')).length).toBe(
       chunks.filter((chunk) => chunk.endsWith('.mjs.map')).length,
     );
@@ -333,6 +334,10 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
     ).toEqual([]);
     expect(families.sort()).toEqual(['aws', 'kubernetes', 'resource']);
     expect(atInit.length).toBeLessThan(chunks.length);
+    const directory = assetDirectoryOf('stepRunnerReadOnly');
+    expect(atInit.reduce((sum, file) => sum + statSync(join(directory, file)).size, 0)).toBeLessThanOrEqual(
+      STEP_RUNNER_INIT_BUDGET_BYTES,
+    );
   });
 
   it("bundleAwsSdk=true bundles the lockfile's AWS SDK: no import of it left, its sources inside, bigger", () => {
