@@ -209,6 +209,72 @@ describe('EngineJournal', () => {
     expect(new EngineJournal(dataDir).read('exec-old')).toEqual(legacy);
   });
 
+  it('keeps only the status, times, error and cause of a finished execution in memory once it is on disk', async () => {
+    // Prepare: one execution finishes, another is still running
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-done', { alert: 'a'.repeat(4_096) }));
+    journal.write(running('exec-running', { alert: 'b' }));
+    enter(journal, 'exec-done', 'Verify: memory');
+    enter(journal, 'exec-running', 'Parallel: diagnose');
+    await journal.flush();
+
+    // Act
+    journal.update('exec-done', (entry) => ({
+      ...entry,
+      status: 'SUCCEEDED',
+      stoppedAt: '2026-12-06T17:05:00.000Z',
+      output: { verified: true },
+    }));
+    const beforeDisk = journal.read('exec-done');
+    await journal.flush();
+
+    // Assess: memory drops the finished execution's input, output and last state input only once they
+    // are on disk; the log holds them, a restarted journal keeps the settled entry, a running one is whole
+    expect(beforeDisk).toMatchObject({ output: { verified: true }, inFlight: { state: 'Verify: memory' } });
+    const settled = {
+      executionId: 'exec-done',
+      runbookId: 'node-memory-pressure',
+      status: 'SUCCEEDED',
+      startedAt: '2026-12-06T17:00:00.000Z',
+      stoppedAt: '2026-12-06T17:05:00.000Z',
+      resumed: 0,
+    };
+    expect(journal.read('exec-done')).toEqual(settled);
+    expect(journal.read('exec-running')).toMatchObject({
+      input: { alert: 'b' },
+      inFlight: { state: 'Parallel: diagnose' },
+    });
+    expect(
+      lines()
+        .map((line) => JSON.parse(line))
+        .find((record) => record.set?.output),
+    ).toMatchObject({
+      id: 'exec-done',
+      set: { status: 'SUCCEEDED', output: { verified: true } },
+    });
+    expect(new EngineJournal(dataDir).read('exec-done')).toEqual(settled);
+    await journal.close();
+  });
+
+  it('keeps a finished execution whole in memory while its record failed to reach the disk', async () => {
+    // Prepare: the log is closed under the journal (as after a shutdown)
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1'));
+    await journal.flush();
+    await journal.close();
+    journal.update('exec-1', (entry) => ({ ...entry, status: 'FAILED', output: { error: 'x' } }));
+
+    // Act
+    await journal.flush().catch(() => undefined);
+
+    // Assess
+    expect(journal.read('exec-1')).toMatchObject({
+      status: 'FAILED',
+      input: { alert: 'x' },
+      output: { error: 'x' },
+    });
+  });
+
   it('keeps a change that failed to reach the disk pending, and writes it on the next flush', async () => {
     // Prepare: the log is closed under the journal (as after a shutdown)
     const journal = new EngineJournal(dataDir).open();

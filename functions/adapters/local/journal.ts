@@ -24,7 +24,9 @@ import * as z from 'zod';
  * engine awaits flush() before anything that needs the record on disk (a change, an approval, a status
  * change); everything else is written within one append's time. A torn last line (a crash mid-append)
  * is skipped on load, and the log is compacted (rewritten from memory, then renamed over) at start and
- * whenever it has grown well past what it holds.
+ * whenever it has grown well past what it holds. Once a finished execution's record is on disk, memory
+ * keeps only its status, times, error and cause (settledEntry), and so does the next compaction: the
+ * execution's input and output stay in the store's records, which are what the platform shows.
  */
 
 export const JournalStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'ABORTED', 'INTERRUPTED']);
@@ -51,6 +53,19 @@ export const JournalEntry = z
   })
   .strict();
 export type JournalEntry = z.infer<typeof JournalEntry>;
+
+const FINISHED: ReadonlySet<JournalStatus> = new Set(['SUCCEEDED', 'FAILED', 'ABORTED']);
+
+/**
+ * What memory keeps of a finished execution once its record is on disk: no input, output or last state
+ * input (nothing reads them again: a finished execution is never resumed), so a long-running platform
+ * holds a few hundred bytes per finished execution instead of tens of KB (issue 14's serve RSS).
+ */
+export function settledEntry(entry: JournalEntry): JournalEntry {
+  if (!FINISHED.has(entry.status)) return entry;
+  const { input: _input, output: _output, inFlight: _inFlight, ...kept } = entry;
+  return kept as JournalEntry;
+}
 
 /** A whole entry, or the fields of one that changed (`unset`: fields it no longer has). */
 const JournalRecord = z.union([
@@ -160,6 +175,7 @@ export class EngineJournal {
     this.directory = join(dataDir, 'engine');
     this.file = join(this.directory, JOURNAL_FILE);
     const { entries, ...loaded } = loadJournal(this.directory);
+    for (const [id, entry] of entries) entries.set(id, settledEntry(entry));
     this.entries = entries;
     this.loaded = loaded;
     this.bytes = loaded.bytes;
@@ -291,6 +307,11 @@ export class EngineJournal {
       throw error;
     }
     this.bytes += Buffer.byteLength(text);
+    // On disk now: a finished execution's bulky fields leave memory (unless changed again meanwhile).
+    for (const id of batch.keys()) {
+      const entry = this.entries.get(id);
+      if (entry && !this.pending.has(id)) this.entries.set(id, settledEntry(entry));
+    }
     await this.compactIfGrown();
   }
 
