@@ -951,8 +951,11 @@ export function jsonBytesBound(value: unknown): number {
     for (const item of value) total += jsonBytesBound(item) + 1;
     return total;
   }
-  for (const key of Object.keys(value))
-    total += 6 * key.length + 4 + jsonBytesBound((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    // Strings inline: labels and annotations are records of them.
+    total += 6 * key.length + 4 + (typeof item === 'string' ? 6 * item.length + 2 : jsonBytesBound(item));
+  }
   return total;
 }
 
