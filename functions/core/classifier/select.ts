@@ -125,8 +125,17 @@ export function compileRules(runbook: Runbook): CompiledRule[] {
   }));
 }
 
+/** Numbers as reasons write them (two decimals), each written once: the same few recur for every alert. */
+const ROUNDED = new Map<number, string>();
+const ROUNDED_MAX = 4_096;
+
 function round(value: number): string {
-  return value.toFixed(2);
+  let text = ROUNDED.get(value);
+  if (text === undefined) {
+    text = value.toFixed(2);
+    if (ROUNDED.size < ROUNDED_MAX) ROUNDED.set(value, text);
+  }
+  return text;
 }
 
 /** The ids of the rules that were tried, for a rejection's reason. */
@@ -224,12 +233,18 @@ function listed(eligible: readonly Eligible[], rejected: readonly ConsideredRunb
   const considered: ConsideredRunbook[] = [];
   const winner = eligible[0];
   for (let index = 0; index < eligible.length; index++) {
-    const { runbookVersion: _version, ...entry } = eligible[index]!;
-    considered.push(
-      index === 0
-        ? { ...entry, outcome: 'selected', reason: describe(entry) }
-        : { ...entry, reason: `${describe(entry)}, below ${winner!.runbookId}'s ${round(winner!.score)}` },
-    );
+    // The eligible entry without its runbookVersion, its keys in the same order.
+    const { runbookId, rule, confidence, learnedFactor: factor, score } = eligible[index]!;
+    const reason = describe(eligible[index]!);
+    considered.push({
+      runbookId,
+      outcome: index === 0 ? 'selected' : 'outscored',
+      reason: index === 0 ? reason : `${reason}, below ${winner!.runbookId}'s ${round(winner!.score)}`,
+      rule,
+      confidence,
+      learnedFactor: factor,
+      score,
+    });
   }
   for (const entry of rejected) considered.push(entry);
   return considered;
@@ -240,36 +255,6 @@ function ranked(eligible: Eligible[], rejected: ConsideredRunbook[]): RunbookSel
   if (eligible.length === 0) return { considered: rejected };
   if (eligible.length > 1) eligible.sort(byRank);
   return { selected: selectedOf(eligible[0]!), considered: listed(eligible, rejected) };
-}
-
-/**
- * The selection with its `considered` list written when first read (the selector's callers often read
- * only `selected`): an own enumerable property, so spreading, JSON and deep equality see the list as
- * if it had always been there; reading or assigning it turns it into a plain data property.
- */
-function withConsidered(
-  selection: { selected?: SelectedRunbook },
-  list: () => ConsideredRunbook[],
-): RunbookSelection {
-  const settle = (target: object, value: ConsideredRunbook[]) =>
-    Object.defineProperty(target, 'considered', {
-      value,
-      writable: true,
-      enumerable: true,
-      configurable: true,
-    });
-  return Object.defineProperty(selection, 'considered', {
-    get(this: RunbookSelection) {
-      const value = list();
-      settle(this, value);
-      return value;
-    },
-    set(this: RunbookSelection, value: ConsideredRunbook[]) {
-      settle(this, value);
-    },
-    enumerable: true,
-    configurable: true,
-  }) as RunbookSelection;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -294,6 +279,11 @@ interface GatePath {
   ignoreCase: boolean;
 }
 
+/** A gate path as read per alert: with, for each key, whether Object.prototype has a member of its name. */
+interface GateReader extends GatePath {
+  inherited: readonly boolean[];
+}
+
 /** A gate's read: the string there, NO_VALUE (no rule gated there can match), or UNKNOWN (an array: it says nothing). */
 type GateRead = string | typeof NO_VALUE | typeof UNKNOWN;
 const NO_VALUE = null;
@@ -308,8 +298,12 @@ interface PreparedRule extends CompiledRule {
 
 interface PreparedRunbook {
   runbook: Runbook;
-  /** The reason when no rule matched (it names every rule, whichever were tried). */
-  noRuleMatched: string;
+  /**
+   * Its entry in the considered list when no rule matched (the reason names every rule, whichever were
+   * tried): the same for every alert, so made once and shared by every selection, frozen so that no
+   * reader of one selection can change another's.
+   */
+  noRuleMatched: Readonly<ConsideredRunbook>;
   allowed: readonly string[];
   allowedText: string;
 }
@@ -372,20 +366,17 @@ function gatesOf(pattern: Record<string, unknown>): Array<GatePath & { values: S
   return gates;
 }
 
-/** A field as event patterns read it: never an inherited member of Object.prototype (`constructor`). */
-function member(node: Readonly<Record<string, unknown>>, key: string): unknown {
-  return key in Object.prototype && !Object.hasOwn(node, key) ? undefined : node[key];
-}
-
 /** What a gate's path holds in the alert, as event-pattern.ts reads it (see Gate). */
-function readGate(alert: unknown, { path, ignoreCase }: GatePath): GateRead {
+function readGate(alert: unknown, { path, ignoreCase, inherited }: GateReader): GateRead {
   let node: unknown = alert;
-  for (const key of path) {
+  for (let at = 0; at < path.length; at++) {
     // An array: the pattern reads its elements, which the gate does not follow.
     if (Array.isArray(node)) return UNKNOWN;
     // Anything else that is not an object holds none of the pattern's fields.
     if (typeof node !== 'object' || node === null) return NO_VALUE;
-    node = member(node as Record<string, unknown>, key);
+    const key = path[at]!;
+    // As event patterns read a field: never an inherited member of Object.prototype (`constructor`).
+    node = inherited[at] && !Object.hasOwn(node, key) ? undefined : (node as Record<string, unknown>)[key];
   }
   if (typeof node === 'string') return ignoreCase ? node.toLowerCase() : node;
   return Array.isArray(node) ? UNKNOWN : NO_VALUE;
@@ -404,7 +395,7 @@ export class RunbookSelector {
   /** Every rule, indexed: for an alert whose source is none of AlertSource's. */
   readonly #anySource: RuleIndex;
   /** The distinct paths the rules' gates read, each read once per alert. */
-  readonly #gatePaths: GatePath[] = [];
+  readonly #gatePaths: GateReader[] = [];
 
   /** Throws InvalidEventPatternError for a rule EventBridge would refuse (validation reports it first). */
   constructor(runbooks: readonly Runbook[]) {
@@ -413,7 +404,11 @@ export class RunbookSelector {
     const ordered = [...this.candidates].sort((a, b) => byLocale(a.runbook.id, b.runbook.id));
     this.#byId = ordered.map(({ runbook, compiledPatterns }) => ({
       runbook,
-      noRuleMatched: `no applicability rule matched (${ruleIds(compiledPatterns)})`,
+      noRuleMatched: Object.freeze({
+        runbookId: runbook.id,
+        outcome: ConsideredOutcome.NoRuleMatched,
+        reason: `no applicability rule matched (${ruleIds(compiledPatterns)})`,
+      }),
       allowed: runbook.environmentConstraints.environments,
       allowedText: runbook.environmentConstraints.environments.join(', '),
     }));
@@ -428,7 +423,11 @@ export class RunbookSelector {
           if (slot === undefined) {
             slot = this.#gatePaths.length;
             slots.set(key, slot);
-            this.#gatePaths.push({ path, ignoreCase });
+            this.#gatePaths.push({
+              path,
+              ignoreCase,
+              inherited: path.map((name) => name in Object.prototype),
+            });
           }
           return { slot, values };
         });
@@ -477,59 +476,50 @@ export class RunbookSelector {
     /** The runbooks a rule matched (positions in id order), and for each the rejection it got, if any. */
     const matched: number[] = [];
     const refusals: Array<ConsideredRunbook | undefined> = [];
-    let current = -1;
-    let rule: ApplicabilityRule | undefined;
-    const settle = () => {
-      if (rule === undefined) return;
-      const { runbook, allowed, allowedText } = this.#byId[current]!;
+    const byId = this.#byId;
+    for (let at = 0; at < visit.length; ) {
+      const current = index.rules[visit[at]!]!.runbook;
+      let rule: ApplicabilityRule | undefined;
+      for (; at < visit.length; at++) {
+        const prepared = index.rules[visit[at]!]!;
+        if (prepared.runbook !== current) break;
+        if (rule !== undefined && !(prepared.rule.confidence > rule.confidence)) continue;
+        if (!passes(prepared.gates, reads)) continue;
+        if (prepared.matches(alert)) rule = prepared.rule;
+      }
+      if (rule === undefined) continue;
+      const { runbook, allowed, allowedText } = byId[current]!;
       const before = rejected.length;
       admit(runbook, rule, alert, learning, allowed, allowedText, rejected, eligible);
       matched.push(current);
       refusals.push(rejected.length > before ? rejected[before] : undefined);
-    };
-    for (const number of visit) {
-      const prepared = index.rules[number]!;
-      if (prepared.runbook !== current) {
-        settle();
-        current = prepared.runbook;
-        rule = undefined;
-      }
-      if (rule !== undefined && !(prepared.rule.confidence > rule.confidence)) continue;
-      if (!this.#passes(prepared.gates, reads)) continue;
-      if (prepared.matches(alert)) rule = prepared.rule;
     }
-    settle();
 
     if (eligible.length > 1) eligible.sort(byRank);
-    const byId = this.#byId;
-    return withConsidered(eligible.length === 0 ? {} : { selected: selectedOf(eligible[0]!) }, () => {
-      // The rejections in id order: every runbook no rule matched, and those refused.
-      const rejections: ConsideredRunbook[] = [];
-      let next = 0;
-      for (let position = 0; position < byId.length; position++) {
-        if (matched[next] === position) {
-          const refusal = refusals[next++];
-          if (refusal !== undefined) rejections.push(refusal);
-          continue;
-        }
-        const { runbook, noRuleMatched } = byId[position]!;
-        rejections.push({ runbookId: runbook.id, outcome: 'no-rule-matched', reason: noRuleMatched });
-      }
-      return listed(eligible, rejections);
-    });
-  }
-
-  #passes(gates: readonly Gate[], reads: readonly GateRead[]): boolean {
-    for (const { slot, values } of gates) {
-      const read = reads[slot];
-      if (read === NO_VALUE || (read !== UNKNOWN && !values.has(read))) return false;
+    const considered = listed(eligible, []);
+    // Then the rejections in id order: every runbook no rule matched, and those refused.
+    let next = 0;
+    for (let position = 0; position < byId.length; position++) {
+      if (matched[next] === position) {
+        const refusal = refusals[next++];
+        if (refusal !== undefined) considered.push(refusal);
+      } else considered.push(byId[position]!.noRuleMatched);
     }
-    return true;
+    return eligible.length === 0 ? { considered } : { selected: selectedOf(eligible[0]!), considered };
   }
 
   runbook(id: string): Runbook | undefined {
     return this.candidates.find((candidate) => candidate.runbook.id === id)?.runbook;
   }
+}
+
+/** False when a gate rules the rule out for what the alert holds (see Gate). */
+function passes(gates: readonly Gate[], reads: readonly GateRead[]): boolean {
+  for (const { slot, values } of gates) {
+    const read = reads[slot];
+    if (read === NO_VALUE || (read !== UNKNOWN && !values.has(read))) return false;
+  }
+  return true;
 }
 
 /** The index of some rules (in the full scan's order); see RuleIndex. */

@@ -162,8 +162,13 @@ describe('RunbookSelector index', () => {
     expect(unmatched).toBeGreaterThan(200);
   });
 
-  it('gives a considered list that reads, spreads, serializes and assigns as a plain property', () => {
-    const selector = new RunbookSelector([BASE]);
+  it('gives each selection its own considered list, sharing only frozen entries no reader can change', () => {
+    const other: Runbook = {
+      ...BASE,
+      id: 'other',
+      answers: { alerts: ['Other'], runbookUrls: [], confidence: 0.5 },
+    };
+    const selector = new RunbookSelector([BASE, other]);
     const value = {
       source: 'prometheus',
       name: 'KubePodCrashLooping',
@@ -171,16 +176,17 @@ describe('RunbookSelector index', () => {
       labels: {},
       annotations: {},
     } as unknown as Alert;
-    const expected = selectRunbook(value, selector.candidates);
-    expect(expected.considered).toHaveLength(1);
-    expect(JSON.stringify(selector.select(value))).toBe(JSON.stringify(expected));
-    expect({ ...selector.select(value) }).toStrictEqual(expected);
-    expect(Object.keys(selector.select(value))).toEqual(Object.keys(expected));
-    const read = selector.select(value);
-    expect(read.considered).toBe(read.considered);
-    const assigned = selector.select(value);
-    assigned.considered = [];
-    expect(assigned.considered).toEqual([]);
-    expect(structuredClone(selector.select(value))).toStrictEqual(expected);
+    const first = selector.select(value);
+    const second = selector.select(value);
+    expect(first).toStrictEqual(selectRunbook(value, selector.candidates));
+    expect(first.considered).not.toBe(second.considered);
+    const rejection = first.considered.find((entry) => entry.outcome === 'no-rule-matched')!;
+    expect(rejection.runbookId).toBe('other');
+    expect(() => {
+      rejection.reason = 'changed';
+    }).toThrow(TypeError);
+    first.considered.push({ runbookId: 'x', outcome: 'no-rule-matched', reason: '' });
+    expect(second.considered).toHaveLength(2);
+    expect(selector.select(value)).toStrictEqual(selectRunbook(value, selector.candidates));
   });
 });
