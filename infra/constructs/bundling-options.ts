@@ -53,7 +53,7 @@ export const BUNDLE_GOAL_BYTES = 250 * 1024;
  */
 export const BUNDLE_CODE_BUDGET_BYTES = {
   ingest: 199_000,
-  classifier: 456_000,
+  classifier: 460_000,
   stepRunnerReadOnly: 2_940_000,
   approvalRequest: 469_000,
   approvalWeb: 498_000,

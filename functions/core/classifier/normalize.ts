@@ -125,7 +125,7 @@ function putAll(target: Record<string, string>, record: Readonly<Record<string, 
   }
 }
 
-/** What normalize gathers for an alert; a field left undefined is left out (as definedOnly would). */
+/** What normalize gathers for an alert; an optional field left undefined is left out. */
 interface AlertFields {
   source: Alert['source'];
   name: string;
@@ -139,28 +139,29 @@ interface AlertFields {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   fingerprint: string;
-  startsAt: string | undefined;
+  startsAt: string;
   endsAt: string | undefined;
   generatorURL: string | undefined;
 }
 
-/** The alert in Alert's key order (the order Alert.parse gives), without its undefined fields. */
+/** The alert in Alert's key order (the order Alert.parse gives), without its undefined optional fields. */
 function alertOf(f: AlertFields): Record<string, unknown> {
   // Field by field rather than definedOnly over a literal: no second object, no loop over keys.
-  const alert: Record<string, unknown> = {};
-  if (f.source !== undefined) alert.source = f.source;
-  if (f.name !== undefined) alert.name = f.name;
-  if (f.status !== undefined) alert.status = f.status;
-  if (f.severity !== undefined) alert.severity = f.severity;
-  if (f.category !== undefined) alert.category = f.category;
-  if (f.summary !== undefined) alert.summary = f.summary;
+  const alert: Record<string, unknown> = {
+    source: f.source,
+    name: f.name,
+    status: f.status,
+    severity: f.severity,
+    category: f.category,
+    summary: f.summary,
+  };
   if (f.description !== undefined) alert.description = f.description;
-  if (f.environment !== undefined) alert.environment = f.environment;
-  if (f.resource !== undefined) alert.resource = f.resource;
-  if (f.labels !== undefined) alert.labels = f.labels;
-  if (f.annotations !== undefined) alert.annotations = f.annotations;
-  if (f.fingerprint !== undefined) alert.fingerprint = f.fingerprint;
-  if (f.startsAt !== undefined) alert.startsAt = f.startsAt;
+  alert.environment = f.environment;
+  alert.resource = f.resource;
+  alert.labels = f.labels;
+  alert.annotations = f.annotations;
+  alert.fingerprint = f.fingerprint;
+  alert.startsAt = f.startsAt;
   if (f.endsAt !== undefined) alert.endsAt = f.endsAt;
   if (f.generatorURL !== undefined) alert.generatorURL = f.generatorURL;
   return alert;
