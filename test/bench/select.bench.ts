@@ -15,7 +15,8 @@ import { ROOT } from '../support/runbooks.ts';
 /**
  * Issue 14: normalize + select in process, 50 runbooks, goal ≥ 100,000 alerts/s. The runbooks are the
  * compiled catalog (statemachines/runbooks.json) topped up to 50 with renamed copies whose rules match
- * other alert names (so every alert is matched against 50 runbooks' rules, as in a library of 50); the
+ * other alert names (so every alert is selected among 50 runbooks and its considered list names all 50,
+ * as in a library of 50; the selector's index decides which rules it must run); the
  * alerts are every Alertmanager and CloudWatch fixture, normalized from their raw payloads each time.
  * The reference in the same run: structuredClone of the same payloads (a copy of the input, the floor
  * of any work that reads all of it).
