@@ -31,10 +31,15 @@ const webhook = JSON.parse(
 };
 
 /** The same pod's KubePodNotReady (or its crash loop), as Alertmanager would send it. */
-function podAlert(name: 'KubePodCrashLooping' | 'KubePodNotReady', status: 'firing' | 'resolved' = 'firing') {
-  const body = structuredClone(webhook);
+function podAlert(
+  name: 'KubePodCrashLooping' | 'KubePodNotReady',
+  status: 'firing' | 'resolved' = 'firing',
+  startsAt?: string,
+) {
+  const body = structuredClone(webhook) as typeof webhook & { alerts: Array<{ startsAt: string }> };
   body.status = status;
   const alert = body.alerts[0]!;
+  if (startsAt) alert.startsAt = startsAt;
   alert.labels = { ...alert.labels, alertname: name };
   alert.fingerprint = name === 'KubePodCrashLooping' ? '1b92959b929d36fb' : '2c03a6ac03ae47ac';
   alert.status = status;
@@ -181,6 +186,36 @@ describe('per-resource change lock (dynalite)', () => {
     expect(await locks.listDeferred(key)).toEqual([]);
     expect(republished()).toEqual([]);
     expect(harness.sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it('keeps no cooldown for a deferral that never ran: the same runbook starts for the next firing', async () => {
+    // Act: deferred behind the crash loop's run, resolved meanwhile, then the pod goes not ready again
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    await classify(podAlert('KubePodNotReady', 'resolved'));
+    await stop(first.executionId!);
+    harness.clock.advance(5 * 60_000);
+    const next = await classify(podAlert('KubePodNotReady', 'firing', '2026-11-25T10:04:00Z'));
+
+    // Assess: pod-not-ready never ran on the pod, so no cooldown refuses it (its 1h cooldown starts now)
+    expect(second.decision).toBe('deferred');
+    expect(next).toMatchObject({ decision: 'started', runbookId: 'pod-not-ready' });
+    expect(next.incidentId).not.toBe(second.incidentId);
+  });
+
+  it('a deferred alert re-evaluated after the holder stopped is not refused by a cooldown of its own', async () => {
+    // Act: deferred twice (a repeat), then the holder stops and the alert comes back through the bus
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    harness.clock.advance(60_000);
+    const repeat = await classify(podAlert('KubePodNotReady'));
+    harness.clock.advance(60_000);
+    await stop(first.executionId!);
+    const again = await classify(podAlert('KubePodNotReady'));
+
+    // Assess
+    expect([second.decision, repeat.decision]).toEqual(['deferred', 'deferred']);
+    expect(again).toMatchObject({ decision: 'started', incidentId: second.incidentId });
   });
 
   it('a repeat of the deferred alert while the first still runs stays deferred', async () => {
