@@ -526,6 +526,18 @@ export const controlWiring = /* @__PURE__ */ once(() => {
   };
 });
 
+/** Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier. */
+const deferredAlerts = /* @__PURE__ */ once(
+  () =>
+    new DeferredAlerts({
+      changeLocks: changeLocks(),
+      store: store(),
+      bus: bus(),
+      clock,
+      logger: logger(),
+    }),
+);
+
 export const learningWiring = /* @__PURE__ */ once(() => ({
   learning: new LearningService({
     store: store(),
@@ -540,15 +552,9 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     followUps: followUps(),
     finalNotice: followUpService(),
     folds: learningFolds(),
-    // Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier.
-    deferredAlerts: new DeferredAlerts({
-      changeLocks: changeLocks(),
-      store: store(),
-      bus: bus(),
-      clock,
-      logger: logger(),
-    }),
+    deferredAlerts: deferredAlerts(),
   }),
+  deferredAlerts: deferredAlerts(),
   logger: logger(),
 }));
 

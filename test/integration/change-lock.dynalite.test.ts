@@ -67,6 +67,7 @@ describe('per-resource change lock (dynalite)', () => {
   let locks: DynamoChangeLocks;
   let classifier: ClassifierService;
   let learning: LearningService;
+  let deferred: DeferredAlerts;
   let runbooks: Runbook[];
 
   beforeEach(async () => {
@@ -86,17 +87,18 @@ describe('per-resource change lock (dynalite)', () => {
       changeLocks: locks,
       tools: TOOL_CATALOG,
     });
+    deferred = new DeferredAlerts({
+      changeLocks: locks,
+      store: harness.store,
+      bus: harness.bus,
+      clock: harness.clock,
+      logger: harness.logger,
+    });
     learning = new LearningService({
       store: harness.store,
       clock: harness.clock,
       logger: harness.logger,
-      deferredAlerts: new DeferredAlerts({
-        changeLocks: locks,
-        store: harness.store,
-        bus: harness.bus,
-        clock: harness.clock,
-        logger: harness.logger,
-      }),
+      deferredAlerts: deferred,
     });
   });
   afterEach(() => harness.stop());
@@ -115,6 +117,78 @@ describe('per-resource change lock (dynalite)', () => {
         detailType: entry.DetailType,
         detail: JSON.parse(entry.Detail!),
       }));
+
+  /** The classifier's rule delivering a re-sent alert, as EventBridge would. */
+  const redeliver = (event: { source: string; detailType: string; detail: unknown }) =>
+    classifier.classify(
+      alertOf(
+        {
+          version: '0',
+          id: 'e-redelivered',
+          source: event.source,
+          'detail-type': event.detailType,
+          account: '333333333333',
+          region: 'eu-west-1',
+          time: harness.clock.now().toISOString(),
+          resources: [],
+          detail: event.detail,
+        },
+        harness.normalize,
+      ),
+    );
+
+  it('sweeps an alert deferred behind a lost holder when its lock expires, and the classifier takes the lock over', async () => {
+    // Arrange: the crash loop's run holds the pod and is lost (it never stops); KubePodNotReady waits
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    const key = resourceKey(alertsOf(podAlert('KubePodNotReady')));
+    const held = (await locks.get(key))!;
+
+    // Act: the schedule sweeps a second before the lock expires, then at its expiry
+    harness.clock.set(new Date(Date.parse(held.expiresAt) - 1_000).toISOString());
+    const early = await deferred.sweepExpired();
+    const sentEarly = republished().length;
+    harness.clock.set(held.expiresAt);
+    const due = await deferred.sweepExpired();
+    const events = republished();
+    const again = await redeliver(events[0]!);
+
+    // Assess
+    expect(second.decision).toBe('deferred');
+    expect(early).toEqual({ reconsidered: [], dropped: [], waiting: [] });
+    expect(sentEarly).toBe(0);
+    expect(due).toEqual({ reconsidered: [second.incidentId], dropped: [], waiting: [] });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      detailType: 'Alert Normalized',
+      detail: { deferredBehind: first.executionId },
+    });
+    expect(again).toMatchObject({
+      decision: 'started',
+      runbookId: 'pod-not-ready',
+      incidentId: second.incidentId,
+    });
+    expect((await locks.get(key))?.executionId).toBe(again.executionId);
+    expect(await locks.listDeferred(key)).toEqual([]);
+    expect(await deferred.sweepExpired()).toEqual({ reconsidered: [], dropped: [], waiting: [] });
+  });
+
+  it('the sweep drops a deferral behind an expired lock whose alert resolved, and sends nothing', async () => {
+    // Arrange
+    await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    await classify(podAlert('KubePodNotReady', 'resolved'));
+    const key = resourceKey(alertsOf(podAlert('KubePodNotReady')));
+    harness.clock.set((await locks.get(key))!.expiresAt);
+
+    // Act
+    const swept = await deferred.sweepExpired();
+
+    // Assess
+    expect(swept).toEqual({ reconsidered: [], dropped: [second.incidentId], waiting: [] });
+    expect(republished()).toEqual([]);
+    expect(await locks.listDeferred(key)).toEqual([]);
+  });
 
   it('defers the second runbook’s alert on the same pod, says why, and starts it when the first stops', async () => {
     // Act: the crash loop starts pod-crash-looping; KubePodNotReady on the same pod comes while it runs
@@ -340,6 +414,7 @@ describe('per-resource change lock (dynalite)', () => {
       behind: 'run-a',
       runbookId: 'pod-not-ready',
       deferredAt: '2026-11-25T10:00:00.000Z',
+      holderExpiresAt: '2026-11-25T11:00:00.000Z',
       expiresAt: '2026-11-25T12:00:00.000Z',
     };
     await locks.defer(deferral);

@@ -463,6 +463,7 @@ export class ClassifierService {
         behind: holder.executionId,
         runbookId: runbook.id,
         deferredAt: this.options.clock.now().toISOString(),
+        holderExpiresAt: holder.expiresAt,
         expiresAt: new Date(Date.parse(holder.expiresAt) + DEFERRAL_MARGIN_SECONDS * 1000).toISOString(),
       });
       const current = await this.options.changeLocks!.get(resource);

@@ -177,6 +177,9 @@ class ReleasingHolder implements ChangeLocks {
     if (held) this.lock = undefined;
     return held;
   }
+  async renew() {
+    return false;
+  }
   async get() {
     return this.lock;
   }
@@ -185,6 +188,9 @@ class ReleasingHolder implements ChangeLocks {
   }
   async listDeferred() {
     return this.deferrals;
+  }
+  async listDeferredDue() {
+    return [];
   }
   async removeDeferred(_resource: string, incidentId: string, behind: string) {
     this.removed.push(`${incidentId} behind ${behind}`);
