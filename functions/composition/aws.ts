@@ -330,6 +330,7 @@ export const checkpoints = /* @__PURE__ */ once(
       clock,
       logger: logger(),
       audit: audit(),
+      changeLocks: changeLocks(),
       // Only where checkpoints run (the step runners): the approval-request function is named there.
       ...(process.env.APPROVAL_REQUEST_FUNCTION_NAME
         ? {

@@ -245,6 +245,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   // which releases checkpoints): the calls are made at run time, after all of it is built.
   const checkpoints = new CheckpointService({
     ...common,
+    changeLocks,
     riskGate: new RiskCheckpoint({
       store,
       limits,

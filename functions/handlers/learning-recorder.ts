@@ -3,8 +3,13 @@ import { epochMillisToIso, parseStepFunctionsStatusEvent } from '../core/classif
 import type { DeferredAlerts } from '../core/services/deferred-alerts.ts';
 import type { LearningService } from '../core/services/learning.ts';
 import type { Logger } from '../ports/logger.ts';
-import { isReminderSchedule as isSchedule } from './approval-request.ts';
 import { taskErrors } from './task.ts';
+
+/** Its EventBridge schedule's event (every minute): time to sweep the deferred alerts. */
+function isSchedule(event: unknown): boolean {
+  const candidate = event as { source?: unknown; 'detail-type'?: unknown } | null;
+  return candidate?.source === 'aws.events' && candidate['detail-type'] === 'Scheduled Event';
+}
 
 /**
  * The learning-recorder Lambda: Step Functions execution status changes -> final record and aggregates.

@@ -8,7 +8,9 @@ import type { Alert } from '../../functions/core/alert.ts';
 import { resourceKey } from '../../functions/core/classifier/identity.ts';
 import { normalizeAlertmanager } from '../../functions/core/classifier/normalize.ts';
 import { RunbookSelector } from '../../functions/core/classifier/select.ts';
+import { CHECKPOINT_HOLD_SECONDS } from '../../functions/core/compiler/compile.ts';
 import type { Runbook } from '../../functions/core/runbook/model.ts';
+import { CheckpointService } from '../../functions/core/services/checkpoint.ts';
 import { ClassifierService } from '../../functions/core/services/classifier.ts';
 import { DeferredAlerts } from '../../functions/core/services/deferred-alerts.ts';
 import { LearningService } from '../../functions/core/services/learning.ts';
@@ -188,6 +190,74 @@ describe('per-resource change lock (dynalite)', () => {
     expect(swept).toEqual({ reconsidered: [], dropped: [second.incidentId], waiting: [] });
     expect(republished()).toEqual([]);
     expect(await locks.listDeferred(key)).toEqual([]);
+  });
+
+  it('a run paused at a checkpoint keeps its lock past the lock’s own expiry; resumed, it keeps only what the pause did not use', async () => {
+    // Arrange: the crash loop's run holds the pod, KubePodNotReady waits behind it
+    const checkpoints = new CheckpointService({
+      store: harness.store,
+      engine: harness.engine,
+      clock: harness.clock,
+      logger: harness.logger,
+      changeLocks: locks,
+    });
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    const key = resourceKey(alertsOf(podAlert('KubePodNotReady')));
+    const granted = (await locks.get(key))!;
+    const record = (await harness.store.getExecution(first.executionId!))!;
+    const context = {
+      id: record.id,
+      runbookId: record.runbookId,
+      runbookVersion: record.runbookVersion,
+      incidentId: record.incidentId,
+      environment: record.environment,
+      dryRun: record.dryRun,
+      approvalRiskThreshold: 2,
+      changeFreeze: false,
+      startedAt: record.startedAt,
+    };
+
+    // Act: an operator pauses it; it holds at its next checkpoint and stays paused past its lock's expiry
+    await harness.store.requestControl(record.id, {
+      pauseRequested: true,
+      requestedBy: 'alice',
+      requestedAt: harness.clock.now().toISOString(),
+    });
+    const held = await checkpoints.arrive(context, { before: 'recover', mutating: true }, 'token-1');
+    const whileHeld = (await locks.get(key))!;
+    harness.clock.set(new Date(Date.parse(granted.expiresAt) + 60_000).toISOString());
+    const claim = await locks.acquire({
+      resourceKey: key,
+      executionId: 'another-run',
+      runbookId: 'pod-not-ready',
+      acquiredAt: harness.clock.now().toISOString(),
+      expiresAt: new Date(harness.clock.now().getTime() + 3_600_000).toISOString(),
+    });
+    const swept = await deferred.sweepExpired();
+    await harness.store.requestControl(record.id, {
+      pauseRequested: false,
+      requestedBy: 'alice',
+      requestedAt: harness.clock.now().toISOString(),
+    });
+    await checkpoints.release(record.id);
+    const afterResume = (await locks.get(key))!;
+
+    // Assess: the pause kept the claim (nobody took it, the deferral waits), and the resumed run has the
+    // rest of its bound counted from the resume: the time paused is added, the hold's unused day is not
+    expect(held).toEqual({ held: true, reason: 'pause' });
+    expect(Date.parse(whileHeld.expiresAt)).toBe(
+      Date.parse(granted.expiresAt) + CHECKPOINT_HOLD_SECONDS * 1000,
+    );
+    expect(claim).toMatchObject({ acquired: false, holder: { executionId: first.executionId } });
+    expect(swept).toEqual({ reconsidered: [], dropped: [], waiting: [second.incidentId] });
+    expect(republished()).toEqual([]);
+    expect(await locks.listDeferred(key)).toMatchObject([
+      { incidentId: second.incidentId, behind: first.executionId, holderExpiresAt: whileHeld.expiresAt },
+    ]);
+    const pausedMs = Date.parse(granted.expiresAt) + 60_000 - Date.parse(granted.acquiredAt);
+    expect(afterResume).toMatchObject({ executionId: first.executionId });
+    expect(Date.parse(afterResume.expiresAt)).toBe(Date.parse(granted.expiresAt) + pausedMs);
   });
 
   it('defers the second runbook’s alert on the same pod, says why, and starts it when the first stops', async () => {
