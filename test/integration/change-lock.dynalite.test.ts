@@ -121,7 +121,7 @@ describe('per-resource change lock (dynalite)', () => {
       }));
 
   /** The classifier's rule delivering a re-sent alert, as EventBridge would. */
-  const redeliver = (event: { source: string; detailType: string; detail: unknown }) =>
+  const redeliver = (event: ReturnType<typeof republished>[number]) =>
     classifier.classify(
       alertOf(
         {

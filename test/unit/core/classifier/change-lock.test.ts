@@ -252,6 +252,8 @@ describe('the classifier’s change-lock gate', () => {
       defer: async () => {},
       listDeferred: async () => [],
       removeDeferred: async () => {},
+      renew: async () => false,
+      listDeferredDue: async () => [],
     };
     const runbook = crashLooping();
 
@@ -285,6 +287,8 @@ describe('the classifier’s change-lock gate', () => {
       defer: async () => {},
       listDeferred: async () => [],
       removeDeferred: async () => {},
+      renew: async () => false,
+      listDeferredDue: async () => [],
     };
 
     // Act
