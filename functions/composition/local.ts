@@ -104,6 +104,8 @@ export interface LocalPlatformOptions {
   aws?: ToolRegistryOptions['aws'];
   /** How often approval reminders are due-checked (AWS: every minute); default 15 s. */
   reminderIntervalMs?: number;
+  /** How often alerts deferred behind an expired change lock are looked for (default every minute, as on AWS). */
+  deferredSweepIntervalMs?: number;
   /** Where automation level changes go besides their history (the audit trail, when it is wired). */
   onLevelChange?: LevelChangeListener;
 }
@@ -243,6 +245,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   // which releases checkpoints): the calls are made at run time, after all of it is built.
   const checkpoints = new CheckpointService({
     ...common,
+    changeLocks,
     riskGate: new RiskCheckpoint({
       store,
       limits,
@@ -370,6 +373,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     config,
     runbooks: options.runbooks,
   });
+  const deferredAlerts = new DeferredAlerts({ changeLocks, store, bus, clock, logger });
   const learning = new LearningService({
     store,
     clock,
@@ -388,7 +392,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       retentionDays: config.retentionDays,
     }),
     // Through the bus, as on AWS: the classifier's rule takes the re-sent alert.
-    deferredAlerts: new DeferredAlerts({ changeLocks, store, bus, clock, logger }),
+    deferredAlerts,
   });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
@@ -492,7 +496,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       followUp,
     }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
-    learningRecorder: createLearningRecorderHandler({ learning, logger }),
+    learningRecorder: createLearningRecorderHandler({ learning, logger, deferredAlerts }),
     ingest: createIngestHandler({ bus, normalize, auth: () => ({ token: options.token }), clock, logger }),
     control: createControlHandler({
       control,
@@ -539,6 +543,21 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   }, options.reminderIntervalMs ?? 15_000);
   reminders.unref();
 
+  // The deferred-alert sweep: the same schedule event EventBridge sends the learning recorder on AWS.
+  let sweeping: Promise<unknown> | undefined;
+  const sweeps = setInterval(() => {
+    if (sweeping) return;
+    const event = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+    sweeping = track(handlers.learningRecorder(event, localContext))
+      .catch((error: unknown) =>
+        logger.error('deferred-alert sweep failed', { error: (error as Error).message }),
+      )
+      .finally(() => {
+        sweeping = undefined;
+      });
+  }, options.deferredSweepIntervalMs ?? 60_000);
+  sweeps.unref();
+
   return {
     config,
     /** The dynalite behind every store (benchmarks count the commands sent to it). */
@@ -576,6 +595,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     },
     async stop() {
       clearInterval(reminders);
+      clearInterval(sweeps);
       await engine.shutdown();
       // Running tools are stopped through their abort signal; steps get up to five seconds to record
       // how they ended (a tool that ignores its signal is abandoned).

@@ -61,7 +61,7 @@ export const BUNDLE_CODE_BUDGET_BYTES = {
   approvalRequest: 460_000,
   approvalWeb: 488_000,
   control: 622_000,
-  learningRecorder: 494_000,
+  learningRecorder: 497_000,
 } as const;
 
 /**

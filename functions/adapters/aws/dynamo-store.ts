@@ -888,6 +888,22 @@ export class DynamoStore implements Store {
     return result !== undefined;
   }
 
+  async releaseCooldown(resourceKey: string, holder: string): Promise<void> {
+    const key = Keys.cooldown(resourceKey);
+    const expression = new Expression();
+    await this.table.conditional('DeleteItem', key, () =>
+      this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: key,
+          // Only this holder's claim: another's (or a later one) keeps its quiet time.
+          ConditionExpression: `${expression.name('holder')} = ${expression.value(holder)}`,
+          ...expression.attributes(),
+        }),
+      ),
+    );
+  }
+
   // Learning ----------------------------------------------------------------------------------------
 
   async putLearningAggregate(input: LearningAggregate): Promise<void> {

@@ -463,6 +463,7 @@ export class ClassifierService {
         behind: holder.executionId,
         runbookId: runbook.id,
         deferredAt: this.options.clock.now().toISOString(),
+        holderExpiresAt: holder.expiresAt,
         expiresAt: new Date(Date.parse(holder.expiresAt) + DEFERRAL_MARGIN_SECONDS * 1000).toISOString(),
       });
       const current = await this.options.changeLocks!.get(resource);
@@ -581,6 +582,8 @@ export class ClassifierService {
       limits.cooldown = {
         allowed: await store.claimCooldown(plan.cooldown.key, now.toISOString(), plan.cooldown.until, member),
       };
+      // Nothing ran if the change lock defers it (or the start fails): no quiet time for a change never made.
+      if (limits.cooldown.allowed) taken.push(() => store.releaseCooldown(plan.cooldown.key, member));
     }
     // Last: an alert deferred behind another execution passed every other gate, so its turn is real.
     const locks = this.options.changeLocks;
