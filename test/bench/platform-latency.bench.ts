@@ -269,6 +269,11 @@ describe('embedded platform: alert → first step, duplicate storm, memory', () 
   bench(
     `${DUPLICATES} duplicate firings, ${STORM_CONCURRENCY} at a time (and the floor server)`,
     async () => {
+      // The earlier executions' learning folds and follow-ups run after they end: wait for a quiet store.
+      for (let seen = -1; seen !== commands; ) {
+        seen = commands;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
       const node = addNode();
       const body = alertIn(node);
       let before = commands;
@@ -284,6 +289,7 @@ describe('embedded platform: alert → first step, duplicate storm, memory', () 
           throw new Error(`expected joined ${executionId}, got ${JSON.stringify(answer)}`);
       });
       storm.duplicateCommands = (commands - before) / DUPLICATES;
+      await recover(node);
       const listed = (await (await fetch(new URL('/api/executions', platform.url))).json()) as Json;
       storm.executions = (listed.executions as Json[]).filter(
         (execution) =>
@@ -315,6 +321,7 @@ afterAll(async () => {
       '| figure | measured | reference (same run) | goal |',
       '| --- | ---: | ---: | ---: |',
       `| alert → first step started, ${SEQUENTIAL} sequential alerts, p50 / p99 | ${f(percentile(sequential, 0.5))} / ${f(percentile(sequential, 0.99))} ms | ${floorTrip} | p99 ≤ 50 ms |`,
+      `| of which the first alert after the platform started (the runbook's machine validated on first use) | ${f(sequential[0] ?? Number.NaN)} ms | — | — |`,
       `| alert → first step started, ${CONCURRENT} concurrent alerts, p50 / p99 | ${f(percentile(concurrent, 0.5))} / ${f(percentile(concurrent, 0.99))} ms | ${floorTrip} | p99 ≤ 250 ms |`,
       `| ${DUPLICATES} duplicate firings at ${STORM_CONCURRENCY} concurrent | ${(storm.ms / 1000).toFixed(1)} s, ${rate(storm.ms)} req/s (${(storm.ms / storm.floorMs).toFixed(1)}× the floor) | floor server: ${(storm.floorMs / 1000).toFixed(1)} s, ${rate(storm.floorMs)} req/s | ≤ 3× the floor |`,
       `| executions the storm started | ${storm.executions} | — | exactly 1 |`,
