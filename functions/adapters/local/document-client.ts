@@ -55,7 +55,7 @@ function decoded(value: Record<string, unknown>): DynamoDB.AttributeValue {
     return { BS: value.BS.map((one: string) => new Uint8Array(Buffer.from(one, 'base64'))) };
   if (value.M) return { M: decodedMap(value.M as Record<string, Record<string, unknown>>) };
   if (Array.isArray(value.L)) return { L: value.L.map((one) => decoded(one)) };
-  return value as DynamoDB.AttributeValue;
+  return value as unknown as DynamoDB.AttributeValue;
 }
 
 function decodedMap(map: Record<string, Record<string, unknown>>): Attributes {
@@ -282,7 +282,9 @@ export function inProcessDocumentClient(
   const send = async (command: { constructor: unknown; input: Json }) => {
     const operation = OPERATIONS.get(command.constructor);
     if (!operation) return sdk.send(command as never);
-    let handler = async (args: { input: Json }) => ({ output: await call(operation, args.input) });
+    let handler = async (args: { input: Json }): Promise<{ output: unknown }> => ({
+      output: await call(operation, args.input),
+    });
     const context = { commandName: `${operation.name}Command`, clientName: 'DynamoDBClient' };
     for (const middleware of [...middlewares].reverse()) handler = middleware(handler, context);
     return (await handler({ input: command.input })).output;
