@@ -15,7 +15,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
 import dynalite from 'dynalite';
 import { createTableInput, TABLE_DESIGN } from '../aws/table-design.ts';
-import { inProcessDocumentClient } from './document-client.ts';
 
 /**
  * dynalite turns LevelDB iterators into streams and, when a stream ends or is destroyed, closes the
@@ -99,11 +98,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions = {}): Pr
     signer: { sign: async (request) => unsignedRequest(request as HttpRequest) },
     requestHandler: inProcess,
   });
-  const marshallOptions = { removeUndefinedValues: true };
-  const client = inProcessDocumentClient(DynamoDBDocumentClient.from(base, { marshallOptions }), inProcess, {
-    marshall: marshallOptions,
-    authorization: authorizationHeaders,
-  });
+  const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
   const tableName = options.tableName ?? LOCAL_TABLE_NAME;
 
   let stopped = false;
@@ -204,16 +199,10 @@ async function waitUntilActive(client: DynamoDBClient, tableName: string): Promi
 }
 
 /** An Authorization header dynalite accepts (it parses the header, it does not verify the signature). */
-function authorizationHeaders(): Record<string, string> {
-  const at = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-  return {
-    'x-amz-date': at,
-    authorization: `AWS4-HMAC-SHA256 Credential=local/${at.slice(0, 8)}/local/dynamodb/aws4_request, SignedHeaders=host, Signature=unsigned`,
-  };
-}
-
 function unsignedRequest(request: HttpRequest): HttpRequest {
-  Object.assign(request.headers, authorizationHeaders());
+  const at = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  request.headers['x-amz-date'] = at;
+  request.headers.authorization = `AWS4-HMAC-SHA256 Credential=local/${at.slice(0, 8)}/local/dynamodb/aws4_request, SignedHeaders=host, Signature=unsigned`;
   return request;
 }
 
