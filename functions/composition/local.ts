@@ -14,6 +14,7 @@ import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { DynamoWatchStore } from '../adapters/aws/dynamo-watch.ts';
+import { AlertsFirst } from '../adapters/local/alerts-first.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
 import {
@@ -513,6 +514,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       reports,
     }),
   };
+  const alertsFirst = new AlertsFirst();
   // Work in flight, so stopping waits for it before closing the database under it.
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -523,10 +525,14 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     );
     return work;
   };
-  taskHandlers.stepRunner = (event) => track(handlers.stepRunner(event, localContext));
-  taskHandlers.approvalRequest = (event) => track(handlers.approvalRequest(event, localContext));
-  targets.classifier = (event) => track(handlers.classifier(event, localContext));
-  targets.learning = (event) => track(handlers.learningRecorder(event, localContext));
+  // A new alert's decision goes before earlier executions' next steps and learning folds.
+  taskHandlers.stepRunner = (event) =>
+    track(alertsFirst.background(() => handlers.stepRunner(event, localContext)));
+  taskHandlers.approvalRequest = (event) =>
+    track(alertsFirst.background(() => handlers.approvalRequest(event, localContext)));
+  targets.classifier = (event) => track(alertsFirst.alert(() => handlers.classifier(event, localContext)));
+  targets.learning = (event) =>
+    track(alertsFirst.background(() => handlers.learningRecorder(event, localContext)));
 
   // The approval reminder schedule: the same event EventBridge sends the approval-request function.
   let reminding: Promise<unknown> | undefined;
@@ -560,6 +566,8 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
 
   return {
     config,
+    /** Alerts being classified go before running executions' next steps (benchmarks read its count). */
+    alertsFirst,
     /** The dynalite behind every store (benchmarks count the commands sent to it). */
     database,
     store,
