@@ -13,9 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineJournal, JOURNAL_FILE, type JournalEntry } from '../../functions/adapters/local/journal.ts';
 
 /**
- * The engine journal on a real temporary directory: changes are in memory at once and on disk after
- * flush(), many changes share one append, a torn last line (kill -9 mid-append) is skipped, the log is
- * compacted, and the one-file-per-execution journal it replaced is folded in.
+ * The engine journal on a real temporary directory: changes are in memory at once and on disk once
+ * flush() returns, many changes share one append, a torn last line (kill -9 mid-append) is skipped, the
+ * log is compacted, and the one-file-per-execution journal it replaced is folded in.
  */
 
 let dataDir: string;
@@ -62,6 +62,22 @@ describe('EngineJournal', () => {
     expect(journal.read('exec-1')?.inFlight?.state).toBe('Parallel: diagnose');
     expect(before).toBeUndefined();
     expect(new EngineJournal(dataDir).read('exec-1')).toEqual(journal.read('exec-1'));
+  });
+
+  it('has the record on disk when flush() returns, before the event loop turns (no thread-pool round trip)', async () => {
+    // Prepare
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1'));
+    enter(journal, 'exec-1', 'Checkpoint: diagnose');
+
+    // Act: read by a fresh reader in the same turn, before awaiting anything
+    const flushed = journal.flush();
+    const sameTurn = new EngineJournal(dataDir).read('exec-1');
+    await flushed;
+
+    // Assess
+    expect(sameTurn).toEqual(journal.read('exec-1'));
+    expect(lines()).toHaveLength(1);
   });
 
   it('group-commits: many changes to many executions made in one turn are one append, coalesced per execution', async () => {
