@@ -102,6 +102,8 @@ interface Script {
   machines?: Record<string, StateMachineDefinition>;
   /** Runs when a task is invoked, before its stub answers. */
   onCall?: (call: TaskCall) => void;
+  /** Runs on every engine event, after it is recorded. */
+  onEvent?: (event: EngineEvent) => void;
 }
 
 /** A LocalExecutionEngine over the data directory with stub handlers that record every task. */
@@ -128,7 +130,10 @@ class EngineHarness {
       dataDir,
       clock: systemClock,
       logger: silentLogger,
-      onEvent: (event) => this.events.push(event),
+      onEvent: (event) => {
+        this.events.push(event);
+        script.onEvent?.(event);
+      },
       onStatusChange: async (detail) => {
         this.statusChanges.push(detail);
       },
@@ -579,6 +584,56 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
         status: 'SUCCEEDED',
         output: expect.any(Object),
       });
+    });
+
+    it("has a task's own top-level state in flight on disk when an approval or a change is called", async () => {
+      // Prepare: what a platform killed at that moment would read, the log on disk
+      const onDisk = (id: string) => new EngineJournal(dataDir).read(id)?.inFlight?.state;
+      const seen = new Map<string, string | undefined>();
+      const run = harness({ onCall: (call) => seen.set(call.key, onDisk(call.executionId)) });
+
+      // Act: staging asks for approval before the restart
+      await run.engine.start({
+        runbookId: MEMORY,
+        name: 'exec-journal-3',
+        input: inputFor(MEMORY, 'exec-journal-3', 'staging'),
+      });
+      const token = await run.token('exec-journal-3', 'approval:restart-workload');
+      await run.engine.sendTaskSuccess(token, { approvedBy: ['sre@example.com'] });
+      await run.settled(MEMORY, 'exec-journal-3', 'SUCCEEDED');
+
+      // Assess: a resume would start at the approval or the change, not at a state before it
+      expect(seen.get('approval:restart-workload')).toBe('Approval: restart-workload');
+      expect(seen.get('step:restart-top-workload')).toBe('restart-top-workload');
+    });
+
+    it('runs on and journals every state when an event listener throws', async () => {
+      // Prepare: a dashboard listener that fails on every event
+      const inFlightAtChange: Array<string | undefined> = [];
+      const run = harness({
+        onEvent: () => {
+          throw new Error('dashboard went away');
+        },
+        onCall: (call) => {
+          if (call.key === 'step:restart-top-workload')
+            inFlightAtChange.push(new EngineJournal(dataDir).read(call.executionId)?.inFlight?.state);
+        },
+      });
+
+      // Act
+      await run.engine.start({
+        runbookId: MEMORY,
+        name: 'exec-journal-4',
+        input: inputFor(MEMORY, 'exec-journal-4', 'dev'),
+      });
+      await run.settled(MEMORY, 'exec-journal-4', 'SUCCEEDED');
+
+      // Assess: the listener heard the whole run, and the journal followed it to its last state
+      expect(
+        run.events.filter((event) => event.type === 'state-entered').map((event) => event.state),
+      ).toContain('Record success');
+      expect(new EngineJournal(dataDir).read('exec-journal-4')).toMatchObject({ status: 'SUCCEEDED' });
+      expect(inFlightAtChange).toEqual(['restart-top-workload']);
     });
 
     it('keeps the approval state in flight while the execution waits there', async () => {

@@ -205,7 +205,7 @@ function isReadOnlyTask(state: State): boolean {
 /** What launching an execution of a definition needs, worked out once per definition. */
 interface PreparedDefinition {
   machineDefinition: StateMachineDefinition;
-  machine: StateMachine;
+  run: ReturnType<typeof tappedRunner>;
   topLevel: Set<string>;
   mutating: Set<string>;
   readOnly: Set<string>;
@@ -224,6 +224,59 @@ function isMutatingStep(state: State): boolean {
   if (state.Type === 'Parallel')
     return state.Branches.some((branch) => Object.values(branch.States).some(isMutatingStep));
   return false;
+}
+
+/** An event of aws-local-stepfunctions' execution log (StateEntered, StateExited, ExecutionSucceeded...). */
+type LibraryEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+type LibraryRunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
+
+/** aws-local-stepfunctions 3.0's private StateMachine.execute: it gets the run's root event logger. */
+type LibraryExecute = (
+  input: unknown,
+  options: { eventLogger?: { dispatch?: (event: LibraryEvent) => void } },
+  cleanup: () => void,
+) => Promise<unknown>;
+
+/**
+ * Runs executions of one machine with their events handed to a function as the library dispatches
+ * them. The library's own `eventLogs` is an async generator: a few microtask turns per event, and the
+ * journal learnt a state was entered only after that state's task had started (the durable flush
+ * before an approval still wrote the state before it). The run's root event logger (Parallel branches
+ * forward theirs to it) gets `dispatch` replaced for that run; events after the execution's own end
+ * (a handler finishing after an abort) are dropped, as the library's closed logger drops them.
+ */
+function tappedRunner(machine: StateMachine) {
+  const internal = machine as unknown as { execute?: LibraryExecute };
+  const execute = internal.execute;
+  if (typeof execute !== 'function')
+    throw new ConfigurationError(
+      'aws-local-stepfunctions has no StateMachine.execute: the engine needs 3.0.x (npm ci restores the locked version)',
+    );
+  let next: ((event: LibraryEvent) => void) | undefined;
+  internal.execute = function (this: StateMachine, input, options, cleanup) {
+    const sink = next;
+    next = undefined;
+    const logger = options?.eventLogger;
+    if (!sink || typeof logger?.dispatch !== 'function')
+      throw new ConfigurationError(
+        'aws-local-stepfunctions gave StateMachine.execute no event logger: the engine needs 3.0.x (npm ci restores the locked version)',
+      );
+    let ended = false;
+    logger.dispatch = (event) => {
+      if (ended) return;
+      if (event.type.startsWith('Execution') && event.type !== 'ExecutionStarted') ended = true;
+      sink(event);
+    };
+    return execute.call(this, input, options, cleanup);
+  };
+  return (input: unknown, options: LibraryRunOptions, sink: (event: LibraryEvent) => void) => {
+    next = sink;
+    try {
+      return machine.run(input as never, options);
+    } finally {
+      next = undefined;
+    }
+  };
 }
 
 /**
@@ -307,7 +360,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
     const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
     const prepared: PreparedDefinition = {
       machineDefinition,
-      machine,
+      run: tappedRunner(machine),
       topLevel: new Set(Object.keys(machineDefinition.States)),
       mutating,
       readOnly,
@@ -325,8 +378,15 @@ export class LocalExecutionEngine implements ExecutionEngine {
     definition: StateMachineDefinition,
     input: unknown,
   ): void {
-    const { machine, topLevel, mutating, readOnly, tasks, retryIntervalOverrides, waitTimeOverrides } =
-      this.prepare(definition);
+    const {
+      run: runMachine,
+      topLevel,
+      mutating,
+      readOnly,
+      tasks,
+      retryIntervalOverrides,
+      waitTimeOverrides,
+    } = this.prepare(definition);
     const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, state] of tasks)
@@ -344,79 +404,93 @@ export class LocalExecutionEngine implements ExecutionEngine {
         task.catch(() => undefined);
         return task;
       };
+    const entered = new Map<string, number>();
+    const onEvent = this.options.onEvent;
+    // Called as the library dispatches each event, before the state it enters runs.
+    const progress = (event: LibraryEvent) => {
+      const at = event.timestamp;
+      if (event.type === 'StateEntered') {
+        const isTop = topLevel.has(event.state.name);
+        if (onEvent) entered.set(event.state.name, at);
+        if (isTop) {
+          // Kept by reference: the library works on its own clone of a state's input, never on this one.
+          const inFlight = {
+            state: event.state.name,
+            input: event.state.input,
+            enteredAt: new Date(at).toISOString(),
+          };
+          this.journal.update(executionId, (entry) => ({ ...entry, inFlight }));
+        }
+        onEvent?.({
+          type: 'state-entered',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          topLevel: isTop,
+          at,
+        });
+      } else if (!onEvent) {
+        return;
+      } else if (event.type === 'StateExited') {
+        const started = entered.get(event.state.name);
+        onEvent({
+          type: 'state-exited',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          topLevel: topLevel.has(event.state.name),
+          at,
+          ...(started === undefined ? {} : { durationMs: at - started }),
+        });
+      } else if (event.type === 'StateFailed') {
+        onEvent({
+          type: 'state-failed',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          error: event.Error,
+          cause: String(event.Cause ?? ''),
+          at,
+        });
+      } else if (event.type === 'StateRetried') {
+        onEvent({
+          type: 'state-retried',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          attempt: event.retry.attempt,
+          at,
+        });
+      }
+    };
     const journalEntry = this.journal.read(executionId);
-    const execution = machine.run(input as never, {
-      noThrowOnAbort: true,
-      context: {
-        Task: { Token: 'local' },
-        Execution: {
-          Id: localExecutionArn(runbookId, executionId),
-          Name: executionId,
-          Input: input as never,
-          StartTime: journalEntry?.startedAt ?? this.options.clock.now().toISOString(),
+    const execution = runMachine(
+      input,
+      {
+        noThrowOnAbort: true,
+        context: {
+          Task: { Token: 'local' },
+          Execution: {
+            Id: localExecutionArn(runbookId, executionId),
+            Name: executionId,
+            Input: input as never,
+            StartTime: journalEntry?.startedAt ?? this.options.clock.now().toISOString(),
+          },
+        },
+        overrides: {
+          taskResourceLocalHandlers: handlers as never,
+          retryIntervalOverrides,
+          waitTimeOverrides,
         },
       },
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides, waitTimeOverrides },
-    });
-    const entered = new Map<string, number>();
-    const progress = (async () => {
-      for await (const event of execution.eventLogs) {
-        const at = event.timestamp;
-        if (event.type === 'StateEntered') {
-          const isTop = topLevel.has(event.state.name);
-          entered.set(event.state.name, at);
-          if (isTop) {
-            this.journal.update(executionId, (entry) => ({
-              ...entry,
-              inFlight: {
-                state: event.state.name,
-                input: event.state.input,
-                enteredAt: new Date(at).toISOString(),
-              },
-            }));
-          }
-          this.options.onEvent?.({
-            type: 'state-entered',
-            executionId,
-            runbookId,
-            state: event.state.name,
-            topLevel: isTop,
-            at,
-          });
-        } else if (event.type === 'StateExited') {
-          const started = entered.get(event.state.name);
-          this.options.onEvent?.({
-            type: 'state-exited',
-            executionId,
-            runbookId,
-            state: event.state.name,
-            topLevel: topLevel.has(event.state.name),
-            at,
-            ...(started === undefined ? {} : { durationMs: at - started }),
-          });
-        } else if (event.type === 'StateFailed') {
-          this.options.onEvent?.({
-            type: 'state-failed',
-            executionId,
-            runbookId,
-            state: event.state.name,
-            error: event.Error,
-            cause: String(event.Cause ?? ''),
-            at,
-          });
-        } else if (event.type === 'StateRetried') {
-          this.options.onEvent?.({
-            type: 'state-retried',
-            executionId,
-            runbookId,
-            state: event.state.name,
-            attempt: event.retry.attempt,
-            at,
-          });
+      (event) => {
+        try {
+          progress(event);
+        } catch (error) {
+          // Dispatched inside the library's run: a listener's failure must not fail the execution.
+          this.options.logger.warn('engine progress event failed', { executionId, error: String(error) });
         }
-      }
-    })().catch((error: unknown) =>
-      this.options.logger.warn('engine progress stream failed', { executionId, error: String(error) }),
+      },
     );
 
     run.abort = () => execution.abort();
@@ -438,7 +512,6 @@ export class LocalExecutionEngine implements ExecutionEngine {
         error = inner.name;
         cause = inner.message;
       }
-      await progress;
       if (run.detached) return;
       this.rejectTokens(executionId, namedError('States.Runtime', `execution ${executionId} stopped`));
       this.runs.delete(executionId);
@@ -463,15 +536,20 @@ export class LocalExecutionEngine implements ExecutionEngine {
   private async finished(runbookId: string, entry: JournalEntry, output: unknown): Promise<void> {
     const { executionId, status, error, cause } = entry;
     if (status === 'RUNNING' || status === 'INTERRUPTED') return;
-    this.options.onEvent?.({
-      type: 'execution-finished',
-      executionId,
-      runbookId,
-      status,
-      ...(error ? { error } : {}),
-      ...(cause ? { cause } : {}),
-      at: Date.now(),
-    });
+    try {
+      this.options.onEvent?.({
+        type: 'execution-finished',
+        executionId,
+        runbookId,
+        status,
+        ...(error ? { error } : {}),
+        ...(cause ? { cause } : {}),
+        at: Date.now(),
+      });
+    } catch (failure) {
+      // The learning recorder hears of the stop whatever a terminal or dashboard listener did.
+      this.options.logger.warn('engine progress event failed', { executionId, error: String(failure) });
+    }
     if (!this.options.onStatusChange) return;
     await this.options
       .onStatusChange({
