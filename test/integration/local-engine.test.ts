@@ -584,6 +584,8 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
         status: 'SUCCEEDED',
         output: expect.any(Object),
       });
+      // Stopped, it has no resume point left to write or keep
+      expect(journal.read('exec-journal-1')).not.toHaveProperty('inFlight');
     });
 
     it("has a task's own top-level state in flight on disk when an approval or a change is called", async () => {
@@ -834,6 +836,7 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
       expect(after.statusChanges).toEqual([
         expect.objectContaining({ name: 'exec-interrupted-stop-1', status: 'ABORTED' }),
       ]);
+      expect(new EngineJournal(dataDir).read('exec-interrupted-stop-1')).not.toHaveProperty('inFlight');
     });
 
     it('does not replay finished mutating steps when the recompiled runbook lost the state in flight', async () => {

@@ -215,9 +215,11 @@ export class EngineJournal {
     this.entries.set(executionId, next);
     const fields = this.pending.get(executionId) ?? new Set<string>();
     if (fields !== 'all') {
-      for (const key of new Set([...Object.keys(current), ...Object.keys(next)]))
-        if ((current as Record<string, unknown>)[key] !== (next as Record<string, unknown>)[key])
-          fields.add(key);
+      // Called for every state an execution enters: compared in place, without key arrays.
+      const before = current as Record<string, unknown>;
+      const after = next as Record<string, unknown>;
+      for (const key in after) if (before[key] !== after[key]) fields.add(key);
+      for (const key in before) if (!(key in after)) fields.add(key);
       this.pending.set(executionId, fields);
     }
     this.schedule();

@@ -130,9 +130,13 @@ const PAYLOAD_LIMIT = 262_144;
 const ERROR_LIMIT = 256;
 const CAUSE_LIMIT = 32_768;
 
-/** Refuses a payload Step Functions would refuse (States.DataLimitExceeded: 256 KiB of UTF-8 JSON). */
-function assertPayload(value: unknown, what: string): void {
-  const size = Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
+/**
+ * Refuses a payload Step Functions would refuse (States.DataLimitExceeded: 256 KiB of UTF-8 JSON);
+ * answers its JSON, for whoever needs it next.
+ */
+function assertPayload(value: unknown, what: string): string {
+  const json = JSON.stringify(value ?? null);
+  const size = Buffer.byteLength(json, 'utf8');
   if (size > PAYLOAD_LIMIT)
     throw new BudgetExceededError(
       'payload',
@@ -140,6 +144,7 @@ function assertPayload(value: unknown, what: string): void {
       size,
       `${what} is ${size} bytes; Step Functions accepts at most ${PAYLOAD_LIMIT}`,
     );
+  return json;
 }
 
 /** Step Functions truncates error names and causes; so does the embedded engine. */
@@ -311,7 +316,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
 
   async start(request: StartExecutionRequest): Promise<StartedExecution> {
     const definition = this.definition(request.runbookId);
-    assertPayload(request.input, `the input of ${request.name}`);
+    const inputJson = assertPayload(request.input, `the input of ${request.name}`);
     const existing = this.journal.read(request.name);
     const engineRef = localExecutionArn(request.runbookId, request.name);
     if (existing)
@@ -325,7 +330,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       startedAt,
       resumed: 0,
     });
-    this.launch(request.runbookId, request.name, definition, request.input);
+    this.launch(request.runbookId, request.name, definition, request.input, inputJson);
     // The caller records the execution as started: the journal must have it on disk first, or a crash
     // loses it (the run goes on meanwhile; its first task that changes anything waits for the same write).
     await this.journal.flush();
@@ -377,6 +382,8 @@ export class LocalExecutionEngine implements ExecutionEngine {
     executionId: string,
     definition: StateMachineDefinition,
     input: unknown,
+    /** The execution's input as JSON, when `input` is it (a resume starts from a state's input). */
+    inputJson?: string,
   ): void {
     const {
       run: runMachine,
@@ -513,10 +520,11 @@ export class LocalExecutionEngine implements ExecutionEngine {
         cause = inner.message;
       }
       if (run.detached) return;
-      this.rejectTokens(executionId, namedError('States.Runtime', `execution ${executionId} stopped`));
+      this.rejectTokens(executionId, () => namedError('States.Runtime', `execution ${executionId} stopped`));
       this.runs.delete(executionId);
       const stoppedAt = this.options.clock.now().toISOString();
-      const entry = this.journal.update(executionId, (current) => ({
+      // Stopped: the state it was in is no resume point any more (recover() resumes RUNNING only).
+      const entry = this.journal.update(executionId, ({ inFlight: _resumePoint, ...current }) => ({
         ...current,
         status,
         stoppedAt,
@@ -527,13 +535,18 @@ export class LocalExecutionEngine implements ExecutionEngine {
       if (!entry) return;
       // Others learn that it stopped (the learning recorder): only once the journal says so on disk.
       await this.flushJournal(executionId);
-      await this.finished(runbookId, entry, output);
+      await this.finished(runbookId, entry, output, inputJson);
     })();
     this.runs.set(executionId, run);
   }
 
   /** Tells the terminal, the dashboard and the learning recorder that an execution stopped. */
-  private async finished(runbookId: string, entry: JournalEntry, output: unknown): Promise<void> {
+  private async finished(
+    runbookId: string,
+    entry: JournalEntry,
+    output: unknown,
+    inputJson?: string,
+  ): Promise<void> {
     const { executionId, status, error, cause } = entry;
     if (status === 'RUNNING' || status === 'INTERRUPTED') return;
     try {
@@ -559,7 +572,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
         status,
         startDate: new Date(entry.startedAt).getTime(),
         stopDate: new Date(entry.stoppedAt ?? entry.startedAt).getTime(),
-        input: JSON.stringify(entry.input),
+        input: inputJson ?? JSON.stringify(entry.input),
         output: output === undefined || output === null ? null : JSON.stringify(output),
         error: error ?? null,
         cause: cause ?? null,
@@ -615,11 +628,12 @@ export class LocalExecutionEngine implements ExecutionEngine {
     }
   }
 
-  private rejectTokens(executionId: string, error: Error): void {
+  /** Rejects the tasks an execution still waits on (the error is made only when there is one). */
+  private rejectTokens(executionId: string, error: () => Error): void {
     for (const [token, pending] of this.tokens) {
       if (pending.executionId !== executionId) continue;
       this.tokens.delete(token);
-      pending.reject(error);
+      pending.reject(error());
     }
   }
 
@@ -628,14 +642,14 @@ export class LocalExecutionEngine implements ExecutionEngine {
     if (run) {
       run.stoppedBy = { error: trim(reason.error, ERROR_LIMIT), cause: trim(reason.cause, CAUSE_LIMIT) };
       run.abort();
-      this.rejectTokens(executionId, namedError(reason.error, reason.cause));
+      this.rejectTokens(executionId, () => namedError(reason.error, reason.cause));
       await run.done;
       return;
     }
     // Interrupted by a restart and not resumed: an operator may still stop it for good.
     const entry = this.journal.read(executionId);
     if (entry?.status !== 'INTERRUPTED') return;
-    const stopped = this.journal.update(executionId, (current) => ({
+    const stopped = this.journal.update(executionId, ({ inFlight: _resumePoint, ...current }) => ({
       ...current,
       status: 'ABORTED',
       stoppedAt: this.options.clock.now().toISOString(),
@@ -755,7 +769,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
     for (const [executionId, run] of runs) {
       run.detached = true;
       run.abort();
-      this.rejectTokens(executionId, namedError('States.Runtime', 'the platform is stopping'));
+      this.rejectTokens(executionId, () => namedError('States.Runtime', 'the platform is stopping'));
     }
     await Promise.all(runs.map(([, run]) => run.done));
     await this.journal.close();
