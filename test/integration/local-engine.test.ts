@@ -580,12 +580,13 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
       );
       topPods.resolve();
       await run.settled(MEMORY, 'exec-journal-1', 'SUCCEEDED');
-      expect(journal.read('exec-journal-1')).toMatchObject({
-        status: 'SUCCEEDED',
-        output: expect.any(Object),
-      });
-      // Stopped, it has no resume point left to write or keep
+      expect(journal.read('exec-journal-1')).toMatchObject({ status: 'SUCCEEDED' });
+      // Stopped, it has no resume point left to write or keep, and its output went to the status change
       expect(journal.read('exec-journal-1')).not.toHaveProperty('inFlight');
+      expect(journal.read('exec-journal-1')).not.toHaveProperty('output');
+      expect(run.statusChanges.find((change) => change.name === 'exec-journal-1')?.output).toEqual(
+        expect.stringContaining('"exec-journal-1"'),
+      );
     });
 
     it("has a task's own top-level state in flight on disk when an approval or a change is called", async () => {
@@ -666,6 +667,33 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
   });
 
   describe('a restart of the platform', () => {
+    it('resumes an execution stopped in its first state from the start, with its input (its start record)', async () => {
+      // Prepare: the first step hangs; the start record is all the journal has
+      const nodeRegistered = deferred();
+      releases.push(() => nodeRegistered.resolve());
+      const before = harness({ hang: { 'step:node-registered': nodeRegistered.promise } });
+      const input = inputFor(MEMORY, 'exec-restart-first', 'dev');
+      await before.engine.start({ runbookId: MEMORY, name: 'exec-restart-first', input });
+      await vi.waitFor(() => expect(before.keys('exec-restart-first')).toContain('step:node-registered'));
+      const onDisk = new EngineJournal(dataDir).read('exec-restart-first');
+
+      // Act
+      await before.engine.shutdown();
+      const after = harness();
+      const recovered = await after.engine.recover();
+
+      // Assess
+      expect(onDisk).toMatchObject({ status: 'RUNNING', input });
+      expect(onDisk).not.toHaveProperty('inFlight');
+      expect(recovered).toEqual({ resumed: ['exec-restart-first'], interrupted: [] });
+      await after.settled(MEMORY, 'exec-restart-first', 'SUCCEEDED');
+      expect(after.keys('exec-restart-first')[0]).toBe('step:node-registered');
+      expect(after.call('exec-restart-first', 'step:node-registered')!.payload).toMatchObject({
+        execution: input.execution,
+        alert: input.alert,
+      });
+    });
+
     it('resumes an execution waiting at an approval at that approval, with its input, and finishes it', async () => {
       // Prepare
       const before = harness({ hold: ['approval:restart-workload'] });

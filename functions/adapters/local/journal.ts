@@ -42,6 +42,7 @@ export const JournalEntry = z
     stoppedAt: z.string().optional(),
     error: z.string().optional(),
     cause: z.string().optional(),
+    /** Logs of earlier versions have it; the output now goes to the status change only. */
     output: z.unknown().optional(),
     /** The top-level state the execution last entered, with its input: where a resume starts. */
     inFlight: z.object({ state: z.string(), input: z.unknown(), enteredAt: z.string() }).strict().optional(),

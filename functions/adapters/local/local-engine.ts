@@ -413,13 +413,17 @@ export class LocalExecutionEngine implements ExecutionEngine {
       };
     const entered = new Map<string, number>();
     const onEvent = this.options.onEvent;
+    // The first state a run enters is where the journal already starts it (StartAt with the input, or
+    // the resumed state with its input): only the states after it are new resume points.
+    let first = true;
     // Called as the library dispatches each event, before the state it enters runs.
     const progress = (event: LibraryEvent) => {
       const at = event.timestamp;
       if (event.type === 'StateEntered') {
         const isTop = topLevel.has(event.state.name);
         if (onEvent) entered.set(event.state.name, at);
-        if (isTop) {
+        if (isTop && first) first = false;
+        else if (isTop) {
           // Kept by reference: the library works on its own clone of a state's input, never on this one.
           const inFlight = {
             state: event.state.name,
@@ -523,14 +527,14 @@ export class LocalExecutionEngine implements ExecutionEngine {
       this.rejectTokens(executionId, () => namedError('States.Runtime', `execution ${executionId} stopped`));
       this.runs.delete(executionId);
       const stoppedAt = this.options.clock.now().toISOString();
-      // Stopped: the state it was in is no resume point any more (recover() resumes RUNNING only).
+      // Stopped: the state it was in is no resume point any more (recover() resumes RUNNING only), and
+      // the output goes to the status change, not to the journal (nothing reads it back from there).
       const entry = this.journal.update(executionId, ({ inFlight: _resumePoint, ...current }) => ({
         ...current,
         status,
         stoppedAt,
         ...(error ? { error } : {}),
         ...(cause ? { cause } : {}),
-        ...(output === undefined ? {} : { output }),
       }));
       if (!entry) return;
       // Others learn that it stopped (the learning recorder): only once the journal says so on disk.
