@@ -107,6 +107,38 @@ describe('EngineJournal', () => {
     expect(reread.read('exec-19')?.inFlight?.state).toBe('state-4');
   });
 
+  it('appends one field set on its own as that field alone, in UTF-8 a fresh reader reads back', async () => {
+    // Prepare: an input with text outside ASCII, as alert annotations carry
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1', { summary: 'Nœud saturé — mémoire 93 % 🔥' }));
+    await journal.flush();
+
+    // Act
+    journal.set('exec-1', 'inFlight', {
+      state: 'Approval: relieve-node',
+      input: { note: 'approbation demandée à 10 h ✅' },
+      enteredAt: '2026-12-06T17:00:02.000Z',
+    });
+    await journal.flush();
+
+    // Assess
+    expect(JSON.parse(lines().at(-1)!)).toEqual({
+      id: 'exec-1',
+      set: {
+        inFlight: {
+          state: 'Approval: relieve-node',
+          input: { note: 'approbation demandée à 10 h ✅' },
+          enteredAt: '2026-12-06T17:00:02.000Z',
+        },
+      },
+    });
+    const reread = new EngineJournal(dataDir);
+    expect(reread.loaded).toMatchObject({ skippedLines: 0, tornTail: false });
+    expect(reread.loaded.bytes).toBe(readFileSync(logFile()).length);
+    expect(reread.read('exec-1')).toEqual(journal.read('exec-1'));
+    expect(reread.read('exec-1')?.input).toEqual({ summary: 'Nœud saturé — mémoire 93 % 🔥' });
+  });
+
   it('records a field removed as removed (a change no longer running)', async () => {
     // Prepare
     const journal = new EngineJournal(dataDir).open();

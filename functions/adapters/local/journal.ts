@@ -227,6 +227,24 @@ export class EngineJournal {
     return next;
   }
 
+  /**
+   * Sets one field of an execution's entry (as update() would, without comparing every field): the
+   * engine calls it for every top-level state an execution enters.
+   */
+  set<K extends keyof JournalEntry>(executionId: string, field: K, value: JournalEntry[K]): void {
+    const current = this.entries.get(executionId);
+    if (!current) return;
+    const next = { ...current };
+    next[field] = value;
+    this.entries.set(executionId, next);
+    const fields = this.pending.get(executionId) ?? new Set<string>();
+    if (fields !== 'all') {
+      fields.add(field);
+      this.pending.set(executionId, fields);
+    }
+    this.schedule();
+  }
+
   /** Every execution the journal knows. */
   all(): JournalEntry[] {
     return [...this.entries.values()];
@@ -278,17 +296,17 @@ export class EngineJournal {
       text += `${JSON.stringify(unset.length > 0 ? { id, set, unset } : { id, set })}\n`;
     }
     if (text.length === 0) return;
-    const buffer = Buffer.from(text);
+    let bytes: number;
     try {
       if (this.descriptor === undefined)
         throw new Error(`the engine journal ${this.file} is not open for writing`);
-      appendTo(this.descriptor, buffer);
+      bytes = appendTo(this.descriptor, text);
     } catch (error) {
       // Not on disk: kept pending (merged with what came since) for the next append.
       for (const [id, fields] of batch) this.pending.set(id, this.pending.has(id) ? 'all' : fields);
       throw error;
     }
-    this.bytes += buffer.length;
+    this.bytes += bytes;
     this.compactIfGrown();
   }
 
@@ -312,8 +330,17 @@ export class EngineJournal {
   }
 }
 
-/** write(2) on the log opened with O_APPEND, repeated for what a short write left. */
-function appendTo(descriptor: number, buffer: Buffer): void {
-  let offset = 0;
-  while (offset < buffer.length) offset += writeSync(descriptor, buffer, offset, buffer.length - offset);
+/**
+ * write(2) on the log opened with O_APPEND, the text handed over as it is (no Buffer made for it in
+ * JavaScript), repeated for what a short write left. Answers the bytes written.
+ */
+function appendTo(descriptor: number, text: string): number {
+  const written = writeSync(descriptor, text);
+  const bytes = Buffer.byteLength(text);
+  if (written < bytes) {
+    const rest = Buffer.from(text).subarray(written);
+    let offset = 0;
+    while (offset < rest.length) offset += writeSync(descriptor, rest, offset, rest.length - offset);
+  }
+  return bytes;
 }

@@ -425,12 +425,11 @@ export class LocalExecutionEngine implements ExecutionEngine {
         if (isTop && first) first = false;
         else if (isTop) {
           // Kept by reference: the library works on its own clone of a state's input, never on this one.
-          const inFlight = {
+          this.journal.set(executionId, 'inFlight', {
             state: event.state.name,
             input: event.state.input,
             enteredAt: new Date(at).toISOString(),
-          };
-          this.journal.update(executionId, (entry) => ({ ...entry, inFlight }));
+          });
         }
         onEvent?.({
           type: 'state-entered',
