@@ -13,9 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineJournal, JOURNAL_FILE, type JournalEntry } from '../../functions/adapters/local/journal.ts';
 
 /**
- * The engine journal on a real temporary directory: changes are in memory at once and on disk after
- * flush(), many changes share one append, a torn last line (kill -9 mid-append) is skipped, the log is
- * compacted, and the one-file-per-execution journal it replaced is folded in.
+ * The engine journal on a real temporary directory: changes are in memory at once and on disk once
+ * flush() returns, many changes share one append, a torn last line (kill -9 mid-append) is skipped, the
+ * log is compacted, and the one-file-per-execution journal it replaced is folded in.
  */
 
 let dataDir: string;
@@ -64,6 +64,22 @@ describe('EngineJournal', () => {
     expect(new EngineJournal(dataDir).read('exec-1')).toEqual(journal.read('exec-1'));
   });
 
+  it('has the record on disk when flush() returns, before the event loop turns (no thread-pool round trip)', async () => {
+    // Prepare
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1'));
+    enter(journal, 'exec-1', 'Checkpoint: diagnose');
+
+    // Act: read by a fresh reader in the same turn, before awaiting anything
+    const flushed = journal.flush();
+    const sameTurn = new EngineJournal(dataDir).read('exec-1');
+    await flushed;
+
+    // Assess
+    expect(sameTurn).toEqual(journal.read('exec-1'));
+    expect(lines()).toHaveLength(1);
+  });
+
   it('group-commits: many changes to many executions made in one turn are one append, coalesced per execution', async () => {
     // Prepare
     const journal = new EngineJournal(dataDir).open();
@@ -89,6 +105,38 @@ describe('EngineJournal', () => {
     const reread = new EngineJournal(dataDir);
     expect(reread.all()).toHaveLength(20);
     expect(reread.read('exec-19')?.inFlight?.state).toBe('state-4');
+  });
+
+  it('appends one field set on its own as that field alone, in UTF-8 a fresh reader reads back', async () => {
+    // Prepare: an input with text outside ASCII, as alert annotations carry
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1', { summary: 'Nœud saturé — mémoire 93 % 🔥' }));
+    await journal.flush();
+
+    // Act
+    journal.set('exec-1', 'inFlight', {
+      state: 'Approval: relieve-node',
+      input: { note: 'approbation demandée à 10 h ✅' },
+      enteredAt: '2026-12-06T17:00:02.000Z',
+    });
+    await journal.flush();
+
+    // Assess
+    expect(JSON.parse(lines().at(-1)!)).toEqual({
+      id: 'exec-1',
+      set: {
+        inFlight: {
+          state: 'Approval: relieve-node',
+          input: { note: 'approbation demandée à 10 h ✅' },
+          enteredAt: '2026-12-06T17:00:02.000Z',
+        },
+      },
+    });
+    const reread = new EngineJournal(dataDir);
+    expect(reread.loaded).toMatchObject({ skippedLines: 0, tornTail: false });
+    expect(reread.loaded.bytes).toBe(readFileSync(logFile()).length);
+    expect(reread.read('exec-1')).toEqual(journal.read('exec-1'));
+    expect(reread.read('exec-1')?.input).toEqual({ summary: 'Nœud saturé — mémoire 93 % 🔥' });
   });
 
   it('records a field removed as removed (a change no longer running)', async () => {
