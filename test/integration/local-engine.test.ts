@@ -249,6 +249,30 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  describe('the definition it is given', () => {
+    it('refuses a machine that is not valid ASL, naming the runbook, and records no execution', async () => {
+      // Prepare: node-memory-pressure with one transition to a state that does not exist
+      const broken = structuredClone(MACHINES[MEMORY]) as StateMachineDefinition;
+      const [first] = Object.keys(broken.States);
+      broken.StartAt = `${first}-renamed`;
+      const run = harness({ machines: { [MEMORY]: broken } });
+
+      // Act
+      const starting = run.engine.start({
+        runbookId: MEMORY,
+        name: 'exec-invalid-1',
+        input: inputFor(MEMORY, 'exec-invalid-1', 'dev'),
+      });
+
+      // Assess
+      await expect(starting).rejects.toThrow(
+        new RegExp(`runbook ${MEMORY}: its compiled state machine is not valid ASL \\(.*${first}-renamed`),
+      );
+      expect(new EngineJournal(dataDir).read('exec-invalid-1')).toBeUndefined();
+      expect(run.calls).toEqual([]);
+    });
+  });
+
   describe('a run to the end', () => {
     it('runs node-memory-pressure to SUCCEEDED and reports it once, as EventBridge would', async () => {
       // Prepare

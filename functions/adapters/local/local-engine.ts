@@ -2,6 +2,7 @@ import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { type State, type StateMachineDefinition, transitions, walkStates } from '../../core/compiler/asl.ts';
+import { aslProblems } from '../../core/compiler/asl-validation.ts';
 import { BudgetExceededError, ConfigurationError, TaskTokenExpiredError } from '../../core/errors.ts';
 import { Substitution, WAIT_FOR_TASK_TOKEN_RESOURCE } from '../../core/execution-contract.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -316,6 +317,8 @@ export class LocalExecutionEngine implements ExecutionEngine {
 
   async start(request: StartExecutionRequest): Promise<StartedExecution> {
     const definition = this.definition(request.runbookId);
+    // Refused before anything is recorded: an invalid machine leaves no execution behind.
+    this.prepare(request.runbookId, definition);
     const inputJson = assertPayload(request.input, `the input of ${request.name}`);
     const existing = this.journal.read(request.name);
     const engineRef = localExecutionArn(request.runbookId, request.name);
@@ -338,7 +341,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
   }
 
   /** Substitutes, validates and indexes a definition once; every execution of it reuses the result. */
-  private prepare(definition: StateMachineDefinition): PreparedDefinition {
+  private prepare(runbookId: string, definition: StateMachineDefinition): PreparedDefinition {
     const known = this.prepared.get(definition);
     if (known) return known;
     const machineDefinition = substitute(definition);
@@ -361,8 +364,15 @@ export class LocalExecutionEngine implements ExecutionEngine {
       }
       if (state.Type === 'Task') tasks.push([name, state]);
     }
-    // Validating a definition takes 100-450 ms of blocked event loop: once per definition is enough.
-    const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
+    // Validated by the same asl-validator check the platform's catalog runs, remembered by digest, so a
+    // runbook the catalog checked at start costs nothing here; the library's own check would compile its
+    // schemas again (100-450 ms of blocked event loop, ~2 s at load, on the first alert of each runbook).
+    const problems = aslProblems(definition);
+    if (problems.length > 0)
+      throw new ConfigurationError(
+        `runbook ${runbookId}: its compiled state machine is not valid ASL (${problems.join('; ')}); run \`npm run compile\``,
+      );
+    const machine = new StateMachine(machineDefinition as never, { validationOptions: { noValidate: true } });
     const prepared: PreparedDefinition = {
       machineDefinition,
       run: tappedRunner(machine),
@@ -393,7 +403,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       tasks,
       retryIntervalOverrides,
       waitTimeOverrides,
-    } = this.prepare(definition);
+    } = this.prepare(runbookId, definition);
     const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, state] of tasks)
