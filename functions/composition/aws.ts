@@ -330,7 +330,6 @@ export const checkpoints = /* @__PURE__ */ once(
       clock,
       logger: logger(),
       audit: audit(),
-      changeLocks: changeLocks(),
       // Only where checkpoints run (the step runners): the approval-request function is named there.
       ...(process.env.APPROVAL_REQUEST_FUNCTION_NAME
         ? {
@@ -527,18 +526,6 @@ export const controlWiring = /* @__PURE__ */ once(() => {
   };
 });
 
-/** Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier. */
-const deferredAlerts = /* @__PURE__ */ once(
-  () =>
-    new DeferredAlerts({
-      changeLocks: changeLocks(),
-      store: store(),
-      bus: bus(),
-      clock,
-      logger: logger(),
-    }),
-);
-
 export const learningWiring = /* @__PURE__ */ once(() => ({
   learning: new LearningService({
     store: store(),
@@ -553,9 +540,15 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     followUps: followUps(),
     finalNotice: followUpService(),
     folds: learningFolds(),
-    deferredAlerts: deferredAlerts(),
+    // Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier.
+    deferredAlerts: new DeferredAlerts({
+      changeLocks: changeLocks(),
+      store: store(),
+      bus: bus(),
+      clock,
+      logger: logger(),
+    }),
   }),
-  deferredAlerts: deferredAlerts(),
   logger: logger(),
 }));
 

@@ -25,15 +25,13 @@ export interface GlobalIndexDesign {
 
 /** Global secondary indexes, overloaded: each names the entities whose items carry its keys. */
 export const GlobalIndex = {
-  /** Every execution, newest first: `EXECUTIONS` / `<startedAt>#<executionId>`; deferred alerts by their holder's lock expiry. */
+  /** Every execution, newest first: `EXECUTIONS` / `<startedAt>#<executionId>`. */
   executionsByStart: {
     name: 'gsi1',
     partitionKey: 'gsi1pk',
     sortKey: 'gsi1sk',
     projection: 'KEYS_ONLY',
-    holds:
-      'executions (gsi1pk EXECUTIONS, gsi1sk <startedAt>#<executionId>); ' +
-      "deferred alerts (gsi1pk DEFERRED, gsi1sk <holder's lock expiry>#<resourceKey>#<incidentId>)",
+    holds: 'executions (gsi1pk EXECUTIONS, gsi1sk <startedAt>#<executionId>)',
   },
   /** Executions of one runbook; notifications of one execution. */
   byRunbookOrExecution: {

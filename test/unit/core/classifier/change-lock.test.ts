@@ -177,9 +177,6 @@ class ReleasingHolder implements ChangeLocks {
     if (held) this.lock = undefined;
     return held;
   }
-  async renew() {
-    return false;
-  }
   async get() {
     return this.lock;
   }
@@ -188,9 +185,6 @@ class ReleasingHolder implements ChangeLocks {
   }
   async listDeferred() {
     return this.deferrals;
-  }
-  async listDeferredDue() {
-    return [];
   }
   async removeDeferred(_resource: string, incidentId: string, behind: string) {
     this.removed.push(`${incidentId} behind ${behind}`);
@@ -252,8 +246,6 @@ describe('the classifier’s change-lock gate', () => {
       defer: async () => {},
       listDeferred: async () => [],
       removeDeferred: async () => {},
-      renew: async () => false,
-      listDeferredDue: async () => [],
     };
     const runbook = crashLooping();
 
@@ -287,8 +279,6 @@ describe('the classifier’s change-lock gate', () => {
       defer: async () => {},
       listDeferred: async () => [],
       removeDeferred: async () => {},
-      renew: async () => false,
-      listDeferredDue: async () => [],
     };
 
     // Act
