@@ -10,6 +10,7 @@ import { TOOL_CATALOG, TOOL_DECLARATIONS } from '../functions/tools/declarations
 import { rbacManifest } from '../functions/tools/kubernetes/rbac.ts';
 import { spliceToolReference, toolReferenceMarkdown } from '../functions/tools/reference.ts';
 import { runnerToolsOf } from '../infra/constructs/runbook-artifacts.ts';
+import { tuneHeapForServer } from './heap.ts';
 import { matchCommand } from './match.ts';
 import {
   collectPair,
@@ -306,14 +307,18 @@ function parseAllowedHost(value: string): string {
 /** Runs until SIGINT/SIGTERM; resolves with the exit code. */
 async function serveCommand(io: Io, options: ServeOptions): Promise<number> {
   const { startPlatform } = await import('./platform.ts');
+  const port = parsePort(options.port);
+  const allowedHosts = options.allowedHost?.map(parseAllowedHost);
+  // A server that runs for days: keep V8's heap near what it uses (local/heap.ts).
+  tuneHeapForServer();
   const running = await startPlatform({
     cwd: io.cwd,
-    port: parsePort(options.port),
+    port,
     dataDir: resolve(io.cwd, options.data),
     runbooksDir: resolve(io.cwd, options.runbooks),
     statemachinesDir: resolve(io.cwd, options.statemachines),
     ...(options.token ? { token: options.token } : {}),
-    ...(options.allowedHost?.length ? { allowedHosts: options.allowedHost.map(parseAllowedHost) } : {}),
+    ...(allowedHosts?.length ? { allowedHosts } : {}),
     environment: options.env,
     live: options.live === true,
     print: io.out,

@@ -46,6 +46,8 @@ export interface PlatformOptions {
   retryIntervalMs?: number;
   /** How often approval reminders are due-checked; default 15 s. */
   reminderIntervalMs?: number;
+  /** How often alerts deferred behind an expired change lock are looked for (default every minute). */
+  deferredSweepIntervalMs?: number;
   /** One line of terminal output. */
   print: (line: string) => void;
   /** Structured logs (default: warnings and errors printed). */
@@ -162,6 +164,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       },
       ...(options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs }),
       ...(options.reminderIntervalMs === undefined ? {} : { reminderIntervalMs: options.reminderIntervalMs }),
+      ...(options.deferredSweepIntervalMs === undefined
+        ? {}
+        : { deferredSweepIntervalMs: options.deferredSweepIntervalMs }),
       ...(options.kubeConfigFactory ? { kubeConfigFactory: options.kubeConfigFactory } : {}),
       ...(options.waitScale === undefined ? {} : { waitScale: options.waitScale }),
       ...(options.aws ? { aws: options.aws } : {}),

@@ -330,6 +330,7 @@ export const checkpoints = /* @__PURE__ */ once(
       clock,
       logger: logger(),
       audit: audit(),
+      changeLocks: changeLocks(),
       // Only where checkpoints run (the step runners): the approval-request function is named there.
       ...(process.env.APPROVAL_REQUEST_FUNCTION_NAME
         ? {
@@ -526,6 +527,18 @@ export const controlWiring = /* @__PURE__ */ once(() => {
   };
 });
 
+/** Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier. */
+const deferredAlerts = /* @__PURE__ */ once(
+  () =>
+    new DeferredAlerts({
+      changeLocks: changeLocks(),
+      store: store(),
+      bus: bus(),
+      clock,
+      logger: logger(),
+    }),
+);
+
 export const learningWiring = /* @__PURE__ */ once(() => ({
   learning: new LearningService({
     store: store(),
@@ -540,15 +553,9 @@ export const learningWiring = /* @__PURE__ */ once(() => ({
     followUps: followUps(),
     finalNotice: followUpService(),
     folds: learningFolds(),
-    // Deferred alerts go back to the runbooks bus, whose rule sends them to the classifier.
-    deferredAlerts: new DeferredAlerts({
-      changeLocks: changeLocks(),
-      store: store(),
-      bus: bus(),
-      clock,
-      logger: logger(),
-    }),
+    deferredAlerts: deferredAlerts(),
   }),
+  deferredAlerts: deferredAlerts(),
   logger: logger(),
 }));
 

@@ -14,6 +14,7 @@ import { DynamoLimitStore } from '../adapters/aws/dynamo-limits.ts';
 import { DynamoRollbackStore } from '../adapters/aws/dynamo-rollbacks.ts';
 import { DynamoStore } from '../adapters/aws/dynamo-store.ts';
 import { DynamoWatchStore } from '../adapters/aws/dynamo-watch.ts';
+import { AlertsFirst } from '../adapters/local/alerts-first.ts';
 import { startLocalDatabase } from '../adapters/local/database.ts';
 import { type EventEnvelope, LocalEventBus } from '../adapters/local/local-bus.ts';
 import {
@@ -104,6 +105,8 @@ export interface LocalPlatformOptions {
   aws?: ToolRegistryOptions['aws'];
   /** How often approval reminders are due-checked (AWS: every minute); default 15 s. */
   reminderIntervalMs?: number;
+  /** How often alerts deferred behind an expired change lock are looked for (default every minute, as on AWS). */
+  deferredSweepIntervalMs?: number;
   /** Where automation level changes go besides their history (the audit trail, when it is wired). */
   onLevelChange?: LevelChangeListener;
 }
@@ -243,6 +246,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   // which releases checkpoints): the calls are made at run time, after all of it is built.
   const checkpoints = new CheckpointService({
     ...common,
+    changeLocks,
     riskGate: new RiskCheckpoint({
       store,
       limits,
@@ -370,6 +374,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     config,
     runbooks: options.runbooks,
   });
+  const deferredAlerts = new DeferredAlerts({ changeLocks, store, bus, clock, logger });
   const learning = new LearningService({
     store,
     clock,
@@ -388,7 +393,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       retentionDays: config.retentionDays,
     }),
     // Through the bus, as on AWS: the classifier's rule takes the re-sent alert.
-    deferredAlerts: new DeferredAlerts({ changeLocks, store, bus, clock, logger }),
+    deferredAlerts,
   });
   const tools = createToolRegistry(
     { runtime: 'local', config, clock, notifier, fetch: globalThis.fetch },
@@ -492,7 +497,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       followUp,
     }),
     classifier: createClassifierHandler({ classifier, normalize, logger }),
-    learningRecorder: createLearningRecorderHandler({ learning, logger }),
+    learningRecorder: createLearningRecorderHandler({ learning, logger, deferredAlerts }),
     ingest: createIngestHandler({ bus, normalize, auth: () => ({ token: options.token }), clock, logger }),
     control: createControlHandler({
       control,
@@ -509,6 +514,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
       reports,
     }),
   };
+  const alertsFirst = new AlertsFirst();
   // Work in flight, so stopping waits for it before closing the database under it.
   const inFlight = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -519,10 +525,14 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     );
     return work;
   };
-  taskHandlers.stepRunner = (event) => track(handlers.stepRunner(event, localContext));
-  taskHandlers.approvalRequest = (event) => track(handlers.approvalRequest(event, localContext));
-  targets.classifier = (event) => track(handlers.classifier(event, localContext));
-  targets.learning = (event) => track(handlers.learningRecorder(event, localContext));
+  // A new alert's decision goes before earlier executions' next steps and learning folds.
+  taskHandlers.stepRunner = (event) =>
+    track(alertsFirst.background(() => handlers.stepRunner(event, localContext)));
+  taskHandlers.approvalRequest = (event) =>
+    track(alertsFirst.background(() => handlers.approvalRequest(event, localContext)));
+  targets.classifier = (event) => track(alertsFirst.alert(() => handlers.classifier(event, localContext)));
+  targets.learning = (event) =>
+    track(alertsFirst.background(() => handlers.learningRecorder(event, localContext)));
 
   // The approval reminder schedule: the same event EventBridge sends the approval-request function.
   let reminding: Promise<unknown> | undefined;
@@ -539,8 +549,25 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
   }, options.reminderIntervalMs ?? 15_000);
   reminders.unref();
 
+  // The deferred-alert sweep: the same schedule event EventBridge sends the learning recorder on AWS.
+  let sweeping: Promise<unknown> | undefined;
+  const sweeps = setInterval(() => {
+    if (sweeping) return;
+    const event = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+    sweeping = track(handlers.learningRecorder(event, localContext))
+      .catch((error: unknown) =>
+        logger.error('deferred-alert sweep failed', { error: (error as Error).message }),
+      )
+      .finally(() => {
+        sweeping = undefined;
+      });
+  }, options.deferredSweepIntervalMs ?? 60_000);
+  sweeps.unref();
+
   return {
     config,
+    /** Alerts being classified go before running executions' next steps (benchmarks read its count). */
+    alertsFirst,
     /** The dynalite behind every store (benchmarks count the commands sent to it). */
     database,
     store,
@@ -576,6 +603,7 @@ export async function createLocalPlatform(options: LocalPlatformOptions) {
     },
     async stop() {
       clearInterval(reminders);
+      clearInterval(sweeps);
       await engine.shutdown();
       // Running tools are stopped through their abort signal; steps get up to five seconds to record
       // how they ended (a tool that ignores its signal is abandoned).

@@ -24,6 +24,8 @@ export interface DeferredAlert {
   behind: string;
   runbookId: string;
   deferredAt: string;
+  /** When the holder's lock expires: a holder lost before then is swept past at this instant. */
+  holderExpiresAt: string;
   /** Kept at most this long (the holder's lock expiry plus a margin); then it is simply gone. */
   expiresAt: string;
 }
@@ -40,11 +42,18 @@ export interface ChangeLocks {
   acquire(lock: ChangeLock): Promise<ChangeLockAnswer>;
   /** Gives the lock back if this execution holds it (idempotent; another holder's lock is left alone). */
   release(resourceKey: string, executionId: string): Promise<boolean>;
+  /**
+   * Moves the expiry of this execution's lock (a run held at a checkpoint keeps its claim); false when
+   * the lock is gone or another execution's.
+   */
+  renew(resourceKey: string, executionId: string, expiresAt: string): Promise<boolean>;
   get(resourceKey: string): Promise<ChangeLock | undefined>;
   /** Records (or moves behind a new holder) an alert waiting for the resource. */
   defer(deferral: DeferredAlert): Promise<void>;
   /** Alerts waiting for the resource, oldest first. */
   listDeferred(resourceKey: string): Promise<DeferredAlert[]>;
+  /** Alerts, on any resource, whose holder's lock expires at `now` or before (`holderExpiresAt` order). */
+  listDeferredDue(now: string): Promise<DeferredAlert[]>;
   /** Forgets a deferral if it still waits behind `behind` (one moved behind another holder stays). */
   removeDeferred(resourceKey: string, incidentId: string, behind: string): Promise<void>;
 }

@@ -154,6 +154,8 @@ export interface Store {
   releaseSlot(key: string, executionId: string): Promise<void>;
   /** Starts a cooldown on a resource held by `holder`; false when another holder's is still running. */
   claimCooldown(resourceKey: string, now: string, until: string, holder: string): Promise<boolean>;
+  /** Takes back `holder`'s cooldown claim (a later gate refused, so nothing started); another's stays. */
+  releaseCooldown(resourceKey: string, holder: string): Promise<void>;
 
   // Learning ----------------------------------------------------------------------------------------
   putLearningAggregate(aggregate: LearningAggregate): Promise<void>;

@@ -1,4 +1,7 @@
-import { buildSync, type Metafile } from 'esbuild';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { BuildOptions, Metafile } from 'esbuild';
 
 /**
  * How every Lambda is bundled, in a module without aws-cdk-lib: infra calls it from the asset's local
@@ -54,17 +57,94 @@ export const BUNDLE_GOAL_BYTES = 250 * 1024;
 export const BUNDLE_CODE_BUDGET_BYTES = {
   ingest: 199_000,
   classifier: 456_000,
-  stepRunnerReadOnly: 2_940_000,
-  approvalRequest: 469_000,
-  approvalWeb: 498_000,
+  stepRunnerReadOnly: 2_934_000,
+  approvalRequest: 460_000,
+  approvalWeb: 488_000,
   control: 622_000,
-  learningRecorder: 494_000,
+  learningRecorder: 497_000,
 } as const;
+
+/**
+ * What the step runner's init may load (its entry, wiring and their static imports; not the tool
+ * families): measured plus ~5 %. Every other function loads all its code at init (the budgets above).
+ */
+export const STEP_RUNNER_INIT_BUDGET_BYTES = 541_000;
 
 export interface BundleOptions {
   metafile?: boolean;
   /** Bundle the lockfile's AWS SDK (pinned, tested with the code) instead of importing the runtime's. */
   bundleAwsSdk?: boolean;
+}
+
+/**
+ * How the runtime's SDK is loaded: by `require` (the banner's), through a one-line CommonJS module per
+ * package. The SDK's packages are CommonJS; importing them as ES modules makes Node detect each file's
+ * format and scan it for named exports, which made their import ~2x slower than requiring them. The
+ * SDK declares its packages side-effect free (`"sideEffects": false`, all but @aws-sdk/lib-dynamodb,
+ * whose one module only defines the document client and its commands), and so are these modules:
+ * esbuild drops a package nothing uses. (Left as external imports, every function loaded every SDK
+ * client the shared wiring module names: the ingest seven, using two.) The pattern is AWS_SDK_EXTERNALS'.
+ */
+const RUNTIME_SDK = /^@(aws-sdk|smithy)\//;
+
+/**
+ * Runs in a worker: esbuild's plugins need its asynchronous API, and CDK's local bundling is synchronous,
+ * so the caller blocks on a shared flag until the worker has posted the result.
+ */
+const BUILD_WORKER = `
+const { workerData } = require('node:worker_threads');
+const { esbuildUrl, options, external, signal, port } = workerData;
+(async () => {
+  let message;
+  try {
+    const { build } = await import(esbuildUrl);
+    const filter = new RegExp(${JSON.stringify(RUNTIME_SDK.source)});
+    const namespace = 'runtime-sdk';
+    const plugins = external
+      ? [{ name: namespace, setup(b) {
+          b.onResolve({ filter }, (args) =>
+            args.namespace === namespace
+              ? { path: args.path, external: true }
+              : { path: args.path, namespace, sideEffects: false });
+          b.onLoad({ filter: /.*/, namespace }, (args) => ({
+            contents: 'module.exports = require(' + JSON.stringify(args.path) + ');',
+            loader: 'js',
+          }));
+        } }]
+      : [];
+    const result = await build({ ...options, plugins });
+    message = { metafile: result.metafile };
+  } catch (error) {
+    message = { error: String((error && error.message) || error) };
+  }
+  port.postMessage(message);
+  Atomics.store(signal, 0, 1);
+  Atomics.notify(signal, 0);
+})();
+`;
+
+/** esbuild's build with plugins, run to completion before returning (see BUILD_WORKER). */
+function buildBlocking(options: BuildOptions, external: boolean): Metafile | undefined {
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const esbuildUrl = pathToFileURL(createRequire(import.meta.url).resolve('esbuild')).href;
+  const worker = new Worker(BUILD_WORKER, {
+    eval: true,
+    workerData: { esbuildUrl, options, external, signal, port: port2 },
+    transferList: [port2],
+  });
+  try {
+    Atomics.wait(signal, 0, 0);
+    const message = receiveMessageOnPort(port1)?.message as
+      | { metafile?: Metafile; error?: string }
+      | undefined;
+    if (!message) throw new Error(`esbuild (${String(options.entryPoints)}) ended without a result`);
+    if (message.error !== undefined) throw new Error(message.error);
+    return message.metafile;
+  } finally {
+    port1.close();
+    void worker.terminate();
+  }
 }
 
 /**
@@ -78,24 +158,30 @@ export function bundleLambda(
   outdir: string,
   options: BundleOptions = {},
 ): Metafile | undefined {
-  const result = buildSync({
-    entryPoints: { index: entry },
-    outdir,
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    outExtension: { '.js': '.mjs' },
-    chunkNames: `${BUNDLE_CHUNK_DIR}/[name]-[hash]`,
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    banner: { js: ESM_REQUIRE_SHIM },
-    logLevel: 'error',
-    metafile: options.metafile === true,
-    external: options.bundleAwsSdk === true ? [] : [...AWS_SDK_EXTERNALS],
-  });
-  return result.metafile;
+  const external = options.bundleAwsSdk !== true;
+  return buildBlocking(
+    {
+      entryPoints: { index: entry },
+      outdir,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      outExtension: { '.js': '.mjs' },
+      chunkNames: `${BUNDLE_CHUNK_DIR}/[name]-[hash]`,
+      minify: true,
+      sourcemap: true,
+      sourcesContent: false,
+      // The bundled packages' license notices (~10 KB per function) in a file beside each chunk, not
+      // in the code every cold start parses
+      legalComments: 'external',
+      banner: { js: ESM_REQUIRE_SHIM },
+      logLevel: 'error',
+      metafile: options.metafile === true,
+      // AWS_SDK_EXTERNALS: required from the runtime by the plugin (an `external` option would bypass it).
+    },
+    external,
+  );
 }

@@ -114,6 +114,8 @@ export class RunbookAutopilotStack extends Stack {
   readonly alarms: PlatformAlarms;
   /** The schedule that reminds approvers (absent when approvals.reminderAfter is off). */
   readonly approvalReminders?: events.Rule;
+  /** Every minute: alerts deferred behind an expired change lock go back to the classifier. */
+  readonly deferredAlertSweep: events.Rule;
   /** EKS access entries of the step runners (absent when tools.kubernetes.eks names no cluster). */
   readonly clusterAccess?: ClusterAccess;
   readonly runbooks: readonly CompiledRunbook[];
@@ -612,6 +614,15 @@ export class RunbookAutopilotStack extends Stack {
       ['events:PutEvents'],
       [this.routing.bus.eventBusArn],
     );
+
+    // A deferred alert whose lock holder was lost (it never stops, so nothing re-sends the alert): every
+    // minute the learning recorder sends those behind an expired lock back to the classifier.
+    this.deferredAlertSweep = new events.Rule(this, 'DeferredAlertSweep', {
+      ruleName: `${namePrefix}deferred-alert-sweep`,
+      description: 'Every minute: classify again the alerts deferred behind a change lock that expired',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new eventTargets.LambdaFunction(fns.learningRecorder.function, { retryAttempts: 0 })],
+    });
 
     // Approval reminders: every minute, the approval-request function reminds approvers who have not
     // answered within approvals.reminderAfter (schedules live on the default bus).

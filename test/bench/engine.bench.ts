@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { StateMachine } from 'aws-local-stepfunctions';
@@ -16,8 +16,9 @@ import { compileFile } from '../support/runbooks.ts';
  * Goal 1 of issue 14: the embedded engine's overhead per state transition against bare
  * aws-local-stepfunctions running the same compiled definition with the same stub Task handlers,
  * measured in the same run. The engine runs with its journal on disk (persistence on), as `npm start`
- * does; Wait states take 0 ms on both sides. One iteration = one execution of node-memory-pressure
- * (diagnose, checkpoint, restart, wait, verify, record); per transition = its time / states entered.
+ * does; Wait states take 0 ms on both sides. One execution = node-memory-pressure (diagnose,
+ * checkpoint, restart, wait, verify, record); per transition = its time / states entered. Both sides get
+ * the same input, stub answers and warm-up, alternating execution by execution.
  */
 
 const RUNBOOK = 'node-memory-pressure';
@@ -144,68 +145,122 @@ const runBare = bareMachine(definition);
 await runOnEngine();
 const perExecution = transitions;
 counting = false;
-const times = {
-  bare: [] as number[],
-  engine: [] as number[],
-  bareConcurrent: [] as number[],
-  engineConcurrent: [] as number[],
-};
+
+/**
+ * The two sides alternate, execution by execution (and wave by wave), so both see the same machine
+ * load, heap and JIT state; each alternation swaps which side goes first. A round is ROUND_SIZE such
+ * pairs: its ratio is of the two sides' medians in it, and the spread of those ratios over the rounds
+ * says how far the figure moves with the load. CPU time (process.cpuUsage: the main thread, GC and the
+ * thread pool) is summed per side as well: it moves less with other processes' load than wall time.
+ */
+const PAIRS = 600;
+const ROUND_SIZE = 40;
 const CONCURRENT = 50;
-const timed = async (into: number[], work: () => Promise<unknown>) => {
+const WAVES = 12;
+interface Side {
+  wall: number[];
+  cpu: number[];
+}
+const side = (): Side => ({ wall: [], cpu: [] });
+const single = { bare: side(), engine: side() };
+const waves = { bare: side(), engine: side() };
+let pairs = 0;
+let wavePairs = 0;
+
+async function measure(into: Side, work: () => Promise<unknown>): Promise<void> {
+  const cpu = process.cpuUsage();
   const t0 = performance.now();
   await work();
-  into.push(performance.now() - t0);
-};
+  into.wall.push(performance.now() - t0);
+  const used = process.cpuUsage(cpu);
+  into.cpu.push((used.user + used.system) / 1000);
+}
+
+const bareWave = () => Promise.all(Array.from({ length: CONCURRENT }, () => runBare(input())));
+const engineWave = () => Promise.all(Array.from({ length: CONCURRENT }, runOnEngine));
 
 describe('local engine overhead per state transition (persistence on) vs bare aws-local-stepfunctions', () => {
-  bench('bare aws-local-stepfunctions: one execution', () => timed(times.bare, () => runBare(input())), {
-    iterations: 300,
-    warmupIterations: 30,
-    time: 0,
-    throws: true,
-    warmupTime: 0,
-  });
-  bench('LocalExecutionEngine, journal on disk: one execution', () => timed(times.engine, runOnEngine), {
-    iterations: 300,
-    warmupIterations: 30,
-    time: 0,
-    throws: true,
-    warmupTime: 0,
-  });
   bench(
-    `bare aws-local-stepfunctions: ${CONCURRENT} concurrent executions`,
-    () =>
-      timed(times.bareConcurrent, () =>
-        Promise.all(Array.from({ length: CONCURRENT }, () => runBare(input()))),
-      ),
-    { iterations: 10, warmupIterations: 2, time: 0, throws: true, warmupTime: 0 },
+    'one execution on each, alternating: bare aws-local-stepfunctions and LocalExecutionEngine (journal on disk)',
+    async () => {
+      const bareFirst = pairs++ % 2 === 0;
+      if (bareFirst) await measure(single.bare, () => runBare(input()));
+      await measure(single.engine, runOnEngine);
+      if (!bareFirst) await measure(single.bare, () => runBare(input()));
+    },
+    { iterations: PAIRS, warmupIterations: 60, time: 0, throws: true, warmupTime: 0 },
   );
   bench(
-    `LocalExecutionEngine, journal on disk: ${CONCURRENT} concurrent executions`,
-    () => timed(times.engineConcurrent, () => Promise.all(Array.from({ length: CONCURRENT }, runOnEngine))),
-    { iterations: 10, warmupIterations: 2, time: 0, throws: true, warmupTime: 0 },
+    `${CONCURRENT} concurrent executions on each, alternating waves`,
+    async () => {
+      const bareFirst = wavePairs++ % 2 === 0;
+      if (bareFirst) await measure(waves.bare, bareWave);
+      await measure(waves.engine, engineWave);
+      if (!bareFirst) await measure(waves.bare, bareWave);
+    },
+    { iterations: WAVES, warmupIterations: 2, time: 0, throws: true, warmupTime: 0 },
   );
 });
+
+const quantile = (values: number[], q: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * q))] ?? NaN;
+const median = (values: number[]) => quantile(values, 0.5);
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
 afterAll(async () => {
   await engine.shutdown();
   rmSync(dataDir, { recursive: true, force: true });
   const executions = counter;
-  const median = (values: number[]) =>
-    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  // Warm-up runs went into the arrays too: only the measured ones count.
+  const measured = (values: number[], count: number) => values.slice(values.length - count);
+  const bare = { wall: measured(single.bare.wall, PAIRS), cpu: measured(single.bare.cpu, PAIRS) };
+  const local = { wall: measured(single.engine.wall, PAIRS), cpu: measured(single.engine.cpu, PAIRS) };
+  const rounds = Array.from({ length: Math.floor(PAIRS / ROUND_SIZE) }, (_, index) => {
+    const slice = (values: number[]) => values.slice(index * ROUND_SIZE, (index + 1) * ROUND_SIZE);
+    return {
+      wall: median(slice(local.wall)) / median(slice(bare.wall)),
+      cpu: sum(slice(local.cpu)) / sum(slice(bare.cpu)),
+    };
+  });
+  const bareWaves = { wall: measured(waves.bare.wall, WAVES), cpu: measured(waves.bare.cpu, WAVES) };
+  const localWaves = { wall: measured(waves.engine.wall, WAVES), cpu: measured(waves.engine.cpu, WAVES) };
+  const waveRatios = bareWaves.wall.map((wall, index) => localWaves.wall[index]! / wall);
+  const waveCpuRatios = bareWaves.cpu.map((cpu, index) => localWaves.cpu[index]! / cpu);
   const us = (ms: number) => (ms * 1000) / perExecution;
-  const bare = us(median(times.bare));
-  const local = us(median(times.engine));
-  const bareWave = us(median(times.bareConcurrent) / CONCURRENT);
-  const localWave = us(median(times.engineConcurrent) / CONCURRENT);
+  const spread = (ratios: number[]) =>
+    `${quantile(ratios, 0.25).toFixed(2)}–${quantile(ratios, 0.75).toFixed(2)}×`;
+  const row = (figure: string, bareMs: number, localMs: number, ratios: number[]) =>
+    `| ${figure} | ${us(bareMs).toFixed(1)} µs | ${us(localMs).toFixed(1)} µs | **${(localMs / bareMs).toFixed(2)}×** | ${spread(ratios)} | ≤ 1.5× |`;
   console.log(
     [
       '',
-      `Local engine overhead (${perExecution.toFixed(0)} states entered per execution, ${executions} executions, medians)`,
-      '| figure | bare aws-local-stepfunctions (reference) | LocalExecutionEngine, journal on disk | ratio | goal |',
-      '| --- | ---: | ---: | ---: | ---: |',
-      `| per state transition, one execution at a time | ${bare.toFixed(1)} µs | ${local.toFixed(1)} µs | ${(local / bare).toFixed(2)}× | ≤ 1.5× |`,
-      `| per state transition, ${CONCURRENT} executions at once | ${bareWave.toFixed(1)} µs | ${localWave.toFixed(1)} µs | ${(localWave / bareWave).toFixed(2)}× | ≤ 1.5× |`,
+      `Local engine overhead (${perExecution.toFixed(0)} states entered per execution, ${executions} executions; ${PAIRS} alternating pairs one at a time, in ${rounds.length} rounds of ${ROUND_SIZE}; ${WAVES} alternating pairs of waves of ${CONCURRENT}; load average ${loadavg()[0]!.toFixed(1)} at the end)`,
+      '| figure (per state transition) | bare aws-local-stepfunctions (reference) | LocalExecutionEngine, journal on disk | ratio | p25–p75 over rounds | goal |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      row(
+        'one execution at a time, wall time (medians)',
+        median(bare.wall),
+        median(local.wall),
+        rounds.map((round) => round.wall),
+      ),
+      row(
+        'one execution at a time, CPU time (means)',
+        sum(bare.cpu) / PAIRS,
+        sum(local.cpu) / PAIRS,
+        rounds.map((round) => round.cpu),
+      ),
+      row(
+        `${CONCURRENT} executions at once, wall time (medians of waves)`,
+        median(bareWaves.wall) / CONCURRENT,
+        median(localWaves.wall) / CONCURRENT,
+        waveRatios,
+      ),
+      row(
+        `${CONCURRENT} executions at once, CPU time (means of waves)`,
+        sum(bareWaves.cpu) / WAVES / CONCURRENT,
+        sum(localWaves.cpu) / WAVES / CONCURRENT,
+        waveCpuRatios,
+      ),
       '',
     ].join('\n'),
   );

@@ -1021,6 +1021,25 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreCo
         expect([first, retried, during, otherResource, after]).toEqual([true, true, false, true, true]);
         expect(count(concurrent, true)).toBe(1);
       });
+
+      it("takes back only its holder's cooldown claim", async () => {
+        // Arrange
+        await store.claimCooldown('node/d', '2024-05-02T17:00:00Z', '2024-05-02T17:30:00Z', 'incident-1');
+        await store.claimCooldown('node/e', '2024-05-02T17:00:00Z', '2024-05-02T17:30:00Z', 'incident-2');
+
+        // Act
+        await store.releaseCooldown('node/d', 'incident-1');
+        await store.releaseCooldown('node/e', 'incident-1');
+        await store.releaseCooldown('node/f', 'incident-1');
+
+        // Assess: node/d is free for anyone, node/e still quiet for incident-2's execution
+        expect(
+          await store.claimCooldown('node/d', '2024-05-02T17:01:00Z', '2024-05-02T17:31:00Z', 'incident-3'),
+        ).toBe(true);
+        expect(
+          await store.claimCooldown('node/e', '2024-05-02T17:01:00Z', '2024-05-02T17:31:00Z', 'incident-3'),
+        ).toBe(false);
+      });
     });
 
     describe('learning', () => {

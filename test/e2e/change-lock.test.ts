@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoChangeLocks } from '../../functions/adapters/aws/dynamo-change-locks.ts';
 import { CATALOG_FILE, runbookCatalogText } from '../../functions/core/runbook/catalog.ts';
 import { TOOL_CATALOG } from '../../functions/tools/declarations.ts';
 import { alertmanagerBody } from '../../local/alert-payloads.ts';
@@ -40,7 +41,7 @@ afterEach(async () => {
   for (const stop of started.splice(0).reverse()) await stop().catch(() => undefined);
 });
 
-async function startEnvironment() {
+async function startEnvironment(options: { deferredSweepIntervalMs?: number } = {}) {
   const kube = await shopCluster();
   started.push(() => kube.stop());
   const platform = await startPlatform({
@@ -57,6 +58,7 @@ async function startEnvironment() {
     },
     kubeConfigFactory: () => kube.kubeConfig(),
     retryIntervalMs: 20,
+    ...options,
     print: () => {},
   });
   started.push(() => platform.stop());
@@ -144,6 +146,43 @@ describe('change lock on the embedded platform', () => {
       .filter((request) => request.path.includes('/deployments/cart'))
       .map((request) => request.path);
     expect(scales).toHaveLength(2);
+    expect(kube.deployments.get('shop/cart')?.spec?.replicas).toBe(3);
+  });
+
+  it('runs an alert deferred behind a lost holder once its lock expires (the sweep timer), without a repeat', async () => {
+    // Prepare: a holder that crashed: its lock on the Deployment expires in two seconds and nobody releases it
+    const { kube, platform } = await startEnvironment({ deferredSweepIntervalMs: 250 });
+    const { database } = platform.platform;
+    const locks = new DynamoChangeLocks({ client: database.client, tableName: database.tableName });
+    const expiresAt = new Date(Date.now() + 2_000).toISOString();
+    // It had scaled cart to 2 before it was lost (the second runbook raises 2 to 3, one pod per step).
+    kube.edit(kube.deployments, 'shop/cart', (deployment) => {
+      deployment.spec!.replicas = 2;
+    });
+    await locks.acquire({
+      resourceKey: RESOURCE,
+      executionId: 'lost-run',
+      runbookId: 'scale-cart-slowly',
+      acquiredAt: new Date().toISOString(),
+      expiresAt,
+    });
+
+    // Act: the alert comes while the lost run holds the lock, and is never repeated
+    const deferred = await fire(platform, cartAlert('CartLatencyHigh'));
+    const run = await until('the deferred alert’s execution', async () =>
+      (await executions(platform)).find((execution) => execution.runbookId === 'scale-cart-further'),
+    );
+    const done = await finished(platform, run.id);
+
+    // Assess: deferred behind the lost run, started after its lock expired, the lock now the new run's
+    expect(deferred).toMatchObject({ decision: 'deferred', runbookId: 'scale-cart-further' });
+    expect(deferred.reason).toContain('lost-run');
+    expect(Date.parse(done.execution.startedAt)).toBeGreaterThanOrEqual(Date.parse(expiresAt));
+    expect(done.execution).toMatchObject({ status: 'succeeded', incidentId: deferred.incidentId });
+    expect(await locks.listDeferred(RESOURCE)).toEqual([]);
+    expect(
+      kube.requestsTo('PATCH').filter((request) => request.path.includes('/deployments/cart')),
+    ).toHaveLength(1);
     expect(kube.deployments.get('shop/cart')?.spec?.replicas).toBe(3);
   });
 

@@ -14,6 +14,7 @@ import {
   BUNDLE_ENTRY_BUDGET_BYTES,
   BUNDLE_ENTRY_FILE,
   bundleAwsSdkFrom,
+  STEP_RUNNER_INIT_BUDGET_BYTES,
 } from '../../infra/constructs/bundling-options.ts';
 import { HandlerEntry, PROJECT_ROOT } from '../../infra/constructs/handler-function.ts';
 import type { FunctionKey, RunbookAutopilotStack } from '../../infra/stacks/runbook-autopilot-stack.ts';
@@ -150,6 +151,17 @@ function bareImportsOf(key: FunctionKey, from: Synthesized = synthesized): Set<s
   return found;
 }
 
+/**
+ * The runtime's SDK packages a function requires (bundling-options.ts: one CommonJS module per package,
+ * named `runtime-sdk:<package>` in the source maps, whose body is `require("<package>")`).
+ */
+function requiredSdkOf(key: FunctionKey, from: Synthesized = synthesized, chunks?: string[]): string[] {
+  return sourcesOf(key, from, chunks)
+    .filter((source) => source.startsWith('runtime-sdk:'))
+    .map((source) => source.slice('runtime-sdk:'.length))
+    .sort();
+}
+
 describe('function bundles (esbuild, code-split, as infra/constructs/bundling-options.ts builds them)', () => {
   it.each(ENTRIES)('%s: a minified ESM entry, its chunks with source maps, nothing else', (key, entry) => {
     // Prepare
@@ -170,12 +182,12 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
       );
 
     // Assess: minified, mapped, the catalog beside every function that reads runbooks; the AWS SDK left
-    // to the runtime (no source of it inside, only imports by name), everything else bundled
+    // to the runtime (no source of it inside, only required by name), everything else bundled
     expect(files.filter((file) => !file.startsWith(`${BUNDLE_CHUNK_DIR}/`))).toEqual(
       key === 'ingest' ? ['index.mjs', 'index.mjs.map'] : ['index.mjs', 'index.mjs.map', CATALOG_FILE],
     );
     expect(chunks.length).toBeGreaterThan(2);
-    for (const chunk of chunks) expect(chunk).toMatch(/\.mjs(\.map)?$/);
+    for (const chunk of chunks) expect(chunk).toMatch(/\.mjs(\.map|\.LEGAL\.txt)?$/);
     expect(chunks.filter((chunk) => chunk.endsWith('.mjs')).length).toBe(
       chunks.filter((chunk) => chunk.endsWith('.mjs.map')).length,
     );
@@ -188,8 +200,16 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
     const sources = maps.flatMap((map) => map.sources);
     expect(sources.some((source) => source.endsWith(`functions/handlers/${entry}.ts`))).toBe(true);
     expect(sources.filter((source) => /node_modules\/(@aws-sdk|@smithy)\//.test(source))).toEqual([]);
-    expect([...bareImportsOf(key)].filter((name) => !/^@(aws-sdk|smithy)\//.test(name))).toEqual([]);
-    expect([...bareImportsOf(key)].some((name) => name.startsWith('@aws-sdk/client-'))).toBe(true);
+    // Nothing imported by name: the SDK is required (CommonJS, as Node loads it fastest), each package
+    // through its one-line module, and only packages the function uses
+    expect([...bareImportsOf(key)]).toEqual([]);
+    const required = requiredSdkOf(key);
+    expect(required.some((name) => name.startsWith('@aws-sdk/client-'))).toBe(true);
+    const allCode = files
+      .filter((file) => file.endsWith('.mjs'))
+      .map((file) => readFileSync(join(directory, file), 'utf8'))
+      .join('\n');
+    for (const name of required) expect(allCode).toMatch(new RegExp(`\\w\\("${name}"\\)`));
     expect(maps.every((map) => map.sourcesContent === undefined)).toBe(true);
   });
 
@@ -203,6 +223,39 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
     expect(codeBytesOf(key), key).toBeLessThanOrEqual(
       BUNDLE_CODE_BUDGET_BYTES[key as keyof typeof BUNDLE_CODE_BUDGET_BYTES],
     );
+  });
+
+  it('each function requires only the SDK clients its own wiring builds, at init', async () => {
+    // Act: each bundle imported in a Node process of its own, which then lists the SDK packages Node
+    // loaded (the step runner's tool families require their clients on first call, not here)
+    const script = (url: string) =>
+      `import { createRequire } from 'node:module'; await import(${JSON.stringify(url)}); console.log([...new Set(Object.keys(createRequire(import.meta.url).cache).map((file) => /node_modules\\/(@aws-sdk\\/(?:client|lib)-[^/]+)\\//.exec(file)?.[1]).filter(Boolean))].sort().join(' '));`;
+    const loaded = Object.fromEntries(
+      await Promise.all(
+        ENTRIES.map(async ([key]) => {
+          const url = pathToFileURL(join(assetDirectoryOf(key), BUNDLE_ENTRY_FILE)).href;
+          const { stdout } = await run(process.execPath, ['--input-type=module', '--eval', script(url)], {
+            cwd: synthesized.outdir,
+            env: { PATH: process.env.PATH, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          });
+          return [key, stdout.trim()];
+        }),
+      ),
+    );
+
+    // Assess: the shared wiring module names every client; a function loads only those it builds
+    const dynamo = '@aws-sdk/client-dynamodb';
+    const documents = '@aws-sdk/lib-dynamodb';
+    const approvals = `${dynamo} @aws-sdk/client-lambda @aws-sdk/client-secrets-manager @aws-sdk/client-sfn @aws-sdk/client-sns ${documents}`;
+    expect(loaded).toEqual({
+      ingest: '@aws-sdk/client-eventbridge @aws-sdk/client-secrets-manager',
+      classifier: `${dynamo} @aws-sdk/client-sfn @aws-sdk/client-sns ${documents}`,
+      stepRunnerReadOnly: approvals,
+      approvalRequest: approvals,
+      approvalWeb: approvals,
+      control: `${dynamo} @aws-sdk/client-lambda @aws-sdk/client-sfn @aws-sdk/client-sns @aws-sdk/client-ssm ${documents}`,
+      learningRecorder: `${dynamo} @aws-sdk/client-eventbridge @aws-sdk/client-secrets-manager @aws-sdk/client-sfn @aws-sdk/client-sns ${documents}`,
+    });
   });
 
   it('both step runners run the same bundle', () => {
@@ -281,6 +334,10 @@ describe('function bundles (esbuild, code-split, as infra/constructs/bundling-op
     ).toEqual([]);
     expect(families.sort()).toEqual(['aws', 'kubernetes', 'resource']);
     expect(atInit.length).toBeLessThan(chunks.length);
+    const directory = assetDirectoryOf('stepRunnerReadOnly');
+    expect(atInit.reduce((sum, file) => sum + statSync(join(directory, file)).size, 0)).toBeLessThanOrEqual(
+      STEP_RUNNER_INIT_BUDGET_BYTES,
+    );
   });
 
   it("bundleAwsSdk=true bundles the lockfile's AWS SDK: no import of it left, its sources inside, bigger", () => {

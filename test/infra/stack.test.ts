@@ -535,7 +535,7 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
       const { stack, template, config } = deployment(environment);
       const schedules = Object.values(resourcesOf(template, 'AWS::Events::Rule'))
         .map(propertiesOf)
-        .filter((rule) => rule.ScheduleExpression !== undefined);
+        .filter((rule) => rule.ScheduleExpression !== undefined && String(rule.Name).endsWith('-reminders'));
       expect(config.approvals.reminderAfter).toBe(300);
       expect(schedules).toEqual([
         expect.objectContaining({
@@ -555,6 +555,33 @@ describe.each(ENVIRONMENT_NAMES)('the %s stack', (environment) => {
         JSON.parse(resolvedValue(variablesOf(template, stack, 'approvalRequest').RUNBOOK_AUTOPILOT_CONFIG)),
       );
       expect(runtime.approvalReminderSeconds).toBe(300);
+    });
+
+    it('sweeps deferred alerts behind an expired change lock on a schedule: every minute, the learning recorder, no retries', () => {
+      const { stack, template } = deployment(environment);
+      const sweeps = Object.values(resourcesOf(template, 'AWS::Events::Rule'))
+        .map(propertiesOf)
+        .filter((rule) => rule.Name === `runbook-autopilot-${environment}-deferred-alert-sweep`);
+      expect(sweeps).toEqual([
+        expect.objectContaining({
+          ScheduleExpression: 'rate(1 minute)',
+          State: 'ENABLED',
+          Targets: [
+            expect.objectContaining({
+              Arn: { 'Fn::GetAtt': [logicalIdOf(stack.functions.learningRecorder.function), 'Arn'] },
+              RetryPolicy: { MaximumRetryAttempts: 0 },
+            }),
+          ],
+        }),
+      ]);
+      // On the default bus, where schedules live; EventBridge may invoke the function.
+      expect(sweeps[0]!.EventBusName).toBeUndefined();
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [logicalIdOf(stack.functions.learningRecorder.function), 'Arn'] },
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [logicalIdOf(stack.deferredAlertSweep), 'Arn'] },
+      });
     });
 
     it('hears only its own executions stopping', () => {
@@ -794,7 +821,8 @@ describe('synthesis', () => {
     const schedules = Object.values(resourcesOf(template, 'AWS::Events::Rule'))
       .map(propertiesOf)
       .filter((rule) => rule.ScheduleExpression !== undefined);
-    expect(schedules).toEqual([]);
+    // The deferred-alert sweep stays: it has nothing to do with reminders.
+    expect(schedules.map((rule) => rule.Name)).toEqual(['runbook-autopilot-dev-deferred-alert-sweep']);
     const stack = only.stacks[0]!;
     expect(stack.approvalReminders).toBeUndefined();
     const runtime = RuntimeConfig.parse(

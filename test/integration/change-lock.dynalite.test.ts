@@ -8,7 +8,9 @@ import type { Alert } from '../../functions/core/alert.ts';
 import { resourceKey } from '../../functions/core/classifier/identity.ts';
 import { normalizeAlertmanager } from '../../functions/core/classifier/normalize.ts';
 import { RunbookSelector } from '../../functions/core/classifier/select.ts';
+import { CHECKPOINT_HOLD_SECONDS } from '../../functions/core/compiler/compile.ts';
 import type { Runbook } from '../../functions/core/runbook/model.ts';
+import { CheckpointService } from '../../functions/core/services/checkpoint.ts';
 import { ClassifierService } from '../../functions/core/services/classifier.ts';
 import { DeferredAlerts } from '../../functions/core/services/deferred-alerts.ts';
 import { LearningService } from '../../functions/core/services/learning.ts';
@@ -31,10 +33,15 @@ const webhook = JSON.parse(
 };
 
 /** The same pod's KubePodNotReady (or its crash loop), as Alertmanager would send it. */
-function podAlert(name: 'KubePodCrashLooping' | 'KubePodNotReady', status: 'firing' | 'resolved' = 'firing') {
-  const body = structuredClone(webhook);
+function podAlert(
+  name: 'KubePodCrashLooping' | 'KubePodNotReady',
+  status: 'firing' | 'resolved' = 'firing',
+  startsAt?: string,
+) {
+  const body = structuredClone(webhook) as typeof webhook & { alerts: Array<{ startsAt: string }> };
   body.status = status;
   const alert = body.alerts[0]!;
+  if (startsAt) alert.startsAt = startsAt;
   alert.labels = { ...alert.labels, alertname: name };
   alert.fingerprint = name === 'KubePodCrashLooping' ? '1b92959b929d36fb' : '2c03a6ac03ae47ac';
   alert.status = status;
@@ -62,6 +69,7 @@ describe('per-resource change lock (dynalite)', () => {
   let locks: DynamoChangeLocks;
   let classifier: ClassifierService;
   let learning: LearningService;
+  let deferred: DeferredAlerts;
   let runbooks: Runbook[];
 
   beforeEach(async () => {
@@ -81,17 +89,18 @@ describe('per-resource change lock (dynalite)', () => {
       changeLocks: locks,
       tools: TOOL_CATALOG,
     });
+    deferred = new DeferredAlerts({
+      changeLocks: locks,
+      store: harness.store,
+      bus: harness.bus,
+      clock: harness.clock,
+      logger: harness.logger,
+    });
     learning = new LearningService({
       store: harness.store,
       clock: harness.clock,
       logger: harness.logger,
-      deferredAlerts: new DeferredAlerts({
-        changeLocks: locks,
-        store: harness.store,
-        bus: harness.bus,
-        clock: harness.clock,
-        logger: harness.logger,
-      }),
+      deferredAlerts: deferred,
     });
   });
   afterEach(() => harness.stop());
@@ -110,6 +119,146 @@ describe('per-resource change lock (dynalite)', () => {
         detailType: entry.DetailType,
         detail: JSON.parse(entry.Detail!),
       }));
+
+  /** The classifier's rule delivering a re-sent alert, as EventBridge would. */
+  const redeliver = (event: ReturnType<typeof republished>[number]) =>
+    classifier.classify(
+      alertOf(
+        {
+          version: '0',
+          id: 'e-redelivered',
+          source: event.source,
+          'detail-type': event.detailType,
+          account: '333333333333',
+          region: 'eu-west-1',
+          time: harness.clock.now().toISOString(),
+          resources: [],
+          detail: event.detail,
+        },
+        harness.normalize,
+      ),
+    );
+
+  it('sweeps an alert deferred behind a lost holder when its lock expires, and the classifier takes the lock over', async () => {
+    // Arrange: the crash loop's run holds the pod and is lost (it never stops); KubePodNotReady waits
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    const key = resourceKey(alertsOf(podAlert('KubePodNotReady')));
+    const held = (await locks.get(key))!;
+
+    // Act: the schedule sweeps a second before the lock expires, then at its expiry
+    harness.clock.set(new Date(Date.parse(held.expiresAt) - 1_000).toISOString());
+    const early = await deferred.sweepExpired();
+    const sentEarly = republished().length;
+    harness.clock.set(held.expiresAt);
+    const due = await deferred.sweepExpired();
+    const events = republished();
+    const again = await redeliver(events[0]!);
+
+    // Assess
+    expect(second.decision).toBe('deferred');
+    expect(early).toEqual({ reconsidered: [], dropped: [], waiting: [] });
+    expect(sentEarly).toBe(0);
+    expect(due).toEqual({ reconsidered: [second.incidentId], dropped: [], waiting: [] });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      detailType: 'Alert Normalized',
+      detail: { deferredBehind: first.executionId },
+    });
+    expect(again).toMatchObject({
+      decision: 'started',
+      runbookId: 'pod-not-ready',
+      incidentId: second.incidentId,
+    });
+    expect((await locks.get(key))?.executionId).toBe(again.executionId);
+    expect(await locks.listDeferred(key)).toEqual([]);
+    expect(await deferred.sweepExpired()).toEqual({ reconsidered: [], dropped: [], waiting: [] });
+  });
+
+  it('the sweep drops a deferral behind an expired lock whose alert resolved, and sends nothing', async () => {
+    // Arrange
+    await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    await classify(podAlert('KubePodNotReady', 'resolved'));
+    const key = resourceKey(alertsOf(podAlert('KubePodNotReady')));
+    harness.clock.set((await locks.get(key))!.expiresAt);
+
+    // Act
+    const swept = await deferred.sweepExpired();
+
+    // Assess
+    expect(swept).toEqual({ reconsidered: [], dropped: [second.incidentId], waiting: [] });
+    expect(republished()).toEqual([]);
+    expect(await locks.listDeferred(key)).toEqual([]);
+  });
+
+  it('a run paused at a checkpoint keeps its lock past the lock’s own expiry; resumed, it keeps only what the pause did not use', async () => {
+    // Arrange: the crash loop's run holds the pod, KubePodNotReady waits behind it
+    const checkpoints = new CheckpointService({
+      store: harness.store,
+      engine: harness.engine,
+      clock: harness.clock,
+      logger: harness.logger,
+      changeLocks: locks,
+    });
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    const key = resourceKey(alertsOf(podAlert('KubePodNotReady')));
+    const granted = (await locks.get(key))!;
+    const record = (await harness.store.getExecution(first.executionId!))!;
+    const context = {
+      id: record.id,
+      runbookId: record.runbookId,
+      runbookVersion: record.runbookVersion,
+      incidentId: record.incidentId,
+      environment: record.environment,
+      dryRun: record.dryRun,
+      approvalRiskThreshold: 2,
+      changeFreeze: false,
+      startedAt: record.startedAt,
+    };
+
+    // Act: an operator pauses it; it holds at its next checkpoint and stays paused past its lock's expiry
+    await harness.store.requestControl(record.id, {
+      pauseRequested: true,
+      requestedBy: 'alice',
+      requestedAt: harness.clock.now().toISOString(),
+    });
+    const held = await checkpoints.arrive(context, { before: 'recover', mutating: true }, 'token-1');
+    const whileHeld = (await locks.get(key))!;
+    harness.clock.set(new Date(Date.parse(granted.expiresAt) + 60_000).toISOString());
+    const claim = await locks.acquire({
+      resourceKey: key,
+      executionId: 'another-run',
+      runbookId: 'pod-not-ready',
+      acquiredAt: harness.clock.now().toISOString(),
+      expiresAt: new Date(harness.clock.now().getTime() + 3_600_000).toISOString(),
+    });
+    const swept = await deferred.sweepExpired();
+    await harness.store.requestControl(record.id, {
+      pauseRequested: false,
+      requestedBy: 'alice',
+      requestedAt: harness.clock.now().toISOString(),
+    });
+    await checkpoints.release(record.id);
+    const afterResume = (await locks.get(key))!;
+
+    // Assess: the pause kept the claim (nobody took it, the deferral waits), and the resumed run has the
+    // rest of its bound counted from the resume: the time paused is added, the hold's unused day is not
+    expect(held).toEqual({ held: true, reason: 'pause' });
+    expect(Date.parse(whileHeld.expiresAt)).toBe(
+      Date.parse(granted.expiresAt) + CHECKPOINT_HOLD_SECONDS * 1000,
+    );
+    expect(claim).toMatchObject({ acquired: false, holder: { executionId: first.executionId } });
+    expect(swept).toEqual({ reconsidered: [], dropped: [], waiting: [second.incidentId] });
+    expect(republished()).toEqual([]);
+    expect(await locks.listDeferred(key)).toMatchObject([
+      { incidentId: second.incidentId, behind: first.executionId, holderExpiresAt: whileHeld.expiresAt },
+    ]);
+    const pausedMs = Date.parse(granted.expiresAt) + 60_000 - Date.parse(granted.acquiredAt);
+    expect(afterResume).toMatchObject({ executionId: first.executionId });
+    expect(Date.parse(afterResume.expiresAt)).toBe(Date.parse(granted.expiresAt) + pausedMs);
+  });
 
   it('defers the second runbook’s alert on the same pod, says why, and starts it when the first stops', async () => {
     // Act: the crash loop starts pod-crash-looping; KubePodNotReady on the same pod comes while it runs
@@ -181,6 +330,36 @@ describe('per-resource change lock (dynalite)', () => {
     expect(await locks.listDeferred(key)).toEqual([]);
     expect(republished()).toEqual([]);
     expect(harness.sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
+  });
+
+  it('keeps no cooldown for a deferral that never ran: the same runbook starts for the next firing', async () => {
+    // Act: deferred behind the crash loop's run, resolved meanwhile, then the pod goes not ready again
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    await classify(podAlert('KubePodNotReady', 'resolved'));
+    await stop(first.executionId!);
+    harness.clock.advance(5 * 60_000);
+    const next = await classify(podAlert('KubePodNotReady', 'firing', '2026-11-25T10:04:00Z'));
+
+    // Assess: pod-not-ready never ran on the pod, so no cooldown refuses it (its 1h cooldown starts now)
+    expect(second.decision).toBe('deferred');
+    expect(next).toMatchObject({ decision: 'started', runbookId: 'pod-not-ready' });
+    expect(next.incidentId).not.toBe(second.incidentId);
+  });
+
+  it('a deferred alert re-evaluated after the holder stopped is not refused by a cooldown of its own', async () => {
+    // Act: deferred twice (a repeat), then the holder stops and the alert comes back through the bus
+    const first = await classify(podAlert('KubePodCrashLooping'));
+    const second = await classify(podAlert('KubePodNotReady'));
+    harness.clock.advance(60_000);
+    const repeat = await classify(podAlert('KubePodNotReady'));
+    harness.clock.advance(60_000);
+    await stop(first.executionId!);
+    const again = await classify(podAlert('KubePodNotReady'));
+
+    // Assess
+    expect([second.decision, repeat.decision]).toEqual(['deferred', 'deferred']);
+    expect(again).toMatchObject({ decision: 'started', incidentId: second.incidentId });
   });
 
   it('a repeat of the deferred alert while the first still runs stays deferred', async () => {
@@ -305,6 +484,7 @@ describe('per-resource change lock (dynalite)', () => {
       behind: 'run-a',
       runbookId: 'pod-not-ready',
       deferredAt: '2026-11-25T10:00:00.000Z',
+      holderExpiresAt: '2026-11-25T11:00:00.000Z',
       expiresAt: '2026-11-25T12:00:00.000Z',
     };
     await locks.defer(deferral);

@@ -13,9 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineJournal, JOURNAL_FILE, type JournalEntry } from '../../functions/adapters/local/journal.ts';
 
 /**
- * The engine journal on a real temporary directory: changes are in memory at once and on disk after
- * flush(), many changes share one append, a torn last line (kill -9 mid-append) is skipped, the log is
- * compacted, and the one-file-per-execution journal it replaced is folded in.
+ * The engine journal on a real temporary directory: changes are in memory at once and on disk once
+ * flush() returns, many changes share one append, a torn last line (kill -9 mid-append) is skipped, the
+ * log is compacted, and the one-file-per-execution journal it replaced is folded in.
  */
 
 let dataDir: string;
@@ -64,6 +64,22 @@ describe('EngineJournal', () => {
     expect(new EngineJournal(dataDir).read('exec-1')).toEqual(journal.read('exec-1'));
   });
 
+  it('has the record on disk when flush() returns, before the event loop turns (no thread-pool round trip)', async () => {
+    // Prepare
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1'));
+    enter(journal, 'exec-1', 'Checkpoint: diagnose');
+
+    // Act: read by a fresh reader in the same turn, before awaiting anything
+    const flushed = journal.flush();
+    const sameTurn = new EngineJournal(dataDir).read('exec-1');
+    await flushed;
+
+    // Assess
+    expect(sameTurn).toEqual(journal.read('exec-1'));
+    expect(lines()).toHaveLength(1);
+  });
+
   it('group-commits: many changes to many executions made in one turn are one append, coalesced per execution', async () => {
     // Prepare
     const journal = new EngineJournal(dataDir).open();
@@ -89,6 +105,38 @@ describe('EngineJournal', () => {
     const reread = new EngineJournal(dataDir);
     expect(reread.all()).toHaveLength(20);
     expect(reread.read('exec-19')?.inFlight?.state).toBe('state-4');
+  });
+
+  it('appends one field set on its own as that field alone, in UTF-8 a fresh reader reads back', async () => {
+    // Prepare: an input with text outside ASCII, as alert annotations carry
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1', { summary: 'Nœud saturé — mémoire 93 % 🔥' }));
+    await journal.flush();
+
+    // Act
+    journal.set('exec-1', 'inFlight', {
+      state: 'Approval: relieve-node',
+      input: { note: 'approbation demandée à 10 h ✅' },
+      enteredAt: '2026-12-06T17:00:02.000Z',
+    });
+    await journal.flush();
+
+    // Assess
+    expect(JSON.parse(lines().at(-1)!)).toEqual({
+      id: 'exec-1',
+      set: {
+        inFlight: {
+          state: 'Approval: relieve-node',
+          input: { note: 'approbation demandée à 10 h ✅' },
+          enteredAt: '2026-12-06T17:00:02.000Z',
+        },
+      },
+    });
+    const reread = new EngineJournal(dataDir);
+    expect(reread.loaded).toMatchObject({ skippedLines: 0, tornTail: false });
+    expect(reread.loaded.bytes).toBe(readFileSync(logFile()).length);
+    expect(reread.read('exec-1')).toEqual(journal.read('exec-1'));
+    expect(reread.read('exec-1')?.input).toEqual({ summary: 'Nœud saturé — mémoire 93 % 🔥' });
   });
 
   it('records a field removed as removed (a change no longer running)', async () => {
@@ -207,6 +255,72 @@ describe('EngineJournal', () => {
     expect(journal.read('exec-old')).toEqual(legacy);
     expect(existsSync(join(engineDir, 'exec-old.json'))).toBe(false);
     expect(new EngineJournal(dataDir).read('exec-old')).toEqual(legacy);
+  });
+
+  it('keeps only the status, times, error and cause of a finished execution in memory once it is on disk', async () => {
+    // Prepare: one execution finishes, another is still running
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-done', { alert: 'a'.repeat(4_096) }));
+    journal.write(running('exec-running', { alert: 'b' }));
+    enter(journal, 'exec-done', 'Verify: memory');
+    enter(journal, 'exec-running', 'Parallel: diagnose');
+    await journal.flush();
+
+    // Act
+    journal.update('exec-done', (entry) => ({
+      ...entry,
+      status: 'SUCCEEDED',
+      stoppedAt: '2026-12-06T17:05:00.000Z',
+      output: { verified: true },
+    }));
+    const beforeDisk = journal.read('exec-done');
+    await journal.flush();
+
+    // Assess: memory drops the finished execution's input, output and last state input only once they
+    // are on disk; the log holds them, a restarted journal keeps the settled entry, a running one is whole
+    expect(beforeDisk).toMatchObject({ output: { verified: true }, inFlight: { state: 'Verify: memory' } });
+    const settled = {
+      executionId: 'exec-done',
+      runbookId: 'node-memory-pressure',
+      status: 'SUCCEEDED',
+      startedAt: '2026-12-06T17:00:00.000Z',
+      stoppedAt: '2026-12-06T17:05:00.000Z',
+      resumed: 0,
+    };
+    expect(journal.read('exec-done')).toEqual(settled);
+    expect(journal.read('exec-running')).toMatchObject({
+      input: { alert: 'b' },
+      inFlight: { state: 'Parallel: diagnose' },
+    });
+    expect(
+      lines()
+        .map((line) => JSON.parse(line))
+        .find((record) => record.set?.output),
+    ).toMatchObject({
+      id: 'exec-done',
+      set: { status: 'SUCCEEDED', output: { verified: true } },
+    });
+    expect(new EngineJournal(dataDir).read('exec-done')).toEqual(settled);
+    await journal.close();
+  });
+
+  it('keeps a finished execution whole in memory while its record failed to reach the disk', async () => {
+    // Prepare: the log is closed under the journal (as after a shutdown)
+    const journal = new EngineJournal(dataDir).open();
+    journal.write(running('exec-1'));
+    await journal.flush();
+    await journal.close();
+    journal.update('exec-1', (entry) => ({ ...entry, status: 'FAILED', output: { error: 'x' } }));
+
+    // Act
+    await journal.flush().catch(() => undefined);
+
+    // Assess
+    expect(journal.read('exec-1')).toMatchObject({
+      status: 'FAILED',
+      input: { alert: 'x' },
+      output: { error: 'x' },
+    });
   });
 
   it('keeps a change that failed to reach the disk pending, and writes it on the next flush', async () => {

@@ -59,6 +59,37 @@ describe('the local database client', () => {
     warn.mockRestore();
   });
 
+  it('keeps binary attributes, sets, nested maps and lists, and leaves undefined values out, as the SDK does', async () => {
+    // Prepare
+    const item = {
+      ...key,
+      digest: new Uint8Array([0, 1, 2, 250, 255]),
+      nested: { list: [1, 'two', { three: new Uint8Array([3]) }], gone: undefined },
+      tags: new Set(['a', 'b']),
+      empty: '',
+      flag: false,
+      nothing: null,
+    };
+
+    // Act
+    await database.client.send(new PutCommand({ TableName: database.tableName, Item: item }));
+    const read = await database.client.send(new GetCommand({ TableName: database.tableName, Key: key }));
+    const page = await database.client.send(
+      new QueryCommand({
+        TableName: database.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': key.pk },
+      }),
+    );
+
+    // Assert
+    const { gone: _gone, ...nested } = item.nested;
+    const expected = { ...item, nested };
+    expect(read.Item).toEqual(expected);
+    expect(page.Items).toEqual([expected]);
+    expect(read.Item?.digest).toBeInstanceOf(Uint8Array);
+  });
+
   it('answers a failed condition as DynamoDB does, leaving the item as it was', async () => {
     // Prepare
     await database.client.send(new PutCommand({ TableName: database.tableName, Item: { ...key, count: 1 } }));

@@ -102,6 +102,8 @@ interface Script {
   machines?: Record<string, StateMachineDefinition>;
   /** Runs when a task is invoked, before its stub answers. */
   onCall?: (call: TaskCall) => void;
+  /** Runs on every engine event, after it is recorded. */
+  onEvent?: (event: EngineEvent) => void;
 }
 
 /** A LocalExecutionEngine over the data directory with stub handlers that record every task. */
@@ -128,7 +130,10 @@ class EngineHarness {
       dataDir,
       clock: systemClock,
       logger: silentLogger,
-      onEvent: (event) => this.events.push(event),
+      onEvent: (event) => {
+        this.events.push(event);
+        script.onEvent?.(event);
+      },
       onStatusChange: async (detail) => {
         this.statusChanges.push(detail);
       },
@@ -242,6 +247,30 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
     // Steps left hanging in an engine that was shut down finish into nothing.
     for (const release of releases.splice(0)) release();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  describe('the definition it is given', () => {
+    it('refuses a machine that is not valid ASL, naming the runbook, and records no execution', async () => {
+      // Prepare: node-memory-pressure with one transition to a state that does not exist
+      const broken = structuredClone(MACHINES[MEMORY]) as StateMachineDefinition;
+      const [first] = Object.keys(broken.States);
+      broken.StartAt = `${first}-renamed`;
+      const run = harness({ machines: { [MEMORY]: broken } });
+
+      // Act
+      const starting = run.engine.start({
+        runbookId: MEMORY,
+        name: 'exec-invalid-1',
+        input: inputFor(MEMORY, 'exec-invalid-1', 'dev'),
+      });
+
+      // Assess
+      await expect(starting).rejects.toThrow(
+        new RegExp(`runbook ${MEMORY}: its compiled state machine is not valid ASL \\(.*${first}-renamed`),
+      );
+      expect(new EngineJournal(dataDir).read('exec-invalid-1')).toBeUndefined();
+      expect(run.calls).toEqual([]);
+    });
   });
 
   describe('a run to the end', () => {
@@ -575,10 +604,63 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
       );
       topPods.resolve();
       await run.settled(MEMORY, 'exec-journal-1', 'SUCCEEDED');
-      expect(journal.read('exec-journal-1')).toMatchObject({
-        status: 'SUCCEEDED',
-        output: expect.any(Object),
+      expect(journal.read('exec-journal-1')).toMatchObject({ status: 'SUCCEEDED' });
+      // Stopped, it has no resume point left to write or keep, and its output went to the status change
+      expect(journal.read('exec-journal-1')).not.toHaveProperty('inFlight');
+      expect(journal.read('exec-journal-1')).not.toHaveProperty('output');
+      expect(run.statusChanges.find((change) => change.name === 'exec-journal-1')?.output).toEqual(
+        expect.stringContaining('"exec-journal-1"'),
+      );
+    });
+
+    it("has a task's own top-level state in flight on disk when an approval or a change is called", async () => {
+      // Prepare: what a platform killed at that moment would read, the log on disk
+      const onDisk = (id: string) => new EngineJournal(dataDir).read(id)?.inFlight?.state;
+      const seen = new Map<string, string | undefined>();
+      const run = harness({ onCall: (call) => seen.set(call.key, onDisk(call.executionId)) });
+
+      // Act: staging asks for approval before the restart
+      await run.engine.start({
+        runbookId: MEMORY,
+        name: 'exec-journal-3',
+        input: inputFor(MEMORY, 'exec-journal-3', 'staging'),
       });
+      const token = await run.token('exec-journal-3', 'approval:restart-workload');
+      await run.engine.sendTaskSuccess(token, { approvedBy: ['sre@example.com'] });
+      await run.settled(MEMORY, 'exec-journal-3', 'SUCCEEDED');
+
+      // Assess: a resume would start at the approval or the change, not at a state before it
+      expect(seen.get('approval:restart-workload')).toBe('Approval: restart-workload');
+      expect(seen.get('step:restart-top-workload')).toBe('restart-top-workload');
+    });
+
+    it('runs on and journals every state when an event listener throws', async () => {
+      // Prepare: a dashboard listener that fails on every event
+      const inFlightAtChange: Array<string | undefined> = [];
+      const run = harness({
+        onEvent: () => {
+          throw new Error('dashboard went away');
+        },
+        onCall: (call) => {
+          if (call.key === 'step:restart-top-workload')
+            inFlightAtChange.push(new EngineJournal(dataDir).read(call.executionId)?.inFlight?.state);
+        },
+      });
+
+      // Act
+      await run.engine.start({
+        runbookId: MEMORY,
+        name: 'exec-journal-4',
+        input: inputFor(MEMORY, 'exec-journal-4', 'dev'),
+      });
+      await run.settled(MEMORY, 'exec-journal-4', 'SUCCEEDED');
+
+      // Assess: the listener heard the whole run, and the journal followed it to its last state
+      expect(
+        run.events.filter((event) => event.type === 'state-entered').map((event) => event.state),
+      ).toContain('Record success');
+      expect(new EngineJournal(dataDir).read('exec-journal-4')).toMatchObject({ status: 'SUCCEEDED' });
+      expect(inFlightAtChange).toEqual(['restart-top-workload']);
     });
 
     it('keeps the approval state in flight while the execution waits there', async () => {
@@ -609,6 +691,33 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
   });
 
   describe('a restart of the platform', () => {
+    it('resumes an execution stopped in its first state from the start, with its input (its start record)', async () => {
+      // Prepare: the first step hangs; the start record is all the journal has
+      const nodeRegistered = deferred();
+      releases.push(() => nodeRegistered.resolve());
+      const before = harness({ hang: { 'step:node-registered': nodeRegistered.promise } });
+      const input = inputFor(MEMORY, 'exec-restart-first', 'dev');
+      await before.engine.start({ runbookId: MEMORY, name: 'exec-restart-first', input });
+      await vi.waitFor(() => expect(before.keys('exec-restart-first')).toContain('step:node-registered'));
+      const onDisk = new EngineJournal(dataDir).read('exec-restart-first');
+
+      // Act
+      await before.engine.shutdown();
+      const after = harness();
+      const recovered = await after.engine.recover();
+
+      // Assess
+      expect(onDisk).toMatchObject({ status: 'RUNNING', input });
+      expect(onDisk).not.toHaveProperty('inFlight');
+      expect(recovered).toEqual({ resumed: ['exec-restart-first'], interrupted: [] });
+      await after.settled(MEMORY, 'exec-restart-first', 'SUCCEEDED');
+      expect(after.keys('exec-restart-first')[0]).toBe('step:node-registered');
+      expect(after.call('exec-restart-first', 'step:node-registered')!.payload).toMatchObject({
+        execution: input.execution,
+        alert: input.alert,
+      });
+    });
+
     it('resumes an execution waiting at an approval at that approval, with its input, and finishes it', async () => {
       // Prepare
       const before = harness({ hold: ['approval:restart-workload'] });
@@ -779,6 +888,7 @@ describe('LocalExecutionEngine running compiled runbooks', () => {
       expect(after.statusChanges).toEqual([
         expect.objectContaining({ name: 'exec-interrupted-stop-1', status: 'ABORTED' }),
       ]);
+      expect(new EngineJournal(dataDir).read('exec-interrupted-stop-1')).not.toHaveProperty('inFlight');
     });
 
     it('does not replay finished mutating steps when the recompiled runbook lost the state in flight', async () => {

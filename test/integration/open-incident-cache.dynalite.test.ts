@@ -80,6 +80,50 @@ describe('DynamoStore: open incidents remembered per fingerprint', () => {
     expect((await store.getIncident(incident.id))?.occurrences).toBe(51);
   });
 
+  it('counts duplicates that arrive while a count is being written with one more update, not one each', async () => {
+    // Prepare
+    const store = storeOf();
+    const incident = contractIncident();
+    await store.openIncident(incident);
+    commands = [];
+
+    // Act: the first duplicate's update is in flight when the other 49 arrive
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, index) =>
+        store.openIncident({
+          ...incident,
+          lastSeenAt: `2024-05-02T17:${String(10 + index).padStart(2, '0')}:00Z`,
+        }),
+      ),
+    );
+
+    // Assess
+    expect(commands).toEqual(['UpdateItemCommand', 'UpdateItemCommand']);
+    expect(results.every((result) => !result.created && result.incident.id === incident.id)).toBe(true);
+    expect(results.at(-1)!.incident.occurrences).toBe(51);
+    expect(await store.getIncident(incident.id)).toMatchObject({
+      occurrences: 51,
+      lastSeenAt: '2024-05-02T17:59:00Z',
+    });
+  });
+
+  it('answers every waiting duplicate of an incident resolved meanwhile as the store that never saw it would', async () => {
+    // Prepare
+    const here = storeOf();
+    const elsewhere = storeOf();
+    const incident = contractIncident();
+    await here.openIncident(incident);
+    await elsewhere.resolveIncident(incident.fingerprint, incident.alert, '2024-05-02T17:10:00Z');
+
+    // Act
+    const late = await Promise.all(
+      Array.from({ length: 5 }, () => here.openIncident(incident).catch((error: unknown) => error)),
+    );
+
+    // Assess
+    for (const answer of late) expect(answer).toBeInstanceOf(StoreConflictError);
+  });
+
   it('refuses a duplicate of an incident another process resolved, as a store that never saw it does', async () => {
     // Prepare: this process saw the incident open; another one resolves it
     const here = storeOf();

@@ -122,7 +122,7 @@ export function benchmarksSection(results: Results): string {
     `| override latency | ${summary.overrideLatencyMs.map((entry) => `${entry.override}: ${entry.ms} ms`).join('; ') || 'n/a'} | |`,
     `| approval notification latency (task token minted → the request at the receiver) | ${spreadText(summary.approvalNotificationLatencyMs)} | |`,
     `| approval decision latency (task token minted → decided; the harness approves as the request arrives, so this is the platform's part) | ${spreadText(summary.approvalDecisionLatencyMs)} | answered within 5 min (the design's target for people) |`,
-    `| safety incidents (learning report) | ${summary.safetyIncidents} | none |`,
+    `| safety incidents (learning report) | ${summary.safetyIncidents} (a scenario passes only when each of its incidents is one its fault is meant to cause: compensation-fails' compensation left in place) | none beyond the injected ones |`,
     '',
     `Time to mitigate: Alertmanager's startsAt of the alert → the execution stopped after verifying, with the runbooks' waits multiplied by ${results.waitScale} (measured) and at their full length (measured + the waits' remainder). Baseline: ${results.baselineSource}.`,
     '',

@@ -108,7 +108,10 @@ export class DynamoAuditTrail implements AuditTrail {
     this.clock = options.clock ?? systemClock;
   }
 
-  async record(input: AuditEvent, options: { fresh?: boolean } = {}): Promise<AuditRecord> {
+  async record(
+    input: AuditEvent,
+    options: { fresh?: boolean; firstCopy?: boolean } = {},
+  ): Promise<AuditRecord> {
     const parsed = AuditEvent.safeParse(input);
     if (!parsed.success) {
       const problems = zodProblems(parsed.error);
@@ -122,7 +125,8 @@ export class DynamoAuditTrail implements AuditTrail {
     const trail = auditTrailOf(event);
     const markerKey = AuditKeys.eventId(trail, event.id);
     // A random id made just now has no earlier copy: neither a look for one nor a marker is needed.
-    const recorded = options.fresh ? undefined : await this.recordedAs(trail, markerKey);
+    // The caller's incident was opened by this very call: no earlier attempt can have recorded the id.
+    const recorded = options.fresh || options.firstCopy ? undefined : await this.recordedAs(trail, markerKey);
     if (recorded) return recorded;
 
     const ttl = Math.ceil(Date.parse(event.at) / 1000) + this.retentionSeconds;

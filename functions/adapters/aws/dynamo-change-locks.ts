@@ -1,4 +1,10 @@
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ConfigurationError } from '../../core/errors.ts';
 import type { ChangeLock, ChangeLockAnswer, ChangeLocks, DeferredAlert } from '../../ports/change-locks.ts';
@@ -10,14 +16,16 @@ import {
   keyPart as part,
   StoreConflictError,
 } from './dynamo-items.ts';
-import { TTL_ATTRIBUTE } from './table-design.ts';
+import { GlobalIndex, TTL_ATTRIBUTE } from './table-design.ts';
 
 /**
  * Change locks over the platform's one DynamoDB table, with their own key prefixes; unchanged on
  * dynalite (conditional puts and deletes, Query).
  *
  *   CHANGELOCK#<resource> / LOCK                 the execution that may change the resource
- *   DEFERRED#<resource>   / INCIDENT#<incident>  an alert waiting for the resource's lock
+ *   DEFERRED#<resource>   / INCIDENT#<incident>  an alert waiting for the resource's lock; in gsi1 under
+ *                                                DEFERRED / <holder's lock expiry>#<resource>#<incident>,
+ *                                                so the sweep finds those behind an expired lock
  *
  * The lock's expiry is compared in the condition (epoch milliseconds), not left to DynamoDB's TTL, which
  * deletes expired items only eventually (and dynalite never): an expired lock is taken over at once.
@@ -40,12 +48,15 @@ const StoredDeferral = z
     behind: z.string().min(1),
     runbookId: z.string().min(1),
     deferredAt: IsoTime,
+    holderExpiresAt: IsoTime,
     expiresAt: IsoTime,
   })
   .strict();
 
 /** Attributes kept on the items for the conditions only, not part of the records. */
 const CONDITION_ATTRIBUTES = ['expiresAtMs'] as const;
+/** gsi1's partition of the deferred alerts, sorted by their holder's lock expiry. */
+const DEFERRED_BY_EXPIRY = 'DEFERRED';
 
 export const ChangeLockKeys = {
   lock: (resourceKey: string): ItemKey => ({ pk: `CHANGELOCK#${part(resourceKey)}`, sk: 'LOCK' }),
@@ -133,6 +144,35 @@ export class DynamoChangeLocks implements ChangeLocks {
     return deleted !== undefined;
   }
 
+  async renew(resourceKey: string, executionId: string, expiresAt: string): Promise<boolean> {
+    const until = this.table.input(IsoTime, expiresAt, 'renewChangeLock(expiresAt)');
+    const key = ChangeLockKeys.lock(resourceKey);
+    const updated = await this.table.conditional('UpdateItem', key, () =>
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: key,
+          UpdateExpression: 'SET #expiresAt = :expiresAt, #expiresAtMs = :expiresAtMs, #ttl = :ttl',
+          // Only the holder's own, expired or not: one taken over after expiry belongs to its new holder.
+          ConditionExpression: '#executionId = :executionId',
+          ExpressionAttributeNames: {
+            '#expiresAt': 'expiresAt',
+            '#expiresAtMs': 'expiresAtMs',
+            '#ttl': TTL_ATTRIBUTE,
+            '#executionId': 'executionId',
+          },
+          ExpressionAttributeValues: {
+            ':expiresAt': until,
+            ':expiresAtMs': Date.parse(until),
+            ':ttl': epochSeconds(until),
+            ':executionId': executionId,
+          },
+        }),
+      ),
+    );
+    return updated !== undefined;
+  }
+
   async get(resourceKey: string): Promise<ChangeLock | undefined> {
     const key = ChangeLockKeys.lock(resourceKey);
     const item = await this.table.get(key);
@@ -153,6 +193,9 @@ export class DynamoChangeLocks implements ChangeLocks {
             ...key,
             entity: 'DeferredAlert',
             ...deferral,
+            [GlobalIndex.executionsByStart.partitionKey]: DEFERRED_BY_EXPIRY,
+            [GlobalIndex.executionsByStart.sortKey]:
+              `${new Date(deferral.holderExpiresAt).toISOString()}#${deferral.resourceKey}#${deferral.incidentId}`,
             [TTL_ATTRIBUTE]: epochSeconds(deferral.expiresAt),
           },
         }),
@@ -163,8 +206,46 @@ export class DynamoChangeLocks implements ChangeLocks {
   async listDeferred(resourceKey: string): Promise<DeferredAlert[]> {
     const items = await this.table.query(`DEFERRED#${part(resourceKey)}`);
     return items
-      .map((item) => this.table.record(StoredDeferral, 'DeferredAlert', keyOf(item), item))
+      .map((item) => this.deferralOf(item))
       .sort((a, b) => a.deferredAt.localeCompare(b.deferredAt));
+  }
+
+  async listDeferredDue(now: string): Promise<DeferredAlert[]> {
+    const at = new Date(this.table.input(IsoTime, now, 'listDeferredDue(now)')).toISOString();
+    const index = GlobalIndex.executionsByStart;
+    const keys: ItemKey[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.table.call(
+        'Query',
+        { pk: DEFERRED_BY_EXPIRY, sk: `(index ${index.name})` },
+        () =>
+          this.client.send(
+            new QueryCommand({
+              TableName: this.tableName,
+              IndexName: index.name,
+              // `<expiry>#…` sorts before `<now>$` exactly when the expiry is now or earlier.
+              KeyConditionExpression: '#pk = :pk AND #sk < :until',
+              ExpressionAttributeNames: { '#pk': index.partitionKey, '#sk': index.sortKey },
+              ExpressionAttributeValues: { ':pk': DEFERRED_BY_EXPIRY, ':until': `${at}$` },
+              ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+            }),
+          ),
+      );
+      for (const item of page.Items ?? []) keys.push(keyOf(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    // The index holds keys only (and lags the table a little): read each, skipping any gone meanwhile.
+    const due: DeferredAlert[] = [];
+    for (const key of keys) {
+      const item = await this.table.get(key);
+      if (item) due.push(this.deferralOf(item));
+    }
+    return due;
+  }
+
+  private deferralOf(item: Record<string, unknown>): DeferredAlert {
+    return this.table.record(StoredDeferral, 'DeferredAlert', keyOf(item), item);
   }
 
   async removeDeferred(resourceKey: string, incidentId: string, behind: string): Promise<void> {

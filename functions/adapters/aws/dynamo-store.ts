@@ -218,6 +218,17 @@ const ControlRequestSchema = z
 const OpenIncidentLock = z.object({ incidentId: z.string(), incident: IncidentRecord }).strict();
 type OpenIncidentLock = z.infer<typeof OpenIncidentLock>;
 
+/** Duplicates of one incident counted by one write: how many, the latest firing, who waits for it. */
+interface JoinBatch {
+  lock: OpenIncidentLock;
+  count: number;
+  seenAt: string;
+  waiters: Array<{
+    resolve: (incident: IncidentRecord | undefined) => void;
+    reject: (error: unknown) => void;
+  }>;
+}
+
 const ExecutionsCursor = z
   .object({ pk: z.string(), sk: z.string(), gsi1pk: z.literal(Partition.executions), gsi1sk: z.string() })
   .strict();
@@ -242,6 +253,8 @@ const OPEN_INCIDENT_CACHE_SIZE = 10_000;
 export class DynamoStore implements Store {
   /** fingerprint → the lock of its open incident, as this process last saw it (oldest first). */
   private readonly openLocks = new Map<string, OpenIncidentLock>();
+  /** Per incident: duplicates that arrived while its count was being written, counted by the next write. */
+  private readonly joins = new Map<string, { queued?: JoinBatch }>();
   private readonly openLocksMax: number;
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -888,6 +901,22 @@ export class DynamoStore implements Store {
     return result !== undefined;
   }
 
+  async releaseCooldown(resourceKey: string, holder: string): Promise<void> {
+    const key = Keys.cooldown(resourceKey);
+    const expression = new Expression();
+    await this.table.conditional('DeleteItem', key, () =>
+      this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: key,
+          // Only this holder's claim: another's (or a later one) keeps its quiet time.
+          ConditionExpression: `${expression.name('holder')} = ${expression.value(holder)}`,
+          ...expression.attributes(),
+        }),
+      ),
+    );
+  }
+
   // Learning ----------------------------------------------------------------------------------------
 
   async putLearningAggregate(input: LearningAggregate): Promise<void> {
@@ -983,14 +1012,56 @@ export class DynamoStore implements Store {
   }
 
   /** Counts one occurrence on the lock's incident; undefined when that incident is no longer open. */
-  private async joinIncident(lock: OpenIncidentLock, seenAt: string): Promise<IncidentRecord | undefined> {
+  /**
+   * Counts one duplicate. Duplicates of one incident that arrive while its count is being written are
+   * counted together by the next write (group commit: an alert storm costs one update per round trip,
+   * not one per firing); each caller is answered once the write that counted it is in the table.
+   */
+  private joinIncident(lock: OpenIncidentLock, seenAt: string): Promise<IncidentRecord | undefined> {
+    let joining = this.joins.get(lock.incidentId);
+    const writing = joining !== undefined;
+    if (!joining) {
+      joining = {};
+      this.joins.set(lock.incidentId, joining);
+    }
+    joining.queued ??= { lock, count: 0, seenAt, waiters: [] };
+    const batch = joining.queued;
+    batch.count++;
+    if (seenAt > batch.seenAt) batch.seenAt = seenAt;
+    const answered = new Promise<IncidentRecord | undefined>((resolve, reject) =>
+      batch.waiters.push({ resolve, reject }),
+    );
+    if (!writing) void this.writeJoins(lock.incidentId, joining);
+    return answered;
+  }
+
+  /** Writes the queued counts of one incident, one batch at a time, until none is left. */
+  private async writeJoins(incidentId: string, joining: { queued?: JoinBatch }): Promise<void> {
+    while (joining.queued) {
+      const batch = joining.queued;
+      joining.queued = undefined;
+      try {
+        const incident = await this.countJoins(batch.lock, batch.seenAt, batch.count);
+        for (const waiter of batch.waiters) waiter.resolve(incident);
+      } catch (error) {
+        for (const waiter of batch.waiters) waiter.reject(error);
+      }
+    }
+    this.joins.delete(incidentId);
+  }
+
+  private async countJoins(
+    lock: OpenIncidentLock,
+    seenAt: string,
+    count: number,
+  ): Promise<IncidentRecord | undefined> {
     const key = Keys.incident(lock.incidentId);
     for (let attempt = 0; attempt < 3; attempt++) {
       const expression = new Expression();
       const result = await this.updateIf(
         key,
         expression,
-        `ADD ${expression.name('occurrences')} ${expression.value(1)} ` +
+        `ADD ${expression.name('occurrences')} ${expression.value(count)} ` +
           `SET ${expression.name('lastSeenAt')} = ${expression.value(seenAt)}`,
         `attribute_exists(${expression.name('pk')}) AND ${expression.name('status')} = ${expression.value('open')}`,
         'ALL_NEW',

@@ -25,13 +25,15 @@ export interface GlobalIndexDesign {
 
 /** Global secondary indexes, overloaded: each names the entities whose items carry its keys. */
 export const GlobalIndex = {
-  /** Every execution, newest first: `EXECUTIONS` / `<startedAt>#<executionId>`. */
+  /** Every execution, newest first: `EXECUTIONS` / `<startedAt>#<executionId>`; deferred alerts by their holder's lock expiry. */
   executionsByStart: {
     name: 'gsi1',
     partitionKey: 'gsi1pk',
     sortKey: 'gsi1sk',
     projection: 'KEYS_ONLY',
-    holds: 'executions (gsi1pk EXECUTIONS, gsi1sk <startedAt>#<executionId>)',
+    holds:
+      'executions (gsi1pk EXECUTIONS, gsi1sk <startedAt>#<executionId>); ' +
+      "deferred alerts (gsi1pk DEFERRED, gsi1sk <holder's lock expiry>#<resourceKey>#<incidentId>)",
   },
   /** Executions of one runbook; notifications of one execution. */
   byRunbookOrExecution: {

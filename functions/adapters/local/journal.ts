@@ -7,10 +7,9 @@ import {
   readFileSync,
   renameSync,
   rmSync,
-  write,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as z from 'zod';
 
@@ -20,11 +19,16 @@ import * as z from 'zod';
  * was in and with what input, so a restarted platform can resume it.
  *
  * Changes apply to memory at once and reach the disk by group commit: one append carries every record
- * made since the last one (coalesced per execution), and only one append is in flight at a time. The
- * engine awaits flush() before anything that needs the record on disk (a change, an approval, a status
- * change); everything else is written within one append's time. A torn last line (a crash mid-append)
- * is skipped on load, and the log is compacted (rewritten from memory, then renamed over) at start and
- * whenever it has grown well past what it holds.
+ * made since the last one (coalesced per execution). The engine calls flush() before anything that
+ * needs the record on disk (a change, an approval, a status change); everything else is written within
+ * FLUSH_DELAY_MS. An append is one write(2) made synchronously: to the page cache it takes a few
+ * microseconds, where a round trip through libuv's thread pool took 40-150 µs and left the event loop
+ * idle while one execution waited on it. Once write(2) returns the record survives a kill -9 of the
+ * process (as before, nothing is fsynced: a power loss may lose the last appends). A torn last line (a
+ * crash mid-append) is skipped on load, and the log is compacted (rewritten from memory, then renamed
+ * over) at start and whenever it has grown well past what it holds. Once a finished execution's record
+ * is on disk, memory keeps only its status, times, error and cause (settledEntry), and so does the next
+ * compaction: its input and output are in the store's records, which are what the platform shows.
  */
 
 export const JournalStatus = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'ABORTED', 'INTERRUPTED']);
@@ -40,6 +44,7 @@ export const JournalEntry = z
     stoppedAt: z.string().optional(),
     error: z.string().optional(),
     cause: z.string().optional(),
+    /** Logs of earlier versions have it; the output now goes to the status change only. */
     output: z.unknown().optional(),
     /** The top-level state the execution last entered, with its input: where a resume starts. */
     inFlight: z.object({ state: z.string(), input: z.unknown(), enteredAt: z.string() }).strict().optional(),
@@ -51,6 +56,19 @@ export const JournalEntry = z
   })
   .strict();
 export type JournalEntry = z.infer<typeof JournalEntry>;
+
+const FINISHED: ReadonlySet<JournalStatus> = new Set(['SUCCEEDED', 'FAILED', 'ABORTED']);
+
+/**
+ * What memory keeps of a finished execution once its record is on disk: no input, output or last state
+ * input (nothing reads them again: a finished execution is never resumed), so a long-running platform
+ * holds a few hundred bytes per finished execution instead of tens of KB (issue 14's serve RSS).
+ */
+export function settledEntry(entry: JournalEntry): JournalEntry {
+  if (!FINISHED.has(entry.status)) return entry;
+  const { input: _input, output: _output, inFlight: _inFlight, ...kept } = entry;
+  return kept as JournalEntry;
+}
 
 /** A whole entry, or the fields of one that changed (`unset`: fields it no longer has). */
 const JournalRecord = z.union([
@@ -144,13 +162,10 @@ export class EngineJournal {
   private readonly entries: Map<string, JournalEntry>;
   /** Executions changed since the last append, with the fields that changed. */
   private pending = new Map<string, Pending>();
-  /** The append in flight; the next one starts when it ends (one writer, in order). */
-  private writing: Promise<void> | undefined;
   private scheduled = false;
   private bytes: number;
   /** The log's size when last rewritten: compaction waits until appends have grown it well past that. */
   private compactedBytes: number;
-  private failure: Error | undefined;
   /** The log, open for appending while the engine owns the directory. */
   private descriptor: number | undefined;
   readonly loaded: Omit<JournalLoad, 'entries'>;
@@ -160,6 +175,7 @@ export class EngineJournal {
     this.directory = join(dataDir, 'engine');
     this.file = join(this.directory, JOURNAL_FILE);
     const { entries, ...loaded } = loadJournal(this.directory);
+    for (const [id, entry] of entries) entries.set(id, settledEntry(entry));
     this.entries = entries;
     this.loaded = loaded;
     this.bytes = loaded.bytes;
@@ -216,13 +232,33 @@ export class EngineJournal {
     this.entries.set(executionId, next);
     const fields = this.pending.get(executionId) ?? new Set<string>();
     if (fields !== 'all') {
-      for (const key of new Set([...Object.keys(current), ...Object.keys(next)]))
-        if ((current as Record<string, unknown>)[key] !== (next as Record<string, unknown>)[key])
-          fields.add(key);
+      // Called for every state an execution enters: compared in place, without key arrays.
+      const before = current as Record<string, unknown>;
+      const after = next as Record<string, unknown>;
+      for (const key in after) if (before[key] !== after[key]) fields.add(key);
+      for (const key in before) if (!(key in after)) fields.add(key);
       this.pending.set(executionId, fields);
     }
     this.schedule();
     return next;
+  }
+
+  /**
+   * Sets one field of an execution's entry (as update() would, without comparing every field): the
+   * engine calls it for every top-level state an execution enters.
+   */
+  set<K extends keyof JournalEntry>(executionId: string, field: K, value: JournalEntry[K]): void {
+    const current = this.entries.get(executionId);
+    if (!current) return;
+    const next = { ...current };
+    next[field] = value;
+    this.entries.set(executionId, next);
+    const fields = this.pending.get(executionId) ?? new Set<string>();
+    if (fields !== 'all') {
+      fields.add(field);
+      this.pending.set(executionId, fields);
+    }
+    this.schedule();
   }
 
   /** Every execution the journal knows. */
@@ -230,19 +266,12 @@ export class EngineJournal {
     return [...this.entries.values()];
   }
 
-  /** Resolves once every change made before the call is on disk (appended in one write with others). */
+  /**
+   * Resolves once every change made before the call is on disk (in the page cache: what survives a
+   * kill -9), appended in one write with every other change pending.
+   */
   async flush(): Promise<void> {
-    while (this.pending.size > 0 || this.writing) {
-      if (this.writing) {
-        await this.writing;
-        continue;
-      }
-      this.writing = this.append().finally(() => {
-        this.writing = undefined;
-      });
-      await this.writing;
-    }
-    if (this.failure) throw this.failure;
+    if (this.pending.size > 0) this.append();
   }
 
   /**
@@ -254,11 +283,15 @@ export class EngineJournal {
     this.scheduled = true;
     setTimeout(() => {
       this.scheduled = false;
-      this.flush().catch(() => undefined);
+      try {
+        if (this.pending.size > 0) this.append();
+      } catch {
+        // kept pending: the next flush someone awaits reports the failure
+      }
     }, FLUSH_DELAY_MS).unref();
   }
 
-  private async append(): Promise<void> {
+  private append(): void {
     const batch = this.pending;
     this.pending = new Map();
     let text = '';
@@ -279,19 +312,23 @@ export class EngineJournal {
       text += `${JSON.stringify(unset.length > 0 ? { id, set, unset } : { id, set })}\n`;
     }
     if (text.length === 0) return;
+    let bytes: number;
     try {
       if (this.descriptor === undefined)
         throw new Error(`the engine journal ${this.file} is not open for writing`);
-      await appendTo(this.descriptor, Buffer.from(text));
-      this.failure = undefined;
+      bytes = appendTo(this.descriptor, text);
     } catch (error) {
       // Not on disk: kept pending (merged with what came since) for the next append.
       for (const [id, fields] of batch) this.pending.set(id, this.pending.has(id) ? 'all' : fields);
-      this.failure = error as Error;
       throw error;
     }
-    this.bytes += Buffer.byteLength(text);
-    await this.compactIfGrown();
+    this.bytes += bytes;
+    // On disk now: a finished execution's bulky fields leave memory (unless changed again meanwhile).
+    for (const id of batch.keys()) {
+      const entry = this.entries.get(id);
+      if (entry && !this.pending.has(id)) this.entries.set(id, settledEntry(entry));
+    }
+    this.compactIfGrown();
   }
 
   private snapshot(): string {
@@ -301,12 +338,12 @@ export class EngineJournal {
   }
 
   /** Rewrites the log from memory once appends made it much bigger than what it holds. */
-  private async compactIfGrown(): Promise<void> {
+  private compactIfGrown(): void {
     if (!this.grown()) return;
     const text = this.snapshot();
     const temporary = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temporary, text);
-    await rename(temporary, this.file);
+    writeFileSync(temporary, text);
+    renameSync(temporary, this.file);
     if (this.descriptor !== undefined) closeSync(this.descriptor);
     this.descriptor = openSync(this.file, 'a');
     this.bytes = Buffer.byteLength(text);
@@ -314,15 +351,17 @@ export class EngineJournal {
   }
 }
 
-/** One write(2) on the log opened with O_APPEND, repeated for what a short write left. */
-function appendTo(descriptor: number, buffer: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const from = (offset: number) =>
-      write(descriptor, buffer, offset, buffer.length - offset, null, (error, written) => {
-        if (error) reject(error);
-        else if (offset + written < buffer.length) from(offset + written);
-        else resolve();
-      });
-    from(0);
-  });
+/**
+ * write(2) on the log opened with O_APPEND, the text handed over as it is (no Buffer made for it in
+ * JavaScript), repeated for what a short write left. Answers the bytes written.
+ */
+function appendTo(descriptor: number, text: string): number {
+  const written = writeSync(descriptor, text);
+  const bytes = Buffer.byteLength(text);
+  if (written < bytes) {
+    const rest = Buffer.from(text).subarray(written);
+    let offset = 0;
+    while (offset < rest.length) offset += writeSync(descriptor, rest, offset, rest.length - offset);
+  }
+  return bytes;
 }

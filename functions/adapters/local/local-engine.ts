@@ -2,6 +2,7 @@ import './polyfills.ts';
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { type State, type StateMachineDefinition, transitions, walkStates } from '../../core/compiler/asl.ts';
+import { aslProblems } from '../../core/compiler/asl-validation.ts';
 import { BudgetExceededError, ConfigurationError, TaskTokenExpiredError } from '../../core/errors.ts';
 import { Substitution, WAIT_FOR_TASK_TOKEN_RESOURCE } from '../../core/execution-contract.ts';
 import type { Clock } from '../../ports/clock.ts';
@@ -130,9 +131,13 @@ const PAYLOAD_LIMIT = 262_144;
 const ERROR_LIMIT = 256;
 const CAUSE_LIMIT = 32_768;
 
-/** Refuses a payload Step Functions would refuse (States.DataLimitExceeded: 256 KiB of UTF-8 JSON). */
-function assertPayload(value: unknown, what: string): void {
-  const size = Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
+/**
+ * Refuses a payload Step Functions would refuse (States.DataLimitExceeded: 256 KiB of UTF-8 JSON);
+ * answers its JSON, for whoever needs it next.
+ */
+function assertPayload(value: unknown, what: string): string {
+  const json = JSON.stringify(value ?? null);
+  const size = Buffer.byteLength(json, 'utf8');
   if (size > PAYLOAD_LIMIT)
     throw new BudgetExceededError(
       'payload',
@@ -140,6 +145,7 @@ function assertPayload(value: unknown, what: string): void {
       size,
       `${what} is ${size} bytes; Step Functions accepts at most ${PAYLOAD_LIMIT}`,
     );
+  return json;
 }
 
 /** Step Functions truncates error names and causes; so does the embedded engine. */
@@ -205,7 +211,7 @@ function isReadOnlyTask(state: State): boolean {
 /** What launching an execution of a definition needs, worked out once per definition. */
 interface PreparedDefinition {
   machineDefinition: StateMachineDefinition;
-  machine: StateMachine;
+  run: ReturnType<typeof tappedRunner>;
   topLevel: Set<string>;
   mutating: Set<string>;
   readOnly: Set<string>;
@@ -224,6 +230,59 @@ function isMutatingStep(state: State): boolean {
   if (state.Type === 'Parallel')
     return state.Branches.some((branch) => Object.values(branch.States).some(isMutatingStep));
   return false;
+}
+
+/** An event of aws-local-stepfunctions' execution log (StateEntered, StateExited, ExecutionSucceeded...). */
+type LibraryEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+type LibraryRunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
+
+/** aws-local-stepfunctions 3.0's private StateMachine.execute: it gets the run's root event logger. */
+type LibraryExecute = (
+  input: unknown,
+  options: { eventLogger?: { dispatch?: (event: LibraryEvent) => void } },
+  cleanup: () => void,
+) => Promise<unknown>;
+
+/**
+ * Runs executions of one machine with their events handed to a function as the library dispatches
+ * them. The library's own `eventLogs` is an async generator: a few microtask turns per event, and the
+ * journal learnt a state was entered only after that state's task had started (the durable flush
+ * before an approval still wrote the state before it). The run's root event logger (Parallel branches
+ * forward theirs to it) gets `dispatch` replaced for that run; events after the execution's own end
+ * (a handler finishing after an abort) are dropped, as the library's closed logger drops them.
+ */
+function tappedRunner(machine: StateMachine) {
+  const internal = machine as unknown as { execute?: LibraryExecute };
+  const execute = internal.execute;
+  if (typeof execute !== 'function')
+    throw new ConfigurationError(
+      'aws-local-stepfunctions has no StateMachine.execute: the engine needs 3.0.x (npm ci restores the locked version)',
+    );
+  let next: ((event: LibraryEvent) => void) | undefined;
+  internal.execute = function (this: StateMachine, input, options, cleanup) {
+    const sink = next;
+    next = undefined;
+    const logger = options?.eventLogger;
+    if (!sink || typeof logger?.dispatch !== 'function')
+      throw new ConfigurationError(
+        'aws-local-stepfunctions gave StateMachine.execute no event logger: the engine needs 3.0.x (npm ci restores the locked version)',
+      );
+    let ended = false;
+    logger.dispatch = (event) => {
+      if (ended) return;
+      if (event.type.startsWith('Execution') && event.type !== 'ExecutionStarted') ended = true;
+      sink(event);
+    };
+    return execute.call(this, input, options, cleanup);
+  };
+  return (input: unknown, options: LibraryRunOptions, sink: (event: LibraryEvent) => void) => {
+    next = sink;
+    try {
+      return machine.run(input as never, options);
+    } finally {
+      next = undefined;
+    }
+  };
 }
 
 /**
@@ -258,7 +317,9 @@ export class LocalExecutionEngine implements ExecutionEngine {
 
   async start(request: StartExecutionRequest): Promise<StartedExecution> {
     const definition = this.definition(request.runbookId);
-    assertPayload(request.input, `the input of ${request.name}`);
+    // Refused before anything is recorded: an invalid machine leaves no execution behind.
+    this.prepare(request.runbookId, definition);
+    const inputJson = assertPayload(request.input, `the input of ${request.name}`);
     const existing = this.journal.read(request.name);
     const engineRef = localExecutionArn(request.runbookId, request.name);
     if (existing)
@@ -272,7 +333,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
       startedAt,
       resumed: 0,
     });
-    this.launch(request.runbookId, request.name, definition, request.input);
+    this.launch(request.runbookId, request.name, definition, request.input, inputJson);
     // The caller records the execution as started: the journal must have it on disk first, or a crash
     // loses it (the run goes on meanwhile; its first task that changes anything waits for the same write).
     await this.journal.flush();
@@ -280,7 +341,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
   }
 
   /** Substitutes, validates and indexes a definition once; every execution of it reuses the result. */
-  private prepare(definition: StateMachineDefinition): PreparedDefinition {
+  private prepare(runbookId: string, definition: StateMachineDefinition): PreparedDefinition {
     const known = this.prepared.get(definition);
     if (known) return known;
     const machineDefinition = substitute(definition);
@@ -303,11 +364,18 @@ export class LocalExecutionEngine implements ExecutionEngine {
       }
       if (state.Type === 'Task') tasks.push([name, state]);
     }
-    // Validating a definition takes 100-450 ms of blocked event loop: once per definition is enough.
-    const machine = new StateMachine(machineDefinition as never, { validationOptions: { checkArn: false } });
+    // Validated by the same asl-validator check the platform's catalog runs, remembered by digest, so a
+    // runbook the catalog checked at start costs nothing here; the library's own check would compile its
+    // schemas again (100-450 ms of blocked event loop, ~2 s at load, on the first alert of each runbook).
+    const problems = aslProblems(definition);
+    if (problems.length > 0)
+      throw new ConfigurationError(
+        `runbook ${runbookId}: its compiled state machine is not valid ASL (${problems.join('; ')}); run \`npm run compile\``,
+      );
+    const machine = new StateMachine(machineDefinition as never, { validationOptions: { noValidate: true } });
     const prepared: PreparedDefinition = {
       machineDefinition,
-      machine,
+      run: tappedRunner(machine),
       topLevel: new Set(Object.keys(machineDefinition.States)),
       mutating,
       readOnly,
@@ -324,9 +392,18 @@ export class LocalExecutionEngine implements ExecutionEngine {
     executionId: string,
     definition: StateMachineDefinition,
     input: unknown,
+    /** The execution's input as JSON, when `input` is it (a resume starts from a state's input). */
+    inputJson?: string,
   ): void {
-    const { machine, topLevel, mutating, readOnly, tasks, retryIntervalOverrides, waitTimeOverrides } =
-      this.prepare(definition);
+    const {
+      run: runMachine,
+      topLevel,
+      mutating,
+      readOnly,
+      tasks,
+      retryIntervalOverrides,
+      waitTimeOverrides,
+    } = this.prepare(runbookId, definition);
     const run: Run = { runbookId, abort: () => undefined, done: Promise.resolve() };
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [name, state] of tasks)
@@ -344,79 +421,96 @@ export class LocalExecutionEngine implements ExecutionEngine {
         task.catch(() => undefined);
         return task;
       };
-    const journalEntry = this.journal.read(executionId);
-    const execution = machine.run(input as never, {
-      noThrowOnAbort: true,
-      context: {
-        Task: { Token: 'local' },
-        Execution: {
-          Id: localExecutionArn(runbookId, executionId),
-          Name: executionId,
-          Input: input as never,
-          StartTime: journalEntry?.startedAt ?? this.options.clock.now().toISOString(),
-        },
-      },
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides, waitTimeOverrides },
-    });
     const entered = new Map<string, number>();
-    const progress = (async () => {
-      for await (const event of execution.eventLogs) {
-        const at = event.timestamp;
-        if (event.type === 'StateEntered') {
-          const isTop = topLevel.has(event.state.name);
-          entered.set(event.state.name, at);
-          if (isTop) {
-            this.journal.update(executionId, (entry) => ({
-              ...entry,
-              inFlight: {
-                state: event.state.name,
-                input: event.state.input,
-                enteredAt: new Date(at).toISOString(),
-              },
-            }));
-          }
-          this.options.onEvent?.({
-            type: 'state-entered',
-            executionId,
-            runbookId,
+    const onEvent = this.options.onEvent;
+    // The first state a run enters is where the journal already starts it (StartAt with the input, or
+    // the resumed state with its input): only the states after it are new resume points.
+    let first = true;
+    // Called as the library dispatches each event, before the state it enters runs.
+    const progress = (event: LibraryEvent) => {
+      const at = event.timestamp;
+      if (event.type === 'StateEntered') {
+        const isTop = topLevel.has(event.state.name);
+        if (onEvent) entered.set(event.state.name, at);
+        if (isTop && first) first = false;
+        else if (isTop) {
+          // Kept by reference: the library works on its own clone of a state's input, never on this one.
+          this.journal.set(executionId, 'inFlight', {
             state: event.state.name,
-            topLevel: isTop,
-            at,
-          });
-        } else if (event.type === 'StateExited') {
-          const started = entered.get(event.state.name);
-          this.options.onEvent?.({
-            type: 'state-exited',
-            executionId,
-            runbookId,
-            state: event.state.name,
-            topLevel: topLevel.has(event.state.name),
-            at,
-            ...(started === undefined ? {} : { durationMs: at - started }),
-          });
-        } else if (event.type === 'StateFailed') {
-          this.options.onEvent?.({
-            type: 'state-failed',
-            executionId,
-            runbookId,
-            state: event.state.name,
-            error: event.Error,
-            cause: String(event.Cause ?? ''),
-            at,
-          });
-        } else if (event.type === 'StateRetried') {
-          this.options.onEvent?.({
-            type: 'state-retried',
-            executionId,
-            runbookId,
-            state: event.state.name,
-            attempt: event.retry.attempt,
-            at,
+            input: event.state.input,
+            enteredAt: new Date(at).toISOString(),
           });
         }
+        onEvent?.({
+          type: 'state-entered',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          topLevel: isTop,
+          at,
+        });
+      } else if (!onEvent) {
+        return;
+      } else if (event.type === 'StateExited') {
+        const started = entered.get(event.state.name);
+        onEvent({
+          type: 'state-exited',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          topLevel: topLevel.has(event.state.name),
+          at,
+          ...(started === undefined ? {} : { durationMs: at - started }),
+        });
+      } else if (event.type === 'StateFailed') {
+        onEvent({
+          type: 'state-failed',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          error: event.Error,
+          cause: String(event.Cause ?? ''),
+          at,
+        });
+      } else if (event.type === 'StateRetried') {
+        onEvent({
+          type: 'state-retried',
+          executionId,
+          runbookId,
+          state: event.state.name,
+          attempt: event.retry.attempt,
+          at,
+        });
       }
-    })().catch((error: unknown) =>
-      this.options.logger.warn('engine progress stream failed', { executionId, error: String(error) }),
+    };
+    const journalEntry = this.journal.read(executionId);
+    const execution = runMachine(
+      input,
+      {
+        noThrowOnAbort: true,
+        context: {
+          Task: { Token: 'local' },
+          Execution: {
+            Id: localExecutionArn(runbookId, executionId),
+            Name: executionId,
+            Input: input as never,
+            StartTime: journalEntry?.startedAt ?? this.options.clock.now().toISOString(),
+          },
+        },
+        overrides: {
+          taskResourceLocalHandlers: handlers as never,
+          retryIntervalOverrides,
+          waitTimeOverrides,
+        },
+      },
+      (event) => {
+        try {
+          progress(event);
+        } catch (error) {
+          // Dispatched inside the library's run: a listener's failure must not fail the execution.
+          this.options.logger.warn('engine progress event failed', { executionId, error: String(error) });
+        }
+      },
     );
 
     run.abort = () => execution.abort();
@@ -438,40 +532,50 @@ export class LocalExecutionEngine implements ExecutionEngine {
         error = inner.name;
         cause = inner.message;
       }
-      await progress;
       if (run.detached) return;
-      this.rejectTokens(executionId, namedError('States.Runtime', `execution ${executionId} stopped`));
+      this.rejectTokens(executionId, () => namedError('States.Runtime', `execution ${executionId} stopped`));
       this.runs.delete(executionId);
       const stoppedAt = this.options.clock.now().toISOString();
-      const entry = this.journal.update(executionId, (current) => ({
+      // Stopped: the state it was in is no resume point any more (recover() resumes RUNNING only), and
+      // the output goes to the status change, not to the journal (nothing reads it back from there).
+      const entry = this.journal.update(executionId, ({ inFlight: _resumePoint, ...current }) => ({
         ...current,
         status,
         stoppedAt,
         ...(error ? { error } : {}),
         ...(cause ? { cause } : {}),
-        ...(output === undefined ? {} : { output }),
       }));
       if (!entry) return;
       // Others learn that it stopped (the learning recorder): only once the journal says so on disk.
       await this.flushJournal(executionId);
-      await this.finished(runbookId, entry, output);
+      await this.finished(runbookId, entry, output, inputJson);
     })();
     this.runs.set(executionId, run);
   }
 
   /** Tells the terminal, the dashboard and the learning recorder that an execution stopped. */
-  private async finished(runbookId: string, entry: JournalEntry, output: unknown): Promise<void> {
+  private async finished(
+    runbookId: string,
+    entry: JournalEntry,
+    output: unknown,
+    inputJson?: string,
+  ): Promise<void> {
     const { executionId, status, error, cause } = entry;
     if (status === 'RUNNING' || status === 'INTERRUPTED') return;
-    this.options.onEvent?.({
-      type: 'execution-finished',
-      executionId,
-      runbookId,
-      status,
-      ...(error ? { error } : {}),
-      ...(cause ? { cause } : {}),
-      at: Date.now(),
-    });
+    try {
+      this.options.onEvent?.({
+        type: 'execution-finished',
+        executionId,
+        runbookId,
+        status,
+        ...(error ? { error } : {}),
+        ...(cause ? { cause } : {}),
+        at: Date.now(),
+      });
+    } catch (failure) {
+      // The learning recorder hears of the stop whatever a terminal or dashboard listener did.
+      this.options.logger.warn('engine progress event failed', { executionId, error: String(failure) });
+    }
     if (!this.options.onStatusChange) return;
     await this.options
       .onStatusChange({
@@ -481,7 +585,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
         status,
         startDate: new Date(entry.startedAt).getTime(),
         stopDate: new Date(entry.stoppedAt ?? entry.startedAt).getTime(),
-        input: JSON.stringify(entry.input),
+        input: inputJson ?? JSON.stringify(entry.input),
         output: output === undefined || output === null ? null : JSON.stringify(output),
         error: error ?? null,
         cause: cause ?? null,
@@ -537,11 +641,12 @@ export class LocalExecutionEngine implements ExecutionEngine {
     }
   }
 
-  private rejectTokens(executionId: string, error: Error): void {
+  /** Rejects the tasks an execution still waits on (the error is made only when there is one). */
+  private rejectTokens(executionId: string, error: () => Error): void {
     for (const [token, pending] of this.tokens) {
       if (pending.executionId !== executionId) continue;
       this.tokens.delete(token);
-      pending.reject(error);
+      pending.reject(error());
     }
   }
 
@@ -550,14 +655,14 @@ export class LocalExecutionEngine implements ExecutionEngine {
     if (run) {
       run.stoppedBy = { error: trim(reason.error, ERROR_LIMIT), cause: trim(reason.cause, CAUSE_LIMIT) };
       run.abort();
-      this.rejectTokens(executionId, namedError(reason.error, reason.cause));
+      this.rejectTokens(executionId, () => namedError(reason.error, reason.cause));
       await run.done;
       return;
     }
     // Interrupted by a restart and not resumed: an operator may still stop it for good.
     const entry = this.journal.read(executionId);
     if (entry?.status !== 'INTERRUPTED') return;
-    const stopped = this.journal.update(executionId, (current) => ({
+    const stopped = this.journal.update(executionId, ({ inFlight: _resumePoint, ...current }) => ({
       ...current,
       status: 'ABORTED',
       stoppedAt: this.options.clock.now().toISOString(),
@@ -677,7 +782,7 @@ export class LocalExecutionEngine implements ExecutionEngine {
     for (const [executionId, run] of runs) {
       run.detached = true;
       run.abort();
-      this.rejectTokens(executionId, namedError('States.Runtime', 'the platform is stopping'));
+      this.rejectTokens(executionId, () => namedError('States.Runtime', 'the platform is stopping'));
     }
     await Promise.all(runs.map(([, run]) => run.done));
     await this.journal.close();

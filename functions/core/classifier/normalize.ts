@@ -111,8 +111,60 @@ function definedOnly<T extends Record<string, unknown>>(record: T): T {
   return defined as T;
 }
 
-function definedStrings(record: Readonly<Record<string, string | undefined>>): Record<string, string> {
-  return definedOnly(record) as Record<string, string>;
+/** Copies a record's fields as a spread would (a `__proto__` key stays a field, never the prototype). */
+function putAll(target: Record<string, string>, record: Readonly<Record<string, string>>): void {
+  for (const key of Object.keys(record)) {
+    if (key === '__proto__')
+      Object.defineProperty(target, key, {
+        value: record[key],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else target[key] = record[key]!;
+  }
+}
+
+/** What normalize gathers for an alert; an optional field left undefined is left out. */
+interface AlertFields {
+  source: Alert['source'];
+  name: string;
+  status: AlertStatus;
+  severity: Severity;
+  category: Alert['category'];
+  summary: string;
+  description: string | undefined;
+  environment: string;
+  resource: AlertResource;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  fingerprint: string;
+  startsAt: string;
+  endsAt: string | undefined;
+  generatorURL: string | undefined;
+}
+
+/** The alert in Alert's key order (the order Alert.parse gives), without its undefined optional fields. */
+function alertOf(f: AlertFields): Record<string, unknown> {
+  // Field by field rather than definedOnly over a literal: no second object, no loop over keys.
+  const alert: Record<string, unknown> = {
+    source: f.source,
+    name: f.name,
+    status: f.status,
+    severity: f.severity,
+    category: f.category,
+    summary: f.summary,
+  };
+  if (f.description !== undefined) alert.description = f.description;
+  alert.environment = f.environment;
+  alert.resource = f.resource;
+  alert.labels = f.labels;
+  alert.annotations = f.annotations;
+  alert.fingerprint = f.fingerprint;
+  alert.startsAt = f.startsAt;
+  if (f.endsAt !== undefined) alert.endsAt = f.endsAt;
+  if (f.generatorURL !== undefined) alert.generatorURL = f.generatorURL;
+  return alert;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -202,6 +254,7 @@ const CONTROL_PLANE_JOB =
  * A `cluster` label scopes every kind.
  */
 export function alertmanagerResource(labels: Readonly<Record<string, string>>): AlertResource {
+  // Every literal below lists its keys in AlertResource's order, the order Alert.parse gives them.
   const cluster = labels.cluster || undefined;
   const namespace = labels.namespace || undefined;
   const hostExporter = HOST_EXPORTER_JOB.test(labels.job ?? '');
@@ -217,8 +270,8 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
       id: labels.node,
       kind: 'Node',
       name: labels.node,
-      node: labels.node,
       cluster,
+      node: labels.node,
     });
   }
   for (const { label, kind, type } of KUBERNETES_CLUSTER_OBJECT_LABELS) {
@@ -232,12 +285,12 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
       kind: 'Pod',
       name: labels.pod,
       namespace,
-      container,
       cluster,
+      container,
     });
   }
   const host = labels.instance ? stripPort(labels.instance) : '';
-  if (host !== '' && hostExporter) return definedOnly({ type: 'host', id: host, address: host, cluster });
+  if (host !== '' && hostExporter) return definedOnly({ type: 'host', id: host, cluster, address: host });
   if (labels.service && namespace && !CONTROL_PLANE_JOB.test(labels.job ?? '')) {
     return definedOnly({
       type: 'k8s-service',
@@ -245,13 +298,13 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
       kind: 'Service',
       name: labels.service,
       namespace,
-      job: labels.job || undefined,
       cluster,
+      job: labels.job || undefined,
     });
   }
-  if (host !== '' && !exporterPod) return definedOnly({ type: 'host', id: host, address: host, cluster });
+  if (host !== '' && !exporterPod) return definedOnly({ type: 'host', id: host, cluster, address: host });
   if (CONTROL_PLANE_JOB.test(labels.job ?? '')) {
-    return definedOnly({ type: 'k8s-cluster', id: cluster ?? labels.job!, job: labels.job, cluster });
+    return definedOnly({ type: 'k8s-cluster', id: cluster ?? labels.job!, cluster, job: labels.job });
   }
   if (namespace)
     return definedOnly({
@@ -286,8 +339,8 @@ function normalizeAlertmanagerAlert(
   const name = labels.alertname!;
   const ends = alert.endsAt === undefined ? undefined : isoOf(alert.endsAt, timestamps);
   const endsAt = ends === ZERO_TIME_ISO ? undefined : ends;
-  const normalized = definedOnly({
-    source: 'prometheus' as const,
+  const normalized = alertOf({
+    source: 'prometheus',
     name,
     status: alert.status,
     severity: mapSeverity(labels.severity),
@@ -443,6 +496,39 @@ function cloudWatchLimitProblems(event: CloudWatchAlarmEvent, options: Normalize
   return problems;
 }
 
+/**
+ * False when cloudWatchLimitProblems can find nothing (every name and limited value short enough by its
+ * length alone); true when it must look.
+ */
+function cloudWatchMayExceedLimits(event: CloudWatchAlarmEvent, options: NormalizeOptions): boolean {
+  const { detail } = event;
+  if (!surelyWithin(detail.alarmName, ALERT_LIMITS.nameBytes)) return true;
+  for (const resource of event.resources)
+    if (!surelyWithin(resource, ALERT_LIMITS.resourceFieldBytes)) return true;
+  for (const metric of detail.configuration.metrics) {
+    const dimensions = metric.metricStat?.metric.dimensions;
+    if (dimensions === undefined) continue;
+    for (const name of Object.keys(dimensions))
+      if (
+        !surelyWithin(name, ALERT_LIMITS.fieldNameBytes) ||
+        !surelyWithin(dimensions[name]!, ALERT_LIMITS.resourceFieldBytes)
+      )
+        return true;
+  }
+  const tags = detail.alarmTags;
+  if (tags === undefined) return false;
+  for (const name of Object.keys(tags)) if (!surelyWithin(name, ALERT_LIMITS.fieldNameBytes)) return true;
+  for (const name of options.environmentLabels) {
+    const value = tags[name];
+    if (
+      value !== undefined &&
+      (typeof value !== 'string' || !surelyWithin(value, ALERT_LIMITS.resourceFieldBytes))
+    )
+      return true;
+  }
+  return false;
+}
+
 function throwLimitProblems(problems: LimitProblem[], what: string): void {
   if (problems.length === 0) return;
   const first = problems[0]!;
@@ -490,7 +576,8 @@ export function cloudWatchResource(
   scope: AwsScope,
   namespace = '',
 ): AlertResource {
-  const aws = { region: scope.region, account: scope.account };
+  // Every literal below lists its keys in AlertResource's order, the order Alert.parse gives them.
+  const { region, account } = scope;
   const d = dimensions;
   const identifiers = Object.keys(d).length > 0 ? { ...d } : undefined;
   const kubernetes = namespace === 'ContainerInsights';
@@ -501,10 +588,11 @@ export function cloudWatchResource(
       id: d.NodeName,
       kind: 'Node',
       name: d.NodeName,
-      node: d.NodeName,
       cluster,
+      node: d.NodeName,
+      region,
+      account,
       identifiers,
-      ...aws,
     });
   }
   if (d.PodName && d.Namespace) {
@@ -515,8 +603,9 @@ export function cloudWatchResource(
       name: d.PodName,
       namespace: d.Namespace,
       cluster,
+      region,
+      account,
       identifiers,
-      ...aws,
     });
   }
   if (d.TargetGroup) {
@@ -525,9 +614,10 @@ export function cloudWatchResource(
       id: d.TargetGroup,
       name: elbName(d.TargetGroup),
       service: 'elasticloadbalancing',
+      region,
+      account,
       arn: arnOf(scope, 'elasticloadbalancing', d.TargetGroup),
       identifiers,
-      ...aws,
     });
   }
   if (d.LoadBalancer) {
@@ -536,9 +626,10 @@ export function cloudWatchResource(
       id: d.LoadBalancer,
       name: elbName(d.LoadBalancer),
       service: 'elasticloadbalancing',
+      region,
+      account,
       arn: arnOf(scope, 'elasticloadbalancing', `loadbalancer/${d.LoadBalancer}`),
       identifiers,
-      ...aws,
     });
   }
   if (cluster && d.ServiceName) {
@@ -548,9 +639,10 @@ export function cloudWatchResource(
       name: d.ServiceName,
       cluster,
       service: 'ecs',
+      region,
+      account,
       arn: arnOf(scope, 'ecs', `service/${cluster}/${d.ServiceName}`),
       identifiers,
-      ...aws,
     });
   }
   if (d.InstanceId) {
@@ -560,13 +652,14 @@ export function cloudWatchResource(
       name: d.InstanceId,
       cluster,
       service: 'ec2',
+      region,
+      account,
       arn: arnOf(scope, 'ec2', `instance/${d.InstanceId}`),
       identifiers,
-      ...aws,
     });
   }
   const named = (type: string, service: string, name: string, arn?: string) =>
-    definedOnly({ type, id: name, name, service, arn, identifiers, ...aws });
+    definedOnly({ type, id: name, name, service, region, account, arn, identifiers });
   if (d.FunctionName) {
     return named(
       'lambda-function',
@@ -601,8 +694,9 @@ export function cloudWatchResource(
       id: `${d.ApiName ?? d.ApiId}/${d.Stage}`,
       name: d.ApiName ?? d.ApiId,
       service: 'apigateway',
+      region,
+      account,
       identifiers,
-      ...aws,
     });
   }
   if (d.ApiName || d.ApiId) return named('apigateway-api', 'apigateway', (d.ApiName ?? d.ApiId)!);
@@ -625,9 +719,9 @@ export function cloudWatchResource(
     return named('nat-gateway', 'ec2', d.NatGatewayId, arnOf(scope, 'ec2', `natgateway/${d.NatGatewayId}`));
   if (d.AutoScalingGroupName) return named('autoscaling-group', 'autoscaling', d.AutoScalingGroupName);
   if (cluster && kubernetes)
-    return definedOnly({ type: 'k8s-cluster', id: cluster, cluster, identifiers, ...aws });
+    return definedOnly({ type: 'k8s-cluster', id: cluster, cluster, region, account, identifiers });
   if (cluster) return named('ecs-cluster', 'ecs', cluster, arnOf(scope, 'ecs', `cluster/${cluster}`));
-  return { type: 'alarm', id: scope.alarmArn, arn: scope.alarmArn, service: 'cloudwatch', ...aws };
+  return { type: 'alarm', id: scope.alarmArn, service: 'cloudwatch', region, account, arn: scope.alarmArn };
 }
 
 /** The metric an alarm watches: the first metric with a metricStat (for metric math, the first input). */
@@ -662,18 +756,25 @@ const REASON_DATA_FIELDS = [
 
 /** The facts in `reasonData` (a JSON string) as annotations; text that is not JSON is kept, never thrown. */
 export function reasonDataAnnotations(reasonData: string | undefined): Record<string, string> {
-  if (reasonData === undefined || reasonData === '') return {};
-  const annotations: Record<string, string> = { reasonData };
+  const annotations: Record<string, string> = {};
+  addReasonData(annotations, reasonData);
+  return annotations;
+}
+
+/** reasonDataAnnotations written into `annotations` (normalize's own object: no copy of them to spread). */
+function addReasonData(annotations: Record<string, string>, reasonData: string | undefined): void {
+  if (reasonData === undefined || reasonData === '') return;
+  annotations.reasonData = reasonData;
   let parsed: unknown;
   try {
     parsed = JSON.parse(reasonData);
   } catch (error) {
     annotations.reasonDataError = `reasonData is not valid JSON (${(error as Error).message}); kept as text`;
-    return annotations;
+    return;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     annotations.reasonDataError = 'reasonData is not a JSON object; kept as text';
-    return annotations;
+    return;
   }
   const data = parsed as Record<string, unknown>;
   for (const field of REASON_DATA_FIELDS) {
@@ -689,7 +790,6 @@ export function reasonDataAnnotations(reasonData: string | undefined): Record<st
   }
   if (Array.isArray(data.evaluatedDatapoints))
     annotations.evaluatedDatapoints = String(data.evaluatedDatapoints.length);
-  return annotations;
 }
 
 function consoleUrl(alarmArn: string, region: string, alarmName: string): string {
@@ -714,10 +814,11 @@ export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptio
   const vouched = vouchCloudWatchAlarmEvent(input);
   const event: CloudWatchAlarmEvent = vouched?.value ?? parseCloudWatchAlarmEvent(input);
   const timestamps = vouched?.timestamps;
-  throwLimitProblems(
-    cloudWatchLimitProblems(event, options),
-    `${DetailType.CloudWatchAlarmStateChange} event`,
-  );
+  if (cloudWatchMayExceedLimits(event, options))
+    throwLimitProblems(
+      cloudWatchLimitProblems(event, options),
+      `${DetailType.CloudWatchAlarmStateChange} event`,
+    );
   const { detail } = event;
   const alarmArn =
     event.resources.find((resource) => /^arn:aws[a-z-]*:cloudwatch:/.test(resource)) ??
@@ -725,60 +826,63 @@ export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptio
   const metric = primaryMetric(detail.configuration.metrics)?.metricStat;
   const expression = detail.configuration.metrics.find((candidate) => candidate.expression)?.expression;
   const dimensions = metric?.metric.dimensions ?? {};
-  const labels: Record<string, string> = {
-    ...(detail.alarmTags ?? {}),
-    ...dimensions,
-    ...definedStrings({
-      alarmName: detail.alarmName,
-      namespace: metric?.metric.namespace,
-      metricName: metric?.metric.name,
-      statistic: metric?.stat,
-      region: event.region,
-      account: event.account,
-    }),
-  };
+  // Written field by field in the order spreading tags, dimensions and the alarm's own fields gave (later wins).
+  const labels: Record<string, string> = {};
+  if (detail.alarmTags) putAll(labels, detail.alarmTags);
+  putAll(labels, dimensions);
+  labels.alarmName = detail.alarmName;
+  if (metric?.metric.namespace !== undefined) labels.namespace = metric.metric.namespace;
+  if (metric?.metric.name !== undefined) labels.metricName = metric.metric.name;
+  if (metric?.stat !== undefined) labels.statistic = metric.stat;
+  labels.region = event.region;
+  labels.account = event.account;
   const status = alarmStatus(event);
   const { state, previousState } = detail;
   // A resolution (or a gap in data after ALARM) carries the ALARM's start, as Alertmanager does.
   const alarmStartedAt = previousState?.value === 'ALARM' ? previousState.timestamp : state.timestamp;
   const startsAt = state.value === 'ALARM' ? state.timestamp : alarmStartedAt;
   const description = detail.configuration.description || undefined;
-  const annotations: Record<string, string> = definedStrings({
-    description,
-    reason: state.reason || undefined,
-    alarmArn,
-    alarmState: state.value,
-    previousAlarmState: previousState?.value,
-    expression,
-    alarmRule: detail.configuration.alarmRule,
-    ...reasonDataAnnotations(state.reasonData),
-  });
-  const normalized = definedOnly({
-    source: 'cloudwatch' as const,
-    name: detail.alarmName,
-    status,
-    severity: mapSeverity(labels.severity ?? labels.Severity),
-    category: categorize({
-      name: detail.alarmName,
-      metricName: metric?.metric.name,
-      namespace: metric?.metric.namespace,
-    }),
-    summary: state.reason || description || detail.alarmName,
-    description,
-    environment: environmentOf(labels, options),
-    resource: cloudWatchResource(
-      dimensions,
-      { alarmArn, region: event.region, account: event.account },
-      metric?.metric.namespace,
+  const annotations: Record<string, string> = {};
+  if (description !== undefined) annotations.description = description;
+  if (state.reason) annotations.reason = state.reason;
+  annotations.alarmArn = alarmArn;
+  annotations.alarmState = state.value;
+  if (previousState?.value !== undefined) annotations.previousAlarmState = previousState.value;
+  if (expression !== undefined) annotations.expression = expression;
+  if (detail.configuration.alarmRule !== undefined) annotations.alarmRule = detail.configuration.alarmRule;
+  addReasonData(annotations, state.reasonData);
+  const endsAt =
+    status === 'resolved' && state.value === 'OK' ? isoOf(state.timestamp, timestamps) : undefined;
+  return fitAlertToBudget(
+    checkedAlert(
+      alertOf({
+        source: 'cloudwatch',
+        name: detail.alarmName,
+        status,
+        severity: mapSeverity(labels.severity ?? labels.Severity),
+        category: categorize({
+          name: detail.alarmName,
+          metricName: metric?.metric.name,
+          namespace: metric?.metric.namespace,
+        }),
+        summary: state.reason || description || detail.alarmName,
+        description,
+        environment: environmentOf(labels, options),
+        resource: cloudWatchResource(
+          dimensions,
+          { alarmArn, region: event.region, account: event.account },
+          metric?.metric.namespace,
+        ),
+        labels,
+        annotations,
+        fingerprint: stableHash([alarmArn], 16),
+        startsAt: isoOf(startsAt, timestamps),
+        endsAt,
+        generatorURL: consoleUrl(alarmArn, event.region, detail.alarmName),
+      }),
     ),
-    labels,
-    annotations,
-    fingerprint: stableHash([alarmArn], 16),
-    startsAt: isoOf(startsAt, timestamps),
-    endsAt: status === 'resolved' && state.value === 'OK' ? isoOf(state.timestamp, timestamps) : undefined,
-    generatorURL: consoleUrl(alarmArn, event.region, detail.alarmName),
-  });
-  return fitAlertToBudget(checkedAlert(normalized), options.budgetBytes);
+    options.budgetBytes,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -848,8 +952,11 @@ export function jsonBytesBound(value: unknown): number {
     for (const item of value) total += jsonBytesBound(item) + 1;
     return total;
   }
-  for (const key of Object.keys(value))
-    total += 6 * key.length + 4 + jsonBytesBound((value as Record<string, unknown>)[key]);
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    // Strings inline: labels and annotations are records of them.
+    total += 6 * key.length + 4 + (typeof item === 'string' ? 6 * item.length + 2 : jsonBytesBound(item));
+  }
   return total;
 }
 

@@ -26,6 +26,8 @@ export const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
 
 /** An RFC 3339 timestamp (any of the senders' variants) as `toISOString()` writes it; undefined if it is not one. */
 export function toIsoTimestamp(text: string): string | undefined {
+  const everyday = everydayIso(text);
+  if (everyday !== undefined) return everyday;
   const match = TIMESTAMP_PATTERN.exec(text);
   if (!match) return undefined;
   const [, year, month, day, hour, minute, second, fraction = '', zone = 'Z'] = match;
@@ -65,6 +67,75 @@ export function toIsoTimestamp(text: string): string | undefined {
     return new Date(instant - offsetMinutes * 60_000).toISOString();
   }
   return isoByDate(match);
+}
+
+/** The number of the two digits at `at`, or -1 where there are no two digits. */
+function twoDigits(text: string, at: number): number {
+  const tens = text.charCodeAt(at) - 48;
+  const ones = text.charCodeAt(at + 1) - 48;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
+}
+
+/**
+ * toIsoTimestamp's arithmetic read from the characters where the text is an everyday timestamp (a year
+ * from 100, every field in range, an offset up to 23:59), without the pattern's substrings; undefined for
+ * anything else, which the pattern then reads (and may still accept).
+ */
+function everydayIso(text: string): string | undefined {
+  if (text.length < 20) return undefined;
+  const century = twoDigits(text, 0);
+  const yearOfCentury = twoDigits(text, 2);
+  const y = century * 100 + yearOfCentury;
+  const m = twoDigits(text, 5);
+  const d = twoDigits(text, 8);
+  const h = twoDigits(text, 11);
+  const min = twoDigits(text, 14);
+  const sec = twoDigits(text, 17);
+  const t = text.charCodeAt(10);
+  if (
+    century < 1 ||
+    yearOfCentury < 0 ||
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    (t !== 84 && t !== 116) ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58 ||
+    m < 1 ||
+    m > 12 ||
+    d < 1 ||
+    d > daysInMonth(y, m) ||
+    h < 0 ||
+    h > 23 ||
+    min < 0 ||
+    min > 59 ||
+    sec < 0 ||
+    sec > 59
+  )
+    return undefined;
+  let at = 19;
+  let digits = '000';
+  if (text.charCodeAt(at) === 46) {
+    const start = ++at;
+    while (at < text.length && text.charCodeAt(at) >= 48 && text.charCodeAt(at) <= 57) at++;
+    if (at === start) return undefined;
+    digits = at - start >= 3 ? text.slice(start, start + 3) : text.slice(start, at).padEnd(3, '0');
+  }
+  const zone = text.charCodeAt(at);
+  let offsetMinutes = 0;
+  if (zone === 90 || zone === 122) {
+    if (at + 1 !== text.length) return undefined;
+  } else if (zone === 43 || zone === 45) {
+    const colon = text.charCodeAt(at + 3) === 58 ? 1 : 0;
+    if (at + 5 + colon !== text.length) return undefined;
+    const offsetHours = twoDigits(text, at + 1);
+    const minutes = twoDigits(text, at + 3 + colon);
+    if (offsetHours < 0 || offsetHours > 23 || minutes < 0 || minutes > 59) return undefined;
+    offsetMinutes = (zone === 45 ? -1 : 1) * (offsetHours * 60 + minutes);
+  } else return undefined;
+  // In UTC the fields are the answer's own: toISOString would write them back as they are.
+  if (offsetMinutes === 0) return `${text.slice(0, 10)}T${text.slice(11, 19)}.${digits}Z`;
+  const instant = Date.UTC(y, m - 1, d, h, min, sec, Number(digits));
+  return new Date(instant - offsetMinutes * 60_000).toISOString();
 }
 
 function daysInMonth(year: number, month: number): number {

@@ -125,8 +125,17 @@ export function compileRules(runbook: Runbook): CompiledRule[] {
   }));
 }
 
+/** Numbers as reasons write them (two decimals), each written once: the same few recur for every alert. */
+const ROUNDED = new Map<number, string>();
+const ROUNDED_MAX = 4_096;
+
 function round(value: number): string {
-  return value.toFixed(2);
+  let text = ROUNDED.get(value);
+  if (text === undefined) {
+    text = value.toFixed(2);
+    if (ROUNDED.size < ROUNDED_MAX) ROUNDED.set(value, text);
+  }
+  return text;
 }
 
 /** The ids of the rules that were tried, for a rejection's reason. */
@@ -206,7 +215,6 @@ function admit(
   });
 }
 
-/** The selection from the eligible runbooks (any order) and the rejected ones (already in id order). */
 // Module-level functions, not closures made per call: this runs once per alert.
 const byRank = (a: Eligible, b: Eligible) =>
   b.score - a.score || b.confidence - a.confidence || byLocale(a.runbookId, b.runbookId);
@@ -215,25 +223,38 @@ function describe(entry: Pick<SelectedRunbook, 'rule' | 'confidence' | 'learnedF
   return `rule ${entry.rule} matched: confidence ${round(entry.confidence)} × learned ${round(entry.learnedFactor)} = ${round(entry.score)}`;
 }
 
+function selectedOf(winner: Eligible): SelectedRunbook {
+  const { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor } = winner;
+  return { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor };
+}
+
+/** The considered list from the eligible runbooks (ranked, winner first) and the rejected ones (in id order). */
+function listed(eligible: readonly Eligible[], rejected: readonly ConsideredRunbook[]): ConsideredRunbook[] {
+  const considered: ConsideredRunbook[] = [];
+  const winner = eligible[0];
+  for (let index = 0; index < eligible.length; index++) {
+    // The eligible entry without its runbookVersion, its keys in the same order.
+    const { runbookId, rule, confidence, learnedFactor: factor, score } = eligible[index]!;
+    const reason = describe(eligible[index]!);
+    considered.push({
+      runbookId,
+      outcome: index === 0 ? 'selected' : 'outscored',
+      reason: index === 0 ? reason : `${reason}, below ${winner!.runbookId}'s ${round(winner!.score)}`,
+      rule,
+      confidence,
+      learnedFactor: factor,
+      score,
+    });
+  }
+  for (const entry of rejected) considered.push(entry);
+  return considered;
+}
+
+/** The selection from the eligible runbooks (any order) and the rejected ones (already in id order). */
 function ranked(eligible: Eligible[], rejected: ConsideredRunbook[]): RunbookSelection {
   if (eligible.length === 0) return { considered: rejected };
   if (eligible.length > 1) eligible.sort(byRank);
-  const winner = eligible[0]!;
-  const considered: ConsideredRunbook[] = [];
-  for (let index = 0; index < eligible.length; index++) {
-    const { runbookVersion: _version, ...entry } = eligible[index]!;
-    considered.push(
-      index === 0
-        ? { ...entry, outcome: 'selected', reason: describe(entry) }
-        : { ...entry, reason: `${describe(entry)}, below ${winner.runbookId}'s ${round(winner.score)}` },
-    );
-  }
-  for (const entry of rejected) considered.push(entry);
-  const { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor } = winner;
-  return {
-    selected: { runbookId, runbookVersion, score, rule, confidence, learnedFactor: factor },
-    considered,
-  };
+  return { selected: selectedOf(eligible[0]!), considered: listed(eligible, rejected) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -243,8 +264,9 @@ function ranked(eligible: Eligible[], rejected: ConsideredRunbook[]): RunbookSel
  * A field every match requires to be one of a few strings: a top-level field or a field one object
  * down (`source`, `name`, `labels.namespace`, `annotations.runbook_url`) whose pattern lists plain
  * strings only, or equals-ignore-case terms only. Where the alert holds a string there, the pattern
- * matches only if the gate's set has it (lowercased for ignoreCase), so a miss rules the rule out
- * before its pattern runs; where it holds anything else the gate says nothing.
+ * matches only if the gate's set has it (lowercased for ignoreCase); where it holds no value (absent,
+ * or a number, null, an object: none is a string the terms could equal) the pattern cannot match;
+ * where it holds an array (whose elements the pattern reads), the gate says nothing.
  */
 interface Gate {
   /** Index of the gate's path (and case) in the selector's per-alert reads. */
@@ -257,23 +279,51 @@ interface GatePath {
   ignoreCase: boolean;
 }
 
+/** A gate path as read per alert: with, for each key, whether Object.prototype has a member of its name. */
+interface GateReader extends GatePath {
+  inherited: readonly boolean[];
+}
+
+/** A gate's read: the string there, NO_VALUE (no rule gated there can match), or UNKNOWN (an array: it says nothing). */
+type GateRead = string | typeof NO_VALUE | typeof UNKNOWN;
+const NO_VALUE = null;
+const UNKNOWN = undefined;
+
 /** A rule with what can rule it out before its pattern runs. */
 interface PreparedRule extends CompiledRule {
-  /**
-   * The pattern's top-level `source` field on its own: the whole pattern matches only where it does,
-   * and it reads nothing but the alert's source, so it is decided once per source.
-   */
-  source?: (alert: unknown) => boolean;
   gates: readonly Gate[];
+  /** Its runbook's position in the runbooks' id order. */
+  runbook: number;
 }
 
 interface PreparedRunbook {
   runbook: Runbook;
-  rules: readonly PreparedRule[];
-  /** The reason when no rule matched (it names every rule, whichever were tried). */
-  noRuleMatched: string;
+  /**
+   * Its entry in the considered list when no rule matched (the reason names every rule, whichever were
+   * tried): the same for every alert, so made once and shared by every selection, frozen so that no
+   * reader of one selection can change another's.
+   */
+  noRuleMatched: Readonly<ConsideredRunbook>;
   allowed: readonly string[];
   allowedText: string;
+}
+
+/**
+ * The rules that can match alerts of one source, indexed so an alert visits only those its fields
+ * allow. Every rule with gates is filed under one of them (its key: the gate whose path holds the
+ * most distinct values across the rules) by each string that gate admits; an alert visits the rules
+ * filed under the string it holds at each key path (all of them where it holds an array, none where
+ * it holds no value), and the rules without gates. Rule numbers are positions in `rules`: runbooks in
+ * id order, each runbook's rules in its order, the order the full scan visits them in.
+ */
+interface RuleIndex {
+  rules: readonly PreparedRule[];
+  keys: ReadonlyArray<{
+    slot: number;
+    filed: ReadonlyMap<string, readonly number[]>;
+    all: readonly number[];
+  }>;
+  ungated: readonly number[];
 }
 
 /** Text an event pattern could read as an IP address (and then match other spellings of). */
@@ -316,101 +366,192 @@ function gatesOf(pattern: Record<string, unknown>): Array<GatePath & { values: S
   return gates;
 }
 
-/** The string at a gate's path (lowercased for ignoreCase), or undefined when it holds no string. */
-function readGate(alert: unknown, { path, ignoreCase }: GatePath): string | undefined {
+/** What a gate's path holds in the alert, as event-pattern.ts reads it (see Gate). */
+function readGate(alert: unknown, { path, ignoreCase, inherited }: GateReader): GateRead {
   let node: unknown = alert;
-  for (const key of path) {
-    // As event patterns read: objects only, never an array, never an inherited member.
-    if (typeof node !== 'object' || node === null || Array.isArray(node) || !Object.hasOwn(node, key))
-      return undefined;
-    node = (node as Record<string, unknown>)[key];
+  for (let at = 0; at < path.length; at++) {
+    // An array: the pattern reads its elements, which the gate does not follow.
+    if (Array.isArray(node)) return UNKNOWN;
+    // Anything else that is not an object holds none of the pattern's fields.
+    if (typeof node !== 'object' || node === null) return NO_VALUE;
+    const key = path[at]!;
+    // As event patterns read a field: never an inherited member of Object.prototype (`constructor`).
+    node = inherited[at] && !Object.hasOwn(node, key) ? undefined : (node as Record<string, unknown>)[key];
   }
-  if (typeof node !== 'string') return undefined;
-  return ignoreCase ? node.toLowerCase() : node;
+  if (typeof node === 'string') return ignoreCase ? node.toLowerCase() : node;
+  return Array.isArray(node) ? UNKNOWN : NO_VALUE;
 }
 
 const NO_LEARNING: ReadonlyMap<string, LearningAggregate> = new Map();
+const ascending = (a: number, b: number) => a - b;
 
 /** Holds the runbooks with their patterns compiled once; select() per alert. */
 export class RunbookSelector {
   readonly candidates: readonly Required<RunbookCandidate>[];
   /** The runbooks in the order rejections are listed (by id, as selectRunbook sorts them). */
   readonly #byId: readonly PreparedRunbook[];
-  /** Per alert source, each runbook with only the rules whose `source` field admits it. */
-  readonly #bySource = new Map<string, readonly PreparedRunbook[]>();
+  /** Per alert source, the rules whose `source` field admits it, indexed. */
+  readonly #bySource = new Map<string, RuleIndex>();
+  /** Every rule, indexed: for an alert whose source is none of AlertSource's. */
+  readonly #anySource: RuleIndex;
   /** The distinct paths the rules' gates read, each read once per alert. */
-  readonly #gatePaths: GatePath[] = [];
+  readonly #gatePaths: GateReader[] = [];
 
   /** Throws InvalidEventPatternError for a rule EventBridge would refuse (validation reports it first). */
   constructor(runbooks: readonly Runbook[]) {
     this.candidates = runbooks.map((runbook) => ({ runbook, compiledPatterns: compileRules(runbook) }));
-    const slots = new Map<string, number>();
-    const prepareRule = (compiled: CompiledRule): PreparedRule => {
-      const pattern = compiled.rule.pattern as Record<string, unknown>;
-      const gates = gatesOf(pattern).map(({ path, ignoreCase, values }) => {
-        const key = JSON.stringify([path, ignoreCase]);
-        let slot = slots.get(key);
-        if (slot === undefined) {
-          slot = this.#gatePaths.length;
-          slots.set(key, slot);
-          this.#gatePaths.push({ path, ignoreCase });
-        }
-        return { slot, values };
-      });
-      const prepared: PreparedRule = { ...compiled, gates };
-      if (Array.isArray(pattern.source)) prepared.source = compileEventPattern({ source: pattern.source });
-      return prepared;
-    };
     // A stable sort: runbooks of equal ids keep their order, as sorting the rejections kept it.
-    this.#byId = this.candidates
-      .map(({ runbook, compiledPatterns }) => ({
-        runbook,
-        rules: compiledPatterns.map(prepareRule),
-        noRuleMatched: `no applicability rule matched (${ruleIds(compiledPatterns)})`,
-        allowed: runbook.environmentConstraints.environments,
-        allowedText: runbook.environmentConstraints.environments.join(', '),
-      }))
-      .sort((a, b) => byLocale(a.runbook.id, b.runbook.id));
-    for (const source of AlertSource.options) this.#bySource.set(source, this.#forSource(source));
-  }
-
-  #forSource(source: string): readonly PreparedRunbook[] {
-    const event = { source };
-    return this.#byId.map((prepared) => ({
-      ...prepared,
-      rules: prepared.rules.filter((rule) => rule.source === undefined || rule.source(event)),
+    const ordered = [...this.candidates].sort((a, b) => byLocale(a.runbook.id, b.runbook.id));
+    this.#byId = ordered.map(({ runbook, compiledPatterns }) => ({
+      runbook,
+      noRuleMatched: Object.freeze({
+        runbookId: runbook.id,
+        outcome: ConsideredOutcome.NoRuleMatched,
+        reason: `no applicability rule matched (${ruleIds(compiledPatterns)})`,
+      }),
+      allowed: runbook.environmentConstraints.environments,
+      allowedText: runbook.environmentConstraints.environments.join(', '),
     }));
+    const slots = new Map<string, number>();
+    const rules: Array<PreparedRule & { source?: (event: unknown) => boolean }> = [];
+    ordered.forEach(({ compiledPatterns }, position) => {
+      for (const compiled of compiledPatterns) {
+        const pattern = compiled.rule.pattern as Record<string, unknown>;
+        const gates = gatesOf(pattern).map(({ path, ignoreCase, values }) => {
+          const key = JSON.stringify([path, ignoreCase]);
+          let slot = slots.get(key);
+          if (slot === undefined) {
+            slot = this.#gatePaths.length;
+            slots.set(key, slot);
+            this.#gatePaths.push({
+              path,
+              ignoreCase,
+              inherited: path.map((name) => name in Object.prototype),
+            });
+          }
+          return { slot, values };
+        });
+        // The pattern's `source` field on its own: the whole matches only where it does (decided per source).
+        const source = Array.isArray(pattern.source)
+          ? compileEventPattern({ source: pattern.source })
+          : undefined;
+        rules.push({ ...compiled, gates, runbook: position, source });
+      }
+    });
+    for (const source of AlertSource.options) {
+      const event = { source };
+      this.#bySource.set(
+        source,
+        indexRules(rules.filter((rule) => rule.source === undefined || rule.source(event))),
+      );
+    }
+    this.#anySource = indexRules(rules);
   }
 
   /** The same selection as selectRunbook(alert, this.candidates, learning), with less work per alert. */
   select(alert: Alert, learning: ReadonlyMap<string, LearningAggregate> = NO_LEARNING): RunbookSelection {
-    const runbooks = this.#bySource.get(alert.source) ?? this.#byId;
+    const index = this.#bySource.get(alert.source) ?? this.#anySource;
     const paths = this.#gatePaths;
-    const reads: Array<string | undefined> = new Array(paths.length);
+    const reads: GateRead[] = new Array(paths.length);
     for (let slot = 0; slot < paths.length; slot++) reads[slot] = readGate(alert, paths[slot]!);
+    // The rules this alert can match: those filed under what it holds at each key path.
+    const visit: number[] = [];
+    let lists = 0;
+    for (const { slot, filed, all } of index.keys) {
+      const read = reads[slot];
+      const numbers = read === UNKNOWN ? all : read === NO_VALUE ? undefined : filed.get(read);
+      if (numbers === undefined || numbers.length === 0) continue;
+      lists++;
+      for (const number of numbers) visit.push(number);
+    }
+    if (index.ungated.length > 0) {
+      lists++;
+      for (const number of index.ungated) visit.push(number);
+    }
+    if (lists > 1) visit.sort(ascending);
+
+    // bestRule per runbook over the rules visited, in the full scan's order: the first of the highest confidence.
     const rejected: ConsideredRunbook[] = [];
     const eligible: Eligible[] = [];
-    for (const { runbook, rules, noRuleMatched, allowed, allowedText } of runbooks) {
-      // bestRule over the rules that can match: the first of the highest confidence.
+    /** The runbooks a rule matched (positions in id order), and for each the rejection it got, if any. */
+    const matched: number[] = [];
+    const refusals: Array<ConsideredRunbook | undefined> = [];
+    const byId = this.#byId;
+    for (let at = 0; at < visit.length; ) {
+      const current = index.rules[visit[at]!]!.runbook;
       let rule: ApplicabilityRule | undefined;
-      candidates: for (const prepared of rules) {
+      for (; at < visit.length; at++) {
+        const prepared = index.rules[visit[at]!]!;
+        if (prepared.runbook !== current) break;
         if (rule !== undefined && !(prepared.rule.confidence > rule.confidence)) continue;
-        for (const { slot, values } of prepared.gates) {
-          const read = reads[slot];
-          if (read !== undefined && !values.has(read)) continue candidates;
-        }
+        if (!passes(prepared.gates, reads)) continue;
         if (prepared.matches(alert)) rule = prepared.rule;
       }
-      if (!rule) {
-        rejected.push({ runbookId: runbook.id, outcome: 'no-rule-matched', reason: noRuleMatched });
-        continue;
-      }
+      if (rule === undefined) continue;
+      const { runbook, allowed, allowedText } = byId[current]!;
+      const before = rejected.length;
       admit(runbook, rule, alert, learning, allowed, allowedText, rejected, eligible);
+      matched.push(current);
+      refusals.push(rejected.length > before ? rejected[before] : undefined);
     }
-    return ranked(eligible, rejected);
+
+    if (eligible.length > 1) eligible.sort(byRank);
+    const considered = listed(eligible, []);
+    // Then the rejections in id order: every runbook no rule matched, and those refused.
+    let next = 0;
+    for (let position = 0; position < byId.length; position++) {
+      if (matched[next] === position) {
+        const refusal = refusals[next++];
+        if (refusal !== undefined) considered.push(refusal);
+      } else considered.push(byId[position]!.noRuleMatched);
+    }
+    return eligible.length === 0 ? { considered } : { selected: selectedOf(eligible[0]!), considered };
   }
 
   runbook(id: string): Runbook | undefined {
     return this.candidates.find((candidate) => candidate.runbook.id === id)?.runbook;
   }
+}
+
+/** False when a gate rules the rule out for what the alert holds (see Gate). */
+function passes(gates: readonly Gate[], reads: readonly GateRead[]): boolean {
+  for (const { slot, values } of gates) {
+    const read = reads[slot];
+    if (read === NO_VALUE || (read !== UNKNOWN && !values.has(read))) return false;
+  }
+  return true;
+}
+
+/** The index of some rules (in the full scan's order); see RuleIndex. */
+function indexRules(rules: readonly PreparedRule[]): RuleIndex {
+  // The key of a rule: its gate on the path whose gates admit the most distinct strings (the most selective).
+  const distinct = new Map<number, Set<string>>();
+  for (const { gates } of rules)
+    for (const { slot, values } of gates) {
+      const seen = distinct.get(slot) ?? new Set<string>();
+      for (const value of values) seen.add(value);
+      distinct.set(slot, seen);
+    }
+  const keys = new Map<number, { slot: number; filed: Map<string, number[]>; all: number[] }>();
+  const ungated: number[] = [];
+  rules.forEach(({ gates }, number) => {
+    if (gates.length === 0) {
+      ungated.push(number);
+      return;
+    }
+    let key = gates[0]!;
+    for (const gate of gates) if (distinct.get(gate.slot)!.size > distinct.get(key.slot)!.size) key = gate;
+    let entry = keys.get(key.slot);
+    if (entry === undefined) {
+      entry = { slot: key.slot, filed: new Map(), all: [] };
+      keys.set(key.slot, entry);
+    }
+    entry.all.push(number);
+    for (const value of key.values) {
+      const filed = entry.filed.get(value);
+      if (filed === undefined) entry.filed.set(value, [number]);
+      else filed.push(number);
+    }
+  });
+  return { rules, keys: [...keys.values()], ungated };
 }

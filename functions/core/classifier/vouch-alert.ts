@@ -14,14 +14,12 @@ import { Alert, AlertSource, AlertStatus, Severity, SymptomCategory } from '../a
 /** The pattern z.iso.datetime({ offset: true }) compiles (Alert's startsAt and endsAt). */
 const ISO_DATETIME = regexes.datetime({ offset: true, local: false, precision: null });
 
-const ALERT_KEYS: ReadonlySet<string> = new Set(Object.keys(Alert.shape));
 const ALERT_ORDER: ReadonlyMap<string, number> = new Map(
   Object.keys(Alert.shape).map((key, index) => [key, index]),
 );
 const RESOURCE_KEYS = Object.keys(Alert.shape.resource.shape) as ReadonlyArray<
   keyof typeof Alert.shape.resource.shape
 >;
-const RESOURCE_KEY_SET: ReadonlySet<string> = new Set(RESOURCE_KEYS);
 const RESOURCE_ORDER: ReadonlyMap<string, number> = new Map(RESOURCE_KEYS.map((key, index) => [key, index]));
 const SOURCES: ReadonlySet<unknown> = new Set(AlertSource.options);
 const STATUSES: ReadonlySet<unknown> = new Set(AlertStatus.options);
@@ -52,39 +50,47 @@ function isStringRecord(value: unknown): value is Record<string, string> {
   return true;
 }
 
-/** True when the keys of `value` come in the order of `order` (a subsequence of it). */
-function inOrder(value: Plain, order: ReadonlyMap<string, number>): boolean {
+const OUT_OF_ORDER = 0;
+const IN_ORDER = 1;
+const UNKNOWN_KEY = -1;
+
+/**
+ * One pass over the keys of `value`: UNKNOWN_KEY when one is not in `order` or holds undefined (zod
+ * would keep such a key), else IN_ORDER when they come in the order of `order` (a subsequence of it),
+ * else OUT_OF_ORDER.
+ */
+function keyOrder(value: Plain, order: ReadonlyMap<string, number>): number {
   let last = -1;
+  let result = IN_ORDER;
   for (const key of Object.keys(value)) {
-    const index = order.get(key)!;
-    if (index < last) return false;
+    const index = order.get(key);
+    if (index === undefined || value[key] === undefined) return UNKNOWN_KEY;
+    if (index < last) result = OUT_OF_ORDER;
     last = index;
   }
-  return true;
-}
-
-/** True when every own key of `value` is named in `keys` and none holds undefined (zod would keep such a key). */
-function onlyKnownDefined(value: Plain, keys: ReadonlySet<string>): boolean {
-  for (const key of Object.keys(value)) if (!keys.has(key) || value[key] === undefined) return false;
-  return true;
+  return result;
 }
 
 /** The resource as AlertResource.parse returns it (the schema's key order), or undefined. */
 function vouchResource(value: unknown): Plain | undefined {
-  if (!isPlain(value) || !onlyKnownDefined(value, RESOURCE_KEY_SET)) return undefined;
+  if (!isPlain(value)) return undefined;
+  const order = keyOrder(value, RESOURCE_ORDER);
+  if (order === UNKNOWN_KEY) return undefined;
   if (!nonEmpty(value.type) || !nonEmpty(value.id)) return undefined;
   for (const key of Object.keys(value)) {
     const item = value[key];
     if (key === 'identifiers' ? !isStringRecord(item) : typeof item !== 'string') return undefined;
   }
-  if (inOrder(value, RESOURCE_ORDER)) return value;
+  if (order === IN_ORDER) return value;
   const resource: Plain = {};
   for (const key of RESOURCE_KEYS) if (value[key] !== undefined) resource[key] = value[key];
   return resource;
 }
 
 function vouch(candidate: unknown): Alert | undefined {
-  if (!isPlain(candidate) || !onlyKnownDefined(candidate, ALERT_KEYS)) return undefined;
+  if (!isPlain(candidate)) return undefined;
+  const order = keyOrder(candidate, ALERT_ORDER);
+  if (order === UNKNOWN_KEY) return undefined;
   const c = candidate;
   if (
     !SOURCES.has(c.source) ||
@@ -104,7 +110,7 @@ function vouch(candidate: unknown): Alert | undefined {
     return undefined;
   const resource = vouchResource(c.resource);
   if (resource === undefined || !isStringRecord(c.labels) || !isStringRecord(c.annotations)) return undefined;
-  if (resource === c.resource && inOrder(c, ALERT_ORDER)) return c as Alert;
+  if (resource === c.resource && order === IN_ORDER) return c as Alert;
   const { labels, annotations } = c;
   // The schema's key order; optional keys only when present.
   const alert: Plain = {

@@ -1,4 +1,5 @@
 import type { AuditTrail } from '../../ports/audit.ts';
+import type { ChangeLocks } from '../../ports/change-locks.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { ExecutionEngine } from '../../ports/execution-engine.ts';
 import type { Logger } from '../../ports/logger.ts';
@@ -6,6 +7,7 @@ import type { Store } from '../../ports/store.ts';
 import { type AuditActor, system } from '../audit/events.ts';
 import { auditText, recordAudit } from '../audit/record.ts';
 import type { AutomationApprovalGate } from '../automation/approval-gate.ts';
+import { CHECKPOINT_HOLD_SECONDS } from '../compiler/compile.ts';
 import { AslErrorName, StateError } from '../errors.ts';
 import type { ExecutionContext } from '../execution-contract.ts';
 import type { RiskCheckpoint } from '../risk/checkpoint.ts';
@@ -28,8 +30,41 @@ export class CheckpointService {
       automation?: Pick<AutomationApprovalGate, 'atCheckpoint'>;
       /** The risk policy before changes: may refuse, or hold the execution for an approval. */
       riskGate?: Pick<RiskCheckpoint, 'arrive'>;
+      /** A held execution keeps its resource's change lock for as long as the hold may last. */
+      changeLocks?: Pick<ChangeLocks, 'get' | 'renew'>;
     },
   ) {}
+
+  /**
+   * Held at a checkpoint (paused, the kill switch, an approval): the lock's expiry moves on by the
+   * longest hold (the checkpoint fails into rollback after it), so a pause cannot outlive the claim and
+   * let another run change the resource meanwhile. Released: `releasedAfter` gives back what the hold
+   * did not use, so the run keeps the rest of its own bound and no more.
+   */
+  private async keepLock(executionId: string, releasedAfter?: { heldAt: string }): Promise<void> {
+    const locks = this.deps.changeLocks;
+    if (!locks) return;
+    const record = await this.deps.store.getExecution(executionId);
+    if (!record?.resourceKey) return;
+    const lock = await locks.get(record.resourceKey);
+    // No lock (a read-only runbook, a deployment that runs dry) or already given back: nothing to keep.
+    if (!lock) return;
+    if (lock.executionId !== executionId) {
+      this.deps.logger.warn('held execution no longer holds its change lock', {
+        executionId,
+        resourceKey: record.resourceKey,
+        holder: lock.executionId,
+      });
+      return;
+    }
+    const now = this.deps.clock.now().getTime();
+    const expiry = Date.parse(lock.expiresAt);
+    const hold = CHECKPOINT_HOLD_SECONDS * 1000;
+    const until = releasedAfter
+      ? Math.max(now, expiry - hold + (now - Date.parse(releasedAfter.heldAt)))
+      : Math.max(expiry, now) + hold;
+    await locks.renew(record.resourceKey, executionId, new Date(until).toISOString());
+  }
 
   /** Records what the checkpoint did with the execution (held, released, refused by an abort). */
   private async verdict(
@@ -81,10 +116,14 @@ export class CheckpointService {
     }
     // The approval takes the token: its decision lets the phase go on or fails it into rollback.
     const asked = await this.deps.automation?.atCheckpoint(execution, checkpoint, taskToken);
-    if (asked) return { held: true, reason: 'approval', approvalId: asked.approvalId };
+    if (asked) {
+      await this.keepLock(execution.id);
+      return { held: true, reason: 'approval', approvalId: asked.approvalId };
+    }
     if (!hold) {
       const gated = await this.deps.riskGate?.arrive(execution, checkpoint, taskToken);
       if (gated?.held) {
+        await this.keepLock(execution.id);
         await store
           .updateExecution(execution.id, { currentState: `Approval (risk): ${checkpoint.before}` })
           .catch(() => undefined);
@@ -96,11 +135,9 @@ export class CheckpointService {
       await engine.sendTaskSuccess(taskToken, { passed: checkpoint.before });
       return { held: false };
     }
-    await store.holdCheckpoint(execution.id, {
-      before: checkpoint.before,
-      taskToken,
-      heldAt: clock.now().toISOString(),
-    });
+    const heldAt = clock.now().toISOString();
+    await store.holdCheckpoint(execution.id, { before: checkpoint.before, taskToken, heldAt });
+    await this.keepLock(execution.id);
     await store.updateExecution(execution.id, {
       status: 'paused',
       currentState: `Checkpoint: ${checkpoint.before}`,
@@ -145,6 +182,7 @@ export class CheckpointService {
   async release(executionId: string, by: AuditActor = system('step-runner')): Promise<boolean> {
     const held = await this.deps.store.releaseCheckpoint(executionId);
     if (!held) return false;
+    await this.keepLock(executionId, { heldAt: held.heldAt });
     await this.verdict(
       executionId,
       'released',

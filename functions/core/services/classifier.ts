@@ -228,7 +228,7 @@ export class ClassifierService {
         this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
       else this.options.logger.info('classifying a deferred alert again', { incidentId: incident.id });
     }
-    const result = await this.decide(alert, incident, summary);
+    const result = await this.decide(alert, incident, summary, { created: opened.created });
     await this.automationHook('coverage count', () =>
       this.options.automation?.alertClassified(result.decision),
     );
@@ -245,14 +245,23 @@ export class ClassifierService {
   }
 
   /** One event about this alert, indexed by its resource; recorded by the classifier. */
-  private async audit(alert: Alert, input: DistributiveOmit<AuditEventInput, 'actor' | 'alert'>) {
-    await recordAudit(this.options.audit, this.options.clock, {
-      actor: system('classifier'),
-      environment: alert.environment,
-      resourceKey: resourceKey(alert),
-      ...input,
-      ...(input.kind === 'alert.received' ? { alert: summarizeAlert(alert) } : {}),
-    } as AuditEventInput);
+  private async audit(
+    alert: Alert,
+    input: DistributiveOmit<AuditEventInput, 'actor' | 'alert'>,
+    options: { firstCopy?: boolean } = {},
+  ) {
+    await recordAudit(
+      this.options.audit,
+      this.options.clock,
+      {
+        actor: system('classifier'),
+        environment: alert.environment,
+        resourceKey: resourceKey(alert),
+        ...input,
+        ...(input.kind === 'alert.received' ? { alert: summarizeAlert(alert) } : {}),
+      } as AuditEventInput,
+      options,
+    );
   }
 
   /**
@@ -295,7 +304,7 @@ export class ClassifierService {
         ...(opened.incident.executionId ? { executionId: opened.incident.executionId } : {}),
         ...(opened.incident.blockedReason ? { reason: opened.incident.blockedReason } : {}),
       };
-    return this.decide(alert, opened.incident, summary, { ...manual, runbookId });
+    return this.decide(alert, opened.incident, summary, { manual: { ...manual, runbookId }, created: true });
   }
 
   /** Opens or joins the incident; a resolved incident with the same id (a late repeat) is said so. */
@@ -327,13 +336,18 @@ export class ClassifierService {
     return this.learning.aggregates;
   }
 
+  /**
+   * `created`: this call opened the incident, so no earlier attempt can have recorded its events (their
+   * ids derive from it): they are written without looking for a copy first.
+   */
   private async decide(
     alert: Alert,
     incident: IncidentRecord,
     summary: ClassifierResult['alert'],
-    manual?: ManualStart & { runbookId: string },
+    { manual, created }: { manual?: ManualStart & { runbookId: string }; created: boolean },
   ): Promise<ClassifierResult> {
     const { store, selector } = this.options;
+    const firstCopy = { firstCopy: created };
     const selection = manual
       ? manualSelection(manual.runbookId, selector.runbook(manual.runbookId)?.version ?? '')
       : selector.select(alert, await this.learningAggregates());
@@ -344,21 +358,29 @@ export class ClassifierService {
     }));
     if (!selection.selected) {
       const trail = { incidentId: incident.id };
-      await this.audit(alert, {
-        kind: 'alert.received',
-        id: auditEventId('alert.received', incident.id),
-        at: receivedAt,
-        ...trail,
-        decision: 'unmatched',
-      });
-      await this.audit(alert, {
-        kind: 'runbook.selected',
-        id: auditEventId('runbook.selected', incident.id),
-        at: receivedAt,
-        ...trail,
-        alertName: alert.name,
-        candidates,
-      });
+      await this.audit(
+        alert,
+        {
+          kind: 'alert.received',
+          id: auditEventId('alert.received', incident.id),
+          at: receivedAt,
+          ...trail,
+          decision: 'unmatched',
+        },
+        firstCopy,
+      );
+      await this.audit(
+        alert,
+        {
+          kind: 'runbook.selected',
+          id: auditEventId('runbook.selected', incident.id),
+          at: receivedAt,
+          ...trail,
+          alertName: alert.name,
+          candidates,
+        },
+        firstCopy,
+      );
       await store.recordUnmatched(alert, this.options.clock.now().toISOString());
       await store.updateIncident(incident.id, { decision: 'unmatched' });
       this.options.logger.info('no runbook matched', { alert: alert.name, incidentId: incident.id });
@@ -382,26 +404,34 @@ export class ClassifierService {
     };
     // The execution's trail starts here (its name is known): the alert, then every candidate's score.
     const trail = { executionId: name, incidentId: incident.id, runbookId: runbook.id };
-    await this.audit(alert, {
-      kind: 'alert.received',
-      id: auditEventId('alert.received', name),
-      at: receivedAt,
-      ...trail,
-    });
-    await this.audit(alert, {
-      kind: 'runbook.selected',
-      id: auditEventId('runbook.selected', name),
-      at: receivedAt,
-      ...trail,
-      alertName: alert.name,
-      selected: {
-        runbookId: selection.selected.runbookId,
-        runbookVersion: selection.selected.runbookVersion,
-        rule: selection.selected.rule,
-        score: selection.selected.score,
+    await this.audit(
+      alert,
+      {
+        kind: 'alert.received',
+        id: auditEventId('alert.received', name),
+        at: receivedAt,
+        ...trail,
       },
-      candidates,
-    });
+      firstCopy,
+    );
+    await this.audit(
+      alert,
+      {
+        kind: 'runbook.selected',
+        id: auditEventId('runbook.selected', name),
+        at: receivedAt,
+        ...trail,
+        alertName: alert.name,
+        selected: {
+          runbookId: selection.selected.runbookId,
+          runbookVersion: selection.selected.runbookVersion,
+          rule: selection.selected.rule,
+          score: selection.selected.score,
+        },
+        candidates,
+      },
+      firstCopy,
+    );
     const verdict = (
       gate: string,
       allowed: boolean | 'deferred',
@@ -409,15 +439,19 @@ export class ClassifierService {
       details?: Record<string, unknown>,
       ...idParts: string[]
     ) =>
-      this.audit(alert, {
-        kind: 'gate.verdict',
-        id: auditEventId('gate.verdict', name, gate, ...idParts),
-        ...trail,
-        gate,
-        verdict: allowed === 'deferred' ? 'deferred' : allowed ? 'allowed' : 'refused',
-        reason: auditText(reason),
-        ...(details ? { details } : {}),
-      });
+      this.audit(
+        alert,
+        {
+          kind: 'gate.verdict',
+          id: auditEventId('gate.verdict', name, gate, ...idParts),
+          ...trail,
+          gate,
+          verdict: allowed === 'deferred' ? 'deferred' : allowed ? 'allowed' : 'refused',
+          reason: auditText(reason),
+          ...(details ? { details } : {}),
+        },
+        firstCopy,
+      );
 
     /** Automation may not start: the incident says why, and the default escalation target hears it. */
     const block = async (reason: string) => {
@@ -463,6 +497,7 @@ export class ClassifierService {
         behind: holder.executionId,
         runbookId: runbook.id,
         deferredAt: this.options.clock.now().toISOString(),
+        holderExpiresAt: holder.expiresAt,
         expiresAt: new Date(Date.parse(holder.expiresAt) + DEFERRAL_MARGIN_SECONDS * 1000).toISOString(),
       });
       const current = await this.options.changeLocks!.get(resource);
@@ -513,7 +548,7 @@ export class ClassifierService {
         this.options.logger.warn('could not assess the execution’s risk', { error: String(error) });
         return undefined;
       });
-    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze, manual);
+    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze, manual, created);
     if (!started.ok) {
       await gate.release();
       return block(started.reason);
@@ -581,6 +616,8 @@ export class ClassifierService {
       limits.cooldown = {
         allowed: await store.claimCooldown(plan.cooldown.key, now.toISOString(), plan.cooldown.until, member),
       };
+      // Nothing ran if the change lock defers it (or the start fails): no quiet time for a change never made.
+      if (limits.cooldown.allowed) taken.push(() => store.releaseCooldown(plan.cooldown.key, member));
     }
     // Last: an alert deferred behind another execution passed every other gate, so its turn is real.
     const locks = this.options.changeLocks;
@@ -631,6 +668,7 @@ export class ClassifierService {
     name: string,
     changeFreeze: boolean,
     manual?: ManualStart,
+    created = false,
   ) {
     const { store, engine, clock, config } = this.options;
     const startedAt = clock.now().toISOString();
@@ -673,18 +711,22 @@ export class ClassifierService {
     };
     await store.createExecution(record);
     // Recorded before the engine starts, so every step's event comes after it in the trail.
-    await this.audit(alert, {
-      kind: 'execution.started',
-      id: auditEventId('execution.started', name),
-      at: startedAt,
-      executionId: name,
-      incidentId: incident.id,
-      runbookId: runbook.id,
-      runbookVersion: runbook.version,
-      dryRun: config.dryRun,
-      changeFreeze,
-      trigger: 'alert',
-    });
+    await this.audit(
+      alert,
+      {
+        kind: 'execution.started',
+        id: auditEventId('execution.started', name),
+        at: startedAt,
+        executionId: name,
+        incidentId: incident.id,
+        runbookId: runbook.id,
+        runbookVersion: runbook.version,
+        dryRun: config.dryRun,
+        changeFreeze,
+        trigger: 'alert',
+      },
+      { firstCopy: created },
+    );
     const input: ExecutionInput = { execution, alert, steps: {}, groups: {}, approvals: {} };
     try {
       const started = await engine.start({ runbookId: runbook.id, name, input });

@@ -540,16 +540,18 @@ export class StepRunner {
     });
   }
 
-  /** A compensation that failed leaves a change in place: a safety incident. */
+  /**
+   * A compensation that failed leaves a change in place: a safety incident. One per compensation, not
+   * per attempt: its retries failing again are the same change left in place (the first record stays).
+   */
   private async compensationFailed(
     execution: ExecutionContext,
     compensation: CompensationSpecPayload,
-    attempt: number,
     message: string,
   ): Promise<void> {
     if (!this.options.automation || execution.dryRun) return;
     await this.options.automation.recordSafetyIncident({
-      id: `compensation:${stableHash([execution.id, compensation.compensates, String(attempt)], 20)}`,
+      id: `compensation:${stableHash([execution.id, compensation.compensates], 20)}`,
       kind: 'compensation-failed',
       executionId: execution.id,
       runbookId: execution.runbookId,
@@ -1099,7 +1101,7 @@ export class StepRunner {
     } catch (error) {
       // The step stopped before saying what it changed: a human must look (this pages).
       const message = `cannot undo ${compensation.compensates}: ${(error as Error).message}`;
-      await this.compensationFailed(execution, compensation, attempt, message);
+      await this.compensationFailed(execution, compensation, message);
       await this.putOutcome({
         ...base,
         status: 'failed',
@@ -1130,7 +1132,7 @@ export class StepRunner {
       },
     );
     if (!result.ok && (result.status === 'failed' || result.status === 'timed-out'))
-      await this.compensationFailed(execution, compensation, attempt, result.message);
+      await this.compensationFailed(execution, compensation, result.message);
     const { timing, output } = await this.recordFailure(base, parameters, startedAt, result);
     const stored = trimToBudget(output, STORED_OUTPUT_BYTES);
     await this.putOutcome({

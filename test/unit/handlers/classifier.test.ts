@@ -145,6 +145,44 @@ describe('classifier handler', () => {
     expect(retried.decision).toBe('started');
   });
 
+  it('records a new incident’s events without looking for earlier copies, and a retry still keeps one of each', async () => {
+    // Prepare
+    const reads: string[] = [];
+    harness.table.client.middlewareStack.add(
+      (next, context) => (args) => {
+        const key = (args.input as { Key?: { sk?: string } }).Key;
+        if (context.commandName === 'GetItemCommand' && key?.sk?.startsWith('ID#')) reads.push(key.sk);
+        return next(args);
+      },
+      { step: 'initialize', name: 'auditMarkerReads' },
+    );
+    harness.sfn
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+    const event = fixture('cloudwatch-alarm-ec2-status-check.json');
+    const alert = normalizeCloudWatchAlarm(event, harness.normalize);
+    const name = executionName('ec2-status-check-failed', incidentId(alert));
+
+    // Act: the first attempt opens the incident and fails to start; a retry takes the incident over
+    await expect(handler(event, lambdaContext())).rejects.toThrow(/throttl/i);
+    const readsWhenNew = reads.length;
+    harness.sfn.on(StartExecutionCommand).callsFake((input: { stateMachineArn: string; name: string }) => ({
+      executionArn: `${input.stateMachineArn}:${input.name}`,
+      startDate: new Date(),
+    }));
+    harness.clock.advance(PENDING_TAKEOVER_MS + 1_000);
+    const retried = await handler(event, lambdaContext());
+
+    // Assess
+    expect(readsWhenNew).toBe(0);
+    expect(retried.decision).toBe('started');
+    expect(reads.length).toBeGreaterThan(0);
+    const { events } = await harness.audit.query({ execution: name });
+    const kinds = events.map((recorded) => recorded.kind);
+    for (const kind of ['alert.received', 'runbook.selected', 'execution.started'])
+      expect(kinds.filter((one) => one === kind)).toHaveLength(1);
+  });
+
   it('classifies an ingested Alertmanager alert', async () => {
     // Prepare
     const { normalizeAlertmanager } = await import('../../../functions/core/classifier/normalize.ts');

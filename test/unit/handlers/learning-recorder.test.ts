@@ -275,6 +275,31 @@ describe('learning-recorder handler', () => {
     expect((error as Error).stack).not.toMatch(/\n\s+at /);
   });
 
+  it('sweeps the deferred alerts on its schedule event, and records nothing', async () => {
+    // Prepare
+    const sweeps: string[] = [];
+    const scheduled = createLearningRecorderHandler({
+      learning: harness.services.learning,
+      logger: harness.logger,
+      deferredAlerts: {
+        sweepExpired: async () => {
+          sweeps.push('swept');
+          return { reconsidered: ['inc-1'], dropped: [], waiting: [] };
+        },
+      },
+    });
+
+    // Act
+    const result = await scheduled(
+      { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
+      lambdaContext(),
+    );
+
+    // Assess
+    expect(sweeps).toEqual(['swept']);
+    expect(result).toEqual({ reconsidered: ['inc-1'], dropped: [], waiting: [] });
+  });
+
   it('rejects an event without an execution name', async () => {
     // Prepare
     const event = statusEvent();

@@ -213,25 +213,30 @@ describe('the step runner enforces the automation level', () => {
       throw new Error('the API server refused the patch');
     };
 
-    // Act
-    const undo = runner.handle({
-      kind: 'compensate',
-      execution: context({ automationLevel: 'autonomous' }),
-      alert: contractAlert({ environment: 'staging' }),
-      compensation: {
-        compensates: 'scale-up',
-        tool: 'k8s.scale',
-        parameters: {
-          namespace: '{{ parameters.namespace }}',
-          name: '{{ parameters.name }}',
-          replicas: '{{ output.previousReplicas }}',
+    const compensate = () =>
+      runner.handle({
+        kind: 'compensate',
+        execution: context({ automationLevel: 'autonomous' }),
+        alert: contractAlert({ environment: 'staging' }),
+        compensation: {
+          compensates: 'scale-up',
+          tool: 'k8s.scale',
+          parameters: {
+            namespace: '{{ parameters.namespace }}',
+            name: '{{ parameters.name }}',
+            replicas: '{{ output.previousReplicas }}',
+          },
+          timeoutSeconds: 30,
         },
-        timeoutSeconds: 30,
-      },
-    });
+      });
 
-    // Assess
+    // Act: the undo and the state machine's retry of it both fail
+    const undo = compensate();
     await expect(undo).rejects.toMatchObject({ name: AslErrorName.ToolFailed });
+    const retried = compensate();
+
+    // Assess: one change left in place, one safety incident (not one per attempt)
+    await expect(retried).rejects.toMatchObject({ name: AslErrorName.ToolFailed });
     expect(await automationStore.listSafetyIncidents('staging', '2020-01-01T00:00:00.000Z')).toEqual([
       expect.objectContaining({
         kind: 'compensation-failed',

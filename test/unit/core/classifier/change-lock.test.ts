@@ -177,6 +177,9 @@ class ReleasingHolder implements ChangeLocks {
     if (held) this.lock = undefined;
     return held;
   }
+  async renew() {
+    return false;
+  }
   async get() {
     return this.lock;
   }
@@ -185,6 +188,9 @@ class ReleasingHolder implements ChangeLocks {
   }
   async listDeferred() {
     return this.deferrals;
+  }
+  async listDeferredDue() {
+    return [];
   }
   async removeDeferred(_resource: string, incidentId: string, behind: string) {
     this.removed.push(`${incidentId} behind ${behind}`);
@@ -246,6 +252,8 @@ describe('the classifier’s change-lock gate', () => {
       defer: async () => {},
       listDeferred: async () => [],
       removeDeferred: async () => {},
+      renew: async () => false,
+      listDeferredDue: async () => [],
     };
     const runbook = crashLooping();
 
@@ -279,6 +287,8 @@ describe('the classifier’s change-lock gate', () => {
       defer: async () => {},
       listDeferred: async () => [],
       removeDeferred: async () => {},
+      renew: async () => false,
+      listDeferredDue: async () => [],
     };
 
     // Act
