@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
-import type { ScrapeTargets } from '../exporters/targets.ts';
+import { SCRAPE_JOBS, type ScrapeTargets } from '../exporters/targets.ts';
 import { renderBackfill } from '../exposition.ts';
 import { nowSeconds } from '../world.ts';
 import type { MonitoringBinaries } from './binaries.ts';
@@ -22,8 +22,9 @@ const run = promisify(execFile);
  * 2. backfills the exporters' history (their models know the past: a leak's growth, a disk filling)
  *    into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, so `deriv(…[6h])` and
  *    `increase(…[1h])` see hours of data at once;
- * 3. starts Alertmanager (no gossip: `--cluster.listen-address=`) and Prometheus, and waits until both
- *    are ready. Alertmanager posts its webhooks to the receiver once it is set (`setReceiver`).
+ * 3. starts Alertmanager (no gossip: `--cluster.listen-address=`) and Prometheus, waits until both
+ *    are ready and Prometheus has scraped every target once (`waitForFirstScrapes`). Alertmanager
+ *    posts its webhooks to the receiver from then on, or once it is set (`setReceiver`).
  */
 
 export class MonitoringError extends RunbookAutopilotError {
@@ -146,7 +147,8 @@ export class Monitoring {
         queryLogFile: join(dataDir, 'queries.log'),
       }),
     );
-    writeFileSync(alertmanagerFile, alertmanagerConfig(options.receiverUrl));
+    // The receiver is set once Prometheus has scraped every target (see waitForFirstScrapes).
+    writeFileSync(alertmanagerFile, alertmanagerConfig(undefined));
     await checkConfigs(binaries, prometheusFile, alertmanagerFile);
 
     const backfill = options.backfill === undefined ? DEFAULT_BACKFILL : options.backfill;
@@ -198,17 +200,27 @@ export class Monitoring {
       await alertmanager.stop();
       throw error;
     }
-    print(
-      `prometheus ${prometheusUrl} (pid ${prometheus.pid}) and alertmanager ${alertmanagerUrl} (pid ${alertmanager.pid}) ready`,
-    );
-    return new Monitoring(
-      options,
+    const monitoring = new Monitoring(
+      { ...options, receiverUrl: undefined },
       prometheusUrl,
       alertmanagerUrl,
       prometheus,
       alertmanager,
       alertmanagerFile,
     );
+    try {
+      const scraped = Date.now();
+      const targets = await waitForFirstScrapes(prometheusUrl, options.targets, FIRST_SCRAPES_TIMEOUT_MS);
+      print(`prometheus scraped all ${targets} targets once in ${Date.now() - scraped} ms`);
+      if (options.receiverUrl) await monitoring.setReceiver(options.receiverUrl);
+    } catch (error) {
+      await monitoring.stop();
+      throw error;
+    }
+    print(
+      `prometheus ${prometheusUrl} (pid ${prometheus.pid}) and alertmanager ${alertmanagerUrl} (pid ${alertmanager.pid}) ready`,
+    );
+    return monitoring;
   }
 
   get pids(): { prometheus: number; alertmanager: number } {
@@ -306,6 +318,74 @@ async function checkConfigs(
         `${binary} ${args.join(' ')} rejected the generated configuration: ${(failure.stdout ?? '') + (failure.stderr ?? '') || failure.message}`,
       );
     }
+  }
+}
+
+/** How long Prometheus may take to scrape every target once after it is ready (2 busy cores: seconds). */
+const FIRST_SCRAPES_TIMEOUT_MS = 90_000;
+
+/** Prometheus' view of a target (GET /api/v1/targets?state=active). */
+interface ActiveTarget {
+  scrapePool: string;
+  scrapeUrl: string;
+  discoveredLabels: Record<string, string>;
+  health: 'up' | 'down' | 'unknown';
+  lastError: string;
+}
+
+/**
+ * Waits until Prometheus has scraped every simulated target once, and those that answer (a hung pod's
+ * or a stopped kubelet's do not) successfully. Until then the alerts and queries read the backfilled
+ * history alone, which ends without staleness markers: a series that disappears before its target's
+ * first successful scrape (a pod a runbook replaced a few seconds after the start) would be seen for
+ * Prometheus' five-minute lookback, and a target's health would read "unknown". On a real cluster
+ * Prometheus has been scraping all along; so here no alert is delivered before this holds.
+ * Returns how many targets were scraped.
+ */
+export async function waitForFirstScrapes(
+  prometheusUrl: string,
+  targets: ScrapeTargets,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let waitingFor: string[] = [];
+  for (;;) {
+    let active: ActiveTarget[] | undefined;
+    try {
+      const response = await fetch(`${prometheusUrl}/api/v1/targets?state=active`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (response.ok)
+        active = ((await response.json()) as { data: { activeTargets: ActiveTarget[] } }).data.activeTargets;
+      else await response.arrayBuffer();
+    } catch {
+      // Prometheus is busy; asked again below
+    }
+    if (active) {
+      const expected = targets.targets();
+      waitingFor = [];
+      for (const target of expected) {
+        const job = SCRAPE_JOBS.find((candidate) => candidate.id === target.job)!;
+        const path = target.metricsPath ?? job.path;
+        const seen = active.find(
+          (candidate) =>
+            candidate.scrapePool === job.jobName &&
+            candidate.discoveredLabels.__address__ === target.address &&
+            (candidate.discoveredLabels.__metrics_path__ ?? job.path) === path,
+        );
+        const answers = target.healthy?.() ?? true;
+        if (!seen || seen.health === 'unknown' || (answers && seen.health !== 'up'))
+          waitingFor.push(
+            `${job.jobName} ${target.address}${path} (${seen ? `${seen.health}${seen.lastError ? `: ${seen.lastError}` : ''}` : 'not discovered yet'})`,
+          );
+      }
+      if (waitingFor.length === 0) return expected.length;
+    }
+    if (Date.now() > deadline)
+      throw new MonitoringError(
+        `Prometheus had not scraped every target within ${timeoutMs} ms; still waiting for ${waitingFor.length > 0 ? waitingFor.join(', ') : 'its targets API to answer'}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
