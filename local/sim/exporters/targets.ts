@@ -346,6 +346,7 @@ export class ScrapeTargets {
           series.push({
             labels: storedLabels(family.name, sample.labels, target.labels, job.honorLabels),
             sample,
+            type: family.type,
           });
     }
     return series;

@@ -7,7 +7,7 @@ import { SCRAPE_JOBS, type ScrapeTargets } from '../exporters/targets.ts';
 import { renderBackfill } from '../exposition.ts';
 import { nowSeconds } from '../world.ts';
 import type { MonitoringBinaries } from './binaries.ts';
-import { alertmanagerConfig, prometheusConfig } from './config.ts';
+import { alertmanagerConfig, prometheusConfig, SCRAPE_INTERVAL_SECONDS } from './config.ts';
 import { freePort, MonitoringProcess } from './process.ts';
 import { type AlertRule, renderRuleFile } from './rules.ts';
 
@@ -59,15 +59,19 @@ export interface AlertmanagerApiAlert {
 }
 
 /**
- * How far back to backfill: series that change over time `windowSeconds`, every `stepSeconds` for the
- * last `fineSeconds` and every `coarseStepSeconds` before; constant series only the last
- * `constantSeconds`, every `stepSeconds` (enough for rules to see them before the first scrape).
+ * How far back to backfill: series that change over time `windowSeconds`, every `coarseStepSeconds`,
+ * then every `stepSeconds` for the last `fineSeconds`, and counters every `scrapeStepSeconds` (the
+ * scrape interval) for the last `scrapedSeconds`; constant series only the last `constantSeconds`,
+ * every `stepSeconds` (enough for rules to see them before the first scrape).
  */
 export interface BackfillWindow {
   windowSeconds: number;
   stepSeconds: number;
   fineSeconds: number;
   coarseStepSeconds: number;
+  /** The scrape interval: the recent history as the live scrapes that follow it lay samples. */
+  scrapeStepSeconds: number;
+  scrapedSeconds: number;
   constantSeconds: number;
 }
 
@@ -80,25 +84,42 @@ export interface PrometheusQuery {
 }
 
 /**
- * Six hours (the longest range the shipped runbooks and rules look at): the last half hour every
- * minute, before that every five minutes (still inside the 5-minute lookback of a query at any time);
- * constant series the last ten minutes.
+ * Six hours (the longest range the shipped runbooks and rules look at): every five minutes, the last
+ * half hour every minute, and the counters' last ten minutes every scrape interval, as an exporter
+ * scraped all along leaves them: rate() and increase() extrapolate to a window's start only from a
+ * sample within 1.1 average sample intervals of it, so minute-apart history followed by one-second
+ * scrapes read a [5m] or [10m] window up to a fifth low (search at 94% of its CPU limit measured 77%);
+ * constant series the last ten minutes, every minute.
  */
 export const DEFAULT_BACKFILL: BackfillWindow = {
   windowSeconds: 6 * 3_600,
   stepSeconds: 60,
   fineSeconds: 1_800,
   coarseStepSeconds: 300,
+  scrapeStepSeconds: SCRAPE_INTERVAL_SECONDS,
+  scrapedSeconds: 600,
   constantSeconds: 600,
 };
 
-/** Sample times of a backfill ending at `end`, ascending. */
-export function backfillTimes(end: number, window: BackfillWindow): number[] {
+/**
+ * Sample times of a backfill ending at `end`, ascending; `scraped`: with the last `scrapedSeconds`
+ * every scrape interval (the counters'), else every `stepSeconds` up to the end.
+ */
+export function backfillTimes(end: number, window: BackfillWindow, scraped = false): number[] {
   const times: number[] = [];
   const fineFrom = end - window.fineSeconds;
+  const scrapedFrom = scraped ? end - window.scrapedSeconds : end + 1;
   for (let time = end - window.windowSeconds; time < fineFrom; time += window.coarseStepSeconds)
     times.push(time);
-  for (let time = fineFrom; time <= end; time += window.stepSeconds) times.push(time);
+  for (let time = fineFrom; time <= end && time < scrapedFrom; time += window.stepSeconds) times.push(time);
+  for (let time = scrapedFrom; time <= end; time += window.scrapeStepSeconds) times.push(time);
+  return times;
+}
+
+/** Sample times of the constant series: every `stepSeconds` over the last `constantSeconds`. */
+export function constantTimes(end: number, window: BackfillWindow): number[] {
+  const times: number[] = [];
+  for (let time = end - window.constantSeconds; time <= end; time += window.stepSeconds) times.push(time);
   return times;
 }
 
@@ -398,11 +419,11 @@ async function backfillHistory(
   window: BackfillWindow,
 ): Promise<number> {
   const end = Math.floor(nowSeconds()) - 1;
-  const times = backfillTimes(end, window);
   const text = renderBackfill(
     targets.storedSeries(),
-    times,
-    times.filter((time) => time >= end - window.constantSeconds),
+    backfillTimes(end, window),
+    constantTimes(end, window),
+    backfillTimes(end, window, true),
   );
   writeFileSync(file, text);
   try {
