@@ -93,6 +93,8 @@ export function renderExposition(families: MetricFamily[], timeSeconds: number):
 export interface StoredSeries {
   labels: Record<string, string>;
   sample: Sample;
+  /** The family's type (a counter's history is backfilled as densely as it is scraped). */
+  type?: MetricType;
 }
 
 /**
@@ -123,12 +125,15 @@ export function storedLabels(
 /**
  * OpenMetrics with timestamps for backfilling: every series sampled at each time in `times`
  * (ascending), except series with a constant value, sampled at `constantTimes` only (history of what
- * never changed costs samples and tells nothing); grouped by metric name, closed with `# EOF`.
+ * never changed costs samples and tells nothing), and counters that change, sampled at `counterTimes`
+ * (rate() and increase() read a window's ends from its samples' spacing); grouped by metric name,
+ * closed with `# EOF`.
  */
 export function renderBackfill(
   series: StoredSeries[],
   times: number[],
   constantTimes: number[] = times,
+  counterTimes: number[] = times,
 ): string {
   const byName = new Map<string, StoredSeries[]>();
   for (const entry of series) {
@@ -139,10 +144,13 @@ export function renderBackfill(
   }
   const lines: string[] = [];
   for (const [name, members] of byName) {
-    for (const { labels, sample } of members) {
+    for (const entry of members) {
+      const { labels, sample } = entry;
       const { __name__: _name, ...rest } = labels;
       const prefix = `${name}${labelText(rest)} `;
-      for (const time of typeof sample.value === 'function' ? times : constantTimes) {
+      const schedule =
+        typeof sample.value !== 'function' ? constantTimes : entry.type === 'counter' ? counterTimes : times;
+      for (const time of schedule) {
         const value = sampleAt(sample, time);
         if (value === null) continue;
         lines.push(`${prefix}${formatValue(value)} ${time.toFixed(3)}`);

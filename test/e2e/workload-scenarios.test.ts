@@ -99,6 +99,23 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
     }
   }
 
+  /** scenario id → what the classifier recorded about its alert, for one that started no execution. */
+  const classified = new Map<string, Json[]>();
+
+  /** The classifier's audit events about each scenario alert that started nothing (why, on failure). */
+  async function explainMissing(): Promise<void> {
+    const missing = scenarios.filter((scenario) => !outcomes.has(scenario.id));
+    if (missing.length === 0) return;
+    const { events } = await json(new URL('api/audit?actor=classifier&limit=1000', platform.url));
+    for (const scenario of missing)
+      classified.set(scenario.id, [
+        { alertmanagerSent: environment.alerts().filter((alert) => alert.alertname === scenario.alertname) },
+        ...(events as Json[]).filter(
+          (event) => event.alert?.name === scenario.alertname || event.alertName === scenario.alertname,
+        ),
+      ]);
+  }
+
   const finished = () =>
     [...outcomes.values()].filter((detail) => TERMINAL.has(detail.execution.status)).length;
 
@@ -135,6 +152,7 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
       await sleep(500);
     }
     elapsedMs = Date.now() - started;
+    await explainMissing();
     process.stdout.write(
       `workload scenarios: ${finished()} of ${scenarios.length} finished in ${elapsedMs} ms (${[...outcomes]
         .map(([id, detail]) => `${id} ${detail.execution.runbookId} ${detail.execution.status}`)
@@ -149,7 +167,7 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
   });
 
   /** What went on, when an expectation fails: each step's status and output. */
-  const story = (detail: Json | undefined) =>
+  const story = (detail: Json | undefined, id?: string) =>
     detail
       ? JSON.stringify(
           {
@@ -161,7 +179,7 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
           null,
           1,
         ).slice(0, 20_000)
-      : 'no execution finished for it';
+      : `no execution finished for it; the classifier recorded ${JSON.stringify(classified.get(id ?? '') ?? [], null, 1).slice(0, 20_000)}`;
 
   it.each(WORKLOAD_SCENARIOS)(
     '%s: Alertmanager delivered its alert, a runbook remediated it, verified, and the resolved notification closed the incident',
@@ -172,7 +190,7 @@ describeWithMonitoring('workload scenarios through the real Prometheus and Alert
         (detail?.steps as Json[] | undefined)?.filter((candidate) => candidate.stepId === stepId).at(-1);
 
       // One execution, which succeeded after verifying that the alert resolved
-      expect(detail?.execution.status, story(detail)).toBe('succeeded');
+      expect(detail?.execution.status, story(detail, id)).toBe('succeeded');
       expect(runs.get(id)?.size, [...(runs.get(id) ?? [])].join(', ')).toBe(1);
       expect(step('verify-alert-resolved'), story(detail)).toMatchObject({
         status: 'succeeded',

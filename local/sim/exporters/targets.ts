@@ -289,12 +289,14 @@ export class ScrapeTargets {
           address: kubelet.address,
           labels: { ...labels, metrics_path: '/metrics' },
           families: whileKubeletRuns(host, () => kubeletMetrics(world, host)),
+          healthy: () => host.kubelet.active,
         },
         {
           job: 'kubelet-cadvisor',
           address: kubelet.address,
           labels: { ...labels, metrics_path: '/metrics/cadvisor' },
           families: whileKubeletRuns(host, () => cadvisorMetrics(world, host)),
+          healthy: () => host.kubelet.active,
         },
       );
     }
@@ -344,6 +346,7 @@ export class ScrapeTargets {
           series.push({
             labels: storedLabels(family.name, sample.labels, target.labels, job.honorLabels),
             sample,
+            type: family.type,
           });
     }
     return series;

@@ -9,7 +9,8 @@ import { SCRAPE_JOBS, type ScrapeJobId } from '../exporters/targets.ts';
  */
 
 /** Scrape and rule evaluation interval. */
-export const SCRAPE_INTERVAL = '1s';
+export const SCRAPE_INTERVAL_SECONDS = 1;
+export const SCRAPE_INTERVAL = `${SCRAPE_INTERVAL_SECONDS}s`;
 
 /** Alertmanager's waits: the chart's 30s / 5m / 12h, shortened. */
 export const ALERTMANAGER_TIMING = { groupWait: '1s', groupInterval: '2s', repeatInterval: '12h' } as const;

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RunbookAutopilotError } from '../../../functions/core/errors.ts';
-import type { ScrapeTargets } from '../exporters/targets.ts';
+import { SCRAPE_JOBS, type ScrapeTargets } from '../exporters/targets.ts';
 import { renderBackfill } from '../exposition.ts';
 import { nowSeconds } from '../world.ts';
 import type { MonitoringBinaries } from './binaries.ts';
-import { alertmanagerConfig, prometheusConfig } from './config.ts';
+import { alertmanagerConfig, prometheusConfig, SCRAPE_INTERVAL_SECONDS } from './config.ts';
 import { freePort, MonitoringProcess } from './process.ts';
 import { type AlertRule, renderRuleFile } from './rules.ts';
 
@@ -22,8 +22,9 @@ const run = promisify(execFile);
  * 2. backfills the exporters' history (their models know the past: a leak's growth, a disk filling)
  *    into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, so `deriv(…[6h])` and
  *    `increase(…[1h])` see hours of data at once;
- * 3. starts Alertmanager (no gossip: `--cluster.listen-address=`) and Prometheus, and waits until both
- *    are ready. Alertmanager posts its webhooks to the receiver once it is set (`setReceiver`).
+ * 3. starts Alertmanager (no gossip: `--cluster.listen-address=`) and Prometheus, waits until both
+ *    are ready and Prometheus has scraped every target once (`waitForFirstScrapes`). Alertmanager
+ *    posts its webhooks to the receiver from then on, or once it is set (`setReceiver`).
  */
 
 export class MonitoringError extends RunbookAutopilotError {
@@ -58,15 +59,19 @@ export interface AlertmanagerApiAlert {
 }
 
 /**
- * How far back to backfill: series that change over time `windowSeconds`, every `stepSeconds` for the
- * last `fineSeconds` and every `coarseStepSeconds` before; constant series only the last
- * `constantSeconds`, every `stepSeconds` (enough for rules to see them before the first scrape).
+ * How far back to backfill: series that change over time `windowSeconds`, every `coarseStepSeconds`,
+ * then every `stepSeconds` for the last `fineSeconds`, and counters every `scrapeStepSeconds` (the
+ * scrape interval) for the last `scrapedSeconds`; constant series only the last `constantSeconds`,
+ * every `stepSeconds` (enough for rules to see them before the first scrape).
  */
 export interface BackfillWindow {
   windowSeconds: number;
   stepSeconds: number;
   fineSeconds: number;
   coarseStepSeconds: number;
+  /** The scrape interval: the recent history as the live scrapes that follow it lay samples. */
+  scrapeStepSeconds: number;
+  scrapedSeconds: number;
   constantSeconds: number;
 }
 
@@ -79,25 +84,42 @@ export interface PrometheusQuery {
 }
 
 /**
- * Six hours (the longest range the shipped runbooks and rules look at): the last half hour every
- * minute, before that every five minutes (still inside the 5-minute lookback of a query at any time);
- * constant series the last ten minutes.
+ * Six hours (the longest range the shipped runbooks and rules look at): every five minutes, the last
+ * half hour every minute, and the counters' last ten minutes every scrape interval, as an exporter
+ * scraped all along leaves them: rate() and increase() extrapolate to a window's start only from a
+ * sample within 1.1 average sample intervals of it, so minute-apart history followed by one-second
+ * scrapes read a [5m] or [10m] window up to a fifth low (search at 94% of its CPU limit measured 77%);
+ * constant series the last ten minutes, every minute.
  */
 export const DEFAULT_BACKFILL: BackfillWindow = {
   windowSeconds: 6 * 3_600,
   stepSeconds: 60,
   fineSeconds: 1_800,
   coarseStepSeconds: 300,
+  scrapeStepSeconds: SCRAPE_INTERVAL_SECONDS,
+  scrapedSeconds: 600,
   constantSeconds: 600,
 };
 
-/** Sample times of a backfill ending at `end`, ascending. */
-export function backfillTimes(end: number, window: BackfillWindow): number[] {
+/**
+ * Sample times of a backfill ending at `end`, ascending; `scraped`: with the last `scrapedSeconds`
+ * every scrape interval (the counters'), else every `stepSeconds` up to the end.
+ */
+export function backfillTimes(end: number, window: BackfillWindow, scraped = false): number[] {
   const times: number[] = [];
   const fineFrom = end - window.fineSeconds;
+  const scrapedFrom = scraped ? end - window.scrapedSeconds : end + 1;
   for (let time = end - window.windowSeconds; time < fineFrom; time += window.coarseStepSeconds)
     times.push(time);
-  for (let time = fineFrom; time <= end; time += window.stepSeconds) times.push(time);
+  for (let time = fineFrom; time <= end && time < scrapedFrom; time += window.stepSeconds) times.push(time);
+  for (let time = scrapedFrom; time <= end; time += window.scrapeStepSeconds) times.push(time);
+  return times;
+}
+
+/** Sample times of the constant series: every `stepSeconds` over the last `constantSeconds`. */
+export function constantTimes(end: number, window: BackfillWindow): number[] {
+  const times: number[] = [];
+  for (let time = end - window.constantSeconds; time <= end; time += window.stepSeconds) times.push(time);
   return times;
 }
 
@@ -146,7 +168,8 @@ export class Monitoring {
         queryLogFile: join(dataDir, 'queries.log'),
       }),
     );
-    writeFileSync(alertmanagerFile, alertmanagerConfig(options.receiverUrl));
+    // The receiver is set once Prometheus has scraped every target (see waitForFirstScrapes).
+    writeFileSync(alertmanagerFile, alertmanagerConfig(undefined));
     await checkConfigs(binaries, prometheusFile, alertmanagerFile);
 
     const backfill = options.backfill === undefined ? DEFAULT_BACKFILL : options.backfill;
@@ -198,17 +221,27 @@ export class Monitoring {
       await alertmanager.stop();
       throw error;
     }
-    print(
-      `prometheus ${prometheusUrl} (pid ${prometheus.pid}) and alertmanager ${alertmanagerUrl} (pid ${alertmanager.pid}) ready`,
-    );
-    return new Monitoring(
-      options,
+    const monitoring = new Monitoring(
+      { ...options, receiverUrl: undefined },
       prometheusUrl,
       alertmanagerUrl,
       prometheus,
       alertmanager,
       alertmanagerFile,
     );
+    try {
+      const scraped = Date.now();
+      const targets = await waitForFirstScrapes(prometheusUrl, options.targets, FIRST_SCRAPES_TIMEOUT_MS);
+      print(`prometheus scraped all ${targets} targets once in ${Date.now() - scraped} ms`);
+      if (options.receiverUrl) await monitoring.setReceiver(options.receiverUrl);
+    } catch (error) {
+      await monitoring.stop();
+      throw error;
+    }
+    print(
+      `prometheus ${prometheusUrl} (pid ${prometheus.pid}) and alertmanager ${alertmanagerUrl} (pid ${alertmanager.pid}) ready`,
+    );
+    return monitoring;
   }
 
   get pids(): { prometheus: number; alertmanager: number } {
@@ -309,6 +342,74 @@ async function checkConfigs(
   }
 }
 
+/** How long Prometheus may take to scrape every target once after it is ready (2 busy cores: seconds). */
+const FIRST_SCRAPES_TIMEOUT_MS = 90_000;
+
+/** Prometheus' view of a target (GET /api/v1/targets?state=active). */
+interface ActiveTarget {
+  scrapePool: string;
+  scrapeUrl: string;
+  discoveredLabels: Record<string, string>;
+  health: 'up' | 'down' | 'unknown';
+  lastError: string;
+}
+
+/**
+ * Waits until Prometheus has scraped every simulated target once, and those that answer (a hung pod's
+ * or a stopped kubelet's do not) successfully. Until then the alerts and queries read the backfilled
+ * history alone, which ends without staleness markers: a series that disappears before its target's
+ * first successful scrape (a pod a runbook replaced a few seconds after the start) would be seen for
+ * Prometheus' five-minute lookback, and a target's health would read "unknown". On a real cluster
+ * Prometheus has been scraping all along; so here no alert is delivered before this holds.
+ * Returns how many targets were scraped.
+ */
+export async function waitForFirstScrapes(
+  prometheusUrl: string,
+  targets: ScrapeTargets,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let waitingFor: string[] = [];
+  for (;;) {
+    let active: ActiveTarget[] | undefined;
+    try {
+      const response = await fetch(`${prometheusUrl}/api/v1/targets?state=active`, {
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (response.ok)
+        active = ((await response.json()) as { data: { activeTargets: ActiveTarget[] } }).data.activeTargets;
+      else await response.arrayBuffer();
+    } catch {
+      // Prometheus is busy; asked again below
+    }
+    if (active) {
+      const expected = targets.targets();
+      waitingFor = [];
+      for (const target of expected) {
+        const job = SCRAPE_JOBS.find((candidate) => candidate.id === target.job)!;
+        const path = target.metricsPath ?? job.path;
+        const seen = active.find(
+          (candidate) =>
+            candidate.scrapePool === job.jobName &&
+            candidate.discoveredLabels.__address__ === target.address &&
+            (candidate.discoveredLabels.__metrics_path__ ?? job.path) === path,
+        );
+        const answers = target.healthy?.() ?? true;
+        if (!seen || seen.health === 'unknown' || (answers && seen.health !== 'up'))
+          waitingFor.push(
+            `${job.jobName} ${target.address}${path} (${seen ? `${seen.health}${seen.lastError ? `: ${seen.lastError}` : ''}` : 'not discovered yet'})`,
+          );
+      }
+      if (waitingFor.length === 0) return expected.length;
+    }
+    if (Date.now() > deadline)
+      throw new MonitoringError(
+        `Prometheus had not scraped every target within ${timeoutMs} ms; still waiting for ${waitingFor.length > 0 ? waitingFor.join(', ') : 'its targets API to answer'}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 /** Samples every simulated series over the window into OpenMetrics and has promtool cut TSDB blocks. */
 async function backfillHistory(
   promtool: string,
@@ -318,11 +419,11 @@ async function backfillHistory(
   window: BackfillWindow,
 ): Promise<number> {
   const end = Math.floor(nowSeconds()) - 1;
-  const times = backfillTimes(end, window);
   const text = renderBackfill(
     targets.storedSeries(),
-    times,
-    times.filter((time) => time >= end - window.constantSeconds),
+    backfillTimes(end, window),
+    constantTimes(end, window),
+    backfillTimes(end, window, true),
   );
   writeFileSync(file, text);
   try {

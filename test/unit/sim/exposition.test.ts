@@ -93,6 +93,38 @@ describe('exposition', () => {
     ]);
   });
 
+  it("backfills a changing counter at the counters' times and a changing gauge at the others'", () => {
+    // Arrange
+    const set = new FamilySet({
+      demo_requests_total: { help: 'Requests served.', type: 'counter' },
+      demo_queue_depth: { help: 'Jobs waiting.', type: 'gauge' },
+    });
+    set.add('demo_requests_total', {}, (time) => time * 2);
+    set.add('demo_queue_depth', {}, (time) => time % 7);
+    const series = set.list().flatMap((family) =>
+      family.samples.map((sample) => ({
+        labels: storedLabels(family.name, sample.labels, {}, false),
+        sample,
+        type: family.type,
+      })),
+    );
+
+    // Act
+    const text = renderBackfill(series, [100, 160], [160], [100, 159, 160]);
+
+    // Assess
+    const lines = text.split('\n');
+    expect(lines.filter((line) => line.startsWith('demo_requests_total'))).toEqual([
+      'demo_requests_total 200 100.000',
+      'demo_requests_total 318 159.000',
+      'demo_requests_total 320 160.000',
+    ]);
+    expect(lines.filter((line) => line.startsWith('demo_queue_depth'))).toEqual([
+      'demo_queue_depth 2 100.000',
+      'demo_queue_depth 6 160.000',
+    ]);
+  });
+
   it('writes OpenMetrics with timestamps, grouped by metric, ending in # EOF', () => {
     // Act
     const text = renderBackfill(

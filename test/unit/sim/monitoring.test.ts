@@ -6,8 +6,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { findMonitoringBinaries, INSTALL_HINT } from '../../../local/sim/monitoring/binaries.ts';
-import { alertmanagerConfig, prometheusConfig } from '../../../local/sim/monitoring/config.ts';
-import { backfillTimes, DEFAULT_BACKFILL } from '../../../local/sim/monitoring/harness.ts';
+import {
+  alertmanagerConfig,
+  prometheusConfig,
+  SCRAPE_INTERVAL_SECONDS,
+} from '../../../local/sim/monitoring/config.ts';
+import { backfillTimes, constantTimes, DEFAULT_BACKFILL } from '../../../local/sim/monitoring/harness.ts';
 import { freePort, MonitoringProcess } from '../../../local/sim/monitoring/process.ts';
 import { renderRuleFile } from '../../../local/sim/monitoring/rules.ts';
 import { SCENARIOS } from '../../../local/sim/scenarios/index.ts';
@@ -112,6 +116,22 @@ describe('monitoring configuration', () => {
     expect(times.at(-1)).toBe(100_000);
     expect(times.filter((time) => time >= 100_000 - 1_800)).toHaveLength(31);
     expect(times.every((time, index) => index === 0 || time > times[index - 1]!)).toBe(true);
+  });
+
+  it("backfills a counter's last ten minutes every scrape interval, so a [10m] window is as evenly sampled as live scrapes leave it", () => {
+    // Act
+    const times = backfillTimes(100_000, DEFAULT_BACKFILL, true);
+
+    // Assess: minute steps up to ten minutes before the end, then one sample per scrape interval
+    expect(DEFAULT_BACKFILL.scrapeStepSeconds).toBe(SCRAPE_INTERVAL_SECONDS);
+    expect(times[0]).toBe(100_000 - 6 * 3_600);
+    expect(times.at(-1)).toBe(100_000);
+    expect(times.filter((time) => time >= 100_000 - 600)).toHaveLength(601);
+    expect(times.filter((time) => time >= 100_000 - 1_800 && time < 100_000 - 600)).toHaveLength(20);
+    expect(times.every((time, index) => index === 0 || time > times[index - 1]!)).toBe(true);
+    expect(constantTimes(100_000, DEFAULT_BACKFILL)).toEqual(
+      Array.from({ length: 11 }, (_, index) => 100_000 - 600 + 60 * index),
+    );
   });
 
   it('finds the binaries under their Debian or upstream names, and says what is missing and how to install it', () => {

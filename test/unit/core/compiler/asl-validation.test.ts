@@ -1,6 +1,14 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StateMachineDefinition } from '../../../../functions/core/compiler/asl.ts';
-import { aslProblems } from '../../../../functions/core/compiler/asl-validation.ts';
+import {
+  aslProblems,
+  aslSchemaCheck,
+  aslValidatorOwnSchemaCheck,
+  substituteForValidation,
+} from '../../../../functions/core/compiler/asl-validation.ts';
+import { PACKAGE_ROOT } from '../../../../local/project.ts';
 
 const definition = (next: string): StateMachineDefinition =>
   ({
@@ -28,4 +36,73 @@ describe('aslProblems', () => {
     expect(aslProblems(definition('Done'))).toEqual([]);
     expect(aslProblems(definition('Done'))).toEqual([]);
   });
+});
+
+describe("asl-validator's JSON-schema check, compiled once", () => {
+  const library = readdirSync(join(PACKAGE_ROOT, 'statemachines'))
+    .filter((file) => file.endsWith('.asl.json'))
+    .map((file) =>
+      substituteForValidation(JSON.parse(readFileSync(join(PACKAGE_ROOT, 'statemachines', file), 'utf8'))),
+    );
+
+  /** Broken copies of a definition: what each kind of mistake gives the schema check. */
+  function broken(definition: StateMachineDefinition): unknown[] {
+    type Editable = { StartAt?: string; States: Record<string, Record<string, unknown>> };
+    const copy = () => JSON.parse(JSON.stringify(definition)) as Editable;
+    const [name, state] = Object.entries(definition.States)[0]!;
+    const variants: unknown[] = [];
+    let bad = copy();
+    bad.States[name]!.Type = 'Tusk';
+    variants.push(bad);
+    bad = copy();
+    bad.States[name]!.ResultPath = '$$.nope[';
+    variants.push(bad);
+    bad = copy();
+    bad.States[name]!.Resource = 'not-an-arn';
+    variants.push(bad);
+    bad = copy();
+    bad.States[name]!.TimeoutSeconds = 'thirty';
+    variants.push(bad);
+    bad = copy();
+    bad.States[name]!.Output = '{% $states.input. %}';
+    bad.States[name]!.QueryLanguage = 'JSONata';
+    variants.push(bad);
+    bad = copy();
+    delete bad.StartAt;
+    variants.push(bad);
+    if ((state as { Type: string }).Type === 'Task') {
+      bad = copy();
+      bad.States[name]!.Retry = [{ ErrorEquals: 'States.ALL' }];
+      variants.push(bad);
+    }
+    return variants;
+  }
+
+  it('replaced the library’s own check, and answers exactly as it does for the runbook library and broken copies', () => {
+    expect(aslValidatorOwnSchemaCheck).toBeTypeOf('function');
+    expect(library.length).toBeGreaterThan(20);
+    let failing = 0;
+    // Every definition as the platform checks it; broken copies of a few with both option sets
+    // (asl-validator's own check compiles its schemas each time: ~100 ms a call).
+    const cases = [
+      ...library.map((definition) => ({
+        candidate: definition,
+        options: { checkPaths: true, checkArn: true },
+      })),
+      ...library.slice(0, 3).flatMap((definition) =>
+        broken(definition).flatMap((candidate) => [
+          { candidate, options: { checkPaths: true, checkArn: true } },
+          { candidate, options: { checkPaths: false, checkArn: false } },
+        ]),
+      ),
+    ];
+    for (const { candidate, options } of cases) {
+      const mine = aslSchemaCheck(JSON.parse(JSON.stringify(candidate)), options);
+      const theirs = aslValidatorOwnSchemaCheck!(JSON.parse(JSON.stringify(candidate)), options);
+      expect(mine, JSON.stringify(candidate).slice(0, 300)).toEqual(theirs);
+      if (theirs.length > 0) failing++;
+    }
+    // The broken copies are refused (so the comparison covered errors, not only valid definitions).
+    expect(failing).toBeGreaterThanOrEqual(3 * 6 * 2);
+  }, 120_000);
 });
