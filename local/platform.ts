@@ -75,7 +75,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const print = (line: string) => options.print(terminalLine(line));
   const cdkJson = cdkJsonPath(options.cwd);
   const environment = loadEnvironmentConfig(cdkJson, options.environment);
-  const catalog = loadRunbookCatalog({
+  const catalog = await loadRunbookCatalog({
     cwd: options.cwd,
     runbooksDir: resolve(options.cwd, options.runbooksDir ?? 'runbooks'),
     statemachinesDir: resolve(options.cwd, options.statemachinesDir ?? 'statemachines'),

@@ -7,7 +7,16 @@ import type { PolicySet } from '../functions/core/policy.ts';
 import { CATALOG_FILE, runbookCatalogText } from '../functions/core/runbook/catalog.ts';
 import type { Runbook } from '../functions/core/runbook/model.ts';
 import { TOOL_CATALOG } from '../functions/tools/declarations.ts';
-import { compileRunbookFiles, listRunbookFiles, validateRunbookFiles } from './runbook-files.ts';
+import {
+  type CompiledFile,
+  compileRunbookFiles,
+  listRunbookFiles,
+  markDuplicateIds,
+  type RunbookFileResult,
+  validateRunbookFile,
+} from './runbook-files.ts';
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface RunbookCatalogEntry {
   id: string;
@@ -30,7 +39,7 @@ export interface RunbookCatalogEntry {
  * from statemachines/ — recompiled and rewritten first when stale, so the platform runs exactly the
  * files CDK deploys. Invalid runbooks are listed with their problems and not run.
  */
-export function loadRunbookCatalog(options: {
+export async function loadRunbookCatalog(options: {
   cwd: string;
   runbooksDir: string;
   statemachinesDir: string;
@@ -38,9 +47,21 @@ export function loadRunbookCatalog(options: {
   log: (line: string) => void;
 }) {
   const { files } = listRunbookFiles([options.runbooksDir]);
-  const results = validateRunbookFiles(files, { tools: TOOL_CATALOG, policies: options.policies });
+  // One runbook at a time, the event loop served between them: a library takes a second or more to
+  // validate and compile, and whatever shares the process (timers, a server, the demo's simulated
+  // exporters answering Prometheus' scrapes) should wait tens of milliseconds, not all of it.
+  const results: RunbookFileResult[] = [];
+  for (const file of files) {
+    results.push(validateRunbookFile(file, { tools: TOOL_CATALOG, policies: options.policies }));
+    await yieldToEventLoop();
+  }
+  markDuplicateIds(results);
   const valid = results.filter((result) => result.runbook && result.problems.length === 0);
-  const compiled = compileRunbookFiles(valid, options.statemachinesDir, TOOL_CATALOG);
+  const compiled: CompiledFile[] = [];
+  for (const result of valid) {
+    compiled.push(...compileRunbookFiles([result], options.statemachinesDir, TOOL_CATALOG));
+    await yieldToEventLoop();
+  }
   const entries: RunbookCatalogEntry[] = [];
   for (const result of results) {
     const file = relative(options.cwd, result.file) || result.file;

@@ -45,29 +45,31 @@ function readText(file: string): { text: string; bytes: number } {
   return { text: readFileSync(file, 'utf8'), bytes };
 }
 
-/** Validates runbook files: each file on its own, then across files (file name = id, unique ids). */
-export function validateRunbookFiles(
-  files: readonly string[],
+/** Validates one runbook file on its own (its id must match its file name). */
+export function validateRunbookFile(
+  file: string,
   options: { tools: ToolCatalog; policies: PolicySet },
-): RunbookFileResult[] {
-  const results = files.map((file): RunbookFileResult => {
-    const { text, bytes } = readText(file);
-    const result = validateRunbookText(text, options, bytes);
-    const problems = [...result.problems];
-    if (result.runbook) {
-      const expected = `${result.runbook.id}${extname(file)}`;
-      if (basename(file) !== expected) {
-        problems.push({
-          check: 'fileName',
-          path: 'id',
-          message: `file name "${basename(file)}" does not match id "${result.runbook.id}"; rename the file to ${expected}`,
-          line: 1,
-          column: 1,
-        });
-      }
+): RunbookFileResult {
+  const { text, bytes } = readText(file);
+  const result = validateRunbookText(text, options, bytes);
+  const problems = [...result.problems];
+  if (result.runbook) {
+    const expected = `${result.runbook.id}${extname(file)}`;
+    if (basename(file) !== expected) {
+      problems.push({
+        check: 'fileName',
+        path: 'id',
+        message: `file name "${basename(file)}" does not match id "${result.runbook.id}"; rename the file to ${expected}`,
+        line: 1,
+        column: 1,
+      });
     }
-    return result.runbook ? { file, runbook: result.runbook, problems } : { file, problems };
-  });
+  }
+  return result.runbook ? { file, runbook: result.runbook, problems } : { file, problems };
+}
+
+/** The check across files: each id is used once (the later files with a used id get the problem). */
+export function markDuplicateIds(results: readonly RunbookFileResult[]): void {
   const seen = new Map<string, string>();
   for (const result of results) {
     if (!result.runbook) continue;
@@ -82,6 +84,15 @@ export function validateRunbookFiles(
       seen.set(result.runbook.id, result.file);
     }
   }
+}
+
+/** Validates runbook files: each file on its own, then across files (file name = id, unique ids). */
+export function validateRunbookFiles(
+  files: readonly string[],
+  options: { tools: ToolCatalog; policies: PolicySet },
+): RunbookFileResult[] {
+  const results = files.map((file) => validateRunbookFile(file, options));
+  markDuplicateIds(results);
   return results;
 }
 
