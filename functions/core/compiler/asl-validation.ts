@@ -49,15 +49,22 @@ const SCHEMAS = [
   'errors',
 ] as const;
 
-function patchSchemaCheck(): SchemaCheck | undefined {
-  let checks: { jsonSchemaErrors?: unknown };
-  let fromValidator: NodeJS.Require;
+/** asl-validator's module of its JSON-schema check, and a require from its directory (undefined if moved). */
+function loadSchemaChecks():
+  | { checks: { jsonSchemaErrors?: unknown }; fromValidator: NodeJS.Require }
+  | undefined {
   try {
-    fromValidator = createRequire(require.resolve('asl-validator'));
-    checks = fromValidator('./checks/json-schema-errors');
+    const fromValidator = createRequire(require.resolve('asl-validator'));
+    return { checks: fromValidator('./checks/json-schema-errors'), fromValidator };
   } catch {
     return undefined;
   }
+}
+const schemaChecks = loadSchemaChecks();
+
+function patchSchemaCheck(): SchemaCheck | undefined {
+  if (!schemaChecks) return undefined;
+  const { checks, fromValidator } = schemaChecks;
   const original = checks.jsonSchemaErrors;
   if (typeof original !== 'function') return undefined;
   const Ajv = (fromValidator('ajv') as { default: new (options: object) => AjvInstance }).default;
@@ -153,11 +160,9 @@ export const aslValidatorOwnSchemaCheck: SchemaCheck | undefined = patchSchemaCh
 
 /** The JSON-schema check asl-validator runs now (the compiled-once one when patched). */
 export function aslSchemaCheck(definition: unknown, options: SchemaCheckOptions): SchemaError[] {
-  const fromValidator = createRequire(require.resolve('asl-validator'));
-  return (fromValidator('./checks/json-schema-errors') as { jsonSchemaErrors: SchemaCheck }).jsonSchemaErrors(
-    definition,
-    options,
-  );
+  const check = schemaChecks?.checks.jsonSchemaErrors;
+  if (typeof check !== 'function') throw new Error('asl-validator has no JSON-schema check module');
+  return (check as SchemaCheck)(definition, options);
 }
 
 /** What CDK substitutes for `${…}` placeholders, shaped like the real thing so ARN checks apply. */
@@ -169,7 +174,7 @@ export function substituteForValidation(definition: StateMachineDefinition): Sta
   return JSON.parse(text) as StateMachineDefinition;
 }
 
-/** Definitions validated in this process, by digest: asl-validator compiles its JSON schemas anew on every call. */
+/** Definitions validated in this process, by digest: the catalog and the engine check the same machines. */
 const validated = new Map<string, readonly string[]>();
 const MAX_VALIDATED = 1_000;
 

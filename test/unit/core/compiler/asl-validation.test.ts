@@ -48,34 +48,24 @@ describe("asl-validator's JSON-schema check, compiled once", () => {
   /** Broken copies of a definition: what each kind of mistake gives the schema check. */
   function broken(definition: StateMachineDefinition): unknown[] {
     type Editable = { StartAt?: string; States: Record<string, Record<string, unknown>> };
-    const copy = () => JSON.parse(JSON.stringify(definition)) as Editable;
     const [name, state] = Object.entries(definition.States)[0]!;
-    const variants: unknown[] = [];
-    let bad = copy();
-    bad.States[name]!.Type = 'Tusk';
-    variants.push(bad);
-    bad = copy();
-    bad.States[name]!.ResultPath = '$$.nope[';
-    variants.push(bad);
-    bad = copy();
-    bad.States[name]!.Resource = 'not-an-arn';
-    variants.push(bad);
-    bad = copy();
-    bad.States[name]!.TimeoutSeconds = 'thirty';
-    variants.push(bad);
-    bad = copy();
-    bad.States[name]!.Output = '{% $states.input. %}';
-    bad.States[name]!.QueryLanguage = 'JSONata';
-    variants.push(bad);
-    bad = copy();
-    delete bad.StartAt;
-    variants.push(bad);
-    if ((state as { Type: string }).Type === 'Task') {
-      bad = copy();
-      bad.States[name]!.Retry = [{ ErrorEquals: 'States.ALL' }];
-      variants.push(bad);
-    }
-    return variants;
+    const mistakes: Array<Record<string, unknown>> = [
+      { Type: 'Tusk' },
+      { ResultPath: '$$.nope[' },
+      { Resource: 'not-an-arn' },
+      { TimeoutSeconds: 'thirty' },
+      { Output: '{% $states.input. %}', QueryLanguage: 'JSONata' },
+      ...((state as { Type: string }).Type === 'Task' ? [{ Retry: [{ ErrorEquals: 'States.ALL' }] }] : []),
+    ];
+    const copy = () => JSON.parse(JSON.stringify(definition)) as Editable;
+    const variants: Editable[] = mistakes.map((fields) => {
+      const bad = copy();
+      Object.assign(bad.States[name]!, fields);
+      return bad;
+    });
+    const noStart = copy();
+    delete noStart.StartAt;
+    return [...variants, noStart];
   }
 
   it('replaced the library’s own check, and answers exactly as it does for the runbook library and broken copies', () => {
