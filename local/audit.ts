@@ -181,7 +181,7 @@ function actorText(event: AuditRecord): string {
 export function describeAuditEvent(event: AuditRecord): string {
   switch (event.kind) {
     case 'alert.received':
-      return `alert ${event.alert.name} ${event.alert.status}${event.decision ? `: ${event.decision}` : ''}`;
+      return `alert ${event.alert.name} ${event.alert.status}${event.decision ? `: ${event.decision}` : ''}${event.deliveries ? ` (${event.deliveries} deliveries, the last at ${event.lastAt})` : ''}`;
     case 'runbook.selected':
       return event.selected
         ? `selected ${event.selected.runbookId} (rule ${event.selected.rule}, score ${event.selected.score.toFixed(2)}) of ${event.candidates.length} candidate(s)`

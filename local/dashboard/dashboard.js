@@ -2489,7 +2489,7 @@ function auditActor(event) {
 function auditWhat(event) {
   switch (event.kind) {
     case 'alert.received':
-      return `alert ${event.alert?.name} ${event.alert?.status}${event.decision ? `: ${event.decision}` : ''}`;
+      return `alert ${event.alert?.name} ${event.alert?.status}${event.decision ? `: ${event.decision}` : ''}${event.deliveries ? ` (${event.deliveries} deliveries, the last at ${event.lastAt})` : ''}`;
     case 'runbook.selected':
       return event.selected
         ? `selected ${event.selected.runbookId} (rule ${event.selected.rule}, score ${Number(event.selected.score).toFixed(2)}) of ${event.candidates.length} candidate(s)`

@@ -12,6 +12,7 @@ import * as z from 'zod';
 import { Alert } from '../../core/alert.ts';
 import { parseApprovalPublicId } from '../../core/approval-links.ts';
 import { ConfigurationError, ValidationError } from '../../core/errors.ts';
+import { GroupCommit } from '../../core/group-commit.ts';
 import { jsonBytes, trimToBudget } from '../../core/output-budget.ts';
 import {
   type AlertSummary,
@@ -218,17 +219,6 @@ const ControlRequestSchema = z
 const OpenIncidentLock = z.object({ incidentId: z.string(), incident: IncidentRecord }).strict();
 type OpenIncidentLock = z.infer<typeof OpenIncidentLock>;
 
-/** Duplicates of one incident counted by one write: how many, the latest firing, who waits for it. */
-interface JoinBatch {
-  lock: OpenIncidentLock;
-  count: number;
-  seenAt: string;
-  waiters: Array<{
-    resolve: (incident: IncidentRecord | undefined) => void;
-    reject: (error: unknown) => void;
-  }>;
-}
-
 const ExecutionsCursor = z
   .object({ pk: z.string(), sk: z.string(), gsi1pk: z.literal(Partition.executions), gsi1sk: z.string() })
   .strict();
@@ -253,8 +243,23 @@ const OPEN_INCIDENT_CACHE_SIZE = 10_000;
 export class DynamoStore implements Store {
   /** fingerprint → the lock of its open incident, as this process last saw it (oldest first). */
   private readonly openLocks = new Map<string, OpenIncidentLock>();
-  /** Per incident: duplicates that arrived while its count was being written, counted by the next write. */
-  private readonly joins = new Map<string, { queued?: JoinBatch }>();
+  /**
+   * Per incident: duplicates that arrive while its count is being written are counted by the next
+   * write (an alert storm costs one update per round trip, not one per firing).
+   */
+  private readonly joins = new GroupCommit<
+    { lock: OpenIncidentLock; seenAt: string },
+    IncidentRecord | undefined
+  >((_incidentId, joins) =>
+    this.countJoins(
+      joins[0]!.lock,
+      joins
+        .map((join) => join.seenAt)
+        .sort()
+        .at(-1)!,
+      joins.length,
+    ),
+  );
   private readonly openLocksMax: number;
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -1011,43 +1016,12 @@ export class DynamoStore implements Store {
     return stored;
   }
 
-  /** Counts one occurrence on the lock's incident; undefined when that incident is no longer open. */
   /**
-   * Counts one duplicate. Duplicates of one incident that arrive while its count is being written are
-   * counted together by the next write (group commit: an alert storm costs one update per round trip,
-   * not one per firing); each caller is answered once the write that counted it is in the table.
+   * Counts one duplicate; undefined when its incident is no longer open. Each caller is answered once
+   * the write that counted it is in the table.
    */
   private joinIncident(lock: OpenIncidentLock, seenAt: string): Promise<IncidentRecord | undefined> {
-    let joining = this.joins.get(lock.incidentId);
-    const writing = joining !== undefined;
-    if (!joining) {
-      joining = {};
-      this.joins.set(lock.incidentId, joining);
-    }
-    joining.queued ??= { lock, count: 0, seenAt, waiters: [] };
-    const batch = joining.queued;
-    batch.count++;
-    if (seenAt > batch.seenAt) batch.seenAt = seenAt;
-    const answered = new Promise<IncidentRecord | undefined>((resolve, reject) =>
-      batch.waiters.push({ resolve, reject }),
-    );
-    if (!writing) void this.writeJoins(lock.incidentId, joining);
-    return answered;
-  }
-
-  /** Writes the queued counts of one incident, one batch at a time, until none is left. */
-  private async writeJoins(incidentId: string, joining: { queued?: JoinBatch }): Promise<void> {
-    while (joining.queued) {
-      const batch = joining.queued;
-      joining.queued = undefined;
-      try {
-        const incident = await this.countJoins(batch.lock, batch.seenAt, batch.count);
-        for (const waiter of batch.waiters) waiter.resolve(incident);
-      } catch (error) {
-        for (const waiter of batch.waiters) waiter.reject(error);
-      }
-    }
-    this.joins.delete(incidentId);
+    return this.joins.add(lock.incidentId, { lock, seenAt });
   }
 
   private async countJoins(

@@ -108,6 +108,12 @@ export const AuditEvent = z.discriminatedUnion('kind', [
        * to select a runbook (the selection and gate events that follow say what became of it).
        */
       decision: z.string().max(64).optional(),
+      /**
+       * Repeats of the same firing that arrived together and were recorded as this one event (a
+       * duplicate storm): how many (absent: one) and when the last of them arrived (`at`: the first).
+       */
+      deliveries: z.number().int().min(2).optional(),
+      lastAt: IsoTime.optional(),
     })
     .strict(),
   /** Which runbook the classifier chose, and every candidate with its score. */

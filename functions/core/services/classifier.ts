@@ -24,6 +24,7 @@ import type { ConsideredRunbook, RunbookSelector } from '../classifier/select.ts
 import type { RuntimeConfig } from '../config.ts';
 import { ConfigurationError } from '../errors.ts';
 import type { ExecutionInput } from '../execution-contract.ts';
+import { GroupCommit } from '../group-commit.ts';
 import { approvalRiskThreshold } from '../policy.ts';
 import {
   type ExecutionRecord,
@@ -100,6 +101,9 @@ export interface ClassifierOptions {
   tools?: Pick<ToolCatalog, 'get'>;
 }
 
+/** A `joined` event as the classifier writes it (the actor and the alert's summary are added on the way). */
+type JoinedEvent = Extract<DistributiveOmit<AuditEventInput, 'actor' | 'alert'>, { kind: 'alert.received' }>;
+
 /** Takeovers of a lock released while this alert was being deferred: decide again, at most this often. */
 const DEFERRAL_RECHECKS = 3;
 
@@ -111,6 +115,22 @@ const DEFERRAL_RECHECKS = 3;
  */
 export class ClassifierService {
   private learning: { at: number; aggregates: Map<string, LearningAggregate> } | undefined;
+  /**
+   * Repeats of one firing that joined its incident, recorded as one `joined` event per write (group
+   * commit, keyed by the whole event but its time): the first is written at once, the repeats that
+   * arrive while it is written are recorded together by the next write, with their count and the last
+   * one's time. A duplicate storm costs one audit write per round trip, and every delivery is counted.
+   */
+  private readonly joinedEvents = new GroupCommit<{ alert: Alert; event: JoinedEvent }, void>(
+    async (_key, joins) => {
+      const { alert, event } = joins[0]!;
+      const last = joins.at(-1)!.event.at;
+      await this.audit(
+        alert,
+        joins.length === 1 ? event : { ...event, deliveries: joins.length, lastAt: last },
+      );
+    },
+  );
 
   constructor(private readonly options: ClassifierOptions) {}
 
@@ -208,14 +228,16 @@ export class ClassifierService {
       // Waiting for another execution's change lock: every repeat (and the holder's end) decides again.
       const deferred = incident.decision === 'deferred' && !incident.executionId;
       if (!abandoned && !deferred) {
-        await this.audit(alert, {
+        const event: JoinedEvent = {
           kind: 'alert.received',
           at: now.toISOString(),
           incidentId: incident.id,
           ...(incident.executionId ? { executionId: incident.executionId } : {}),
           ...(incident.runbookId ? { runbookId: incident.runbookId } : {}),
           decision: 'joined',
-        });
+        };
+        const { at: _at, ...same } = event;
+        await this.joinedEvents.add(JSON.stringify([same, summarizeAlert(alert)]), { alert, event });
         return {
           alert: summary,
           decision: 'joined',

@@ -102,6 +102,50 @@ describe('classifier handler', () => {
     expect(harness.sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);
   });
 
+  it("records a storm's concurrent repeats together, each delivery counted, in fewer audit writes", async () => {
+    // Prepare: the incident is open; then 199 repeats arrive at once
+    const event = fixture('cloudwatch-alarm-ec2-status-check.json');
+    const opened = await handler(event, lambdaContext());
+
+    // Act
+    await Promise.all(Array.from({ length: 199 }, () => handler(event, lambdaContext())));
+
+    // Assess
+    const { events } = await harness.audit.query({ execution: opened.executionId! }, { limit: 1_000 });
+    const joined = events.filter((entry) => entry.kind === 'alert.received' && entry.decision === 'joined');
+    const deliveries = joined.map((entry) => (entry.kind === 'alert.received' ? (entry.deliveries ?? 1) : 0));
+    expect(deliveries.reduce((sum, count) => sum + count, 0)).toBe(199);
+    expect(joined.length).toBeLessThan(20);
+    for (const entry of joined)
+      if (entry.kind === 'alert.received' && entry.deliveries)
+        expect(Date.parse(entry.lastAt!)).toBeGreaterThanOrEqual(Date.parse(entry.at));
+  });
+
+  it('keeps repeats that differ apart: another summary is another joined event', async () => {
+    // Prepare
+    const event = fixture('cloudwatch-alarm-ec2-status-check.json');
+    const opened = await handler(event, lambdaContext());
+    const reworded = structuredClone(event) as { detail: { state: { reason: string } } };
+    reworded.detail.state.reason = 'Threshold Crossed: 2 datapoints were greater than the threshold';
+
+    // Act
+    await Promise.all([
+      ...Array.from({ length: 10 }, () => handler(event, lambdaContext())),
+      ...Array.from({ length: 10 }, () => handler(reworded, lambdaContext())),
+    ]);
+
+    // Assess
+    const { events } = await harness.audit.query({ execution: opened.executionId! }, { limit: 1_000 });
+    const bySummary = new Map<string, number>();
+    for (const entry of events)
+      if (entry.kind === 'alert.received' && entry.decision === 'joined')
+        bySummary.set(
+          entry.alert.summary,
+          (bySummary.get(entry.alert.summary) ?? 0) + (entry.deliveries ?? 1),
+        );
+    expect([...bySummary.values()]).toEqual([10, 10]);
+  });
+
   it('treats ExecutionAlreadyExists as the duplicate it is, not an error', async () => {
     // Prepare
     harness.sfn

@@ -62,6 +62,28 @@ describe('runbook audit', () => {
         verdict: 'held',
         reason: 'held before relieve-node: paused by alice',
       });
+      clock.now = () => new Date('2026-11-25T12:00:01.000Z');
+      await audit.record({
+        id: 'e3',
+        kind: 'alert.received',
+        at: '2026-11-25T12:00:01Z',
+        actor: system('classifier'),
+        executionId: 'node-memory-pressure-1',
+        alert: {
+          source: 'prometheus',
+          name: 'NodeMemoryPressure',
+          status: 'firing',
+          severity: 'critical',
+          summary: 'ip-1 is under memory pressure',
+          environment: 'prod',
+          resource: { type: 'k8s-node', id: 'ip-1', cluster: 'prod' },
+          fingerprint: 'f1',
+          startsAt: '2026-11-25T09:59:00Z',
+        },
+        decision: 'joined',
+        deliveries: 42,
+        lastAt: '2026-11-25T12:00:01.250Z',
+      });
     } finally {
       await database.stop();
     }
@@ -76,8 +98,9 @@ describe('runbook audit', () => {
     expect(out).toEqual([
       '2026-11-25T10:00:00.000Z  alice (cli 127.0.0.1)  node-memory-pressure-1  override.pause accepted (looking)',
       '2026-11-25T12:00:00.000Z  step-runner  node-memory-pressure-1  checkpoint gate held: held before relieve-node: paused by alice',
+      '2026-11-25T12:00:01.000Z  classifier  node-memory-pressure-1  alert NodeMemoryPressure firing: joined (42 deliveries, the last at 2026-11-25T12:00:01.250Z)',
     ]);
-    expect(err).toEqual(['2 event(s)']);
+    expect(err).toEqual(['3 event(s)']);
   });
 
   it('exports JSON lines, filtered by --since and by resource', async () => {
