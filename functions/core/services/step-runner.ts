@@ -24,7 +24,7 @@ import type {
 import type { Admission, ChangeGate } from '../limits/change-gate.ts';
 import { jsonBytes, trimToBudget } from '../output-budget.ts';
 import { RISK_RANK } from '../policy.ts';
-import type { StepOutcome } from '../records.ts';
+import type { ExecutionRecord, StepOutcome } from '../records.ts';
 import { RESOLVE_STEP_ID } from '../runbook/model.ts';
 import {
   findTemplates,
@@ -417,7 +417,7 @@ export class StepRunner {
           startedAt,
         )
       : undefined;
-    await this.putOutcome({ ...base, status: 'running', parameters, startedAt });
+    await this.putOutcome({ ...base, status: 'running', parameters, startedAt }, record);
     await store.updateExecution(execution.id, { currentState: step.id }).catch(() => undefined);
     const stuck = await this.stuckPlan(execution, step, attempt, startedAt);
     const result = await this.runTool(
@@ -450,15 +450,18 @@ export class StepRunner {
           output: stored.value,
         });
     }
-    await this.putOutcome({
-      ...base,
-      status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
-      parameters,
-      startedAt,
-      ...timing,
-      output: stored.value,
-      ...(stored.truncated ? { outputTruncated: true } : {}),
-    });
+    await this.putOutcome(
+      {
+        ...base,
+        status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
+        parameters,
+        startedAt,
+        ...timing,
+        output: stored.value,
+        ...(stored.truncated ? { outputTruncated: true } : {}),
+      },
+      record,
+    );
     const forState = step.outputBudgetBytes > 0 ? trimToBudget(output, step.outputBudgetBytes).value : null;
     return {
       status: execution.dryRun && tool.declaration.mutating ? 'dry-run' : 'succeeded',
@@ -934,21 +937,26 @@ export class StepRunner {
     return { timing, output: result.output };
   }
 
+  /** `execution`: the execution's record when the caller has read it already (its audit reads no other). */
   private async putOutcome(
     outcome: Omit<StepOutcome, 'startedAt' | 'finishedAt'> & { startedAt: Date; finishedAt?: string },
+    execution?: ExecutionRecord,
   ) {
     const { startedAt, ...rest } = outcome;
     const record = { ...rest, startedAt: startedAt.toISOString() } as StepOutcome;
     if (jsonBytes(record.parameters) > 50_000)
       record.parameters = trimToBudget(record.parameters, 50_000).value as Record<string, unknown>;
     await this.options.store.putStepOutcome(record);
-    await this.auditChange(record);
+    await this.auditChange(record, execution);
   }
 
-  /** A change's outcome (starting, or how it ended) goes into the execution's audit trail. */
-  private async auditChange(outcome: StepOutcome): Promise<void> {
+  /**
+   * A change's outcome (starting, or how it ended) goes into the execution's audit trail, with the
+   * execution's runbook, environment, incident and resource (fields its record never changes).
+   */
+  private async auditChange(outcome: StepOutcome, known?: ExecutionRecord): Promise<void> {
     if (!this.options.audit || (!outcome.mutating && outcome.kind !== 'compensation')) return;
-    const execution = await this.options.store.getExecution(outcome.executionId);
+    const execution = known ?? (await this.options.store.getExecution(outcome.executionId));
     const event =
       execution &&
       changeEventOf(outcome, {

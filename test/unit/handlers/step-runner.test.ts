@@ -832,6 +832,40 @@ describe('step-runner handler', () => {
       });
     });
 
+    it("audits a change's start and end with the execution read once, by the step itself", async () => {
+      // Prepare
+      await runTopPods();
+      await approve(NODE_MEMORY, 'Approval: restart-workload');
+      tools['k8s.rollout-restart'].resolves({ restartedAt: '2026-11-25T10:01:30Z' });
+      const executionReads: string[] = [];
+      harness.table.client.middlewareStack.add(
+        (next, context) => (args) => {
+          const key = (args.input as { Key?: { pk?: string; sk?: string } }).Key;
+          if (context.commandName === 'GetItemCommand' && key?.sk === 'EXECUTION')
+            executionReads.push(key.pk!);
+          return next(args);
+        },
+        { step: 'initialize', name: 'executionReads' },
+      );
+
+      // Act
+      await invoke(taskPayload(NODE_MEMORY, 'restart-top-workload', state));
+
+      // Assess
+      const { events } = await harness.audit.query({ execution: state.execution.id });
+      const changes = events.filter(
+        (event) => event.kind === 'change.started' || event.kind === 'change.finished',
+      );
+      expect(
+        changes.map((event) => [event.kind, event.runbookId, event.incidentId, event.environment]),
+      ).toEqual([
+        ['change.started', NODE_MEMORY, state.execution.incidentId, state.execution.environment],
+        ['change.finished', NODE_MEMORY, state.execution.incidentId, state.execution.environment],
+      ]);
+      expect(changes.every((event) => event.resourceKey?.startsWith('k8s-node/'))).toBe(true);
+      expect(executionReads).toHaveLength(1);
+    });
+
     it('runs a dry run: the tool is told, and the outcome says dry-run', async () => {
       // Prepare
       await approve(NODE_MEMORY, 'Approval: relieve-node');
