@@ -36,11 +36,10 @@ export interface AuditPage {
  */
 export interface AuditTrail {
   /**
-   * `fresh`: the caller made the id just now (random), so no earlier copy can exist and the check for
-   * one is skipped (an alert storm's joins cost one write each). `firstCopy`: the id is deterministic
-   * but nothing can have recorded it yet (its incident was opened by this very call), so the look for
-   * an earlier copy is skipped; the id is still kept, so a later retry finds this copy.
+   * Recording an id that was recorded before answers with that first copy (a retried Lambda, a
+   * redelivered event). `fresh`: the caller made the id just now (random), so no earlier copy can
+   * exist and nothing is kept to find one by (one write instead of two).
    */
-  record(event: AuditEvent, options?: { fresh?: boolean; firstCopy?: boolean }): Promise<AuditRecord>;
+  record(event: AuditEvent, options?: { fresh?: boolean }): Promise<AuditRecord>;
   query(filter: AuditFilter, query?: AuditQuery): Promise<AuditPage>;
 }

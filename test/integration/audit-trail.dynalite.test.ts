@@ -89,34 +89,102 @@ describe('DynamoAuditTrail on dynalite: the items', () => {
     expect(recorded.order.startsWith(`${recorded.recordedAt}#`)).toBe(true);
   });
 
-  it('never replaces an event: a key that is taken makes the writer take another', async () => {
-    // Prepare: the second writer's first put aims at the first event's key (as if it had collided)
-    const first = await audit.record(pauseEvent({ reason: 'first' }));
+  /** A client that sends the first event put of `sk` to `redirect` instead (a key someone else took). */
+  function collidingClient(redirect: () => string) {
     let collisions = 1;
-    const colliding = {
+    const client = {
       send: (command: { input: { Item?: Record<string, unknown> } }) => {
         const item = command.input.Item;
         if (command instanceof PutCommand && String(item?.sk).startsWith('EVENT#') && collisions > 0) {
           collisions--;
           return table.client.send(
-            new PutCommand({ ...command.input, Item: { ...item, sk: `EVENT#${first.order}` } } as never),
+            new PutCommand({ ...command.input, Item: { ...item, sk: `EVENT#${redirect()}` } } as never),
           );
         }
         return table.client.send(command as never);
       },
     } as unknown as typeof table.client;
+    return { client, collided: () => collisions === 0 };
+  }
+
+  it('never replaces an event: a fresh event whose key is taken takes another', async () => {
+    // Prepare: the second writer's first put aims at the first event's key (as if it had collided)
+    const first = await audit.record(pauseEvent({ reason: 'first' }));
+    const colliding = collidingClient(() => first.order);
     const racing = new DynamoAuditTrail({
-      client: colliding,
+      client: colliding.client,
       tableName: table.tableName,
       retentionDays: RETENTION_DAYS,
     });
     // Act
-    const second = await racing.record(pauseEvent({ reason: 'second' }));
+    const second = await racing.record(pauseEvent({ reason: 'second' }), { fresh: true });
     const page = await audit.query({ execution: 'exec-0001' });
     // Assess
-    expect(collisions).toBe(0);
+    expect(colliding.collided()).toBe(true);
     expect(second.order).not.toBe(first.order);
     expect(page.events.map((event) => (event as { reason?: string }).reason)).toEqual(['first', 'second']);
+  });
+
+  it('never replaces an event: a key its marker names, taken by another event, is a conflict', async () => {
+    // Prepare
+    const first = await audit.record(pauseEvent({ reason: 'first' }));
+    const colliding = collidingClient(() => first.order);
+    const racing = new DynamoAuditTrail({
+      client: colliding.client,
+      tableName: table.tableName,
+      retentionDays: RETENTION_DAYS,
+    });
+    // Act / Assess
+    await expect(racing.record(pauseEvent({ reason: 'second' }))).rejects.toThrow(/holds another event/);
+    const page = await audit.query({ execution: 'exec-0001' });
+    expect(page.events.map((event) => (event as { reason?: string }).reason)).toEqual(['first']);
+  });
+
+  it('records an event with its own id in two writes and no read: its marker, then the event', async () => {
+    // Prepare
+    const sent: string[] = [];
+    table.client.middlewareStack.add(
+      (next, context) => (args) => {
+        const key =
+          (args.input as { Key?: { sk?: string }; Item?: { sk?: string } }).Key ??
+          (args.input as { Item?: { sk?: string } }).Item;
+        sent.push(`${String(context.commandName)} ${String(key?.sk).split('#')[0]}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'sent' },
+    );
+    // Act
+    await audit.record(pauseEvent({ reason: 'once' }));
+    // Assess
+    expect(sent).toEqual(['PutItemCommand ID', 'PutItemCommand EVENT']);
+  });
+
+  it('completes an event whose writer stopped after its marker, at the key the marker names, once', async () => {
+    // Prepare: the first writer claims the id, and its event put never reaches the table
+    const event = pauseEvent({ reason: 'interrupted' });
+    const dying = {
+      send: (command: { input: { Item?: Record<string, unknown> } }) =>
+        command instanceof PutCommand && String(command.input.Item?.sk).startsWith('EVENT#')
+          ? Promise.reject(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }))
+          : table.client.send(command as never),
+    } as unknown as typeof table.client;
+    const first = new DynamoAuditTrail({
+      client: dying,
+      tableName: table.tableName,
+      retentionDays: RETENTION_DAYS,
+    });
+    await expect(first.record(event)).rejects.toThrow('socket hang up');
+    const marker = await table.client.send(
+      new GetCommand({ TableName: table.tableName, Key: AuditKeys.eventId('execution:exec-0001', event.id) }),
+    );
+    // Act: the retry (another process, later)
+    const retried = await audit.record(event);
+    const again = await audit.record(event);
+    // Assess
+    expect(retried.order).toBe(marker.Item?.order);
+    expect(again).toEqual(retried);
+    const page = await audit.query({ execution: 'exec-0001' });
+    expect(page.events).toEqual([retried]);
   });
 
   it('says which item is corrupt when one was edited by hand', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -33,8 +33,9 @@ import { GlobalIndex, type GlobalIndexDesign, TableKey, TTL_ATTRIBUTE } from './
  * removes it after the environment's audit retention). Its sort key orders the trail as recorded:
  * the recording time, this process's own count (same-millisecond events keep their order), a random
  * tie-break; `attribute_not_exists` makes a collision a retry, never an overwrite. No counter is shared,
- * so writers never wait on each other (an alert storm joins one incident 200 times at once). An id
- * marker per event makes a retried record keep the first copy.
+ * so writers never wait on each other. An event with a deterministic id claims an id marker first,
+ * which names the key its event goes to: a retried record finds the first copy, or completes it
+ * when its first writer stopped between the two writes, and never writes a second.
  */
 
 const SECONDS_PER_DAY = 86_400;
@@ -47,10 +48,18 @@ export const AUDIT_PAGE_MAX = 1_000;
 /** This process's count of events recorded: orders its own events within one millisecond. */
 let recorded = 0;
 
-/** `<recordedAt>#<count, base 36, 10 digits>#<random>`: sorts as recorded; unique with the random part. */
-function orderKey(recordedAt: string): string {
+/**
+ * `<recordedAt>#<count, base 36, 10 digits>#<tie-break>`: sorts as recorded. The tie-break is random,
+ * or for an event with a deterministic id 64 bits of the id's hash: no other event can take that key,
+ * so the key its id marker names is this event's alone.
+ */
+function orderKey(recordedAt: string, id?: string): string {
   recorded = (recorded + 1) % 36 ** 10;
-  return `${recordedAt}#${recorded.toString(36).padStart(10, '0')}#${randomBytes(4).toString('hex')}`;
+  const tieBreak =
+    id === undefined
+      ? randomBytes(4).toString('hex')
+      : createHash('sha256').update(id).digest('hex').slice(0, 16);
+  return `${recordedAt}#${recorded.toString(36).padStart(10, '0')}#${tieBreak}`;
 }
 
 export const AuditKeys = {
@@ -108,10 +117,7 @@ export class DynamoAuditTrail implements AuditTrail {
     this.clock = options.clock ?? systemClock;
   }
 
-  async record(
-    input: AuditEvent,
-    options: { fresh?: boolean; firstCopy?: boolean } = {},
-  ): Promise<AuditRecord> {
+  async record(input: AuditEvent, options: { fresh?: boolean } = {}): Promise<AuditRecord> {
     const parsed = AuditEvent.safeParse(input);
     if (!parsed.success) {
       const problems = zodProblems(parsed.error);
@@ -123,49 +129,95 @@ export class DynamoAuditTrail implements AuditTrail {
     const event = JSON.parse(JSON.stringify(parsed.data)) as AuditEvent;
     event.at = instant(event.at, 'at');
     const trail = auditTrailOf(event);
-    const markerKey = AuditKeys.eventId(trail, event.id);
-    // A random id made just now has no earlier copy: neither a look for one nor a marker is needed.
-    // The caller's incident was opened by this very call: no earlier attempt can have recorded the id.
-    const recorded = options.fresh || options.firstCopy ? undefined : await this.recordedAs(trail, markerKey);
-    if (recorded) return recorded;
-
     const ttl = Math.ceil(Date.parse(event.at) / 1000) + this.retentionSeconds;
+    if (options.fresh) return this.appendFresh(trail, event, ttl);
+
+    // The id's marker is claimed first and names where its event goes: whoever claims it writes the
+    // event there; a retry (or a writer racing this one) finds the marker and the event it names,
+    // or writes that event itself when its first writer stopped in between. Two writes, and never a
+    // second copy.
+    const markerKey = AuditKeys.eventId(trail, event.id);
+    // Built (and its size checked) before the claim: an event too large to store leaves no marker.
+    const own = this.itemAt(trail, event, orderKey(this.clock.now().toISOString(), event.id), ttl);
+    const claimed = await this.table.putIfAbsent(markerKey, {
+      ...markerKey,
+      entity: 'AuditEventId',
+      order: own.record.order,
+      [TTL_ATTRIBUTE]: ttl,
+    });
+    if (claimed) return this.putEventAt(trail, event, own);
+    const marker = IdMarker.safeParse(await this.table.get(markerKey));
+    if (!marker.success)
+      throw new CorruptRecordError(
+        `AuditTrail.record: the id marker of "${event.id}" in trail "${trail}" (table "${this.tableName}") names no event`,
+        this.tableName,
+        markerKey,
+        zodProblems(marker.error),
+      );
+    const key = AuditKeys.event(trail, marker.data.order);
+    const stored = await this.table.get(key);
+    return stored
+      ? this.parse(key, stored)
+      : this.putEventAt(trail, event, this.itemAt(trail, event, marker.data.order, ttl));
+  }
+
+  /** An event whose id was made just now (random): no earlier copy can exist, so no marker is kept. */
+  private async appendFresh(trail: string, event: AuditEvent, ttl: number): Promise<AuditRecord> {
     for (let attempt = 0; attempt < APPEND_MAX_ATTEMPTS; attempt++) {
-      const recordedAt = this.clock.now().toISOString();
-      const order = orderKey(recordedAt);
-      const record = { ...event, trail, recordedAt, order } as AuditRecord;
-      const key = AuditKeys.event(trail, order);
-      const item: Item = {
-        ...key,
-        entity: 'AuditEvent',
-        ...record,
-        ...(event.resourceKey
-          ? {
-              [ResourceIndex.partitionKey]: AuditPartition.resource(event.resourceKey),
-              [ResourceIndex.sortKey]: order,
-            }
-          : {}),
-        [ActorIndex.partitionKey]: AuditPartition.actor(event.actor.id),
-        [ActorIndex.sortKey]: order,
-        [TTL_ATTRIBUTE]: ttl,
-      };
-      this.table.assertFits(key, item, 'AuditTrail.record', 'trim its details');
+      const order = orderKey(this.clock.now().toISOString());
+      const { record, key, item } = this.itemAt(trail, event, order, ttl);
       // The random part collided (never seen in practice): take another key rather than overwrite.
-      if (!(await this.table.putIfAbsent(key, item))) continue;
-      if (!options.fresh)
-        await this.table.putIfAbsent(markerKey, {
-          ...markerKey,
-          entity: 'AuditEventId',
-          order,
-          [TTL_ATTRIBUTE]: ttl,
-        });
-      return record;
+      if (await this.table.putIfAbsent(key, item)) return record;
     }
     throw new StoreConflictError(
       `AuditTrail.record: ${APPEND_MAX_ATTEMPTS} keys for "${event.kind}" (${event.id}) in trail "${trail}" were all taken; try again`,
       this.tableName,
-      markerKey,
+      AuditKeys.eventId(trail, event.id),
     );
+  }
+
+  /**
+   * Writes the event at the order its marker names. Taken already: by this event (a racing writer of
+   * the same id got there first), whose stored copy is the answer; by another event (its id's hash
+   * would have to collide), a conflict, never an overwrite.
+   */
+  private async putEventAt(
+    trail: string,
+    event: AuditEvent,
+    { record, key, item }: ReturnType<DynamoAuditTrail['itemAt']>,
+  ): Promise<AuditRecord> {
+    if (await this.table.putIfAbsent(key, item)) return record;
+    const stored = await this.table.get(key);
+    const copy = stored ? this.parse(key, stored) : undefined;
+    if (copy?.id === event.id) return copy;
+    throw new StoreConflictError(
+      `AuditTrail.record: the key its marker names for "${event.kind}" (${event.id}) in trail "${trail}" holds another event`,
+      this.tableName,
+      key,
+    );
+  }
+
+  /** The stored record and item of an event at `order` (its recording time leads the order). */
+  private itemAt(trail: string, event: AuditEvent, order: string, ttl: number) {
+    const recordedAt = order.slice(0, order.indexOf('#'));
+    const record = { ...event, trail, recordedAt, order } as AuditRecord;
+    const key = AuditKeys.event(trail, order);
+    const item: Item = {
+      ...key,
+      entity: 'AuditEvent',
+      ...record,
+      ...(event.resourceKey
+        ? {
+            [ResourceIndex.partitionKey]: AuditPartition.resource(event.resourceKey),
+            [ResourceIndex.sortKey]: order,
+          }
+        : {}),
+      [ActorIndex.partitionKey]: AuditPartition.actor(event.actor.id),
+      [ActorIndex.sortKey]: order,
+      [TTL_ATTRIBUTE]: ttl,
+    };
+    this.table.assertFits(key, item, 'AuditTrail.record', 'trim its details');
+    return { record, key, item };
   }
 
   async query(filter: AuditFilter, query: AuditQuery = {}): Promise<AuditPage> {
@@ -207,17 +259,6 @@ export class DynamoAuditTrail implements AuditTrail {
       return { partition: AuditPartition.resource(filter.resource), index: ResourceIndex };
     if ('actor' in filter) return { partition: AuditPartition.actor(filter.actor), index: ActorIndex };
     return { partition: AuditPartition.trail(auditTrailOf({})) };
-  }
-
-  /** The event a marker says was recorded already (a retried record), else undefined. */
-  private async recordedAs(trail: string, markerKey: ItemKey): Promise<AuditRecord | undefined> {
-    const marker = await this.table.get(markerKey);
-    if (!marker) return undefined;
-    const parsed = IdMarker.safeParse(marker);
-    if (!parsed.success) return undefined;
-    const key = AuditKeys.event(trail, parsed.data.order);
-    const item = await this.table.get(key);
-    return item ? this.parse(key, item) : undefined;
   }
 
   /** Up to `max` items of one partition in order; a trail's events filtered by `since` in the query. */

@@ -21,15 +21,11 @@ export async function recordAudit(
   audit: AuditTrail | undefined,
   clock: Clock,
   input: AuditEventInput,
-  options: { firstCopy?: boolean } = {},
 ): Promise<void> {
   if (!audit) return;
   await audit.record(
     { ...input, id: input.id ?? randomUUID(), at: input.at ?? clock.now().toISOString() } as AuditEvent,
-    {
-      fresh: input.id === undefined,
-      ...(options.firstCopy && input.id !== undefined ? { firstCopy: true } : {}),
-    },
+    { fresh: input.id === undefined },
   );
 }
 

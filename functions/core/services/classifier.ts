@@ -250,7 +250,7 @@ export class ClassifierService {
         this.options.logger.warn('taking over an abandoned pending incident', { incidentId: incident.id });
       else this.options.logger.info('classifying a deferred alert again', { incidentId: incident.id });
     }
-    const result = await this.decide(alert, incident, summary, { created: opened.created });
+    const result = await this.decide(alert, incident, summary);
     await this.automationHook('coverage count', () =>
       this.options.automation?.alertClassified(result.decision),
     );
@@ -267,23 +267,14 @@ export class ClassifierService {
   }
 
   /** One event about this alert, indexed by its resource; recorded by the classifier. */
-  private async audit(
-    alert: Alert,
-    input: DistributiveOmit<AuditEventInput, 'actor' | 'alert'>,
-    options: { firstCopy?: boolean } = {},
-  ) {
-    await recordAudit(
-      this.options.audit,
-      this.options.clock,
-      {
-        actor: system('classifier'),
-        environment: alert.environment,
-        resourceKey: resourceKey(alert),
-        ...input,
-        ...(input.kind === 'alert.received' ? { alert: summarizeAlert(alert) } : {}),
-      } as AuditEventInput,
-      options,
-    );
+  private async audit(alert: Alert, input: DistributiveOmit<AuditEventInput, 'actor' | 'alert'>) {
+    await recordAudit(this.options.audit, this.options.clock, {
+      actor: system('classifier'),
+      environment: alert.environment,
+      resourceKey: resourceKey(alert),
+      ...input,
+      ...(input.kind === 'alert.received' ? { alert: summarizeAlert(alert) } : {}),
+    } as AuditEventInput);
   }
 
   /**
@@ -326,7 +317,7 @@ export class ClassifierService {
         ...(opened.incident.executionId ? { executionId: opened.incident.executionId } : {}),
         ...(opened.incident.blockedReason ? { reason: opened.incident.blockedReason } : {}),
       };
-    return this.decide(alert, opened.incident, summary, { manual: { ...manual, runbookId }, created: true });
+    return this.decide(alert, opened.incident, summary, { manual: { ...manual, runbookId } });
   }
 
   /** Opens or joins the incident; a resolved incident with the same id (a late repeat) is said so. */
@@ -358,18 +349,13 @@ export class ClassifierService {
     return this.learning.aggregates;
   }
 
-  /**
-   * `created`: this call opened the incident, so no earlier attempt can have recorded its events (their
-   * ids derive from it): they are written without looking for a copy first.
-   */
   private async decide(
     alert: Alert,
     incident: IncidentRecord,
     summary: ClassifierResult['alert'],
-    { manual, created }: { manual?: ManualStart & { runbookId: string }; created: boolean },
+    { manual }: { manual?: ManualStart & { runbookId: string } } = {},
   ): Promise<ClassifierResult> {
     const { store, selector } = this.options;
-    const firstCopy = { firstCopy: created };
     const selection = manual
       ? manualSelection(manual.runbookId, selector.runbook(manual.runbookId)?.version ?? '')
       : selector.select(alert, await this.learningAggregates());
@@ -380,29 +366,21 @@ export class ClassifierService {
     }));
     if (!selection.selected) {
       const trail = { incidentId: incident.id };
-      await this.audit(
-        alert,
-        {
-          kind: 'alert.received',
-          id: auditEventId('alert.received', incident.id),
-          at: receivedAt,
-          ...trail,
-          decision: 'unmatched',
-        },
-        firstCopy,
-      );
-      await this.audit(
-        alert,
-        {
-          kind: 'runbook.selected',
-          id: auditEventId('runbook.selected', incident.id),
-          at: receivedAt,
-          ...trail,
-          alertName: alert.name,
-          candidates,
-        },
-        firstCopy,
-      );
+      await this.audit(alert, {
+        kind: 'alert.received',
+        id: auditEventId('alert.received', incident.id),
+        at: receivedAt,
+        ...trail,
+        decision: 'unmatched',
+      });
+      await this.audit(alert, {
+        kind: 'runbook.selected',
+        id: auditEventId('runbook.selected', incident.id),
+        at: receivedAt,
+        ...trail,
+        alertName: alert.name,
+        candidates,
+      });
       await store.recordUnmatched(alert, this.options.clock.now().toISOString());
       await store.updateIncident(incident.id, { decision: 'unmatched' });
       this.options.logger.info('no runbook matched', { alert: alert.name, incidentId: incident.id });
@@ -426,34 +404,26 @@ export class ClassifierService {
     };
     // The execution's trail starts here (its name is known): the alert, then every candidate's score.
     const trail = { executionId: name, incidentId: incident.id, runbookId: runbook.id };
-    await this.audit(
-      alert,
-      {
-        kind: 'alert.received',
-        id: auditEventId('alert.received', name),
-        at: receivedAt,
-        ...trail,
+    await this.audit(alert, {
+      kind: 'alert.received',
+      id: auditEventId('alert.received', name),
+      at: receivedAt,
+      ...trail,
+    });
+    await this.audit(alert, {
+      kind: 'runbook.selected',
+      id: auditEventId('runbook.selected', name),
+      at: receivedAt,
+      ...trail,
+      alertName: alert.name,
+      selected: {
+        runbookId: selection.selected.runbookId,
+        runbookVersion: selection.selected.runbookVersion,
+        rule: selection.selected.rule,
+        score: selection.selected.score,
       },
-      firstCopy,
-    );
-    await this.audit(
-      alert,
-      {
-        kind: 'runbook.selected',
-        id: auditEventId('runbook.selected', name),
-        at: receivedAt,
-        ...trail,
-        alertName: alert.name,
-        selected: {
-          runbookId: selection.selected.runbookId,
-          runbookVersion: selection.selected.runbookVersion,
-          rule: selection.selected.rule,
-          score: selection.selected.score,
-        },
-        candidates,
-      },
-      firstCopy,
-    );
+      candidates,
+    });
     const verdict = (
       gate: string,
       allowed: boolean | 'deferred',
@@ -461,19 +431,15 @@ export class ClassifierService {
       details?: Record<string, unknown>,
       ...idParts: string[]
     ) =>
-      this.audit(
-        alert,
-        {
-          kind: 'gate.verdict',
-          id: auditEventId('gate.verdict', name, gate, ...idParts),
-          ...trail,
-          gate,
-          verdict: allowed === 'deferred' ? 'deferred' : allowed ? 'allowed' : 'refused',
-          reason: auditText(reason),
-          ...(details ? { details } : {}),
-        },
-        firstCopy,
-      );
+      this.audit(alert, {
+        kind: 'gate.verdict',
+        id: auditEventId('gate.verdict', name, gate, ...idParts),
+        ...trail,
+        gate,
+        verdict: allowed === 'deferred' ? 'deferred' : allowed ? 'allowed' : 'refused',
+        reason: auditText(reason),
+        ...(details ? { details } : {}),
+      });
 
     /** Automation may not start: the incident says why, and the default escalation target hears it. */
     const block = async (reason: string) => {
@@ -570,7 +536,7 @@ export class ClassifierService {
         this.options.logger.warn('could not assess the execution’s risk', { error: String(error) });
         return undefined;
       });
-    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze, manual, created);
+    const started = await this.start(runbook, alert, incident, name, gate.changeFreeze, manual);
     if (!started.ok) {
       await gate.release();
       return block(started.reason);
@@ -690,7 +656,6 @@ export class ClassifierService {
     name: string,
     changeFreeze: boolean,
     manual?: ManualStart,
-    created = false,
   ) {
     const { store, engine, clock, config } = this.options;
     const startedAt = clock.now().toISOString();
@@ -733,22 +698,18 @@ export class ClassifierService {
     };
     await store.createExecution(record);
     // Recorded before the engine starts, so every step's event comes after it in the trail.
-    await this.audit(
-      alert,
-      {
-        kind: 'execution.started',
-        id: auditEventId('execution.started', name),
-        at: startedAt,
-        executionId: name,
-        incidentId: incident.id,
-        runbookId: runbook.id,
-        runbookVersion: runbook.version,
-        dryRun: config.dryRun,
-        changeFreeze,
-        trigger: 'alert',
-      },
-      { firstCopy: created },
-    );
+    await this.audit(alert, {
+      kind: 'execution.started',
+      id: auditEventId('execution.started', name),
+      at: startedAt,
+      executionId: name,
+      incidentId: incident.id,
+      runbookId: runbook.id,
+      runbookVersion: runbook.version,
+      dryRun: config.dryRun,
+      changeFreeze,
+      trigger: 'alert',
+    });
     const input: ExecutionInput = { execution, alert, steps: {}, groups: {}, approvals: {} };
     try {
       const started = await engine.start({ runbookId: runbook.id, name, input });
