@@ -9,9 +9,12 @@ import { auditEventId, system } from '../audit/events.ts';
 import { auditText, recordAudit } from '../audit/record.ts';
 import { executionLink, type RuntimeConfig } from '../config.ts';
 import type { ExecutionContext, StepSpec } from '../execution-contract.ts';
-import type { StepStatistics } from '../records.ts';
+import type { LearningAggregate, StepStatistics } from '../records.ts';
 import { type ControlLinkMaker, controlLinkLines } from '../services/approvals.ts';
 import type { StuckStepPolicy } from './policy.ts';
+
+/** A runbook's learned step statistics are read again after this long (one read per step otherwise). */
+const LEARNED_STEPS_CACHE_MS = 60_000;
 
 /** The component that pauses stuck executions, as the audit trail and the control flags name it. */
 export const STUCK_STEP_WATCHDOG = 'stuck-step-watchdog';
@@ -83,6 +86,9 @@ export class StuckStepWatchdog {
     },
   ) {}
 
+  /** Per runbook: its learned step statistics as last read, and when (re-read at most every minute). */
+  private readonly learned = new Map<string, { at: number; aggregate: LearningAggregate | undefined }>();
+
   private get policy(): StuckStepPolicy {
     return this.deps.config.policy.watch.stuckSteps;
   }
@@ -93,9 +99,22 @@ export class StuckStepWatchdog {
     step: Pick<StepSpec, 'id' | 'timeoutSeconds'>,
   ): Promise<StuckThreshold | undefined> {
     if (!this.policy.enabled) return undefined;
-    const aggregate = await this.deps.store.getLearningAggregate(execution.runbookId);
+    const aggregate = await this.learnedSteps(execution.runbookId);
     const statistics = aggregate?.steps.find((candidate) => candidate.stepId === step.id);
     return stuckThreshold(statistics, step.timeoutSeconds, this.policy);
+  }
+
+  /**
+   * The runbook's learning aggregate, read again once a minute has passed: every step of every
+   * execution asks, and a p99 learned over many runs does not move by the minute.
+   */
+  private async learnedSteps(runbookId: string): Promise<LearningAggregate | undefined> {
+    const now = this.deps.clock.now().getTime();
+    const cached = this.learned.get(runbookId);
+    if (cached && now - cached.at <= LEARNED_STEPS_CACHE_MS && now >= cached.at) return cached.aggregate;
+    const aggregate = await this.deps.store.getLearningAggregate(runbookId);
+    this.learned.set(runbookId, { at: now, aggregate });
+    return aggregate;
   }
 
   /** The attempt passed its threshold: pause, tell, record (once per attempt, however often called). */

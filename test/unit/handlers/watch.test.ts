@@ -14,6 +14,7 @@ import { StuckStepWatchdog } from '../../../functions/core/watch/stuck-step.ts';
 import { createStepRunnerHandler } from '../../../functions/handlers/step-runner.ts';
 import type { ToolContext, ToolImplementation } from '../../../functions/ports/tools.ts';
 import { TOOL_CATALOG } from '../../../functions/tools/declarations.ts';
+import { contractLearningAggregate } from '../../contract/store.contract.ts';
 import {
   type AwsHarness,
   ESCALATIONS_TOPIC,
@@ -243,6 +244,55 @@ describe('watching an execution in the step runner Lambda', () => {
     // Assess
     expect(await watch.getBaseline(state.execution.id)).toBeUndefined();
     expect(nodeResources.calls).toBe(0);
+  });
+
+  it("reads a runbook's learned step statistics at most once a minute, and sees new ones after", async () => {
+    // Prepare
+    const { watch } = await runnerWith();
+    const watchdog = new StuckStepWatchdog({
+      store: harness.store,
+      watch,
+      notifier: harness.notifier,
+      clock: harness.clock,
+      logger: harness.logger,
+      config: harness.config,
+    });
+    const reads: string[] = [];
+    harness.table.client.middlewareStack.add(
+      (next, context) => (args) => {
+        const key = (args.input as { Key?: { pk?: string; sk?: string } }).Key;
+        if (context.commandName === 'GetItemCommand' && key?.pk === 'LEARNING') reads.push(key.sk!);
+        return next(args);
+      },
+      { step: 'initialize', name: 'learningReads' },
+    );
+    const learned = (p99DurationMs: number) =>
+      contractLearningAggregate({
+        runbookId: state.execution.runbookId,
+        steps: [
+          {
+            stepId: DIAGNOSIS.id,
+            runs: 20,
+            failures: 0,
+            skipped: 0,
+            meanDurationMs: 1_000,
+            p90DurationMs: 2_000,
+            p99DurationMs,
+          },
+        ],
+      });
+    await harness.store.putLearningAggregate(learned(90_000));
+
+    // Act
+    const first = await watchdog.thresholdFor(state.execution, DIAGNOSIS);
+    await harness.store.putLearningAggregate(learned(120_000));
+    const withinTheMinute = await watchdog.thresholdFor(state.execution, DIAGNOSIS);
+    harness.clock.advance(61_000);
+    const afterIt = await watchdog.thresholdFor(state.execution, DIAGNOSIS);
+
+    // Assess
+    expect([first?.p99Ms, withinTheMinute?.p99Ms, afterIt?.p99Ms]).toEqual([90_000, 90_000, 120_000]);
+    expect(reads).toHaveLength(2);
   });
 
   it('pauses the execution and publishes a page to the escalations topic when a step runs its whole timeout without history', async () => {
