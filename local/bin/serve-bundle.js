@@ -87,6 +87,9 @@ export async function buildServe() {
       splitting: true,
       // Linked maps: NODE_OPTIONS=--enable-source-maps shows stack traces in the TypeScript sources.
       sourcemap: 'linked',
+      // V8 keeps each module's source in the heap: without the indentation the Kubernetes client's
+      // chunk is 2.5 MB, not 6.3 MB. Names are kept (stack traces, error names).
+      minifyWhitespace: true,
       plugins: [packagesOutside, ownUrl],
       logLevel: 'silent',
     });
