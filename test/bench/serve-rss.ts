@@ -55,6 +55,7 @@ writeFileSync(
   benchRunbookYaml({ concurrent: AT_ONCE * 2 }),
 );
 
+const tSpawn = performance.now();
 const server = spawn(
   process.execPath,
   [
@@ -89,6 +90,7 @@ const url = await new Promise<string>((resolve, reject) => {
     if (running) resolve(running[1]!);
   });
 });
+const startSeconds = (performance.now() - tSpawn) / 1000;
 const pid = server.pid!;
 await new Promise((resolve) => setTimeout(resolve, 2_000));
 const rssIdle = rssOf(pid);
@@ -179,7 +181,7 @@ console.log(
     '| --- | ---: | ---: | ---: |',
     `| RSS when the last execution finished | ${mb(rssFinished)} | the same server before the first alert: ${mb(rssIdle)} | ≤ 250 MB |`,
     `| RSS 10 s later | ${mb(rssSettled)} | ${mb(rssIdle)} | ≤ 250 MB |`,
-    `| the server's CPU time (user + system) over the executions | ${cpuRun.toFixed(1)} s | its start: ${cpuIdle.toFixed(1)} s | — |`,
+    `| the server's CPU time (user + system) over the executions | ${cpuRun.toFixed(1)} s | its start: ${cpuIdle.toFixed(1)} s (listening ${startSeconds.toFixed(1)} s after the spawn; esbuild's own process not counted) | — |`,
     ...(rssAfterGc === undefined
       ? []
       : [
