@@ -26,6 +26,11 @@ const SNAPSHOT = process.argv.includes('--snapshot');
 const AT_ONCE = 25;
 const ENVIRONMENT = 'dev';
 
+/** The process's CPU time so far (user + system, from /proc), in seconds. */
+const cpuSecondsOf = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const rssOf = (pid: number) =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN) / 1024;
 
@@ -50,6 +55,7 @@ writeFileSync(
   benchRunbookYaml({ concurrent: AT_ONCE * 2 }),
 );
 
+const tSpawn = performance.now();
 const server = spawn(
   process.execPath,
   [
@@ -84,9 +90,11 @@ const url = await new Promise<string>((resolve, reject) => {
     if (running) resolve(running[1]!);
   });
 });
+const startSeconds = (performance.now() - tSpawn) / 1000;
 const pid = server.pid!;
 await new Promise((resolve) => setTimeout(resolve, 2_000));
 const rssIdle = rssOf(pid);
+const cpuIdle = cpuSecondsOf(pid);
 
 let nodes = 0;
 async function oneExecution(): Promise<string> {
@@ -132,6 +140,7 @@ await Promise.all(
 );
 const runSeconds = (performance.now() - t0) / 1000;
 const rssFinished = rssOf(pid);
+const cpuRun = cpuSecondsOf(pid) - cpuIdle;
 await new Promise((resolve) => setTimeout(resolve, 10_000));
 const rssSettled = rssOf(pid);
 let rssAfterGc: number | undefined;
@@ -172,6 +181,7 @@ console.log(
     '| --- | ---: | ---: | ---: |',
     `| RSS when the last execution finished | ${mb(rssFinished)} | the same server before the first alert: ${mb(rssIdle)} | ≤ 250 MB |`,
     `| RSS 10 s later | ${mb(rssSettled)} | ${mb(rssIdle)} | ≤ 250 MB |`,
+    `| the server's CPU time (user + system) over the executions | ${cpuRun.toFixed(1)} s | its start: ${cpuIdle.toFixed(1)} s (listening ${startSeconds.toFixed(1)} s after the spawn; esbuild's own process not counted) | — |`,
     ...(rssAfterGc === undefined
       ? []
       : [

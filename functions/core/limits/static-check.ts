@@ -1,5 +1,5 @@
 import type { SemanticCheck, SemanticProblem } from '../runbook/checks.ts';
-import { stepLocations } from '../runbook/checks.ts';
+import { stepLocations } from '../runbook/step-locations.ts';
 import { countOf, limitFor } from './blast-radius.ts';
 
 /**

@@ -25,6 +25,7 @@ import {
 } from './model.ts';
 import type { PathSegment } from './path.ts';
 import { checkPromql, checkReferencePaths } from './reference-checks.ts';
+import { type StepLocation, stepLocations } from './step-locations.ts';
 import { findTemplates, lookup, type TemplateReference } from './templates.ts';
 
 /** Lambda's hard limit: a step-runner invocation cannot outlive it. */
@@ -44,49 +45,6 @@ export interface CheckContext {
 }
 
 export type SemanticCheck = (context: CheckContext) => SemanticProblem[];
-
-/** Where a step sits, for references and ordering. */
-export interface StepLocation {
-  step: Step | Check;
-  at: PathSegment[];
-  kind: 'prerequisite' | 'phase' | 'success-check' | 'rollback';
-  phaseId?: string;
-  phaseIndex?: number;
-  stepIndex: number;
-}
-
-export function stepLocations(runbook: Runbook): StepLocation[] {
-  const locations: StepLocation[] = [];
-  for (const [stepIndex, step] of runbook.prerequisiteChecks.entries()) {
-    locations.push({ step, at: ['prerequisiteChecks', stepIndex], kind: 'prerequisite', stepIndex });
-  }
-  for (const [phaseIndex, phase] of runbook.phases.entries()) {
-    for (const [stepIndex, step] of phase.steps.entries()) {
-      locations.push({
-        step,
-        at: ['phases', phaseIndex, 'steps', stepIndex],
-        kind: 'phase',
-        phaseId: phase.id,
-        phaseIndex,
-        stepIndex,
-      });
-    }
-  }
-  for (const [stepIndex, step] of runbook.successMetrics.checks.entries()) {
-    locations.push({ step, at: ['successMetrics', 'checks', stepIndex], kind: 'success-check', stepIndex });
-  }
-  for (const [procedureIndex, procedure] of runbook.rollbackProcedures.entries()) {
-    for (const [stepIndex, step] of procedure.steps.entries()) {
-      locations.push({
-        step,
-        at: ['rollbackProcedures', procedureIndex, 'steps', stepIndex],
-        kind: 'rollback',
-        stepIndex,
-      });
-    }
-  }
-  return locations;
-}
 
 function isPhaseStep(step: Step | Check): step is Step {
   return 'type' in step;
@@ -1003,5 +961,5 @@ export function runSemanticChecks(
   return SEMANTIC_CHECKS.flatMap((check) => check(context));
 }
 
-export type { CompensationSpec };
-export { ancestorPhases, compensationOf };
+export type { CompensationSpec, StepLocation };
+export { ancestorPhases, compensationOf, stepLocations };

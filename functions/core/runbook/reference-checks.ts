@@ -4,12 +4,13 @@ import { Alert } from '../alert.ts';
 import { ExecutionContext } from '../execution-contract.ts';
 import { ResolvedResource } from '../resource.ts';
 import type { ToolDeclaration } from '../tool-catalog.ts';
-import type { CheckContext, SemanticCheck, SemanticProblem, StepLocation } from './checks.ts';
-import { stepLocations } from './checks.ts';
+import type { CheckContext, SemanticCheck, SemanticProblem } from './checks.ts';
 import { didYouMean } from './issues.ts';
 import type { Condition, Runbook, Step } from './model.ts';
 import type { PathSegment } from './path.ts';
 import { schemaAt } from './schema-paths.ts';
+import type { StepLocation } from './step-locations.ts';
+import { stepLocations } from './step-locations.ts';
 import { findTemplates, parseReference } from './templates.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type { SemanticCheck, SemanticProblem } from '../runbook/checks.ts';
-import { stepLocations } from '../runbook/checks.ts';
 import { describeSchema, schemaAt } from '../runbook/schema-paths.ts';
+import { stepLocations } from '../runbook/step-locations.ts';
 import { parseReference } from '../runbook/templates.ts';
 
 const CHECK = 'checkHealthWatches';
