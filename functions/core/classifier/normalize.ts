@@ -4,7 +4,12 @@ import type { RuntimeConfig } from '../config.ts';
 import { InvalidEventError, type Problem } from '../errors.ts';
 import { KUBERNETES_CLUSTER_OBJECT_LABELS, KUBERNETES_OBJECT_LABELS } from '../resource.ts';
 import { categorize } from './categorize.ts';
-import { vouchAlertmanagerWebhook, vouchCloudWatchAlarmEvent } from './fast-payloads.ts';
+import {
+  vouchAlertmanagerWebhook,
+  vouchAlertmanagerWebhookInPlace,
+  vouchCloudWatchAlarmEvent,
+  vouchCloudWatchAlarmEventInPlace,
+} from './fast-payloads.ts';
 import { stableHash } from './identity.ts';
 import {
   type AlarmMetric,
@@ -16,7 +21,7 @@ import {
   parseCloudWatchAlarmEvent,
   toIsoTimestamp,
 } from './payloads.ts';
-import { checkedAlert } from './vouch-alert.ts';
+import { checkedAlert, checkedBuiltAlert } from './vouch-alert.ts';
 
 /**
  * Every source's payload into the one Alert shape (functions/core/alert.ts). Pure: the callers parse
@@ -329,13 +334,22 @@ function isoOf(text: string, timestamps: Timestamps): string {
   return timestamps?.get(text) ?? toIsoTimestamp(text)!;
 }
 
+/**
+ * How normalize got its payload: parsed by zod (anything goes until Alert.parse checks the alert), vouched
+ * for by fast-payloads.ts as a copy (the alert may keep its labels and annotations), or in place (the
+ * payload is the caller's: the alert copies them). Vouched payloads hold what checkedBuiltAlert relies on.
+ */
+type Origin = 'zod' | 'copy' | 'in place';
+
 function normalizeAlertmanagerAlert(
   alert: AlertmanagerAlert,
   options: NormalizeOptions,
   timestamps: Timestamps,
+  origin: Origin,
 ): Alert {
-  // The parsed webhook is normalize's own (zod and the fast path both build it fresh): no copies needed.
-  const { labels, annotations } = alert;
+  // A parsed or copied webhook is normalize's own: its labels and annotations are no one else's.
+  const labels = origin === 'in place' ? { ...alert.labels } : alert.labels;
+  const annotations = origin === 'in place' ? { ...alert.annotations } : alert.annotations;
   const name = labels.alertname!;
   const ends = alert.endsAt === undefined ? undefined : isoOf(alert.endsAt, timestamps);
   const endsAt = ends === ZERO_TIME_ISO ? undefined : ends;
@@ -356,7 +370,10 @@ function normalizeAlertmanagerAlert(
     endsAt,
     generatorURL: alert.generatorURL || undefined,
   });
-  return fitAlertToBudget(checkedAlert(normalized), options.budgetBytes);
+  return fitAlertToBudget(
+    origin === 'zod' ? checkedAlert(normalized) : checkedBuiltAlert(normalized),
+    options.budgetBytes,
+  );
 }
 
 /**
@@ -365,13 +382,21 @@ function normalizeAlertmanagerAlert(
  */
 export function normalizeAlertmanager(body: unknown, options: NormalizeOptions): Alert[] {
   // The common valid body is vouched for without zod (fast-payloads.ts); anything else goes through zod.
-  const vouched = vouchAlertmanagerWebhook(body);
+  let origin: Origin = 'in place';
+  let vouched = vouchAlertmanagerWebhookInPlace(body);
+  if (vouched === undefined) {
+    origin = 'copy';
+    vouched = vouchAlertmanagerWebhook(body);
+  }
+  if (vouched === undefined) origin = 'zod';
   const webhook: AlertmanagerWebhook = vouched?.value ?? parseAlertmanagerWebhook(body);
   const problems = webhook.alerts.some((alert) => mayExceedLimits(alert, options))
     ? webhook.alerts.flatMap((alert, index) => alertmanagerLimitProblems(alert, index, options))
     : [];
   throwLimitProblems(problems, 'Alertmanager webhook body');
-  return webhook.alerts.map((alert) => normalizeAlertmanagerAlert(alert, options, vouched?.timestamps));
+  return webhook.alerts.map((alert) =>
+    normalizeAlertmanagerAlert(alert, options, vouched?.timestamps, origin),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -811,7 +836,8 @@ function consoleUrl(alarmArn: string, region: string, alarmName: string): string
  */
 export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptions): Alert {
   // The common valid event is vouched for without zod (fast-payloads.ts); anything else goes through zod.
-  const vouched = vouchCloudWatchAlarmEvent(input);
+  // In place or copied alike: the alert reads the event and keeps none of its objects (identifiers are a copy).
+  const vouched = vouchCloudWatchAlarmEventInPlace(input) ?? vouchCloudWatchAlarmEvent(input);
   const event: CloudWatchAlarmEvent = vouched?.value ?? parseCloudWatchAlarmEvent(input);
   const timestamps = vouched?.timestamps;
   if (cloudWatchMayExceedLimits(event, options))
@@ -853,8 +879,9 @@ export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptio
   addReasonData(annotations, state.reasonData);
   const endsAt =
     status === 'resolved' && state.value === 'OK' ? isoOf(state.timestamp, timestamps) : undefined;
+  const check = vouched === undefined ? checkedAlert : checkedBuiltAlert;
   return fitAlertToBudget(
-    checkedAlert(
+    check(
       alertOf({
         source: 'cloudwatch',
         name: detail.alarmName,
@@ -952,7 +979,9 @@ export function jsonBytesBound(value: unknown): number {
     for (const item of value) total += jsonBytesBound(item) + 1;
     return total;
   }
-  for (const key of Object.keys(value)) {
+  // for…in, not Object.keys: no array of keys, and the loop's own key loads are V8's fast ones. It also
+  // counts inherited enumerable members, which JSON.stringify leaves out: the bound may only be high.
+  for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
     // Strings inline: labels and annotations are records of them.
     total += 6 * key.length + 4 + (typeof item === 'string' ? 6 * item.length + 2 : jsonBytesBound(item));
