@@ -100,9 +100,11 @@ function stringMap(value: unknown, build: Build): Checked<Record<string, string>
   return output;
 }
 
-/** A field's value when present; undefined when absent; DEFER when present but undefined (zod keeps such a key). */
-function field(input: Plain, key: string): unknown {
-  const value = input[key];
+/**
+ * A field's value (`value`: input[key], read by the caller under its own name, a load V8 caches per call
+ * site) when present; undefined when absent; DEFER when present but undefined (zod keeps such a key).
+ */
+function field(input: Plain, key: string, value: unknown): unknown {
   if (value === undefined && key in input) return DEFER;
   return value;
 }
@@ -156,26 +158,26 @@ function optionalStringMap(value: unknown, build: Build): Checked<Record<string,
 
 function alertmanagerAlert(input: unknown, times: TimestampReader, build: Build): Checked<Plain> {
   if (!isPlain(input)) return DEFER;
-  const status = field(input, 'status');
+  const status = field(input, 'status', input.status);
   if (!isFiringOrResolved(status)) return DEFER;
-  const labels = stringMap(field(input, 'labels'), build);
+  const labels = stringMap(field(input, 'labels', input.labels), build);
   if (labels === DEFER || (labels.alertname ?? '') === '') return DEFER;
-  const annotations = optionalStringMap(field(input, 'annotations'), build);
+  const annotations = optionalStringMap(field(input, 'annotations', input.annotations), build);
   if (annotations === DEFER) return DEFER;
-  const startsAt = times.read(field(input, 'startsAt'));
+  const startsAt = times.read(field(input, 'startsAt', input.startsAt));
   if (startsAt === DEFER) return DEFER;
   const output: Plain | undefined = build ? { status, labels, annotations, startsAt } : undefined;
-  const endsAt = field(input, 'endsAt');
+  const endsAt = field(input, 'endsAt', input.endsAt);
   if (endsAt !== undefined) {
     if (times.read(endsAt) === DEFER) return DEFER;
     if (output !== undefined) output.endsAt = endsAt;
   }
-  const generatorURL = field(input, 'generatorURL');
+  const generatorURL = field(input, 'generatorURL', input.generatorURL);
   if (generatorURL !== undefined) {
     if (typeof generatorURL !== 'string') return DEFER;
     if (output !== undefined) output.generatorURL = generatorURL;
   }
-  const fingerprint = field(input, 'fingerprint');
+  const fingerprint = field(input, 'fingerprint', input.fingerprint);
   if (fingerprint !== undefined) {
     if (typeof fingerprint !== 'string' || fingerprint.length === 0) return DEFER;
     if (output !== undefined) output.fingerprint = fingerprint;
@@ -200,27 +202,30 @@ export function vouchAlertmanagerWebhookInPlace(body: unknown): Vouched<Alertman
 function alertmanagerWebhook(body: unknown, build: Build): Vouched<AlertmanagerWebhook> | undefined {
   if (!isPlain(body)) return undefined;
   const times = new TimestampReader();
-  if (field(body, 'version') !== '4') return undefined;
-  const groupKey = field(body, 'groupKey');
+  if (field(body, 'version', body.version) !== '4') return undefined;
+  const groupKey = field(body, 'groupKey', body.groupKey);
   if (typeof groupKey !== 'string') return undefined;
-  let truncatedAlerts = field(body, 'truncatedAlerts');
+  let truncatedAlerts = field(body, 'truncatedAlerts', body.truncatedAlerts);
   if (truncatedAlerts === undefined) {
     if (!build) return undefined;
     truncatedAlerts = 0;
   } else if (!Number.isSafeInteger(truncatedAlerts) || (truncatedAlerts as number) < 0) return undefined;
-  const status = field(body, 'status');
+  const status = field(body, 'status', body.status);
   if (!isFiringOrResolved(status)) return undefined;
-  const receiver = field(body, 'receiver');
+  const receiver = field(body, 'receiver', body.receiver);
   if (typeof receiver !== 'string') return undefined;
-  const groupLabels = optionalStringMap(field(body, 'groupLabels'), build);
+  const groupLabels = optionalStringMap(field(body, 'groupLabels', body.groupLabels), build);
   if (groupLabels === DEFER) return undefined;
-  const commonLabels = optionalStringMap(field(body, 'commonLabels'), build);
+  const commonLabels = optionalStringMap(field(body, 'commonLabels', body.commonLabels), build);
   if (commonLabels === DEFER) return undefined;
-  const commonAnnotations = optionalStringMap(field(body, 'commonAnnotations'), build);
+  const commonAnnotations = optionalStringMap(
+    field(body, 'commonAnnotations', body.commonAnnotations),
+    build,
+  );
   if (commonAnnotations === DEFER) return undefined;
-  const externalURL = field(body, 'externalURL');
+  const externalURL = field(body, 'externalURL', body.externalURL);
   if (typeof externalURL !== 'string') return undefined;
-  const rawAlerts = field(body, 'alerts');
+  const rawAlerts = field(body, 'alerts', body.alerts);
   if (!Array.isArray(rawAlerts)) return undefined;
   const alerts: Plain[] = [];
   for (let index = 0; index < rawAlerts.length; index++) {
@@ -277,20 +282,20 @@ const positiveInteger = (value: unknown): value is number =>
 
 function alarmState(input: unknown, times: TimestampReader, depth: number, build: Build): Checked<Plain> {
   if (!isPlain(input)) return DEFER;
-  const value = field(input, 'value');
+  const value = field(input, 'value', input.value);
   if (value !== 'OK' && value !== 'ALARM' && value !== 'INSUFFICIENT_DATA') return DEFER;
-  let reason = field(input, 'reason');
+  let reason = field(input, 'reason', input.reason);
   if (reason === undefined) {
     if (!build) return DEFER;
     reason = '';
   } else if (typeof reason !== 'string') return DEFER;
   const output: Plain | undefined = build ? { value, reason } : undefined;
-  const reasonData = field(input, 'reasonData');
+  const reasonData = field(input, 'reasonData', input.reasonData);
   if (reasonData !== undefined) {
     if (typeof reasonData !== 'string') return DEFER;
     if (output !== undefined) output.reasonData = reasonData;
   }
-  const timestamp = times.read(field(input, 'timestamp'));
+  const timestamp = times.read(field(input, 'timestamp', input.timestamp));
   if (timestamp === DEFER) return DEFER;
   if (output !== undefined) output.timestamp = timestamp;
   return passUnknown(input, output, STATE_KEYS, depth) ? (output ?? input) : DEFER;
@@ -298,21 +303,21 @@ function alarmState(input: unknown, times: TimestampReader, depth: number, build
 
 function metricStat(input: unknown, depth: number, build: Build): Checked<Plain> {
   if (!isPlain(input)) return DEFER;
-  const metric = field(input, 'metric');
+  const metric = field(input, 'metric', input.metric);
   if (!isPlain(metric)) return DEFER;
-  const namespace = field(metric, 'namespace');
-  const name = field(metric, 'name');
+  const namespace = field(metric, 'namespace', metric.namespace);
+  const name = field(metric, 'name', metric.name);
   if (!nonEmptyString(namespace) || !nonEmptyString(name)) return DEFER;
-  const dimensions = optionalStringMap(field(metric, 'dimensions'), build);
+  const dimensions = optionalStringMap(field(metric, 'dimensions', metric.dimensions), build);
   if (dimensions === DEFER) return DEFER;
   const metricOutput: Plain | undefined = build ? { namespace, name, dimensions } : undefined;
   if (!passUnknown(metric, metricOutput, METRIC_NAME_KEYS, depth + 1)) return DEFER;
-  const period = field(input, 'period');
+  const period = field(input, 'period', input.period);
   if (!positiveInteger(period)) return DEFER;
-  const stat = field(input, 'stat');
+  const stat = field(input, 'stat', input.stat);
   if (!nonEmptyString(stat)) return DEFER;
   const output: Plain | undefined = build ? { metric: metricOutput, period, stat } : undefined;
-  const unit = field(input, 'unit');
+  const unit = field(input, 'unit', input.unit);
   if (unit !== undefined) {
     if (typeof unit !== 'string') return DEFER;
     if (output !== undefined) output.unit = unit;
@@ -322,33 +327,33 @@ function metricStat(input: unknown, depth: number, build: Build): Checked<Plain>
 
 function alarmMetric(input: unknown, depth: number, build: Build): Checked<Plain> {
   if (!isPlain(input)) return DEFER;
-  const id = field(input, 'id');
+  const id = field(input, 'id', input.id);
   if (!nonEmptyString(id)) return DEFER;
   const output: Plain | undefined = build ? { id } : undefined;
-  const stat = field(input, 'metricStat');
+  const stat = field(input, 'metricStat', input.metricStat);
   if (stat !== undefined) {
     const checked = metricStat(stat, depth + 1, build);
     if (checked === DEFER) return DEFER;
     if (output !== undefined) output.metricStat = checked;
   }
-  const expression = field(input, 'expression');
+  const expression = field(input, 'expression', input.expression);
   if (expression !== undefined) {
     if (!nonEmptyString(expression)) return DEFER;
     if (output !== undefined) output.expression = expression;
   }
   // The schema's refine: a metric is a metricStat or an expression.
   if (stat === undefined && expression === undefined) return DEFER;
-  const label = field(input, 'label');
+  const label = field(input, 'label', input.label);
   if (label !== undefined) {
     if (typeof label !== 'string') return DEFER;
     if (output !== undefined) output.label = label;
   }
-  const returnData = field(input, 'returnData');
+  const returnData = field(input, 'returnData', input.returnData);
   if (returnData !== undefined) {
     if (typeof returnData !== 'boolean') return DEFER;
     if (output !== undefined) output.returnData = returnData;
   }
-  const period = field(input, 'period');
+  const period = field(input, 'period', input.period);
   if (period !== undefined) {
     if (!positiveInteger(period)) return DEFER;
     if (output !== undefined) output.period = period;
@@ -360,12 +365,12 @@ function configuration(input: unknown, depth: number, build: Build): Checked<Pla
   if (input === undefined) return build ? { metrics: [] } : DEFER;
   if (!isPlain(input)) return DEFER;
   const output: Plain | undefined = build ? {} : undefined;
-  const description = field(input, 'description');
+  const description = field(input, 'description', input.description);
   if (description !== undefined) {
     if (typeof description !== 'string') return DEFER;
     if (output !== undefined) output.description = description;
   }
-  const rawMetrics = field(input, 'metrics');
+  const rawMetrics = field(input, 'metrics', input.metrics);
   const metrics: Plain[] = [];
   if (rawMetrics === undefined) {
     if (!build) return DEFER;
@@ -378,7 +383,7 @@ function configuration(input: unknown, depth: number, build: Build): Checked<Pla
     }
   }
   if (output !== undefined) output.metrics = metrics;
-  const alarmRule = field(input, 'alarmRule');
+  const alarmRule = field(input, 'alarmRule', input.alarmRule);
   if (alarmRule !== undefined) {
     if (typeof alarmRule !== 'string') return DEFER;
     if (output !== undefined) output.alarmRule = alarmRule;
@@ -388,21 +393,21 @@ function configuration(input: unknown, depth: number, build: Build): Checked<Pla
 
 function alarmDetail(input: unknown, times: TimestampReader, build: Build): Checked<Plain> {
   if (!isPlain(input)) return DEFER;
-  const alarmName = field(input, 'alarmName');
+  const alarmName = field(input, 'alarmName', input.alarmName);
   if (!nonEmptyString(alarmName)) return DEFER;
-  const state = alarmState(field(input, 'state'), times, 2, build);
+  const state = alarmState(field(input, 'state', input.state), times, 2, build);
   if (state === DEFER) return DEFER;
   const output: Plain | undefined = build ? { alarmName, state } : undefined;
-  const previous = field(input, 'previousState');
+  const previous = field(input, 'previousState', input.previousState);
   if (previous !== undefined) {
     const previousState = alarmState(previous, times, 2, build);
     if (previousState === DEFER) return DEFER;
     if (output !== undefined) output.previousState = previousState;
   }
-  const config = configuration(field(input, 'configuration'), 2, build);
+  const config = configuration(field(input, 'configuration', input.configuration), 2, build);
   if (config === DEFER) return DEFER;
   if (output !== undefined) output.configuration = config;
-  const tags = field(input, 'alarmTags');
+  const tags = field(input, 'alarmTags', input.alarmTags);
   if (tags !== undefined) {
     const alarmTags = stringMap(tags, build);
     if (alarmTags === DEFER) return DEFER;
@@ -428,20 +433,21 @@ export function vouchCloudWatchAlarmEventInPlace(event: unknown): Vouched<CloudW
 function cloudWatchAlarmEvent(event: unknown, build: Build): Vouched<CloudWatchAlarmEvent> | undefined {
   if (!isPlain(event)) return undefined;
   const times = new TimestampReader();
-  const version = field(event, 'version');
+  const version = field(event, 'version', event.version);
   if (typeof version !== 'string') return undefined;
-  const id = field(event, 'id');
+  const id = field(event, 'id', event.id);
   if (!nonEmptyString(id)) return undefined;
-  if (field(event, 'detail-type') !== DetailType.CloudWatchAlarmStateChange) return undefined;
-  const source = field(event, 'source');
+  if (field(event, 'detail-type', event['detail-type']) !== DetailType.CloudWatchAlarmStateChange)
+    return undefined;
+  const source = field(event, 'source', event.source);
   if (!nonEmptyString(source)) return undefined;
-  const account = field(event, 'account');
+  const account = field(event, 'account', event.account);
   if (typeof account !== 'string' || !ACCOUNT.test(account)) return undefined;
-  const time = times.read(field(event, 'time'));
+  const time = times.read(field(event, 'time', event.time));
   if (time === DEFER) return undefined;
-  const region = field(event, 'region');
+  const region = field(event, 'region', event.region);
   if (typeof region !== 'string' || !REGION.test(region)) return undefined;
-  const rawResources = field(event, 'resources');
+  const rawResources = field(event, 'resources', event.resources);
   const resources: string[] = [];
   if (rawResources === undefined) {
     if (!build) return undefined;
@@ -453,7 +459,7 @@ function cloudWatchAlarmEvent(event: unknown, build: Build): Vouched<CloudWatchA
       if (build) resources.push(resource);
     }
   }
-  const detail = alarmDetail(field(event, 'detail'), times, build);
+  const detail = alarmDetail(field(event, 'detail', event.detail), times, build);
   if (detail === DEFER) return undefined;
   if (!build)
     return passUnknown(event, undefined, EVENT_KEYS, 0)

@@ -508,8 +508,9 @@ export class RunbookSelector {
     }
     if (eligible.length === 0) return { considered: rejections };
     if (eligible.length > 1) eligible.sort(byRank);
-    const considered = listed(eligible, []).concat(rejections);
-    return { selected: selectedOf(eligible[0]!), considered };
+    // In front of the rejections, in place: no second copy of the list.
+    rejections.unshift(...listed(eligible, []));
+    return { selected: selectedOf(eligible[0]!), considered: rejections };
   }
 
   runbook(id: string): Runbook | undefined {
