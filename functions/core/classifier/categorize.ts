@@ -77,11 +77,23 @@ function comparable(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
+/**
+ * Texts already categorized (null: no rule recognises it). Alert names and metric names come from a
+ * catalog of alerting rules and metrics, so the same few recur for every alert; the table stops growing
+ * at CATEGORIZED_MAX texts, after which new ones are categorized each time.
+ */
+const CATEGORIZED = new Map<string, SymptomCategory | null>();
+const CATEGORIZED_MAX = 4_096;
+
 /** The category one text names, or undefined when no rule recognises it. */
 export function categorizeText(text: string): SymptomCategory | undefined {
+  const known = CATEGORIZED.get(text);
+  if (known !== undefined) return known ?? undefined;
   const subject = comparable(text);
-  if (subject === '') return undefined;
-  return CATEGORY_RULES.find((rule) => rule.pattern.test(subject))?.category;
+  const category =
+    subject === '' ? undefined : CATEGORY_RULES.find((rule) => rule.pattern.test(subject))?.category;
+  if (CATEGORIZED.size < CATEGORIZED_MAX) CATEGORIZED.set(text, category ?? null);
+  return category;
 }
 
 export interface CategorizeInput {

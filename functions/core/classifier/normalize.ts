@@ -4,7 +4,12 @@ import type { RuntimeConfig } from '../config.ts';
 import { InvalidEventError, type Problem } from '../errors.ts';
 import { KUBERNETES_CLUSTER_OBJECT_LABELS, KUBERNETES_OBJECT_LABELS } from '../resource.ts';
 import { categorize } from './categorize.ts';
-import { vouchAlertmanagerWebhook, vouchCloudWatchAlarmEvent } from './fast-payloads.ts';
+import {
+  vouchAlertmanagerWebhook,
+  vouchAlertmanagerWebhookInPlace,
+  vouchCloudWatchAlarmEvent,
+  vouchCloudWatchAlarmEventInPlace,
+} from './fast-payloads.ts';
 import { stableHash } from './identity.ts';
 import {
   type AlarmMetric,
@@ -16,7 +21,7 @@ import {
   parseCloudWatchAlarmEvent,
   toIsoTimestamp,
 } from './payloads.ts';
-import { checkedAlert } from './vouch-alert.ts';
+import { checkedAlert, checkedBuiltAlert } from './vouch-alert.ts';
 
 /**
  * Every source's payload into the one Alert shape (functions/core/alert.ts). Pure: the callers parse
@@ -97,18 +102,31 @@ export function environmentOf(labels: Readonly<Record<string, string>>, options:
   return options.defaultEnvironment;
 }
 
-function definedOnly<T extends Record<string, unknown>>(record: T): T {
-  // A loop, not entries/filter/fromEntries: this runs several times per alert on the classifier's path.
-  const defined: Record<string, unknown> = {};
-  for (const key of Object.keys(record)) {
-    const value = record[key];
-    if (value === undefined) continue;
-    // A label named __proto__ stays a label (as fromEntries keeps it), never the object's prototype.
-    if (key === '__proto__')
-      Object.defineProperty(defined, key, { value, enumerable: true, writable: true, configurable: true });
-    else defined[key] = value;
-  }
-  return defined as T;
+/** A resource's fields, an optional one possibly undefined (left out). */
+type ResourceFields = Pick<AlertResource, 'type' | 'id'> & {
+  [K in Exclude<keyof AlertResource, 'type' | 'id'>]?: AlertResource[K] | undefined;
+};
+
+/**
+ * The resource in AlertResource's key order (the order Alert.parse gives), without its undefined
+ * fields: field by field, so the order is this function's whatever a caller's literal lists.
+ */
+function resourceOf(f: ResourceFields): AlertResource {
+  const resource: AlertResource = { type: f.type, id: f.id };
+  if (f.kind !== undefined) resource.kind = f.kind;
+  if (f.name !== undefined) resource.name = f.name;
+  if (f.namespace !== undefined) resource.namespace = f.namespace;
+  if (f.cluster !== undefined) resource.cluster = f.cluster;
+  if (f.container !== undefined) resource.container = f.container;
+  if (f.node !== undefined) resource.node = f.node;
+  if (f.address !== undefined) resource.address = f.address;
+  if (f.job !== undefined) resource.job = f.job;
+  if (f.service !== undefined) resource.service = f.service;
+  if (f.region !== undefined) resource.region = f.region;
+  if (f.account !== undefined) resource.account = f.account;
+  if (f.arn !== undefined) resource.arn = f.arn;
+  if (f.identifiers !== undefined) resource.identifiers = f.identifiers;
+  return resource;
 }
 
 /** Copies a record's fields as a spread would (a `__proto__` key stays a field, never the prototype). */
@@ -146,7 +164,7 @@ interface AlertFields {
 
 /** The alert in Alert's key order (the order Alert.parse gives), without its undefined optional fields. */
 function alertOf(f: AlertFields): Record<string, unknown> {
-  // Field by field rather than definedOnly over a literal: no second object, no loop over keys.
+  // Field by field rather than a literal filtered for undefined: no second object, no loop over keys.
   const alert: Record<string, unknown> = {
     source: f.source,
     name: f.name,
@@ -254,7 +272,6 @@ const CONTROL_PLANE_JOB =
  * A `cluster` label scopes every kind.
  */
 export function alertmanagerResource(labels: Readonly<Record<string, string>>): AlertResource {
-  // Every literal below lists its keys in AlertResource's order, the order Alert.parse gives them.
   const cluster = labels.cluster || undefined;
   const namespace = labels.namespace || undefined;
   const hostExporter = HOST_EXPORTER_JOB.test(labels.job ?? '');
@@ -262,10 +279,10 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
   const container = exporterPod ? undefined : labels.container || undefined;
   for (const { label, kind, type } of KUBERNETES_OBJECT_LABELS) {
     const name = labels[label];
-    if (name && namespace) return definedOnly({ type, id: name, kind, name, namespace, cluster });
+    if (name && namespace) return resourceOf({ type, id: name, kind, name, namespace, cluster });
   }
   if (labels.node) {
-    return definedOnly({
+    return resourceOf({
       type: 'k8s-node',
       id: labels.node,
       kind: 'Node',
@@ -276,10 +293,10 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
   }
   for (const { label, kind, type } of KUBERNETES_CLUSTER_OBJECT_LABELS) {
     const name = labels[label];
-    if (name) return definedOnly({ type, id: name, kind, name, cluster });
+    if (name) return resourceOf({ type, id: name, kind, name, cluster });
   }
   if (labels.pod && namespace && !hostExporter && !exporterPod) {
-    return definedOnly({
+    return resourceOf({
       type: 'k8s-pod',
       id: labels.pod,
       kind: 'Pod',
@@ -290,9 +307,9 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
     });
   }
   const host = labels.instance ? stripPort(labels.instance) : '';
-  if (host !== '' && hostExporter) return definedOnly({ type: 'host', id: host, cluster, address: host });
+  if (host !== '' && hostExporter) return resourceOf({ type: 'host', id: host, cluster, address: host });
   if (labels.service && namespace && !CONTROL_PLANE_JOB.test(labels.job ?? '')) {
-    return definedOnly({
+    return resourceOf({
       type: 'k8s-service',
       id: labels.service,
       kind: 'Service',
@@ -302,12 +319,12 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
       job: labels.job || undefined,
     });
   }
-  if (host !== '' && !exporterPod) return definedOnly({ type: 'host', id: host, cluster, address: host });
+  if (host !== '' && !exporterPod) return resourceOf({ type: 'host', id: host, cluster, address: host });
   if (CONTROL_PLANE_JOB.test(labels.job ?? '')) {
-    return definedOnly({ type: 'k8s-cluster', id: cluster ?? labels.job!, cluster, job: labels.job });
+    return resourceOf({ type: 'k8s-cluster', id: cluster ?? labels.job!, cluster, job: labels.job });
   }
   if (namespace)
-    return definedOnly({
+    return resourceOf({
       type: 'k8s-namespace',
       id: namespace,
       kind: 'Namespace',
@@ -315,8 +332,8 @@ export function alertmanagerResource(labels: Readonly<Record<string, string>>): 
       namespace,
       cluster,
     });
-  if (cluster) return definedOnly({ type: 'k8s-cluster', id: cluster, cluster });
-  return definedOnly({ type: 'alert-group', id: labels.alertname ?? 'unknown', cluster });
+  if (cluster) return resourceOf({ type: 'k8s-cluster', id: cluster, cluster });
+  return resourceOf({ type: 'alert-group', id: labels.alertname ?? 'unknown', cluster });
 }
 
 /** Go's zero time as toIsoTimestamp writes it (isZeroTime's test, without parsing again). */
@@ -329,13 +346,22 @@ function isoOf(text: string, timestamps: Timestamps): string {
   return timestamps?.get(text) ?? toIsoTimestamp(text)!;
 }
 
+/**
+ * How normalize got its payload: parsed by zod (anything goes until Alert.parse checks the alert), vouched
+ * for by fast-payloads.ts as a copy (the alert may keep its labels and annotations), or in place (the
+ * payload is the caller's: the alert copies them). Vouched payloads hold what checkedBuiltAlert relies on.
+ */
+type Origin = 'zod' | 'copy' | 'in place';
+
 function normalizeAlertmanagerAlert(
   alert: AlertmanagerAlert,
   options: NormalizeOptions,
   timestamps: Timestamps,
+  origin: Origin,
 ): Alert {
-  // The parsed webhook is normalize's own (zod and the fast path both build it fresh): no copies needed.
-  const { labels, annotations } = alert;
+  // A parsed or copied webhook is normalize's own: its labels and annotations are no one else's.
+  const labels = origin === 'in place' ? { ...alert.labels } : alert.labels;
+  const annotations = origin === 'in place' ? { ...alert.annotations } : alert.annotations;
   const name = labels.alertname!;
   const ends = alert.endsAt === undefined ? undefined : isoOf(alert.endsAt, timestamps);
   const endsAt = ends === ZERO_TIME_ISO ? undefined : ends;
@@ -356,7 +382,10 @@ function normalizeAlertmanagerAlert(
     endsAt,
     generatorURL: alert.generatorURL || undefined,
   });
-  return fitAlertToBudget(checkedAlert(normalized), options.budgetBytes);
+  return fitAlertToBudget(
+    origin === 'zod' ? checkedAlert(normalized) : checkedBuiltAlert(normalized),
+    options.budgetBytes,
+  );
 }
 
 /**
@@ -365,13 +394,21 @@ function normalizeAlertmanagerAlert(
  */
 export function normalizeAlertmanager(body: unknown, options: NormalizeOptions): Alert[] {
   // The common valid body is vouched for without zod (fast-payloads.ts); anything else goes through zod.
-  const vouched = vouchAlertmanagerWebhook(body);
+  let origin: Origin = 'in place';
+  let vouched = vouchAlertmanagerWebhookInPlace(body);
+  if (vouched === undefined) {
+    origin = 'copy';
+    vouched = vouchAlertmanagerWebhook(body);
+  }
+  if (vouched === undefined) origin = 'zod';
   const webhook: AlertmanagerWebhook = vouched?.value ?? parseAlertmanagerWebhook(body);
   const problems = webhook.alerts.some((alert) => mayExceedLimits(alert, options))
     ? webhook.alerts.flatMap((alert, index) => alertmanagerLimitProblems(alert, index, options))
     : [];
   throwLimitProblems(problems, 'Alertmanager webhook body');
-  return webhook.alerts.map((alert) => normalizeAlertmanagerAlert(alert, options, vouched?.timestamps));
+  return webhook.alerts.map((alert) =>
+    normalizeAlertmanagerAlert(alert, options, vouched?.timestamps, origin),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -415,8 +452,14 @@ const IDENTITY_LABELS = [
   ...KUBERNETES_CLUSTER_OBJECT_LABELS.map((object) => object.label),
 ] as const;
 
+const IDENTITY_LABEL_SET: ReadonlySet<string> = new Set(IDENTITY_LABELS);
+
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit: text this short is within `limit` without measuring. */
 const surelyWithin = (text: string, limit: number) => text.length * 3 <= limit;
+
+/** An absent label, or a value surely within the limit of what becomes the resource or environment. */
+const surelyValue = (value: unknown) =>
+  value === undefined || (typeof value === 'string' && surelyWithin(value, ALERT_LIMITS.resourceFieldBytes));
 
 /**
  * False when no limit can be exceeded (every name and limited value short enough by its length alone),
@@ -427,17 +470,13 @@ function mayExceedLimits(alert: AlertmanagerAlert, options: NormalizeOptions): b
   if (!surelyWithin(labels.alertname ?? '', ALERT_LIMITS.nameBytes)) return true;
   if (alert.fingerprint !== undefined && !surelyWithin(alert.fingerprint, ALERT_LIMITS.fingerprintBytes))
     return true;
-  for (const name in labels) if (!surelyWithin(name, ALERT_LIMITS.fieldNameBytes)) return true;
+  // The identity labels by the alert's labels (a few) rather than by name (two dozen, mostly absent).
+  for (const name in labels) {
+    if (!surelyWithin(name, ALERT_LIMITS.fieldNameBytes)) return true;
+    if (IDENTITY_LABEL_SET.has(name) && !surelyValue(labels[name])) return true;
+  }
   for (const name in alert.annotations) if (!surelyWithin(name, ALERT_LIMITS.fieldNameBytes)) return true;
-  for (const names of [IDENTITY_LABELS, options.environmentLabels])
-    for (const name of names) {
-      const value = labels[name];
-      if (
-        value !== undefined &&
-        (typeof value !== 'string' || !surelyWithin(value, ALERT_LIMITS.resourceFieldBytes))
-      )
-        return true;
-    }
+  for (const name of options.environmentLabels) if (!surelyValue(labels[name])) return true;
   return false;
 }
 
@@ -576,14 +615,13 @@ export function cloudWatchResource(
   scope: AwsScope,
   namespace = '',
 ): AlertResource {
-  // Every literal below lists its keys in AlertResource's order, the order Alert.parse gives them.
   const { region, account } = scope;
   const d = dimensions;
   const identifiers = Object.keys(d).length > 0 ? { ...d } : undefined;
   const kubernetes = namespace === 'ContainerInsights';
   const cluster = d.ClusterName || undefined;
   if (d.NodeName) {
-    return definedOnly({
+    return resourceOf({
       type: 'k8s-node',
       id: d.NodeName,
       kind: 'Node',
@@ -596,7 +634,7 @@ export function cloudWatchResource(
     });
   }
   if (d.PodName && d.Namespace) {
-    return definedOnly({
+    return resourceOf({
       type: 'k8s-pod',
       id: d.PodName,
       kind: 'Pod',
@@ -609,7 +647,7 @@ export function cloudWatchResource(
     });
   }
   if (d.TargetGroup) {
-    return definedOnly({
+    return resourceOf({
       type: 'target-group',
       id: d.TargetGroup,
       name: elbName(d.TargetGroup),
@@ -621,7 +659,7 @@ export function cloudWatchResource(
     });
   }
   if (d.LoadBalancer) {
-    return definedOnly({
+    return resourceOf({
       type: 'load-balancer',
       id: d.LoadBalancer,
       name: elbName(d.LoadBalancer),
@@ -633,7 +671,7 @@ export function cloudWatchResource(
     });
   }
   if (cluster && d.ServiceName) {
-    return definedOnly({
+    return resourceOf({
       type: 'ecs-service',
       id: d.ServiceName,
       name: d.ServiceName,
@@ -646,7 +684,7 @@ export function cloudWatchResource(
     });
   }
   if (d.InstanceId) {
-    return definedOnly({
+    return resourceOf({
       type: 'ec2-instance',
       id: d.InstanceId,
       name: d.InstanceId,
@@ -659,7 +697,7 @@ export function cloudWatchResource(
     });
   }
   const named = (type: string, service: string, name: string, arn?: string) =>
-    definedOnly({ type, id: name, name, service, region, account, arn, identifiers });
+    resourceOf({ type, id: name, name, service, region, account, arn, identifiers });
   if (d.FunctionName) {
     return named(
       'lambda-function',
@@ -689,7 +727,7 @@ export function cloudWatchResource(
     return named('dynamodb-table', 'dynamodb', d.TableName, arnOf(scope, 'dynamodb', `table/${d.TableName}`));
   }
   if ((d.ApiName || d.ApiId) && d.Stage) {
-    return definedOnly({
+    return resourceOf({
       type: 'apigateway-stage',
       id: `${d.ApiName ?? d.ApiId}/${d.Stage}`,
       name: d.ApiName ?? d.ApiId,
@@ -719,7 +757,7 @@ export function cloudWatchResource(
     return named('nat-gateway', 'ec2', d.NatGatewayId, arnOf(scope, 'ec2', `natgateway/${d.NatGatewayId}`));
   if (d.AutoScalingGroupName) return named('autoscaling-group', 'autoscaling', d.AutoScalingGroupName);
   if (cluster && kubernetes)
-    return definedOnly({ type: 'k8s-cluster', id: cluster, cluster, region, account, identifiers });
+    return resourceOf({ type: 'k8s-cluster', id: cluster, cluster, region, account, identifiers });
   if (cluster) return named('ecs-cluster', 'ecs', cluster, arnOf(scope, 'ecs', `cluster/${cluster}`));
   return { type: 'alarm', id: scope.alarmArn, service: 'cloudwatch', region, account, arn: scope.alarmArn };
 }
@@ -811,7 +849,8 @@ function consoleUrl(alarmArn: string, region: string, alarmName: string): string
  */
 export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptions): Alert {
   // The common valid event is vouched for without zod (fast-payloads.ts); anything else goes through zod.
-  const vouched = vouchCloudWatchAlarmEvent(input);
+  // In place or copied alike: the alert reads the event and keeps none of its objects (identifiers are a copy).
+  const vouched = vouchCloudWatchAlarmEventInPlace(input) ?? vouchCloudWatchAlarmEvent(input);
   const event: CloudWatchAlarmEvent = vouched?.value ?? parseCloudWatchAlarmEvent(input);
   const timestamps = vouched?.timestamps;
   if (cloudWatchMayExceedLimits(event, options))
@@ -853,8 +892,9 @@ export function normalizeCloudWatchAlarm(input: unknown, options: NormalizeOptio
   addReasonData(annotations, state.reasonData);
   const endsAt =
     status === 'resolved' && state.value === 'OK' ? isoOf(state.timestamp, timestamps) : undefined;
+  const check = vouched === undefined ? checkedAlert : checkedBuiltAlert;
   return fitAlertToBudget(
-    checkedAlert(
+    check(
       alertOf({
         source: 'cloudwatch',
         name: detail.alarmName,
@@ -952,7 +992,9 @@ export function jsonBytesBound(value: unknown): number {
     for (const item of value) total += jsonBytesBound(item) + 1;
     return total;
   }
-  for (const key of Object.keys(value)) {
+  // for…in, not Object.keys: no array of keys, and the loop's own key loads are V8's fast ones. It also
+  // counts inherited enumerable members, which JSON.stringify leaves out: the bound may only be high.
+  for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
     // Strings inline: labels and annotations are records of them.
     total += 6 * key.length + 4 + (typeof item === 'string' ? 6 * item.length + 2 : jsonBytesBound(item));

@@ -132,8 +132,12 @@ function everydayIso(text: string): string | undefined {
     if (offsetHours < 0 || offsetHours > 23 || minutes < 0 || minutes > 59) return undefined;
     offsetMinutes = (zone === 45 ? -1 : 1) * (offsetHours * 60 + minutes);
   } else return undefined;
-  // In UTC the fields are the answer's own: toISOString would write them back as they are.
-  if (offsetMinutes === 0) return `${text.slice(0, 10)}T${text.slice(11, 19)}.${digits}Z`;
+  // In UTC the fields are the answer's own: toISOString would write them back as they are (the text
+  // itself, or its start, where it already writes them so: a T, three digits of fraction).
+  if (offsetMinutes === 0) {
+    if (t === 84 && at === 23) return zone === 90 && at + 1 === text.length ? text : `${text.slice(0, 23)}Z`;
+    return `${text.slice(0, 10)}T${text.slice(11, 19)}.${digits}Z`;
+  }
   const instant = Date.UTC(y, m - 1, d, h, min, sec, Number(digits));
   return new Date(instant - offsetMinutes * 60_000).toISOString();
 }

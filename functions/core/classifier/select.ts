@@ -390,6 +390,8 @@ export class RunbookSelector {
   readonly candidates: readonly Required<RunbookCandidate>[];
   /** The runbooks in the order rejections are listed (by id, as selectRunbook sorts them). */
   readonly #byId: readonly PreparedRunbook[];
+  /** Every runbook's noRuleMatched entry, in id order: the considered list's rejections when no rule matched. */
+  readonly #noneMatched: readonly ConsideredRunbook[];
   /** Per alert source, the rules whose `source` field admits it, indexed. */
   readonly #bySource = new Map<string, RuleIndex>();
   /** Every rule, indexed: for an alert whose source is none of AlertSource's. */
@@ -412,6 +414,7 @@ export class RunbookSelector {
       allowed: runbook.environmentConstraints.environments,
       allowedText: runbook.environmentConstraints.environments.join(', '),
     }));
+    this.#noneMatched = this.#byId.map((prepared) => prepared.noRuleMatched);
     const slots = new Map<string, number>();
     const rules: Array<PreparedRule & { source?: (event: unknown) => boolean }> = [];
     ordered.forEach(({ compiledPatterns }, position) => {
@@ -495,17 +498,19 @@ export class RunbookSelector {
       refusals.push(rejected.length > before ? rejected[before] : undefined);
     }
 
-    if (eligible.length > 1) eligible.sort(byRank);
-    const considered = listed(eligible, []);
-    // Then the rejections in id order: every runbook no rule matched, and those refused.
-    let next = 0;
-    for (let position = 0; position < byId.length; position++) {
-      if (matched[next] === position) {
-        const refusal = refusals[next++];
-        if (refusal !== undefined) considered.push(refusal);
-      } else considered.push(byId[position]!.noRuleMatched);
+    // The rejections in id order: a copy of the list where no rule matched, where one matched its refusal
+    // or nothing (matched runs in id order: from the end, the positions before stay where they are).
+    const rejections = this.#noneMatched.slice();
+    for (let index = matched.length - 1; index >= 0; index--) {
+      const refusal = refusals[index];
+      if (refusal !== undefined) rejections[matched[index]!] = refusal;
+      else rejections.splice(matched[index]!, 1);
     }
-    return eligible.length === 0 ? { considered } : { selected: selectedOf(eligible[0]!), considered };
+    if (eligible.length === 0) return { considered: rejections };
+    if (eligible.length > 1) eligible.sort(byRank);
+    // In front of the rejections, in place: no second copy of the list.
+    rejections.unshift(...listed(eligible, []));
+    return { selected: selectedOf(eligible[0]!), considered: rejections };
   }
 
   runbook(id: string): Runbook | undefined {

@@ -140,3 +140,29 @@ function vouch(candidate: unknown): Alert | undefined {
 export function checkedAlert(candidate: unknown): Alert {
   return vouch(candidate) ?? Alert.parse(candidate);
 }
+
+/**
+ * checkedAlert for an alert normalize built (alertOf) from a payload fast-payloads.ts vouched for, where
+ * construction already settles most of what Alert.parse checks: keys in the schema's order with no
+ * undefined optional field (alertOf), source, status, severity and category from their enums, a non-empty
+ * name, summary and the optional texts strings, labels and annotations string records without a
+ * `__proto__` key (vouched records copied, or strings normalize wrote). It checks what construction
+ * leaves open — the environment (the deployment's default may be empty), the timestamps (an offset can
+ * move a year past 9999), the resource (its id comes from the payload's values) — and anything it
+ * cannot vouch for goes to checkedAlert, which decides as Alert.parse does.
+ * test/unit/core/classifier/fast-path.test.ts checks normalize's result against zod's path on generated payloads.
+ */
+export function checkedBuiltAlert(candidate: Record<string, unknown>): Alert {
+  const c = candidate;
+  if (
+    nonEmpty(c.environment) &&
+    nonEmpty(c.name) &&
+    nonEmpty(c.fingerprint) &&
+    typeof c.startsAt === 'string' &&
+    ISO_DATETIME.test(c.startsAt) &&
+    optionalTimestamp(c.endsAt) &&
+    vouchResource(c.resource) === c.resource
+  )
+    return c as Alert;
+  return checkedAlert(candidate);
+}

@@ -5,9 +5,17 @@ import { describe, expect, it } from 'vitest';
 import { Alert } from '../../../../functions/core/alert.ts';
 import {
   vouchAlertmanagerWebhook,
+  vouchAlertmanagerWebhookInPlace,
   vouchCloudWatchAlarmEvent,
+  vouchCloudWatchAlarmEventInPlace,
 } from '../../../../functions/core/classifier/fast-payloads.ts';
-import { fitAlertToBudget, jsonBytesBound } from '../../../../functions/core/classifier/normalize.ts';
+import {
+  fitAlertToBudget,
+  jsonBytesBound,
+  type NormalizeOptions,
+  normalizeAlertmanager,
+  normalizeCloudWatchAlarm,
+} from '../../../../functions/core/classifier/normalize.ts';
 import {
   AlertmanagerWebhook,
   CloudWatchAlarmEvent,
@@ -27,7 +35,8 @@ import { ROOT } from '../../../support/runbooks.ts';
  * The fast path of normalize + select is equivalent to the path it stands in front of:
  * - vouchAlertmanagerWebhook / vouchCloudWatchAlarmEvent either defer (undefined) or return what zod's
  *   schema returns for the payload — deep-equal, with the same keys in the same order — for payloads
- *   assertJsonDepth accepts;
+ *   assertJsonDepth accepts; their in-place forms vouch only where that value equals the payload itself;
+ * - normalize gives what it gives on zod's path (the same alerts, or the same error);
  * - checkedAlert returns what Alert.parse returns, or throws its error;
  * - toIsoTimestamp's arithmetic gives what Date gives;
  * - jsonBytesBound never under-counts, so fitAlertToBudget's shortcut returns only alerts that fit;
@@ -200,6 +209,37 @@ describe('vouching for payloads (fast-payloads.ts)', () => {
     },
   );
 
+  it.each([
+    ['alertmanager', vouchAlertmanagerWebhookInPlace, vouchAlertmanagerWebhook],
+    ['cloudwatch', vouchCloudWatchAlarmEventInPlace, vouchCloudWatchAlarmEvent],
+  ] as const)(
+    '%s: vouches in place only where the payload equals what zod returns',
+    (kind, inPlace, vouch) => {
+      let inPlaceFor = 0;
+      let copiedOnly = 0;
+      fc.assert(
+        fc.property(payloads(kind), (body) => {
+          const vouched = inPlace(body);
+          const copied = vouch(body);
+          if (vouched === undefined) {
+            if (copied !== undefined) copiedOnly++;
+            return;
+          }
+          inPlaceFor++;
+          expect(vouched.value).toBe(body);
+          // zod's value (what vouch returns, checked above) equals the payload: every defaulted field present.
+          expect(copied).toBeDefined();
+          expect(vouched.value).toStrictEqual(copied!.value);
+          expect(vouched.timestamps).toEqual(copied!.timestamps);
+        }),
+        { numRuns: 1_500, seed: 19 },
+      );
+      expect(inPlaceFor).toBeGreaterThan(100);
+      // Payloads missing a defaulted field are copied (zod fills the default), not vouched for in place.
+      expect(copiedOnly).toBeGreaterThan(10);
+    },
+  );
+
   it('defers on what JSON.parse never makes and on nesting assertJsonDepth refuses', () => {
     const body = structuredClone(sourcesOf('alertmanager')[0]!.value) as Record<string, unknown>;
     expect(vouchAlertmanagerWebhook(body)).toBeDefined();
@@ -212,6 +252,78 @@ describe('vouching for payloads (fast-payloads.ts)', () => {
     expect(() => assertJsonDepth({ ...body, deep }, 'x')).toThrow(/nests deeper/);
   });
 });
+
+describe("normalize: the fast path and zod's path give the same result", () => {
+  // A payload whose top is not a plain object: both vouches defer, zod parses it (it accepts it).
+  const zodOnly = (body: unknown) =>
+    body !== null && typeof body === 'object' && !Array.isArray(body)
+      ? Object.assign(Object.create(null) as object, body)
+      : body;
+  const outcome = (run: () => unknown) => {
+    try {
+      return { value: run() };
+    } catch (error) {
+      return { error: String(error) };
+    }
+  };
+  const optionSets = fc.record({
+    environmentLabels: fc.constantFrom(['environment', 'env'], ['env'], ['stage', 'environment']),
+    // An empty default is what checkedBuiltAlert must still refuse; a small budget cuts the alert down.
+    defaultEnvironment: fc.constantFrom('prod', ''),
+    budgetBytes: fc.constantFrom(undefined, 1_500, 600),
+  });
+
+  it.each([
+    ['alertmanager', normalizeAlertmanager],
+    ['cloudwatch', normalizeCloudWatchAlarm],
+  ] as const)('%s: the same alerts, or the same error, on generated payloads', (kind, normalize) => {
+    let fast = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(payloads(kind), optionSets, (body, options) => {
+        const normalizeOptions = definedOnly(options) as NormalizeOptions;
+        const expected = outcome(() => normalize(zodOnly(body), normalizeOptions));
+        const actual = outcome(() => normalize(body, normalizeOptions));
+        if ('value' in expected) {
+          if (vouchAlertmanagerWebhookInPlace(body) ?? vouchCloudWatchAlarmEventInPlace(body)) fast++;
+          expect('value' in actual, String((actual as { error?: string }).error)).toBe(true);
+          sameShape(actual.value, expected.value);
+        } else {
+          refused++;
+          expect(actual).toEqual(expected);
+        }
+      }),
+      { numRuns: 1_500, seed: 19 },
+    );
+    expect(fast).toBeGreaterThan(100);
+    expect(refused).toBeGreaterThan(100);
+  });
+
+  it("keeps none of the payload's objects in the alert (vouched for in place, the payload is the caller's)", () => {
+    for (const { name, value } of ALL.filter(({ name }) => /^(alertmanager|cloudwatch)-/.test(name))) {
+      const body = structuredClone(value);
+      expect(
+        vouchAlertmanagerWebhookInPlace(body) ?? vouchCloudWatchAlarmEventInPlace(body),
+        name,
+      ).toBeDefined();
+      const options = { environmentLabels: ['environment', 'env'], defaultEnvironment: 'prod' };
+      const alerts = name.startsWith('alertmanager')
+        ? normalizeAlertmanager(body, options)
+        : [normalizeCloudWatchAlarm(body, options)];
+      for (const alert of alerts) {
+        alert.labels.added = 'by a reader';
+        alert.annotations.added = 'by a reader';
+        if (alert.resource.identifiers) alert.resource.identifiers.added = 'by a reader';
+      }
+      expect(body, name).toStrictEqual(value);
+    }
+  });
+});
+
+/** The options without their undefined fields (as a caller writes them). */
+function definedOnly<T extends object>(record: T): T {
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as T;
+}
 
 describe('checkedAlert (vouch-alert.ts)', () => {
   const samples = GOLDEN_ALERTS as unknown as Json[];
