@@ -89,8 +89,13 @@ describe('DynamoAuditTrail on dynalite: the items', () => {
     expect(recorded.order.startsWith(`${recorded.recordedAt}#`)).toBe(true);
   });
 
-  /** A client that sends the first event put of `sk` to `redirect` instead (a key someone else took). */
-  function collidingClient(redirect: () => string) {
+  /** A trail of its own over the same table, through `client` (a client that misbehaves on purpose). */
+  function trailOver(client: typeof table.client): DynamoAuditTrail {
+    return new DynamoAuditTrail({ client, tableName: table.tableName, retentionDays: RETENTION_DAYS });
+  }
+
+  /** A trail whose first event put goes to the key `redirect` names instead (a key someone else took). */
+  function collidingTrail(redirect: () => string) {
     let collisions = 1;
     const client = {
       send: (command: { input: { Item?: Record<string, unknown> } }) => {
@@ -104,18 +109,14 @@ describe('DynamoAuditTrail on dynalite: the items', () => {
         return table.client.send(command as never);
       },
     } as unknown as typeof table.client;
-    return { client, collided: () => collisions === 0 };
+    return { trail: trailOver(client), collided: () => collisions === 0 };
   }
 
   it('never replaces an event: a fresh event whose key is taken takes another', async () => {
     // Prepare: the second writer's first put aims at the first event's key (as if it had collided)
     const first = await audit.record(pauseEvent({ reason: 'first' }));
-    const colliding = collidingClient(() => first.order);
-    const racing = new DynamoAuditTrail({
-      client: colliding.client,
-      tableName: table.tableName,
-      retentionDays: RETENTION_DAYS,
-    });
+    const colliding = collidingTrail(() => first.order);
+    const racing = colliding.trail;
     // Act
     const second = await racing.record(pauseEvent({ reason: 'second' }), { fresh: true });
     const page = await audit.query({ execution: 'exec-0001' });
@@ -128,12 +129,8 @@ describe('DynamoAuditTrail on dynalite: the items', () => {
   it('never replaces an event: a key its marker names, taken by another event, is a conflict', async () => {
     // Prepare
     const first = await audit.record(pauseEvent({ reason: 'first' }));
-    const colliding = collidingClient(() => first.order);
-    const racing = new DynamoAuditTrail({
-      client: colliding.client,
-      tableName: table.tableName,
-      retentionDays: RETENTION_DAYS,
-    });
+    const colliding = collidingTrail(() => first.order);
+    const racing = colliding.trail;
     // Act / Assess
     await expect(racing.record(pauseEvent({ reason: 'second' }))).rejects.toThrow(/holds another event/);
     const page = await audit.query({ execution: 'exec-0001' });
@@ -168,11 +165,7 @@ describe('DynamoAuditTrail on dynalite: the items', () => {
           ? Promise.reject(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' }))
           : table.client.send(command as never),
     } as unknown as typeof table.client;
-    const first = new DynamoAuditTrail({
-      client: dying,
-      tableName: table.tableName,
-      retentionDays: RETENTION_DAYS,
-    });
+    const first = trailOver(dying);
     await expect(first.record(event)).rejects.toThrow('socket hang up');
     const marker = await table.client.send(
       new GetCommand({ TableName: table.tableName, Key: AuditKeys.eventId('execution:exec-0001', event.id) }),
